@@ -1,0 +1,162 @@
+//! ck8s-console entry point: parse the command line, set up logging, run one command,
+//! and turn its outcome into a stable exit code.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
+
+use ck8s_console::cli::{Cli, Command, InfoArgs, OutputFormat, SimServeArgs};
+use ck8s_console::config::{self, ConfigError};
+use ck8s_console::paths::{PathEnv, Paths};
+use ck8s_console::sim::{SimFleet, SimOptions};
+use ck8s_console::{exit, logging, terminal};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let paths = Paths::resolve(
+        cli.global.config.as_deref(),
+        cli.global.state_dir.as_deref(),
+        &PathEnv::from_process(),
+    );
+    // Logging failure must not stop an operator in an incident; say it and go on.
+    let _log_guard = match logging::init(&paths.log_dir, &cli.global.log_level) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            eprintln!("warning: file logging is off: {e:#}");
+            None
+        }
+    };
+    let code = match run(cli, &paths) {
+        Ok(code) => code,
+        Err(e) => {
+            terminal::restore();
+            tracing::error!(error = %format!("{e:#}"), "command failed");
+            match e.downcast_ref::<ConfigError>() {
+                Some(ce) => {
+                    eprintln!("{ce}");
+                    ce.exit_code()
+                }
+                None => {
+                    eprintln!("error: {e:#}");
+                    exit::FAILURE
+                }
+            }
+        }
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
+    // One TLS crypto provider for kube and reqwest alike (both would otherwise try to
+    // pick one and panic at client creation).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match cli.command {
+        Some(Command::Info(args)) => info(paths, &args),
+        Some(Command::Completions(args)) => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(args.shell, &mut cmd, "ck8s-console", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Some(Command::Sim(args)) => runtime()?.block_on(serve_sim(args)),
+        Some(Command::Demo(_)) => Ok(not_yet("demo", "the console panes")),
+        None => {
+            config::load(&paths.config_file)?;
+            Ok(not_yet("the console", "the console panes"))
+        }
+        Some(cmd) => {
+            config::load(&paths.config_file)?;
+            Ok(not_yet(cmd.name(), "the live fleet state and reports"))
+        }
+    }
+}
+
+/// Says plainly that a command is not built yet, and exits 2 so scripts notice.
+fn not_yet(what: &str, needs: &str) -> i32 {
+    eprintln!(
+        "ck8s-console: `{what}` is not available yet in this version (it needs {needs}). \
+         See README.md for what works today."
+    );
+    exit::USAGE
+}
+
+fn info(paths: &Paths, args: &InfoArgs) -> anyhow::Result<i32> {
+    let config_state = match config::load(&paths.config_file) {
+        Ok(f) => format!("valid, {} environment(s)", f.environments.len()),
+        Err(e) if !paths.config_file.exists() => {
+            let _ = e;
+            "not found (copy assets/fleet.example.toml there, or pass --config)".to_string()
+        }
+        Err(e) => format!("invalid: {}", e.to_string().lines().next().unwrap_or("")),
+    };
+    match args.output {
+        OutputFormat::Json => {
+            let mut v = serde_json::to_value(paths)?;
+            v["config_status"] = serde_json::json!(config_state);
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        OutputFormat::Table => {
+            for (label, path) in paths.entries() {
+                println!("{label:<14} {}", path.display());
+            }
+            println!("{:<14} {config_state}", "config status");
+        }
+    }
+    Ok(exit::OK)
+}
+
+async fn serve_sim(args: SimServeArgs) -> anyhow::Result<i32> {
+    let opts = SimOptions {
+        environments: args.sim.environments,
+        pods_per_cluster: args.sim.pods_per_cluster,
+        seed: args.sim.seed,
+        speed: args.sim.speed,
+    };
+    if let Some(s) = &args.sim.scenario {
+        anyhow::bail!(
+            "--scenario {}: scenario files are not supported yet; the demo fleet already carries one troubled environment",
+            s.display()
+        );
+    }
+    let fleet = SimFleet::start(opts).await?;
+    let (kubeconfig, fleet_file) = fleet.write_files(&args.out)?;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "simulated fleet ready: {} clusters\n",
+        fleet.clusters().len()
+    ));
+    for c in fleet.clusters() {
+        out.push_str(&format!(
+            "  {:<22} api http://{}  prometheus http://{}  alertmanager http://{}\n",
+            c.sim.name(),
+            c.api,
+            c.prometheus,
+            c.alertmanager
+        ));
+    }
+    out.push_str(&format!(
+        "kubeconfig:   {}\nfleet config: {}\n",
+        kubeconfig.display(),
+        fleet_file.display()
+    ));
+    out.push_str(&format!(
+        "try:          KUBECONFIG={} kubectl get nodes\n",
+        kubeconfig.display()
+    ));
+    print!("{out}");
+    if std::io::stdout().is_terminal() {
+        println!("serving until interrupted (Ctrl-C)");
+    }
+    let code = terminal::shutdown_signal().await;
+    tracing::info!(code, "simulator stopping");
+    drop(fleet);
+    Ok(exit::OK)
+}

@@ -1,0 +1,87 @@
+//! Simulated time. `--speed` makes simulated hours pass in real seconds, so demos and
+//! tests can watch daily backups and long rollouts happen.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+/// A clock that runs `speed` times faster than real time from a fixed start.
+#[derive(Debug, Clone)]
+pub struct SimClock(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    real_start: Instant,
+    sim_start: DateTime<Utc>,
+    speed: f64,
+}
+
+impl SimClock {
+    pub fn new(sim_start: DateTime<Utc>, speed: f64) -> SimClock {
+        SimClock(Arc::new(Inner {
+            real_start: Instant::now(),
+            sim_start,
+            speed: speed.max(0.001),
+        }))
+    }
+
+    /// Starts at the wall-clock now.
+    pub fn realtime(speed: f64) -> SimClock {
+        SimClock::new(Utc::now(), speed)
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        let real = self.0.real_start.elapsed().as_secs_f64();
+        let sim_ms = (real * self.0.speed * 1000.0) as i64;
+        self.0.sim_start + chrono::Duration::milliseconds(sim_ms)
+    }
+
+    pub fn speed(&self) -> f64 {
+        self.0.speed
+    }
+
+    /// The real duration that lasts `sim` in simulated time.
+    pub fn real(&self, sim: Duration) -> Duration {
+        Duration::from_secs_f64(sim.as_secs_f64() / self.0.speed)
+    }
+
+    /// Sleeps for a simulated duration.
+    pub async fn sleep(&self, sim: Duration) {
+        tokio::time::sleep(self.real(sim)).await;
+    }
+}
+
+/// Kubernetes timestamp format (RFC 3339, whole seconds, `Z`).
+pub fn k8s_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Parses a Kubernetes timestamp; `None` when absent or malformed.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speed_scales_elapsed_time_and_sleeps() {
+        let start = Utc::now();
+        let c = SimClock::new(start, 3600.0);
+        assert_eq!(c.real(Duration::from_secs(3600)), Duration::from_secs(1));
+        std::thread::sleep(Duration::from_millis(20));
+        let passed = c.now() - start;
+        assert!(passed >= chrono::Duration::seconds(72), "{passed}");
+    }
+
+    #[test]
+    fn timestamps_round_trip() {
+        let t = parse_time("2026-11-28T03:04:05Z").unwrap();
+        assert_eq!(k8s_time(t), "2026-11-28T03:04:05Z");
+        assert!(parse_time("yesterday").is_none());
+    }
+}

@@ -1,0 +1,444 @@
+//! The running simulated fleet: per cluster an API server, a Prometheus and an
+//! Alertmanager on their own loopback ports, its controllers, and the kubeconfig and
+//! fleet config that point the console (or kubectl) at them.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+
+use anyhow::Context;
+use rand::Rng;
+use serde_json::json;
+use tokio::task::JoinHandle;
+
+use super::alertmanager::{self, AlertmanagerSim};
+use super::apiserver::{self, ApiState};
+use super::clock::SimClock;
+use super::cluster::{ClusterSim, Credentials, FleetOps, ProbeSpec};
+use super::controllers;
+use super::demo::{self, EnvPlan};
+use super::prometheus;
+use super::store::Store;
+use super::tls::FleetTls;
+use crate::config::{self, ClusterRole, Policy};
+
+/// How to build the simulated fleet.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    pub environments: u32,
+    pub pods_per_cluster: u32,
+    pub seed: u64,
+    pub speed: f64,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            environments: 3,
+            pods_per_cluster: 150,
+            seed: 1,
+            speed: 1.0,
+        }
+    }
+}
+
+/// One cluster with its servers running.
+#[derive(Debug)]
+pub struct RunningCluster {
+    pub sim: Arc<ClusterSim>,
+    pub api: SocketAddr,
+    pub prometheus: SocketAddr,
+    pub alertmanager: SocketAddr,
+    pub am: Arc<AlertmanagerSim>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for RunningCluster {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    clock: SimClock,
+    tls: FleetTls,
+    clusters: Mutex<BTreeMap<String, Arc<RunningCluster>>>,
+    /// Lets provisioning start controllers that hold the fleet themselves.
+    me: Weak<Inner>,
+    policy: Policy,
+}
+
+/// The running fleet. Dropping it stops every server and controller.
+#[derive(Debug, Clone)]
+pub struct SimFleet {
+    inner: Arc<Inner>,
+    plans: Arc<Vec<EnvPlan>>,
+}
+
+fn token() -> String {
+    let b: [u8; 24] = rand::rng().random();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn credentials() -> Credentials {
+    Credentials {
+        admin: token(),
+        operator: token(),
+        read_only: token(),
+    }
+}
+
+/// Binds a loopback listener on a free port.
+fn bind() -> anyhow::Result<tokio::net::TcpListener> {
+    let std = std::net::TcpListener::bind("127.0.0.1:0").context("binding a loopback port")?;
+    std.set_nonblocking(true)?;
+    Ok(tokio::net::TcpListener::from_std(std)?)
+}
+
+fn serve<L>(listener: L, app: axum::Router) -> JoinHandle<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "simulated server stopped");
+        }
+    })
+}
+
+impl Inner {
+    fn fleet_ops(&self) -> Arc<dyn FleetOps> {
+        Arc::new(FleetRef(self.me.clone()))
+    }
+
+    /// Starts the servers and controllers of a cluster that is already seeded.
+    fn launch(&self, sim: Arc<ClusterSim>) -> anyhow::Result<Arc<RunningCluster>> {
+        let (api_l, prom_l, am_l) = (bind()?, bind()?, bind()?);
+        let (api, prom, am_addr) = (
+            api_l.local_addr()?,
+            prom_l.local_addr()?,
+            am_l.local_addr()?,
+        );
+        let am = AlertmanagerSim::new(sim.clone());
+        let state = ApiState {
+            cluster: sim.clone(),
+            fleet: self.fleet_ops(),
+        };
+        let tasks = vec![
+            serve(self.tls.listener(api_l), apiserver::router(state)),
+            serve(prom_l, prometheus::router(sim.clone())),
+            serve(am_l, alertmanager::router(am.clone())),
+            alertmanager::spawn_rules(am.clone()),
+            controllers::spawn(sim.clone(), self.fleet_ops()),
+        ];
+        let running = Arc::new(RunningCluster {
+            sim: sim.clone(),
+            api,
+            prometheus: prom,
+            alertmanager: am_addr,
+            am,
+            tasks,
+        });
+        self.clusters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sim.name(), running.clone());
+        Ok(running)
+    }
+
+    fn new_cluster(
+        &self,
+        env: &str,
+        role: ClusterRole,
+        seed: u64,
+        probes: Vec<ProbeSpec>,
+    ) -> Arc<ClusterSim> {
+        Arc::new(ClusterSim {
+            env: env.to_string(),
+            role,
+            store: Store::new(self.clock.clone()),
+            clock: self.clock.clone(),
+            seed,
+            credentials: credentials(),
+            probes,
+            booting: Default::default(),
+        })
+    }
+}
+
+/// The fleet as the controllers see it. Weak, so controllers do not keep a stopped
+/// fleet alive.
+#[derive(Debug)]
+struct FleetRef(Weak<Inner>);
+
+impl FleetOps for FleetRef {
+    fn cluster(&self, capi_name: &str) -> Option<Arc<ClusterSim>> {
+        let inner = self.0.upgrade()?;
+        let map = inner.clusters.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(capi_name).map(|c| c.sim.clone())
+    }
+
+    fn provision(
+        &self,
+        manager: &ClusterSim,
+        capi_name: &str,
+        _version: &str,
+    ) -> Result<String, String> {
+        let inner = self.0.upgrade().ok_or("the simulated fleet is stopping")?;
+        let role = if capi_name.ends_with("-sc") {
+            ClusterRole::Sc
+        } else {
+            ClusterRole::Wc
+        };
+        let env = capi_name.trim_end_matches("-sc").trim_end_matches("-wc");
+        let sim = inner.new_cluster(env, role, manager.seed, Vec::new());
+        for ns in ["default", "kube-system", "kube-public"] {
+            let _ = sim.store.create(*super::registry::ids::NAMESPACES, json!({"metadata": {"name": ns}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}));
+        }
+        let running = inner.launch(sim).map_err(|e| format!("{e:#}"))?;
+        Ok(kubeconfig_yaml(&[running], None, &inner.tls.ca_pem))
+    }
+
+    fn decommission(&self, capi_name: &str) {
+        if let Some(inner) = self.0.upgrade() {
+            inner
+                .clusters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(capi_name);
+        }
+    }
+}
+
+impl SimFleet {
+    /// Builds the demo fleet, settles it (pods Running, backups with history), and
+    /// starts serving it. Must run inside a tokio runtime.
+    pub async fn start(opts: SimOptions) -> anyhow::Result<SimFleet> {
+        let clock = SimClock::realtime(opts.speed);
+        let policy = Policy::default();
+        let tls = FleetTls::generate()?;
+        let inner = Arc::new_cyclic(|me| Inner {
+            clock: clock.clone(),
+            tls,
+            clusters: Mutex::new(BTreeMap::new()),
+            me: me.clone(),
+            policy: policy.clone(),
+        });
+        let plans = demo::plan(opts.environments, opts.pods_per_cluster);
+        let inner2 = inner.clone();
+        let plans2 = plans.clone();
+        // Building and settling is CPU work; keep it off the async workers.
+        tokio::task::spawn_blocking(move || build(&inner2, &plans2, &opts))
+            .await
+            .context("building the simulated fleet")??;
+        Ok(SimFleet {
+            inner,
+            plans: Arc::new(plans),
+        })
+    }
+
+    pub fn clusters(&self) -> Vec<Arc<RunningCluster>> {
+        self.inner
+            .clusters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn cluster(&self, name: &str) -> Option<Arc<RunningCluster>> {
+        self.inner
+            .clusters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    pub fn plans(&self) -> &[EnvPlan] {
+        &self.plans
+    }
+
+    pub fn clock(&self) -> &SimClock {
+        &self.inner.clock
+    }
+
+    /// The fleet config the console reads, pointing at `kubeconfig`.
+    pub fn fleet_config(&self, kubeconfig: &Path) -> config::Fleet {
+        let clusters = self.clusters();
+        let find = |name: &str| clusters.iter().find(|c| c.sim.name() == name).cloned();
+        let environments = self
+            .plans
+            .iter()
+            .filter_map(|p| {
+                let sc = find(&format!("{}-sc", p.name))?;
+                let wc = find(&format!("{}-wc", p.name))?;
+                let cluster = |c: &RunningCluster| config::ClusterConfig {
+                    kubeconfig: kubeconfig.to_path_buf(),
+                    context: c.sim.name(),
+                    prometheus: format!("http://{}", c.prometheus),
+                    alertmanager: format!("http://{}", c.alertmanager),
+                    probes: c
+                        .sim
+                        .probes
+                        .iter()
+                        .map(|p| config::Probe {
+                            target: p.target.clone(),
+                            kind: p.kind,
+                            slo: p.slo,
+                        })
+                        .collect(),
+                };
+                Some(config::Environment {
+                    name: p.name.clone(),
+                    accent: None,
+                    max_workers: None,
+                    sc: cluster(&sc),
+                    wc: cluster(&wc),
+                })
+            })
+            .collect();
+        config::Fleet {
+            environments,
+            policy: self.inner.policy.clone(),
+            ..config::Fleet::default()
+        }
+    }
+
+    /// Writes `kubeconfig` (mode 0600: it holds the tokens) and `fleet.toml` into
+    /// `dir` and returns their paths.
+    pub fn write_files(&self, dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("resolving {}", dir.display()))?;
+        let kubeconfig = dir.join("kubeconfig");
+        let first = self.plans.first().map(|p| format!("{}-sc", p.name));
+        write_private(
+            &kubeconfig,
+            &kubeconfig_yaml(&self.clusters(), first.as_deref(), &self.inner.tls.ca_pem),
+        )?;
+        let fleet = dir.join("fleet.toml");
+        std::fs::write(&fleet, config::to_toml(&self.fleet_config(&kubeconfig)))
+            .with_context(|| format!("writing {}", fleet.display()))?;
+        Ok((kubeconfig, fleet))
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn build(inner: &Arc<Inner>, plans: &[EnvPlan], opts: &SimOptions) -> anyhow::Result<()> {
+    let now = inner.clock.now();
+    let fleet = inner.fleet_ops();
+    let ctrl = controllers::all();
+    let settle = |c: &ClusterSim| controllers::settle(c, fleet.as_ref(), &ctrl);
+    for plan in plans {
+        let mut sims = Vec::new();
+        for role in ClusterRole::ALL {
+            let probes = demo::probes(plan, role, opts.seed, now, &inner.policy);
+            let sim = inner.new_cluster(&plan.name, role, opts.seed, probes);
+            demo::seed_cluster(&sim, plan);
+            if role == ClusterRole::Sc {
+                demo::seed_capi(&sim, plan);
+            }
+            // Registered before settling, so the sc's Cluster API controllers find it.
+            inner
+                .clusters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(
+                    sim.name(),
+                    Arc::new(RunningCluster::placeholder(sim.clone())),
+                );
+            sims.push(sim);
+        }
+        // The sc brings up every cluster's nodes; then each cluster schedules its pods.
+        for sim in &sims {
+            settle(sim);
+        }
+        for sim in &sims {
+            settle(sim);
+            demo::seed_backup_history(sim, plan, &settle);
+            demo::inject_trouble(sim, plan);
+            settle(sim);
+        }
+        for sim in sims {
+            inner.launch(sim)?;
+        }
+    }
+    Ok(())
+}
+
+impl RunningCluster {
+    /// A cluster that is seeded but not serving yet.
+    fn placeholder(sim: Arc<ClusterSim>) -> RunningCluster {
+        let none = SocketAddr::from(([127, 0, 0, 1], 0));
+        RunningCluster {
+            am: AlertmanagerSim::new(sim.clone()),
+            sim,
+            api: none,
+            prometheus: none,
+            alertmanager: none,
+            tasks: Vec::new(),
+        }
+    }
+}
+
+/// A kubeconfig with one context per cluster (admin token), plus users for the
+/// operator and read-only roles of each cluster.
+pub fn kubeconfig_yaml(
+    clusters: &[Arc<RunningCluster>],
+    current: Option<&str>,
+    ca_pem: &str,
+) -> String {
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let mut kc_clusters = Vec::new();
+    let mut users = Vec::new();
+    let mut contexts = Vec::new();
+    for c in clusters {
+        let name = c.sim.name();
+        kc_clusters.push(json!({"name": name, "cluster": {"server": format!("https://{}", c.api), "certificate-authority-data": ca}}));
+        let creds = &c.sim.credentials;
+        for (suffix, tok) in [
+            ("", &creds.admin),
+            ("-operator", &creds.operator),
+            ("-readonly", &creds.read_only),
+        ] {
+            users.push(json!({"name": format!("{name}{suffix}"), "user": {"token": tok}}));
+        }
+        contexts.push(json!({"name": name, "context": {"cluster": name, "user": name}}));
+    }
+    let current = current
+        .map(String::from)
+        .or_else(|| clusters.first().map(|c| c.sim.name()))
+        .unwrap_or_default();
+    let doc = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": kc_clusters,
+        "users": users,
+        "contexts": contexts,
+        "current-context": current,
+        "preferences": {},
+    });
+    serde_yaml_ng::to_string(&doc).unwrap_or_default()
+}

@@ -1,0 +1,19 @@
+//! The simulated fleet: per cluster, a Kubernetes API server, a Prometheus API and an
+//! Alertmanager API on loopback, with small controllers that make the objects behave.
+//! The console reaches it only over HTTP, exactly as it reaches real clusters.
+
+pub mod apiserver;
+pub mod clock;
+pub mod cluster;
+pub mod controllers;
+pub mod demo;
+pub mod fleet;
+pub mod registry;
+pub mod status;
+pub mod store;
+pub mod tls;
+
+pub use fleet::{SimFleet, SimOptions};
+pub mod alertmanager;
+pub mod prometheus;
+pub mod promql;

@@ -1,0 +1,773 @@
+//! The object store of one simulated cluster: JSON objects keyed by kind, namespace and
+//! name, one global resourceVersion counter, and a bounded event log for watches. It is
+//! the simulator's etcd plus the apiserver's generic registry logic (metadata, optimistic
+//! concurrency, finalizers), so handlers and controllers share one set of rules.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, broadcast};
+
+use super::clock::{SimClock, k8s_time};
+use super::registry::{KINDS, KindId, ids};
+use super::status::ApiError;
+
+pub type Obj = Arc<Value>;
+
+/// What a watch starts from: the events to replay and a receiver for what follows.
+pub type WatchStart = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change, as a watch sees it. `old` lets filtered watches tell an object entering
+/// or leaving their selection.
+#[derive(Debug)]
+pub struct Event {
+    pub rv: u64,
+    pub kind: KindId,
+    pub etype: EventType,
+    pub object: Obj,
+    pub old: Option<Obj>,
+}
+
+/// Whether something still has to finish before the object may go: metadata finalizers,
+/// or for namespaces the `kubernetes` finalizer in spec that the namespace controller
+/// clears once the namespace is empty.
+fn pending_finalizers(kind: KindId, obj: &Value) -> bool {
+    let nonempty = |v: &Value| v.as_array().is_some_and(|f| !f.is_empty());
+    nonempty(&obj["metadata"]["finalizers"])
+        || (kind == *ids::NAMESPACES && nonempty(&obj["spec"]["finalizers"]))
+}
+
+/// Which part of an object an update may change, as with the real `/status` split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Everything but `status` (for kinds with a status subresource).
+    Main,
+    /// Only `status`.
+    Status,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DeleteOptions {
+    pub grace_period_seconds: Option<i64>,
+}
+
+/// Default number of events kept for watch resumption before a resume gets 410 Gone.
+pub const DEFAULT_LOG_CAPACITY: usize = 100_000;
+
+type Key = (String, String);
+
+struct Inner {
+    rv: u64,
+    buckets: Vec<BTreeMap<Key, Obj>>,
+    log: VecDeque<Arc<Event>>,
+    /// Watches resuming from before this resourceVersion get 410 Gone.
+    compacted_rv: u64,
+    log_capacity: usize,
+}
+
+pub struct Store {
+    inner: RwLock<Inner>,
+    tx: broadcast::Sender<Arc<Event>>,
+    changed: Notify,
+    /// Bumped to end every open watch (a fault the tests inject).
+    watch_epoch: tokio::sync::watch::Sender<u64>,
+    pub clock: SimClock,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("rv", &self.resource_version())
+            .finish()
+    }
+}
+
+fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
+    obj["metadata"][field].as_str().unwrap_or("")
+}
+
+pub fn name_of(obj: &Value) -> &str {
+    meta_str(obj, "name")
+}
+
+pub fn namespace_of(obj: &Value) -> &str {
+    meta_str(obj, "namespace")
+}
+
+pub fn uid_of(obj: &Value) -> &str {
+    meta_str(obj, "uid")
+}
+
+/// Lower-case alphanumerics as the apiserver uses for generateName suffixes.
+pub fn random_suffix(len: usize) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn new_uid() -> String {
+    let b: [u8; 16] = rand::rng().random();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+        u16::from_be_bytes([b[4], b[5]]),
+        u16::from_be_bytes([b[6], b[7]]) & 0x0fff,
+        (u16::from_be_bytes([b[8], b[9]]) & 0x3fff) | 0x8000,
+        u64::from_be_bytes([0, 0, b[10], b[11], b[12], b[13], b[14], b[15]])
+    )
+}
+
+impl Store {
+    pub fn new(clock: SimClock) -> Arc<Store> {
+        Store::with_log_capacity(clock, DEFAULT_LOG_CAPACITY)
+    }
+
+    pub fn with_log_capacity(clock: SimClock, log_capacity: usize) -> Arc<Store> {
+        let (tx, _) = broadcast::channel(65_536);
+        Arc::new(Store {
+            inner: RwLock::new(Inner {
+                rv: 1,
+                buckets: KINDS.iter().map(|_| BTreeMap::new()).collect(),
+                log: VecDeque::new(),
+                compacted_rv: 1,
+                log_capacity,
+            }),
+            tx,
+            changed: Notify::new(),
+            watch_epoch: tokio::sync::watch::channel(0).0,
+            clock,
+        })
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent data (we never panic
+        // mid-mutation), so recover from poisoning instead of propagating it.
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.read().rv
+    }
+
+    /// Woken after every change; controllers wait on it.
+    pub fn changed(&self) -> &Notify {
+        &self.changed
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.tx.subscribe()
+    }
+
+    pub fn watch_epoch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.watch_epoch.subscribe()
+    }
+
+    /// Ends every open watch stream, as a restarting apiserver or a dropped connection does.
+    pub fn drop_watches(&self) {
+        self.watch_epoch.send_modify(|e| *e += 1);
+    }
+
+    /// Forgets the event log, so every resume from an older resourceVersion gets 410 Gone.
+    pub fn compact(&self) {
+        let mut inner = self.write();
+        inner.log.clear();
+        inner.compacted_rv = inner.rv;
+    }
+
+    pub fn get(&self, kind: KindId, ns: &str, name: &str) -> Option<Obj> {
+        self.read().buckets[kind]
+            .get(&(ns.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// All objects of a kind (in one namespace, or all), in key order, with the
+    /// resourceVersion of the snapshot.
+    pub fn list(&self, kind: KindId, ns: Option<&str>) -> (Vec<Obj>, u64) {
+        let inner = self.read();
+        let items = match ns {
+            Some(ns) => inner.buckets[kind]
+                .range((ns.to_string(), String::new())..)
+                .take_while(|((n, _), _)| n == ns)
+                .map(|(_, o)| o.clone())
+                .collect(),
+            None => inner.buckets[kind].values().cloned().collect(),
+        };
+        (items, inner.rv)
+    }
+
+    /// One page of a list: objects after `after` (exclusive) that pass `keep`, at most
+    /// `limit` of them, plus whether more follow.
+    pub fn list_page(
+        &self,
+        kind: KindId,
+        ns: Option<&str>,
+        after: Option<(&str, &str)>,
+        limit: usize,
+        keep: &dyn Fn(&Value) -> bool,
+    ) -> (Vec<Obj>, u64, Option<Key>, usize) {
+        let inner = self.read();
+        let bucket = &inner.buckets[kind];
+        let start = match after {
+            Some((n, name)) => std::ops::Bound::Excluded((n.to_string(), name.to_string())),
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut items = Vec::new();
+        let mut last = None;
+        let mut remaining = 0usize;
+        for (key, obj) in bucket.range((start, std::ops::Bound::Unbounded)) {
+            if let Some(ns) = ns
+                && key.0 != ns
+            {
+                continue;
+            }
+            if !keep(obj) {
+                continue;
+            }
+            if items.len() < limit {
+                items.push(obj.clone());
+                last = Some(key.clone());
+            } else {
+                remaining += 1;
+            }
+        }
+        let next = if remaining > 0 { last } else { None };
+        (items, inner.rv, next, remaining)
+    }
+
+    /// The current objects of a kind, their resourceVersion and a receiver for every
+    /// change after them, taken under one lock (for watches that start from "now").
+    pub fn snapshot_and_subscribe(
+        &self,
+        kind: KindId,
+    ) -> (Vec<Obj>, u64, broadcast::Receiver<Arc<Event>>) {
+        let inner = self.read();
+        let items = inner.buckets[kind].values().cloned().collect();
+        (items, inner.rv, self.tx.subscribe())
+    }
+
+    /// Events after `rv` for a watch to replay, and a receiver for what follows, taken
+    /// under one lock so nothing falls between them. 410 Gone when `rv` is compacted.
+    pub fn watch_from(
+        &self,
+        kind: KindId,
+        rv: u64,
+    ) -> Result<WatchStart, ApiError> {
+        let inner = self.read();
+        if rv < inner.compacted_rv {
+            return Err(ApiError::gone(format!(
+                "too old resource version: {rv} ({})",
+                inner.compacted_rv
+            )));
+        }
+        let backlog = inner
+            .log
+            .iter()
+            .filter(|e| e.rv > rv && e.kind == kind)
+            .cloned()
+            .collect();
+        Ok((backlog, self.tx.subscribe()))
+    }
+
+    fn commit(
+        &self,
+        inner: &mut Inner,
+        kind: KindId,
+        etype: EventType,
+        object: Obj,
+        old: Option<Obj>,
+    ) {
+        let ev = Arc::new(Event {
+            rv: inner.rv,
+            kind,
+            etype,
+            object,
+            old,
+        });
+        if inner.log.len() >= inner.log_capacity
+            && let Some(dropped) = inner.log.pop_front()
+        {
+            inner.compacted_rv = dropped.rv;
+        }
+        inner.log.push_back(ev.clone());
+        let _ = self.tx.send(ev);
+        self.changed.notify_waiters();
+    }
+
+    fn next_rv(inner: &mut Inner) -> u64 {
+        inner.rv += 1;
+        inner.rv
+    }
+
+    /// Creates an object, filling in name (from generateName), uid, resourceVersion,
+    /// generation and creationTimestamp.
+    pub fn create(&self, kind: KindId, mut obj: Value) -> Result<Obj, ApiError> {
+        let k = &KINDS[kind];
+        if !obj.is_object() {
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            ));
+        }
+        obj["apiVersion"] = json!(k.api_version());
+        obj["kind"] = json!(k.kind);
+        if !obj["metadata"].is_object() {
+            obj["metadata"] = json!({});
+        }
+        let ns = if k.namespaced {
+            let ns = namespace_of(&obj).to_string();
+            if ns.is_empty() {
+                return Err(ApiError::bad_request(
+                    "the namespace of the object must be set",
+                ));
+            }
+            ns
+        } else {
+            if let Some(m) = obj["metadata"].as_object_mut() {
+                m.remove("namespace");
+            }
+            String::new()
+        };
+        if name_of(&obj).is_empty() {
+            match obj["metadata"]["generateName"].as_str() {
+                Some(prefix) if !prefix.is_empty() => {
+                    obj["metadata"]["name"] = json!(format!("{prefix}{}", random_suffix(5)))
+                }
+                _ => {
+                    return Err(ApiError::invalid(
+                        k.kind,
+                        "",
+                        "metadata.name: Required value: name or generateName is required",
+                    ));
+                }
+            }
+        }
+        let name = name_of(&obj).to_string();
+        validate_name(k.kind, &name)?;
+        let now = k8s_time(self.clock.now());
+        let mut inner = self.write();
+        if k.namespaced
+            && kind != *ids::NAMESPACES
+            && !inner.buckets[*ids::NAMESPACES].contains_key(&(String::new(), ns.clone()))
+        {
+            return Err(ApiError::not_found("", "namespaces", &ns));
+        }
+        let key = (ns, name.clone());
+        if inner.buckets[kind].contains_key(&key) {
+            return Err(ApiError::already_exists(k.group, k.plural, &name));
+        }
+        let rv = Self::next_rv(&mut inner);
+        let m = &mut obj["metadata"];
+        m["uid"] = json!(new_uid());
+        m["resourceVersion"] = json!(rv.to_string());
+        m["creationTimestamp"] = json!(now);
+        if k.has(super::registry::Sub::Status) {
+            m["generation"] = json!(1);
+        }
+        if let Some(m) = m.as_object_mut() {
+            m.remove("deletionTimestamp");
+        }
+        let obj: Obj = Arc::new(obj);
+        inner.buckets[kind].insert(key, obj.clone());
+        self.commit(&mut inner, kind, EventType::Added, obj.clone(), None);
+        Ok(obj)
+    }
+
+    /// Replaces an object (PUT). A resourceVersion in `obj` must match the stored one.
+    pub fn update(&self, kind: KindId, obj: Value, part: Part) -> Result<Obj, ApiError> {
+        let k = &KINDS[kind];
+        let ns = if k.namespaced {
+            namespace_of(&obj).to_string()
+        } else {
+            String::new()
+        };
+        let name = name_of(&obj).to_string();
+        let expected_rv = meta_str(&obj, "resourceVersion").to_string();
+        self.replace(kind, &ns, &name, |current| {
+            if !expected_rv.is_empty() && expected_rv != meta_str(current, "resourceVersion") {
+                return Err(ApiError::conflict(k.group, k.plural, &name));
+            }
+            Ok(split_status(
+                current,
+                obj,
+                part,
+                k.has(super::registry::Sub::Status),
+            ))
+        })
+    }
+
+    /// Read-modify-write under the store lock, for controllers and patches. The closure
+    /// gets the current object and returns the new one (or an error). A result equal to
+    /// the current object is not written and produces no event.
+    pub fn replace(
+        &self,
+        kind: KindId,
+        ns: &str,
+        name: &str,
+        f: impl FnOnce(&Value) -> Result<Value, ApiError>,
+    ) -> Result<Obj, ApiError> {
+        let k = &KINDS[kind];
+        let mut inner = self.write();
+        let key = (ns.to_string(), name.to_string());
+        let current = inner.buckets[kind]
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(k.group, k.plural, name))?;
+        let mut next = f(&current)?;
+        // Identity and bookkeeping fields are the server's, whatever the client sent.
+        for field in [
+            "uid",
+            "creationTimestamp",
+            "name",
+            "namespace",
+            "deletionTimestamp",
+            "generation",
+        ] {
+            match current["metadata"].get(field) {
+                Some(v) => next["metadata"][field] = v.clone(),
+                None => {
+                    if let Some(m) = next["metadata"].as_object_mut() {
+                        m.remove(field);
+                    }
+                }
+            }
+        }
+        next["apiVersion"] = json!(k.api_version());
+        next["kind"] = json!(k.kind);
+        next["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
+        if next == *current {
+            return Ok(current);
+        }
+        if next.get("spec") != current.get("spec")
+            && let Some(g) = current["metadata"]["generation"].as_i64()
+        {
+            next["metadata"]["generation"] = json!(g + 1);
+        }
+        let rv = Self::next_rv(&mut inner);
+        next["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let finalized = current["metadata"].get("deletionTimestamp").is_some()
+            && !pending_finalizers(kind, &next)
+            && kind != *ids::PODS;
+        let next: Obj = Arc::new(next);
+        if finalized {
+            inner.buckets[kind].remove(&key);
+            self.commit(
+                &mut inner,
+                kind,
+                EventType::Deleted,
+                next.clone(),
+                Some(current),
+            );
+        } else {
+            inner.buckets[kind].insert(key, next.clone());
+            self.commit(
+                &mut inner,
+                kind,
+                EventType::Modified,
+                next.clone(),
+                Some(current),
+            );
+        }
+        Ok(next)
+    }
+
+    /// Deletes an object. Objects with finalizers, and pods given a grace period, are
+    /// only marked (deletionTimestamp) and go when their finalizers or kubelet let them.
+    /// Returns the object as it now is (terminating) or as it was last (deleted), and
+    /// whether it is gone.
+    pub fn delete(
+        &self,
+        kind: KindId,
+        ns: &str,
+        name: &str,
+        opts: DeleteOptions,
+    ) -> Result<(Obj, bool), ApiError> {
+        let k = &KINDS[kind];
+        let now = k8s_time(self.clock.now());
+        let mut inner = self.write();
+        let key = (ns.to_string(), name.to_string());
+        let current = inner.buckets[kind]
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(k.group, k.plural, name))?;
+        let has_finalizers = pending_finalizers(kind, &current);
+        let grace = if kind == *ids::PODS {
+            opts.grace_period_seconds.unwrap_or_else(|| {
+                current["spec"]["terminationGracePeriodSeconds"]
+                    .as_i64()
+                    .unwrap_or(30)
+            })
+        } else {
+            0
+        };
+        let terminating = current["metadata"].get("deletionTimestamp").is_some();
+        let remove_now = !has_finalizers && grace <= 0;
+        if terminating && !remove_now {
+            return Ok((current, false));
+        }
+        let rv = Self::next_rv(&mut inner);
+        let mut next = (*current).clone();
+        next["metadata"]["resourceVersion"] = json!(rv.to_string());
+        if !remove_now {
+            next["metadata"]["deletionTimestamp"] = json!(now);
+            next["metadata"]["deletionGracePeriodSeconds"] = json!(grace.max(0));
+            if kind == *ids::NAMESPACES {
+                next["status"]["phase"] = json!("Terminating");
+            }
+            let next: Obj = Arc::new(next);
+            inner.buckets[kind].insert(key, next.clone());
+            self.commit(
+                &mut inner,
+                kind,
+                EventType::Modified,
+                next.clone(),
+                Some(current),
+            );
+            return Ok((next, false));
+        }
+        inner.buckets[kind].remove(&key);
+        let next: Obj = Arc::new(next);
+        self.commit(
+            &mut inner,
+            kind,
+            EventType::Deleted,
+            next.clone(),
+            Some(current),
+        );
+        Ok((next, true))
+    }
+
+    /// Rewrites an object's creationTimestamp, for building a fleet with history (backups
+    /// from past days). Not an API operation: real clients cannot do this.
+    pub fn backdate(
+        &self,
+        kind: KindId,
+        ns: &str,
+        name: &str,
+        created: chrono::DateTime<chrono::Utc>,
+    ) {
+        let mut inner = self.write();
+        let key = (ns.to_string(), name.to_string());
+        if let Some(cur) = inner.buckets[kind].get(&key).cloned() {
+            let rv = Self::next_rv(&mut inner);
+            let mut next = (*cur).clone();
+            next["metadata"]["creationTimestamp"] = json!(k8s_time(created));
+            next["metadata"]["resourceVersion"] = json!(rv.to_string());
+            let next: Obj = Arc::new(next);
+            inner.buckets[kind].insert(key, next.clone());
+            self.commit(&mut inner, kind, EventType::Modified, next, Some(cur));
+        }
+    }
+
+    /// Number of objects of a kind, for status pages and benchmarks.
+    pub fn count(&self, kind: KindId) -> usize {
+        self.read().buckets[kind].len()
+    }
+}
+
+/// Applies the `/status` split: a main update keeps the stored status, a status update
+/// keeps everything but status.
+pub fn split_status(current: &Value, mut incoming: Value, part: Part, has_status: bool) -> Value {
+    match part {
+        Part::Main if has_status => {
+            match current.get("status") {
+                Some(s) => incoming["status"] = s.clone(),
+                None => {
+                    if let Some(o) = incoming.as_object_mut() {
+                        o.remove("status");
+                    }
+                }
+            }
+            incoming
+        }
+        Part::Main => incoming,
+        Part::Status => {
+            let mut next = current.clone();
+            next["status"] = incoming.get("status").cloned().unwrap_or(Value::Null);
+            next
+        }
+    }
+}
+
+/// DNS-1123 subdomain rules, as the apiserver applies to most names.
+fn validate_name(kind: &str, name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            kind,
+            name,
+            format!(
+                "metadata.name: Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must \
+                 consist of lower case alphanumeric characters, '-' or '.', and must start and \
+                 end with an alphanumeric character"
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> Arc<Store> {
+        let s = Store::new(SimClock::realtime(1.0));
+        s.create(*ids::NAMESPACES, json!({"metadata": {"name": "default"}}))
+            .unwrap();
+        s
+    }
+
+    fn pod(name: &str) -> Value {
+        json!({"metadata": {"name": name, "namespace": "default"}, "spec": {"containers": []}})
+    }
+
+    #[test]
+    fn create_fills_metadata_and_rejects_duplicates() {
+        let s = store();
+        let p = s.create(*ids::PODS, pod("a")).unwrap();
+        assert_eq!(p["kind"], "Pod");
+        assert_eq!(p["apiVersion"], "v1");
+        assert!(!uid_of(&p).is_empty());
+        assert_eq!(p["metadata"]["generation"], 1);
+        let err = s.create(*ids::PODS, pod("a")).unwrap_err();
+        assert_eq!((err.code, err.reason), (409, "AlreadyExists"));
+    }
+
+    #[test]
+    fn create_in_missing_namespace_is_not_found() {
+        let s = store();
+        let mut p = pod("a");
+        p["metadata"]["namespace"] = json!("nope");
+        assert_eq!(s.create(*ids::PODS, p).unwrap_err().code, 404);
+    }
+
+    #[test]
+    fn generate_name_appends_a_suffix() {
+        let s = store();
+        let p = s
+            .create(
+                *ids::PODS,
+                json!({"metadata": {"generateName": "web-", "namespace": "default"}}),
+            )
+            .unwrap();
+        assert!(name_of(&p).starts_with("web-") && name_of(&p).len() == 9);
+    }
+
+    #[test]
+    fn stale_update_conflicts_and_spec_change_bumps_generation() {
+        let s = store();
+        let p = s
+            .create(
+                *ids::DEPLOYMENTS,
+                json!({"metadata": {"name": "d", "namespace": "default"}, "spec": {"replicas": 1}}),
+            )
+            .unwrap();
+        let mut v = (*p).clone();
+        v["spec"]["replicas"] = json!(2);
+        let updated = s.update(*ids::DEPLOYMENTS, v.clone(), Part::Main).unwrap();
+        assert_eq!(updated["metadata"]["generation"], 2);
+        let err = s.update(*ids::DEPLOYMENTS, v, Part::Main).unwrap_err();
+        assert_eq!((err.code, err.reason), (409, "Conflict"));
+    }
+
+    #[test]
+    fn main_update_keeps_status_and_status_update_keeps_spec() {
+        let s = store();
+        s.create(
+            *ids::DEPLOYMENTS,
+            json!({"metadata": {"name": "d", "namespace": "default"}, "spec": {"replicas": 1}}),
+        )
+        .unwrap();
+        let st = s.update(*ids::DEPLOYMENTS, json!({"metadata": {"name": "d", "namespace": "default"}, "spec": {"replicas": 9}, "status": {"replicas": 1}}), Part::Status).unwrap();
+        assert_eq!(st["spec"]["replicas"], 1);
+        assert_eq!(st["status"]["replicas"], 1);
+        let main = s.update(*ids::DEPLOYMENTS, json!({"metadata": {"name": "d", "namespace": "default"}, "spec": {"replicas": 3}, "status": {"replicas": 7}}), Part::Main).unwrap();
+        assert_eq!(main["status"]["replicas"], 1);
+        assert_eq!(main["spec"]["replicas"], 3);
+    }
+
+    #[test]
+    fn finalizers_hold_deletion_until_removed() {
+        let s = store();
+        s.create(
+            *ids::BACKUPS,
+            json!({"metadata": {"name": "b", "namespace": "default", "finalizers": ["x"]}}),
+        )
+        .unwrap();
+        let (obj, gone) = s
+            .delete(*ids::BACKUPS, "default", "b", DeleteOptions::default())
+            .unwrap();
+        assert!(!gone && obj["metadata"]["deletionTimestamp"].is_string());
+        s.replace(*ids::BACKUPS, "default", "b", |o| {
+            let mut o = o.clone();
+            o["metadata"]["finalizers"] = json!([]);
+            Ok(o)
+        })
+        .unwrap();
+        assert!(s.get(*ids::BACKUPS, "default", "b").is_none());
+    }
+
+    #[test]
+    fn watch_replays_from_rv_and_compaction_gives_gone() {
+        let s = store();
+        let rv = s.resource_version();
+        s.create(*ids::PODS, pod("a")).unwrap();
+        s.create(*ids::PODS, pod("b")).unwrap();
+        let (backlog, _) = s.watch_from(*ids::PODS, rv).unwrap();
+        assert_eq!(backlog.len(), 2);
+        s.compact();
+        assert_eq!(s.watch_from(*ids::PODS, rv).unwrap_err().code, 410);
+        assert!(s.watch_from(*ids::PODS, s.resource_version()).is_ok());
+    }
+
+    #[test]
+    fn pages_continue_after_the_last_key() {
+        let s = store();
+        for i in 0..5 {
+            s.create(*ids::PODS, pod(&format!("p{i}"))).unwrap();
+        }
+        let (page, _, next, remaining) = s.list_page(*ids::PODS, None, None, 2, &|_| true);
+        assert_eq!(page.len(), 2);
+        assert_eq!(remaining, 3);
+        let next = next.unwrap();
+        let (page2, _, _, _) =
+            s.list_page(*ids::PODS, None, Some((&next.0, &next.1)), 10, &|_| true);
+        assert_eq!(
+            page2
+                .iter()
+                .map(|p| name_of(p).to_string())
+                .collect::<Vec<_>>(),
+            ["p2", "p3", "p4"]
+        );
+    }
+}

@@ -1,0 +1,1183 @@
+//! Client for the Alertmanager API v2 (prometheus/alertmanager `api/v2/openapi.yaml`), and the
+//! fleet view that merges the alerts of many Alertmanagers.
+//!
+//! The types follow the OpenAPI definitions field by field, camelCase on the wire. Unknown
+//! fields are ignored and collections tolerate `null` (Go marshals a nil slice or map as
+//! `null`), so a newer Alertmanager still decodes. Errors name the request's method and URL,
+//! the HTTP status and the server's own message, and never carry the bearer token.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::config::ClusterRole;
+
+/// How much of an error response body goes into an error message.
+const ERROR_BODY_LIMIT: usize = 300;
+
+// ---------------------------------------------------------------------------------------------
+// Wire types
+// ---------------------------------------------------------------------------------------------
+
+/// `gettableAlert`: an alert as Alertmanager holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert {
+    #[serde(default, deserialize_with = "nullable")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub annotations: BTreeMap<String, String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// 16 hex digits, a hash of the label set: the alert's identity in every Alertmanager.
+    pub fingerprint: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub receivers: Vec<Receiver>,
+    /// Empty when the sender gave none (Alertmanager then omits the field).
+    #[serde(
+        rename = "generatorURL",
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub generator_url: String,
+    pub status: AlertStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertStatus {
+    pub state: AlertState,
+    #[serde(default, deserialize_with = "nullable")]
+    pub silenced_by: Vec<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub inhibited_by: Vec<String>,
+    /// Names of the time intervals muting the alert; Alertmanager 0.28 and newer only.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub muted_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertState {
+    Unprocessed,
+    Active,
+    /// Silenced, inhibited or muted.
+    Suppressed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receiver {
+    pub name: String,
+}
+
+/// `alertGroup`: the alerts one route groups together for one receiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertGroup {
+    #[serde(default, deserialize_with = "nullable")]
+    pub labels: BTreeMap<String, String>,
+    pub receiver: Receiver,
+    #[serde(default, deserialize_with = "nullable")]
+    pub alerts: Vec<Alert>,
+}
+
+/// `gettableSilence`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Silence {
+    pub id: String,
+    pub status: SilenceStatus,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub matchers: Vec<Matcher>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub created_by: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SilenceStatus {
+    pub state: SilenceState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SilenceState {
+    Expired,
+    Active,
+    Pending,
+}
+
+/// A label matcher of a silence or of an alert filter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Matcher {
+    pub name: String,
+    pub value: String,
+    pub is_regex: bool,
+    /// `false` negates the matcher (`!=`, `!~`). Absent before Alertmanager 0.22, hence the
+    /// default.
+    #[serde(default = "default_true")]
+    pub is_equal: bool,
+}
+
+impl Matcher {
+    /// `name="value"`.
+    pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Matcher {
+            name: name.into(),
+            value: value.into(),
+            is_regex: false,
+            is_equal: true,
+        }
+    }
+
+    /// `name=~"pattern"`; Alertmanager anchors the pattern at both ends.
+    pub fn regex(name: impl Into<String>, pattern: impl Into<String>) -> Self {
+        Matcher {
+            is_regex: true,
+            ..Matcher::equal(name, pattern)
+        }
+    }
+
+    fn operator(&self) -> &'static str {
+        match (self.is_equal, self.is_regex) {
+            (true, false) => "=",
+            (false, false) => "!=",
+            (true, true) => "=~",
+            (false, true) => "!~",
+        }
+    }
+}
+
+/// The matcher syntax of the `filter` query parameter and of amtool: `name="value"`, with `\`,
+/// `"` and newlines escaped the way Alertmanager's matcher parser unescapes them.
+impl fmt::Display for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}\"", self.name, self.operator())?;
+        for c in self.value.chars() {
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                '"' => f.write_str("\\\"")?,
+                '\n' => f.write_str("\\n")?,
+                c => fmt::Write::write_char(f, c)?,
+            }
+        }
+        f.write_str("\"")
+    }
+}
+
+/// `postableAlert`: what Prometheus (or a test) pushes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostableAlert {
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Alertmanager uses the time of receipt when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Alertmanager resolves the alert after `resolve_timeout` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+    #[serde(
+        rename = "generatorURL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub generator_url: Option<String>,
+}
+
+impl PostableAlert {
+    pub fn new<K: Into<String>, V: Into<String>>(labels: impl IntoIterator<Item = (K, V)>) -> Self {
+        PostableAlert {
+            labels: collect_labels(labels),
+            ..PostableAlert::default()
+        }
+    }
+
+    pub fn with_annotations<K: Into<String>, V: Into<String>>(
+        mut self,
+        annotations: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.annotations.extend(collect_labels(annotations));
+        self
+    }
+}
+
+/// `postableSilence`: a new silence, or with `id` the replacement of an existing one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostableSilence {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub matchers: Vec<Matcher>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub created_by: String,
+    pub comment: String,
+}
+
+impl PostableSilence {
+    /// A silence of `alert` from now for `duration`, with one equality matcher per label,
+    /// `alertname` first.
+    ///
+    /// No label is left out: Alertmanager identifies an alert by its complete label set, so
+    /// matching all of them silences exactly this alert and its later re-firings, and nothing
+    /// else. A label whose value changes makes a new alert anyway (Prometheus alert labels
+    /// are templated from the rule's output, not from sample values). Widen the matchers
+    /// before posting to silence a whole family.
+    pub fn for_alert(alert: &Alert, duration: TimeDelta, author: &str, comment: &str) -> Self {
+        let starts_at = Utc::now();
+        PostableSilence {
+            id: None,
+            matchers: alert_matchers(&alert.labels),
+            starts_at,
+            ends_at: starts_at
+                .checked_add_signed(duration)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            created_by: author.to_owned(),
+            comment: comment.to_owned(),
+        }
+    }
+
+    /// The checks Alertmanager would make, done locally so that the user gets a clear message
+    /// without a round trip.
+    pub fn validate(&self) -> Result<(), AmError> {
+        self.validate_at(Utc::now())
+    }
+
+    fn validate_at(&self, now: DateTime<Utc>) -> Result<(), AmError> {
+        let invalid = |reason: &str| Err(AmError::InvalidSilence(reason.to_owned()));
+        if self.matchers.is_empty() {
+            return invalid("a silence needs at least one matcher");
+        }
+        if self.matchers.iter().any(|m| m.name.trim().is_empty()) {
+            return invalid("every matcher needs a label name");
+        }
+        if self.ends_at <= self.starts_at {
+            return invalid("the end must be after the start");
+        }
+        if self.ends_at <= now {
+            return invalid("the end is in the past");
+        }
+        if self.created_by.trim().is_empty() {
+            return invalid("the author (createdBy) is empty");
+        }
+        if self.comment.trim().is_empty() {
+            return invalid("the comment is empty: say why the alert is silenced");
+        }
+        Ok(())
+    }
+}
+
+fn alert_matchers(labels: &BTreeMap<String, String>) -> Vec<Matcher> {
+    let (first, rest): (Vec<_>, Vec<_>) = labels
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| Matcher::equal(name, value))
+        .partition(|m| m.name == "alertname");
+    first.into_iter().chain(rest).collect()
+}
+
+/// The response to `POST /silences`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SilenceCreated {
+    #[serde(rename = "silenceID")]
+    silence_id: String,
+}
+
+/// What `GET /status` says about the Alertmanager itself. The running configuration is left
+/// out on purpose: it can hold receiver credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AmStatus {
+    pub version: String,
+    pub cluster: ClusterStatus,
+    /// The wire's `uptime`, which is the time the process started.
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// Absent when clustering is disabled.
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: String,
+    pub status: ClusterState,
+    #[serde(default, deserialize_with = "nullable")]
+    pub peers: Vec<PeerStatus>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterState {
+    Ready,
+    Settling,
+    /// Gossip is off (`--cluster.listen-address=`): a single Alertmanager.
+    Disabled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerStatus {
+    pub name: String,
+    pub address: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawStatus {
+    cluster: ClusterStatus,
+    version_info: VersionInfo,
+    #[serde(default)]
+    uptime: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct VersionInfo {
+    version: String,
+}
+
+/// Go marshals nil slices, maps and strings-behind-pointers as `null`; read that as empty.
+fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Option::unwrap_or_default)
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn collect_labels<K: Into<String>, V: Into<String>>(
+    pairs: impl IntoIterator<Item = (K, V)>,
+) -> BTreeMap<String, String> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alert conveniences
+// ---------------------------------------------------------------------------------------------
+
+/// The `severity` label as CK8s uses it (`critical`, `high`, `warning`, `none`), plus the
+/// `info` of the upstream kube-prometheus rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Warning,
+    Info,
+    /// `none`, no `severity` label, or a value the console does not know.
+    None,
+}
+
+impl Severity {
+    pub fn from_label(value: Option<&str>) -> Self {
+        match value.map(str::to_ascii_lowercase).as_deref() {
+            Some("critical") => Severity::Critical,
+            Some("high") => Severity::High,
+            Some("warning") => Severity::Warning,
+            Some("info") => Severity::Info,
+            _ => Severity::None,
+        }
+    }
+
+    /// Position in the fleet view, most urgent first; `info` and `none` share the last place
+    /// because neither pages anyone.
+    pub fn urgency_rank(self) -> u8 {
+        match self {
+            Severity::Critical => 0,
+            Severity::High => 1,
+            Severity::Warning => 2,
+            Severity::Info | Severity::None => 3,
+        }
+    }
+}
+
+impl Alert {
+    pub fn severity(&self) -> Severity {
+        Severity::from_label(self.label("severity"))
+    }
+
+    /// Empty when the alert has no `alertname` (Alertmanager accepts such alerts).
+    pub fn alertname(&self) -> &str {
+        self.label("alertname").unwrap_or_default()
+    }
+
+    /// The one-line text for a list: the `summary` annotation, else `description`, else the
+    /// `message` that older kube-prometheus rules used.
+    pub fn summary(&self) -> Option<&str> {
+        ["summary", "description", "message"]
+            .into_iter()
+            .find_map(|key| self.annotation(key))
+    }
+
+    pub fn runbook_url(&self) -> Option<&str> {
+        self.annotation("runbook_url")
+    }
+
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels.get(name).map(String::as_str)
+    }
+
+    fn annotation(&self, name: &str) -> Option<&str> {
+        self.annotations
+            .get(name)
+            .map(String::as_str)
+            .filter(|text| !text.trim().is_empty())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fleet view
+// ---------------------------------------------------------------------------------------------
+
+/// An alert as one cluster's Alertmanager reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterAlert {
+    pub env: String,
+    pub cluster: ClusterRole,
+    pub alert: Alert,
+}
+
+/// One alert of the fleet view, with every Alertmanager that reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedAlert {
+    pub alert: Alert,
+    /// Sorted by environment, then cluster.
+    pub sources: Vec<(String, ClusterRole)>,
+}
+
+impl MergedAlert {
+    fn absorb(&mut self, source: (String, ClusterRole), alert: Alert) {
+        if !self.sources.contains(&source) {
+            self.sources.push(source);
+        }
+        // An alert muted in one Alertmanager but still notifying through another still pages
+        // someone, so the view shows the loudest copy; among equals, the freshest.
+        let louder = loudness(alert.status.state) > loudness(self.alert.status.state);
+        let same_and_newer = loudness(alert.status.state) == loudness(self.alert.status.state)
+            && alert.updated_at > self.alert.updated_at;
+        if louder || same_and_newer {
+            self.alert = alert;
+        }
+    }
+}
+
+/// Severity, then `startsAt`, then alertname; the fingerprint breaks the remaining ties so
+/// that rows never swap places between refreshes.
+fn fleet_order(m: &MergedAlert) -> (u8, DateTime<Utc>, &str, &str) {
+    (
+        m.alert.severity().urgency_rank(),
+        m.alert.starts_at,
+        m.alert.alertname(),
+        &m.alert.fingerprint,
+    )
+}
+
+fn loudness(state: AlertState) -> u8 {
+    match state {
+        AlertState::Suppressed => 0,
+        AlertState::Unprocessed => 1,
+        AlertState::Active => 2,
+    }
+}
+
+/// The fleet's alerts, one row per fingerprint: the same alert seen by two Alertmanagers (say
+/// the sc's Thanos ruler alert about the wc, routed to both) appears once, with both sources.
+/// Sorted by severity (critical first), then `startsAt` (oldest first), then alertname.
+pub fn merge_alerts(per_cluster: Vec<(String, ClusterRole, Vec<Alert>)>) -> Vec<MergedAlert> {
+    merge_cluster_alerts(per_cluster.into_iter().flat_map(|(env, cluster, alerts)| {
+        alerts.into_iter().map(move |alert| ClusterAlert {
+            env: env.clone(),
+            cluster,
+            alert,
+        })
+    }))
+}
+
+/// [`merge_alerts`] over alerts already tagged with their cluster.
+pub fn merge_cluster_alerts(alerts: impl IntoIterator<Item = ClusterAlert>) -> Vec<MergedAlert> {
+    let mut by_fingerprint: HashMap<String, MergedAlert> = HashMap::new();
+    for ClusterAlert {
+        env,
+        cluster,
+        alert,
+    } in alerts
+    {
+        match by_fingerprint.get_mut(&alert.fingerprint) {
+            Some(merged) => merged.absorb((env, cluster), alert),
+            None => {
+                let merged = MergedAlert {
+                    sources: vec![(env, cluster)],
+                    alert,
+                };
+                by_fingerprint.insert(merged.alert.fingerprint.clone(), merged);
+            }
+        }
+    }
+    let mut merged: Vec<MergedAlert> = by_fingerprint.into_values().collect();
+    for row in &mut merged {
+        row.sources.sort();
+    }
+    merged.sort_by(|a, b| fleet_order(a).cmp(&fleet_order(b)));
+    merged
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------------------------
+
+/// Which alerts `GET /alerts` returns. The default, like the API's, is every alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertFilter {
+    pub active: bool,
+    pub silenced: bool,
+    pub inhibited: bool,
+    pub unprocessed: bool,
+    /// All must match (the repeatable `filter` parameter).
+    pub matchers: Vec<Matcher>,
+    /// A regex over receiver names.
+    pub receiver: Option<String>,
+}
+
+impl Default for AlertFilter {
+    fn default() -> Self {
+        AlertFilter {
+            active: true,
+            silenced: true,
+            inhibited: true,
+            unprocessed: true,
+            matchers: Vec::new(),
+            receiver: None,
+        }
+    }
+}
+
+impl AlertFilter {
+    /// Only alerts that notify: neither silenced, inhibited nor still unprocessed.
+    pub fn active_only() -> Self {
+        AlertFilter {
+            silenced: false,
+            inhibited: false,
+            unprocessed: false,
+            ..AlertFilter::default()
+        }
+    }
+
+    pub fn with_matcher(mut self, matcher: Matcher) -> Self {
+        self.matchers.push(matcher);
+        self
+    }
+
+    fn apply(&self, url: &mut Url) {
+        let mut query = url.query_pairs_mut();
+        for (key, value) in [
+            ("active", self.active),
+            ("silenced", self.silenced),
+            ("inhibited", self.inhibited),
+            ("unprocessed", self.unprocessed),
+        ] {
+            query.append_pair(key, if value { "true" } else { "false" });
+        }
+        for matcher in &self.matchers {
+            query.append_pair("filter", &matcher.to_string());
+        }
+        if let Some(receiver) = &self.receiver {
+            query.append_pair("receiver", receiver);
+        }
+    }
+}
+
+/// Why a call to Alertmanager failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AmError {
+    #[error("invalid Alertmanager URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("cannot create the HTTP client for {url}: {reason}")]
+    Client { url: String, reason: String },
+    /// No HTTP response: connection refused, DNS, TLS, timeout.
+    #[error("{method} {url}: {reason}")]
+    Request {
+        method: Method,
+        url: String,
+        reason: String,
+    },
+    #[error("{method} {url}: HTTP {status}: {body}")]
+    Http {
+        method: Method,
+        url: String,
+        status: StatusCode,
+        /// The server's message, shortened.
+        body: String,
+    },
+    #[error("{method} {url}: unexpected response: {reason}")]
+    Decode {
+        method: Method,
+        url: String,
+        reason: String,
+    },
+    /// Refused locally, before any request.
+    #[error("invalid silence: {0}")]
+    InvalidSilence(String),
+}
+
+/// An Alertmanager API v2 client for one Alertmanager.
+pub struct AlertmanagerClient {
+    http: reqwest::Client,
+    /// Everything up to, but without, `/api/v2`; may carry a path prefix of a proxy.
+    base: Url,
+    timeout: Duration,
+    /// Kept only to scrub it from error bodies that a proxy might echo.
+    bearer: Option<String>,
+}
+
+/// Written by hand so that the token cannot end up in a log through `{:?}`.
+impl fmt::Debug for AlertmanagerClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AlertmanagerClient")
+            .field("base", &redacted(&self.base))
+            .field("timeout", &self.timeout)
+            .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl AlertmanagerClient {
+    /// `base_url` is where the Alertmanager UI answers, e.g. `https://alertmanager.ops.example`
+    /// or `http://127.0.0.1:9093/am` behind a path prefix. `timeout` bounds each request.
+    pub fn new(base_url: &str, bearer: Option<String>, timeout: Duration) -> Result<Self, AmError> {
+        let base = parse_base(base_url)?;
+        let http = build_http(bearer.as_deref(), timeout).map_err(|reason| AmError::Client {
+            url: redacted(&base),
+            reason,
+        })?;
+        Ok(AlertmanagerClient {
+            http,
+            base,
+            timeout,
+            bearer,
+        })
+    }
+
+    /// The base URL without credentials, for display.
+    pub fn base_url(&self) -> String {
+        redacted(&self.base)
+    }
+
+    /// `GET /api/v2/alerts`.
+    pub async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, AmError> {
+        let mut url = self.endpoint(&["alerts"]);
+        filter.apply(&mut url);
+        self.get(url).await
+    }
+
+    /// `GET /api/v2/alerts/groups`.
+    pub async fn groups(&self) -> Result<Vec<AlertGroup>, AmError> {
+        self.get(self.endpoint(&["alerts", "groups"])).await
+    }
+
+    /// `GET /api/v2/silences`, including expired ones that Alertmanager still retains.
+    pub async fn silences(&self) -> Result<Vec<Silence>, AmError> {
+        self.get(self.endpoint(&["silences"])).await
+    }
+
+    /// `POST /api/v2/silences` after [`PostableSilence::validate`]; returns the silence's id.
+    pub async fn create_silence(&self, silence: &PostableSilence) -> Result<String, AmError> {
+        silence.validate()?;
+        let url = self.endpoint(&["silences"]);
+        let request = self.http.post(url.clone()).json(silence);
+        let response = self.send(Method::POST, &url, request).await?;
+        let created: SilenceCreated = self.decode(Method::POST, &url, response).await?;
+        Ok(created.silence_id)
+    }
+
+    /// `DELETE /api/v2/silence/{id}`: ends the silence now. It stays listed as expired.
+    pub async fn expire_silence(&self, id: &str) -> Result<(), AmError> {
+        if id.trim().is_empty() {
+            return Err(AmError::InvalidSilence("the silence id is empty".into()));
+        }
+        let url = self.endpoint(&["silence", id]);
+        let request = self.http.delete(url.clone());
+        self.send(Method::DELETE, &url, request).await.map(drop)
+    }
+
+    /// `POST /api/v2/alerts`: push alerts the way Prometheus does. Tests use it to feed a real
+    /// Alertmanager.
+    pub async fn post_alerts(&self, alerts: &[PostableAlert]) -> Result<(), AmError> {
+        let url = self.endpoint(&["alerts"]);
+        let request = self.http.post(url.clone()).json(alerts);
+        self.send(Method::POST, &url, request).await.map(drop)
+    }
+
+    /// `GET /api/v2/status`: the version and the state of the gossip cluster.
+    pub async fn status(&self) -> Result<AmStatus, AmError> {
+        let raw: RawStatus = self.get(self.endpoint(&["status"])).await?;
+        Ok(AmStatus {
+            version: raw.version_info.version,
+            cluster: raw.cluster,
+            started_at: raw.uptime,
+        })
+    }
+
+    fn endpoint(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        // `parse_base` refused URLs that cannot be a base, so this cannot fail.
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(["api", "v2"]).extend(segments);
+        }
+        url
+    }
+
+    async fn get<T: DeserializeOwned>(&self, url: Url) -> Result<T, AmError> {
+        let request = self.http.get(url.clone());
+        let response = self.send(Method::GET, &url, request).await?;
+        self.decode(Method::GET, &url, response).await
+    }
+
+    /// Sends the request; any status but 2xx becomes [`AmError::Http`] with the body's message.
+    async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        request: RequestBuilder,
+    ) -> Result<Response, AmError> {
+        let response = request.send().await.map_err(|err| AmError::Request {
+            method: method.clone(),
+            url: redacted(url),
+            reason: self.transport_reason(err),
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let text = response.text().await.unwrap_or_default();
+        Err(AmError::Http {
+            method,
+            url: redacted(url),
+            status,
+            body: error_body(&text, self.bearer.as_deref()),
+        })
+    }
+
+    async fn decode<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &Url,
+        response: Response,
+    ) -> Result<T, AmError> {
+        let fail = |reason: String| AmError::Decode {
+            method: method.clone(),
+            url: redacted(url),
+            reason,
+        };
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| fail(self.transport_reason(err)))?;
+        serde_json::from_slice(&body).map_err(|err| fail(err.to_string()))
+    }
+
+    /// reqwest's own message is a generic "error sending request"; the cause is further down
+    /// the source chain. The URL is left out here because the error names it already.
+    fn transport_reason(&self, err: reqwest::Error) -> String {
+        if err.is_timeout() {
+            return format!("no response within {:?}", self.timeout);
+        }
+        let err = err.without_url();
+        let mut reason = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !reason.contains(&text) {
+                reason = format!("{reason}: {text}");
+            }
+            source = cause.source();
+        }
+        reason
+    }
+}
+
+fn parse_base(base_url: &str) -> Result<Url, AmError> {
+    let invalid = |reason: String| AmError::InvalidUrl {
+        url: base_url.to_owned(),
+        reason,
+    };
+    let url = Url::parse(base_url.trim()).map_err(|err| invalid(err.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(format!(
+            "scheme {:?} is not http or https",
+            url.scheme()
+        )));
+    }
+    if url.cannot_be_a_base() || url.host().is_none() {
+        return Err(invalid("no host".into()));
+    }
+    Ok(url)
+}
+
+fn build_http(bearer: Option<&str>, timeout: Duration) -> Result<reqwest::Client, String> {
+    // reqwest is built without a rustls crypto provider and panics at `build()` when none is
+    // installed, even for plain http. The binary installs ring at start; this covers library
+    // users such as tests. A second install is a harmless no-op error.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    if let Some(token) = bearer {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+            .map_err(|_| "the bearer token contains characters not allowed in a header")?;
+        value.set_sensitive(true);
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .user_agent(concat!("ck8s-console/", env!("CARGO_PKG_VERSION")))
+        .timeout(timeout)
+        .build()
+        .map_err(|err| err.to_string())
+}
+
+/// The URL for messages: without user name or password.
+fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    // Both fail only for URLs that cannot have credentials in the first place.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+/// The useful part of an error response: Alertmanager answers with a JSON string or a
+/// go-swagger `{"code", "message"}` object; anything else is shown as text. Shortened, and
+/// scrubbed of the token in case a proxy echoed the request.
+fn error_body(text: &str, bearer: Option<&str>) -> String {
+    let message = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::String(message)) => message,
+        Ok(serde_json::Value::Object(object)) => match object.get("message") {
+            Some(serde_json::Value::String(message)) => message.clone(),
+            _ => text.to_owned(),
+        },
+        _ => text.to_owned(),
+    };
+    let mut message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(token) = bearer.map(str::trim).filter(|t| !t.is_empty()) {
+        message = message.replace(token, "<redacted>");
+    }
+    if message.is_empty() {
+        return "(empty body)".into();
+    }
+    truncate(&message, ERROR_BODY_LIMIT)
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A response of Debian's Alertmanager 0.25, plus fields of newer versions and a `null`
+    /// where Go marshalled a nil slice.
+    fn alert_json(fingerprint: &str, severity: &str, starts_at: &str) -> serde_json::Value {
+        json!({
+            "annotations": {"summary": "Probe failed", "runbook_url": "https://runbooks.example/x"},
+            "endsAt": "2026-11-28T04:56:04.234Z",
+            "fingerprint": fingerprint,
+            "receivers": [{"name": "null"}],
+            "startsAt": starts_at,
+            "status": {"inhibitedBy": null, "silencedBy": [], "state": "active", "mutedBy": []},
+            "updatedAt": "2026-11-28T04:51:04.234Z",
+            "labels": {"alertname": "ProbeFailed", "cluster": "east", "severity": severity},
+            "someFutureField": {"x": 1}
+        })
+    }
+
+    fn alert(fingerprint: &str, severity: &str, starts_at: &str) -> Alert {
+        serde_json::from_value(alert_json(fingerprint, severity, starts_at)).unwrap()
+    }
+
+    #[test]
+    fn decodes_a_real_alert_and_tolerates_new_and_null_fields() {
+        let a = alert("90c6a1cea3fce8b4", "critical", "2026-11-28T04:51:04.234Z");
+        assert_eq!(a.alertname(), "ProbeFailed");
+        assert_eq!(a.severity(), Severity::Critical);
+        assert_eq!(a.summary(), Some("Probe failed"));
+        assert_eq!(a.runbook_url(), Some("https://runbooks.example/x"));
+        assert_eq!(a.status.state, AlertState::Active);
+        assert!(a.status.inhibited_by.is_empty());
+        assert_eq!(a.generator_url, "");
+        assert_eq!(
+            a.receivers,
+            vec![Receiver {
+                name: "null".into()
+            }]
+        );
+        // A round trip keeps the wire names.
+        let back = serde_json::to_value(&a).unwrap();
+        assert!(back.get("generatorURL").is_none());
+        assert_eq!(back["startsAt"], "2026-11-28T04:51:04.234Z");
+    }
+
+    #[test]
+    fn summary_falls_back_to_description() {
+        let mut a = alert("1", "warning", "2026-11-28T04:51:04Z");
+        a.annotations.remove("summary");
+        assert_eq!(a.summary(), None);
+        a.annotations
+            .insert("description".into(), "Disk almost full".into());
+        assert_eq!(a.summary(), Some("Disk almost full"));
+    }
+
+    #[test]
+    fn decodes_a_silence_without_is_equal() {
+        let s: Silence = serde_json::from_value(json!({
+            "id": "52df43cf-dda9-4311-8c1d-697070e90c27",
+            "status": {"state": "active"},
+            "updatedAt": "2026-11-28T04:51:05.759Z",
+            "comment": "c", "createdBy": "a",
+            "endsAt": "2030-01-01T00:00:00.000Z",
+            "matchers": [{"isRegex": false, "name": "alertname", "value": "ProbeFailed"}],
+            "startsAt": "2026-11-28T04:51:05.759Z"
+        }))
+        .unwrap();
+        assert_eq!(s.status.state, SilenceState::Active);
+        assert_eq!(s.matchers, vec![Matcher::equal("alertname", "ProbeFailed")]);
+    }
+
+    #[test]
+    fn severity_parses_case_insensitively_and_ranks() {
+        assert_eq!(Severity::from_label(Some("Critical")), Severity::Critical);
+        assert_eq!(Severity::from_label(Some("page")), Severity::None);
+        assert_eq!(Severity::from_label(None), Severity::None);
+        assert!(Severity::High.urgency_rank() < Severity::Warning.urgency_rank());
+        assert_eq!(Severity::Info.urgency_rank(), Severity::None.urgency_rank());
+    }
+
+    #[test]
+    fn merge_deduplicates_by_fingerprint_and_keeps_every_source() {
+        let shared = alert("aaaaaaaaaaaaaaaa", "warning", "2026-11-28T01:00:00Z");
+        let mut silenced_copy = shared.clone();
+        silenced_copy.status.state = AlertState::Suppressed;
+        silenced_copy.status.silenced_by = vec!["s1".into()];
+        let critical = alert("bbbbbbbbbbbbbbbb", "critical", "2026-11-28T03:00:00Z");
+        let older_warning = alert("cccccccccccccccc", "warning", "2026-11-28T00:00:00Z");
+
+        let merged = merge_alerts(vec![
+            ("acme".into(), ClusterRole::Wc, vec![silenced_copy]),
+            (
+                "acme".into(),
+                ClusterRole::Sc,
+                vec![shared.clone(), critical.clone()],
+            ),
+            ("beta".into(), ClusterRole::Sc, vec![older_warning.clone()]),
+        ]);
+
+        let fingerprints: Vec<&str> = merged
+            .iter()
+            .map(|m| m.alert.fingerprint.as_str())
+            .collect();
+        assert_eq!(
+            fingerprints,
+            ["bbbbbbbbbbbbbbbb", "cccccccccccccccc", "aaaaaaaaaaaaaaaa"]
+        );
+        let deduplicated = &merged[2];
+        assert_eq!(
+            deduplicated.sources,
+            vec![
+                ("acme".to_owned(), ClusterRole::Sc),
+                ("acme".to_owned(), ClusterRole::Wc)
+            ]
+        );
+        // Silenced in the wc's Alertmanager, still notifying through the sc's.
+        assert_eq!(deduplicated.alert.status.state, AlertState::Active);
+        assert_eq!(
+            merged[0].sources,
+            vec![("acme".to_owned(), ClusterRole::Sc)]
+        );
+    }
+
+    #[test]
+    fn merge_breaks_ties_by_alertname() {
+        let mut b = alert("1111111111111111", "high", "2026-11-28T01:00:00Z");
+        b.labels.insert("alertname".into(), "B".into());
+        let mut a = alert("2222222222222222", "high", "2026-11-28T01:00:00Z");
+        a.labels.insert("alertname".into(), "A".into());
+        let merged = merge_alerts(vec![("e".into(), ClusterRole::Sc, vec![b, a])]);
+        assert_eq!(merged[0].alert.alertname(), "A");
+    }
+
+    #[test]
+    fn silence_for_alert_matches_every_label_alertname_first() {
+        let a = alert("1", "critical", "2026-11-28T01:00:00Z");
+        let s = PostableSilence::for_alert(&a, TimeDelta::hours(2), "alice", "deploying fix");
+        let names: Vec<&str> = s.matchers.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["alertname", "cluster", "severity"]);
+        assert!(s.matchers.iter().all(|m| m.is_equal && !m.is_regex));
+        assert_eq!(s.ends_at - s.starts_at, TimeDelta::hours(2));
+        assert!(s.validate().is_ok());
+        let wire = serde_json::to_value(&s).unwrap();
+        assert_eq!(wire["createdBy"], "alice");
+        assert_eq!(wire["matchers"][0]["isEqual"], true);
+        assert!(wire.get("id").is_none());
+    }
+
+    #[test]
+    fn silence_validation_names_the_problem() {
+        let a = alert("1", "critical", "2026-11-28T01:00:00Z");
+        let good = PostableSilence::for_alert(&a, TimeDelta::hours(1), "alice", "why");
+        type Breakage = fn(&mut PostableSilence);
+        let cases: [(&str, Breakage); 5] = [
+            ("matcher", |s| s.matchers.clear()),
+            ("author", |s| s.created_by = " ".into()),
+            ("comment", |s| s.comment.clear()),
+            ("after the start", |s| s.ends_at = s.starts_at),
+            ("label name", |s| s.matchers[0].name.clear()),
+        ];
+        for (expected, break_it) in cases {
+            let mut s = good.clone();
+            break_it(&mut s);
+            let err = s.validate().unwrap_err().to_string();
+            assert!(err.contains(expected), "{expected:?} not in {err:?}");
+        }
+        let mut past = good.clone();
+        past.starts_at -= TimeDelta::hours(3);
+        past.ends_at -= TimeDelta::hours(2);
+        assert!(past.validate().unwrap_err().to_string().contains("past"));
+    }
+
+    #[test]
+    fn matcher_filter_syntax_escapes_values() {
+        assert_eq!(
+            Matcher::equal("alertname", "X").to_string(),
+            r#"alertname="X""#
+        );
+        let tricky = Matcher {
+            is_equal: false,
+            ..Matcher::regex("msg", "a\"b\\c\nd")
+        };
+        assert_eq!(tricky.to_string(), r#"msg!~"a\"b\\c\nd""#);
+    }
+
+    #[test]
+    fn alert_filter_sets_every_flag_and_repeats_filter() {
+        let mut url = Url::parse("http://am/api/v2/alerts").unwrap();
+        AlertFilter::active_only()
+            .with_matcher(Matcher::equal("cluster", "east"))
+            .with_matcher(Matcher::equal("severity", "critical"))
+            .apply(&mut url);
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let get = |k: &str| -> Vec<&str> {
+            pairs
+                .iter()
+                .filter(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        assert_eq!(get("active"), ["true"]);
+        assert_eq!(get("silenced"), ["false"]);
+        assert_eq!(get("unprocessed"), ["false"]);
+        assert_eq!(
+            get("filter"),
+            [r#"cluster="east""#, r#"severity="critical""#]
+        );
+    }
+
+    #[test]
+    fn endpoints_keep_a_path_prefix() {
+        let timeout = Duration::from_secs(1);
+        for (base, expected) in [
+            (
+                "http://127.0.0.1:9093",
+                "http://127.0.0.1:9093/api/v2/silences",
+            ),
+            (
+                "http://[::1]:9093/am/",
+                "http://[::1]:9093/am/api/v2/silences",
+            ),
+            (
+                "https://am.example/am",
+                "https://am.example/am/api/v2/silences",
+            ),
+        ] {
+            let client = AlertmanagerClient::new(base, None, timeout).unwrap();
+            assert_eq!(client.endpoint(&["silences"]).as_str(), expected);
+        }
+        let client = AlertmanagerClient::new("http://am", None, timeout).unwrap();
+        assert_eq!(
+            client.endpoint(&["silence", "a/b"]).as_str(),
+            "http://am/api/v2/silence/a%2Fb"
+        );
+    }
+
+    #[test]
+    fn bad_base_urls_are_refused() {
+        for bad in ["am.example", "ftp://am.example", "http://", "mailto:x@y"] {
+            let err = AlertmanagerClient::new(bad, None, Duration::from_secs(1)).unwrap_err();
+            assert!(matches!(err, AmError::InvalidUrl { .. }), "{bad}: {err}");
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_and_messages() {
+        let client = AlertmanagerClient::new(
+            "https://user:pw@am.example",
+            Some("s3cret-token".into()),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let debug = format!("{client:?}");
+        assert!(
+            !debug.contains("s3cret") && !debug.contains("pw"),
+            "{debug}"
+        );
+        assert_eq!(client.base_url(), "https://am.example/");
+        assert_eq!(
+            error_body("denied for Bearer s3cret-token", Some("s3cret-token")),
+            "denied for Bearer <redacted>"
+        );
+    }
+
+    #[test]
+    fn error_bodies_are_unwrapped_and_shortened() {
+        assert_eq!(
+            error_body(r#""silence not found""#, None),
+            "silence not found"
+        );
+        assert_eq!(
+            error_body(
+                r#"{"code":612,"message":"matchers in body should have at least 1 items"}"#,
+                None
+            ),
+            "matchers in body should have at least 1 items"
+        );
+        assert_eq!(error_body("", None), "(empty body)");
+        let long = "é".repeat(1000);
+        let short = error_body(&long, None);
+        assert_eq!(short.chars().count(), ERROR_BODY_LIMIT + 1);
+        assert!(short.ends_with('…'));
+    }
+}

@@ -1,0 +1,301 @@
+//! Kubernetes sources: one kube-rs watcher per kind and cluster, feeding compact rows
+//! into the cluster's state. The watchers list in pages, resume from bookmarks, relist
+//! after 410 Gone without blanking the table, and reconnect with capped, jittered
+//! backoff; each reports its health.
+
+pub mod project;
+pub mod wire;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::StreamExt;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client};
+use tokio::task::JoinHandle;
+
+use self::project::Watched;
+use crate::config::{ClusterConfig, ClusterRole};
+use crate::state::ClusterHandle;
+use crate::state::health::SourceHealth;
+
+/// Objects per list page: small pages keep the peak memory of a big initial list low
+/// (kube-rs found 50-500 the useful range).
+pub const PAGE_SIZE: u32 = 250;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KubeSourceError {
+    #[error("reading kubeconfig {path}: {source}")]
+    Kubeconfig {
+        path: String,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    #[error("context {context:?} in {path}: {source}")]
+    Context {
+        path: String,
+        context: String,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    #[error("creating the Kubernetes client for {context:?}: {source}")]
+    Client {
+        context: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// A client for one cluster from its kubeconfig file and context. Exec-plugin and
+/// token-file credentials are refreshed by kube-rs when they expire.
+pub async fn client(cfg: &ClusterConfig) -> Result<Client, KubeSourceError> {
+    let path = cfg.kubeconfig.display().to_string();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&cfg.kubeconfig).map_err(|source| {
+        KubeSourceError::Kubeconfig {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    let options = kube::config::KubeConfigOptions {
+        context: Some(cfg.context.clone()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|source| KubeSourceError::Context {
+            path,
+            context: cfg.context.clone(),
+            source,
+        })?;
+    Client::try_from(config).map_err(|source| KubeSourceError::Client {
+        context: cfg.context.clone(),
+        source,
+    })
+}
+
+/// Whether a watch error means the credentials were refused rather than a fault.
+fn unauthorized(e: &watcher::Error) -> bool {
+    let code = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code,
+        watcher::Error::WatchError(s) => s.code,
+        _ => 0,
+    };
+    code == 401 || code == 403
+}
+
+/// Applies one watch event to the cluster's table for `K`.
+pub fn apply<K: Watched>(handle: &ClusterHandle, event: Event<K>) {
+    handle.update(|s| match event {
+        Event::Init => K::table(s).begin_relist(),
+        Event::InitApply(obj) => {
+            let key = obj.key(&mut s.interner);
+            let row = obj.project(&mut s.interner);
+            K::table(s).stage(key, row);
+        }
+        Event::InitDone => {
+            K::table(s).commit_relist();
+            s.health
+                .insert(K::SOURCE, SourceHealth::Connected { since: Utc::now() });
+        }
+        Event::Apply(obj) => {
+            let key = obj.key(&mut s.interner);
+            let row = obj.project(&mut s.interner);
+            K::table(s).upsert(key, row);
+        }
+        Event::Delete(obj) => {
+            let key = obj.key(&mut s.interner);
+            K::table(s).remove(&key);
+        }
+    });
+}
+
+/// Watches `K` (in one namespace, or all) until aborted. Errors never end the loop:
+/// the watcher backs off (0.8 s doubling to 30 s, jittered) and resumes, relisting
+/// when its resourceVersion has expired.
+pub fn spawn_watch<K>(
+    client: Client,
+    namespace: Option<&str>,
+    config: watcher::Config,
+    handle: Arc<ClusterHandle>,
+) -> JoinHandle<()>
+where
+    K: Watched + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    let api: Api<K> = match namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    };
+    spawn_api_watch(api, config, handle)
+}
+
+/// As [`spawn_watch`], for cluster-scoped kinds.
+pub fn spawn_cluster_watch<K: Watched>(
+    client: Client,
+    config: watcher::Config,
+    handle: Arc<ClusterHandle>,
+) -> JoinHandle<()> {
+    spawn_api_watch(Api::<K>::all(client), config, handle)
+}
+
+fn spawn_api_watch<K: Watched>(
+    api: Api<K>,
+    config: watcher::Config,
+    handle: Arc<ClusterHandle>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if !handle.health(K::SOURCE).is_ok() {
+            handle.set_health(K::SOURCE, SourceHealth::Syncing);
+        }
+        let mut stream = watcher::watcher(api, config.page_size(PAGE_SIZE))
+            .default_backoff()
+            .boxed();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(event) => apply(&handle, event),
+                Err(e) => {
+                    tracing::warn!(cluster = %handle.name(), source = K::SOURCE, error = %e, "watch failed; retrying");
+                    handle.source_failed(K::SOURCE, Utc::now(), e.to_string(), unauthorized(&e));
+                }
+            }
+        }
+    })
+}
+
+/// The watchers of one cluster. Light sources (what the fleet overview needs) run
+/// always; heavy ones (every pod, event and workload) only while the environment is
+/// open, so a fleet of hundreds of clusters stays small.
+pub struct ClusterSources {
+    client: Client,
+    handle: Arc<ClusterHandle>,
+    light: Vec<JoinHandle<()>>,
+    heavy: Vec<JoinHandle<()>>,
+}
+
+impl Drop for ClusterSources {
+    fn drop(&mut self) {
+        for t in self.light.iter().chain(&self.heavy) {
+            t.abort();
+        }
+    }
+}
+
+impl ClusterSources {
+    /// Connects (without network I/O: the first request happens in the watchers) and
+    /// starts the light sources.
+    pub async fn start(handle: Arc<ClusterHandle>) -> Result<ClusterSources, KubeSourceError> {
+        let client = client(&handle.config).await?;
+        let mut me = ClusterSources {
+            client,
+            handle,
+            light: Vec::new(),
+            heavy: Vec::new(),
+        };
+        me.start_light();
+        Ok(me)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn start_light(&mut self) {
+        let (c, h) = (self.client.clone(), self.handle.clone());
+        let all = watcher::Config::default;
+        self.light = vec![
+            spawn_cluster_watch::<wire::Node>(c.clone(), all(), h.clone()),
+            spawn_watch::<wire::ConfigMap>(c.clone(), Some("kube-system"), all(), h.clone()),
+            spawn_watch::<wire::Backup>(c.clone(), Some("velero"), all(), h.clone()),
+            spawn_watch::<wire::Schedule>(c.clone(), Some("velero"), all(), h.clone()),
+            spawn_watch::<wire::Restore>(c.clone(), Some("velero"), all(), h.clone()),
+            spawn_watch::<wire::BackupStorageLocation>(c.clone(), Some("velero"), all(), h.clone()),
+            spawn_version(c.clone(), h.clone()),
+        ];
+        if h.role == ClusterRole::Sc {
+            for ns in ["harbor", "opensearch-system"] {
+                self.light.push(spawn_watch::<wire::CronJob>(
+                    c.clone(),
+                    Some(ns),
+                    all(),
+                    h.clone(),
+                ));
+                self.light.push(spawn_watch::<wire::Job>(
+                    c.clone(),
+                    Some(ns),
+                    all(),
+                    h.clone(),
+                ));
+            }
+            self.light.push(spawn_watch::<wire::CapiCluster>(
+                c.clone(),
+                None,
+                all(),
+                h.clone(),
+            ));
+            self.light.push(spawn_watch::<wire::KubeadmControlPlane>(
+                c.clone(),
+                None,
+                all(),
+                h.clone(),
+            ));
+            self.light.push(spawn_watch::<wire::MachineDeployment>(
+                c.clone(),
+                None,
+                all(),
+                h.clone(),
+            ));
+            self.light
+                .push(spawn_watch::<wire::Machine>(c, None, all(), h));
+        }
+    }
+
+    /// Starts pods, workloads, warning events and PVCs (idempotent).
+    pub fn open(&mut self) {
+        if !self.heavy.is_empty() {
+            return;
+        }
+        let (c, h) = (self.client.clone(), self.handle.clone());
+        let all = watcher::Config::default;
+        self.heavy = vec![
+            spawn_watch::<wire::Pod>(c.clone(), None, all(), h.clone()),
+            spawn_watch::<wire::Deployment>(c.clone(), None, all(), h.clone()),
+            spawn_watch::<wire::StatefulSet>(c.clone(), None, all(), h.clone()),
+            spawn_watch::<wire::DaemonSet>(c.clone(), None, all(), h.clone()),
+            spawn_watch::<wire::Event>(c.clone(), None, all().fields("type=Warning"), h.clone()),
+            spawn_watch::<wire::PersistentVolumeClaim>(c, None, all(), h),
+        ];
+    }
+
+    /// Stops the heavy sources and frees their rows.
+    pub fn close(&mut self) {
+        for t in self.heavy.drain(..) {
+            t.abort();
+        }
+        self.handle.update(|s| {
+            s.pods = Default::default();
+            s.workloads = Default::default();
+            s.events = Default::default();
+            s.pvcs = Default::default();
+            for src in ["pods", "workloads", "events", "pvcs"] {
+                s.health.insert(src, SourceHealth::Idle);
+            }
+        });
+    }
+}
+
+/// Polls `/version` (it changes during upgrades) every minute.
+fn spawn_version(client: Client, handle: Arc<ClusterHandle>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match client.apiserver_version().await {
+                Ok(info) => handle.update(|s| s.version = Some(info.git_version)),
+                Err(e) => {
+                    tracing::debug!(cluster = %handle.name(), error = %e, "version poll failed")
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        }
+    })
+}

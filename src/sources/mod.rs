@@ -1,0 +1,3 @@
+pub mod alertmanager;
+pub mod kube;
+pub mod prometheus;

@@ -1,0 +1,97 @@
+//! Owning the terminal: raw mode and the alternate screen, and giving them back on every
+//! exit path — normal return, error, panic, and SIGINT/SIGTERM/SIGHUP.
+//!
+//! The terminal is process-wide state, so whether it is taken is tracked in one atomic
+//! flag; restoring is idempotent and safe to call from the panic hook.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossterm::{cursor, event, execute, terminal};
+
+static TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Holds the terminal in raw mode on the alternate screen until dropped.
+#[derive(Debug)]
+pub struct TerminalGuard(());
+
+impl TerminalGuard {
+    pub fn enter() -> io::Result<TerminalGuard> {
+        install_panic_hook();
+        terminal::enable_raw_mode()?;
+        TAKEN.store(true, Ordering::SeqCst);
+        let mut out = io::stdout();
+        if let Err(e) = execute!(
+            out,
+            terminal::EnterAlternateScreen,
+            event::EnableBracketedPaste,
+            cursor::Hide
+        ) {
+            restore();
+            return Err(e);
+        }
+        Ok(TerminalGuard(()))
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Leaves raw mode and the alternate screen if this process took them. Errors are
+/// ignored on purpose: after SIGHUP the terminal may be gone, and there is nobody left
+/// to tell.
+pub fn restore() {
+    if TAKEN.swap(false, Ordering::SeqCst) {
+        let mut out = io::stdout();
+        let _ = execute!(
+            out,
+            event::DisableBracketedPaste,
+            terminal::LeaveAlternateScreen,
+            cursor::Show
+        );
+        let _ = terminal::disable_raw_mode();
+        let _ = out.flush();
+    }
+}
+
+/// Restores the terminal before the default panic message is printed, so the message is
+/// readable and the shell is usable afterwards.
+fn install_panic_hook() {
+    static INSTALLED: AtomicBool = AtomicBool::new(false);
+    if INSTALLED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        tracing::error!(panic = %info, "panic");
+        previous(info);
+    }));
+}
+
+/// Resolves when the process is asked to stop: SIGINT, SIGTERM, or SIGHUP (the SSH
+/// session dropped). Returns the signal's conventional exit status (128 + number).
+pub async fn shutdown_signal() -> i32 {
+    use tokio::signal::unix::{SignalKind, signal};
+    let wait = |kind: SignalKind, code: i32| async move {
+        match signal(kind) {
+            Ok(mut s) => {
+                s.recv().await;
+                code
+            }
+            Err(e) => {
+                // Without the handler the default action (exit) still applies.
+                tracing::warn!(error = %e, "cannot watch for a signal");
+                std::future::pending().await
+            }
+        }
+    };
+    tokio::select! {
+        c = wait(SignalKind::interrupt(), 128 + libc::SIGINT) => c,
+        c = wait(SignalKind::terminate(), 128 + libc::SIGTERM) => c,
+        c = wait(SignalKind::hangup(), 128 + libc::SIGHUP) => c,
+    }
+}
