@@ -17,11 +17,13 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{NaiveTime, Weekday};
+use chrono::{DateTime, NaiveDateTime, NaiveTime, SecondsFormat, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize, Serializer};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
+
+use crate::slo::{self, ExclusionKind};
 
 /// The newest config format this build understands.
 pub const CURRENT_VERSION: u32 = 1;
@@ -42,6 +44,8 @@ pub struct Fleet {
     pub version: u32,
     pub policy: Policy,
     pub environments: Vec<Environment>,
+    /// Intervals the SLO leaves out, in file order.
+    pub exclusions: Vec<ExclusionConfig>,
     /// The file the fleet was read from; `None` for a fleet built in memory.
     pub source: Option<PathBuf>,
 }
@@ -52,6 +56,7 @@ impl Default for Fleet {
             version: CURRENT_VERSION,
             policy: Policy::default(),
             environments: Vec::new(),
+            exclusions: Vec::new(),
             source: None,
         }
     }
@@ -60,6 +65,60 @@ impl Default for Fleet {
 impl Fleet {
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|env| env.name == name)
+    }
+
+    /// The SLO exclusions for one probe target of one cluster. `slo::report` applies every
+    /// exclusion it is given to the target it reports on, so the scoping happens here.
+    pub fn slo_exclusions(
+        &self,
+        env: &str,
+        role: ClusterRole,
+        target: &str,
+    ) -> Vec<slo::Exclusion> {
+        self.exclusions
+            .iter()
+            .filter(|ex| ex.applies_to(env, role, target))
+            .map(ExclusionConfig::to_slo)
+            .collect()
+    }
+}
+
+/// An interval `[start, end)` left out of the SLO: planned maintenance or a declared
+/// force-majeure event, for the whole fleet or narrowed to an environment, a cluster role
+/// and a probe target. Every scope left out (`None`) means "all".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExclusionConfig {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    #[serde(serialize_with = "ser_exclusion_kind")]
+    pub kind: ExclusionKind,
+    pub reason: String,
+    /// A known environment's name.
+    pub environment: Option<String>,
+    pub cluster: Option<ClusterRole>,
+    /// A probe target of the clusters in scope.
+    pub target: Option<String>,
+}
+
+impl ExclusionConfig {
+    pub fn applies_to(&self, env: &str, role: ClusterRole, target: &str) -> bool {
+        self.environment.as_deref().is_none_or(|e| e == env)
+            && self.cluster.is_none_or(|c| c == role)
+            && self.target.as_deref().is_none_or(|t| t == target)
+    }
+
+    /// Applies to every target of every cluster.
+    pub fn is_fleet_wide(&self) -> bool {
+        self.environment.is_none() && self.cluster.is_none() && self.target.is_none()
+    }
+
+    pub fn to_slo(&self) -> slo::Exclusion {
+        slo::Exclusion {
+            start: self.start,
+            end: self.end,
+            kind: self.kind,
+            reason: self.reason.clone(),
+        }
     }
 }
 
@@ -287,6 +346,15 @@ fn ser_duration<S: Serializer>(duration: &Duration, s: S) -> Result<S::Ok, S::Er
     s.serialize_str(&format_duration(*duration))
 }
 
+fn ser_exclusion_kind<S: Serializer>(kind: &ExclusionKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(RawExclusionKind::from(*kind).as_str())
+}
+
+/// RFC 3339 in UTC with a `Z`, the way exclusions are written back.
+fn format_instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
 fn format_time(time: NaiveTime) -> String {
     time.format("%H:%M").to_string()
 }
@@ -365,6 +433,8 @@ struct RawFleet {
     policy: Option<RawPolicy>,
     #[serde(default, rename = "environment", skip_serializing_if = "Vec::is_empty")]
     environments: Vec<RawEnvironment>,
+    #[serde(default, rename = "exclusion", skip_serializing_if = "Vec::is_empty")]
+    exclusions: Vec<RawExclusion>,
 }
 
 #[derive(Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -450,6 +520,72 @@ struct RawProbe {
     slo: Option<f64>,
 }
 
+/// Start and end are an RFC 3339 string or a bare TOML offset datetime; checked by hand so
+/// both spellings get the same message.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawExclusion {
+    start: toml::Value,
+    end: toml::Value,
+    kind: RawExclusionKind,
+    reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<ClusterRole>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<String>,
+}
+
+/// The file spells kinds in kebab-case like every other enumerated value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum RawExclusionKind {
+    PlannedMaintenance,
+    ForceMajeure,
+}
+
+impl RawExclusionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            RawExclusionKind::PlannedMaintenance => "planned-maintenance",
+            RawExclusionKind::ForceMajeure => "force-majeure",
+        }
+    }
+}
+
+impl From<ExclusionKind> for RawExclusionKind {
+    fn from(kind: ExclusionKind) -> Self {
+        match kind {
+            ExclusionKind::PlannedMaintenance => RawExclusionKind::PlannedMaintenance,
+            ExclusionKind::ForceMajeure => RawExclusionKind::ForceMajeure,
+        }
+    }
+}
+
+impl From<RawExclusionKind> for ExclusionKind {
+    fn from(kind: RawExclusionKind) -> Self {
+        match kind {
+            RawExclusionKind::PlannedMaintenance => ExclusionKind::PlannedMaintenance,
+            RawExclusionKind::ForceMajeure => ExclusionKind::ForceMajeure,
+        }
+    }
+}
+
+impl RawExclusion {
+    fn from_model(ex: &ExclusionConfig) -> RawExclusion {
+        RawExclusion {
+            start: toml::Value::String(format_instant(ex.start)),
+            end: toml::Value::String(format_instant(ex.end)),
+            kind: ex.kind.into(),
+            reason: ex.reason.clone(),
+            environment: ex.environment.clone(),
+            cluster: ex.cluster,
+            target: ex.target.clone(),
+        }
+    }
+}
+
 impl RawFleet {
     fn from_model(fleet: &Fleet) -> RawFleet {
         let policy = RawPolicy::from_model(&fleet.policy);
@@ -466,6 +602,11 @@ impl RawFleet {
                     sc: RawCluster::from_model(&env.sc, &fleet.policy),
                     wc: RawCluster::from_model(&env.wc, &fleet.policy),
                 })
+                .collect(),
+            exclusions: fleet
+                .exclusions
+                .iter()
+                .map(RawExclusion::from_model)
                 .collect(),
         }
     }
@@ -798,6 +939,7 @@ static ROOT: Section = Section {
         spec("version", "version = 1"),
         spec("policy", "[policy]"),
         spec("environment", "[[environment]]"),
+        spec("exclusion", "[[exclusion]]"),
     ],
 };
 
@@ -885,7 +1027,20 @@ static PROBE: Section = Section {
     ],
 };
 
-static SECTIONS: [&Section; 8] = [
+static EXCLUSION: Section = Section {
+    title: "[[exclusion]]",
+    keys: &[
+        spec("start", r#"start = "2026-11-11T06:00:00Z""#),
+        spec("end", r#"end = "2026-11-11T11:00:00Z""#),
+        spec("kind", r#"kind = "planned-maintenance""#),
+        spec("reason", r#"reason = "Kubernetes patch upgrade""#),
+        spec("environment", r#"environment = "acme""#),
+        spec("cluster", r#"cluster = "sc""#),
+        spec("target", r#"target = "grafana""#),
+    ],
+};
+
+static SECTIONS: [&Section; 9] = [
     &ROOT,
     &POLICY,
     &MAINTENANCE_WINDOW,
@@ -894,6 +1049,7 @@ static SECTIONS: [&Section; 8] = [
     &ENVIRONMENT,
     &CLUSTER,
     &PROBE,
+    &EXCLUSION,
 ];
 
 /// The schema of the table at `path`.
@@ -907,6 +1063,7 @@ fn section_of(path: &KeyPath) -> Option<&'static Section> {
         ["environment"] => Some(&ENVIRONMENT),
         ["environment", "cluster"] => Some(&CLUSTER),
         ["environment", "cluster", "probe"] => Some(&PROBE),
+        ["exclusion"] => Some(&EXCLUSION),
         _ => None,
     }
 }
@@ -1037,6 +1194,8 @@ impl<'a> Doc<'a> {
             [p] if key(p, "policy") => POLICY.title.to_owned(),
             [p, Seg::Key(sub)] if key(p, "policy") => format!("[policy.{sub}]"),
             [e] if key(e, "environment") => "the environment list".to_owned(),
+            [x] if key(x, "exclusion") => "the exclusion list".to_owned(),
+            [x, Seg::Index(i), ..] if key(x, "exclusion") => format!("exclusion #{}", i + 1),
             [e, Seg::Index(i), rest @ ..] if key(e, "environment") => {
                 let env = match self.env_name(*i) {
                     Some(name) => format!("environment {name:?}"),
@@ -1355,10 +1514,18 @@ impl Doc<'_> {
             .map(|(i, env)| self.environment(&list.index(i), env, &policy))
             .collect::<Result<Vec<_>, _>>()?;
         self.check_unique_names(&environments)?;
+        let list = KeyPath::default().key("exclusion");
+        let exclusions = raw
+            .exclusions
+            .into_iter()
+            .enumerate()
+            .map(|(i, ex)| self.exclusion(&list.index(i), ex, &environments))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Fleet {
             version: raw.version,
             policy,
             environments,
+            exclusions,
             source: Some(self.origin.to_path_buf()),
         })
     }
@@ -1669,6 +1836,140 @@ impl Doc<'_> {
         })
     }
 
+    fn exclusion(
+        &self,
+        at: &KeyPath,
+        raw: RawExclusion,
+        environments: &[Environment],
+    ) -> Result<ExclusionConfig, ConfigError> {
+        let start = self.instant(&at.key("start"), &raw.start)?;
+        let end = self.instant(&at.key("end"), &raw.end)?;
+        if end <= start {
+            return Err(self.invalid_shown(
+                &at.key("end"),
+                raw.end.to_string(),
+                format!(
+                    "the interval ends before it starts at {}",
+                    format_instant(start)
+                ),
+                "an exclusion covers [start, end); set `end` to a time after `start`",
+            ));
+        }
+        if raw.reason.trim().is_empty() {
+            return Err(self.invalid(
+                &at.key("reason"),
+                &raw.reason,
+                "the reason is empty",
+                r#"say why the interval does not count, e.g. `reason = "Kubernetes patch upgrade"`; SLO reports show it"#,
+            ));
+        }
+        if let Some(name) = &raw.environment {
+            self.known_environment(&at.key("environment"), name, environments)?;
+        }
+        if let Some(target) = &raw.target {
+            let in_scope = environments
+                .iter()
+                .filter(|env| raw.environment.as_deref().is_none_or(|e| e == env.name))
+                .flat_map(|env| env.clusters())
+                .filter(|(role, _)| raw.cluster.is_none_or(|c| c == *role))
+                .flat_map(|(_, cluster)| cluster.probes.iter().map(|p| p.target.as_str()));
+            self.probed_target(&at.key("target"), target, in_scope)?;
+        }
+        Ok(ExclusionConfig {
+            start,
+            end,
+            kind: raw.kind.into(),
+            reason: raw.reason,
+            environment: raw.environment,
+            cluster: raw.cluster,
+            target: raw.target,
+        })
+    }
+
+    /// An RFC 3339 time, quoted or as a bare TOML datetime; it must carry its UTC offset so
+    /// that it means the same instant on every host.
+    fn instant(&self, path: &KeyPath, value: &toml::Value) -> Result<DateTime<Utc>, ConfigError> {
+        let help = r#"write an RFC 3339 time with its UTC offset, e.g. "2026-11-11T06:00:00Z" or "2026-11-11T07:00:00+01:00""#;
+        let text = match value {
+            toml::Value::String(text) => text.clone(),
+            toml::Value::Datetime(datetime) => datetime.to_string(),
+            other => {
+                let (table, key) = path.split_leaf();
+                let problem = Problem::WrongType {
+                    key: key.unwrap_or_default().to_owned(),
+                    section: self.describe(&table),
+                    expected: "an RFC 3339 time".to_owned(),
+                    found: format!("{} `{other}`", other.type_str()),
+                };
+                return Err(self.error(path, problem, help));
+            }
+        };
+        DateTime::parse_from_rfc3339(&text)
+            .map(|at| at.with_timezone(&Utc))
+            .map_err(|_| {
+                let local = NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
+                    || NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f").is_ok();
+                let reason = if local {
+                    "the time has no UTC offset"
+                } else {
+                    "not an RFC 3339 time"
+                };
+                self.invalid_shown(path, value.to_string(), reason, help)
+            })
+    }
+
+    fn known_environment(
+        &self,
+        path: &KeyPath,
+        name: &str,
+        environments: &[Environment],
+    ) -> Result<(), ConfigError> {
+        if environments.iter().any(|env| env.name == name) {
+            return Ok(());
+        }
+        let names = environments.iter().map(|env| env.name.as_str());
+        let list = names.clone().collect::<Vec<_>>().join(", ");
+        let help = match (closest(name, names), list.is_empty()) {
+            (Some(s), _) => format!("did you mean `{s}`? Environments: {list}"),
+            (None, false) => {
+                format!("use the `name` of an [[environment]] ({list}), or leave `environment` out to exclude the interval fleet-wide")
+            }
+            (None, true) => {
+                "the fleet has no environments yet; leave `environment` out to exclude the interval fleet-wide".to_owned()
+            }
+        };
+        Err(self.invalid(path, name, "no environment has this name", help))
+    }
+
+    fn probed_target<'t>(
+        &self,
+        path: &KeyPath,
+        target: &str,
+        in_scope: impl Iterator<Item = &'t str>,
+    ) -> Result<(), ConfigError> {
+        let mut targets: Vec<&str> = in_scope.collect();
+        if targets.contains(&target) {
+            return Ok(());
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        let help = match closest(target, targets.iter().copied()) {
+            Some(s) => format!(
+                "did you mean `{s}`? Probe targets in scope: {}",
+                targets.join(", ")
+            ),
+            None => format!(
+                "use the `target` of a probe of the clusters in scope ({}), or leave `target` out to exclude every target",
+                if targets.is_empty() {
+                    "none".to_owned()
+                } else {
+                    targets.join(", ")
+                }
+            ),
+        };
+        Err(self.invalid(path, target, "no probe in scope has this target", help))
+    }
+
     fn check_unique_names(&self, environments: &[Environment]) -> Result<(), ConfigError> {
         for (i, env) in environments.iter().enumerate() {
             let Some(first) = environments[..i].iter().position(|e| e.name == env.name) else {
@@ -1957,6 +2258,7 @@ alertmanager = "http://[::1]:9093/am"
         let fleet = parse_test(EXAMPLE).unwrap();
         assert_eq!(fleet.policy, Policy::default());
         assert_eq!(fleet.environments.len(), 2);
+        assert_eq!(fleet.exclusions.len(), 2);
     }
 
     #[test]
@@ -2095,7 +2397,7 @@ alertmanager = "http://[::1]:9093/am"
     /// The schema tables used for messages must list exactly the keys serde accepts.
     #[test]
     fn schema_matches_the_raw_structs() {
-        let cases: [(&str, &Section); 8] = [
+        let cases: [(&str, &Section); 9] = [
             ("bogus = 1\nversion = 1", &ROOT),
             ("version = 1\n[policy]\nbogus = 1", &POLICY),
             (
@@ -2116,6 +2418,7 @@ alertmanager = "http://[::1]:9093/am"
                 "version = 1\n[[environment]]\n[[environment.sc.probe]]\nbogus = 1",
                 &PROBE,
             ),
+            ("version = 1\n[[exclusion]]\nbogus = 1", &EXCLUSION),
         ];
         for (text, section) in cases {
             let err = toml::from_str::<RawFleet>(text).unwrap_err();
@@ -2234,6 +2537,156 @@ alertmanager = "http://[::1]:9093/am"
         let err = parse_test("").unwrap_err();
         assert_eq!(err.problem(), &Problem::MissingVersion);
         assert_eq!(err.line(), Some(1));
+    }
+
+    const EXCLUSIONS: &str = r#"
+[[exclusion]]
+start = "2026-11-11T07:00:00+01:00"
+end = 2026-11-11T11:00:00Z
+kind = "planned-maintenance"
+reason = "patch upgrade"
+
+[[exclusion]]
+start = "2026-10-21T10:00:00Z"
+end = "2026-10-21T14:00:00Z"
+kind = "force-majeure"
+reason = "power loss"
+environment = "acme"
+cluster = "sc"
+target = "grafana"
+"#;
+
+    #[test]
+    fn exclusions_parse_in_both_time_spellings_and_scope() {
+        let fleet = parse_test(&format!("{MINIMAL}{EXCLUSIONS}")).unwrap();
+        let [maintenance, power] = fleet.exclusions.as_slice() else {
+            panic!("{:?}", fleet.exclusions)
+        };
+        assert_eq!(maintenance.start.to_rfc3339(), "2026-11-11T06:00:00+00:00");
+        assert_eq!(maintenance.end.to_rfc3339(), "2026-11-11T11:00:00+00:00");
+        assert_eq!(maintenance.kind, ExclusionKind::PlannedMaintenance);
+        assert!(maintenance.is_fleet_wide());
+        assert_eq!(power.kind, ExclusionKind::ForceMajeure);
+        assert!(!power.is_fleet_wide());
+
+        let reasons = |env, role, target| -> Vec<String> {
+            fleet
+                .slo_exclusions(env, role, target)
+                .into_iter()
+                .map(|ex| ex.reason)
+                .collect()
+        };
+        assert_eq!(
+            reasons("acme", ClusterRole::Sc, "grafana"),
+            ["patch upgrade", "power loss"]
+        );
+        assert_eq!(reasons("acme", ClusterRole::Sc, "dex"), ["patch upgrade"]);
+        assert_eq!(
+            reasons("acme", ClusterRole::Wc, "grafana"),
+            ["patch upgrade"]
+        );
+        assert_eq!(
+            reasons("globex", ClusterRole::Sc, "grafana"),
+            ["patch upgrade"]
+        );
+
+        let json = serde_json::to_value(&fleet.exclusions[1]).unwrap();
+        assert_eq!(json["kind"], "force-majeure");
+        assert_eq!(json["cluster"], "sc");
+        assert_eq!(json["start"], "2026-10-21T10:00:00Z");
+    }
+
+    #[test]
+    fn exclusions_round_trip_through_to_toml() {
+        let fleet = parse_test(&format!("{MINIMAL}{EXCLUSIONS}")).unwrap();
+        let text = to_toml(&fleet);
+        let mut back = parse_test(&text).unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
+        back.source = fleet.source.clone();
+        assert_eq!(back, fleet, "\n{text}");
+    }
+
+    fn exclusion_error(body: &str) -> String {
+        let text = format!("{MINIMAL}\n[[exclusion]]\n{body}");
+        parse_test(&text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn exclusion_must_end_after_it_starts() {
+        let msg = exclusion_error(
+            "start = \"2026-11-11T06:00:00Z\"\nend = \"2026-11-11T05:00:00Z\"\nkind = \"force-majeure\"\nreason = \"x\"",
+        );
+        assert!(
+            msg.contains(":22:7: `end` in exclusion #1 has an invalid value \"2026-11-11T05:00:00Z\": the interval ends before it starts at 2026-11-11T06:00:00Z"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("help: an exclusion covers [start, end)"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn exclusion_times_need_an_offset() {
+        let msg = exclusion_error(
+            "start = 2026-11-11T06:00:00\nend = \"2026-11-11T07:00:00Z\"\nkind = \"force-majeure\"\nreason = \"x\"",
+        );
+        assert!(msg.contains(":21:9: `start` in exclusion #1"), "{msg}");
+        assert!(msg.contains("the time has no UTC offset"), "{msg}");
+        assert!(msg.contains("\"2026-11-11T06:00:00Z\""), "{msg}");
+        let msg = exclusion_error(
+            "start = 7\nend = \"2026-11-11T07:00:00Z\"\nkind = \"force-majeure\"\nreason = \"x\"",
+        );
+        assert!(
+            msg.contains("`start` in exclusion #1 must be an RFC 3339 time, found integer `7`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn exclusion_environment_must_be_known() {
+        let msg = exclusion_error(
+            "start = \"2026-11-11T06:00:00Z\"\nend = \"2026-11-11T07:00:00Z\"\nkind = \"planned-maintenance\"\nreason = \"x\"\nenvironment = \"acne\"",
+        );
+        assert!(
+            msg.contains(":25:15: `environment` in exclusion #1 has an invalid value \"acne\": no environment has this name"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("did you mean `acme`? Environments: acme"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn exclusion_target_must_be_probed_in_scope() {
+        let msg = exclusion_error(
+            "start = \"2026-11-11T06:00:00Z\"\nend = \"2026-11-11T07:00:00Z\"\nkind = \"planned-maintenance\"\nreason = \"x\"\ncluster = \"wc\"\ntarget = \"grafana\"",
+        );
+        assert!(msg.contains("`target` in exclusion #1"), "{msg}");
+        assert!(msg.contains("no probe in scope has this target"), "{msg}");
+        assert!(msg.contains("leave `target` out"), "{msg}");
+    }
+
+    #[test]
+    fn exclusion_kind_and_keys_are_checked() {
+        let msg = exclusion_error(
+            "start = \"2026-11-11T06:00:00Z\"\nend = \"2026-11-11T07:00:00Z\"\nkind = \"planned_maintenance\"\nreason = \"x\"",
+        );
+        assert!(msg.contains("`kind` in exclusion #1"), "{msg}");
+        assert!(msg.contains("did you mean `planned-maintenance`?"), "{msg}");
+        let msg = exclusion_error(
+            "start = \"2026-11-11T06:00:00Z\"\nend = \"2026-11-11T07:00:00Z\"\nkind = \"force-majeure\"",
+        );
+        assert!(msg.contains("exclusion #1 is missing `reason`"), "{msg}");
+        assert!(
+            msg.contains("add `reason = \"Kubernetes patch upgrade\"` to exclusion #1"),
+            "{msg}"
+        );
+        let msg = exclusion_error(
+            "start = \"2026-11-11T06:00:00Z\"\nend = \"2026-11-11T07:00:00Z\"\nkind = \"force-majeure\"\nreason = \"x\"\nenviroment = \"acme\"",
+        );
+        assert!(msg.contains("unknown key `enviroment` in exclusion #1"), "{msg}");
+        assert!(msg.contains("did you mean `environment`?"), "{msg}");
     }
 
     #[test]

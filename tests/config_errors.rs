@@ -308,6 +308,31 @@ fn unknown_timezone_is_refused() {
 }
 
 #[test]
+fn exclusion_environment_must_be_known() {
+    assert_refused(
+        "exclusion_unknown_environment.toml",
+        "24:15",
+        &[
+            r#"`environment` in exclusion #1 has an invalid value "acne": no environment has this name"#,
+            "help: did you mean `acme`? Environments: acme",
+        ],
+    );
+}
+
+#[test]
+fn exclusion_must_end_after_it_starts() {
+    assert_refused(
+        "exclusion_end_before_start.toml",
+        "6:7",
+        &[
+            "`end` in exclusion #1",
+            "the interval ends before it starts at 2026-11-11T06:00:00Z",
+            "help: an exclusion covers [start, end)",
+        ],
+    );
+}
+
+#[test]
 fn every_invalid_fixture_is_refused_with_exit_code_2() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/invalid");
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -359,6 +384,11 @@ fn valid_fixtures_load() {
     );
     let globex = full.environment("globex").unwrap();
     assert_eq!(globex.max_workers(&full.policy), 30);
+    assert_eq!(full.exclusions.len(), 2);
+    let grafana = full.slo_exclusions("acme", config::ClusterRole::Sc, "grafana");
+    assert_eq!(grafana.len(), 2, "the scoped and the fleet-wide exclusion");
+    assert_eq!(grafana[0].start.to_rfc3339(), "2026-11-11T06:00:00+00:00");
+    assert_eq!(full.slo_exclusions("globex", config::ClusterRole::Sc, "grafana").len(), 1);
 }
 
 #[test]

@@ -818,6 +818,37 @@ fn backdate_backup(c: &ClusterSim, name: &str, slot: DateTime<Utc>) {
     });
 }
 
+/// Service clusters below this size keep only their platform pods; larger ones are
+/// load-test fleets and get synthetic pods up to the requested count.
+const LOAD_TEST_PODS: u32 = 1000;
+
+/// Adds replicas so the cluster holds at least the planned number of pods: customer
+/// batch workers in a wc, a synthetic load deployment in a large sc. Returns whether it
+/// added anything (the caller settles again).
+pub fn top_up_pods(c: &ClusterSim, env: &EnvPlan) -> bool {
+    let have = c.store.count(*ids::PODS) as u32;
+    let missing = env.pods_per_cluster.saturating_sub(have);
+    let (ns, app) = match c.role {
+        ClusterRole::Wc => ("production", "batch-workers"),
+        ClusterRole::Sc if env.pods_per_cluster >= LOAD_TEST_PODS => ("loadtest", "synthetic-load"),
+        ClusterRole::Sc => return false,
+    };
+    if missing == 0 {
+        return false;
+    }
+    if c.store.get(*ids::NAMESPACES, "", ns).is_none() {
+        namespace(c, ns);
+    }
+    deploy(
+        c,
+        ns,
+        app,
+        missing,
+        &format!("harbor.{}.example/shop/{app}:2.4.1", env.name),
+    );
+    true
+}
+
 /// After boot: the troubled environment's worker that stopped reporting.
 pub fn inject_trouble(c: &ClusterSim, env: &EnvPlan) {
     if !(env.troubled && c.role == ClusterRole::Wc) {

@@ -261,6 +261,21 @@ impl SimFleet {
             .cloned()
     }
 
+    /// Stops one cluster's servers and ends its open watches, as when a cluster becomes
+    /// unreachable. Its objects are gone with it.
+    pub fn stop_cluster(&self, name: &str) {
+        let removed = self
+            .inner
+            .clusters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        if let Some(c) = removed {
+            // Connections already accepted outlive the listener; end their watches too.
+            c.sim.store.drop_watches();
+        }
+    }
+
     pub fn plans(&self) -> &[EnvPlan] {
         &self.plans
     }
@@ -376,6 +391,9 @@ fn build(inner: &Arc<Inner>, plans: &[EnvPlan], opts: &SimOptions) -> anyhow::Re
         }
         for sim in &sims {
             settle(sim);
+            if demo::top_up_pods(sim, plan) {
+                settle(sim);
+            }
             demo::seed_backup_history(sim, plan, &settle);
             demo::inject_trouble(sim, plan);
             settle(sim);

@@ -192,10 +192,13 @@ impl Store {
         self.watch_epoch.send_modify(|e| *e += 1);
     }
 
-    /// Forgets the event log, so every resume from an older resourceVersion gets 410 Gone.
+    /// Forgets the event log and moves past the current resourceVersion, so every
+    /// resume from a version a client already holds gets 410 Gone and must relist (as
+    /// after an etcd compaction followed by a write).
     pub fn compact(&self) {
         let mut inner = self.write();
         inner.log.clear();
+        inner.rv += 1;
         inner.compacted_rv = inner.rv;
     }
 
@@ -272,11 +275,7 @@ impl Store {
 
     /// Events after `rv` for a watch to replay, and a receiver for what follows, taken
     /// under one lock so nothing falls between them. 410 Gone when `rv` is compacted.
-    pub fn watch_from(
-        &self,
-        kind: KindId,
-        rv: u64,
-    ) -> Result<WatchStart, ApiError> {
+    pub fn watch_from(&self, kind: KindId, rv: u64) -> Result<WatchStart, ApiError> {
         let inner = self.read();
         if rv < inner.compacted_rv {
             return Err(ApiError::gone(format!(

@@ -1,3 +1,4 @@
 pub mod alertmanager;
 pub mod kube;
+pub mod live;
 pub mod prometheus;

@@ -12,7 +12,8 @@ pub type Key = (Arc<str>, Box<str>);
 pub struct Table<R> {
     rows: BTreeMap<Key, R>,
     staged: Option<BTreeMap<Key, R>>,
-    synced: bool,
+    /// Complete lists received (the first sync, then one per relist).
+    lists: u64,
 }
 
 impl<R> Default for Table<R> {
@@ -20,7 +21,7 @@ impl<R> Default for Table<R> {
         Table {
             rows: BTreeMap::new(),
             staged: None,
-            synced: false,
+            lists: 0,
         }
     }
 }
@@ -28,7 +29,12 @@ impl<R> Default for Table<R> {
 impl<R> Table<R> {
     /// Whether a complete list has arrived at least once.
     pub fn synced(&self) -> bool {
-        self.synced
+        self.lists > 0
+    }
+
+    /// How many complete lists arrived: 1 after the first sync, more after relists.
+    pub fn lists(&self) -> u64 {
+        self.lists
     }
 
     /// Whether a relist is in progress (the rows shown are the previous list's).
@@ -73,7 +79,7 @@ impl<R> Table<R> {
         if let Some(staged) = self.staged.take() {
             self.rows = staged;
         }
-        self.synced = true;
+        self.lists += 1;
     }
 
     /// A live change (after the list).

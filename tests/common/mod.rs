@@ -90,3 +90,67 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// The admin bearer token and API server URL of a context in the sim's kubeconfig.
+pub fn admin_endpoint(sim: &Sim, context: &str) -> (String, String) {
+    let text = std::fs::read_to_string(&sim.kubeconfig).expect("kubeconfig");
+    let doc: serde_json::Value = serde_yaml_ng::from_str(&text).expect("kubeconfig is YAML");
+    let find = |list: &str, name: &str| {
+        doc[list]
+            .as_array()
+            .and_then(|l| l.iter().find(|e| e["name"] == name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let server = find("clusters", context)["cluster"]["server"]
+        .as_str()
+        .expect("server")
+        .to_string();
+    let token = find("users", context)["user"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    (server, token)
+}
+
+/// An HTTPS client that trusts the sim's CA.
+pub fn sim_http(sim: &Sim) -> reqwest::Client {
+    let text = std::fs::read_to_string(&sim.kubeconfig).expect("kubeconfig");
+    let doc: serde_json::Value = serde_yaml_ng::from_str(&text).expect("kubeconfig is YAML");
+    let ca_b64 = doc["clusters"][0]["cluster"]["certificate-authority-data"]
+        .as_str()
+        .expect("CA data");
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD
+        .decode(ca_b64)
+        .expect("CA is base64");
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA is PEM"))
+        .build()
+        .expect("http client")
+}
+
+/// POSTs a fault-injection endpoint of a cluster's API server.
+pub async fn inject(sim: &Sim, context: &str, fault: &str) {
+    let (server, token) = admin_endpoint(sim, context);
+    let resp = sim_http(sim)
+        .post(format!("{server}/sim/v1/{fault}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("fault endpoint answers");
+    assert!(resp.status().is_success(), "{fault}: {}", resp.status());
+}
+
+/// A kube client for a context of the sim's kubeconfig.
+pub async fn kube_client(sim: &Sim, context: &str) -> kube::Client {
+    let kc = kube::config::Kubeconfig::read_from(&sim.kubeconfig).expect("kubeconfig");
+    let opts = kube::config::KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .expect("kube config");
+    kube::Client::try_from(cfg).expect("kube client")
+}

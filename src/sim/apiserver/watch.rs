@@ -91,14 +91,22 @@ fn line(v: &Value) -> Bytes {
 /// How often an idle watch gets a bookmark, so clients can resume close to now.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
 
-/// Starts a watch. Errors before the stream starts (410 for a compacted
-/// resourceVersion) are returned as a normal error response, as the real server does.
+/// A watch that only reports an error and ends.
+fn error_stream(err: &ApiError) -> Response {
+    let event = line(&json!({"type": "ERROR", "object": err.to_status()}));
+    ([(header::CONTENT_TYPE, "application/json")], event).into_response()
+}
+
+/// Starts a watch. A compacted resourceVersion is reported as an ERROR event with a
+/// 410 Status inside a successful response, as the real server does.
 pub fn serve(store: Arc<Store>, spec: WatchSpec) -> Result<Response, ApiError> {
     let (initial, backlog, mut rx, start_rv) = match spec.from_rv {
-        Some(rv) if !spec.initial_events => {
-            let (backlog, rx) = store.watch_from(spec.kind, rv)?;
-            (Vec::new(), backlog, rx, rv)
-        }
+        Some(rv) if !spec.initial_events => match store.watch_from(spec.kind, rv) {
+            Ok((backlog, rx)) => (Vec::new(), backlog, rx, rv),
+            // Like the real watch cache: the watch opens, then says the version is
+            // gone in an ERROR event, which is what makes clients relist.
+            Err(gone) => return Ok(error_stream(&gone)),
+        },
         _ => {
             let (items, rv, rx) = store.snapshot_and_subscribe(spec.kind);
             (items, Vec::new(), rx, rv)

@@ -259,6 +259,29 @@ mod tests {
     }
 
     #[test]
+    fn pods_of_a_deleted_bare_replica_set_are_collected() {
+        let c = cluster(1);
+        let ctl = controllers();
+        let rs = json!({
+            "metadata": {"name": "bare", "namespace": "default"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "bare"}}, "template": template("bare")},
+        });
+        c.store.create(*ids::REPLICASETS, rs).unwrap();
+        settle(&c, &ctl);
+        assert_eq!(running(&c, "bare-"), 2);
+        c.store
+            .delete(
+                *ids::REPLICASETS,
+                "default",
+                "bare",
+                DeleteOptions::default(),
+            )
+            .unwrap();
+        settle(&c, &ctl);
+        assert!(pods_of(&c, "bare-").is_empty());
+    }
+
+    #[test]
     fn unchanged_store_skips_the_pass() {
         let c = cluster(1);
         let gc = GarbageCollector::default();

@@ -240,7 +240,7 @@ fn evict_by_taints(cluster: &ClusterSim, nodes: &HashMap<&str, &Obj>, pass: &mut
             .filter_map(|t| eviction_time(pod, t))
             .min();
         if let Some(at) = deadline
-            && pass.elapsed(Some(at), Duration::zero())
+            && pass.reached(at)
         {
             let deleted = cluster
                 .store
@@ -275,6 +275,10 @@ fn evict_by_taints(cluster: &ClusterSim, nodes: &HashMap<&str, &Obj>, pass: &mut
     changed
 }
 
+/// Toleration the DefaultTolerationSeconds admission plugin gives every pod for the
+/// node-outage taints; applied here because pods may reach the store without it.
+const DEFAULT_TOLERATION_SECS: i64 = 300;
+
 /// When a NoExecute taint evicts this pod: never if tolerated without a limit, after
 /// `tolerationSeconds` from the taint's `timeAdded` if tolerated for a while, at once
 /// otherwise.
@@ -288,7 +292,9 @@ fn eviction_time(pod: &Value, taint: &Value) -> Option<DateTime<Utc>> {
         .map_or(&[][..], Vec::as_slice);
     let matching: Vec<&Value> = tolerations.iter().filter(|t| tolerates(t, taint)).collect();
     if matching.is_empty() {
-        return Some(added);
+        let outage = taint["key"] == UNREACHABLE || taint["key"] == NOT_READY_TAINT;
+        let grace = if outage { DEFAULT_TOLERATION_SECS } else { 0 };
+        return Some(added + Duration::seconds(grace));
     }
     if matching.iter().any(|t| t["tolerationSeconds"].is_null()) {
         return None;

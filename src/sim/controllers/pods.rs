@@ -29,6 +29,8 @@ pub const RUN_SECONDS: &str = "sim.ck8s.io/run-seconds";
 const START_DELAY: Duration = Duration::seconds(2);
 /// A crash-looping container restarts this often.
 const CRASH_EVERY: Duration = Duration::seconds(30);
+/// How long a pod bound to an unknown node survives (the pod GC's node quarantine).
+const ORPHAN_QUARANTINE: Duration = Duration::seconds(40);
 /// The longest a deleted pod takes to go, whatever its grace period.
 const MAX_GRACE_SECS: i64 = 2;
 
@@ -422,7 +424,7 @@ fn sync_pod(cluster: &ClusterSim, pod: &Obj, nodes: &HashMap<&str, &Obj>, pass: 
     }
     let node = match node {
         None => return false,
-        Some(None) => return force_delete(cluster, pod), // its node is gone: pod GC
+        Some(None) => return collect_orphan(cluster, pod, pass),
         Some(Some(n)) => n,
     };
     if !node_ready(node) {
@@ -481,6 +483,16 @@ fn finish_deletion(
         .unwrap_or(30)
         .clamp(0, MAX_GRACE_SECS);
     pass.elapsed(since, Duration::seconds(grace)) && force_delete(cluster, pod)
+}
+
+/// Pod GC of pods bound to a node that does not exist: after a quarantine, as the real
+/// one, so a pod created just before its node is not lost.
+fn collect_orphan(cluster: &ClusterSim, pod: &Obj, pass: &mut Pass) -> bool {
+    let created = pod["metadata"]["creationTimestamp"]
+        .as_str()
+        .and_then(parse_time)
+        .unwrap_or(pass.now);
+    pass.reached(created + ORPHAN_QUARANTINE) && force_delete(cluster, pod)
 }
 
 fn runs_to_completion(pod: &Value) -> bool {
@@ -770,10 +782,20 @@ fn completed_status(pod: &Value, now: DateTime<Utc>) -> Value {
     status
 }
 
+/// 64 hex digits derived from `seed`, for container IDs and image digests.
 fn hex64(seed: &str) -> String {
-    (0..4u8)
-        .map(|i| format!("{:016x}", fnv64(format!("{seed}/{i}").as_bytes())))
+    let h = fnv64(seed.as_bytes());
+    (0..4u64)
+        .map(|i| format!("{:016x}", splitmix(h.wrapping_add(i))))
         .collect()
+}
+
+/// A strong bit mixer, so adjacent inputs give unrelated-looking digits.
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 fn container_id(pod: &Value, container: &str, restarts: i64) -> String {
@@ -809,18 +831,20 @@ fn node_ip(node: &Value) -> String {
         .to_string()
 }
 
-/// An address inside the node's pod CIDR when it has one, else in 10.0.0.0/8; derived
-/// from the pod uid so it is stable.
+/// An address in the node's /24 pod block (its `podCIDR`, or one of 10.244.0.0/16
+/// picked by node name), the host part derived from the pod uid so it is stable.
 fn pod_ip(pod: &Value, node: &Value) -> String {
-    let h = fnv64(uid_of(pod).as_bytes());
-    let host = 2 + h % 250;
+    let host = 2 + splitmix(fnv64(uid_of(pod).as_bytes())) % 250;
     let prefix: Option<Vec<&str>> = node["spec"]["podCIDR"]
         .as_str()
         .and_then(|c| c.split('/').next())
         .map(|ip| ip.split('.').take(3).collect());
     match prefix {
         Some(p) if p.len() == 3 => format!("{}.{}.{}.{host}", p[0], p[1], p[2]),
-        _ => format!("10.{}.{}.{host}", (h >> 16) & 0xff, (h >> 8) & 0xff),
+        _ => {
+            let block = splitmix(fnv64(name_of(node).as_bytes())) % 256;
+            format!("10.244.{block}.{host}")
+        }
     }
 }
 
@@ -933,7 +957,7 @@ mod tests {
 
     #[test]
     fn kubelet_starts_after_a_delay_with_full_status() {
-        let c = cluster_at(start(), 100.0, 1);
+        let c = cluster_at(start(), 20.0, 1);
         c.booting.store(false, Ordering::Relaxed);
         let ctl = controllers();
         c.store.create(*ids::PODS, pod("web")).unwrap();
@@ -948,7 +972,7 @@ mod tests {
         });
         let p = c.store.get(*ids::PODS, "default", "web").unwrap();
         let s = &p["status"];
-        assert!(s["podIP"].as_str().unwrap().starts_with("10."));
+        assert!(s["podIP"].as_str().unwrap().starts_with("10.244."));
         assert_eq!(s["hostIP"], "192.168.0.18");
         assert!(s["startTime"].is_string());
         let cs = &s["containerStatuses"][0];
@@ -1030,7 +1054,7 @@ mod tests {
 
     #[test]
     fn deleted_pods_go_after_a_short_grace() {
-        let c = cluster_at(start(), 100.0, 1);
+        let c = cluster_at(start(), 20.0, 1);
         let ctl = controllers();
         c.store.create(*ids::PODS, pod("web")).unwrap();
         settle(&c, &ctl);
@@ -1066,6 +1090,10 @@ mod tests {
         settle(&c, &ctl);
         let p = c.store.get(*ids::PODS, "default", "web").unwrap();
         assert!(!is_ready(&p));
+        assert!(
+            !is_terminating(&p),
+            "the default 300 s toleration runs on the clock, even while booting"
+        );
         // Deleting it now leaves it Terminating: nobody is there to stop it.
         c.store
             .delete(*ids::PODS, "default", "web", DeleteOptions::default())

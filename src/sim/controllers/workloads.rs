@@ -85,14 +85,22 @@ impl Pass {
         }
     }
 
-    /// Whether `delay` since `since` has passed (always, while booting), asking to run
-    /// again when it will have.
+    /// Whether a simulated latency (a pod starting, a container running, a grace
+    /// period) of `delay` since `since` has passed, asking to run again when it will
+    /// have. Always true while booting, so a fresh fleet starts settled.
     pub fn elapsed(&mut self, since: Option<DateTime<Utc>>, delay: Duration) -> bool {
         let Some(since) = since else { return true };
-        if self.booting || self.now >= since + delay {
+        self.booting || self.reached(since + delay)
+    }
+
+    /// Whether the clock has reached `t`, asking to run again then if not. Policy
+    /// timers (tolerations, TTLs, deadlines) use this: they follow the clock even
+    /// while booting, so trouble injected at boot unfolds in simulated time.
+    pub fn reached(&mut self, t: DateTime<Utc>) -> bool {
+        if self.now >= t {
             return true;
         }
-        self.wake_at(since + delay);
+        self.wake_at(t);
         false
     }
 }
@@ -1562,7 +1570,7 @@ fn sync_job(cluster: &ClusterSim, job: &Obj, pods: &[&Obj], pass: &mut Pass) -> 
                         .and_then(|c| c["lastTransitionTime"].as_str())
                 })
                 .and_then(parse_time);
-            if pass.elapsed(done, Duration::seconds(ttl)) {
+            if done.is_none_or(|t| pass.reached(t + Duration::seconds(ttl))) {
                 return delete(cluster, *ids::JOBS, job) | changed;
             }
         }
@@ -1590,7 +1598,7 @@ fn sync_job(cluster: &ClusterSim, job: &Obj, pods: &[&Obj], pass: &mut Pass) -> 
         ))
     } else if let (Some(s), Some(d)) = (start, deadline)
         && !suspended
-        && pass.elapsed(Some(s), d)
+        && pass.reached(s + d)
     {
         Some((
             "DeadlineExceeded",
@@ -2705,7 +2713,7 @@ mod tests {
 
     #[test]
     fn cronjob_creates_a_job_at_its_minute() {
-        let at = Utc.with_ymd_and_hms(2026, 11, 25, 0, 29, 58).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 0, 29, 0).unwrap();
         let c = cluster_at(at, 100.0, 1);
         let ctl = controllers();
         c.store

@@ -1,0 +1,306 @@
+//! The live fleet: every cluster's sources running against its state. Light sources
+//! (nodes, backups, Cluster API, versions, alerts, SLO) run for every cluster; heavy
+//! ones (all pods, workloads, warning events, PVCs and pod metrics) only while an
+//! environment is open, so the overview of hundreds of clusters stays small.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::task::JoinHandle;
+
+use super::alertmanager::{AlertFilter, AlertmanagerClient};
+use super::kube::ClusterSources;
+use super::prometheus::{self, PrometheusClient};
+use crate::config::{self, ClusterRole};
+use crate::slo::Exclusion;
+use crate::state::health::SourceHealth;
+use crate::state::rows::Usage;
+use crate::state::{ClusterHandle, FleetState};
+
+/// How often each poller asks. Alerts change fastest; SLO history is a year of samples.
+#[derive(Debug, Clone)]
+pub struct Intervals {
+    pub alerts: Duration,
+    pub metrics: Duration,
+    pub slo: Duration,
+}
+
+impl Default for Intervals {
+    fn default() -> Self {
+        Intervals {
+            alerts: Duration::from_secs(10),
+            metrics: Duration::from_secs(30),
+            slo: Duration::from_secs(300),
+        }
+    }
+}
+
+const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One cluster's running sources.
+struct ClusterRuntime {
+    handle: Arc<ClusterHandle>,
+    kube: tokio::sync::Mutex<Option<ClusterSources>>,
+    alertmanager: Option<Arc<AlertmanagerClient>>,
+    open: Arc<AtomicBool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for ClusterRuntime {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// The running sources of a whole fleet. Dropping it stops them.
+pub struct LiveFleet {
+    pub state: Arc<FleetState>,
+    clusters: Vec<ClusterRuntime>,
+}
+
+impl LiveFleet {
+    /// Starts the light sources of every cluster. Failures to even start (an unreadable
+    /// kubeconfig, a bad URL) are recorded as source health, never returned: the rest of
+    /// the fleet must still show.
+    pub async fn start(
+        fleet: &config::Fleet,
+        intervals: Intervals,
+        exclusions: Vec<Exclusion>,
+    ) -> LiveFleet {
+        let state = Arc::new(FleetState::new(fleet));
+        let exclusions = Arc::new(exclusions);
+        let mut clusters = Vec::new();
+        for handle in state.clusters() {
+            clusters.push(
+                start_cluster(
+                    handle.clone(),
+                    &intervals,
+                    exclusions.clone(),
+                    &state.policy,
+                )
+                .await,
+            );
+        }
+        LiveFleet { state, clusters }
+    }
+
+    fn runtime(&self, env: &str, role: ClusterRole) -> Option<&ClusterRuntime> {
+        self.clusters
+            .iter()
+            .find(|c| c.handle.env == env && c.handle.role == role)
+    }
+
+    /// Starts the heavy sources of an environment's clusters.
+    pub async fn open(&self, env: &str) {
+        for c in self.clusters.iter().filter(|c| c.handle.env == env) {
+            c.open.store(true, Ordering::Relaxed);
+            if let Some(k) = c.kube.lock().await.as_mut() {
+                k.open();
+            }
+        }
+    }
+
+    /// Stops an environment's heavy sources and frees their rows.
+    pub async fn close(&self, env: &str) {
+        for c in self.clusters.iter().filter(|c| c.handle.env == env) {
+            c.open.store(false, Ordering::Relaxed);
+            if let Some(k) = c.kube.lock().await.as_mut() {
+                k.close();
+            }
+        }
+    }
+
+    /// A Kubernetes client for one cluster, if its kubeconfig could be read.
+    pub async fn kube_client(&self, env: &str, role: ClusterRole) -> Option<kube::Client> {
+        let rt = self.runtime(env, role)?;
+        rt.kube.lock().await.as_ref().map(|k| k.client().clone())
+    }
+
+    pub fn alertmanager(&self, env: &str, role: ClusterRole) -> Option<Arc<AlertmanagerClient>> {
+        self.runtime(env, role)?.alertmanager.clone()
+    }
+
+    /// Waits until every source of interest has either synced or failed, or `timeout`
+    /// passes. Returns whether all of them synced.
+    pub async fn wait_settled(&self, sources: &[&'static str], timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let pending = self.state.clusters().any(|c| {
+                let s = c.read();
+                sources.iter().any(|src| {
+                    matches!(
+                        s.health.get(src),
+                        None | Some(SourceHealth::Syncing) | Some(SourceHealth::Idle)
+                    )
+                })
+            });
+            if !pending {
+                return self
+                    .state
+                    .clusters()
+                    .all(|c| sources.iter().all(|src| c.health(src).is_ok()));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            let changed = self.state.changes.wait();
+            let _ = tokio::time::timeout(Duration::from_millis(200), changed).await;
+        }
+    }
+}
+
+async fn start_cluster(
+    handle: Arc<ClusterHandle>,
+    intervals: &Intervals,
+    exclusions: Arc<Vec<Exclusion>>,
+    policy: &config::Policy,
+) -> ClusterRuntime {
+    let kube = match ClusterSources::start(handle.clone()).await {
+        Ok(k) => Some(k),
+        Err(e) => {
+            handle.source_failed("kubernetes", Utc::now(), e.to_string(), false);
+            None
+        }
+    };
+    let open = Arc::new(AtomicBool::new(false));
+    let cfg = &handle.config;
+    let alertmanager = match AlertmanagerClient::new(&cfg.alertmanager, None, HTTP_TIMEOUT) {
+        Ok(c) => Some(Arc::new(c)),
+        Err(e) => {
+            handle.source_failed("alertmanager", Utc::now(), e.to_string(), false);
+            None
+        }
+    };
+    let prom = match PrometheusClient::new(&cfg.prometheus, None, HTTP_TIMEOUT) {
+        Ok(c) => Some(Arc::new(c)),
+        Err(e) => {
+            handle.source_failed("prometheus", Utc::now(), e.to_string(), false);
+            None
+        }
+    };
+    let mut tasks = Vec::new();
+    if let Some(am) = alertmanager.clone() {
+        tasks.push(poll(
+            handle.clone(),
+            "alertmanager",
+            intervals.alerts,
+            move |h| {
+                let am = am.clone();
+                async move { poll_alerts(&am, &h).await }
+            },
+        ));
+    }
+    if let Some(p) = prom {
+        let p2 = p.clone();
+        let open2 = open.clone();
+        tasks.push(poll(
+            handle.clone(),
+            "metrics",
+            intervals.metrics,
+            move |h| {
+                let (p, open) = (p2.clone(), open2.clone());
+                async move { poll_metrics(&p, &h, open.load(Ordering::Relaxed)).await }
+            },
+        ));
+        let tz = policy.timezone;
+        tasks.push(poll(handle.clone(), "slo", intervals.slo, move |h| {
+            let (p, ex) = (p.clone(), exclusions.clone());
+            async move {
+                let reports =
+                    prometheus::slo_reports(&p, &h.name(), &h.config.probes, &ex, Utc::now(), tz)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                h.update(|s| s.slo = reports);
+                Ok(())
+            }
+        }));
+    }
+    ClusterRuntime {
+        handle,
+        kube: tokio::sync::Mutex::new(kube),
+        alertmanager,
+        open,
+        tasks,
+    }
+}
+
+/// Runs `step` now and then every `every`, recording its health as `source`. A
+/// failing source keeps its last data and is marked stale.
+fn poll<F, Fut>(
+    handle: Arc<ClusterHandle>,
+    source: &'static str,
+    every: Duration,
+    step: F,
+) -> JoinHandle<()>
+where
+    F: Fn(Arc<ClusterHandle>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), String>> + Send,
+{
+    tokio::spawn(async move {
+        handle.set_health(source, SourceHealth::Syncing);
+        loop {
+            match step(handle.clone()).await {
+                Ok(()) => {
+                    if !handle.health(source).is_ok() {
+                        handle.set_health(source, SourceHealth::Connected { since: Utc::now() });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(cluster = %handle.name(), source, error = %e, "poll failed");
+                    handle.source_failed(source, Utc::now(), e, false);
+                }
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
+async fn poll_alerts(am: &AlertmanagerClient, h: &ClusterHandle) -> Result<(), String> {
+    let filter = AlertFilter::default();
+    let (alerts, silences) =
+        futures::try_join!(am.alerts(&filter), am.silences()).map_err(|e| e.to_string())?;
+    h.update(|s| {
+        s.alerts = alerts;
+        s.silences = silences;
+    });
+    Ok(())
+}
+
+async fn poll_metrics(p: &PrometheusClient, h: &ClusterHandle, pods: bool) -> Result<(), String> {
+    let nodes = p.node_usage().await.map_err(|e| e.to_string())?;
+    let pod_usage = if pods {
+        Some(p.pod_usage().await.map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let usage = |cpu: Option<f64>, mem: Option<f64>| Usage {
+        cpu: cpu.unwrap_or(0.0),
+        memory_bytes: mem.unwrap_or(0.0),
+    };
+    h.update(|s| {
+        s.node_usage = nodes
+            .into_iter()
+            .map(|n| (n.node, usage(n.cpu_cores, n.memory_bytes)))
+            .collect();
+        match pod_usage {
+            Some(pods) => {
+                let mut map = std::collections::HashMap::with_capacity(pods.len());
+                for p in pods {
+                    let ns = s.interner.get(&p.namespace);
+                    map.insert(
+                        (ns, p.pod.into_boxed_str()),
+                        usage(p.cpu_cores, p.memory_bytes),
+                    );
+                }
+                s.pod_usage = map;
+            }
+            None => s.pod_usage.clear(),
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! The `/` filter language, shared by every list: whitespace-separated terms that must all
+//! match.
+//! - `text`: a case-insensitive substring of any field (namespace, name, node, status...);
+//! - `~regex` or `/regex/`: a regex over any field, case-insensitive unless it has capitals;
+//! - `key=value`, `key!=value`, or `-l app=web,tier!=db`: label selectors (`-l key` and
+//!   `-l !key` test presence).
+
+use regex::Regex;
+
+use super::format::contains_ci;
+
+#[derive(Debug, Clone)]
+enum Term {
+    /// Lowercased.
+    Text(String),
+    Regex(Regex),
+    Label(LabelTerm),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LabelTerm {
+    Equals(String, String),
+    Differs(String, String),
+    Exists(String),
+    Absent(String),
+}
+
+/// A parsed filter. The empty filter matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    raw: String,
+    terms: Vec<Term>,
+}
+
+impl Filter {
+    pub fn parse(raw: &str) -> Result<Filter, String> {
+        let mut terms = Vec::new();
+        let mut words = raw.split_whitespace();
+        while let Some(word) = words.next() {
+            if word == "-l" {
+                let selector = words.next().ok_or("`-l` needs a label selector, e.g. -l app=web")?;
+                terms.extend(label_terms(selector)?);
+            } else if let Some(selector) = word.strip_prefix("-l") {
+                terms.extend(label_terms(selector)?);
+            } else if let Some(pattern) = word.strip_prefix('~') {
+                terms.push(Term::Regex(regex(pattern)?));
+            } else if word.len() > 2 && word.starts_with('/') && word.ends_with('/') {
+                terms.push(Term::Regex(regex(&word[1..word.len() - 1])?));
+            } else if word.contains('=') {
+                terms.extend(label_terms(word)?);
+            } else {
+                terms.push(Term::Text(word.to_lowercase()));
+            }
+        }
+        Ok(Filter {
+            raw: raw.to_string(),
+            terms,
+        })
+    }
+
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// Whether everything `self` matches was matched by `previous` too, so that the new
+    /// result can be computed from the old one instead of from every row: true when a
+    /// plain-text filter was only typed further.
+    pub fn narrows(&self, previous: &Filter) -> bool {
+        let plain = |f: &Filter| f.terms.iter().all(|t| matches!(t, Term::Text(_)));
+        plain(self) && plain(previous) && self.raw.starts_with(previous.raw.as_str())
+    }
+
+    /// Whether a row with these searchable `fields` and `label` lookup matches.
+    pub fn matches<'a>(
+        &self,
+        fields: &[&str],
+        label: impl Fn(&str) -> Option<&'a str>,
+    ) -> bool {
+        self.terms.iter().all(|term| match term {
+            Term::Text(needle) => fields.iter().any(|f| contains_ci(f, needle)),
+            Term::Regex(re) => fields.iter().any(|f| re.is_match(f)),
+            Term::Label(l) => match l {
+                LabelTerm::Equals(k, v) => label(k) == Some(v.as_str()),
+                LabelTerm::Differs(k, v) => label(k) != Some(v.as_str()),
+                LabelTerm::Exists(k) => label(k).is_some(),
+                LabelTerm::Absent(k) => label(k).is_none(),
+            },
+        })
+    }
+
+    /// For rows without labels.
+    pub fn matches_fields(&self, fields: &[&str]) -> bool {
+        self.matches(fields, |_| None)
+    }
+}
+
+fn regex(pattern: &str) -> Result<Regex, String> {
+    // Smart case, as in less and ripgrep: lowercase patterns ignore case.
+    let smart = if pattern.chars().any(char::is_uppercase) {
+        pattern.to_string()
+    } else {
+        format!("(?i){pattern}")
+    };
+    Regex::new(&smart).map_err(|e| {
+        let msg = e.to_string();
+        let last = msg.lines().last().unwrap_or("").trim().to_string();
+        format!("invalid regex `{pattern}`: {last}")
+    })
+}
+
+fn label_terms(selector: &str) -> Result<Vec<Term>, String> {
+    selector
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let term = if let Some((k, v)) = s.split_once("!=") {
+                LabelTerm::Differs(key(k)?, v.to_string())
+            } else if let Some((k, v)) = s.split_once("==").or_else(|| s.split_once('=')) {
+                LabelTerm::Equals(key(k)?, v.to_string())
+            } else if let Some(k) = s.strip_prefix('!') {
+                LabelTerm::Absent(key(k)?)
+            } else {
+                LabelTerm::Exists(key(s)?)
+            };
+            Ok(Term::Label(term))
+        })
+        .collect()
+}
+
+fn key(k: &str) -> Result<String, String> {
+    if k.is_empty() {
+        Err("a label selector needs a key before `=`".into())
+    } else {
+        Ok(k.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod_matches(f: &str, fields: &[&str], labels: &[(&str, &str)]) -> bool {
+        Filter::parse(f).unwrap().matches(fields, |k| {
+            labels.iter().find(|(lk, _)| *lk == k).map(|(_, v)| *v)
+        })
+    }
+
+    #[test]
+    fn text_terms_are_substrings_of_any_field_and_all_must_match() {
+        let fields = ["production", "payments-7f9c", "wc-worker-1", "CrashLoopBackOff"];
+        assert!(pod_matches("pay", &fields, &[]));
+        assert!(pod_matches("PAY crash", &fields, &[]));
+        assert!(!pod_matches("pay running", &fields, &[]));
+        assert!(pod_matches("", &fields, &[]));
+    }
+
+    #[test]
+    fn regex_terms_use_smart_case() {
+        let fields = ["production", "payments-7f9c"];
+        assert!(pod_matches("~^pay.*c$", &fields, &[]));
+        assert!(pod_matches("/PROD|x/", &["PROD"], &[]));
+        assert!(!pod_matches("/PROD/", &fields, &[]));
+        let err = Filter::parse("~(").unwrap_err();
+        assert!(err.starts_with("invalid regex `(`"), "{err}");
+    }
+
+    #[test]
+    fn label_selectors() {
+        let labels = [("app", "web"), ("tier", "front")];
+        assert!(pod_matches("app=web", &[], &labels));
+        assert!(pod_matches("-l app=web,tier!=db", &[], &labels));
+        assert!(pod_matches("-lapp", &[], &labels));
+        assert!(pod_matches("-l !team", &[], &labels));
+        assert!(!pod_matches("app=api", &[], &labels));
+        assert!(Filter::parse("-l").is_err());
+        assert!(Filter::parse("=x").is_err());
+    }
+
+    #[test]
+    fn typing_further_narrows_only_plain_text() {
+        let p = |s| Filter::parse(s).unwrap();
+        assert!(p("paym").narrows(&p("pay")));
+        assert!(p("pay m").narrows(&p("pay")));
+        assert!(!p("pa").narrows(&p("pay")));
+        assert!(!p("app=w").narrows(&p("app")));
+        assert!(!p("~pay").narrows(&p("~pa")));
+    }
+}

@@ -1,0 +1,161 @@
+//! How numbers, ages and times read on screen: short, fixed-width friendly, and the same
+//! in every pane.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use ratatui::text::Span;
+
+/// A duration in the kubectl style, two significant units at most: `42s`, `5m`, `3h`,
+/// `4d`. Negative (clock skew) reads as `0s`.
+pub fn age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..120 => format!("{s}s"),
+        120..7_200 => format!("{}m", s / 60),
+        7_200..172_800 => format!("{}h", s / 3_600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// The age of something created at unix second `t`, or `-` when unknown.
+pub fn age_at(t: Option<i64>, now: DateTime<Utc>) -> String {
+    match t {
+        Some(t) if t > 0 => age(now.timestamp() - t),
+        _ => "-".to_string(),
+    }
+}
+
+/// Cores as Kubernetes writes them: `250m` below one core, `1.5` above.
+pub fn cpu(cores: f64) -> String {
+    if cores < 1.0 {
+        format!("{}m", (cores * 1000.0).round() as u64)
+    } else {
+        format!("{cores:.1}")
+    }
+}
+
+/// Bytes in binary units: `512Mi`, `1.2Gi`.
+pub fn bytes(b: f64) -> String {
+    const UNITS: [&str; 5] = ["", "Ki", "Mi", "Gi", "Ti"];
+    let mut v = b.max(0.0);
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit >= 3 && v < 10.0 {
+        format!("{v:.1}{}", UNITS[unit])
+    } else {
+        format!("{}{}", v.round() as u64, UNITS[unit])
+    }
+}
+
+/// A wall-clock time in the policy time zone, e.g. `12:03:04`.
+pub fn clock(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%H:%M:%S").to_string()
+}
+
+/// Minutes as an error budget reads: `21.6 min`, `-3.0 min`, `3h 12m`.
+pub fn minutes(m: f64) -> String {
+    if m.abs() < 120.0 {
+        format!("{m:.1} min")
+    } else {
+        let total = m.abs().round() as i64;
+        let sign = if m < 0.0 { "-" } else { "" };
+        format!("{sign}{}h {}m", total / 60, total % 60)
+    }
+}
+
+/// Display width in terminal cells.
+pub fn width(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        Span::raw(s).width()
+    }
+}
+
+/// `s` cut to `max` cells, ending in `…` when cut.
+pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    if width(s) <= max {
+        return Cow::Borrowed(s);
+    }
+    if max == 0 {
+        return Cow::Borrowed("");
+    }
+    let mut used = 0;
+    let mut end = 0;
+    for (i, c) in s.char_indices() {
+        let w = if c.is_ascii() {
+            1
+        } else {
+            Span::raw(&s[i..i + c.len_utf8()]).width()
+        };
+        if used + w > max - 1 {
+            break;
+        }
+        used += w;
+        end = i + c.len_utf8();
+    }
+    Cow::Owned(format!("{}…", &s[..end]))
+}
+
+/// Case-insensitive substring test without allocating; `needle` must be lowercase.
+pub fn contains_ci(haystack: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if !needle.is_ascii() {
+        return haystack.to_lowercase().contains(needle);
+    }
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    if n.len() > h.len() {
+        return false;
+    }
+    let first = n[0];
+    (0..=h.len() - n.len())
+        .any(|i| h[i].to_ascii_lowercase() == first && h[i..i + n.len()].eq_ignore_ascii_case(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        assert_eq!(age(42), "42s");
+        assert_eq!(age(119), "119s");
+        assert_eq!(age(600), "10m");
+        assert_eq!(age(3 * 3600), "3h");
+        assert_eq!(age(5 * 86_400), "5d");
+        assert_eq!(age(-5), "0s");
+    }
+
+    #[test]
+    fn units_are_short() {
+        assert_eq!(cpu(0.25), "250m");
+        assert_eq!(cpu(2.0), "2.0");
+        assert_eq!(bytes(512.0 * 1024.0 * 1024.0), "512Mi");
+        assert_eq!(bytes(1.5 * 1024.0 * 1024.0 * 1024.0), "1.5Gi");
+        assert_eq!(minutes(21.6), "21.6 min");
+        assert_eq!(minutes(-200.0), "-3h 20m");
+    }
+
+    #[test]
+    fn truncation_marks_the_cut() {
+        assert_eq!(truncate("payments-worker", 20), "payments-worker");
+        assert_eq!(truncate("payments-worker", 8), "payment…");
+        assert_eq!(truncate("åäö-long-name", 5), "åäö-…");
+        assert_eq!(truncate("x", 0), "");
+    }
+
+    #[test]
+    fn case_insensitive_contains() {
+        assert!(contains_ci("CrashLoopBackOff", "loop"));
+        assert!(contains_ci("payments", ""));
+        assert!(!contains_ci("pay", "payments"));
+        assert!(contains_ci("Ärende", "är"));
+    }
+}
