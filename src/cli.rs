@@ -1,7 +1,9 @@
 //! Command-line interface: the one place that knows every subcommand and flag.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The terminal operations console for Compliant Kubernetes fleets.
@@ -54,13 +56,13 @@ pub enum Command {
     /// Show the health of every environment and cluster.
     Status(ReportArgs),
     /// List pods across clusters.
-    Pods(ReportArgs),
+    Pods(PodsArgs),
     /// List firing alerts from both clusters' Alertmanagers.
-    Alerts(ReportArgs),
+    Alerts(AlertsArgs),
     /// Show backups, schedules and storage locations, judged against the backup policy.
-    Backups(ReportArgs),
+    Backups(BackupsArgs),
     /// Show availability, error budget and burn rates per uptime target.
-    Slo(ReportArgs),
+    Slo(SloArgs),
     /// Start a workflow (provision, scale, upgrade, drain, backup, restore, ...).
     Run(RunArgs),
     /// List workflow runs and their state.
@@ -69,6 +71,9 @@ pub enum Command {
     Info(InfoArgs),
     /// Print shell completions.
     Completions(CompletionArgs),
+    /// Measure sync time, memory, event throughput and rendering against a simulated
+    /// fleet run in a separate process. Build with --release for meaningful numbers.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -111,10 +116,21 @@ pub enum ClusterArg {
     Wc,
 }
 
+impl From<ClusterArg> for crate::config::ClusterRole {
+    fn from(arg: ClusterArg) -> Self {
+        match arg {
+            ClusterArg::Sc => crate::config::ClusterRole::Sc,
+            ClusterArg::Wc => crate::config::ClusterRole::Wc,
+        }
+    }
+}
+
+/// What every report accepts: which environments and clusters, the output format, and how
+/// long to wait for the clusters.
 #[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
-    /// Only this environment (repeatable).
-    #[arg(long = "env", value_name = "NAME")]
+    /// Only this environment (repeatable, or comma-separated).
+    #[arg(long = "env", value_name = "NAME", value_delimiter = ',')]
     pub envs: Vec<String>,
     /// Only the service cluster (sc) or the workload cluster (wc).
     #[arg(long, value_enum)]
@@ -122,6 +138,145 @@ pub struct ReportArgs {
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<OutputFormat>,
+    /// How long to wait for the clusters to answer, e.g. 20s or 1m. What has not answered
+    /// by then is reported as an error, and the report is partial (exit code 1).
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match crate::config::parse_duration(text)? {
+        d if d.is_zero() => Err("the timeout must be longer than zero".to_owned()),
+        d => Ok(d),
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PodsArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub options: PodsOptions,
+}
+
+/// Filters of the `pods` report; all given must match.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PodsOptions {
+    /// Only pods in this namespace.
+    #[arg(long, short = 'n', value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Only pods with this STATUS as kubectl prints it (Running, Pending, CrashLoopBackOff,
+    /// ImagePullBackOff, Terminating, ...); case-insensitive.
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+    /// Only pods with these labels, e.g. app=web,tier=frontend (equality only).
+    #[arg(long, short = 'l', value_name = "KEY=VALUE,...")]
+    pub selector: Option<LabelSelector>,
+    /// Only pods on this node.
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<String>,
+    /// Only pods whose namespace, name, status, node or owner contains this text
+    /// (case-insensitive).
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+}
+
+/// Label equality terms, `key=value` (or `key==value`), comma-separated.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LabelSelector(pub Vec<(String, String)>);
+
+impl std::str::FromStr for LabelSelector {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let terms = text
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|term| {
+                let (key, value) = term
+                    .split_once("==")
+                    .or_else(|| term.split_once('='))
+                    .ok_or_else(|| format!("`{term}` is not key=value"))?;
+                if key.trim().is_empty() || key.contains('!') {
+                    return Err(format!("`{term}`: only key=value equality is supported"));
+                }
+                Ok((key.trim().to_owned(), value.trim().to_owned()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if terms.is_empty() {
+            return Err("the selector is empty; write key=value".to_owned());
+        }
+        Ok(LabelSelector(terms))
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct AlertsArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub options: AlertsOptions,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct AlertsOptions {
+    /// Only alerts of this severity or more urgent (critical > high > warning > info >
+    /// none) [default: info, which leaves out heartbeats such as Watchdog].
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub severity: Option<SeverityArg>,
+    /// Include silenced and inhibited alerts.
+    #[arg(long)]
+    pub silenced: bool,
+}
+
+/// An alert's `severity` label, most urgent first.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SeverityArg {
+    Critical,
+    High,
+    Warning,
+    Info,
+    None,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BackupsArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub options: BackupsOptions,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct BackupsOptions {
+    /// Only clusters whose backups need attention (status warning or critical).
+    #[arg(long)]
+    pub problems: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SloArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub options: SloOptions,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct SloOptions {
+    /// Only this probe target, e.g. grafana (repeatable, or comma-separated).
+    #[arg(long = "target", value_name = "TARGET", value_delimiter = ',')]
+    pub targets: Vec<String>,
+    /// Evaluate as of this time (RFC 3339, e.g. 2026-11-20T12:00:00Z) [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+    pub at: Option<DateTime<Utc>>,
+}
+
+fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e}; write an RFC 3339 time such as 2026-11-20T12:00:00Z"))
 }
 
 #[derive(Debug, Args, Clone)]
@@ -137,6 +292,16 @@ pub struct InfoArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BenchArgs {
+    /// Pods across the two clusters of one environment.
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u32).range(100..=200_000))]
+    pub pods: u32,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -160,6 +325,7 @@ impl Command {
             Command::Runs(_) => "runs",
             Command::Info(_) => "info",
             Command::Completions(_) => "completions",
+            Command::Bench(_) => "bench",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! The binary in `main.rs` is a thin shell over this library, so integration tests and
 //! benchmarks reach the same code paths the user does.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod exit;
@@ -13,3 +14,4 @@ pub mod slo;
 pub mod sources;
 pub mod state;
 pub mod terminal;
+pub mod backup;

@@ -33,12 +33,19 @@ fn main() -> ExitCode {
         Err(e) => {
             terminal::restore();
             tracing::error!(error = %format!("{e:#}"), "command failed");
-            match e.downcast_ref::<ConfigError>() {
-                Some(ce) => {
+            match (
+                e.downcast_ref::<ConfigError>(),
+                e.downcast_ref::<UsageError>(),
+            ) {
+                (Some(ce), _) => {
                     eprintln!("{ce}");
                     ce.exit_code()
                 }
-                None => {
+                (_, Some(ue)) => {
+                    eprintln!("error: {ue}");
+                    exit::USAGE
+                }
+                _ => {
                     eprintln!("error: {e:#}");
                     exit::FAILURE
                 }
@@ -47,6 +54,11 @@ fn main() -> ExitCode {
     };
     ExitCode::from(code.clamp(0, 255) as u8)
 }
+
+/// Bad input other than the fleet config (a scenario file, a flag value): exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -67,6 +79,11 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
         Some(Command::Sim(args)) => runtime()?.block_on(serve_sim(args)),
+        Some(Command::Bench(args)) => {
+            let report = runtime()?.block_on(ck8s_console::bench::run(&args))?;
+            ck8s_console::bench::print(&report, args.json)?;
+            Ok(exit::OK)
+        }
         Some(Command::Demo(_)) => Ok(not_yet("demo", "the console panes")),
         None => {
             config::load(&paths.config_file)?;
@@ -119,13 +136,13 @@ async fn serve_sim(args: SimServeArgs) -> anyhow::Result<i32> {
         pods_per_cluster: args.sim.pods_per_cluster,
         seed: args.sim.seed,
         speed: args.sim.speed,
+        scenario: match &args.sim.scenario {
+            Some(path) => Some(
+                ck8s_console::sim::scenario::load(path).map_err(|e| UsageError(e.to_string()))?,
+            ),
+            None => None,
+        },
     };
-    if let Some(s) = &args.sim.scenario {
-        anyhow::bail!(
-            "--scenario {}: scenario files are not supported yet; the demo fleet already carries one troubled environment",
-            s.display()
-        );
-    }
     let fleet = SimFleet::start(opts).await?;
     let (kubeconfig, fleet_file) = fleet.write_files(&args.out)?;
     let mut out = String::new();

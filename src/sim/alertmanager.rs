@@ -1261,7 +1261,7 @@ mod rules {
             runbook: format!("{WELKIN_OPS}/troubleshooting/"),
         };
         cluster
-            .probes
+            .probes()
             .iter()
             .filter(|p| probe_success_at(p, now) == Some(0.0))
             .map(|p| {

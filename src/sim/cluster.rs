@@ -98,13 +98,55 @@ pub struct ClusterSim {
     pub clock: SimClock,
     pub seed: u64,
     pub credentials: Credentials,
-    pub probes: Vec<ProbeSpec>,
+    /// Behind a lock so scenarios can add outages while the fleet runs.
+    pub(crate) probes: std::sync::RwLock<Vec<ProbeSpec>>,
     /// While set, controllers skip their simulated delays, so a freshly built fleet
     /// starts settled (pods Running) instead of booting in front of the user.
     pub booting: std::sync::atomic::AtomicBool,
 }
 
 impl ClusterSim {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        env: &str,
+        role: ClusterRole,
+        store: Arc<Store>,
+        clock: SimClock,
+        seed: u64,
+        credentials: Credentials,
+        probes: Vec<ProbeSpec>,
+    ) -> ClusterSim {
+        ClusterSim {
+            env: env.to_string(),
+            role,
+            store,
+            clock,
+            seed,
+            credentials,
+            probes: std::sync::RwLock::new(probes),
+            booting: Default::default(),
+        }
+    }
+
+    /// The uptime probes and their history (a snapshot; they are few).
+    pub fn probes(&self) -> Vec<ProbeSpec> {
+        self.probes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Adds an outage to a probe target; false if the cluster has no such target.
+    pub fn add_outage(&self, target: &str, outage: Interval) -> bool {
+        let mut probes = self.probes.write().unwrap_or_else(|e| e.into_inner());
+        match probes.iter_mut().find(|p| p.target == target) {
+            Some(p) => {
+                p.outages.push(outage);
+                true
+            }
+            None => false,
+        }
+    }
     pub fn is_booting(&self) -> bool {
         self.booting.load(std::sync::atomic::Ordering::Relaxed)
     }

@@ -30,6 +30,8 @@ pub struct SimOptions {
     pub pods_per_cluster: u32,
     pub seed: u64,
     pub speed: f64,
+    /// Incidents to inject while the fleet runs.
+    pub scenario: Option<super::scenario::Scenario>,
 }
 
 impl Default for SimOptions {
@@ -39,6 +41,7 @@ impl Default for SimOptions {
             pods_per_cluster: 150,
             seed: 1,
             speed: 1.0,
+            scenario: None,
         }
     }
 }
@@ -70,6 +73,20 @@ struct Inner {
     /// Lets provisioning start controllers that hold the fleet themselves.
     me: Weak<Inner>,
     policy: Policy,
+    scenario: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(t) = self
+            .scenario
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            t.abort();
+        }
+    }
 }
 
 /// The running fleet. Dropping it stops every server and controller.
@@ -165,7 +182,7 @@ impl Inner {
             clock: self.clock.clone(),
             seed,
             credentials: credentials(),
-            probes,
+            probes: std::sync::RwLock::new(probes),
             booting: Default::default(),
         })
     }
@@ -228,14 +245,21 @@ impl SimFleet {
             clusters: Mutex::new(BTreeMap::new()),
             me: me.clone(),
             policy: policy.clone(),
+            scenario: Mutex::new(None),
         });
         let plans = demo::plan(opts.environments, opts.pods_per_cluster);
+        let scenario = opts.scenario.clone();
         let inner2 = inner.clone();
         let plans2 = plans.clone();
         // Building and settling is CPU work; keep it off the async workers.
         tokio::task::spawn_blocking(move || build(&inner2, &plans2, &opts))
             .await
             .context("building the simulated fleet")??;
+        if let Some(scenario) = scenario {
+            let fleet = FleetRef(Arc::downgrade(&inner));
+            let task = super::scenario::spawn(scenario, move |name| fleet.cluster(name));
+            *inner.scenario.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        }
         Ok(SimFleet {
             inner,
             plans: Arc::new(plans),
@@ -301,7 +325,7 @@ impl SimFleet {
                     alertmanager: format!("http://{}", c.alertmanager),
                     probes: c
                         .sim
-                        .probes
+                        .probes()
                         .iter()
                         .map(|p| config::Probe {
                             target: p.target.clone(),

@@ -9,6 +9,7 @@ pub mod controllers;
 pub mod demo;
 pub mod fleet;
 pub mod registry;
+pub mod scenario;
 pub mod status;
 pub mod store;
 pub mod tls;

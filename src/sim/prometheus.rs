@@ -589,7 +589,7 @@ impl ClusterStorage<'_> {
     fn probe_series(&self) -> Vec<Series> {
         let cluster = self.cluster().name();
         self.cluster()
-            .probes
+            .probes()
             .iter()
             .map(|spec| {
                 let timeline = Arc::new(ProbeTimeline::new(spec));
@@ -846,7 +846,7 @@ pub(crate) mod testkit {
                 operator: "o".into(),
                 read_only: "r".into(),
             },
-            probes: probes(),
+            probes: std::sync::RwLock::new(probes()),
             booting: AtomicBool::new(false),
         });
         node(&c, "cp-0", true, true, "4");

@@ -80,10 +80,17 @@ pub fn width(s: &str) -> usize {
 /// `s` cut to `max` cells, ending in `…` when cut.
 pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
     if width(s) <= max {
-        return Cow::Borrowed(s);
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(cut(s, max))
     }
+}
+
+/// The first `max - 1` cells of `s` and `…`, whether or not `s` would have fit: for text
+/// that more text follows.
+pub fn cut(s: &str, max: usize) -> String {
     if max == 0 {
-        return Cow::Borrowed("");
+        return String::new();
     }
     let mut used = 0;
     let mut end = 0;
@@ -99,7 +106,7 @@ pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
         used += w;
         end = i + c.len_utf8();
     }
-    Cow::Owned(format!("{}…", &s[..end]))
+    format!("{}…", &s[..end])
 }
 
 /// Case-insensitive substring test without allocating; `needle` must be lowercase.

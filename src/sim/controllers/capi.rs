@@ -1790,7 +1790,7 @@ mod tests {
                 operator: "o".into(),
                 read_only: "r".into(),
             },
-            probes: Vec::new(),
+            probes: std::sync::RwLock::new(Vec::new()),
             booting: AtomicBool::new(booting),
         }
     }

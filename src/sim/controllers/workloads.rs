@@ -2180,7 +2180,7 @@ pub(crate) mod testing {
                 operator: "o".into(),
                 read_only: "r".into(),
             },
-            probes: Vec::new(),
+            probes: std::sync::RwLock::new(Vec::new()),
             booting: AtomicBool::new(true),
         }
     }

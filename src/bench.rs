@@ -1,0 +1,297 @@
+//! `ck8s-console bench`: the numbers behind the performance targets, measured against a
+//! simulated fleet in a separate process so that only the console's own memory counts.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use kube::runtime::watcher::Event;
+use serde::Serialize;
+
+use crate::cli::BenchArgs;
+use crate::config::{self, ClusterRole};
+use crate::sources::kube::{apply, wire};
+use crate::sources::live::{Intervals, LiveFleet};
+use crate::state::{Changes, ClusterHandle};
+
+/// The targets from the design's quality bars.
+#[derive(Debug, Serialize)]
+pub struct Targets {
+    pub sync_seconds: f64,
+    pub rss_mib: f64,
+    pub relist_peak_ratio: f64,
+    pub events_per_sec: f64,
+}
+
+const TARGETS: Targets = Targets {
+    sync_seconds: 5.0,
+    rss_mib: 120.0,
+    relist_peak_ratio: 1.5,
+    events_per_sec: 50_000.0,
+};
+
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub pods_requested: u32,
+    pub pods_synced: usize,
+    /// From starting the sources to every pod, node and workload listed.
+    pub sync_seconds: f64,
+    pub rss_after_sync_mib: f64,
+    /// Highest RSS while both clusters relist after a forced 410 Gone.
+    pub relist_peak_rss_mib: f64,
+    pub relist_peak_ratio: f64,
+    pub relist_seconds: f64,
+    /// Pod watch events decoded, projected and applied to the state, per second (one
+    /// core), replaying real objects from the simulator.
+    pub events_per_sec: f64,
+    pub events_measured: u64,
+    pub targets: Targets,
+    pub met: Met,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Met {
+    pub sync: bool,
+    pub rss: bool,
+    pub relist_peak: bool,
+    pub events: bool,
+}
+
+/// Resident set size of this process, in MiB.
+pub fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// The simulator child process; killed when dropped.
+struct SimProcess(Child);
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_sim(pods_per_cluster: u32, dir: &Path) -> anyhow::Result<SimProcess> {
+    let exe = std::env::current_exe().context("finding this executable")?;
+    let mut child = Command::new(exe)
+        .args(["sim", "--environments", "1", "--pods-per-cluster"])
+        .arg(pods_per_cluster.to_string())
+        .arg("--out")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting the simulator")?;
+    let stdout = child.stdout.take().context("simulator output")?;
+    let sim = SimProcess(child);
+    // The simulator prints its fleet config path once it serves.
+    for line in BufReader::new(stdout).lines() {
+        if line?.starts_with("fleet config:") {
+            return Ok(sim);
+        }
+    }
+    bail!("the simulator exited before it was ready")
+}
+
+/// Asks a cluster's simulated API server to forget its history and end its watches.
+async fn force_relist(client: kube::Client) -> anyhow::Result<()> {
+    for fault in ["compact", "drop-watches"] {
+        let req = http::Request::post(format!("/sim/v1/{fault}"))
+            .body(Vec::new())
+            .context("building the fault request")?;
+        client
+            .request_text(req)
+            .await
+            .with_context(|| format!("injecting {fault}"))?;
+    }
+    Ok(())
+}
+
+/// Samples RSS until stopped and keeps the peak.
+fn peak_sampler(stop: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            peak.fetch_max(rss_mib().to_bits(), Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    })
+}
+
+/// Replays real pod objects as watch events through decode, projection and apply.
+async fn events_per_sec(
+    client: kube::Client,
+    cluster: &ClusterHandle,
+) -> anyhow::Result<(f64, u64)> {
+    let req = http::Request::get("/api/v1/pods?limit=5000").body(Vec::new())?;
+    let list: serde_json::Value = serde_json::from_str(&client.request_text(req).await?)?;
+    let raw: Vec<Vec<u8>> = list["items"]
+        .as_array()
+        .context("a pod list")?
+        .iter()
+        .map(|p| serde_json::to_vec(p).unwrap_or_default())
+        .collect();
+    if raw.is_empty() {
+        bail!("the simulator returned no pods");
+    }
+    let scratch = ClusterHandle::new(
+        &cluster.env,
+        cluster.role,
+        cluster.config.clone(),
+        Arc::new(Changes::default()),
+    );
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_secs(2) {
+        for bytes in &raw {
+            let pod: wire::Pod = serde_json::from_slice(bytes)?;
+            apply(&scratch, Event::Apply(pod));
+            n += 1;
+        }
+    }
+    Ok((n as f64 / start.elapsed().as_secs_f64(), n))
+}
+
+pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
+    let dir = tempfile_dir()?;
+    let _sim = start_sim(args.pods / 2, &dir)?;
+    let fleet = config::load(&dir.join("fleet.toml"))?;
+    let env = fleet
+        .environments
+        .first()
+        .context("the simulated fleet has an environment")?
+        .name
+        .clone();
+    let quiet = Intervals {
+        alerts: Duration::from_secs(30),
+        metrics: Duration::from_secs(300),
+        slo: Duration::from_secs(3600),
+    };
+
+    let t0 = Instant::now();
+    let live = LiveFleet::start(&fleet, quiet, vec![]).await;
+    live.open(&env).await;
+    if !live
+        .wait_settled(&["pods", "nodes", "workloads"], Duration::from_secs(600))
+        .await
+    {
+        bail!("the sources did not sync within 10 minutes");
+    }
+    let sync_seconds = t0.elapsed().as_secs_f64();
+    let handles: Vec<Arc<ClusterHandle>> = live.state.clusters().cloned().collect();
+    let pods_synced = handles.iter().map(|h| h.read().pods.len()).sum();
+    let rss_after_sync_mib = rss_mib();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicU64::new(rss_after_sync_mib.to_bits()));
+    let sampler = peak_sampler(stop.clone(), peak.clone());
+    let lists_before: Vec<u64> = handles.iter().map(|h| h.read().pods.lists()).collect();
+    let t1 = Instant::now();
+    for role in ClusterRole::ALL {
+        let client = live
+            .kube_client(&env, role)
+            .await
+            .context("a kube client")?;
+        force_relist(client).await?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while handles
+        .iter()
+        .zip(&lists_before)
+        .any(|(h, before)| h.read().pods.lists() <= *before)
+    {
+        if Instant::now() > deadline {
+            bail!("the relist did not finish within 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let relist_seconds = t1.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    let relist_peak_rss_mib = f64::from_bits(peak.load(Ordering::Relaxed));
+
+    let wc = live.state.env(&env).context("the environment")?.wc.clone();
+    let client = live
+        .kube_client(&env, ClusterRole::Wc)
+        .await
+        .context("a kube client")?;
+    let (events_per_sec, events_measured) = events_per_sec(client, &wc).await?;
+
+    let relist_peak_ratio = relist_peak_rss_mib / rss_after_sync_mib.max(1.0);
+    Ok(BenchReport {
+        pods_requested: args.pods,
+        pods_synced,
+        sync_seconds,
+        rss_after_sync_mib,
+        relist_peak_rss_mib,
+        relist_peak_ratio,
+        relist_seconds,
+        events_per_sec,
+        events_measured,
+        met: Met {
+            sync: sync_seconds <= TARGETS.sync_seconds,
+            rss: rss_after_sync_mib <= TARGETS.rss_mib,
+            relist_peak: relist_peak_ratio <= TARGETS.relist_peak_ratio,
+            events: events_per_sec >= TARGETS.events_per_sec,
+        },
+        targets: TARGETS,
+    })
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("ck8s-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Prints the report as one JSON object or as aligned lines.
+pub fn print(report: &BenchReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
+        return Ok(());
+    }
+    let mark = |ok: bool| if ok { "ok" } else { "MISSED" };
+    println!(
+        "pods synced          {} of {}",
+        report.pods_synced, report.pods_requested
+    );
+    println!(
+        "first sync           {:.2} s (target <= {} s) {}",
+        report.sync_seconds,
+        TARGETS.sync_seconds,
+        mark(report.met.sync)
+    );
+    println!(
+        "RSS after sync       {:.1} MiB (target <= {} MiB) {}",
+        report.rss_after_sync_mib,
+        TARGETS.rss_mib,
+        mark(report.met.rss)
+    );
+    println!(
+        "relist peak RSS      {:.1} MiB, {:.2}x (target <= {}x) {}",
+        report.relist_peak_rss_mib,
+        report.relist_peak_ratio,
+        TARGETS.relist_peak_ratio,
+        mark(report.met.relist_peak)
+    );
+    println!("relist took          {:.2} s", report.relist_seconds);
+    println!(
+        "events applied       {:.0}/s over {} events (target >= {}) {}",
+        report.events_per_sec,
+        report.events_measured,
+        TARGETS.events_per_sec,
+        mark(report.met.events)
+    );
+    Ok(())
+}

@@ -1,0 +1,1258 @@
+//! The console's state machine: where the user is, what is selected, what overlays are
+//! open. Keys become actions through the registry; actions change this state and return
+//! the side effects to run (fetches, silences, log tails), which report back as
+//! [`UiEvent`]s. Nothing here draws, blocks or does I/O, so every transition is
+//! testable without a terminal.
+
+use std::collections::HashMap;
+
+use chrono::TimeDelta;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+
+use super::command::{self, Command, Vocabulary};
+use super::keymap::{self, Action, ActionSpec, Context, Danger, Key};
+use super::modals::alert::AlertModal;
+use super::modals::confirm::{Confirm, Pending};
+use super::modals::help::HelpModal;
+use super::modals::pod::{PodDetails, PodModal, PodTab, PodTarget};
+use super::modals::silence::{SilenceForm, Submit};
+use super::panes::alerts::Grouping;
+use super::panes::pods::PodSort;
+use super::views::Views;
+use crate::config::ClusterRole;
+use crate::sources::alertmanager::PostableSilence;
+
+/// The panes, in tab order. Number keys follow this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Fleet,
+    Pods,
+    Alerts,
+    Cluster,
+    Backups,
+    Slo,
+    Runs,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 7] = [
+        Pane::Fleet,
+        Pane::Pods,
+        Pane::Alerts,
+        Pane::Cluster,
+        Pane::Backups,
+        Pane::Slo,
+        Pane::Runs,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Fleet => "Fleet",
+            Pane::Pods => "Pods",
+            Pane::Alerts => "Alerts",
+            Pane::Cluster => "Cluster",
+            Pane::Backups => "Backups",
+            Pane::Slo => "SLO",
+            Pane::Runs => "Runs",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    /// Panes that show one environment; the others also work fleet-wide.
+    pub fn needs_env(self) -> bool {
+        matches!(self, Pane::Pods | Pane::Cluster | Pane::Backups | Pane::Slo)
+    }
+}
+
+/// Which of an environment's clusters a pane shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Scope {
+    Sc,
+    Wc,
+    #[default]
+    Both,
+}
+
+impl Scope {
+    pub fn roles(self) -> &'static [ClusterRole] {
+        match self {
+            Scope::Sc => &[ClusterRole::Sc],
+            Scope::Wc => &[ClusterRole::Wc],
+            Scope::Both => &ClusterRole::ALL,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Scope::Sc => "sc",
+            Scope::Wc => "wc",
+            Scope::Both => "sc+wc",
+        }
+    }
+
+    pub fn next(self) -> Scope {
+        match self {
+            Scope::Both => Scope::Sc,
+            Scope::Sc => Scope::Wc,
+            Scope::Wc => Scope::Both,
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Scope> {
+        match word {
+            "sc" => Some(Scope::Sc),
+            "wc" => Some(Scope::Wc),
+            "both" | "all" | "sc+wc" => Some(Scope::Both),
+            _ => None,
+        }
+    }
+}
+
+/// The selection and scroll position of one list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListState {
+    pub selected: usize,
+    /// First row shown; kept by the renderer.
+    pub offset: usize,
+    pub len: usize,
+    /// Rows shown at the last frame: the step of PgUp/PgDn.
+    pub page: usize,
+}
+
+impl ListState {
+    pub fn set_len(&mut self, len: usize) {
+        self.len = len;
+        self.selected = self.selected.min(len.saturating_sub(1));
+    }
+
+    /// Applies a movement; `false` when `action` is not one.
+    pub fn apply(&mut self, action: Action) -> bool {
+        let last = self.len.saturating_sub(1);
+        let page = self.page.max(1);
+        self.selected = match action {
+            Action::Up => self.selected.saturating_sub(1),
+            Action::Down => (self.selected + 1).min(last),
+            Action::PageUp => self.selected.saturating_sub(page),
+            Action::PageDown => (self.selected + page).min(last),
+            Action::Top => 0,
+            Action::Bottom => last,
+            _ => return false,
+        };
+        true
+    }
+
+    /// The rows to draw in `height` lines, scrolling to keep the selection visible.
+    pub fn window(&mut self, height: usize) -> std::ops::Range<usize> {
+        self.page = height;
+        self.offset = super::widgets::table::scroll(self.offset, self.selected, height, self.len);
+        self.offset..(self.offset + height).min(self.len)
+    }
+}
+
+/// The lists of the panes.
+#[derive(Debug, Clone, Default)]
+pub struct Lists {
+    pub fleet: ListState,
+    pub pods: ListState,
+    pub alerts: ListState,
+    pub silences: ListState,
+    pub nodes: ListState,
+    pub backups: ListState,
+    pub slo: ListState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Location {
+    pane: Pane,
+    env: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Filter,
+    Command,
+}
+
+/// The line being typed after `/` or `:`.
+#[derive(Debug, Clone)]
+pub struct InputLine {
+    pub kind: InputKind,
+    pub text: TextArea<'static>,
+    /// The filter before editing began, restored by Esc.
+    pub before: String,
+    pub candidates: Vec<String>,
+    pub error: Option<String>,
+}
+
+impl InputLine {
+    fn new(kind: InputKind, initial: &str) -> InputLine {
+        let mut text = TextArea::new(vec![initial.to_string()]);
+        text.move_cursor(ratatui_textarea::CursorMove::End);
+        InputLine {
+            kind,
+            text,
+            before: initial.to_string(),
+            candidates: Vec::new(),
+            error: None,
+        }
+    }
+
+    pub fn value(&self) -> &str {
+        self.text.lines().first().map(String::as_str).unwrap_or("")
+    }
+}
+
+#[derive(Debug)]
+pub enum Modal {
+    Help(HelpModal),
+    Pod(Box<PodModal>),
+    Alert(AlertModal),
+    Silence(Box<SilenceForm>),
+    Confirm(Confirm),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Success,
+    Error,
+}
+
+/// A one-line message in the footer, until the next key or a few seconds pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub text: String,
+    pub level: Level,
+    /// Changes with every new message, so a timer clears only its own.
+    pub seq: u64,
+}
+
+/// Whether the user may do an action in a cluster, per SelfSubjectAccessReview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Permission {
+    Allowed,
+    Denied(String),
+    /// The check itself failed; treated as denied (default-deny).
+    Failed(String),
+}
+
+/// Why an action cannot run now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Availability {
+    Available,
+    ReadOnly,
+    Denied(String),
+    Unavailable(String),
+}
+
+/// Side effects for the runtime to perform.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Start an environment's heavy sources (pods, events, workloads).
+    OpenEnv(String),
+    /// Run the SelfSubjectAccessReviews of the registry's actions in an environment.
+    CheckPermissions(String),
+    FetchPod(PodTarget),
+    TailLogs { id: u64, target: PodTarget },
+    StopLogs,
+    CreateSilence {
+        id: u64,
+        targets: Vec<(String, ClusterRole)>,
+        silence: PostableSilence,
+    },
+    ExpireSilence {
+        env: String,
+        role: ClusterRole,
+        id: String,
+    },
+    SetTheme(String),
+}
+
+/// What background tasks report.
+#[derive(Debug)]
+pub enum UiEvent {
+    PodLoaded {
+        target: PodTarget,
+        result: Result<Box<PodDetails>, String>,
+    },
+    LogLines {
+        id: u64,
+        lines: Vec<String>,
+    },
+    LogEnded {
+        id: u64,
+        error: Option<String>,
+    },
+    SilenceCreated {
+        id: u64,
+        /// Per cluster name: the new silence's id, or why it failed.
+        results: Vec<(String, Result<String, String>)>,
+    },
+    SilenceExpired {
+        cluster: String,
+        id: String,
+        result: Result<(), String>,
+    },
+    Permission {
+        env: String,
+        role: ClusterRole,
+        action: &'static str,
+        result: Permission,
+    },
+}
+
+pub const NO_ENGINE: &str = "the workflow engine is not part of this version";
+
+/// Everything about the console's state except the fleet data itself.
+#[derive(Debug)]
+pub struct App {
+    pub envs: Vec<String>,
+    pub env: Option<String>,
+    pub pane: Pane,
+    pub scope: Scope,
+    history: Vec<Location>,
+    pub lists: Lists,
+    filters: [String; 7],
+    pub pod_sort: PodSort,
+    pub grouping: Grouping,
+    pub show_silences: bool,
+    pub input: Option<InputLine>,
+    pub modals: Vec<Modal>,
+    pub flash: Option<Flash>,
+    pub read_only: bool,
+    /// The default author of silences.
+    pub author: String,
+    pub permissions: HashMap<(String, ClusterRole, &'static str), Permission>,
+    pub themes: Vec<String>,
+    /// Set when the console should exit, with its exit code.
+    pub quit: Option<i32>,
+    next_id: u64,
+}
+
+impl App {
+    pub fn new(envs: Vec<String>) -> App {
+        App {
+            envs,
+            env: None,
+            pane: Pane::Fleet,
+            scope: Scope::Both,
+            history: Vec::new(),
+            lists: Lists::default(),
+            filters: Default::default(),
+            pod_sort: PodSort::default(),
+            grouping: Grouping::default(),
+            show_silences: false,
+            input: None,
+            modals: Vec::new(),
+            flash: None,
+            read_only: false,
+            author: String::new(),
+            permissions: HashMap::new(),
+            themes: Vec::new(),
+            quit: None,
+            next_id: 1,
+        }
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// The filter of the current pane (the silence list shares the alerts' filter).
+    pub fn filter(&self) -> &str {
+        &self.filters[self.pane.index()]
+    }
+
+    pub fn filter_of(&self, pane: Pane) -> &str {
+        &self.filters[pane.index()]
+    }
+
+    pub fn set_filter(&mut self, pane: Pane, text: &str) {
+        self.filters[pane.index()] = text.to_string();
+        self.list_mut(pane).selected = 0;
+    }
+
+    pub fn list(&self, pane: Pane) -> &ListState {
+        match pane {
+            Pane::Fleet => &self.lists.fleet,
+            Pane::Pods => &self.lists.pods,
+            Pane::Alerts if self.show_silences => &self.lists.silences,
+            Pane::Alerts => &self.lists.alerts,
+            Pane::Cluster => &self.lists.nodes,
+            Pane::Backups => &self.lists.backups,
+            Pane::Slo | Pane::Runs => &self.lists.slo,
+        }
+    }
+
+    pub fn list_mut(&mut self, pane: Pane) -> &mut ListState {
+        match pane {
+            Pane::Fleet => &mut self.lists.fleet,
+            Pane::Pods => &mut self.lists.pods,
+            Pane::Alerts if self.show_silences => &mut self.lists.silences,
+            Pane::Alerts => &mut self.lists.alerts,
+            Pane::Cluster => &mut self.lists.nodes,
+            Pane::Backups => &mut self.lists.backups,
+            Pane::Slo | Pane::Runs => &mut self.lists.slo,
+        }
+    }
+
+    pub fn flash(&mut self, level: Level, text: impl Into<String>) {
+        let seq = self.next_id();
+        self.flash = Some(Flash {
+            text: text.into(),
+            level,
+            seq,
+        });
+    }
+
+    /// Where keys go now, most specific first.
+    pub fn contexts(&self) -> Vec<Context> {
+        if self.input.is_some() {
+            return vec![Context::Input];
+        }
+        match self.modals.last() {
+            Some(Modal::Help(_)) => vec![Context::Help, Context::Navigation, Context::Overlay],
+            Some(Modal::Pod(_)) => vec![Context::PodDetails, Context::Navigation, Context::Overlay],
+            Some(Modal::Alert(_)) => vec![Context::AlertDetails, Context::Navigation, Context::Overlay],
+            Some(Modal::Silence(_)) => vec![Context::SilenceForm],
+            Some(Modal::Confirm(_)) => vec![Context::Confirm],
+            None => {
+                let mut v = Vec::with_capacity(4);
+                if self.pane == Pane::Alerts && self.show_silences {
+                    v.push(Context::Silences);
+                }
+                v.extend([Context::Pane(self.pane), Context::Navigation, Context::Global]);
+                v
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Keys
+    // -----------------------------------------------------------------------------------
+
+    pub fn on_key(&mut self, ev: KeyEvent, views: &Views) -> Vec<Effect> {
+        let Some(key) = Key::from_event(&ev) else {
+            return Vec::new();
+        };
+        // A key press acknowledges the message shown.
+        self.flash = None;
+        if self.input.is_some() {
+            return self.on_input_key(ev, key, views);
+        }
+        if matches!(self.modals.last(), Some(Modal::Silence(_))) {
+            return self.on_form_key(ev, key);
+        }
+        match keymap::resolve(&self.contexts(), key) {
+            Some(spec) => self.run(spec, views),
+            None => Vec::new(),
+        }
+    }
+
+    /// Runs a registry action after checking that it is available.
+    pub fn run(&mut self, spec: &'static ActionSpec, views: &Views) -> Vec<Effect> {
+        let target = self.action_target(spec, views);
+        match self.availability(spec, target.as_ref().map(|(e, r)| (e.as_str(), *r))) {
+            Availability::Available => self.apply(spec.action, views),
+            Availability::ReadOnly => {
+                self.flash(Level::Error, format!("read-only mode: “{}” is disabled", spec.label));
+                Vec::new()
+            }
+            Availability::Denied(why) | Availability::Unavailable(why) => {
+                self.flash(Level::Error, format!("{}: {why}", spec.label));
+                Vec::new()
+            }
+        }
+    }
+
+    /// The cluster an action would act in, for its permission check.
+    fn action_target(&self, spec: &ActionSpec, views: &Views) -> Option<(String, ClusterRole)> {
+        spec.rbac?;
+        if let Some(Modal::Pod(m)) = self.modals.last() {
+            return Some((m.target.env.clone(), m.target.role));
+        }
+        views
+            .pods
+            .target(self.lists.pods.selected, self.env.as_deref()?)
+            .map(|t| (t.env, t.role))
+    }
+
+    /// Whether `spec` may run in `target` (env, cluster).
+    pub fn availability(&self, spec: &ActionSpec, target: Option<(&str, ClusterRole)>) -> Availability {
+        if matches!(spec.action, Action::CancelRun | Action::ResumeRun) {
+            return Availability::Unavailable(format!("no workflow runs exist: {NO_ENGINE}"));
+        }
+        if self.read_only && spec.danger > Danger::Safe {
+            return Availability::ReadOnly;
+        }
+        let (Some(rbac), Some((env, role))) = (spec.rbac, target) else {
+            return Availability::Available;
+        };
+        match self.permissions.get(&(env.to_string(), role, spec.id)) {
+            Some(Permission::Denied(reason)) => Availability::Denied(format!(
+                "RBAC: you may not {} in {env}-{role}{}",
+                rbac.describe(),
+                if reason.is_empty() { String::new() } else { format!(" ({reason})") }
+            )),
+            Some(Permission::Failed(e)) => Availability::Denied(format!(
+                "permission check for {} in {env}-{role} failed: {e}",
+                rbac.describe()
+            )),
+            // Unknown yet: let the API server decide; it refuses what RBAC forbids.
+            Some(Permission::Allowed) | None => Availability::Available,
+        }
+    }
+
+    pub fn apply(&mut self, action: Action, views: &Views) -> Vec<Effect> {
+        if let Some(effects) = self.apply_to_modal(action, views) {
+            return effects;
+        }
+        if self.list_mut(self.pane).apply(action) {
+            return Vec::new();
+        }
+        match action {
+            Action::Quit => {
+                self.quit = Some(crate::exit::OK);
+                Vec::new()
+            }
+            Action::Help => {
+                self.modals.push(Modal::Help(HelpModal::default()));
+                Vec::new()
+            }
+            Action::Command => {
+                self.input = Some(InputLine::new(InputKind::Command, ""));
+                Vec::new()
+            }
+            Action::Filter => {
+                self.input = Some(InputLine::new(InputKind::Filter, self.filter()));
+                Vec::new()
+            }
+            Action::Back => self.back(),
+            Action::NextPane | Action::PrevPane => {
+                let n = Pane::ALL.len();
+                let step = if action == Action::NextPane { 1 } else { n - 1 };
+                self.go(Pane::ALL[(self.pane.index() + step) % n], None)
+            }
+            Action::Go(pane) => self.go(pane, None),
+            Action::CycleScope => {
+                self.scope = self.scope.next();
+                self.flash(Level::Info, format!("showing {}", self.scope.label()));
+                Vec::new()
+            }
+            Action::Open => self.open(views),
+            Action::SortNext => {
+                self.pod_sort = self.pod_sort.next_column();
+                Vec::new()
+            }
+            Action::SortReverse => {
+                self.pod_sort.descending = !self.pod_sort.descending;
+                Vec::new()
+            }
+            Action::Logs => self.open_pod(views, PodTab::Logs),
+            Action::Silence => self.open_silence_form(views),
+            Action::Silences => {
+                self.show_silences = !self.show_silences;
+                Vec::new()
+            }
+            Action::Expire => self.confirm_expire(views),
+            Action::GroupBy => {
+                self.grouping = self.grouping.next();
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Actions aimed at the top overlay; `None` when there is none.
+    fn apply_to_modal(&mut self, action: Action, views: &Views) -> Option<Vec<Effect>> {
+        let modal = self.modals.last_mut()?;
+        let effects = match (modal, action) {
+            (_, Action::Close) => return Some(self.close_modal()),
+            (Modal::Help(h), a) => {
+                h.scroll.apply(a);
+                Vec::new()
+            }
+            (Modal::Alert(m), Action::Silence) => {
+                let fingerprint = m.fingerprint.clone();
+                return Some(self.silence_form_for(&fingerprint, views));
+            }
+            (Modal::Alert(m), a) => {
+                m.scroll.apply(a);
+                Vec::new()
+            }
+            (Modal::Pod(m), a) => {
+                let tab = match a {
+                    Action::NextTab => Some(m.tab.next()),
+                    Action::PrevTab => Some(m.tab.prev()),
+                    Action::Logs => Some(PodTab::Logs),
+                    Action::Follow => {
+                        m.logs.toggle_follow();
+                        None
+                    }
+                    other => {
+                        m.scroll_mut().apply(other);
+                        None
+                    }
+                };
+                match tab {
+                    Some(t) => {
+                        let target = m.target.clone();
+                        m.tab = t;
+                        if t == PodTab::Logs && m.log_task.is_none() {
+                            let id = self.next_id();
+                            if let Some(Modal::Pod(m)) = self.modals.last_mut() {
+                                m.log_task = Some(id);
+                            }
+                            vec![Effect::TailLogs { id, target }]
+                        } else {
+                            Vec::new()
+                        }
+                    }
+                    None => Vec::new(),
+                }
+            }
+            (Modal::Confirm(_), Action::Confirm) => {
+                let Some(Modal::Confirm(c)) = self.modals.pop() else {
+                    return Some(Vec::new());
+                };
+                return Some(self.execute(c.pending));
+            }
+            (Modal::Confirm(_), _) | (Modal::Silence(_), _) => Vec::new(),
+        };
+        Some(effects)
+    }
+
+    fn close_modal(&mut self) -> Vec<Effect> {
+        match self.modals.pop() {
+            Some(Modal::Pod(m)) if m.log_task.is_some() => vec![Effect::StopLogs],
+            _ => Vec::new(),
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Navigation
+    // -----------------------------------------------------------------------------------
+
+    /// Esc: clears the pane's filter first, then goes back where the user came from.
+    fn back(&mut self) -> Vec<Effect> {
+        if !self.filter().is_empty() {
+            let pane = self.pane;
+            self.set_filter(pane, "");
+            return Vec::new();
+        }
+        if self.pane == Pane::Alerts && self.show_silences {
+            self.show_silences = false;
+            return Vec::new();
+        }
+        match self.history.pop() {
+            Some(loc) => {
+                let effects = self.enter(loc.env.as_deref());
+                self.pane = loc.pane;
+                effects
+            }
+            None if self.pane != Pane::Fleet => {
+                self.pane = Pane::Fleet;
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Switches to `pane`, in `env` or the current one. A pane that shows one
+    /// environment, asked for from the fleet overview, opens the selected environment.
+    pub fn go(&mut self, pane: Pane, env: Option<String>) -> Vec<Effect> {
+        let env = env.or_else(|| self.env.clone()).or_else(|| {
+            pane.needs_env()
+                .then(|| self.envs.get(self.lists.fleet.selected).cloned())
+                .flatten()
+        });
+        let here = Location {
+            pane: self.pane,
+            env: self.env.clone(),
+        };
+        let there = Location {
+            pane,
+            env: env.clone(),
+        };
+        if here == there {
+            return Vec::new();
+        }
+        self.history.push(here);
+        // Long sessions hop between panes all day; the way back needs no more than this.
+        if self.history.len() > 64 {
+            self.history.remove(0);
+        }
+        let effects = self.enter(env.as_deref());
+        self.pane = pane;
+        effects
+    }
+
+    /// Makes `env` the current environment (or none: the fleet).
+    fn enter(&mut self, env: Option<&str>) -> Vec<Effect> {
+        if self.env.as_deref() == env {
+            return Vec::new();
+        }
+        self.env = env.map(String::from);
+        self.lists.pods = ListState::default();
+        self.lists.nodes = ListState::default();
+        self.lists.backups = ListState::default();
+        self.lists.slo = ListState::default();
+        match env {
+            Some(e) => {
+                if let Some(i) = self.envs.iter().position(|n| n == e) {
+                    self.lists.fleet.selected = i;
+                }
+                vec![Effect::OpenEnv(e.to_string()), Effect::CheckPermissions(e.to_string())]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Enter: the selected row's next level.
+    fn open(&mut self, views: &Views) -> Vec<Effect> {
+        match self.pane {
+            Pane::Fleet => match self.envs.get(self.lists.fleet.selected).cloned() {
+                Some(env) => self.go(Pane::Cluster, Some(env)),
+                None => Vec::new(),
+            },
+            Pane::Pods => self.open_pod(views, PodTab::Overview),
+            Pane::Alerts if !self.show_silences => {
+                match views.alerts.alert(self.lists.alerts.selected) {
+                    Some(a) => {
+                        let fingerprint = a.alert.fingerprint.clone();
+                        self.modals.push(Modal::Alert(AlertModal::new(fingerprint)));
+                    }
+                    None => self.flash(Level::Info, "no alert selected"),
+                }
+                Vec::new()
+            }
+            Pane::Cluster => match views.cluster.node(self.lists.nodes.selected) {
+                Some((role, node)) => {
+                    let node = node.to_string();
+                    let effects = self.go(Pane::Pods, None);
+                    self.scope = match role {
+                        ClusterRole::Sc => Scope::Sc,
+                        ClusterRole::Wc => Scope::Wc,
+                    };
+                    self.set_filter(Pane::Pods, &node);
+                    effects
+                }
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    fn open_pod(&mut self, views: &Views, tab: PodTab) -> Vec<Effect> {
+        if let Some(Modal::Pod(_)) = self.modals.last() {
+            return self.apply(Action::Logs, views);
+        }
+        let Some(env) = self.env.clone() else {
+            return Vec::new();
+        };
+        let Some(target) = views.pods.target(self.lists.pods.selected, &env) else {
+            self.flash(Level::Info, "no pod selected");
+            return Vec::new();
+        };
+        let mut modal = PodModal::new(target.clone(), tab);
+        let mut effects = vec![Effect::FetchPod(target.clone())];
+        if tab == PodTab::Logs {
+            let id = self.next_id();
+            modal.log_task = Some(id);
+            effects.push(Effect::TailLogs { id, target });
+        }
+        self.modals.push(Modal::Pod(Box::new(modal)));
+        effects
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Silences
+    // -----------------------------------------------------------------------------------
+
+    fn open_silence_form(&mut self, views: &Views) -> Vec<Effect> {
+        if self.show_silences {
+            return Vec::new();
+        }
+        match views.alerts.alert(self.lists.alerts.selected) {
+            Some(a) => {
+                let fingerprint = a.alert.fingerprint.clone();
+                self.silence_form_for(&fingerprint, views)
+            }
+            None => {
+                self.flash(Level::Info, "no alert selected");
+                Vec::new()
+            }
+        }
+    }
+
+    fn silence_form_for(&mut self, fingerprint: &str, views: &Views) -> Vec<Effect> {
+        match views.alerts.by_fingerprint(fingerprint) {
+            Some(a) => {
+                let form = SilenceForm::new(a, &self.author);
+                self.modals.push(Modal::Silence(Box::new(form)));
+            }
+            None => self.flash(Level::Info, "the alert is no longer firing"),
+        }
+        Vec::new()
+    }
+
+    fn on_form_key(&mut self, ev: KeyEvent, key: Key) -> Vec<Effect> {
+        let action = keymap::resolve(&[Context::SilenceForm], key).map(|s| s.action);
+        let read_only = self.read_only;
+        let Some(Modal::Silence(form)) = self.modals.last_mut() else {
+            return Vec::new();
+        };
+        match action {
+            Some(Action::Close) => {
+                self.modals.pop();
+                Vec::new()
+            }
+            Some(Action::NextField) => {
+                form.focus_next();
+                Vec::new()
+            }
+            Some(Action::PrevField) => {
+                form.focus_prev();
+                Vec::new()
+            }
+            Some(Action::Submit) if read_only => {
+                form.submit_error = Some("read-only mode: silences cannot be created".into());
+                Vec::new()
+            }
+            Some(Action::Submit) => match form.submit(chrono::Utc::now()) {
+                Submit::Invalid => Vec::new(),
+                Submit::Ready { targets, silence } => {
+                    let id = self.next_id();
+                    if let Some(Modal::Silence(form)) = self.modals.last_mut() {
+                        form.pending = Some(id);
+                    }
+                    vec![Effect::CreateSilence {
+                        id,
+                        targets,
+                        silence: *silence,
+                    }]
+                }
+            },
+            _ => {
+                form.input(ev);
+                Vec::new()
+            }
+        }
+    }
+
+    fn confirm_expire(&mut self, views: &Views) -> Vec<Effect> {
+        let Some(s) = views.alerts.silence(self.lists.silences.selected) else {
+            self.flash(Level::Info, "no silence selected");
+            return Vec::new();
+        };
+        if s.silence.status.state == crate::sources::alertmanager::SilenceState::Expired {
+            self.flash(Level::Info, "that silence has already expired");
+            return Vec::new();
+        }
+        let pending = Pending::ExpireSilence {
+            env: s.env.clone(),
+            role: s.role,
+            id: s.silence.id.clone(),
+        };
+        let matchers: Vec<String> = s.silence.matchers.iter().map(|m| m.to_string()).collect();
+        self.modals.push(Modal::Confirm(Confirm::new(
+            "Expire silence?",
+            vec![
+                format!("Silence {} on {}-{}", short_id(&s.silence.id), s.env, s.role),
+                format!("matching {}", matchers.join(", ")),
+                format!("by {}: {}", s.silence.created_by, s.silence.comment),
+                String::new(),
+                "The alerts it mutes will notify again.".into(),
+            ],
+            pending,
+        )));
+        Vec::new()
+    }
+
+    fn execute(&mut self, pending: Pending) -> Vec<Effect> {
+        match pending {
+            Pending::ExpireSilence { env, role, id } => vec![Effect::ExpireSilence { env, role, id }],
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // The filter and command line
+    // -----------------------------------------------------------------------------------
+
+    fn on_input_key(&mut self, ev: KeyEvent, key: Key, views: &Views) -> Vec<Effect> {
+        let action = keymap::resolve(&[Context::Input], key).map(|s| s.action);
+        let pane = self.pane;
+        let Some(input) = self.input.as_mut() else {
+            return Vec::new();
+        };
+        match (action, input.kind) {
+            (Some(Action::Close), InputKind::Filter) => {
+                let before = input.before.clone();
+                self.input = None;
+                self.set_filter(pane, &before);
+                Vec::new()
+            }
+            (Some(Action::Close), InputKind::Command) => {
+                self.input = None;
+                Vec::new()
+            }
+            (Some(Action::Submit), InputKind::Filter) => {
+                self.input = None;
+                Vec::new()
+            }
+            (Some(Action::Submit), InputKind::Command) => {
+                let line = input.value().to_string();
+                let vocab = Vocabulary {
+                    envs: &self.envs,
+                    themes: &self.themes,
+                };
+                match command::parse(&line, &vocab) {
+                    Ok(cmd) => {
+                        self.input = None;
+                        self.run_command(cmd, views)
+                    }
+                    Err(e) => {
+                        input.error = Some(e);
+                        Vec::new()
+                    }
+                }
+            }
+            (Some(Action::Complete), InputKind::Command) => {
+                let vocab = Vocabulary {
+                    envs: &self.envs,
+                    themes: &self.themes,
+                };
+                let (line, candidates) = command::complete(input.value(), &vocab);
+                input.text = TextArea::new(vec![line]);
+                input.text.move_cursor(ratatui_textarea::CursorMove::End);
+                input.candidates = candidates;
+                input.error = None;
+                Vec::new()
+            }
+            _ => {
+                // Enter and Tab never reach the single-line text.
+                if matches!(ev.code, KeyCode::Enter | KeyCode::Tab)
+                    || (ev.code == KeyCode::Char('m') && ev.modifiers.contains(KeyModifiers::CONTROL))
+                {
+                    return Vec::new();
+                }
+                if input.text.input(ev) {
+                    input.error = None;
+                    input.candidates.clear();
+                    if input.kind == InputKind::Filter {
+                        let text = input.value().to_string();
+                        self.set_filter(pane, &text);
+                    }
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    pub fn run_command(&mut self, cmd: Command, views: &Views) -> Vec<Effect> {
+        match cmd {
+            Command::Go { pane, env, scope } => {
+                if let Some(s) = scope {
+                    self.scope = s;
+                }
+                if pane == Pane::Alerts {
+                    self.show_silences = false;
+                }
+                self.go(pane, env)
+            }
+            Command::Env(env) => self.go(Pane::Cluster, Some(env)),
+            Command::Silences => {
+                let effects = self.go(Pane::Alerts, None);
+                self.show_silences = true;
+                effects
+            }
+            Command::Sort(column) => {
+                self.pod_sort = PodSort {
+                    column,
+                    descending: column.default_descending(),
+                };
+                self.go(Pane::Pods, None)
+            }
+            Command::Theme(name) => vec![Effect::SetTheme(name)],
+            Command::Help => self.apply(Action::Help, views),
+            Command::Quit => self.apply(Action::Quit, views),
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Reports from background tasks
+    // -----------------------------------------------------------------------------------
+
+    pub fn on_event(&mut self, event: UiEvent) {
+        match event {
+            UiEvent::PodLoaded { target, result } => {
+                if let Some(m) = self.pod_modal(|m| m.target == target) {
+                    m.details = result.into();
+                }
+            }
+            UiEvent::LogLines { id, lines } => {
+                if let Some(m) = self.pod_modal(|m| m.log_task == Some(id)) {
+                    m.logs.push(lines);
+                }
+            }
+            UiEvent::LogEnded { id, error } => {
+                if let Some(m) = self.pod_modal(|m| m.log_task == Some(id)) {
+                    m.logs.ended(error);
+                }
+            }
+            UiEvent::SilenceCreated { id, results } => self.silence_created(id, results),
+            UiEvent::SilenceExpired { cluster, id, result } => match result {
+                Ok(()) => self.flash(
+                    Level::Success,
+                    format!("silence {} expired on {cluster}", short_id(&id)),
+                ),
+                Err(e) => self.flash(Level::Error, format!("expiring the silence on {cluster} failed: {e}")),
+            },
+            UiEvent::Permission {
+                env,
+                role,
+                action,
+                result,
+            } => {
+                self.permissions.insert((env, role, action), result);
+            }
+        }
+    }
+
+    fn pod_modal(&mut self, pick: impl Fn(&PodModal) -> bool) -> Option<&mut PodModal> {
+        self.modals.iter_mut().find_map(|m| match m {
+            Modal::Pod(p) if pick(p) => Some(p.as_mut()),
+            _ => None,
+        })
+    }
+
+    fn silence_created(&mut self, id: u64, results: Vec<(String, Result<String, String>)>) {
+        let failures: Vec<String> = results
+            .iter()
+            .filter_map(|(c, r)| r.as_ref().err().map(|e| format!("{c}: {e}")))
+            .collect();
+        let created: Vec<String> = results
+            .iter()
+            .filter_map(|(c, r)| r.as_ref().ok().map(|sid| format!("{} on {c}", short_id(sid))))
+            .collect();
+        let form_index = self
+            .modals
+            .iter()
+            .position(|m| matches!(m, Modal::Silence(f) if f.pending == Some(id)));
+        if failures.is_empty() {
+            if let Some(i) = form_index {
+                self.modals.truncate(i);
+            }
+            self.flash(
+                Level::Success,
+                format!("silence {} created; the alert list updates at the next poll", created.join(", ")),
+            );
+        } else if let Some(i) = form_index {
+            if let Modal::Silence(f) = &mut self.modals[i] {
+                f.pending = None;
+                let mut msg = format!("failed: {}", failures.join("; "));
+                if !created.is_empty() {
+                    msg.push_str(&format!(" (created {})", created.join(", ")));
+                }
+                f.submit_error = Some(msg);
+            }
+        } else {
+            self.flash(Level::Error, format!("silence failed: {}", failures.join("; ")));
+        }
+    }
+}
+
+/// The first 8 characters of a silence id, as Alertmanager's UI shows them.
+pub fn short_id(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
+/// How long a silence lasts when the form's duration is left alone.
+pub fn default_silence() -> TimeDelta {
+    TimeDelta::hours(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> App {
+        App::new(vec!["acme".into(), "globex".into(), "initech".into()])
+    }
+
+    fn key(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    fn code(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn enter_on_the_fleet_opens_the_selected_environment() {
+        let mut a = app();
+        let v = Views::default();
+        a.lists.fleet.set_len(3);
+        a.on_key(key('j'), &v);
+        let effects = a.on_key(code(KeyCode::Enter), &v);
+        assert_eq!(a.env.as_deref(), Some("globex"));
+        assert_eq!(a.pane, Pane::Cluster);
+        assert_eq!(
+            effects,
+            [Effect::OpenEnv("globex".into()), Effect::CheckPermissions("globex".into())]
+        );
+        a.on_key(key('2'), &v);
+        assert_eq!(a.pane, Pane::Pods);
+        a.on_key(code(KeyCode::Esc), &v);
+        assert_eq!(a.pane, Pane::Cluster);
+        a.on_key(code(KeyCode::Esc), &v);
+        assert_eq!((a.pane, a.env.as_deref()), (Pane::Fleet, None));
+    }
+
+    #[test]
+    fn number_keys_from_the_fleet_enter_the_selected_environment() {
+        let mut a = app();
+        let v = Views::default();
+        a.lists.fleet.set_len(3);
+        a.on_key(key('G'), &v);
+        a.on_key(key('2'), &v);
+        assert_eq!((a.pane, a.env.as_deref()), (Pane::Pods, Some("initech")));
+        a.on_key(key('3'), &v);
+        assert_eq!(a.pane, Pane::Alerts);
+        a.on_key(code(KeyCode::Tab), &v);
+        assert_eq!(a.pane, Pane::Cluster);
+        a.on_key(code(KeyCode::BackTab), &v);
+        assert_eq!(a.pane, Pane::Alerts);
+    }
+
+    #[test]
+    fn the_filter_applies_live_and_esc_restores_it() {
+        let mut a = app();
+        let v = Views::default();
+        a.go(Pane::Pods, Some("globex".into()));
+        a.on_key(key('/'), &v);
+        for c in "pay".chars() {
+            a.on_key(key(c), &v);
+        }
+        assert_eq!(a.filter(), "pay");
+        a.on_key(code(KeyCode::Enter), &v);
+        assert!(a.input.is_none());
+        assert_eq!(a.filter(), "pay");
+        a.on_key(key('/'), &v);
+        a.on_key(key('x'), &v);
+        assert_eq!(a.filter(), "payx");
+        a.on_key(code(KeyCode::Esc), &v);
+        assert_eq!(a.filter(), "pay");
+        // Esc outside the line clears the filter before going back.
+        a.on_key(code(KeyCode::Esc), &v);
+        assert_eq!((a.filter(), a.pane), ("", Pane::Pods));
+    }
+
+    #[test]
+    fn commands_switch_panes_and_scope() {
+        let mut a = app();
+        let v = Views::default();
+        a.on_key(key(':'), &v);
+        for c in "pods wc globex".chars() {
+            a.on_key(key(c), &v);
+        }
+        let effects = a.on_key(code(KeyCode::Enter), &v);
+        assert_eq!((a.pane, a.scope, a.env.as_deref()), (Pane::Pods, Scope::Wc, Some("globex")));
+        assert!(effects.contains(&Effect::OpenEnv("globex".into())));
+        a.on_key(key(':'), &v);
+        a.on_key(key('x'), &v);
+        a.on_key(code(KeyCode::Enter), &v);
+        assert!(a.input.as_ref().unwrap().error.as_ref().unwrap().contains("unknown command"));
+        a.on_key(code(KeyCode::Esc), &v);
+        assert!(a.input.is_none());
+        a.on_key(key(':'), &v);
+        a.on_key(key('s'), &v);
+        a.on_key(key('l'), &v);
+        a.on_key(code(KeyCode::Tab), &v);
+        assert_eq!(a.input.as_ref().unwrap().value(), "slo ");
+    }
+
+    #[test]
+    fn movement_is_clamped_to_the_list() {
+        let mut a = app();
+        let v = Views::default();
+        a.lists.fleet.set_len(3);
+        a.lists.fleet.page = 2;
+        for _ in 0..5 {
+            a.on_key(key('j'), &v);
+        }
+        assert_eq!(a.lists.fleet.selected, 2);
+        a.on_key(code(KeyCode::PageUp), &v);
+        assert_eq!(a.lists.fleet.selected, 0);
+        a.on_key(code(KeyCode::End), &v);
+        assert_eq!(a.lists.fleet.selected, 2);
+        a.on_key(key('g'), &v);
+        assert_eq!(a.lists.fleet.selected, 0);
+    }
+
+    #[test]
+    fn help_opens_and_closes_and_q_quits_only_outside_overlays() {
+        let mut a = app();
+        let v = Views::default();
+        a.on_key(key('?'), &v);
+        assert!(matches!(a.modals.last(), Some(Modal::Help(_))));
+        a.on_key(key('q'), &v);
+        assert!(a.modals.is_empty() && a.quit.is_none());
+        a.on_key(key('q'), &v);
+        assert_eq!(a.quit, Some(0));
+    }
+
+    #[test]
+    fn read_only_disables_caution_actions_with_a_reason() {
+        let mut a = app();
+        a.read_only = true;
+        let spec = keymap::by_id("alerts.silence").unwrap();
+        assert_eq!(a.availability(spec, None), Availability::ReadOnly);
+        let v = Views::default();
+        a.go(Pane::Alerts, None);
+        a.on_key(key('s'), &v);
+        assert!(a.modals.is_empty());
+        assert!(a.flash.as_ref().unwrap().text.contains("read-only"));
+        let details = keymap::by_id("alerts.details").unwrap();
+        assert_eq!(a.availability(details, None), Availability::Available);
+    }
+
+    #[test]
+    fn denied_permissions_make_an_action_unavailable() {
+        let mut a = app();
+        let spec = keymap::by_id("pods.logs").unwrap();
+        let target = Some(("globex", ClusterRole::Wc));
+        assert_eq!(a.availability(spec, target), Availability::Available);
+        a.on_event(UiEvent::Permission {
+            env: "globex".into(),
+            role: ClusterRole::Wc,
+            action: "pods.logs",
+            result: Permission::Denied(String::new()),
+        });
+        assert_eq!(
+            a.availability(spec, target),
+            Availability::Denied("RBAC: you may not get pods/log in globex-wc".into())
+        );
+        assert_eq!(a.availability(spec, Some(("globex", ClusterRole::Sc))), Availability::Available);
+        let cancel = keymap::by_id("runs.cancel").unwrap();
+        assert!(matches!(a.availability(cancel, None), Availability::Unavailable(_)));
+    }
+
+    #[test]
+    fn scope_cycles_through_both_clusters() {
+        let mut a = app();
+        let v = Views::default();
+        assert_eq!(a.scope, Scope::Both);
+        a.on_key(key('c'), &v);
+        assert_eq!(a.scope, Scope::Sc);
+        a.on_key(key('c'), &v);
+        assert_eq!(a.scope, Scope::Wc);
+        a.on_key(key('c'), &v);
+        assert_eq!(a.scope, Scope::Both);
+    }
+}

@@ -1,0 +1,277 @@
+//! The `:` command line: `:pods wc`, `:alerts`, `:env acme`, `:slo`, `:backups sc`,
+//! `:sort restarts`, `:theme light`. Any unique prefix of a command works (`:po wc`), and
+//! Tab completes commands and their arguments.
+
+use super::app::{Pane, Scope};
+use super::panes::pods::PodColumn;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// A pane, optionally of another environment or cluster scope.
+    Go {
+        pane: Pane,
+        env: Option<String>,
+        scope: Option<Scope>,
+    },
+    Env(String),
+    Silences,
+    Sort(PodColumn),
+    Theme(String),
+    Help,
+    Quit,
+}
+
+/// What the arguments of a command may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Args {
+    None,
+    /// Environment names and sc/wc/both, in any order.
+    Place,
+    Env,
+    Column,
+    Theme,
+}
+
+const COMMANDS: &[(&str, Args, &str)] = &[
+    ("fleet", Args::None, "fleet overview"),
+    ("pods", Args::Place, "pods [env] [sc|wc|both]"),
+    ("alerts", Args::Place, "alerts [env] [sc|wc|both]"),
+    ("cluster", Args::Place, "nodes, Cluster API and events [env] [sc|wc|both]"),
+    ("backups", Args::Place, "backups [env] [sc|wc|both]"),
+    ("slo", Args::Place, "SLO [env] [sc|wc|both]"),
+    ("runs", Args::None, "workflow runs and audit"),
+    ("env", Args::Env, "env <name>: open an environment"),
+    ("silences", Args::None, "list silences"),
+    ("sort", Args::Column, "sort <column>: sort pods"),
+    ("theme", Args::Theme, "theme <name>"),
+    ("help", Args::None, "help"),
+    ("quit", Args::None, "quit"),
+];
+
+const SCOPES: [&str; 3] = ["sc", "wc", "both"];
+
+/// The names an argument may take.
+pub struct Vocabulary<'a> {
+    pub envs: &'a [String],
+    pub themes: &'a [String],
+}
+
+pub fn parse(line: &str, vocab: &Vocabulary<'_>) -> Result<Command, String> {
+    let mut words = line.split_whitespace();
+    let Some(first) = words.next() else {
+        return Err("type a command, e.g. :pods wc (Tab completes)".into());
+    };
+    let (name, args, _) = find_command(first)?;
+    let rest: Vec<&str> = words.collect();
+    let one = |what: &str| -> Result<&str, String> {
+        match rest.as_slice() {
+            [one] => Ok(one),
+            [] => Err(format!(":{name} needs {what}")),
+            _ => Err(format!(":{name} takes one {what}")),
+        }
+    };
+    match args {
+        Args::None if !rest.is_empty() => Err(format!(":{name} takes no arguments")),
+        Args::None => Ok(match name {
+            "fleet" => go(Pane::Fleet, None, None),
+            "runs" => go(Pane::Runs, None, None),
+            "silences" => Command::Silences,
+            "help" => Command::Help,
+            _ => Command::Quit,
+        }),
+        Args::Place => {
+            let pane = match name {
+                "pods" => Pane::Pods,
+                "alerts" => Pane::Alerts,
+                "cluster" => Pane::Cluster,
+                "backups" => Pane::Backups,
+                _ => Pane::Slo,
+            };
+            let (mut env, mut scope) = (None, None);
+            for word in rest {
+                if let Some(s) = Scope::parse(word) {
+                    scope = Some(s);
+                } else {
+                    env = Some(find_env(word, vocab.envs)?);
+                }
+            }
+            Ok(go(pane, env, scope))
+        }
+        Args::Env => Ok(Command::Env(find_env(one("an environment name")?, vocab.envs)?)),
+        Args::Column => {
+            let word = one("a column")?;
+            PodColumn::parse(word).map(Command::Sort).ok_or_else(|| {
+                format!(
+                    "unknown column `{word}`; the columns are {}",
+                    PodColumn::ALL.map(|c| c.name()).join(", ")
+                )
+            })
+        }
+        Args::Theme => {
+            let word = one("a theme name")?;
+            if vocab.themes.iter().any(|t| t == word) {
+                Ok(Command::Theme(word.to_string()))
+            } else {
+                Err(format!("unknown theme `{word}`; the themes are {}", vocab.themes.join(", ")))
+            }
+        }
+    }
+}
+
+fn go(pane: Pane, env: Option<String>, scope: Option<Scope>) -> Command {
+    Command::Go { pane, env, scope }
+}
+
+fn find_command(word: &str) -> Result<(&'static str, Args, &'static str), String> {
+    let word = word.to_ascii_lowercase();
+    if word == "q" {
+        return Ok(("quit", Args::None, ""));
+    }
+    let matches: Vec<_> = COMMANDS.iter().filter(|(n, _, _)| n.starts_with(word.as_str())).collect();
+    match matches.as_slice() {
+        [one] => Ok(**one),
+        _ if COMMANDS.iter().any(|(n, _, _)| *n == word) => {
+            Ok(*COMMANDS.iter().find(|(n, _, _)| *n == word).expect("checked"))
+        }
+        [] => Err(format!(
+            "unknown command `{word}`; the commands are {}",
+            COMMANDS.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
+        )),
+        many => Err(format!(
+            "`{word}` could be {}",
+            many.iter().map(|c| c.0).collect::<Vec<_>>().join(" or ")
+        )),
+    }
+}
+
+fn find_env(word: &str, envs: &[String]) -> Result<String, String> {
+    if let Some(e) = envs.iter().find(|e| *e == word) {
+        return Ok(e.clone());
+    }
+    let matches: Vec<&String> = envs.iter().filter(|e| e.starts_with(word)).collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(format!("no environment `{word}`")),
+        many => Err(format!(
+            "`{word}` could be {}",
+            many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+/// Tab completion: the line completed as far as it is unambiguous, and the candidates
+/// for the word being typed.
+pub fn complete(line: &str, vocab: &Vocabulary<'_>) -> (String, Vec<String>) {
+    let ends_in_space = line.ends_with(' ');
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (done, current): (&[&str], &str) = match (words.split_last(), ends_in_space) {
+        (None, _) => (&[], ""),
+        (Some(_), true) => (&words[..], ""),
+        (Some((last, before)), false) => (before, last),
+    };
+    let candidates: Vec<String> = if done.is_empty() {
+        COMMANDS.iter().map(|c| c.0.to_string()).collect()
+    } else {
+        match find_command(done[0]).map(|c| c.1) {
+            Ok(Args::Place) => vocab
+                .envs
+                .iter()
+                .cloned()
+                .chain(SCOPES.iter().map(|s| s.to_string()))
+                .collect(),
+            Ok(Args::Env) => vocab.envs.to_vec(),
+            Ok(Args::Column) => PodColumn::ALL.iter().map(|c| c.name().to_string()).collect(),
+            Ok(Args::Theme) => vocab.themes.to_vec(),
+            _ => Vec::new(),
+        }
+    };
+    let matching: Vec<String> = candidates
+        .into_iter()
+        .filter(|c| c.starts_with(current))
+        .collect();
+    let prefix = done.join(" ");
+    let join = |word: &str| {
+        if prefix.is_empty() {
+            word.to_string()
+        } else {
+            format!("{prefix} {word}")
+        }
+    };
+    match matching.as_slice() {
+        [] => (line.to_string(), Vec::new()),
+        [one] => (format!("{} ", join(one)), Vec::new()),
+        many => {
+            let common = common_prefix(many);
+            let completed = if common.len() > current.len() { join(&common) } else { line.to_string() };
+            (completed, matching)
+        }
+    }
+}
+
+fn common_prefix(words: &[String]) -> String {
+    let first = &words[0];
+    let mut len = first.len();
+    for w in &words[1..] {
+        len = len.min(
+            first
+                .bytes()
+                .zip(w.bytes())
+                .take_while(|(a, b)| a == b)
+                .count(),
+        );
+    }
+    first[..len].to_string()
+}
+
+/// One line per command, for help.
+pub fn summary() -> impl Iterator<Item = (&'static str, &'static str)> {
+    COMMANDS.iter().map(|(n, _, d)| (*n, *d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocab() -> (Vec<String>, Vec<String>) {
+        (
+            vec!["acme".into(), "globex".into(), "initech".into()],
+            vec!["dark".into(), "light".into()],
+        )
+    }
+
+    #[test]
+    fn commands_take_places_in_any_order_and_prefixes() {
+        let (envs, themes) = vocab();
+        let v = Vocabulary { envs: &envs, themes: &themes };
+        assert_eq!(
+            parse("pods wc", &v),
+            Ok(Command::Go { pane: Pane::Pods, env: None, scope: Some(Scope::Wc) })
+        );
+        assert_eq!(
+            parse("po wc glob", &v),
+            Ok(Command::Go { pane: Pane::Pods, env: Some("globex".into()), scope: Some(Scope::Wc) })
+        );
+        assert_eq!(parse("env acme", &v), Ok(Command::Env("acme".into())));
+        assert_eq!(parse("q", &v), Ok(Command::Quit));
+        assert_eq!(parse("sort restarts", &v), Ok(Command::Sort(PodColumn::Restarts)));
+        assert!(parse("s", &v).unwrap_err().contains("could be"));
+        assert!(parse("env nope", &v).unwrap_err().contains("no environment"));
+        assert!(parse("theme neon", &v).unwrap_err().contains("dark, light"));
+        assert!(parse("fleet x", &v).is_err());
+    }
+
+    #[test]
+    fn tab_completes_commands_then_arguments() {
+        let (envs, themes) = vocab();
+        let v = Vocabulary { envs: &envs, themes: &themes };
+        assert_eq!(complete("po", &v), ("pods ".into(), vec![]));
+        let (line, cands) = complete("s", &v);
+        assert_eq!(line, "s");
+        assert_eq!(cands, ["slo", "silences", "sort"]);
+        assert_eq!(complete("env g", &v), ("env globex ".into(), vec![]));
+        let (line, cands) = complete("pods ", &v);
+        assert_eq!(line, "pods ");
+        assert!(cands.contains(&"wc".to_string()) && cands.contains(&"acme".to_string()));
+        assert_eq!(complete("theme l", &v).0, "theme light ");
+    }
+}

@@ -1,0 +1,438 @@
+//! THE action registry: every action the console offers, declared once with its keys,
+//! where it applies, how dangerous it is, the Kubernetes permission it needs and whether
+//! it asks first. Help, the footer, read-only mode and permission checks are all derived
+//! from this table, so a new action cannot forget one of them (k9s leaked write actions
+//! into read-only mode through views that forgot their checks: k9s#857, #3822).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::app::Pane;
+
+/// What a key asks for. Actions that need a target act on the selection of the pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Quit,
+    Help,
+    Command,
+    Filter,
+    Back,
+    NextPane,
+    PrevPane,
+    Go(Pane),
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+    CycleScope,
+    SortNext,
+    SortReverse,
+    Logs,
+    Silence,
+    Silences,
+    Expire,
+    GroupBy,
+    CancelRun,
+    ResumeRun,
+    NextTab,
+    PrevTab,
+    Follow,
+    Close,
+    NextField,
+    PrevField,
+    Submit,
+    Confirm,
+    Complete,
+}
+
+/// Where an action's keys apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Context {
+    Global,
+    /// Moving in any list or scrollable text.
+    Navigation,
+    Pane(Pane),
+    /// The silence list inside the alerts pane.
+    Silences,
+    PodDetails,
+    AlertDetails,
+    Help,
+    SilenceForm,
+    Confirm,
+    /// The `/` filter and `:` command line.
+    Input,
+    /// Closing any overlay.
+    Overlay,
+}
+
+impl Context {
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::Global => "Global",
+            Context::Navigation => "Moving",
+            Context::Pane(p) => p.title(),
+            Context::Silences => "Silences",
+            Context::PodDetails => "Pod details",
+            Context::AlertDetails => "Alert details",
+            Context::Help => "Help",
+            Context::SilenceForm => "Silence form",
+            Context::Confirm => "Confirmation",
+            Context::Input => "Filter and command line",
+            Context::Overlay => "Overlays",
+        }
+    }
+}
+
+/// How much harm an action can do. Read-only mode disables all but `Safe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Danger {
+    Safe,
+    /// Changes something that is easy to undo (a silence).
+    Caution,
+    /// Changes something that is hard to undo.
+    Danger,
+}
+
+impl Danger {
+    pub fn label(self) -> &'static str {
+        match self {
+            Danger::Safe => "",
+            Danger::Caution => "caution",
+            Danger::Danger => "danger",
+        }
+    }
+}
+
+/// The Kubernetes permission an action needs, checked with a SelfSubjectAccessReview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rbac {
+    pub verb: &'static str,
+    pub group: &'static str,
+    pub resource: &'static str,
+    pub subresource: &'static str,
+}
+
+impl Rbac {
+    /// `get pods/log`.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} {}", self.verb, self.resource);
+        if !self.subresource.is_empty() {
+            s.push('/');
+            s.push_str(self.subresource);
+        }
+        if !self.group.is_empty() {
+            s.push('.');
+            s.push_str(self.group);
+        }
+        s
+    }
+}
+
+/// A key as the registry names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    Char(char),
+    Ctrl(char),
+    Enter,
+    Esc,
+    Tab,
+    BackTab,
+    Up,
+    Down,
+    Left,
+    Right,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+}
+
+impl Key {
+    /// The registry key of a terminal key press; `None` for releases and keys the
+    /// console does not bind.
+    pub fn from_event(ev: &KeyEvent) -> Option<Key> {
+        if ev.kind == KeyEventKind::Release {
+            return None;
+        }
+        let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+        Some(match ev.code {
+            KeyCode::Char(c) if ctrl => Key::Ctrl(c.to_ascii_lowercase()),
+            KeyCode::Char(c) => Key::Char(c),
+            KeyCode::Enter => Key::Enter,
+            KeyCode::Esc => Key::Esc,
+            KeyCode::Tab => Key::Tab,
+            KeyCode::BackTab => Key::BackTab,
+            KeyCode::Up => Key::Up,
+            KeyCode::Down => Key::Down,
+            KeyCode::Left => Key::Left,
+            KeyCode::Right => Key::Right,
+            KeyCode::PageUp => Key::PageUp,
+            KeyCode::PageDown => Key::PageDown,
+            KeyCode::Home => Key::Home,
+            KeyCode::End => Key::End,
+            _ => return None,
+        })
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Key::Char(' ') => "Space".into(),
+            Key::Char(c) => c.to_string(),
+            Key::Ctrl(c) => format!("Ctrl-{c}"),
+            Key::Enter => "Enter".into(),
+            Key::Esc => "Esc".into(),
+            Key::Tab => "Tab".into(),
+            Key::BackTab => "S-Tab".into(),
+            Key::Up => "↑".into(),
+            Key::Down => "↓".into(),
+            Key::Left => "←".into(),
+            Key::Right => "→".into(),
+            Key::PageUp => "PgUp".into(),
+            Key::PageDown => "PgDn".into(),
+            Key::Home => "Home".into(),
+            Key::End => "End".into(),
+        }
+    }
+}
+
+/// One entry of the registry.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionSpec {
+    /// Stable name, e.g. `pods.logs`: the key of permission results.
+    pub id: &'static str,
+    pub action: Action,
+    pub keys: &'static [Key],
+    pub context: Context,
+    pub label: &'static str,
+    pub danger: Danger,
+    pub rbac: Option<Rbac>,
+    /// Asks "are you sure?" before acting.
+    pub confirm: bool,
+    /// Listed in the footer of its context.
+    pub footer: bool,
+}
+
+impl ActionSpec {
+    const fn new(
+        id: &'static str,
+        action: Action,
+        keys: &'static [Key],
+        context: Context,
+        label: &'static str,
+    ) -> ActionSpec {
+        ActionSpec {
+            id,
+            action,
+            keys,
+            context,
+            label,
+            danger: Danger::Safe,
+            rbac: None,
+            confirm: false,
+            footer: false,
+        }
+    }
+
+    const fn danger(mut self, d: Danger) -> Self {
+        self.danger = d;
+        self
+    }
+
+    const fn rbac(mut self, verb: &'static str, resource: &'static str, subresource: &'static str) -> Self {
+        self.rbac = Some(Rbac {
+            verb,
+            group: "",
+            resource,
+            subresource,
+        });
+        self
+    }
+
+    const fn confirm(mut self) -> Self {
+        self.confirm = true;
+        self
+    }
+
+    const fn footer(mut self) -> Self {
+        self.footer = true;
+        self
+    }
+
+    pub fn keys_label(&self) -> String {
+        self.keys
+            .iter()
+            .map(|k| k.label())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// The shortest key, for the footer.
+    pub fn first_key(&self) -> String {
+        self.keys.first().map(|k| k.label()).unwrap_or_default()
+    }
+}
+
+use Action as A;
+use Context as C;
+use Key as K;
+
+const fn spec(id: &'static str, action: Action, keys: &'static [Key], context: Context, label: &'static str) -> ActionSpec {
+    ActionSpec::new(id, action, keys, context, label)
+}
+
+/// Every action, by context. The order is the order of help and footer.
+pub static REGISTRY: &[ActionSpec] = &[
+    // Fleet overview.
+    spec("fleet.open", A::Open, &[K::Enter], C::Pane(Pane::Fleet), "open environment").footer(),
+    // Pods.
+    spec("pods.details", A::Open, &[K::Enter], C::Pane(Pane::Pods), "details").footer().rbac("get", "pods", ""),
+    spec("pods.logs", A::Logs, &[K::Char('l')], C::Pane(Pane::Pods), "logs").footer().rbac("get", "pods", "log"),
+    spec("pods.sort", A::SortNext, &[K::Char('s')], C::Pane(Pane::Pods), "sort by next column").footer(),
+    spec("pods.reverse", A::SortReverse, &[K::Char('S')], C::Pane(Pane::Pods), "reverse sort"),
+    // Alerts.
+    spec("alerts.details", A::Open, &[K::Enter], C::Pane(Pane::Alerts), "details").footer(),
+    spec("alerts.silence", A::Silence, &[K::Char('s')], C::Pane(Pane::Alerts), "silence").footer().danger(Danger::Caution),
+    spec("alerts.silences", A::Silences, &[K::Char('S')], C::Pane(Pane::Alerts), "list silences").footer(),
+    spec("alerts.group", A::GroupBy, &[K::Char('o')], C::Pane(Pane::Alerts), "group by name/severity"),
+    spec("silences.expire", A::Expire, &[K::Char('x')], C::Silences, "expire silence").footer().danger(Danger::Caution).confirm(),
+    spec("silences.alerts", A::Silences, &[K::Char('S')], C::Silences, "back to alerts").footer(),
+    // Cluster.
+    spec("cluster.node-pods", A::Open, &[K::Enter], C::Pane(Pane::Cluster), "pods on node").footer(),
+    // Runs.
+    spec("runs.cancel", A::CancelRun, &[K::Char('x')], C::Pane(Pane::Runs), "cancel run").danger(Danger::Danger).confirm(),
+    spec("runs.resume", A::ResumeRun, &[K::Char('r')], C::Pane(Pane::Runs), "resume run").danger(Danger::Caution).confirm(),
+    // Pod details.
+    spec("pod.next-tab", A::NextTab, &[K::Tab, K::Right], C::PodDetails, "next tab").footer(),
+    spec("pod.prev-tab", A::PrevTab, &[K::BackTab, K::Left], C::PodDetails, "previous tab"),
+    spec("pod.logs", A::Logs, &[K::Char('l')], C::PodDetails, "logs").rbac("get", "pods", "log"),
+    spec("pod.follow", A::Follow, &[K::Char('f')], C::PodDetails, "follow logs on/off").footer(),
+    // Alert details.
+    spec("alert.silence", A::Silence, &[K::Char('s')], C::AlertDetails, "silence").footer().danger(Danger::Caution),
+    // Silence form.
+    spec("form.next", A::NextField, &[K::Tab, K::Down], C::SilenceForm, "next field").footer(),
+    spec("form.prev", A::PrevField, &[K::BackTab, K::Up], C::SilenceForm, "previous field"),
+    spec("form.submit", A::Submit, &[K::Ctrl('s'), K::Enter], C::SilenceForm, "create silence").footer().danger(Danger::Caution),
+    spec("form.cancel", A::Close, &[K::Esc], C::SilenceForm, "cancel").footer(),
+    // Confirmation.
+    spec("confirm.yes", A::Confirm, &[K::Char('y'), K::Enter], C::Confirm, "yes").footer(),
+    spec("confirm.no", A::Close, &[K::Char('n'), K::Esc], C::Confirm, "no").footer(),
+    // Filter and command line.
+    spec("input.apply", A::Submit, &[K::Enter], C::Input, "apply").footer(),
+    spec("input.complete", A::Complete, &[K::Tab], C::Input, "complete command").footer(),
+    spec("input.cancel", A::Close, &[K::Esc], C::Input, "cancel").footer(),
+    // Overlays.
+    spec("overlay.close", A::Close, &[K::Esc, K::Char('q')], C::Overlay, "close").footer(),
+    // Moving.
+    spec("nav.down", A::Down, &[K::Char('j'), K::Down], C::Navigation, "down"),
+    spec("nav.up", A::Up, &[K::Char('k'), K::Up], C::Navigation, "up"),
+    spec("nav.page-down", A::PageDown, &[K::PageDown, K::Ctrl('d')], C::Navigation, "page down"),
+    spec("nav.page-up", A::PageUp, &[K::PageUp, K::Ctrl('u')], C::Navigation, "page up"),
+    spec("nav.top", A::Top, &[K::Char('g'), K::Home], C::Navigation, "first"),
+    spec("nav.bottom", A::Bottom, &[K::Char('G'), K::End], C::Navigation, "last"),
+    // Global.
+    spec("global.filter", A::Filter, &[K::Char('/')], C::Global, "filter").footer(),
+    spec("global.scope", A::CycleScope, &[K::Char('c')], C::Global, "cluster sc/wc/both").footer(),
+    spec("global.command", A::Command, &[K::Char(':')], C::Global, "command").footer(),
+    spec("global.help", A::Help, &[K::Char('?')], C::Global, "help").footer(),
+    spec("global.quit", A::Quit, &[K::Char('q'), K::Ctrl('c')], C::Global, "quit").footer(),
+    spec("global.back", A::Back, &[K::Esc], C::Global, "back / clear filter"),
+    spec("global.next-pane", A::NextPane, &[K::Tab], C::Global, "next pane"),
+    spec("global.prev-pane", A::PrevPane, &[K::BackTab], C::Global, "previous pane"),
+    spec("global.fleet", A::Go(Pane::Fleet), &[K::Char('1')], C::Global, "fleet overview"),
+    spec("global.pods", A::Go(Pane::Pods), &[K::Char('2')], C::Global, "pods"),
+    spec("global.alerts", A::Go(Pane::Alerts), &[K::Char('3')], C::Global, "alerts"),
+    spec("global.cluster", A::Go(Pane::Cluster), &[K::Char('4')], C::Global, "cluster: nodes, Cluster API, events"),
+    spec("global.backups", A::Go(Pane::Backups), &[K::Char('5')], C::Global, "backups"),
+    spec("global.slo", A::Go(Pane::Slo), &[K::Char('6')], C::Global, "SLO"),
+    spec("global.runs", A::Go(Pane::Runs), &[K::Char('7')], C::Global, "runs and audit"),
+];
+
+/// The first action bound to `key` in the first of `contexts` that binds it.
+pub fn resolve(contexts: &[Context], key: Key) -> Option<&'static ActionSpec> {
+    contexts.iter().find_map(|ctx| {
+        REGISTRY
+            .iter()
+            .find(|s| s.context == *ctx && s.keys.contains(&key))
+    })
+}
+
+/// The registry entry of `action` in the first of `contexts` that has it.
+pub fn spec_of(contexts: &[Context], action: Action) -> Option<&'static ActionSpec> {
+    contexts.iter().find_map(|ctx| {
+        REGISTRY
+            .iter()
+            .find(|s| s.context == *ctx && s.action == action)
+    })
+}
+
+pub fn by_id(id: &str) -> Option<&'static ActionSpec> {
+    REGISTRY.iter().find(|s| s.id == id)
+}
+
+/// The actions that need a permission check.
+pub fn with_rbac() -> impl Iterator<Item = &'static ActionSpec> {
+    REGISTRY.iter().filter(|s| s.rbac.is_some())
+}
+
+/// The footer entries for `contexts`, most specific first.
+pub fn footer(contexts: &[Context]) -> Vec<&'static ActionSpec> {
+    contexts
+        .iter()
+        .flat_map(|ctx| {
+            REGISTRY
+                .iter()
+                .filter(move |s| s.context == *ctx && s.footer)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_are_unique_and_keys_do_not_clash_within_a_context() {
+        let mut ids = HashSet::new();
+        let mut keys = HashSet::new();
+        for s in REGISTRY {
+            assert!(ids.insert(s.id), "duplicate id {}", s.id);
+            for k in s.keys {
+                assert!(keys.insert((s.context, *k)), "{} reuses {k:?} in {:?}", s.id, s.context);
+            }
+        }
+    }
+
+    #[test]
+    fn pane_keys_win_over_global_ones() {
+        let pods = [Context::Pane(Pane::Pods), Context::Navigation, Context::Global];
+        assert_eq!(resolve(&pods, Key::Char('s')).unwrap().id, "pods.sort");
+        assert_eq!(resolve(&pods, Key::Char('j')).unwrap().action, Action::Down);
+        assert_eq!(resolve(&pods, Key::Char('q')).unwrap().action, Action::Quit);
+        let alerts = [Context::Pane(Pane::Alerts), Context::Global];
+        assert_eq!(resolve(&alerts, Key::Char('s')).unwrap().id, "alerts.silence");
+    }
+
+    #[test]
+    fn every_mutating_action_is_marked_and_confirms_or_has_a_form() {
+        for s in REGISTRY {
+            if matches!(s.action, Action::Expire | Action::CancelRun) {
+                assert!(s.danger > Danger::Safe && s.confirm, "{}", s.id);
+            }
+            if s.action == Action::Silence || s.action == Action::Submit && s.context == Context::SilenceForm {
+                assert_eq!(s.danger, Danger::Caution, "{}", s.id);
+            }
+        }
+    }
+
+    #[test]
+    fn key_events_map_to_registry_keys() {
+        let ev = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(Key::from_event(&ev), Some(Key::Ctrl('c')));
+        let ev = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(Key::from_event(&ev), Some(Key::Char('G')));
+        assert_eq!(Rbac { verb: "get", group: "", resource: "pods", subresource: "log" }.describe(), "get pods/log");
+    }
+}

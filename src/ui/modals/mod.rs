@@ -1,0 +1,73 @@
+//! Overlays drawn over the pane: help, pod and alert details, the silence form and
+//! confirmations. Each keeps its own state; the app keeps them on a stack.
+
+pub mod alert;
+pub mod confirm;
+pub mod help;
+pub mod pod;
+pub mod silence;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, BorderType, Clear};
+
+use super::keymap::Action;
+use super::theme::Theme;
+
+/// A scroll position in text whose length is known only when it is drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scroll {
+    pub offset: usize,
+    /// The largest useful offset at the last frame.
+    pub max: usize,
+    pub page: usize,
+}
+
+impl Scroll {
+    pub fn apply(&mut self, action: Action) -> bool {
+        let page = self.page.max(1);
+        self.offset = match action {
+            Action::Up => self.offset.saturating_sub(1),
+            Action::Down => (self.offset + 1).min(self.max),
+            Action::PageUp => self.offset.saturating_sub(page),
+            Action::PageDown => (self.offset + page).min(self.max),
+            Action::Top => 0,
+            Action::Bottom => self.max,
+            _ => return false,
+        };
+        true
+    }
+
+    /// Records the frame's geometry and returns the lines to skip.
+    pub fn fit(&mut self, lines: usize, height: usize) -> usize {
+        self.page = height;
+        self.max = lines.saturating_sub(height);
+        self.offset = self.offset.min(self.max);
+        self.offset
+    }
+}
+
+/// A centred area of `pct_w` x `pct_h` percent of `area`, at least `min_w` x `min_h`.
+pub fn centered(area: Rect, pct_w: u16, pct_h: u16, min_w: u16, min_h: u16) -> Rect {
+    let w = (area.width * pct_w / 100).max(min_w).min(area.width);
+    let h = (area.height * pct_h / 100).max(min_h).min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+/// Clears `area` and draws the overlay's frame; returns the inside.
+pub fn frame(f: &mut Frame, area: Rect, title: Line<'_>, theme: &Theme) -> Rect {
+    f.render_widget(Clear, area);
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(theme.s.modal_border)
+        .title(title);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    inner
+}

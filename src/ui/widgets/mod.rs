@@ -1,0 +1,4 @@
+//! Drawing pieces the panes share.
+
+pub mod chart;
+pub mod table;

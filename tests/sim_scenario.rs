@@ -1,0 +1,98 @@
+//! Scenarios inject incidents into the running simulated fleet at their time.
+
+mod common;
+
+use std::time::Duration;
+
+use ck8s_console::sim::{SimOptions, scenario};
+use ck8s_console::sources::alertmanager::{AlertFilter, AlertmanagerClient};
+
+#[test]
+fn incidents_happen_at_their_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("incidents.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[incident]]
+at = "1s"
+kind = "node-not-ready"
+environment = "acme"
+cluster = "wc"
+
+[[incident]]
+at = "1s"
+kind = "probe-outage"
+environment = "acme"
+cluster = "sc"
+target = "dex"
+duration = "30m"
+
+[[incident]]
+at = "2s"
+kind = "crashloop"
+environment = "acme"
+cluster = "wc"
+namespace = "production"
+name = "orders-api"
+"#,
+    )
+    .unwrap();
+    let sim = common::start(SimOptions {
+        environments: 1,
+        scenario: Some(scenario::load(&file).expect("the scenario loads")),
+        ..SimOptions::default()
+    });
+    let before = sim.ok(&["--context", "acme-wc", "get", "nodes"]);
+    assert!(!before.contains("NotReady"), "{before}");
+    common::eventually("a NotReady worker", Duration::from_secs(30), || {
+        sim.ok(&["--context", "acme-wc", "get", "nodes"])
+            .contains("NotReady")
+            .then_some(())
+    });
+    common::eventually("orders-api crash-looping", Duration::from_secs(60), || {
+        let pods = sim.ok(&[
+            "--context",
+            "acme-wc",
+            "get",
+            "pods",
+            "-n",
+            "production",
+            "-l",
+            "app=orders-api",
+        ]);
+        pods.contains("CrashLoopBackOff").then_some(())
+    });
+    let am_url = format!(
+        "http://{}",
+        sim.fleet.cluster("acme-sc").unwrap().alertmanager
+    );
+    let am = AlertmanagerClient::new(&am_url, None, Duration::from_secs(5)).unwrap();
+    common::eventually("EndpointDown for dex", Duration::from_secs(30), || {
+        let alerts = sim.rt.block_on(am.alerts(&AlertFilter::default())).ok()?;
+        alerts
+            .iter()
+            .any(|a| a.alertname() == "EndpointDown" && a.label("target") == Some("dex"))
+            .then_some(())
+    });
+}
+
+#[test]
+fn sim_refuses_a_bad_scenario_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[[incident]]\nat = \"1m\"\nkind = \"crashloop\"\nenvironment = \"acme\"\ncluster = \"wc\"\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ck8s-console"))
+        .args(["sim", "--environments", "1", "--out"])
+        .arg(dir.path().join("out"))
+        .arg("--scenario")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml") && err.contains("needs `namespace`"),
+        "{err}"
+    );
+}
