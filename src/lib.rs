@@ -15,3 +15,4 @@ pub mod sources;
 pub mod state;
 pub mod terminal;
 pub mod backup;
+pub mod headless;

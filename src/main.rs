@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 
-use ck8s_console::cli::{Cli, Command, InfoArgs, OutputFormat, SimServeArgs};
+use ck8s_console::cli::{Cli, Command, InfoArgs, OutputFormat, ReportArgs, SimServeArgs};
+use ck8s_console::headless::{self, ReportKind};
 use ck8s_console::config::{self, ConfigError};
 use ck8s_console::paths::{PathEnv, Paths};
 use ck8s_console::sim::{SimFleet, SimOptions};
@@ -89,11 +90,23 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             config::load(&paths.config_file)?;
             Ok(not_yet("the console", "the console panes"))
         }
+        Some(Command::Status(args)) => report(paths, ReportKind::Status, &args),
+        Some(Command::Pods(a)) => report(paths, ReportKind::Pods(a.options), &a.report),
+        Some(Command::Alerts(a)) => report(paths, ReportKind::Alerts(a.options), &a.report),
+        Some(Command::Backups(a)) => report(paths, ReportKind::Backups(a.options), &a.report),
+        Some(Command::Slo(a)) => report(paths, ReportKind::Slo(a.options), &a.report),
         Some(cmd) => {
             config::load(&paths.config_file)?;
-            Ok(not_yet(cmd.name(), "the live fleet state and reports"))
+            Ok(not_yet(cmd.name(), "the workflow engine"))
         }
     }
+}
+
+/// Runs a read-only report. The config is loaded first, so a broken one exits 2 before any
+/// cluster is asked.
+fn report(paths: &Paths, kind: ReportKind, args: &ReportArgs) -> anyhow::Result<i32> {
+    let fleet = config::load(&paths.config_file)?;
+    runtime()?.block_on(headless::run(kind, args, &fleet))
 }
 
 /// Says plainly that a command is not built yet, and exits 2 so scripts notice.

@@ -230,3 +230,72 @@ fn unreachable_cluster_goes_stale_and_keeps_its_rows() {
     );
     assert_eq!(wc.read().nodes.len(), nodes, "stale rows stay visible");
 }
+
+/// Exec-plugin credentials (as cloud CLIs and OIDC helpers issue them) expire; the
+/// sources fetch new ones and keep watching, without a restart.
+#[test]
+fn expired_exec_credentials_are_refreshed() {
+    let sim = common::small();
+    let (server, token) = common::admin_endpoint(&sim, "acme-wc");
+    let dir = sim.dir.path();
+    let calls = dir.join("calls.log");
+    let plugin = dir.join("credential-plugin.sh");
+    // Credentials valid for 12 s; kube-rs refreshes 10 s before expiry, so a request
+    // after ~2 s already needs a new one.
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho call >> {calls}\nexp=$(date -u -d '+12 seconds' +%Y-%m-%dT%H:%M:%SZ)\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"%s\",\"expirationTimestamp\":\"%s\"}}}}' \"$SIM_TOKEN\" \"$exp\"\n",
+            calls = calls.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let original: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(&sim.kubeconfig).unwrap()).unwrap();
+    let ca = original["clusters"][0]["cluster"]["certificate-authority-data"].clone();
+    let kubeconfig = dir.join("exec-kubeconfig");
+    let doc = serde_json::json!({
+        "apiVersion": "v1", "kind": "Config", "current-context": "acme-wc",
+        "clusters": [{"name": "acme-wc", "cluster": {"server": server, "certificate-authority-data": ca}}],
+        "users": [{"name": "exec", "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1", "command": plugin.to_str().unwrap(),
+            "env": [{"name": "SIM_TOKEN", "value": token}], "interactiveMode": "Never"}}}],
+        "contexts": [{"name": "acme-wc", "context": {"cluster": "acme-wc", "user": "exec"}}],
+    });
+    std::fs::write(&kubeconfig, serde_yaml_ng::to_string(&doc).unwrap()).unwrap();
+    let mut fleet = config::load(&sim.fleet_file).unwrap();
+    for env in &mut fleet.environments {
+        env.wc.kubeconfig = kubeconfig.clone();
+    }
+    sim.rt.block_on(async {
+        let live = LiveFleet::start(&fleet, Intervals::default(), vec![]).await;
+        live.open("acme").await;
+        assert!(
+            live.wait_settled(&["pods", "nodes"], Duration::from_secs(60))
+                .await
+        );
+        let wc = live.state.env("acme").unwrap().wc.clone();
+        let lists = wc.read().pods.lists();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        // Reconnecting needs fresh credentials now.
+        common::inject(&sim, "acme-wc", "compact").await;
+        common::inject(&sim, "acme-wc", "drop-watches").await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while wc.read().pods.lists() <= lists {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no relist with refreshed credentials: {:?}",
+                wc.health("pods")
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(wc.health("pods").is_ok(), "{:?}", wc.health("pods"));
+    });
+    let n = std::fs::read_to_string(&calls).unwrap().lines().count();
+    assert!(
+        n >= 2,
+        "the plugin ran {n} time(s); expired credentials were not refreshed"
+    );
+}

@@ -643,8 +643,133 @@ fn slo_reports_match_hand_computed_numbers_on_real_prometheus() {
         assert_report(report, e);
     }
     assert_kube_apiserver_chart(&json[0]);
+
+    let binary = Instant::now();
+    assert_binary_report(dir.path(), &prometheus.url, &expected);
     eprintln!(
-        "backfill {backfilled:?}, SLO queries {queried:?}, total {:?}",
+        "backfill {backfilled:?}, SLO queries {queried:?}, binary {:?}, total {:?}",
+        binary.elapsed(),
         started.elapsed()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same numbers through the binary
+// ---------------------------------------------------------------------------------------------
+
+/// A fleet config for this Prometheus. The exclusions of [`exclusions`] are declared with
+/// scopes (the maintenance for demo's sc, the force majeure fleet-wide), plus one for
+/// demo-wc's kube-apiserver that would hide demo-sc's page if it leaked.
+fn write_fleet_config(dir: &Path, url: &str) -> PathBuf {
+    let probes = |role: &str, list: &[(&str, &str)]| {
+        list.iter()
+            .map(|(target, kind)| {
+                format!("[[environment.{role}.probe]]\ntarget = \"{target}\"\nkind = \"{kind}\"\n")
+            })
+            .collect::<String>()
+    };
+    let cluster = |role: &str| {
+        format!(
+            "[environment.{role}]\nkubeconfig = \"kubeconfig\"\ncontext = \"demo-{role}\"\n\
+             prometheus = \"{url}\"\nalertmanager = \"{url}\"\n"
+        )
+    };
+    let sc_probes = [
+        ("kube-apiserver", "cluster"),
+        ("grafana", "external"),
+        ("harbor", "external"),
+        ("dex", "external"),
+    ];
+    let text = format!(
+        r#"version = 1
+
+[[environment]]
+name = "demo"
+{sc}{sc_probes}{wc}{wc_probes}
+[[exclusion]]
+start = 2026-11-11T07:00:00+01:00
+end = 2026-11-11T12:00:00+01:00
+kind = "planned-maintenance"
+reason = "Kubernetes patch upgrade"
+environment = "demo"
+cluster = "sc"
+
+[[exclusion]]
+start = "2026-10-21T10:00:00Z"
+end = "2026-10-21T14:00:00Z"
+kind = "force-majeure"
+reason = "data-centre power loss"
+
+[[exclusion]]
+start = "2026-11-20T11:00:00Z"
+end = "2026-11-20T12:00:00Z"
+kind = "planned-maintenance"
+reason = "demo-wc only"
+environment = "demo"
+cluster = "wc"
+target = "kube-apiserver"
+"#,
+        sc = cluster("sc"),
+        sc_probes = probes("sc", &sc_probes),
+        wc = cluster("wc"),
+        wc_probes = probes("wc", &[("kube-apiserver", "cluster")]),
+    );
+    let path = dir.join("fleet.toml");
+    std::fs::write(&path, text).expect("write fleet.toml");
+    path
+}
+
+fn assert_binary_report(dir: &Path, url: &str, expected: &[Expected]) {
+    let fleet = write_fleet_config(dir, url);
+    let out = Command::new(env!("CARGO_BIN_EXE_ck8s-console"))
+        .arg("--config")
+        .arg(&fleet)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        // Mid-minute on purpose, as above.
+        .args([
+            "slo",
+            "--output",
+            "json",
+            "--at",
+            "2026-11-20T12:00:25Z",
+            "--timeout",
+            "60s",
+        ])
+        .output()
+        .expect("ck8s-console runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "slo report failed: {stderr}");
+    let json: Value = serde_json::from_slice(&out.stdout).expect("the slo report is JSON");
+    assert_eq!(json["schema"], "ck8s-console.slo/v1");
+    assert_eq!(json["errors"], serde_json::json!([]));
+    let items = json["items"].as_array().expect("items");
+    assert_eq!(
+        items.len(),
+        expected.len() + 1,
+        "demo-sc's targets, then demo-wc's"
+    );
+    for (item, e) in items.iter().zip(expected) {
+        assert_eq!(
+            (&item["env"], &item["cluster"]),
+            (&"demo".into(), &"sc".into())
+        );
+        assert_report(&item["report"], e);
+    }
+    assert_kube_apiserver_chart(&items[0]["report"]);
+
+    // demo-wc gets the fleet-wide force majeure (120 minutes in the window) and its own
+    // hour, but not demo-sc's maintenance window.
+    let wc = &items[expected.len()];
+    assert_eq!(wc["cluster"], "wc");
+    assert_eq!(wc["report"]["cluster"], "demo-wc");
+    assert_eq!(wc["report"]["minutes_30d"]["excluded"], 120 + 60);
+    let kinds: Vec<&Value> = wc["report"]["exclusions"]
+        .as_array()
+        .expect("exclusions")
+        .iter()
+        .map(|x| &x["kind"])
+        .collect();
+    assert_eq!(kinds, ["force_majeure", "planned_maintenance"]);
+    assert_eq!(wc["report"]["exclusions"][1]["reason"], "demo-wc only");
 }

@@ -311,6 +311,8 @@ pub const NO_ENGINE: &str = "the workflow engine is not part of this version";
 #[derive(Debug)]
 pub struct App {
     pub envs: Vec<String>,
+    /// The environments in the order the fleet list shows them (filtered).
+    pub fleet_names: Vec<String>,
     pub env: Option<String>,
     pub pane: Pane,
     pub scope: Scope,
@@ -336,6 +338,7 @@ pub struct App {
 impl App {
     pub fn new(envs: Vec<String>) -> App {
         App {
+            fleet_names: envs.clone(),
             envs,
             env: None,
             pane: Pane::Fleet,
@@ -595,7 +598,7 @@ impl App {
                         None
                     }
                     other => {
-                        m.scroll_mut().apply(other);
+                        m.scroll(other);
                         None
                     }
                 };
@@ -668,7 +671,7 @@ impl App {
     pub fn go(&mut self, pane: Pane, env: Option<String>) -> Vec<Effect> {
         let env = env.or_else(|| self.env.clone()).or_else(|| {
             pane.needs_env()
-                .then(|| self.envs.get(self.lists.fleet.selected).cloned())
+                .then(|| self.fleet_names.get(self.lists.fleet.selected).cloned())
                 .flatten()
         });
         let here = Location {
@@ -704,7 +707,7 @@ impl App {
         self.lists.slo = ListState::default();
         match env {
             Some(e) => {
-                if let Some(i) = self.envs.iter().position(|n| n == e) {
+                if let Some(i) = self.fleet_names.iter().position(|n| n == e) {
                     self.lists.fleet.selected = i;
                 }
                 vec![Effect::OpenEnv(e.to_string()), Effect::CheckPermissions(e.to_string())]
@@ -716,7 +719,7 @@ impl App {
     /// Enter: the selected row's next level.
     fn open(&mut self, views: &Views) -> Vec<Effect> {
         match self.pane {
-            Pane::Fleet => match self.envs.get(self.lists.fleet.selected).cloned() {
+            Pane::Fleet => match self.fleet_names.get(self.lists.fleet.selected).cloned() {
                 Some(env) => self.go(Pane::Cluster, Some(env)),
                 None => Vec::new(),
             },
@@ -824,7 +827,7 @@ impl App {
                 form.submit_error = Some("read-only mode: silences cannot be created".into());
                 Vec::new()
             }
-            Some(Action::Submit) => match form.submit(chrono::Utc::now()) {
+            Some(Action::Submit) => match form.submit() {
                 Submit::Invalid => Vec::new(),
                 Submit::Ready { targets, silence } => {
                     let id = self.next_id();

@@ -109,6 +109,30 @@ pub fn cut(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
+/// Word-wraps `text` to `width` cells; words longer than a line are cut.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    for paragraph in text.lines() {
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            let needed = if line.is_empty() { 0 } else { 1 } + self::width(word);
+            if !line.is_empty() && self::width(&line) + needed > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(&truncate(word, width));
+        }
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        lines.push(String::new());
+    }
+    lines
+}
+
 /// Case-insensitive substring test without allocating; `needle` must be lowercase.
 pub fn contains_ci(haystack: &str, needle: &str) -> bool {
     if needle.is_empty() {
@@ -156,6 +180,13 @@ mod tests {
         assert_eq!(truncate("payments-worker", 8), "payment…");
         assert_eq!(truncate("åäö-long-name", 5), "åäö-…");
         assert_eq!(truncate("x", 0), "");
+    }
+
+    #[test]
+    fn wrapping_breaks_at_words() {
+        assert_eq!(wrap("one two three", 7), ["one two", "three"]);
+        assert_eq!(wrap("a\nb", 10), ["a", "b"]);
+        assert_eq!(wrap("", 5), [""]);
     }
 
     #[test]

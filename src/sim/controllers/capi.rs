@@ -4,16 +4,16 @@
 //! delete Machines one at a time (maxSurge 1, maxUnavailable 0), and each Machine owns
 //! a Node of the same name in its target cluster, cordoned and drained before it goes.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::Controller;
 use super::disruption::evict;
+use super::pacing::{self, Pacer};
 use super::velero::{annotation, fnv, patch, selector_matches, status_mut, str_at};
+use super::{Controller, PerCluster};
 use crate::config::ClusterRole;
 use crate::sim::clock::{k8s_time, parse_time};
 use crate::sim::cluster::{ClusterSim, FleetOps};
@@ -42,16 +42,11 @@ const DRAIN_RETRY: Duration = Duration::seconds(5);
 const TERMINATION_SLACK: Duration = Duration::seconds(10);
 const ZONES: [&str; 3] = ["zone-a", "zone-b", "zone-c"];
 
-/// Per-cluster bookkeeping: what the last pass saw, and when timed work is next due.
-#[derive(Default)]
-struct State {
-    key: Vec<u64>,
-    next_due: Option<DateTime<Utc>>,
-}
-
 #[derive(Default)]
 pub struct Capi {
-    clusters: Mutex<HashMap<usize, (Weak<Store>, State)>>,
+    /// Per cluster: what the last pass saw (see [`change_key`]), and when timed work is
+    /// next due.
+    pacers: PerCluster<Pacer<Vec<u64>>>,
 }
 
 impl Capi {
@@ -69,34 +64,22 @@ impl Controller for Capi {
         if cluster.role != ClusterRole::Sc {
             return false;
         }
-        let mut clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
-        let id = Arc::as_ptr(&cluster.store) as usize;
-        if !clusters.contains_key(&id) {
-            clusters.retain(|_, (s, _)| s.strong_count() > 0);
-        }
-        let (_, state) = clusters
-            .entry(id)
-            .or_insert_with(|| (Arc::downgrade(&cluster.store), State::default()));
-        // Taken before looking, so a change made during the pass is seen by the next.
-        let key = change_key(cluster, fleet);
-        let now = cluster.clock.now();
-        let booting = cluster.is_booting();
-        if !booting && key == state.key && state.next_due.is_none_or(|d| now < d) {
-            return false;
-        }
-        let mut pass = Pass {
-            sc: cluster,
-            fleet,
-            now,
-            booting,
-            changed: false,
-            due: None,
-        };
-        pass.run();
-        let (changed, due) = (pass.changed, pass.due);
-        state.key = key;
-        state.next_due = due;
-        changed
+        self.pacers.with(&cluster.store, |pacer| {
+            let pace = pacing::Pass::start(change_key(cluster, fleet), cluster);
+            // Never skipped while the fleet boots.
+            if !pace.booting && pacer.skips(&pace) {
+                return false;
+            }
+            let mut pass = Pass {
+                sc: cluster,
+                fleet,
+                pace,
+                changed: false,
+            };
+            pass.run();
+            pacer.end(pass.pace);
+            pass.changed
+        })
     }
 }
 
@@ -116,10 +99,8 @@ fn change_key(sc: &ClusterSim, fleet: &dyn FleetOps) -> Vec<u64> {
 struct Pass<'a> {
     sc: &'a ClusterSim,
     fleet: &'a dyn FleetOps,
-    now: DateTime<Utc>,
-    booting: bool,
+    pace: pacing::Pass<Vec<u64>>,
     changed: bool,
-    due: Option<DateTime<Utc>>,
 }
 
 /// A condition in Cluster API's v1beta1 shape.
@@ -232,21 +213,8 @@ impl Pass<'_> {
         }
     }
 
-    fn wake_at(&mut self, t: DateTime<Utc>) {
-        self.due = Some(self.due.map_or(t, |d| d.min(t)));
-    }
-
-    /// Whether `delay` has passed since `since`; otherwise asks to be woken then.
-    fn elapsed(&mut self, since: DateTime<Utc>, delay: Duration) -> bool {
-        if self.booting || self.now >= since + delay {
-            return true;
-        }
-        self.wake_at(since + delay);
-        false
-    }
-
     fn now_str(&self) -> String {
-        k8s_time(self.now)
+        k8s_time(self.pace.now)
     }
 
     fn cluster_obj(&self, ns: &str, name: &str) -> Option<Obj> {
@@ -477,7 +445,7 @@ impl Pass<'_> {
         let Some(after) = parse_time(str_at(&owner["spec"]["rolloutAfter"])) else {
             return false;
         };
-        after <= self.now
+        after <= self.pace.now
             && parse_time(str_at(&m["metadata"]["creationTimestamp"])).is_some_and(|c| c < after)
     }
 
@@ -488,11 +456,13 @@ impl Pass<'_> {
         let desired = replicas(kcp);
         let (deleting, active): (Vec<&Obj>, Vec<&Obj>) = owned.iter().partition(|m| is_deleting(m));
         if let Some(after) = parse_time(str_at(&kcp["spec"]["rolloutAfter"]))
-            && after > self.now
+            && after > self.pace.now
         {
-            self.wake_at(after);
+            self.pace.wake_at(after);
         }
-        if !deleting.is_empty() || (!self.booting && active.iter().any(|m| phase(m) != "Running")) {
+        if !deleting.is_empty()
+            || (!self.pace.booting && active.iter().any(|m| phase(m) != "Running"))
+        {
             return;
         }
         let outdated: Vec<&Obj> = active
@@ -508,7 +478,11 @@ impl Pass<'_> {
                 self.delete(*ids::MACHINES, victim);
             }
         } else if count < desired {
-            let n = if self.booting { desired - count } else { 1 };
+            let n = if self.pace.booting {
+                desired - count
+            } else {
+                1
+            };
             let mut made: Vec<Obj> = Vec::new();
             for _ in 0..n {
                 let siblings: Vec<&Obj> = active.iter().copied().chain(made.iter()).collect();
@@ -681,10 +655,8 @@ impl Pass<'_> {
             t["failureDomain"]
         );
         if let Some(after) = parse_time(str_at(&md["spec"]["rolloutAfter"])) {
-            if after <= self.now {
+            if self.pace.reached(after) {
                 key.push_str(&k8s_time(after));
-            } else {
-                self.wake_at(after);
             }
         }
         const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -739,12 +711,16 @@ impl Pass<'_> {
         let (deleting, active): (Vec<&Obj>, Vec<&Obj>) = owned.iter().partition(|m| is_deleting(m));
         let count = active.len() as i64;
         if count < desired {
-            if !self.booting
+            if !self.pace.booting
                 && (!deleting.is_empty() || active.iter().any(|m| phase(m) != "Running"))
             {
                 return;
             }
-            let n = if self.booting { desired - count } else { 1 };
+            let n = if self.pace.booting {
+                desired - count
+            } else {
+                1
+            };
             let mut made: Vec<Obj> = Vec::new();
             for _ in 0..n {
                 let siblings: Vec<&Obj> = active.iter().copied().chain(made.iter()).collect();
@@ -817,14 +793,14 @@ impl Pass<'_> {
     fn advance_machine(&mut self, m: &Obj, target: &ClusterSim) -> bool {
         let since = parse_time(str_at(&m["status"]["lastUpdated"]))
             .or_else(|| parse_time(str_at(&m["metadata"]["creationTimestamp"])))
-            .unwrap_or(self.now);
+            .unwrap_or(self.pace.now);
         match phase(m) {
             "" => {
                 self.set_machine_phase(m, "Pending", |_| {});
                 true
             }
             "Pending" => {
-                if !self.elapsed(since, PHASE_TIME) {
+                if !self.pace.elapsed(Some(since), PHASE_TIME) {
                     return false;
                 }
                 let secret = name_of(m).to_string();
@@ -835,7 +811,7 @@ impl Pass<'_> {
                 true
             }
             "Provisioning" => {
-                if !self.elapsed(since, PHASE_TIME) {
+                if !self.pace.elapsed(Some(since), PHASE_TIME) {
                     return false;
                 }
                 let Some(node) = self.ensure_node(m, target) else {
@@ -856,7 +832,7 @@ impl Pass<'_> {
                     return false;
                 };
                 if !node_ready(&node) {
-                    if !self.elapsed(since, PHASE_TIME) {
+                    if !self.pace.elapsed(Some(since), PHASE_TIME) {
                         return false;
                     }
                     self.mark_node_ready(target, name_of(&node));
@@ -1110,10 +1086,9 @@ impl Pass<'_> {
             }
             if let Some(p) = target.store.get(*ids::PODS, ns, name)
                 && let Some(deadline) = termination_deadline(&p)
-                && self.now < deadline
+                && !self.pace.reached(deadline)
             {
                 terminating += 1;
-                self.wake_at(deadline);
             }
         }
         if blocked.is_empty() && failed.is_empty() && terminating == 0 {
@@ -1121,14 +1096,14 @@ impl Pass<'_> {
         }
         let mut parts = Vec::new();
         if !blocked.is_empty() {
-            self.wake_at(self.now + DRAIN_RETRY);
+            self.pace.wake_at(self.pace.now + DRAIN_RETRY);
             parts.push(format!(
                 "Cannot evict pod as it would violate the pod's disruption budget: {}",
                 blocked.join(", ")
             ));
         }
         if !failed.is_empty() {
-            self.wake_at(self.now + DRAIN_RETRY);
+            self.pace.wake_at(self.pace.now + DRAIN_RETRY);
             parts.push(format!("Failed to evict pods: {}", failed.join("; ")));
         }
         if terminating > 0 {
@@ -1717,7 +1692,8 @@ fn set_node_condition(n: &mut Value, kind: &str, ok: bool, reason: &str, message
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use std::collections::{HashMap, HashSet};
+    use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use chrono::TimeZone;

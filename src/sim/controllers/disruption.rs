@@ -8,10 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
 use super::Controller;
+use super::pacing::{Pacer, Pass};
 use super::pods::{is_healthy, is_ready, is_terminating};
-use super::workloads::{
-    Pacer, Pass, condition, controller_of, patch, replicas_of, scaled, selector_matches,
-};
+use super::workloads::{condition, controller_of, patch, replicas_of, scaled, selector_matches};
 use crate::sim::clock::{k8s_time, parse_time};
 use crate::sim::cluster::{ClusterSim, FleetOps};
 use crate::sim::registry::ids;

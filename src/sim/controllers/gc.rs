@@ -9,8 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::Controller;
+use super::pacing::{Pacer, Pass};
 use super::pods::is_terminating;
-use super::workloads::{Pacer, Pass, patch};
+use super::workloads::patch;
 use crate::sim::clock::parse_time;
 use crate::sim::cluster::{ClusterSim, FleetOps};
 use crate::sim::registry::{KINDS, KindId, find_kind, ids};

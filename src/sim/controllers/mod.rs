@@ -2,16 +2,19 @@
 //! store the way a real controller watches the API, and reconciles idempotently: it
 //! observes, compares with the desired state, and makes one step towards it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use super::cluster::{ClusterSim, FleetOps};
+use super::store::Store;
 
 pub mod capi;
 pub mod disruption;
 pub mod events;
 pub mod gc;
 pub mod nodes;
+mod pacing;
 pub mod pods;
 pub mod velero;
 pub mod workloads;
@@ -21,6 +24,33 @@ pub mod workloads;
 pub trait Controller: Send + Sync {
     fn name(&self) -> &'static str;
     fn reconcile(&self, cluster: &ClusterSim, fleet: &dyn FleetOps) -> bool;
+}
+
+/// State a controller keeps for each cluster it serves (one set of controllers settles
+/// every cluster of a fleet), keyed by the cluster's store. The Weak keeps the store's
+/// allocation, so its address cannot be reused while the entry exists; entries of
+/// dropped stores go when a new cluster shows up.
+pub(crate) struct PerCluster<T>(Mutex<HashMap<usize, (Weak<Store>, T)>>);
+
+impl<T> Default for PerCluster<T> {
+    fn default() -> Self {
+        PerCluster(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<T: Default> PerCluster<T> {
+    /// Runs `f` on the state of `store`'s cluster, under this map's lock.
+    pub fn with<R>(&self, store: &Arc<Store>, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let key = Arc::as_ptr(store) as usize;
+        if !map.contains_key(&key) {
+            map.retain(|_, (s, _)| s.strong_count() > 0);
+        }
+        let (_, state) = map
+            .entry(key)
+            .or_insert_with(|| (Arc::downgrade(store), T::default()));
+        f(state)
+    }
 }
 
 /// The controllers every simulated cluster runs, in the order a pass runs them.

@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 
 use super::Controller;
 use super::events;
+use super::pacing::{Pacer, Pass};
 use super::pods::{is_terminating, tolerates};
-use super::workloads::{Pacer, Pass, find_condition, patch};
+use super::workloads::{find_condition, patch};
 use crate::sim::clock::{k8s_time, parse_time};
 use crate::sim::cluster::{ClusterSim, FleetOps};
 use crate::sim::registry::ids;

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 
 use super::Controller;
 use super::events;
-use super::workloads::{FAIL_POD, Pacer, Pass, expression_matches, find_condition, fnv64};
+use super::pacing::{Pacer, Pass};
+use super::workloads::{FAIL_POD, expression_matches, find_condition, fnv64};
 use crate::sim::clock::{k8s_time, parse_time};
 use crate::sim::cluster::{ClusterSim, FleetOps};
 use crate::sim::registry::ids;

@@ -8,13 +8,14 @@
 //! `sim.ck8s.io/unavailable: "true"` on a BackupStorageLocation.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::Controller;
+use super::pacing::{self, Pacer};
 use super::workloads::Schedule;
+use super::{Controller, PerCluster};
 use crate::sim::clock::{k8s_time, parse_time};
 use crate::sim::cluster::{ClusterSim, FleetOps};
 use crate::sim::registry::{KINDS, KindId, ids};
@@ -58,11 +59,6 @@ fn backed_up_kinds() -> [KindId; 10] {
 /// store (unchanged objects cost a pointer) and cleaned up only when restored.
 type Content = Arc<Vec<(KindId, Obj)>>;
 
-struct Bucket {
-    store: Weak<Store>,
-    backups: HashMap<String, Content>,
-}
-
 /// The simulated object storage behind every BackupStorageLocation: backup contents
 /// per cluster, keyed by Backup uid.
 ///
@@ -70,7 +66,7 @@ struct Bucket {
 /// set of controllers and then runs them with fresh ones, and a restarted Velero
 /// server still finds its backups in the bucket.
 #[derive(Clone, Default)]
-pub struct ObjectStorage(Arc<Mutex<HashMap<usize, Bucket>>>);
+pub struct ObjectStorage(Arc<PerCluster<HashMap<String, Content>>>);
 
 impl ObjectStorage {
     /// The process-wide storage every [`Velero::new`] uses.
@@ -79,47 +75,28 @@ impl ObjectStorage {
         SHARED.clone()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<usize, Bucket>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The bucket of one cluster. The Weak keeps the store's allocation, so its
-    /// address cannot be reused while the entry exists; entries of dropped stores go.
-    fn with<R>(&self, store: &Arc<Store>, f: impl FnOnce(&mut HashMap<String, Content>) -> R) -> R {
-        let mut buckets = self.lock();
-        let key = Arc::as_ptr(store) as usize;
-        if !buckets.contains_key(&key) {
-            buckets.retain(|_, b| b.store.strong_count() > 0);
-        }
-        let bucket = buckets.entry(key).or_insert_with(|| Bucket {
-            store: Arc::downgrade(store),
-            backups: HashMap::new(),
-        });
-        f(&mut bucket.backups)
-    }
-
     fn get(&self, store: &Arc<Store>, uid: &str) -> Option<Content> {
-        self.with(store, |b| b.get(uid).cloned())
+        self.0.with(store, |b| b.get(uid).cloned())
     }
 
     fn put(&self, store: &Arc<Store>, uid: &str, content: Content) {
-        self.with(store, |b| b.insert(uid.to_string(), content));
+        self.0.with(store, |b| b.insert(uid.to_string(), content));
     }
 
     fn remove(&self, store: &Arc<Store>, uid: &str) {
-        self.with(store, |b| b.remove(uid));
+        self.0.with(store, |b| b.remove(uid));
     }
 
     fn retain(&self, store: &Arc<Store>, uids: &HashSet<&str>) {
-        self.with(store, |b| b.retain(|uid, _| uids.contains(uid.as_str())));
+        self.0
+            .with(store, |b| b.retain(|uid, _| uids.contains(uid.as_str())));
     }
 }
 
 /// Per-cluster bookkeeping of one controller instance.
 #[derive(Default)]
 struct ClusterState {
-    last_rv: u64,
-    next_due: Option<DateTime<Utc>>,
+    pacer: Pacer,
     /// Backups this instance moved to InProgress. Any other InProgress backup was left
     /// behind by a previous server, which real Velero marks Failed on start.
     started: HashSet<String>,
@@ -127,7 +104,7 @@ struct ClusterState {
 
 pub struct Velero {
     storage: ObjectStorage,
-    clusters: Mutex<HashMap<usize, (Weak<Store>, ClusterState)>>,
+    clusters: PerCluster<ClusterState>,
 }
 
 impl Default for Velero {
@@ -145,7 +122,7 @@ impl Velero {
     pub fn with_storage(storage: ObjectStorage) -> Velero {
         Velero {
             storage,
-            clusters: Mutex::new(HashMap::new()),
+            clusters: PerCluster::default(),
         }
     }
 
@@ -164,46 +141,32 @@ impl Controller for Velero {
     }
 
     fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
-        let mut clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
-        let key = Arc::as_ptr(&cluster.store) as usize;
-        if !clusters.contains_key(&key) {
-            clusters.retain(|_, (s, _)| s.strong_count() > 0);
-        }
-        let (_, state) = clusters
-            .entry(key)
-            .or_insert_with(|| (Arc::downgrade(&cluster.store), ClusterState::default()));
-        // Read before looking, so a change made during the pass is seen by the next.
-        let rv = cluster.store.resource_version();
-        let now = cluster.clock.now();
-        let booting = cluster.is_booting();
-        if !booting && rv == state.last_rv && state.next_due.is_none_or(|d| now < d) {
-            return false;
-        }
-        let mut pass = Pass {
-            cluster,
-            storage: &self.storage,
-            state: &mut *state,
-            now,
-            booting,
-            changed: false,
-            due: None,
-        };
-        pass.run();
-        let (changed, due) = (pass.changed, pass.due);
-        state.last_rv = rv;
-        state.next_due = due;
-        changed
+        self.clusters.with(&cluster.store, |state| {
+            let pace = pacing::Pass::start(cluster.store.resource_version(), cluster);
+            // Never skipped while the fleet boots.
+            if !pace.booting && state.pacer.skips(&pace) {
+                return false;
+            }
+            let mut pass = Pass {
+                cluster,
+                storage: &self.storage,
+                started: &mut state.started,
+                pace,
+                changed: false,
+            };
+            pass.run();
+            state.pacer.end(pass.pace);
+            pass.changed
+        })
     }
 }
 
 struct Pass<'a> {
     cluster: &'a ClusterSim,
     storage: &'a ObjectStorage,
-    state: &'a mut ClusterState,
-    now: DateTime<Utc>,
-    booting: bool,
+    started: &'a mut HashSet<String>,
+    pace: pacing::Pass,
     changed: bool,
-    due: Option<DateTime<Utc>>,
 }
 
 /// How a finished backup ended.
@@ -226,21 +189,7 @@ impl Pass<'_> {
     }
 
     fn now_str(&self) -> String {
-        k8s_time(self.now)
-    }
-
-    fn wake_at(&mut self, t: DateTime<Utc>) {
-        self.due = Some(self.due.map_or(t, |d| d.min(t)));
-    }
-
-    /// Whether `delay` has passed since `since`; otherwise asks to be woken then.
-    /// Booting clusters skip delays.
-    fn elapsed(&mut self, since: DateTime<Utc>, delay: Duration) -> bool {
-        if self.booting || self.now >= since + delay {
-            return true;
-        }
-        self.wake_at(since + delay);
-        false
+        k8s_time(self.pace.now)
     }
 
     fn patch(&mut self, kind: KindId, name: &str, f: impl FnOnce(&mut Value)) {
@@ -269,9 +218,8 @@ impl Pass<'_> {
             let validated = parse_time(str_at(&bsl["status"]["lastValidationTime"]));
             if bsl["status"]["phase"] == phase
                 && let Some(t) = validated
-                && self.now < t + every
+                && !self.pace.reached(t + every)
             {
-                self.wake_at(t + every);
                 continue;
             }
             let now = self.now_str();
@@ -287,7 +235,7 @@ impl Pass<'_> {
                     st.remove("message");
                 }
             });
-            self.wake_at(self.now + every);
+            self.pace.wake_at(self.pace.now + every);
         }
     }
 
@@ -333,9 +281,9 @@ impl Pass<'_> {
         }
         let mut from = parse_time(str_at(&s["status"]["lastBackup"]))
             .or_else(|| parse_time(str_at(&s["metadata"]["creationTimestamp"])))
-            .unwrap_or(self.now);
+            .unwrap_or(self.pace.now);
         // Like Velero, only the latest missed slot runs, not one backup per missed slot.
-        if let Some(slot) = spec.latest_between(from, self.now) {
+        if let Some(slot) = spec.latest_between(from, self.pace.now) {
             self.create_scheduled_backup(s, slot);
             let last = k8s_time(slot);
             self.patch(*ids::SCHEDULES, &name, |o| {
@@ -343,8 +291,8 @@ impl Pass<'_> {
             });
             from = slot;
         }
-        if let Some(next) = spec.next_after(from.max(self.now)) {
-            self.wake_at(next);
+        if let Some(next) = spec.next_after(from.max(self.pace.now)) {
+            self.pace.wake_at(next);
         }
     }
 
@@ -395,7 +343,7 @@ impl Pass<'_> {
         let (left, _) = self.store().list(*ids::BACKUPS, Some(NS));
         let uids: HashSet<&str> = left.iter().map(|b| uid_of(b)).collect();
         self.storage.retain(self.store(), &uids);
-        self.state.started.retain(|u| uids.contains(u.as_str()));
+        self.started.retain(|u| uids.contains(u.as_str()));
     }
 
     fn backup(&mut self, mut b: Obj) {
@@ -451,7 +399,7 @@ impl Pass<'_> {
             ttl.to_string()
         };
         let expiration =
-            k8s_time(self.now + parse_go_duration(&ttl_str).unwrap_or(Duration::hours(720)));
+            k8s_time(self.pace.now + parse_go_duration(&ttl_str).unwrap_or(Duration::hours(720)));
         let fill_spec = |o: &mut Value| {
             o["spec"]["storageLocation"] = json!(location);
             o["spec"]["ttl"] = json!(ttl_str);
@@ -481,7 +429,7 @@ impl Pass<'_> {
         let content = snapshot(self.store(), spec);
         let total = content.len();
         self.storage.put(self.store(), uid_of(b), Arc::new(content));
-        self.state.started.insert(uid_of(b).to_string());
+        self.started.insert(uid_of(b).to_string());
         self.patch(*ids::BACKUPS, &name, |o| {
             fill_spec(o);
             let st = status_mut(o);
@@ -502,7 +450,7 @@ impl Pass<'_> {
         let name = name_of(b).to_string();
         let uid = uid_of(b).to_string();
         let now = self.now_str();
-        if !self.state.started.contains(&uid) {
+        if !self.started.contains(&uid) {
             self.storage.remove(self.store(), &uid);
             self.patch(*ids::BACKUPS, &name, |o| {
                 let st = status_mut(o);
@@ -512,8 +460,8 @@ impl Pass<'_> {
             });
             return;
         }
-        let start = parse_time(str_at(&b["status"]["startTimestamp"])).unwrap_or(self.now);
-        if !self.elapsed(start, BACKUP_TIME) {
+        let start = parse_time(str_at(&b["status"]["startTimestamp"])).unwrap_or(self.pace.now);
+        if !self.pace.elapsed(Some(start), BACKUP_TIME) {
             return;
         }
         let outcome = self.outcome(b);
@@ -526,7 +474,7 @@ impl Pass<'_> {
             self.storage.remove(self.store(), &uid);
         }
         let warnings = fnv(&name) % 4;
-        self.state.started.remove(&uid);
+        self.started.remove(&uid);
         self.patch(*ids::BACKUPS, &name, |o| {
             let st = status_mut(o);
             st.insert("phase".into(), json!(outcome.phase));
@@ -591,8 +539,7 @@ impl Pass<'_> {
         let Some(expiration) = parse_time(str_at(&b["status"]["expiration"])) else {
             return;
         };
-        if self.now < expiration {
-            self.wake_at(expiration);
+        if !self.pace.reached(expiration) {
             return;
         }
         if self
@@ -706,10 +653,10 @@ impl Pass<'_> {
 
     fn progress_restore(&mut self, r: &Obj) {
         let name = name_of(r).to_string();
-        let start = parse_time(str_at(&r["status"]["startTimestamp"])).unwrap_or(self.now);
+        let start = parse_time(str_at(&r["status"]["startTimestamp"])).unwrap_or(self.pace.now);
         let total = r["status"]["progress"]["totalItems"].as_i64().unwrap_or(0);
         let took = RESTORE_BASE_TIME + Duration::seconds(total / RESTORE_ITEMS_PER_SECOND);
-        if !self.elapsed(start, took) {
+        if !self.pace.elapsed(Some(start), took) {
             return;
         }
         let content = match self.source(r) {

@@ -5,15 +5,16 @@
 //! Ownership is tracked through `ownerReferences` (controller=true), not by selector
 //! adoption, so every pass indexes the dependents by owner uid once.
 
+use std::cell::OnceCell;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use serde_json::{Value, json};
 
 use super::Controller;
 use super::events;
+use super::pacing::{Pacer, Pass};
 use super::pods::{is_active, is_ready, is_terminating, node_selected, tolerates_all};
 use crate::sim::clock::{k8s_time, parse_time};
 use crate::sim::cluster::{ClusterSim, FleetOps};
@@ -49,85 +50,6 @@ pub fn all() -> Vec<Box<dyn Controller>> {
 
 // ---------------------------------------------------------------------------------------
 // Shared machinery for the controllers of this module and its siblings.
-
-/// Lets a controller skip a pass when the store has not changed since its last pass and
-/// none of its timed work (a pod due to start, a schedule due to fire) has fallen due.
-#[derive(Debug, Default)]
-pub(crate) struct Pacer {
-    seen_rv: AtomicU64,
-    wake_ms: AtomicI64,
-}
-
-/// One pass of a paced controller: the store version it started from, the time it
-/// runs at, and the earliest simulated time it must run again even if nothing changes.
-#[derive(Debug)]
-pub(crate) struct Pass {
-    rv: u64,
-    pub now: DateTime<Utc>,
-    pub booting: bool,
-    wake: Option<DateTime<Utc>>,
-}
-
-impl Pass {
-    pub fn wake_at(&mut self, t: DateTime<Utc>) {
-        self.wake = Some(self.wake.map_or(t, |w| w.min(t)));
-    }
-
-    /// Whether a pod has been Ready for `min_ready` seconds, asking to run again when it
-    /// will have been.
-    pub fn is_available(&mut self, pod: &Value, min_ready: i64) -> bool {
-        if min_ready <= 0 {
-            return is_ready(pod);
-        }
-        match super::pods::ready_since(pod) {
-            Some(t) => self.elapsed(Some(t), Duration::seconds(min_ready.max(0))),
-            None => false,
-        }
-    }
-
-    /// Whether a simulated latency (a pod starting, a container running, a grace
-    /// period) of `delay` since `since` has passed, asking to run again when it will
-    /// have. Always true while booting, so a fresh fleet starts settled.
-    pub fn elapsed(&mut self, since: Option<DateTime<Utc>>, delay: Duration) -> bool {
-        let Some(since) = since else { return true };
-        self.booting || self.reached(since + delay)
-    }
-
-    /// Whether the clock has reached `t`, asking to run again then if not. Policy
-    /// timers (tolerations, TTLs, deadlines) use this: they follow the clock even
-    /// while booting, so trouble injected at boot unfolds in simulated time.
-    pub fn reached(&mut self, t: DateTime<Utc>) -> bool {
-        if self.now >= t {
-            return true;
-        }
-        self.wake_at(t);
-        false
-    }
-}
-
-impl Pacer {
-    pub fn begin(&self, cluster: &ClusterSim) -> Option<Pass> {
-        // Read the version before the clock: a change landing in between re-runs us.
-        let rv = cluster.store.resource_version();
-        let now = cluster.clock.now();
-        let unchanged = rv == self.seen_rv.load(Ordering::Relaxed);
-        if unchanged && now.timestamp_millis() < self.wake_ms.load(Ordering::Relaxed) {
-            return None;
-        }
-        Some(Pass {
-            rv,
-            now,
-            booting: cluster.is_booting(),
-            wake: None,
-        })
-    }
-
-    pub fn end(&self, pass: Pass) {
-        self.seen_rv.store(pass.rv, Ordering::Relaxed);
-        let wake = pass.wake.map_or(i64::MAX, |t| t.timestamp_millis());
-        self.wake_ms.store(wake, Ordering::Relaxed);
-    }
-}
 
 /// FNV-1a, a stable hash for names and fake identifiers.
 pub(crate) fn fnv64(bytes: &[u8]) -> u64 {
@@ -227,6 +149,30 @@ pub(crate) fn index_by_controller(objs: &[Obj]) -> HashMap<&str, Vec<&Obj>> {
 
 fn owned<'a>(index: &'a HashMap<&str, Vec<&'a Obj>>, owner: &Value) -> &'a [&'a Obj] {
     index.get(uid_of(owner)).map_or(&[], Vec::as_slice)
+}
+
+/// One paced pass of an owner controller: `sync` runs for every live `owner` object with
+/// the `dependent` objects it controls. Dependents are only listed when there are owners.
+fn reconcile_owners(
+    pacer: &Pacer,
+    cluster: &ClusterSim,
+    (owner, dependent): (KindId, KindId),
+    mut sync: impl FnMut(&ClusterSim, &Obj, &[&Obj], &mut Pass) -> bool,
+) -> bool {
+    let Some(mut pass) = pacer.begin(cluster) else {
+        return false;
+    };
+    let (owners, _) = cluster.store.list(owner, None);
+    let mut changed = false;
+    if !owners.is_empty() {
+        let (dependents, _) = cluster.store.list(dependent, None);
+        let index = index_by_controller(&dependents);
+        for o in owners.iter().filter(|o| !is_terminating(o)) {
+            changed |= sync(cluster, o, owned(&index, o), &mut pass);
+        }
+    }
+    pacer.end(pass);
+    changed
 }
 
 /// A `metav1.LabelSelector` (matchLabels and matchExpressions) against a label map.
@@ -397,6 +343,12 @@ pub(crate) fn delete(cluster: &ClusterSim, kind: KindId, obj: &Value) -> bool {
         .is_ok()
 }
 
+/// Deletes all of `objs`; true if anything happened.
+fn delete_all(cluster: &ClusterSim, kind: KindId, objs: &[&Obj]) -> bool {
+    objs.iter()
+        .fold(false, |acc, o| delete(cluster, kind, o) | acc)
+}
+
 /// Sets `key` only when `n` is non-zero, as the `omitempty` counters of real statuses.
 fn put_nonzero(status: &mut Value, key: &str, n: i64) {
     if n != 0 {
@@ -538,20 +490,12 @@ impl Controller for Deployments {
     }
 
     fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
-        let Some(mut pass) = self.pacer.begin(cluster) else {
-            return false;
-        };
-        let (deployments, _) = cluster.store.list(*ids::DEPLOYMENTS, None);
-        let mut changed = false;
-        if !deployments.is_empty() {
-            let (rss, _) = cluster.store.list(*ids::REPLICASETS, None);
-            let index = index_by_controller(&rss);
-            for d in deployments.iter().filter(|d| !is_terminating(d)) {
-                changed |= sync_deployment(cluster, d, owned(&index, d), &mut pass);
-            }
-        }
-        self.pacer.end(pass);
-        changed
+        reconcile_owners(
+            &self.pacer,
+            cluster,
+            (*ids::DEPLOYMENTS, *ids::REPLICASETS),
+            sync_deployment,
+        )
     }
 }
 
@@ -849,9 +793,7 @@ fn cleanup_history(cluster: &ClusterSim, d: &Value, olds: &[&Obj]) -> bool {
     }
     empty.sort_by_key(|rs| revision_of(rs));
     let surplus = empty.len() - limit;
-    empty[..surplus].iter().fold(false, |acc, rs| {
-        delete(cluster, *ids::REPLICASETS, rs) | acc
-    })
+    delete_all(cluster, *ids::REPLICASETS, &empty[..surplus])
 }
 
 fn deployment_status(
@@ -1008,20 +950,12 @@ impl Controller for ReplicaSets {
     }
 
     fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
-        let Some(mut pass) = self.pacer.begin(cluster) else {
-            return false;
-        };
-        let (rss, _) = cluster.store.list(*ids::REPLICASETS, None);
-        let mut changed = false;
-        if !rss.is_empty() {
-            let (pods, _) = cluster.store.list(*ids::PODS, None);
-            let index = index_by_controller(&pods);
-            for rs in rss.iter().filter(|r| !is_terminating(r)) {
-                changed |= sync_rs(cluster, rs, owned(&index, rs), &mut pass);
-            }
-        }
-        self.pacer.end(pass);
-        changed
+        reconcile_owners(
+            &self.pacer,
+            cluster,
+            (*ids::REPLICASETS, *ids::PODS),
+            sync_rs,
+        )
     }
 }
 
@@ -1108,20 +1042,12 @@ impl Controller for StatefulSets {
     }
 
     fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
-        let Some(mut pass) = self.pacer.begin(cluster) else {
-            return false;
-        };
-        let (sets, _) = cluster.store.list(*ids::STATEFULSETS, None);
-        let mut changed = false;
-        if !sets.is_empty() {
-            let (pods, _) = cluster.store.list(*ids::PODS, None);
-            let index = index_by_controller(&pods);
-            for sts in sets.iter().filter(|s| !is_terminating(s)) {
-                changed |= sync_sts(cluster, sts, owned(&index, sts), &mut pass);
-            }
-        }
-        self.pacer.end(pass);
-        changed
+        reconcile_owners(
+            &self.pacer,
+            cluster,
+            (*ids::STATEFULSETS, *ids::PODS),
+            sync_sts,
+        )
     }
 }
 
@@ -1312,21 +1238,13 @@ impl Controller for DaemonSets {
     }
 
     fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
-        let Some(mut pass) = self.pacer.begin(cluster) else {
-            return false;
-        };
-        let (sets, _) = cluster.store.list(*ids::DAEMONSETS, None);
-        let mut changed = false;
-        if !sets.is_empty() {
-            let (pods, _) = cluster.store.list(*ids::PODS, None);
-            let (nodes, _) = cluster.store.list(*ids::NODES, None);
-            let index = index_by_controller(&pods);
-            for ds in sets.iter().filter(|s| !is_terminating(s)) {
-                changed |= sync_ds(cluster, ds, owned(&index, ds), &nodes, &mut pass);
-            }
-        }
-        self.pacer.end(pass);
-        changed
+        // Listed once, and only when there is a DaemonSet to place.
+        let nodes = OnceCell::new();
+        let kinds = (*ids::DAEMONSETS, *ids::PODS);
+        reconcile_owners(&self.pacer, cluster, kinds, |cluster, ds, pods, pass| {
+            let nodes = nodes.get_or_init(|| cluster.store.list(*ids::NODES, None).0);
+            sync_ds(cluster, ds, pods, nodes, pass)
+        })
     }
 }
 
@@ -1400,9 +1318,7 @@ fn sync_ds(cluster: &ClusterSim, ds: &Obj, pods: &[&Obj], nodes: &[Obj], pass: &
         let mut here = by_node.remove(name_of(node)).unwrap_or_default();
         if !daemon_fits(&template["spec"], &tolerations, node, !here.is_empty()) {
             misscheduled += i64::from(here.iter().any(|p| p["spec"]["nodeName"].is_string()));
-            changed |= here
-                .iter()
-                .fold(false, |acc, p| delete(cluster, *ids::PODS, p) | acc);
+            changed |= delete_all(cluster, *ids::PODS, &here);
             continue;
         }
         desired += 1;
@@ -1415,9 +1331,7 @@ fn sync_ds(cluster: &ClusterSim, ds: &Obj, pods: &[&Obj], nodes: &[Obj], pass: &
             Some((keep, extra)) => {
                 scheduled += 1;
                 placed.push(keep);
-                changed |= extra
-                    .iter()
-                    .fold(false, |acc, p| delete(cluster, *ids::PODS, p) | acc);
+                changed |= delete_all(cluster, *ids::PODS, extra);
             }
         }
     }
@@ -1526,20 +1440,7 @@ impl Controller for Jobs {
     }
 
     fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
-        let Some(mut pass) = self.pacer.begin(cluster) else {
-            return false;
-        };
-        let (jobs, _) = cluster.store.list(*ids::JOBS, None);
-        let mut changed = false;
-        if !jobs.is_empty() {
-            let (pods, _) = cluster.store.list(*ids::PODS, None);
-            let index = index_by_controller(&pods);
-            for job in jobs.iter().filter(|j| !is_terminating(j)) {
-                changed |= sync_job(cluster, job, owned(&index, job), &mut pass);
-            }
-        }
-        self.pacer.end(pass);
-        changed
+        reconcile_owners(&self.pacer, cluster, (*ids::JOBS, *ids::PODS), sync_job)
     }
 }
 
@@ -1559,9 +1460,7 @@ fn sync_job(cluster: &ClusterSim, job: &Obj, pods: &[&Obj], pass: &mut Pass) -> 
     let now = pass.now;
     let mut changed = false;
     if let Some(outcome) = job_finished(job) {
-        changed |= active
-            .iter()
-            .fold(false, |acc, p| delete(cluster, *ids::PODS, p) | acc);
+        changed |= delete_all(cluster, *ids::PODS, &active);
         if let Some(ttl) = spec["ttlSecondsAfterFinished"].as_i64() {
             let done = job["status"]["completionTime"]
                 .as_str()
@@ -1608,9 +1507,7 @@ fn sync_job(cluster: &ClusterSim, job: &Obj, pods: &[&Obj], pass: &mut Pass) -> 
         None
     };
     if let Some((reason, message)) = failure {
-        changed |= active
-            .iter()
-            .fold(false, |acc, p| delete(cluster, *ids::PODS, p) | acc);
+        changed |= delete_all(cluster, *ids::PODS, &active);
         conditions.push(condition(
             prev_conds,
             ("Failed", "True", reason, message),
@@ -1633,9 +1530,7 @@ fn sync_job(cluster: &ClusterSim, job: &Obj, pods: &[&Obj], pass: &mut Pass) -> 
         completion_time = Some(json!(k8s_time(now)));
         normal_event(cluster, job, "Completed", "Job completed");
     } else if suspended {
-        changed |= active
-            .iter()
-            .fold(false, |acc, p| delete(cluster, *ids::PODS, p) | acc);
+        changed |= delete_all(cluster, *ids::PODS, &active);
         conditions.push(condition(
             prev_conds,
             ("Suspended", "True", "JobSuspended", "Job suspended"),
@@ -1749,20 +1644,12 @@ impl Controller for CronJobs {
     }
 
     fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
-        let Some(mut pass) = self.pacer.begin(cluster) else {
-            return false;
-        };
-        let (cronjobs, _) = cluster.store.list(*ids::CRONJOBS, None);
-        let mut changed = false;
-        if !cronjobs.is_empty() {
-            let (jobs, _) = cluster.store.list(*ids::JOBS, None);
-            let index = index_by_controller(&jobs);
-            for cj in cronjobs.iter().filter(|c| !is_terminating(c)) {
-                changed |= sync_cronjob(cluster, cj, owned(&index, cj), &mut pass);
-            }
-        }
-        self.pacer.end(pass);
-        changed
+        reconcile_owners(
+            &self.pacer,
+            cluster,
+            (*ids::CRONJOBS, *ids::JOBS),
+            sync_cronjob,
+        )
     }
 }
 
@@ -1812,9 +1699,7 @@ fn sync_cronjob(cluster: &ClusterSim, cj: &Obj, jobs: &[&Obj], pass: &mut Pass) 
                 // Not started, and not marked as scheduled: it runs when the active Job ends.
             } else {
                 if policy == "Replace" {
-                    changed |= active
-                        .iter()
-                        .fold(false, |acc, j| delete(cluster, *ids::JOBS, j) | acc);
+                    changed |= delete_all(cluster, *ids::JOBS, &active);
                     active_refs.clear();
                 }
                 if let Some(job) = create_scheduled_job(cluster, cj, due) {
@@ -2283,6 +2168,8 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
     use super::testing::*;
     use super::*;
     use crate::sim::store::Part;

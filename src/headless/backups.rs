@@ -1,0 +1,206 @@
+//! `backups`: each selected cluster's backups judged by [`backup::assess`]: the newest
+//! completed backup, the daily window, backups kept, failures, storage locations and the
+//! Harbor and OpenSearch jobs, with the findings.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::output::{self, Cell, TextTable, Tone};
+use super::{Built, Report, Selection, SourceError};
+use crate::backup::{self, BackupAssessment, Severity, Status};
+use crate::cli::BackupsOptions;
+use crate::config::ClusterRole;
+use crate::state::FleetState;
+
+#[derive(Debug, Serialize)]
+struct BackupsReport {
+    items: Vec<BackupItem>,
+    #[serde(skip)]
+    errors: Vec<SourceError>,
+    #[serde(skip)]
+    timezone: chrono_tz::Tz,
+}
+
+#[derive(Debug, Serialize)]
+struct BackupItem {
+    env: String,
+    cluster: ClusterRole,
+    /// `<env>-<sc|wc>`.
+    name: String,
+    #[serde(flatten)]
+    assessment: BackupAssessment,
+}
+
+pub(super) fn build(
+    state: &FleetState,
+    selection: &Selection,
+    options: &BackupsOptions,
+    now: DateTime<Utc>,
+    errors: Vec<SourceError>,
+) -> Built {
+    let policy = &selection.fleet.policy;
+    let items = selection
+        .handles(state)
+        .into_iter()
+        .map(|h| BackupItem {
+            env: h.env.clone(),
+            cluster: h.role,
+            name: h.name(),
+            assessment: backup::assess(&h.read(), policy, now),
+        })
+        .filter(|item| !options.problems || item.assessment.status != Status::Ok)
+        .collect();
+    Built::new(
+        now,
+        BackupsReport {
+            items,
+            errors,
+            timezone: policy.timezone,
+        },
+    )
+}
+
+fn status_cell(status: Status) -> Cell {
+    let tone = match status {
+        Status::Ok => Tone::Good,
+        Status::Warning => Tone::Warn,
+        Status::Critical => Tone::Bad,
+    };
+    Cell::new(status.as_str(), tone)
+}
+
+fn severity_tone(s: Severity) -> Tone {
+    match s {
+        Severity::Info => Tone::Dim,
+        Severity::Warning => Tone::Warn,
+        Severity::Critical => Tone::Bad,
+    }
+}
+
+impl BackupsReport {
+    fn row(&self, item: &BackupItem) -> Vec<Cell> {
+        let a = &item.assessment;
+        let local = |t: DateTime<Utc>| {
+            t.with_timezone(&self.timezone)
+                .format("%m-%d %H:%M")
+                .to_string()
+        };
+        let last = match (&a.last_completed, a.last_completed_age_seconds) {
+            (Some(b), Some(age)) => Cell::from(format!(
+                "{} ({} ago)",
+                b.completed.map(local).unwrap_or_else(|| "?".to_owned()),
+                output::age(age)
+            )),
+            _ => Cell::new("none", Tone::Warn),
+        };
+        let window = match (&a.window.late, &a.window.backup) {
+            (Some(late), _) => Cell::new(format!("late since {}", local(late.since)), Tone::Bad),
+            (None, Some(_)) => Cell::new("ok", Tone::Good),
+            (None, None) => Cell::new("?", Tone::Dim),
+        };
+        let kept = &a.kept;
+        let kept_tone = if kept.completed < kept.expected || kept.completed > 2 * kept.expected {
+            Tone::Warn
+        } else {
+            Tone::Plain
+        };
+        let failed = a.failed_backups.len();
+        let locations = if a.storage_locations.is_empty() {
+            Cell::new("none", Tone::Bad)
+        } else if a.storage_locations.iter().all(|l| l.available) {
+            Cell::new("available", Tone::Good)
+        } else {
+            Cell::new("unavailable", Tone::Bad)
+        };
+        let jobs = if a.jobs.is_empty() {
+            Cell::new("-", Tone::Dim)
+        } else {
+            let ok = a
+                .jobs
+                .iter()
+                .filter(|j| {
+                    j.last_success_age_seconds
+                        .is_some_and(|age| age <= j.max_age_seconds)
+                })
+                .count();
+            Cell::new(
+                format!("{ok}/{} ok", a.jobs.len()),
+                if ok == a.jobs.len() {
+                    Tone::Good
+                } else {
+                    Tone::Warn
+                },
+            )
+        };
+        vec![
+            Cell::from(item.env.as_str()),
+            Cell::from(item.cluster.as_str()),
+            status_cell(a.status),
+            last,
+            window,
+            Cell::new(format!("{}/{}", kept.completed, kept.expected), kept_tone),
+            Cell::new(
+                failed.to_string(),
+                if failed > 0 { Tone::Warn } else { Tone::Plain },
+            ),
+            locations,
+            jobs,
+        ]
+    }
+}
+
+impl Report for BackupsReport {
+    fn json(&self, name: &str, generated_at: DateTime<Utc>) -> anyhow::Result<String> {
+        output::json(name, generated_at, self, &self.errors)
+    }
+
+    fn errors(&self) -> &[SourceError] {
+        &self.errors
+    }
+
+    fn render(&self, out: &mut String, colour: bool) {
+        if self.items.is_empty() {
+            out.push_str("No clusters match.\n");
+            return;
+        }
+        let mut table = TextTable::new(&[
+            "ENV",
+            "CLUSTER",
+            "STATUS",
+            "LAST COMPLETED",
+            "WINDOW",
+            "KEPT",
+            "FAILED",
+            "STORAGE",
+            "JOBS",
+        ]);
+        for item in &self.items {
+            table.row(self.row(item));
+        }
+        table.render(out, colour);
+        let findings: Vec<(&BackupItem, &backup::Finding)> = self
+            .items
+            .iter()
+            .flat_map(|i| i.assessment.findings.iter().map(move |f| (i, f)))
+            .collect();
+        if findings.is_empty() {
+            return;
+        }
+        out.push('\n');
+        let mut table = TextTable::new(&["CLUSTER", "SEVERITY", "FINDING", "MESSAGE"]);
+        for (item, f) in findings {
+            let severity = match f.severity {
+                Severity::Info => "info",
+                Severity::Warning => "warning",
+                Severity::Critical => "critical",
+            };
+            table.row(vec![
+                Cell::from(item.name.as_str()),
+                Cell::new(severity, severity_tone(f.severity)),
+                Cell::from(f.code),
+                Cell::from(f.message.as_str()),
+            ]);
+        }
+        table.render(out, colour);
+    }
+}

@@ -1,0 +1,361 @@
+//! Headless reports: `status`, `pods`, `alerts`, `backups` and `slo`, read-only, from the
+//! same live fleet state the console draws, printed once as a table or as JSON.
+//!
+//! A report starts the fleet's sources for the selected environments only, waits until the
+//! sources it reads have answered (or failed, or `--timeout` passed), and builds itself from
+//! one snapshot. A source that did not answer makes the report *partial*: what is known is
+//! still printed, the failures are listed (`errors` in JSON, warning lines after a table),
+//! and the exit code is 1. Exit codes say whether the report is complete, not whether the
+//! fleet is healthy: read `status` fields for that. `docs/reports.md` documents every field.
+
+mod alerts;
+mod backups;
+mod output;
+mod pods;
+mod slo;
+mod status;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::cli::{
+    AlertsOptions, BackupsOptions, OutputFormat, PodsOptions, ReportArgs, SloOptions,
+};
+use crate::config::{self, ClusterRole};
+use crate::exit;
+use crate::sources::live::{Intervals, LiveFleet};
+use crate::state::health::SourceHealth;
+use crate::state::{ClusterHandle, ClusterState, FleetState};
+
+/// Which report, with its own options.
+#[derive(Debug, Clone)]
+pub enum ReportKind {
+    Status,
+    Pods(PodsOptions),
+    Alerts(AlertsOptions),
+    Backups(BackupsOptions),
+    Slo(SloOptions),
+}
+
+impl ReportKind {
+    /// The report's name, as in its subcommand and its JSON `schema`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ReportKind::Status => "status",
+            ReportKind::Pods(_) => "pods",
+            ReportKind::Alerts(_) => "alerts",
+            ReportKind::Backups(_) => "backups",
+            ReportKind::Slo(_) => "slo",
+        }
+    }
+
+    /// The live sources the report reads from a cluster of `role`.
+    fn sources(&self, role: ClusterRole) -> Vec<&'static str> {
+        let backups = |role| {
+            let mut s = vec!["backups", "schedules", "backupstoragelocations"];
+            if role == ClusterRole::Sc {
+                s.extend(["cronjobs", "jobs"]);
+            }
+            s
+        };
+        match self {
+            ReportKind::Status => {
+                let mut s = vec!["nodes", "configmaps", "alertmanager", "slo"];
+                s.extend(backups(role));
+                s
+            }
+            ReportKind::Pods(_) => vec!["pods"],
+            ReportKind::Alerts(_) => vec!["alertmanager"],
+            ReportKind::Backups(_) => backups(role),
+            ReportKind::Slo(_) => Vec::new(),
+        }
+    }
+}
+
+/// A source that did not answer, so the report misses its part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceError {
+    pub env: String,
+    /// `sc` or `wc`.
+    pub cluster: ClusterRole,
+    /// The source, e.g. `nodes`, `alertmanager`, `prometheus`, or `kubernetes` when the
+    /// cluster's client could not even be created.
+    pub source: String,
+    pub error: String,
+}
+
+/// Runs one report and prints it; returns the exit code. Usage errors (an unknown
+/// `--env`) are printed here and exit 2.
+pub async fn run(
+    kind: ReportKind,
+    args: &ReportArgs,
+    fleet: &config::Fleet,
+) -> anyhow::Result<i32> {
+    let selection = match Selection::new(args, fleet) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(exit::USAGE);
+        }
+    };
+    let format = args.output.unwrap_or_else(output::default_format);
+    let colour = format == OutputFormat::Table && output::use_colour();
+    let report = match &kind {
+        ReportKind::Slo(options) => {
+            if let Err(message) = slo::check_targets(&selection, options) {
+                eprintln!("error: {message}");
+                return Ok(exit::USAGE);
+            }
+            slo::build(&selection, options, args.timeout).await
+        }
+        _ => {
+            let live = start_live(&kind, &selection, args.timeout).await;
+            let errors = settle(&live, &kind, &selection, args.timeout).await;
+            let now = Utc::now();
+            let state = &live.state;
+            match &kind {
+                ReportKind::Status => status::build(state, &selection, now, errors),
+                ReportKind::Pods(o) => pods::build(state, &selection, o, now, errors),
+                ReportKind::Alerts(o) => alerts::build(state, &selection, o, now, errors),
+                ReportKind::Backups(o) => backups::build(state, &selection, o, now, errors),
+                ReportKind::Slo(_) => unreachable!("handled above"),
+            }
+        }
+    };
+    let text = match format {
+        OutputFormat::Json => report.json(kind.name())?,
+        OutputFormat::Table => report.table(colour),
+    };
+    output::print(&text)?;
+    Ok(if report.errors().is_empty() {
+        exit::OK
+    } else {
+        exit::FAILURE
+    })
+}
+
+/// A built report, ready to print either way.
+pub(crate) struct Built {
+    generated_at: DateTime<Utc>,
+    body: Box<dyn Report>,
+}
+
+impl Built {
+    fn new(generated_at: DateTime<Utc>, body: impl Report + 'static) -> Built {
+        Built {
+            generated_at,
+            body: Box::new(body),
+        }
+    }
+
+    fn errors(&self) -> &[SourceError] {
+        self.body.errors()
+    }
+
+    fn json(&self, name: &str) -> anyhow::Result<String> {
+        self.body.json(name, self.generated_at)
+    }
+
+    fn table(&self, colour: bool) -> String {
+        let mut out = String::new();
+        self.body.render(&mut out, colour);
+        output::errors(&mut out, self.errors(), colour);
+        out
+    }
+}
+
+/// What each report module provides.
+trait Report {
+    /// The whole JSON document, through [`output::json`]: the report's own fields (e.g.
+    /// `items`) sit between `generated_at` and `errors`.
+    fn json(&self, name: &str, generated_at: DateTime<Utc>) -> anyhow::Result<String>;
+    fn render(&self, out: &mut String, colour: bool);
+    fn errors(&self) -> &[SourceError];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which environments and clusters
+// ---------------------------------------------------------------------------------------------
+
+/// The environments and cluster roles a report covers: the fleet narrowed to `--env`, and
+/// `--cluster`.
+#[derive(Debug, Clone)]
+pub(crate) struct Selection {
+    pub fleet: config::Fleet,
+    pub role: Option<ClusterRole>,
+}
+
+impl Selection {
+    fn new(args: &ReportArgs, fleet: &config::Fleet) -> Result<Selection, String> {
+        for name in &args.envs {
+            if fleet.environment(name).is_none() {
+                return Err(unknown_environment(name, fleet));
+            }
+        }
+        let mut narrowed = fleet.clone();
+        if !args.envs.is_empty() {
+            narrowed
+                .environments
+                .retain(|env| args.envs.contains(&env.name));
+        }
+        Ok(Selection {
+            fleet: narrowed,
+            role: args.cluster.map(ClusterRole::from),
+        })
+    }
+
+    pub fn roles(&self) -> Vec<ClusterRole> {
+        ClusterRole::ALL
+            .into_iter()
+            .filter(|r| self.role.is_none_or(|want| want == *r))
+            .collect()
+    }
+
+    /// The selected clusters of a running fleet, in config order, sc before wc.
+    pub fn handles<'a>(&self, state: &'a FleetState) -> Vec<&'a std::sync::Arc<ClusterHandle>> {
+        let roles = self.roles();
+        state
+            .envs
+            .iter()
+            .flat_map(|env| env.clusters())
+            .filter(|c| roles.contains(&c.role))
+            .collect()
+    }
+}
+
+fn unknown_environment(name: &str, fleet: &config::Fleet) -> String {
+    let known: Vec<&str> = fleet.environments.iter().map(|e| e.name.as_str()).collect();
+    if known.is_empty() {
+        return format!(
+            "unknown environment `{name}` (--env): the fleet config has no environments"
+        );
+    }
+    let nearest = known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(name, k), *k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| format!(" Did you mean `{k}`?"))
+        .unwrap_or_default();
+    format!(
+        "unknown environment `{name}` (--env).{nearest} Known environments: {}",
+        known.join(", ")
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The live fleet and waiting for it
+// ---------------------------------------------------------------------------------------------
+
+async fn start_live(kind: &ReportKind, selection: &Selection, timeout: Duration) -> LiveFleet {
+    // LiveFleet gives one exclusion list to every cluster and target, so only fleet-wide
+    // exclusions are safe to pass; the `slo` report scopes them exactly.
+    let exclusions = selection
+        .fleet
+        .exclusions
+        .iter()
+        .filter(|ex| ex.is_fleet_wide())
+        .map(config::ExclusionConfig::to_slo)
+        .collect();
+    let intervals = Intervals {
+        // One poll is all a report reads; later ones would only add load.
+        alerts: timeout * 2,
+        metrics: timeout * 2,
+        slo: timeout * 2,
+    };
+    let live = LiveFleet::start(&selection.fleet, intervals, exclusions).await;
+    if matches!(kind, ReportKind::Pods(_)) {
+        for env in &selection.fleet.environments {
+            live.open(&env.name).await;
+        }
+    }
+    live
+}
+
+/// Where one source of one cluster stands.
+#[derive(Debug, Clone, PartialEq)]
+enum Answer {
+    Pending,
+    Ok,
+    /// Failed: the source to blame (itself, or the client it needs) and the error.
+    Failed(&'static str, String),
+}
+
+/// The sources that cannot start without a client of their own: the Kubernetes watchers
+/// need a kube client, the SLO poller a Prometheus client.
+fn umbrella(source: &str) -> &'static str {
+    match source {
+        "slo" | "metrics" => "prometheus",
+        "alertmanager" => "alertmanager",
+        _ => "kubernetes",
+    }
+}
+
+fn answer(state: &ClusterState, source: &'static str) -> Answer {
+    let failed = |h: &SourceHealth| match h {
+        SourceHealth::Stale { error, .. } | SourceHealth::Unauthorized { error, .. } => {
+            Some(error.clone())
+        }
+        _ => None,
+    };
+    match state.health.get(source) {
+        Some(SourceHealth::Connected { .. }) => Answer::Ok,
+        Some(h) if failed(h).is_some() => Answer::Failed(source, failed(h).unwrap_or_default()),
+        _ => match state.health.get(umbrella(source)).and_then(failed) {
+            Some(error) => Answer::Failed(umbrella(source), error),
+            None => Answer::Pending,
+        },
+    }
+}
+
+/// Waits until every source the report reads has answered or failed in every selected
+/// cluster, or `timeout` passes; returns what failed or never answered. (Not
+/// `LiveFleet::wait_settled`: the sources differ by cluster role, and a cluster whose
+/// client could not be created never reports its sources at all.)
+async fn settle(
+    live: &LiveFleet,
+    kind: &ReportKind,
+    selection: &Selection,
+    timeout: Duration,
+) -> Vec<SourceError> {
+    let handles = selection.handles(&live.state);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let pending = || {
+        handles.iter().any(|h| {
+            let state = h.read();
+            kind.sources(h.role)
+                .into_iter()
+                .any(|s| answer(&state, s) == Answer::Pending)
+        })
+    };
+    while pending() && tokio::time::Instant::now() < deadline {
+        let changed = live.state.changes.wait();
+        let _ = tokio::time::timeout(Duration::from_millis(200), changed).await;
+    }
+    let mut errors: Vec<SourceError> = Vec::new();
+    for h in handles {
+        let state = h.read();
+        for source in kind.sources(h.role) {
+            let (blamed, error) = match answer(&state, source) {
+                Answer::Ok => continue,
+                Answer::Failed(blamed, error) => (blamed, error),
+                Answer::Pending => (
+                    source,
+                    format!("no answer within {}", config::format_duration(timeout)),
+                ),
+            };
+            let e = SourceError {
+                env: h.env.clone(),
+                cluster: h.role,
+                source: blamed.to_owned(),
+                error,
+            };
+            if !errors.contains(&e) {
+                errors.push(e);
+            }
+        }
+    }
+    errors
+}

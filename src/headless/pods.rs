@@ -1,0 +1,181 @@
+//! `pods`: the pods of the selected clusters, narrowed by namespace, status, labels, node
+//! or free text, as kubectl would list them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::output::{self, Cell, TextTable, Tone};
+use super::{Built, Report, Selection, SourceError};
+use crate::cli::PodsOptions;
+use crate::config::ClusterRole;
+use crate::state::FleetState;
+use crate::state::rows::{PodPhase, PodRow};
+
+#[derive(Debug, Serialize)]
+struct PodsReport {
+    items: Vec<PodItem>,
+    #[serde(skip)]
+    errors: Vec<SourceError>,
+}
+
+#[derive(Debug, Serialize)]
+struct PodItem {
+    env: String,
+    cluster: ClusterRole,
+    namespace: String,
+    name: String,
+    /// `Pending`, `Running`, `Succeeded`, `Failed` or `Unknown`.
+    phase: PodPhase,
+    /// What kubectl prints in STATUS, e.g. `CrashLoopBackOff`.
+    status: String,
+    /// Containers ready, and all containers.
+    ready: u16,
+    containers: u16,
+    restarts: u32,
+    node: Option<String>,
+    ip: Option<String>,
+    owner: Option<Owner>,
+    created: DateTime<Utc>,
+    age_seconds: i64,
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Owner {
+    kind: String,
+    name: String,
+}
+
+pub(super) fn build(
+    state: &FleetState,
+    selection: &Selection,
+    options: &PodsOptions,
+    now: DateTime<Utc>,
+    errors: Vec<SourceError>,
+) -> Built {
+    let mut items = Vec::new();
+    for handle in selection.handles(state) {
+        let cluster = handle.read();
+        items.extend(
+            cluster
+                .pods
+                .values()
+                .filter(|p| matches(p, options))
+                .map(|p| item(&handle.env, handle.role, p, now)),
+        );
+    }
+    Built::new(now, PodsReport { items, errors })
+}
+
+fn matches(pod: &PodRow, o: &PodsOptions) -> bool {
+    let eq =
+        |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
+    let status_ok = o
+        .status
+        .as_deref()
+        .is_none_or(|s| pod.status.eq_ignore_ascii_case(s));
+    let labels_ok = o
+        .selector
+        .as_ref()
+        .is_none_or(|sel| sel.0.iter().all(|(k, v)| pod.label(k) == Some(v.as_str())));
+    let text_ok = o.filter.as_deref().is_none_or(|text| {
+        let needle = text.to_lowercase();
+        let owner = pod.owner.as_ref().map(|(_, n)| n.as_ref()).unwrap_or("");
+        [
+            &*pod.namespace,
+            &*pod.name,
+            &*pod.status,
+            pod.node.as_deref().unwrap_or(""),
+            owner,
+        ]
+        .iter()
+        .any(|field| field.to_lowercase().contains(&needle))
+    });
+    eq(&o.namespace, Some(&pod.namespace))
+        && eq(&o.node, pod.node.as_deref())
+        && status_ok
+        && labels_ok
+        && text_ok
+}
+
+fn item(env: &str, role: ClusterRole, p: &PodRow, now: DateTime<Utc>) -> PodItem {
+    let created = DateTime::from_timestamp(p.created, 0).unwrap_or(now);
+    PodItem {
+        env: env.to_owned(),
+        cluster: role,
+        namespace: p.namespace.to_string(),
+        name: p.name.to_string(),
+        phase: p.phase,
+        status: p.status.to_string(),
+        ready: p.ready,
+        containers: p.containers,
+        restarts: p.restarts,
+        node: p.node.as_deref().map(str::to_owned),
+        ip: p.ip.as_deref().map(str::to_owned),
+        owner: p.owner.as_ref().map(|(kind, name)| Owner {
+            kind: kind.to_string(),
+            name: name.to_string(),
+        }),
+        created,
+        age_seconds: (now - created).num_seconds(),
+        labels: p
+            .labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+impl Report for PodsReport {
+    fn json(&self, name: &str, generated_at: DateTime<Utc>) -> anyhow::Result<String> {
+        output::json(name, generated_at, self, &self.errors)
+    }
+
+    fn errors(&self) -> &[SourceError] {
+        &self.errors
+    }
+
+    fn render(&self, out: &mut String, colour: bool) {
+        if self.items.is_empty() {
+            out.push_str("No pods match.\n");
+            return;
+        }
+        let mut table = TextTable::new(&[
+            "ENV",
+            "CLUSTER",
+            "NAMESPACE",
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "NODE",
+        ]);
+        for p in &self.items {
+            table.row(vec![
+                Cell::from(p.env.as_str()),
+                Cell::from(p.cluster.as_str()),
+                Cell::from(p.namespace.as_str()),
+                Cell::from(p.name.as_str()),
+                Cell::from(format!("{}/{}", p.ready, p.containers)),
+                Cell::new(p.status.as_str(), status_tone(p)),
+                Cell::from(p.restarts.to_string()),
+                Cell::from(output::age(p.age_seconds)),
+                Cell::from(p.node.as_deref().unwrap_or("<none>")),
+            ]);
+        }
+        table.render(out, colour);
+    }
+}
+
+fn status_tone(p: &PodItem) -> Tone {
+    match (p.phase, p.status.as_str()) {
+        (PodPhase::Succeeded, _) => Tone::Dim,
+        (PodPhase::Running, "Running") if p.ready == p.containers => Tone::Plain,
+        (PodPhase::Failed, _)
+        | (_, "CrashLoopBackOff" | "ImagePullBackOff" | "ErrImagePull" | "Error") => Tone::Bad,
+        _ => Tone::Warn,
+    }
+}

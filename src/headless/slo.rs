@@ -1,0 +1,219 @@
+//! `slo`: availability, error budget and burn rates per uptime target, computed directly
+//! from each cluster's Prometheus at `--at` (default now), with the exclusions the fleet
+//! config declares for that very target.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+use serde::Serialize;
+
+use super::output::{self, Cell, TextTable, Tone};
+use super::{Built, Report, Selection, SourceError};
+use crate::cli::SloOptions;
+use crate::config::{self, ClusterRole, Probe};
+use crate::slo::{SloReport, SloStatus};
+use crate::sources::prometheus::{self, PrometheusClient};
+
+#[derive(Debug, Serialize)]
+struct SloReportList {
+    items: Vec<SloItem>,
+    #[serde(skip)]
+    errors: Vec<SourceError>,
+}
+
+#[derive(Debug, Serialize)]
+struct SloItem {
+    env: String,
+    cluster: ClusterRole,
+    /// One target's report, as `slo::SloReport` documents it.
+    report: SloReport,
+}
+
+/// Every `--target` must be a probe of some selected cluster: a typo would otherwise give
+/// an empty report that looks like "nothing to see".
+pub(super) fn check_targets(selection: &Selection, options: &SloOptions) -> Result<(), String> {
+    let mut known: Vec<&str> = clusters(selection)
+        .flat_map(|(_, _, cluster)| cluster.probes.iter().map(|p| p.target.as_str()))
+        .collect();
+    known.sort_unstable();
+    known.dedup();
+    match options
+        .targets
+        .iter()
+        .find(|t| !known.contains(&t.as_str()))
+    {
+        None => Ok(()),
+        Some(t) if known.is_empty() => Err(format!(
+            "unknown target `{t}` (--target): the selected clusters have no probes"
+        )),
+        Some(t) => Err(format!(
+            "unknown target `{t}` (--target). Probe targets of the selected clusters: {}",
+            known.join(", ")
+        )),
+    }
+}
+
+fn clusters(
+    selection: &Selection,
+) -> impl Iterator<Item = (&str, ClusterRole, &config::ClusterConfig)> {
+    let roles = selection.roles();
+    selection.fleet.environments.iter().flat_map(move |env| {
+        env.clusters()
+            .filter(|(role, _)| roles.contains(role))
+            .map(move |(role, cluster)| (env.name.as_str(), role, cluster))
+            .collect::<Vec<_>>()
+    })
+}
+
+pub(super) async fn build(selection: &Selection, options: &SloOptions, timeout: Duration) -> Built {
+    let now = Utc::now();
+    let at = options.at.unwrap_or(now);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let jobs = clusters(selection).map(|(env, role, cluster)| {
+        let probes: Vec<&Probe> = cluster
+            .probes
+            .iter()
+            .filter(|p| options.targets.is_empty() || options.targets.contains(&p.target))
+            .collect();
+        cluster_reports(
+            &selection.fleet,
+            env,
+            role,
+            cluster,
+            probes,
+            at,
+            timeout,
+            deadline,
+        )
+    });
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    for (reports, error) in join_all(jobs).await {
+        items.extend(reports);
+        errors.extend(error);
+    }
+    Built::new(now, SloReportList { items, errors })
+}
+
+/// The reports of one cluster's probes, one query set per probe so that each gets its own
+/// exclusions. Stops at the first failure (the rest would fail alike) and keeps what it has.
+#[allow(clippy::too_many_arguments)]
+async fn cluster_reports(
+    fleet: &config::Fleet,
+    env: &str,
+    role: ClusterRole,
+    cluster: &config::ClusterConfig,
+    probes: Vec<&Probe>,
+    at: DateTime<Utc>,
+    timeout: Duration,
+    deadline: tokio::time::Instant,
+) -> (Vec<SloItem>, Option<SourceError>) {
+    let fail = |error: String| SourceError {
+        env: env.to_owned(),
+        cluster: role,
+        source: "prometheus".to_owned(),
+        error,
+    };
+    if probes.is_empty() {
+        return (Vec::new(), None);
+    }
+    let client = match PrometheusClient::new(&cluster.prometheus, None, timeout) {
+        Ok(c) => c,
+        Err(e) => return (Vec::new(), Some(fail(e.to_string()))),
+    };
+    let name = format!("{env}-{role}");
+    let tz = fleet.policy.timezone;
+    let mut items = Vec::new();
+    for probe in probes {
+        let exclusions = fleet.slo_exclusions(env, role, &probe.target);
+        let query = prometheus::slo_reports(
+            &client,
+            &name,
+            std::slice::from_ref(probe),
+            &exclusions,
+            at,
+            tz,
+        );
+        let reports = match tokio::time::timeout_at(deadline, query).await {
+            Ok(Ok(reports)) => reports,
+            Ok(Err(e)) => return (items, Some(fail(e.to_string()))),
+            Err(_) => {
+                let waited = config::format_duration(timeout);
+                return (items, Some(fail(format!("no answer within {waited}"))));
+            }
+        };
+        items.extend(reports.into_iter().map(|report| SloItem {
+            env: env.to_owned(),
+            cluster: role,
+            report,
+        }));
+    }
+    (items, None)
+}
+
+impl Report for SloReportList {
+    fn json(&self, name: &str, generated_at: DateTime<Utc>) -> anyhow::Result<String> {
+        output::json(name, generated_at, self, &self.errors)
+    }
+
+    fn errors(&self) -> &[SourceError] {
+        &self.errors
+    }
+
+    fn render(&self, out: &mut String, colour: bool) {
+        if self.items.is_empty() {
+            out.push_str("No SLO targets.\n");
+            return;
+        }
+        let mut table = TextTable::new(&[
+            "ENV",
+            "CLUSTER",
+            "TARGET",
+            "SLO",
+            "AVAILABILITY 30D",
+            "BUDGET LEFT",
+            "BURN 1H",
+            "BURN 6H",
+            "STATUS",
+        ]);
+        for item in &self.items {
+            let r = &item.report;
+            let percent = |v: Option<f64>, digits: usize| {
+                v.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}%"))
+            };
+            let burn = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}x"));
+            let budget = match r.budget_left_fraction {
+                Some(f) => Cell::new(
+                    format!("{:.0}% ({:.0}m)", f * 100.0, r.budget_left_minutes),
+                    if f < 0.0 {
+                        Tone::Bad
+                    } else if f < 0.25 {
+                        Tone::Warn
+                    } else {
+                        Tone::Plain
+                    },
+                ),
+                None => Cell::new("-", Tone::Dim),
+            };
+            let (word, tone) = match r.status {
+                SloStatus::Page => ("page", Tone::Bad),
+                SloStatus::Ticket => ("ticket", Tone::Warn),
+                SloStatus::NoData => ("no data", Tone::Warn),
+                SloStatus::Ok => ("ok", Tone::Good),
+            };
+            table.row(vec![
+                Cell::from(item.env.as_str()),
+                Cell::from(item.cluster.as_str()),
+                Cell::from(r.target.as_str()),
+                Cell::from(format!("{}%", r.slo_percent)),
+                Cell::from(percent(r.availability_30d, 3)),
+                budget,
+                Cell::from(burn(r.burn_rates.h1)),
+                Cell::from(burn(r.burn_rates.h6)),
+                Cell::new(word, tone),
+            ]);
+        }
+        table.render(out, colour);
+    }
+}

@@ -1,0 +1,606 @@
+//! `status`: one line of health per cluster: API, nodes, control plane and workers against
+//! the policy, versions and the upgrade lock, firing alerts, backups, the SLO, staleness.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::output::{self, Cell, TextTable, Tone};
+use super::{Answer, Built, Report, Selection, SourceError, answer};
+use crate::backup;
+use crate::config::{self, ClusterRole};
+use crate::slo::SloStatus;
+use crate::sources::alertmanager::{AlertState, Severity};
+use crate::state::health::SourceHealth;
+use crate::state::rows::UpgradeLock;
+use crate::state::{ClusterHandle, ClusterState, FleetState};
+
+/// How a cluster or environment is doing, worst first when compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Ok,
+    Warning,
+    Critical,
+}
+
+impl Health {
+    fn word(self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::Warning => "warning",
+            Health::Critical => "critical",
+        }
+    }
+
+    fn tone(self) -> Tone {
+        match self {
+            Health::Ok => Tone::Good,
+            Health::Warning => Tone::Warn,
+            Health::Critical => Tone::Bad,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct StatusReport {
+    environments: Vec<EnvStatus>,
+    #[serde(skip)]
+    errors: Vec<SourceError>,
+}
+
+#[derive(Debug, Serialize)]
+struct EnvStatus {
+    name: String,
+    /// The worst of its clusters.
+    status: Health,
+    clusters: Vec<ClusterStatus>,
+}
+
+#[derive(Debug, Serialize)]
+struct ClusterStatus {
+    /// `sc` or `wc`.
+    cluster: ClusterRole,
+    /// `<env>-<sc|wc>`.
+    name: String,
+    status: Health,
+    /// Why the status is not ok, one line each.
+    problems: Vec<String>,
+    api: Api,
+    nodes: Nodes,
+    control_plane: ControlPlane,
+    workers: Workers,
+    kubernetes_version: Option<String>,
+    apps: Apps,
+    /// Firing alerts that notify (neither silenced nor inhibited), by severity.
+    alerts: AlertCounts,
+    backup: BackupSummary,
+    /// `null` until the SLO poller has reported.
+    slo: Option<SloSummary>,
+    /// Every source's health: `{"nodes": {"state": "connected", "since": ...}, ...}`.
+    sources: BTreeMap<&'static str, SourceHealth>,
+    /// Since when the oldest failing source has been failing; `null` when none fails.
+    stale_since: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Api {
+    /// `null` when the node list has not answered yet.
+    reachable: Option<bool>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Nodes {
+    ready: usize,
+    total: usize,
+    /// Names of the nodes that are not Ready.
+    not_ready: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ControlPlane {
+    nodes: usize,
+    ready: usize,
+    /// The policy's `control_plane_nodes`.
+    expected: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct Workers {
+    nodes: usize,
+    ready: usize,
+    /// The environment's worker limit (its override, else the policy's).
+    max: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct Apps {
+    /// From `kube-system/welkin-apps-meta`.
+    version: Option<String>,
+    /// `kube-system/welkin-apps-upgrade`, while an apps upgrade holds it.
+    upgrade_lock: Option<UpgradeLock>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct AlertCounts {
+    critical: usize,
+    high: usize,
+    warning: usize,
+    info: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct BackupSummary {
+    /// `backup::assess`'s status: `ok`, `warning` or `critical`.
+    status: backup::Status,
+    last_completed: Option<DateTime<Utc>>,
+    last_completed_age_seconds: Option<i64>,
+    /// Set when the latest ended backup window holds no Completed backup.
+    late_since: Option<DateTime<Utc>>,
+    /// The codes of its warning and critical findings.
+    findings: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+struct SloSummary {
+    /// The worst status of the cluster's targets: `page`, `ticket`, `no_data` or `ok`.
+    status: SloStatus,
+    /// The target with the least error budget left.
+    target: String,
+    budget_left_fraction: Option<f64>,
+    /// How many targets the cluster has.
+    targets: usize,
+}
+
+pub(super) fn build(
+    state: &FleetState,
+    selection: &Selection,
+    now: DateTime<Utc>,
+    errors: Vec<SourceError>,
+) -> Built {
+    let roles = selection.roles();
+    let environments = state
+        .envs
+        .iter()
+        .filter_map(|env| {
+            let config = selection.fleet.environment(&env.name)?;
+            let clusters: Vec<ClusterStatus> = env
+                .clusters()
+                .into_iter()
+                .filter(|c| roles.contains(&c.role))
+                .map(|c| cluster_status(c, config, &selection.fleet.policy, now))
+                .collect();
+            Some(EnvStatus {
+                name: env.name.clone(),
+                status: clusters
+                    .iter()
+                    .map(|c| c.status)
+                    .max()
+                    .unwrap_or(Health::Ok),
+                clusters,
+            })
+        })
+        .collect();
+    Built::new(
+        now,
+        StatusReport {
+            environments,
+            errors,
+        },
+    )
+}
+
+fn cluster_status(
+    handle: &ClusterHandle,
+    env: &config::Environment,
+    policy: &config::Policy,
+    now: DateTime<Utc>,
+) -> ClusterStatus {
+    let state = handle.read();
+    let (ready, total) = state.nodes_ready();
+    // (nodes, ready) among control-plane nodes or among workers.
+    let count = |control_plane: bool| {
+        let nodes = state
+            .nodes
+            .values()
+            .filter(|n| n.is_control_plane() == control_plane);
+        nodes.fold((0, 0), |(all, ready), n| {
+            (all + 1, ready + usize::from(n.ready == Some(true)))
+        })
+    };
+    let (cp_nodes, cp_ready) = count(true);
+    let (worker_nodes, workers_ready) = count(false);
+    let assessment = backup::assess(&state, policy, now);
+    let mut status = ClusterStatus {
+        cluster: handle.role,
+        name: handle.name(),
+        status: Health::Ok,
+        problems: Vec::new(),
+        api: api(&state),
+        nodes: Nodes {
+            ready,
+            total,
+            not_ready: state
+                .nodes
+                .values()
+                .filter(|n| n.ready != Some(true))
+                .map(|n| n.name.to_string())
+                .collect(),
+        },
+        control_plane: ControlPlane {
+            nodes: cp_nodes,
+            ready: cp_ready,
+            expected: policy.control_plane_nodes,
+        },
+        workers: Workers {
+            nodes: worker_nodes,
+            ready: workers_ready,
+            max: env.max_workers(policy),
+        },
+        kubernetes_version: state.version.clone(),
+        apps: Apps {
+            version: state.apps_version().map(str::to_owned),
+            upgrade_lock: state.upgrade_lock(),
+        },
+        alerts: alert_counts(&state),
+        backup: BackupSummary {
+            status: assessment.status,
+            last_completed: assessment.last_completed.as_ref().and_then(|b| b.completed),
+            last_completed_age_seconds: assessment.last_completed_age_seconds,
+            late_since: assessment.window.late.map(|l| l.since),
+            findings: assessment
+                .findings
+                .iter()
+                .filter(|f| f.severity > backup::Severity::Info)
+                .map(|f| f.code)
+                .collect(),
+        },
+        slo: slo_summary(&state),
+        sources: state.health.clone(),
+        stale_since: state
+            .health
+            .values()
+            .filter_map(|h| match h {
+                SourceHealth::Stale { since, .. } | SourceHealth::Unauthorized { since, .. } => {
+                    Some(*since)
+                }
+                _ => None,
+            })
+            .min(),
+    };
+    judge(&mut status);
+    status
+}
+
+fn api(state: &ClusterState) -> Api {
+    match answer(state, "nodes") {
+        Answer::Ok => Api {
+            reachable: Some(true),
+            error: None,
+        },
+        Answer::Failed(_, error) => Api {
+            reachable: Some(false),
+            error: Some(error),
+        },
+        Answer::Pending => Api {
+            reachable: None,
+            error: None,
+        },
+    }
+}
+
+fn alert_counts(state: &ClusterState) -> AlertCounts {
+    let mut counts = AlertCounts::default();
+    let firing = state
+        .alerts
+        .iter()
+        .filter(|a| a.status.state != AlertState::Suppressed);
+    for alert in firing {
+        match alert.severity() {
+            Severity::Critical => counts.critical += 1,
+            Severity::High => counts.high += 1,
+            Severity::Warning => counts.warning += 1,
+            Severity::Info => counts.info += 1,
+            Severity::None => {}
+        }
+    }
+    counts
+}
+
+fn slo_rank(status: SloStatus) -> u8 {
+    match status {
+        SloStatus::Page => 3,
+        SloStatus::Ticket => 2,
+        SloStatus::NoData => 1,
+        SloStatus::Ok => 0,
+    }
+}
+
+fn slo_summary(state: &ClusterState) -> Option<SloSummary> {
+    let least_budget = state.slo.iter().min_by(|a, b| {
+        let left = |r: &crate::slo::SloReport| r.budget_left_fraction.unwrap_or(f64::INFINITY);
+        left(a).total_cmp(&left(b))
+    })?;
+    let worst = state
+        .slo
+        .iter()
+        .map(|r| r.status)
+        .max_by_key(|s| slo_rank(*s))?;
+    Some(SloSummary {
+        status: worst,
+        target: least_budget.target.clone(),
+        budget_left_fraction: least_budget.budget_left_fraction,
+        targets: state.slo.len(),
+    })
+}
+
+/// Sets the status and its reasons. Critical: the API is down, a control-plane node is not
+/// Ready, a critical alert fires, backups are critical, or an SLO pages. Warning: anything
+/// else off the policy or firing.
+fn judge(c: &mut ClusterStatus) {
+    let mut problems: Vec<(Health, String)> = Vec::new();
+    let mut add = |h: Health, text: String| problems.push((h, text));
+    if c.api.reachable == Some(false) {
+        let error = c.api.error.as_deref().unwrap_or("no answer");
+        add(Health::Critical, format!("API unreachable: {error}"));
+    }
+    if c.control_plane.ready < c.control_plane.nodes {
+        let n = c.control_plane.nodes - c.control_plane.ready;
+        add(
+            Health::Critical,
+            format!("{n} control-plane node(s) not Ready"),
+        );
+    }
+    let workers_down = c.workers.nodes - c.workers.ready;
+    if workers_down > 0 {
+        let names = c.nodes.not_ready.join(", ");
+        add(
+            Health::Warning,
+            format!("{workers_down} worker node(s) not Ready: {names}"),
+        );
+    }
+    if c.api.reachable == Some(true) && c.control_plane.nodes != c.control_plane.expected as usize {
+        let (n, want) = (c.control_plane.nodes, c.control_plane.expected);
+        add(
+            Health::Warning,
+            format!("{n} control-plane nodes, the policy says {want}"),
+        );
+    }
+    if c.workers.nodes > c.workers.max as usize {
+        let (n, max) = (c.workers.nodes, c.workers.max);
+        add(
+            Health::Warning,
+            format!("{n} workers, above the limit of {max}"),
+        );
+    }
+    let a = &c.alerts;
+    if a.critical > 0 {
+        add(
+            Health::Critical,
+            format!("{} critical alert(s) firing", a.critical),
+        );
+    }
+    let lesser: Vec<String> = [(a.high, "high"), (a.warning, "warning")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, label)| format!("{n} {label}"))
+        .collect();
+    if !lesser.is_empty() {
+        add(
+            Health::Warning,
+            format!("{} alert(s) firing", lesser.join(", ")),
+        );
+    }
+    match c.backup.status {
+        backup::Status::Ok => {}
+        s => {
+            let health = if s == backup::Status::Critical {
+                Health::Critical
+            } else {
+                Health::Warning
+            };
+            add(
+                health,
+                format!("backups {}: {}", s.as_str(), c.backup.findings.join(", ")),
+            );
+        }
+    }
+    if let Some(slo) = &c.slo {
+        let left = slo
+            .budget_left_fraction
+            .map(|f| format!(", {} has {:.0}% of its budget left", slo.target, f * 100.0))
+            .unwrap_or_default();
+        match slo.status {
+            SloStatus::Page => add(Health::Critical, format!("SLO burn rate pages{left}")),
+            SloStatus::Ticket => add(
+                Health::Warning,
+                format!("SLO burn rate opens a ticket{left}"),
+            ),
+            SloStatus::NoData => add(Health::Warning, "SLO probes report no data".to_owned()),
+            SloStatus::Ok => {}
+        }
+    }
+    if let Some(since) = c.stale_since {
+        let failing: Vec<&str> = c
+            .sources
+            .iter()
+            .filter(|(_, h)| h.severity() >= 2)
+            .map(|(name, _)| *name)
+            .collect();
+        add(
+            Health::Warning,
+            format!(
+                "stale since {}: {}",
+                since.format("%Y-%m-%d %H:%M:%SZ"),
+                failing.join(", ")
+            ),
+        );
+    }
+    c.status = problems.iter().map(|(h, _)| *h).max().unwrap_or(Health::Ok);
+    problems.sort_by(|a, b| b.0.cmp(&a.0));
+    c.problems = problems.into_iter().map(|(_, text)| text).collect();
+}
+
+impl Report for StatusReport {
+    fn json(&self, name: &str, generated_at: DateTime<Utc>) -> anyhow::Result<String> {
+        output::json(name, generated_at, self, &self.errors)
+    }
+
+    fn errors(&self) -> &[SourceError] {
+        &self.errors
+    }
+
+    fn render(&self, out: &mut String, colour: bool) {
+        let mut table = TextTable::new(&[
+            "ENV",
+            "CLUSTER",
+            "STATUS",
+            "API",
+            "NODES",
+            "CP",
+            "WORKERS",
+            "KUBERNETES",
+            "APPS",
+            "ALERTS",
+            "BACKUP",
+            "SLO",
+        ]);
+        for env in &self.environments {
+            for c in &env.clusters {
+                table.row(row(&env.name, c));
+            }
+        }
+        if table.is_empty() {
+            out.push_str("No environments selected.\n");
+            return;
+        }
+        table.render(out, colour);
+        let problems: Vec<(&str, &ClusterStatus)> = self
+            .environments
+            .iter()
+            .flat_map(|e| e.clusters.iter().map(move |c| (e.name.as_str(), c)))
+            .filter(|(_, c)| !c.problems.is_empty())
+            .collect();
+        if !problems.is_empty() {
+            out.push('\n');
+        }
+        for (_, c) in problems {
+            for p in &c.problems {
+                output::line(out, &format!("{}: {p}", c.name), c.status.tone(), colour);
+            }
+        }
+    }
+}
+
+fn dash() -> Cell {
+    Cell::new("-", Tone::Dim)
+}
+
+fn row(env: &str, c: &ClusterStatus) -> Vec<Cell> {
+    let api = match c.api.reachable {
+        Some(true) => Cell::new("ok", Tone::Good),
+        Some(false) => Cell::new("down", Tone::Bad),
+        None => Cell::new("?", Tone::Warn),
+    };
+    let count = |ok: usize, all: usize, bad: bool| {
+        Cell::new(
+            format!("{ok}/{all}"),
+            if bad { Tone::Bad } else { Tone::Plain },
+        )
+    };
+    let cp = &c.control_plane;
+    let apps = match (&c.apps.version, &c.apps.upgrade_lock) {
+        (v, Some(lock)) => Cell::new(
+            format!(
+                "{} -> {} (upgrading)",
+                v.as_deref().unwrap_or("?"),
+                lock.target_version
+            ),
+            Tone::Warn,
+        ),
+        (Some(v), None) => Cell::from(v.as_str()),
+        (None, None) => dash(),
+    };
+    vec![
+        Cell::from(env),
+        Cell::from(c.cluster.as_str()),
+        Cell::new(c.status.word(), c.status.tone()),
+        api,
+        count(c.nodes.ready, c.nodes.total, c.nodes.ready < c.nodes.total),
+        count(
+            cp.ready,
+            cp.expected as usize,
+            cp.ready != cp.expected as usize,
+        ),
+        Cell::new(
+            format!("{}/{}", c.workers.nodes, c.workers.max),
+            if c.workers.nodes > c.workers.max as usize {
+                Tone::Warn
+            } else {
+                Tone::Plain
+            },
+        ),
+        c.kubernetes_version
+            .as_deref()
+            .map_or_else(dash, Cell::from),
+        apps,
+        alerts_cell(&c.alerts),
+        backup_cell(&c.backup),
+        slo_cell(c.slo.as_ref()),
+    ]
+}
+
+fn alerts_cell(a: &AlertCounts) -> Cell {
+    let parts: Vec<String> = [
+        (a.critical, "crit"),
+        (a.high, "high"),
+        (a.warning, "warn"),
+        (a.info, "info"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, label)| format!("{n} {label}"))
+    .collect();
+    let tone = if a.critical > 0 {
+        Tone::Bad
+    } else if a.high + a.warning > 0 {
+        Tone::Warn
+    } else {
+        Tone::Plain
+    };
+    if parts.is_empty() {
+        dash()
+    } else {
+        Cell::new(parts.join(", "), tone)
+    }
+}
+
+fn backup_cell(b: &BackupSummary) -> Cell {
+    let tone = match b.status {
+        backup::Status::Ok => Tone::Good,
+        backup::Status::Warning => Tone::Warn,
+        backup::Status::Critical => Tone::Bad,
+    };
+    let age = b
+        .last_completed_age_seconds
+        .map(|s| format!(", last {} ago", output::age(s)))
+        .unwrap_or_else(|| ", none completed".to_owned());
+    Cell::new(format!("{}{age}", b.status.as_str()), tone)
+}
+
+fn slo_cell(slo: Option<&SloSummary>) -> Cell {
+    let Some(slo) = slo else { return dash() };
+    let (word, tone) = match slo.status {
+        SloStatus::Page => ("page", Tone::Bad),
+        SloStatus::Ticket => ("ticket", Tone::Warn),
+        SloStatus::NoData => ("no data", Tone::Warn),
+        SloStatus::Ok => ("ok", Tone::Good),
+    };
+    let left = slo
+        .budget_left_fraction
+        .map(|f| format!(", {} {:.0}% left", slo.target, f * 100.0))
+        .unwrap_or_default();
+    Cell::new(format!("{word}{left}"), tone)
+}

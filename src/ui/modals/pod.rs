@@ -1,0 +1,652 @@
+//! Pod details: containers, conditions, events, owner, and a log tail that follows.
+//!
+//! The full pod is fetched when the overlay opens (the pods table keeps only compact
+//! rows); the log tail keeps at most [`LOG_LINES`] lines, because an unbounded buffer
+//! on a chatty pod is how k9s reached 30 GB (k9s#1188).
+
+use std::collections::VecDeque;
+
+use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, Event, Pod};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::super::format;
+use super::super::keymap::Action;
+use super::super::render::Ctx;
+use super::Scroll;
+use crate::config::ClusterRole;
+
+/// Lines of log kept per tail.
+pub const LOG_LINES: usize = 2_000;
+/// Lines the tail asks for when it starts.
+pub const TAIL_LINES: i64 = 200;
+
+/// Which pod, where.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PodTarget {
+    pub env: String,
+    pub role: ClusterRole,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl PodTarget {
+    pub fn cluster(&self) -> String {
+        format!("{}-{}", self.env, self.role)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodTab {
+    Overview,
+    Events,
+    Logs,
+}
+
+impl PodTab {
+    const ALL: [PodTab; 3] = [PodTab::Overview, PodTab::Events, PodTab::Logs];
+
+    pub fn next(self) -> PodTab {
+        Self::ALL[(self.index() + 1) % 3]
+    }
+
+    pub fn prev(self) -> PodTab {
+        Self::ALL[(self.index() + 2) % 3]
+    }
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            PodTab::Overview => "Overview",
+            PodTab::Events => "Events",
+            PodTab::Logs => "Logs",
+        }
+    }
+}
+
+/// Something fetched in the background.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loading<T> {
+    Pending,
+    Ready(T),
+    Failed(String),
+}
+
+impl<T> From<Result<T, String>> for Loading<T> {
+    fn from(r: Result<T, String>) -> Self {
+        match r {
+            Ok(v) => Loading::Ready(v),
+            Err(e) => Loading::Failed(e),
+        }
+    }
+}
+
+/// What the overlay shows of a pod, projected from the full object.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PodDetails {
+    pub phase: String,
+    pub reason: Option<String>,
+    pub node: Option<String>,
+    pub ip: Option<String>,
+    pub qos: Option<String>,
+    pub created: Option<i64>,
+    pub started: Option<i64>,
+    pub owner: Option<String>,
+    pub service_account: Option<String>,
+    pub labels: Vec<(String, String)>,
+    pub containers: Vec<ContainerInfo>,
+    pub conditions: Vec<ConditionInfo>,
+    pub events: Vec<EventInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerInfo {
+    pub name: String,
+    pub image: String,
+    pub init: bool,
+    pub ready: bool,
+    pub restarts: i32,
+    /// `running`, `waiting: CrashLoopBackOff`, `terminated: Error (exit 1)`.
+    pub state: String,
+    pub state_since: Option<i64>,
+    pub problem: bool,
+    /// The previous run's end, when it restarted.
+    pub last: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConditionInfo {
+    pub kind: String,
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventInfo {
+    pub warning: bool,
+    pub reason: String,
+    pub message: String,
+    pub count: i32,
+    pub last_seen: Option<i64>,
+}
+
+fn secs(t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Option<i64> {
+    t.as_ref().map(|t| t.0.as_second())
+}
+
+impl PodDetails {
+    /// Projects a pod and its events (newest first in the result).
+    pub fn from_pod(pod: &Pod, events: &[Event]) -> PodDetails {
+        let meta = &pod.metadata;
+        let spec = pod.spec.as_ref();
+        let status = pod.status.as_ref();
+        let statuses = |init: bool| {
+            status
+                .and_then(|s| if init { s.init_container_statuses.as_ref() } else { s.container_statuses.as_ref() })
+                .cloned()
+                .unwrap_or_default()
+        };
+        let mut containers = Vec::new();
+        for (init, list) in [(true, spec.and_then(|s| s.init_containers.as_ref())), (false, spec.map(|s| &s.containers))] {
+            let st = statuses(init);
+            for c in list.into_iter().flatten() {
+                let cs = st.iter().find(|s| s.name == c.name);
+                containers.push(container(&c.name, c.image.as_deref().unwrap_or(""), init, cs));
+            }
+        }
+        let mut labels: Vec<(String, String)> = meta
+            .labels
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        labels.sort();
+        let mut events: Vec<EventInfo> = events
+            .iter()
+            .map(|e| EventInfo {
+                warning: e.type_.as_deref() == Some("Warning"),
+                reason: e.reason.clone().unwrap_or_default(),
+                message: e.message.clone().unwrap_or_default(),
+                count: e.count.unwrap_or(1),
+                last_seen: secs(&e.last_timestamp)
+                    .or_else(|| e.event_time.as_ref().map(|t| t.0.as_second()))
+                    .or_else(|| secs(&e.first_timestamp)),
+            })
+            .collect();
+        events.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
+        PodDetails {
+            phase: status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Unknown".into()),
+            reason: status.and_then(|s| s.reason.clone()),
+            node: spec.and_then(|s| s.node_name.clone()),
+            ip: status.and_then(|s| s.pod_ip.clone()),
+            qos: status.and_then(|s| s.qos_class.clone()),
+            created: secs(&meta.creation_timestamp),
+            started: status.and_then(|s| secs(&s.start_time)),
+            owner: meta
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|o| o.controller == Some(true))
+                .or_else(|| meta.owner_references.iter().flatten().next())
+                .map(|o| format!("{}/{}", o.kind, o.name)),
+            service_account: spec.and_then(|s| s.service_account_name.clone()),
+            labels,
+            containers,
+            conditions: status
+                .and_then(|s| s.conditions.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|c| ConditionInfo {
+                    kind: c.type_.clone(),
+                    status: c.status.clone(),
+                    reason: c.reason.clone().unwrap_or_default(),
+                    message: c.message.clone().unwrap_or_default(),
+                })
+                .collect(),
+            events,
+        }
+    }
+}
+
+fn container(name: &str, image: &str, init: bool, cs: Option<&ContainerStatus>) -> ContainerInfo {
+    let (state, since, problem) = cs
+        .and_then(|s| s.state.as_ref())
+        .map(describe_state)
+        .unwrap_or_else(|| ("unknown".into(), None, false));
+    ContainerInfo {
+        name: name.to_string(),
+        image: image.to_string(),
+        init,
+        ready: cs.is_some_and(|s| s.ready),
+        restarts: cs.map_or(0, |s| s.restart_count),
+        state,
+        state_since: since,
+        problem,
+        last: cs
+            .and_then(|s| s.last_state.as_ref())
+            .and_then(|l| l.terminated.as_ref())
+            .map(|t| {
+                format!(
+                    "last run ended: {} (exit {})",
+                    t.reason.as_deref().unwrap_or("terminated"),
+                    t.exit_code
+                )
+            }),
+    }
+}
+
+fn describe_state(s: &ContainerState) -> (String, Option<i64>, bool) {
+    if let Some(r) = &s.running {
+        return ("running".into(), secs(&r.started_at), false);
+    }
+    if let Some(w) = &s.waiting {
+        let reason = w.reason.as_deref().unwrap_or("waiting");
+        return (format!("waiting: {reason}"), None, reason != "ContainerCreating" && reason != "PodInitializing");
+    }
+    if let Some(t) = &s.terminated {
+        let reason = t.reason.as_deref().unwrap_or("terminated");
+        return (
+            format!("terminated: {reason} (exit {})", t.exit_code),
+            secs(&t.finished_at),
+            t.exit_code != 0,
+        );
+    }
+    ("unknown".into(), None, false)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogState {
+    Starting,
+    Streaming,
+    Ended,
+    Failed(String),
+}
+
+/// The last [`LOG_LINES`] lines of a log tail.
+#[derive(Debug, Clone)]
+pub struct LogBuffer {
+    lines: VecDeque<String>,
+    /// Lines pushed out of the buffer.
+    pub dropped: u64,
+    /// Keep the newest line in view.
+    pub follow: bool,
+    pub state: LogState,
+    pub scroll: Scroll,
+}
+
+impl Default for LogBuffer {
+    fn default() -> Self {
+        LogBuffer {
+            lines: VecDeque::new(),
+            dropped: 0,
+            follow: true,
+            state: LogState::Starting,
+            scroll: Scroll::default(),
+        }
+    }
+}
+
+impl LogBuffer {
+    pub fn push(&mut self, lines: Vec<String>) {
+        for line in lines {
+            if self.lines.len() == LOG_LINES {
+                self.lines.pop_front();
+                self.dropped += 1;
+                // Keep what the reader is looking at in place while new lines arrive.
+                if !self.follow {
+                    self.scroll.offset = self.scroll.offset.saturating_sub(1);
+                }
+            }
+            self.lines.push_back(line);
+        }
+        if self.state == LogState::Starting {
+            self.state = LogState::Streaming;
+        }
+    }
+
+    pub fn ended(&mut self, error: Option<String>) {
+        self.state = match error {
+            Some(e) => LogState::Failed(e),
+            None => LogState::Ended,
+        };
+    }
+
+    pub fn toggle_follow(&mut self) {
+        self.follow = !self.follow;
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    fn scroll(&mut self, action: Action) {
+        match action {
+            Action::Up | Action::PageUp | Action::Top => self.follow = false,
+            Action::Bottom => self.follow = true,
+            _ => {}
+        }
+        if self.follow && matches!(action, Action::Down | Action::PageDown) {
+            return;
+        }
+        self.scroll.apply(action);
+    }
+}
+
+/// Makes a log line safe to print: escape sequences removed (a log must not move the
+/// cursor or change colours of the console), tabs expanded, other controls shown as `·`.
+pub fn sanitize(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => {
+                // CSI: ESC [ params final-byte; other escapes: ESC + one char.
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    for n in chars.by_ref() {
+                        if ('@'..='~').contains(&n) {
+                            break;
+                        }
+                    }
+                } else {
+                    chars.next();
+                }
+            }
+            '\t' => out.push_str("    "),
+            '\r' | '\n' => {}
+            c if c.is_control() => out.push('·'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The pod overlay.
+#[derive(Debug)]
+pub struct PodModal {
+    pub target: PodTarget,
+    pub tab: PodTab,
+    pub details: Loading<Box<PodDetails>>,
+    pub logs: LogBuffer,
+    /// The id of the running log tail, once started.
+    pub log_task: Option<u64>,
+    overview: Scroll,
+    events: Scroll,
+}
+
+impl PodModal {
+    pub fn new(target: PodTarget, tab: PodTab) -> PodModal {
+        PodModal {
+            target,
+            tab,
+            details: Loading::Pending,
+            logs: LogBuffer::default(),
+            log_task: None,
+            overview: Scroll::default(),
+            events: Scroll::default(),
+        }
+    }
+
+    pub fn scroll(&mut self, action: Action) {
+        match self.tab {
+            PodTab::Overview => {
+                self.overview.apply(action);
+            }
+            PodTab::Events => {
+                self.events.apply(action);
+            }
+            PodTab::Logs => self.logs.scroll(action),
+        }
+    }
+
+    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
+        let s = &ctx.theme.s;
+        let area = super::centered(area, 94, 90, 60, 12);
+        let title = Line::from(vec![
+            Span::styled(" Pod ", s.title),
+            Span::styled(format!("{}/{}", self.target.namespace, self.target.name), s.title),
+            Span::styled(format!(" · {} ", self.target.cluster()), s.muted),
+        ]);
+        let inner = super::frame(f, area, title, ctx.theme);
+        if inner.height < 3 {
+            return;
+        }
+        let mut tabs = vec![Span::raw(" ")];
+        for t in PodTab::ALL {
+            let style = if t == self.tab { s.tab_active } else { s.tab };
+            tabs.push(Span::styled(format!(" {} ", t.title()), style));
+            tabs.push(Span::raw(" "));
+        }
+        if self.tab == PodTab::Logs {
+            tabs.push(Span::styled(self.log_status(), s.muted));
+        }
+        f.render_widget(Line::from(tabs), Rect { height: 1, ..inner });
+        let body = Rect {
+            y: inner.y + 2,
+            height: inner.height - 2,
+            ..inner
+        };
+        let lines = match (&self.details, self.tab) {
+            (_, PodTab::Logs) => self.log_lines(ctx),
+            (Loading::Pending, _) => vec![Line::styled("Loading the pod…", s.muted)],
+            (Loading::Failed(e), _) => vec![
+                Line::styled("Could not load the pod:", s.error),
+                Line::styled(e.clone(), s.error),
+            ],
+            (Loading::Ready(d), PodTab::Overview) => overview_lines(d, ctx),
+            (Loading::Ready(d), PodTab::Events) => event_lines(d, ctx),
+        };
+        let height = body.height as usize;
+        let skip = match self.tab {
+            PodTab::Overview => self.overview.fit(lines.len(), height),
+            PodTab::Events => self.events.fit(lines.len(), height),
+            PodTab::Logs => {
+                let max = self.logs.scroll.fit(lines.len(), height);
+                if self.logs.follow {
+                    self.logs.scroll.offset = max;
+                }
+                self.logs.scroll.offset
+            }
+        };
+        let shown: Vec<Line> = lines.into_iter().skip(skip).take(height).collect();
+        f.render_widget(Paragraph::new(shown), body);
+    }
+
+    fn log_status(&self) -> String {
+        let state = match &self.logs.state {
+            LogState::Starting => "connecting…".to_string(),
+            LogState::Streaming if self.logs.follow => "following".to_string(),
+            LogState::Streaming => "paused (G or f follows)".to_string(),
+            LogState::Ended => "stream ended".to_string(),
+            LogState::Failed(e) => format!("failed: {e}"),
+        };
+        let dropped = if self.logs.dropped > 0 {
+            format!(", {} older dropped", self.logs.dropped)
+        } else {
+            String::new()
+        };
+        format!("{state} · {} lines (last {LOG_LINES} kept{dropped})", self.logs.len())
+    }
+
+    fn log_lines(&self, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+        if self.logs.is_empty() {
+            let msg = match &self.logs.state {
+                LogState::Failed(e) => return vec![Line::styled(format!("The log could not be read: {e}"), ctx.theme.s.error)],
+                LogState::Starting => "Waiting for the first lines…",
+                _ => "The log is empty.",
+            };
+            return vec![Line::styled(msg, ctx.theme.s.muted)];
+        }
+        self.logs.lines.iter().map(|l| Line::raw(l.clone())).collect()
+    }
+}
+
+fn field<'a>(label: &'a str, value: String, ctx: &Ctx<'_>) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(format!("{label:<16}"), ctx.theme.s.muted),
+        Span::raw(value),
+    ])
+}
+
+fn overview_lines(d: &PodDetails, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+    let s = &ctx.theme.s;
+    let now = ctx.now;
+    let mut out: Vec<Line<'static>> = Vec::new();
+    let status = match &d.reason {
+        Some(r) => format!("{} ({r})", d.phase),
+        None => d.phase.clone(),
+    };
+    out.push(field("Status", status, ctx));
+    out.push(field("Node", d.node.clone().unwrap_or_else(|| "-".into()), ctx));
+    out.push(field("Pod IP", d.ip.clone().unwrap_or_else(|| "-".into()), ctx));
+    out.push(field("Owner", d.owner.clone().unwrap_or_else(|| "none".into()), ctx));
+    out.push(field("Service account", d.service_account.clone().unwrap_or_else(|| "-".into()), ctx));
+    out.push(field("QoS class", d.qos.clone().unwrap_or_else(|| "-".into()), ctx));
+    out.push(field(
+        "Created",
+        format!("{} ago", format::age_at(d.created, now)),
+        ctx,
+    ));
+    out.push(Line::raw(""));
+    out.push(Line::styled("Containers", s.title));
+    for c in &d.containers {
+        let state_style = if c.problem {
+            s.critical
+        } else if c.ready || c.init {
+            s.ok
+        } else {
+            s.warning
+        };
+        let since = c
+            .state_since
+            .map(|t| format!(" for {}", format::age(now.timestamp() - t)))
+            .unwrap_or_default();
+        out.push(Line::from(vec![
+            Span::raw("  "),
+            Span::styled(format!("{}{}", c.name, if c.init { " (init)" } else { "" }), s.title),
+            Span::raw("  "),
+            Span::styled(format!("{}{since}", c.state), state_style),
+            Span::styled(
+                format!("  ready {}  restarts {}", if c.ready { "yes" } else { "no" }, c.restarts),
+                if c.restarts > 0 { s.warning } else { s.muted },
+            ),
+        ]));
+        out.push(Line::from(vec![Span::raw("    "), Span::styled(c.image.clone(), s.muted)]));
+        if let Some(last) = &c.last {
+            out.push(Line::from(vec![Span::raw("    "), Span::styled(last.clone(), s.warning)]));
+        }
+    }
+    out.push(Line::raw(""));
+    out.push(Line::styled("Conditions", s.title));
+    for c in &d.conditions {
+        let style = if c.status == "True" { s.ok } else { s.warning };
+        let mut spans = vec![
+            Span::raw("  "),
+            Span::raw(format!("{:<26}", c.kind)),
+            Span::styled(format!("{:<6}", c.status), style),
+        ];
+        if !c.reason.is_empty() {
+            spans.push(Span::styled(format!("{} ", c.reason), s.muted));
+        }
+        if !c.message.is_empty() {
+            spans.push(Span::styled(c.message.clone(), s.muted));
+        }
+        out.push(Line::from(spans));
+    }
+    if !d.labels.is_empty() {
+        out.push(Line::raw(""));
+        out.push(Line::styled("Labels", s.title));
+        for (k, v) in &d.labels {
+            out.push(Line::from(vec![Span::raw("  "), Span::styled(format!("{k}="), s.muted), Span::raw(v.clone())]));
+        }
+    }
+    out
+}
+
+fn event_lines(d: &PodDetails, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+    let s = &ctx.theme.s;
+    if d.events.is_empty() {
+        return vec![Line::styled("No events for this pod (events expire after an hour).", s.muted)];
+    }
+    let mut out = vec![Line::styled(
+        format!("{:<8} {:<6} {:<5} {:<22} {}", "TYPE", "AGE", "COUNT", "REASON", "MESSAGE"),
+        s.header,
+    )];
+    for e in &d.events {
+        let (kind, style) = if e.warning { ("Warning", s.warning) } else { ("Normal", s.text) };
+        out.push(Line::from(vec![
+            Span::styled(format!("{kind:<8} "), style),
+            Span::styled(format!("{:<6} ", format::age_at(e.last_seen, ctx.now)), s.muted),
+            Span::raw(format!("{:<5} ", e.count)),
+            Span::styled(format!("{:<22} ", format::truncate(&e.reason, 22)), style),
+            Span::raw(e.message.clone()),
+        ]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_buffer_is_bounded_and_counts_what_it_drops() {
+        let mut b = LogBuffer::default();
+        b.push((0..LOG_LINES + 5).map(|i| i.to_string()).collect());
+        assert_eq!(b.len(), LOG_LINES);
+        assert_eq!(b.dropped, 5);
+        assert_eq!(b.lines.front().map(String::as_str), Some("5"));
+        assert_eq!(b.state, LogState::Streaming);
+        b.scroll(Action::Up);
+        assert!(!b.follow, "scrolling up stops following");
+        b.scroll(Action::Bottom);
+        assert!(b.follow);
+        b.ended(Some("EOF".into()));
+        assert_eq!(b.state, LogState::Failed("EOF".into()));
+    }
+
+    #[test]
+    fn log_lines_cannot_drive_the_terminal() {
+        assert_eq!(sanitize("\u{1b}[31mred\u{1b}[0m\tend\r"), "red    end");
+        assert_eq!(sanitize("bell\u{7}"), "bell·");
+        assert_eq!(sanitize("\u{1b}]0;title"), "0;title");
+    }
+
+    #[test]
+    fn a_crash_looping_pod_projects_its_state_and_events() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "n", "creationTimestamp": "2026-11-28T10:00:00Z",
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "p-1", "uid": "u", "controller": true}],
+                "labels": {"app": "p"}},
+            "spec": {"nodeName": "w1", "containers": [{"name": "app", "image": "img:1"}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.1",
+                "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+                "containerStatuses": [{"name": "app", "image": "img:1", "imageID": "", "ready": false, "restartCount": 4,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}
+        }))
+        .unwrap();
+        let ev: Event = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "e"}, "involvedObject": {}, "type": "Warning", "reason": "BackOff",
+            "message": "Back-off restarting failed container", "count": 9, "lastTimestamp": "2026-11-28T10:05:00Z"
+        }))
+        .unwrap();
+        let d = PodDetails::from_pod(&pod, &[ev]);
+        assert_eq!(d.owner.as_deref(), Some("ReplicaSet/p-1"));
+        let c = &d.containers[0];
+        assert_eq!((c.state.as_str(), c.problem, c.restarts), ("waiting: CrashLoopBackOff", true, 4));
+        assert_eq!(c.last.as_deref(), Some("last run ended: Error (exit 1)"));
+        assert_eq!(d.events[0].count, 9);
+        assert!(d.events[0].warning);
+    }
+}

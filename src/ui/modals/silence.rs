@@ -1,0 +1,327 @@
+//! The silence form: matchers preset from the alert (its whole label set, so exactly this
+//! alert is muted), a duration, a required comment and the author. Fields are
+//! `ratatui-textarea` single lines; errors show under the field as soon as it is edited,
+//! or for every field once a submit was tried.
+
+use chrono::TimeDelta;
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui_textarea::{CursorMove, TextArea};
+
+use super::super::format;
+use super::super::render::Ctx;
+use crate::config::{self, ClusterRole};
+use crate::sources::alertmanager::{Alert, MergedAlert, PostableSilence};
+
+const DURATION: usize = 0;
+const COMMENT: usize = 1;
+const AUTHOR: usize = 2;
+const LABELS: [&str; 3] = ["Duration", "Comment", "Author"];
+/// Longer silences hide problems; re-silence after a month if it really takes that long.
+const MAX_DAYS: u64 = 31;
+
+#[derive(Debug)]
+pub struct SilenceForm {
+    alert: Alert,
+    /// The Alertmanagers the alert came from; the silence goes to each.
+    pub targets: Vec<(String, ClusterRole)>,
+    fields: [TextArea<'static>; 3],
+    pub focus: usize,
+    touched: [bool; 3],
+    tried: bool,
+    /// The id of the create request in flight.
+    pub pending: Option<u64>,
+    pub submit_error: Option<String>,
+}
+
+pub enum Submit {
+    Invalid,
+    Ready {
+        targets: Vec<(String, ClusterRole)>,
+        silence: Box<PostableSilence>,
+    },
+}
+
+fn line(text: &str) -> TextArea<'static> {
+    let mut t = TextArea::new(vec![text.to_string()]);
+    t.set_cursor_line_style(Style::default());
+    t.move_cursor(CursorMove::End);
+    t
+}
+
+impl SilenceForm {
+    pub fn new(alert: &MergedAlert, author: &str) -> SilenceForm {
+        SilenceForm {
+            alert: alert.alert.clone(),
+            targets: alert.sources.clone(),
+            fields: [
+                line(&config::format_duration(super::super::app::default_silence().to_std().unwrap_or_default())),
+                line(""),
+                line(author),
+            ],
+            // Duration and author have good defaults; the comment is what is missing.
+            focus: COMMENT,
+            touched: [false; 3],
+            tried: false,
+            pending: None,
+            submit_error: None,
+        }
+    }
+
+    pub fn value(&self, field: usize) -> &str {
+        self.fields[field].lines().first().map(String::as_str).unwrap_or("")
+    }
+
+    pub fn focus_next(&mut self) {
+        self.focus = (self.focus + 1) % 3;
+    }
+
+    pub fn focus_prev(&mut self) {
+        self.focus = (self.focus + 2) % 3;
+    }
+
+    /// A key for the focused field. Ignored while the request is in flight.
+    pub fn input(&mut self, ev: KeyEvent) {
+        if self.pending.is_some() {
+            return;
+        }
+        if self.fields[self.focus].input(ev) {
+            self.touched[self.focus] = true;
+            self.submit_error = None;
+        }
+    }
+
+    fn duration(&self) -> Result<TimeDelta, String> {
+        let d = config::parse_duration(self.value(DURATION)).map_err(|e| format!("{e} (e.g. 30m, 2h, 1d)"))?;
+        if d.as_secs() == 0 {
+            return Err("must be longer than 0".into());
+        }
+        if d.as_secs() > MAX_DAYS * 86_400 {
+            return Err(format!("at most {MAX_DAYS}d; silence again later if it still fires"));
+        }
+        TimeDelta::from_std(d).map_err(|_| "too long".to_string())
+    }
+
+    fn error(&self, field: usize) -> Option<String> {
+        match field {
+            DURATION => self.duration().err(),
+            COMMENT if self.value(COMMENT).trim().is_empty() => {
+                Some("required: say why, e.g. a ticket or who is working on it".into())
+            }
+            AUTHOR if self.value(AUTHOR).trim().is_empty() => Some("required".into()),
+            _ => None,
+        }
+    }
+
+    fn shown_error(&self, field: usize) -> Option<String> {
+        (self.tried || self.touched[field]).then(|| self.error(field)).flatten()
+    }
+
+    pub fn submit(&mut self) -> Submit {
+        self.tried = true;
+        if self.pending.is_some() {
+            return Submit::Invalid;
+        }
+        if let Some(bad) = (0..3).find(|f| self.error(*f).is_some()) {
+            self.focus = bad;
+            return Submit::Invalid;
+        }
+        let Ok(duration) = self.duration() else {
+            return Submit::Invalid;
+        };
+        let silence = PostableSilence::for_alert(
+            &self.alert,
+            duration,
+            self.value(AUTHOR).trim(),
+            self.value(COMMENT).trim(),
+        );
+        if let Err(e) = silence.validate() {
+            self.submit_error = Some(e.to_string());
+            return Submit::Invalid;
+        }
+        Submit::Ready {
+            targets: self.targets.clone(),
+            silence: Box::new(silence),
+        }
+    }
+
+    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
+        let s = &ctx.theme.s;
+        let outer = super::centered(area, 80, 80, 60, 16);
+        let title = Line::from(vec![
+            Span::styled(" Silence ", s.title),
+            Span::styled(format!("{} ", self.alert.alertname()), s.title),
+        ]);
+        let inner = super::frame(f, outer, title, ctx.theme);
+        let label_w = 11u16;
+        let value_w = inner.width.saturating_sub(label_w + 1) as usize;
+        let mut y = inner.y;
+        let bottom = inner.y + inner.height;
+        let matchers: Vec<String> = PostableSilence::for_alert(&self.alert, TimeDelta::zero(), "", "")
+            .matchers
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+        let wrapped = format::wrap(&matchers.join(", "), value_w);
+        let max_matcher_lines = (inner.height as usize).saturating_sub(11).max(1);
+        for (i, part) in wrapped.iter().enumerate().take(max_matcher_lines) {
+            let label = if i == 0 { "Matchers" } else { "" };
+            let more = i + 1 == max_matcher_lines && wrapped.len() > max_matcher_lines;
+            let text = if more { format::cut(part, value_w) } else { part.clone() };
+            f.render_widget(
+                Line::from(vec![Span::styled(format!(" {label:<10}"), s.muted), Span::raw(text)]),
+                Rect::new(inner.x, y, inner.width, 1),
+            );
+            y += 1;
+        }
+        let on: Vec<String> = self.targets.iter().map(|(e, r)| format!("{e}-{r}")).collect();
+        f.render_widget(
+            Line::from(vec![
+                Span::styled(format!(" {:<10}", "Sent to"), s.muted),
+                Span::raw(format!("the Alertmanager of {}", on.join(" and "))),
+            ]),
+            Rect::new(inner.x, y, inner.width, 1),
+        );
+        y += 2;
+        for field in 0..3 {
+            if y + 1 >= bottom {
+                break;
+            }
+            let focused = field == self.focus;
+            let label_style = if focused { s.title } else { s.muted };
+            f.render_widget(
+                Span::styled(format!(" {:<10}", LABELS[field]), label_style),
+                Rect::new(inner.x, y, label_w, 1),
+            );
+            let input_area = Rect::new(inner.x + label_w, y, value_w.min(48) as u16, 1);
+            let ta = &mut self.fields[field];
+            let base = if focused { s.input } else { s.muted };
+            ta.set_style(base.add_modifier(Modifier::UNDERLINED));
+            ta.set_cursor_style(if focused && self.pending.is_none() {
+                Style::new().add_modifier(Modifier::REVERSED)
+            } else {
+                base.add_modifier(Modifier::UNDERLINED)
+            });
+            f.render_widget(&*ta, input_area);
+            if field == DURATION
+                && let Ok(d) = self.duration()
+            {
+                let ends = ctx.now + d;
+                let hint = format!("  until {}", ends.with_timezone(&ctx.tz).format("%a %H:%M %Z"));
+                let x = input_area.x + input_area.width;
+                f.render_widget(
+                    Span::styled(hint, s.muted),
+                    Rect::new(x, y, (inner.x + inner.width).saturating_sub(x), 1),
+                );
+            }
+            y += 1;
+            if let Some(err) = self.shown_error(field) {
+                f.render_widget(
+                    Line::from(vec![Span::raw(" ".repeat(label_w as usize)), Span::styled(format!("! {err}"), s.input_error)]),
+                    Rect::new(inner.x, y, inner.width, 1),
+                );
+            }
+            y += 1;
+        }
+        let status = if self.pending.is_some() {
+            Line::styled(" Creating the silence…", s.muted)
+        } else if let Some(e) = &self.submit_error {
+            Line::styled(format!(" {e}"), s.error)
+        } else {
+            Line::from(vec![
+                Span::styled(" Enter", s.key),
+                Span::styled(" create  ", s.hint),
+                Span::styled("Tab", s.key),
+                Span::styled(" next field  ", s.hint),
+                Span::styled("Esc", s.key),
+                Span::styled(" cancel", s.hint),
+            ])
+        };
+        let status_y = bottom.saturating_sub(1).max(y);
+        if status_y < bottom {
+            f.render_widget(Paragraph::new(status), Rect::new(inner.x, status_y, inner.width, 1));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::alertmanager::{AlertState, AlertStatus};
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    pub fn alert() -> MergedAlert {
+        let now = chrono::Utc::now();
+        MergedAlert {
+            alert: Alert {
+                labels: [("alertname", "KubePodCrashLooping"), ("cluster", "globex-wc"), ("pod", "p")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                annotations: Default::default(),
+                starts_at: now,
+                ends_at: now,
+                updated_at: now,
+                fingerprint: "abc".into(),
+                receivers: vec![],
+                generator_url: String::new(),
+                status: AlertStatus {
+                    state: AlertState::Active,
+                    silenced_by: vec![],
+                    inhibited_by: vec![],
+                    muted_by: vec![],
+                },
+            },
+            sources: vec![("globex".into(), ClusterRole::Wc)],
+        }
+    }
+
+    fn type_text(form: &mut SilenceForm, text: &str) {
+        for c in text.chars() {
+            form.input(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+    }
+
+    #[test]
+    fn the_comment_is_required_and_focused_first() {
+        let mut form = SilenceForm::new(&alert(), "op");
+        assert_eq!(form.focus, COMMENT);
+        assert!(matches!(form.submit(), Submit::Invalid));
+        assert!(form.shown_error(COMMENT).unwrap().starts_with("required"));
+        type_text(&mut form, "INC-42 fixing the worker");
+        match form.submit() {
+            Submit::Ready { targets, silence } => {
+                assert_eq!(targets, [("globex".to_string(), ClusterRole::Wc)]);
+                assert_eq!(silence.comment, "INC-42 fixing the worker");
+                assert_eq!(silence.created_by, "op");
+                assert_eq!(silence.matchers[0].name, "alertname");
+                let hours = (silence.ends_at - silence.starts_at).num_minutes();
+                assert_eq!(hours, 120);
+            }
+            Submit::Invalid => panic!("valid form refused"),
+        }
+    }
+
+    #[test]
+    fn durations_are_validated_inline() {
+        let mut form = SilenceForm::new(&alert(), "");
+        form.focus = DURATION;
+        for _ in 0..2 {
+            form.input(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));
+        }
+        type_text(&mut form, "2x");
+        assert!(form.shown_error(DURATION).unwrap().contains("unknown unit"));
+        assert!(form.shown_error(AUTHOR).is_none(), "untouched fields stay quiet");
+        form.fields[DURATION] = line("1d");
+        assert!(form.error(DURATION).is_none());
+        form.fields[DURATION] = line("90d");
+        assert!(form.error(DURATION).unwrap().contains("at most 31d"));
+        assert!(matches!(form.submit(), Submit::Invalid));
+        assert_eq!(form.focus, DURATION, "focus jumps to the first bad field");
+        assert!(form.shown_error(AUTHOR).is_some());
+    }
+}

@@ -1,0 +1,328 @@
+//! Backups: per cluster, the verdict of [`crate::backup::assess`] against the backup
+//! window and the number kept, then the Velero backups, schedules and storage
+//! locations, and the Harbor and OpenSearch backup jobs of the service cluster.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use super::super::app::{App, Pane, Scope};
+use super::super::filter::Filter;
+use super::super::format;
+use super::super::render::Ctx;
+use super::super::theme::Theme;
+use super::super::widgets::table::{Align, Column, TableRow, TableView, cell, put_line, styled};
+use crate::backup::{self, BackupAssessment, JobState, Status};
+use crate::config::ClusterRole;
+use crate::state::FleetState;
+use crate::state::rows::{BackupRow, ScheduleRow, StorageLocationRow};
+
+#[derive(Debug, Clone)]
+pub struct ClusterBackups {
+    pub role: ClusterRole,
+    pub assessment: BackupAssessment,
+    pub schedules: Vec<ScheduleRow>,
+    pub locations: Vec<StorageLocationRow>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Key {
+    generation: u64,
+    env: String,
+    scope: Scope,
+    filter: String,
+    /// The verdict depends on the clock: re-judge at least every minute.
+    minute: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct BackupsView {
+    key: Option<Key>,
+    pub clusters: Vec<ClusterBackups>,
+    /// Newest first, filtered.
+    pub backups: Vec<(ClusterRole, BackupRow)>,
+}
+
+impl BackupsView {
+    pub fn refresh(&mut self, app: &App, state: &FleetState, now: DateTime<Utc>) {
+        let Some(env_name) = app.env.clone() else { return };
+        let key = Key {
+            generation: state.changes.generation(),
+            env: env_name.clone(),
+            scope: app.scope,
+            filter: app.filter_of(Pane::Backups).to_string(),
+            minute: now.timestamp() / 60,
+        };
+        if self.key.as_ref() == Some(&key) {
+            return;
+        }
+        let Some(env) = state.env(&env_name) else { return };
+        let filter = Filter::parse(&key.filter).unwrap_or_default();
+        self.clusters.clear();
+        self.backups.clear();
+        for role in app.scope.roles() {
+            let s = env.cluster(*role).read();
+            self.clusters.push(ClusterBackups {
+                role: *role,
+                assessment: backup::assess(&s, &state.policy, now),
+                schedules: s.backup.schedules.values().cloned().collect(),
+                locations: s.backup.locations.values().cloned().collect(),
+            });
+            self.backups.extend(
+                s.backup
+                    .backups
+                    .values()
+                    .filter(|b| {
+                        filter.matches_fields(&[&b.name, &b.phase, b.schedule.as_deref().unwrap_or("")])
+                    })
+                    .map(|b| (*role, b.clone())),
+            );
+        }
+        self.backups.sort_by(|a, b| (b.1.created, a.0).cmp(&(a.1.created, b.0)));
+        self.key = Some(key);
+    }
+}
+
+fn status_style(status: Status, theme: &Theme) -> Style {
+    match status {
+        Status::Ok => theme.s.ok,
+        Status::Warning => theme.s.warning,
+        Status::Critical => theme.s.critical,
+    }
+}
+
+fn finding_style(sev: backup::Severity, theme: &Theme) -> Style {
+    match sev {
+        backup::Severity::Info => theme.s.muted,
+        backup::Severity::Warning => theme.s.warning,
+        backup::Severity::Critical => theme.s.critical,
+    }
+}
+
+/// `sc  ok · last completed 7h ago · in the 00:00-03:00 window · 3 kept of 3`.
+fn verdict(c: &ClusterBackups, ctx: &Ctx<'_>) -> Line<'static> {
+    let s = &ctx.theme.s;
+    let a = &c.assessment;
+    let sep = || Span::styled(" · ", s.muted);
+    let mut spans = vec![
+        Span::styled(format!("{}  ", c.role), s.title),
+        Span::styled(a.status.as_str().to_string(), status_style(a.status, ctx.theme)),
+        sep(),
+    ];
+    match a.last_completed_age_seconds {
+        Some(age) => spans.push(Span::raw(format!("last completed {} ago", format::age(age)))),
+        None => spans.push(Span::styled("no completed backup", s.critical)),
+    }
+    spans.push(sep());
+    let w = &a.window;
+    let window = format!(
+        "{}-{} window",
+        w.start.with_timezone(&ctx.tz).format("%H:%M"),
+        w.end.with_timezone(&ctx.tz).format("%H:%M")
+    );
+    match (&w.late, &w.backup) {
+        (Some(late), _) => spans.push(Span::styled(
+            format!(
+                "LATE: missed {} {window}{} since {}",
+                late.missed_windows,
+                if late.missed_windows == 1 { "" } else { "s" },
+                late.since.with_timezone(&ctx.tz).format("%a %H:%M")
+            ),
+            s.critical,
+        )),
+        (None, Some(_)) => spans.push(Span::styled(format!("made in the {window}"), s.ok)),
+        (None, None) => spans.push(Span::styled(format!("{window}: not judged yet"), s.muted)),
+    }
+    spans.push(sep());
+    let k = &a.kept;
+    let kept_style = if k.completed < k.expected { s.warning } else { s.text };
+    spans.push(Span::styled(format!("{} kept of {}", k.completed, k.expected), kept_style));
+    if let Some(f) = a.failed_backups.first() {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!("FAILED {} {} ago", f.name, format::age((ctx.now - f.created).num_seconds())),
+            s.critical,
+        ));
+    }
+    Line::from(spans)
+}
+
+const BACKUP_COLUMNS: [Column; 10] = [
+    Column::new("CL", 2, 2),
+    Column::new("BACKUP", 16, 60).flex(),
+    Column::new("PHASE", 6, 18),
+    Column::new("AGE", 3, 5).right(),
+    Column::new("TOOK", 3, 6).right().priority(2),
+    Column::new("ERRORS", 3, 6).short("ERR").right(),
+    Column::new("WARNINGS", 4, 8).short("WARN").right(),
+    Column::new("EXPIRES", 4, 7).short("EXP").right().priority(3),
+    Column::new("LOCATION", 7, 16).priority(4),
+    Column::new("REASON", 10, 80).flex().priority(1),
+];
+
+fn phase_style(phase: &str, theme: &Theme) -> Style {
+    match phase {
+        "Completed" => theme.s.ok,
+        "Failed" | "FailedValidation" => theme.s.critical,
+        "PartiallyFailed" => theme.s.high,
+        _ => theme.s.warning,
+    }
+}
+
+fn backup_cells(role: ClusterRole, b: &BackupRow, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'static>> {
+    let s = &theme.s;
+    let took = match (b.started, b.completed) {
+        (Some(a), Some(z)) => format::age(z - a),
+        _ => "-".into(),
+    };
+    let expires = match b.expires {
+        Some(t) if t > now.timestamp() => format::age(t - now.timestamp()),
+        Some(_) => "due".into(),
+        None => "-".into(),
+    };
+    vec![
+        styled(role.as_str(), s.muted),
+        cell(b.name.to_string()),
+        styled(b.phase.to_string(), phase_style(&b.phase, theme)),
+        styled(format::age(now.timestamp() - b.created), s.muted),
+        styled(took, s.muted),
+        styled(b.errors.to_string(), if b.errors > 0 { s.critical } else { s.muted }),
+        styled(b.warnings.to_string(), if b.warnings > 0 { s.warning } else { s.muted }),
+        styled(expires, s.muted),
+        cell(b.storage_location.as_deref().unwrap_or("-").to_string()),
+        styled(b.failure_reason.as_deref().unwrap_or("").to_string(), s.critical),
+    ]
+}
+
+/// One line per schedule, location and job: small tables read best as sentences at
+/// 80 columns.
+fn inventory(c: &ClusterBackups, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+    let s = &ctx.theme.s;
+    let mut out = Vec::new();
+    for sch in &c.schedules {
+        let mut spans = vec![
+            Span::styled(format!("{}  schedule  ", c.role), s.muted),
+            Span::raw(format!("{} ", sch.name)),
+            Span::styled(format!("“{}”", sch.schedule), s.muted),
+        ];
+        if sch.paused {
+            spans.push(Span::styled("  PAUSED", s.critical));
+        }
+        spans.push(Span::styled(
+            format!("  last backup {} ago", format::age_at(sch.last_backup, ctx.now)),
+            s.muted,
+        ));
+        out.push(Line::from(spans));
+    }
+    for loc in &c.locations {
+        let ok = loc.phase.as_ref() == "Available";
+        let mut spans = vec![
+            Span::styled(format!("{}  storage   ", c.role), s.muted),
+            Span::raw(format!("{} ", loc.name)),
+            Span::styled(loc.phase.to_string(), if ok { s.ok } else { s.critical }),
+        ];
+        if loc.default {
+            spans.push(Span::styled(" (default)", s.muted));
+        }
+        spans.push(Span::styled(
+            format!("  validated {} ago", format::age_at(loc.last_validated, ctx.now)),
+            s.muted,
+        ));
+        if let Some(m) = &loc.message {
+            spans.push(Span::styled(format!("  {m}"), s.warning));
+        }
+        out.push(Line::from(spans));
+    }
+    for job in &c.assessment.jobs {
+        let mut spans = vec![
+            Span::styled(format!("{}  {:<10}", c.role, job.backs_up), s.muted),
+            Span::raw(format!("{} ", job.name)),
+        ];
+        if !job.present {
+            spans.push(Span::styled("MISSING", s.critical));
+            out.push(Line::from(spans));
+            continue;
+        }
+        let late = job.last_success_age_seconds.is_none_or(|a| a > job.max_age_seconds);
+        spans.push(Span::styled(
+            match job.last_success_age_seconds {
+                Some(a) => format!("last success {} ago", format::age(a)),
+                None => "never succeeded".into(),
+            },
+            if late { s.critical } else { s.ok },
+        ));
+        if let Some(run) = &job.last_run {
+            let (word, style) = match run.state {
+                JobState::Succeeded => ("succeeded", s.muted),
+                JobState::Failed => ("FAILED", s.critical),
+                JobState::Running => ("running", s.warning),
+                JobState::Pending => ("pending", s.warning),
+            };
+            spans.push(Span::styled(format!("  newest run {word}"), style));
+            if let Some(f) = &run.failure {
+                spans.push(Span::styled(format!(" ({f})"), s.critical));
+            }
+        }
+        if job.suspended {
+            spans.push(Span::styled("  SUSPENDED", s.critical));
+        }
+        out.push(Line::from(spans));
+    }
+    out
+}
+
+pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &BackupsView, ctx: &Ctx<'_>) {
+    let theme = ctx.theme;
+    let buf_w = area.width;
+    let mut lines: Vec<Line> = Vec::new();
+    for c in &view.clusters {
+        lines.push(verdict(c, ctx));
+        for finding in c.assessment.findings.iter().filter(|f| f.severity > backup::Severity::Info) {
+            lines.push(Line::from(vec![
+                Span::raw("    "),
+                Span::styled(format!("{} ", finding.code), finding_style(finding.severity, theme)),
+                Span::styled(finding.message.clone(), theme.s.muted),
+            ]));
+        }
+    }
+    // The verdicts first; the backups table next, with what is left after the
+    // inventory of schedules, locations and jobs has its share.
+    let inventory: Vec<Line> = view.clusters.iter().flat_map(|c| inventory(c, ctx)).collect();
+    let verdict_h = (lines.len() as u16).min(area.height / 3);
+    let inventory_h = (inventory.len() as u16 + 1).min(area.height.saturating_sub(verdict_h + 6) / 2);
+    let mut y = area.y;
+    for line in lines.iter().take(verdict_h as usize) {
+        put_line(f.buffer_mut(), area.x, y, buf_w, line, Align::Left);
+        y += 1;
+    }
+    y += 1;
+    let table_h = area.height.saturating_sub(y - area.y + inventory_h);
+    let table_area = Rect::new(area.x, y, area.width, table_h);
+    if view.backups.is_empty() {
+        f.render_widget(Line::styled("No Velero backups listed.", theme.s.muted), table_area);
+    } else {
+        let skip = usize::from(app.scope != Scope::Both);
+        let columns = &BACKUP_COLUMNS[skip..];
+        let body = TableView::body_height(columns, table_area.height) as usize;
+        let window = app.lists.backups.window(body);
+        let selected = app.lists.backups.selected.checked_sub(window.start);
+        let rows = view.backups[window]
+            .iter()
+            .map(|(role, b)| TableRow::Cells(backup_cells(*role, b, ctx.now, theme).split_off(skip)))
+            .collect();
+        TableView::new(columns, rows, theme).selected(selected).render(table_area, f.buffer_mut());
+    }
+    y += table_h;
+    if inventory_h > 1 {
+        y += 1;
+        for line in inventory.iter().take(inventory_h as usize - 1) {
+            if y >= area.y + area.height {
+                break;
+            }
+            put_line(f.buffer_mut(), area.x, y, buf_w, line, Align::Left);
+            y += 1;
+        }
+    }
+}

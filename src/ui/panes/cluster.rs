@@ -1,0 +1,383 @@
+//! One environment's clusters: nodes (ready, roles, version, cordoned, CPU and memory
+//! use), the control plane and Cluster API (KubeadmControlPlane and MachineDeployment
+//! replicas and versions, machines by phase) and recent warning events.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use super::super::app::{App, Pane, Scope};
+use super::super::filter::Filter;
+use super::super::format;
+use super::super::render::Ctx;
+use super::super::theme::Theme;
+use super::super::widgets::table::{Align, Column, TableRow, TableView, cell, put_line, styled};
+use crate::config::ClusterRole;
+use crate::state::FleetState;
+use crate::state::rows::{EventRow, MachineRow, MachineSetRow, NodeRow, Usage};
+
+#[derive(Debug, Clone)]
+pub struct NodeLine {
+    pub role: ClusterRole,
+    pub node: NodeRow,
+    pub usage: Option<Usage>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SetLine {
+    pub role: ClusterRole,
+    pub kind: &'static str,
+    pub set: MachineSetRow,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventLine {
+    pub role: ClusterRole,
+    pub event: EventRow,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Key {
+    generation: u64,
+    env: String,
+    scope: Scope,
+    filter: String,
+}
+
+#[derive(Debug, Default)]
+pub struct ClusterView {
+    key: Option<Key>,
+    pub nodes: Vec<NodeLine>,
+    pub sets: Vec<SetLine>,
+    pub machines: Vec<(ClusterRole, MachineRow)>,
+    pub events: Vec<EventLine>,
+}
+
+/// Warning events kept for the pane, newest first.
+const EVENTS: usize = 50;
+
+impl ClusterView {
+    pub fn refresh(&mut self, app: &App, state: &FleetState) {
+        let Some(env_name) = app.env.clone() else { return };
+        let key = Key {
+            generation: state.changes.generation(),
+            env: env_name.clone(),
+            scope: app.scope,
+            filter: app.filter_of(Pane::Cluster).to_string(),
+        };
+        if self.key.as_ref() == Some(&key) {
+            return;
+        }
+        let Some(env) = state.env(&env_name) else { return };
+        let filter = Filter::parse(&key.filter).unwrap_or_default();
+        self.nodes.clear();
+        self.sets.clear();
+        self.machines.clear();
+        self.events.clear();
+        // Cluster API objects of both clusters live in the service cluster.
+        let capi = env.sc.read();
+        for role in app.scope.roles() {
+            let s = env.cluster(*role).read();
+            for n in s.nodes.values() {
+                let status = node_status(n);
+                if filter.matches_fields(&[&n.name, &n.roles, &n.version, &status]) {
+                    self.nodes.push(NodeLine {
+                        role: *role,
+                        node: n.clone(),
+                        usage: s.node_usage.get(n.name.as_ref()).copied(),
+                    });
+                }
+            }
+            let cluster = format!("{env_name}-{role}");
+            for (kind, table) in [
+                ("KubeadmControlPlane", &capi.capi.control_planes),
+                ("MachineDeployment", &capi.capi.machine_deployments),
+            ] {
+                self.sets.extend(table.values().filter(|m| m.cluster.as_ref() == cluster).map(|m| SetLine {
+                    role: *role,
+                    kind,
+                    set: m.clone(),
+                }));
+            }
+            self.machines.extend(
+                capi.capi
+                    .machines
+                    .values()
+                    .filter(|m| m.cluster.as_ref() == cluster)
+                    .map(|m| (*role, m.clone())),
+            );
+            self.events.extend(s.events.values().filter(|e| e.warning).map(|e| EventLine {
+                role: *role,
+                event: e.clone(),
+            }));
+        }
+        // Control-plane nodes first, then workers, each by name.
+        self.nodes.sort_by(|a, b| {
+            (a.role, !a.node.is_control_plane(), &a.node.name).cmp(&(b.role, !b.node.is_control_plane(), &b.node.name))
+        });
+        self.events.sort_by_key(|e| std::cmp::Reverse(e.event.last_seen));
+        self.events.truncate(EVENTS);
+        self.key = Some(key);
+    }
+
+    pub fn node(&self, i: usize) -> Option<(ClusterRole, &str)> {
+        self.nodes.get(i).map(|n| (n.role, n.node.name.as_ref()))
+    }
+}
+
+fn node_status(n: &NodeRow) -> String {
+    let ready = match n.ready {
+        Some(true) => "Ready",
+        Some(false) => "NotReady",
+        None => "Unknown",
+    };
+    if n.unschedulable {
+        format!("{ready},Cordoned")
+    } else {
+        ready.to_string()
+    }
+}
+
+fn usage_style(fraction: f64, theme: &Theme) -> Style {
+    if fraction >= 0.9 {
+        theme.s.high
+    } else if fraction >= 0.75 {
+        theme.s.warning
+    } else {
+        theme.s.text
+    }
+}
+
+fn usage_cell(used: Option<f64>, capacity: f64, theme: &Theme) -> Line<'static> {
+    match used {
+        Some(u) if capacity > 0.0 => {
+            let f = u / capacity;
+            styled(format!("{:.0}%", f * 100.0), usage_style(f, theme))
+        }
+        _ => styled("-", theme.s.muted),
+    }
+}
+
+const NODE_COLUMNS: [Column; 9] = [
+    Column::new("CL", 2, 2),
+    Column::new("NODE", 12, 40).flex(),
+    Column::new("STATUS", 6, 20),
+    Column::new("ROLES", 6, 16).priority(2),
+    Column::new("VERSION", 7, 10).priority(1),
+    Column::new("CPU", 4, 5).right(),
+    Column::new("MEMORY", 4, 6).short("MEM").right(),
+    Column::new("AGE", 3, 5).right().priority(3),
+    Column::new("PRESSURE", 8, 30).priority(4),
+];
+
+fn node_cells(n: &NodeLine, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'static>> {
+    let s = &theme.s;
+    let status = node_status(&n.node);
+    let status_style = match n.node.ready {
+        Some(true) if n.node.unschedulable => s.warning,
+        Some(true) => s.ok,
+        _ => s.critical,
+    };
+    vec![
+        styled(n.role.as_str(), s.muted),
+        cell(n.node.name.to_string()),
+        styled(status, status_style),
+        cell(n.node.roles.to_string()),
+        cell(n.node.version.to_string()),
+        usage_cell(n.usage.map(|u| u.cpu), n.node.cpu_millis as f64 / 1000.0, theme),
+        usage_cell(n.usage.map(|u| u.memory_bytes), n.node.memory_bytes as f64, theme),
+        styled(format::age(now.timestamp() - n.node.created), s.muted),
+        styled(
+            n.node.pressure.iter().map(|p| p.as_ref()).collect::<Vec<_>>().join(","),
+            s.warning,
+        ),
+    ]
+}
+
+const SET_COLUMNS: [Column; 8] = [
+    Column::new("CL", 2, 2),
+    Column::new("KIND", 3, 19).short("KIND"),
+    Column::new("NAME", 10, 40).flex().priority(2),
+    Column::new("READY", 5, 7).right(),
+    Column::new("UPDATED", 3, 7).short("UPD").right(),
+    Column::new("VERSION", 7, 10),
+    Column::new("PHASE", 5, 14).priority(1),
+    Column::new("ROLLOUT", 4, 12),
+];
+
+fn set_cells(l: &SetLine, narrow: bool, theme: &Theme) -> Vec<Line<'static>> {
+    let s = &theme.s;
+    let m = &l.set;
+    let kind = match (l.kind, narrow) {
+        ("KubeadmControlPlane", true) => "KCP",
+        ("MachineDeployment", true) => "MD",
+        (k, _) => k,
+    };
+    let ready_style = if m.ready < m.desired { s.warning } else { s.text };
+    let version = match (&m.version, &m.status_version) {
+        (Some(want), Some(have)) if want != have => format!("{have}→{want}"),
+        (Some(want), _) => want.to_string(),
+        (None, _) => "-".into(),
+    };
+    vec![
+        styled(l.role.as_str(), s.muted),
+        cell(kind),
+        cell(m.name.to_string()),
+        styled(format!("{}/{}", m.ready, m.desired), ready_style),
+        cell(m.updated.to_string()),
+        cell(version),
+        cell(m.phase.as_deref().unwrap_or("-").to_string()),
+        if m.rolling {
+            styled("rolling", s.warning)
+        } else {
+            styled("done", s.muted)
+        },
+    ]
+}
+
+const EVENT_COLUMNS: [Column; 6] = [
+    Column::new("CL", 2, 2),
+    Column::new("AGE", 3, 5).right(),
+    Column::new("OBJECT", 12, 50),
+    Column::new("REASON", 6, 24),
+    Column::new("COUNT", 1, 5).short("#").right().priority(2),
+    Column::new("MESSAGE", 10, 200).flex().priority(1),
+];
+
+fn event_cells(e: &EventLine, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'static>> {
+    let s = &theme.s;
+    let ev = &e.event;
+    let object = if ev.namespace.is_empty() {
+        format!("{}/{}", ev.object_kind.to_lowercase(), ev.object_name)
+    } else {
+        format!("{}/{}/{}", ev.namespace, ev.object_kind.to_lowercase(), ev.object_name)
+    };
+    vec![
+        styled(e.role.as_str(), s.muted),
+        styled(format::age(now.timestamp() - ev.last_seen), s.muted),
+        cell(object),
+        styled(ev.reason.to_string(), s.warning),
+        cell(ev.count.to_string()),
+        styled(ev.message.to_string(), s.muted),
+    ]
+}
+
+fn heading(f: &mut Frame, area: Rect, title: &str, note: String, theme: &Theme) {
+    let line = Line::from(vec![
+        Span::styled(title.to_string(), theme.s.title),
+        Span::styled(format!("  {note}"), theme.s.muted),
+    ]);
+    put_line(f.buffer_mut(), area.x, area.y, area.width, &line, Align::Left);
+}
+
+pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &ClusterView, ctx: &Ctx<'_>) {
+    let theme = ctx.theme;
+    let both = app.scope == Scope::Both;
+    let skip = usize::from(!both);
+    // Space: events and Cluster API get what they need up to a share; nodes the rest.
+    let machines_line = 1u16;
+    let capi_h = if view.sets.is_empty() {
+        2
+    } else {
+        (view.sets.len() as u16 + 2 + machines_line).min(area.height / 3).max(3)
+    };
+    let events_h = (view.events.len() as u16 + 2).clamp(2, (area.height / 4).max(3));
+    let nodes_h = area.height.saturating_sub(capi_h + events_h + 2).max(3);
+    let mut y = area.y;
+
+    let ready = view.nodes.iter().filter(|n| n.node.ready == Some(true)).count();
+    let cordoned = view.nodes.iter().filter(|n| n.node.unschedulable).count();
+    let mut note = format!("{ready}/{} ready", view.nodes.len());
+    if cordoned > 0 {
+        note.push_str(&format!(", {cordoned} cordoned"));
+    }
+    heading(f, Rect::new(area.x, y, area.width, 1), "Nodes", note, theme);
+    y += 1;
+    let nodes_area = Rect::new(area.x, y, area.width, nodes_h.min(area.height.saturating_sub(y - area.y)));
+    if view.nodes.is_empty() {
+        f.render_widget(Line::styled("  no nodes listed yet", theme.s.muted), nodes_area);
+    } else {
+        let columns = &NODE_COLUMNS[skip..];
+        let body = TableView::body_height(columns, nodes_area.height) as usize;
+        let window = app.lists.nodes.window(body);
+        let selected = app.lists.nodes.selected.checked_sub(window.start);
+        let rows = view.nodes[window]
+            .iter()
+            .map(|n| TableRow::Cells(node_cells(n, ctx.now, theme).split_off(skip)))
+            .collect();
+        TableView::new(columns, rows, theme).selected(selected).render(nodes_area, f.buffer_mut());
+    }
+    y += nodes_area.height + 1;
+    if y >= area.y + area.height {
+        return;
+    }
+
+    let capi_area = Rect::new(area.x, y, area.width, capi_h.min(area.y + area.height - y));
+    render_capi(f, capi_area, view, skip, ctx);
+    y += capi_area.height;
+    if y >= area.y + area.height {
+        return;
+    }
+
+    let events_area = Rect::new(area.x, y, area.width, area.y + area.height - y);
+    let note = if view.events.is_empty() {
+        "none recently".to_string()
+    } else {
+        format!("{} shown, newest first", view.events.len().min(events_area.height.saturating_sub(2) as usize))
+    };
+    heading(f, Rect { height: 1, ..events_area }, "Warning events", note, theme);
+    if !view.events.is_empty() && events_area.height > 1 {
+        let columns = &EVENT_COLUMNS[skip..];
+        let table_area = Rect { y: events_area.y + 1, height: events_area.height - 1, ..events_area };
+        let body = TableView::body_height(columns, table_area.height) as usize;
+        let rows = view.events.iter().take(body).map(|e| TableRow::Cells(event_cells(e, ctx.now, theme).split_off(skip))).collect();
+        TableView::new(columns, rows, theme).render(table_area, f.buffer_mut());
+    }
+}
+
+fn render_capi(f: &mut Frame, area: Rect, view: &ClusterView, skip: usize, ctx: &Ctx<'_>) {
+    let theme = ctx.theme;
+    let rolling = view.sets.iter().filter(|s| s.set.rolling).count();
+    let note = if view.sets.is_empty() {
+        "no Cluster API objects for these clusters".to_string()
+    } else if rolling > 0 {
+        format!("{rolling} rolling out")
+    } else {
+        "all rolled out".to_string()
+    };
+    heading(f, Rect { height: 1, ..area }, "Control plane and Cluster API", note, theme);
+    if view.sets.is_empty() || area.height < 3 {
+        return;
+    }
+    let columns = &SET_COLUMNS[skip..];
+    let narrow = area.width < 120;
+    let table_area = Rect { y: area.y + 1, height: area.height - 2, ..area };
+    let rows = view.sets.iter().map(|l| TableRow::Cells(set_cells(l, narrow, theme).split_off(skip))).collect();
+    TableView::new(columns, rows, theme).render(table_area, f.buffer_mut());
+    // Machines by phase, and any blocked drain, on the last line.
+    let mut phases: Vec<(String, usize)> = Vec::new();
+    for (_, m) in &view.machines {
+        match phases.iter_mut().find(|(p, _)| p == m.phase.as_ref()) {
+            Some(p) => p.1 += 1,
+            None => phases.push((m.phase.to_string(), 1)),
+        }
+    }
+    phases.sort();
+    let mut spans = vec![Span::styled("machines ", theme.s.muted)];
+    for (i, (phase, n)) in phases.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(", ", theme.s.muted));
+        }
+        let style = if phase == "Running" { theme.s.text } else { theme.s.warning };
+        spans.push(Span::styled(format!("{n} {phase}"), style));
+    }
+    for (role, m) in &view.machines {
+        if let Some(d) = &m.draining {
+            spans.push(Span::styled(format!("  {role} {} draining: {d}", m.name), theme.s.warning));
+        }
+    }
+    let y = area.y + area.height - 1;
+    put_line(f.buffer_mut(), area.x, y, area.width, &Line::from(spans), Align::Left);
+}

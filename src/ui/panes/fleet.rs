@@ -1,0 +1,437 @@
+//! The fleet overview: one row per environment with its two clusters side by side, and
+//! the selected environment's story underneath.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use super::super::app::App;
+use super::super::filter::Filter;
+use super::super::format;
+use super::super::render::Ctx;
+use super::super::theme::Theme;
+use super::super::widgets::table::{Align, Column, TableRow, TableView, cell, put_line, styled};
+use crate::backup;
+use crate::config::{ClusterRole, Policy};
+use crate::sources::alertmanager::{AlertState, Severity};
+use crate::state::health::SourceHealth;
+use crate::state::rows::UpgradeLock;
+use crate::state::{ClusterState, EnvHandle, FleetState};
+
+/// Whether a cluster's API server answers, judged by its node watch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Api {
+    Up,
+    Down(String),
+    Unknown,
+}
+
+/// What the overview shows of one cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterSummary {
+    pub api: Api,
+    pub nodes_ready: usize,
+    pub nodes: usize,
+    pub kubernetes: Option<String>,
+    pub apps: Option<String>,
+    pub lock: Option<UpgradeLock>,
+    /// The verdict of [`crate::backup::assess`].
+    pub backup: BackupMark,
+    /// The lowest error budget left among its SLO targets, with the target.
+    pub budget: Option<(f64, String)>,
+    pub health: SourceHealth,
+    /// Sources that are not fresh, with their state.
+    pub stale: Vec<(&'static str, SourceHealth)>,
+}
+
+/// The overview's share of a backup assessment.
+#[derive(Debug, Clone)]
+pub struct BackupMark {
+    pub status: backup::Status,
+    pub last_completed_age: Option<i64>,
+    /// The most severe finding worth a look.
+    pub headline: Option<String>,
+    /// Still syncing: no verdict yet.
+    pub unknown: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct FleetRow {
+    pub env: String,
+    pub accent: Option<String>,
+    pub sc: ClusterSummary,
+    pub wc: ClusterSummary,
+    /// Firing, unsilenced alerts: critical, high, warning.
+    pub alerts: [usize; 3],
+    pub alert_names: Vec<String>,
+}
+
+impl FleetRow {
+    pub fn cluster(&self, role: ClusterRole) -> &ClusterSummary {
+        match role {
+            ClusterRole::Sc => &self.sc,
+            ClusterRole::Wc => &self.wc,
+        }
+    }
+}
+
+fn summarize(s: &ClusterState, policy: &Policy, now: DateTime<Utc>) -> ClusterSummary {
+    let api = match s.health.get("nodes").or_else(|| s.health.get("kubernetes")) {
+        Some(SourceHealth::Connected { .. }) => Api::Up,
+        Some(SourceHealth::Stale { error, .. }) | Some(SourceHealth::Unauthorized { error, .. }) => {
+            Api::Down(error.clone())
+        }
+        _ => match s.health.get("kubernetes") {
+            Some(SourceHealth::Stale { error, .. }) => Api::Down(error.clone()),
+            _ => Api::Unknown,
+        },
+    };
+    let (nodes_ready, nodes) = s.nodes_ready();
+    let assessment = backup::assess(s, policy, now);
+    let backup = BackupMark {
+        status: assessment.status,
+        last_completed_age: assessment.last_completed_age_seconds,
+        headline: assessment
+            .findings
+            .iter()
+            .find(|f| f.severity > backup::Severity::Info)
+            .map(|f| f.message.clone()),
+        unknown: assessment.findings.iter().any(|f| f.code == backup::code::DATA_UNAVAILABLE),
+    };
+    let budget = s
+        .slo
+        .iter()
+        .filter_map(|r| r.budget_left_fraction.map(|f| (f, r.target.clone())))
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    let stale = s
+        .health
+        .iter()
+        .filter(|(_, h)| h.severity() >= 2)
+        .map(|(k, h)| (*k, h.clone()))
+        .collect();
+    ClusterSummary {
+        api,
+        nodes_ready,
+        nodes,
+        kubernetes: s.version.clone(),
+        apps: s.apps_version().map(String::from),
+        lock: s.upgrade_lock(),
+        backup,
+        budget,
+        health: s.overall_health(),
+        stale,
+    }
+}
+
+pub fn summarize_env(env: &EnvHandle, policy: &Policy, now: DateTime<Utc>) -> FleetRow {
+    let mut seen = HashSet::new();
+    let mut alerts = [0usize; 3];
+    let mut names: Vec<(u8, String)> = Vec::new();
+    let mut clusters = Vec::new();
+    for c in env.clusters() {
+        let s = c.read();
+        clusters.push(summarize(&s, policy, now));
+        for a in &s.alerts {
+            if a.status.state == AlertState::Suppressed || !seen.insert(a.fingerprint.clone()) {
+                continue;
+            }
+            let slot = match a.severity() {
+                Severity::Critical => 0,
+                Severity::High => 1,
+                Severity::Warning => 2,
+                _ => continue,
+            };
+            alerts[slot] += 1;
+            let name = a.alertname().to_string();
+            if !names.iter().any(|(_, n)| *n == name) {
+                names.push((slot as u8, name));
+            }
+        }
+    }
+    names.sort();
+    let wc = clusters.pop().expect("two clusters");
+    let sc = clusters.pop().expect("two clusters");
+    FleetRow {
+        env: env.name.clone(),
+        accent: env.accent.clone(),
+        sc,
+        wc,
+        alerts,
+        alert_names: names.into_iter().map(|(_, n)| n).collect(),
+    }
+}
+
+/// The rows of the environments matching `filter` (by name).
+pub fn rows(state: &FleetState, filter: &str, now: DateTime<Utc>) -> Vec<FleetRow> {
+    let filter = Filter::parse(filter).unwrap_or_default();
+    state
+        .envs
+        .iter()
+        .filter(|e| filter.matches_fields(&[e.name.as_str()]))
+        .map(|e| summarize_env(e, &state.policy, now))
+        .collect()
+}
+
+const COLUMNS: [Column; 17] = [
+    Column::new("ENV", 6, 20),
+    Column::new("API", 4, 4).group("service cluster"),
+    Column::new("NODES", 5, 5).right().group("service cluster"),
+    Column::new("K8S", 7, 8).group("service cluster").priority(2),
+    Column::new("APPS", 7, 8).group("service cluster").priority(3),
+    Column::new("API", 4, 4).group("workload cluster"),
+    Column::new("NODES", 5, 5).right().group("workload cluster"),
+    Column::new("K8S", 7, 8).group("workload cluster").priority(2),
+    Column::new("APPS", 7, 8).group("workload cluster").priority(3),
+    Column::new("UPGRADE", 7, 16).priority(3),
+    Column::new("ALERTS", 6, 14),
+    Column::new("SC", 4, 5).right().group("backup"),
+    Column::new("WC", 4, 5).right().group("backup"),
+    Column::new("SC", 4, 5).right().group("budget"),
+    Column::new("WC", 4, 5).right().group("budget"),
+    Column::new("RUNS", 4, 4).right().priority(4),
+    Column::new("DATA", 4, 12),
+];
+
+fn api_cell(api: &Api, theme: &Theme) -> Line<'static> {
+    match api {
+        Api::Up => styled("up", theme.s.ok),
+        Api::Down(_) => styled("down", theme.s.critical),
+        Api::Unknown => styled("…", theme.s.muted),
+    }
+}
+
+fn nodes_cell(c: &ClusterSummary, theme: &Theme) -> Line<'static> {
+    if c.nodes == 0 {
+        return styled("-", theme.s.muted);
+    }
+    let style = if c.nodes_ready < c.nodes { theme.s.warning } else { theme.s.text };
+    styled(format!("{}/{}", c.nodes_ready, c.nodes), style)
+}
+
+fn version_cell(v: &Option<String>, theme: &Theme) -> Line<'static> {
+    match v {
+        Some(v) => cell(v.clone()),
+        None => styled("-", theme.s.muted),
+    }
+}
+
+fn lock_cell(row: &FleetRow, theme: &Theme) -> Line<'static> {
+    match row.wc.lock.as_ref().or(row.sc.lock.as_ref()) {
+        Some(l) => styled(format!("→{}", l.target_version), theme.s.warning),
+        None => styled("-", theme.s.muted),
+    }
+}
+
+pub fn alerts_line(counts: [usize; 3], theme: &Theme) -> Line<'static> {
+    let sevs = [(Severity::Critical, "c"), (Severity::High, "h"), (Severity::Warning, "w")];
+    let mut spans = Vec::new();
+    for (n, (sev, letter)) in counts.iter().zip(sevs) {
+        if *n > 0 {
+            if !spans.is_empty() {
+                spans.push(Span::raw(" "));
+            }
+            spans.push(Span::styled(format!("{n}{letter}"), theme.severity(sev)));
+        }
+    }
+    if spans.is_empty() {
+        spans.push(Span::styled("-", theme.s.muted));
+    }
+    Line::from(spans)
+}
+
+fn backup_cell(c: &ClusterSummary, theme: &Theme) -> Line<'static> {
+    let b = &c.backup;
+    let age = b.last_completed_age.map(format::age);
+    if b.unknown {
+        return styled(age.unwrap_or_else(|| "…".into()), theme.s.muted);
+    }
+    let (mark, style) = match b.status {
+        backup::Status::Ok => ("", theme.s.text),
+        backup::Status::Warning => ("?", theme.s.warning),
+        backup::Status::Critical => ("!", theme.s.critical),
+    };
+    match age {
+        Some(a) => styled(format!("{a}{mark}"), style),
+        None => styled(format!("none{mark}"), theme.s.critical),
+    }
+}
+
+pub fn budget_style(fraction: f64, theme: &Theme) -> Style {
+    if fraction < 0.0 {
+        theme.s.critical
+    } else if fraction < 0.25 {
+        theme.s.high
+    } else if fraction < 0.5 {
+        theme.s.warning
+    } else {
+        theme.s.ok
+    }
+}
+
+fn budget_cell(c: &ClusterSummary, theme: &Theme) -> Line<'static> {
+    match &c.budget {
+        Some((f, _)) => styled(format!("{:.0}%", f * 100.0), budget_style(*f, theme)),
+        None => styled("-", theme.s.muted),
+    }
+}
+
+/// The fresher of the two clusters' worst source, as a word.
+pub fn data_cell(row: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Line<'static> {
+    let worst = [&row.sc.health, &row.wc.health]
+        .into_iter()
+        .max_by_key(|h| h.severity())
+        .cloned()
+        .unwrap_or(SourceHealth::Idle);
+    match worst {
+        SourceHealth::Connected { .. } | SourceHealth::Idle => styled("fresh", theme.s.ok),
+        SourceHealth::Syncing => styled("syncing", theme.s.muted),
+        SourceHealth::Stale { since, .. } => styled(
+            format!("stale {}", format::age((now - since).num_seconds())),
+            theme.s.stale,
+        ),
+        SourceHealth::Unauthorized { .. } => styled("no access", theme.s.critical),
+    }
+}
+
+fn row_cells(row: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'static>> {
+    let mut cells = vec![Line::styled(row.env.clone(), theme.s.title)];
+    for c in [&row.sc, &row.wc] {
+        cells.push(api_cell(&c.api, theme));
+        cells.push(nodes_cell(c, theme));
+        cells.push(version_cell(&c.kubernetes, theme));
+        cells.push(version_cell(&c.apps, theme));
+    }
+    cells.push(lock_cell(row, theme));
+    cells.push(alerts_line(row.alerts, theme));
+    cells.push(backup_cell(&row.sc, theme));
+    cells.push(backup_cell(&row.wc, theme));
+    cells.push(budget_cell(&row.sc, theme));
+    cells.push(budget_cell(&row.wc, theme));
+    // No workflow engine yet: no runs, and no pretending otherwise.
+    cells.push(styled("-", theme.s.muted));
+    cells.push(data_cell(row, now, theme));
+    cells
+}
+
+pub fn render(f: &mut Frame, area: Rect, app: &mut App, rows: &[FleetRow], ctx: &Ctx<'_>) {
+    let s = &ctx.theme.s;
+    if rows.is_empty() {
+        let msg = if ctx.state.envs.is_empty() {
+            "The fleet has no environments yet. Add [[environment]] entries to the fleet config."
+        } else {
+            "No environment matches the filter. Esc clears it."
+        };
+        f.render_widget(Line::styled(msg, s.muted), area);
+        return;
+    }
+    // The table gets what it needs; the selected environment's story gets the rest.
+    let table_h = (rows.len() as u16 + 2).min(area.height.saturating_sub(6).max(area.height / 2));
+    let table_area = Rect { height: table_h, ..area };
+    let body = TableView::body_height(&COLUMNS, table_h) as usize;
+    let window = app.lists.fleet.window(body);
+    let selected = app.lists.fleet.selected.checked_sub(window.start);
+    let table_rows: Vec<TableRow> = rows[window]
+        .iter()
+        .map(|r| TableRow::Cells(row_cells(r, ctx.now, ctx.theme)))
+        .collect();
+    TableView::new(&COLUMNS, table_rows, ctx.theme)
+        .selected(selected)
+        .render(table_area, f.buffer_mut());
+    let detail = Rect {
+        y: area.y + table_h + 1,
+        height: area.height.saturating_sub(table_h + 1),
+        ..area
+    };
+    if let Some(row) = rows.get(app.lists.fleet.selected)
+        && detail.height > 0
+    {
+        for (i, line) in detail_lines(row, ctx).iter().take(detail.height as usize).enumerate() {
+            put_line(f.buffer_mut(), detail.x, detail.y + i as u16, detail.width, line, Align::Left);
+        }
+    }
+}
+
+fn cluster_line(role: ClusterRole, c: &ClusterSummary, ctx: &Ctx<'_>) -> Line<'static> {
+    let s = &ctx.theme.s;
+    let mut spans = vec![Span::styled(format!("  {role}  "), s.title)];
+    let sep = || Span::styled(" · ", s.muted);
+    match &c.api {
+        Api::Up => spans.push(Span::styled("API up", s.ok)),
+        Api::Down(e) => spans.push(Span::styled(format!("API down: {e}"), s.critical)),
+        Api::Unknown => spans.push(Span::styled("API not answered yet", s.muted)),
+    }
+    spans.push(sep());
+    let nodes_style = if c.nodes_ready < c.nodes { s.warning } else { s.text };
+    spans.push(Span::styled(format!("{}/{} nodes ready", c.nodes_ready, c.nodes), nodes_style));
+    if let Some(k) = &c.kubernetes {
+        spans.push(sep());
+        spans.push(Span::raw(format!("Kubernetes {k}")));
+    }
+    if let Some(a) = &c.apps {
+        spans.push(sep());
+        spans.push(Span::raw(format!("apps {a}")));
+    }
+    if let Some(l) = &c.lock {
+        spans.push(sep());
+        let step = l.last_apply_step.as_deref().map(|s| format!(", at {s}")).unwrap_or_default();
+        spans.push(Span::styled(format!("upgrading to {}{step}", l.target_version), s.warning));
+    }
+    Line::from(spans)
+}
+
+fn detail_lines(row: &FleetRow, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+    let s = &ctx.theme.s;
+    let mut out = vec![Line::from(vec![
+        Span::styled(format!(" {} ", row.env), ctx.theme.env_accent(row.accent.as_deref())),
+        Span::styled("  Enter opens it; 2-6 open its panes", s.muted),
+    ])];
+    for role in ClusterRole::ALL {
+        out.push(cluster_line(role, row.cluster(role), ctx));
+    }
+    let mut alerts = vec![Span::styled("  alerts  ", s.muted)];
+    alerts.extend(alerts_line(row.alerts, ctx.theme).spans);
+    if !row.alert_names.is_empty() {
+        alerts.push(Span::styled(format!("  {}", row.alert_names.join(", ")), s.muted));
+    }
+    out.push(Line::from(alerts));
+    for role in ClusterRole::ALL {
+        let b = &row.cluster(role).backup;
+        let age = b.last_completed_age.map_or("no completed backup".to_string(), |a| format!("last completed {} ago", format::age(a)));
+        let (style, verdict) = match (b.unknown, b.status) {
+            (true, _) => (s.muted, "not listed yet"),
+            (_, backup::Status::Ok) => (s.ok, "ok"),
+            (_, backup::Status::Warning) => (s.warning, "warning"),
+            (_, backup::Status::Critical) => (s.critical, "critical"),
+        };
+        let mut spans = vec![
+            Span::styled(format!("  backup {role}  "), s.muted),
+            Span::styled(verdict.to_string(), style),
+            Span::styled(format!(" · {age}"), s.text),
+        ];
+        if let (false, Some(h)) = (b.unknown, &b.headline) {
+            spans.push(Span::styled(format!(" · {h}"), style));
+        }
+        out.push(Line::from(spans));
+    }
+    let mut slo = vec![Span::styled("  budget  ", s.muted)];
+    for role in ClusterRole::ALL {
+        match &row.cluster(role).budget {
+            Some((f, target)) => slo.push(Span::styled(
+                format!("{role} {target} {:.0}% left  ", f * 100.0),
+                budget_style(*f, ctx.theme),
+            )),
+            None => slo.push(Span::styled(format!("{role} no data  "), s.muted)),
+        }
+    }
+    out.push(Line::from(slo));
+    for role in ClusterRole::ALL {
+        for (source, h) in &row.cluster(role).stale {
+            out.push(super::health_line(&format!("{}-{role}", row.env), source, h, ctx));
+        }
+    }
+    out
+}

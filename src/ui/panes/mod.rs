@@ -1,0 +1,93 @@
+//! One module per pane: the data it copies out of the state, and how it draws.
+
+pub mod alerts;
+pub mod backups;
+pub mod cluster;
+pub mod fleet;
+pub mod pods;
+pub mod runs;
+pub mod slo;
+
+use ratatui::text::{Line, Span};
+
+use super::app::{App, Pane};
+use super::format;
+use super::render::Ctx;
+use crate::config::ClusterRole;
+use crate::state::health::SourceHealth;
+
+/// The sources a pane's data comes from, per cluster.
+pub fn sources(pane: Pane, role: ClusterRole) -> &'static [&'static str] {
+    match (pane, role) {
+        (Pane::Pods, _) => &["kubernetes", "pods", "metrics"],
+        (Pane::Alerts, _) => &["alertmanager"],
+        (Pane::Cluster, ClusterRole::Sc) => &["kubernetes", "nodes", "capi", "events", "metrics"],
+        (Pane::Cluster, ClusterRole::Wc) => &["kubernetes", "nodes", "events", "metrics"],
+        (Pane::Backups, ClusterRole::Sc) => &[
+            "kubernetes",
+            "backups",
+            "schedules",
+            "backupstoragelocations",
+            "cronjobs",
+            "jobs",
+        ],
+        (Pane::Backups, ClusterRole::Wc) => &["kubernetes", "backups", "schedules", "backupstoragelocations"],
+        (Pane::Slo, _) => &["slo"],
+        (Pane::Fleet | Pane::Runs, _) => &[],
+    }
+}
+
+/// `globex-wc pods: stale since 12:03:04 (3m) — connection refused`.
+pub fn health_line(cluster: &str, source: &str, h: &SourceHealth, ctx: &Ctx<'_>) -> Line<'static> {
+    let s = &ctx.theme.s;
+    let (text, style) = match h {
+        SourceHealth::Idle => (format!("{cluster} {source}: not loaded"), s.muted),
+        SourceHealth::Syncing => (format!("{cluster} {source}: loading…"), s.muted),
+        SourceHealth::Connected { .. } => (format!("{cluster} {source}: fresh"), s.ok),
+        SourceHealth::Stale { since, error } => (
+            format!(
+                "{cluster} {source}: stale since {} ({} ago), showing the last data — {error}",
+                format::clock(*since, ctx.tz),
+                format::age((ctx.now - *since).num_seconds())
+            ),
+            s.stale,
+        ),
+        SourceHealth::Unauthorized { since, error } => (
+            format!(
+                "{cluster} {source}: access refused since {} — {error}",
+                format::clock(*since, ctx.tz)
+            ),
+            s.critical,
+        ),
+    };
+    Line::from(vec![Span::styled("⚠ ", style), Span::styled(text, style)])
+        .patch_style(ratatui::style::Style::default())
+}
+
+/// The lines a pane shows above its data about sources that are not fresh: stale and
+/// refused ones always, loading ones only while the pane has nothing to show yet.
+pub fn health_lines(app: &App, ctx: &Ctx<'_>, empty: bool) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let envs: Vec<_> = match app.env.as_deref() {
+        Some(name) => ctx.state.env(name).into_iter().cloned().collect(),
+        None if app.pane == Pane::Alerts => ctx.state.envs.clone(),
+        None => Vec::new(),
+    };
+    for env in &envs {
+        for role in app.scope.roles() {
+            let s = env.cluster(*role).read();
+            for source in sources(app.pane, *role) {
+                let Some(h) = s.health.get(source) else { continue };
+                let show = match h {
+                    SourceHealth::Stale { .. } | SourceHealth::Unauthorized { .. } => true,
+                    SourceHealth::Syncing | SourceHealth::Idle => empty,
+                    SourceHealth::Connected { .. } => false,
+                };
+                if show {
+                    out.push(health_line(&format!("{}-{role}", env.name), source, h, ctx));
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,568 @@
+//! Pods of sc, wc or both: sort by any column, filter by text, regex or label, and scroll
+//! through 30 000 rows without lag.
+//!
+//! Performance design (perf-reliability.md §3): the pods of the open clusters are copied
+//! out of the state at most every [`REBUILD_EVERY`] while they change, so the read locks
+//! are short and watch bursts coalesce; the copy is sorted into an index of `u32`s only
+//! when the data or the sort changes, and filtered into a second index only when the
+//! data, the sort or the filter changes — from the previous result when the filter was
+//! only typed further. A frame then formats just the visible window of that index.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::Line;
+
+use super::super::app::{App, Pane, Scope};
+use super::super::filter::Filter;
+use super::super::format;
+use super::super::modals::pod::PodTarget;
+use super::super::render::Ctx;
+use super::super::theme::Theme;
+use super::super::widgets::table::{Column, TableRow, TableView, cell, styled};
+use crate::config::ClusterRole;
+use crate::state::FleetState;
+use crate::state::rows::{PodPhase, PodRow};
+
+/// The shortest time between two copies of changing pod data.
+pub const REBUILD_EVERY: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PodColumn {
+    Cluster,
+    Namespace,
+    Name,
+    Ready,
+    Status,
+    Restarts,
+    Age,
+    Node,
+    Cpu,
+    Memory,
+}
+
+impl PodColumn {
+    pub const ALL: [PodColumn; 10] = [
+        PodColumn::Namespace,
+        PodColumn::Name,
+        PodColumn::Ready,
+        PodColumn::Status,
+        PodColumn::Restarts,
+        PodColumn::Age,
+        PodColumn::Node,
+        PodColumn::Cpu,
+        PodColumn::Memory,
+        PodColumn::Cluster,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PodColumn::Cluster => "cluster",
+            PodColumn::Namespace => "namespace",
+            PodColumn::Name => "name",
+            PodColumn::Ready => "ready",
+            PodColumn::Status => "status",
+            PodColumn::Restarts => "restarts",
+            PodColumn::Age => "age",
+            PodColumn::Node => "node",
+            PodColumn::Cpu => "cpu",
+            PodColumn::Memory => "memory",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<PodColumn> {
+        let word = word.to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|c| c.name() == word || (word == "mem" && *c == PodColumn::Memory))
+    }
+
+    /// Counts and usage read best largest first.
+    pub fn default_descending(self) -> bool {
+        matches!(self, PodColumn::Restarts | PodColumn::Cpu | PodColumn::Memory)
+    }
+
+    /// The column's position in [`COLUMNS`].
+    fn index(self) -> usize {
+        match self {
+            PodColumn::Cluster => 0,
+            PodColumn::Namespace => 1,
+            PodColumn::Name => 2,
+            PodColumn::Ready => 3,
+            PodColumn::Status => 4,
+            PodColumn::Restarts => 5,
+            PodColumn::Age => 6,
+            PodColumn::Node => 7,
+            PodColumn::Cpu => 8,
+            PodColumn::Memory => 9,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodSort {
+    pub column: PodColumn,
+    pub descending: bool,
+}
+
+impl Default for PodSort {
+    fn default() -> Self {
+        PodSort {
+            column: PodColumn::Namespace,
+            descending: false,
+        }
+    }
+}
+
+impl PodSort {
+    pub fn next_column(self) -> PodSort {
+        let all = PodColumn::ALL;
+        let i = all.iter().position(|c| *c == self.column).unwrap_or(0);
+        let column = all[(i + 1) % all.len()];
+        PodSort {
+            column,
+            descending: column.default_descending(),
+        }
+    }
+}
+
+/// One pod as the pane shows it.
+#[derive(Debug, Clone)]
+pub struct PodEntry {
+    pub role: ClusterRole,
+    pub pod: PodRow,
+    pub cpu: Option<f64>,
+    pub memory: Option<f64>,
+}
+
+/// The cached, sorted and filtered pods of the open environment.
+#[derive(Debug, Default)]
+pub struct PodsIndex {
+    env: Option<String>,
+    scope: Scope,
+    generation: u64,
+    built: Option<Instant>,
+    entries: Vec<PodEntry>,
+    sort: Option<PodSort>,
+    sorted: Vec<u32>,
+    filter: Filter,
+    filter_raw: Option<String>,
+    visible: Vec<u32>,
+    /// The widest value per column over all entries, so columns do not move while
+    /// scrolling or filtering.
+    widths: [usize; 10],
+    pub filter_error: Option<String>,
+}
+
+/// What one refresh had to do, for the benchmark and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Work {
+    pub rebuilt: bool,
+    pub resorted: bool,
+    pub refiltered: bool,
+    /// Data changed but was copied too recently; refresh again at this time.
+    pub due: Option<Instant>,
+}
+
+impl PodsIndex {
+    pub fn total(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.visible.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.visible.is_empty()
+    }
+
+    /// The `i`-th visible pod.
+    pub fn entry(&self, i: usize) -> Option<&PodEntry> {
+        self.visible.get(i).map(|j| &self.entries[*j as usize])
+    }
+
+    pub fn target(&self, i: usize, env: &str) -> Option<PodTarget> {
+        self.entry(i).map(|e| PodTarget {
+            env: env.to_string(),
+            role: e.role,
+            namespace: e.pod.namespace.to_string(),
+            name: e.pod.name.to_string(),
+        })
+    }
+
+    fn key_of(&self, i: usize) -> Option<(ClusterRole, String, String)> {
+        self.entry(i)
+            .map(|e| (e.role, e.pod.namespace.to_string(), e.pod.name.to_string()))
+    }
+
+    pub fn refresh(&mut self, app: &mut App, state: &FleetState, now: Instant) -> Work {
+        let mut work = Work::default();
+        let Some(env) = app.env.clone() else {
+            if self.env.is_some() {
+                *self = PodsIndex::default();
+            }
+            return work;
+        };
+        let generation = state.changes.generation();
+        let moved = self.env.as_deref() != Some(env.as_str()) || self.scope != app.scope;
+        let anchor = (!moved).then(|| self.key_of(app.lists.pods.selected)).flatten();
+        if moved || (generation != self.generation && self.built.is_none_or(|b| now >= b + REBUILD_EVERY)) {
+            self.rebuild(state, &env, app.scope);
+            self.env = Some(env);
+            self.scope = app.scope;
+            self.generation = generation;
+            self.built = Some(now);
+            work.rebuilt = true;
+        } else if generation != self.generation {
+            work.due = self.built.map(|b| b + REBUILD_EVERY);
+        }
+        if work.rebuilt || self.sort != Some(app.pod_sort) {
+            self.resort(app.pod_sort);
+            work.resorted = true;
+        }
+        let raw = app.filter_of(Pane::Pods);
+        if work.resorted || self.filter_raw.as_deref() != Some(raw) {
+            self.refilter(raw, !work.resorted);
+            work.refiltered = true;
+        }
+        app.lists.pods.set_len(self.visible.len());
+        if work.resorted
+            && let Some(key) = anchor
+            && let Some(pos) = (0..self.visible.len()).find(|i| self.key_of(*i).as_ref() == Some(&key))
+        {
+            app.lists.pods.selected = pos;
+        }
+        work
+    }
+
+    fn rebuild(&mut self, state: &FleetState, env: &str, scope: Scope) {
+        self.entries.clear();
+        let Some(e) = state.env(env) else { return };
+        for role in scope.roles() {
+            let c = e.cluster(*role).read();
+            let usage: HashMap<(&str, &str), _> = c
+                .pod_usage
+                .iter()
+                .map(|((ns, name), u)| ((ns.as_ref(), name.as_ref()), u))
+                .collect();
+            self.entries.reserve(c.pods.len());
+            for p in c.pods.values() {
+                let u = usage.get(&(p.namespace.as_ref(), p.name.as_ref()));
+                self.entries.push(PodEntry {
+                    role: *role,
+                    pod: p.clone(),
+                    cpu: u.map(|u| u.cpu),
+                    memory: u.map(|u| u.memory_bytes),
+                });
+            }
+        }
+        let mut w = [0usize; 10];
+        for e in &self.entries {
+            let p = &e.pod;
+            w[1] = w[1].max(p.namespace.len());
+            w[2] = w[2].max(p.name.len());
+            w[4] = w[4].max(p.status.len());
+            w[7] = w[7].max(p.node.as_ref().map_or(1, |n| n.len()));
+        }
+        w[0] = 2;
+        w[3] = 3;
+        w[5] = 3;
+        w[6] = 3;
+        w[8] = 5;
+        w[9] = 6;
+        self.widths = w;
+    }
+
+    fn resort(&mut self, sort: PodSort) {
+        let entries = &self.entries;
+        let mut idx: Vec<u32> = (0..entries.len() as u32).collect();
+        idx.sort_unstable_by(|a, b| {
+            let (x, y) = (&entries[*a as usize], &entries[*b as usize]);
+            let primary = compare(x, y, sort.column);
+            let primary = if sort.descending { primary.reverse() } else { primary };
+            primary
+                .then_with(|| x.pod.namespace.cmp(&y.pod.namespace))
+                .then_with(|| x.pod.name.cmp(&y.pod.name))
+                .then_with(|| x.role.cmp(&y.role))
+        });
+        self.sorted = idx;
+        self.sort = Some(sort);
+    }
+
+    /// `incremental`: the sorted order is unchanged since the last filter, so a filter
+    /// that only narrows may start from the previous result.
+    fn refilter(&mut self, raw: &str, incremental: bool) {
+        self.filter_raw = Some(raw.to_string());
+        let filter = match Filter::parse(raw) {
+            Ok(f) => f,
+            Err(e) => {
+                // Keep the last good result while the user is still typing the regex.
+                self.filter_error = Some(e);
+                return;
+            }
+        };
+        self.filter_error = None;
+        let entries = &self.entries;
+        let keep = |i: &u32| {
+            let p = &entries[*i as usize].pod;
+            let fields = [
+                p.namespace.as_ref(),
+                p.name.as_ref(),
+                p.node.as_deref().unwrap_or(""),
+                p.status.as_ref(),
+            ];
+            filter.matches(&fields, |k| p.label(k))
+        };
+        if filter.is_empty() {
+            self.visible.clone_from(&self.sorted);
+        } else if incremental && filter.narrows(&self.filter) {
+            self.visible.retain(keep);
+        } else {
+            self.visible = self.sorted.iter().copied().filter(keep).collect();
+        }
+        self.filter = filter;
+    }
+}
+
+fn compare(x: &PodEntry, y: &PodEntry, column: PodColumn) -> std::cmp::Ordering {
+    let (a, b) = (&x.pod, &y.pod);
+    let f = |v: Option<f64>| v.unwrap_or(-1.0);
+    match column {
+        PodColumn::Cluster => x.role.cmp(&y.role),
+        PodColumn::Namespace => a.namespace.cmp(&b.namespace),
+        PodColumn::Name => a.name.cmp(&b.name),
+        PodColumn::Ready => (a.ready, a.containers).cmp(&(b.ready, b.containers)),
+        PodColumn::Status => a.status.cmp(&b.status),
+        PodColumn::Restarts => a.restarts.cmp(&b.restarts),
+        // Youngest first: a small age sorts first.
+        PodColumn::Age => b.created.cmp(&a.created),
+        PodColumn::Node => a.node.cmp(&b.node),
+        PodColumn::Cpu => f(x.cpu).total_cmp(&f(y.cpu)),
+        PodColumn::Memory => f(x.memory).total_cmp(&f(y.memory)),
+    }
+}
+
+const COLUMNS: [Column; 10] = [
+    Column::new("CL", 2, 2),
+    Column::new("NAMESPACE", 6, 24).short("NS"),
+    Column::new("NAME", 14, 63).flex(),
+    Column::new("READY", 3, 5).right(),
+    Column::new("STATUS", 7, 24),
+    Column::new("RESTARTS", 3, 8).short("RST").right(),
+    Column::new("AGE", 3, 5).right(),
+    Column::new("NODE", 8, 40).priority(2),
+    Column::new("CPU", 4, 6).right().priority(3),
+    Column::new("MEMORY", 5, 7).short("MEM").right().priority(3),
+];
+
+/// Style of a pod's status: failures stand out, progress is yellow, finished is quiet.
+pub fn status_style(pod: &PodRow, theme: &Theme) -> Style {
+    let s = &theme.s;
+    match pod.status.as_ref() {
+        "Running" if pod.ready == pod.containers => s.text,
+        "Running" => s.warning,
+        "Completed" | "Succeeded" => s.muted,
+        "Terminating" => s.muted,
+        "Pending" | "ContainerCreating" | "PodInitializing" => s.warning,
+        st if st.starts_with("Init:") && !st.contains("Err") && !st.contains("BackOff") => s.warning,
+        _ if pod.phase == PodPhase::Succeeded => s.muted,
+        _ => s.critical,
+    }
+}
+
+fn cells<'a>(e: &'a PodEntry, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'a>> {
+    let s = &theme.s;
+    let p = &e.pod;
+    let ready_style = if p.ready < p.containers && p.phase == PodPhase::Running {
+        s.warning
+    } else {
+        s.text
+    };
+    vec![
+        styled(e.role.as_str(), s.muted),
+        cell(p.namespace.as_ref()),
+        cell(p.name.as_ref()),
+        styled(format!("{}/{}", p.ready, p.containers), ready_style),
+        styled(p.status.as_ref(), status_style(p, theme)),
+        styled(p.restarts.to_string(), if p.restarts > 0 { s.warning } else { s.muted }),
+        styled(format::age(now.timestamp() - p.created), s.muted),
+        cell(p.node.as_deref().unwrap_or("-")),
+        styled(e.cpu.map_or("-".into(), format::cpu), s.muted),
+        styled(e.memory.map_or("-".into(), format::bytes), s.muted),
+    ]
+}
+
+pub fn render(f: &mut Frame, area: Rect, app: &mut App, index: &PodsIndex, ctx: &Ctx<'_>) {
+    let s = &ctx.theme.s;
+    if index.is_empty() {
+        let msg = if index.total() == 0 {
+            "No pods yet. They load when an environment is opened; see the source status above."
+        } else {
+            "No pod matches the filter. Esc clears it."
+        };
+        f.render_widget(Line::styled(msg, s.muted), area);
+        return;
+    }
+    // Without both clusters the cluster column says nothing.
+    let skip = usize::from(app.scope != Scope::Both);
+    let columns = &COLUMNS[skip..];
+    let body = TableView::body_height(columns, area.height) as usize;
+    let window = app.lists.pods.window(body);
+    let selected = app.lists.pods.selected - window.start;
+    let rows: Vec<TableRow> = window
+        .filter_map(|i| index.entry(i))
+        .map(|e| TableRow::Cells(cells(e, ctx.now, ctx.theme).split_off(skip)))
+        .collect();
+    let sort = app.pod_sort;
+    let mut table = TableView::new(columns, rows, ctx.theme)
+        .selected(Some(selected))
+        .content_widths(&index.widths[skip..]);
+    if sort.column.index() >= skip {
+        table = table.sorted(sort.column.index() - skip, sort.descending);
+    }
+    table.render(area, f.buffer_mut());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+    use std::sync::Arc;
+
+    fn pod(ns: &str, name: &str, status: &str, restarts: u32, app: &str) -> PodRow {
+        PodRow {
+            namespace: Arc::from(ns),
+            name: Box::from(name),
+            phase: PodPhase::Running,
+            status: Arc::from(status),
+            ready: 1,
+            containers: 1,
+            restarts,
+            created: 0,
+            node: Some(Arc::from("w1")),
+            ip: None,
+            owner: None,
+            labels: Box::new([(Arc::from("app"), Arc::from(app))]),
+        }
+    }
+
+    fn fleet() -> FleetState {
+        let text = r#"
+version = 1
+[[environment]]
+name = "globex"
+[environment.sc]
+kubeconfig = "/k"
+context = "sc"
+prometheus = "http://p"
+alertmanager = "http://a"
+[environment.wc]
+kubeconfig = "/k"
+context = "wc"
+prometheus = "http://p"
+alertmanager = "http://a"
+"#;
+        let fleet = config::parse(text, std::path::Path::new("/f.toml")).unwrap();
+        let state = FleetState::new(&fleet);
+        let env = state.env("globex").unwrap().clone();
+        for (role, pods) in [
+            (ClusterRole::Sc, vec![pod("monitoring", "grafana-0", "Running", 0, "grafana")]),
+            (
+                ClusterRole::Wc,
+                vec![
+                    pod("production", "payments-1", "Running", 2, "payments"),
+                    pod("production", "payments-worker-1", "CrashLoopBackOff", 9, "payments-worker"),
+                    pod("staging", "web-1", "Running", 0, "web"),
+                ],
+            ),
+        ] {
+            env.cluster(role).update(|s| {
+                for p in pods {
+                    s.pods.upsert((p.namespace.clone(), p.name.clone()), p);
+                }
+                s.pods.commit_relist();
+            });
+        }
+        state
+    }
+
+    fn names(index: &PodsIndex) -> Vec<String> {
+        (0..index.len()).map(|i| index.entry(i).unwrap().pod.name.to_string()).collect()
+    }
+
+    #[test]
+    fn sorts_filters_and_narrows_incrementally() {
+        let state = fleet();
+        let mut app = App::new(vec!["globex".into()]);
+        app.env = Some("globex".into());
+        let mut index = PodsIndex::default();
+        let t0 = Instant::now();
+        let w = index.refresh(&mut app, &state, t0);
+        assert!(w.rebuilt && w.resorted && w.refiltered);
+        assert_eq!(names(&index), ["grafana-0", "payments-1", "payments-worker-1", "web-1"]);
+
+        app.pod_sort = PodSort { column: PodColumn::Restarts, descending: true };
+        let w = index.refresh(&mut app, &state, t0);
+        assert!(!w.rebuilt && w.resorted);
+        assert_eq!(names(&index)[0], "payments-worker-1");
+
+        app.set_filter(Pane::Pods, "pay");
+        index.refresh(&mut app, &state, t0);
+        assert_eq!(names(&index), ["payments-worker-1", "payments-1"]);
+        app.set_filter(Pane::Pods, "payments-w");
+        let w = index.refresh(&mut app, &state, t0);
+        assert!(w.refiltered && !w.resorted);
+        assert_eq!(names(&index), ["payments-worker-1"]);
+        app.set_filter(Pane::Pods, "app=web");
+        index.refresh(&mut app, &state, t0);
+        assert_eq!(names(&index), ["web-1"]);
+        app.set_filter(Pane::Pods, "~(");
+        index.refresh(&mut app, &state, t0);
+        assert!(index.filter_error.is_some());
+        assert_eq!(names(&index), ["web-1"], "the last good result stays");
+        assert_eq!(app.lists.pods.len, 1);
+    }
+
+    #[test]
+    fn data_changes_are_copied_at_most_every_quarter_second() {
+        let state = fleet();
+        let mut app = App::new(vec!["globex".into()]);
+        app.env = Some("globex".into());
+        app.scope = Scope::Wc;
+        let mut index = PodsIndex::default();
+        let t0 = Instant::now();
+        index.refresh(&mut app, &state, t0);
+        assert_eq!(index.total(), 3);
+        let wc = state.env("globex").unwrap().wc.clone();
+        wc.update(|s| {
+            let p = pod("staging", "web-2", "Pending", 0, "web");
+            s.pods.upsert((p.namespace.clone(), p.name.clone()), p);
+        });
+        let w = index.refresh(&mut app, &state, t0 + Duration::from_millis(10));
+        assert!(!w.rebuilt);
+        assert_eq!(w.due, Some(t0 + REBUILD_EVERY));
+        let w = index.refresh(&mut app, &state, t0 + REBUILD_EVERY);
+        assert!(w.rebuilt);
+        assert_eq!(index.total(), 4);
+    }
+
+    #[test]
+    fn the_selection_follows_its_pod_when_the_order_changes() {
+        let state = fleet();
+        let mut app = App::new(vec!["globex".into()]);
+        app.env = Some("globex".into());
+        let mut index = PodsIndex::default();
+        let t0 = Instant::now();
+        index.refresh(&mut app, &state, t0);
+        app.lists.pods.selected = 3; // web-1
+        app.pod_sort = PodSort { column: PodColumn::Name, descending: true };
+        index.refresh(&mut app, &state, t0);
+        assert_eq!(index.entry(app.lists.pods.selected).unwrap().pod.name.as_ref(), "web-1");
+        assert_eq!(app.lists.pods.selected, 0);
+    }
+}

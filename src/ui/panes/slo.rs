@@ -1,0 +1,267 @@
+//! SLO: for each uptime target of sc and wc, availability against the objective, the
+//! error budget left in minutes, burn rates with the page and ticket alert pairs, and
+//! the selected target's last 30 days with excluded intervals.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use super::super::app::{App, Pane, Scope};
+use super::super::filter::Filter;
+use super::super::format;
+use super::super::render::Ctx;
+use super::super::theme::Theme;
+use super::super::widgets::chart::AvailabilityChart;
+use super::super::widgets::table::{Align, Column, TableRow, TableView, cell, put_line, styled};
+use super::fleet::budget_style;
+use crate::config::ClusterRole;
+use crate::slo::{self, SloReport, SloStatus};
+use crate::state::FleetState;
+
+#[derive(Debug, Clone, PartialEq)]
+struct Key {
+    generation: u64,
+    env: String,
+    scope: Scope,
+    filter: String,
+}
+
+#[derive(Debug, Default)]
+pub struct SloView {
+    key: Option<Key>,
+    pub reports: Vec<(ClusterRole, SloReport)>,
+}
+
+impl SloView {
+    pub fn refresh(&mut self, app: &App, state: &FleetState) {
+        let Some(env_name) = app.env.clone() else { return };
+        let key = Key {
+            generation: state.changes.generation(),
+            env: env_name.clone(),
+            scope: app.scope,
+            filter: app.filter_of(Pane::Slo).to_string(),
+        };
+        if self.key.as_ref() == Some(&key) {
+            return;
+        }
+        let Some(env) = state.env(&env_name) else { return };
+        let filter = Filter::parse(&key.filter).unwrap_or_default();
+        self.reports.clear();
+        for role in app.scope.roles() {
+            let s = env.cluster(*role).read();
+            self.reports.extend(
+                s.slo
+                    .iter()
+                    .filter(|r| filter.matches_fields(&[&r.target, status_name(r.status)]))
+                    .map(|r| (*role, r.clone())),
+            );
+        }
+        self.key = Some(key);
+    }
+}
+
+fn status_name(s: SloStatus) -> &'static str {
+    match s {
+        SloStatus::Page => "PAGE",
+        SloStatus::Ticket => "ticket",
+        SloStatus::NoData => "no data",
+        SloStatus::Ok => "ok",
+    }
+}
+
+fn status_style(s: SloStatus, theme: &Theme) -> Style {
+    match s {
+        SloStatus::Page => theme.s.critical,
+        SloStatus::Ticket => theme.s.warning,
+        SloStatus::NoData => theme.s.stale,
+        SloStatus::Ok => theme.s.ok,
+    }
+}
+
+fn percent(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.3}%"))
+}
+
+/// A burn rate, marked `!` when its alert pair fires.
+fn burn(r: &SloReport, window: slo::BurnWindow, theme: &Theme) -> Line<'static> {
+    let Some(rate) = r.burn_rates.get(window) else {
+        return styled("-", theme.s.muted);
+    };
+    let label = window.label();
+    let firing = r
+        .alerts
+        .iter()
+        .find(|a| a.firing && (a.long_window == label || a.short_window == label));
+    let text = format!("{rate:.1}");
+    match firing {
+        Some(a) if a.severity == slo::Severity::Page => styled(format!("{text}!"), theme.s.critical),
+        Some(_) => styled(format!("{text}!"), theme.s.warning),
+        None if rate > 1.0 => styled(text, theme.s.warning),
+        None => styled(text, theme.s.muted),
+    }
+}
+
+const COLUMNS: [Column; 13] = [
+    Column::new("CL", 2, 2),
+    Column::new("TARGET", 8, 30).flex(),
+    Column::new("KIND", 4, 8).priority(3),
+    Column::new("SLO", 5, 6).right(),
+    Column::new("30 DAYS", 8, 8).short("30D").right(),
+    Column::new("BUDGET LEFT", 6, 12).short("LEFT").right(),
+    Column::new("%", 4, 5).right(),
+    Column::new("5M", 3, 6).right().priority(2).group("burn rate"),
+    Column::new("1H", 3, 6).right().group("burn rate"),
+    Column::new("6H", 3, 6).right().group("burn rate"),
+    Column::new("1D", 3, 6).right().priority(1).group("burn rate"),
+    Column::new("3D", 3, 6).right().priority(1).group("burn rate"),
+    Column::new("STATUS", 6, 8),
+];
+
+fn cells(role: ClusterRole, r: &SloReport, theme: &Theme) -> Vec<Line<'static>> {
+    let s = &theme.s;
+    let avail_style = match r.availability_30d {
+        Some(a) if a < r.slo_percent => s.critical,
+        Some(_) => s.text,
+        None => s.muted,
+    };
+    let kind = match r.kind {
+        crate::config::ProbeKind::Cluster => "cluster",
+        crate::config::ProbeKind::External => "external",
+    };
+    let (left, pct) = match r.budget_left_fraction {
+        Some(f) => (
+            styled(format::minutes(r.budget_left_minutes), budget_style(f, theme)),
+            styled(format!("{:.0}%", f * 100.0), budget_style(f, theme)),
+        ),
+        None => (styled("-", s.muted), styled("-", s.muted)),
+    };
+    vec![
+        styled(role.as_str(), s.muted),
+        cell(r.target.clone()),
+        styled(kind, s.muted),
+        cell(format!("{}", r.slo_percent)),
+        styled(percent(r.availability_30d), avail_style),
+        left,
+        pct,
+        burn(r, slo::BurnWindow::M5, theme),
+        burn(r, slo::BurnWindow::H1, theme),
+        burn(r, slo::BurnWindow::H6, theme),
+        burn(r, slo::BurnWindow::D1, theme),
+        burn(r, slo::BurnWindow::D3, theme),
+        styled(status_name(r.status), status_style(r.status, theme)),
+    ]
+}
+
+pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &SloView, ctx: &Ctx<'_>) {
+    let theme = ctx.theme;
+    if view.reports.is_empty() {
+        f.render_widget(
+            Line::styled("No SLO reports yet: they come from each cluster's Prometheus (probe_success).", theme.s.muted),
+            area,
+        );
+        return;
+    }
+    let skip = usize::from(app.scope != Scope::Both);
+    let columns = &COLUMNS[skip..];
+    let wanted = view.reports.len() as u16 + 2;
+    let table_h = wanted.min(area.height.saturating_sub(9).max(area.height / 2));
+    let table_area = Rect { height: table_h, ..area };
+    let body = TableView::body_height(columns, table_h) as usize;
+    let window = app.lists.slo.window(body);
+    let selected = app.lists.slo.selected.checked_sub(window.start);
+    let rows = view.reports[window]
+        .iter()
+        .map(|(role, r)| TableRow::Cells(cells(*role, r, theme).split_off(skip)))
+        .collect();
+    TableView::new(columns, rows, theme).selected(selected).render(table_area, f.buffer_mut());
+    let Some((role, r)) = view.reports.get(app.lists.slo.selected) else { return };
+    let chart_area = Rect {
+        y: area.y + table_h + 1,
+        height: area.height.saturating_sub(table_h + 1),
+        ..area
+    };
+    if chart_area.height < 3 {
+        return;
+    }
+    render_chart(f, chart_area, *role, r, ctx);
+}
+
+fn render_chart(f: &mut Frame, area: Rect, role: ClusterRole, r: &SloReport, ctx: &Ctx<'_>) {
+    let s = &ctx.theme.s;
+    let m = &r.minutes_30d;
+    let title = Line::from(vec![
+        Span::styled(format!("{role} {} — last 30 days", r.target), s.title),
+        Span::styled(
+            format!(
+                "  {} good, {} bad, {} missing, {} excluded minutes; budget {} of {}",
+                m.good,
+                m.bad,
+                m.missing,
+                m.excluded,
+                format::minutes(r.budget_left_minutes),
+                format::minutes(r.budget_total_minutes)
+            ),
+            s.muted,
+        ),
+    ]);
+    put_line(f.buffer_mut(), area.x, area.y, area.width, &title, Align::Left);
+    let exclusions = exclusion_lines(r, ctx.now, ctx);
+    let ex_h = (exclusions.len() as u16).min(area.height.saturating_sub(5) / 2);
+    let chart_h = area.height.saturating_sub(2 + ex_h).min(14);
+    let chart_area = Rect { y: area.y + 1, height: chart_h, ..area };
+    AvailabilityChart {
+        points: &r.chart,
+        slo: r.slo_percent,
+        theme: ctx.theme,
+        tz: ctx.tz,
+    }
+    .render(chart_area, f.buffer_mut());
+    let legend = Line::from(vec![
+        Span::styled("█", s.chart_good),
+        Span::styled(" met  ", s.muted),
+        Span::styled("█", s.chart_bad),
+        Span::styled(" below the objective  ", s.muted),
+        Span::styled("·", s.chart_missing),
+        Span::styled(" no samples  ", s.muted),
+        Span::styled("x", s.chart_excluded),
+        Span::styled(" excluded minutes  ", s.muted),
+        Span::styled("┈", s.muted),
+        Span::styled(format!(" {}%", r.slo_percent), s.muted),
+    ]);
+    let mut y = chart_area.y + chart_area.height;
+    if y < area.y + area.height {
+        put_line(f.buffer_mut(), area.x, y, area.width, &legend, Align::Left);
+        y += 1;
+    }
+    for line in exclusions.iter().take(ex_h as usize) {
+        if y >= area.y + area.height {
+            break;
+        }
+        put_line(f.buffer_mut(), area.x, y, area.width, line, Align::Left);
+        y += 1;
+    }
+}
+
+fn exclusion_lines(r: &SloReport, _now: DateTime<Utc>, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+    r.exclusions
+        .iter()
+        .filter(|e| e.end > r.window_start)
+        .map(|e| {
+            let kind = match e.kind {
+                slo::ExclusionKind::PlannedMaintenance => "planned maintenance",
+                slo::ExclusionKind::ForceMajeure => "force majeure",
+            };
+            Line::from(vec![
+                Span::styled("x ", ctx.theme.s.chart_excluded),
+                Span::raw(format!(
+                    "{} – {} ",
+                    e.start.with_timezone(&ctx.tz).format("%b %d %H:%M"),
+                    e.end.with_timezone(&ctx.tz).format("%H:%M")
+                )),
+                Span::styled(format!("{kind}: {}", e.reason), ctx.theme.s.muted),
+            ])
+        })
+        .collect()
+}

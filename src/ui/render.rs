@@ -1,0 +1,382 @@
+//! The frame: a bar with the breadcrumb, the pane tabs, the pane in its frame (with the
+//! health of its sources), the footer with the focused pane's keys, and overlays.
+//! Rendering reads the views and the clock it is given, never the wall clock, so
+//! snapshots are stable.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Paragraph};
+
+use super::app::{App, Availability, InputKind, Level, Modal, Pane, Scope};
+use super::keymap;
+use super::panes::{self, alerts, backups, cluster, fleet, pods, runs, slo};
+use super::theme::Theme;
+use super::views::Views;
+use super::widgets::table::{Align, put_line};
+use crate::state::FleetState;
+
+/// What every drawing function may read.
+pub struct Ctx<'a> {
+    pub state: &'a FleetState,
+    pub theme: &'a Theme,
+    /// The frame's clock.
+    pub now: DateTime<Utc>,
+    /// The policy time zone, for wall-clock times.
+    pub tz: Tz,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(state: &'a FleetState, theme: &'a Theme, now: DateTime<Utc>) -> Ctx<'a> {
+        Ctx {
+            state,
+            theme,
+            now,
+            tz: state.policy.timezone,
+        }
+    }
+}
+
+/// Below this the layout cannot work; the console says so instead of drawing garbage.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 12;
+
+pub fn draw(f: &mut Frame, app: &mut App, views: &Views, ctx: &Ctx<'_>) {
+    let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!(
+            "The terminal is {}x{}; ck8s-console needs at least {MIN_WIDTH}x{MIN_HEIGHT}.",
+            area.width, area.height
+        );
+        f.render_widget(Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }), area);
+        return;
+    }
+    let [bar, tabs, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_bar(f, bar, app, ctx);
+    draw_tabs(f, tabs, app, ctx);
+    draw_pane(f, body, app, views, ctx);
+    draw_footer(f, footer, app, ctx);
+    // Overlays draw over the pane; taken out so they can read the app while drawing.
+    let mut modals = std::mem::take(&mut app.modals);
+    for m in modals.iter_mut() {
+        match m {
+            Modal::Help(h) => h.render(f, body, app, ctx),
+            Modal::Pod(p) => p.render(f, body, ctx),
+            Modal::Alert(a) => a.render(f, body, &views.alerts, ctx),
+            Modal::Silence(form) => form.render(f, body, ctx),
+            Modal::Confirm(c) => c.render(f, body, ctx),
+        }
+    }
+    app.modals = modals;
+}
+
+fn accent_of<'a>(app: &App, ctx: &Ctx<'a>) -> Option<&'a str> {
+    let env = app.env.as_deref()?;
+    ctx.state.env(env)?.accent.as_deref()
+}
+
+fn draw_bar(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
+    let s = &ctx.theme.s;
+    f.render_widget(Block::new().style(s.bar), area);
+    let sep = || Span::styled(" › ", s.bar_muted);
+    let mut crumbs = vec![Span::styled(" ck8s-console ", s.bar.add_modifier(Modifier::BOLD)), Span::styled("│ ", s.bar_muted)];
+    crumbs.push(Span::styled("Fleet", s.bar));
+    if let Some(env) = &app.env {
+        crumbs.push(sep());
+        crumbs.push(Span::styled(format!(" {env} "), ctx.theme.env_accent(accent_of(app, ctx))));
+    }
+    if app.pane != Pane::Fleet {
+        crumbs.push(sep());
+        let mut pane = app.pane.title().to_string();
+        if app.pane == Pane::Alerts && app.show_silences {
+            pane = "Silences".into();
+        }
+        crumbs.push(Span::styled(pane, s.bar));
+        if app.env.is_some() && app.pane != Pane::Runs {
+            crumbs.push(Span::styled(format!(" ({})", app.scope.label()), s.bar_muted));
+        }
+    }
+    match app.modals.first() {
+        Some(Modal::Pod(p)) => {
+            crumbs.push(sep());
+            crumbs.push(Span::styled(format!("{}/{}", p.target.namespace, p.target.name), s.bar));
+        }
+        Some(Modal::Alert(_)) => {
+            crumbs.push(sep());
+            crumbs.push(Span::styled("alert", s.bar));
+        }
+        _ => {}
+    }
+    let mut right = Vec::new();
+    if app.read_only {
+        right.push(Span::styled(" READ-ONLY ", s.critical.add_modifier(Modifier::REVERSED)));
+        right.push(Span::styled(" ", s.bar));
+    }
+    let local = ctx.now.with_timezone(&ctx.tz);
+    right.push(Span::styled(format!("{} ", local.format("%H:%M %Z")), s.bar_muted));
+    let right = Line::from(right);
+    let rw = right.width() as u16;
+    put_line(f.buffer_mut(), area.x, area.y, area.width.saturating_sub(rw + 1), &Line::from(crumbs), Align::Left);
+    put_line(f.buffer_mut(), area.x + area.width.saturating_sub(rw), area.y, rw, &right, Align::Left);
+}
+
+fn draw_tabs(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
+    let s = &ctx.theme.s;
+    let mut spans = vec![Span::raw(" ")];
+    for (i, pane) in Pane::ALL.iter().enumerate() {
+        let active = *pane == app.pane;
+        let style = if active { s.tab_active } else { s.tab };
+        spans.push(Span::styled(format!(" {} {} ", i + 1, pane.title()), style));
+    }
+    let tabs = Line::from(spans);
+    let tabs_w = tabs.width() as u16;
+    put_line(f.buffer_mut(), area.x, area.y, area.width, &tabs, Align::Left);
+    if app.env.is_some() {
+        let mut scope = vec![Span::styled("cluster ", s.muted)];
+        for sc in [Scope::Sc, Scope::Wc, Scope::Both] {
+            let style = if sc == app.scope { s.tab_active } else { s.tab };
+            scope.push(Span::styled(format!(" {} ", sc.label()), style));
+        }
+        scope.push(Span::raw(" "));
+        let line = Line::from(scope);
+        let w = line.width() as u16;
+        if tabs_w + w + 2 <= area.width {
+            put_line(f.buffer_mut(), area.x + area.width - w, area.y, w, &line, Align::Left);
+        }
+    }
+}
+
+/// The pane's title: where, and with which filter; and its summary on the right.
+fn titles(app: &App, views: &Views, ctx: &Ctx<'_>) -> (Line<'static>, Line<'static>) {
+    let s = &ctx.theme.s;
+    let mut left = vec![Span::styled(
+        format!(" {} ", if app.pane == Pane::Alerts && app.show_silences { "Silences" } else { app.pane.title() }),
+        s.title,
+    )];
+    match (&app.env, app.pane) {
+        (_, Pane::Fleet | Pane::Runs) => {}
+        (Some(env), _) => left.push(Span::styled(format!("{env} · {} ", app.scope.label()), s.muted)),
+        (None, _) => left.push(Span::styled(format!("whole fleet · {} ", app.scope.label()), s.muted)),
+    }
+    let filter = app.filter();
+    if !filter.is_empty() {
+        left.push(Span::styled(format!("/{filter} "), s.key));
+    }
+    let right: Vec<Span<'static>> = match app.pane {
+        Pane::Fleet => {
+            let n = views.fleet.len();
+            vec![Span::styled(format!(" {n} environment{} ", if n == 1 { "" } else { "s" }), s.muted)]
+        }
+        Pane::Pods => {
+            let (shown, total) = (views.pods.len(), views.pods.total());
+            let sort = app.pod_sort;
+            let what = if filter.is_empty() || shown == total {
+                format!(" {} pods", count(total))
+            } else {
+                format!(" {} of {} pods", count(shown), count(total))
+            };
+            vec![
+                Span::styled(what, s.text),
+                Span::styled(
+                    format!(" · by {} {} ", sort.column.name(), if sort.descending { "▼" } else { "▲" }),
+                    s.muted,
+                ),
+            ]
+        }
+        Pane::Alerts if app.show_silences => {
+            vec![Span::styled(format!(" {} silences ", views.alerts.silences_len()), s.muted)]
+        }
+        Pane::Alerts => {
+            let mut v = vec![Span::raw(" ")];
+            v.extend(alerts::title_counts(&views.alerts, ctx));
+            if views.alerts.hidden_always_firing > 0 {
+                v.push(Span::styled(format!(" · {} watchdog hidden", views.alerts.hidden_always_firing), s.muted));
+            }
+            v.push(Span::raw(" "));
+            v
+        }
+        Pane::Backups => {
+            let mut v = vec![Span::raw(" ")];
+            for c in &views.backups.clusters {
+                let st = c.assessment.status;
+                let style = match st {
+                    crate::backup::Status::Ok => s.ok,
+                    crate::backup::Status::Warning => s.warning,
+                    crate::backup::Status::Critical => s.critical,
+                };
+                v.push(Span::styled(format!("{} ", c.role), s.muted));
+                v.push(Span::styled(format!("{} ", st.as_str()), style));
+            }
+            v
+        }
+        Pane::Slo => {
+            let pages = views.slo.reports.iter().filter(|(_, r)| r.status == crate::slo::SloStatus::Page).count();
+            let mut v = vec![Span::styled(format!(" {} targets ", views.slo.reports.len()), s.muted)];
+            if pages > 0 {
+                v.push(Span::styled(format!("· {pages} paging "), s.critical));
+            }
+            v
+        }
+        Pane::Cluster | Pane::Runs => Vec::new(),
+    };
+    (Line::from(left), Line::from(right).right_aligned())
+}
+
+/// `30000` as `30 000`, the way people read pod counts.
+pub fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ctx<'_>) {
+    let (left, right) = titles(app, views, ctx);
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(ctx.theme.env_border(accent_of(app, ctx)))
+        .title(left)
+        .title_top(right);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if inner.height == 0 {
+        return;
+    }
+    let empty = match app.pane {
+        Pane::Pods => views.pods.total() == 0,
+        Pane::Alerts => views.alerts.is_empty(),
+        Pane::Cluster => views.cluster.nodes.is_empty(),
+        Pane::Backups => views.backups.backups.is_empty(),
+        Pane::Slo => views.slo.reports.is_empty(),
+        Pane::Fleet | Pane::Runs => false,
+    };
+    let mut notes = panes::health_lines(app, ctx, empty);
+    let filter_error = match app.pane {
+        Pane::Pods => views.pods.filter_error.clone(),
+        Pane::Alerts => views.alerts.filter_error.clone(),
+        _ => None,
+    };
+    if let Some(e) = filter_error {
+        notes.insert(0, Line::styled(format!("filter: {e}"), ctx.theme.s.error));
+    }
+    // Stale data stays on screen under its notes; at most a third of the pane for them.
+    let max_notes = (inner.height / 3).max(1) as usize;
+    let shown = notes.len().min(max_notes);
+    for (i, line) in notes.iter().take(shown).enumerate() {
+        let line = if i + 1 == shown && notes.len() > shown {
+            Line::styled(format!("… and {} more source problems", notes.len() - shown + 1), ctx.theme.s.stale)
+        } else {
+            line.clone()
+        };
+        put_line(f.buffer_mut(), inner.x, inner.y + i as u16, inner.width, &line, Align::Left);
+    }
+    let content = Rect {
+        y: inner.y + shown as u16,
+        height: inner.height - shown as u16,
+        ..inner
+    };
+    match app.pane {
+        Pane::Fleet => fleet::render(f, content, app, &views.fleet, ctx),
+        Pane::Pods => pods::render(f, content, app, &views.pods, ctx),
+        Pane::Alerts => alerts::render(f, content, app, &views.alerts, ctx),
+        Pane::Cluster => cluster::render(f, content, app, &views.cluster, ctx),
+        Pane::Backups => backups::render(f, content, app, &views.backups, ctx),
+        Pane::Slo => slo::render(f, content, app, &views.slo, ctx),
+        Pane::Runs => runs::render(f, content, ctx),
+    }
+}
+
+fn draw_footer(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
+    let s = &ctx.theme.s;
+    if let Some(input) = app.input.as_mut() {
+        let prompt = match input.kind {
+            InputKind::Filter => "/",
+            InputKind::Command => ":",
+        };
+        f.render_widget(Span::styled(prompt, s.key), Rect { width: 1, ..area });
+        let note = match (&input.error, input.candidates.is_empty()) {
+            (Some(e), _) => Line::styled(format!(" {e}"), s.input_error),
+            (None, false) => Line::styled(format!(" {}", input.candidates.join("  ")), s.muted),
+            (None, true) if input.kind == InputKind::Filter => {
+                Line::styled(" Enter keeps · Esc restores · ~regex · app=web", s.muted)
+            }
+            (None, true) => Line::styled(" Tab completes · Enter runs · Esc cancels", s.muted),
+        };
+        let text_w = (input.value().len() as u16 + 2).max(20).min(area.width.saturating_sub(1) / 2 + 10);
+        input.text.set_style(s.input);
+        input.text.set_cursor_style(Style::new().add_modifier(Modifier::REVERSED));
+        input.text.set_cursor_line_style(Style::default());
+        let text_area = Rect { x: area.x + 1, width: text_w.min(area.width - 1), ..area };
+        f.render_widget(&input.text, text_area);
+        let note_x = text_area.x + text_area.width;
+        put_line(f.buffer_mut(), note_x, area.y, area.width.saturating_sub(note_x - area.x), &note, Align::Left);
+        return;
+    }
+    if let Some(flash) = &app.flash {
+        let style = match flash.level {
+            Level::Info => s.text,
+            Level::Success => s.ok,
+            Level::Error => s.error,
+        };
+        put_line(f.buffer_mut(), area.x, area.y, area.width, &Line::styled(format!(" {}", flash.text), style), Align::Left);
+        return;
+    }
+    let contexts = app.contexts();
+    let mut spans: Vec<Span> = Vec::new();
+    let mut used = 0usize;
+    for spec in keymap::footer(&contexts) {
+        // The scope key means nothing outside an environment.
+        if spec.action == keymap::Action::CycleScope && app.env.is_none() && app.pane != Pane::Alerts {
+            continue;
+        }
+        let available = app.availability(spec, None) == Availability::Available;
+        let key = spec.first_key();
+        let label = footer_label(spec);
+        let w = key.chars().count() + label.chars().count() + 3;
+        if used + w > area.width as usize {
+            break;
+        }
+        used += w;
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(key, if available { s.key } else { s.disabled }));
+        spans.push(Span::styled(format!(" {label} "), if available { s.hint } else { s.disabled }));
+    }
+    put_line(f.buffer_mut(), area.x, area.y, area.width, &Line::from(spans), Align::Left);
+}
+
+/// Footer labels are the registry's, shortened where the footer is crowded.
+fn footer_label(spec: &keymap::ActionSpec) -> &'static str {
+    match spec.id {
+        "global.scope" => "sc/wc",
+        "global.command" => "cmd",
+        "pods.sort" => "sort",
+        "fleet.open" => "open",
+        "cluster.node-pods" => "node's pods",
+        "alerts.group" => "group",
+        _ => spec.label,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_group_thousands() {
+        assert_eq!(super::count(30000), "30 000");
+        assert_eq!(super::count(999), "999");
+        assert_eq!(super::count(1_234_567), "1 234 567");
+    }
+}

@@ -1,0 +1,336 @@
+//! The command line as users and scripts meet it: help, `info` and where it looks for
+//! files, broken configs refused with exit code 2, commands not built yet, completions.
+//! Every run gets a temporary HOME and no inherited ck8s/XDG variables.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use clap::CommandFactory;
+use serde_json::Value;
+
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().expect("temp HOME"),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The binary with only PATH and this HOME from the environment.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ck8s-console"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("ck8s-console runs")
+    }
+
+    fn info(&self, cmd: &mut Command) -> Value {
+        let out = cmd.output().expect("ck8s-console runs");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("info -o json prints JSON")
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn fixture(kind: &str, name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/config")
+        .join(kind)
+        .join(name)
+}
+
+fn path(v: &Value) -> PathBuf {
+    PathBuf::from(v.as_str().expect("a path string"))
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let out = Home::new().run(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    let cli = ck8s_console::cli::Cli::command();
+    let names: Vec<&str> = cli
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| c.get_name())
+        .collect();
+    for name in [
+        "demo",
+        "sim",
+        "status",
+        "pods",
+        "alerts",
+        "backups",
+        "slo",
+        "run",
+        "runs",
+        "info",
+        "completions",
+    ] {
+        assert!(names.contains(&name), "{name} is a subcommand");
+    }
+    for name in names {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(name)),
+            "`{name}` missing from --help:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn report_help_shows_the_report_flags() {
+    let home = Home::new();
+    let help = text(&home.run(&["pods", "--help"]).stdout);
+    for flag in [
+        "--env",
+        "--cluster",
+        "--output",
+        "--timeout",
+        "--namespace",
+        "--status",
+        "--selector",
+        "--node",
+        "--filter",
+    ] {
+        assert!(help.contains(flag), "pods --help lacks {flag}:\n{help}");
+    }
+    let help = text(&home.run(&["alerts", "--help"]).stdout);
+    assert!(
+        help.contains("--severity") && help.contains("--silenced"),
+        "{help}"
+    );
+    assert!(
+        !help.contains("--selector"),
+        "pods' filters stay with pods:\n{help}"
+    );
+    assert!(text(&home.run(&["backups", "--help"]).stdout).contains("--problems"));
+    let help = text(&home.run(&["slo", "--help"]).stdout);
+    assert!(help.contains("--target") && help.contains("--at"), "{help}");
+}
+
+#[test]
+fn info_prints_every_path_under_a_fresh_home() {
+    let home = Home::new();
+    let out = home.run(&["info"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    for label in [
+        "config file",
+        "state dir",
+        "run journals",
+        "audit log",
+        "log file",
+        "user themes",
+        "config status",
+    ] {
+        assert!(
+            table.lines().any(|l| l.starts_with(label)),
+            "{label}:\n{table}"
+        );
+    }
+    assert!(table.contains("not found"), "{table}");
+
+    let json = home.info(&mut home.command(&["info", "-o", "json"]));
+    let config = home.path().join(".config/ck8s-console");
+    let state = home.path().join(".local/state/ck8s-console");
+    assert_eq!(path(&json["config_file"]), config.join("fleet.toml"));
+    assert_eq!(path(&json["config_dir"]), config);
+    assert_eq!(path(&json["themes_dir"]), config.join("themes"));
+    assert_eq!(path(&json["state_dir"]), state);
+    assert_eq!(path(&json["runs_dir"]), state.join("runs"));
+    assert_eq!(path(&json["audit_log"]), state.join("audit.jsonl"));
+    assert_eq!(path(&json["log_dir"]), state.join("logs"));
+    assert!(path(&json["log_file"]).starts_with(state.join("logs")));
+    assert!(
+        json["config_status"]
+            .as_str()
+            .unwrap()
+            .starts_with("not found")
+    );
+    for key in [
+        "config_file",
+        "state_dir",
+        "runs_dir",
+        "audit_log",
+        "themes_dir",
+    ] {
+        let p = path(&json[key]).display().to_string();
+        assert!(table.contains(&p), "{key} {p}:\n{table}");
+    }
+}
+
+#[test]
+fn info_honours_xdg_variables() {
+    let home = Home::new();
+    let xdg_config = home.path().join("xdg-config");
+    let xdg_state = home.path().join("xdg-state");
+    let json = home.info(
+        home.command(&["info", "-o", "json"])
+            .env("XDG_CONFIG_HOME", &xdg_config)
+            .env("XDG_STATE_HOME", &xdg_state),
+    );
+    assert_eq!(
+        path(&json["config_file"]),
+        xdg_config.join("ck8s-console/fleet.toml")
+    );
+    assert_eq!(path(&json["state_dir"]), xdg_state.join("ck8s-console"));
+    // A relative XDG path is invalid per the spec and ignored.
+    let json = home.info(
+        home.command(&["info", "-o", "json"])
+            .env("XDG_CONFIG_HOME", "relative/dir"),
+    );
+    assert_eq!(
+        path(&json["config_file"]),
+        home.path().join(".config/ck8s-console/fleet.toml")
+    );
+}
+
+#[test]
+fn info_honours_config_and_state_dir_flags_over_variables() {
+    let home = Home::new();
+    let valid = fixture("valid", "minimal.toml");
+    let from_env = home.path().join("env-fleet.toml");
+    let state_env = home.path().join("env-state");
+    let state_flag = home.path().join("flag-state");
+
+    let json = home.info(
+        home.command(&["info", "-o", "json"])
+            .env("CK8S_CONSOLE_CONFIG", &from_env)
+            .env("CK8S_CONSOLE_STATE_DIR", &state_env),
+    );
+    assert_eq!(path(&json["config_file"]), from_env);
+    assert_eq!(path(&json["state_dir"]), state_env);
+    assert_eq!(path(&json["runs_dir"]), state_env.join("runs"));
+
+    let flags = [
+        "--config",
+        valid.to_str().unwrap(),
+        "--state-dir",
+        state_flag.to_str().unwrap(),
+        "info",
+        "-o",
+        "json",
+    ];
+    let json = home.info(
+        home.command(&flags)
+            .env("CK8S_CONSOLE_CONFIG", &from_env)
+            .env("CK8S_CONSOLE_STATE_DIR", &state_env),
+    );
+    assert_eq!(path(&json["config_file"]), valid);
+    assert_eq!(path(&json["state_dir"]), state_flag);
+    assert_eq!(json["config_status"], "valid, 1 environment(s)");
+}
+
+#[test]
+fn broken_configs_exit_2_naming_file_line_and_fix() {
+    // Positions as counted in tests/config_errors.rs.
+    let cases = [
+        ("missing_wc.toml", "19:1", "is missing `wc`"),
+        ("bad_url.toml", "15:14", "no http:// or https:// scheme"),
+        ("unknown_key.toml", "9:1", "unknown key `prometeus`"),
+        (
+            "wrong_type.toml",
+            "5:16",
+            "must be a non-negative whole number",
+        ),
+        ("future_version.toml", "2:11", "format version 2"),
+    ];
+    let home = Home::new();
+    for (name, position, problem) in cases {
+        let file = fixture("invalid", name);
+        let out = home.run(&["--config", file.to_str().unwrap(), "status"]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains(&format!("error: {}:{position}: ", file.display())),
+            "{name}: {err}"
+        );
+        assert!(err.contains(problem), "{name}: {err}");
+        assert!(err.contains("\n  help: "), "{name}: {err}");
+        assert!(out.stdout.is_empty(), "{name}: nothing on stdout");
+    }
+    // Every report refuses before asking any cluster.
+    let file = fixture("invalid", "bad_url.toml");
+    for report in ["pods", "alerts", "backups", "slo"] {
+        let out = home.run(&["--config", file.to_str().unwrap(), report]);
+        assert_eq!(out.status.code(), Some(2), "{report}");
+        assert!(text(&out.stderr).contains("bad_url.toml:15:14"), "{report}");
+    }
+}
+
+#[test]
+fn missing_config_exits_2_and_points_at_info() {
+    let home = Home::new();
+    let out = home.run(&["status"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot read the fleet config"), "{err}");
+    assert!(err.contains("ck8s-console info"), "{err}");
+}
+
+#[test]
+fn commands_not_built_yet_say_so_and_exit_2() {
+    let home = Home::new();
+    let valid = fixture("valid", "minimal.toml");
+    for args in [vec!["run", "backup"], vec!["runs"]] {
+        let mut all = vec!["--config", valid.to_str().unwrap()];
+        all.extend(&args);
+        let out = home.run(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains("not available yet"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn bad_report_flags_are_usage_errors() {
+    let home = Home::new();
+    let valid = fixture("valid", "minimal.toml");
+    let config = valid.to_str().unwrap();
+    for args in [
+        vec!["status", "--timeout", "0s"],
+        vec!["status", "--timeout", "soon"],
+        vec!["status", "--cluster", "mc"],
+        vec!["pods", "--selector", "app"],
+        vec!["alerts", "--severity", "loud"],
+        vec!["slo", "--at", "yesterday"],
+    ] {
+        let mut all = vec!["--config", config];
+        all.extend(&args);
+        let out = home.run(&all);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn completions_print_a_bash_script() {
+    let out = Home::new().run(&["completions", "bash"]);
+    assert!(out.status.success());
+    let script = text(&out.stdout);
+    assert!(script.contains("complete -F"), "{script}");
+    assert!(script.contains("ck8s-console"));
+    for sub in ["status", "backups", "slo"] {
+        assert!(script.contains(sub), "{sub}");
+    }
+}

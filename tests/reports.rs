@@ -1,0 +1,437 @@
+//! The headless reports end to end: the simulated demo fleet runs in-process, and the
+//! `ck8s-console` binary reports on it through its fleet config, as a script would. The
+//! demo's troubled environment `globex` must show its trouble (a failed backup, firing
+//! critical alerts, a NotReady worker, a crash-looping pod, a burning SLO target) while
+//! `acme` stays clean.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use ck8s_console::config;
+use ck8s_console::sim::SimOptions;
+use serde_json::Value;
+
+/// One demo fleet for every test of this file: building it takes seconds, and the reports
+/// only read it.
+fn sim() -> &'static common::Sim {
+    static SIM: OnceLock<common::Sim> = OnceLock::new();
+    SIM.get_or_init(|| {
+        common::start(SimOptions {
+            environments: 3,
+            ..SimOptions::default()
+        })
+    })
+}
+
+fn state_dir() -> PathBuf {
+    sim().dir.path().join("state")
+}
+
+/// Runs the binary against `fleet_file` (logs go to the sim's temp dir, never to $HOME).
+fn console_with(fleet_file: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ck8s-console"))
+        .arg("--config")
+        .arg(fleet_file)
+        .arg("--state-dir")
+        .arg(state_dir())
+        .args(args)
+        .env_remove("CK8S_CONSOLE_CONFIG")
+        .env_remove("CK8S_CONSOLE_STATE_DIR")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("ck8s-console runs")
+}
+
+fn console(args: &[&str]) -> Output {
+    console_with(&sim().fleet_file, args)
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited, not killed")
+}
+
+/// Runs a report with `--output json`; returns the exit code and the document.
+fn report_with(fleet_file: &Path, args: &[&str]) -> (i32, Value) {
+    let mut all = args.to_vec();
+    all.extend(["--output", "json"]);
+    let out = console_with(fleet_file, &all);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{args:?} printed no JSON ({e}); exit {:?}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            common::stdout(&out),
+            common::stderr(&out)
+        )
+    });
+    (code(&out), json)
+}
+
+/// A complete report: exit 0, no errors, the report's schema.
+fn complete(args: &[&str]) -> Value {
+    let (code, json) = report_with(&sim().fleet_file, args);
+    assert_eq!(json["errors"], serde_json::json!([]), "{args:?}");
+    assert_eq!(code, 0, "{args:?}");
+    assert_eq!(json["schema"], format!("ck8s-console.{}/v1", args[0]));
+    assert!(
+        json["generated_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    json
+}
+
+fn items(json: &Value) -> &Vec<Value> {
+    json["items"].as_array().expect("items array")
+}
+
+#[test]
+fn alerts_show_the_critical_backup_failure_and_the_endpoint_down() {
+    let json = complete(&["alerts", "--env", "globex"]);
+    let find = |name: &str| {
+        items(&json)
+            .iter()
+            .find(|a| a["alertname"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {json:#}"))
+    };
+    let backup = find("VeleroBackupFailed");
+    assert_eq!(backup["severity"], "critical");
+    assert_eq!(backup["state"], "active");
+    assert_eq!(
+        backup["sources"],
+        serde_json::json!([{"env": "globex", "cluster": "wc"}])
+    );
+    assert!(
+        backup["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("backup/velero-daily-backup-")
+    );
+    let down = find("EndpointDown");
+    assert_eq!(down["severity"], "critical");
+    assert_eq!(down["labels"]["target"], "grafana");
+    assert_eq!(down["sources"][0]["cluster"], "sc");
+    assert_eq!(items(&json)[0]["severity"], "critical", "most urgent first");
+    assert!(
+        items(&json).iter().all(|a| a["alertname"] != "Watchdog"),
+        "heartbeats are left out by default"
+    );
+
+    let acme = complete(&["alerts", "--env", "acme"]);
+    assert_eq!(items(&acme).len(), 0, "{acme:#}");
+    let all = complete(&["alerts", "--env", "acme", "--severity", "none"]);
+    assert!(items(&all).iter().any(|a| a["alertname"] == "Watchdog"));
+    let critical = complete(&["alerts", "--severity", "critical"]);
+    assert!(items(&critical).iter().all(|a| a["severity"] == "critical"));
+}
+
+#[test]
+fn backups_show_the_failed_workload_cluster_backup() {
+    let json = complete(&["backups", "--env", "globex"]);
+    let clusters = items(&json);
+    assert_eq!(clusters.len(), 2);
+    let wc = &clusters[1];
+    assert_eq!(
+        (&wc["env"], &wc["cluster"]),
+        (&"globex".into(), &"wc".into())
+    );
+    assert_eq!(wc["status"], "critical");
+    let codes: Vec<&str> = wc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"backup_failed"), "{codes:?}");
+    assert_eq!(wc["latest"]["phase"], "Failed", "the newest backup failed");
+    assert_eq!(wc["failed_backups"][0]["phase"], "Failed");
+    assert!(wc["failed_backups"][0]["errors"].as_u64().unwrap() > 0);
+    assert_eq!(wc["kept"]["expected"], 3);
+    assert_eq!(wc["window"]["timezone"], "Europe/Stockholm");
+    assert_eq!(wc["storage_locations"][0]["available"], true);
+    assert_eq!(wc["jobs"], serde_json::json!([]), "jobs live in the sc");
+    let sc = &clusters[0];
+    assert_ne!(sc["status"], "critical", "{sc:#}");
+    assert_eq!(sc["jobs"].as_array().unwrap().len(), 2);
+
+    let problems = complete(&["backups", "--problems"]);
+    let names: Vec<&str> = items(&problems)
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"globex-wc"), "{names:?}");
+    assert!(!names.contains(&"acme-wc"), "{names:?}");
+    assert!(
+        items(&problems).iter().all(|i| i["status"] != "ok"),
+        "{problems:#}"
+    );
+}
+
+#[test]
+fn slo_shows_grafana_burning_its_budget_with_a_page() {
+    // The demo's ongoing grafana outage starts a few minutes before the fleet boots; the
+    // 1h/5m page needs more than 14.4 × 0.5 % × 60 = 4.3 bad minutes in the last hour, so
+    // it may take the sim a minute or two to get there.
+    let grafana = common::eventually(
+        "globex-sc grafana to page",
+        Duration::from_secs(240),
+        || {
+            let json = complete(&[
+                "slo",
+                "--env",
+                "globex",
+                "--cluster",
+                "sc",
+                "--target",
+                "grafana",
+            ]);
+            let item = items(&json).first().cloned().expect("one target");
+            (item["report"]["status"] == "page").then_some(item)
+        },
+    );
+    assert_eq!(grafana["env"], "globex");
+    assert_eq!(grafana["cluster"], "sc");
+    let report = &grafana["report"];
+    assert_eq!(report["cluster"], "globex-sc");
+    assert_eq!(report["kind"], "external");
+    assert_eq!(report["slo_percent"], 99.5);
+    let left = report["budget_left_fraction"].as_f64().unwrap();
+    assert!((0.0..0.3).contains(&left), "budget left {left}");
+    assert_eq!(report["alerts"][0]["firing"], true, "the 1h/5m pair pages");
+
+    let acme = complete(&["slo", "--env", "acme"]);
+    assert_eq!(items(&acme).len(), 7, "5 sc and 2 wc targets");
+    for item in items(&acme) {
+        assert_eq!(item["report"]["status"], "ok", "{item:#}");
+    }
+}
+
+#[test]
+fn status_shows_globex_in_trouble_and_acme_clean() {
+    let json = complete(&["status"]);
+    let envs = json["environments"].as_array().unwrap();
+    let names: Vec<&str> = envs.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["acme", "globex", "initech"]);
+
+    let globex = &envs[1];
+    assert_eq!(globex["status"], "critical");
+    let wc = &globex["clusters"][1];
+    assert_eq!(wc["name"], "globex-wc");
+    assert_eq!(wc["api"]["reachable"], true);
+    assert_eq!(wc["nodes"]["not_ready"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        wc["workers"]["ready"],
+        wc["workers"]["nodes"].as_u64().unwrap() - 1
+    );
+    assert!(wc["alerts"]["critical"].as_u64().unwrap() >= 2, "{wc:#}");
+    assert_eq!(wc["backup"]["status"], "critical");
+    assert_eq!(
+        wc["control_plane"],
+        serde_json::json!({"nodes": 3, "ready": 3, "expected": 3})
+    );
+    assert!(
+        globex["clusters"][0]["alerts"]["critical"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "grafana's EndpointDown"
+    );
+
+    let acme = &envs[0];
+    for c in acme["clusters"].as_array().unwrap() {
+        let what = c["name"].as_str().unwrap();
+        assert_eq!(c["api"]["reachable"], true, "{what}");
+        assert_eq!(c["nodes"]["ready"], c["nodes"]["total"], "{what}");
+        assert_eq!(
+            c["alerts"],
+            serde_json::json!({"critical": 0, "high": 0, "warning": 0, "info": 0}),
+            "{what}"
+        );
+        assert_ne!(c["backup"]["status"], "critical", "{what}");
+        assert_eq!(c["slo"]["status"], "ok", "{what}");
+        assert_eq!(c["kubernetes_version"], "v1.33.4", "{what}");
+        assert_eq!(c["apps"]["version"], "v0.51.1", "{what}");
+        assert_eq!(c["stale_since"], Value::Null, "{what}");
+    }
+    assert_eq!(acme["clusters"][1]["status"], "ok", "{acme:#}");
+    assert_ne!(acme["status"], "critical");
+
+    let initech_wc = &envs[2]["clusters"][1];
+    assert_eq!(
+        initech_wc["apps"]["upgrade_lock"]["target_version"],
+        "v0.51"
+    );
+}
+
+#[test]
+fn pods_lists_the_crash_looping_payments_worker() {
+    let json = complete(&[
+        "pods",
+        "--env",
+        "globex",
+        "--cluster",
+        "wc",
+        "--status",
+        "CrashLoopBackOff",
+    ]);
+    let pods = items(&json);
+    assert!(!pods.is_empty());
+    assert!(pods.iter().all(|p| p["status"] == "CrashLoopBackOff"));
+    let worker = pods
+        .iter()
+        .find(|p| p["name"].as_str().unwrap().starts_with("payments-worker-"))
+        .unwrap_or_else(|| panic!("no payments-worker in {json:#}"));
+    assert_eq!(worker["namespace"], "production");
+    assert_eq!(worker["env"], "globex");
+    assert_eq!(worker["cluster"], "wc");
+    assert_eq!(worker["owner"]["kind"], "ReplicaSet");
+
+    let by_label = complete(&[
+        "pods",
+        "--env",
+        "globex",
+        "-n",
+        "production",
+        "--selector",
+        "app=payments-worker",
+    ]);
+    assert!(!items(&by_label).is_empty());
+    assert!(
+        items(&by_label)
+            .iter()
+            .all(|p| p["labels"]["app"] == "payments-worker" && p["cluster"] == "wc")
+    );
+    let text = complete(&["pods", "--env", "acme", "--filter", "COREDNS"]);
+    assert!(items(&text).len() >= 4, "coredns in both clusters");
+    assert!(
+        items(&text)
+            .iter()
+            .all(|p| p["name"].as_str().unwrap().contains("coredns"))
+    );
+}
+
+#[test]
+fn tables_have_aligned_headers_and_no_colour_in_a_pipe() {
+    let expect = [
+        (
+            vec!["status"],
+            "ENV      CLUSTER  STATUS    API  NODES  CP   WORKERS  KUBERNETES",
+        ),
+        (vec!["alerts", "--env", "globex"], "SEVERITY  ALERT"),
+        (
+            vec!["backups"],
+            "ENV      CLUSTER  STATUS    LAST COMPLETED",
+        ),
+        (vec!["slo", "--env", "acme"], "ENV   CLUSTER  TARGET"),
+        (
+            vec!["pods", "--env", "acme", "-n", "kube-system"],
+            "ENV   CLUSTER  NAMESPACE    NAME",
+        ),
+    ];
+    for (args, header) in expect {
+        let mut all = args.clone();
+        all.extend(["--output", "table"]);
+        let out = console(&all);
+        let text = common::stdout(&out);
+        assert_eq!(code(&out), 0, "{args:?}: {}", common::stderr(&out));
+        assert!(text.starts_with(header), "{args:?}:\n{text}");
+        assert!(!text.contains('\x1b'), "no escape codes in a pipe:\n{text}");
+    }
+    let out = console(&[
+        "backups",
+        "--env",
+        "globex",
+        "--cluster",
+        "wc",
+        "-o",
+        "table",
+    ]);
+    let text = common::stdout(&out);
+    assert!(text.contains("critical  backup_failed"), "{text}");
+}
+
+#[test]
+fn json_is_the_default_when_stdout_is_not_a_terminal() {
+    let out = console(&["alerts", "--env", "globex"]);
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON by default in a pipe");
+    assert_eq!(json["schema"], "ck8s-console.alerts/v1");
+}
+
+#[test]
+fn unknown_environment_is_a_usage_error() {
+    let out = console(&["status", "--env", "globx"]);
+    assert_eq!(code(&out), 2);
+    let err = common::stderr(&out);
+    assert!(err.contains("unknown environment `globx`"), "{err}");
+    assert!(err.contains("Did you mean `globex`?"), "{err}");
+    assert!(
+        err.contains("Known environments: acme, globex, initech"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+
+    let out = console(&["slo", "--target", "grafna"]);
+    assert_eq!(code(&out), 2);
+    assert!(common::stderr(&out).contains("unknown target `grafna`"));
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+#[test]
+fn an_unreachable_alertmanager_gives_a_partial_report_and_exit_1() {
+    let mut fleet = config::load(&sim().fleet_file).expect("sim fleet config");
+    let globex = fleet
+        .environments
+        .iter_mut()
+        .find(|e| e.name == "globex")
+        .unwrap();
+    globex.wc.alertmanager = format!("http://127.0.0.1:{}", closed_port());
+    let file = sim().dir.path().join("fleet-closed-alertmanager.toml");
+    std::fs::write(&file, config::to_toml(&fleet)).expect("write fleet config");
+
+    let (code, json) = report_with(&file, &["alerts", "--env", "globex"]);
+    assert_eq!(code, 1, "{json:#}");
+    let errors = json["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0]["env"], "globex");
+    assert_eq!(errors[0]["cluster"], "wc");
+    assert_eq!(errors[0]["source"], "alertmanager");
+    assert!(
+        errors[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Connection refused"),
+        "{errors:#?}"
+    );
+    assert!(
+        items(&json)
+            .iter()
+            .any(|a| a["alertname"] == "EndpointDown"),
+        "the sc's alerts are still there: {json:#}"
+    );
+
+    let (code, json) = report_with(&file, &["status", "--env", "globex"]);
+    assert_eq!(code, 1);
+    assert_eq!(json["errors"][0]["source"], "alertmanager");
+    let wc = &json["environments"][0]["clusters"][1];
+    assert_eq!(wc["nodes"]["total"], 6, "the rest of the report is present");
+    assert_eq!(wc["sources"]["alertmanager"]["state"], "stale");
+
+    let out = console_with(&file, &["alerts", "--env", "globex", "-o", "table"]);
+    assert_eq!(self::code(&out), 1);
+    let text = common::stdout(&out);
+    assert!(text.contains("EndpointDown"), "{text}");
+    assert!(
+        text.contains("warning: globex wc alertmanager: ")
+            && text.contains("warning: the report is incomplete"),
+        "{text}"
+    );
+}
