@@ -330,7 +330,7 @@ pub fn assess(state: &ClusterState, policy: &Policy, now: DateTime<Utc>) -> Back
     };
     check_unsynced(state, &mut findings);
 
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     BackupAssessment {
         status: status_of(&findings),
         evaluated_at: now,
@@ -664,7 +664,7 @@ fn late_since(
         let Some(d) = earlier.pred_opt() else { break };
         earlier = d;
         let (start, end) = window_on(earlier, daily, tz);
-        if covered(start, end) || !horizon.is_some_and(|h| h < end) {
+        if covered(start, end) || horizon.is_none_or(|h| h >= end) {
             break;
         }
         late = Late {

@@ -180,10 +180,13 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     };
 
     let t0 = Instant::now();
-    let live = LiveFleet::start(&fleet, quiet, vec![]).await;
+    let live = LiveFleet::start(&fleet, quiet).await;
     live.open(&env).await;
     if !live
-        .wait_settled(&["pods", "nodes", "workloads"], Duration::from_secs(600))
+        .wait_settled(
+            &["pods", "nodes", "deployments", "statefulsets", "daemonsets"],
+            Duration::from_secs(600),
+        )
         .await
     {
         bail!("the sources did not sync within 10 minutes");

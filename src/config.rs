@@ -2685,7 +2685,10 @@ target = "grafana"
         let msg = exclusion_error(
             "start = \"2026-11-11T06:00:00Z\"\nend = \"2026-11-11T07:00:00Z\"\nkind = \"force-majeure\"\nreason = \"x\"\nenviroment = \"acme\"",
         );
-        assert!(msg.contains("unknown key `enviroment` in exclusion #1"), "{msg}");
+        assert!(
+            msg.contains("unknown key `enviroment` in exclusion #1"),
+            "{msg}"
+        );
         assert!(msg.contains("did you mean `environment`?"), "{msg}");
     }
 

@@ -16,3 +16,4 @@ pub mod state;
 pub mod terminal;
 pub mod backup;
 pub mod headless;
+pub mod ui;

@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 
 use ck8s_console::cli::{Cli, Command, InfoArgs, OutputFormat, ReportArgs, SimServeArgs};
-use ck8s_console::headless::{self, ReportKind};
 use ck8s_console::config::{self, ConfigError};
+use ck8s_console::headless::{self, ReportKind};
 use ck8s_console::paths::{PathEnv, Paths};
 use ck8s_console::sim::{SimFleet, SimOptions};
 use ck8s_console::{exit, logging, terminal};
@@ -85,10 +85,10 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             ck8s_console::bench::print(&report, args.json)?;
             Ok(exit::OK)
         }
-        Some(Command::Demo(_)) => Ok(not_yet("demo", "the console panes")),
+        Some(Command::Demo(args)) => runtime()?.block_on(demo(args, paths)),
         None => {
-            config::load(&paths.config_file)?;
-            Ok(not_yet("the console", "the console panes"))
+            let fleet = config::load(&paths.config_file)?;
+            runtime()?.block_on(console(&fleet, paths))
         }
         Some(Command::Status(args)) => report(paths, ReportKind::Status, &args),
         Some(Command::Pods(a)) => report(paths, ReportKind::Pods(a.options), &a.report),
@@ -100,6 +100,45 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             Ok(not_yet(cmd.name(), "the workflow engine"))
         }
     }
+}
+
+/// The console on the built-in simulated fleet: the simulator serves on loopback and the
+/// console reaches it through the same clients it uses for real clusters.
+async fn demo(args: ck8s_console::cli::SimArgs, paths: &Paths) -> anyhow::Result<i32> {
+    let opts = SimOptions {
+        environments: args.environments,
+        pods_per_cluster: args.pods_per_cluster,
+        seed: args.seed,
+        speed: args.speed,
+        scenario: match &args.scenario {
+            Some(path) => Some(
+                ck8s_console::sim::scenario::load(path).map_err(|e| UsageError(e.to_string()))?,
+            ),
+            None => None,
+        },
+    };
+    let sim = SimFleet::start(opts).await?;
+    let (_, fleet_file) = sim.write_files(&paths.state_dir.join("demo"))?;
+    let fleet = config::load(&fleet_file)?;
+    let code = console(&fleet, paths).await;
+    drop(sim);
+    code
+}
+
+/// The console on `fleet` until the user quits or a signal arrives.
+async fn console(fleet: &config::Fleet, paths: &Paths) -> anyhow::Result<i32> {
+    let live = std::sync::Arc::new(
+        ck8s_console::sources::live::LiveFleet::start(
+            fleet,
+            ck8s_console::sources::live::Intervals::default(),
+        )
+        .await,
+    );
+    let opts = ck8s_console::ui::UiOptions {
+        themes_dir: paths.themes_dir.clone(),
+        ..Default::default()
+    };
+    ck8s_console::ui::run(live, opts).await
 }
 
 /// Runs a read-only report. The config is loaded first, so a broken one exits 2 before any
@@ -119,13 +158,13 @@ fn not_yet(what: &str, needs: &str) -> i32 {
 }
 
 fn info(paths: &Paths, args: &InfoArgs) -> anyhow::Result<i32> {
-    let config_state = match config::load(&paths.config_file) {
-        Ok(f) => format!("valid, {} environment(s)", f.environments.len()),
-        Err(e) if !paths.config_file.exists() => {
-            let _ = e;
-            "not found (copy assets/fleet.example.toml there, or pass --config)".to_string()
+    let config_state = if !paths.config_file.exists() {
+        "not found (copy assets/fleet.example.toml there, or pass --config)".to_string()
+    } else {
+        match config::load(&paths.config_file) {
+            Ok(f) => format!("valid, {} environment(s)", f.environments.len()),
+            Err(e) => format!("invalid: {}", e.to_string().lines().next().unwrap_or("")),
         }
-        Err(e) => format!("invalid: {}", e.to_string().lines().next().unwrap_or("")),
     };
     match args.output {
         OutputFormat::Json => {

@@ -388,7 +388,11 @@ fn valid_fixtures_load() {
     let grafana = full.slo_exclusions("acme", config::ClusterRole::Sc, "grafana");
     assert_eq!(grafana.len(), 2, "the scoped and the fleet-wide exclusion");
     assert_eq!(grafana[0].start.to_rfc3339(), "2026-11-11T06:00:00+00:00");
-    assert_eq!(full.slo_exclusions("globex", config::ClusterRole::Sc, "grafana").len(), 1);
+    assert_eq!(
+        full.slo_exclusions("globex", config::ClusterRole::Sc, "grafana")
+            .len(),
+        1
+    );
 }
 
 #[test]

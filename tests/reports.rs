@@ -435,3 +435,43 @@ fn an_unreachable_alertmanager_gives_a_partial_report_and_exit_1() {
         "{text}"
     );
 }
+
+#[test]
+fn a_terminal_gets_a_coloured_table_by_default() {
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+    use std::io::Read;
+
+    let pty = native_pty_system()
+        .openpty(PtySize {
+            rows: 50,
+            cols: 250,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("a pty");
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_ck8s-console"));
+    cmd.arg("--config");
+    cmd.arg(&sim().fleet_file);
+    cmd.arg("--state-dir");
+    cmd.arg(state_dir());
+    cmd.args(["alerts", "--env", "globex"]);
+    cmd.env_remove("NO_COLOR");
+    cmd.env_remove("CK8S_CONSOLE_CONFIG");
+    let mut child = pty.slave.spawn_command(cmd).expect("spawn in the pty");
+    drop(pty.slave);
+    let mut reader = pty.master.try_clone_reader().expect("pty reader");
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 8192];
+    // Linux answers EIO once the child has closed its side; that is the end of output.
+    while let Ok(n @ 1..) = reader.read(&mut buf) {
+        bytes.extend_from_slice(&buf[..n]);
+    }
+    let status = child.wait().expect("child exits");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(status.success(), "{text}");
+    assert!(text.starts_with("SEVERITY"), "a table, not JSON:\n{text}");
+    assert!(
+        text.contains("\x1b[1;31mcritical\x1b[0m"),
+        "coloured:\n{text:?}"
+    );
+}

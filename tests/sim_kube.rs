@@ -154,7 +154,7 @@ fn watcher_sees_what_kubectl_sees() {
 fn live_fleet(sim: &common::Sim) -> LiveFleet {
     let fleet = config::load(&sim.fleet_file).expect("the sim writes a valid fleet config");
     sim.rt.block_on(async {
-        let live = LiveFleet::start(&fleet, Intervals::default(), vec![]).await;
+        let live = LiveFleet::start(&fleet, Intervals::default()).await;
         live.open("acme").await;
         assert!(
             live.wait_settled(&["pods", "nodes"], Duration::from_secs(60))
@@ -270,7 +270,7 @@ fn expired_exec_credentials_are_refreshed() {
         env.wc.kubeconfig = kubeconfig.clone();
     }
     sim.rt.block_on(async {
-        let live = LiveFleet::start(&fleet, Intervals::default(), vec![]).await;
+        let live = LiveFleet::start(&fleet, Intervals::default()).await;
         live.open("acme").await;
         assert!(
             live.wait_settled(&["pods", "nodes"], Duration::from_secs(60))

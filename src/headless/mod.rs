@@ -102,26 +102,38 @@ pub async fn run(
     };
     let format = args.output.unwrap_or_else(output::default_format);
     let colour = format == OutputFormat::Table && output::use_colour();
+    let (sel, timeout) = (&selection, args.timeout);
     let report = match &kind {
         ReportKind::Slo(options) => {
-            if let Err(message) = slo::check_targets(&selection, options) {
+            if let Err(message) = slo::check_targets(sel, options) {
                 eprintln!("error: {message}");
                 return Ok(exit::USAGE);
             }
-            slo::build(&selection, options, args.timeout).await
+            slo::build(sel, options, timeout).await
         }
-        _ => {
-            let live = start_live(&kind, &selection, args.timeout).await;
-            let errors = settle(&live, &kind, &selection, args.timeout).await;
-            let now = Utc::now();
-            let state = &live.state;
-            match &kind {
-                ReportKind::Status => status::build(state, &selection, now, errors),
-                ReportKind::Pods(o) => pods::build(state, &selection, o, now, errors),
-                ReportKind::Alerts(o) => alerts::build(state, &selection, o, now, errors),
-                ReportKind::Backups(o) => backups::build(state, &selection, o, now, errors),
-                ReportKind::Slo(_) => unreachable!("handled above"),
-            }
+        ReportKind::Status => {
+            from_live(&kind, sel, timeout, |s, now, e| {
+                status::build(s, sel, now, e)
+            })
+            .await
+        }
+        ReportKind::Pods(o) => {
+            from_live(&kind, sel, timeout, |s, now, e| {
+                pods::build(s, sel, o, now, e)
+            })
+            .await
+        }
+        ReportKind::Alerts(o) => {
+            from_live(&kind, sel, timeout, |s, now, e| {
+                alerts::build(s, sel, o, now, e)
+            })
+            .await
+        }
+        ReportKind::Backups(o) => {
+            from_live(&kind, sel, timeout, |s, now, e| {
+                backups::build(s, sel, o, now, e)
+            })
+            .await
         }
     };
     let text = match format {
@@ -249,23 +261,29 @@ fn unknown_environment(name: &str, fleet: &config::Fleet) -> String {
 // The live fleet and waiting for it
 // ---------------------------------------------------------------------------------------------
 
+/// Builds a report from a snapshot of the live fleet, once its sources have settled. The
+/// fleet's sources stop when it is dropped, on return.
+async fn from_live(
+    kind: &ReportKind,
+    selection: &Selection,
+    timeout: Duration,
+    build: impl FnOnce(&FleetState, DateTime<Utc>, Vec<SourceError>) -> Built,
+) -> Built {
+    let live = start_live(kind, selection, timeout).await;
+    let errors = settle(&live, kind, selection, timeout).await;
+    build(&live.state, Utc::now(), errors)
+}
+
 async fn start_live(kind: &ReportKind, selection: &Selection, timeout: Duration) -> LiveFleet {
     // LiveFleet gives one exclusion list to every cluster and target, so only fleet-wide
     // exclusions are safe to pass; the `slo` report scopes them exactly.
-    let exclusions = selection
-        .fleet
-        .exclusions
-        .iter()
-        .filter(|ex| ex.is_fleet_wide())
-        .map(config::ExclusionConfig::to_slo)
-        .collect();
     let intervals = Intervals {
         // One poll is all a report reads; later ones would only add load.
         alerts: timeout * 2,
         metrics: timeout * 2,
         slo: timeout * 2,
     };
-    let live = LiveFleet::start(&selection.fleet, intervals, exclusions).await;
+    let live = LiveFleet::start(&selection.fleet, intervals).await;
     if matches!(kind, ReportKind::Pods(_)) {
         for env in &selection.fleet.environments {
             live.open(&env.name).await;

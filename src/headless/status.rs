@@ -439,7 +439,7 @@ fn judge(c: &mut ClusterStatus) {
         );
     }
     c.status = problems.iter().map(|(h, _)| *h).max().unwrap_or(Health::Ok);
-    problems.sort_by(|a, b| b.0.cmp(&a.0));
+    problems.sort_by_key(|(health, _)| std::cmp::Reverse(*health));
     c.problems = problems.into_iter().map(|(_, text)| text).collect();
 }
 

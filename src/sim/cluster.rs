@@ -157,6 +157,24 @@ impl ClusterSim {
     }
 }
 
+#[cfg(test)]
+impl ClusterSim {
+    /// A cluster for unit tests on its own store, with tokens `a`, `o` and `r`, seed 1
+    /// and no probes.
+    pub(crate) fn for_test(env: &str, role: ClusterRole, clock: SimClock, booting: bool) -> Self {
+        let credentials = Credentials {
+            admin: "a".into(),
+            operator: "o".into(),
+            read_only: "r".into(),
+        };
+        let store = Store::new(clock.clone());
+        let c = ClusterSim::new(env, role, store, clock, 1, credentials, Vec::new());
+        c.booting
+            .store(booting, std::sync::atomic::Ordering::Relaxed);
+        c
+    }
+}
+
 /// What a cluster's controllers may ask of the rest of the simulated fleet. Cluster API
 /// controllers in a service cluster manage other clusters' machines and nodes, and
 /// bring whole clusters up and down.

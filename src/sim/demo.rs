@@ -122,15 +122,16 @@ pub fn probes(
                 end: gap + Duration::minutes(rng.random_range(1..6)),
             }];
             if env.troubled && role == ClusterRole::Sc && *target == "grafana" {
-                // 170 of the 216 budget minutes gone nine days ago, and down right now.
+                // 170 of the 216 budget minutes gone nine days ago, and down for the last eight
+                // minutes: fast enough a burn to page at once.
                 let start = now - Duration::days(9);
                 outages.push(Interval {
                     start,
                     end: start + Duration::minutes(170),
                 });
                 outages.push(Interval {
-                    start: now - Duration::minutes(4),
-                    end: now + Duration::minutes(40),
+                    start: now - Duration::minutes(8),
+                    end: now + Duration::minutes(30),
                 });
             }
             if env.troubled && role == ClusterRole::Wc && *target == "kube-apiserver" {

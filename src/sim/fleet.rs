@@ -175,16 +175,15 @@ impl Inner {
         seed: u64,
         probes: Vec<ProbeSpec>,
     ) -> Arc<ClusterSim> {
-        Arc::new(ClusterSim {
-            env: env.to_string(),
+        Arc::new(ClusterSim::new(
+            env,
             role,
-            store: Store::new(self.clock.clone()),
-            clock: self.clock.clone(),
+            Store::new(self.clock.clone()),
+            self.clock.clone(),
             seed,
-            credentials: credentials(),
-            probes: std::sync::RwLock::new(probes),
-            booting: Default::default(),
-        })
+            credentials(),
+            probes,
+        ))
     }
 }
 
@@ -387,8 +386,14 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 fn build(inner: &Arc<Inner>, plans: &[EnvPlan], opts: &SimOptions) -> anyhow::Result<()> {
     let now = inner.clock.now();
     let fleet = inner.fleet_ops();
-    let ctrl = controllers::all();
-    let settle = |c: &ClusterSim| controllers::settle(c, fleet.as_ref(), &ctrl);
+    // One controller set per cluster: controllers pace themselves by their cluster's
+    // resourceVersion, which means nothing for another cluster.
+    let sets = std::cell::RefCell::new(BTreeMap::new());
+    let settle = |c: &ClusterSim| {
+        let mut sets = sets.borrow_mut();
+        let set = sets.entry(c.name()).or_insert_with(controllers::all);
+        controllers::settle(c, fleet.as_ref(), set);
+    };
     for plan in plans {
         let mut sims = Vec::new();
         for role in ClusterRole::ALL {

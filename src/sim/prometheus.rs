@@ -779,16 +779,14 @@ impl PodLoad {
 #[cfg(test)]
 pub(crate) mod testkit {
     use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
 
     use chrono::{DateTime, Duration, Utc};
     use serde_json::{Value, json};
 
     use crate::config::{ClusterRole, ProbeKind};
     use crate::sim::clock::SimClock;
-    use crate::sim::cluster::{ClusterSim, Credentials, Interval, ProbeSpec};
+    use crate::sim::cluster::{ClusterSim, Interval, ProbeSpec};
     use crate::sim::registry::ids;
-    use crate::sim::store::Store;
 
     /// The simulated start: a whole minute, so minute samples line up with it.
     pub fn start() -> DateTime<Utc> {
@@ -828,27 +826,16 @@ pub(crate) mod testkit {
     }
 
     pub fn cluster() -> Arc<ClusterSim> {
-        let clock = SimClock::new(start(), 1.0);
-        let store = Store::new(clock.clone());
+        let c = Arc::new(ClusterSim {
+            seed: 7,
+            probes: std::sync::RwLock::new(probes()),
+            ..ClusterSim::for_test("acme", ClusterRole::Wc, SimClock::new(start(), 1.0), false)
+        });
         for ns in ["default", "velero", "apps"] {
-            store
+            c.store
                 .create(*ids::NAMESPACES, json!({"metadata": {"name": ns}}))
                 .unwrap();
         }
-        let c = Arc::new(ClusterSim {
-            env: "acme".into(),
-            role: ClusterRole::Wc,
-            store,
-            clock,
-            seed: 7,
-            credentials: Credentials {
-                admin: "a".into(),
-                operator: "o".into(),
-                read_only: "r".into(),
-            },
-            probes: std::sync::RwLock::new(probes()),
-            booting: AtomicBool::new(false),
-        });
         node(&c, "cp-0", true, true, "4");
         node(&c, "w-0", false, true, "8");
         pod(

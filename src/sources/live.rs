@@ -15,7 +15,6 @@ use super::alertmanager::{AlertFilter, AlertmanagerClient};
 use super::kube::ClusterSources;
 use super::prometheus::{self, PrometheusClient};
 use crate::config::{self, ClusterRole};
-use crate::slo::Exclusion;
 use crate::state::health::SourceHealth;
 use crate::state::rows::Usage;
 use crate::state::{ClusterHandle, FleetState};
@@ -67,23 +66,13 @@ impl LiveFleet {
     /// Starts the light sources of every cluster. Failures to even start (an unreadable
     /// kubeconfig, a bad URL) are recorded as source health, never returned: the rest of
     /// the fleet must still show.
-    pub async fn start(
-        fleet: &config::Fleet,
-        intervals: Intervals,
-        exclusions: Vec<Exclusion>,
-    ) -> LiveFleet {
+    pub async fn start(fleet: &config::Fleet, intervals: Intervals) -> LiveFleet {
         let state = Arc::new(FleetState::new(fleet));
-        let exclusions = Arc::new(exclusions);
+        let fleet = Arc::new(fleet.clone());
         let mut clusters = Vec::new();
         for handle in state.clusters() {
             clusters.push(
-                start_cluster(
-                    handle.clone(),
-                    &intervals,
-                    exclusions.clone(),
-                    &state.policy,
-                )
-                .await,
+                start_cluster(handle.clone(), &intervals, fleet.clone(), &state.policy).await,
             );
         }
         LiveFleet { state, clusters }
@@ -130,20 +119,26 @@ impl LiveFleet {
     pub async fn wait_settled(&self, sources: &[&'static str], timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
+            // A source a cluster does not run (no entry) is not waited for: sources
+            // register before they start, so absence means not applicable.
             let pending = self.state.clusters().any(|c| {
                 let s = c.read();
                 sources.iter().any(|src| {
                     matches!(
                         s.health.get(src),
-                        None | Some(SourceHealth::Syncing) | Some(SourceHealth::Idle)
+                        Some(SourceHealth::Syncing) | Some(SourceHealth::Idle)
                     )
                 })
             });
             if !pending {
-                return self
-                    .state
-                    .clusters()
-                    .all(|c| sources.iter().all(|src| c.health(src).is_ok()));
+                // A cluster whose client could not even be made has no Kubernetes sources.
+                return self.state.clusters().all(|c| {
+                    let s = c.read();
+                    s.health.get("kubernetes").is_none_or(SourceHealth::is_ok)
+                        && sources
+                            .iter()
+                            .all(|src| s.health.get(src).is_none_or(SourceHealth::is_ok))
+                });
             }
             if tokio::time::Instant::now() >= deadline {
                 return false;
@@ -157,7 +152,7 @@ impl LiveFleet {
 async fn start_cluster(
     handle: Arc<ClusterHandle>,
     intervals: &Intervals,
-    exclusions: Arc<Vec<Exclusion>>,
+    fleet: Arc<config::Fleet>,
     policy: &config::Policy,
 ) -> ClusterRuntime {
     let kube = match ClusterSources::start(handle.clone()).await {
@@ -209,12 +204,18 @@ async fn start_cluster(
         ));
         let tz = policy.timezone;
         tasks.push(poll(handle.clone(), "slo", intervals.slo, move |h| {
-            let (p, ex) = (p.clone(), exclusions.clone());
+            let (p, fleet) = (p.clone(), fleet.clone());
             async move {
-                let reports =
-                    prometheus::slo_reports(&p, &h.name(), &h.config.probes, &ex, Utc::now(), tz)
+                // Exclusions may be scoped to one target, so each probe gets its own.
+                let mut reports = Vec::with_capacity(h.config.probes.len());
+                for probe in &h.config.probes {
+                    let ex = fleet.slo_exclusions(&h.env, h.role, &probe.target);
+                    let one = std::slice::from_ref(probe);
+                    let r = prometheus::slo_reports(&p, &h.name(), one, &ex, Utc::now(), tz)
                         .await
                         .map_err(|e| e.to_string())?;
+                    reports.extend(r);
+                }
                 h.update(|s| s.slo = reports);
                 Ok(())
             }
@@ -241,8 +242,8 @@ where
     F: Fn(Arc<ClusterHandle>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), String>> + Send,
 {
+    handle.set_health(source, SourceHealth::Syncing);
     tokio::spawn(async move {
-        handle.set_health(source, SourceHealth::Syncing);
         loop {
             match step(handle.clone()).await {
                 Ok(()) => {

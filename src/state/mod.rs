@@ -64,7 +64,11 @@ pub struct ClusterState {
     pub welkin_config: Table<std::collections::BTreeMap<String, String>>,
     pub nodes: Table<NodeRow>,
     pub pods: Table<PodRow>,
-    pub workloads: Table<WorkloadRow>,
+    // One table per watched kind: a watcher's relist replaces its whole table, so two
+    // watchers must never share one.
+    pub deployments: Table<WorkloadRow>,
+    pub statefulsets: Table<WorkloadRow>,
+    pub daemonsets: Table<WorkloadRow>,
     pub events: Table<EventRow>,
     pub pvcs: Table<PvcRow>,
     pub backup: BackupTables,
@@ -105,6 +109,14 @@ impl ClusterState {
             since: d.get("timestamp").cloned(),
             last_apply_step: d.get("last_apply_step").cloned(),
         })
+    }
+
+    /// Deployments, StatefulSets and DaemonSets together.
+    pub fn workloads(&self) -> impl Iterator<Item = &WorkloadRow> {
+        self.deployments
+            .values()
+            .chain(self.statefulsets.values())
+            .chain(self.daemonsets.values())
     }
 
     /// (ready, total) nodes.

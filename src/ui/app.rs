@@ -425,12 +425,13 @@ impl App {
             Some(Modal::Silence(_)) => vec![Context::SilenceForm],
             Some(Modal::Confirm(_)) => vec![Context::Confirm],
             None => {
-                let mut v = Vec::with_capacity(4);
-                if self.pane == Pane::Alerts && self.show_silences {
-                    v.push(Context::Silences);
-                }
-                v.extend([Context::Pane(self.pane), Context::Navigation, Context::Global]);
-                v
+                // The silence list replaces the alert list and its keys.
+                let pane = if self.pane == Pane::Alerts && self.show_silences {
+                    Context::Silences
+                } else {
+                    Context::Pane(self.pane)
+                };
+                vec![pane, Context::Navigation, Context::Global]
             }
         }
     }
@@ -595,6 +596,10 @@ impl App {
                     Action::Logs => Some(PodTab::Logs),
                     Action::Follow => {
                         m.logs.toggle_follow();
+                        None
+                    }
+                    Action::Wrap => {
+                        m.logs.wrap = !m.logs.wrap;
                         None
                     }
                     other => {
@@ -954,6 +959,22 @@ impl App {
                 }
                 Vec::new()
             }
+        }
+    }
+
+    /// Pasted text goes to the line or field being edited; single-line inputs take the
+    /// first line.
+    pub fn on_paste(&mut self, text: &str) {
+        let line = text.lines().next().unwrap_or("");
+        let pane = self.pane;
+        if let Some(input) = self.input.as_mut() {
+            input.text.insert_str(line);
+            if input.kind == InputKind::Filter {
+                let value = input.value().to_string();
+                self.set_filter(pane, &value);
+            }
+        } else if let Some(Modal::Silence(form)) = self.modals.last_mut() {
+            form.paste(line);
         }
     }
 

@@ -109,26 +109,65 @@ pub fn cut(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-/// Word-wraps `text` to `width` cells; words longer than a line are cut.
+/// Word-wraps `text` to `width` cells; a word longer than a line (a URL) is broken
+/// across lines rather than cut, so none of it is lost.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut lines = Vec::new();
     for paragraph in text.lines() {
         let mut line = String::new();
         for word in paragraph.split_whitespace() {
-            let needed = if line.is_empty() { 0 } else { 1 } + self::width(word);
+            let needed = usize::from(!line.is_empty()) + self::width(word);
             if !line.is_empty() && self::width(&line) + needed > width {
                 lines.push(std::mem::take(&mut line));
             }
             if !line.is_empty() {
                 line.push(' ');
             }
-            line.push_str(&truncate(word, width));
+            for c in word.chars() {
+                if self::width(&line) >= width {
+                    lines.push(std::mem::take(&mut line));
+                }
+                line.push(c);
+            }
         }
         lines.push(line);
     }
     if lines.is_empty() {
         lines.push(String::new());
+    }
+    lines
+}
+
+/// Word-wraps styled text to `width` cells; lines after the first start with `indent`
+/// spaces, so that a labelled value keeps its column.
+pub fn wrap_spans(spans: Vec<ratatui::text::Span<'static>>, width: usize, indent: usize) -> Vec<ratatui::text::Line<'static>> {
+    use ratatui::text::{Line, Span};
+    let width = width.max(indent + 10);
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let mut line: Vec<Span<'static>> = Vec::new();
+    let mut used = 0usize;
+    for span in spans {
+        // Keep runs of spaces with the word before them, so padding survives.
+        let mut rest: &str = span.content.as_ref();
+        while !rest.is_empty() {
+            let word_end = rest.find(' ').map_or(rest.len(), |i| {
+                rest[i..].find(|c| c != ' ').map_or(rest.len(), |j| i + j)
+            });
+            let word = &rest[..word_end];
+            rest = &rest[word_end..];
+            let w = self::width(word.trim_end());
+            if used > indent && used + w > width {
+                lines.push(Line::from(std::mem::take(&mut line)));
+                line.push(Span::raw(" ".repeat(indent)));
+                used = indent;
+            }
+            line.push(Span::styled(word.to_string(), span.style));
+            used += self::width(word);
+        }
+    }
+    if !line.is_empty() {
+        lines.push(Line::from(line));
     }
     lines
 }
@@ -187,6 +226,15 @@ mod tests {
         assert_eq!(wrap("one two three", 7), ["one two", "three"]);
         assert_eq!(wrap("a\nb", 10), ["a", "b"]);
         assert_eq!(wrap("", 5), [""]);
+        assert_eq!(wrap("see https://x.example/abc", 10), ["see", "https://x.", "example/ab", "c"]);
+    }
+
+    #[test]
+    fn styled_wrapping_keeps_a_hanging_indent() {
+        use ratatui::text::Span;
+        let lines = wrap_spans(vec![Span::raw("  label   "), Span::raw("one two three four five six")], 24, 10);
+        let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        assert_eq!(text, ["  label   one two three ", "          four five six"]);
     }
 
     #[test]

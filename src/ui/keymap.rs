@@ -39,6 +39,7 @@ pub enum Action {
     NextTab,
     PrevTab,
     Follow,
+    Wrap,
     Close,
     NextField,
     PrevField,
@@ -308,6 +309,7 @@ pub static REGISTRY: &[ActionSpec] = &[
     spec("pod.prev-tab", A::PrevTab, &[K::BackTab, K::Left], C::PodDetails, "previous tab"),
     spec("pod.logs", A::Logs, &[K::Char('l')], C::PodDetails, "logs").rbac("get", "pods", "log"),
     spec("pod.follow", A::Follow, &[K::Char('f')], C::PodDetails, "follow logs on/off").footer(),
+    spec("pod.wrap", A::Wrap, &[K::Char('w')], C::PodDetails, "wrap long log lines on/off").footer(),
     // Alert details.
     spec("alert.silence", A::Silence, &[K::Char('s')], C::AlertDetails, "silence").footer().danger(Danger::Caution),
     // Silence form.

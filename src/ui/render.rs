@@ -156,7 +156,7 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
 }
 
 /// The pane's title: where, and with which filter; and its summary on the right.
-fn titles(app: &App, views: &Views, ctx: &Ctx<'_>) -> (Line<'static>, Line<'static>) {
+fn titles(app: &App, views: &Views, width: u16, ctx: &Ctx<'_>) -> (Line<'static>, Line<'static>) {
     let s = &ctx.theme.s;
     let mut left = vec![Span::styled(
         format!(" {} ", if app.pane == Pane::Alerts && app.show_silences { "Silences" } else { app.pane.title() }),
@@ -198,7 +198,7 @@ fn titles(app: &App, views: &Views, ctx: &Ctx<'_>) -> (Line<'static>, Line<'stat
         Pane::Alerts => {
             let mut v = vec![Span::raw(" ")];
             v.extend(alerts::title_counts(&views.alerts, ctx));
-            if views.alerts.hidden_always_firing > 0 {
+            if views.alerts.hidden_always_firing > 0 && width >= 100 {
                 v.push(Span::styled(format!(" · {} watchdog hidden", views.alerts.hidden_always_firing), s.muted));
             }
             v.push(Span::raw(" "));
@@ -245,7 +245,7 @@ pub fn count(n: usize) -> String {
 }
 
 fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ctx<'_>) {
-    let (left, right) = titles(app, views, ctx);
+    let (left, right) = titles(app, views, area.width, ctx);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(ctx.theme.env_border(accent_of(app, ctx)))
@@ -297,6 +297,18 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ctx<
         Pane::Backups => backups::render(f, content, app, &views.backups, ctx),
         Pane::Slo => slo::render(f, content, app, &views.slo, ctx),
         Pane::Runs => runs::render(f, content, ctx),
+    }
+    // Where the selection is, on the bottom border, when the list is longer than the pane.
+    let list = app.list(app.pane);
+    if app.pane != Pane::Runs && list.page > 0 && list.len > list.page {
+        let pos = Line::styled(
+            format!(" {}/{} ", count(list.selected + 1), count(list.len)),
+            ctx.theme.s.muted,
+        );
+        let w = pos.width() as u16;
+        if w + 4 < area.width {
+            put_line(f.buffer_mut(), area.x + area.width - w - 2, area.y + area.height - 1, w, &pos, Align::Left);
+        }
     }
 }
 

@@ -12,13 +12,18 @@ use serde_json::{Value, json};
 
 use super::disruption::evict;
 use super::pacing::{self, Pacer};
-use super::velero::{annotation, fnv, patch, selector_matches, status_mut, str_at};
+use super::pods::{is_terminating, node_ready};
+use super::velero::{patch, phase, status_mut, str_at};
+use super::workloads::{
+    age_key, annotation, condition_true, delete, find_condition, fnv64, owner_ref, safe_encode,
+    selector_matches,
+};
 use super::{Controller, PerCluster};
 use crate::config::ClusterRole;
 use crate::sim::clock::{k8s_time, parse_time};
 use crate::sim::cluster::{ClusterSim, FleetOps};
 use crate::sim::registry::{KindId, ids};
-use crate::sim::store::{DeleteOptions, Obj, Store, name_of, namespace_of, random_suffix, uid_of};
+use crate::sim::store::{Obj, Store, name_of, namespace_of, random_suffix, uid_of};
 
 pub const CLUSTER_LABEL: &str = "cluster.x-k8s.io/cluster-name";
 pub const DEPLOYMENT_LABEL: &str = "cluster.x-k8s.io/deployment-name";
@@ -203,12 +208,7 @@ impl Pass<'_> {
     }
 
     fn delete(&mut self, kind: KindId, o: &Value) {
-        if !is_deleting(o)
-            && self
-                .store()
-                .delete(kind, namespace_of(o), name_of(o), DeleteOptions::default())
-                .is_ok()
-        {
+        if !is_terminating(o) && delete(self.sc, kind, o) {
             self.changed = true;
         }
     }
@@ -238,7 +238,7 @@ impl Pass<'_> {
 
     fn clusters(&mut self) {
         for c in self.list(*ids::CLUSTERS) {
-            if is_deleting(&c) {
+            if is_terminating(&c) {
                 self.delete_cluster(&c);
                 continue;
             }
@@ -315,7 +315,7 @@ impl Pass<'_> {
         let secret = json!({
             "metadata": {"name": name, "namespace": ns,
                 "labels": {CLUSTER_LABEL: name_of(c)},
-                "ownerReferences": [owner_ref(c, true)]},
+                "ownerReferences": [owner_ref(c)]},
             "type": "cluster.x-k8s.io/secret",
             "data": {"value": value},
         });
@@ -417,7 +417,7 @@ impl Pass<'_> {
     fn control_planes(&mut self) {
         for kcp in self.list(*ids::KCPS) {
             let cluster = self.kcp_cluster(&kcp);
-            if is_deleting(&kcp) || !self.workable(namespace_of(&kcp), &cluster) {
+            if is_terminating(&kcp) || !self.workable(namespace_of(&kcp), &cluster) {
                 continue;
             }
             let owned = self.kcp_machines(&kcp);
@@ -454,7 +454,8 @@ impl Pass<'_> {
     /// time and wait for the previous machine to be up or gone.
     fn scale_control_plane(&mut self, kcp: &Obj, cluster: &str, owned: &[Obj]) {
         let desired = replicas(kcp);
-        let (deleting, active): (Vec<&Obj>, Vec<&Obj>) = owned.iter().partition(|m| is_deleting(m));
+        let (deleting, active): (Vec<&Obj>, Vec<&Obj>) =
+            owned.iter().partition(|m| is_terminating(m));
         if let Some(after) = parse_time(str_at(&kcp["spec"]["rolloutAfter"]))
             && after > self.pace.now
         {
@@ -478,21 +479,29 @@ impl Pass<'_> {
                 self.delete(*ids::MACHINES, victim);
             }
         } else if count < desired {
-            let n = if self.pace.booting {
-                desired - count
-            } else {
-                1
-            };
-            let mut made: Vec<Obj> = Vec::new();
-            for _ in 0..n {
-                let siblings: Vec<&Obj> = active.iter().copied().chain(made.iter()).collect();
-                let created = self.create_cp_machine(kcp, cluster, &siblings);
-                made.extend(created);
-            }
+            self.add_machines(desired - count, &active, |p, siblings| {
+                p.create_cp_machine(kcp, cluster, siblings)
+            });
         } else if count > desired
             && let Some(victim) = victim(&active)
         {
             self.delete(*ids::MACHINES, victim);
+        }
+    }
+
+    /// Creates `short` machines, all at once while booting and one at a time otherwise,
+    /// each spread over the zones of `active` and of those made before it.
+    fn add_machines(
+        &mut self,
+        short: i64,
+        active: &[&Obj],
+        mut create: impl FnMut(&mut Self, &[&Obj]) -> Option<Obj>,
+    ) {
+        let n = if self.pace.booting { short } else { 1 };
+        let mut made: Vec<Obj> = Vec::new();
+        for _ in 0..n {
+            let siblings: Vec<&Obj> = active.iter().copied().chain(made.iter()).collect();
+            made.extend(create(self, &siblings));
         }
     }
 
@@ -534,7 +543,7 @@ impl Pass<'_> {
         }
         let machine = json!({
             "metadata": {"name": name, "namespace": ns, "labels": labels,
-                "ownerReferences": [owner_ref(owner, true)],
+                "ownerReferences": [owner_ref(owner)],
                 "finalizers": [MACHINE_FINALIZER]},
             "spec": spec,
         });
@@ -563,7 +572,7 @@ impl Pass<'_> {
         for md in self.list(*ids::MACHINEDEPLOYMENTS) {
             let ns = namespace_of(&md);
             let cluster = str_at(&md["spec"]["clusterName"]);
-            if is_deleting(&md) || md["spec"]["paused"] == true || !self.workable(ns, cluster) {
+            if is_terminating(&md) || md["spec"]["paused"] == true || !self.workable(ns, cluster) {
                 continue;
             }
             let owned = |o: &&Obj| {
@@ -572,7 +581,7 @@ impl Pass<'_> {
             let md_sets: Vec<&Obj> = sets
                 .iter()
                 .filter(owned)
-                .filter(|s| !is_deleting(s))
+                .filter(|s| !is_terminating(s))
                 .collect();
             let md_machines: Vec<&Obj> = machines.iter().filter(owned).collect();
             self.roll_machine_deployment(&md, &md_sets, &md_machines);
@@ -619,7 +628,7 @@ impl Pass<'_> {
         }
         if machines
             .iter()
-            .any(|m| is_deleting(m) || phase(m) != "Running")
+            .any(|m| is_terminating(m) || phase(m) != "Running")
         {
             return; // strictly one machine at a time
         }
@@ -654,20 +663,12 @@ impl Pass<'_> {
             t["bootstrap"]["configRef"]["name"],
             t["failureDomain"]
         );
-        if let Some(after) = parse_time(str_at(&md["spec"]["rolloutAfter"])) {
-            if self.pace.reached(after) {
-                key.push_str(&k8s_time(after));
-            }
+        if let Some(after) = parse_time(str_at(&md["spec"]["rolloutAfter"]))
+            && self.pace.reached(after)
+        {
+            key.push_str(&k8s_time(after));
         }
-        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-        let mut h = fnv(&key);
-        (0..5)
-            .map(|_| {
-                let c = ALPHABET[(h % ALPHABET.len() as u64) as usize] as char;
-                h /= ALPHABET.len() as u64;
-                c
-            })
-            .collect()
+        safe_encode(fnv64(key.as_bytes()), 5)
     }
 
     fn create_machine_set(&mut self, md: &Obj, name: &str, hash: &str, replicas: i64) {
@@ -682,7 +683,7 @@ impl Pass<'_> {
         }
         let ms = json!({
             "metadata": {"name": name, "namespace": namespace_of(md), "labels": labels,
-                "ownerReferences": [owner_ref(md, true)]},
+                "ownerReferences": [owner_ref(md)]},
             "spec": {"clusterName": cluster, "replicas": replicas,
                 "selector": {"matchLabels": selector}, "template": template},
         });
@@ -693,7 +694,7 @@ impl Pass<'_> {
         let machines = self.list(*ids::MACHINES);
         for ms in self.list(*ids::MACHINESETS) {
             let ns = namespace_of(&ms);
-            if is_deleting(&ms) || !self.workable(ns, str_at(&ms["spec"]["clusterName"])) {
+            if is_terminating(&ms) || !self.workable(ns, str_at(&ms["spec"]["clusterName"])) {
                 continue;
             }
             let owned: Vec<&Obj> = machines
@@ -708,7 +709,8 @@ impl Pass<'_> {
     /// one is up, and deletes one when over, after the previous one is gone.
     fn scale_machine_set(&mut self, ms: &Obj, owned: &[&Obj]) {
         let desired = replicas(ms);
-        let (deleting, active): (Vec<&Obj>, Vec<&Obj>) = owned.iter().partition(|m| is_deleting(m));
+        let (deleting, active): (Vec<&Obj>, Vec<&Obj>) =
+            owned.iter().partition(|m| is_terminating(m));
         let count = active.len() as i64;
         if count < desired {
             if !self.pace.booting
@@ -716,17 +718,9 @@ impl Pass<'_> {
             {
                 return;
             }
-            let n = if self.pace.booting {
-                desired - count
-            } else {
-                1
-            };
-            let mut made: Vec<Obj> = Vec::new();
-            for _ in 0..n {
-                let siblings: Vec<&Obj> = active.iter().copied().chain(made.iter()).collect();
-                let created = self.create_worker_machine(ms, &siblings);
-                made.extend(created);
-            }
+            self.add_machines(desired - count, &active, |p, siblings| {
+                p.create_worker_machine(ms, siblings)
+            });
         } else if count > desired
             && deleting.is_empty()
             && let Some(victim) = victim(&active)
@@ -755,7 +749,7 @@ impl Pass<'_> {
 
     fn machines(&mut self) {
         for m in self.list(*ids::MACHINES) {
-            if is_deleting(&m) {
+            if is_terminating(&m) {
                 self.delete_machine(&m);
             } else {
                 self.run_machine(m);
@@ -996,7 +990,7 @@ impl Pass<'_> {
                     "kernelVersion": "6.8.0-60-generic",
                     "operatingSystem": "linux",
                     "architecture": "amd64",
-                    "machineID": format!("{:032x}", u128::from(fnv(name)) << 64 | u128::from(fnv(cluster))),
+                    "machineID": format!("{:032x}", u128::from(fnv64(name.as_bytes())) << 64 | u128::from(fnv64(cluster.as_bytes()))),
                     "systemUUID": uid_of(m),
                     "bootID": uid_of(m),
                 },
@@ -1027,7 +1021,7 @@ impl Pass<'_> {
         if let (Some(target), Some(node)) = (target, node) {
             let cluster_going = self
                 .cluster_obj(namespace_of(m), cluster)
-                .is_some_and(|c| is_deleting(&c));
+                .is_some_and(|c| is_terminating(&c));
             if !cluster_going && annotation(m, EXCLUDE_DRAIN_ANNOTATION).is_none() {
                 self.changed |= patch(&target.store, *ids::NODES, "", name_of(&node), |n| {
                     n["spec"]["unschedulable"] = json!(true);
@@ -1045,11 +1039,7 @@ impl Pass<'_> {
                     return;
                 }
             }
-            if target
-                .store
-                .delete(*ids::NODES, "", name_of(&node), DeleteOptions::default())
-                .is_ok()
-            {
+            if delete(&target, *ids::NODES, &node) {
                 self.changed = true;
             }
         }
@@ -1070,7 +1060,7 @@ impl Pass<'_> {
                 continue;
             }
             let (ns, name) = (namespace_of(p), name_of(p));
-            if !is_deleting(p) {
+            if !is_terminating(p) {
                 match evict(target, ns, name, None) {
                     Ok(()) => self.changed = true,
                     Err(e) if e.code == 429 => {
@@ -1141,7 +1131,7 @@ impl Pass<'_> {
             })
             .collect();
         let desired = replicas(ms);
-        let active = owned.iter().filter(|m| !is_deleting(m)).count() as i64;
+        let active = owned.iter().filter(|m| !is_terminating(m)).count() as i64;
         let ready = owned.iter().filter(|m| is_ready(m)).count() as i64;
         let conds = vec![
             Cond::yes("MachinesCreated"),
@@ -1183,7 +1173,7 @@ impl Pass<'_> {
         let ready = owned.iter().filter(|m| is_ready(m)).count() as i64;
         let updated = owned
             .iter()
-            .filter(|m| !is_deleting(m) && label(m, SET_LABEL) == Some(new_name.as_str()))
+            .filter(|m| !is_terminating(m) && label(m, SET_LABEL) == Some(new_name.as_str()))
             .count();
         let (_, max_unavailable) = rolling_params(md);
         let phase = match ready.cmp(&desired) {
@@ -1232,7 +1222,7 @@ impl Pass<'_> {
     fn control_plane_status(&mut self, kcp: &Obj) {
         let owned = self.kcp_machines(kcp);
         let desired = replicas(kcp);
-        let active: Vec<&Obj> = owned.iter().filter(|m| !is_deleting(m)).collect();
+        let active: Vec<&Obj> = owned.iter().filter(|m| !is_terminating(m)).collect();
         let ready = owned.iter().filter(|m| is_ready(m)).count() as i64;
         let outdated = active.iter().filter(|m| self.kcp_outdated(kcp, m)).count() as i64;
         let count = active.len() as i64;
@@ -1250,7 +1240,7 @@ impl Pass<'_> {
             match not_ready {
                 None => Cond::yes("MachinesReady"),
                 Some(m) => {
-                    let reason = match str_at(&ready_condition(m)["reason"]) {
+                    let reason = match str_at(&condition(m, "Ready")["reason"]) {
                         "" => "WaitingForMachines",
                         r => r,
                     };
@@ -1293,7 +1283,7 @@ impl Pass<'_> {
     }
 
     fn cluster_status(&mut self, c: &Obj) {
-        if is_deleting(c) || phase(c) == "Failed" {
+        if is_terminating(c) || phase(c) == "Failed" {
             return;
         }
         let provisioning = self.fleet.cluster(name_of(c)).is_none()
@@ -1333,9 +1323,9 @@ impl Pass<'_> {
             .iter()
             .filter(|m| {
                 namespace_of(m) == namespace_of(mhc)
-                    && !is_deleting(m)
+                    && !is_terminating(m)
                     && m["spec"]["clusterName"] == *cluster
-                    && selector_matches(&mhc["spec"]["selector"], &m["metadata"]["labels"])
+                    && selects(&mhc["spec"]["selector"], &m["metadata"]["labels"])
             })
             .collect();
         let expected = targets.len() as i64;
@@ -1396,48 +1386,24 @@ fn label<'a>(o: &'a Value, key: &str) -> Option<&'a str> {
     o["metadata"]["labels"][key].as_str()
 }
 
-fn is_deleting(o: &Value) -> bool {
-    o["metadata"]["deletionTimestamp"].is_string()
-}
-
-fn phase(o: &Value) -> &str {
-    str_at(&o["status"]["phase"])
-}
-
 fn replicas(o: &Value) -> i64 {
     o["spec"]["replicas"].as_i64().unwrap_or(1)
 }
 
+/// The condition of this type, or null.
 fn condition<'a>(o: &'a Value, kind: &str) -> &'a Value {
-    o["status"]["conditions"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["type"] == kind))
-        .unwrap_or(&Value::Null)
+    find_condition(&o["status"]["conditions"], kind).unwrap_or(&Value::Null)
 }
 
-fn ready_condition(o: &Value) -> &Value {
-    condition(o, "Ready")
-}
-
-fn condition_true(o: &Value, kind: &str) -> bool {
-    condition(o, kind)["status"] == "True"
+/// A MachineHealthCheck's selector; a missing one is empty (the field is not optional
+/// in Cluster API), so it matches every machine.
+fn selects(selector: &Value, labels: &Value) -> bool {
+    !selector.is_object() || selector_matches(selector, labels)
 }
 
 /// Running, not going away, and its node Ready.
 fn is_ready(m: &Value) -> bool {
-    !is_deleting(m) && phase(m) == "Running" && condition_true(m, "NodeHealthy")
-}
-
-fn node_ready(n: &Value) -> bool {
-    condition(n, "Ready")["status"] == "True"
-}
-
-/// Oldest first, names breaking ties (timestamps have whole seconds).
-fn age_key(o: &Value) -> (String, String) {
-    (
-        str_at(&o["metadata"]["creationTimestamp"]).to_string(),
-        name_of(o).to_string(),
-    )
+    !is_terminating(m) && phase(m) == "Running" && condition_true(m, "NodeHealthy")
 }
 
 /// The machine to delete first: marked with the delete annotation, then not ready,
@@ -1536,17 +1502,6 @@ fn resized(actual: i64, desired: i64, what: &str) -> Cond {
             "Warning",
             format!("Scaling {verb} {what} to {desired} replicas (actual {actual})"),
         )
-    })
-}
-
-fn owner_ref(owner: &Value, controller: bool) -> Value {
-    json!({
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": name_of(owner),
-        "uid": uid_of(owner),
-        "controller": controller,
-        "blockOwnerDeletion": true,
     })
 }
 
@@ -1694,14 +1649,13 @@ fn set_node_condition(n: &mut Value, kind: &str, ok: bool, reason: &str, message
 mod tests {
     use std::collections::{HashMap, HashSet};
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::Ordering;
 
     use chrono::TimeZone;
 
     use super::*;
     use crate::sim::clock::SimClock;
-    use crate::sim::cluster::Credentials;
-    use crate::sim::store::EventType;
+    use crate::sim::store::{DeleteOptions, EventType};
 
     const NS: &str = "capi-clusters";
     const MD: &str = "acme-wc-md-0";
@@ -1749,26 +1703,13 @@ mod tests {
     }
 
     fn sim(env: &str, role: ClusterRole, clock: SimClock, booting: bool) -> ClusterSim {
-        let store = Store::new(clock.clone());
+        let c = ClusterSim::for_test(env, role, clock, booting);
         for ns in ["default", "kube-system", NS] {
-            store
+            c.store
                 .create(*ids::NAMESPACES, json!({"metadata": {"name": ns}}))
                 .unwrap();
         }
-        ClusterSim {
-            env: env.into(),
-            role,
-            store,
-            clock,
-            seed: 1,
-            credentials: Credentials {
-                admin: "a".into(),
-                operator: "o".into(),
-                read_only: "r".into(),
-            },
-            probes: std::sync::RwLock::new(Vec::new()),
-            booting: AtomicBool::new(booting),
-        }
+        c
     }
 
     fn infra_ref(template: &str) -> Value {
@@ -2129,7 +2070,7 @@ mod tests {
                 "app pod evicted"
             );
             let ds = get(&wc, *ids::PODS, "default", &format!("ds-{node}"));
-            assert!(!is_deleting(&ds), "DaemonSet pods are not evicted");
+            assert!(!is_terminating(&ds), "DaemonSet pods are not evicted");
         }
     }
 

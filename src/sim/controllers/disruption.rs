@@ -36,21 +36,19 @@ impl Controller for Disruption {
     }
 
     fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
-        let Some(mut pass) = self.pacer.begin(cluster) else {
-            return false;
-        };
-        let (pdbs, _) = cluster.store.list(*ids::PDBS, None);
-        let mut pods_by_ns: HashMap<String, Vec<Obj>> = HashMap::new();
-        let mut changed = false;
-        for pdb in pdbs.iter().filter(|p| !is_terminating(p)) {
-            let ns = namespace_of(pdb);
-            let pods = pods_by_ns
-                .entry(ns.to_string())
-                .or_insert_with(|| cluster.store.list(*ids::PODS, Some(ns)).0);
-            changed |= sync_pdb(cluster, pdb, pods, &mut pass);
-        }
-        self.pacer.end(pass);
-        changed
+        self.pacer.run(cluster, |pass| {
+            let (pdbs, _) = cluster.store.list(*ids::PDBS, None);
+            let mut pods_by_ns: HashMap<String, Vec<Obj>> = HashMap::new();
+            let mut changed = false;
+            for pdb in pdbs.iter().filter(|p| !is_terminating(p)) {
+                let ns = namespace_of(pdb);
+                let pods = pods_by_ns
+                    .entry(ns.to_string())
+                    .or_insert_with(|| cluster.store.list(*ids::PODS, Some(ns)).0);
+                changed |= sync_pdb(cluster, pdb, pods, pass);
+            }
+            changed
+        })
     }
 }
 
@@ -387,20 +385,10 @@ mod tests {
         ));
 
         // Drain-style: cordon the node, relax the budget, evict.
-        c.store
-            .replace(*ids::NODES, "", &victim_node, |cur| {
-                let mut next = cur.clone();
-                next["spec"]["unschedulable"] = json!(true);
-                Ok(next)
-            })
-            .unwrap();
-        c.store
-            .replace(*ids::PDBS, "default", "web", |cur| {
-                let mut next = cur.clone();
-                next["spec"]["minAvailable"] = json!(1);
-                Ok(next)
-            })
-            .unwrap();
+        cordon(&c, &victim_node, true);
+        edit(&c, *ids::PDBS, "default", "web", |next| {
+            next["spec"]["minAvailable"] = json!(1);
+        });
         evict(&c, "default", name_of(&victim), Some(0)).unwrap();
         let s = &get_pdb(&c, "web")["status"];
         assert_eq!(

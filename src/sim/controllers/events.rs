@@ -27,6 +27,14 @@ pub fn record(cluster: &ClusterSim, involved: &Value, type_: &str, reason: &str,
     record_from(cluster, involved, component, None, type_, reason, message);
 }
 
+/// Records a Normal Event, unless the fleet is booting: a fresh simulator must not start
+/// with tens of thousands of "Created pod" events.
+pub fn normal_event(cluster: &ClusterSim, involved: &Value, reason: &str, message: &str) {
+    if !cluster.is_booting() {
+        record(cluster, involved, "Normal", reason, message);
+    }
+}
+
 /// Records an Event with an explicit source (component, and the node for the kubelet).
 pub fn record_from(
     cluster: &ClusterSim,

@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 use super::Controller;
 use super::pacing::{Pacer, Pass};
 use super::pods::is_terminating;
-use super::workloads::patch;
+use super::workloads::{delete, patch};
 use crate::sim::clock::parse_time;
 use crate::sim::cluster::{ClusterSim, FleetOps};
 use crate::sim::registry::{KINDS, KindId, find_kind, ids};
-use crate::sim::store::{DeleteOptions, Obj, name_of, namespace_of, uid_of};
+use crate::sim::store::{Obj, name_of, namespace_of, uid_of};
 
 /// Events are dropped this long after they last happened (the apiserver's event TTL).
 const EVENT_TTL: Duration = Duration::hours(1);
@@ -36,17 +36,14 @@ impl Controller for GarbageCollector {
     }
 
     fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
-        let Some(mut pass) = self.pacer.begin(cluster) else {
-            return false;
-        };
-        let mut changed = self.collect_orphans(cluster);
-        let (namespaces, _) = cluster.store.list(*ids::NAMESPACES, None);
-        for ns in namespaces.iter().filter(|n| is_terminating(n)) {
-            changed |= drain_namespace(cluster, ns);
-        }
-        changed |= self.sweep_events(cluster, &mut pass);
-        self.pacer.end(pass);
-        changed
+        self.pacer.run(cluster, |pass| {
+            let mut changed = self.collect_orphans(cluster);
+            let (namespaces, _) = cluster.store.list(*ids::NAMESPACES, None);
+            for ns in namespaces.iter().filter(|n| is_terminating(n)) {
+                changed |= drain_namespace(cluster, ns);
+            }
+            changed | self.sweep_events(cluster, pass)
+        })
     }
 }
 
@@ -84,15 +81,7 @@ impl GarbageCollector {
             // Check again against the store before deleting: the lists above are not
             // one snapshot.
             if orphaned && refs.iter().all(|r| !owner_exists(cluster, obj, r)) {
-                changed |= cluster
-                    .store
-                    .delete(
-                        kind,
-                        namespace_of(obj),
-                        name_of(obj),
-                        DeleteOptions::default(),
-                    )
-                    .is_ok();
+                changed |= delete(cluster, kind, obj);
             }
         }
         changed
@@ -115,15 +104,7 @@ impl GarbageCollector {
             .iter()
             .filter(|e| last_seen(e).is_some_and(|t| now >= t + EVENT_TTL))
         {
-            changed |= cluster
-                .store
-                .delete(
-                    *ids::EVENTS,
-                    namespace_of(e),
-                    name_of(e),
-                    DeleteOptions::default(),
-                )
-                .is_ok();
+            changed |= delete(cluster, *ids::EVENTS, e);
         }
         changed
     }
@@ -177,10 +158,7 @@ fn drain_namespace(cluster: &ClusterSim, ns: &Value) -> bool {
     for kind in stored_kinds().filter(|k| KINDS[*k].namespaced) {
         let (objs, _) = cluster.store.list(kind, Some(name));
         for o in objs.iter().filter(|o| !is_terminating(o)) {
-            changed |= cluster
-                .store
-                .delete(kind, name, name_of(o), DeleteOptions::default())
-                .is_ok();
+            changed |= delete(cluster, kind, o);
         }
         let left = cluster.store.list(kind, Some(name)).0.len();
         if left > 0 {
@@ -236,6 +214,7 @@ mod tests {
     use super::*;
     use crate::sim::clock::k8s_time;
     use crate::sim::controllers::workloads::testing::*;
+    use crate::sim::store::DeleteOptions;
 
     #[test]
     fn pods_of_a_deleted_replica_set_are_collected() {

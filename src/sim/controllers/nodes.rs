@@ -15,11 +15,11 @@ use super::Controller;
 use super::events;
 use super::pacing::{Pacer, Pass};
 use super::pods::{is_terminating, tolerates};
-use super::workloads::{find_condition, patch};
+use super::workloads::{delete, find_condition, patch};
 use crate::sim::clock::{k8s_time, parse_time};
 use crate::sim::cluster::{ClusterSim, FleetOps};
 use crate::sim::registry::ids;
-use crate::sim::store::{DeleteOptions, Obj, name_of, namespace_of};
+use crate::sim::store::{Obj, name_of, namespace_of};
 
 /// Node annotation: the node's kubelet stops reporting (`"true"`).
 pub const NOT_READY: &str = "sim.ck8s.io/not-ready";
@@ -58,25 +58,23 @@ impl Controller for NodeLifecycle {
     }
 
     fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
-        let Some(mut pass) = self.pacer.begin(cluster) else {
-            return false;
-        };
-        let (nodes, _) = cluster.store.list(*ids::NODES, None);
-        let mut changed = false;
-        for node in &nodes {
-            changed |= sync_node(cluster, node, pass.now);
-        }
-        let (nodes, _) = cluster.store.list(*ids::NODES, None);
-        let no_execute: HashMap<&str, &Obj> = nodes
-            .iter()
-            .filter(|n| taints(n).iter().any(|t| t["effect"] == "NoExecute"))
-            .map(|n| (name_of(n), n))
-            .collect();
-        if !no_execute.is_empty() {
-            changed |= evict_by_taints(cluster, &no_execute, &mut pass);
-        }
-        self.pacer.end(pass);
-        changed
+        self.pacer.run(cluster, |pass| {
+            let (nodes, _) = cluster.store.list(*ids::NODES, None);
+            let mut changed = false;
+            for node in &nodes {
+                changed |= sync_node(cluster, node, pass.now);
+            }
+            let (nodes, _) = cluster.store.list(*ids::NODES, None);
+            let no_execute: HashMap<&str, &Obj> = nodes
+                .iter()
+                .filter(|n| taints(n).iter().any(|t| t["effect"] == "NoExecute"))
+                .map(|n| (name_of(n), n))
+                .collect();
+            if !no_execute.is_empty() {
+                changed |= evict_by_taints(cluster, &no_execute, pass);
+            }
+            changed
+        })
     }
 }
 
@@ -242,34 +240,24 @@ fn evict_by_taints(cluster: &ClusterSim, nodes: &HashMap<&str, &Obj>, pass: &mut
             .min();
         if let Some(at) = deadline
             && pass.reached(at)
+            && delete(cluster, *ids::PODS, pod)
         {
-            let deleted = cluster
-                .store
-                .delete(
-                    *ids::PODS,
-                    namespace_of(pod),
-                    name_of(pod),
-                    DeleteOptions::default(),
-                )
-                .is_ok();
-            if deleted {
-                changed = true;
-                let msg = format!(
-                    "Marking for deletion Pod {}/{}",
-                    namespace_of(pod),
-                    name_of(pod)
+            changed = true;
+            let msg = format!(
+                "Marking for deletion Pod {}/{}",
+                namespace_of(pod),
+                name_of(pod)
+            );
+            if !cluster.is_booting() {
+                events::record_from(
+                    cluster,
+                    pod,
+                    "taint-eviction-controller",
+                    None,
+                    "Normal",
+                    "TaintManagerEviction",
+                    &msg,
                 );
-                if !cluster.is_booting() {
-                    events::record_from(
-                        cluster,
-                        pod,
-                        "taint-eviction-controller",
-                        None,
-                        "Normal",
-                        "TaintManagerEviction",
-                        &msg,
-                    );
-                }
             }
         }
     }
@@ -317,16 +305,10 @@ mod tests {
     use crate::sim::controllers::workloads::testing::*;
 
     fn annotate(c: &ClusterSim, node: &str, value: Option<&str>) {
-        c.store
-            .replace(*ids::NODES, "", node, |cur| {
-                let mut next = cur.clone();
-                match value {
-                    Some(v) => next["metadata"]["annotations"][NOT_READY] = json!(v),
-                    None => next["metadata"]["annotations"] = json!({}),
-                }
-                Ok(next)
-            })
-            .unwrap();
+        edit(c, *ids::NODES, "", node, |next| match value {
+            Some(v) => next["metadata"]["annotations"][NOT_READY] = json!(v),
+            None => next["metadata"]["annotations"] = json!({}),
+        });
     }
 
     fn node(c: &ClusterSim, name: &str) -> Obj {
@@ -337,13 +319,7 @@ mod tests {
     fn cordon_adds_and_uncordon_removes_the_taint() {
         let c = cluster(1);
         let ctl = NodeLifecycle::default();
-        c.store
-            .replace(*ids::NODES, "", "worker-1", |cur| {
-                let mut next = cur.clone();
-                next["spec"]["unschedulable"] = json!(true);
-                Ok(next)
-            })
-            .unwrap();
+        cordon(&c, "worker-1", true);
         assert!(ctl.reconcile(&c, &NoFleet));
         let t = &node(&c, "worker-1")["spec"]["taints"][0];
         assert_eq!(
@@ -352,13 +328,7 @@ mod tests {
         );
         assert!(t["timeAdded"].is_string());
         assert!(!ctl.reconcile(&c, &NoFleet), "nothing more to do");
-        c.store
-            .replace(*ids::NODES, "", "worker-1", |cur| {
-                let mut next = cur.clone();
-                next["spec"]["unschedulable"] = json!(false);
-                Ok(next)
-            })
-            .unwrap();
+        cordon(&c, "worker-1", false);
         ctl.reconcile(&c, &NoFleet);
         assert_eq!(node(&c, "worker-1")["spec"]["taints"], json!([]));
         // Control-plane taints are not ours to touch.
@@ -431,17 +401,13 @@ mod tests {
             .collect();
         assert!(on_node.iter().all(|p| !is_terminating(p) && !is_ready(p)));
         // Back-date the taint as if five minutes had passed.
-        c.store
-            .replace(*ids::NODES, "", &victim_node, |cur| {
-                let mut next = cur.clone();
-                for t in next["spec"]["taints"].as_array_mut().unwrap() {
-                    if t["effect"] == "NoExecute" {
-                        t["timeAdded"] = json!(k8s_time(start() - Duration::minutes(6)));
-                    }
+        edit(&c, *ids::NODES, "", &victim_node, |next| {
+            for t in next["spec"]["taints"].as_array_mut().unwrap() {
+                if t["effect"] == "NoExecute" {
+                    t["timeAdded"] = json!(k8s_time(start() - Duration::minutes(6)));
                 }
-                Ok(next)
-            })
-            .unwrap();
+            }
+        });
         settle(&c, &ctl);
         let pods = pods_of(&c, "web-");
         let evicted: Vec<_> = pods

@@ -36,6 +36,17 @@ impl Pacer {
         let pass = Pass::start(cluster.store.resource_version(), cluster);
         (!self.skips(&pass)).then_some(pass)
     }
+
+    /// Runs a pass through `f` (which says whether it changed anything) unless it may
+    /// be skipped.
+    pub fn run(&self, cluster: &ClusterSim, f: impl FnOnce(&mut Pass) -> bool) -> bool {
+        let Some(mut pass) = self.begin(cluster) else {
+            return false;
+        };
+        let changed = f(&mut pass);
+        self.end(pass);
+        changed
+    }
 }
 
 impl<K: PartialEq> Pacer<K> {

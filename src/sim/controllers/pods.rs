@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::Controller;
 use super::events;
 use super::pacing::{Pacer, Pass};
-use super::workloads::{FAIL_POD, expression_matches, find_condition, fnv64};
+use super::workloads::{FAIL_POD, age_key, expression_matches, find_condition, fnv64};
 use crate::sim::clock::{k8s_time, parse_time};
 use crate::sim::cluster::{ClusterSim, FleetOps};
 use crate::sim::registry::ids;
@@ -189,38 +189,26 @@ impl Controller for Scheduler {
     }
 
     fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
-        let Some(pass) = self.pacer.begin(cluster) else {
-            return false;
-        };
-        let (pods, _) = cluster.store.list(*ids::PODS, None);
-        let mut pending: Vec<&Obj> = pods.iter().filter(|p| wants_scheduling(p)).collect();
-        let mut changed = false;
-        if !pending.is_empty() {
-            pending.sort_by(|a, b| {
-                let key = |p: &Value| {
-                    (
-                        p["metadata"]["creationTimestamp"]
-                            .as_str()
-                            .unwrap_or("")
-                            .to_string(),
-                        name_of(p).to_string(),
-                    )
-                };
-                key(a).cmp(&key(b))
-            });
-            let (nodes, _) = cluster.store.list(*ids::NODES, None);
-            let mut load: BTreeMap<&str, usize> = nodes.iter().map(|n| (name_of(n), 0)).collect();
-            for p in pods.iter().filter(|p| !is_finished(p)) {
-                if let Some(n) = p["spec"]["nodeName"].as_str().and_then(|n| load.get_mut(n)) {
-                    *n += 1;
+        self.pacer.run(cluster, |pass| {
+            let (pods, _) = cluster.store.list(*ids::PODS, None);
+            let mut pending: Vec<&Obj> = pods.iter().filter(|p| wants_scheduling(p)).collect();
+            let mut changed = false;
+            if !pending.is_empty() {
+                pending.sort_by_key(|p| age_key(p));
+                let (nodes, _) = cluster.store.list(*ids::NODES, None);
+                let mut load: BTreeMap<&str, usize> =
+                    nodes.iter().map(|n| (name_of(n), 0)).collect();
+                for p in pods.iter().filter(|p| !is_finished(p)) {
+                    if let Some(n) = p["spec"]["nodeName"].as_str().and_then(|n| load.get_mut(n)) {
+                        *n += 1;
+                    }
+                }
+                for pod in pending {
+                    changed |= schedule(cluster, pod, &nodes, &mut load, pass.now);
                 }
             }
-            for pod in pending {
-                changed |= schedule(cluster, pod, &nodes, &mut load, pass.now);
-            }
-        }
-        self.pacer.end(pass);
-        changed
+            changed
+        })
     }
 }
 
@@ -332,14 +320,12 @@ fn bind(
     if let Some(n) = load.get_mut(node) {
         *n += 1;
     }
-    if !cluster.is_booting() {
-        let msg = format!(
-            "Successfully assigned {}/{} to {node}",
-            namespace_of(pod),
-            name_of(pod)
-        );
-        events::record(cluster, &bound, "Normal", "Scheduled", &msg);
-    }
+    let msg = format!(
+        "Successfully assigned {}/{} to {node}",
+        namespace_of(pod),
+        name_of(pod)
+    );
+    events::normal_event(cluster, &bound, "Scheduled", &msg);
     true
 }
 
@@ -400,18 +386,16 @@ impl Controller for Kubelet {
     }
 
     fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
-        let Some(mut pass) = self.pacer.begin(cluster) else {
-            return false;
-        };
-        let (pods, _) = cluster.store.list(*ids::PODS, None);
-        let (nodes, _) = cluster.store.list(*ids::NODES, None);
-        let nodes: HashMap<&str, &Obj> = nodes.iter().map(|n| (name_of(n), n)).collect();
-        let mut changed = false;
-        for pod in &pods {
-            changed |= sync_pod(cluster, pod, &nodes, &mut pass);
-        }
-        self.pacer.end(pass);
-        changed
+        self.pacer.run(cluster, |pass| {
+            let (pods, _) = cluster.store.list(*ids::PODS, None);
+            let (nodes, _) = cluster.store.list(*ids::NODES, None);
+            let nodes: HashMap<&str, &Obj> = nodes.iter().map(|n| (name_of(n), n)).collect();
+            let mut changed = false;
+            for pod in &pods {
+                changed |= sync_pod(cluster, pod, &nodes, pass);
+            }
+            changed
+        })
     }
 }
 
@@ -856,16 +840,6 @@ mod tests {
     use super::*;
     use crate::sim::controllers::workloads::testing::*;
 
-    fn cordon(c: &ClusterSim, node: &str, on: bool) {
-        c.store
-            .replace(*ids::NODES, "", node, |cur| {
-                let mut next = cur.clone();
-                next["spec"]["unschedulable"] = json!(on);
-                Ok(next)
-            })
-            .unwrap();
-    }
-
     #[test]
     fn tolerations_match_taints() {
         let cp = json!({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"});
@@ -1081,13 +1055,9 @@ mod tests {
         let ctl = controllers();
         c.store.create(*ids::PODS, pod("web")).unwrap();
         settle(&c, &ctl);
-        c.store
-            .replace(*ids::NODES, "", "worker-1", |cur| {
-                let mut next = cur.clone();
-                next["metadata"]["annotations"] = json!({"sim.ck8s.io/not-ready": "true"});
-                Ok(next)
-            })
-            .unwrap();
+        edit(&c, *ids::NODES, "", "worker-1", |next| {
+            next["metadata"]["annotations"] = json!({"sim.ck8s.io/not-ready": "true"});
+        });
         settle(&c, &ctl);
         let p = c.store.get(*ids::PODS, "default", "web").unwrap();
         assert!(!is_ready(&p));

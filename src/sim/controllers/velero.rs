@@ -14,12 +14,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::pacing::{self, Pacer};
-use super::workloads::Schedule;
+use super::pods::is_terminating;
+use super::workloads::{Schedule, annotation, delete, fnv64, selector_matches};
 use super::{Controller, PerCluster};
 use crate::sim::clock::{k8s_time, parse_time};
 use crate::sim::cluster::{ClusterSim, FleetOps};
 use crate::sim::registry::{KINDS, KindId, ids};
-use crate::sim::store::{DeleteOptions, Obj, Store, name_of, namespace_of, uid_of};
+use crate::sim::store::{Obj, Store, name_of, namespace_of, uid_of};
 
 const NS: &str = "velero";
 pub const OUTCOME_ANNOTATION: &str = "sim.ck8s.io/backup-outcome";
@@ -473,7 +474,7 @@ impl Pass<'_> {
         if outcome.phase == "Failed" {
             self.storage.remove(self.store(), &uid);
         }
-        let warnings = fnv(&name) % 4;
+        let warnings = fnv64(name.as_bytes()) % 4;
         self.started.remove(&uid);
         self.patch(*ids::BACKUPS, &name, |o| {
             let st = status_mut(o);
@@ -514,7 +515,7 @@ impl Pass<'_> {
             },
             Some("PartiallyFailed") => Outcome {
                 phase: "PartiallyFailed",
-                errors: 1 + fnv(name_of(b)) % 3,
+                errors: 1 + fnv64(name_of(b).as_bytes()) % 3,
                 failure: None,
             },
             _ => Outcome {
@@ -542,11 +543,7 @@ impl Pass<'_> {
         if !self.pace.reached(expiration) {
             return;
         }
-        if self
-            .store()
-            .delete(*ids::BACKUPS, NS, name_of(b), DeleteOptions::default())
-            .is_ok()
-        {
+        if delete(self.cluster, *ids::BACKUPS, b) {
             self.storage.remove(self.store(), uid_of(b));
             self.changed = true;
         }
@@ -697,8 +694,7 @@ fn snapshot(store: &Store, spec: &Value) -> Vec<(KindId, Obj)> {
     let mut out = Vec::new();
     for ns_obj in &namespaces {
         let ns = name_of(ns_obj);
-        let terminating = ns_obj["metadata"]["deletionTimestamp"].is_string();
-        if terminating
+        if is_terminating(ns_obj)
             || !selects(&included, &excluded, ns)
             || (SYSTEM_NAMESPACES.contains(&ns) && !explicit(ns))
         {
@@ -858,7 +854,7 @@ fn execute_restore(store: &Store, restore: &str, plan: Vec<(KindId, Value)>) -> 
 /// Makes sure a restore target namespace exists and is not going away.
 fn ensure_namespace(store: &Store, ns: &str, backup: &Value, restore: &str) -> bool {
     match store.get(*ids::NAMESPACES, "", ns) {
-        Some(n) => !n["metadata"]["deletionTimestamp"].is_string(),
+        Some(n) => !is_terminating(&n),
         None => store
             .create(
                 *ids::NAMESPACES,
@@ -920,38 +916,13 @@ fn resource_selected(spec: &Value, kind: KindId) -> bool {
 
 fn labels_selected(spec: &Value, obj: &Value) -> bool {
     let labels = &obj["metadata"]["labels"];
-    let single =
-        spec["labelSelector"].is_null() || selector_matches(&spec["labelSelector"], labels);
+    // A selector that is not given selects everything here.
+    let selects = |s: &Value| !s.is_object() || selector_matches(s, labels);
     let any = match spec["orLabelSelectors"].as_array() {
-        Some(or) if !or.is_empty() => or.iter().any(|s| selector_matches(s, labels)),
+        Some(or) if !or.is_empty() => or.iter().any(selects),
         _ => true,
     };
-    single && any
-}
-
-/// A metav1.LabelSelector (`matchLabels`, `matchExpressions` with In, NotIn, Exists,
-/// DoesNotExist) against an object's labels.
-pub(super) fn selector_matches(selector: &Value, labels: &Value) -> bool {
-    let label = |k: &str| labels.get(k).and_then(Value::as_str);
-    let by_labels = selector["matchLabels"]
-        .as_object()
-        .is_none_or(|m| m.iter().all(|(k, v)| label(k) == v.as_str()));
-    let by_expressions = selector["matchExpressions"].as_array().is_none_or(|exprs| {
-        exprs.iter().all(|e| {
-            let key = str_at(&e["key"]);
-            let values: Vec<&str> = e["values"]
-                .as_array()
-                .map_or(Vec::new(), |v| v.iter().filter_map(Value::as_str).collect());
-            match str_at(&e["operator"]) {
-                "In" => label(key).is_some_and(|l| values.contains(&l)),
-                "NotIn" => label(key).is_none_or(|l| !values.contains(&l)),
-                "Exists" => label(key).is_some(),
-                "DoesNotExist" => label(key).is_none(),
-                _ => false,
-            }
-        })
-    });
-    by_labels && by_expressions
+    selects(&spec["labelSelector"]) && any
 }
 
 // ---- Small helpers ----
@@ -989,12 +960,8 @@ pub(super) fn str_at(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
-fn phase(o: &Value) -> &str {
+pub(super) fn phase(o: &Value) -> &str {
     str_at(&o["status"]["phase"])
-}
-
-pub(super) fn annotation<'a>(o: &'a Value, key: &str) -> Option<&'a str> {
-    o["metadata"]["annotations"][key].as_str()
 }
 
 fn is_unavailable(bsl: &Value) -> bool {
@@ -1007,13 +974,6 @@ fn unavailable_message(name: &str) -> String {
          operation error S3: ListObjectsV2, https response error StatusCode: 503, api error \
          ServiceUnavailable: Service Unavailable"
     )
-}
-
-/// FNV-1a, for small deterministic variety (warning counts) keyed by a name.
-pub(super) fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// A Go `time.Duration` string: `720h0m0s`, `72h`, `1h30m`, `1.5h`, `300ms`.
@@ -1051,27 +1011,15 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::Ordering;
 
     use chrono::TimeZone;
 
     use super::*;
     use crate::config::ClusterRole;
     use crate::sim::clock::SimClock;
-    use crate::sim::cluster::Credentials;
-
-    #[derive(Debug)]
-    struct NoFleet;
-
-    impl FleetOps for NoFleet {
-        fn cluster(&self, _: &str) -> Option<Arc<ClusterSim>> {
-            None
-        }
-        fn provision(&self, _: &ClusterSim, _: &str, _: &str) -> Result<String, String> {
-            Err("no fleet".into())
-        }
-        fn decommission(&self, _: &str) {}
-    }
+    use crate::sim::controllers::workloads::testing::NoFleet;
+    use crate::sim::store::DeleteOptions;
 
     fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 25, h, m, s).unwrap()
@@ -1080,10 +1028,14 @@ mod tests {
     /// A cluster with namespaces `default`, `kube-system`, `velero` and `app` (a
     /// Deployment, a ConfigMap and a Secret), and the `default` location.
     fn cluster(start: DateTime<Utc>, speed: f64, booting: bool) -> ClusterSim {
-        let clock = SimClock::new(start, speed);
-        let store = Store::new(clock.clone());
+        let c = ClusterSim::for_test(
+            "test",
+            ClusterRole::Wc,
+            SimClock::new(start, speed),
+            booting,
+        );
         for ns in ["default", "kube-system", "velero", "app"] {
-            store
+            c.store
                 .create(*ids::NAMESPACES, json!({"metadata": {"name": ns}}))
                 .unwrap();
         }
@@ -1114,22 +1066,9 @@ mod tests {
             ),
         ];
         for (kind, o) in objects {
-            store.create(kind, o).unwrap();
+            c.store.create(kind, o).unwrap();
         }
-        ClusterSim {
-            env: "test".into(),
-            role: ClusterRole::Wc,
-            store,
-            clock,
-            seed: 1,
-            credentials: Credentials {
-                admin: "a".into(),
-                operator: "o".into(),
-                read_only: "r".into(),
-            },
-            probes: std::sync::RwLock::new(Vec::new()),
-            booting: AtomicBool::new(booting),
-        }
+        c
     }
 
     fn velero() -> Velero {
@@ -1196,7 +1135,7 @@ mod tests {
         assert!(time_at(&b, "completionTimestamp") >= start + BACKUP_TIME);
         assert_eq!(b["status"]["formatVersion"], "1.1.0");
         assert_eq!(b["status"]["errors"], 0);
-        assert_eq!(b["status"]["warnings"], fnv("b1") % 4);
+        assert_eq!(b["status"]["warnings"], fnv64(b"b1") % 4);
         assert_eq!(b["status"]["progress"]["itemsBackedUp"], 5);
 
         let content = v.backup_contents(&c, "b1").unwrap();

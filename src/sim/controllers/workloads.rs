@@ -13,7 +13,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, T
 use serde_json::{Value, json};
 
 use super::Controller;
-use super::events;
+use super::events::{self, normal_event};
 use super::pacing::{Pacer, Pass};
 use super::pods::{is_active, is_ready, is_terminating, node_selected, tolerates_all};
 use crate::sim::clock::{k8s_time, parse_time};
@@ -95,7 +95,7 @@ fn feed(h: &mut u64, bytes: &[u8]) {
 /// Characters the apiserver uses for generated names (no vowels, no look-alikes).
 const SAFE: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
-fn safe_encode(mut n: u64, len: usize) -> String {
+pub(crate) fn safe_encode(mut n: u64, len: usize) -> String {
     (0..len)
         .map(|_| {
             let c = SAFE[(n % SAFE.len() as u64) as usize] as char;
@@ -152,27 +152,25 @@ fn owned<'a>(index: &'a HashMap<&str, Vec<&'a Obj>>, owner: &Value) -> &'a [&'a 
 }
 
 /// One paced pass of an owner controller: `sync` runs for every live `owner` object with
-/// the `dependent` objects it controls. Dependents are only listed when there are owners.
+/// the `dependent` objects it controls (listed only when there are owners).
 fn reconcile_owners(
     pacer: &Pacer,
     cluster: &ClusterSim,
     (owner, dependent): (KindId, KindId),
     mut sync: impl FnMut(&ClusterSim, &Obj, &[&Obj], &mut Pass) -> bool,
 ) -> bool {
-    let Some(mut pass) = pacer.begin(cluster) else {
-        return false;
-    };
-    let (owners, _) = cluster.store.list(owner, None);
-    let mut changed = false;
-    if !owners.is_empty() {
-        let (dependents, _) = cluster.store.list(dependent, None);
-        let index = index_by_controller(&dependents);
-        for o in owners.iter().filter(|o| !is_terminating(o)) {
-            changed |= sync(cluster, o, owned(&index, o), &mut pass);
+    pacer.run(cluster, |pass| {
+        let (owners, _) = cluster.store.list(owner, None);
+        let mut changed = false;
+        if !owners.is_empty() {
+            let (dependents, _) = cluster.store.list(dependent, None);
+            let index = index_by_controller(&dependents);
+            for o in owners.iter().filter(|o| !is_terminating(o)) {
+                changed |= sync(cluster, o, owned(&index, o), pass);
+            }
         }
-    }
-    pacer.end(pass);
-    changed
+        changed
+    })
 }
 
 /// A `metav1.LabelSelector` (matchLabels and matchExpressions) against a label map.
@@ -235,7 +233,7 @@ fn status_count(obj: &Value, field: &str) -> i64 {
     obj["status"][field].as_i64().unwrap_or(0)
 }
 
-fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
     obj["metadata"]["annotations"][key].as_str()
 }
 
@@ -243,6 +241,18 @@ fn created(obj: &Value) -> Option<DateTime<Utc>> {
     obj["metadata"]["creationTimestamp"]
         .as_str()
         .and_then(parse_time)
+}
+
+/// Oldest first, names breaking ties (timestamps have whole seconds), compared as
+/// written.
+pub(crate) fn age_key(o: &Value) -> (String, String) {
+    (
+        o["metadata"]["creationTimestamp"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        name_of(o).to_string(),
+    )
 }
 
 /// Oldest first, by creation then name, as the real controllers order their sets.
@@ -362,14 +372,6 @@ fn namespace_terminating(cluster: &ClusterSim, ns: &str) -> bool {
         .store
         .get(*ids::NAMESPACES, "", ns)
         .is_none_or(|n| is_terminating(&n))
-}
-
-/// Normal events are skipped while a fleet boots, so a fresh simulator does not start
-/// with tens of thousands of "Created pod" events.
-fn normal_event(cluster: &ClusterSim, obj: &Value, reason: &str, message: &str) {
-    if !cluster.is_booting() {
-        events::record(cluster, obj, "Normal", reason, message);
-    }
 }
 
 /// A pod for `owner` from a pod template, with the defaults the apiserver and its
@@ -2000,17 +2002,15 @@ pub(crate) mod testing {
     //! A hand-built cluster and a pass runner for the controller tests.
 
     use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
 
     use chrono::{DateTime, TimeZone, Utc};
     use serde_json::{Value, json};
 
     use crate::config::ClusterRole;
     use crate::sim::clock::SimClock;
-    use crate::sim::cluster::{ClusterSim, Credentials, FleetOps};
+    use crate::sim::cluster::{ClusterSim, FleetOps};
     use crate::sim::controllers::{Controller, all};
-    use crate::sim::registry::ids;
-    use crate::sim::store::Store;
+    use crate::sim::registry::{KindId, ids};
 
     #[derive(Debug)]
     pub struct NoFleet;
@@ -2036,38 +2036,24 @@ pub(crate) mod testing {
     }
 
     pub fn cluster_at(at: DateTime<Utc>, speed: f64, workers: usize) -> ClusterSim {
-        let clock = SimClock::new(at, speed);
-        let store = Store::new(clock.clone());
-        store
+        let c = ClusterSim::for_test("test", ClusterRole::Wc, SimClock::new(at, speed), true);
+        c.store
             .create(
                 *ids::NAMESPACES,
                 json!({"metadata": {"name": "default"}, "spec": {"finalizers": ["kubernetes"]}}),
             )
             .unwrap();
         for i in 1..=3 {
-            store
+            c.store
                 .create(*ids::NODES, node(&format!("cp-{i}"), true))
                 .unwrap();
         }
         for i in 1..=workers {
-            store
+            c.store
                 .create(*ids::NODES, node(&format!("worker-{i}"), false))
                 .unwrap();
         }
-        ClusterSim {
-            env: "test".into(),
-            role: ClusterRole::Wc,
-            store,
-            clock,
-            seed: 1,
-            credentials: Credentials {
-                admin: "a".into(),
-                operator: "o".into(),
-                read_only: "r".into(),
-            },
-            probes: std::sync::RwLock::new(Vec::new()),
-            booting: AtomicBool::new(true),
-        }
+        c
     }
 
     pub fn node(name: &str, control_plane: bool) -> Value {
@@ -2087,6 +2073,23 @@ pub(crate) mod testing {
                 json!([{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]);
         }
         n
+    }
+
+    /// Read-modify-write of an object that must exist.
+    pub fn edit(c: &ClusterSim, kind: KindId, ns: &str, name: &str, f: impl FnOnce(&mut Value)) {
+        c.store
+            .replace(kind, ns, name, |cur| {
+                let mut next = cur.clone();
+                f(&mut next);
+                Ok(next)
+            })
+            .unwrap();
+    }
+
+    pub fn cordon(c: &ClusterSim, node: &str, on: bool) {
+        edit(c, *ids::NODES, "", node, |next| {
+            next["spec"]["unschedulable"] = json!(on);
+        });
     }
 
     pub fn pod(name: &str) -> Value {
@@ -2179,13 +2182,9 @@ mod tests {
     }
 
     fn set_replicas(c: &ClusterSim, name: &str, n: i64) {
-        c.store
-            .replace(*ids::DEPLOYMENTS, "default", name, |cur| {
-                let mut next = cur.clone();
-                next["spec"]["replicas"] = json!(n);
-                Ok(next)
-            })
-            .unwrap();
+        edit(c, *ids::DEPLOYMENTS, "default", name, |next| {
+            next["spec"]["replicas"] = json!(n);
+        });
     }
 
     #[test]
@@ -2297,13 +2296,9 @@ mod tests {
             .unwrap();
         settle(&c, &ctl);
         let old_hash = template_hash(&get(&c, *ids::DEPLOYMENTS, "web")["spec"]["template"]);
-        c.store
-            .replace(*ids::DEPLOYMENTS, "default", "web", |cur| {
-                let mut next = cur.clone();
-                next["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.28");
-                Ok(next)
-            })
-            .unwrap();
+        edit(&c, *ids::DEPLOYMENTS, "default", "web", |next| {
+            next["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.28");
+        });
         // Watch every pass: never more than replicas + maxSurge (1) pods, never fewer
         // than replicas - maxUnavailable (1) available.
         let mut passes = 0;
@@ -2479,13 +2474,9 @@ mod tests {
             ),
             (Some(3), Some(3), Some(3), Some(3), Some(3))
         );
-        c.store
-            .replace(*ids::STATEFULSETS, "default", "db", |cur| {
-                let mut next = cur.clone();
-                next["spec"]["replicas"] = json!(1);
-                Ok(next)
-            })
-            .unwrap();
+        edit(&c, *ids::STATEFULSETS, "default", "db", |next| {
+            next["spec"]["replicas"] = json!(1);
+        });
         settle(&c, &ctl);
         assert_eq!(pods_of(&c, "db-").len(), 1);
         assert_eq!(get(&c, *ids::STATEFULSETS, "db")["status"]["replicas"], 1);

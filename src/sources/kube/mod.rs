@@ -145,10 +145,12 @@ fn spawn_api_watch<K: Watched>(
     config: watcher::Config,
     handle: Arc<ClusterHandle>,
 ) -> JoinHandle<()> {
+    // Registered before the task runs, so a waiter never mistakes a source that has not
+    // started yet for one this cluster does not have.
+    if !handle.health(K::SOURCE).is_ok() {
+        handle.set_health(K::SOURCE, SourceHealth::Syncing);
+    }
     tokio::spawn(async move {
-        if !handle.health(K::SOURCE).is_ok() {
-            handle.set_health(K::SOURCE, SourceHealth::Syncing);
-        }
         let mut stream = watcher::watcher(api, config.page_size(PAGE_SIZE))
             .default_backoff()
             .boxed();
@@ -214,20 +216,16 @@ impl ClusterSources {
             spawn_version(c.clone(), h.clone()),
         ];
         if h.role == ClusterRole::Sc {
-            for ns in ["harbor", "opensearch-system"] {
-                self.light.push(spawn_watch::<wire::CronJob>(
-                    c.clone(),
-                    Some(ns),
-                    all(),
-                    h.clone(),
-                ));
-                self.light.push(spawn_watch::<wire::Job>(
-                    c.clone(),
-                    Some(ns),
-                    all(),
-                    h.clone(),
-                ));
-            }
+            // Harbor's and OpenSearch's backup CronJobs live in two namespaces; one
+            // watcher over all of them (a service cluster has few) keeps one table whole.
+            self.light.push(spawn_watch::<wire::CronJob>(
+                c.clone(),
+                None,
+                all(),
+                h.clone(),
+            ));
+            self.light
+                .push(spawn_watch::<wire::Job>(c.clone(), None, all(), h.clone()));
             self.light.push(spawn_watch::<wire::CapiCluster>(
                 c.clone(),
                 None,
@@ -275,10 +273,19 @@ impl ClusterSources {
         }
         self.handle.update(|s| {
             s.pods = Default::default();
-            s.workloads = Default::default();
+            s.deployments = Default::default();
+            s.statefulsets = Default::default();
+            s.daemonsets = Default::default();
             s.events = Default::default();
             s.pvcs = Default::default();
-            for src in ["pods", "workloads", "events", "pvcs"] {
+            for src in [
+                "pods",
+                "deployments",
+                "statefulsets",
+                "daemonsets",
+                "events",
+                "pvcs",
+            ] {
                 s.health.insert(src, SourceHealth::Idle);
             }
         });

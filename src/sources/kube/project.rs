@@ -220,23 +220,13 @@ impl Watched for wire::Node {
     }
 }
 
-fn workload_key(kind: WorkloadKind, m: &ObjectMeta, i: &mut Interner) -> Key {
-    (
-        ns(m, i),
-        format!("{kind:?}/{}", m.name.as_deref().unwrap_or("")).into(),
-    )
-}
-
 macro_rules! replicated_workload {
-    ($ty:ty, $kind:expr) => {
+    ($ty:ty, $kind:expr, $table:ident) => {
         impl Watched for $ty {
             type Row = WorkloadRow;
-            const SOURCE: &'static str = "workloads";
+            const SOURCE: &'static str = stringify!($table);
             fn table(s: &mut ClusterState) -> &mut Table<WorkloadRow> {
-                &mut s.workloads
-            }
-            fn key(&self, i: &mut Interner) -> Key {
-                workload_key($kind, &self.metadata, i)
+                &mut s.$table
             }
             fn project(&self, i: &mut Interner) -> WorkloadRow {
                 let s = &self.status;
@@ -255,17 +245,14 @@ macro_rules! replicated_workload {
     };
 }
 
-replicated_workload!(wire::Deployment, WorkloadKind::Deployment);
-replicated_workload!(wire::StatefulSet, WorkloadKind::StatefulSet);
+replicated_workload!(wire::Deployment, WorkloadKind::Deployment, deployments);
+replicated_workload!(wire::StatefulSet, WorkloadKind::StatefulSet, statefulsets);
 
 impl Watched for wire::DaemonSet {
     type Row = WorkloadRow;
-    const SOURCE: &'static str = "workloads";
+    const SOURCE: &'static str = "daemonsets";
     fn table(s: &mut ClusterState) -> &mut Table<WorkloadRow> {
-        &mut s.workloads
-    }
-    fn key(&self, i: &mut Interner) -> Key {
-        workload_key(WorkloadKind::DaemonSet, &self.metadata, i)
+        &mut s.daemonsets
     }
     fn project(&self, i: &mut Interner) -> WorkloadRow {
         let s = &self.status;

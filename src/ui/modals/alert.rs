@@ -35,7 +35,7 @@ impl AlertModal {
         if let Some(a) = live {
             self.last = Some(a);
         }
-        let area = super::centered(area, 90, 90, 60, 12);
+        let area = super::large(area, 90, 90);
         let Some(a) = self.last.as_ref() else {
             let inner = super::frame(f, area, Line::styled(" Alert ", s.title), ctx.theme);
             f.render_widget(Line::styled("The alert is no longer firing.", s.muted), inner);
@@ -49,8 +49,12 @@ impl AlertModal {
         let inner = super::frame(f, area, title, ctx.theme);
         let width = inner.width.saturating_sub(16) as usize;
         let mut lines: Vec<Line> = Vec::new();
-        let field = |label: &str, value: String, style| {
-            Line::from(vec![Span::styled(format!("{label:<15} "), s.muted), Span::styled(value, style)])
+        // Long values (URLs above all) wrap under their value column instead of being cut.
+        let field = |lines: &mut Vec<Line>, label: &str, value: String, style| {
+            for (i, part) in format::wrap(&value, width.max(20)).into_iter().enumerate() {
+                let label = if i == 0 { label } else { "" };
+                lines.push(Line::from(vec![Span::styled(format!("{label:<15} "), s.muted), Span::styled(part, style)]));
+            }
         };
         let state = if resolved {
             "resolved (no longer reported)".to_string()
@@ -58,7 +62,8 @@ impl AlertModal {
             alerts::state_name(a).to_string()
         };
         let started = a.alert.starts_at;
-        lines.push(field(
+        field(
+            &mut lines,
             "State",
             format!(
                 "{state}, since {} ({} ago)",
@@ -66,16 +71,16 @@ impl AlertModal {
                 format::age((ctx.now - started).num_seconds())
             ),
             s.text,
-        ));
-        lines.push(field("Fired in", alerts::sources(a, false), s.text));
-        lines.push(field("About", alerts::subject(a), s.text));
+        );
+        field(&mut lines, "Fired in", alerts::sources(a, false), s.text);
+        field(&mut lines, "About", alerts::subject(a), s.text);
         if let Some(url) = a.alert.runbook_url() {
-            lines.push(field("Runbook", url.to_string(), s.key));
+            field(&mut lines, "Runbook", url.to_string(), s.key);
         }
         for (label, ids) in [("Silenced by", &a.alert.status.silenced_by), ("Inhibited by", &a.alert.status.inhibited_by)] {
             if !ids.is_empty() {
                 let short: Vec<&str> = ids.iter().map(|i| super::super::app::short_id(i)).collect();
-                lines.push(field(label, short.join(", "), s.muted));
+                field(&mut lines, label, short.join(", "), s.muted);
             }
         }
         lines.push(Line::raw(""));
@@ -102,7 +107,7 @@ impl AlertModal {
         }
         if !a.alert.generator_url.is_empty() {
             lines.push(Line::raw(""));
-            lines.push(field("Source", a.alert.generator_url.clone(), s.muted));
+            field(&mut lines, "Source", a.alert.generator_url.clone(), s.muted);
         }
         let skip = self.scroll.fit(lines.len(), inner.height as usize);
         let shown: Vec<Line> = lines.into_iter().skip(skip).collect();

@@ -36,10 +36,17 @@ impl Confirm {
 
     pub fn render(&self, f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
         let s = &ctx.theme.s;
-        let height = (self.body.len() as u16 + 4).min(area.height);
-        let outer = super::centered(area, 60, 0, 50, height);
+        let width = (area.width * 60 / 100).max(50).min(area.width);
+        let wrapped: usize = self
+            .body
+            .iter()
+            .map(|l| super::super::format::wrap(l, width.saturating_sub(2) as usize).len())
+            .sum();
+        let height = (wrapped as u16 + 4).min(area.height);
+        let outer = super::centered(area, 0, 0, width, height);
         let inner = super::frame(f, outer, Line::styled(format!(" {} ", self.title), s.title), ctx.theme);
         let mut lines: Vec<Line> = self.body.iter().map(|l| Line::raw(l.clone())).collect();
+        lines.push(Line::raw(""));
         lines.push(Line::from(vec![
             Span::styled("y", s.key),
             Span::styled(" yes   ", s.hint),

@@ -64,74 +64,115 @@ fn status(app: &App, spec: &ActionSpec) -> (String, bool) {
     }
 }
 
+/// One section per context: its title, then one line per action.
+fn section_lines(app: &App, ctx_: Context, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+    let s = &ctx.theme.s;
+    let specs: Vec<&ActionSpec> = REGISTRY.iter().filter(|sp| sp.context == ctx_).collect();
+    if specs.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![Line::styled(ctx_.title().to_string(), s.title)];
+    for spec in specs {
+        let (status, off) = status(app, spec);
+        let label = if spec.confirm { format!("{} (asks first)", spec.label) } else { spec.label.to_string() };
+        let danger = match spec.danger {
+            Danger::Safe => Span::raw(format!("{:<8}", "")),
+            d => Span::styled(format!("{:<8}", d.label()), if off { s.disabled } else { s.danger }),
+        };
+        let rbac = spec.rbac.map(|r| r.describe()).unwrap_or_default();
+        let mut spans = vec![
+            Span::styled(format!("  {:<14}", spec.keys_label()), if off { s.disabled } else { s.key }),
+            Span::styled(format!("{label:<36}"), if off { s.disabled } else { s.text }),
+            danger,
+            Span::styled(format!("{rbac:<14}"), s.muted),
+        ];
+        if !status.is_empty() {
+            spans.push(Span::styled(status, if off { s.error } else { s.muted }));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::raw(""));
+    lines
+}
+
+fn reference_lines(ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+    let s = &ctx.theme.s;
+    let mut lines = vec![Line::styled("Commands (type : then Tab completes)", s.title)];
+    for (name, what) in command::summary() {
+        lines.push(Line::from(vec![Span::styled(format!("  :{name:<13}"), s.key), Span::raw(what)]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Filters (/)", s.title));
+    for (ex, what) in [
+        ("pay", "text in namespace, name, node or status"),
+        ("~^pay.*-7f", "a regex (or /regex/); lowercase ignores case"),
+        ("app=web", "a label; -l app=web,tier!=db also works"),
+        ("pay crash", "all terms must match"),
+    ] {
+        lines.push(Line::from(vec![Span::styled(format!("  {ex:<14}"), s.key), Span::raw(what)]));
+    }
+    lines
+}
+
+/// Pads a line with spaces to `width` cells so another can follow it.
+fn pad(mut line: Line<'static>, width: usize) -> Line<'static> {
+    let w = line.width();
+    if w > width {
+        // Too long for its column: cut it (plainly; this is rare).
+        let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+        return Line::raw(super::super::format::cut(&text, width));
+    }
+    line.spans.push(Span::raw(" ".repeat(width - w)));
+    line
+}
+
 impl HelpModal {
     pub fn render(&mut self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
         let s = &ctx.theme.s;
-        let outer = super::centered(area, 92, 92, 60, 12);
+        let outer = super::large(area, 92, 92);
         let title = Line::from(vec![
             Span::styled(" Help ", s.title),
-            Span::styled("— keys from the action registry; Esc closes ", s.muted),
+            Span::styled("— every key from the action registry; Esc closes ", s.muted),
         ]);
         let inner = super::frame(f, outer, title, ctx.theme);
-        let wide = inner.width >= 100;
+        let mut sections: Vec<Vec<Line>> = sections(app)
+            .into_iter()
+            .map(|c| section_lines(app, c, ctx))
+            .filter(|l| !l.is_empty())
+            .collect();
+        sections.push(reference_lines(ctx));
         let mut lines: Vec<Line> = Vec::new();
         if app.read_only {
-            lines.push(Line::styled(
-                "Read-only mode: actions marked caution or danger are off.",
-                s.warning,
-            ));
+            lines.push(Line::styled("Read-only mode: actions marked caution or danger are off.", s.warning));
             lines.push(Line::raw(""));
         }
-        for ctx_ in sections(app) {
-            let specs: Vec<&ActionSpec> = REGISTRY.iter().filter(|sp| sp.context == ctx_).collect();
-            if specs.is_empty() {
-                continue;
-            }
-            lines.push(Line::styled(ctx_.title().to_string(), s.title));
-            for spec in specs {
-                let (status, off) = status(app, spec);
-                let label_style = if off { s.disabled } else { s.text };
-                let mut spans = vec![
-                    Span::styled(format!("  {:<14}", spec.keys_label()), if off { s.disabled } else { s.key }),
-                    Span::styled(format!("{:<34}", spec.label), label_style),
-                ];
-                let danger = match spec.danger {
-                    Danger::Safe => Span::raw(format!("{:<8}", "")),
-                    d => Span::styled(format!("{:<8}", d.label()), s.danger),
-                };
-                spans.push(danger);
-                if wide {
-                    let rbac = spec.rbac.map(|r| r.describe()).unwrap_or_default();
-                    let confirm = if spec.confirm { "asks first" } else { "" };
-                    spans.push(Span::styled(format!("{rbac:<16}"), s.muted));
-                    spans.push(Span::styled(format!("{confirm:<11}"), s.muted));
+        let header = Line::styled(
+            format!("  {:<14}{:<36}{:<8}{:<14}{}", "KEY", "ACTION", "LEVEL", "NEEDS", "HERE"),
+            s.header,
+        );
+        // Two columns when there is room for two full ones, so that more fits at once.
+        let col_w = (inner.width as usize).saturating_sub(2) / 2;
+        if col_w >= 90 {
+            let total: usize = sections.iter().map(Vec::len).sum();
+            let (mut left, mut right): (Vec<Line>, Vec<Line>) = (vec![header.clone()], vec![header]);
+            for sec in sections {
+                if left.len() < total / 2 {
+                    left.extend(sec);
+                } else {
+                    right.extend(sec);
                 }
-                if !status.is_empty() {
-                    spans.push(Span::styled(status, if off { s.error } else { s.muted }));
-                }
-                lines.push(Line::from(spans));
             }
-            lines.push(Line::raw(""));
-        }
-        lines.push(Line::styled("Commands (type : then Tab to complete)", s.title));
-        for (name, what) in command::summary() {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  :{name:<13}"), s.key),
-                Span::raw(what),
-            ]));
-        }
-        lines.push(Line::raw(""));
-        lines.push(Line::styled("Filters (/)", s.title));
-        for (ex, what) in [
-            ("pay", "text in namespace, name, node or status"),
-            ("~^pay.*-7f", "a regex (or /regex/)"),
-            ("app=web", "a label (-l app=web,tier!=db also works)"),
-            ("pay crash", "all terms must match"),
-        ] {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {ex:<14}"), s.key),
-                Span::raw(what),
-            ]));
+            let rows = left.len().max(right.len());
+            left.resize(rows, Line::raw(""));
+            right.resize(rows, Line::raw(""));
+            for (l, r) in left.into_iter().zip(right) {
+                let mut line = pad(l, col_w + 2);
+                line.spans.extend(r.spans);
+                lines.push(line);
+            }
+        } else {
+            lines.push(header);
+            lines.extend(sections.into_iter().flatten());
         }
         let skip = self.scroll.fit(lines.len(), inner.height as usize);
         let shown: Vec<Line> = lines.into_iter().skip(skip).collect();

@@ -276,6 +276,8 @@ pub struct LogBuffer {
     pub dropped: u64,
     /// Keep the newest line in view.
     pub follow: bool,
+    /// Wrap long lines instead of cutting them.
+    pub wrap: bool,
     pub state: LogState,
     pub scroll: Scroll,
 }
@@ -286,6 +288,7 @@ impl Default for LogBuffer {
             lines: VecDeque::new(),
             dropped: 0,
             follow: true,
+            wrap: false,
             state: LogState::Starting,
             scroll: Scroll::default(),
         }
@@ -411,7 +414,7 @@ impl PodModal {
 
     pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
         let s = &ctx.theme.s;
-        let area = super::centered(area, 94, 90, 60, 12);
+        let area = super::large(area, 94, 90);
         let title = Line::from(vec![
             Span::styled(" Pod ", s.title),
             Span::styled(format!("{}/{}", self.target.namespace, self.target.name), s.title),
@@ -437,7 +440,7 @@ impl PodModal {
             ..inner
         };
         let lines = match (&self.details, self.tab) {
-            (_, PodTab::Logs) => self.log_lines(ctx),
+            (_, PodTab::Logs) => self.log_lines(body.width as usize, ctx),
             (Loading::Pending, _) => vec![Line::styled("Loading the pod…", s.muted)],
             (Loading::Failed(e), _) => vec![
                 Line::styled("Could not load the pod:", s.error),
@@ -478,7 +481,7 @@ impl PodModal {
         format!("{state} · {} lines (last {LOG_LINES} kept{dropped})", self.logs.len())
     }
 
-    fn log_lines(&self, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+    fn log_lines(&self, width: usize, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         if self.logs.is_empty() {
             let msg = match &self.logs.state {
                 LogState::Failed(e) => return vec![Line::styled(format!("The log could not be read: {e}"), ctx.theme.s.error)],
@@ -487,7 +490,16 @@ impl PodModal {
             };
             return vec![Line::styled(msg, ctx.theme.s.muted)];
         }
-        self.logs.lines.iter().map(|l| Line::raw(l.clone())).collect()
+        if self.logs.wrap {
+            self.logs
+                .lines
+                .iter()
+                .flat_map(|l| format::wrap(l, width))
+                .map(Line::raw)
+                .collect()
+        } else {
+            self.logs.lines.iter().map(|l| Line::raw(l.clone())).collect()
+        }
     }
 }
 

@@ -95,6 +95,12 @@ impl SilenceForm {
         }
     }
 
+    pub fn paste(&mut self, text: &str) {
+        if self.pending.is_none() && self.fields[self.focus].insert_str(text) {
+            self.touched[self.focus] = true;
+        }
+    }
+
     fn duration(&self) -> Result<TimeDelta, String> {
         let d = config::parse_duration(self.value(DURATION)).map_err(|e| format!("{e} (e.g. 30m, 2h, 1d)"))?;
         if d.as_secs() == 0 {
@@ -151,26 +157,30 @@ impl SilenceForm {
 
     pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
         let s = &ctx.theme.s;
-        let outer = super::centered(area, 80, 80, 60, 16);
-        let title = Line::from(vec![
-            Span::styled(" Silence ", s.title),
-            Span::styled(format!("{} ", self.alert.alertname()), s.title),
-        ]);
-        let inner = super::frame(f, outer, title, ctx.theme);
+        let width = if area.width < 100 { area.width } else { area.width * 4 / 5 };
         let label_w = 11u16;
-        let value_w = inner.width.saturating_sub(label_w + 1) as usize;
-        let mut y = inner.y;
-        let bottom = inner.y + inner.height;
+        let value_w = width.saturating_sub(label_w + 3) as usize;
         let matchers: Vec<String> = PostableSilence::for_alert(&self.alert, TimeDelta::zero(), "", "")
             .matchers
             .iter()
             .map(|m| m.to_string())
             .collect();
         let wrapped = format::wrap(&matchers.join(", "), value_w);
-        let max_matcher_lines = (inner.height as usize).saturating_sub(11).max(1);
-        for (i, part) in wrapped.iter().enumerate().take(max_matcher_lines) {
+        // Matchers, target, a gap, three fields with their error lines, a gap, the status.
+        let max_matcher_lines = (area.height as usize).saturating_sub(13).clamp(1, 6);
+        let matcher_lines = wrapped.len().min(max_matcher_lines);
+        let height = (matcher_lines as u16 + 12).min(area.height);
+        let outer = super::centered(area, 0, 0, width, height);
+        let title = Line::from(vec![
+            Span::styled(" Silence ", s.title),
+            Span::styled(format!("{} ", self.alert.alertname()), s.title),
+        ]);
+        let inner = super::frame(f, outer, title, ctx.theme);
+        let mut y = inner.y;
+        let bottom = inner.y + inner.height;
+        for (i, part) in wrapped.iter().enumerate().take(matcher_lines) {
             let label = if i == 0 { "Matchers" } else { "" };
-            let more = i + 1 == max_matcher_lines && wrapped.len() > max_matcher_lines;
+            let more = i + 1 == matcher_lines && wrapped.len() > matcher_lines;
             let text = if more { format::cut(part, value_w) } else { part.clone() };
             f.render_widget(
                 Line::from(vec![Span::styled(format!(" {label:<10}"), s.muted), Span::raw(text)]),
@@ -197,7 +207,8 @@ impl SilenceForm {
                 Span::styled(format!(" {:<10}", LABELS[field]), label_style),
                 Rect::new(inner.x, y, label_w, 1),
             );
-            let input_area = Rect::new(inner.x + label_w, y, value_w.min(48) as u16, 1);
+            let field_w = if field == DURATION { 12 } else { value_w.min(60) as u16 };
+            let input_area = Rect::new(inner.x + label_w, y, field_w, 1);
             let ta = &mut self.fields[field];
             let base = if focused { s.input } else { s.muted };
             ta.set_style(base.add_modifier(Modifier::UNDERLINED));

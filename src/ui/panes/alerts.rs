@@ -165,6 +165,14 @@ impl AlertsView {
             }
         }
         groups.sort_by(|a, b| (a.1.urgency_rank(), &a.0).cmp(&(b.1.urgency_rank(), &b.0)));
+        // Inside a group, what still notifies comes before what is silenced.
+        let all = &self.all;
+        for g in &mut groups {
+            g.2.sort_by_key(|i| {
+                let a = &all[*i].alert;
+                (a.status.state == AlertState::Suppressed, a.severity().urgency_rank(), a.starts_at)
+            });
+        }
         self.shown.clear();
         self.groups.clear();
         for (label, worst, members) in groups {
@@ -336,7 +344,7 @@ fn render_alerts(f: &mut Frame, area: Rect, app: &mut App, view: &AlertsView, ct
     let selected = app.lists.alerts.selected.min(view.len().saturating_sub(1));
     let display = |i: usize| i + view.groups.iter().filter(|g| g.start <= i).count();
     let list = &mut app.lists.alerts;
-    list.page = body.saturating_sub(view.groups.len().min(body / 2));
+    list.page = body;
     list.offset = scroll(list.offset, display(selected), body, lines);
     // A group's heading stays in view above its first alert.
     if list.offset > 0 && view.groups.iter().any(|g| display(g.start) == list.offset) {
@@ -372,7 +380,6 @@ fn render_alerts(f: &mut Frame, area: Rect, app: &mut App, view: &AlertsView, ct
         }
     }
     TableView::new(&columns, rows, ctx.theme).selected(sel_row).render(area, f.buffer_mut());
-    let _ = s;
 }
 
 fn alert_cells<'a>(a: &'a MergedAlert, in_env: bool, now: DateTime<Utc>, ctx: &Ctx<'_>, n: usize) -> Vec<Line<'a>> {

@@ -13,7 +13,8 @@ use super::super::filter::Filter;
 use super::super::format;
 use super::super::render::Ctx;
 use super::super::theme::Theme;
-use super::super::widgets::table::{Align, Column, TableRow, TableView, cell, put_line, styled};
+use super::super::widgets::share;
+use super::super::widgets::table::{Align, Column, TableRow, TableView, cell, measure, put_line, styled};
 use crate::backup::{self, BackupAssessment, JobState, Status};
 use crate::config::ClusterRole;
 use crate::state::FleetState;
@@ -125,10 +126,10 @@ fn verdict(c: &ClusterBackups, ctx: &Ctx<'_>) -> Line<'static> {
     match (&w.late, &w.backup) {
         (Some(late), _) => spans.push(Span::styled(
             format!(
-                "LATE: missed {} {window}{} since {}",
+                "LATE since {}: {} {window}{} missed",
+                late.since.with_timezone(&ctx.tz).format("%a %H:%M"),
                 late.missed_windows,
                 if late.missed_windows == 1 { "" } else { "s" },
-                late.since.with_timezone(&ctx.tz).format("%a %H:%M")
             ),
             s.critical,
         )),
@@ -151,7 +152,9 @@ fn verdict(c: &ClusterBackups, ctx: &Ctx<'_>) -> Line<'static> {
 
 const BACKUP_COLUMNS: [Column; 10] = [
     Column::new("CL", 2, 2),
-    Column::new("BACKUP", 16, 60).flex(),
+    // Backup names share their schedule's prefix; the timestamp at the end is what
+    // tells them apart, so the column does not shrink below a whole name.
+    Column::new("BACKUP", 34, 60).flex(),
     Column::new("PHASE", 6, 18),
     Column::new("AGE", 3, 5).right(),
     Column::new("TOOK", 3, 6).right().priority(2),
@@ -275,54 +278,63 @@ fn inventory(c: &ClusterBackups, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
 
 pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &BackupsView, ctx: &Ctx<'_>) {
     let theme = ctx.theme;
-    let buf_w = area.width;
-    let mut lines: Vec<Line> = Vec::new();
+    let width = area.width as usize;
+    let mut verdicts: Vec<Line> = Vec::new();
     for c in &view.clusters {
-        lines.push(verdict(c, ctx));
+        verdicts.extend(format::wrap_spans(verdict(c, ctx).spans, width, 4));
         for finding in c.assessment.findings.iter().filter(|f| f.severity > backup::Severity::Info) {
-            lines.push(Line::from(vec![
-                Span::raw("    "),
-                Span::styled(format!("{} ", finding.code), finding_style(finding.severity, theme)),
-                Span::styled(finding.message.clone(), theme.s.muted),
-            ]));
+            let style = finding_style(finding.severity, theme);
+            let spans = vec![Span::styled("    ! ", style), Span::styled(finding.message.clone(), style)];
+            verdicts.extend(format::wrap_spans(spans, width, 6));
         }
     }
-    // The verdicts first; the backups table next, with what is left after the
-    // inventory of schedules, locations and jobs has its share.
     let inventory: Vec<Line> = view.clusters.iter().flat_map(|c| inventory(c, ctx)).collect();
-    let verdict_h = (lines.len() as u16).min(area.height / 3);
-    let inventory_h = (inventory.len() as u16 + 1).min(area.height.saturating_sub(verdict_h + 6) / 2);
+    // The verdicts first (they are the point), then the backups, then the schedules,
+    // locations and jobs; on a short terminal each gets a fair minimum.
+    let table_need = view.backups.len() as u16 + 1;
+    let [verdict_h, gap1, table_h, gap2, inventory_h] = share(
+        area.height,
+        &[
+            ((verdicts.len() as u16).min(3), verdicts.len() as u16),
+            (0, 1),
+            (table_need.min(4), table_need),
+            (0, 1),
+            ((inventory.len() as u16).min(2), inventory.len() as u16),
+        ],
+        2,
+    )[..] else {
+        return;
+    };
     let mut y = area.y;
-    for line in lines.iter().take(verdict_h as usize) {
-        put_line(f.buffer_mut(), area.x, y, buf_w, line, Align::Left);
+    for line in verdicts.iter().take(verdict_h as usize) {
+        put_line(f.buffer_mut(), area.x, y, area.width, line, Align::Left);
         y += 1;
     }
-    y += 1;
-    let table_h = area.height.saturating_sub(y - area.y + inventory_h);
+    y += gap1;
     let table_area = Rect::new(area.x, y, area.width, table_h);
     if view.backups.is_empty() {
         f.render_widget(Line::styled("No Velero backups listed.", theme.s.muted), table_area);
     } else {
         let skip = usize::from(app.scope != Scope::Both);
         let columns = &BACKUP_COLUMNS[skip..];
-        let body = TableView::body_height(columns, table_area.height) as usize;
-        let window = app.lists.backups.window(body);
-        let selected = app.lists.backups.selected.checked_sub(window.start);
-        let rows = view.backups[window]
+        let all: Vec<TableRow> = view
+            .backups
             .iter()
             .map(|(role, b)| TableRow::Cells(backup_cells(*role, b, ctx.now, theme).split_off(skip)))
             .collect();
-        TableView::new(columns, rows, theme).selected(selected).render(table_area, f.buffer_mut());
+        let widths = measure(&all, columns.len());
+        let body = TableView::body_height(columns, table_area.height) as usize;
+        let window = app.lists.backups.window(body);
+        let selected = app.lists.backups.selected.checked_sub(window.start);
+        let rows = all.into_iter().skip(window.start).take(window.len()).collect();
+        TableView::new(columns, rows, theme)
+            .selected(selected)
+            .content_widths(&widths)
+            .render(table_area, f.buffer_mut());
     }
-    y += table_h;
-    if inventory_h > 1 {
+    y += table_h + gap2;
+    for line in inventory.iter().take(inventory_h as usize) {
+        put_line(f.buffer_mut(), area.x, y, area.width, line, Align::Left);
         y += 1;
-        for line in inventory.iter().take(inventory_h as usize - 1) {
-            if y >= area.y + area.height {
-                break;
-            }
-            put_line(f.buffer_mut(), area.x, y, buf_w, line, Align::Left);
-            y += 1;
-        }
     }
 }

@@ -13,7 +13,8 @@ use super::super::filter::Filter;
 use super::super::format;
 use super::super::render::Ctx;
 use super::super::theme::Theme;
-use super::super::widgets::table::{Align, Column, TableRow, TableView, cell, put_line, styled};
+use super::super::widgets::share;
+use super::super::widgets::table::{Align, Column, TableRow, TableView, cell, measure, put_line, styled};
 use crate::config::ClusterRole;
 use crate::state::FleetState;
 use crate::state::rows::{EventRow, MachineRow, MachineSetRow, NodeRow, Usage};
@@ -162,7 +163,7 @@ fn usage_cell(used: Option<f64>, capacity: f64, theme: &Theme) -> Line<'static> 
 
 const NODE_COLUMNS: [Column; 9] = [
     Column::new("CL", 2, 2),
-    Column::new("NODE", 12, 40).flex(),
+    Column::new("NODE", 24, 40).flex(),
     Column::new("STATUS", 6, 20),
     Column::new("ROLES", 6, 16).priority(2),
     Column::new("VERSION", 7, 10).priority(1),
@@ -240,10 +241,10 @@ fn set_cells(l: &SetLine, narrow: bool, theme: &Theme) -> Vec<Line<'static>> {
 const EVENT_COLUMNS: [Column; 6] = [
     Column::new("CL", 2, 2),
     Column::new("AGE", 3, 5).right(),
-    Column::new("OBJECT", 12, 50),
+    Column::new("OBJECT", 16, 50).flex(),
     Column::new("REASON", 6, 24),
     Column::new("COUNT", 1, 5).short("#").right().priority(2),
-    Column::new("MESSAGE", 10, 200).flex().priority(1),
+    Column::new("MESSAGE", 20, 200).flex(),
 ];
 
 fn event_cells(e: &EventLine, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'static>> {
@@ -274,17 +275,26 @@ fn heading(f: &mut Frame, area: Rect, title: &str, note: String, theme: &Theme) 
 
 pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &ClusterView, ctx: &Ctx<'_>) {
     let theme = ctx.theme;
-    let both = app.scope == Scope::Both;
-    let skip = usize::from(!both);
-    // Space: events and Cluster API get what they need up to a share; nodes the rest.
-    let machines_line = 1u16;
-    let capi_h = if view.sets.is_empty() {
-        2
-    } else {
-        (view.sets.len() as u16 + 2 + machines_line).min(area.height / 3).max(3)
+    let skip = usize::from(app.scope != Scope::Both);
+    // Nodes get what they need up to half the pane, the Cluster API its rows, and the
+    // warning events everything left: on a tall terminal, more events.
+    let nodes_need = view.nodes.len() as u16 + 2;
+    let capi_need = if view.sets.is_empty() { 1 } else { view.sets.len() as u16 + 3 };
+    let events_need = if view.events.is_empty() { 1 } else { view.events.len() as u16 + 2 };
+    // A blank line between sections only when there is room for it.
+    let gap = u16::from(area.height >= 30);
+    let [nodes_h, capi_h, events_h] = share(
+        area.height.saturating_sub(2 * gap),
+        &[
+            (nodes_need.min(5), nodes_need.min(area.height / 2).max(6)),
+            (capi_need.min(3), capi_need),
+            (events_need.min(3), events_need),
+        ],
+        2,
+    )[..] else {
+        return;
     };
-    let events_h = (view.events.len() as u16 + 2).clamp(2, (area.height / 4).max(3));
-    let nodes_h = area.height.saturating_sub(capi_h + events_h + 2).max(3);
+    let (gap1, gap2) = (gap, gap);
     let mut y = area.y;
 
     let ready = view.nodes.iter().filter(|n| n.node.ready == Some(true)).count();
@@ -293,47 +303,58 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &ClusterView, ctx:
     if cordoned > 0 {
         note.push_str(&format!(", {cordoned} cordoned"));
     }
-    heading(f, Rect::new(area.x, y, area.width, 1), "Nodes", note, theme);
-    y += 1;
-    let nodes_area = Rect::new(area.x, y, area.width, nodes_h.min(area.height.saturating_sub(y - area.y)));
+    let nodes_area = Rect::new(area.x, y, area.width, nodes_h);
+    heading(f, Rect { height: 1, ..nodes_area }, "Nodes", note, theme);
+    let table_area = Rect { y: y + 1, height: nodes_h.saturating_sub(1), ..nodes_area };
     if view.nodes.is_empty() {
-        f.render_widget(Line::styled("  no nodes listed yet", theme.s.muted), nodes_area);
+        f.render_widget(Line::styled("  no nodes listed yet", theme.s.muted), table_area);
     } else {
         let columns = &NODE_COLUMNS[skip..];
-        let body = TableView::body_height(columns, nodes_area.height) as usize;
-        let window = app.lists.nodes.window(body);
-        let selected = app.lists.nodes.selected.checked_sub(window.start);
-        let rows = view.nodes[window]
+        let all: Vec<TableRow> = view
+            .nodes
             .iter()
             .map(|n| TableRow::Cells(node_cells(n, ctx.now, theme).split_off(skip)))
             .collect();
-        TableView::new(columns, rows, theme).selected(selected).render(nodes_area, f.buffer_mut());
+        let widths = measure(&all, columns.len());
+        let body = TableView::body_height(columns, table_area.height) as usize;
+        let window = app.lists.nodes.window(body);
+        let selected = app.lists.nodes.selected.checked_sub(window.start);
+        let rows = all.into_iter().skip(window.start).take(window.len()).collect();
+        TableView::new(columns, rows, theme)
+            .selected(selected)
+            .content_widths(&widths)
+            .render(table_area, f.buffer_mut());
     }
-    y += nodes_area.height + 1;
-    if y >= area.y + area.height {
+    y += nodes_h + gap1;
+    render_capi(f, Rect::new(area.x, y, area.width, capi_h), view, skip, ctx);
+    y += capi_h + gap2;
+
+    let events_area = Rect::new(area.x, y, area.width, events_h);
+    if events_h == 0 {
         return;
     }
-
-    let capi_area = Rect::new(area.x, y, area.width, capi_h.min(area.y + area.height - y));
-    render_capi(f, capi_area, view, skip, ctx);
-    y += capi_area.height;
-    if y >= area.y + area.height {
-        return;
-    }
-
-    let events_area = Rect::new(area.x, y, area.width, area.y + area.height - y);
+    let shown = view.events.len().min(events_h.saturating_sub(2) as usize);
     let note = if view.events.is_empty() {
         "none recently".to_string()
+    } else if shown < view.events.len() {
+        format!("newest {shown} of {}", view.events.len())
     } else {
-        format!("{} shown, newest first", view.events.len().min(events_area.height.saturating_sub(2) as usize))
+        "newest first".to_string()
     };
     heading(f, Rect { height: 1, ..events_area }, "Warning events", note, theme);
-    if !view.events.is_empty() && events_area.height > 1 {
+    if !view.events.is_empty() && events_h > 1 {
         let columns = &EVENT_COLUMNS[skip..];
-        let table_area = Rect { y: events_area.y + 1, height: events_area.height - 1, ..events_area };
-        let body = TableView::body_height(columns, table_area.height) as usize;
-        let rows = view.events.iter().take(body).map(|e| TableRow::Cells(event_cells(e, ctx.now, theme).split_off(skip))).collect();
-        TableView::new(columns, rows, theme).render(table_area, f.buffer_mut());
+        let table_area = Rect { y: events_area.y + 1, height: events_h - 1, ..events_area };
+        let all: Vec<TableRow> = view
+            .events
+            .iter()
+            .map(|e| TableRow::Cells(event_cells(e, ctx.now, theme).split_off(skip)))
+            .collect();
+        let widths = measure(&all, columns.len());
+        let rows = all.into_iter().take(shown).collect();
+        TableView::new(columns, rows, theme)
+            .content_widths(&widths)
+            .render(table_area, f.buffer_mut());
     }
 }
 
@@ -356,6 +377,13 @@ fn render_capi(f: &mut Frame, area: Rect, view: &ClusterView, skip: usize, ctx: 
     let table_area = Rect { y: area.y + 1, height: area.height - 2, ..area };
     let rows = view.sets.iter().map(|l| TableRow::Cells(set_cells(l, narrow, theme).split_off(skip))).collect();
     TableView::new(columns, rows, theme).render(table_area, f.buffer_mut());
+    if area.height >= 5 && area.height < view.sets.len() as u16 + 3 {
+        // Say what did not fit rather than cut it silently; the notice takes a row too.
+        let hidden = view.sets.len() + 4 - area.height as usize;
+        let text = format!("… {hidden} more; c shows one cluster");
+        let more = Line::styled(format!("{text:<width$}", width = area.width as usize), theme.s.muted);
+        put_line(f.buffer_mut(), area.x, area.y + area.height - 2, area.width, &more, Align::Left);
+    }
     // Machines by phase, and any blocked drain, on the last line.
     let mut phases: Vec<(String, usize)> = Vec::new();
     for (_, m) in &view.machines {

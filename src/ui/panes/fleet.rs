@@ -8,13 +8,14 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
 
 use super::super::app::App;
 use super::super::filter::Filter;
 use super::super::format;
 use super::super::render::Ctx;
 use super::super::theme::Theme;
-use super::super::widgets::table::{Align, Column, TableRow, TableView, cell, put_line, styled};
+use super::super::widgets::table::{Column, TableRow, TableView, cell, measure, styled};
 use crate::backup;
 use crate::config::{ClusterRole, Policy};
 use crate::sources::alertmanager::{AlertState, Severity};
@@ -176,25 +177,31 @@ pub fn rows(state: &FleetState, filter: &str, now: DateTime<Utc>) -> Vec<FleetRo
         .collect()
 }
 
-const COLUMNS: [Column; 17] = [
+const COLUMNS: [Column; 14] = [
     Column::new("ENV", 6, 20),
-    Column::new("API", 4, 4).group("service cluster"),
-    Column::new("NODES", 5, 5).right().group("service cluster"),
-    Column::new("K8S", 7, 8).group("service cluster").priority(2),
-    Column::new("APPS", 7, 8).group("service cluster").priority(3),
-    Column::new("API", 4, 4).group("workload cluster"),
-    Column::new("NODES", 5, 5).right().group("workload cluster"),
-    Column::new("K8S", 7, 8).group("workload cluster").priority(2),
-    Column::new("APPS", 7, 8).group("workload cluster").priority(3),
-    Column::new("UPGRADE", 7, 16).priority(3),
-    Column::new("ALERTS", 6, 14),
+    Column::new("API", 4, 4).group("sc"),
+    Column::new("NODES", 5, 5).right().group("sc"),
+    Column::new("API", 4, 4).group("wc"),
+    Column::new("NODES", 5, 5).right().group("wc"),
+    Column::new("K8S", 7, 17).priority(1),
+    Column::new("APPS", 7, 24).priority(2),
+    Column::new("ALERTS", 6, 24),
     Column::new("SC", 4, 5).right().group("backup"),
     Column::new("WC", 4, 5).right().group("backup"),
     Column::new("SC", 4, 5).right().group("budget"),
     Column::new("WC", 4, 5).right().group("budget"),
-    Column::new("RUNS", 4, 4).right().priority(4),
-    Column::new("DATA", 4, 12),
+    Column::new("RUNS", 4, 4).right().priority(3),
+    Column::new("DATA", 5, 12),
 ];
+
+/// One version when both clusters run the same, else `sc/wc`.
+fn pair(sc: &Option<String>, wc: &Option<String>) -> Option<String> {
+    match (sc, wc) {
+        (Some(a), Some(b)) if a == b => Some(a.clone()),
+        (Some(a), Some(b)) => Some(format!("{a}/{b}")),
+        (a, b) => a.clone().or_else(|| b.clone()),
+    }
+}
 
 fn api_cell(api: &Api, theme: &Theme) -> Line<'static> {
     match api {
@@ -219,22 +226,33 @@ fn version_cell(v: &Option<String>, theme: &Theme) -> Line<'static> {
     }
 }
 
-fn lock_cell(row: &FleetRow, theme: &Theme) -> Line<'static> {
-    match row.wc.lock.as_ref().or(row.sc.lock.as_ref()) {
-        Some(l) => styled(format!("→{}", l.target_version), theme.s.warning),
-        None => styled("-", theme.s.muted),
+/// The apps version, and where an upgrade is under way, its target.
+fn apps_cell(row: &FleetRow, theme: &Theme) -> Line<'static> {
+    let version = pair(&row.sc.apps, &row.wc.apps);
+    match (version, row.wc.lock.as_ref().or(row.sc.lock.as_ref())) {
+        (v, Some(l)) => styled(
+            format!("{}→{}", v.unwrap_or_default(), l.target_version),
+            theme.s.warning,
+        ),
+        (Some(v), None) => cell(v),
+        (None, None) => styled("-", theme.s.muted),
     }
 }
 
-pub fn alerts_line(counts: [usize; 3], theme: &Theme) -> Line<'static> {
-    let sevs = [(Severity::Critical, "c"), (Severity::High, "h"), (Severity::Warning, "w")];
+pub fn alerts_line(counts: [usize; 3], wide: bool, theme: &Theme) -> Line<'static> {
+    let sevs = [
+        (Severity::Critical, "c", "crit"),
+        (Severity::High, "h", "high"),
+        (Severity::Warning, "w", "warn"),
+    ];
     let mut spans = Vec::new();
-    for (n, (sev, letter)) in counts.iter().zip(sevs) {
+    for (n, (sev, short, long)) in counts.iter().zip(sevs) {
         if *n > 0 {
             if !spans.is_empty() {
                 spans.push(Span::raw(" "));
             }
-            spans.push(Span::styled(format!("{n}{letter}"), theme.severity(sev)));
+            let text = if wide { format!("{n} {long}") } else { format!("{n}{short}") };
+            spans.push(Span::styled(text, theme.severity(sev)));
         }
     }
     if spans.is_empty() {
@@ -297,16 +315,15 @@ pub fn data_cell(row: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Line<'sta
     }
 }
 
-fn row_cells(row: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'static>> {
+fn row_cells(row: &FleetRow, now: DateTime<Utc>, wide: bool, theme: &Theme) -> Vec<Line<'static>> {
     let mut cells = vec![Line::styled(row.env.clone(), theme.s.title)];
     for c in [&row.sc, &row.wc] {
         cells.push(api_cell(&c.api, theme));
         cells.push(nodes_cell(c, theme));
-        cells.push(version_cell(&c.kubernetes, theme));
-        cells.push(version_cell(&c.apps, theme));
     }
-    cells.push(lock_cell(row, theme));
-    cells.push(alerts_line(row.alerts, theme));
+    cells.push(version_cell(&pair(&row.sc.kubernetes, &row.wc.kubernetes), theme));
+    cells.push(apps_cell(row, theme));
+    cells.push(alerts_line(row.alerts, wide, theme));
     cells.push(backup_cell(&row.sc, theme));
     cells.push(backup_cell(&row.wc, theme));
     cells.push(budget_cell(&row.sc, theme));
@@ -334,12 +351,16 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, rows: &[FleetRow], ctx: 
     let body = TableView::body_height(&COLUMNS, table_h) as usize;
     let window = app.lists.fleet.window(body);
     let selected = app.lists.fleet.selected.checked_sub(window.start);
-    let table_rows: Vec<TableRow> = rows[window]
+    let wide = area.width >= 120;
+    let all: Vec<TableRow> = rows
         .iter()
-        .map(|r| TableRow::Cells(row_cells(r, ctx.now, ctx.theme)))
+        .map(|r| TableRow::Cells(row_cells(r, ctx.now, wide, ctx.theme)))
         .collect();
+    let widths = measure(&all, COLUMNS.len());
+    let table_rows: Vec<TableRow> = all.into_iter().skip(window.start).take(window.len()).collect();
     TableView::new(&COLUMNS, table_rows, ctx.theme)
         .selected(selected)
+        .content_widths(&widths)
         .render(table_area, f.buffer_mut());
     let detail = Rect {
         y: area.y + table_h + 1,
@@ -349,15 +370,22 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, rows: &[FleetRow], ctx: 
     if let Some(row) = rows.get(app.lists.fleet.selected)
         && detail.height > 0
     {
-        for (i, line) in detail_lines(row, ctx).iter().take(detail.height as usize).enumerate() {
-            put_line(f.buffer_mut(), detail.x, detail.y + i as u16, detail.width, line, Align::Left);
-        }
+        let lines: Vec<Line> = detail_lines(row, ctx)
+            .into_iter()
+            .flat_map(|l| format::wrap_spans(l.spans, detail.width as usize, 13))
+            .collect();
+        f.render_widget(Paragraph::new(lines), detail);
     }
+}
+
+/// The label column of the story under the table.
+fn label(text: &str, ctx: &Ctx<'_>) -> Span<'static> {
+    Span::styled(format!("  {text:<11}"), ctx.theme.s.muted)
 }
 
 fn cluster_line(role: ClusterRole, c: &ClusterSummary, ctx: &Ctx<'_>) -> Line<'static> {
     let s = &ctx.theme.s;
-    let mut spans = vec![Span::styled(format!("  {role}  "), s.title)];
+    let mut spans = vec![label(role.as_str(), ctx)];
     let sep = || Span::styled(" · ", s.muted);
     match &c.api {
         Api::Up => spans.push(Span::styled("API up", s.ok)),
@@ -392,8 +420,8 @@ fn detail_lines(row: &FleetRow, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     for role in ClusterRole::ALL {
         out.push(cluster_line(role, row.cluster(role), ctx));
     }
-    let mut alerts = vec![Span::styled("  alerts  ", s.muted)];
-    alerts.extend(alerts_line(row.alerts, ctx.theme).spans);
+    let mut alerts = vec![label("alerts", ctx)];
+    alerts.extend(alerts_line(row.alerts, true, ctx.theme).spans);
     if !row.alert_names.is_empty() {
         alerts.push(Span::styled(format!("  {}", row.alert_names.join(", ")), s.muted));
     }
@@ -408,7 +436,7 @@ fn detail_lines(row: &FleetRow, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
             (_, backup::Status::Critical) => (s.critical, "critical"),
         };
         let mut spans = vec![
-            Span::styled(format!("  backup {role}  "), s.muted),
+            label(&format!("backup {role}"), ctx),
             Span::styled(verdict.to_string(), style),
             Span::styled(format!(" · {age}"), s.text),
         ];
@@ -417,14 +445,14 @@ fn detail_lines(row: &FleetRow, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         }
         out.push(Line::from(spans));
     }
-    let mut slo = vec![Span::styled("  budget  ", s.muted)];
+    let mut slo = vec![label("SLO budget", ctx)];
     for role in ClusterRole::ALL {
         match &row.cluster(role).budget {
             Some((f, target)) => slo.push(Span::styled(
-                format!("{role} {target} {:.0}% left  ", f * 100.0),
+                format!("{role} {target} {:.0}% left   ", f * 100.0),
                 budget_style(*f, ctx.theme),
             )),
-            None => slo.push(Span::styled(format!("{role} no data  "), s.muted)),
+            None => slo.push(Span::styled(format!("{role} no data   "), s.muted)),
         }
     }
     out.push(Line::from(slo));

@@ -60,8 +60,8 @@ pub fn health_line(cluster: &str, source: &str, h: &SourceHealth, ctx: &Ctx<'_>)
             s.critical,
         ),
     };
-    Line::from(vec![Span::styled("⚠ ", style), Span::styled(text, style)])
-        .patch_style(ratatui::style::Style::default())
+    // A plain `!`: symbols like ⚠ are drawn two cells wide by some terminals.
+    Line::from(vec![Span::styled("! ", style), Span::styled(text, style)])
 }
 
 /// The lines a pane shows above its data about sources that are not fresh: stale and

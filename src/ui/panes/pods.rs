@@ -349,10 +349,10 @@ fn compare(x: &PodEntry, y: &PodEntry, column: PodColumn) -> std::cmp::Ordering 
 
 const COLUMNS: [Column; 10] = [
     Column::new("CL", 2, 2),
-    Column::new("NAMESPACE", 6, 24).short("NS"),
-    Column::new("NAME", 14, 63).flex(),
+    Column::new("NAMESPACE", 8, 24).short("NS").flex(),
+    Column::new("NAME", 24, 63).flex(),
     Column::new("READY", 3, 5).right(),
-    Column::new("STATUS", 7, 24),
+    Column::new("STATUS", 10, 24),
     Column::new("RESTARTS", 3, 8).short("RST").right(),
     Column::new("AGE", 3, 5).right(),
     Column::new("NODE", 8, 40).priority(2),

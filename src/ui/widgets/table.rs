@@ -121,7 +121,14 @@ pub fn layout(columns: &[Column], content: &[usize], width: u16, sorted: Option<
             .sum();
         sum + gap * n.saturating_sub(1)
     };
-    while total(&shown, &widths) > width {
+    // What a column cannot do without: a flexible one can shrink to its minimum, the
+    // others need their full width. Columns are dropped only while even that is too much.
+    let required: Vec<u16> = columns
+        .iter()
+        .zip(&widths)
+        .map(|(c, w)| if c.flex { c.min.min(*w) } else { *w })
+        .collect();
+    while total(&shown, &required) > width {
         let drop = (0..columns.len())
             .filter(|i| shown[*i] && columns[*i].priority > 0)
             .max_by_key(|i| (columns[*i].priority, *i));
@@ -130,8 +137,10 @@ pub fn layout(columns: &[Column], content: &[usize], width: u16, sorted: Option<
             None => break,
         }
     }
-    shrink(columns, &shown, &mut widths, total(&shown, &widths).saturating_sub(width));
-    grow(columns, &shown, &mut widths, width.saturating_sub(total(&shown, &widths)));
+    let excess = total(&shown, &widths).saturating_sub(width);
+    shrink(columns, &shown, &mut widths, excess);
+    let spare = width.saturating_sub(total(&shown, &widths));
+    grow(columns, &shown, &mut widths, spare);
     let mut x = 0u16;
     let spans = (0..columns.len())
         .map(|i| {
@@ -145,14 +154,31 @@ pub fn layout(columns: &[Column], content: &[usize], width: u16, sorted: Option<
     ColumnLayout { spans, narrow }
 }
 
-/// Takes `excess` cells from the widest flexible columns, then from any, never below
-/// their minimum.
+/// Takes `excess` cells from the flexible columns in proportion to how far each is above
+/// its minimum, then from any column, never below a minimum.
 fn shrink(columns: &[Column], shown: &[bool], widths: &mut [u16], mut excess: u16) {
     for flex_only in [true, false] {
+        let can = |i: usize, widths: &[u16]| {
+            shown[i] && (!flex_only || columns[i].flex) && widths[i] > columns[i].min
+        };
+        let slack: u32 = (0..columns.len())
+            .filter(|i| can(*i, widths))
+            .map(|i| u32::from(widths[i] - columns[i].min))
+            .sum();
+        if slack > 0 && excess > 0 {
+            let target = u32::from(excess).min(slack);
+            for i in 0..columns.len() {
+                if can(i, widths) {
+                    let share = u32::from(widths[i] - columns[i].min) * target / slack;
+                    let share = share.min(u32::from(excess)) as u16;
+                    widths[i] -= share;
+                    excess -= share;
+                }
+            }
+        }
+        // Rounding leaves a few cells: take them from the widest.
         while excess > 0 {
-            let widest = (0..columns.len())
-                .filter(|i| shown[*i] && (!flex_only || columns[*i].flex) && widths[*i] > columns[*i].min)
-                .max_by_key(|i| widths[*i]);
+            let widest = (0..columns.len()).filter(|i| can(*i, widths)).max_by_key(|i| widths[*i]);
             match widest {
                 Some(i) => {
                     widths[i] -= 1;
@@ -201,6 +227,20 @@ pub fn scroll(offset: usize, selected: usize, height: usize, len: usize) -> usiz
 pub enum TableRow<'a> {
     Cells(Vec<Line<'a>>),
     Banner(Line<'a>),
+}
+
+/// The widest cell per column over `rows`: for tables small enough to format every row,
+/// so that columns keep their width while the window scrolls.
+pub fn measure(rows: &[TableRow<'_>], columns: usize) -> Vec<usize> {
+    let mut widths = vec![0usize; columns];
+    for row in rows {
+        if let TableRow::Cells(cells) = row {
+            for (w, cell) in widths.iter_mut().zip(cells) {
+                *w = (*w).max(cell.width());
+            }
+        }
+    }
+    widths
 }
 
 /// The table of one frame.
@@ -256,7 +296,7 @@ impl<'a> TableView<'a> {
         let content = match self.content {
             Some(c) => c,
             None => {
-                computed = self.measure();
+                computed = measure(&self.rows, self.columns.len());
                 &computed
             }
         };
@@ -291,18 +331,6 @@ impl<'a> TableView<'a> {
             }
             y += 1;
         }
-    }
-
-    fn measure(&self) -> Vec<usize> {
-        let mut widths = vec![0usize; self.columns.len()];
-        for row in &self.rows {
-            if let TableRow::Cells(cells) = row {
-                for (w, cell) in widths.iter_mut().zip(cells) {
-                    *w = (*w).max(cell.width());
-                }
-            }
-        }
-        widths
     }
 
     fn render_groups(&self, lay: &ColumnLayout, x0: u16, y: u16, buf: &mut Buffer) {
@@ -402,18 +430,33 @@ mod tests {
     fn low_priority_columns_go_before_anything_is_cut() {
         let lay = layout(&COLS, &[10, 40, 2, 20], 70, None);
         assert_eq!(lay.spans[3], None, "NODE dropped");
-        assert_eq!(lay.spans[1], Some((11, 54)), "NAME grows into the room");
+        assert_eq!(lay.spans[1], Some((11, 55)), "NAME grows into the room");
         let wide = layout(&COLS, &[10, 40, 2, 20], 200, None);
         assert!(wide.spans.iter().all(Option::is_some));
         assert_eq!(wide.spans[1].unwrap().1, 60, "flex stops at max");
     }
 
     #[test]
-    fn too_narrow_shrinks_flexible_columns_to_their_minimum() {
+    fn too_narrow_shrinks_flexible_columns_first() {
         let lay = layout(&COLS, &[10, 40, 2, 20], 30, None);
         let (_, name_w) = lay.spans[1].unwrap();
         assert_eq!(name_w, 15);
         assert_eq!(lay.spans[2], Some((27, 3)), "short title");
+    }
+
+    #[test]
+    fn flexible_columns_shrink_in_proportion_before_anything_is_dropped() {
+        let cols = [
+            Column::new("NS", 8, 24).flex(),
+            Column::new("NAME", 20, 63).flex(),
+            Column::new("STATUS", 10, 20),
+            Column::new("NODE", 8, 30).priority(2),
+        ];
+        let lay = layout(&cols, &[17, 40, 16, 20], 78, None);
+        assert!(lay.spans[3].is_some(), "NODE fits once NS and NAME give way");
+        let (ns, name) = (lay.spans[0].unwrap().1, lay.spans[1].unwrap().1);
+        assert_eq!(ns + name + 16 + 20 + 3, 78);
+        assert!(ns >= 8 && name >= 20 && name > ns, "{ns} {name}");
     }
 
     #[test]

@@ -1,0 +1,174 @@
+//! The event loop: keys, task reports, state changes and signals in one `select!`, and
+//! a frame drawn only when something changed, at most ~30 times a second. Input is read
+//! while data loads; drawing reads copies and never waits on I/O.
+
+use std::io::{self, BufWriter, Stdout};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::sync::mpsc;
+use tokio::time::sleep_until;
+
+use super::app::{App, Effect, Level};
+use super::output::QuietBackend;
+use super::render::{self, Ctx};
+use super::tasks::Tasks;
+use super::theme::Theme;
+use super::views::Views;
+use super::UiOptions;
+use crate::sources::live::LiveFleet;
+use crate::terminal::{self, TerminalGuard};
+
+/// The shortest time between frames: about 30 per second.
+const FRAME: Duration = Duration::from_millis(33);
+/// A message in the footer stays this long unless a key dismisses it.
+const FLASH: Duration = Duration::from_secs(6);
+/// How often the loop looks at the clock and the change counter even when nothing woke
+/// it, so that a missed wake-up or the minute changing is noticed. It draws only if the
+/// screen would change.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+type Term = Terminal<QuietBackend<CrosstermBackend<BufWriter<Stdout>>>>;
+
+pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> anyhow::Result<i32> {
+    let state = live.state.clone();
+    let mut app = App::new(state.envs.iter().map(|e| e.name.clone()).collect());
+    app.read_only = opts.read_only;
+    app.author = opts.author.clone().unwrap_or_else(default_author);
+    app.themes = Theme::names(&opts.themes_dir);
+    let (tx, mut rx) = mpsc::channel(1024);
+    let mut tasks = Tasks::new(live.clone(), tx);
+    if let Some(env) = &opts.env {
+        let effects = app.go(super::app::Pane::Cluster, Some(env.clone()));
+        effects.into_iter().for_each(|e| tasks.run(e));
+    }
+
+    let guard = TerminalGuard::enter()?;
+    // One write per frame: crossterm issues a write per command, and an unbuffered
+    // writer turns every cell change into a syscall.
+    let backend = QuietBackend::new(CrosstermBackend::new(BufWriter::with_capacity(1 << 16, io::stdout())));
+    let mut term: Term = Terminal::new(backend)?;
+    term.clear()?;
+
+    let mut views = Views::default();
+    let mut events = EventStream::new();
+    let shutdown = terminal::shutdown_signal();
+    tokio::pin!(shutdown);
+
+    let mut dirty = true;
+    let mut drawn_generation = u64::MAX;
+    let mut drawn_minute = i64::MIN;
+    let mut last_frame: Option<Instant> = None;
+    let mut due: Option<Instant> = None;
+    let mut flash_until: Option<(u64, Instant)> = None;
+
+    let code = loop {
+        let now = Instant::now();
+        let wall = Utc::now();
+        if state.changes.generation() != drawn_generation
+            || wall.timestamp() / 60 != drawn_minute
+            || due.is_some_and(|d| now >= d)
+        {
+            dirty = true;
+        }
+        if let Some((seq, until)) = flash_until
+            && now >= until
+        {
+            if app.flash.as_ref().is_some_and(|f| f.seq == seq) {
+                app.flash = None;
+                dirty = true;
+            }
+            flash_until = None;
+        }
+        let frame_ready = last_frame.is_none_or(|t| now >= t + FRAME);
+        if dirty && frame_ready {
+            drawn_generation = state.changes.generation();
+            drawn_minute = wall.timestamp() / 60;
+            due = views.refresh(&mut app, &state, wall, now);
+            let ctx = Ctx::new(&state, &theme, wall);
+            term.draw(|f| render::draw(f, &mut app, &views, &ctx))?;
+            last_frame = Some(now);
+            dirty = false;
+        }
+        if let Some(f) = &app.flash
+            && flash_until.is_none_or(|(seq, _)| seq != f.seq)
+        {
+            flash_until = Some((f.seq, now + FLASH));
+        }
+        if let Some(code) = app.quit {
+            break code;
+        }
+        let mut wake = now + HEARTBEAT;
+        for t in [
+            dirty.then(|| last_frame.map_or(now, |t| t + FRAME)),
+            due,
+            flash_until.map(|f| f.1),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            wake = wake.min(t);
+        }
+        tokio::select! {
+            biased;
+            code = &mut shutdown => break code,
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
+                    let effects = app.on_key(k, &views);
+                    apply(effects, &mut tasks, &mut app, &mut theme, &opts);
+                    dirty = true;
+                }
+                Some(Ok(Event::Paste(text))) => {
+                    app.on_paste(&text);
+                    dirty = true;
+                }
+                Some(Ok(Event::Resize(..))) => {
+                    term.autoresize()?;
+                    dirty = true;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(anyhow::anyhow!("reading the terminal: {e}")),
+                // The terminal is gone (hangup without a signal): nothing left to draw on.
+                None => break crate::exit::OK,
+            },
+            Some(ev) = rx.recv() => {
+                app.on_event(ev);
+                dirty = true;
+            }
+            _ = state.changes.wait(), if !dirty => dirty = true,
+            _ = sleep_until(tokio::time::Instant::from_std(wake)) => {}
+        }
+    };
+    drop(tasks);
+    drop(term);
+    drop(guard);
+    Ok(code)
+}
+
+fn apply(effects: Vec<Effect>, tasks: &mut Tasks, app: &mut App, theme: &mut Theme, opts: &UiOptions) {
+    for effect in effects {
+        match effect {
+            Effect::SetTheme(name) => match Theme::load(&name, &opts.themes_dir) {
+                Ok(t) => {
+                    *theme = t;
+                    app.flash(Level::Success, format!("theme {name}"));
+                }
+                Err(e) => app.flash(Level::Error, e.to_string()),
+            },
+            other => tasks.run(other),
+        }
+    }
+}
+
+/// `$USER`, else `$LOGNAME`, else a placeholder the form asks to change.
+fn default_author() -> String {
+    ["USER", "LOGNAME"]
+        .into_iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_default()
+}

@@ -1,0 +1,278 @@
+//! The side effects of the console, each in its own tokio task so that drawing and
+//! input never wait on the network: opening environments, permission checks, pod
+//! details, log tails and silences. Results come back to the event loop as
+//! [`UiEvent`]s.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{AsyncBufReadExt, StreamExt};
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use k8s_openapi::api::core::v1::{Event, Pod};
+use kube::Api;
+use kube::api::{ListParams, LogParams, PostParams};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::app::{Effect, Permission, UiEvent};
+use super::keymap::{self, Rbac};
+use super::modals::pod::{PodDetails, PodTarget, TAIL_LINES, sanitize};
+use crate::config::ClusterRole;
+use crate::sources::live::LiveFleet;
+
+/// How many environments keep their heavy sources (every pod, event, workload) running.
+/// Two lets an engineer flip between the troubled environment and a healthy one for
+/// comparison without waiting for a relist; more would cost memory for little.
+pub const KEEP_OPEN: usize = 2;
+/// Permission answers are reused this long (k9s caches SSARs for 5 minutes too).
+pub const PERMISSION_TTL: Duration = Duration::from_secs(300);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+enum EnvOp {
+    Open(String),
+    Close(String),
+}
+
+pub struct Tasks {
+    live: Arc<LiveFleet>,
+    tx: mpsc::Sender<UiEvent>,
+    env_ops: mpsc::UnboundedSender<EnvOp>,
+    open: VecDeque<String>,
+    checked: HashMap<String, Instant>,
+    log_tail: Option<JoinHandle<()>>,
+    env_worker: JoinHandle<()>,
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        if let Some(t) = self.log_tail.take() {
+            t.abort();
+        }
+        self.env_worker.abort();
+    }
+}
+
+impl Tasks {
+    pub fn new(live: Arc<LiveFleet>, tx: mpsc::Sender<UiEvent>) -> Tasks {
+        // Opening and closing run one at a time, in order, so a quick A→B→C→A leaves A
+        // open rather than racing a close of A against its reopening.
+        let (env_ops, mut ops) = mpsc::unbounded_channel();
+        let worker_live = live.clone();
+        let env_worker = tokio::spawn(async move {
+            while let Some(op) = ops.recv().await {
+                match op {
+                    EnvOp::Open(env) => worker_live.open(&env).await,
+                    EnvOp::Close(env) => worker_live.close(&env).await,
+                }
+            }
+        });
+        Tasks {
+            live,
+            tx,
+            env_ops,
+            open: VecDeque::new(),
+            checked: HashMap::new(),
+            log_tail: None,
+            env_worker,
+        }
+    }
+
+    pub fn run(&mut self, effect: Effect) {
+        match effect {
+            Effect::OpenEnv(env) => self.open_env(env),
+            Effect::CheckPermissions(env) => self.check_permissions(env),
+            Effect::FetchPod(target) => {
+                let (live, tx) = (self.live.clone(), self.tx.clone());
+                tokio::spawn(async move {
+                    let result = fetch_pod(&live, &target).await.map(Box::new);
+                    let _ = tx.send(UiEvent::PodLoaded { target, result }).await;
+                });
+            }
+            Effect::TailLogs { id, target } => {
+                self.stop_logs();
+                let (live, tx) = (self.live.clone(), self.tx.clone());
+                self.log_tail = Some(tokio::spawn(async move {
+                    let error = tail_logs(&live, &target, id, &tx).await.err();
+                    let _ = tx.send(UiEvent::LogEnded { id, error }).await;
+                }));
+            }
+            Effect::StopLogs => self.stop_logs(),
+            Effect::CreateSilence { id, targets, silence } => {
+                let (live, tx) = (self.live.clone(), self.tx.clone());
+                tokio::spawn(async move {
+                    let mut results = Vec::new();
+                    for (env, role) in targets {
+                        let cluster = format!("{env}-{role}");
+                        let result = match live.alertmanager(&env, role) {
+                            Some(am) => am.create_silence(&silence).await.map_err(|e| e.to_string()),
+                            None => Err("no Alertmanager client (see the alertmanager source status)".into()),
+                        };
+                        results.push((cluster, result));
+                    }
+                    let _ = tx.send(UiEvent::SilenceCreated { id, results }).await;
+                });
+            }
+            Effect::ExpireSilence { env, role, id } => {
+                let (live, tx) = (self.live.clone(), self.tx.clone());
+                tokio::spawn(async move {
+                    let result = match live.alertmanager(&env, role) {
+                        Some(am) => am.expire_silence(&id).await.map_err(|e| e.to_string()),
+                        None => Err("no Alertmanager client".into()),
+                    };
+                    let cluster = format!("{env}-{role}");
+                    let _ = tx.send(UiEvent::SilenceExpired { cluster, id, result }).await;
+                });
+            }
+            // The event loop owns the theme.
+            Effect::SetTheme(_) => {}
+        }
+    }
+
+    fn stop_logs(&mut self) {
+        if let Some(t) = self.log_tail.take() {
+            t.abort();
+        }
+    }
+
+    fn open_env(&mut self, env: String) {
+        if let Some(i) = self.open.iter().position(|e| *e == env) {
+            let e = self.open.remove(i).unwrap_or_default();
+            self.open.push_back(e);
+            return;
+        }
+        self.open.push_back(env.clone());
+        let _ = self.env_ops.send(EnvOp::Open(env));
+        while self.open.len() > KEEP_OPEN {
+            if let Some(old) = self.open.pop_front() {
+                let _ = self.env_ops.send(EnvOp::Close(old));
+            }
+        }
+    }
+
+    fn check_permissions(&mut self, env: String) {
+        let now = Instant::now();
+        if self.checked.get(&env).is_some_and(|t| now.duration_since(*t) < PERMISSION_TTL) {
+            return;
+        }
+        self.checked.insert(env.clone(), now);
+        for role in ClusterRole::ALL {
+            let (live, tx, env) = (self.live.clone(), self.tx.clone(), env.clone());
+            tokio::spawn(async move {
+                let client = live.kube_client(&env, role).await;
+                // One review per distinct permission; several actions may share one.
+                let mut answers: HashMap<Rbac, Permission> = HashMap::new();
+                for spec in keymap::with_rbac() {
+                    let Some(rbac) = spec.rbac else { continue };
+                    let result = match answers.get(&rbac) {
+                        Some(r) => r.clone(),
+                        None => {
+                            let r = match &client {
+                                Some(c) => review(c.clone(), &rbac).await,
+                                None => Permission::Failed("no Kubernetes client for this cluster".into()),
+                            };
+                            answers.insert(rbac, r.clone());
+                            r
+                        }
+                    };
+                    let event = UiEvent::Permission {
+                        env: env.clone(),
+                        role,
+                        action: spec.id,
+                        result,
+                    };
+                    if tx.send(event).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// One SelfSubjectAccessReview.
+async fn review(client: kube::Client, rbac: &Rbac) -> Permission {
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(rbac.verb.to_string()),
+                group: Some(rbac.group.to_string()),
+                resource: Some(rbac.resource.to_string()),
+                subresource: (!rbac.subresource.is_empty()).then(|| rbac.subresource.to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: Api<SelfSubjectAccessReview> = Api::all(client);
+    match tokio::time::timeout(REQUEST_TIMEOUT, api.create(&PostParams::default(), &review)).await {
+        Ok(Ok(r)) => match r.status {
+            Some(s) if s.allowed => Permission::Allowed,
+            Some(s) => Permission::Denied(s.reason.unwrap_or_default()),
+            None => Permission::Failed("the review came back without a status".into()),
+        },
+        Ok(Err(e)) => Permission::Failed(e.to_string()),
+        Err(_) => Permission::Failed("timed out".into()),
+    }
+}
+
+async fn client_for(live: &LiveFleet, target: &PodTarget) -> Result<kube::Client, String> {
+    live.kube_client(&target.env, target.role)
+        .await
+        .ok_or_else(|| format!("no Kubernetes client for {} (see the kubernetes source status)", target.cluster()))
+}
+
+async fn fetch_pod(live: &LiveFleet, target: &PodTarget) -> Result<PodDetails, String> {
+    let client = client_for(live, target).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &target.namespace);
+    let events: Api<Event> = Api::namespaced(client, &target.namespace);
+    let selector = format!("involvedObject.name={}", target.name);
+    let params = ListParams::default().fields(&selector);
+    let (pod, events) = tokio::time::timeout(REQUEST_TIMEOUT, async {
+        futures::join!(pods.get(&target.name), events.list(&params))
+    })
+    .await
+    .map_err(|_| "timed out".to_string())?;
+    let pod = pod.map_err(|e| e.to_string())?;
+    // Events are a nicety: a failure to list them must not hide the pod.
+    let mut events = events.map(|l| l.items).unwrap_or_default();
+    events.retain(|e| e.involved_object.name.as_deref() == Some(target.name.as_str()));
+    Ok(PodDetails::from_pod(&pod, &events))
+}
+
+/// Follows the pod's log, sending lines in batches, until the stream ends or the task is
+/// aborted.
+async fn tail_logs(live: &LiveFleet, target: &PodTarget, id: u64, tx: &mpsc::Sender<UiEvent>) -> Result<(), String> {
+    let client = client_for(live, target).await?;
+    let pods: Api<Pod> = Api::namespaced(client, &target.namespace);
+    // A pod with several containers needs one named; take the first app container.
+    let container = tokio::time::timeout(REQUEST_TIMEOUT, pods.get(&target.name))
+        .await
+        .map_err(|_| "timed out".to_string())?
+        .map_err(|e| e.to_string())?
+        .spec
+        .and_then(|s| s.containers.first().map(|c| c.name.clone()));
+    let params = LogParams {
+        follow: true,
+        tail_lines: Some(TAIL_LINES),
+        container,
+        ..LogParams::default()
+    };
+    let stream = pods.log_stream(&target.name, &params).await.map_err(|e| e.to_string())?;
+    // Whatever arrived together goes in one message, so a chatty pod cannot flood the
+    // event loop with one message per line.
+    let mut batches = std::pin::pin!(stream.lines().ready_chunks(256));
+    while let Some(batch) = batches.next().await {
+        let mut lines = Vec::with_capacity(batch.len());
+        for line in batch {
+            lines.push(sanitize(&line.map_err(|e| e.to_string())?));
+        }
+        if tx.send(UiEvent::LogLines { id, lines }).await.is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}

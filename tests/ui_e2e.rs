@@ -1,0 +1,283 @@
+//! The real binary in a pseudo-terminal against the simulator, the way an on-call
+//! engineer uses it: open the fleet, enter the troubled environment, filter its pods,
+//! open an alert and silence it (the silence must then exist in the simulator's
+//! Alertmanager), open help, quit; and leave the terminal as it was found.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ck8s-console");
+const ROWS: u16 = 30;
+const COLS: u16 = 100;
+/// Each screen must appear within this.
+const SCREEN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// `ck8s-console sim` in its own process, killed when the test ends however it ends.
+struct Sim {
+    child: Child,
+    fleet_file: PathBuf,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sim(dir: &Path) -> Sim {
+    let out = dir.join("sim");
+    let child = Command::new(BIN)
+        .args(["sim", "--environments", "3", "--out"])
+        .arg(&out)
+        .arg("--state-dir")
+        .arg(dir.join("sim-state"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the simulator starts");
+    let mut sim = Sim {
+        child,
+        fleet_file: out.join("fleet.toml"),
+    };
+    // Building and settling the fleet takes a few seconds in a debug build.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while ck8s_console::config::load(&sim.fleet_file).is_err() {
+        if let Ok(Some(status)) = sim.child.try_wait() {
+            panic!("the simulator exited early: {status}");
+        }
+        assert!(Instant::now() < deadline, "the simulator wrote no fleet.toml in 120 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    sim
+}
+
+/// The console in a pseudo-terminal, with what it drew parsed by a terminal emulator.
+struct Tui {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    screen: Arc<Mutex<vt100::Parser>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+impl Tui {
+    fn start(fleet_file: &Path, state_dir: &Path) -> Tui {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("a pseudo-terminal");
+        let mut cmd = CommandBuilder::new(BIN);
+        cmd.arg("--config");
+        cmd.arg(fleet_file);
+        cmd.arg("--state-dir");
+        cmd.arg(state_dir);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("USER", "e2e-tester");
+        cmd.env_remove("NO_COLOR");
+        let child = pty.slave.spawn_command(cmd).expect("the console starts");
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().expect("pty reader");
+        let writer = pty.master.take_writer().expect("pty writer");
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(
+            ROWS.try_into().unwrap(),
+            COLS.try_into().unwrap(),
+            0,
+        )));
+        let sink = screen.clone();
+        // The master must outlive the reader thread, or the pty closes under it.
+        let reader = std::thread::spawn(move || {
+            let _master = pty.master;
+            let mut buf = [0u8; 8192];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sink.lock().unwrap().process(&buf[..n]),
+                }
+            }
+        });
+        Tui {
+            child,
+            writer,
+            screen,
+            reader: Some(reader),
+        }
+    }
+
+    fn contents(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    /// Waits until the screen shows `text`; returns the screen.
+    fn wait_for(&self, text: &str) -> String {
+        self.wait_until(text, |s| s.contains(text))
+    }
+
+    fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + SCREEN_TIMEOUT;
+        loop {
+            let screen = self.contents();
+            if ok(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("waited {SCREEN_TIMEOUT:?} for {what:?}; the screen shows:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+        // Let the console take a key before the next: Esc alone must not merge with
+        // what follows into an escape sequence.
+        std::thread::sleep(Duration::from_millis(60));
+    }
+
+    fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.send(&c.to_string());
+        }
+    }
+
+    /// Waits for the process to exit and for its last output to be parsed.
+    fn wait_exit(&mut self) -> u32 {
+        let deadline = Instant::now() + SCREEN_TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the console did not exit; screen:\n{}", self.contents());
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        status.exit_code()
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.process_id().expect("a running child") as i32
+    }
+
+    fn assert_restored(&self) {
+        let parser = self.screen.lock().unwrap();
+        let screen = parser.screen();
+        assert!(!screen.alternate_screen(), "the alternate screen was left");
+        assert!(!screen.hide_cursor(), "the cursor is visible again");
+    }
+}
+
+/// The silences of one Alertmanager, through the console's own client.
+fn silences(url: &str) -> Vec<ck8s_console::sources::alertmanager::Silence> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = ck8s_console::sources::alertmanager::AlertmanagerClient::new(url, None, Duration::from_secs(10)).unwrap();
+    rt.block_on(client.silences()).expect("the simulator's Alertmanager answers")
+}
+
+/// The rows of the pods table: lines with a pod status in them.
+fn pod_rows(screen: &str) -> Vec<&str> {
+    screen
+        .lines()
+        .filter(|l| ["Running", "CrashLoopBackOff", "Pending", "Completed", "ContainerCreating"].iter().any(|s| l.contains(s)))
+        .collect()
+}
+
+#[test]
+fn an_on_call_session_from_fleet_to_silence() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(dir.path());
+    let mut tui = Tui::start(&sim.fleet_file, &dir.path().join("state"));
+
+    // The fleet overview lists every environment.
+    let screen = tui.wait_for("initech");
+    assert!(screen.contains("acme") && screen.contains("globex"), "{screen}");
+    tui.wait_for("up");
+
+    // Into the troubled environment: its clusters side by side.
+    tui.send("j");
+    tui.send("\r");
+    tui.wait_for("Cluster globex");
+
+    // Its pods, filtered to the payments service.
+    tui.send(":");
+    tui.type_text("pods");
+    tui.send("\r");
+    tui.wait_for("Pods globex");
+    tui.wait_until("pods listed", |s| !pod_rows(s).is_empty());
+    tui.send("/");
+    tui.type_text("payments");
+    tui.send("\r");
+    let screen = tui.wait_until("only payments pods", |s| {
+        let rows = pod_rows(s);
+        !rows.is_empty() && rows.iter().all(|r| r.contains("payments"))
+    });
+    assert!(screen.contains("/payments"), "the filter shows in the title:\n{screen}");
+
+    // An alert, its details, and a silence for it.
+    tui.send("3");
+    tui.wait_for("Alerts globex");
+    tui.wait_for("firing");
+    tui.send("\r");
+    tui.wait_for("Annotations");
+    tui.send("s");
+    tui.wait_for("Comment");
+    tui.type_text("e2e: silenced by the end-to-end test");
+    tui.send("\r");
+    tui.wait_for("created");
+
+    let fleet = ck8s_console::config::load(&sim.fleet_file).unwrap();
+    let globex = fleet.environment("globex").unwrap();
+    let found = [&globex.sc.alertmanager, &globex.wc.alertmanager]
+        .into_iter()
+        .flat_map(|url| silences(url))
+        .find(|s| s.comment == "e2e: silenced by the end-to-end test");
+    let silence = found.expect("the silence exists in the simulator's Alertmanager");
+    assert_eq!(silence.created_by, "e2e-tester");
+    assert!(silence.matchers.iter().any(|m| m.name == "alertname"));
+
+    // Help comes from the action registry.
+    tui.send("\x1b");
+    tui.send("?");
+    let screen = tui.wait_for("action registry");
+    assert!(screen.contains("silence"), "{screen}");
+    tui.send("\x1b");
+
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+}
+
+/// SIGTERM (a service manager, a closing tmux pane) restores the terminal and exits with
+/// 128 + 15, the shell's convention for death by that signal.
+#[test]
+fn sigterm_restores_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(dir.path());
+    let mut tui = Tui::start(&sim.fleet_file, &dir.path().join("state"));
+    tui.wait_for("initech");
+    assert!(tui.screen.lock().unwrap().screen().alternate_screen());
+    // SAFETY: kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(tui.pid(), libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    assert_eq!(tui.wait_exit(), 128 + 15);
+    tui.assert_restored();
+}

@@ -1,0 +1,847 @@
+//! Snapshots of every pane and overlay from a fixed fleet and a fixed clock, at 80x24
+//! (a bastion over SSH) and 200x50 (a full screen). `INSTA_UPDATE=always cargo test
+//! --test ui_snapshots` rewrites them; review the `.snap` files before committing.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::{Color, Modifier};
+
+use ck8s_console::config::{self, ClusterRole};
+use ck8s_console::slo::{self, Exclusion, ExclusionKind, Samples};
+use ck8s_console::sources::alertmanager::{
+    Alert, AlertState, AlertStatus, Matcher, Receiver, Silence, SilenceState, SilenceStatus,
+};
+use ck8s_console::state::health::SourceHealth;
+use ck8s_console::state::rows::*;
+use ck8s_console::state::{ClusterState, FleetState};
+use ck8s_console::ui::app::{App, Modal, Pane, Permission, Scope, UiEvent};
+use ck8s_console::ui::modals::pod::{ContainerInfo, ConditionInfo, EventInfo, PodDetails, PodTab};
+use ck8s_console::ui::render::{self, Ctx};
+use ck8s_console::ui::theme::Theme;
+use ck8s_console::ui::views::Views;
+
+const FLEET: &str = r#"
+version = 1
+
+[[environment]]
+name = "acme"
+[environment.sc]
+kubeconfig = "/k"
+context = "acme-sc"
+prometheus = "http://127.0.0.1:1"
+alertmanager = "http://127.0.0.1:1"
+[[environment.sc.probe]]
+target = "kube-apiserver"
+kind = "cluster"
+[environment.wc]
+kubeconfig = "/k"
+context = "acme-wc"
+prometheus = "http://127.0.0.1:1"
+alertmanager = "http://127.0.0.1:1"
+[[environment.wc.probe]]
+target = "kube-apiserver"
+kind = "cluster"
+
+[[environment]]
+name = "globex"
+accent = "red"
+[environment.sc]
+kubeconfig = "/k"
+context = "globex-sc"
+prometheus = "http://127.0.0.1:1"
+alertmanager = "http://127.0.0.1:1"
+[[environment.sc.probe]]
+target = "kube-apiserver"
+kind = "cluster"
+[[environment.sc.probe]]
+target = "grafana"
+kind = "external"
+[[environment.sc.probe]]
+target = "harbor"
+kind = "external"
+[environment.wc]
+kubeconfig = "/k"
+context = "globex-wc"
+prometheus = "http://127.0.0.1:1"
+alertmanager = "http://127.0.0.1:1"
+[[environment.wc.probe]]
+target = "kube-apiserver"
+kind = "cluster"
+[[environment.wc.probe]]
+target = "wc-ingress"
+kind = "cluster"
+
+[[environment]]
+name = "initech"
+[environment.sc]
+kubeconfig = "/k"
+context = "initech-sc"
+prometheus = "http://127.0.0.1:1"
+alertmanager = "http://127.0.0.1:1"
+[environment.wc]
+kubeconfig = "/k"
+context = "initech-wc"
+prometheus = "http://127.0.0.1:1"
+alertmanager = "http://127.0.0.1:1"
+"#;
+
+/// Saturday 28 November 2026, 11:15 in Stockholm.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 28, 10, 15, 0).unwrap()
+}
+
+fn ago(minutes: i64) -> i64 {
+    (now() - Duration::minutes(minutes)).timestamp()
+}
+
+fn s(v: &str) -> Str {
+    Arc::from(v)
+}
+
+fn key(ns: &str, name: &str) -> (Str, Box<str>) {
+    (s(ns), Box::from(name))
+}
+
+struct Env<'a> {
+    name: &'a str,
+    k8s: &'a str,
+    apps: &'a str,
+    troubled: bool,
+    upgrading: bool,
+}
+
+fn healthy(st: &mut ClusterState, sources: &[&'static str]) {
+    for src in sources {
+        st.health.insert(src, SourceHealth::Connected { since: now() - Duration::hours(3) });
+    }
+}
+
+fn nodes(st: &mut ClusterState, cluster: &str, env: &Env<'_>, workers: usize, role: ClusterRole) {
+    for i in 0..3 + workers {
+        let cp = i < 3;
+        let name = if cp {
+            format!("{cluster}-control-plane-{}", ["a7k2q", "c9d4m", "x2p8r"][i])
+        } else {
+            format!("{cluster}-md-0-{}", ["9hxv2", "k4m7t", "p2wq8", "z8n3c"][(i - 3) % 4])
+        };
+        let not_ready = env.troubled && role == ClusterRole::Wc && i == 4;
+        let row = NodeRow {
+            name: Box::from(name.as_str()),
+            ready: Some(!not_ready),
+            roles: s(if cp { "control-plane" } else { "worker" }),
+            version: s(env.k8s),
+            unschedulable: not_ready,
+            created: ago(60 * 24 * 40),
+            internal_ip: Some(Box::from(format!("10.0.0.{}", 10 + i).as_str())),
+            cpu_millis: if cp { 2000 } else { 4000 },
+            memory_bytes: if cp { 8 } else { 16 } * 1024 * 1024 * 1024,
+            pressure: if not_ready { vec![s("MemoryPressure")] } else { vec![] },
+        };
+        let used = 0.2 + 0.13 * i as f64;
+        st.node_usage.insert(
+            name.clone(),
+            Usage {
+                cpu: row.cpu_millis as f64 / 1000.0 * used.min(0.93),
+                memory_bytes: row.memory_bytes as f64 * (0.35 + 0.08 * i as f64).min(0.95),
+            },
+        );
+        st.nodes.upsert((s(""), Box::from(name.as_str())), row);
+    }
+    st.nodes.commit_relist();
+}
+
+fn pod(ns: &str, name: &str, status: &str, ready: u16, restarts: u32, age_min: i64, node: &str, app: &str) -> PodRow {
+    let phase = match status {
+        "Completed" => PodPhase::Succeeded,
+        "Pending" | "ContainerCreating" => PodPhase::Pending,
+        _ => PodPhase::Running,
+    };
+    PodRow {
+        namespace: s(ns),
+        name: Box::from(name),
+        phase,
+        status: s(status),
+        ready,
+        containers: 1,
+        restarts,
+        created: ago(age_min),
+        node: Some(s(node)),
+        ip: Some(Box::from("10.244.1.7")),
+        owner: Some((s("ReplicaSet"), Box::from(app))),
+        labels: Box::new([(s("app"), s(app))]),
+    }
+}
+
+fn pods(st: &mut ClusterState, cluster: &str, env: &Env<'_>, role: ClusterRole) {
+    let w = |i: usize| format!("{cluster}-md-0-{}", ["9hxv2", "k4m7t", "p2wq8"][i % 3]);
+    let mut rows = Vec::new();
+    match role {
+        ClusterRole::Sc => {
+            for (ns, app, n) in [
+                ("monitoring", "grafana", 1),
+                ("monitoring", "kube-prometheus-stack-operator", 1),
+                ("harbor", "harbor-core", 2),
+                ("opensearch-system", "opensearch-master", 3),
+                ("dex", "dex", 2),
+                ("velero", "velero", 1),
+            ] {
+                for i in 0..n {
+                    let name = format!("{app}-{}", ["7c9f6d5b8-x2kqp", "7c9f6d5b8-m4n8z", "7c9f6d5b8-p9w2c"][i]);
+                    rows.push(pod(ns, &name, "Running", 1, 0, 60 * 24 * 12, &w(i), app));
+                }
+            }
+            rows.push(pod("harbor", "harbor-backup-cronjob-29401200-8kq4m", "Completed", 0, 0, 60 * 10, &w(1), "harbor-backup"));
+        }
+        ClusterRole::Wc => {
+            for (ns, app, n) in [
+                ("production", "webshop-frontend", 3),
+                ("production", "payments", 3),
+                ("production", "orders-api", 2),
+                ("staging", "payments", 1),
+                ("ingress-nginx", "ingress-nginx-controller", 2),
+                ("falco", "falco", 3),
+            ] {
+                for i in 0..n {
+                    let name = format!("{app}-{}", ["5d8f7b9c4-h7k2m", "5d8f7b9c4-q8w3n", "5d8f7b9c4-z5x9p"][i]);
+                    rows.push(pod(ns, &name, "Running", 1, u32::from(app == "payments" && i == 1), 60 * 24 * 3 + i as i64, &w(i), app));
+                }
+            }
+            if env.troubled {
+                rows.push(pod("production", "payments-worker-6b7d9c8f5-r2t4v", "CrashLoopBackOff", 0, 14, 95, &w(1), "payments-worker"));
+                rows.push(pod("production", "payments-db-migrate-28k4p", "Pending", 0, 0, 3, "", "payments-db-migrate"));
+            }
+        }
+    }
+    for p in rows {
+        st.pod_usage.insert(
+            (p.namespace.clone(), p.name.clone()),
+            Usage { cpu: 0.012 * (p.name.len() as f64), memory_bytes: 1024.0 * 1024.0 * 9.0 * p.name.len() as f64 },
+        );
+        st.pods.upsert((p.namespace.clone(), p.name.clone()), p);
+    }
+    st.pods.commit_relist();
+}
+
+fn capi(st: &mut ClusterState, env: &Env<'_>) {
+    for role in ClusterRole::ALL {
+        let cluster = format!("{}-{role}", env.name);
+        let workers = if role == ClusterRole::Wc { 3 } else { 3 };
+        let rolling = env.upgrading && role == ClusterRole::Wc;
+        let set = |name: String, desired: u32, ready: u32, version: &str, status: Option<&str>, phase: Option<&str>, rolling: bool| MachineSetRow {
+            namespace: s("capi-clusters"),
+            name: Box::from(name.as_str()),
+            cluster: s(&cluster),
+            desired,
+            replicas: desired,
+            ready,
+            updated: if rolling { desired - 1 } else { desired },
+            available: ready,
+            version: Some(s(version)),
+            status_version: status.map(s),
+            phase: phase.map(s),
+            rolling,
+        };
+        let kcp = set(format!("{cluster}-control-plane"), 3, 3, env.k8s, Some(env.k8s), None, false);
+        st.capi.control_planes.upsert(key("capi-clusters", &kcp.name), kcp);
+        let not_ready = u32::from(env.troubled && role == ClusterRole::Wc);
+        let md = set(format!("{cluster}-md-0"), workers, workers - not_ready, env.k8s, None, Some("Running"), rolling);
+        st.capi.machine_deployments.upsert(key("capi-clusters", &md.name), md);
+        for i in 0..3 + workers {
+            let name = format!("{cluster}-machine-{i}");
+            let m = MachineRow {
+                namespace: s("capi-clusters"),
+                name: Box::from(name.as_str()),
+                cluster: s(&cluster),
+                phase: s(if rolling && i == 5 { "Provisioning" } else { "Running" }),
+                node: Some(Box::from(name.as_str())),
+                version: Some(s(env.k8s)),
+                created: ago(60 * 24 * 40),
+                control_plane: i < 3,
+                draining: None,
+            };
+            st.capi.machines.upsert(key("capi-clusters", &name), m);
+        }
+    }
+    for t in [&mut st.capi.control_planes as &mut dyn Commit, &mut st.capi.machine_deployments, &mut st.capi.machines] {
+        t.commit();
+    }
+}
+
+trait Commit {
+    fn commit(&mut self);
+}
+
+impl<R> Commit for ck8s_console::state::table::Table<R> {
+    fn commit(&mut self) {
+        self.commit_relist();
+    }
+}
+
+fn backups(st: &mut ClusterState, env: &Env<'_>, role: ClusterRole) {
+    let failing = env.troubled && role == ClusterRole::Wc;
+    // 01:00 Stockholm on each of the last days.
+    for day in 0..4i64 {
+        let created = Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap() - Duration::days(day);
+        let name = format!("velero-daily-backup-202611{:02}010000", 28 - day);
+        let failed = failing && day < 2;
+        let row = BackupRow {
+            namespace: s("velero"),
+            name: Box::from(name.as_str()),
+            schedule: Some(s("velero-daily-backup")),
+            phase: s(if failed { "Failed" } else { "Completed" }),
+            created: created.timestamp(),
+            started: Some(created.timestamp() + 2),
+            completed: Some(created.timestamp() + if failed { 95 } else { 14 * 60 + 31 }),
+            expires: Some(created.timestamp() + 72 * 3600),
+            errors: if failed { 1 } else { 0 },
+            warnings: if day == 1 && !failed { 2 } else { 0 },
+            failure_reason: failed.then(|| Box::from("unable to upload: storage location unavailable")),
+            storage_location: Some(s("default")),
+        };
+        if day < 3 || failing {
+            st.backup.backups.upsert(key("velero", &name), row);
+        }
+    }
+    st.backup.backups.commit_relist();
+    st.backup.schedules.upsert(
+        key("velero", "velero-daily-backup"),
+        ScheduleRow {
+            namespace: s("velero"),
+            name: Box::from("velero-daily-backup"),
+            schedule: Box::from("CRON_TZ=Europe/Stockholm 0 1 * * *"),
+            paused: false,
+            phase: s("Enabled"),
+            last_backup: Some(Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap().timestamp()),
+        },
+    );
+    st.backup.schedules.commit_relist();
+    st.backup.locations.upsert(
+        key("velero", "default"),
+        StorageLocationRow {
+            namespace: s("velero"),
+            name: Box::from("default"),
+            phase: s("Available"),
+            default: true,
+            last_validated: Some(ago(1)),
+            message: None,
+        },
+    );
+    st.backup.locations.commit_relist();
+    st.backup.restores.commit_relist();
+    if role == ClusterRole::Sc {
+        for (ns, name, schedule, hours) in [("harbor", "harbor-backup-cronjob", "30 0 * * *", 9), ("opensearch-system", "opensearch-backup", "0 */2 * * *", 1)] {
+            let last = ago(60 * hours);
+            st.backup.cronjobs.upsert(
+                key(ns, name),
+                CronJobRow {
+                    namespace: s(ns),
+                    name: Box::from(name),
+                    schedule: Box::from(schedule),
+                    suspended: false,
+                    last_schedule: Some(last),
+                    last_success: Some(last + 120),
+                },
+            );
+            let job = format!("{name}-29401200");
+            st.backup.jobs.upsert(
+                key(ns, &job),
+                JobRow {
+                    namespace: s(ns),
+                    name: Box::from(job.as_str()),
+                    cronjob: Some(Box::from(name)),
+                    succeeded: 1,
+                    failed: 0,
+                    active: 0,
+                    started: Some(last),
+                    completed: Some(last + 120),
+                    failure: None,
+                },
+            );
+        }
+        st.backup.cronjobs.commit_relist();
+        st.backup.jobs.commit_relist();
+    }
+}
+
+fn alert(cluster: &str, name: &str, severity: &str, extra: &[(&str, &str)], summary: &str, minutes: i64, silenced: bool) -> Alert {
+    let mut labels: std::collections::BTreeMap<String, String> =
+        extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    labels.insert("alertname".into(), name.into());
+    labels.insert("severity".into(), severity.into());
+    labels.insert("cluster".into(), cluster.into());
+    let fingerprint = format!("{:016x}", labels.iter().fold(7u64, |h, (k, v)| {
+        (k.bytes().chain(v.bytes())).fold(h, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    }));
+    Alert {
+        annotations: [
+            ("summary".to_string(), summary.to_string()),
+            ("description".to_string(), format!("{summary} Check the {name} runbook for the usual causes and the steps to take.")),
+            ("runbook_url".to_string(), format!("https://runbooks.prometheus-operator.dev/runbooks/kubernetes/{}", name.to_lowercase())),
+        ]
+        .into_iter()
+        .collect(),
+        labels,
+        starts_at: now() - Duration::minutes(minutes),
+        ends_at: now() + Duration::minutes(4),
+        updated_at: now(),
+        fingerprint,
+        receivers: vec![Receiver { name: "null".into() }],
+        generator_url: "http://prometheus-operated.monitoring:9090/graph?g0.expr=up".into(),
+        status: AlertStatus {
+            state: if silenced { AlertState::Suppressed } else { AlertState::Active },
+            silenced_by: if silenced { vec!["5d2f8a91-6c1e-4b7a-9f30-2e8d4c6a1b07".into()] } else { vec![] },
+            inhibited_by: vec![],
+            muted_by: vec![],
+        },
+    }
+}
+
+fn alerts(st: &mut ClusterState, env: &Env<'_>, role: ClusterRole) {
+    let cluster = format!("{}-{role}", env.name);
+    st.alerts.push(alert(&cluster, "Watchdog", "none", &[], "An alert that should always be firing.", 600, false));
+    if env.troubled && role == ClusterRole::Wc {
+        st.alerts.push(alert(&cluster, "KubePodCrashLooping", "warning", &[("namespace", "production"), ("pod", "payments-worker-6b7d9c8f5-r2t4v"), ("container", "worker")], "Pod is crash looping.", 88, false));
+        st.alerts.push(alert(&cluster, "KubeNodeNotReady", "warning", &[("node", "globex-wc-md-0-k4m7t")], "Node is not ready.", 41, false));
+        st.alerts.push(alert(&cluster, "VeleroBackupFailed", "critical", &[("schedule", "velero-daily-backup")], "The last Velero backup failed.", 555, false));
+        st.alerts.push(alert(&cluster, "KubePodCrashLooping", "warning", &[("namespace", "staging"), ("pod", "legacy-admin-7f5d-9xk2p"), ("container", "admin")], "Pod is crash looping.", 300, true));
+        st.silences.push(Silence {
+            id: "5d2f8a91-6c1e-4b7a-9f30-2e8d4c6a1b07".into(),
+            status: SilenceStatus { state: SilenceState::Active },
+            updated_at: now() - Duration::hours(2),
+            matchers: vec![Matcher::equal("alertname", "KubePodCrashLooping"), Matcher::equal("namespace", "staging")],
+            starts_at: now() - Duration::hours(2),
+            ends_at: now() + Duration::hours(22),
+            created_by: "maria".into(),
+            comment: "INC-4711 staging admin app is being retired".into(),
+        });
+        st.silences.push(Silence {
+            id: "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d".into(),
+            status: SilenceStatus { state: SilenceState::Expired },
+            updated_at: now() - Duration::days(1),
+            matchers: vec![Matcher::equal("alertname", "CPUThrottlingHigh")],
+            starts_at: now() - Duration::days(2),
+            ends_at: now() - Duration::days(1),
+            created_by: "jonas".into(),
+            comment: "noisy during load test".into(),
+        });
+    }
+    if env.troubled && role == ClusterRole::Sc {
+        st.alerts.push(alert(&cluster, "ProbeFailing", "high", &[("target", "grafana")], "Grafana is failing its uptime probe.", 23, false));
+    }
+}
+
+fn slo_reports(st: &mut ClusterState, cluster: &str, probes: &[config::Probe], troubled: bool) {
+    let (start, end) = slo::report_span(now(), chrono_tz::Europe::Stockholm);
+    let minutes = (end - start).num_minutes();
+    let exclusions = vec![Exclusion {
+        start: Utc.with_ymd_and_hms(2026, 11, 18, 6, 0, 0).unwrap(),
+        end: Utc.with_ymd_and_hms(2026, 11, 18, 8, 30, 0).unwrap(),
+        kind: ExclusionKind::PlannedMaintenance,
+        reason: "Kubernetes 1.33 upgrade".into(),
+    }];
+    for (p, probe) in probes.iter().enumerate() {
+        let burning = troubled && probe.target == "grafana";
+        let values = (0..minutes)
+            .map(|i| {
+                let from_end = minutes - i;
+                if i % 997 == 13 {
+                    return None;
+                }
+                let bad = if burning {
+                    // A bad last day and a few bad days earlier.
+                    (from_end < 90 && from_end % 3 == 0) || (from_end / 1440 == 6 && from_end % 7 == 0) || from_end / 1440 == 12 && from_end % 11 == 0
+                } else {
+                    (i as usize + p * 31) % 20_011 == 0
+                };
+                Some(!bad)
+            })
+            .collect();
+        let samples = Samples::from_values(start, values);
+        st.slo.push(slo::report(cluster, probe, &samples, &exclusions, now(), chrono_tz::Europe::Stockholm));
+    }
+}
+
+fn fixture() -> FleetState {
+    let fleet = config::parse(FLEET, std::path::Path::new("/fleet.toml")).unwrap();
+    let state = FleetState::new(&fleet);
+    let envs = [
+        Env { name: "acme", k8s: "v1.33.4", apps: "v0.51.1", troubled: false, upgrading: false },
+        Env { name: "globex", k8s: "v1.33.4", apps: "v0.51.1", troubled: true, upgrading: false },
+        Env { name: "initech", k8s: "v1.32.7", apps: "v0.50.2", troubled: false, upgrading: true },
+    ];
+    for env in &envs {
+        let handle = state.env(env.name).unwrap().clone();
+        let config = fleet.environment(env.name).unwrap();
+        for role in ClusterRole::ALL {
+            let cluster = format!("{}-{role}", env.name);
+            handle.cluster(role).update(|st| {
+                let mut sources = vec!["kubernetes", "nodes", "configmaps", "backups", "schedules", "restores", "backupstoragelocations", "alertmanager", "metrics", "slo", "pods", "workloads", "events", "pvcs"];
+                if role == ClusterRole::Sc {
+                    sources.extend(["capi", "cronjobs", "jobs"]);
+                }
+                healthy(st, &sources);
+                st.version = Some(env.k8s.to_string());
+                let mut meta = std::collections::BTreeMap::new();
+                meta.insert("version".to_string(), env.apps.to_string());
+                st.welkin_config.upsert(key("kube-system", "welkin-apps-meta"), meta);
+                if env.upgrading && role == ClusterRole::Wc {
+                    let mut lock = std::collections::BTreeMap::new();
+                    lock.insert("version".to_string(), "v0.51".to_string());
+                    lock.insert("timestamp".to_string(), "2026-11-28T08:15:00Z".to_string());
+                    lock.insert("last_apply_step".to_string(), "40-velero.sh".to_string());
+                    st.welkin_config.upsert(key("kube-system", "welkin-apps-upgrade"), lock);
+                }
+                st.welkin_config.commit_relist();
+                nodes(st, &cluster, env, 3, role);
+                backups(st, env, role);
+                alerts(st, env, role);
+                if env.name == "globex" {
+                    pods(st, &cluster, env, role);
+                    if role == ClusterRole::Wc {
+                        for (i, (reason, obj, msg)) in [
+                            ("BackOff", "payments-worker-6b7d9c8f5-r2t4v", "Back-off restarting failed container worker in pod payments-worker-6b7d9c8f5-r2t4v"),
+                            ("NodeNotReady", "globex-wc-md-0-k4m7t", "Node globex-wc-md-0-k4m7t status is now: NodeNotReady"),
+                            ("FailedScheduling", "payments-db-migrate-28k4p", "0/6 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, 5 Insufficient memory."),
+                        ]
+                        .into_iter()
+                        .enumerate()
+                        {
+                            let kind = if obj.contains("md-0") { "Node" } else { "Pod" };
+                            st.events.upsert(
+                                key("production", &format!("ev-{i}")),
+                                EventRow {
+                                    namespace: s(if kind == "Node" { "" } else { "production" }),
+                                    warning: true,
+                                    reason: s(reason),
+                                    message: Box::from(msg),
+                                    object_kind: s(kind),
+                                    object_name: Box::from(obj),
+                                    count: [42, 1, 7][i],
+                                    last_seen: ago([1, 41, 3][i]),
+                                },
+                            );
+                        }
+                        st.events.commit_relist();
+                        // The metrics poller has been failing for a while: stale, not blank.
+                        st.health.insert(
+                            "metrics",
+                            SourceHealth::Stale {
+                                since: now() - Duration::minutes(7),
+                                error: "GET http://prometheus.globex-wc/api/v1/query: connection refused".into(),
+                            },
+                        );
+                    }
+                }
+                if role == ClusterRole::Sc {
+                    capi(st, env);
+                }
+                slo_reports(st, &cluster, &config.cluster(role).probes, env.troubled);
+            });
+        }
+    }
+    state
+}
+
+struct Screen {
+    state: FleetState,
+    app: App,
+    views: Views,
+    theme: Theme,
+}
+
+impl Screen {
+    fn new() -> Screen {
+        let state = fixture();
+        let mut app = App::new(state.envs.iter().map(|e| e.name.clone()).collect());
+        app.author = "op".into();
+        app.themes = vec!["dark".into(), "light".into()];
+        Screen {
+            state,
+            app,
+            views: Views::default(),
+            theme: Theme::built_in("dark").unwrap(),
+        }
+    }
+
+    fn at(mut self, pane: Pane, env: Option<&str>) -> Screen {
+        let _ = self.app.go(pane, env.map(String::from));
+        self
+    }
+
+    fn draw(&mut self, w: u16, h: u16) -> Terminal<TestBackend> {
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        let ctx = Ctx::new(&self.state, &self.theme, now());
+        // Two passes, as the event loop does after a key: the first lays out the page.
+        for _ in 0..2 {
+            self.views.refresh(&mut self.app, &self.state, now(), Instant::now());
+            term.draw(|f| render::draw(f, &mut self.app, &self.views, &ctx)).unwrap();
+        }
+        term
+    }
+
+    fn key(&mut self, c: char) {
+        self.code(crossterm::event::KeyCode::Char(c));
+    }
+
+    fn code(&mut self, code: crossterm::event::KeyCode) {
+        let ev = crossterm::event::KeyEvent::new(code, crossterm::event::KeyModifiers::NONE);
+        self.views.refresh(&mut self.app, &self.state, now(), Instant::now());
+        let _ = self.app.on_key(ev, &self.views);
+    }
+
+    fn snap(&mut self, name: &str) {
+        for (w, h) in [(80, 24), (200, 50)] {
+            let term = self.draw(w, h);
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), term.backend());
+        }
+    }
+}
+
+#[test]
+fn fleet_overview() {
+    Screen::new().snap("fleet");
+}
+
+#[test]
+fn fleet_overview_with_the_troubled_environment_selected() {
+    let mut s = Screen::new();
+    s.key('j');
+    s.snap("fleet_globex");
+}
+
+#[test]
+fn cluster_pane() {
+    Screen::new().at(Pane::Cluster, Some("globex")).snap("cluster");
+}
+
+#[test]
+fn cluster_pane_of_the_upgrading_environment() {
+    Screen::new().at(Pane::Cluster, Some("initech")).snap("cluster_initech");
+}
+
+#[test]
+fn pods_pane_of_both_clusters() {
+    Screen::new().at(Pane::Pods, Some("globex")).snap("pods");
+}
+
+#[test]
+fn pods_filtered_and_sorted_by_restarts() {
+    let mut s = Screen::new().at(Pane::Pods, Some("globex"));
+    s.app.scope = Scope::Wc;
+    s.app.set_filter(Pane::Pods, "payments");
+    s.key('s');
+    s.key('s');
+    s.key('s');
+    s.key('s');
+    s.snap("pods_filtered");
+}
+
+#[test]
+fn pods_filter_being_typed() {
+    let mut s = Screen::new().at(Pane::Pods, Some("globex"));
+    s.key('/');
+    for c in "~worker|migrate".chars() {
+        s.key(c);
+    }
+    s.snap("pods_filter_typing");
+}
+
+#[test]
+fn pod_details() {
+    let mut s = Screen::new().at(Pane::Pods, Some("globex"));
+    s.app.scope = Scope::Wc;
+    s.app.set_filter(Pane::Pods, "payments-worker");
+    s.code(crossterm::event::KeyCode::Enter);
+    let target = match s.app.modals.last() {
+        Some(Modal::Pod(p)) => p.target.clone(),
+        _ => panic!("pod details did not open"),
+    };
+    s.app.on_event(UiEvent::PodLoaded {
+        target,
+        result: Ok(Box::new(PodDetails {
+            phase: "Running".into(),
+            reason: None,
+            node: Some("globex-wc-md-0-k4m7t".into()),
+            ip: Some("10.244.1.7".into()),
+            qos: Some("Burstable".into()),
+            created: Some(ago(95)),
+            started: Some(ago(95)),
+            owner: Some("ReplicaSet/payments-worker-6b7d9c8f5".into()),
+            service_account: Some("default".into()),
+            labels: vec![("app".into(), "payments-worker".into()), ("pod-template-hash".into(), "6b7d9c8f5".into())],
+            containers: vec![ContainerInfo {
+                name: "worker".into(),
+                image: "harbor.globex.example/shop/payments-worker:2.4.1".into(),
+                init: false,
+                ready: false,
+                restarts: 14,
+                state: "waiting: CrashLoopBackOff".into(),
+                state_since: None,
+                problem: true,
+                last: Some("last run ended: Error (exit 1)".into()),
+            }],
+            conditions: vec![
+                ConditionInfo { kind: "PodScheduled".into(), status: "True".into(), ..Default::default() },
+                ConditionInfo { kind: "Ready".into(), status: "False".into(), reason: "ContainersNotReady".into(), message: "containers with unready status: [worker]".into() },
+            ],
+            events: vec![EventInfo { warning: true, reason: "BackOff".into(), message: "Back-off restarting failed container worker".into(), count: 42, last_seen: Some(ago(1)) }],
+        })),
+    });
+    s.snap("pod_details");
+    s.key('l');
+    let id = match s.app.modals.last() {
+        Some(Modal::Pod(p)) => {
+            assert_eq!(p.tab, PodTab::Logs);
+            p.log_task.unwrap()
+        }
+        _ => panic!(),
+    };
+    s.app.on_event(UiEvent::LogLines {
+        id,
+        lines: (0..40)
+            .map(|i| format!("2026-11-28T10:{:02}:{:02}Z ERROR payment batch {i} failed: connection to payments-db:5432 refused", 10 + i / 12, (i * 5) % 60))
+            .collect(),
+    });
+    s.snap("pod_logs");
+}
+
+#[test]
+fn alerts_pane() {
+    Screen::new().at(Pane::Alerts, Some("globex")).snap("alerts");
+}
+
+#[test]
+fn alerts_of_the_whole_fleet_grouped_by_severity() {
+    let mut s = Screen::new().at(Pane::Alerts, None);
+    s.key('o');
+    s.snap("alerts_fleet");
+}
+
+#[test]
+fn alert_details() {
+    let mut s = Screen::new().at(Pane::Alerts, Some("globex"));
+    s.key('j');
+    s.code(crossterm::event::KeyCode::Enter);
+    s.snap("alert_details");
+}
+
+#[test]
+fn silence_form() {
+    let mut s = Screen::new().at(Pane::Alerts, Some("globex"));
+    s.key('j');
+    s.key('s');
+    assert!(matches!(s.app.modals.last(), Some(Modal::Silence(_))));
+    s.code(crossterm::event::KeyCode::Enter);
+    s.snap("silence_form_invalid");
+    for c in "INC-4712 worker fix being deployed".chars() {
+        s.key(c);
+    }
+    s.snap("silence_form");
+}
+
+#[test]
+fn silences_list_and_expire_confirmation() {
+    let mut s = Screen::new().at(Pane::Alerts, Some("globex"));
+    s.key('S');
+    s.snap("silences");
+    s.key('x');
+    s.snap("silence_expire_confirm");
+}
+
+#[test]
+fn backups_pane() {
+    Screen::new().at(Pane::Backups, Some("globex")).snap("backups");
+}
+
+#[test]
+fn backups_pane_of_a_healthy_environment() {
+    Screen::new().at(Pane::Backups, Some("acme")).snap("backups_acme");
+}
+
+#[test]
+fn slo_pane() {
+    Screen::new().at(Pane::Slo, Some("globex")).snap("slo");
+}
+
+#[test]
+fn runs_pane() {
+    Screen::new().at(Pane::Runs, Some("globex")).snap("runs");
+}
+
+#[test]
+fn help() {
+    let mut s = Screen::new().at(Pane::Pods, Some("globex"));
+    s.app.permissions.insert(("globex".into(), ClusterRole::Wc, "pods.logs"), Permission::Denied(String::new()));
+    s.key('?');
+    s.snap("help");
+}
+
+#[test]
+fn help_in_read_only_mode() {
+    let mut s = Screen::new().at(Pane::Alerts, Some("globex"));
+    s.app.read_only = true;
+    s.key('?');
+    s.snap("help_read_only");
+}
+
+#[test]
+fn command_line_completion() {
+    let mut s = Screen::new().at(Pane::Pods, Some("globex"));
+    s.key(':');
+    s.key('s');
+    s.code(crossterm::event::KeyCode::Tab);
+    let term = s.draw(80, 24);
+    insta::assert_snapshot!("command_completion_80x24", term.backend());
+}
+
+#[test]
+fn a_terminal_too_small_says_so() {
+    let mut s = Screen::new();
+    let term = s.draw(50, 10);
+    insta::assert_snapshot!("too_small", term.backend());
+}
+
+/// The first cell of `text` on screen.
+fn cell_of(buf: &ratatui::buffer::Buffer, text: &str) -> ratatui::buffer::Cell {
+    let area = buf.area;
+    let want: Vec<String> = text.chars().map(String::from).collect();
+    for y in 0..area.height {
+        let row: Vec<&str> = (0..area.width).map(|x| buf[(x, y)].symbol()).collect();
+        if let Some(x) = row.windows(want.len()).position(|w| w.iter().zip(&want).all(|(a, b)| a == b)) {
+            return buf[(x as u16, y)].clone();
+        }
+    }
+    panic!("{text} is not on screen")
+}
+
+#[test]
+fn severities_are_coloured_and_monochrome_has_no_colour() {
+    let mut s = Screen::new().at(Pane::Alerts, Some("globex"));
+    let term = s.draw(120, 30);
+    let buf = term.backend().buffer();
+    assert_eq!(cell_of(buf, "critical").fg, Color::Red);
+    assert_eq!(cell_of(buf, "warning").fg, Color::Yellow);
+    assert_eq!(cell_of(buf, " globex ").bg, Color::Red, "the environment's accent");
+
+    s.theme = Theme::built_in("monochrome").unwrap();
+    let term = s.draw(120, 30);
+    let buf = term.backend().buffer();
+    for cell in buf.content() {
+        assert!(matches!(cell.fg, Color::Reset) && matches!(cell.bg, Color::Reset), "{cell:?}");
+    }
+    let critical = cell_of(buf, "critical");
+    assert!(critical.modifier.contains(Modifier::REVERSED), "critical stands out without colour");
+}
+
+#[test]
+fn stale_data_is_marked_and_kept() {
+    let mut s = Screen::new().at(Pane::Pods, Some("globex"));
+    let term = s.draw(120, 30);
+    let text = format!("{}", term.backend());
+    assert!(text.contains("globex-wc metrics: stale since 11:08:00 (7m ago)"), "{text}");
+    assert!(text.contains("payments-worker-6b7d9c8f5-r2t4v") || text.contains("dex-7c9f6d5b8"), "the last data stays");
+}
