@@ -25,6 +25,8 @@ pub struct Targets {
     pub rss_mib: f64,
     pub relist_peak_ratio: f64,
     pub events_per_sec: f64,
+    pub frame_p99_ms: f64,
+    pub keystroke_ms: f64,
 }
 
 const TARGETS: Targets = Targets {
@@ -32,7 +34,13 @@ const TARGETS: Targets = Targets {
     rss_mib: 120.0,
     relist_peak_ratio: 1.5,
     events_per_sec: 50_000.0,
+    frame_p99_ms: 8.0,
+    keystroke_ms: 50.0,
 };
+
+/// Frames drawn for the render measurement, and the text typed into the pod filter.
+const FRAMES: usize = 300;
+const FILTER_TEXT: &str = "payments-";
 
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
@@ -49,6 +57,12 @@ pub struct BenchReport {
     /// core), replaying real objects from the simulator.
     pub events_per_sec: f64,
     pub events_measured: u64,
+    /// The pods pane of both clusters at 200x50, rendered into an off-screen buffer.
+    pub frame_p50_ms: f64,
+    pub frame_p99_ms: f64,
+    /// Re-filtering all pods per typed character of the pod filter.
+    pub keystroke_p50_ms: f64,
+    pub keystroke_max_ms: f64,
     pub targets: Targets,
     pub met: Met,
 }
@@ -59,6 +73,22 @@ pub struct Met {
     pub rss: bool,
     pub relist_peak: bool,
     pub events: bool,
+    pub frame: bool,
+    pub keystroke: bool,
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The value below which `q` of the samples fall (nearest rank).
+fn percentile(samples: &[Duration], q: f64) -> f64 {
+    let mut v: Vec<Duration> = samples.to_vec();
+    v.sort_unstable();
+    match v.len() {
+        0 => 0.0,
+        n => millis(v[((q * n as f64).ceil() as usize).clamp(1, n) - 1]),
+    }
 }
 
 /// Resident set size of this process, in MiB.
@@ -231,6 +261,11 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
         .context("a kube client")?;
     let (events_per_sec, events_measured) = events_per_sec(client, &wc).await?;
 
+    let frames = crate::ui::bench::render_frames(&live.state, &env, 200, 50, FRAMES);
+    let keys = crate::ui::bench::filter_keystrokes(&live.state, &env, FILTER_TEXT);
+    let (frame_p50_ms, frame_p99_ms) = (percentile(&frames, 0.5), percentile(&frames, 0.99));
+    let (keystroke_p50_ms, keystroke_max_ms) = (percentile(&keys, 0.5), percentile(&keys, 1.0));
+
     let relist_peak_ratio = relist_peak_rss_mib / rss_after_sync_mib.max(1.0);
     Ok(BenchReport {
         pods_requested: args.pods,
@@ -242,11 +277,17 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
         relist_seconds,
         events_per_sec,
         events_measured,
+        frame_p50_ms,
+        frame_p99_ms,
+        keystroke_p50_ms,
+        keystroke_max_ms,
         met: Met {
             sync: sync_seconds <= TARGETS.sync_seconds,
             rss: rss_after_sync_mib <= TARGETS.rss_mib,
             relist_peak: relist_peak_ratio <= TARGETS.relist_peak_ratio,
             events: events_per_sec >= TARGETS.events_per_sec,
+            frame: frame_p99_ms <= TARGETS.frame_p99_ms,
+            keystroke: keystroke_max_ms <= TARGETS.keystroke_ms,
         },
         targets: TARGETS,
     })
@@ -296,5 +337,38 @@ pub fn print(report: &BenchReport, json: bool) -> anyhow::Result<()> {
         TARGETS.events_per_sec,
         mark(report.met.events)
     );
+    println!(
+        "frame at 200x50      p50 {:.2} ms, p99 {:.2} ms (target p99 <= {} ms) {}",
+        report.frame_p50_ms,
+        report.frame_p99_ms,
+        TARGETS.frame_p99_ms,
+        mark(report.met.frame)
+    );
+    println!(
+        "filter keystroke     p50 {:.2} ms, max {:.2} ms (target <= {} ms) {}",
+        report.keystroke_p50_ms,
+        report.keystroke_max_ms,
+        TARGETS.keystroke_ms,
+        mark(report.met.keystroke)
+    );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|m| Duration::from_millis(*m))
+                .collect::<Vec<_>>()
+        };
+        let samples = ms(&[5, 1, 3, 2, 4, 100, 6, 7, 8, 9]);
+        assert_eq!(percentile(&samples, 0.5), 5.0);
+        assert_eq!(percentile(&samples, 0.99), 100.0);
+        assert_eq!(percentile(&samples, 1.0), 100.0);
+        assert_eq!(percentile(&[], 0.5), 0.0);
+    }
 }

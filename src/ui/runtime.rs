@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use futures::StreamExt;
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{Backend, CrosstermBackend};
 use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
@@ -53,7 +53,9 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
     // writer turns every cell change into a syscall.
     let backend = QuietBackend::new(CrosstermBackend::new(BufWriter::with_capacity(1 << 16, io::stdout())));
     let mut term: Term = Terminal::new(backend)?;
-    term.clear()?;
+    // Not `Terminal::clear`: it asks the terminal where the cursor is, a round trip that
+    // a slow SSH link or a terminal that never answers turns into a 2 s stall or an error.
+    term.backend_mut().clear_region(ratatui::backend::ClearType::All)?;
 
     let mut views = Views::default();
     let mut events = EventStream::new();
@@ -119,8 +121,12 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
             code = &mut shutdown => break code,
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
-                    let effects = app.on_key(k, &views);
-                    apply(effects, &mut tasks, &mut app, &mut theme, &opts);
+                    for key in split_alt(k) {
+                        let effects = app.on_key(key, &views);
+                        apply(effects, &mut tasks, &mut app, &mut theme, &opts);
+                        // A pane switched by the first key must be current for the second.
+                        views.refresh(&mut app, &state, Utc::now(), Instant::now());
+                    }
                     dirty = true;
                 }
                 Some(Ok(Event::Paste(text))) => {
@@ -165,10 +171,40 @@ fn apply(effects: Vec<Effect>, tasks: &mut Tasks, app: &mut App, theme: &mut The
     }
 }
 
-/// `$USER`, else `$LOGNAME`, else a placeholder the form asks to change.
+/// `$USER`, else `$LOGNAME`, else the account name of the process's user (containers
+/// often set neither), else empty: the form then asks for it.
 fn default_author() -> String {
     ["USER", "LOGNAME"]
         .into_iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .or_else(account_name)
         .unwrap_or_default()
+}
+
+fn account_name() -> Option<String> {
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes only into `pwd` and `buf`, whose sizes are passed, and
+    // sets `result` to `&pwd` on success; the name points into `buf`, read before return.
+    unsafe {
+        let rc = libc::getpwuid_r(libc::getuid(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
+        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr(pwd.pw_name).to_str().ok().map(String::from)
+    }
+}
+
+/// A key typed right after Esc arrives as one Alt-key (`ESC q` is how terminals send
+/// Alt-q); over a slow SSH link that happens to quick typists. The console binds no
+/// Alt-keys, so it reads such a key as the Esc and the key it was.
+fn split_alt(k: KeyEvent) -> Vec<KeyEvent> {
+    if k.modifiers.contains(KeyModifiers::ALT) && matches!(k.code, KeyCode::Char(_)) {
+        let mut plain = k;
+        plain.modifiers.remove(KeyModifiers::ALT);
+        vec![KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE), plain]
+    } else {
+        vec![k]
+    }
 }

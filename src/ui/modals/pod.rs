@@ -490,16 +490,34 @@ impl PodModal {
             };
             return vec![Line::styled(msg, ctx.theme.s.muted)];
         }
+        let style = |l: &str| log_style(l, ctx);
         if self.logs.wrap {
             self.logs
                 .lines
                 .iter()
-                .flat_map(|l| format::wrap(l, width))
-                .map(Line::raw)
+                .flat_map(|l| {
+                    let st = style(l);
+                    format::wrap(l, width).into_iter().map(move |p| Line::styled(p, st))
+                })
                 .collect()
         } else {
-            self.logs.lines.iter().map(|l| Line::raw(l.clone())).collect()
+            self.logs.lines.iter().map(|l| Line::styled(l.clone(), style(l))).collect()
         }
+    }
+}
+
+/// Errors and warnings stand out in a log; the level words of the common formats
+/// (logfmt, JSON, klog, plain) are enough to tell.
+fn log_style(line: &str, ctx: &Ctx<'_>) -> ratatui::style::Style {
+    // The level sits near the start; a long line need not be searched to its end.
+    let head = line.char_indices().nth(160).map_or(line, |(i, _)| &line[..i]);
+    let has = |words: &[&str]| words.iter().any(|w| head.contains(w));
+    if has(&["level=error", "level=fatal", "\"level\":\"error", "ERROR", "FATAL", "panic:", "Traceback"]) || head.starts_with('E') && head.get(1..5).is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit())) {
+        ctx.theme.s.error
+    } else if has(&["level=warn", "\"level\":\"warn", "WARN"]) {
+        ctx.theme.s.warning
+    } else {
+        ctx.theme.s.text
     }
 }
 

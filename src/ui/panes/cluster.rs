@@ -185,7 +185,11 @@ fn node_cells(n: &NodeLine, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'stat
         styled(n.role.as_str(), s.muted),
         cell(n.node.name.to_string()),
         styled(status, status_style),
-        cell(n.node.roles.to_string()),
+        if n.node.roles.is_empty() {
+            styled("-", s.muted)
+        } else {
+            cell(n.node.roles.to_string())
+        },
         cell(n.node.version.to_string()),
         usage_cell(n.usage.map(|u| u.cpu), n.node.cpu_millis as f64 / 1000.0, theme),
         usage_cell(n.usage.map(|u| u.memory_bytes), n.node.memory_bytes as f64, theme),

@@ -355,7 +355,7 @@ const COLUMNS: [Column; 10] = [
     Column::new("STATUS", 10, 24),
     Column::new("RESTARTS", 3, 8).short("RST").right(),
     Column::new("AGE", 3, 5).right(),
-    Column::new("NODE", 8, 40).priority(2),
+    Column::new("NODE", 12, 40).flex().priority(2),
     Column::new("CPU", 4, 6).right().priority(3),
     Column::new("MEMORY", 5, 7).short("MEM").right().priority(3),
 ];
