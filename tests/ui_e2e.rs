@@ -53,7 +53,10 @@ fn start_sim(dir: &Path) -> Sim {
         if let Ok(Some(status)) = sim.child.try_wait() {
             panic!("the simulator exited early: {status}");
         }
-        assert!(Instant::now() < deadline, "the simulator wrote no fleet.toml in 120 s");
+        assert!(
+            Instant::now() < deadline,
+            "the simulator wrote no fleet.toml in 120 s"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     sim
@@ -164,7 +167,11 @@ impl Tui {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            assert!(Instant::now() < deadline, "the console did not exit; screen:\n{}", self.contents());
+            assert!(
+                Instant::now() < deadline,
+                "the console did not exit; screen:\n{}",
+                self.contents()
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         if let Some(r) = self.reader.take() {
@@ -188,16 +195,35 @@ impl Tui {
 /// The silences of one Alertmanager, through the console's own client.
 fn silences(url: &str) -> Vec<ck8s_console::sources::alertmanager::Silence> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let client = ck8s_console::sources::alertmanager::AlertmanagerClient::new(url, None, Duration::from_secs(10)).unwrap();
-    rt.block_on(client.silences()).expect("the simulator's Alertmanager answers")
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = ck8s_console::sources::alertmanager::AlertmanagerClient::new(
+        url,
+        None,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    rt.block_on(client.silences())
+        .expect("the simulator's Alertmanager answers")
 }
 
 /// The rows of the pods table: lines with a pod status in them.
 fn pod_rows(screen: &str) -> Vec<&str> {
     screen
         .lines()
-        .filter(|l| ["Running", "CrashLoopBackOff", "Pending", "Completed", "ContainerCreating"].iter().any(|s| l.contains(s)))
+        .filter(|l| {
+            [
+                "Running",
+                "CrashLoopBackOff",
+                "Pending",
+                "Completed",
+                "ContainerCreating",
+            ]
+            .iter()
+            .any(|s| l.contains(s))
+        })
         .collect()
 }
 
@@ -209,7 +235,10 @@ fn an_on_call_session_from_fleet_to_silence() {
 
     // The fleet overview lists every environment.
     let screen = tui.wait_for("initech");
-    assert!(screen.contains("acme") && screen.contains("globex"), "{screen}");
+    assert!(
+        screen.contains("acme") && screen.contains("globex"),
+        "{screen}"
+    );
     tui.wait_for("up");
 
     // Into the troubled environment: its clusters side by side.
@@ -230,7 +259,10 @@ fn an_on_call_session_from_fleet_to_silence() {
         let rows = pod_rows(s);
         !rows.is_empty() && rows.iter().all(|r| r.contains("payments"))
     });
-    assert!(screen.contains("/payments"), "the filter shows in the title:\n{screen}");
+    assert!(
+        screen.contains("/payments"),
+        "the filter shows in the title:\n{screen}"
+    );
 
     // An alert, its details, and a silence for it.
     tui.send("3");

@@ -19,7 +19,7 @@ use ck8s_console::state::health::SourceHealth;
 use ck8s_console::state::rows::*;
 use ck8s_console::state::{ClusterState, FleetState};
 use ck8s_console::ui::app::{App, Modal, Pane, Permission, Scope, UiEvent};
-use ck8s_console::ui::modals::pod::{ContainerInfo, ConditionInfo, EventInfo, PodDetails, PodTab};
+use ck8s_console::ui::modals::pod::{ConditionInfo, ContainerInfo, EventInfo, PodDetails, PodTab};
 use ck8s_console::ui::render::{self, Ctx};
 use ck8s_console::ui::theme::Theme;
 use ck8s_console::ui::views::Views;
@@ -116,7 +116,12 @@ struct Env<'a> {
 
 fn healthy(st: &mut ClusterState, sources: &[&'static str]) {
     for src in sources {
-        st.health.insert(src, SourceHealth::Connected { since: now() - Duration::hours(3) });
+        st.health.insert(
+            src,
+            SourceHealth::Connected {
+                since: now() - Duration::hours(3),
+            },
+        );
     }
 }
 
@@ -126,7 +131,10 @@ fn nodes(st: &mut ClusterState, cluster: &str, env: &Env<'_>, workers: usize, ro
         let name = if cp {
             format!("{cluster}-control-plane-{}", ["a7k2q", "c9d4m", "x2p8r"][i])
         } else {
-            format!("{cluster}-md-0-{}", ["9hxv2", "k4m7t", "p2wq8", "z8n3c"][(i - 3) % 4])
+            format!(
+                "{cluster}-md-0-{}",
+                ["9hxv2", "k4m7t", "p2wq8", "z8n3c"][(i - 3) % 4]
+            )
         };
         let not_ready = env.troubled && role == ClusterRole::Wc && i == 4;
         let row = NodeRow {
@@ -139,7 +147,11 @@ fn nodes(st: &mut ClusterState, cluster: &str, env: &Env<'_>, workers: usize, ro
             internal_ip: Some(Box::from(format!("10.0.0.{}", 10 + i).as_str())),
             cpu_millis: if cp { 2000 } else { 4000 },
             memory_bytes: if cp { 8 } else { 16 } * 1024 * 1024 * 1024,
-            pressure: if not_ready { vec![s("MemoryPressure")] } else { vec![] },
+            pressure: if not_ready {
+                vec![s("MemoryPressure")]
+            } else {
+                vec![]
+            },
         };
         let used = 0.2 + 0.13 * i as f64;
         st.node_usage.insert(
@@ -154,7 +166,16 @@ fn nodes(st: &mut ClusterState, cluster: &str, env: &Env<'_>, workers: usize, ro
     st.nodes.commit_relist();
 }
 
-fn pod(ns: &str, name: &str, status: &str, ready: u16, restarts: u32, age_min: i64, node: &str, app: &str) -> PodRow {
+fn pod(
+    ns: &str,
+    name: &str,
+    status: &str,
+    restarts: u32,
+    age_min: i64,
+    node: &str,
+    app: &str,
+) -> PodRow {
+    let ready = u16::from(status == "Running");
     let phase = match status {
         "Completed" => PodPhase::Succeeded,
         "Pending" | "ContainerCreating" => PodPhase::Pending,
@@ -169,7 +190,7 @@ fn pod(ns: &str, name: &str, status: &str, ready: u16, restarts: u32, age_min: i
         containers: 1,
         restarts,
         created: ago(age_min),
-        node: Some(s(node)),
+        node: (!node.is_empty()).then(|| s(node)),
         ip: Some(Box::from("10.244.1.7")),
         owner: Some((s("ReplicaSet"), Box::from(app))),
         labels: Box::new([(s("app"), s(app))]),
@@ -190,11 +211,22 @@ fn pods(st: &mut ClusterState, cluster: &str, env: &Env<'_>, role: ClusterRole) 
                 ("velero", "velero", 1),
             ] {
                 for i in 0..n {
-                    let name = format!("{app}-{}", ["7c9f6d5b8-x2kqp", "7c9f6d5b8-m4n8z", "7c9f6d5b8-p9w2c"][i]);
-                    rows.push(pod(ns, &name, "Running", 1, 0, 60 * 24 * 12, &w(i), app));
+                    let name = format!(
+                        "{app}-{}",
+                        ["7c9f6d5b8-x2kqp", "7c9f6d5b8-m4n8z", "7c9f6d5b8-p9w2c"][i]
+                    );
+                    rows.push(pod(ns, &name, "Running", 0, 60 * 24 * 12, &w(i), app));
                 }
             }
-            rows.push(pod("harbor", "harbor-backup-cronjob-29401200-8kq4m", "Completed", 0, 0, 60 * 10, &w(1), "harbor-backup"));
+            rows.push(pod(
+                "harbor",
+                "harbor-backup-cronjob-29401200-8kq4m",
+                "Completed",
+                0,
+                60 * 10,
+                &w(1),
+                "harbor-backup",
+            ));
         }
         ClusterRole::Wc => {
             for (ns, app, n) in [
@@ -206,20 +238,50 @@ fn pods(st: &mut ClusterState, cluster: &str, env: &Env<'_>, role: ClusterRole) 
                 ("falco", "falco", 3),
             ] {
                 for i in 0..n {
-                    let name = format!("{app}-{}", ["5d8f7b9c4-h7k2m", "5d8f7b9c4-q8w3n", "5d8f7b9c4-z5x9p"][i]);
-                    rows.push(pod(ns, &name, "Running", 1, u32::from(app == "payments" && i == 1), 60 * 24 * 3 + i as i64, &w(i), app));
+                    let name = format!(
+                        "{app}-{}",
+                        ["5d8f7b9c4-h7k2m", "5d8f7b9c4-q8w3n", "5d8f7b9c4-z5x9p"][i]
+                    );
+                    rows.push(pod(
+                        ns,
+                        &name,
+                        "Running",
+                        u32::from(app == "payments" && i == 1),
+                        60 * 24 * 3 + i as i64,
+                        &w(i),
+                        app,
+                    ));
                 }
             }
             if env.troubled {
-                rows.push(pod("production", "payments-worker-6b7d9c8f5-r2t4v", "CrashLoopBackOff", 0, 14, 95, &w(1), "payments-worker"));
-                rows.push(pod("production", "payments-db-migrate-28k4p", "Pending", 0, 0, 3, "", "payments-db-migrate"));
+                rows.push(pod(
+                    "production",
+                    "payments-worker-6b7d9c8f5-r2t4v",
+                    "CrashLoopBackOff",
+                    14,
+                    95,
+                    &w(1),
+                    "payments-worker",
+                ));
+                rows.push(pod(
+                    "production",
+                    "payments-db-migrate-28k4p",
+                    "Pending",
+                    0,
+                    3,
+                    "",
+                    "payments-db-migrate",
+                ));
             }
         }
     }
     for p in rows {
         st.pod_usage.insert(
             (p.namespace.clone(), p.name.clone()),
-            Usage { cpu: 0.012 * (p.name.len() as f64), memory_bytes: 1024.0 * 1024.0 * 9.0 * p.name.len() as f64 },
+            Usage {
+                cpu: 0.012 * (p.name.len() as f64),
+                memory_bytes: 1024.0 * 1024.0 * 9.0 * p.name.len() as f64,
+            },
         );
         st.pods.upsert((p.namespace.clone(), p.name.clone()), p);
     }
@@ -229,9 +291,15 @@ fn pods(st: &mut ClusterState, cluster: &str, env: &Env<'_>, role: ClusterRole) 
 fn capi(st: &mut ClusterState, env: &Env<'_>) {
     for role in ClusterRole::ALL {
         let cluster = format!("{}-{role}", env.name);
-        let workers = if role == ClusterRole::Wc { 3 } else { 3 };
+        let workers = 3;
         let rolling = env.upgrading && role == ClusterRole::Wc;
-        let set = |name: String, desired: u32, ready: u32, version: &str, status: Option<&str>, phase: Option<&str>, rolling: bool| MachineSetRow {
+        let set = |name: String,
+                   desired: u32,
+                   ready: u32,
+                   version: &str,
+                   status: Option<&str>,
+                   phase: Option<&str>,
+                   rolling: bool| MachineSetRow {
             namespace: s("capi-clusters"),
             name: Box::from(name.as_str()),
             cluster: s(&cluster),
@@ -245,18 +313,42 @@ fn capi(st: &mut ClusterState, env: &Env<'_>) {
             phase: phase.map(s),
             rolling,
         };
-        let kcp = set(format!("{cluster}-control-plane"), 3, 3, env.k8s, Some(env.k8s), None, false);
-        st.capi.control_planes.upsert(key("capi-clusters", &kcp.name), kcp);
+        let kcp = set(
+            format!("{cluster}-control-plane"),
+            3,
+            3,
+            env.k8s,
+            Some(env.k8s),
+            None,
+            false,
+        );
+        st.capi
+            .control_planes
+            .upsert(key("capi-clusters", &kcp.name), kcp);
         let not_ready = u32::from(env.troubled && role == ClusterRole::Wc);
-        let md = set(format!("{cluster}-md-0"), workers, workers - not_ready, env.k8s, None, Some("Running"), rolling);
-        st.capi.machine_deployments.upsert(key("capi-clusters", &md.name), md);
+        let md = set(
+            format!("{cluster}-md-0"),
+            workers,
+            workers - not_ready,
+            env.k8s,
+            None,
+            Some("Running"),
+            rolling,
+        );
+        st.capi
+            .machine_deployments
+            .upsert(key("capi-clusters", &md.name), md);
         for i in 0..3 + workers {
             let name = format!("{cluster}-machine-{i}");
             let m = MachineRow {
                 namespace: s("capi-clusters"),
                 name: Box::from(name.as_str()),
                 cluster: s(&cluster),
-                phase: s(if rolling && i == 5 { "Provisioning" } else { "Running" }),
+                phase: s(if rolling && i == 5 {
+                    "Provisioning"
+                } else {
+                    "Running"
+                }),
                 node: Some(Box::from(name.as_str())),
                 version: Some(s(env.k8s)),
                 created: ago(60 * 24 * 40),
@@ -266,7 +358,11 @@ fn capi(st: &mut ClusterState, env: &Env<'_>) {
             st.capi.machines.upsert(key("capi-clusters", &name), m);
         }
     }
-    for t in [&mut st.capi.control_planes as &mut dyn Commit, &mut st.capi.machine_deployments, &mut st.capi.machines] {
+    for t in [
+        &mut st.capi.control_planes as &mut dyn Commit,
+        &mut st.capi.machine_deployments,
+        &mut st.capi.machines,
+    ] {
         t.commit();
     }
 }
@@ -299,7 +395,8 @@ fn backups(st: &mut ClusterState, env: &Env<'_>, role: ClusterRole) {
             expires: Some(created.timestamp() + 72 * 3600),
             errors: if failed { 1 } else { 0 },
             warnings: if day == 1 && !failed { 2 } else { 0 },
-            failure_reason: failed.then(|| Box::from("unable to upload: storage location unavailable")),
+            failure_reason: failed
+                .then(|| Box::from("unable to upload: storage location unavailable")),
             storage_location: Some(s("default")),
         };
         if day < 3 || failing {
@@ -315,7 +412,11 @@ fn backups(st: &mut ClusterState, env: &Env<'_>, role: ClusterRole) {
             schedule: Box::from("CRON_TZ=Europe/Stockholm 0 1 * * *"),
             paused: false,
             phase: s("Enabled"),
-            last_backup: Some(Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap().timestamp()),
+            last_backup: Some(
+                Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0)
+                    .unwrap()
+                    .timestamp(),
+            ),
         },
     );
     st.backup.schedules.commit_relist();
@@ -333,7 +434,10 @@ fn backups(st: &mut ClusterState, env: &Env<'_>, role: ClusterRole) {
     st.backup.locations.commit_relist();
     st.backup.restores.commit_relist();
     if role == ClusterRole::Sc {
-        for (ns, name, schedule, hours) in [("harbor", "harbor-backup-cronjob", "30 0 * * *", 9), ("opensearch-system", "opensearch-backup", "0 */2 * * *", 1)] {
+        for (ns, name, schedule, hours) in [
+            ("harbor", "harbor-backup-cronjob", "30 0 * * *", 9),
+            ("opensearch-system", "opensearch-backup", "0 */2 * * *", 1),
+        ] {
             let last = ago(60 * hours);
             st.backup.cronjobs.upsert(
                 key(ns, name),
@@ -367,20 +471,45 @@ fn backups(st: &mut ClusterState, env: &Env<'_>, role: ClusterRole) {
     }
 }
 
-fn alert(cluster: &str, name: &str, severity: &str, extra: &[(&str, &str)], summary: &str, minutes: i64, silenced: bool) -> Alert {
-    let mut labels: std::collections::BTreeMap<String, String> =
-        extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+fn alert(
+    cluster: &str,
+    name: &str,
+    severity: &str,
+    extra: &[(&str, &str)],
+    summary: &str,
+    minutes: i64,
+    silenced: bool,
+) -> Alert {
+    let mut labels: std::collections::BTreeMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     labels.insert("alertname".into(), name.into());
     labels.insert("severity".into(), severity.into());
     labels.insert("cluster".into(), cluster.into());
-    let fingerprint = format!("{:016x}", labels.iter().fold(7u64, |h, (k, v)| {
-        (k.bytes().chain(v.bytes())).fold(h, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
-    }));
+    let fingerprint = format!(
+        "{:016x}",
+        labels.iter().fold(7u64, |h, (k, v)| {
+            (k.bytes().chain(v.bytes()))
+                .fold(h, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+        })
+    );
     Alert {
         annotations: [
             ("summary".to_string(), summary.to_string()),
-            ("description".to_string(), format!("{summary} Check the {name} runbook for the usual causes and the steps to take.")),
-            ("runbook_url".to_string(), format!("https://runbooks.prometheus-operator.dev/runbooks/kubernetes/{}", name.to_lowercase())),
+            (
+                "description".to_string(),
+                format!(
+                    "{summary} Check the {name} runbook for the usual causes and the steps to take."
+                ),
+            ),
+            (
+                "runbook_url".to_string(),
+                format!(
+                    "https://runbooks.prometheus-operator.dev/runbooks/kubernetes/{}",
+                    name.to_lowercase()
+                ),
+            ),
         ]
         .into_iter()
         .collect(),
@@ -389,11 +518,21 @@ fn alert(cluster: &str, name: &str, severity: &str, extra: &[(&str, &str)], summ
         ends_at: now() + Duration::minutes(4),
         updated_at: now(),
         fingerprint,
-        receivers: vec![Receiver { name: "null".into() }],
+        receivers: vec![Receiver {
+            name: "null".into(),
+        }],
         generator_url: "http://prometheus-operated.monitoring:9090/graph?g0.expr=up".into(),
         status: AlertStatus {
-            state: if silenced { AlertState::Suppressed } else { AlertState::Active },
-            silenced_by: if silenced { vec!["5d2f8a91-6c1e-4b7a-9f30-2e8d4c6a1b07".into()] } else { vec![] },
+            state: if silenced {
+                AlertState::Suppressed
+            } else {
+                AlertState::Active
+            },
+            silenced_by: if silenced {
+                vec!["5d2f8a91-6c1e-4b7a-9f30-2e8d4c6a1b07".into()]
+            } else {
+                vec![]
+            },
             inhibited_by: vec![],
             muted_by: vec![],
         },
@@ -402,17 +541,70 @@ fn alert(cluster: &str, name: &str, severity: &str, extra: &[(&str, &str)], summ
 
 fn alerts(st: &mut ClusterState, env: &Env<'_>, role: ClusterRole) {
     let cluster = format!("{}-{role}", env.name);
-    st.alerts.push(alert(&cluster, "Watchdog", "none", &[], "An alert that should always be firing.", 600, false));
+    st.alerts.push(alert(
+        &cluster,
+        "Watchdog",
+        "none",
+        &[],
+        "An alert that should always be firing.",
+        600,
+        false,
+    ));
     if env.troubled && role == ClusterRole::Wc {
-        st.alerts.push(alert(&cluster, "KubePodCrashLooping", "warning", &[("namespace", "production"), ("pod", "payments-worker-6b7d9c8f5-r2t4v"), ("container", "worker")], "Pod is crash looping.", 88, false));
-        st.alerts.push(alert(&cluster, "KubeNodeNotReady", "warning", &[("node", "globex-wc-md-0-k4m7t")], "Node is not ready.", 41, false));
-        st.alerts.push(alert(&cluster, "VeleroBackupFailed", "critical", &[("schedule", "velero-daily-backup")], "The last Velero backup failed.", 555, false));
-        st.alerts.push(alert(&cluster, "KubePodCrashLooping", "warning", &[("namespace", "staging"), ("pod", "legacy-admin-7f5d-9xk2p"), ("container", "admin")], "Pod is crash looping.", 300, true));
+        st.alerts.push(alert(
+            &cluster,
+            "KubePodCrashLooping",
+            "warning",
+            &[
+                ("namespace", "production"),
+                ("pod", "payments-worker-6b7d9c8f5-r2t4v"),
+                ("container", "worker"),
+            ],
+            "Pod is crash looping.",
+            88,
+            false,
+        ));
+        st.alerts.push(alert(
+            &cluster,
+            "KubeNodeNotReady",
+            "warning",
+            &[("node", "globex-wc-md-0-k4m7t")],
+            "Node is not ready.",
+            41,
+            false,
+        ));
+        st.alerts.push(alert(
+            &cluster,
+            "VeleroBackupFailed",
+            "critical",
+            &[("schedule", "velero-daily-backup")],
+            "The last Velero backup failed.",
+            555,
+            false,
+        ));
+        st.alerts.push(alert(
+            &cluster,
+            "KubePodCrashLooping",
+            "warning",
+            &[
+                ("namespace", "staging"),
+                ("pod", "legacy-admin-7f5d-9xk2p"),
+                ("container", "admin"),
+            ],
+            "Pod is crash looping.",
+            300,
+            true,
+        ));
         st.silences.push(Silence {
             id: "5d2f8a91-6c1e-4b7a-9f30-2e8d4c6a1b07".into(),
-            status: SilenceStatus { state: SilenceState::Active },
+            status: SilenceStatus {
+                state: SilenceState::Active,
+            },
             updated_at: now() - Duration::hours(2),
-            matchers: vec![Matcher::equal("alertname", "KubePodCrashLooping"), Matcher::equal("namespace", "staging")],
+            matchers: vec![
+                Matcher::equal("alertname", "KubePodCrashLooping"),
+                Matcher::equal("namespace", "staging"),
+            ],
             starts_at: now() - Duration::hours(2),
             ends_at: now() + Duration::hours(22),
             created_by: "maria".into(),
@@ -420,7 +612,9 @@ fn alerts(st: &mut ClusterState, env: &Env<'_>, role: ClusterRole) {
         });
         st.silences.push(Silence {
             id: "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d".into(),
-            status: SilenceStatus { state: SilenceState::Expired },
+            status: SilenceStatus {
+                state: SilenceState::Expired,
+            },
             updated_at: now() - Duration::days(1),
             matchers: vec![Matcher::equal("alertname", "CPUThrottlingHigh")],
             starts_at: now() - Duration::days(2),
@@ -430,7 +624,15 @@ fn alerts(st: &mut ClusterState, env: &Env<'_>, role: ClusterRole) {
         });
     }
     if env.troubled && role == ClusterRole::Sc {
-        st.alerts.push(alert(&cluster, "ProbeFailing", "high", &[("target", "grafana")], "Grafana is failing its uptime probe.", 23, false));
+        st.alerts.push(alert(
+            &cluster,
+            "ProbeFailing",
+            "high",
+            &[("target", "grafana")],
+            "Grafana is failing its uptime probe.",
+            23,
+            false,
+        ));
     }
 }
 
@@ -453,15 +655,24 @@ fn slo_reports(st: &mut ClusterState, cluster: &str, probes: &[config::Probe], t
                 }
                 let bad = if burning {
                     // A bad last day and a few bad days earlier.
-                    (from_end < 90 && from_end % 3 == 0) || (from_end / 1440 == 6 && from_end % 7 == 0) || from_end / 1440 == 12 && from_end % 11 == 0
+                    (from_end < 90 && from_end % 3 == 0)
+                        || (from_end / 1440 == 6 && from_end % 7 == 0)
+                        || from_end / 1440 == 12 && from_end % 11 == 0
                 } else {
-                    (i as usize + p * 31) % 20_011 == 0
+                    (i as usize + p * 31).is_multiple_of(20_011)
                 };
                 Some(!bad)
             })
             .collect();
         let samples = Samples::from_values(start, values);
-        st.slo.push(slo::report(cluster, probe, &samples, &exclusions, now(), chrono_tz::Europe::Stockholm));
+        st.slo.push(slo::report(
+            cluster,
+            probe,
+            &samples,
+            &exclusions,
+            now(),
+            chrono_tz::Europe::Stockholm,
+        ));
     }
 }
 
@@ -469,9 +680,27 @@ fn fixture() -> FleetState {
     let fleet = config::parse(FLEET, std::path::Path::new("/fleet.toml")).unwrap();
     let state = FleetState::new(&fleet);
     let envs = [
-        Env { name: "acme", k8s: "v1.33.4", apps: "v0.51.1", troubled: false, upgrading: false },
-        Env { name: "globex", k8s: "v1.33.4", apps: "v0.51.1", troubled: true, upgrading: false },
-        Env { name: "initech", k8s: "v1.32.7", apps: "v0.50.2", troubled: false, upgrading: true },
+        Env {
+            name: "acme",
+            k8s: "v1.33.4",
+            apps: "v0.51.1",
+            troubled: false,
+            upgrading: false,
+        },
+        Env {
+            name: "globex",
+            k8s: "v1.33.4",
+            apps: "v0.51.1",
+            troubled: true,
+            upgrading: false,
+        },
+        Env {
+            name: "initech",
+            k8s: "v1.32.7",
+            apps: "v0.50.2",
+            troubled: false,
+            upgrading: true,
+        },
     ];
     for env in &envs {
         let handle = state.env(env.name).unwrap().clone();
@@ -577,8 +806,10 @@ impl Screen {
         let ctx = Ctx::new(&self.state, &self.theme, now());
         // Two passes, as the event loop does after a key: the first lays out the page.
         for _ in 0..2 {
-            self.views.refresh(&mut self.app, &self.state, now(), Instant::now());
-            term.draw(|f| render::draw(f, &mut self.app, &self.views, &ctx)).unwrap();
+            self.views
+                .refresh(&mut self.app, &self.state, now(), Instant::now());
+            term.draw(|f| render::draw(f, &mut self.app, &self.views, &ctx))
+                .unwrap();
         }
         term
     }
@@ -589,7 +820,8 @@ impl Screen {
 
     fn code(&mut self, code: crossterm::event::KeyCode) {
         let ev = crossterm::event::KeyEvent::new(code, crossterm::event::KeyModifiers::NONE);
-        self.views.refresh(&mut self.app, &self.state, now(), Instant::now());
+        self.views
+            .refresh(&mut self.app, &self.state, now(), Instant::now());
         let _ = self.app.on_key(ev, &self.views);
     }
 
@@ -615,12 +847,16 @@ fn fleet_overview_with_the_troubled_environment_selected() {
 
 #[test]
 fn cluster_pane() {
-    Screen::new().at(Pane::Cluster, Some("globex")).snap("cluster");
+    Screen::new()
+        .at(Pane::Cluster, Some("globex"))
+        .snap("cluster");
 }
 
 #[test]
 fn cluster_pane_of_the_upgrading_environment() {
-    Screen::new().at(Pane::Cluster, Some("initech")).snap("cluster_initech");
+    Screen::new()
+        .at(Pane::Cluster, Some("initech"))
+        .snap("cluster_initech");
 }
 
 #[test]
@@ -672,7 +908,10 @@ fn pod_details() {
             started: Some(ago(95)),
             owner: Some("ReplicaSet/payments-worker-6b7d9c8f5".into()),
             service_account: Some("default".into()),
-            labels: vec![("app".into(), "payments-worker".into()), ("pod-template-hash".into(), "6b7d9c8f5".into())],
+            labels: vec![
+                ("app".into(), "payments-worker".into()),
+                ("pod-template-hash".into(), "6b7d9c8f5".into()),
+            ],
             containers: vec![ContainerInfo {
                 name: "worker".into(),
                 image: "harbor.globex.example/shop/payments-worker:2.4.1".into(),
@@ -685,10 +924,25 @@ fn pod_details() {
                 last: Some("last run ended: Error (exit 1)".into()),
             }],
             conditions: vec![
-                ConditionInfo { kind: "PodScheduled".into(), status: "True".into(), ..Default::default() },
-                ConditionInfo { kind: "Ready".into(), status: "False".into(), reason: "ContainersNotReady".into(), message: "containers with unready status: [worker]".into() },
+                ConditionInfo {
+                    kind: "PodScheduled".into(),
+                    status: "True".into(),
+                    ..Default::default()
+                },
+                ConditionInfo {
+                    kind: "Ready".into(),
+                    status: "False".into(),
+                    reason: "ContainersNotReady".into(),
+                    message: "containers with unready status: [worker]".into(),
+                },
             ],
-            events: vec![EventInfo { warning: true, reason: "BackOff".into(), message: "Back-off restarting failed container worker".into(), count: 42, last_seen: Some(ago(1)) }],
+            events: vec![EventInfo {
+                warning: true,
+                reason: "BackOff".into(),
+                message: "Back-off restarting failed container worker".into(),
+                count: 42,
+                last_seen: Some(ago(1)),
+            }],
         })),
     });
     s.snap("pod_details");
@@ -711,7 +965,9 @@ fn pod_details() {
 
 #[test]
 fn alerts_pane() {
-    Screen::new().at(Pane::Alerts, Some("globex")).snap("alerts");
+    Screen::new()
+        .at(Pane::Alerts, Some("globex"))
+        .snap("alerts");
 }
 
 #[test]
@@ -754,12 +1010,16 @@ fn silences_list_and_expire_confirmation() {
 
 #[test]
 fn backups_pane() {
-    Screen::new().at(Pane::Backups, Some("globex")).snap("backups");
+    Screen::new()
+        .at(Pane::Backups, Some("globex"))
+        .snap("backups");
 }
 
 #[test]
 fn backups_pane_of_a_healthy_environment() {
-    Screen::new().at(Pane::Backups, Some("acme")).snap("backups_acme");
+    Screen::new()
+        .at(Pane::Backups, Some("acme"))
+        .snap("backups_acme");
 }
 
 #[test]
@@ -775,7 +1035,10 @@ fn runs_pane() {
 #[test]
 fn help() {
     let mut s = Screen::new().at(Pane::Pods, Some("globex"));
-    s.app.permissions.insert(("globex".into(), ClusterRole::Wc, "pods.logs"), Permission::Denied(String::new()));
+    s.app.permissions.insert(
+        ("globex".into(), ClusterRole::Wc, "pods.logs"),
+        Permission::Denied(String::new()),
+    );
     s.key('?');
     s.snap("help");
 }
@@ -811,7 +1074,10 @@ fn cell_of(buf: &ratatui::buffer::Buffer, text: &str) -> ratatui::buffer::Cell {
     let want: Vec<String> = text.chars().map(String::from).collect();
     for y in 0..area.height {
         let row: Vec<&str> = (0..area.width).map(|x| buf[(x, y)].symbol()).collect();
-        if let Some(x) = row.windows(want.len()).position(|w| w.iter().zip(&want).all(|(a, b)| a == b)) {
+        if let Some(x) = row
+            .windows(want.len())
+            .position(|w| w.iter().zip(&want).all(|(a, b)| a == b))
+        {
             return buf[(x as u16, y)].clone();
         }
     }
@@ -825,16 +1091,26 @@ fn severities_are_coloured_and_monochrome_has_no_colour() {
     let buf = term.backend().buffer();
     assert_eq!(cell_of(buf, "critical").fg, Color::Red);
     assert_eq!(cell_of(buf, "warning").fg, Color::Yellow);
-    assert_eq!(cell_of(buf, " globex ").bg, Color::Red, "the environment's accent");
+    assert_eq!(
+        cell_of(buf, " globex ").bg,
+        Color::Red,
+        "the environment's accent"
+    );
 
     s.theme = Theme::built_in("monochrome").unwrap();
     let term = s.draw(120, 30);
     let buf = term.backend().buffer();
     for cell in buf.content() {
-        assert!(matches!(cell.fg, Color::Reset) && matches!(cell.bg, Color::Reset), "{cell:?}");
+        assert!(
+            matches!(cell.fg, Color::Reset) && matches!(cell.bg, Color::Reset),
+            "{cell:?}"
+        );
     }
     let critical = cell_of(buf, "critical");
-    assert!(critical.modifier.contains(Modifier::REVERSED), "critical stands out without colour");
+    assert!(
+        critical.modifier.contains(Modifier::REVERSED),
+        "critical stands out without colour"
+    );
 }
 
 #[test]
@@ -842,6 +1118,12 @@ fn stale_data_is_marked_and_kept() {
     let mut s = Screen::new().at(Pane::Pods, Some("globex"));
     let term = s.draw(120, 30);
     let text = format!("{}", term.backend());
-    assert!(text.contains("globex-wc metrics: stale since 11:08:00 (7m ago)"), "{text}");
-    assert!(text.contains("payments-worker-6b7d9c8f5-r2t4v") || text.contains("dex-7c9f6d5b8"), "the last data stays");
+    assert!(
+        text.contains("globex-wc metrics: stale since 11:08:00 (7m ago)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("payments-worker-6b7d9c8f5-r2t4v") || text.contains("dex-7c9f6d5b8"),
+        "the last data stays"
+    );
 }

@@ -850,6 +850,69 @@ pub fn top_up_pods(c: &ClusterSim, env: &EnvPlan) -> bool {
     true
 }
 
+/// How long ago, in hours, objects of each kind were made in a fleet that has been
+/// running for a while, as (least, most); each object gets a fixed age in that range.
+fn age_range_hours(kind: KindId) -> Option<(u64, u64)> {
+    let k = |id: &std::sync::LazyLock<KindId>| **id;
+    match kind {
+        x if x == k(&ids::NAMESPACES) || x == k(&ids::CLUSTERS) || x == k(&ids::BSLS) => {
+            Some((24 * 300, 24 * 420))
+        }
+        x if x == k(&ids::SCHEDULES) || x == k(&ids::CRONJOBS) || x == k(&ids::MHCS) => {
+            Some((24 * 200, 24 * 300))
+        }
+        x if x == k(&ids::SERVICES)
+            || x == k(&ids::CONFIGMAPS)
+            || x == k(&ids::SECRETS)
+            || x == k(&ids::PDBS) =>
+        {
+            Some((24 * 60, 24 * 200))
+        }
+        x if x == k(&ids::DEPLOYMENTS)
+            || x == k(&ids::STATEFULSETS)
+            || x == k(&ids::DAEMONSETS) =>
+        {
+            Some((24 * 60, 24 * 200))
+        }
+        x if x == k(&ids::KCPS)
+            || x == k(&ids::MACHINEDEPLOYMENTS)
+            || x == k(&ids::MACHINE_TEMPLATES) =>
+        {
+            Some((24 * 60, 24 * 200))
+        }
+        // Nodes were last replaced by the latest upgrade; their pods since.
+        x if x == k(&ids::NODES) || x == k(&ids::MACHINES) || x == k(&ids::MACHINESETS) => {
+            Some((24 * 14, 24 * 30))
+        }
+        x if x == k(&ids::REPLICASETS) => Some((24 * 7, 24 * 14)),
+        x if x == k(&ids::PODS) => Some((2, 24 * 7)),
+        _ => None,
+    }
+}
+
+/// Gives a freshly built fleet the history of one that has run for months: creation
+/// times spread back in time, and none of the Events the boot itself caused (pods
+/// waiting for nodes that did not exist yet).
+pub fn age_fleet(c: &ClusterSim) {
+    let now = c.clock.now();
+    for kind in 0..super::registry::KINDS.len() {
+        let Some((least, most)) = age_range_hours(kind) else {
+            continue;
+        };
+        c.store.rewrite_unwatched(kind, |obj| {
+            let key = format!(
+                "{}/{}",
+                obj["metadata"]["namespace"].as_str().unwrap_or(""),
+                obj["metadata"]["name"].as_str().unwrap_or("")
+            );
+            let hours = least + hash(&key) % (most - least).max(1);
+            obj["metadata"]["creationTimestamp"] =
+                json!(k8s_time(now - Duration::hours(hours as i64)));
+        });
+    }
+    c.store.clear_unwatched(*ids::EVENTS);
+}
+
 /// After boot: the troubled environment's worker that stopped reporting.
 pub fn inject_trouble(c: &ClusterSim, env: &EnvPlan) {
     if !(env.troubled && c.role == ClusterRole::Wc) {

@@ -425,6 +425,9 @@ fn build(inner: &Arc<Inner>, plans: &[EnvPlan], opts: &SimOptions) -> anyhow::Re
             }
             demo::seed_backup_history(sim, plan, &settle);
             demo::inject_trouble(sim, plan);
+            // Aged before the last settle, so CronJobs run their latest slot at boot and
+            // the fleet starts with job history.
+            demo::age_fleet(sim);
             settle(sim);
         }
         for sim in sims {

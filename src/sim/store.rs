@@ -581,6 +581,22 @@ impl Store {
         }
     }
 
+    /// Edits every object of a kind in place, without new resourceVersions or events.
+    /// Only for building a fleet before anything watches it.
+    pub fn rewrite_unwatched(&self, kind: KindId, mut f: impl FnMut(&mut Value)) {
+        let mut inner = self.write();
+        for obj in inner.buckets[kind].values_mut() {
+            let mut v = (**obj).clone();
+            f(&mut v);
+            *obj = Arc::new(v);
+        }
+    }
+
+    /// Removes every object of a kind without events (before anything watches).
+    pub fn clear_unwatched(&self, kind: KindId) {
+        self.write().buckets[kind].clear();
+    }
+
     /// Number of objects of a kind, for status pages and benchmarks.
     pub fn count(&self, kind: KindId) -> usize {
         self.read().buckets[kind].len()

@@ -210,7 +210,7 @@ impl InputLine {
 pub enum Modal {
     Help(HelpModal),
     Pod(Box<PodModal>),
-    Alert(AlertModal),
+    Alert(Box<AlertModal>),
     Silence(Box<SilenceForm>),
     Confirm(Confirm),
 }
@@ -257,7 +257,10 @@ pub enum Effect {
     /// Run the SelfSubjectAccessReviews of the registry's actions in an environment.
     CheckPermissions(String),
     FetchPod(PodTarget),
-    TailLogs { id: u64, target: PodTarget },
+    TailLogs {
+        id: u64,
+        target: PodTarget,
+    },
     StopLogs,
     CreateSilence {
         id: u64,
@@ -421,7 +424,9 @@ impl App {
         match self.modals.last() {
             Some(Modal::Help(_)) => vec![Context::Help, Context::Navigation, Context::Overlay],
             Some(Modal::Pod(_)) => vec![Context::PodDetails, Context::Navigation, Context::Overlay],
-            Some(Modal::Alert(_)) => vec![Context::AlertDetails, Context::Navigation, Context::Overlay],
+            Some(Modal::Alert(_)) => {
+                vec![Context::AlertDetails, Context::Navigation, Context::Overlay]
+            }
             Some(Modal::Silence(_)) => vec![Context::SilenceForm],
             Some(Modal::Confirm(_)) => vec![Context::Confirm],
             None => {
@@ -464,7 +469,10 @@ impl App {
         match self.availability(spec, target.as_ref().map(|(e, r)| (e.as_str(), *r))) {
             Availability::Available => self.apply(spec.action, views),
             Availability::ReadOnly => {
-                self.flash(Level::Error, format!("read-only mode: “{}” is disabled", spec.label));
+                self.flash(
+                    Level::Error,
+                    format!("read-only mode: “{}” is disabled", spec.label),
+                );
                 Vec::new()
             }
             Availability::Denied(why) | Availability::Unavailable(why) => {
@@ -487,7 +495,11 @@ impl App {
     }
 
     /// Whether `spec` may run in `target` (env, cluster).
-    pub fn availability(&self, spec: &ActionSpec, target: Option<(&str, ClusterRole)>) -> Availability {
+    pub fn availability(
+        &self,
+        spec: &ActionSpec,
+        target: Option<(&str, ClusterRole)>,
+    ) -> Availability {
         if matches!(spec.action, Action::CancelRun | Action::ResumeRun) {
             return Availability::Unavailable(format!("no workflow runs exist: {NO_ENGINE}"));
         }
@@ -501,7 +513,11 @@ impl App {
             Some(Permission::Denied(reason)) => Availability::Denied(format!(
                 "RBAC: you may not {} in {env}-{role}{}",
                 rbac.describe(),
-                if reason.is_empty() { String::new() } else { format!(" ({reason})") }
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({reason})")
+                }
             )),
             Some(Permission::Failed(e)) => Availability::Denied(format!(
                 "permission check for {} in {env}-{role} failed: {e}",
@@ -715,7 +731,10 @@ impl App {
                 if let Some(i) = self.fleet_names.iter().position(|n| n == e) {
                     self.lists.fleet.selected = i;
                 }
-                vec![Effect::OpenEnv(e.to_string()), Effect::CheckPermissions(e.to_string())]
+                vec![
+                    Effect::OpenEnv(e.to_string()),
+                    Effect::CheckPermissions(e.to_string()),
+                ]
             }
             None => Vec::new(),
         }
@@ -733,7 +752,8 @@ impl App {
                 match views.alerts.alert(self.lists.alerts.selected) {
                     Some(a) => {
                         let fingerprint = a.alert.fingerprint.clone();
-                        self.modals.push(Modal::Alert(AlertModal::new(fingerprint)));
+                        self.modals
+                            .push(Modal::Alert(Box::new(AlertModal::new(fingerprint))));
                     }
                     None => self.flash(Level::Info, "no alert selected"),
                 }
@@ -871,7 +891,12 @@ impl App {
         self.modals.push(Modal::Confirm(Confirm::new(
             "Expire silence?",
             vec![
-                format!("Silence {} on {}-{}", short_id(&s.silence.id), s.env, s.role),
+                format!(
+                    "Silence {} on {}-{}",
+                    short_id(&s.silence.id),
+                    s.env,
+                    s.role
+                ),
                 format!("matching {}", matchers.join(", ")),
                 format!("by {}: {}", s.silence.created_by, s.silence.comment),
                 String::new(),
@@ -884,7 +909,9 @@ impl App {
 
     fn execute(&mut self, pending: Pending) -> Vec<Effect> {
         match pending {
-            Pending::ExpireSilence { env, role, id } => vec![Effect::ExpireSilence { env, role, id }],
+            Pending::ExpireSilence { env, role, id } => {
+                vec![Effect::ExpireSilence { env, role, id }]
+            }
         }
     }
 
@@ -945,7 +972,8 @@ impl App {
             _ => {
                 // Enter and Tab never reach the single-line text.
                 if matches!(ev.code, KeyCode::Enter | KeyCode::Tab)
-                    || (ev.code == KeyCode::Char('m') && ev.modifiers.contains(KeyModifiers::CONTROL))
+                    || (ev.code == KeyCode::Char('m')
+                        && ev.modifiers.contains(KeyModifiers::CONTROL))
                 {
                     return Vec::new();
                 }
@@ -1030,12 +1058,19 @@ impl App {
                 }
             }
             UiEvent::SilenceCreated { id, results } => self.silence_created(id, results),
-            UiEvent::SilenceExpired { cluster, id, result } => match result {
+            UiEvent::SilenceExpired {
+                cluster,
+                id,
+                result,
+            } => match result {
                 Ok(()) => self.flash(
                     Level::Success,
                     format!("silence {} expired on {cluster}", short_id(&id)),
                 ),
-                Err(e) => self.flash(Level::Error, format!("expiring the silence on {cluster} failed: {e}")),
+                Err(e) => self.flash(
+                    Level::Error,
+                    format!("expiring the silence on {cluster} failed: {e}"),
+                ),
             },
             UiEvent::Permission {
                 env,
@@ -1062,7 +1097,11 @@ impl App {
             .collect();
         let created: Vec<String> = results
             .iter()
-            .filter_map(|(c, r)| r.as_ref().ok().map(|sid| format!("{} on {c}", short_id(sid))))
+            .filter_map(|(c, r)| {
+                r.as_ref()
+                    .ok()
+                    .map(|sid| format!("{} on {c}", short_id(sid)))
+            })
             .collect();
         let form_index = self
             .modals
@@ -1074,7 +1113,10 @@ impl App {
             }
             self.flash(
                 Level::Success,
-                format!("silence {} created; the alert list updates at the next poll", created.join(", ")),
+                format!(
+                    "silence {} created; the alert list updates at the next poll",
+                    created.join(", ")
+                ),
             );
         } else if let Some(i) = form_index {
             if let Modal::Silence(f) = &mut self.modals[i] {
@@ -1086,7 +1128,10 @@ impl App {
                 f.submit_error = Some(msg);
             }
         } else {
-            self.flash(Level::Error, format!("silence failed: {}", failures.join("; ")));
+            self.flash(
+                Level::Error,
+                format!("silence failed: {}", failures.join("; ")),
+            );
         }
     }
 }
@@ -1128,7 +1173,10 @@ mod tests {
         assert_eq!(a.pane, Pane::Cluster);
         assert_eq!(
             effects,
-            [Effect::OpenEnv("globex".into()), Effect::CheckPermissions("globex".into())]
+            [
+                Effect::OpenEnv("globex".into()),
+                Effect::CheckPermissions("globex".into())
+            ]
         );
         a.on_key(key('2'), &v);
         assert_eq!(a.pane, Pane::Pods);
@@ -1186,12 +1234,23 @@ mod tests {
             a.on_key(key(c), &v);
         }
         let effects = a.on_key(code(KeyCode::Enter), &v);
-        assert_eq!((a.pane, a.scope, a.env.as_deref()), (Pane::Pods, Scope::Wc, Some("globex")));
+        assert_eq!(
+            (a.pane, a.scope, a.env.as_deref()),
+            (Pane::Pods, Scope::Wc, Some("globex"))
+        );
         assert!(effects.contains(&Effect::OpenEnv("globex".into())));
         a.on_key(key(':'), &v);
         a.on_key(key('x'), &v);
         a.on_key(code(KeyCode::Enter), &v);
-        assert!(a.input.as_ref().unwrap().error.as_ref().unwrap().contains("unknown command"));
+        assert!(
+            a.input
+                .as_ref()
+                .unwrap()
+                .error
+                .as_ref()
+                .unwrap()
+                .contains("unknown command")
+        );
         a.on_key(code(KeyCode::Esc), &v);
         assert!(a.input.is_none());
         a.on_key(key(':'), &v);
@@ -1262,9 +1321,15 @@ mod tests {
             a.availability(spec, target),
             Availability::Denied("RBAC: you may not get pods/log in globex-wc".into())
         );
-        assert_eq!(a.availability(spec, Some(("globex", ClusterRole::Sc))), Availability::Available);
+        assert_eq!(
+            a.availability(spec, Some(("globex", ClusterRole::Sc))),
+            Availability::Available
+        );
         let cancel = keymap::by_id("runs.cancel").unwrap();
-        assert!(matches!(a.availability(cancel, None), Availability::Unavailable(_)));
+        assert!(matches!(
+            a.availability(cancel, None),
+            Availability::Unavailable(_)
+        ));
     }
 
     #[test]

@@ -36,7 +36,11 @@ const COMMANDS: &[(&str, Args, &str)] = &[
     ("fleet", Args::None, "fleet overview"),
     ("pods", Args::Place, "pods [env] [sc|wc|both]"),
     ("alerts", Args::Place, "alerts [env] [sc|wc|both]"),
-    ("cluster", Args::Place, "nodes, Cluster API and events [env] [sc|wc|both]"),
+    (
+        "cluster",
+        Args::Place,
+        "nodes, Cluster API and events [env] [sc|wc|both]",
+    ),
     ("backups", Args::Place, "backups [env] [sc|wc|both]"),
     ("slo", Args::Place, "SLO [env] [sc|wc|both]"),
     ("runs", Args::None, "workflow runs and audit"),
@@ -97,7 +101,10 @@ pub fn parse(line: &str, vocab: &Vocabulary<'_>) -> Result<Command, String> {
             }
             Ok(go(pane, env, scope))
         }
-        Args::Env => Ok(Command::Env(find_env(one("an environment name")?, vocab.envs)?)),
+        Args::Env => Ok(Command::Env(find_env(
+            one("an environment name")?,
+            vocab.envs,
+        )?)),
         Args::Column => {
             let word = one("a column")?;
             PodColumn::parse(word).map(Command::Sort).ok_or_else(|| {
@@ -112,7 +119,10 @@ pub fn parse(line: &str, vocab: &Vocabulary<'_>) -> Result<Command, String> {
             if vocab.themes.iter().any(|t| t == word) {
                 Ok(Command::Theme(word.to_string()))
             } else {
-                Err(format!("unknown theme `{word}`; the themes are {}", vocab.themes.join(", ")))
+                Err(format!(
+                    "unknown theme `{word}`; the themes are {}",
+                    vocab.themes.join(", ")
+                ))
             }
         }
     }
@@ -127,12 +137,16 @@ fn find_command(word: &str) -> Result<(&'static str, Args, &'static str), String
     if word == "q" {
         return Ok(("quit", Args::None, ""));
     }
-    let matches: Vec<_> = COMMANDS.iter().filter(|(n, _, _)| n.starts_with(word.as_str())).collect();
+    let matches: Vec<_> = COMMANDS
+        .iter()
+        .filter(|(n, _, _)| n.starts_with(word.as_str()))
+        .collect();
     match matches.as_slice() {
         [one] => Ok(**one),
-        _ if COMMANDS.iter().any(|(n, _, _)| *n == word) => {
-            Ok(*COMMANDS.iter().find(|(n, _, _)| *n == word).expect("checked"))
-        }
+        _ if COMMANDS.iter().any(|(n, _, _)| *n == word) => Ok(*COMMANDS
+            .iter()
+            .find(|(n, _, _)| *n == word)
+            .expect("checked")),
         [] => Err(format!(
             "unknown command `{word}`; the commands are {}",
             COMMANDS.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
@@ -154,7 +168,10 @@ fn find_env(word: &str, envs: &[String]) -> Result<String, String> {
         [] => Err(format!("no environment `{word}`")),
         many => Err(format!(
             "`{word}` could be {}",
-            many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }
@@ -180,7 +197,10 @@ pub fn complete(line: &str, vocab: &Vocabulary<'_>) -> (String, Vec<String>) {
                 .chain(SCOPES.iter().map(|s| s.to_string()))
                 .collect(),
             Ok(Args::Env) => vocab.envs.to_vec(),
-            Ok(Args::Column) => PodColumn::ALL.iter().map(|c| c.name().to_string()).collect(),
+            Ok(Args::Column) => PodColumn::ALL
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect(),
             Ok(Args::Theme) => vocab.themes.to_vec(),
             _ => Vec::new(),
         }
@@ -202,7 +222,11 @@ pub fn complete(line: &str, vocab: &Vocabulary<'_>) -> (String, Vec<String>) {
         [one] => (format!("{} ", join(one)), Vec::new()),
         many => {
             let common = common_prefix(many);
-            let completed = if common.len() > current.len() { join(&common) } else { line.to_string() };
+            let completed = if common.len() > current.len() {
+                join(&common)
+            } else {
+                line.to_string()
+            };
             (completed, matching)
         }
     }
@@ -242,20 +266,38 @@ mod tests {
     #[test]
     fn commands_take_places_in_any_order_and_prefixes() {
         let (envs, themes) = vocab();
-        let v = Vocabulary { envs: &envs, themes: &themes };
+        let v = Vocabulary {
+            envs: &envs,
+            themes: &themes,
+        };
         assert_eq!(
             parse("pods wc", &v),
-            Ok(Command::Go { pane: Pane::Pods, env: None, scope: Some(Scope::Wc) })
+            Ok(Command::Go {
+                pane: Pane::Pods,
+                env: None,
+                scope: Some(Scope::Wc)
+            })
         );
         assert_eq!(
             parse("po wc glob", &v),
-            Ok(Command::Go { pane: Pane::Pods, env: Some("globex".into()), scope: Some(Scope::Wc) })
+            Ok(Command::Go {
+                pane: Pane::Pods,
+                env: Some("globex".into()),
+                scope: Some(Scope::Wc)
+            })
         );
         assert_eq!(parse("env acme", &v), Ok(Command::Env("acme".into())));
         assert_eq!(parse("q", &v), Ok(Command::Quit));
-        assert_eq!(parse("sort restarts", &v), Ok(Command::Sort(PodColumn::Restarts)));
+        assert_eq!(
+            parse("sort restarts", &v),
+            Ok(Command::Sort(PodColumn::Restarts))
+        );
         assert!(parse("s", &v).unwrap_err().contains("could be"));
-        assert!(parse("env nope", &v).unwrap_err().contains("no environment"));
+        assert!(
+            parse("env nope", &v)
+                .unwrap_err()
+                .contains("no environment")
+        );
         assert!(parse("theme neon", &v).unwrap_err().contains("dark, light"));
         assert!(parse("fleet x", &v).is_err());
     }
@@ -263,7 +305,10 @@ mod tests {
     #[test]
     fn tab_completes_commands_then_arguments() {
         let (envs, themes) = vocab();
-        let v = Vocabulary { envs: &envs, themes: &themes };
+        let v = Vocabulary {
+            envs: &envs,
+            themes: &themes,
+        };
         assert_eq!(complete("po", &v), ("pods ".into(), vec![]));
         let (line, cands) = complete("s", &v);
         assert_eq!(line, "s");

@@ -38,7 +38,9 @@ impl Filter {
         let mut words = raw.split_whitespace();
         while let Some(word) = words.next() {
             if word == "-l" {
-                let selector = words.next().ok_or("`-l` needs a label selector, e.g. -l app=web")?;
+                let selector = words
+                    .next()
+                    .ok_or("`-l` needs a label selector, e.g. -l app=web")?;
                 terms.extend(label_terms(selector)?);
             } else if let Some(selector) = word.strip_prefix("-l") {
                 terms.extend(label_terms(selector)?);
@@ -75,11 +77,7 @@ impl Filter {
     }
 
     /// Whether a row with these searchable `fields` and `label` lookup matches.
-    pub fn matches<'a>(
-        &self,
-        fields: &[&str],
-        label: impl Fn(&str) -> Option<&'a str>,
-    ) -> bool {
+    pub fn matches<'a>(&self, fields: &[&str], label: impl Fn(&str) -> Option<&'a str>) -> bool {
         self.terms.iter().all(|term| match term {
             Term::Text(needle) => fields.iter().any(|f| contains_ci(f, needle)),
             Term::Regex(re) => fields.iter().any(|f| re.is_match(f)),
@@ -151,7 +149,12 @@ mod tests {
 
     #[test]
     fn text_terms_are_substrings_of_any_field_and_all_must_match() {
-        let fields = ["production", "payments-7f9c", "wc-worker-1", "CrashLoopBackOff"];
+        let fields = [
+            "production",
+            "payments-7f9c",
+            "wc-worker-1",
+            "CrashLoopBackOff",
+        ];
         assert!(pod_matches("pay", &fields, &[]));
         assert!(pod_matches("PAY crash", &fields, &[]));
         assert!(!pod_matches("pay running", &fields, &[]));

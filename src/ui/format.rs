@@ -141,7 +141,11 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 
 /// Word-wraps styled text to `width` cells; lines after the first start with `indent`
 /// spaces, so that a labelled value keeps its column.
-pub fn wrap_spans(spans: Vec<ratatui::text::Span<'static>>, width: usize, indent: usize) -> Vec<ratatui::text::Line<'static>> {
+pub fn wrap_spans(
+    spans: Vec<ratatui::text::Span<'static>>,
+    width: usize,
+    indent: usize,
+) -> Vec<ratatui::text::Line<'static>> {
     use ratatui::text::{Line, Span};
     let width = width.max(indent + 10);
     let mut lines: Vec<Line<'static>> = Vec::new();
@@ -226,15 +230,28 @@ mod tests {
         assert_eq!(wrap("one two three", 7), ["one two", "three"]);
         assert_eq!(wrap("a\nb", 10), ["a", "b"]);
         assert_eq!(wrap("", 5), [""]);
-        assert_eq!(wrap("see https://x.example/abc", 10), ["see", "https://x.", "example/ab", "c"]);
+        assert_eq!(
+            wrap("see https://x.example/abc", 10),
+            ["see", "https://x.", "example/ab", "c"]
+        );
     }
 
     #[test]
     fn styled_wrapping_keeps_a_hanging_indent() {
         use ratatui::text::Span;
-        let lines = wrap_spans(vec![Span::raw("  label   "), Span::raw("one two three four five six")], 24, 10);
+        let lines = wrap_spans(
+            vec![
+                Span::raw("  label   "),
+                Span::raw("one two three four five six"),
+            ],
+            24,
+            10,
+        );
         let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-        assert_eq!(text, ["  label   one two three ", "          four five six"]);
+        assert_eq!(
+            text,
+            ["  label   one two three ", "          four five six"]
+        );
     }
 
     #[test]

@@ -241,7 +241,12 @@ impl ActionSpec {
         self
     }
 
-    const fn rbac(mut self, verb: &'static str, resource: &'static str, subresource: &'static str) -> Self {
+    const fn rbac(
+        mut self,
+        verb: &'static str,
+        resource: &'static str,
+        subresource: &'static str,
+    ) -> Self {
         self.rbac = Some(Rbac {
             verb,
             group: "",
@@ -279,76 +284,387 @@ use Action as A;
 use Context as C;
 use Key as K;
 
-const fn spec(id: &'static str, action: Action, keys: &'static [Key], context: Context, label: &'static str) -> ActionSpec {
+const fn spec(
+    id: &'static str,
+    action: Action,
+    keys: &'static [Key],
+    context: Context,
+    label: &'static str,
+) -> ActionSpec {
     ActionSpec::new(id, action, keys, context, label)
 }
 
 /// Every action, by context. The order is the order of help and footer.
 pub static REGISTRY: &[ActionSpec] = &[
     // Fleet overview.
-    spec("fleet.open", A::Open, &[K::Enter], C::Pane(Pane::Fleet), "open environment").footer(),
+    spec(
+        "fleet.open",
+        A::Open,
+        &[K::Enter],
+        C::Pane(Pane::Fleet),
+        "open environment",
+    )
+    .footer(),
     // Pods.
-    spec("pods.details", A::Open, &[K::Enter], C::Pane(Pane::Pods), "details").footer().rbac("get", "pods", ""),
-    spec("pods.logs", A::Logs, &[K::Char('l')], C::Pane(Pane::Pods), "logs").footer().rbac("get", "pods", "log"),
-    spec("pods.sort", A::SortNext, &[K::Char('s')], C::Pane(Pane::Pods), "sort by next column").footer(),
-    spec("pods.reverse", A::SortReverse, &[K::Char('S')], C::Pane(Pane::Pods), "reverse sort"),
+    spec(
+        "pods.details",
+        A::Open,
+        &[K::Enter],
+        C::Pane(Pane::Pods),
+        "details",
+    )
+    .footer()
+    .rbac("get", "pods", ""),
+    spec(
+        "pods.logs",
+        A::Logs,
+        &[K::Char('l')],
+        C::Pane(Pane::Pods),
+        "logs",
+    )
+    .footer()
+    .rbac("get", "pods", "log"),
+    spec(
+        "pods.sort",
+        A::SortNext,
+        &[K::Char('s')],
+        C::Pane(Pane::Pods),
+        "sort by next column",
+    )
+    .footer(),
+    spec(
+        "pods.reverse",
+        A::SortReverse,
+        &[K::Char('S')],
+        C::Pane(Pane::Pods),
+        "reverse sort",
+    ),
     // Alerts.
-    spec("alerts.details", A::Open, &[K::Enter], C::Pane(Pane::Alerts), "details").footer(),
-    spec("alerts.silence", A::Silence, &[K::Char('s')], C::Pane(Pane::Alerts), "silence").footer().danger(Danger::Caution),
-    spec("alerts.silences", A::Silences, &[K::Char('S')], C::Pane(Pane::Alerts), "list silences").footer(),
-    spec("alerts.group", A::GroupBy, &[K::Char('o')], C::Pane(Pane::Alerts), "group by name/severity"),
-    spec("silences.expire", A::Expire, &[K::Char('x')], C::Silences, "expire silence").footer().danger(Danger::Caution).confirm(),
-    spec("silences.alerts", A::Silences, &[K::Char('S')], C::Silences, "back to alerts").footer(),
+    spec(
+        "alerts.details",
+        A::Open,
+        &[K::Enter],
+        C::Pane(Pane::Alerts),
+        "details",
+    )
+    .footer(),
+    spec(
+        "alerts.silence",
+        A::Silence,
+        &[K::Char('s')],
+        C::Pane(Pane::Alerts),
+        "silence",
+    )
+    .footer()
+    .danger(Danger::Caution),
+    spec(
+        "alerts.silences",
+        A::Silences,
+        &[K::Char('S')],
+        C::Pane(Pane::Alerts),
+        "list silences",
+    )
+    .footer(),
+    spec(
+        "alerts.group",
+        A::GroupBy,
+        &[K::Char('o')],
+        C::Pane(Pane::Alerts),
+        "group by name/severity",
+    ),
+    spec(
+        "silences.expire",
+        A::Expire,
+        &[K::Char('x')],
+        C::Silences,
+        "expire silence",
+    )
+    .footer()
+    .danger(Danger::Caution)
+    .confirm(),
+    spec(
+        "silences.alerts",
+        A::Silences,
+        &[K::Char('S')],
+        C::Silences,
+        "back to alerts",
+    )
+    .footer(),
     // Cluster.
-    spec("cluster.node-pods", A::Open, &[K::Enter], C::Pane(Pane::Cluster), "pods on node").footer(),
+    spec(
+        "cluster.node-pods",
+        A::Open,
+        &[K::Enter],
+        C::Pane(Pane::Cluster),
+        "pods on node",
+    )
+    .footer(),
     // Runs.
-    spec("runs.cancel", A::CancelRun, &[K::Char('x')], C::Pane(Pane::Runs), "cancel run").danger(Danger::Danger).confirm(),
-    spec("runs.resume", A::ResumeRun, &[K::Char('r')], C::Pane(Pane::Runs), "resume run").danger(Danger::Caution).confirm(),
+    spec(
+        "runs.cancel",
+        A::CancelRun,
+        &[K::Char('x')],
+        C::Pane(Pane::Runs),
+        "cancel run",
+    )
+    .danger(Danger::Danger)
+    .confirm(),
+    spec(
+        "runs.resume",
+        A::ResumeRun,
+        &[K::Char('r')],
+        C::Pane(Pane::Runs),
+        "resume run",
+    )
+    .danger(Danger::Caution)
+    .confirm(),
     // Pod details.
-    spec("pod.next-tab", A::NextTab, &[K::Tab, K::Right], C::PodDetails, "next tab").footer(),
-    spec("pod.prev-tab", A::PrevTab, &[K::BackTab, K::Left], C::PodDetails, "previous tab"),
+    spec(
+        "pod.next-tab",
+        A::NextTab,
+        &[K::Tab, K::Right],
+        C::PodDetails,
+        "next tab",
+    )
+    .footer(),
+    spec(
+        "pod.prev-tab",
+        A::PrevTab,
+        &[K::BackTab, K::Left],
+        C::PodDetails,
+        "previous tab",
+    ),
     spec("pod.logs", A::Logs, &[K::Char('l')], C::PodDetails, "logs").rbac("get", "pods", "log"),
-    spec("pod.follow", A::Follow, &[K::Char('f')], C::PodDetails, "follow logs on/off").footer(),
-    spec("pod.wrap", A::Wrap, &[K::Char('w')], C::PodDetails, "wrap long log lines on/off").footer(),
+    spec(
+        "pod.follow",
+        A::Follow,
+        &[K::Char('f')],
+        C::PodDetails,
+        "follow logs on/off",
+    )
+    .footer(),
+    spec(
+        "pod.wrap",
+        A::Wrap,
+        &[K::Char('w')],
+        C::PodDetails,
+        "wrap long log lines on/off",
+    )
+    .footer(),
     // Alert details.
-    spec("alert.silence", A::Silence, &[K::Char('s')], C::AlertDetails, "silence").footer().danger(Danger::Caution),
+    spec(
+        "alert.silence",
+        A::Silence,
+        &[K::Char('s')],
+        C::AlertDetails,
+        "silence",
+    )
+    .footer()
+    .danger(Danger::Caution),
     // Silence form.
-    spec("form.next", A::NextField, &[K::Tab, K::Down], C::SilenceForm, "next field").footer(),
-    spec("form.prev", A::PrevField, &[K::BackTab, K::Up], C::SilenceForm, "previous field"),
-    spec("form.submit", A::Submit, &[K::Ctrl('s'), K::Enter], C::SilenceForm, "create silence").footer().danger(Danger::Caution),
+    spec(
+        "form.next",
+        A::NextField,
+        &[K::Tab, K::Down],
+        C::SilenceForm,
+        "next field",
+    )
+    .footer(),
+    spec(
+        "form.prev",
+        A::PrevField,
+        &[K::BackTab, K::Up],
+        C::SilenceForm,
+        "previous field",
+    ),
+    spec(
+        "form.submit",
+        A::Submit,
+        &[K::Ctrl('s'), K::Enter],
+        C::SilenceForm,
+        "create silence",
+    )
+    .footer()
+    .danger(Danger::Caution),
     spec("form.cancel", A::Close, &[K::Esc], C::SilenceForm, "cancel").footer(),
     // Confirmation.
-    spec("confirm.yes", A::Confirm, &[K::Char('y'), K::Enter], C::Confirm, "yes").footer(),
-    spec("confirm.no", A::Close, &[K::Char('n'), K::Esc], C::Confirm, "no").footer(),
+    spec(
+        "confirm.yes",
+        A::Confirm,
+        &[K::Char('y'), K::Enter],
+        C::Confirm,
+        "yes",
+    )
+    .footer(),
+    spec(
+        "confirm.no",
+        A::Close,
+        &[K::Char('n'), K::Esc],
+        C::Confirm,
+        "no",
+    )
+    .footer(),
     // Filter and command line.
     spec("input.apply", A::Submit, &[K::Enter], C::Input, "apply").footer(),
-    spec("input.complete", A::Complete, &[K::Tab], C::Input, "complete command").footer(),
+    spec(
+        "input.complete",
+        A::Complete,
+        &[K::Tab],
+        C::Input,
+        "complete command",
+    )
+    .footer(),
     spec("input.cancel", A::Close, &[K::Esc], C::Input, "cancel").footer(),
     // Overlays.
-    spec("overlay.close", A::Close, &[K::Esc, K::Char('q')], C::Overlay, "close").footer(),
+    spec(
+        "overlay.close",
+        A::Close,
+        &[K::Esc, K::Char('q')],
+        C::Overlay,
+        "close",
+    )
+    .footer(),
     // Moving.
-    spec("nav.down", A::Down, &[K::Char('j'), K::Down], C::Navigation, "down"),
+    spec(
+        "nav.down",
+        A::Down,
+        &[K::Char('j'), K::Down],
+        C::Navigation,
+        "down",
+    ),
     spec("nav.up", A::Up, &[K::Char('k'), K::Up], C::Navigation, "up"),
-    spec("nav.page-down", A::PageDown, &[K::PageDown, K::Ctrl('d')], C::Navigation, "page down"),
-    spec("nav.page-up", A::PageUp, &[K::PageUp, K::Ctrl('u')], C::Navigation, "page up"),
-    spec("nav.top", A::Top, &[K::Char('g'), K::Home], C::Navigation, "first"),
-    spec("nav.bottom", A::Bottom, &[K::Char('G'), K::End], C::Navigation, "last"),
+    spec(
+        "nav.page-down",
+        A::PageDown,
+        &[K::PageDown, K::Ctrl('d')],
+        C::Navigation,
+        "page down",
+    ),
+    spec(
+        "nav.page-up",
+        A::PageUp,
+        &[K::PageUp, K::Ctrl('u')],
+        C::Navigation,
+        "page up",
+    ),
+    spec(
+        "nav.top",
+        A::Top,
+        &[K::Char('g'), K::Home],
+        C::Navigation,
+        "first",
+    ),
+    spec(
+        "nav.bottom",
+        A::Bottom,
+        &[K::Char('G'), K::End],
+        C::Navigation,
+        "last",
+    ),
     // Global.
-    spec("global.filter", A::Filter, &[K::Char('/')], C::Global, "filter").footer(),
-    spec("global.scope", A::CycleScope, &[K::Char('c')], C::Global, "cluster sc/wc/both").footer(),
-    spec("global.command", A::Command, &[K::Char(':')], C::Global, "command").footer(),
+    spec(
+        "global.filter",
+        A::Filter,
+        &[K::Char('/')],
+        C::Global,
+        "filter",
+    )
+    .footer(),
+    spec(
+        "global.scope",
+        A::CycleScope,
+        &[K::Char('c')],
+        C::Global,
+        "cluster sc/wc/both",
+    )
+    .footer(),
+    spec(
+        "global.command",
+        A::Command,
+        &[K::Char(':')],
+        C::Global,
+        "command",
+    )
+    .footer(),
     spec("global.help", A::Help, &[K::Char('?')], C::Global, "help").footer(),
-    spec("global.quit", A::Quit, &[K::Char('q'), K::Ctrl('c')], C::Global, "quit").footer(),
-    spec("global.back", A::Back, &[K::Esc], C::Global, "back / clear filter"),
-    spec("global.next-pane", A::NextPane, &[K::Tab], C::Global, "next pane"),
-    spec("global.prev-pane", A::PrevPane, &[K::BackTab], C::Global, "previous pane"),
-    spec("global.fleet", A::Go(Pane::Fleet), &[K::Char('1')], C::Global, "fleet overview"),
-    spec("global.pods", A::Go(Pane::Pods), &[K::Char('2')], C::Global, "pods"),
-    spec("global.alerts", A::Go(Pane::Alerts), &[K::Char('3')], C::Global, "alerts"),
-    spec("global.cluster", A::Go(Pane::Cluster), &[K::Char('4')], C::Global, "cluster: nodes, Cluster API, events"),
-    spec("global.backups", A::Go(Pane::Backups), &[K::Char('5')], C::Global, "backups"),
-    spec("global.slo", A::Go(Pane::Slo), &[K::Char('6')], C::Global, "SLO"),
-    spec("global.runs", A::Go(Pane::Runs), &[K::Char('7')], C::Global, "runs and audit"),
+    spec(
+        "global.quit",
+        A::Quit,
+        &[K::Char('q'), K::Ctrl('c')],
+        C::Global,
+        "quit",
+    )
+    .footer(),
+    spec(
+        "global.back",
+        A::Back,
+        &[K::Esc],
+        C::Global,
+        "back / clear filter",
+    ),
+    spec(
+        "global.next-pane",
+        A::NextPane,
+        &[K::Tab],
+        C::Global,
+        "next pane",
+    ),
+    spec(
+        "global.prev-pane",
+        A::PrevPane,
+        &[K::BackTab],
+        C::Global,
+        "previous pane",
+    ),
+    spec(
+        "global.fleet",
+        A::Go(Pane::Fleet),
+        &[K::Char('1')],
+        C::Global,
+        "fleet overview",
+    ),
+    spec(
+        "global.pods",
+        A::Go(Pane::Pods),
+        &[K::Char('2')],
+        C::Global,
+        "pods",
+    ),
+    spec(
+        "global.alerts",
+        A::Go(Pane::Alerts),
+        &[K::Char('3')],
+        C::Global,
+        "alerts",
+    ),
+    spec(
+        "global.cluster",
+        A::Go(Pane::Cluster),
+        &[K::Char('4')],
+        C::Global,
+        "cluster: nodes, Cluster API, events",
+    ),
+    spec(
+        "global.backups",
+        A::Go(Pane::Backups),
+        &[K::Char('5')],
+        C::Global,
+        "backups",
+    ),
+    spec(
+        "global.slo",
+        A::Go(Pane::Slo),
+        &[K::Char('6')],
+        C::Global,
+        "SLO",
+    ),
+    spec(
+        "global.runs",
+        A::Go(Pane::Runs),
+        &[K::Char('7')],
+        C::Global,
+        "runs and audit",
+    ),
 ];
 
 /// The first action bound to `key` in the first of `contexts` that binds it.
@@ -402,19 +718,31 @@ mod tests {
         for s in REGISTRY {
             assert!(ids.insert(s.id), "duplicate id {}", s.id);
             for k in s.keys {
-                assert!(keys.insert((s.context, *k)), "{} reuses {k:?} in {:?}", s.id, s.context);
+                assert!(
+                    keys.insert((s.context, *k)),
+                    "{} reuses {k:?} in {:?}",
+                    s.id,
+                    s.context
+                );
             }
         }
     }
 
     #[test]
     fn pane_keys_win_over_global_ones() {
-        let pods = [Context::Pane(Pane::Pods), Context::Navigation, Context::Global];
+        let pods = [
+            Context::Pane(Pane::Pods),
+            Context::Navigation,
+            Context::Global,
+        ];
         assert_eq!(resolve(&pods, Key::Char('s')).unwrap().id, "pods.sort");
         assert_eq!(resolve(&pods, Key::Char('j')).unwrap().action, Action::Down);
         assert_eq!(resolve(&pods, Key::Char('q')).unwrap().action, Action::Quit);
         let alerts = [Context::Pane(Pane::Alerts), Context::Global];
-        assert_eq!(resolve(&alerts, Key::Char('s')).unwrap().id, "alerts.silence");
+        assert_eq!(
+            resolve(&alerts, Key::Char('s')).unwrap().id,
+            "alerts.silence"
+        );
     }
 
     #[test]
@@ -423,7 +751,9 @@ mod tests {
             if matches!(s.action, Action::Expire | Action::CancelRun) {
                 assert!(s.danger > Danger::Safe && s.confirm, "{}", s.id);
             }
-            if s.action == Action::Silence || s.action == Action::Submit && s.context == Context::SilenceForm {
+            if s.action == Action::Silence
+                || s.action == Action::Submit && s.context == Context::SilenceForm
+            {
                 assert_eq!(s.danger, Danger::Caution, "{}", s.id);
             }
         }
@@ -435,6 +765,15 @@ mod tests {
         assert_eq!(Key::from_event(&ev), Some(Key::Ctrl('c')));
         let ev = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
         assert_eq!(Key::from_event(&ev), Some(Key::Char('G')));
-        assert_eq!(Rbac { verb: "get", group: "", resource: "pods", subresource: "log" }.describe(), "get pods/log");
+        assert_eq!(
+            Rbac {
+                verb: "get",
+                group: "",
+                resource: "pods",
+                subresource: "log"
+            }
+            .describe(),
+            "get pods/log"
+        );
     }
 }

@@ -125,17 +125,23 @@ mod tests {
         let out = Counter::default();
         let backend = QuietBackend::new(CrosstermBackend::new(out.clone()));
         let viewport = ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, 40, 5));
-        let mut term = Terminal::with_options(backend, ratatui::TerminalOptions { viewport }).unwrap();
+        let mut term =
+            Terminal::with_options(backend, ratatui::TerminalOptions { viewport }).unwrap();
         let frame = |t: &mut Terminal<_>, text: &str| {
             let text = text.to_string();
-            t.draw(|f| f.render_widget(Paragraph::new(text), f.area())).unwrap();
+            t.draw(|f| f.render_widget(Paragraph::new(text), f.area()))
+                .unwrap();
         };
         frame(&mut term, "pods: 30 000");
         let first = out.0.lock().unwrap().len();
         assert!(first > 0);
         frame(&mut term, "pods: 30 000");
         frame(&mut term, "pods: 30 000");
-        assert_eq!(out.0.lock().unwrap().len(), first, "idle frames must be silent");
+        assert_eq!(
+            out.0.lock().unwrap().len(),
+            first,
+            "idle frames must be silent"
+        );
         frame(&mut term, "pods: 30 001");
         assert!(out.0.lock().unwrap().len() > first);
     }

@@ -51,7 +51,10 @@ pub fn draw(f: &mut Frame, app: &mut App, views: &Views, ctx: &Ctx<'_>) {
             "The terminal is {}x{}; ck8s-console needs at least {MIN_WIDTH}x{MIN_HEIGHT}.",
             area.width, area.height
         );
-        f.render_widget(Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }), area);
+        f.render_widget(
+            Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }),
+            area,
+        );
         return;
     }
     let [bar, tabs, body, footer] = Layout::vertical([
@@ -88,11 +91,17 @@ fn draw_bar(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
     f.render_widget(Block::new().style(s.bar), area);
     let sep = || Span::styled(" › ", s.bar_muted);
-    let mut crumbs = vec![Span::styled(" ck8s-console ", s.bar.add_modifier(Modifier::BOLD)), Span::styled("│ ", s.bar_muted)];
+    let mut crumbs = vec![
+        Span::styled(" ck8s-console ", s.bar.add_modifier(Modifier::BOLD)),
+        Span::styled("│ ", s.bar_muted),
+    ];
     crumbs.push(Span::styled("Fleet", s.bar));
     if let Some(env) = &app.env {
         crumbs.push(sep());
-        crumbs.push(Span::styled(format!(" {env} "), ctx.theme.env_accent(accent_of(app, ctx))));
+        crumbs.push(Span::styled(
+            format!(" {env} "),
+            ctx.theme.env_accent(accent_of(app, ctx)),
+        ));
     }
     if app.pane != Pane::Fleet {
         crumbs.push(sep());
@@ -102,13 +111,19 @@ fn draw_bar(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
         }
         crumbs.push(Span::styled(pane, s.bar));
         if app.env.is_some() && app.pane != Pane::Runs {
-            crumbs.push(Span::styled(format!(" ({})", app.scope.label()), s.bar_muted));
+            crumbs.push(Span::styled(
+                format!(" ({})", app.scope.label()),
+                s.bar_muted,
+            ));
         }
     }
     match app.modals.first() {
         Some(Modal::Pod(p)) => {
             crumbs.push(sep());
-            crumbs.push(Span::styled(format!("{}/{}", p.target.namespace, p.target.name), s.bar));
+            crumbs.push(Span::styled(
+                format!("{}/{}", p.target.namespace, p.target.name),
+                s.bar,
+            ));
         }
         Some(Modal::Alert(_)) => {
             crumbs.push(sep());
@@ -118,15 +133,35 @@ fn draw_bar(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
     }
     let mut right = Vec::new();
     if app.read_only {
-        right.push(Span::styled(" READ-ONLY ", s.critical.add_modifier(Modifier::REVERSED)));
+        right.push(Span::styled(
+            " READ-ONLY ",
+            s.critical.add_modifier(Modifier::REVERSED),
+        ));
         right.push(Span::styled(" ", s.bar));
     }
     let local = ctx.now.with_timezone(&ctx.tz);
-    right.push(Span::styled(format!("{} ", local.format("%H:%M %Z")), s.bar_muted));
+    right.push(Span::styled(
+        format!("{} ", local.format("%H:%M %Z")),
+        s.bar_muted,
+    ));
     let right = Line::from(right);
     let rw = right.width() as u16;
-    put_line(f.buffer_mut(), area.x, area.y, area.width.saturating_sub(rw + 1), &Line::from(crumbs), Align::Left);
-    put_line(f.buffer_mut(), area.x + area.width.saturating_sub(rw), area.y, rw, &right, Align::Left);
+    put_line(
+        f.buffer_mut(),
+        area.x,
+        area.y,
+        area.width.saturating_sub(rw + 1),
+        &Line::from(crumbs),
+        Align::Left,
+    );
+    put_line(
+        f.buffer_mut(),
+        area.x + area.width.saturating_sub(rw),
+        area.y,
+        rw,
+        &right,
+        Align::Left,
+    );
 }
 
 fn draw_tabs(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
@@ -139,7 +174,14 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
     }
     let tabs = Line::from(spans);
     let tabs_w = tabs.width() as u16;
-    put_line(f.buffer_mut(), area.x, area.y, area.width, &tabs, Align::Left);
+    put_line(
+        f.buffer_mut(),
+        area.x,
+        area.y,
+        area.width,
+        &tabs,
+        Align::Left,
+    );
     if app.env.is_some() {
         let mut scope = vec![Span::styled("cluster ", s.muted)];
         for sc in [Scope::Sc, Scope::Wc, Scope::Both] {
@@ -150,7 +192,14 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
         let line = Line::from(scope);
         let w = line.width() as u16;
         if tabs_w + w + 2 <= area.width {
-            put_line(f.buffer_mut(), area.x + area.width - w, area.y, w, &line, Align::Left);
+            put_line(
+                f.buffer_mut(),
+                area.x + area.width - w,
+                area.y,
+                w,
+                &line,
+                Align::Left,
+            );
         }
     }
 }
@@ -159,13 +208,26 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
 fn titles(app: &App, views: &Views, width: u16, ctx: &Ctx<'_>) -> (Line<'static>, Line<'static>) {
     let s = &ctx.theme.s;
     let mut left = vec![Span::styled(
-        format!(" {} ", if app.pane == Pane::Alerts && app.show_silences { "Silences" } else { app.pane.title() }),
+        format!(
+            " {} ",
+            if app.pane == Pane::Alerts && app.show_silences {
+                "Silences"
+            } else {
+                app.pane.title()
+            }
+        ),
         s.title,
     )];
     match (&app.env, app.pane) {
         (_, Pane::Fleet | Pane::Runs) => {}
-        (Some(env), _) => left.push(Span::styled(format!("{env} · {} ", app.scope.label()), s.muted)),
-        (None, _) => left.push(Span::styled(format!("whole fleet · {} ", app.scope.label()), s.muted)),
+        (Some(env), _) => left.push(Span::styled(
+            format!("{env} · {} ", app.scope.label()),
+            s.muted,
+        )),
+        (None, _) => left.push(Span::styled(
+            format!("whole fleet · {} ", app.scope.label()),
+            s.muted,
+        )),
     }
     let filter = app.filter();
     if !filter.is_empty() {
@@ -174,7 +236,10 @@ fn titles(app: &App, views: &Views, width: u16, ctx: &Ctx<'_>) -> (Line<'static>
     let right: Vec<Span<'static>> = match app.pane {
         Pane::Fleet => {
             let n = views.fleet.len();
-            vec![Span::styled(format!(" {n} environment{} ", if n == 1 { "" } else { "s" }), s.muted)]
+            vec![Span::styled(
+                format!(" {n} environment{} ", if n == 1 { "" } else { "s" }),
+                s.muted,
+            )]
         }
         Pane::Pods => {
             let (shown, total) = (views.pods.len(), views.pods.total());
@@ -187,19 +252,29 @@ fn titles(app: &App, views: &Views, width: u16, ctx: &Ctx<'_>) -> (Line<'static>
             vec![
                 Span::styled(what, s.text),
                 Span::styled(
-                    format!(" · by {} {} ", sort.column.name(), if sort.descending { "▼" } else { "▲" }),
+                    format!(
+                        " · by {} {} ",
+                        sort.column.name(),
+                        if sort.descending { "▼" } else { "▲" }
+                    ),
                     s.muted,
                 ),
             ]
         }
         Pane::Alerts if app.show_silences => {
-            vec![Span::styled(format!(" {} silences ", views.alerts.silences_len()), s.muted)]
+            vec![Span::styled(
+                format!(" {} silences ", views.alerts.silences_len()),
+                s.muted,
+            )]
         }
         Pane::Alerts => {
             let mut v = vec![Span::raw(" ")];
             v.extend(alerts::title_counts(&views.alerts, ctx));
             if views.alerts.hidden_always_firing > 0 && width >= 100 {
-                v.push(Span::styled(format!(" · {} watchdog hidden", views.alerts.hidden_always_firing), s.muted));
+                v.push(Span::styled(
+                    format!(" · {} watchdog hidden", views.alerts.hidden_always_firing),
+                    s.muted,
+                ));
             }
             v.push(Span::raw(" "));
             v
@@ -219,8 +294,16 @@ fn titles(app: &App, views: &Views, width: u16, ctx: &Ctx<'_>) -> (Line<'static>
             v
         }
         Pane::Slo => {
-            let pages = views.slo.reports.iter().filter(|(_, r)| r.status == crate::slo::SloStatus::Page).count();
-            let mut v = vec![Span::styled(format!(" {} targets ", views.slo.reports.len()), s.muted)];
+            let pages = views
+                .slo
+                .reports
+                .iter()
+                .filter(|(_, r)| r.status == crate::slo::SloStatus::Page)
+                .count();
+            let mut v = vec![Span::styled(
+                format!(" {} targets ", views.slo.reports.len()),
+                s.muted,
+            )];
             if pages > 0 {
                 v.push(Span::styled(format!("· {pages} paging "), s.critical));
             }
@@ -236,7 +319,7 @@ pub fn count(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(' ');
         }
         out.push(c);
@@ -278,11 +361,21 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ctx<
     let shown = notes.len().min(max_notes);
     for (i, line) in notes.iter().take(shown).enumerate() {
         let line = if i + 1 == shown && notes.len() > shown {
-            Line::styled(format!("… and {} more source problems", notes.len() - shown + 1), ctx.theme.s.stale)
+            Line::styled(
+                format!("… and {} more source problems", notes.len() - shown + 1),
+                ctx.theme.s.stale,
+            )
         } else {
             line.clone()
         };
-        put_line(f.buffer_mut(), inner.x, inner.y + i as u16, inner.width, &line, Align::Left);
+        put_line(
+            f.buffer_mut(),
+            inner.x,
+            inner.y + i as u16,
+            inner.width,
+            &line,
+            Align::Left,
+        );
     }
     let content = Rect {
         y: inner.y + shown as u16,
@@ -307,7 +400,14 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ctx<
         );
         let w = pos.width() as u16;
         if w + 4 < area.width {
-            put_line(f.buffer_mut(), area.x + area.width - w - 2, area.y + area.height - 1, w, &pos, Align::Left);
+            put_line(
+                f.buffer_mut(),
+                area.x + area.width - w - 2,
+                area.y + area.height - 1,
+                w,
+                &pos,
+                Align::Left,
+            );
         }
     }
 }
@@ -328,14 +428,29 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
             }
             (None, true) => Line::styled(" Tab completes · Enter runs · Esc cancels", s.muted),
         };
-        let text_w = (input.value().len() as u16 + 2).max(20).min(area.width.saturating_sub(1) / 2 + 10);
+        let text_w = (input.value().len() as u16 + 2)
+            .max(20)
+            .min(area.width.saturating_sub(1) / 2 + 10);
         input.text.set_style(s.input);
-        input.text.set_cursor_style(Style::new().add_modifier(Modifier::REVERSED));
+        input
+            .text
+            .set_cursor_style(Style::new().add_modifier(Modifier::REVERSED));
         input.text.set_cursor_line_style(Style::default());
-        let text_area = Rect { x: area.x + 1, width: text_w.min(area.width - 1), ..area };
+        let text_area = Rect {
+            x: area.x + 1,
+            width: text_w.min(area.width - 1),
+            ..area
+        };
         f.render_widget(&input.text, text_area);
         let note_x = text_area.x + text_area.width;
-        put_line(f.buffer_mut(), note_x, area.y, area.width.saturating_sub(note_x - area.x), &note, Align::Left);
+        put_line(
+            f.buffer_mut(),
+            note_x,
+            area.y,
+            area.width.saturating_sub(note_x - area.x),
+            &note,
+            Align::Left,
+        );
         return;
     }
     if let Some(flash) = &app.flash {
@@ -344,7 +459,14 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
             Level::Success => s.ok,
             Level::Error => s.error,
         };
-        put_line(f.buffer_mut(), area.x, area.y, area.width, &Line::styled(format!(" {}", flash.text), style), Align::Left);
+        put_line(
+            f.buffer_mut(),
+            area.x,
+            area.y,
+            area.width,
+            &Line::styled(format!(" {}", flash.text), style),
+            Align::Left,
+        );
         return;
     }
     let contexts = app.contexts();
@@ -352,7 +474,10 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
     let mut used = 0usize;
     for spec in keymap::footer(&contexts) {
         // The scope key means nothing outside an environment.
-        if spec.action == keymap::Action::CycleScope && app.env.is_none() && app.pane != Pane::Alerts {
+        if spec.action == keymap::Action::CycleScope
+            && app.env.is_none()
+            && app.pane != Pane::Alerts
+        {
             continue;
         }
         let available = app.availability(spec, None) == Availability::Available;
@@ -364,10 +489,23 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
         }
         used += w;
         spans.push(Span::raw(" "));
-        spans.push(Span::styled(key, if available { s.key } else { s.disabled }));
-        spans.push(Span::styled(format!(" {label} "), if available { s.hint } else { s.disabled }));
+        spans.push(Span::styled(
+            key,
+            if available { s.key } else { s.disabled },
+        ));
+        spans.push(Span::styled(
+            format!(" {label} "),
+            if available { s.hint } else { s.disabled },
+        ));
     }
-    put_line(f.buffer_mut(), area.x, area.y, area.width, &Line::from(spans), Align::Left);
+    put_line(
+        f.buffer_mut(),
+        area.x,
+        area.y,
+        area.width,
+        &Line::from(spans),
+        Align::Left,
+    );
 }
 
 /// Footer labels are the registry's, shortened where the footer is crowded.

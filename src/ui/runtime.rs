@@ -14,13 +14,13 @@ use ratatui::backend::{Backend, CrosstermBackend};
 use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
+use super::UiOptions;
 use super::app::{App, Effect, Level};
 use super::output::QuietBackend;
 use super::render::{self, Ctx};
 use super::tasks::Tasks;
 use super::theme::Theme;
 use super::views::Views;
-use super::UiOptions;
 use crate::sources::live::LiveFleet;
 use crate::terminal::{self, TerminalGuard};
 
@@ -51,11 +51,15 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
     let guard = TerminalGuard::enter()?;
     // One write per frame: crossterm issues a write per command, and an unbuffered
     // writer turns every cell change into a syscall.
-    let backend = QuietBackend::new(CrosstermBackend::new(BufWriter::with_capacity(1 << 16, io::stdout())));
+    let backend = QuietBackend::new(CrosstermBackend::new(BufWriter::with_capacity(
+        1 << 16,
+        io::stdout(),
+    )));
     let mut term: Term = Terminal::new(backend)?;
     // Not `Terminal::clear`: it asks the terminal where the cursor is, a round trip that
     // a slow SSH link or a terminal that never answers turns into a 2 s stall or an error.
-    term.backend_mut().clear_region(ratatui::backend::ClearType::All)?;
+    term.backend_mut()
+        .clear_region(ratatui::backend::ClearType::All)?;
 
     let mut views = Views::default();
     let mut events = EventStream::new();
@@ -156,7 +160,13 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
     Ok(code)
 }
 
-fn apply(effects: Vec<Effect>, tasks: &mut Tasks, app: &mut App, theme: &mut Theme, opts: &UiOptions) {
+fn apply(
+    effects: Vec<Effect>,
+    tasks: &mut Tasks,
+    app: &mut App,
+    theme: &mut Theme,
+    opts: &UiOptions,
+) {
     for effect in effects {
         match effect {
             Effect::SetTheme(name) => match Theme::load(&name, &opts.themes_dir) {
@@ -188,11 +198,20 @@ fn account_name() -> Option<String> {
     // SAFETY: getpwuid_r writes only into `pwd` and `buf`, whose sizes are passed, and
     // sets `result` to `&pwd` on success; the name points into `buf`, read before return.
     unsafe {
-        let rc = libc::getpwuid_r(libc::getuid(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
+        let rc = libc::getpwuid_r(
+            libc::getuid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        );
         if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
             return None;
         }
-        std::ffi::CStr::from_ptr(pwd.pw_name).to_str().ok().map(String::from)
+        std::ffi::CStr::from_ptr(pwd.pw_name)
+            .to_str()
+            .ok()
+            .map(String::from)
     }
 }
 

@@ -100,15 +100,24 @@ impl Tasks {
                 }));
             }
             Effect::StopLogs => self.stop_logs(),
-            Effect::CreateSilence { id, targets, silence } => {
+            Effect::CreateSilence {
+                id,
+                targets,
+                silence,
+            } => {
                 let (live, tx) = (self.live.clone(), self.tx.clone());
                 tokio::spawn(async move {
                     let mut results = Vec::new();
                     for (env, role) in targets {
                         let cluster = format!("{env}-{role}");
                         let result = match live.alertmanager(&env, role) {
-                            Some(am) => am.create_silence(&silence).await.map_err(|e| e.to_string()),
-                            None => Err("no Alertmanager client (see the alertmanager source status)".into()),
+                            Some(am) => {
+                                am.create_silence(&silence).await.map_err(|e| e.to_string())
+                            }
+                            None => Err(
+                                "no Alertmanager client (see the alertmanager source status)"
+                                    .into(),
+                            ),
                         };
                         results.push((cluster, result));
                     }
@@ -123,7 +132,13 @@ impl Tasks {
                         None => Err("no Alertmanager client".into()),
                     };
                     let cluster = format!("{env}-{role}");
-                    let _ = tx.send(UiEvent::SilenceExpired { cluster, id, result }).await;
+                    let _ = tx
+                        .send(UiEvent::SilenceExpired {
+                            cluster,
+                            id,
+                            result,
+                        })
+                        .await;
                 });
             }
             // The event loop owns the theme.
@@ -154,7 +169,11 @@ impl Tasks {
 
     fn check_permissions(&mut self, env: String) {
         let now = Instant::now();
-        if self.checked.get(&env).is_some_and(|t| now.duration_since(*t) < PERMISSION_TTL) {
+        if self
+            .checked
+            .get(&env)
+            .is_some_and(|t| now.duration_since(*t) < PERMISSION_TTL)
+        {
             return;
         }
         self.checked.insert(env.clone(), now);
@@ -171,7 +190,9 @@ impl Tasks {
                         None => {
                             let r = match &client {
                                 Some(c) => review(c.clone(), &rbac).await,
-                                None => Permission::Failed("no Kubernetes client for this cluster".into()),
+                                None => Permission::Failed(
+                                    "no Kubernetes client for this cluster".into(),
+                                ),
                             };
                             answers.insert(rbac, r.clone());
                             r
@@ -222,7 +243,12 @@ async fn review(client: kube::Client, rbac: &Rbac) -> Permission {
 async fn client_for(live: &LiveFleet, target: &PodTarget) -> Result<kube::Client, String> {
     live.kube_client(&target.env, target.role)
         .await
-        .ok_or_else(|| format!("no Kubernetes client for {} (see the kubernetes source status)", target.cluster()))
+        .ok_or_else(|| {
+            format!(
+                "no Kubernetes client for {} (see the kubernetes source status)",
+                target.cluster()
+            )
+        })
 }
 
 async fn fetch_pod(live: &LiveFleet, target: &PodTarget) -> Result<PodDetails, String> {
@@ -245,7 +271,12 @@ async fn fetch_pod(live: &LiveFleet, target: &PodTarget) -> Result<PodDetails, S
 
 /// Follows the pod's log, sending lines in batches, until the stream ends or the task is
 /// aborted.
-async fn tail_logs(live: &LiveFleet, target: &PodTarget, id: u64, tx: &mpsc::Sender<UiEvent>) -> Result<(), String> {
+async fn tail_logs(
+    live: &LiveFleet,
+    target: &PodTarget,
+    id: u64,
+    tx: &mpsc::Sender<UiEvent>,
+) -> Result<(), String> {
     let client = client_for(live, target).await?;
     let pods: Api<Pod> = Api::namespaced(client, &target.namespace);
     // A pod with several containers needs one named; take the first app container.
@@ -261,7 +292,10 @@ async fn tail_logs(live: &LiveFleet, target: &PodTarget, id: u64, tx: &mpsc::Sen
         container,
         ..LogParams::default()
     };
-    let stream = pods.log_stream(&target.name, &params).await.map_err(|e| e.to_string())?;
+    let stream = pods
+        .log_stream(&target.name, &params)
+        .await
+        .map_err(|e| e.to_string())?;
     // Whatever arrived together goes in one message, so a chatty pod cannot flood the
     // event loop with one message per line.
     let mut batches = std::pin::pin!(stream.lines().ready_chunks(256));

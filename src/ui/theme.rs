@@ -67,7 +67,9 @@ pub struct Theme {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ThemeError {
-    #[error("theme {name:?} not found: the built-in themes are {built_in}; user themes go in {dir}")]
+    #[error(
+        "theme {name:?} not found: the built-in themes are {built_in}; user themes go in {dir}"
+    )]
     NotFound {
         name: String,
         built_in: String,
@@ -317,7 +319,10 @@ mod tests {
                 .bg(Color::Cyan)
                 .add_modifier(Modifier::BOLD)
         );
-        assert_eq!(parse_style("#ff0000").unwrap().fg, Some(Color::Rgb(255, 0, 0)));
+        assert_eq!(
+            parse_style("#ff0000").unwrap().fg,
+            Some(Color::Rgb(255, 0, 0))
+        );
         assert!(parse_style("redd").unwrap_err().contains("redd"));
         assert!(parse_style("red on").is_err());
     }

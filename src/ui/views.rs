@@ -29,10 +29,20 @@ pub struct Views {
 impl Views {
     /// Brings the current pane's data up to date. Returns when to refresh again if
     /// changed data was held back to coalesce a burst.
-    pub fn refresh(&mut self, app: &mut App, state: &FleetState, now: DateTime<Utc>, clock: Instant) -> Option<Instant> {
+    pub fn refresh(
+        &mut self,
+        app: &mut App,
+        state: &FleetState,
+        now: DateTime<Utc>,
+        clock: Instant,
+    ) -> Option<Instant> {
         // The fleet list backs number keys and Enter from the overview, so keep it current
         // whatever the pane; it is one row per environment.
-        let key = (state.changes.generation(), app.filter_of(Pane::Fleet).to_string(), now.timestamp() / 60);
+        let key = (
+            state.changes.generation(),
+            app.filter_of(Pane::Fleet).to_string(),
+            now.timestamp() / 60,
+        );
         if self.fleet_key.as_ref() != Some(&key) {
             self.fleet = fleet::rows(state, &key.1, now);
             self.fleet_key = Some(key);

@@ -38,13 +38,19 @@ impl AlertModal {
         let area = super::large(area, 90, 90);
         let Some(a) = self.last.as_ref() else {
             let inner = super::frame(f, area, Line::styled(" Alert ", s.title), ctx.theme);
-            f.render_widget(Line::styled("The alert is no longer firing.", s.muted), inner);
+            f.render_widget(
+                Line::styled("The alert is no longer firing.", s.muted),
+                inner,
+            );
             return;
         };
         let sev = a.alert.severity();
         let title = Line::from(vec![
             Span::styled(format!(" {} ", a.alert.alertname()), s.title),
-            Span::styled(format!(" {} ", alerts::severity_name(sev)), ctx.theme.severity(sev)),
+            Span::styled(
+                format!(" {} ", alerts::severity_name(sev)),
+                ctx.theme.severity(sev),
+            ),
         ]);
         let inner = super::frame(f, area, title, ctx.theme);
         let width = inner.width.saturating_sub(16) as usize;
@@ -53,7 +59,10 @@ impl AlertModal {
         let field = |lines: &mut Vec<Line>, label: &str, value: String, style| {
             for (i, part) in format::wrap(&value, width.max(20)).into_iter().enumerate() {
                 let label = if i == 0 { label } else { "" };
-                lines.push(Line::from(vec![Span::styled(format!("{label:<15} "), s.muted), Span::styled(part, style)]));
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{label:<15} "), s.muted),
+                    Span::styled(part, style),
+                ]));
             }
         };
         let state = if resolved {
@@ -77,7 +86,10 @@ impl AlertModal {
         if let Some(url) = a.alert.runbook_url() {
             field(&mut lines, "Runbook", url.to_string(), s.key);
         }
-        for (label, ids) in [("Silenced by", &a.alert.status.silenced_by), ("Inhibited by", &a.alert.status.inhibited_by)] {
+        for (label, ids) in [
+            ("Silenced by", &a.alert.status.silenced_by),
+            ("Inhibited by", &a.alert.status.inhibited_by),
+        ] {
             if !ids.is_empty() {
                 let short: Vec<&str> = ids.iter().map(|i| super::super::app::short_id(i)).collect();
                 field(&mut lines, label, short.join(", "), s.muted);

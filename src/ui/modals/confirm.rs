@@ -44,7 +44,12 @@ impl Confirm {
             .sum();
         let height = (wrapped as u16 + 4).min(area.height);
         let outer = super::centered(area, 0, 0, width, height);
-        let inner = super::frame(f, outer, Line::styled(format!(" {} ", self.title), s.title), ctx.theme);
+        let inner = super::frame(
+            f,
+            outer,
+            Line::styled(format!(" {} ", self.title), s.title),
+            ctx.theme,
+        );
         let mut lines: Vec<Line> = self.body.iter().map(|l| Line::raw(l.clone())).collect();
         lines.push(Line::raw(""));
         lines.push(Line::from(vec![

@@ -24,7 +24,11 @@ fn sections(app: &App) -> Vec<Context> {
     here.retain(|c| !matches!(c, Context::Help | Context::Overlay));
     // Help itself covers the pane underneath it.
     if here.is_empty() || here == [Context::Navigation] {
-        here = vec![Context::Pane(app.pane), Context::Navigation, Context::Global];
+        here = vec![
+            Context::Pane(app.pane),
+            Context::Navigation,
+            Context::Global,
+        ];
     }
     let mut all = here.clone();
     for s in REGISTRY {
@@ -74,15 +78,28 @@ fn section_lines(app: &App, ctx_: Context, ctx: &Ctx<'_>) -> Vec<Line<'static>> 
     let mut lines = vec![Line::styled(ctx_.title().to_string(), s.title)];
     for spec in specs {
         let (status, off) = status(app, spec);
-        let label = if spec.confirm { format!("{} (asks first)", spec.label) } else { spec.label.to_string() };
+        let label = if spec.confirm {
+            format!("{} (asks first)", spec.label)
+        } else {
+            spec.label.to_string()
+        };
         let danger = match spec.danger {
             Danger::Safe => Span::raw(format!("{:<8}", "")),
-            d => Span::styled(format!("{:<8}", d.label()), if off { s.disabled } else { s.danger }),
+            d => Span::styled(
+                format!("{:<8}", d.label()),
+                if off { s.disabled } else { s.danger },
+            ),
         };
         let rbac = spec.rbac.map(|r| r.describe()).unwrap_or_default();
         let mut spans = vec![
-            Span::styled(format!("  {:<14}", spec.keys_label()), if off { s.disabled } else { s.key }),
-            Span::styled(format!("{label:<36}"), if off { s.disabled } else { s.text }),
+            Span::styled(
+                format!("  {:<14}", spec.keys_label()),
+                if off { s.disabled } else { s.key },
+            ),
+            Span::styled(
+                format!("{label:<36}"),
+                if off { s.disabled } else { s.text },
+            ),
             danger,
             Span::styled(format!("{rbac:<14}"), s.muted),
         ];
@@ -97,9 +114,15 @@ fn section_lines(app: &App, ctx_: Context, ctx: &Ctx<'_>) -> Vec<Line<'static>> 
 
 fn reference_lines(ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     let s = &ctx.theme.s;
-    let mut lines = vec![Line::styled("Commands (type : then Tab completes)", s.title)];
+    let mut lines = vec![Line::styled(
+        "Commands (type : then Tab completes)",
+        s.title,
+    )];
     for (name, what) in command::summary() {
-        lines.push(Line::from(vec![Span::styled(format!("  :{name:<13}"), s.key), Span::raw(what)]));
+        lines.push(Line::from(vec![
+            Span::styled(format!("  :{name:<13}"), s.key),
+            Span::raw(what),
+        ]));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("Filters (/)", s.title));
@@ -109,7 +132,10 @@ fn reference_lines(ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         ("app=web", "a label; -l app=web,tier!=db also works"),
         ("pay crash", "all terms must match"),
     ] {
-        lines.push(Line::from(vec![Span::styled(format!("  {ex:<14}"), s.key), Span::raw(what)]));
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {ex:<14}"), s.key),
+            Span::raw(what),
+        ]));
     }
     lines
 }
@@ -143,18 +169,25 @@ impl HelpModal {
         sections.push(reference_lines(ctx));
         let mut lines: Vec<Line> = Vec::new();
         if app.read_only {
-            lines.push(Line::styled("Read-only mode: actions marked caution or danger are off.", s.warning));
+            lines.push(Line::styled(
+                "Read-only mode: actions marked caution or danger are off.",
+                s.warning,
+            ));
             lines.push(Line::raw(""));
         }
         let header = Line::styled(
-            format!("  {:<14}{:<36}{:<8}{:<14}{}", "KEY", "ACTION", "LEVEL", "NEEDS", "HERE"),
+            format!(
+                "  {:<14}{:<36}{:<8}{:<14}{}",
+                "KEY", "ACTION", "LEVEL", "NEEDS", "HERE"
+            ),
             s.header,
         );
         // Two columns when there is room for two full ones, so that more fits at once.
         let col_w = (inner.width as usize).saturating_sub(2) / 2;
         if col_w >= 90 {
             let total: usize = sections.iter().map(Vec::len).sum();
-            let (mut left, mut right): (Vec<Line>, Vec<Line>) = (vec![header.clone()], vec![header]);
+            let (mut left, mut right): (Vec<Line>, Vec<Line>) =
+                (vec![header.clone()], vec![header]);
             for sec in sections {
                 if left.len() < total / 2 {
                     left.extend(sec);

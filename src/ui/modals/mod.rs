@@ -63,8 +63,16 @@ pub fn centered(area: Rect, pct_w: u16, pct_h: u16, min_w: u16, min_h: u16) -> R
 /// The area of a large overlay: most of `area`, or all of it on a small terminal,
 /// where a margin would only show slivers of the pane beneath.
 pub fn large(area: Rect, pct_w: u16, pct_h: u16) -> Rect {
-    let w = if area.width < 120 { area.width } else { area.width * pct_w / 100 };
-    let h = if area.height < 40 { area.height } else { area.height * pct_h / 100 };
+    let w = if area.width < 120 {
+        area.width
+    } else {
+        area.width * pct_w / 100
+    };
+    let h = if area.height < 40 {
+        area.height
+    } else {
+        area.height * pct_h / 100
+    };
     centered(area, 0, 0, w, h)
 }
 

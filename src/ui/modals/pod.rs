@@ -148,16 +148,30 @@ impl PodDetails {
         let status = pod.status.as_ref();
         let statuses = |init: bool| {
             status
-                .and_then(|s| if init { s.init_container_statuses.as_ref() } else { s.container_statuses.as_ref() })
+                .and_then(|s| {
+                    if init {
+                        s.init_container_statuses.as_ref()
+                    } else {
+                        s.container_statuses.as_ref()
+                    }
+                })
                 .cloned()
                 .unwrap_or_default()
         };
         let mut containers = Vec::new();
-        for (init, list) in [(true, spec.and_then(|s| s.init_containers.as_ref())), (false, spec.map(|s| &s.containers))] {
+        for (init, list) in [
+            (true, spec.and_then(|s| s.init_containers.as_ref())),
+            (false, spec.map(|s| &s.containers)),
+        ] {
             let st = statuses(init);
             for c in list.into_iter().flatten() {
                 let cs = st.iter().find(|s| s.name == c.name);
-                containers.push(container(&c.name, c.image.as_deref().unwrap_or(""), init, cs));
+                containers.push(container(
+                    &c.name,
+                    c.image.as_deref().unwrap_or(""),
+                    init,
+                    cs,
+                ));
             }
         }
         let mut labels: Vec<(String, String)> = meta
@@ -181,7 +195,9 @@ impl PodDetails {
             .collect();
         events.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
         PodDetails {
-            phase: status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Unknown".into()),
+            phase: status
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_else(|| "Unknown".into()),
             reason: status.and_then(|s| s.reason.clone()),
             node: spec.and_then(|s| s.node_name.clone()),
             ip: status.and_then(|s| s.pod_ip.clone()),
@@ -247,7 +263,11 @@ fn describe_state(s: &ContainerState) -> (String, Option<i64>, bool) {
     }
     if let Some(w) = &s.waiting {
         let reason = w.reason.as_deref().unwrap_or("waiting");
-        return (format!("waiting: {reason}"), None, reason != "ContainerCreating" && reason != "PodInitializing");
+        return (
+            format!("waiting: {reason}"),
+            None,
+            reason != "ContainerCreating" && reason != "PodInitializing",
+        );
     }
     if let Some(t) = &s.terminated {
         let reason = t.reason.as_deref().unwrap_or("terminated");
@@ -417,7 +437,10 @@ impl PodModal {
         let area = super::large(area, 94, 90);
         let title = Line::from(vec![
             Span::styled(" Pod ", s.title),
-            Span::styled(format!("{}/{}", self.target.namespace, self.target.name), s.title),
+            Span::styled(
+                format!("{}/{}", self.target.namespace, self.target.name),
+                s.title,
+            ),
             Span::styled(format!(" · {} ", self.target.cluster()), s.muted),
         ]);
         let inner = super::frame(f, area, title, ctx.theme);
@@ -478,13 +501,21 @@ impl PodModal {
         } else {
             String::new()
         };
-        format!("{state} · {} lines (last {LOG_LINES} kept{dropped})", self.logs.len())
+        format!(
+            "{state} · {} lines (last {LOG_LINES} kept{dropped})",
+            self.logs.len()
+        )
     }
 
     fn log_lines(&self, width: usize, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         if self.logs.is_empty() {
             let msg = match &self.logs.state {
-                LogState::Failed(e) => return vec![Line::styled(format!("The log could not be read: {e}"), ctx.theme.s.error)],
+                LogState::Failed(e) => {
+                    return vec![Line::styled(
+                        format!("The log could not be read: {e}"),
+                        ctx.theme.s.error,
+                    )];
+                }
                 LogState::Starting => "Waiting for the first lines…",
                 _ => "The log is empty.",
             };
@@ -497,11 +528,17 @@ impl PodModal {
                 .iter()
                 .flat_map(|l| {
                     let st = style(l);
-                    format::wrap(l, width).into_iter().map(move |p| Line::styled(p, st))
+                    format::wrap(l, width)
+                        .into_iter()
+                        .map(move |p| Line::styled(p, st))
                 })
                 .collect()
         } else {
-            self.logs.lines.iter().map(|l| Line::styled(l.clone(), style(l))).collect()
+            self.logs
+                .lines
+                .iter()
+                .map(|l| Line::styled(l.clone(), style(l)))
+                .collect()
         }
     }
 }
@@ -510,9 +547,24 @@ impl PodModal {
 /// (logfmt, JSON, klog, plain) are enough to tell.
 fn log_style(line: &str, ctx: &Ctx<'_>) -> ratatui::style::Style {
     // The level sits near the start; a long line need not be searched to its end.
-    let head = line.char_indices().nth(160).map_or(line, |(i, _)| &line[..i]);
+    let head = line
+        .char_indices()
+        .nth(160)
+        .map_or(line, |(i, _)| &line[..i]);
     let has = |words: &[&str]| words.iter().any(|w| head.contains(w));
-    if has(&["level=error", "level=fatal", "\"level\":\"error", "ERROR", "FATAL", "panic:", "Traceback"]) || head.starts_with('E') && head.get(1..5).is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit())) {
+    if has(&[
+        "level=error",
+        "level=fatal",
+        "\"level\":\"error",
+        "ERROR",
+        "FATAL",
+        "panic:",
+        "Traceback",
+    ]) || head.starts_with('E')
+        && head
+            .get(1..5)
+            .is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit()))
+    {
         ctx.theme.s.error
     } else if has(&["level=warn", "\"level\":\"warn", "WARN"]) {
         ctx.theme.s.warning
@@ -537,11 +589,31 @@ fn overview_lines(d: &PodDetails, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         None => d.phase.clone(),
     };
     out.push(field("Status", status, ctx));
-    out.push(field("Node", d.node.clone().unwrap_or_else(|| "-".into()), ctx));
-    out.push(field("Pod IP", d.ip.clone().unwrap_or_else(|| "-".into()), ctx));
-    out.push(field("Owner", d.owner.clone().unwrap_or_else(|| "none".into()), ctx));
-    out.push(field("Service account", d.service_account.clone().unwrap_or_else(|| "-".into()), ctx));
-    out.push(field("QoS class", d.qos.clone().unwrap_or_else(|| "-".into()), ctx));
+    out.push(field(
+        "Node",
+        d.node.clone().unwrap_or_else(|| "-".into()),
+        ctx,
+    ));
+    out.push(field(
+        "Pod IP",
+        d.ip.clone().unwrap_or_else(|| "-".into()),
+        ctx,
+    ));
+    out.push(field(
+        "Owner",
+        d.owner.clone().unwrap_or_else(|| "none".into()),
+        ctx,
+    ));
+    out.push(field(
+        "Service account",
+        d.service_account.clone().unwrap_or_else(|| "-".into()),
+        ctx,
+    ));
+    out.push(field(
+        "QoS class",
+        d.qos.clone().unwrap_or_else(|| "-".into()),
+        ctx,
+    ));
     out.push(field(
         "Created",
         format!("{} ago", format::age_at(d.created, now)),
@@ -563,17 +635,30 @@ fn overview_lines(d: &PodDetails, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
             .unwrap_or_default();
         out.push(Line::from(vec![
             Span::raw("  "),
-            Span::styled(format!("{}{}", c.name, if c.init { " (init)" } else { "" }), s.title),
+            Span::styled(
+                format!("{}{}", c.name, if c.init { " (init)" } else { "" }),
+                s.title,
+            ),
             Span::raw("  "),
             Span::styled(format!("{}{since}", c.state), state_style),
             Span::styled(
-                format!("  ready {}  restarts {}", if c.ready { "yes" } else { "no" }, c.restarts),
+                format!(
+                    "  ready {}  restarts {}",
+                    if c.ready { "yes" } else { "no" },
+                    c.restarts
+                ),
                 if c.restarts > 0 { s.warning } else { s.muted },
             ),
         ]));
-        out.push(Line::from(vec![Span::raw("    "), Span::styled(c.image.clone(), s.muted)]));
+        out.push(Line::from(vec![
+            Span::raw("    "),
+            Span::styled(c.image.clone(), s.muted),
+        ]));
         if let Some(last) = &c.last {
-            out.push(Line::from(vec![Span::raw("    "), Span::styled(last.clone(), s.warning)]));
+            out.push(Line::from(vec![
+                Span::raw("    "),
+                Span::styled(last.clone(), s.warning),
+            ]));
         }
     }
     out.push(Line::raw(""));
@@ -597,7 +682,11 @@ fn overview_lines(d: &PodDetails, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         out.push(Line::raw(""));
         out.push(Line::styled("Labels", s.title));
         for (k, v) in &d.labels {
-            out.push(Line::from(vec![Span::raw("  "), Span::styled(format!("{k}="), s.muted), Span::raw(v.clone())]));
+            out.push(Line::from(vec![
+                Span::raw("  "),
+                Span::styled(format!("{k}="), s.muted),
+                Span::raw(v.clone()),
+            ]));
         }
     }
     out
@@ -606,17 +695,30 @@ fn overview_lines(d: &PodDetails, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
 fn event_lines(d: &PodDetails, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     let s = &ctx.theme.s;
     if d.events.is_empty() {
-        return vec![Line::styled("No events for this pod (events expire after an hour).", s.muted)];
+        return vec![Line::styled(
+            "No events for this pod (events expire after an hour).",
+            s.muted,
+        )];
     }
     let mut out = vec![Line::styled(
-        format!("{:<8} {:<6} {:<5} {:<22} {}", "TYPE", "AGE", "COUNT", "REASON", "MESSAGE"),
+        format!(
+            "{:<8} {:<6} {:<5} {:<22} {}",
+            "TYPE", "AGE", "COUNT", "REASON", "MESSAGE"
+        ),
         s.header,
     )];
     for e in &d.events {
-        let (kind, style) = if e.warning { ("Warning", s.warning) } else { ("Normal", s.text) };
+        let (kind, style) = if e.warning {
+            ("Warning", s.warning)
+        } else {
+            ("Normal", s.text)
+        };
         out.push(Line::from(vec![
             Span::styled(format!("{kind:<8} "), style),
-            Span::styled(format!("{:<6} ", format::age_at(e.last_seen, ctx.now)), s.muted),
+            Span::styled(
+                format!("{:<6} ", format::age_at(e.last_seen, ctx.now)),
+                s.muted,
+            ),
             Span::raw(format!("{:<5} ", e.count)),
             Span::styled(format!("{:<22} ", format::truncate(&e.reason, 22)), style),
             Span::raw(e.message.clone()),
@@ -674,7 +776,10 @@ mod tests {
         let d = PodDetails::from_pod(&pod, &[ev]);
         assert_eq!(d.owner.as_deref(), Some("ReplicaSet/p-1"));
         let c = &d.containers[0];
-        assert_eq!((c.state.as_str(), c.problem, c.restarts), ("waiting: CrashLoopBackOff", true, 4));
+        assert_eq!(
+            (c.state.as_str(), c.problem, c.restarts),
+            ("waiting: CrashLoopBackOff", true, 4)
+        );
         assert_eq!(c.last.as_deref(), Some("last run ended: Error (exit 1)"));
         assert_eq!(d.events[0].count, 9);
         assert!(d.events[0].warning);

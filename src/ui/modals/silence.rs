@@ -59,7 +59,11 @@ impl SilenceForm {
             alert: alert.alert.clone(),
             targets: alert.sources.clone(),
             fields: [
-                line(&config::format_duration(super::super::app::default_silence().to_std().unwrap_or_default())),
+                line(&config::format_duration(
+                    super::super::app::default_silence()
+                        .to_std()
+                        .unwrap_or_default(),
+                )),
                 line(""),
                 line(author),
             ],
@@ -73,7 +77,11 @@ impl SilenceForm {
     }
 
     pub fn value(&self, field: usize) -> &str {
-        self.fields[field].lines().first().map(String::as_str).unwrap_or("")
+        self.fields[field]
+            .lines()
+            .first()
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     pub fn focus_next(&mut self) {
@@ -102,12 +110,15 @@ impl SilenceForm {
     }
 
     fn duration(&self) -> Result<TimeDelta, String> {
-        let d = config::parse_duration(self.value(DURATION)).map_err(|e| format!("{e} (e.g. 30m, 2h, 1d)"))?;
+        let d = config::parse_duration(self.value(DURATION))
+            .map_err(|e| format!("{e} (e.g. 30m, 2h, 1d)"))?;
         if d.as_secs() == 0 {
             return Err("must be longer than 0".into());
         }
         if d.as_secs() > MAX_DAYS * 86_400 {
-            return Err(format!("at most {MAX_DAYS}d; silence again later if it still fires"));
+            return Err(format!(
+                "at most {MAX_DAYS}d; silence again later if it still fires"
+            ));
         }
         TimeDelta::from_std(d).map_err(|_| "too long".to_string())
     }
@@ -124,7 +135,9 @@ impl SilenceForm {
     }
 
     fn shown_error(&self, field: usize) -> Option<String> {
-        (self.tried || self.touched[field]).then(|| self.error(field)).flatten()
+        (self.tried || self.touched[field])
+            .then(|| self.error(field))
+            .flatten()
     }
 
     pub fn submit(&mut self) -> Submit {
@@ -157,14 +170,19 @@ impl SilenceForm {
 
     pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
         let s = &ctx.theme.s;
-        let width = if area.width < 100 { area.width } else { area.width * 4 / 5 };
+        let width = if area.width < 100 {
+            area.width
+        } else {
+            area.width * 4 / 5
+        };
         let label_w = 11u16;
         let value_w = width.saturating_sub(label_w + 3) as usize;
-        let matchers: Vec<String> = PostableSilence::for_alert(&self.alert, TimeDelta::zero(), "", "")
-            .matchers
-            .iter()
-            .map(|m| m.to_string())
-            .collect();
+        let matchers: Vec<String> =
+            PostableSilence::for_alert(&self.alert, TimeDelta::zero(), "", "")
+                .matchers
+                .iter()
+                .map(|m| m.to_string())
+                .collect();
         let wrapped = format::wrap(&matchers.join(", "), value_w);
         // Matchers, target, a gap, three fields with their error lines, a gap, the status.
         let max_matcher_lines = (area.height as usize).saturating_sub(13).clamp(1, 6);
@@ -181,14 +199,25 @@ impl SilenceForm {
         for (i, part) in wrapped.iter().enumerate().take(matcher_lines) {
             let label = if i == 0 { "Matchers" } else { "" };
             let more = i + 1 == matcher_lines && wrapped.len() > matcher_lines;
-            let text = if more { format::cut(part, value_w) } else { part.clone() };
+            let text = if more {
+                format::cut(part, value_w)
+            } else {
+                part.clone()
+            };
             f.render_widget(
-                Line::from(vec![Span::styled(format!(" {label:<10}"), s.muted), Span::raw(text)]),
+                Line::from(vec![
+                    Span::styled(format!(" {label:<10}"), s.muted),
+                    Span::raw(text),
+                ]),
                 Rect::new(inner.x, y, inner.width, 1),
             );
             y += 1;
         }
-        let on: Vec<String> = self.targets.iter().map(|(e, r)| format!("{e}-{r}")).collect();
+        let on: Vec<String> = self
+            .targets
+            .iter()
+            .map(|(e, r)| format!("{e}-{r}"))
+            .collect();
         f.render_widget(
             Line::from(vec![
                 Span::styled(format!(" {:<10}", "Sent to"), s.muted),
@@ -197,17 +226,21 @@ impl SilenceForm {
             Rect::new(inner.x, y, inner.width, 1),
         );
         y += 2;
-        for field in 0..3 {
+        for (field, label) in LABELS.iter().enumerate() {
             if y + 1 >= bottom {
                 break;
             }
             let focused = field == self.focus;
             let label_style = if focused { s.title } else { s.muted };
             f.render_widget(
-                Span::styled(format!(" {:<10}", LABELS[field]), label_style),
+                Span::styled(format!(" {label:<10}"), label_style),
                 Rect::new(inner.x, y, label_w, 1),
             );
-            let field_w = if field == DURATION { 12 } else { value_w.min(60) as u16 };
+            let field_w = if field == DURATION {
+                12
+            } else {
+                value_w.min(60) as u16
+            };
             let input_area = Rect::new(inner.x + label_w, y, field_w, 1);
             let ta = &mut self.fields[field];
             let base = if focused { s.input } else { s.muted };
@@ -222,7 +255,10 @@ impl SilenceForm {
                 && let Ok(d) = self.duration()
             {
                 let ends = ctx.now + d;
-                let hint = format!("  until {}", ends.with_timezone(&ctx.tz).format("%a %H:%M %Z"));
+                let hint = format!(
+                    "  until {}",
+                    ends.with_timezone(&ctx.tz).format("%a %H:%M %Z")
+                );
                 let x = input_area.x + input_area.width;
                 f.render_widget(
                     Span::styled(hint, s.muted),
@@ -232,7 +268,10 @@ impl SilenceForm {
             y += 1;
             if let Some(err) = self.shown_error(field) {
                 f.render_widget(
-                    Line::from(vec![Span::raw(" ".repeat(label_w as usize)), Span::styled(format!("! {err}"), s.input_error)]),
+                    Line::from(vec![
+                        Span::raw(" ".repeat(label_w as usize)),
+                        Span::styled(format!("! {err}"), s.input_error),
+                    ]),
                     Rect::new(inner.x, y, inner.width, 1),
                 );
             }
@@ -254,7 +293,10 @@ impl SilenceForm {
         };
         let status_y = bottom.saturating_sub(1).max(y);
         if status_y < bottom {
-            f.render_widget(Paragraph::new(status), Rect::new(inner.x, status_y, inner.width, 1));
+            f.render_widget(
+                Paragraph::new(status),
+                Rect::new(inner.x, status_y, inner.width, 1),
+            );
         }
     }
 }
@@ -269,10 +311,14 @@ mod tests {
         let now = chrono::Utc::now();
         MergedAlert {
             alert: Alert {
-                labels: [("alertname", "KubePodCrashLooping"), ("cluster", "globex-wc"), ("pod", "p")]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
+                labels: [
+                    ("alertname", "KubePodCrashLooping"),
+                    ("cluster", "globex-wc"),
+                    ("pod", "p"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
                 annotations: Default::default(),
                 starts_at: now,
                 ends_at: now,
@@ -326,7 +372,10 @@ mod tests {
         }
         type_text(&mut form, "2x");
         assert!(form.shown_error(DURATION).unwrap().contains("unknown unit"));
-        assert!(form.shown_error(AUTHOR).is_none(), "untouched fields stay quiet");
+        assert!(
+            form.shown_error(AUTHOR).is_none(),
+            "untouched fields stay quiet"
+        );
         form.fields[DURATION] = line("1d");
         assert!(form.error(DURATION).is_none());
         form.fields[DURATION] = line("90d");

@@ -92,7 +92,11 @@ impl AlertsView {
         }
         let mut per_cluster = Vec::new();
         let mut silences = Vec::new();
-        for env in state.envs.iter().filter(|e| key.env.as_ref().is_none_or(|n| *n == e.name)) {
+        for env in state
+            .envs
+            .iter()
+            .filter(|e| key.env.as_ref().is_none_or(|n| *n == e.name))
+        {
             for role in key.scope.roles() {
                 let s = env.cluster(*role).read();
                 per_cluster.push((env.name.clone(), *role, s.alerts.clone()));
@@ -170,7 +174,11 @@ impl AlertsView {
         for g in &mut groups {
             g.2.sort_by_key(|i| {
                 let a = &all[*i].alert;
-                (a.status.state == AlertState::Suppressed, a.severity().urgency_rank(), a.starts_at)
+                (
+                    a.status.state == AlertState::Suppressed,
+                    a.severity().urgency_rank(),
+                    a.starts_at,
+                )
             });
         }
         self.shown.clear();
@@ -208,7 +216,9 @@ impl AlertsView {
     }
 
     pub fn silence(&self, i: usize) -> Option<&SilenceEntry> {
-        self.shown_silences.get(i).and_then(|j| self.silences.get(*j))
+        self.shown_silences
+            .get(i)
+            .and_then(|j| self.silences.get(*j))
     }
 
     /// Firing (not suppressed) alerts per severity, for the title.
@@ -267,7 +277,13 @@ pub fn sources(a: &MergedAlert, in_env: bool) -> String {
     let parts: Vec<String> = a
         .sources
         .iter()
-        .map(|(env, role)| if in_env { role.to_string() } else { format!("{env}-{role}") })
+        .map(|(env, role)| {
+            if in_env {
+                role.to_string()
+            } else {
+                format!("{env}-{role}")
+            }
+        })
         .collect();
     parts.join(if in_env { "+" } else { ", " })
 }
@@ -373,26 +389,50 @@ fn render_alerts(f: &mut Frame, area: Rect, app: &mut App, view: &AlertsView, ct
                     sel_row = Some(rows.len());
                 }
                 if let Some(a) = view.alert(i) {
-                    rows.push(TableRow::Cells(alert_cells(a, in_env, now, ctx, columns.len())));
+                    rows.push(TableRow::Cells(alert_cells(
+                        a,
+                        in_env,
+                        now,
+                        ctx,
+                        columns.len(),
+                    )));
                 }
             }
             d += 1;
         }
     }
-    TableView::new(&columns, rows, ctx.theme).selected(sel_row).render(area, f.buffer_mut());
+    TableView::new(&columns, rows, ctx.theme)
+        .selected(sel_row)
+        .render(area, f.buffer_mut());
 }
 
-fn alert_cells<'a>(a: &'a MergedAlert, in_env: bool, now: DateTime<Utc>, ctx: &Ctx<'_>, n: usize) -> Vec<Line<'a>> {
+fn alert_cells<'a>(
+    a: &'a MergedAlert,
+    in_env: bool,
+    now: DateTime<Utc>,
+    ctx: &Ctx<'_>,
+    n: usize,
+) -> Vec<Line<'a>> {
     let s = &ctx.theme.s;
     let sev = a.alert.severity();
     let suppressed = a.alert.status.state == AlertState::Suppressed;
-    let sev_style = if suppressed { s.muted } else { ctx.theme.severity(sev) };
+    let sev_style = if suppressed {
+        s.muted
+    } else {
+        ctx.theme.severity(sev)
+    };
     let mut cells = vec![
         styled(severity_name(sev), sev_style),
-        styled(a.alert.alertname(), if suppressed { s.muted } else { s.text }),
+        styled(
+            a.alert.alertname(),
+            if suppressed { s.muted } else { s.text },
+        ),
         cell(sources(a, in_env)),
         styled(state_name(a), if suppressed { s.muted } else { s.text }),
-        styled(format::age(now.timestamp() - a.alert.starts_at.timestamp()), s.muted),
+        styled(
+            format::age(now.timestamp() - a.alert.starts_at.timestamp()),
+            s.muted,
+        ),
         cell(subject(a)),
     ];
     if n > cells.len() {
@@ -404,7 +444,13 @@ fn alert_cells<'a>(a: &'a MergedAlert, in_env: bool, now: DateTime<Utc>, ctx: &C
 fn render_silences(f: &mut Frame, area: Rect, app: &mut App, view: &AlertsView, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
     if view.silences_len() == 0 {
-        f.render_widget(Line::styled("No silences. Select an alert and press s to create one.", s.muted), area);
+        f.render_widget(
+            Line::styled(
+                "No silences. Select an alert and press s to create one.",
+                s.muted,
+            ),
+            area,
+        );
         return;
     }
     let in_env = app.env.is_some();
@@ -427,7 +473,11 @@ fn render_silences(f: &mut Frame, area: Rect, app: &mut App, view: &AlertsView, 
             } else {
                 format!("{} ago", format::age((now - sil.ends_at).num_seconds()))
             };
-            let cluster = if in_env { e.role.to_string() } else { format!("{}-{}", e.env, e.role) };
+            let cluster = if in_env {
+                e.role.to_string()
+            } else {
+                format!("{}-{}", e.env, e.role)
+            };
             let matchers: Vec<String> = sil.matchers.iter().map(|m| m.to_string()).collect();
             TableRow::Cells(vec![
                 styled(state, style),
@@ -441,7 +491,9 @@ fn render_silences(f: &mut Frame, area: Rect, app: &mut App, view: &AlertsView, 
         })
         .collect();
     let selected = Some(list.selected - window.start);
-    TableView::new(&SILENCE_COLUMNS, rows, ctx.theme).selected(selected).render(area, f.buffer_mut());
+    TableView::new(&SILENCE_COLUMNS, rows, ctx.theme)
+        .selected(selected)
+        .render(area, f.buffer_mut());
 }
 
 /// The title's right side: counts by severity.
@@ -452,7 +504,10 @@ pub fn title_counts(view: &AlertsView, ctx: &Ctx<'_>) -> Vec<Span<'static>> {
             if !spans.is_empty() {
                 spans.push(Span::styled(" · ", ctx.theme.s.muted));
             }
-            spans.push(Span::styled(format!("{n} {}", severity_name(sev)), ctx.theme.severity(sev)));
+            spans.push(Span::styled(
+                format!("{n} {}", severity_name(sev)),
+                ctx.theme.severity(sev),
+            ));
         }
     }
     if spans.is_empty() {

@@ -14,7 +14,9 @@ use super::super::format;
 use super::super::render::Ctx;
 use super::super::theme::Theme;
 use super::super::widgets::share;
-use super::super::widgets::table::{Align, Column, TableRow, TableView, cell, measure, put_line, styled};
+use super::super::widgets::table::{
+    Align, Column, TableRow, TableView, cell, measure, put_line, styled,
+};
 use crate::backup::{self, BackupAssessment, JobState, Status};
 use crate::config::ClusterRole;
 use crate::state::FleetState;
@@ -48,7 +50,9 @@ pub struct BackupsView {
 
 impl BackupsView {
     pub fn refresh(&mut self, app: &App, state: &FleetState, now: DateTime<Utc>) {
-        let Some(env_name) = app.env.clone() else { return };
+        let Some(env_name) = app.env.clone() else {
+            return;
+        };
         let key = Key {
             generation: state.changes.generation(),
             env: env_name.clone(),
@@ -59,7 +63,9 @@ impl BackupsView {
         if self.key.as_ref() == Some(&key) {
             return;
         }
-        let Some(env) = state.env(&env_name) else { return };
+        let Some(env) = state.env(&env_name) else {
+            return;
+        };
         let filter = Filter::parse(&key.filter).unwrap_or_default();
         self.clusters.clear();
         self.backups.clear();
@@ -76,12 +82,17 @@ impl BackupsView {
                     .backups
                     .values()
                     .filter(|b| {
-                        filter.matches_fields(&[&b.name, &b.phase, b.schedule.as_deref().unwrap_or("")])
+                        filter.matches_fields(&[
+                            &b.name,
+                            &b.phase,
+                            b.schedule.as_deref().unwrap_or(""),
+                        ])
                     })
                     .map(|b| (*role, b.clone())),
             );
         }
-        self.backups.sort_by(|a, b| (b.1.created, a.0).cmp(&(a.1.created, b.0)));
+        self.backups
+            .sort_by(|a, b| (b.1.created, a.0).cmp(&(a.1.created, b.0)));
         self.key = Some(key);
     }
 }
@@ -109,11 +120,17 @@ fn verdict(c: &ClusterBackups, ctx: &Ctx<'_>) -> Line<'static> {
     let sep = || Span::styled(" · ", s.muted);
     let mut spans = vec![
         Span::styled(format!("{}  ", c.role), s.title),
-        Span::styled(a.status.as_str().to_string(), status_style(a.status, ctx.theme)),
+        Span::styled(
+            a.status.as_str().to_string(),
+            status_style(a.status, ctx.theme),
+        ),
         sep(),
     ];
     match a.last_completed_age_seconds {
-        Some(age) => spans.push(Span::raw(format!("last completed {} ago", format::age(age)))),
+        Some(age) => spans.push(Span::raw(format!(
+            "last completed {} ago",
+            format::age(age)
+        ))),
         None => spans.push(Span::styled("no completed backup", s.critical)),
     }
     spans.push(sep());
@@ -126,7 +143,7 @@ fn verdict(c: &ClusterBackups, ctx: &Ctx<'_>) -> Line<'static> {
     match (&w.late, &w.backup) {
         (Some(late), _) => spans.push(Span::styled(
             format!(
-                "LATE since {}: {} {window}{} missed",
+                "LATE since {} ({} {window}{} missed)",
                 late.since.with_timezone(&ctx.tz).format("%a %H:%M"),
                 late.missed_windows,
                 if late.missed_windows == 1 { "" } else { "s" },
@@ -138,12 +155,19 @@ fn verdict(c: &ClusterBackups, ctx: &Ctx<'_>) -> Line<'static> {
     }
     spans.push(sep());
     let k = &a.kept;
-    let kept_style = if k.completed < k.expected { s.warning } else { s.text };
-    spans.push(Span::styled(format!("{} kept of {}", k.completed, k.expected), kept_style));
+    let kept_style = if k.completed < k.expected {
+        s.warning
+    } else {
+        s.text
+    };
+    spans.push(Span::styled(
+        format!("{} kept of {}", k.completed, k.expected),
+        kept_style,
+    ));
     if let Some(f) = a.failed_backups.first() {
         spans.push(sep());
         spans.push(Span::styled(
-            format!("FAILED {} {} ago", f.name, format::age((ctx.now - f.created).num_seconds())),
+            format!("newest failed {} ago", format::age((ctx.now - f.created).num_seconds())),
             s.critical,
         ));
     }
@@ -160,7 +184,10 @@ const BACKUP_COLUMNS: [Column; 10] = [
     Column::new("TOOK", 3, 6).right().priority(2),
     Column::new("ERRORS", 3, 6).short("ERR").right(),
     Column::new("WARNINGS", 4, 8).short("WARN").right(),
-    Column::new("EXPIRES", 4, 7).short("EXP").right().priority(3),
+    Column::new("EXPIRES", 4, 7)
+        .short("EXP")
+        .right()
+        .priority(3),
     Column::new("LOCATION", 7, 16).priority(4),
     Column::new("REASON", 10, 80).flex().priority(1),
 ];
@@ -174,7 +201,12 @@ fn phase_style(phase: &str, theme: &Theme) -> Style {
     }
 }
 
-fn backup_cells(role: ClusterRole, b: &BackupRow, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'static>> {
+fn backup_cells(
+    role: ClusterRole,
+    b: &BackupRow,
+    now: DateTime<Utc>,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
     let s = &theme.s;
     let took = match (b.started, b.completed) {
         (Some(a), Some(z)) => format::age(z - a),
@@ -191,11 +223,20 @@ fn backup_cells(role: ClusterRole, b: &BackupRow, now: DateTime<Utc>, theme: &Th
         styled(b.phase.to_string(), phase_style(&b.phase, theme)),
         styled(format::age(now.timestamp() - b.created), s.muted),
         styled(took, s.muted),
-        styled(b.errors.to_string(), if b.errors > 0 { s.critical } else { s.muted }),
-        styled(b.warnings.to_string(), if b.warnings > 0 { s.warning } else { s.muted }),
+        styled(
+            b.errors.to_string(),
+            if b.errors > 0 { s.critical } else { s.muted },
+        ),
+        styled(
+            b.warnings.to_string(),
+            if b.warnings > 0 { s.warning } else { s.muted },
+        ),
         styled(expires, s.muted),
         cell(b.storage_location.as_deref().unwrap_or("-").to_string()),
-        styled(b.failure_reason.as_deref().unwrap_or("").to_string(), s.critical),
+        styled(
+            b.failure_reason.as_deref().unwrap_or("").to_string(),
+            s.critical,
+        ),
     ]
 }
 
@@ -206,7 +247,7 @@ fn inventory(c: &ClusterBackups, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     for sch in &c.schedules {
         let mut spans = vec![
-            Span::styled(format!("{}  schedule  ", c.role), s.muted),
+            Span::styled(format!("{}  {:<11}", c.role, "schedule"), s.muted),
             Span::raw(format!("{} ", sch.name)),
             Span::styled(format!("“{}”", sch.schedule), s.muted),
         ];
@@ -214,7 +255,10 @@ fn inventory(c: &ClusterBackups, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
             spans.push(Span::styled("  PAUSED", s.critical));
         }
         spans.push(Span::styled(
-            format!("  last backup {} ago", format::age_at(sch.last_backup, ctx.now)),
+            format!(
+                "  last backup {} ago",
+                format::age_at(sch.last_backup, ctx.now)
+            ),
             s.muted,
         ));
         out.push(Line::from(spans));
@@ -222,7 +266,7 @@ fn inventory(c: &ClusterBackups, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     for loc in &c.locations {
         let ok = loc.phase.as_ref() == "Available";
         let mut spans = vec![
-            Span::styled(format!("{}  storage   ", c.role), s.muted),
+            Span::styled(format!("{}  {:<11}", c.role, "storage"), s.muted),
             Span::raw(format!("{} ", loc.name)),
             Span::styled(loc.phase.to_string(), if ok { s.ok } else { s.critical }),
         ];
@@ -230,7 +274,10 @@ fn inventory(c: &ClusterBackups, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
             spans.push(Span::styled(" (default)", s.muted));
         }
         spans.push(Span::styled(
-            format!("  validated {} ago", format::age_at(loc.last_validated, ctx.now)),
+            format!(
+                "  validated {} ago",
+                format::age_at(loc.last_validated, ctx.now)
+            ),
             s.muted,
         ));
         if let Some(m) = &loc.message {
@@ -240,7 +287,7 @@ fn inventory(c: &ClusterBackups, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     }
     for job in &c.assessment.jobs {
         let mut spans = vec![
-            Span::styled(format!("{}  {:<10}", c.role, job.backs_up), s.muted),
+            Span::styled(format!("{}  {:<11}", c.role, job.backs_up), s.muted),
             Span::raw(format!("{} ", job.name)),
         ];
         if !job.present {
@@ -248,7 +295,9 @@ fn inventory(c: &ClusterBackups, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
             out.push(Line::from(spans));
             continue;
         }
-        let late = job.last_success_age_seconds.is_none_or(|a| a > job.max_age_seconds);
+        let late = job
+            .last_success_age_seconds
+            .is_none_or(|a| a > job.max_age_seconds);
         spans.push(Span::styled(
             match job.last_success_age_seconds {
                 Some(a) => format!("last success {} ago", format::age(a)),
@@ -280,53 +329,73 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &BackupsView, ctx:
     let theme = ctx.theme;
     let width = area.width as usize;
     let mut verdicts: Vec<Line> = Vec::new();
+    let mut findings: Vec<Line> = Vec::new();
     for c in &view.clusters {
         verdicts.extend(format::wrap_spans(verdict(c, ctx).spans, width, 4));
         for finding in c.assessment.findings.iter().filter(|f| f.severity > backup::Severity::Info) {
             let style = finding_style(finding.severity, theme);
-            let spans = vec![Span::styled("    ! ", style), Span::styled(finding.message.clone(), style)];
-            verdicts.extend(format::wrap_spans(spans, width, 6));
+            let spans = vec![
+                Span::styled(format!("{}  ! ", c.role), style),
+                Span::styled(finding.message.clone(), style),
+            ];
+            findings.extend(format::wrap_spans(spans, width, 6));
         }
     }
     let inventory: Vec<Line> = view.clusters.iter().flat_map(|c| inventory(c, ctx)).collect();
-    // The verdicts first (they are the point), then the backups, then the schedules,
-    // locations and jobs; on a short terminal each gets a fair minimum.
+    // The verdicts always show; then the backups table gets a fair minimum, the details
+    // of the findings, the schedules, locations and jobs what they need, and the table
+    // the rest. On screen the findings follow the verdicts they explain.
+    let verdict_h = (verdicts.len() as u16).min(area.height / 3);
     let table_need = view.backups.len() as u16 + 1;
-    let [verdict_h, gap1, table_h, gap2, inventory_h] = share(
-        area.height,
+    let [table_h, findings_h, inventory_h] = share(
+        area.height.saturating_sub(verdict_h + 2),
         &[
-            ((verdicts.len() as u16).min(3), verdicts.len() as u16),
-            (0, 1),
             (table_need.min(4), table_need),
-            (0, 1),
+            (0, findings.len() as u16),
             ((inventory.len() as u16).min(2), inventory.len() as u16),
         ],
-        2,
+        // What is left stays blank below, so the inventory follows the table.
+        usize::MAX,
     )[..] else {
         return;
     };
+    let (gap1, gap2) = (1, u16::from(inventory_h > 0));
+    let top: Vec<Line> = verdicts
+        .into_iter()
+        .take(verdict_h as usize)
+        .chain(findings.into_iter().take(findings_h as usize))
+        .collect();
     let mut y = area.y;
-    for line in verdicts.iter().take(verdict_h as usize) {
+    for line in &top {
         put_line(f.buffer_mut(), area.x, y, area.width, line, Align::Left);
         y += 1;
     }
     y += gap1;
     let table_area = Rect::new(area.x, y, area.width, table_h);
     if view.backups.is_empty() {
-        f.render_widget(Line::styled("No Velero backups listed.", theme.s.muted), table_area);
+        f.render_widget(
+            Line::styled("No Velero backups listed.", theme.s.muted),
+            table_area,
+        );
     } else {
         let skip = usize::from(app.scope != Scope::Both);
         let columns = &BACKUP_COLUMNS[skip..];
         let all: Vec<TableRow> = view
             .backups
             .iter()
-            .map(|(role, b)| TableRow::Cells(backup_cells(*role, b, ctx.now, theme).split_off(skip)))
+            .map(|(role, b)| {
+                TableRow::Cells(backup_cells(*role, b, ctx.now, theme).split_off(skip))
+            })
             .collect();
         let widths = measure(&all, columns.len());
         let body = TableView::body_height(columns, table_area.height) as usize;
         let window = app.lists.backups.window(body);
         let selected = app.lists.backups.selected.checked_sub(window.start);
-        let rows = all.into_iter().skip(window.start).take(window.len()).collect();
+        let rows = all
+            .into_iter()
+            .skip(window.start)
+            .take(window.len())
+            .collect();
         TableView::new(columns, rows, theme)
             .selected(selected)
             .content_widths(&widths)

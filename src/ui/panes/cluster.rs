@@ -14,7 +14,9 @@ use super::super::format;
 use super::super::render::Ctx;
 use super::super::theme::Theme;
 use super::super::widgets::share;
-use super::super::widgets::table::{Align, Column, TableRow, TableView, cell, measure, put_line, styled};
+use super::super::widgets::table::{
+    Align, Column, TableRow, TableView, cell, measure, put_line, styled,
+};
 use crate::config::ClusterRole;
 use crate::state::FleetState;
 use crate::state::rows::{EventRow, MachineRow, MachineSetRow, NodeRow, Usage};
@@ -61,7 +63,9 @@ const EVENTS: usize = 50;
 
 impl ClusterView {
     pub fn refresh(&mut self, app: &App, state: &FleetState) {
-        let Some(env_name) = app.env.clone() else { return };
+        let Some(env_name) = app.env.clone() else {
+            return;
+        };
         let key = Key {
             generation: state.changes.generation(),
             env: env_name.clone(),
@@ -71,7 +75,9 @@ impl ClusterView {
         if self.key.as_ref() == Some(&key) {
             return;
         }
-        let Some(env) = state.env(&env_name) else { return };
+        let Some(env) = state.env(&env_name) else {
+            return;
+        };
         let filter = Filter::parse(&key.filter).unwrap_or_default();
         self.nodes.clear();
         self.sets.clear();
@@ -96,11 +102,16 @@ impl ClusterView {
                 ("KubeadmControlPlane", &capi.capi.control_planes),
                 ("MachineDeployment", &capi.capi.machine_deployments),
             ] {
-                self.sets.extend(table.values().filter(|m| m.cluster.as_ref() == cluster).map(|m| SetLine {
-                    role: *role,
-                    kind,
-                    set: m.clone(),
-                }));
+                self.sets.extend(
+                    table
+                        .values()
+                        .filter(|m| m.cluster.as_ref() == cluster)
+                        .map(|m| SetLine {
+                            role: *role,
+                            kind,
+                            set: m.clone(),
+                        }),
+                );
             }
             self.machines.extend(
                 capi.capi
@@ -109,16 +120,22 @@ impl ClusterView {
                     .filter(|m| m.cluster.as_ref() == cluster)
                     .map(|m| (*role, m.clone())),
             );
-            self.events.extend(s.events.values().filter(|e| e.warning).map(|e| EventLine {
-                role: *role,
-                event: e.clone(),
-            }));
+            self.events
+                .extend(s.events.values().filter(|e| e.warning).map(|e| EventLine {
+                    role: *role,
+                    event: e.clone(),
+                }));
         }
         // Control-plane nodes first, then workers, each by name.
         self.nodes.sort_by(|a, b| {
-            (a.role, !a.node.is_control_plane(), &a.node.name).cmp(&(b.role, !b.node.is_control_plane(), &b.node.name))
+            (a.role, !a.node.is_control_plane(), &a.node.name).cmp(&(
+                b.role,
+                !b.node.is_control_plane(),
+                &b.node.name,
+            ))
         });
-        self.events.sort_by_key(|e| std::cmp::Reverse(e.event.last_seen));
+        self.events
+            .sort_by_key(|e| std::cmp::Reverse(e.event.last_seen));
         self.events.truncate(EVENTS);
         self.key = Some(key);
     }
@@ -191,11 +208,24 @@ fn node_cells(n: &NodeLine, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'stat
             cell(n.node.roles.to_string())
         },
         cell(n.node.version.to_string()),
-        usage_cell(n.usage.map(|u| u.cpu), n.node.cpu_millis as f64 / 1000.0, theme),
-        usage_cell(n.usage.map(|u| u.memory_bytes), n.node.memory_bytes as f64, theme),
+        usage_cell(
+            n.usage.map(|u| u.cpu),
+            n.node.cpu_millis as f64 / 1000.0,
+            theme,
+        ),
+        usage_cell(
+            n.usage.map(|u| u.memory_bytes),
+            n.node.memory_bytes as f64,
+            theme,
+        ),
         styled(format::age(now.timestamp() - n.node.created), s.muted),
         styled(
-            n.node.pressure.iter().map(|p| p.as_ref()).collect::<Vec<_>>().join(","),
+            n.node
+                .pressure
+                .iter()
+                .map(|p| p.as_ref())
+                .collect::<Vec<_>>()
+                .join(","),
             s.warning,
         ),
     ]
@@ -220,7 +250,11 @@ fn set_cells(l: &SetLine, narrow: bool, theme: &Theme) -> Vec<Line<'static>> {
         ("MachineDeployment", true) => "MD",
         (k, _) => k,
     };
-    let ready_style = if m.ready < m.desired { s.warning } else { s.text };
+    let ready_style = if m.ready < m.desired {
+        s.warning
+    } else {
+        s.text
+    };
     let version = match (&m.version, &m.status_version) {
         (Some(want), Some(have)) if want != have => format!("{have}→{want}"),
         (Some(want), _) => want.to_string(),
@@ -257,7 +291,12 @@ fn event_cells(e: &EventLine, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'st
     let object = if ev.namespace.is_empty() {
         format!("{}/{}", ev.object_kind.to_lowercase(), ev.object_name)
     } else {
-        format!("{}/{}/{}", ev.namespace, ev.object_kind.to_lowercase(), ev.object_name)
+        format!(
+            "{}/{}/{}",
+            ev.namespace,
+            ev.object_kind.to_lowercase(),
+            ev.object_name
+        )
     };
     vec![
         styled(e.role.as_str(), s.muted),
@@ -274,7 +313,14 @@ fn heading(f: &mut Frame, area: Rect, title: &str, note: String, theme: &Theme) 
         Span::styled(title.to_string(), theme.s.title),
         Span::styled(format!("  {note}"), theme.s.muted),
     ]);
-    put_line(f.buffer_mut(), area.x, area.y, area.width, &line, Align::Left);
+    put_line(
+        f.buffer_mut(),
+        area.x,
+        area.y,
+        area.width,
+        &line,
+        Align::Left,
+    );
 }
 
 pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &ClusterView, ctx: &Ctx<'_>) {
@@ -283,8 +329,16 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &ClusterView, ctx:
     // Nodes get what they need up to half the pane, the Cluster API its rows, and the
     // warning events everything left: on a tall terminal, more events.
     let nodes_need = view.nodes.len() as u16 + 2;
-    let capi_need = if view.sets.is_empty() { 1 } else { view.sets.len() as u16 + 3 };
-    let events_need = if view.events.is_empty() { 1 } else { view.events.len() as u16 + 2 };
+    let capi_need = if view.sets.is_empty() {
+        1
+    } else {
+        view.sets.len() as u16 + 3
+    };
+    let events_need = if view.events.is_empty() {
+        1
+    } else {
+        view.events.len() as u16 + 2
+    };
     // A blank line between sections only when there is room for it.
     let gap = u16::from(area.height >= 30);
     let [nodes_h, capi_h, events_h] = share(
@@ -301,17 +355,37 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &ClusterView, ctx:
     let (gap1, gap2) = (gap, gap);
     let mut y = area.y;
 
-    let ready = view.nodes.iter().filter(|n| n.node.ready == Some(true)).count();
+    let ready = view
+        .nodes
+        .iter()
+        .filter(|n| n.node.ready == Some(true))
+        .count();
     let cordoned = view.nodes.iter().filter(|n| n.node.unschedulable).count();
     let mut note = format!("{ready}/{} ready", view.nodes.len());
     if cordoned > 0 {
         note.push_str(&format!(", {cordoned} cordoned"));
     }
     let nodes_area = Rect::new(area.x, y, area.width, nodes_h);
-    heading(f, Rect { height: 1, ..nodes_area }, "Nodes", note, theme);
-    let table_area = Rect { y: y + 1, height: nodes_h.saturating_sub(1), ..nodes_area };
+    heading(
+        f,
+        Rect {
+            height: 1,
+            ..nodes_area
+        },
+        "Nodes",
+        note,
+        theme,
+    );
+    let table_area = Rect {
+        y: y + 1,
+        height: nodes_h.saturating_sub(1),
+        ..nodes_area
+    };
     if view.nodes.is_empty() {
-        f.render_widget(Line::styled("  no nodes listed yet", theme.s.muted), table_area);
+        f.render_widget(
+            Line::styled("  no nodes listed yet", theme.s.muted),
+            table_area,
+        );
     } else {
         let columns = &NODE_COLUMNS[skip..];
         let all: Vec<TableRow> = view
@@ -323,7 +397,11 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &ClusterView, ctx:
         let body = TableView::body_height(columns, table_area.height) as usize;
         let window = app.lists.nodes.window(body);
         let selected = app.lists.nodes.selected.checked_sub(window.start);
-        let rows = all.into_iter().skip(window.start).take(window.len()).collect();
+        let rows = all
+            .into_iter()
+            .skip(window.start)
+            .take(window.len())
+            .collect();
         TableView::new(columns, rows, theme)
             .selected(selected)
             .content_widths(&widths)
@@ -345,10 +423,23 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &ClusterView, ctx:
     } else {
         "newest first".to_string()
     };
-    heading(f, Rect { height: 1, ..events_area }, "Warning events", note, theme);
+    heading(
+        f,
+        Rect {
+            height: 1,
+            ..events_area
+        },
+        "Warning events",
+        note,
+        theme,
+    );
     if !view.events.is_empty() && events_h > 1 {
         let columns = &EVENT_COLUMNS[skip..];
-        let table_area = Rect { y: events_area.y + 1, height: events_h - 1, ..events_area };
+        let table_area = Rect {
+            y: events_area.y + 1,
+            height: events_h - 1,
+            ..events_area
+        };
         let all: Vec<TableRow> = view
             .events
             .iter()
@@ -372,21 +463,45 @@ fn render_capi(f: &mut Frame, area: Rect, view: &ClusterView, skip: usize, ctx: 
     } else {
         "all rolled out".to_string()
     };
-    heading(f, Rect { height: 1, ..area }, "Control plane and Cluster API", note, theme);
+    heading(
+        f,
+        Rect { height: 1, ..area },
+        "Control plane and Cluster API",
+        note,
+        theme,
+    );
     if view.sets.is_empty() || area.height < 3 {
         return;
     }
     let columns = &SET_COLUMNS[skip..];
     let narrow = area.width < 120;
-    let table_area = Rect { y: area.y + 1, height: area.height - 2, ..area };
-    let rows = view.sets.iter().map(|l| TableRow::Cells(set_cells(l, narrow, theme).split_off(skip))).collect();
+    let table_area = Rect {
+        y: area.y + 1,
+        height: area.height - 2,
+        ..area
+    };
+    let rows = view
+        .sets
+        .iter()
+        .map(|l| TableRow::Cells(set_cells(l, narrow, theme).split_off(skip)))
+        .collect();
     TableView::new(columns, rows, theme).render(table_area, f.buffer_mut());
     if area.height >= 5 && area.height < view.sets.len() as u16 + 3 {
         // Say what did not fit rather than cut it silently; the notice takes a row too.
         let hidden = view.sets.len() + 4 - area.height as usize;
         let text = format!("… {hidden} more; c shows one cluster");
-        let more = Line::styled(format!("{text:<width$}", width = area.width as usize), theme.s.muted);
-        put_line(f.buffer_mut(), area.x, area.y + area.height - 2, area.width, &more, Align::Left);
+        let more = Line::styled(
+            format!("{text:<width$}", width = area.width as usize),
+            theme.s.muted,
+        );
+        put_line(
+            f.buffer_mut(),
+            area.x,
+            area.y + area.height - 2,
+            area.width,
+            &more,
+            Align::Left,
+        );
     }
     // Machines by phase, and any blocked drain, on the last line.
     let mut phases: Vec<(String, usize)> = Vec::new();
@@ -402,14 +517,28 @@ fn render_capi(f: &mut Frame, area: Rect, view: &ClusterView, skip: usize, ctx: 
         if i > 0 {
             spans.push(Span::styled(", ", theme.s.muted));
         }
-        let style = if phase == "Running" { theme.s.text } else { theme.s.warning };
+        let style = if phase == "Running" {
+            theme.s.text
+        } else {
+            theme.s.warning
+        };
         spans.push(Span::styled(format!("{n} {phase}"), style));
     }
     for (role, m) in &view.machines {
         if let Some(d) = &m.draining {
-            spans.push(Span::styled(format!("  {role} {} draining: {d}", m.name), theme.s.warning));
+            spans.push(Span::styled(
+                format!("  {role} {} draining: {d}", m.name),
+                theme.s.warning,
+            ));
         }
     }
     let y = area.y + area.height - 1;
-    put_line(f.buffer_mut(), area.x, y, area.width, &Line::from(spans), Align::Left);
+    put_line(
+        f.buffer_mut(),
+        area.x,
+        y,
+        area.width,
+        &Line::from(spans),
+        Align::Left,
+    );
 }

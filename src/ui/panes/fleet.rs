@@ -83,9 +83,8 @@ impl FleetRow {
 fn summarize(s: &ClusterState, policy: &Policy, now: DateTime<Utc>) -> ClusterSummary {
     let api = match s.health.get("nodes").or_else(|| s.health.get("kubernetes")) {
         Some(SourceHealth::Connected { .. }) => Api::Up,
-        Some(SourceHealth::Stale { error, .. }) | Some(SourceHealth::Unauthorized { error, .. }) => {
-            Api::Down(error.clone())
-        }
+        Some(SourceHealth::Stale { error, .. })
+        | Some(SourceHealth::Unauthorized { error, .. }) => Api::Down(error.clone()),
         _ => match s.health.get("kubernetes") {
             Some(SourceHealth::Stale { error, .. }) => Api::Down(error.clone()),
             _ => Api::Unknown,
@@ -101,7 +100,10 @@ fn summarize(s: &ClusterState, policy: &Policy, now: DateTime<Utc>) -> ClusterSu
             .iter()
             .find(|f| f.severity > backup::Severity::Info)
             .map(|f| f.message.clone()),
-        unknown: assessment.findings.iter().any(|f| f.code == backup::code::DATA_UNAVAILABLE),
+        unknown: assessment
+            .findings
+            .iter()
+            .any(|f| f.code == backup::code::DATA_UNAVAILABLE),
     };
     let budget = s
         .slo
@@ -215,7 +217,11 @@ fn nodes_cell(c: &ClusterSummary, theme: &Theme) -> Line<'static> {
     if c.nodes == 0 {
         return styled("-", theme.s.muted);
     }
-    let style = if c.nodes_ready < c.nodes { theme.s.warning } else { theme.s.text };
+    let style = if c.nodes_ready < c.nodes {
+        theme.s.warning
+    } else {
+        theme.s.text
+    };
     styled(format!("{}/{}", c.nodes_ready, c.nodes), style)
 }
 
@@ -251,7 +257,11 @@ pub fn alerts_line(counts: [usize; 3], wide: bool, theme: &Theme) -> Line<'stati
             if !spans.is_empty() {
                 spans.push(Span::raw(" "));
             }
-            let text = if wide { format!("{n} {long}") } else { format!("{n}{short}") };
+            let text = if wide {
+                format!("{n} {long}")
+            } else {
+                format!("{n}{short}")
+            };
             spans.push(Span::styled(text, theme.severity(sev)));
         }
     }
@@ -321,7 +331,10 @@ fn row_cells(row: &FleetRow, now: DateTime<Utc>, wide: bool, theme: &Theme) -> V
         cells.push(api_cell(&c.api, theme));
         cells.push(nodes_cell(c, theme));
     }
-    cells.push(version_cell(&pair(&row.sc.kubernetes, &row.wc.kubernetes), theme));
+    cells.push(version_cell(
+        &pair(&row.sc.kubernetes, &row.wc.kubernetes),
+        theme,
+    ));
     cells.push(apps_cell(row, theme));
     cells.push(alerts_line(row.alerts, wide, theme));
     cells.push(backup_cell(&row.sc, theme));
@@ -347,7 +360,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, rows: &[FleetRow], ctx: 
     }
     // The table gets what it needs; the selected environment's story gets the rest.
     let table_h = (rows.len() as u16 + 2).min(area.height.saturating_sub(6).max(area.height / 2));
-    let table_area = Rect { height: table_h, ..area };
+    let table_area = Rect {
+        height: table_h,
+        ..area
+    };
     let body = TableView::body_height(&COLUMNS, table_h) as usize;
     let window = app.lists.fleet.window(body);
     let selected = app.lists.fleet.selected.checked_sub(window.start);
@@ -357,7 +373,11 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, rows: &[FleetRow], ctx: 
         .map(|r| TableRow::Cells(row_cells(r, ctx.now, wide, ctx.theme)))
         .collect();
     let widths = measure(&all, COLUMNS.len());
-    let table_rows: Vec<TableRow> = all.into_iter().skip(window.start).take(window.len()).collect();
+    let table_rows: Vec<TableRow> = all
+        .into_iter()
+        .skip(window.start)
+        .take(window.len())
+        .collect();
     TableView::new(&COLUMNS, table_rows, ctx.theme)
         .selected(selected)
         .content_widths(&widths)
@@ -393,8 +413,15 @@ fn cluster_line(role: ClusterRole, c: &ClusterSummary, ctx: &Ctx<'_>) -> Line<'s
         Api::Unknown => spans.push(Span::styled("API not answered yet", s.muted)),
     }
     spans.push(sep());
-    let nodes_style = if c.nodes_ready < c.nodes { s.warning } else { s.text };
-    spans.push(Span::styled(format!("{}/{} nodes ready", c.nodes_ready, c.nodes), nodes_style));
+    let nodes_style = if c.nodes_ready < c.nodes {
+        s.warning
+    } else {
+        s.text
+    };
+    spans.push(Span::styled(
+        format!("{}/{} nodes ready", c.nodes_ready, c.nodes),
+        nodes_style,
+    ));
     if let Some(k) = &c.kubernetes {
         spans.push(sep());
         spans.push(Span::raw(format!("Kubernetes {k}")));
@@ -405,8 +432,15 @@ fn cluster_line(role: ClusterRole, c: &ClusterSummary, ctx: &Ctx<'_>) -> Line<'s
     }
     if let Some(l) = &c.lock {
         spans.push(sep());
-        let step = l.last_apply_step.as_deref().map(|s| format!(", at {s}")).unwrap_or_default();
-        spans.push(Span::styled(format!("upgrading to {}{step}", l.target_version), s.warning));
+        let step = l
+            .last_apply_step
+            .as_deref()
+            .map(|s| format!(", at {s}"))
+            .unwrap_or_default();
+        spans.push(Span::styled(
+            format!("upgrading to {}{step}", l.target_version),
+            s.warning,
+        ));
     }
     Line::from(spans)
 }
@@ -414,7 +448,10 @@ fn cluster_line(role: ClusterRole, c: &ClusterSummary, ctx: &Ctx<'_>) -> Line<'s
 fn detail_lines(row: &FleetRow, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     let s = &ctx.theme.s;
     let mut out = vec![Line::from(vec![
-        Span::styled(format!(" {} ", row.env), ctx.theme.env_accent(row.accent.as_deref())),
+        Span::styled(
+            format!(" {} ", row.env),
+            ctx.theme.env_accent(row.accent.as_deref()),
+        ),
         Span::styled("  Enter opens it; 2-6 open its panes", s.muted),
     ])];
     for role in ClusterRole::ALL {
@@ -423,12 +460,19 @@ fn detail_lines(row: &FleetRow, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     let mut alerts = vec![label("alerts", ctx)];
     alerts.extend(alerts_line(row.alerts, true, ctx.theme).spans);
     if !row.alert_names.is_empty() {
-        alerts.push(Span::styled(format!("  {}", row.alert_names.join(", ")), s.muted));
+        alerts.push(Span::styled(
+            format!("  {}", row.alert_names.join(", ")),
+            s.muted,
+        ));
     }
     out.push(Line::from(alerts));
     for role in ClusterRole::ALL {
         let b = &row.cluster(role).backup;
-        let age = b.last_completed_age.map_or("no completed backup".to_string(), |a| format!("last completed {} ago", format::age(a)));
+        let age = b
+            .last_completed_age
+            .map_or("no completed backup".to_string(), |a| {
+                format!("last completed {} ago", format::age(a))
+            });
         let (style, verdict) = match (b.unknown, b.status) {
             (true, _) => (s.muted, "not listed yet"),
             (_, backup::Status::Ok) => (s.ok, "ok"),
@@ -458,7 +502,12 @@ fn detail_lines(row: &FleetRow, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     out.push(Line::from(slo));
     for role in ClusterRole::ALL {
         for (source, h) in &row.cluster(role).stale {
-            out.push(super::health_line(&format!("{}-{role}", row.env), source, h, ctx));
+            out.push(super::health_line(
+                &format!("{}-{role}", row.env),
+                source,
+                h,
+                ctx,
+            ));
         }
     }
     out

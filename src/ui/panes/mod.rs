@@ -31,7 +31,12 @@ pub fn sources(pane: Pane, role: ClusterRole) -> &'static [&'static str] {
             "cronjobs",
             "jobs",
         ],
-        (Pane::Backups, ClusterRole::Wc) => &["kubernetes", "backups", "schedules", "backupstoragelocations"],
+        (Pane::Backups, ClusterRole::Wc) => &[
+            "kubernetes",
+            "backups",
+            "schedules",
+            "backupstoragelocations",
+        ],
         (Pane::Slo, _) => &["slo"],
         (Pane::Fleet | Pane::Runs, _) => &[],
     }
@@ -77,7 +82,9 @@ pub fn health_lines(app: &App, ctx: &Ctx<'_>, empty: bool) -> Vec<Line<'static>>
         for role in app.scope.roles() {
             let s = env.cluster(*role).read();
             for source in sources(app.pane, *role) {
-                let Some(h) = s.health.get(source) else { continue };
+                let Some(h) = s.health.get(source) else {
+                    continue;
+                };
                 let show = match h {
                     SourceHealth::Stale { .. } | SourceHealth::Unauthorized { .. } => true,
                     SourceHealth::Syncing | SourceHealth::Idle => empty,

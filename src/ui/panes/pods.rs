@@ -83,7 +83,10 @@ impl PodColumn {
 
     /// Counts and usage read best largest first.
     pub fn default_descending(self) -> bool {
-        matches!(self, PodColumn::Restarts | PodColumn::Cpu | PodColumn::Memory)
+        matches!(
+            self,
+            PodColumn::Restarts | PodColumn::Cpu | PodColumn::Memory
+        )
     }
 
     /// The column's position in [`COLUMNS`].
@@ -210,8 +213,13 @@ impl PodsIndex {
         };
         let generation = state.changes.generation();
         let moved = self.env.as_deref() != Some(env.as_str()) || self.scope != app.scope;
-        let anchor = (!moved).then(|| self.key_of(app.lists.pods.selected)).flatten();
-        if moved || (generation != self.generation && self.built.is_none_or(|b| now >= b + REBUILD_EVERY)) {
+        let anchor = (!moved)
+            .then(|| self.key_of(app.lists.pods.selected))
+            .flatten();
+        if moved
+            || (generation != self.generation
+                && self.built.is_none_or(|b| now >= b + REBUILD_EVERY))
+        {
             self.rebuild(state, &env, app.scope);
             self.env = Some(env);
             self.scope = app.scope;
@@ -233,7 +241,8 @@ impl PodsIndex {
         app.lists.pods.set_len(self.visible.len());
         if work.resorted
             && let Some(key) = anchor
-            && let Some(pos) = (0..self.visible.len()).find(|i| self.key_of(*i).as_ref() == Some(&key))
+            && let Some(pos) =
+                (0..self.visible.len()).find(|i| self.key_of(*i).as_ref() == Some(&key))
         {
             app.lists.pods.selected = pos;
         }
@@ -284,7 +293,11 @@ impl PodsIndex {
         idx.sort_unstable_by(|a, b| {
             let (x, y) = (&entries[*a as usize], &entries[*b as usize]);
             let primary = compare(x, y, sort.column);
-            let primary = if sort.descending { primary.reverse() } else { primary };
+            let primary = if sort.descending {
+                primary.reverse()
+            } else {
+                primary
+            };
             primary
                 .then_with(|| x.pod.namespace.cmp(&y.pod.namespace))
                 .then_with(|| x.pod.name.cmp(&y.pod.name))
@@ -369,7 +382,9 @@ pub fn status_style(pod: &PodRow, theme: &Theme) -> Style {
         "Completed" | "Succeeded" => s.muted,
         "Terminating" => s.muted,
         "Pending" | "ContainerCreating" | "PodInitializing" => s.warning,
-        st if st.starts_with("Init:") && !st.contains("Err") && !st.contains("BackOff") => s.warning,
+        st if st.starts_with("Init:") && !st.contains("Err") && !st.contains("BackOff") => {
+            s.warning
+        }
         _ if pod.phase == PodPhase::Succeeded => s.muted,
         _ => s.critical,
     }
@@ -389,7 +404,10 @@ fn cells<'a>(e: &'a PodEntry, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'a>
         cell(p.name.as_ref()),
         styled(format!("{}/{}", p.ready, p.containers), ready_style),
         styled(p.status.as_ref(), status_style(p, theme)),
-        styled(p.restarts.to_string(), if p.restarts > 0 { s.warning } else { s.muted }),
+        styled(
+            p.restarts.to_string(),
+            if p.restarts > 0 { s.warning } else { s.muted },
+        ),
         styled(format::age(now.timestamp() - p.created), s.muted),
         cell(p.node.as_deref().unwrap_or("-")),
         styled(e.cpu.map_or("-".into(), format::cpu), s.muted),
@@ -471,12 +489,21 @@ alertmanager = "http://a"
         let state = FleetState::new(&fleet);
         let env = state.env("globex").unwrap().clone();
         for (role, pods) in [
-            (ClusterRole::Sc, vec![pod("monitoring", "grafana-0", "Running", 0, "grafana")]),
+            (
+                ClusterRole::Sc,
+                vec![pod("monitoring", "grafana-0", "Running", 0, "grafana")],
+            ),
             (
                 ClusterRole::Wc,
                 vec![
                     pod("production", "payments-1", "Running", 2, "payments"),
-                    pod("production", "payments-worker-1", "CrashLoopBackOff", 9, "payments-worker"),
+                    pod(
+                        "production",
+                        "payments-worker-1",
+                        "CrashLoopBackOff",
+                        9,
+                        "payments-worker",
+                    ),
                     pod("staging", "web-1", "Running", 0, "web"),
                 ],
             ),
@@ -492,7 +519,9 @@ alertmanager = "http://a"
     }
 
     fn names(index: &PodsIndex) -> Vec<String> {
-        (0..index.len()).map(|i| index.entry(i).unwrap().pod.name.to_string()).collect()
+        (0..index.len())
+            .map(|i| index.entry(i).unwrap().pod.name.to_string())
+            .collect()
     }
 
     #[test]
@@ -504,9 +533,15 @@ alertmanager = "http://a"
         let t0 = Instant::now();
         let w = index.refresh(&mut app, &state, t0);
         assert!(w.rebuilt && w.resorted && w.refiltered);
-        assert_eq!(names(&index), ["grafana-0", "payments-1", "payments-worker-1", "web-1"]);
+        assert_eq!(
+            names(&index),
+            ["grafana-0", "payments-1", "payments-worker-1", "web-1"]
+        );
 
-        app.pod_sort = PodSort { column: PodColumn::Restarts, descending: true };
+        app.pod_sort = PodSort {
+            column: PodColumn::Restarts,
+            descending: true,
+        };
         let w = index.refresh(&mut app, &state, t0);
         assert!(!w.rebuilt && w.resorted);
         assert_eq!(names(&index)[0], "payments-worker-1");
@@ -560,9 +595,20 @@ alertmanager = "http://a"
         let t0 = Instant::now();
         index.refresh(&mut app, &state, t0);
         app.lists.pods.selected = 3; // web-1
-        app.pod_sort = PodSort { column: PodColumn::Name, descending: true };
+        app.pod_sort = PodSort {
+            column: PodColumn::Name,
+            descending: true,
+        };
         index.refresh(&mut app, &state, t0);
-        assert_eq!(index.entry(app.lists.pods.selected).unwrap().pod.name.as_ref(), "web-1");
+        assert_eq!(
+            index
+                .entry(app.lists.pods.selected)
+                .unwrap()
+                .pod
+                .name
+                .as_ref(),
+            "web-1"
+        );
         assert_eq!(app.lists.pods.selected, 0);
     }
 }

@@ -12,7 +12,10 @@ use super::super::render::Ctx;
 pub fn render(f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
     let lines = vec![
-        Line::styled("No workflow runs yet — the workflow engine is not part of this version.", s.title),
+        Line::styled(
+            "No workflow runs yet — the workflow engine is not part of this version.",
+            s.title,
+        ),
         Line::raw(""),
         Line::styled(
             "When it is, this pane lists each run (provision, scale, upgrade, drain, backup, restore) \
@@ -27,7 +30,9 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
         ]),
         Line::from(vec![
             Span::styled("Silences ", s.muted),
-            Span::raw("created or expired from the Alerts pane go straight to Alertmanager, which records their author and comment."),
+            Span::raw(
+                "created or expired from the Alerts pane go straight to Alertmanager, which records their author and comment.",
+            ),
         ]),
     ];
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);

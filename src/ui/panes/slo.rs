@@ -36,7 +36,9 @@ pub struct SloView {
 
 impl SloView {
     pub fn refresh(&mut self, app: &App, state: &FleetState) {
-        let Some(env_name) = app.env.clone() else { return };
+        let Some(env_name) = app.env.clone() else {
+            return;
+        };
         let key = Key {
             generation: state.changes.generation(),
             env: env_name.clone(),
@@ -46,7 +48,9 @@ impl SloView {
         if self.key.as_ref() == Some(&key) {
             return;
         }
-        let Some(env) = state.env(&env_name) else { return };
+        let Some(env) = state.env(&env_name) else {
+            return;
+        };
         let filter = Filter::parse(&key.filter).unwrap_or_default();
         self.reports.clear();
         for role in app.scope.roles() {
@@ -96,7 +100,9 @@ fn burn(r: &SloReport, window: slo::BurnWindow, theme: &Theme) -> Line<'static> 
         .find(|a| a.firing && (a.long_window == label || a.short_window == label));
     let text = format!("{rate:.1}");
     match firing {
-        Some(a) if a.severity == slo::Severity::Page => styled(format!("{text}!"), theme.s.critical),
+        Some(a) if a.severity == slo::Severity::Page => {
+            styled(format!("{text}!"), theme.s.critical)
+        }
         Some(_) => styled(format!("{text}!"), theme.s.warning),
         None if rate > 1.0 => styled(text, theme.s.warning),
         None => styled(text, theme.s.muted),
@@ -111,11 +117,20 @@ const COLUMNS: [Column; 13] = [
     Column::new("30 DAYS", 8, 8).short("30D").right(),
     Column::new("BUDGET LEFT", 6, 12).short("LEFT").right(),
     Column::new("%", 4, 5).right(),
-    Column::new("5M", 3, 6).right().priority(2).group("burn rate"),
+    Column::new("5M", 3, 6)
+        .right()
+        .priority(2)
+        .group("burn rate"),
     Column::new("1H", 3, 6).right().group("burn rate"),
     Column::new("6H", 3, 6).right().group("burn rate"),
-    Column::new("1D", 3, 6).right().priority(1).group("burn rate"),
-    Column::new("3D", 3, 6).right().priority(1).group("burn rate"),
+    Column::new("1D", 3, 6)
+        .right()
+        .priority(1)
+        .group("burn rate"),
+    Column::new("3D", 3, 6)
+        .right()
+        .priority(1)
+        .group("burn rate"),
     Column::new("STATUS", 6, 8),
 ];
 
@@ -132,7 +147,10 @@ fn cells(role: ClusterRole, r: &SloReport, theme: &Theme) -> Vec<Line<'static>> 
     };
     let (left, pct) = match r.budget_left_fraction {
         Some(f) => (
-            styled(format::minutes(r.budget_left_minutes), budget_style(f, theme)),
+            styled(
+                format::minutes(r.budget_left_minutes),
+                budget_style(f, theme),
+            ),
             styled(format!("{:.0}%", f * 100.0), budget_style(f, theme)),
         ),
         None => (styled("-", s.muted), styled("-", s.muted)),
@@ -158,7 +176,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &SloView, ctx: &Ct
     let theme = ctx.theme;
     if view.reports.is_empty() {
         f.render_widget(
-            Line::styled("No SLO reports yet: they come from each cluster's Prometheus (probe_success).", theme.s.muted),
+            Line::styled(
+                "No SLO reports yet: they come from each cluster's Prometheus (probe_success).",
+                theme.s.muted,
+            ),
             area,
         );
         return;
@@ -167,7 +188,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &SloView, ctx: &Ct
     let columns = &COLUMNS[skip..];
     let wanted = view.reports.len() as u16 + 2;
     let table_h = wanted.min(area.height.saturating_sub(9).max(area.height / 2));
-    let table_area = Rect { height: table_h, ..area };
+    let table_area = Rect {
+        height: table_h,
+        ..area
+    };
     let body = TableView::body_height(columns, table_h) as usize;
     let window = app.lists.slo.window(body);
     let selected = app.lists.slo.selected.checked_sub(window.start);
@@ -175,8 +199,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &SloView, ctx: &Ct
         .iter()
         .map(|(role, r)| TableRow::Cells(cells(*role, r, theme).split_off(skip)))
         .collect();
-    TableView::new(columns, rows, theme).selected(selected).render(table_area, f.buffer_mut());
-    let Some((role, r)) = view.reports.get(app.lists.slo.selected) else { return };
+    TableView::new(columns, rows, theme)
+        .selected(selected)
+        .render(table_area, f.buffer_mut());
+    let Some((role, r)) = view.reports.get(app.lists.slo.selected) else {
+        return;
+    };
     let chart_area = Rect {
         y: area.y + table_h + 1,
         height: area.height.saturating_sub(table_h + 1),
@@ -206,11 +234,22 @@ fn render_chart(f: &mut Frame, area: Rect, role: ClusterRole, r: &SloReport, ctx
             s.muted,
         ),
     ]);
-    put_line(f.buffer_mut(), area.x, area.y, area.width, &title, Align::Left);
+    put_line(
+        f.buffer_mut(),
+        area.x,
+        area.y,
+        area.width,
+        &title,
+        Align::Left,
+    );
     let exclusions = exclusion_lines(r, ctx.now, ctx);
     let ex_h = (exclusions.len() as u16).min(area.height.saturating_sub(5) / 2);
     let chart_h = area.height.saturating_sub(2 + ex_h).min(14);
-    let chart_area = Rect { y: area.y + 1, height: chart_h, ..area };
+    let chart_area = Rect {
+        y: area.y + 1,
+        height: chart_h,
+        ..area
+    };
     AvailabilityChart {
         points: &r.chart,
         slo: r.slo_percent,

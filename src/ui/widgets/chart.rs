@@ -74,7 +74,11 @@ impl AvailabilityChart<'_> {
                     buf.set_string(x, bottom, "·".repeat(bar_w as usize), s.chart_missing);
                 }
                 Some(a) => {
-                    let style = if a < self.slo { s.chart_bad } else { s.chart_good };
+                    let style = if a < self.slo {
+                        s.chart_bad
+                    } else {
+                        s.chart_good
+                    };
                     let mut eighths = (frac(a) * plot_h as f64 * 8.0).round() as u16;
                     // Every measured day shows at least a sliver, so zero is not "no data".
                     eighths = eighths.max(1);
@@ -94,7 +98,9 @@ impl AvailabilityChart<'_> {
         }
         let dates = area.y + area.height - 1;
         if let (Some(first), Some(last)) = (self.points.first(), self.points.last()) {
-            let fmt = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&self.tz).format("%b %d").to_string();
+            let fmt = |t: chrono::DateTime<chrono::Utc>| {
+                t.with_timezone(&self.tz).format("%b %d").to_string()
+            };
             buf.set_string(x0, dates, fmt(first.start), s.muted);
             let end = fmt(last.start);
             let end_x = (x0 + plot_w).saturating_sub(end.len() as u16);
@@ -116,7 +122,8 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     fn point(day: i64, availability: Option<f64>) -> ChartPoint {
-        let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + chrono::Duration::days(day);
+        let start =
+            Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + chrono::Duration::days(day);
         ChartPoint {
             start,
             end: start + chrono::Duration::days(1),
@@ -129,10 +136,20 @@ mod tests {
     fn the_scale_starts_below_the_worst_day_and_the_objective() {
         let theme = Theme::built_in("dark").unwrap();
         let points = vec![point(0, Some(100.0)), point(1, Some(99.99))];
-        let c = AvailabilityChart { points: &points, slo: 99.95, theme: &theme, tz: chrono_tz::UTC };
+        let c = AvailabilityChart {
+            points: &points,
+            slo: 99.95,
+            theme: &theme,
+            tz: chrono_tz::UTC,
+        };
         assert!((c.floor() - 99.9).abs() < 1e-9, "{}", c.floor());
         let points = vec![point(0, Some(97.3))];
-        let c = AvailabilityChart { points: &points, slo: 99.5, theme: &theme, tz: chrono_tz::UTC };
+        let c = AvailabilityChart {
+            points: &points,
+            slo: 99.5,
+            theme: &theme,
+            tz: chrono_tz::UTC,
+        };
         assert_eq!(c.floor(), 97.0);
     }
 }

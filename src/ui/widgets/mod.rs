@@ -29,8 +29,17 @@ pub fn share(height: u16, sections: &[(u16, u16)], rest: usize) -> Vec<u16> {
 mod tests {
     #[test]
     fn sections_get_minimums_then_wants_then_the_rest() {
-        assert_eq!(super::share(20, &[(3, 12), (2, 6), (2, 4)], 2), vec![12, 6, 2]);
-        assert_eq!(super::share(30, &[(3, 12), (2, 6), (2, 4)], 2), vec![12, 6, 12]);
-        assert_eq!(super::share(6, &[(3, 12), (2, 6), (2, 4)], 0), vec![3, 2, 1]);
+        assert_eq!(
+            super::share(20, &[(3, 12), (2, 6), (2, 4)], 2),
+            vec![12, 6, 2]
+        );
+        assert_eq!(
+            super::share(30, &[(3, 12), (2, 6), (2, 4)], 2),
+            vec![12, 6, 12]
+        );
+        assert_eq!(
+            super::share(6, &[(3, 12), (2, 6), (2, 4)], 0),
+            vec![3, 2, 1]
+        );
     }
 }

@@ -97,7 +97,12 @@ pub struct ColumnLayout {
 const NARROW: u16 = 120;
 
 /// Lays out `columns` in `width` cells given each column's widest content.
-pub fn layout(columns: &[Column], content: &[usize], width: u16, sorted: Option<usize>) -> ColumnLayout {
+pub fn layout(
+    columns: &[Column],
+    content: &[usize],
+    width: u16,
+    sorted: Option<usize>,
+) -> ColumnLayout {
     let narrow = width < NARROW;
     let gap: u16 = if narrow { 1 } else { 2 };
     let mut widths: Vec<u16> = columns
@@ -178,7 +183,9 @@ fn shrink(columns: &[Column], shown: &[bool], widths: &mut [u16], mut excess: u1
         }
         // Rounding leaves a few cells: take them from the widest.
         while excess > 0 {
-            let widest = (0..columns.len()).filter(|i| can(*i, widths)).max_by_key(|i| widths[*i]);
+            let widest = (0..columns.len())
+                .filter(|i| can(*i, widths))
+                .max_by_key(|i| widths[*i]);
             match widest {
                 Some(i) => {
                     widths[i] -= 1;
@@ -386,7 +393,9 @@ pub fn put_line(buf: &mut Buffer, x: u16, y: u16, width: u16, line: &Line<'_>, a
         };
         for span in &line.spans {
             let style = line.style.patch(span.style);
-            at = buf.set_stringn(at, y, span.content.as_ref(), width, style).0;
+            at = buf
+                .set_stringn(at, y, span.content.as_ref(), width, style)
+                .0;
         }
         return;
     }
@@ -453,7 +462,10 @@ mod tests {
             Column::new("NODE", 8, 30).priority(2),
         ];
         let lay = layout(&cols, &[17, 40, 16, 20], 78, None);
-        assert!(lay.spans[3].is_some(), "NODE fits once NS and NAME give way");
+        assert!(
+            lay.spans[3].is_some(),
+            "NODE fits once NS and NAME give way"
+        );
         let (ns, name) = (lay.spans[0].unwrap().1, lay.spans[1].unwrap().1);
         assert_eq!(ns + name + 16 + 20 + 3, 78);
         assert!(ns >= 8 && name >= 20 && name > ns, "{ns} {name}");
@@ -471,7 +483,14 @@ mod tests {
     #[test]
     fn lines_are_cut_with_an_ellipsis_and_aligned() {
         let mut buf = Buffer::empty(Rect::new(0, 0, 8, 2));
-        put_line(&mut buf, 0, 0, 8, &Line::raw("payments-worker"), Align::Left);
+        put_line(
+            &mut buf,
+            0,
+            0,
+            8,
+            &Line::raw("payments-worker"),
+            Align::Left,
+        );
         put_line(&mut buf, 0, 1, 8, &Line::raw("42"), Align::Right);
         assert_eq!(buf, Buffer::with_lines(["payment…", "      42"]));
         let mut buf = Buffer::empty(Rect::new(0, 0, 6, 1));
