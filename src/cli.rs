@@ -21,6 +21,9 @@ pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
 
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -50,7 +53,7 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open the console on the built-in simulated fleet (no cluster needed).
-    Demo(SimArgs),
+    Demo(DemoArgs),
     /// Serve the simulated fleet alone, and write a kubeconfig and fleet config for it.
     Sim(SimServeArgs),
     /// Show the health of every environment and cluster.
@@ -93,6 +96,29 @@ pub struct SimArgs {
     /// Scenario file that injects incidents (TOML).
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+}
+
+/// How the console opens (the TUI: no command, or `demo`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConsoleArgs {
+    /// Colour theme: dark, light, high-contrast, monochrome, or a user theme from the
+    /// themes dir [default: dark; monochrome when NO_COLOR is set].
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Disable every action that changes something (silences, workflows).
+    #[arg(long)]
+    pub read_only: bool,
+    /// Open this environment at start instead of the fleet overview.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub sim: SimArgs,
+    #[command(flatten)]
+    pub console: ConsoleArgs,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -3,10 +3,12 @@
 //! The binary in `main.rs` is a thin shell over this library, so integration tests and
 //! benchmarks reach the same code paths the user does.
 
+pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod exit;
+pub mod headless;
 pub mod logging;
 pub mod paths;
 pub mod sim;
@@ -14,6 +16,4 @@ pub mod slo;
 pub mod sources;
 pub mod state;
 pub mod terminal;
-pub mod backup;
-pub mod headless;
 pub mod ui;

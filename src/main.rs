@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 
-use ck8s_console::cli::{Cli, Command, InfoArgs, OutputFormat, ReportArgs, SimServeArgs};
+use ck8s_console::cli::{
+    Cli, Command, ConsoleArgs, DemoArgs, InfoArgs, OutputFormat, ReportArgs, SimArgs, SimServeArgs,
+};
 use ck8s_console::config::{self, ConfigError};
 use ck8s_console::headless::{self, ReportKind};
 use ck8s_console::paths::{PathEnv, Paths};
@@ -88,7 +90,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         Some(Command::Demo(args)) => runtime()?.block_on(demo(args, paths)),
         None => {
             let fleet = config::load(&paths.config_file)?;
-            runtime()?.block_on(console(&fleet, paths))
+            runtime()?.block_on(console(&fleet, paths, cli.console))
         }
         Some(Command::Status(args)) => report(paths, ReportKind::Status, &args),
         Some(Command::Pods(a)) => report(paths, ReportKind::Pods(a.options), &a.report),
@@ -104,29 +106,52 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
 
 /// The console on the built-in simulated fleet: the simulator serves on loopback and the
 /// console reaches it through the same clients it uses for real clusters.
-async fn demo(args: ck8s_console::cli::SimArgs, paths: &Paths) -> anyhow::Result<i32> {
-    let opts = SimOptions {
-        environments: args.environments,
-        pods_per_cluster: args.pods_per_cluster,
-        seed: args.seed,
-        speed: args.speed,
-        scenario: match &args.scenario {
-            Some(path) => Some(
-                ck8s_console::sim::scenario::load(path).map_err(|e| UsageError(e.to_string()))?,
-            ),
-            None => None,
-        },
-    };
-    let sim = SimFleet::start(opts).await?;
+async fn demo(args: DemoArgs, paths: &Paths) -> anyhow::Result<i32> {
+    let sim = SimFleet::start(sim_options(&args.sim)?).await?;
     let (_, fleet_file) = sim.write_files(&paths.state_dir.join("demo"))?;
     let fleet = config::load(&fleet_file)?;
-    let code = console(&fleet, paths).await;
+    let code = console(&fleet, paths, args.console).await;
     drop(sim);
     code
 }
 
+/// The simulated fleet the flags ask for; a bad scenario file is a usage error.
+fn sim_options(args: &SimArgs) -> anyhow::Result<SimOptions> {
+    let scenario = match &args.scenario {
+        Some(path) => {
+            Some(ck8s_console::sim::scenario::load(path).map_err(|e| UsageError(e.to_string()))?)
+        }
+        None => None,
+    };
+    Ok(SimOptions {
+        environments: args.environments,
+        pods_per_cluster: args.pods_per_cluster,
+        seed: args.seed,
+        speed: args.speed,
+        scenario,
+    })
+}
+
 /// The console on `fleet` until the user quits or a signal arrives.
-async fn console(fleet: &config::Fleet, paths: &Paths) -> anyhow::Result<i32> {
+async fn console(fleet: &config::Fleet, paths: &Paths, args: ConsoleArgs) -> anyhow::Result<i32> {
+    if let Some(env) = &args.env
+        && fleet.environment(env).is_none()
+    {
+        let known: Vec<&str> = fleet.environments.iter().map(|e| e.name.as_str()).collect();
+        return Err(UsageError(format!(
+            "--env {env}: no such environment; the fleet has: {}",
+            known.join(", ")
+        ))
+        .into());
+    }
+    let opts = ck8s_console::ui::UiOptions {
+        themes_dir: paths.themes_dir.clone(),
+        theme: args.theme,
+        read_only: args.read_only,
+        env: args.env,
+        ..Default::default()
+    };
+    let theme = ck8s_console::ui::resolve_theme(&opts).map_err(|e| UsageError(e.to_string()))?;
     let live = std::sync::Arc::new(
         ck8s_console::sources::live::LiveFleet::start(
             fleet,
@@ -134,11 +159,7 @@ async fn console(fleet: &config::Fleet, paths: &Paths) -> anyhow::Result<i32> {
         )
         .await,
     );
-    let opts = ck8s_console::ui::UiOptions {
-        themes_dir: paths.themes_dir.clone(),
-        ..Default::default()
-    };
-    ck8s_console::ui::run(live, opts).await
+    ck8s_console::ui::run(live, opts, theme).await
 }
 
 /// Runs a read-only report. The config is loaded first, so a broken one exits 2 before any
@@ -183,18 +204,7 @@ fn info(paths: &Paths, args: &InfoArgs) -> anyhow::Result<i32> {
 }
 
 async fn serve_sim(args: SimServeArgs) -> anyhow::Result<i32> {
-    let opts = SimOptions {
-        environments: args.sim.environments,
-        pods_per_cluster: args.sim.pods_per_cluster,
-        seed: args.sim.seed,
-        speed: args.sim.speed,
-        scenario: match &args.sim.scenario {
-            Some(path) => Some(
-                ck8s_console::sim::scenario::load(path).map_err(|e| UsageError(e.to_string()))?,
-            ),
-            None => None,
-        },
-    };
+    let opts = sim_options(&args.sim)?;
     let fleet = SimFleet::start(opts).await?;
     let (kubeconfig, fleet_file) = fleet.write_files(&args.out)?;
     let mut out = String::new();

@@ -82,6 +82,7 @@ fn help_lists_every_subcommand() {
         "runs",
         "info",
         "completions",
+        "bench",
     ] {
         assert!(names.contains(&name), "{name} is a subcommand");
     }
@@ -321,6 +322,27 @@ fn bad_report_flags_are_usage_errors() {
             text(&out.stderr)
         );
     }
+}
+
+#[test]
+fn bad_console_flags_are_usage_errors_before_anything_starts() {
+    let home = Home::new();
+    let valid = fixture("valid", "minimal.toml");
+    let config = valid.to_str().unwrap();
+    let out = home.run(&["--config", config, "--env", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no such environment"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = home.run(&["--config", config, "--theme", "neon"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("\"neon\" not found") && err.contains("high-contrast"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -64,6 +64,7 @@ fn start_sim(dir: &Path) -> Sim {
 
 /// The console in a pseudo-terminal, with what it drew parsed by a terminal emulator.
 struct Tui {
+    master: Box<dyn portable_pty::MasterPty + Send>,
     child: Box<dyn portable_pty::Child + Send + Sync>,
     writer: Box<dyn Write + Send>,
     screen: Arc<Mutex<vt100::Parser>>,
@@ -104,9 +105,7 @@ impl Tui {
             0,
         )));
         let sink = screen.clone();
-        // The master must outlive the reader thread, or the pty closes under it.
         let reader = std::thread::spawn(move || {
-            let _master = pty.master;
             let mut buf = [0u8; 8192];
             loop {
                 match reader.read(&mut buf) {
@@ -116,6 +115,7 @@ impl Tui {
             }
         });
         Tui {
+            master: pty.master,
             child,
             writer,
             screen,
@@ -180,6 +180,22 @@ impl Tui {
         status.exit_code()
     }
 
+    /// Resizes the terminal, as dragging a window edge does.
+    fn resize(&mut self, rows: u16, cols: u16) {
+        self.master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        self.screen
+            .lock()
+            .unwrap()
+            .set_size(rows.try_into().unwrap(), cols.try_into().unwrap());
+    }
+
     fn pid(&self) -> i32 {
         self.child.process_id().expect("a running child") as i32
     }
@@ -240,6 +256,20 @@ fn an_on_call_session_from_fleet_to_silence() {
         "{screen}"
     );
     tui.wait_for("up");
+
+    // A bastion terminal is 80x24; the layout follows the window.
+    tui.resize(24, 80);
+    tui.wait_until("an 80-column frame", |s| {
+        s.lines()
+            .nth(2)
+            .is_some_and(|l| l.trim_end().chars().count() == 80 && l.trim_end().ends_with('╮'))
+    });
+    tui.resize(ROWS, COLS);
+    tui.wait_until("a 100-column frame", |s| {
+        s.lines()
+            .nth(2)
+            .is_some_and(|l| l.trim_end().chars().count() == 100)
+    });
 
     // Into the troubled environment: its clusters side by side.
     tui.send("j");

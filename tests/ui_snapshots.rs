@@ -1127,3 +1127,41 @@ fn stale_data_is_marked_and_kept() {
         "the last data stays"
     );
 }
+
+/// No size is too odd: every pane and overlay draws at sizes from below the minimum to a
+/// wide screen without panicking, with one cluster or both.
+#[test]
+fn every_pane_and_overlay_draws_at_any_size() {
+    let sizes = [
+        (20, 5),
+        (59, 11),
+        (60, 12),
+        (61, 13),
+        (80, 24),
+        (97, 31),
+        (120, 40),
+        (250, 70),
+    ];
+    for pane in Pane::ALL {
+        for scope in [Scope::Both, Scope::Wc] {
+            for overlay in ['-', '?', 'o'] {
+                let mut s = Screen::new().at(pane, Some("globex"));
+                s.app.scope = scope;
+                match (overlay, pane) {
+                    ('?', _) => s.key('?'),
+                    ('o', Pane::Pods | Pane::Alerts) => s.code(crossterm::event::KeyCode::Enter),
+                    ('o', Pane::Fleet) => s.key('j'),
+                    _ => {}
+                }
+                for (w, h) in sizes {
+                    let _ = s.draw(w, h);
+                }
+                // And the same after moving to the end of every list.
+                s.key('G');
+                for (w, h) in sizes {
+                    let _ = s.draw(w, h);
+                }
+            }
+        }
+    }
+}

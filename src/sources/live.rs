@@ -45,6 +45,8 @@ struct ClusterRuntime {
     kube: tokio::sync::Mutex<Option<ClusterSources>>,
     alertmanager: Option<Arc<AlertmanagerClient>>,
     open: Arc<AtomicBool>,
+    /// Wakes the metrics poller early, so an opened environment gets pod usage at once.
+    metrics_now: Arc<tokio::sync::Notify>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -88,6 +90,7 @@ impl LiveFleet {
     pub async fn open(&self, env: &str) {
         for c in self.clusters.iter().filter(|c| c.handle.env == env) {
             c.open.store(true, Ordering::Relaxed);
+            c.metrics_now.notify_one();
             if let Some(k) = c.kube.lock().await.as_mut() {
                 k.open();
             }
@@ -163,6 +166,7 @@ async fn start_cluster(
         }
     };
     let open = Arc::new(AtomicBool::new(false));
+    let metrics_now = Arc::new(tokio::sync::Notify::new());
     let cfg = &handle.config;
     let alertmanager = match AlertmanagerClient::new(&cfg.alertmanager, None, HTTP_TIMEOUT) {
         Ok(c) => Some(Arc::new(c)),
@@ -184,6 +188,7 @@ async fn start_cluster(
             handle.clone(),
             "alertmanager",
             intervals.alerts,
+            None,
             move |h| {
                 let am = am.clone();
                 async move { poll_alerts(&am, &h).await }
@@ -197,13 +202,14 @@ async fn start_cluster(
             handle.clone(),
             "metrics",
             intervals.metrics,
+            Some(metrics_now.clone()),
             move |h| {
                 let (p, open) = (p2.clone(), open2.clone());
                 async move { poll_metrics(&p, &h, open.load(Ordering::Relaxed)).await }
             },
         ));
         let tz = policy.timezone;
-        tasks.push(poll(handle.clone(), "slo", intervals.slo, move |h| {
+        tasks.push(poll(handle.clone(), "slo", intervals.slo, None, move |h| {
             let (p, fleet) = (p.clone(), fleet.clone());
             async move {
                 // Exclusions may be scoped to one target, so each probe gets its own.
@@ -226,6 +232,7 @@ async fn start_cluster(
         kube: tokio::sync::Mutex::new(kube),
         alertmanager,
         open,
+        metrics_now,
         tasks,
     }
 }
@@ -236,6 +243,7 @@ fn poll<F, Fut>(
     handle: Arc<ClusterHandle>,
     source: &'static str,
     every: Duration,
+    wake: Option<Arc<tokio::sync::Notify>>,
     step: F,
 ) -> JoinHandle<()>
 where
@@ -256,7 +264,15 @@ where
                     handle.source_failed(source, Utc::now(), e, false);
                 }
             }
-            tokio::time::sleep(every).await;
+            match &wake {
+                Some(w) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(every) => {}
+                        _ = w.notified() => {}
+                    }
+                }
+                None => tokio::time::sleep(every).await,
+            }
         }
     })
 }

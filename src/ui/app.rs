@@ -483,7 +483,7 @@ impl App {
     }
 
     /// The cluster an action would act in, for its permission check.
-    fn action_target(&self, spec: &ActionSpec, views: &Views) -> Option<(String, ClusterRole)> {
+    pub fn action_target(&self, spec: &ActionSpec, views: &Views) -> Option<(String, ClusterRole)> {
         spec.rbac?;
         if let Some(Modal::Pod(m)) = self.modals.last() {
             return Some((m.target.env.clone(), m.target.role));

@@ -107,14 +107,25 @@ alertmanager = "http://a"
         let fleet = config::parse(text, std::path::Path::new("/f.toml")).unwrap();
         let state = FleetState::new(&fleet);
         let env = state.env("big").unwrap().clone();
-        let apps = ["payments", "orders-api", "webshop-frontend", "search", "inventory", "auth-gateway"];
+        let apps = [
+            "payments",
+            "orders-api",
+            "webshop-frontend",
+            "search",
+            "inventory",
+            "auth-gateway",
+        ];
         for role in ClusterRole::ALL {
             env.cluster(role).update(|s| {
                 for i in 0..per_cluster {
                     let ns = s.interner.get(&format!("team-{:03}", i % 120));
                     let app = apps[i % apps.len()];
                     let name = format!("{app}-{:08x}-{:05x}", i * 2_654_435_761 % 0xffff_ffff, i);
-                    let status = s.interner.get(if i % 97 == 0 { "CrashLoopBackOff" } else { "Running" });
+                    let status = s.interner.get(if i % 97 == 0 {
+                        "CrashLoopBackOff"
+                    } else {
+                        "Running"
+                    });
                     let node = s.interner.get(&format!("{role}-worker-{:02}", i % 20));
                     let label = (s.interner.get("app"), s.interner.get(app));
                     let pod = PodRow {
@@ -133,7 +144,10 @@ alertmanager = "http://a"
                     };
                     s.pod_usage.insert(
                         (ns.clone(), Box::from(name.as_str())),
-                        Usage { cpu: 0.01 * (i % 50) as f64, memory_bytes: 1e6 * (i % 300) as f64 },
+                        Usage {
+                            cpu: 0.01 * (i % 50) as f64,
+                            memory_bytes: 1e6 * (i % 300) as f64,
+                        },
                     );
                     s.pods.upsert((ns, Box::from(name.as_str())), pod);
                 }
@@ -164,6 +178,17 @@ alertmanager = "http://a"
         let mut frames = render_frames(&state, "big", 200, 50, 600);
         let mut keys = filter_keystrokes(&state, "big", "payments-9");
         let regex = filter_keystrokes(&state, "big", "~crash|oomkill");
+        // What a data change costs: copying, sorting and filtering all pods again.
+        let mut rebuilds: Vec<Duration> = (0..10)
+            .map(|_| {
+                let mut app = App::new(vec!["big".into()]);
+                app.env = Some("big".into());
+                let mut index = super::super::panes::pods::PodsIndex::default();
+                let start = Instant::now();
+                index.refresh(&mut app, &state, Instant::now());
+                start.elapsed()
+            })
+            .collect();
         println!(
             "frame 200x50: p50 {:?} p99 {:?} | keystroke: p50 {:?} max {:?} | regex keystroke max {:?}",
             percentile(&mut frames, 0.5),
@@ -171,6 +196,10 @@ alertmanager = "http://a"
             percentile(&mut keys, 0.5),
             keys.iter().max().unwrap(),
             regex.iter().max().unwrap(),
+        );
+        println!(
+            "copy + sort + filter of all pods on a data change: p50 {:?}",
+            percentile(&mut rebuilds, 0.5)
         );
     }
 }

@@ -45,9 +45,17 @@ pub struct UiOptions {
 /// Runs the console until the user quits or a signal arrives; returns the exit code
 /// (0 on quit, 128 + the signal's number on SIGINT, SIGTERM or SIGHUP). The terminal is
 /// restored on every way out, panics included.
-pub async fn run(live: Arc<LiveFleet>, opts: UiOptions) -> anyhow::Result<i32> {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    // A bad theme is reported before the terminal is taken, so the message is readable.
-    let theme = theme::Theme::resolve(opts.theme.as_deref(), &opts.themes_dir, no_color)?;
+pub async fn run(
+    live: Arc<LiveFleet>,
+    opts: UiOptions,
+    theme: theme::Theme,
+) -> anyhow::Result<i32> {
     runtime::run(live, opts, theme).await
+}
+
+/// The theme the options name (monochrome by default under `NO_COLOR`). Resolved before
+/// anything starts, so a bad theme is reported while the terminal is still readable.
+pub fn resolve_theme(opts: &UiOptions) -> Result<theme::Theme, theme::ThemeError> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    theme::Theme::resolve(opts.theme.as_deref(), &opts.themes_dir, no_color)
 }

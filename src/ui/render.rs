@@ -67,7 +67,7 @@ pub fn draw(f: &mut Frame, app: &mut App, views: &Views, ctx: &Ctx<'_>) {
     draw_bar(f, bar, app, ctx);
     draw_tabs(f, tabs, app, ctx);
     draw_pane(f, body, app, views, ctx);
-    draw_footer(f, footer, app, ctx);
+    draw_footer(f, footer, app, views, ctx);
     // Overlays draw over the pane; taken out so they can read the app while drawing.
     let mut modals = std::mem::take(&mut app.modals);
     for m in modals.iter_mut() {
@@ -412,7 +412,7 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ctx<
     }
 }
 
-fn draw_footer(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
+fn draw_footer(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
     if let Some(input) = app.input.as_mut() {
         let prompt = match input.kind {
@@ -480,7 +480,10 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
         {
             continue;
         }
-        let available = app.availability(spec, None) == Availability::Available;
+        // Dimmed when read-only mode or the selected object's cluster forbids it.
+        let target = app.action_target(spec, views);
+        let target = target.as_ref().map(|(e, r)| (e.as_str(), *r));
+        let available = app.availability(spec, target) == Availability::Available;
         let key = spec.first_key();
         let label = footer_label(spec);
         let w = key.chars().count() + label.chars().count() + 3;

@@ -48,6 +48,15 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
         effects.into_iter().for_each(|e| tasks.run(e));
     }
 
+    // The signal handlers are installed by the first poll; do it before the terminal is
+    // taken, so that a SIGTERM arriving during the first frame is ours to handle (the
+    // default action would kill the process with the terminal still in raw mode).
+    let shutdown = terminal::shutdown_signal();
+    tokio::pin!(shutdown);
+    if let std::task::Poll::Ready(code) = futures::poll!(&mut shutdown) {
+        return Ok(code);
+    }
+
     let guard = TerminalGuard::enter()?;
     // One write per frame: crossterm issues a write per command, and an unbuffered
     // writer turns every cell change into a syscall.
@@ -63,8 +72,6 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
 
     let mut views = Views::default();
     let mut events = EventStream::new();
-    let shutdown = terminal::shutdown_signal();
-    tokio::pin!(shutdown);
 
     let mut dirty = true;
     let mut drawn_generation = u64::MAX;

@@ -69,7 +69,9 @@ fn status(app: &App, spec: &ActionSpec) -> (String, bool) {
 }
 
 /// One section per context: its title, then one line per action.
-fn section_lines(app: &App, ctx_: Context, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+/// `compact` (a narrow terminal) leaves out the permission column, so that what matters
+/// here and now (the last column) still fits.
+fn section_lines(app: &App, ctx_: Context, compact: bool, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     let s = &ctx.theme.s;
     let specs: Vec<&ActionSpec> = REGISTRY.iter().filter(|sp| sp.context == ctx_).collect();
     if specs.is_empty() {
@@ -91,18 +93,22 @@ fn section_lines(app: &App, ctx_: Context, ctx: &Ctx<'_>) -> Vec<Line<'static>> 
             ),
         };
         let rbac = spec.rbac.map(|r| r.describe()).unwrap_or_default();
+        let label_w = if compact { 30 } else { 36 };
+        let label = super::super::format::truncate(&label, label_w - 1).into_owned();
         let mut spans = vec![
             Span::styled(
                 format!("  {:<14}", spec.keys_label()),
                 if off { s.disabled } else { s.key },
             ),
             Span::styled(
-                format!("{label:<36}"),
+                format!("{label:<label_w$}"),
                 if off { s.disabled } else { s.text },
             ),
             danger,
-            Span::styled(format!("{rbac:<14}"), s.muted),
         ];
+        if !compact {
+            spans.push(Span::styled(format!("{rbac:<14}"), s.muted));
+        }
         if !status.is_empty() {
             spans.push(Span::styled(status, if off { s.error } else { s.muted }));
         }
@@ -161,9 +167,10 @@ impl HelpModal {
             Span::styled("— every key from the action registry; Esc closes ", s.muted),
         ]);
         let inner = super::frame(f, outer, title, ctx.theme);
+        let compact = inner.width < 100;
         let mut sections: Vec<Vec<Line>> = sections(app)
             .into_iter()
-            .map(|c| section_lines(app, c, ctx))
+            .map(|c| section_lines(app, c, compact, ctx))
             .filter(|l| !l.is_empty())
             .collect();
         sections.push(reference_lines(ctx));
@@ -175,13 +182,15 @@ impl HelpModal {
             ));
             lines.push(Line::raw(""));
         }
-        let header = Line::styled(
+        let header = if compact {
+            format!("  {:<14}{:<30}{:<8}{}", "KEY", "ACTION", "LEVEL", "HERE")
+        } else {
             format!(
                 "  {:<14}{:<36}{:<8}{:<14}{}",
                 "KEY", "ACTION", "LEVEL", "NEEDS", "HERE"
-            ),
-            s.header,
-        );
+            )
+        };
+        let header = Line::styled(header, s.header);
         // Two columns when there is room for two full ones, so that more fits at once.
         let col_w = (inner.width as usize).saturating_sub(2) / 2;
         if col_w >= 90 {

@@ -167,7 +167,10 @@ fn verdict(c: &ClusterBackups, ctx: &Ctx<'_>) -> Line<'static> {
     if let Some(f) = a.failed_backups.first() {
         spans.push(sep());
         spans.push(Span::styled(
-            format!("newest failed {} ago", format::age((ctx.now - f.created).num_seconds())),
+            format!(
+                "newest failed {} ago",
+                format::age((ctx.now - f.created).num_seconds())
+            ),
             s.critical,
         ));
     }
@@ -332,7 +335,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &BackupsView, ctx:
     let mut findings: Vec<Line> = Vec::new();
     for c in &view.clusters {
         verdicts.extend(format::wrap_spans(verdict(c, ctx).spans, width, 4));
-        for finding in c.assessment.findings.iter().filter(|f| f.severity > backup::Severity::Info) {
+        for finding in c
+            .assessment
+            .findings
+            .iter()
+            .filter(|f| f.severity > backup::Severity::Info)
+        {
             let style = finding_style(finding.severity, theme);
             let spans = vec![
                 Span::styled(format!("{}  ! ", c.role), style),
@@ -341,7 +349,11 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &BackupsView, ctx:
             findings.extend(format::wrap_spans(spans, width, 6));
         }
     }
-    let inventory: Vec<Line> = view.clusters.iter().flat_map(|c| inventory(c, ctx)).collect();
+    let inventory: Vec<Line> = view
+        .clusters
+        .iter()
+        .flat_map(|c| inventory(c, ctx))
+        .collect();
     // The verdicts always show; then the backups table gets a fair minimum, the details
     // of the findings, the schedules, locations and jobs what they need, and the table
     // the rest. On screen the findings follow the verdicts they explain.

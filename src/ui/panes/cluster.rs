@@ -309,6 +309,9 @@ fn event_cells(e: &EventLine, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'st
 }
 
 fn heading(f: &mut Frame, area: Rect, title: &str, note: String, theme: &Theme) {
+    if area.height == 0 {
+        return;
+    }
     let line = Line::from(vec![
         Span::styled(title.to_string(), theme.s.title),
         Span::styled(format!("  {note}"), theme.s.muted),
@@ -454,6 +457,9 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &ClusterView, ctx:
 }
 
 fn render_capi(f: &mut Frame, area: Rect, view: &ClusterView, skip: usize, ctx: &Ctx<'_>) {
+    if area.height == 0 {
+        return;
+    }
     let theme = ctx.theme;
     let rolling = view.sets.iter().filter(|s| s.set.rolling).count();
     let note = if view.sets.is_empty() {

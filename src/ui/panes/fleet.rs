@@ -326,7 +326,14 @@ pub fn data_cell(row: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Line<'sta
 }
 
 fn row_cells(row: &FleetRow, now: DateTime<Utc>, wide: bool, theme: &Theme) -> Vec<Line<'static>> {
-    let mut cells = vec![Line::styled(row.env.clone(), theme.s.title)];
+    // An environment with an accent (production, say) shows in it here too.
+    let env_style = theme.s.title.patch(theme.env_border(row.accent.as_deref()));
+    let env_style = if row.accent.is_some() {
+        env_style
+    } else {
+        theme.s.title
+    };
+    let mut cells = vec![Line::styled(row.env.clone(), env_style)];
     for c in [&row.sc, &row.wc] {
         cells.push(api_cell(&c.api, theme));
         cells.push(nodes_cell(c, theme));

@@ -50,7 +50,7 @@ impl AvailabilityChart<'_> {
         let s = &self.theme.s;
         let plot_h = area.height - 2;
         let days = self.points.len() as u16;
-        let cw = ((area.width - GUTTER) / days).clamp(1, 3);
+        let cw = ((area.width - GUTTER) / days).clamp(1, 5);
         let bar_w = if cw >= 2 { cw - 1 } else { 1 };
         let lo = self.floor();
         let frac = |v: f64| ((v - lo) / (100.0 - lo)).clamp(0.0, 1.0);

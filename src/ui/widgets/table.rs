@@ -437,9 +437,14 @@ mod tests {
 
     #[test]
     fn low_priority_columns_go_before_anything_is_cut() {
-        let lay = layout(&COLS, &[10, 40, 2, 20], 70, None);
+        // NAME needs at least 30: at 60 cells NODE cannot stay without cutting it more.
+        let mut cols = COLS;
+        cols[1].min = 30;
+        let lay = layout(&cols, &[10, 40, 2, 20], 60, None);
         assert_eq!(lay.spans[3], None, "NODE dropped");
-        assert_eq!(lay.spans[1], Some((11, 55)), "NAME grows into the room");
+        assert_eq!(lay.spans[1], Some((11, 45)), "NAME grows into the room");
+        let fits = layout(&cols, &[10, 40, 2, 20], 70, None);
+        assert!(fits.spans[3].is_some(), "NODE kept while NAME can give way");
         let wide = layout(&COLS, &[10, 40, 2, 20], 200, None);
         assert!(wide.spans.iter().all(Option::is_some));
         assert_eq!(wide.spans[1].unwrap().1, 60, "flex stops at max");
