@@ -101,7 +101,8 @@ pub fn probes(
             ("wc-ingress", ProbeKind::Cluster),
         ],
     };
-    let minute = |t: DateTime<Utc>| t - Duration::seconds(t.timestamp() % 60);
+    let minute =
+        |t: DateTime<Utc>| t - Duration::milliseconds(t.timestamp_millis().rem_euclid(60_000));
     let now = minute(now);
     targets
         .iter()

@@ -283,7 +283,8 @@ fn apply(c: &ClusterSim, inc: &Incident) -> Result<(), ApiError> {
                 .unwrap_or(Duration::from_secs(600));
             // Probes sample once a minute; the outage covers the current minute's probe.
             let now = c.clock.now();
-            let start = now - chrono::Duration::seconds(now.timestamp().rem_euclid(60));
+            let start =
+                now - chrono::Duration::milliseconds(now.timestamp_millis().rem_euclid(60_000));
             let end = now + chrono::Duration::from_std(d).unwrap_or_default();
             if c.add_outage(target, Interval { start, end }) {
                 Ok(())
