@@ -708,9 +708,9 @@ fn fixture() -> FleetState {
         for role in ClusterRole::ALL {
             let cluster = format!("{}-{role}", env.name);
             handle.cluster(role).update(|st| {
-                let mut sources = vec!["kubernetes", "nodes", "configmaps", "backups", "schedules", "restores", "backupstoragelocations", "alertmanager", "metrics", "slo", "pods", "workloads", "events", "pvcs"];
+                let mut sources = vec!["kubernetes", "nodes", "configmaps", "backups", "schedules", "restores", "backupstoragelocations", "alertmanager", "metrics", "slo", "pods", "deployments", "statefulsets", "daemonsets", "events", "pvcs"];
                 if role == ClusterRole::Sc {
-                    sources.extend(["capi", "cronjobs", "jobs"]);
+                    sources.extend(["capi-clusters", "control-planes", "machine-deployments", "machines", "cronjobs", "jobs"]);
                 }
                 healthy(st, &sources);
                 st.version = Some(env.k8s.to_string());

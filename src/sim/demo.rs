@@ -72,9 +72,7 @@ pub fn plan(n: u32, pods_per_cluster: u32) -> Vec<EnvPlan> {
 }
 
 fn hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-    })
+    crate::sim::hash::fnv64(s.as_bytes())
 }
 
 /// The uptime probes of a cluster and their recorded history: short random outages

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod controllers;
 pub mod demo;
 pub mod fleet;
+pub mod hash;
 pub mod registry;
 pub mod scenario;
 pub mod status;

@@ -404,17 +404,7 @@ impl ProbeTimeline {
 // Deterministic load
 // ---------------------------------------------------------------------------------------
 
-/// FNV-1a 64 (the hash Prometheus and Alertmanager use for label fingerprints).
-pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &b in *part {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    h
-}
+pub use crate::sim::hash::fnv1a64;
 
 /// A uniform number in [0, 1) from a hash and a salt (splitmix64 finaliser).
 fn unit(h: u64, salt: u64) -> f64 {

@@ -21,10 +21,7 @@ const LINE_EVERY_SECS: i64 = 7;
 const HISTORY: i64 = 200;
 
 fn hash(s: &str) -> u64 {
-    // FNV-1a: stable across runs, unlike the std hasher.
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-    })
+    crate::sim::hash::fnv64(s.as_bytes())
 }
 
 fn log_line(

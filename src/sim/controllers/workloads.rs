@@ -51,12 +51,8 @@ pub fn all() -> Vec<Box<dyn Controller>> {
 // ---------------------------------------------------------------------------------------
 // Shared machinery for the controllers of this module and its siblings.
 
-/// FNV-1a, a stable hash for names and fake identifiers.
-pub(crate) fn fnv64(bytes: &[u8]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    feed(&mut h, bytes);
-    h
-}
+use crate::sim::hash::feed;
+pub(crate) use crate::sim::hash::fnv64;
 
 /// Hashes JSON with object keys sorted, so the result does not depend on key order.
 fn hash_json(v: &Value, h: &mut u64) {
@@ -85,13 +81,6 @@ fn hash_json(v: &Value, h: &mut u64) {
     }
 }
 
-fn feed(h: &mut u64, bytes: &[u8]) {
-    for b in bytes {
-        *h ^= u64::from(*b);
-        *h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-}
-
 /// Characters the apiserver uses for generated names (no vowels, no look-alikes).
 const SAFE: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
@@ -107,7 +96,7 @@ pub(crate) fn safe_encode(mut n: u64, len: usize) -> String {
 
 /// Ten safe characters derived from a pod template, as in `web-7d4b9c8f5x`.
 pub fn template_hash(template: &Value) -> String {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut h = crate::sim::hash::start();
     hash_json(template, &mut h);
     safe_encode(h, 10)
 }

@@ -489,7 +489,7 @@ fn cluster_label(m: &ObjectMeta, i: &mut Interner, fallback: &Option<String>) ->
 
 impl Watched for wire::CapiCluster {
     type Row = CapiClusterRow;
-    const SOURCE: &'static str = "capi";
+    const SOURCE: &'static str = "capi-clusters";
     fn table(s: &mut ClusterState) -> &mut Table<CapiClusterRow> {
         &mut s.capi.clusters
     }
@@ -541,7 +541,7 @@ fn machine_set_row(
 
 impl Watched for wire::KubeadmControlPlane {
     type Row = MachineSetRow;
-    const SOURCE: &'static str = "capi";
+    const SOURCE: &'static str = "control-planes";
     fn table(s: &mut ClusterState) -> &mut Table<MachineSetRow> {
         &mut s.capi.control_planes
     }
@@ -560,7 +560,7 @@ impl Watched for wire::KubeadmControlPlane {
 
 impl Watched for wire::MachineDeployment {
     type Row = MachineSetRow;
-    const SOURCE: &'static str = "capi";
+    const SOURCE: &'static str = "machine-deployments";
     fn table(s: &mut ClusterState) -> &mut Table<MachineSetRow> {
         &mut s.capi.machine_deployments
     }
@@ -584,7 +584,7 @@ impl Watched for wire::MachineDeployment {
 
 impl Watched for wire::Machine {
     type Row = MachineRow;
-    const SOURCE: &'static str = "capi";
+    const SOURCE: &'static str = "machines";
     fn table(s: &mut ClusterState) -> &mut Table<MachineRow> {
         &mut s.capi.machines
     }

@@ -21,7 +21,16 @@ pub fn sources(pane: Pane, role: ClusterRole) -> &'static [&'static str] {
     match (pane, role) {
         (Pane::Pods, _) => &["kubernetes", "pods", "metrics"],
         (Pane::Alerts, _) => &["alertmanager"],
-        (Pane::Cluster, ClusterRole::Sc) => &["kubernetes", "nodes", "capi", "events", "metrics"],
+        (Pane::Cluster, ClusterRole::Sc) => &[
+            "kubernetes",
+            "nodes",
+            "capi-clusters",
+            "control-planes",
+            "machine-deployments",
+            "machines",
+            "events",
+            "metrics",
+        ],
         (Pane::Cluster, ClusterRole::Wc) => &["kubernetes", "nodes", "events", "metrics"],
         (Pane::Backups, ClusterRole::Sc) => &[
             "kubernetes",
