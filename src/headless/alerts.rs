@@ -150,10 +150,6 @@ fn severity_cell(s: Severity) -> Cell {
 }
 
 impl Report for AlertsReport {
-    fn json(&self, name: &str, generated_at: DateTime<Utc>) -> anyhow::Result<String> {
-        output::json(name, generated_at, self, &self.errors)
-    }
-
     fn errors(&self) -> &[SourceError] {
         &self.errors
     }

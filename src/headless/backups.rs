@@ -150,10 +150,6 @@ impl BackupsReport {
 }
 
 impl Report for BackupsReport {
-    fn json(&self, name: &str, generated_at: DateTime<Utc>) -> anyhow::Result<String> {
-        output::json(name, generated_at, self, &self.errors)
-    }
-
     fn errors(&self) -> &[SourceError] {
         &self.errors
     }

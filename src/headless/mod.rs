@@ -179,12 +179,22 @@ impl Built {
 }
 
 /// What each report module provides.
-trait Report {
+trait Report: ReportJson {
+    fn render(&self, out: &mut String, colour: bool);
+    fn errors(&self) -> &[SourceError];
+}
+
+/// The JSON of every [`Report`], from its `Serialize`.
+trait ReportJson {
     /// The whole JSON document, through [`output::json`]: the report's own fields (e.g.
     /// `items`) sit between `generated_at` and `errors`.
     fn json(&self, name: &str, generated_at: DateTime<Utc>) -> anyhow::Result<String>;
-    fn render(&self, out: &mut String, colour: bool);
-    fn errors(&self) -> &[SourceError];
+}
+
+impl<T: Report + serde::Serialize> ReportJson for T {
+    fn json(&self, name: &str, generated_at: DateTime<Utc>) -> anyhow::Result<String> {
+        output::json(name, generated_at, self, self.errors())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

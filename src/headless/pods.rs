@@ -129,10 +129,6 @@ fn item(env: &str, role: ClusterRole, p: &PodRow, now: DateTime<Utc>) -> PodItem
 }
 
 impl Report for PodsReport {
-    fn json(&self, name: &str, generated_at: DateTime<Utc>) -> anyhow::Result<String> {
-        output::json(name, generated_at, self, &self.errors)
-    }
-
     fn errors(&self) -> &[SourceError] {
         &self.errors
     }

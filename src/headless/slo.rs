@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use serde::Serialize;
 
-use super::output::{self, Cell, TextTable, Tone};
+use super::output::{Cell, TextTable, Tone};
 use super::{Built, Report, Selection, SourceError};
 use crate::cli::SloOptions;
 use crate::config::{self, ClusterRole, Probe};
@@ -153,10 +153,6 @@ async fn cluster_reports(
 }
 
 impl Report for SloReportList {
-    fn json(&self, name: &str, generated_at: DateTime<Utc>) -> anyhow::Result<String> {
-        output::json(name, generated_at, self, &self.errors)
-    }
-
     fn errors(&self) -> &[SourceError] {
         &self.errors
     }

@@ -444,10 +444,6 @@ fn judge(c: &mut ClusterStatus) {
 }
 
 impl Report for StatusReport {
-    fn json(&self, name: &str, generated_at: DateTime<Utc>) -> anyhow::Result<String> {
-        output::json(name, generated_at, self, &self.errors)
-    }
-
     fn errors(&self) -> &[SourceError] {
         &self.errors
     }

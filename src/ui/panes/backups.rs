@@ -9,14 +9,14 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::super::app::{App, Pane, Scope};
-use super::super::filter::Filter;
 use super::super::format;
 use super::super::render::Ctx;
 use super::super::theme::Theme;
 use super::super::widgets::share;
 use super::super::widgets::table::{
-    Align, Column, TableRow, TableView, cell, measure, put_line, styled,
+    Align, Column, TableRow, cell, put_line, render_window, styled,
 };
+use super::EnvKey;
 use crate::backup::{self, BackupAssessment, JobState, Status};
 use crate::config::ClusterRole;
 use crate::state::FleetState;
@@ -30,19 +30,10 @@ pub struct ClusterBackups {
     pub locations: Vec<StorageLocationRow>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-struct Key {
-    generation: u64,
-    env: String,
-    scope: Scope,
-    filter: String,
-    /// The verdict depends on the clock: re-judge at least every minute.
-    minute: i64,
-}
-
 #[derive(Debug, Default)]
 pub struct BackupsView {
-    key: Option<Key>,
+    /// `extra` is the minute.
+    key: Option<EnvKey<i64>>,
     pub clusters: Vec<ClusterBackups>,
     /// Newest first, filtered.
     pub backups: Vec<(ClusterRole, BackupRow)>,
@@ -50,23 +41,13 @@ pub struct BackupsView {
 
 impl BackupsView {
     pub fn refresh(&mut self, app: &App, state: &FleetState, now: DateTime<Utc>) {
-        let Some(env_name) = app.env.clone() else {
+        // The verdict depends on the clock: re-judge at least every minute.
+        let minute = now.timestamp() / 60;
+        let Some((key, env, filter)) =
+            EnvKey::changed(self.key.as_ref(), app, state, Pane::Backups, minute)
+        else {
             return;
         };
-        let key = Key {
-            generation: state.changes.generation(),
-            env: env_name.clone(),
-            scope: app.scope,
-            filter: app.filter_of(Pane::Backups).to_string(),
-            minute: now.timestamp() / 60,
-        };
-        if self.key.as_ref() == Some(&key) {
-            return;
-        }
-        let Some(env) = state.env(&env_name) else {
-            return;
-        };
-        let filter = Filter::parse(&key.filter).unwrap_or_default();
         self.clusters.clear();
         self.backups.clear();
         for role in app.scope.roles() {
@@ -399,19 +380,14 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &BackupsView, ctx:
                 TableRow::Cells(backup_cells(*role, b, ctx.now, theme).split_off(skip))
             })
             .collect();
-        let widths = measure(&all, columns.len());
-        let body = TableView::body_height(columns, table_area.height) as usize;
-        let window = app.lists.backups.window(body);
-        let selected = app.lists.backups.selected.checked_sub(window.start);
-        let rows = all
-            .into_iter()
-            .skip(window.start)
-            .take(window.len())
-            .collect();
-        TableView::new(columns, rows, theme)
-            .selected(selected)
-            .content_widths(&widths)
-            .render(table_area, f.buffer_mut());
+        render_window(
+            table_area,
+            f.buffer_mut(),
+            columns,
+            all,
+            &mut app.lists.backups,
+            theme,
+        );
     }
     y += table_h + gap2;
     for line in inventory.iter().take(inventory_h as usize) {

@@ -9,14 +9,14 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::super::app::{App, Pane, Scope};
-use super::super::filter::Filter;
 use super::super::format;
 use super::super::render::Ctx;
 use super::super::theme::Theme;
 use super::super::widgets::share;
 use super::super::widgets::table::{
-    Align, Column, TableRow, TableView, cell, measure, put_line, styled,
+    Align, Column, TableRow, TableView, cell, measure, put_line, render_window, styled,
 };
+use super::EnvKey;
 use crate::config::ClusterRole;
 use crate::state::FleetState;
 use crate::state::rows::{EventRow, MachineRow, MachineSetRow, NodeRow, Usage};
@@ -41,17 +41,9 @@ pub struct EventLine {
     pub event: EventRow,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-struct Key {
-    generation: u64,
-    env: String,
-    scope: Scope,
-    filter: String,
-}
-
 #[derive(Debug, Default)]
 pub struct ClusterView {
-    key: Option<Key>,
+    key: Option<EnvKey>,
     pub nodes: Vec<NodeLine>,
     pub sets: Vec<SetLine>,
     pub machines: Vec<(ClusterRole, MachineRow)>,
@@ -63,22 +55,11 @@ const EVENTS: usize = 50;
 
 impl ClusterView {
     pub fn refresh(&mut self, app: &App, state: &FleetState) {
-        let Some(env_name) = app.env.clone() else {
+        let Some((key, env, filter)) =
+            EnvKey::changed(self.key.as_ref(), app, state, Pane::Cluster, ())
+        else {
             return;
         };
-        let key = Key {
-            generation: state.changes.generation(),
-            env: env_name.clone(),
-            scope: app.scope,
-            filter: app.filter_of(Pane::Cluster).to_string(),
-        };
-        if self.key.as_ref() == Some(&key) {
-            return;
-        }
-        let Some(env) = state.env(&env_name) else {
-            return;
-        };
-        let filter = Filter::parse(&key.filter).unwrap_or_default();
         self.nodes.clear();
         self.sets.clear();
         self.machines.clear();
@@ -97,7 +78,7 @@ impl ClusterView {
                     });
                 }
             }
-            let cluster = format!("{env_name}-{role}");
+            let cluster = format!("{}-{role}", key.env);
             for (kind, table) in [
                 ("KubeadmControlPlane", &capi.capi.control_planes),
                 ("MachineDeployment", &capi.capi.machine_deployments),
@@ -396,19 +377,14 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &ClusterView, ctx:
             .iter()
             .map(|n| TableRow::Cells(node_cells(n, ctx.now, theme).split_off(skip)))
             .collect();
-        let widths = measure(&all, columns.len());
-        let body = TableView::body_height(columns, table_area.height) as usize;
-        let window = app.lists.nodes.window(body);
-        let selected = app.lists.nodes.selected.checked_sub(window.start);
-        let rows = all
-            .into_iter()
-            .skip(window.start)
-            .take(window.len())
-            .collect();
-        TableView::new(columns, rows, theme)
-            .selected(selected)
-            .content_widths(&widths)
-            .render(table_area, f.buffer_mut());
+        render_window(
+            table_area,
+            f.buffer_mut(),
+            columns,
+            all,
+            &mut app.lists.nodes,
+            theme,
+        );
     }
     y += nodes_h + gap1;
     render_capi(f, Rect::new(area.x, y, area.width, capi_h), view, skip, ctx);

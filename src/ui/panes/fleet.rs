@@ -15,7 +15,7 @@ use super::super::filter::Filter;
 use super::super::format;
 use super::super::render::Ctx;
 use super::super::theme::Theme;
-use super::super::widgets::table::{Column, TableRow, TableView, cell, measure, styled};
+use super::super::widgets::table::{Column, TableRow, cell, render_window, styled};
 use crate::backup;
 use crate::config::{ClusterRole, Policy};
 use crate::sources::alertmanager::{AlertState, Severity};
@@ -371,24 +371,19 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, rows: &[FleetRow], ctx: 
         height: table_h,
         ..area
     };
-    let body = TableView::body_height(&COLUMNS, table_h) as usize;
-    let window = app.lists.fleet.window(body);
-    let selected = app.lists.fleet.selected.checked_sub(window.start);
     let wide = area.width >= 120;
     let all: Vec<TableRow> = rows
         .iter()
         .map(|r| TableRow::Cells(row_cells(r, ctx.now, wide, ctx.theme)))
         .collect();
-    let widths = measure(&all, COLUMNS.len());
-    let table_rows: Vec<TableRow> = all
-        .into_iter()
-        .skip(window.start)
-        .take(window.len())
-        .collect();
-    TableView::new(&COLUMNS, table_rows, ctx.theme)
-        .selected(selected)
-        .content_widths(&widths)
-        .render(table_area, f.buffer_mut());
+    render_window(
+        table_area,
+        f.buffer_mut(),
+        &COLUMNS,
+        all,
+        &mut app.lists.fleet,
+        ctx.theme,
+    );
     let detail = Rect {
         y: area.y + table_h + 1,
         height: area.height.saturating_sub(table_h + 1),

@@ -8,13 +8,56 @@ pub mod pods;
 pub mod runs;
 pub mod slo;
 
+use std::sync::Arc;
+
 use ratatui::text::{Line, Span};
 
-use super::app::{App, Pane};
+use super::app::{App, Pane, Scope};
+use super::filter::Filter;
 use super::format;
 use super::render::Ctx;
 use crate::config::ClusterRole;
 use crate::state::health::SourceHealth;
+use crate::state::{EnvHandle, FleetState};
+
+/// What the data of a pane about one environment depends on: the state, the place, the
+/// filter, and anything else the pane names in `extra`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvKey<E = ()> {
+    pub generation: u64,
+    pub env: String,
+    pub scope: Scope,
+    pub filter: String,
+    pub extra: E,
+}
+
+impl<E: PartialEq> EnvKey<E> {
+    /// The key of `pane`'s data now, with the open environment and the parsed filter, or
+    /// `None` when nothing is to be recopied: no environment is open, the key equals
+    /// `last`, or the environment is gone. Store the key once the data is copied.
+    pub fn changed<'s>(
+        last: Option<&Self>,
+        app: &App,
+        state: &'s FleetState,
+        pane: Pane,
+        extra: E,
+    ) -> Option<(Self, &'s Arc<EnvHandle>, Filter)> {
+        let env_name = app.env.clone()?;
+        let key = EnvKey {
+            generation: state.changes.generation(),
+            env: env_name,
+            scope: app.scope,
+            filter: app.filter_of(pane).to_string(),
+            extra,
+        };
+        if last == Some(&key) {
+            return None;
+        }
+        let env = state.env(&key.env)?;
+        let filter = Filter::parse(&key.filter).unwrap_or_default();
+        Some((key, env, filter))
+    }
+}
 
 /// The sources a pane's data comes from, per cluster.
 pub fn sources(pane: Pane, role: ClusterRole) -> &'static [&'static str] {

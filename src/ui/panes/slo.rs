@@ -9,49 +9,30 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::super::app::{App, Pane, Scope};
-use super::super::filter::Filter;
 use super::super::format;
 use super::super::render::Ctx;
 use super::super::theme::Theme;
 use super::super::widgets::chart::AvailabilityChart;
 use super::super::widgets::table::{Align, Column, TableRow, TableView, cell, put_line, styled};
+use super::EnvKey;
 use super::fleet::budget_style;
 use crate::config::ClusterRole;
 use crate::slo::{self, SloReport, SloStatus};
 use crate::state::FleetState;
 
-#[derive(Debug, Clone, PartialEq)]
-struct Key {
-    generation: u64,
-    env: String,
-    scope: Scope,
-    filter: String,
-}
-
 #[derive(Debug, Default)]
 pub struct SloView {
-    key: Option<Key>,
+    key: Option<EnvKey>,
     pub reports: Vec<(ClusterRole, SloReport)>,
 }
 
 impl SloView {
     pub fn refresh(&mut self, app: &App, state: &FleetState) {
-        let Some(env_name) = app.env.clone() else {
+        let Some((key, env, filter)) =
+            EnvKey::changed(self.key.as_ref(), app, state, Pane::Slo, ())
+        else {
             return;
         };
-        let key = Key {
-            generation: state.changes.generation(),
-            env: env_name.clone(),
-            scope: app.scope,
-            filter: app.filter_of(Pane::Slo).to_string(),
-        };
-        if self.key.as_ref() == Some(&key) {
-            return;
-        }
-        let Some(env) = state.env(&env_name) else {
-            return;
-        };
-        let filter = Filter::parse(&key.filter).unwrap_or_default();
         self.reports.clear();
         for role in app.scope.roles() {
             let s = env.cluster(*role).read();

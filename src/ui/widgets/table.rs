@@ -12,6 +12,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Line;
 
+use super::super::app::ListState;
 use super::super::format;
 use super::super::theme::Theme;
 
@@ -248,6 +249,31 @@ pub fn measure(rows: &[TableRow<'_>], columns: usize) -> Vec<usize> {
         }
     }
     widths
+}
+
+/// Draws the rows of `all` that fit in `area`, scrolled to keep `list`'s selection in
+/// view, with each column as wide as its widest cell over all rows.
+pub fn render_window(
+    area: Rect,
+    buf: &mut Buffer,
+    columns: &[Column],
+    all: Vec<TableRow<'_>>,
+    list: &mut ListState,
+    theme: &Theme,
+) {
+    let widths = measure(&all, columns.len());
+    let body = TableView::body_height(columns, area.height) as usize;
+    let window = list.window(body);
+    let selected = list.selected.checked_sub(window.start);
+    let rows = all
+        .into_iter()
+        .skip(window.start)
+        .take(window.len())
+        .collect();
+    TableView::new(columns, rows, theme)
+        .selected(selected)
+        .content_widths(&widths)
+        .render(area, buf);
 }
 
 /// The table of one frame.
