@@ -95,3 +95,22 @@ pub async fn shutdown_signal() -> i32 {
         c = wait(SignalKind::hangup(), 128 + libc::SIGHUP) => c,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_gives_the_terminal_back_before_the_message() {
+        // Without a TTY the escape sequences go nowhere; what matters is that the hook
+        // runs restore, which releases the terminal exactly once.
+        install_panic_hook();
+        TAKEN.store(true, Ordering::SeqCst);
+        let result = std::panic::catch_unwind(|| panic!("boom"));
+        assert!(result.is_err());
+        assert!(!TAKEN.load(Ordering::SeqCst), "the panic hook did not restore the terminal");
+        // Restoring twice is harmless.
+        restore();
+        assert!(!TAKEN.load(Ordering::SeqCst));
+    }
+}
