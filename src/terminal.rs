@@ -108,7 +108,10 @@ mod tests {
         TAKEN.store(true, Ordering::SeqCst);
         let result = std::panic::catch_unwind(|| panic!("boom"));
         assert!(result.is_err());
-        assert!(!TAKEN.load(Ordering::SeqCst), "the panic hook did not restore the terminal");
+        assert!(
+            !TAKEN.load(Ordering::SeqCst),
+            "the panic hook did not restore the terminal"
+        );
         // Restoring twice is harmless.
         restore();
         assert!(!TAKEN.load(Ordering::SeqCst));
