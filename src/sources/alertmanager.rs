@@ -11,7 +11,7 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::header;
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -667,13 +667,29 @@ impl AlertmanagerClient {
     /// or `http://127.0.0.1:9093/am` behind a path prefix. `timeout` bounds each request.
     pub fn new(base_url: &str, bearer: Option<String>, timeout: Duration) -> Result<Self, AmError> {
         let base = parse_base(base_url)?;
-        let http = build_http(bearer.as_deref(), timeout).map_err(|reason| AmError::Client {
+        let http = build_http().map_err(|reason| AmError::Client {
             url: redacted(&base),
             reason,
         })?;
         Ok(AlertmanagerClient {
             http,
             base,
+            timeout,
+            bearer,
+        })
+    }
+
+    /// As [`AlertmanagerClient::new`], sharing `http` (its connection pools and TLS
+    /// set-up) with other clients, as a fleet of hundreds of clusters should.
+    pub fn with_http(
+        base_url: &str,
+        bearer: Option<String>,
+        timeout: Duration,
+        http: reqwest::Client,
+    ) -> Result<Self, AmError> {
+        Ok(AlertmanagerClient {
+            http,
+            base: parse_base(base_url)?,
             timeout,
             bearer,
         })
@@ -761,6 +777,13 @@ impl AlertmanagerClient {
         url: &Url,
         request: RequestBuilder,
     ) -> Result<Response, AmError> {
+        let mut request = request
+            .header(header::ACCEPT, "application/json")
+            .timeout(self.timeout);
+        if let Some(token) = &self.bearer {
+            // bearer_auth marks the header sensitive, so it never shows in debug output.
+            request = request.bearer_auth(token.trim());
+        }
         let response = request.send().await.map_err(|err| AmError::Request {
             method: method.clone(),
             url: redacted(url),
@@ -835,25 +858,8 @@ fn parse_base(base_url: &str) -> Result<Url, AmError> {
     Ok(url)
 }
 
-fn build_http(bearer: Option<&str>, timeout: Duration) -> Result<reqwest::Client, String> {
-    // reqwest is built without a rustls crypto provider and panics at `build()` when none is
-    // installed, even for plain http. The binary installs ring at start; this covers library
-    // users such as tests. A second install is a harmless no-op error.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut headers = HeaderMap::new();
-    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-    if let Some(token) = bearer {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.trim()))
-            .map_err(|_| "the bearer token contains characters not allowed in a header")?;
-        value.set_sensitive(true);
-        headers.insert(header::AUTHORIZATION, value);
-    }
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .user_agent(concat!("ck8s-console/", env!("CARGO_PKG_VERSION")))
-        .timeout(timeout)
-        .build()
-        .map_err(|err| err.to_string())
+fn build_http() -> Result<reqwest::Client, String> {
+    super::http_client().map_err(|err| err.to_string())
 }
 
 /// The URL for messages: without user name or password.

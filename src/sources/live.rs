@@ -77,6 +77,10 @@ impl LiveFleet {
         let state = Arc::new(FleetState::new(fleet));
         let fleet = Arc::new(fleet.clone());
         let slo_permits = Arc::new(tokio::sync::Semaphore::new(SLO_CONCURRENCY));
+        // One HTTP client for every Prometheus and Alertmanager: one TLS set-up and
+        // connection pool instead of one per cluster.
+        let http = super::http_client().ok();
+        let kubeconfigs = super::kube::Kubeconfigs::default();
         let mut clusters = Vec::new();
         for handle in state.clusters() {
             clusters.push(
@@ -85,6 +89,8 @@ impl LiveFleet {
                     &intervals,
                     fleet.clone(),
                     slo_permits.clone(),
+                    http.clone(),
+                    &kubeconfigs,
                     &state.policy,
                 )
                 .await,
@@ -170,9 +176,11 @@ async fn start_cluster(
     intervals: &Intervals,
     fleet: Arc<config::Fleet>,
     slo_permits: Arc<tokio::sync::Semaphore>,
+    http: Option<reqwest::Client>,
+    kubeconfigs: &super::kube::Kubeconfigs,
     policy: &config::Policy,
 ) -> ClusterRuntime {
-    let kube = match ClusterSources::start(handle.clone()).await {
+    let kube = match ClusterSources::start(handle.clone(), kubeconfigs).await {
         Ok(k) => Some(k),
         Err(e) => {
             handle.source_failed("kubernetes", Utc::now(), e.to_string(), false);
@@ -182,14 +190,26 @@ async fn start_cluster(
     let open = Arc::new(AtomicBool::new(false));
     let metrics_now = Arc::new(tokio::sync::Notify::new());
     let cfg = &handle.config;
-    let alertmanager = match AlertmanagerClient::new(&cfg.alertmanager, None, HTTP_TIMEOUT) {
+    let am = match &http {
+        Some(http) => {
+            AlertmanagerClient::with_http(&cfg.alertmanager, None, HTTP_TIMEOUT, http.clone())
+        }
+        None => AlertmanagerClient::new(&cfg.alertmanager, None, HTTP_TIMEOUT),
+    };
+    let alertmanager = match am {
         Ok(c) => Some(Arc::new(c)),
         Err(e) => {
             handle.source_failed("alertmanager", Utc::now(), e.to_string(), false);
             None
         }
     };
-    let prom = match PrometheusClient::new(&cfg.prometheus, None, HTTP_TIMEOUT) {
+    let prom = match &http {
+        Some(http) => {
+            PrometheusClient::with_http(&cfg.prometheus, None, HTTP_TIMEOUT, http.clone())
+        }
+        None => PrometheusClient::new(&cfg.prometheus, None, HTTP_TIMEOUT),
+    };
+    let prom = match prom {
         Ok(c) => Some(Arc::new(c)),
         Err(e) => {
             handle.source_failed("prometheus", Utc::now(), e.to_string(), false);

@@ -257,6 +257,7 @@ const POD_MEMORY: &str =
 pub struct PrometheusClient {
     base: Url,
     token: Option<String>,
+    timeout: Duration,
     http: reqwest::Client,
 }
 
@@ -278,20 +279,30 @@ impl PrometheusClient {
         timeout: Duration,
     ) -> Result<PrometheusClient, PromError> {
         let base = parse_base(base_url)?;
-        // reqwest (rustls-no-provider) panics at `build()` without a process-wide crypto
-        // provider, even for plain http. main installs ring first; this covers library users
-        // such as tests, and a second install is a harmless error.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| PromError::Client {
-                url: display_url(&base),
-                reason: error_chain(&e.without_url()),
-            })?;
+        let http = super::http_client().map_err(|e| PromError::Client {
+            url: display_url(&base),
+            reason: error_chain(&e.without_url()),
+        })?;
         Ok(PrometheusClient {
             base,
             token: bearer_token,
+            timeout,
+            http,
+        })
+    }
+
+    /// As [`PrometheusClient::new`], sharing `http` (its connection pools and TLS set-up)
+    /// with other clients, as a fleet of hundreds of clusters should.
+    pub fn with_http(
+        base_url: &str,
+        bearer_token: Option<String>,
+        timeout: Duration,
+        http: reqwest::Client,
+    ) -> Result<PrometheusClient, PromError> {
+        Ok(PrometheusClient {
+            base: parse_base(base_url)?,
+            token: bearer_token,
+            timeout,
             http,
         })
     }
@@ -432,7 +443,7 @@ impl PrometheusClient {
         let shown = display_url(&url);
         url.query_pairs_mut()
             .extend_pairs(params.iter().map(|(k, v)| (k, v.as_str())));
-        let mut request = self.http.get(url);
+        let mut request = self.http.get(url).timeout(self.timeout);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }

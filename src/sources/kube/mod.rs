@@ -51,13 +51,40 @@ pub enum KubeSourceError {
 /// A client for one cluster from its kubeconfig file and context. Exec-plugin and
 /// token-file credentials are refreshed by kube-rs when they expire.
 pub async fn client(cfg: &ClusterConfig) -> Result<Client, KubeSourceError> {
-    let path = cfg.kubeconfig.display().to_string();
-    let kubeconfig = kube::config::Kubeconfig::read_from(&cfg.kubeconfig).map_err(|source| {
-        KubeSourceError::Kubeconfig {
-            path: path.clone(),
-            source,
+    client_from(cfg, &Kubeconfigs::default()).await
+}
+
+/// Parsed kubeconfig files by path: a fleet's clusters often share one file, and a
+/// file with hundreds of contexts is worth parsing once, not once per cluster.
+#[derive(Default)]
+pub struct Kubeconfigs(
+    std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, kube::config::Kubeconfig>>,
+);
+
+impl Kubeconfigs {
+    fn get(&self, path: &std::path::Path) -> Result<kube::config::Kubeconfig, KubeSourceError> {
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(kc) = cache.get(path) {
+            return Ok(kc.clone());
         }
-    })?;
+        let kc = kube::config::Kubeconfig::read_from(path).map_err(|source| {
+            KubeSourceError::Kubeconfig {
+                path: path.display().to_string(),
+                source,
+            }
+        })?;
+        cache.insert(path.to_path_buf(), kc.clone());
+        Ok(kc)
+    }
+}
+
+/// As [`client`], reading the kubeconfig through `cache`.
+pub async fn client_from(
+    cfg: &ClusterConfig,
+    cache: &Kubeconfigs,
+) -> Result<Client, KubeSourceError> {
+    let path = cfg.kubeconfig.display().to_string();
+    let kubeconfig = cache.get(&cfg.kubeconfig)?;
     let options = kube::config::KubeConfigOptions {
         context: Some(cfg.context.clone()),
         ..Default::default()
@@ -250,8 +277,11 @@ impl Drop for ClusterSources {
 impl ClusterSources {
     /// Connects (without network I/O: the first request happens in the watchers) and
     /// starts the light sources.
-    pub async fn start(handle: Arc<ClusterHandle>) -> Result<ClusterSources, KubeSourceError> {
-        let client = client(&handle.config).await?;
+    pub async fn start(
+        handle: Arc<ClusterHandle>,
+        kubeconfigs: &Kubeconfigs,
+    ) -> Result<ClusterSources, KubeSourceError> {
+        let client = client_from(&handle.config, kubeconfigs).await?;
         let mut me = ClusterSources {
             client,
             handle,
