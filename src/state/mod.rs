@@ -304,6 +304,19 @@ impl FleetState {
     }
 }
 
+/// A fleet state of one environment with no data, for tests that fill it by hand.
+#[cfg(test)]
+pub fn test_fleet(env: &str) -> FleetState {
+    let text = format!(
+        "version = 1\n[[environment]]\nname = \"{env}\"\n\
+         [environment.sc]\nkubeconfig = \"/k\"\ncontext = \"sc\"\nprometheus = \"http://p\"\nalertmanager = \"http://a\"\n\
+         [environment.wc]\nkubeconfig = \"/k\"\ncontext = \"wc\"\nprometheus = \"http://p\"\nalertmanager = \"http://a\"\n"
+    );
+    let fleet =
+        config::parse(&text, std::path::Path::new("/f.toml")).expect("the test fleet parses");
+    FleetState::new(&fleet)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,28 +84,12 @@ pub fn filter_keystrokes(state: &FleetState, env: &str, text: &str) -> Vec<Durat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{self, ClusterRole};
+    use crate::config::ClusterRole;
     use crate::state::rows::{PodPhase, PodRow, Usage};
 
     /// One environment with `per_cluster` pods in each cluster, named like real ones.
     fn fleet(per_cluster: usize) -> FleetState {
-        let text = r#"
-version = 1
-[[environment]]
-name = "big"
-[environment.sc]
-kubeconfig = "/k"
-context = "sc"
-prometheus = "http://p"
-alertmanager = "http://a"
-[environment.wc]
-kubeconfig = "/k"
-context = "wc"
-prometheus = "http://p"
-alertmanager = "http://a"
-"#;
-        let fleet = config::parse(text, std::path::Path::new("/f.toml")).unwrap();
-        let state = FleetState::new(&fleet);
+        let state = crate::state::test_fleet("big");
         let env = state.env("big").unwrap().clone();
         let apps = [
             "payments",

@@ -449,7 +449,6 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, index: &PodsIndex, ctx: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config;
     use std::sync::Arc;
 
     fn pod(ns: &str, name: &str, status: &str, restarts: u32, app: &str) -> PodRow {
@@ -470,23 +469,7 @@ mod tests {
     }
 
     fn fleet() -> FleetState {
-        let text = r#"
-version = 1
-[[environment]]
-name = "globex"
-[environment.sc]
-kubeconfig = "/k"
-context = "sc"
-prometheus = "http://p"
-alertmanager = "http://a"
-[environment.wc]
-kubeconfig = "/k"
-context = "wc"
-prometheus = "http://p"
-alertmanager = "http://a"
-"#;
-        let fleet = config::parse(text, std::path::Path::new("/f.toml")).unwrap();
-        let state = FleetState::new(&fleet);
+        let state = crate::state::test_fleet("globex");
         let env = state.env("globex").unwrap().clone();
         for (role, pods) in [
             (
