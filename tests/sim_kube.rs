@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -66,8 +66,8 @@ fn paging_lists_five_thousand_pods_exactly_once() {
 #[test]
 fn watcher_sees_what_kubectl_sees() {
     let sim = common::small();
-    let mut kubectl = Command::new("kubectl")
-        .args([
+    let mut kubectl = sim
+        .kubectl_command(&[
             "--context",
             "acme-wc",
             "get",
@@ -77,8 +77,6 @@ fn watcher_sees_what_kubectl_sees() {
             "-w",
             "--output-watch-events",
         ])
-        .env("KUBECONFIG", &sim.kubeconfig)
-        .env("HOME", sim.dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

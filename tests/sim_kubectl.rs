@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -116,8 +116,8 @@ fn api_resources_lists_core_apps_velero_and_cluster_api() {
 #[test]
 fn watch_sees_a_scale_up() {
     let sim = small();
-    let mut child = Command::new("kubectl")
-        .args([
+    let mut child = sim
+        .kubectl_command(&[
             "--context",
             "acme-wc",
             "get",
@@ -129,9 +129,6 @@ fn watch_sees_a_scale_up() {
             "-w",
             "--output-watch-events",
         ])
-        .env("KUBECONFIG", &sim.kubeconfig)
-        .env("KUBECACHEDIR", sim.dir.path().join("kube-cache"))
-        .env("HOME", sim.dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

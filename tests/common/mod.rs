@@ -49,13 +49,19 @@ pub fn small() -> Sim {
 impl Sim {
     /// Runs kubectl with this fleet's kubeconfig and a private cache dir.
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("KUBECACHEDIR", self.dir.path().join("kube-cache"))
-            .env("HOME", self.dir.path())
+        self.kubectl_command(args)
             .output()
             .expect("kubectl runs (is it installed? scripts/setup-test-deps installs it)")
+    }
+
+    /// A kubectl command for this fleet, not yet started (for long-running watches).
+    pub fn kubectl_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("kubectl");
+        cmd.args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("KUBECACHEDIR", self.dir.path().join("kube-cache"))
+            .env("HOME", self.dir.path());
+        cmd
     }
 
     /// kubectl that must succeed; returns its stdout.
