@@ -19,22 +19,38 @@ struct Inner {
 
 impl SimClock {
     pub fn new(sim_start: DateTime<Utc>, speed: f64) -> SimClock {
+        SimClock::starting(Instant::now(), sim_start, speed)
+    }
+
+    fn starting(real_start: Instant, sim_start: DateTime<Utc>, speed: f64) -> SimClock {
         SimClock(Arc::new(Inner {
-            real_start: Instant::now(),
+            real_start,
             sim_start,
             speed: speed.max(0.001),
         }))
     }
 
-    /// Starts at the wall-clock now.
+    /// Starts at the wall-clock now. The instant is taken before the wall clock is read so
+    /// that at speed 1 the simulated clock never lags the wall clock: clients stamp
+    /// silences with their own `now`, and a server that is behind would keep them pending.
     pub fn realtime(speed: f64) -> SimClock {
-        SimClock::new(Utc::now(), speed)
+        let real_start = Instant::now();
+        SimClock::starting(real_start, Utc::now(), speed)
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        let real = self.0.real_start.elapsed().as_secs_f64();
-        let sim_ms = (real * self.0.speed * 1000.0) as i64;
-        self.0.sim_start + chrono::Duration::milliseconds(sim_ms)
+        let real = self.0.real_start.elapsed();
+        // Full precision: truncating to milliseconds put the clock up to 1 ms behind the
+        // wall clock, longer than a request on loopback takes.
+        let sim = if self.0.speed == 1.0 {
+            real
+        } else {
+            Duration::try_from_secs_f64(real.as_secs_f64() * self.0.speed).unwrap_or(Duration::MAX)
+        };
+        chrono::Duration::from_std(sim)
+            .ok()
+            .and_then(|d| self.0.sim_start.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     pub fn speed(&self) -> f64 {
@@ -76,6 +92,19 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         let passed = c.now() - start;
         assert!(passed >= chrono::Duration::seconds(72), "{passed}");
+    }
+
+    #[test]
+    fn at_real_speed_the_clock_never_lags_the_wall_clock() {
+        let c = SimClock::realtime(1.0);
+        for _ in 0..20_000 {
+            let wall = Utc::now();
+            let sim = c.now();
+            assert!(
+                sim >= wall,
+                "simulated {sim} is behind the wall clock {wall}"
+            );
+        }
     }
 
     #[test]
