@@ -66,10 +66,11 @@ pub enum Command {
     Backups(BackupsArgs),
     /// Show availability, error budget and burn rates per uptime target.
     Slo(SloArgs),
-    /// Start a workflow (provision, scale, upgrade, drain, backup, restore, ...).
+    /// Start a workflow (scale, backup) and follow it to the end. Exit codes: 0 succeeded,
+    /// 1 failed or cancelled, 2 bad input, 3 refused by the policy or the cluster lock.
     Run(RunArgs),
-    /// List workflow runs and their state.
-    Runs(ReportArgs),
+    /// List workflow runs; show, cancel or resume one; read or verify the audit log.
+    Runs(RunsArgs),
     /// Print the resolved paths: config, state dir, journals, audit log, log file, themes.
     Info(InfoArgs),
     /// Print shell completions.
@@ -306,11 +307,65 @@ fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(after_help = "Workflows:\n  \
+    scale   workers=N [machinedeployment=NAME]   scale a cluster's workers through Cluster API\n  \
+    backup  [schedule=NAME]                      an on-demand Velero backup from a schedule\n\n\
+Examples:\n  \
+    ck8s-console run scale --env acme --cluster wc workers=5\n  \
+    ck8s-console run scale --env acme --cluster wc workers=24 --reason \"customer order 4711, approved by CTO\"\n  \
+    ck8s-console run backup --env globex --cluster sc --plan")]
 pub struct RunArgs {
-    /// Workflow name (provision, scale, upgrade, drain, backup, restore, silence, decommission).
+    /// Workflow name: scale or backup.
     pub workflow: String,
     /// Workflow parameters as KEY=VALUE.
     pub params: Vec<String>,
+    /// The environment to act on.
+    #[arg(long, value_name = "NAME")]
+    pub env: String,
+    /// The cluster to act on.
+    #[arg(long, value_enum)]
+    pub cluster: ClusterArg,
+    /// Why the policy may be overridden; needed when the policy asks for an override.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Only show the plan and the policy's verdict; change nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub action: Option<RunsAction>,
+    /// Only runs of this environment (repeatable, or comma-separated).
+    #[arg(
+        long = "env",
+        value_name = "NAME",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub envs: Vec<String>,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'o', value_enum, global = true)]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum RunsAction {
+    /// One run with its steps and step log.
+    Show { id: String },
+    /// Ask a run to stop at its next safe point (works across processes).
+    Cancel { id: String },
+    /// Resume a stopped, failed or cancelled run at its first unfinished step, and follow it.
+    Resume { id: String },
+    /// The audit log; --verify checks its hash chain (exit 1 when broken).
+    Audit {
+        #[arg(long)]
+        verify: bool,
+    },
 }
 
 #[derive(Debug, Args, Clone)]

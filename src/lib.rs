@@ -7,6 +7,7 @@ pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod exit;
 pub mod headless;
 pub mod logging;

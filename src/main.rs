@@ -97,9 +97,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         Some(Command::Alerts(a)) => report(paths, ReportKind::Alerts(a.options), &a.report),
         Some(Command::Backups(a)) => report(paths, ReportKind::Backups(a.options), &a.report),
         Some(Command::Slo(a)) => report(paths, ReportKind::Slo(a.options), &a.report),
-        Some(cmd) => {
-            config::load(&paths.config_file)?;
-            Ok(not_yet(cmd.name(), "the workflow engine"))
+        Some(Command::Run(args)) => {
+            let fleet = config::load(&paths.config_file)?;
+            Ok(runtime()?.block_on(headless::runs::run(&args, fleet, paths)))
+        }
+        Some(Command::Runs(args)) => {
+            let fleet = config::load(&paths.config_file)?;
+            Ok(runtime()?.block_on(headless::runs::runs(&args, fleet, paths)))
         }
     }
 }
@@ -167,15 +171,6 @@ async fn console(fleet: &config::Fleet, paths: &Paths, args: ConsoleArgs) -> any
 fn report(paths: &Paths, kind: ReportKind, args: &ReportArgs) -> anyhow::Result<i32> {
     let fleet = config::load(&paths.config_file)?;
     runtime()?.block_on(headless::run(kind, args, &fleet))
-}
-
-/// Says plainly that a command is not built yet, and exits 2 so scripts notice.
-fn not_yet(what: &str, needs: &str) -> i32 {
-    eprintln!(
-        "ck8s-console: `{what}` is not available yet in this version (it needs {needs}). \
-         See README.md for what works today."
-    );
-    exit::USAGE
 }
 
 fn info(paths: &Paths, args: &InfoArgs) -> anyhow::Result<i32> {

@@ -12,6 +12,7 @@ mod alerts;
 mod backups;
 mod output;
 mod pods;
+pub mod runs;
 mod slo;
 mod status;
 

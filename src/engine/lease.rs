@@ -1,0 +1,317 @@
+//! One run per cluster at a time, across every console and script of the provider: a
+//! coordination.k8s.io `Lease` per cluster, kept in the environment's service cluster (the
+//! management cluster, which also holds the Cluster API objects) so that a lock exists even
+//! while the workload cluster is down.
+//!
+//! The holder is the run id, not the process: a run resumed after its process died takes
+//! its own lock back at once, while any other run waits for the lease to lapse.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff;
+use kube::api::{DeleteParams, Preconditions};
+use kube::{Api, Client};
+
+use crate::config::ClusterRole;
+
+pub const NAMESPACE: &str = "kube-system";
+/// How long a lock outlives a holder that stopped renewing it.
+pub const DURATION: Duration = Duration::from_secs(60);
+/// How often a running workflow renews its lock.
+pub const RENEW_EVERY: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "{cluster} is locked by run {holder} until {until} (lease {NAMESPACE}/{lease} in the service cluster); wait for it or cancel that run"
+    )]
+    Held {
+        cluster: String,
+        holder: String,
+        lease: String,
+        until: DateTime<Utc>,
+    },
+    #[error("the lock lease {NAMESPACE}/{lease}: {source}")]
+    Kube {
+        lease: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+pub fn lease_name(env: &str, role: ClusterRole) -> String {
+    format!("ck8s-console-{env}-{role}")
+}
+
+/// A held lock. Drop does not release it (that needs I/O); call [`ClusterLock::release`].
+#[derive(Debug)]
+pub struct ClusterLock {
+    api: Api<Lease>,
+    name: String,
+    cluster: String,
+    holder: String,
+}
+
+fn micro(t: DateTime<Utc>) -> MicroTime {
+    let ts = jiff::Timestamp::from_microsecond(t.timestamp_micros()).unwrap_or_default();
+    MicroTime(ts)
+}
+
+fn chrono_of(t: &MicroTime) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.0.as_microsecond()).unwrap_or_default()
+}
+
+/// Who holds the lease now, and until when; `None` when nobody does.
+fn current_holder(lease: &Lease) -> Option<(String, DateTime<Utc>)> {
+    let spec = lease.spec.as_ref()?;
+    let holder = spec.holder_identity.clone().filter(|h| !h.is_empty())?;
+    let renewed = spec.renew_time.as_ref().or(spec.acquire_time.as_ref())?;
+    let secs = spec
+        .lease_duration_seconds
+        .unwrap_or(DURATION.as_secs() as i32);
+    Some((
+        holder,
+        chrono_of(renewed) + chrono::TimeDelta::seconds(secs.into()),
+    ))
+}
+
+fn spec_for(holder: &str, acquired: DateTime<Utc>, now: DateTime<Utc>) -> LeaseSpec {
+    LeaseSpec {
+        holder_identity: Some(holder.to_owned()),
+        lease_duration_seconds: Some(DURATION.as_secs() as i32),
+        acquire_time: Some(micro(acquired)),
+        renew_time: Some(micro(now)),
+        ..LeaseSpec::default()
+    }
+}
+
+/// The run holding `role` of `env` now, if any: what the policy gate reports before a run
+/// is started.
+pub async fn holder(
+    sc: Client,
+    env: &str,
+    role: ClusterRole,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, LockError> {
+    let name = lease_name(env, role);
+    let api: Api<Lease> = Api::namespaced(sc, NAMESPACE);
+    let lease = api.get_opt(&name).await.map_err(|source| LockError::Kube {
+        lease: name.clone(),
+        source,
+    })?;
+    Ok(lease
+        .as_ref()
+        .and_then(current_holder)
+        .filter(|(_, until)| *until > now)
+        .map(|(h, _)| h))
+}
+
+/// Takes the lock for `holder`. Optimistic concurrency on the lease's resourceVersion makes
+/// two consoles racing for a free lock end with one winner.
+pub async fn acquire(
+    sc: Client,
+    env: &str,
+    role: ClusterRole,
+    holder: &str,
+    now: DateTime<Utc>,
+) -> Result<ClusterLock, LockError> {
+    let name = lease_name(env, role);
+    let api: Api<Lease> = Api::namespaced(sc, NAMESPACE);
+    let kube_err = |source| LockError::Kube {
+        lease: name.clone(),
+        source,
+    };
+    let lock = ClusterLock {
+        api: api.clone(),
+        name: name.clone(),
+        cluster: format!("{env}-{role}"),
+        holder: holder.to_owned(),
+    };
+    match api.get_opt(&name).await.map_err(kube_err)? {
+        None => {
+            let lease = Lease {
+                metadata: ObjectMeta {
+                    name: Some(name.clone()),
+                    namespace: Some(NAMESPACE.to_owned()),
+                    labels: Some(
+                        [("app.kubernetes.io/managed-by".into(), "ck8s-console".into())].into(),
+                    ),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(spec_for(holder, now, now)),
+            };
+            api.create(&Default::default(), &lease)
+                .await
+                .map_err(|e| lock.conflict_or(e, now))?;
+        }
+        Some(mut lease) => {
+            if let Some((other, until)) = current_holder(&lease)
+                && !may_take_over(&other, holder)
+                && until > now
+            {
+                return Err(lock.held(other, until));
+            }
+            lease.spec = Some(spec_for(holder, now, now));
+            api.replace(&name, &Default::default(), &lease)
+                .await
+                .map_err(|e| lock.conflict_or(e, now))?;
+        }
+    }
+    Ok(lock)
+}
+
+/// The holder identity of a run driven by this process: `<run id> <host>:<pid>`.
+pub fn holder_identity(run_id: &str, host: &str) -> String {
+    format!("{run_id} {host}:{}", std::process::id())
+}
+
+/// Whether `me` may take a lease `other` holds: it is the same holder, or the same run
+/// whose process on this host has died (a resume right after a crash need not wait for
+/// the lease to lapse).
+fn may_take_over(other: &str, me: &str) -> bool {
+    if other == me {
+        return true;
+    }
+    let parse = |h: &str| {
+        let (run, rest) = h.split_once(' ')?;
+        let (host, pid) = rest.rsplit_once(':')?;
+        Some((run.to_owned(), host.to_owned(), pid.parse::<u32>().ok()?))
+    };
+    match (parse(other), parse(me)) {
+        (Some((run_a, host_a, pid)), Some((run_b, host_b, _))) => {
+            run_a == run_b && host_a == host_b && !process_alive(pid)
+        }
+        _ => false,
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+impl ClusterLock {
+    fn held(&self, holder: String, until: DateTime<Utc>) -> LockError {
+        LockError::Held {
+            cluster: self.cluster.clone(),
+            holder,
+            lease: self.name.clone(),
+            until,
+        }
+    }
+
+    /// A 409 means another console won the race: say who, like any other held lock.
+    fn conflict_or(&self, e: kube::Error, now: DateTime<Utc>) -> LockError {
+        let conflict = matches!(&e, kube::Error::Api(s) if s.code == 409);
+        if conflict {
+            return self.held(
+                "another console".into(),
+                now + chrono::TimeDelta::seconds(DURATION.as_secs() as i64),
+            );
+        }
+        LockError::Kube {
+            lease: self.name.clone(),
+            source: e,
+        }
+    }
+
+    /// Renews the lease; fails when someone else took it (the lease lapsed while this
+    /// process could not reach the service cluster), and the run must stop.
+    pub async fn renew(&self, now: DateTime<Utc>) -> Result<(), LockError> {
+        let mut lease = self
+            .api
+            .get(&self.name)
+            .await
+            .map_err(|source| LockError::Kube {
+                lease: self.name.clone(),
+                source,
+            })?;
+        if let Some((other, until)) = current_holder(&lease)
+            && other != self.holder
+        {
+            return Err(self.held(other, until));
+        }
+        let acquired = lease
+            .spec
+            .as_ref()
+            .and_then(|s| s.acquire_time.as_ref())
+            .map(chrono_of)
+            .unwrap_or(now);
+        lease.spec = Some(spec_for(&self.holder, acquired, now));
+        self.api
+            .replace(&self.name, &Default::default(), &lease)
+            .await
+            .map_err(|e| self.conflict_or(e, now))?;
+        Ok(())
+    }
+
+    /// Deletes the lease if it is still ours. A failure only delays the next run by the
+    /// lease duration, so it is logged, not raised.
+    pub async fn release(self) {
+        let Ok(lease) = self.api.get(&self.name).await else {
+            return;
+        };
+        if current_holder(&lease).is_some_and(|(h, _)| h != self.holder) {
+            return;
+        }
+        let dp = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: lease.metadata.resource_version.clone(),
+                uid: None,
+            }),
+            ..DeleteParams::default()
+        };
+        if let Err(e) = self.api.delete(&self.name, &dp).await {
+            tracing::warn!(lease = %self.name, error = %e, "releasing the run lock failed; it lapses on its own");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_780_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn a_lease_is_held_until_its_renewal_plus_duration() {
+        let lease = Lease {
+            metadata: ObjectMeta::default(),
+            spec: Some(spec_for("run-a", at(0), at(30))),
+        };
+        let (holder, until) = current_holder(&lease).unwrap();
+        assert_eq!(holder, "run-a");
+        assert_eq!(until, at(30 + DURATION.as_secs() as i64));
+    }
+
+    #[test]
+    fn only_the_same_run_on_this_host_after_its_process_died_takes_over() {
+        let me = holder_identity("run-a", "bastion");
+        assert!(may_take_over(&me, &me));
+        // pid 0 is never a live process that /proc lists.
+        assert!(may_take_over("run-a bastion:0", &me));
+        let alive = format!("run-a bastion:{}", std::process::id());
+        assert!(
+            may_take_over(&alive, &me),
+            "the same process is the same holder"
+        );
+        assert!(!may_take_over("run-a other-host:0", &me));
+        assert!(!may_take_over("run-b bastion:0", &me));
+        assert!(!may_take_over("kubectl", &me));
+    }
+
+    #[test]
+    fn an_empty_holder_is_free() {
+        let mut spec = spec_for("x", at(0), at(0));
+        spec.holder_identity = Some(String::new());
+        let lease = Lease {
+            metadata: ObjectMeta::default(),
+            spec: Some(spec),
+        };
+        assert_eq!(current_holder(&lease), None);
+    }
+}

@@ -1,0 +1,493 @@
+//! The workflow engine: plans a run against the policy, locks the cluster, runs the
+//! workflow's steps in a background task, journals every step and audits every change.
+//! The console and the headless `run` share it; it never draws and never prints.
+
+pub mod audit;
+pub mod journal;
+pub mod lease;
+pub mod policy;
+mod run;
+pub mod workflows;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+
+use self::audit::{AuditError, AuditLog, NewRecord};
+use self::journal::{Entry, JournalError, Journals, Outcome, RunSummary};
+use self::lease::LockError;
+use self::policy::Decision;
+use self::workflows::{Target, WorkflowKind};
+use crate::config::{ClusterRole, Fleet};
+use crate::exit;
+use crate::paths::Paths;
+
+/// What to run, as a user asked for it.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub workflow: WorkflowKind,
+    pub env: String,
+    pub role: ClusterRole,
+    pub params: BTreeMap<String, String>,
+    /// Facts the caller already knows better than the engine can cheaply find out.
+    pub hints: Hints,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Hints {
+    /// SLO targets with no error budget left, from the console's SLO reports.
+    pub budget_exhausted: Option<Vec<String>>,
+}
+
+/// A planned run: what it would do, and what the policy says about it now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub workflow: &'static str,
+    pub env: String,
+    pub cluster: ClusterRole,
+    pub params: BTreeMap<String, String>,
+    pub steps: Vec<&'static str>,
+    /// The change, in words.
+    pub change: String,
+    pub decision: Decision,
+    /// What was checked, and what could not be.
+    pub checked: Vec<String>,
+    #[serde(skip)]
+    request: RunRequest,
+}
+
+impl Plan {
+    pub fn needs_override(&self) -> bool {
+        matches!(self.decision, Decision::NeedsOverride { .. })
+    }
+
+    pub fn denied(&self) -> bool {
+        matches!(self.decision, Decision::Deny { .. })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Wrong input: unknown environment, workflow or parameter.
+    #[error("{0}")]
+    Usage(String),
+    #[error("the policy refuses this run ({}); nothing was changed", rules(.0))]
+    Denied(Decision),
+    #[error("the policy allows this run only with an override reason ({}): {problem}", rules(.decision))]
+    NeedsReason { decision: Decision, problem: String },
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    #[error("{0}")]
+    Observe(String),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error("run {id} {why}")]
+    NotResumable { id: String, why: String },
+}
+
+/// The rule ids of a verdict; the plan printed beside the error has the full sentences.
+fn rules(d: &Decision) -> String {
+    match d {
+        Decision::Allow => "no rule".into(),
+        Decision::NeedsOverride { findings } | Decision::Deny { findings } => findings
+            .iter()
+            .map(|f| f.rule)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+impl EngineError {
+    /// Exit codes of `run`: refusals are 3 so scripts can tell "not allowed now" from
+    /// "broken input" (2) and "tried and failed" (1).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::Usage(_) | EngineError::NotResumable { .. } => exit::USAGE,
+            EngineError::Denied(_) | EngineError::NeedsReason { .. } | EngineError::Locked(_) => {
+                exit::REFUSED
+            }
+            _ => exit::FAILURE,
+        }
+    }
+}
+
+/// How the engine paces itself; tests shorten the waits.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    pub poll: Duration,
+    pub patience: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            poll: Duration::from_secs(2),
+            patience: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+pub struct Engine {
+    fleet: Arc<Fleet>,
+    journals: Journals,
+    audit_path: PathBuf,
+    actor: String,
+    tuning: Tuning,
+    clients: tokio::sync::Mutex<HashMap<(String, ClusterRole), kube::Client>>,
+    /// Runs driven by this process, by id, with their cancel switch.
+    running: Mutex<HashMap<String, watch::Sender<bool>>>,
+    changed: broadcast::Sender<String>,
+}
+
+/// Who is acting, for journals, audit records and Kubernetes Events.
+pub fn actor_from_env() -> String {
+    if let Ok(a) = std::env::var("CK8S_CONSOLE_ACTOR")
+        && !a.trim().is_empty()
+    {
+        return a.trim().to_owned();
+    }
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("{user}@{}", host_name())
+}
+
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+impl Engine {
+    pub fn new(fleet: Arc<Fleet>, paths: &Paths, actor: String, tuning: Tuning) -> Arc<Engine> {
+        Arc::new(Engine {
+            fleet,
+            journals: Journals::new(&paths.runs_dir),
+            audit_path: paths.audit_log.clone(),
+            actor,
+            tuning,
+            clients: tokio::sync::Mutex::new(HashMap::new()),
+            running: Mutex::new(HashMap::new()),
+            changed: broadcast::channel(256).0,
+        })
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// Run ids whose journal changed; the receiver re-reads what it shows.
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.changed.subscribe()
+    }
+
+    /// Every journaled run, newest first, with the journals that could not be read.
+    pub fn runs(&self) -> (Vec<RunSummary>, Vec<JournalError>) {
+        self.journals.list()
+    }
+
+    pub fn run(&self, id: &str) -> Result<RunSummary, EngineError> {
+        Ok(self.journals.read(id)?)
+    }
+
+    /// Whether this process drives the run (it can be cancelled here at once).
+    pub fn is_local(&self, id: &str) -> bool {
+        self.running.lock().expect("run table").contains_key(id)
+    }
+
+    pub fn audit_log(&self) -> &std::path::Path {
+        &self.audit_path
+    }
+
+    async fn client(&self, env: &str, role: ClusterRole) -> Result<kube::Client, EngineError> {
+        let key = (env.to_owned(), role);
+        let mut clients = self.clients.lock().await;
+        if let Some(c) = clients.get(&key) {
+            return Ok(c.clone());
+        }
+        let cfg = self
+            .fleet
+            .environment(env)
+            .ok_or_else(|| unknown_env(&self.fleet, env))?
+            .cluster(role);
+        let c = crate::sources::kube::client(cfg)
+            .await
+            .map_err(|e| EngineError::Observe(format!("{env}-{role}: {e}")))?;
+        clients.insert(key, c.clone());
+        Ok(c)
+    }
+
+    async fn target(&self, env: &str, role: ClusterRole) -> Result<Target, EngineError> {
+        Ok(Target {
+            env: env.to_owned(),
+            role,
+            sc: self.client(env, ClusterRole::Sc).await?,
+            cluster: self.client(env, role).await?,
+        })
+    }
+
+    /// Observes the cluster and asks the policy. Nothing is changed.
+    pub async fn plan(&self, request: RunRequest) -> Result<Plan, EngineError> {
+        let env = self
+            .fleet
+            .environment(&request.env)
+            .ok_or_else(|| unknown_env(&self.fleet, &request.env))?;
+        workflows::check_params(request.workflow, &request.params)
+            .map_err(|e| EngineError::Usage(format!("{} {e}", request.workflow.name())))?;
+        let target = self.target(&request.env, request.role).await?;
+        let intent = workflows::intent(request.workflow, &target, &request.params)
+            .await
+            .map_err(|e| EngineError::Observe(e.to_string()))?;
+        let mut checked = Vec::new();
+        let facts = run::gather_facts(
+            env,
+            &self.fleet.policy,
+            &target,
+            &request.hints,
+            &mut checked,
+        )
+        .await;
+        let decision = policy::evaluate(&self.fleet.policy, &intent, &facts);
+        Ok(Plan {
+            workflow: request.workflow.name(),
+            env: request.env.clone(),
+            cluster: request.role,
+            params: request.params.clone(),
+            steps: request.workflow.steps().to_vec(),
+            change: describe(&intent, &target),
+            decision,
+            checked,
+            request,
+        })
+    }
+
+    /// Starts a planned run in the background and returns its id. A run the policy denies
+    /// is refused; one that needs an override needs a reason that says why.
+    pub async fn start(
+        self: &Arc<Self>,
+        plan: Plan,
+        reason: Option<String>,
+    ) -> Result<String, EngineError> {
+        let reason = check_reason(&plan.decision, reason)?;
+        let now = Utc::now();
+        let req = plan.request;
+        let id = run::new_id(now, req.workflow.name(), &req.env, req.role);
+        let target = self.target(&req.env, req.role).await?;
+        let lock = lease::acquire(
+            target.sc.clone(),
+            &req.env,
+            req.role,
+            &run::holder(&id),
+            now,
+        )
+        .await?;
+        let mut journal = self.journals.create(&id)?;
+        journal.append(
+            now,
+            Entry::Started {
+                workflow: req.workflow.name().into(),
+                env: req.env.clone(),
+                cluster: req.role,
+                params: req.params.clone(),
+                actor: self.actor.clone(),
+                reason: reason.clone(),
+                steps: req.workflow.steps().iter().map(|s| s.to_string()).collect(),
+            },
+        )?;
+        self.audit(NewRecord {
+            actor: self.actor.clone(),
+            action: "run.start".into(),
+            env: req.env.clone(),
+            cluster: Some(req.role.to_string()),
+            target: None,
+            run_id: Some(id.clone()),
+            reason,
+            detail: serde_json::json!({
+                "workflow": req.workflow.name(),
+                "params": req.params,
+                "decision": plan.decision,
+            }),
+        })?;
+        self.spawn(run::Drive {
+            id: id.clone(),
+            kind: req.workflow,
+            params: req.params,
+            started_at: now,
+            from: 0,
+            target,
+            lock,
+            journal,
+        });
+        Ok(id)
+    }
+
+    /// Resumes a run that stopped (its process died, it failed, or it was cancelled) at
+    /// its first unfinished step. Steps observe before they act, so the step that was
+    /// running is simply run again.
+    pub async fn resume(self: &Arc<Self>, id: &str) -> Result<(), EngineError> {
+        let run = self.journals.read(id)?;
+        let not = |why: &str| EngineError::NotResumable {
+            id: id.to_owned(),
+            why: why.to_owned(),
+        };
+        if run.outcome == Some(Outcome::Succeeded) {
+            return Err(not("succeeded already; there is nothing to resume"));
+        }
+        if self.is_local(id) {
+            return Err(not("is running in this console"));
+        }
+        let kind = WorkflowKind::parse(&run.workflow)
+            .ok_or_else(|| not("is of a workflow this version does not know"))?;
+        let now = Utc::now();
+        let target = self.target(&run.env, run.cluster).await?;
+        let lock = lease::acquire(
+            target.sc.clone(),
+            &run.env,
+            run.cluster,
+            &run::holder(id),
+            now,
+        )
+        .await?;
+        run::clear_cancel(&self.journals, id);
+        let mut journal = self.journals.reopen(id)?;
+        journal.append(
+            now,
+            Entry::Resumed {
+                actor: self.actor.clone(),
+            },
+        )?;
+        self.audit(NewRecord {
+            actor: self.actor.clone(),
+            action: "run.resume".into(),
+            env: run.env.clone(),
+            cluster: Some(run.cluster.to_string()),
+            run_id: Some(id.to_owned()),
+            detail: serde_json::json!({"from_step": run.resume_point()}),
+            ..NewRecord::default()
+        })?;
+        self.spawn(run::Drive {
+            id: id.to_owned(),
+            kind,
+            params: run.params.clone(),
+            started_at: run.started_at,
+            from: run.resume_point(),
+            target,
+            lock,
+            journal,
+        });
+        Ok(())
+    }
+
+    /// Asks a run to stop after the step it is in reaches a safe point. Works for runs of
+    /// other processes too, through a cancel request file beside the journal.
+    pub fn cancel(&self, id: &str) -> Result<(), EngineError> {
+        let run = self.journals.read(id)?;
+        if run.finished() {
+            return Err(EngineError::NotResumable {
+                id: id.to_owned(),
+                why: format!(
+                    "has {} already",
+                    run.outcome.map(Outcome::as_str).unwrap_or("ended")
+                ),
+            });
+        }
+        if let Some(tx) = self.running.lock().expect("run table").get(id) {
+            let _ = tx.send(true);
+            return Ok(());
+        }
+        run::request_cancel(&self.journals, id).map_err(EngineError::Journal)
+    }
+
+    /// Waits until the run has finished and returns how it ended.
+    pub async fn wait(&self, id: &str) -> Result<RunSummary, EngineError> {
+        let mut rx = self.subscribe();
+        loop {
+            let run = self.journals.read(id)?;
+            if run.finished() && !self.is_local(id) {
+                return Ok(run);
+            }
+            // A missed message only delays the re-read by the timeout.
+            let _ = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await;
+        }
+    }
+
+    fn audit(&self, record: NewRecord) -> Result<(), EngineError> {
+        let mut log = AuditLog::open(&self.audit_path)?;
+        log.append(record, Utc::now())?;
+        Ok(())
+    }
+
+    fn spawn(self: &Arc<Self>, drive: run::Drive) {
+        let (tx, rx) = watch::channel(false);
+        self.running
+            .lock()
+            .expect("run table")
+            .insert(drive.id.clone(), tx);
+        let engine = Arc::clone(self);
+        let _ = self.changed.send(drive.id.clone());
+        tokio::spawn(async move {
+            let id = drive.id.clone();
+            run::drive(&engine, drive, rx).await;
+            engine.running.lock().expect("run table").remove(&id);
+            let _ = engine.changed.send(id);
+        });
+    }
+}
+
+fn unknown_env(fleet: &Fleet, env: &str) -> EngineError {
+    let names: Vec<_> = fleet.environments.iter().map(|e| e.name.as_str()).collect();
+    EngineError::Usage(format!(
+        "no environment {env:?} in the fleet config; it has {}",
+        names.join(", ")
+    ))
+}
+
+fn describe(intent: &policy::Intent, target: &Target) -> String {
+    match intent {
+        policy::Intent::ScaleWorkers { from, to } if from == to => {
+            format!("{} keeps {to} workers (nothing to change)", target.name())
+        }
+        policy::Intent::ScaleWorkers { from, to } => {
+            format!("scale {} from {from} to {to} workers", target.name())
+        }
+        policy::Intent::Backup => format!("take an on-demand Velero backup of {}", target.name()),
+        other => format!("{} {}", other.name(), target.name()),
+    }
+}
+
+fn check_reason(
+    decision: &Decision,
+    reason: Option<String>,
+) -> Result<Option<String>, EngineError> {
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    match decision {
+        Decision::Deny { .. } => Err(EngineError::Denied(decision.clone())),
+        Decision::Allow => Ok(reason),
+        Decision::NeedsOverride { .. } => {
+            let problem = match &reason {
+                None => Some(
+                    "give one with --reason (in the console: the override reason field)".to_owned(),
+                ),
+                Some(r) => policy::override_reason_problem(r),
+            };
+            match problem {
+                Some(problem) => Err(EngineError::NeedsReason {
+                    decision: decision.clone(),
+                    problem,
+                }),
+                None => Ok(reason),
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! An on-demand Velero backup, made the way `velero backup create --from-schedule` makes
+//! one: the schedule's template as the spec, its labels and annotations, and the
+//! `velero.io/schedule-name` label, so retention and the backups pane treat it like the
+//! schedule's own.
+
+use kube::api::{Api, DynamicObject, PostParams};
+use serde_json::json;
+
+use super::{Progress, StepCtx, StepError, kube_err, post_event, resource, wait_for};
+
+pub const STEPS: &[&str] = &[
+    "read the schedule",
+    "create the backup",
+    "wait for the backup",
+];
+
+pub const PARAMS: &[(&str, &str, bool)] = &[(
+    "schedule",
+    "the Velero Schedule whose template to use (default velero-daily-backup)",
+    false,
+)];
+
+const NS: &str = "velero";
+const API_VERSION: &str = "velero.io/v1";
+
+fn schedule_name<'p>(ctx: &'p StepCtx<'_>) -> &'p str {
+    ctx.params
+        .get("schedule")
+        .map(String::as_str)
+        .unwrap_or("velero-daily-backup")
+}
+
+/// The backup's name comes from the run id, so a resumed run finds the backup it made.
+fn backup_name(ctx: &StepCtx<'_>) -> String {
+    let tail: String = ctx
+        .run_id
+        .rsplit('-')
+        .next()
+        .unwrap_or(ctx.run_id)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let mut name = format!("{}-console-{tail}", schedule_name(ctx));
+    name.truncate(63);
+    name
+}
+
+fn api(ctx: &StepCtx<'_>, kind: &str, plural: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        ctx.target.cluster.clone(),
+        NS,
+        &resource("velero.io", "v1", kind, plural),
+    )
+}
+
+pub async fn step(index: usize, ctx: &StepCtx<'_>) -> Result<String, StepError> {
+    match index {
+        0 => read_schedule(ctx).await.map(|s| {
+            format!(
+                "Schedule {NS}/{} (storage location {}, ttl {})",
+                schedule_name(ctx),
+                s.data["spec"]["template"]["storageLocation"]
+                    .as_str()
+                    .unwrap_or("default"),
+                s.data["spec"]["template"]["ttl"]
+                    .as_str()
+                    .unwrap_or("the server's default")
+            )
+        }),
+        1 => create(ctx).await,
+        _ => wait(ctx).await,
+    }
+}
+
+async fn read_schedule(ctx: &StepCtx<'_>) -> Result<DynamicObject, StepError> {
+    let name = schedule_name(ctx);
+    api(ctx, "Schedule", "schedules")
+        .get_opt(name)
+        .await
+        .map_err(kube_err(format!("reading Schedule {NS}/{name}")))?
+        .ok_or_else(|| {
+            StepError::Failed(format!(
+                "{} has no Schedule {NS}/{name}; `ck8s-console backups --env {} --cluster {}` lists the schedules",
+                ctx.target.name(),
+                ctx.target.env,
+                ctx.target.role
+            ))
+        })
+}
+
+async fn create(ctx: &StepCtx<'_>) -> Result<String, StepError> {
+    let name = backup_name(ctx);
+    let backups = api(ctx, "Backup", "backups");
+    if backups
+        .get_opt(&name)
+        .await
+        .map_err(kube_err(format!("reading Backup {NS}/{name}")))?
+        .is_some()
+    {
+        return Ok(format!("Backup {NS}/{name} exists already"));
+    }
+    let schedule = read_schedule(ctx).await?;
+    let mut labels = schedule.metadata.labels.clone().unwrap_or_default();
+    labels.insert("velero.io/schedule-name".into(), schedule_name(ctx).into());
+    labels.insert("app.kubernetes.io/managed-by".into(), "ck8s-console".into());
+    let backup: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": API_VERSION,
+        "kind": "Backup",
+        "metadata": {"name": name, "namespace": NS, "labels": labels,
+            "annotations": schedule.metadata.annotations.clone().unwrap_or_default()},
+        "spec": schedule.data["spec"]["template"].clone(),
+    }))
+    .map_err(|e| StepError::Failed(format!("building the backup from the schedule: {e}")))?;
+    let made = backups
+        .create(&PostParams::default(), &backup)
+        .await
+        .map_err(kube_err(format!("creating Backup {NS}/{name}")))?;
+    post_event(
+        ctx,
+        &ctx.target.cluster,
+        &made,
+        (API_VERSION, "Backup"),
+        "BackupRequested",
+        &format!("on-demand backup from schedule {}", schedule_name(ctx)),
+    )
+    .await;
+    Ok(format!("created Backup {NS}/{name}"))
+}
+
+async fn wait(ctx: &StepCtx<'_>) -> Result<String, StepError> {
+    let name = backup_name(ctx);
+    let backups = api(ctx, "Backup", "backups");
+    wait_for(ctx, "the backup", || async {
+        let b = backups
+            .get(&name)
+            .await
+            .map_err(kube_err(format!("reading Backup {NS}/{name}")))?;
+        let st = &b.data["status"];
+        let phase = st["phase"].as_str().unwrap_or("New");
+        let errors = st["errors"].as_u64().unwrap_or(0);
+        let warnings = st["warnings"].as_u64().unwrap_or(0);
+        match phase {
+            "Completed" => Ok(Progress::Done(format!(
+                "Backup {NS}/{name} Completed ({} items, {warnings} warnings)",
+                st["progress"]["itemsBackedUp"].as_u64().unwrap_or(0)
+            ))),
+            "PartiallyFailed" => Err(StepError::Failed(format!(
+                "Backup {NS}/{name} PartiallyFailed with {errors} errors and {warnings} warnings; `velero backup logs {name}` says which items"
+            ))),
+            "Failed" | "FailedValidation" => Err(StepError::Failed(format!(
+                "Backup {NS}/{name} {phase}: {}",
+                st["failureReason"]
+                    .as_str()
+                    .or_else(|| st["validationErrors"][0].as_str())
+                    .unwrap_or("no reason given")
+            ))),
+            other => Ok(Progress::Waiting(format!("Backup {NS}/{name} is {other}"))),
+        }
+    })
+    .await
+}

@@ -1,0 +1,307 @@
+//! Scale the workers of a cluster: Cluster API scales by `MachineDeployment.spec.replicas`
+//! in the service cluster; the run is done when the machines it added run and their nodes
+//! are Ready in the cluster itself, and the machines it removed are gone.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use serde_json::json;
+
+use super::{Progress, StepCtx, StepError, Target, kube_err, post_event, resource, wait_for};
+use crate::engine::policy::Intent;
+
+pub const STEPS: &[&str] = &[
+    "find the MachineDeployment",
+    "set the worker count",
+    "wait for the machines",
+    "wait for the nodes",
+];
+
+pub const PARAMS: &[(&str, &str, bool)] = &[
+    ("workers", "the number of workers to have, 0 or more", true),
+    (
+        "machinedeployment",
+        "which MachineDeployment, when the cluster has several",
+        false,
+    ),
+];
+
+const API_VERSION: &str = "cluster.x-k8s.io/v1beta1";
+const CLUSTER_LABEL: &str = "cluster.x-k8s.io/cluster-name";
+const MD_LABEL: &str = "cluster.x-k8s.io/deployment-name";
+
+pub fn workers(params: &BTreeMap<String, String>) -> Result<u32, super::ParamError> {
+    let raw = params.get("workers").map(String::as_str).unwrap_or("");
+    raw.trim().parse::<u32>().map_err(|_| super::ParamError {
+        param: "workers".into(),
+        problem: format!("{raw:?} is not a worker count; give a whole number such as workers=5"),
+    })
+}
+
+fn mds(sc: &kube::Client) -> Api<DynamicObject> {
+    Api::all_with(
+        sc.clone(),
+        &resource(
+            "cluster.x-k8s.io",
+            "v1beta1",
+            "MachineDeployment",
+            "machinedeployments",
+        ),
+    )
+}
+
+fn machines(sc: &kube::Client, ns: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        sc.clone(),
+        ns,
+        &resource("cluster.x-k8s.io", "v1beta1", "Machine", "machines"),
+    )
+}
+
+fn int(obj: &DynamicObject, section: &str, field: &str) -> i64 {
+    obj.data[section][field].as_i64().unwrap_or(0)
+}
+
+fn label(obj: &DynamicObject) -> String {
+    format!(
+        "MachineDeployment {}/{}",
+        obj.metadata.namespace.as_deref().unwrap_or(""),
+        obj.metadata.name.as_deref().unwrap_or("")
+    )
+}
+
+/// The MachineDeployment of the target cluster, found by the Cluster API cluster label.
+async fn find(
+    target: &Target,
+    params: &BTreeMap<String, String>,
+) -> Result<DynamicObject, StepError> {
+    let cluster = target.name();
+    let lp = ListParams::default().labels(&format!("{CLUSTER_LABEL}={cluster}"));
+    let list = mds(&target.sc).list(&lp).await.map_err(kube_err(format!(
+        "listing the MachineDeployments of {cluster}"
+    )))?;
+    let mut found: Vec<DynamicObject> = list.items;
+    if let Some(want) = params.get("machinedeployment") {
+        found.retain(|md| md.metadata.name.as_deref() == Some(want.as_str()));
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(StepError::Failed(format!(
+            "no MachineDeployment labelled {CLUSTER_LABEL}={cluster}{} in the service cluster",
+            params
+                .get("machinedeployment")
+                .map(|m| format!(" named {m}"))
+                .unwrap_or_default()
+        ))),
+        _ => {
+            let names: Vec<_> = found
+                .iter()
+                .filter_map(|m| m.metadata.name.clone())
+                .collect();
+            Err(StepError::Failed(format!(
+                "{cluster} has {} MachineDeployments ({}); say which with machinedeployment=NAME",
+                names.len(),
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+pub async fn intent(
+    target: &Target,
+    params: &BTreeMap<String, String>,
+) -> Result<Intent, StepError> {
+    let to = workers(params).map_err(|e| StepError::Failed(e.to_string()))?;
+    let md = find(target, params).await?;
+    Ok(Intent::ScaleWorkers {
+        from: int(&md, "spec", "replicas").max(0) as u32,
+        to,
+    })
+}
+
+pub async fn step(index: usize, ctx: &StepCtx<'_>) -> Result<String, StepError> {
+    let to = workers(ctx.params).map_err(|e| StepError::Failed(e.to_string()))?;
+    let md = find(ctx.target, ctx.params).await?;
+    match index {
+        0 => Ok(format!(
+            "{} has {} workers, {} ready",
+            label(&md),
+            int(&md, "spec", "replicas"),
+            int(&md, "status", "readyReplicas")
+        )),
+        1 => set_replicas(ctx, &md, to).await,
+        2 => wait_machines(ctx, &md, to).await,
+        _ => wait_nodes(ctx, &md).await,
+    }
+}
+
+async fn set_replicas(ctx: &StepCtx<'_>, md: &DynamicObject, to: u32) -> Result<String, StepError> {
+    let from = int(md, "spec", "replicas");
+    if from == i64::from(to) {
+        return Ok(format!("{} already asks for {to} workers", label(md)));
+    }
+    let name = md.metadata.name.clone().unwrap_or_default();
+    let ns = md.metadata.namespace.clone().unwrap_or_default();
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        ctx.target.sc.clone(),
+        &ns,
+        &resource(
+            "cluster.x-k8s.io",
+            "v1beta1",
+            "MachineDeployment",
+            "machinedeployments",
+        ),
+    );
+    let patch = json!({"spec": {"replicas": to}});
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(kube_err(format!("patching {}", label(md))))?;
+    let message = format!("scaled from {from} to {to} workers");
+    post_event(
+        ctx,
+        &ctx.target.sc,
+        md,
+        (API_VERSION, "MachineDeployment"),
+        "ScaledByConsole",
+        &message,
+    )
+    .await;
+    Ok(format!("{}: {message}", label(md)))
+}
+
+/// The machines of the MachineDeployment, with whether each is Running and its node.
+async fn machine_states(
+    ctx: &StepCtx<'_>,
+    md: &DynamicObject,
+) -> Result<Vec<MachineState>, StepError> {
+    let ns = md.metadata.namespace.clone().unwrap_or_default();
+    let name = md.metadata.name.clone().unwrap_or_default();
+    let lp = ListParams::default().labels(&format!("{MD_LABEL}={name}"));
+    let list = machines(&ctx.target.sc, &ns)
+        .list(&lp)
+        .await
+        .map_err(kube_err(format!("listing the machines of {}", label(md))))?;
+    Ok(list
+        .items
+        .iter()
+        .map(|m| MachineState {
+            created: m
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| DateTime::from_timestamp(t.0.as_second(), 0).unwrap_or_default()),
+            deleting: m.metadata.deletion_timestamp.is_some(),
+            running: m.data["status"]["phase"].as_str() == Some("Running"),
+            node: m.data["status"]["nodeRef"]["name"]
+                .as_str()
+                .map(str::to_owned),
+        })
+        .collect())
+}
+
+struct MachineState {
+    created: Option<DateTime<Utc>>,
+    deleting: bool,
+    running: bool,
+    node: Option<String>,
+}
+
+/// The machines this run added: created after the run's worker count was set. A machine
+/// that was broken before the run is not the run's to fix, so it does not hold it up.
+fn added<'m>(
+    states: &'m [MachineState],
+    since: DateTime<Utc>,
+) -> impl Iterator<Item = &'m MachineState> {
+    states
+        .iter()
+        .filter(move |m| !m.deleting && m.created.is_some_and(|c| c >= since))
+}
+
+async fn wait_machines(
+    ctx: &StepCtx<'_>,
+    md: &DynamicObject,
+    to: u32,
+) -> Result<String, StepError> {
+    let since = run_start(ctx);
+    wait_for(ctx, "the machines", || async {
+        let states = machine_states(ctx, md).await?;
+        let live = states.iter().filter(|m| !m.deleting).count();
+        let going = states.len() - live;
+        let (new, new_running) = added(&states, since)
+            .fold((0, 0), |(n, r), m| (n + 1, r + usize::from(m.running)));
+        let status = format!(
+            "{live} of {to} machines, {new_running} of {new} new ones running, {going} being removed"
+        );
+        Ok(if live == to as usize && going == 0 && new_running == new {
+            Progress::Done(status)
+        } else {
+            Progress::Waiting(status)
+        })
+    })
+    .await
+}
+
+/// Machines created after this are the run's. The margin absorbs clock skew between this
+/// host and the API server, whose clock stamps `creationTimestamp`.
+fn run_start(ctx: &StepCtx<'_>) -> DateTime<Utc> {
+    ctx.started_at - chrono::TimeDelta::minutes(1)
+}
+
+async fn wait_nodes(ctx: &StepCtx<'_>, md: &DynamicObject) -> Result<String, StepError> {
+    let since = run_start(ctx);
+    let nodes: Api<Node> = Api::all(ctx.target.cluster.clone());
+    wait_for(ctx, "the nodes", || async {
+        let states = machine_states(ctx, md).await?;
+        let wanted: Vec<String> = added(&states, since)
+            .filter_map(|m| m.node.clone())
+            .collect();
+        let list = nodes
+            .list(&ListParams::default())
+            .await
+            .map_err(kube_err(format!(
+                "listing the nodes of {}",
+                ctx.target.name()
+            )))?;
+        let ready = |n: &Node| {
+            n.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        };
+        let missing: Vec<&str> = wanted
+            .iter()
+            .filter(|w| {
+                !list
+                    .items
+                    .iter()
+                    .any(|n| n.metadata.name.as_deref() == Some(w.as_str()) && ready(n))
+            })
+            .map(String::as_str)
+            .collect();
+        let workers_ready = list
+            .items
+            .iter()
+            .filter(|n| {
+                !n.metadata
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key("node-role.kubernetes.io/control-plane"))
+            })
+            .filter(|n| ready(n))
+            .count();
+        Ok(if missing.is_empty() {
+            Progress::Done(format!(
+                "{workers_ready} workers Ready in {}",
+                ctx.target.name()
+            ))
+        } else {
+            Progress::Waiting(format!(
+                "waiting for node(s) {} to be Ready",
+                missing.join(", ")
+            ))
+        })
+    })
+    .await
+}

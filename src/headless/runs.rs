@@ -1,0 +1,441 @@
+//! Headless workflows: `run` plans, asks the policy, starts a run and follows it to the
+//! end; `runs` lists, shows, cancels and resumes runs and reads the audit log. Progress
+//! goes to stderr as it happens; the result goes to stdout once, as a table or JSON.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::output::{self, Cell, TextTable, Tone};
+use crate::cli::{OutputFormat, RunArgs, RunsAction, RunsArgs};
+use crate::config::Fleet;
+use crate::engine::journal::{Outcome, RunSummary, StepState};
+use crate::engine::policy::Decision;
+use crate::engine::workflows::WorkflowKind;
+use crate::engine::{self, Engine, EngineError, Hints, Plan, RunRequest, Tuning, audit};
+use crate::exit;
+use crate::paths::Paths;
+
+fn engine(fleet: Fleet, paths: &Paths) -> Arc<Engine> {
+    Engine::new(
+        Arc::new(fleet),
+        paths,
+        engine::actor_from_env(),
+        Tuning::default(),
+    )
+}
+
+/// `KEY=VALUE` words into parameters; a word without `=` is an input error.
+pub fn parse_params(words: &[String]) -> Result<BTreeMap<String, String>, EngineError> {
+    let mut params = BTreeMap::new();
+    for w in words {
+        let (k, v) = w.split_once('=').ok_or_else(|| {
+            EngineError::Usage(format!(
+                "{w:?}: parameters are KEY=VALUE, for example workers=5"
+            ))
+        })?;
+        params.insert(k.trim().to_owned(), v.trim().to_owned());
+    }
+    Ok(params)
+}
+
+fn workflow(name: &str) -> Result<WorkflowKind, EngineError> {
+    WorkflowKind::parse(name).ok_or_else(|| {
+        let known: Vec<_> = WorkflowKind::ALL.iter().map(|k| k.name()).collect();
+        EngineError::Usage(format!(
+            "no workflow {name:?}; this version runs: {}",
+            known.join(", ")
+        ))
+    })
+}
+
+#[derive(Serialize)]
+struct RunReport<'a> {
+    plan: &'a Plan,
+    run: Option<&'a RunSummary>,
+}
+
+/// `ck8s-console run`.
+pub async fn run(args: &RunArgs, fleet: Fleet, paths: &Paths) -> i32 {
+    let format = args.output.unwrap_or_else(output::default_format);
+    let engine = engine(fleet, paths);
+    match run_inner(args, &engine, format).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+async fn run_inner(
+    args: &RunArgs,
+    engine: &Arc<Engine>,
+    format: OutputFormat,
+) -> Result<i32, EngineError> {
+    let request = RunRequest {
+        workflow: workflow(&args.workflow)?,
+        env: args.env.clone(),
+        role: args.cluster.into(),
+        params: parse_params(&args.params)?,
+        hints: Hints::default(),
+    };
+    let plan = engine.plan(request).await?;
+    if args.plan {
+        print_report(format, &plan, None);
+        return Ok(plan_code(&plan, args.reason.as_deref()));
+    }
+    if format == OutputFormat::Table {
+        eprint!("{}", plan_text(&plan));
+    }
+    let id = match engine.start(plan.clone(), args.reason.clone()).await {
+        Ok(id) => id,
+        Err(e) => {
+            if format == OutputFormat::Json {
+                print_report(format, &plan, None);
+            }
+            return Err(e);
+        }
+    };
+    let summary = follow(engine, &id, format).await?;
+    print_report(format, &plan, Some(&summary));
+    Ok(outcome_code(&summary))
+}
+
+/// A dry run's exit code says whether the real run would start.
+fn plan_code(plan: &Plan, reason: Option<&str>) -> i32 {
+    match &plan.decision {
+        Decision::Allow => exit::OK,
+        Decision::Deny { .. } => exit::REFUSED,
+        Decision::NeedsOverride { .. } => match reason.map(engine::policy::override_reason_problem)
+        {
+            Some(None) => exit::OK,
+            _ => exit::REFUSED,
+        },
+    }
+}
+
+fn outcome_code(run: &RunSummary) -> i32 {
+    match run.outcome {
+        Some(Outcome::Succeeded) => exit::OK,
+        _ => exit::FAILURE,
+    }
+}
+
+/// Waits for the run, telling stderr each step and log line as it is journaled.
+async fn follow(
+    engine: &Arc<Engine>,
+    id: &str,
+    format: OutputFormat,
+) -> Result<RunSummary, EngineError> {
+    let mut rx = engine.subscribe();
+    let mut shown = Progress::default();
+    loop {
+        let run = engine.run(id)?;
+        if format == OutputFormat::Table {
+            shown.tell(&run);
+        }
+        if run.finished() && !engine.is_local(id) {
+            return Ok(run);
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()).await;
+    }
+}
+
+/// What has been told on stderr so far.
+#[derive(Default)]
+struct Progress {
+    states: Vec<StepState>,
+    logs: Vec<usize>,
+}
+
+impl Progress {
+    fn tell(&mut self, run: &RunSummary) {
+        self.states.resize(run.steps.len(), StepState::Pending);
+        self.logs.resize(run.steps.len(), 0);
+        for (i, step) in run.steps.iter().enumerate() {
+            for line in step.log.iter().skip(self.logs[i]) {
+                eprintln!("      {}", line.message);
+            }
+            self.logs[i] = step.log.len();
+            if step.state != self.states[i] {
+                match step.state {
+                    StepState::Running => {
+                        eprintln!("  [{}/{}] {}", i + 1, run.steps.len(), step.name)
+                    }
+                    StepState::Done => {
+                        eprintln!("  done: {}", step.message.as_deref().unwrap_or(""))
+                    }
+                    StepState::Failed => {
+                        eprintln!("  FAILED: {}", step.message.as_deref().unwrap_or(""))
+                    }
+                    StepState::Pending => {}
+                }
+                self.states[i] = step.state;
+            }
+        }
+    }
+}
+
+fn plan_text(plan: &Plan) -> String {
+    let mut out = format!("plan: {}\n", plan.change);
+    for c in &plan.checked {
+        out.push_str(&format!("  checked {c}\n"));
+    }
+    match &plan.decision {
+        Decision::Allow => out.push_str("policy: allowed\n"),
+        Decision::NeedsOverride { findings } => {
+            out.push_str("policy: needs an override reason\n");
+            for f in findings {
+                out.push_str(&format!("  - [{}] {}\n", f.rule, f.message));
+            }
+        }
+        Decision::Deny { findings } => {
+            out.push_str("policy: denied\n");
+            for f in findings {
+                out.push_str(&format!("  - [{}] {}\n", f.rule, f.message));
+            }
+        }
+    }
+    out
+}
+
+fn print_report(format: OutputFormat, plan: &Plan, run: Option<&RunSummary>) {
+    let text = match format {
+        OutputFormat::Json => output::json("run", Utc::now(), &RunReport { plan, run }, &[])
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}\n")),
+        OutputFormat::Table => match run {
+            None => plan_text(plan),
+            Some(run) => run_text(run),
+        },
+    };
+    let _ = output::print(&text);
+}
+
+fn run_text(run: &RunSummary) -> String {
+    let mut out = format!(
+        "run {}: {} {} {}-{} by {}: {}\n",
+        run.id,
+        run.workflow,
+        params_text(&run.params),
+        run.env,
+        run.cluster,
+        run.actor,
+        run.outcome.map(Outcome::as_str).unwrap_or("running")
+    );
+    if let Some(r) = &run.reason {
+        out.push_str(&format!("override reason: {r}\n"));
+    }
+    let mut t = TextTable::new(&["STEP", "STATE", "RESULT"]);
+    for (i, s) in run.steps.iter().enumerate() {
+        let tone = match s.state {
+            StepState::Done => Tone::Good,
+            StepState::Failed => Tone::Bad,
+            StepState::Running => Tone::Warn,
+            StepState::Pending => Tone::Dim,
+        };
+        t.row(vec![
+            Cell::new(format!("{}. {}", i + 1, s.name), Tone::Plain),
+            Cell::new(state_name(s.state), tone),
+            Cell::new(s.message.clone().unwrap_or_default(), Tone::Plain),
+        ]);
+    }
+    t.render(&mut out, output::use_colour());
+    out
+}
+
+fn state_name(s: StepState) -> &'static str {
+    match s {
+        StepState::Pending => "pending",
+        StepState::Running => "running",
+        StepState::Done => "done",
+        StepState::Failed => "failed",
+    }
+}
+
+fn params_text(params: &BTreeMap<String, String>) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[derive(Serialize)]
+struct RunsList<'a> {
+    runs: Vec<&'a RunSummary>,
+}
+
+/// `ck8s-console runs ...`.
+pub async fn runs(args: &RunsArgs, fleet: Fleet, paths: &Paths) -> i32 {
+    let format = args.output.unwrap_or_else(output::default_format);
+    let engine = engine(fleet, paths);
+    let result = match &args.action {
+        None => Ok(list(&engine, args, format)),
+        Some(RunsAction::Show { id }) => engine.run(id).map(|run| {
+            print_run(format, &run);
+            exit::OK
+        }),
+        Some(RunsAction::Cancel { id }) => engine.cancel(id).map(|()| {
+            eprintln!("asked run {id} to stop; it stops at its next safe point");
+            exit::OK
+        }),
+        Some(RunsAction::Resume { id }) => resume(&engine, id, format).await,
+        Some(RunsAction::Audit { verify }) => Ok(audit_log(&engine, *verify, format)),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        e.exit_code()
+    })
+}
+
+async fn resume(engine: &Arc<Engine>, id: &str, format: OutputFormat) -> Result<i32, EngineError> {
+    engine.resume(id).await?;
+    let run = follow(engine, id, format).await?;
+    print_run(format, &run);
+    Ok(outcome_code(&run))
+}
+
+fn print_run(format: OutputFormat, run: &RunSummary) {
+    let text = match format {
+        OutputFormat::Json => {
+            output::json("run", Utc::now(), &RunReportOnly { run }, &[]).unwrap_or_default()
+        }
+        OutputFormat::Table => {
+            let mut t = run_text(run);
+            for (i, s) in run.steps.iter().enumerate() {
+                for line in &s.log {
+                    let ts = line.ts.format("%H:%M:%S");
+                    t.push_str(&format!("{ts} [{}] {}\n", i + 1, line.message));
+                }
+            }
+            t
+        }
+    };
+    let _ = output::print(&text);
+}
+
+#[derive(Serialize)]
+struct RunReportOnly<'a> {
+    run: &'a RunSummary,
+}
+
+fn list(engine: &Engine, args: &RunsArgs, format: OutputFormat) -> i32 {
+    let (all, errors) = engine.runs();
+    let runs: Vec<&RunSummary> = all
+        .iter()
+        .filter(|r| args.envs.is_empty() || args.envs.contains(&r.env))
+        .collect();
+    for e in &errors {
+        eprintln!("warning: {e}");
+    }
+    let text = match format {
+        OutputFormat::Json => {
+            output::json("runs", Utc::now(), &RunsList { runs }, &[]).unwrap_or_default()
+        }
+        OutputFormat::Table => {
+            let mut t = TextTable::new(&[
+                "RUN", "WORKFLOW", "CLUSTER", "PROGRESS", "STATE", "BY", "STARTED",
+            ]);
+            for r in &runs {
+                let (state, tone) = match r.outcome {
+                    Some(Outcome::Succeeded) => ("succeeded", Tone::Good),
+                    Some(Outcome::Failed) => ("failed", Tone::Bad),
+                    Some(Outcome::Cancelled) => ("cancelled", Tone::Warn),
+                    None => ("running or stopped", Tone::Warn),
+                };
+                t.row(vec![
+                    Cell::new(r.id.clone(), Tone::Plain),
+                    Cell::new(
+                        format!("{} {}", r.workflow, params_text(&r.params)),
+                        Tone::Plain,
+                    ),
+                    Cell::new(format!("{}-{}", r.env, r.cluster), Tone::Plain),
+                    Cell::new(format!("{}/{}", r.done_steps(), r.steps.len()), Tone::Plain),
+                    Cell::new(state, tone),
+                    Cell::new(r.actor.clone(), Tone::Dim),
+                    Cell::new(r.started_at.format("%Y-%m-%d %H:%M").to_string(), Tone::Dim),
+                ]);
+            }
+            let mut out = String::new();
+            if t.is_empty() {
+                out.push_str("no runs yet\n");
+            } else {
+                t.render(&mut out, output::use_colour());
+            }
+            out
+        }
+    };
+    let _ = output::print(&text);
+    if errors.is_empty() {
+        exit::OK
+    } else {
+        exit::FAILURE
+    }
+}
+
+#[derive(Serialize)]
+struct AuditReport {
+    records: Vec<audit::AuditRecord>,
+    verified: Option<bool>,
+}
+
+fn audit_log(engine: &Engine, verify: bool, format: OutputFormat) -> i32 {
+    let path = engine.audit_log();
+    let verified = if verify {
+        match audit::verify(path) {
+            Ok(n) => {
+                eprintln!("{}: {n} records, hash chain intact", path.display());
+                Some(true)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Some(false)
+            }
+        }
+    } else {
+        None
+    };
+    let records = match audit::read(path) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let text = match format {
+        OutputFormat::Json => {
+            output::json("audit", Utc::now(), &AuditReport { records, verified }, &[])
+                .unwrap_or_default()
+        }
+        OutputFormat::Table => {
+            let mut t =
+                TextTable::new(&["SEQ", "TIME", "ACTOR", "ACTION", "CLUSTER", "RUN", "REASON"]);
+            for r in &records {
+                t.row(vec![
+                    Cell::new(r.seq.to_string(), Tone::Dim),
+                    Cell::new(r.ts.format("%Y-%m-%d %H:%M:%S").to_string(), Tone::Plain),
+                    Cell::new(r.actor.clone(), Tone::Plain),
+                    Cell::new(r.action.clone(), Tone::Plain),
+                    Cell::new(
+                        format!("{}-{}", r.env, r.cluster.as_deref().unwrap_or("")),
+                        Tone::Plain,
+                    ),
+                    Cell::new(r.run_id.clone().unwrap_or_default(), Tone::Dim),
+                    Cell::new(r.reason.clone().unwrap_or_default(), Tone::Plain),
+                ]);
+            }
+            let mut out = String::new();
+            t.render(&mut out, output::use_colour());
+            out
+        }
+    };
+    let _ = output::print(&text);
+    if verified == Some(false) {
+        exit::FAILURE
+    } else {
+        exit::OK
+    }
+}
