@@ -148,11 +148,18 @@ async fn console(fleet: &config::Fleet, paths: &Paths, args: ConsoleArgs) -> any
         ))
         .into());
     }
+    let engine = ck8s_console::engine::Engine::new(
+        std::sync::Arc::new(fleet.clone()),
+        paths,
+        ck8s_console::engine::actor_from_env(),
+        ck8s_console::engine::Tuning::default(),
+    );
     let opts = ck8s_console::ui::UiOptions {
         themes_dir: paths.themes_dir.clone(),
         theme: args.theme,
         read_only: args.read_only,
         env: args.env,
+        engine: Some(engine),
         ..Default::default()
     };
     let theme = ck8s_console::ui::resolve_theme(&opts).map_err(|e| UsageError(e.to_string()))?;

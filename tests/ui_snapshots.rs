@@ -11,6 +11,8 @@ use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};
 
 use ck8s_console::config::{self, ClusterRole};
+use ck8s_console::engine::policy::{Decision, Finding};
+use ck8s_console::engine::{Plan, audit, journal};
 use ck8s_console::slo::{self, Exclusion, ExclusionKind, Samples};
 use ck8s_console::sources::alertmanager::{
     Alert, AlertState, AlertStatus, Matcher, Receiver, Silence, SilenceState, SilenceStatus,
@@ -18,7 +20,7 @@ use ck8s_console::sources::alertmanager::{
 use ck8s_console::state::health::SourceHealth;
 use ck8s_console::state::rows::*;
 use ck8s_console::state::{ClusterState, FleetState};
-use ck8s_console::ui::app::{App, Modal, Pane, Permission, Scope, UiEvent};
+use ck8s_console::ui::app::{App, Effect, Modal, Pane, Permission, RunsData, Scope, UiEvent};
 use ck8s_console::ui::modals::pod::{ConditionInfo, ContainerInfo, EventInfo, PodDetails, PodTab};
 use ck8s_console::ui::render::{self, Ctx};
 use ck8s_console::ui::theme::Theme;
@@ -1030,6 +1032,283 @@ fn slo_pane() {
 #[test]
 fn runs_pane() {
     Screen::new().at(Pane::Runs, Some("globex")).snap("runs");
+}
+
+fn journal_line(minutes: i64, entry: journal::Entry) -> journal::Line {
+    journal::Line {
+        ts: now() - Duration::minutes(minutes),
+        entry,
+    }
+}
+
+/// Two runs as their journals tell them: a scale of globex-wc past the worker limit with
+/// an override, still waiting for its machines, and a failed backup of globex-wc.
+fn runs_fixture() -> RunsData {
+    use journal::Entry::*;
+    let started =
+        |workflow: &str, params: &[(&str, &str)], reason: Option<&str>, steps: &[&str]| Started {
+            workflow: workflow.into(),
+            env: "globex".into(),
+            cluster: ClusterRole::Wc,
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            actor: "op@bastion".into(),
+            reason: reason.map(String::from),
+            steps: steps.iter().map(|s| s.to_string()).collect(),
+        };
+    let scale = [
+        journal_line(
+            6,
+            started(
+                "scale",
+                &[("workers", "22")],
+                Some("INC-4711 Black Friday traffic, approved by the customer's CTO"),
+                &[
+                    "find the MachineDeployment",
+                    "set the worker count",
+                    "wait for the machines",
+                    "wait for the nodes",
+                ],
+            ),
+        ),
+        journal_line(6, StepStarted { step: 0 }),
+        journal_line(
+            6,
+            StepDone {
+                step: 0,
+                message: "MachineDeployment capi-clusters/globex-wc-md-0 has 3 workers, 2 ready"
+                    .into(),
+            },
+        ),
+        journal_line(6, StepStarted { step: 1 }),
+        journal_line(
+            6,
+            StepDone {
+                step: 1,
+                message:
+                    "MachineDeployment capi-clusters/globex-wc-md-0: scaled from 3 to 22 workers"
+                        .into(),
+            },
+        ),
+        journal_line(6, StepStarted { step: 2 }),
+        journal_line(
+            5,
+            Log {
+                step: 2,
+                message: "12 of 22 machines, 4 of 19 new ones running, 0 being removed".into(),
+            },
+        ),
+        journal_line(
+            1,
+            Log {
+                step: 2,
+                message: "22 of 22 machines, 15 of 19 new ones running, 0 being removed".into(),
+            },
+        ),
+    ];
+    let backup = [
+        journal_line(
+            50,
+            started(
+                "backup",
+                &[],
+                None,
+                &[
+                    "read the schedule",
+                    "create the backup",
+                    "wait for the backup",
+                ],
+            ),
+        ),
+        journal_line(50, StepStarted { step: 0 }),
+        journal_line(
+            50,
+            StepDone {
+                step: 0,
+                message:
+                    "Schedule velero/velero-daily-backup (storage location default, ttl 72h0m0s)"
+                        .into(),
+            },
+        ),
+        journal_line(50, StepStarted { step: 1 }),
+        journal_line(
+            50,
+            StepDone {
+                step: 1,
+                message: "created Backup velero/velero-daily-backup-console-1a2b".into(),
+            },
+        ),
+        journal_line(50, StepStarted { step: 2 }),
+        journal_line(
+            49,
+            StepFailed {
+                step: 2,
+                error:
+                    "Backup velero/velero-daily-backup-console-1a2b Failed: error putting object"
+                        .into(),
+            },
+        ),
+        journal_line(
+            49,
+            Finished {
+                outcome: journal::Outcome::Failed,
+            },
+        ),
+    ];
+    let scale_id = "20261128T100900Z-scale-globex-wc-3f9a";
+    let backup_id = "20261128T092500Z-backup-globex-wc-1a2b";
+    let record = |seq: u64,
+                  minutes: i64,
+                  action: &str,
+                  run: &str,
+                  reason: Option<&str>,
+                  detail: serde_json::Value| {
+        audit::AuditRecord {
+            seq,
+            ts: now() - Duration::minutes(minutes),
+            actor: "op@bastion".into(),
+            action: action.into(),
+            env: "globex".into(),
+            cluster: Some("wc".into()),
+            target: None,
+            run_id: Some(run.into()),
+            reason: reason.map(String::from),
+            detail,
+            prev: String::new(),
+            hash: String::new(),
+        }
+    };
+    RunsData {
+        runs: vec![
+            journal::replay(scale_id, &scale).unwrap(),
+            journal::replay(backup_id, &backup).unwrap(),
+        ],
+        audit: vec![
+            record(
+                1,
+                50,
+                "run.start",
+                backup_id,
+                None,
+                serde_json::json!({"workflow": "backup"}),
+            ),
+            record(
+                2,
+                49,
+                "run.finish",
+                backup_id,
+                None,
+                serde_json::json!({"outcome": "failed"}),
+            ),
+            record(
+                3,
+                6,
+                "run.start",
+                scale_id,
+                Some("INC-4711 Black Friday traffic, approved by the customer's CTO"),
+                serde_json::json!({"workflow": "scale"}),
+            ),
+            record(
+                4,
+                6,
+                "run.step",
+                scale_id,
+                None,
+                serde_json::json!({"step": "set the worker count", "result": "scaled from 3 to 22 workers"}),
+            ),
+        ],
+        errors: vec![],
+        local: vec![scale_id.into()],
+    }
+}
+
+#[test]
+fn runs_pane_with_a_running_and_a_failed_run_and_the_audit_history() {
+    let mut s = Screen::new().at(Pane::Runs, Some("globex"));
+    s.app.engine = true;
+    s.app
+        .on_event(UiEvent::RunsLoaded(Box::new(runs_fixture())));
+    s.snap("runs_with_runs");
+    s.key('j');
+    s.snap("runs_failed_selected");
+    s.key('a');
+    s.snap("runs_audit");
+}
+
+#[test]
+fn workflow_form_asks_for_an_override_reason_when_the_policy_does() {
+    let mut s = Screen::new().at(Pane::Cluster, Some("globex"));
+    s.app.engine = true;
+    s.app.scope = Scope::Wc;
+    s.key('w');
+    for c in "22".chars() {
+        s.key(c);
+    }
+    s.snap("run_form_inputs");
+    let enter = crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Enter,
+        crossterm::event::KeyModifiers::NONE,
+    );
+    let effects = s.app.on_key(enter, &s.views);
+    let Some(Effect::PlanRun { id, request }) = effects.first().cloned() else {
+        panic!("Enter on valid inputs asks the engine for a plan: {effects:?}");
+    };
+    assert_eq!(
+        request.params.get("workers").map(String::as_str),
+        Some("22")
+    );
+    assert_eq!(
+        (request.env.as_str(), request.role),
+        ("globex", ClusterRole::Wc)
+    );
+    let decision = Decision::NeedsOverride {
+        findings: vec![
+            Finding {
+                rule: "worker-limit",
+                message: "20 workers is the most the service allows; 22 needs an explicit override.".into(),
+            },
+            Finding {
+                rule: "critical-alerts",
+                message: "2 critical alerts are firing (FalcoRuntimeEvent, VeleroBackupFailed); resolve them before scaling workers from 3 to 22, or override.".into(),
+            },
+        ],
+    };
+    let checked = vec![
+        "alerts: 2 critical firing in globex-wc".to_string(),
+        "backups: last good one 2026-11-27 00:12 UTC".to_string(),
+        "cluster lock: free".to_string(),
+    ];
+    let plan = Plan::new(
+        request,
+        "scale globex-wc from 3 to 22 workers".into(),
+        decision,
+        checked,
+    );
+    s.app.on_event(UiEvent::RunPlanned {
+        id,
+        result: Ok(plan),
+    });
+    // Enter without a reason is refused inline and starts nothing.
+    assert!(s.app.on_key(enter, &s.views).is_empty());
+    for c in "INC-4711".chars() {
+        s.key(c);
+    }
+    s.snap("run_form_override");
+    for c in " Black Friday, approved by the CTO".chars() {
+        s.key(c);
+    }
+    match s.app.on_key(enter, &s.views).first() {
+        Some(Effect::StartRun { reason, plan, .. }) => {
+            assert_eq!(
+                reason.as_deref(),
+                Some("INC-4711 Black Friday, approved by the CTO")
+            );
+            assert!(plan.needs_override());
+        }
+        other => panic!("a valid reason starts the run: {other:?}"),
+    }
 }
 
 #[test]

@@ -28,7 +28,7 @@ use crate::exit;
 use crate::paths::Paths;
 
 /// What to run, as a user asked for it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunRequest {
     pub workflow: WorkflowKind,
     pub env: String,
@@ -38,14 +38,14 @@ pub struct RunRequest {
     pub hints: Hints,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Hints {
     /// SLO targets with no error budget left, from the console's SLO reports.
     pub budget_exhausted: Option<Vec<String>>,
 }
 
 /// A planned run: what it would do, and what the policy says about it now.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
     pub workflow: &'static str,
     pub env: String,
@@ -62,12 +62,39 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan for `request`; the engine builds them from what it observed, the console's
+    /// tests from fixtures.
+    pub fn new(
+        request: RunRequest,
+        change: String,
+        decision: Decision,
+        checked: Vec<String>,
+    ) -> Plan {
+        Plan {
+            workflow: request.workflow.name(),
+            env: request.env.clone(),
+            cluster: request.role,
+            params: request.params.clone(),
+            steps: request.workflow.steps().to_vec(),
+            change,
+            decision,
+            checked,
+            request,
+        }
+    }
+
     pub fn needs_override(&self) -> bool {
         matches!(self.decision, Decision::NeedsOverride { .. })
     }
 
     pub fn denied(&self) -> bool {
         matches!(self.decision, Decision::Deny { .. })
+    }
+
+    /// Whether [`Engine::start`] would take this plan with `reason`, and if not, why: a dry
+    /// run answers with the same check as the real one.
+    pub fn admits(&self, reason: Option<String>) -> Result<(), EngineError> {
+        check_reason(&self.decision, reason).map(drop)
     }
 }
 
@@ -109,7 +136,9 @@ impl EngineError {
     /// "broken input" (2) and "tried and failed" (1).
     pub fn exit_code(&self) -> i32 {
         match self {
-            EngineError::Usage(_) | EngineError::NotResumable { .. } => exit::USAGE,
+            EngineError::Usage(_)
+            | EngineError::NotResumable { .. }
+            | EngineError::Journal(JournalError::UnknownRun(_)) => exit::USAGE,
             EngineError::Denied(_) | EngineError::NeedsReason { .. } | EngineError::Locked(_) => {
                 exit::REFUSED
             }
@@ -146,6 +175,15 @@ pub struct Engine {
     changed: broadcast::Sender<String>,
 }
 
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("runs", &self.journals.dir())
+            .field("actor", &self.actor)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Who is acting, for journals, audit records and Kubernetes Events.
 pub fn actor_from_env() -> String {
     if let Ok(a) = std::env::var("CK8S_CONSOLE_ACTOR")
@@ -153,10 +191,47 @@ pub fn actor_from_env() -> String {
     {
         return a.trim().to_owned();
     }
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+    let user = user_name();
+    let user = if user.is_empty() {
+        "unknown".into()
+    } else {
+        user
+    };
     format!("{user}@{}", host_name())
+}
+
+/// `$USER`, else `$LOGNAME`, else the account name of the process's user (containers
+/// often set neither), else empty: the form then asks for it.
+pub fn user_name() -> String {
+    ["USER", "LOGNAME"]
+        .into_iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .or_else(account_name)
+        .unwrap_or_default()
+}
+
+fn account_name() -> Option<String> {
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes only into `pwd` and `buf`, whose sizes are passed, and
+    // sets `result` to `&pwd` on success; the name points into `buf`, read before return.
+    unsafe {
+        let rc = libc::getpwuid_r(
+            libc::getuid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        );
+        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr(pwd.pw_name)
+            .to_str()
+            .ok()
+            .map(String::from)
+    }
 }
 
 pub fn host_name() -> String {
@@ -257,17 +332,12 @@ impl Engine {
         )
         .await;
         let decision = policy::evaluate(&self.fleet.policy, &intent, &facts);
-        Ok(Plan {
-            workflow: request.workflow.name(),
-            env: request.env.clone(),
-            cluster: request.role,
-            params: request.params.clone(),
-            steps: request.workflow.steps().to_vec(),
-            change: describe(&intent, &target),
+        Ok(Plan::new(
+            request,
+            describe(&intent, &target),
             decision,
             checked,
-            request,
-        })
+        ))
     }
 
     /// Starts a planned run in the background and returns its id. A run the policy denies

@@ -72,7 +72,7 @@ enum StepEnd {
 pub async fn drive(engine: &Arc<Engine>, mut d: Drive, mut cancel: watch::Receiver<bool>) {
     let steps = d.kind.steps();
     let mut outcome = Outcome::Succeeded;
-    for index in d.from..steps.len() {
+    for (index, step) in steps.iter().enumerate().skip(d.from) {
         if cancelled(engine, &d.id, &cancel) {
             outcome = Outcome::Cancelled;
             break;
@@ -85,7 +85,7 @@ pub async fn drive(engine: &Arc<Engine>, mut d: Drive, mut cancel: watch::Receiv
         );
         match run_one(engine, &mut d, index, &mut cancel).await {
             StepEnd::Done(message) => {
-                audit_step(engine, &d, steps[index], &message, None);
+                audit_step(engine, &d, step, &message, None);
                 record(
                     engine,
                     &d.id,
@@ -97,7 +97,7 @@ pub async fn drive(engine: &Arc<Engine>, mut d: Drive, mut cancel: watch::Receiv
                 );
             }
             StepEnd::Failed(error) => {
-                audit_step(engine, &d, steps[index], "", Some(&error));
+                audit_step(engine, &d, step, "", Some(&error));
                 record(
                     engine,
                     &d.id,
@@ -253,7 +253,10 @@ pub async fn gather_facts(
     match &hints.budget_exhausted {
         Some(b) => {
             facts.budget_exhausted = b.clone();
-            checked.push(format!("error budget: {} targets exhausted", b.len()));
+            checked.push(match b.len() {
+                0 => "error budget: left on every target".to_string(),
+                n => format!("error budget: exhausted on {n} target(s): {}", b.join(", ")),
+            });
         }
         None => checked.push("error budget: not checked (the console's SLO pane checks it)".into()),
     }

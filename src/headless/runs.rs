@@ -85,7 +85,9 @@ async fn run_inner(
     let plan = engine.plan(request).await?;
     if args.plan {
         print_report(format, &plan, None);
-        return Ok(plan_code(&plan, args.reason.as_deref()));
+        // The exit code says whether the real run would start; the error, why not.
+        plan.admits(args.reason.clone())?;
+        return Ok(exit::OK);
     }
     if format == OutputFormat::Table {
         eprint!("{}", plan_text(&plan));
@@ -102,19 +104,6 @@ async fn run_inner(
     let summary = follow(engine, &id, format).await?;
     print_report(format, &plan, Some(&summary));
     Ok(outcome_code(&summary))
-}
-
-/// A dry run's exit code says whether the real run would start.
-fn plan_code(plan: &Plan, reason: Option<&str>) -> i32 {
-    match &plan.decision {
-        Decision::Allow => exit::OK,
-        Decision::Deny { .. } => exit::REFUSED,
-        Decision::NeedsOverride { .. } => match reason.map(engine::policy::override_reason_problem)
-        {
-            Some(None) => exit::OK,
-            _ => exit::REFUSED,
-        },
-    }
 }
 
 fn outcome_code(run: &RunSummary) -> i32 {

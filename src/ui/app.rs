@@ -16,11 +16,16 @@ use super::modals::alert::AlertModal;
 use super::modals::confirm::{Confirm, Pending};
 use super::modals::help::HelpModal;
 use super::modals::pod::{PodDetails, PodModal, PodTab, PodTarget};
+use super::modals::run::{self, RunForm, Stage};
 use super::modals::silence::{SilenceForm, Submit};
 use super::panes::alerts::Grouping;
 use super::panes::pods::PodSort;
 use super::views::Views;
 use crate::config::ClusterRole;
+use crate::engine::audit::AuditRecord;
+use crate::engine::journal::RunSummary;
+use crate::engine::workflows::WorkflowKind;
+use crate::engine::{Hints, Plan, RunRequest};
 use crate::sources::alertmanager::PostableSilence;
 
 /// The panes, in tab order. Number keys follow this order.
@@ -163,6 +168,8 @@ pub struct Lists {
     pub nodes: ListState,
     pub backups: ListState,
     pub slo: ListState,
+    pub runs: ListState,
+    pub audit: ListState,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +219,7 @@ pub enum Modal {
     Pod(Box<PodModal>),
     Alert(Box<AlertModal>),
     Silence(Box<SilenceForm>),
+    Run(Box<RunForm>),
     Confirm(Confirm),
 }
 
@@ -273,6 +281,17 @@ pub enum Effect {
         id: String,
     },
     SetTheme(String),
+    PlanRun {
+        id: u64,
+        request: RunRequest,
+    },
+    StartRun {
+        id: u64,
+        plan: Box<Plan>,
+        reason: Option<String>,
+    },
+    CancelRun(String),
+    ResumeRun(String),
 }
 
 /// What background tasks report.
@@ -306,9 +325,33 @@ pub enum UiEvent {
         action: &'static str,
         result: Permission,
     },
+    /// The journals and the audit log, re-read after a run changed.
+    RunsLoaded(Box<RunsData>),
+    RunPlanned {
+        id: u64,
+        result: Result<Plan, String>,
+    },
+    RunStarted {
+        id: u64,
+        result: Result<String, String>,
+    },
+    /// A cancel or resume was asked for: what happened, for the footer.
+    RunControl(Result<String, String>),
 }
 
-pub const NO_ENGINE: &str = "the workflow engine is not part of this version";
+/// What the runs pane shows, as last read from the journals and the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct RunsData {
+    pub runs: Vec<RunSummary>,
+    /// The newest records, oldest first.
+    pub audit: Vec<AuditRecord>,
+    /// Journals or audit records that could not be read.
+    pub errors: Vec<String>,
+    /// Runs driven by this console (the others belong to other consoles or scripts).
+    pub local: Vec<String>,
+}
+
+pub const NO_ENGINE: &str = "the console was started without the workflow engine";
 
 /// Everything about the console's state except the fleet data itself.
 #[derive(Debug)]
@@ -333,6 +376,13 @@ pub struct App {
     pub author: String,
     pub permissions: HashMap<(String, ClusterRole, &'static str), Permission>,
     pub themes: Vec<String>,
+    /// Whether workflows can be run from this console.
+    pub engine: bool,
+    pub runs: RunsData,
+    /// The runs pane shows the audit history instead of the selected run.
+    pub show_audit: bool,
+    /// SLO targets with no budget left, per environment and cluster, for the policy.
+    pub exhausted_budgets: HashMap<(String, ClusterRole), Vec<String>>,
     /// Set when the console should exit, with its exit code.
     pub quit: Option<i32>,
     next_id: u64,
@@ -359,6 +409,10 @@ impl App {
             author: String::new(),
             permissions: HashMap::new(),
             themes: Vec::new(),
+            engine: false,
+            runs: RunsData::default(),
+            show_audit: false,
+            exhausted_budgets: HashMap::new(),
             quit: None,
             next_id: 1,
         }
@@ -391,7 +445,9 @@ impl App {
             Pane::Alerts => &self.lists.alerts,
             Pane::Cluster => &self.lists.nodes,
             Pane::Backups => &self.lists.backups,
-            Pane::Slo | Pane::Runs => &self.lists.slo,
+            Pane::Slo => &self.lists.slo,
+            Pane::Runs if self.show_audit => &self.lists.audit,
+            Pane::Runs => &self.lists.runs,
         }
     }
 
@@ -403,7 +459,9 @@ impl App {
             Pane::Alerts => &mut self.lists.alerts,
             Pane::Cluster => &mut self.lists.nodes,
             Pane::Backups => &mut self.lists.backups,
-            Pane::Slo | Pane::Runs => &mut self.lists.slo,
+            Pane::Slo => &mut self.lists.slo,
+            Pane::Runs if self.show_audit => &mut self.lists.audit,
+            Pane::Runs => &mut self.lists.runs,
         }
     }
 
@@ -428,6 +486,7 @@ impl App {
                 vec![Context::AlertDetails, Context::Navigation, Context::Overlay]
             }
             Some(Modal::Silence(_)) => vec![Context::SilenceForm],
+            Some(Modal::Run(_)) => vec![Context::RunForm],
             Some(Modal::Confirm(_)) => vec![Context::Confirm],
             None => {
                 // The silence list replaces the alert list and its keys.
@@ -456,6 +515,9 @@ impl App {
         }
         if matches!(self.modals.last(), Some(Modal::Silence(_))) {
             return self.on_form_key(ev, key);
+        }
+        if matches!(self.modals.last(), Some(Modal::Run(_))) {
+            return self.on_run_form_key(ev, key);
         }
         match keymap::resolve(&self.contexts(), key) {
             Some(spec) => self.run(spec, views),
@@ -500,8 +562,12 @@ impl App {
         spec: &ActionSpec,
         target: Option<(&str, ClusterRole)>,
     ) -> Availability {
-        if matches!(spec.action, Action::CancelRun | Action::ResumeRun) {
-            return Availability::Unavailable(format!("no workflow runs exist: {NO_ENGINE}"));
+        if matches!(
+            spec.action,
+            Action::CancelRun | Action::ResumeRun | Action::ScaleWorkers | Action::BackupNow
+        ) && !self.engine
+        {
+            return Availability::Unavailable(NO_ENGINE.into());
         }
         if self.read_only && spec.danger > Danger::Safe {
             return Availability::ReadOnly;
@@ -584,6 +650,20 @@ impl App {
                 self.grouping = self.grouping.next();
                 Vec::new()
             }
+            Action::ScaleWorkers => {
+                let role = self.scope_role();
+                self.open_run_form(WorkflowKind::Scale, None, role, &[])
+            }
+            Action::BackupNow => {
+                let role = self.scope_role();
+                self.open_run_form(WorkflowKind::Backup, None, role, &[])
+            }
+            Action::ToggleAudit => {
+                self.show_audit = !self.show_audit;
+                Vec::new()
+            }
+            Action::CancelRun => self.confirm_run_control(true),
+            Action::ResumeRun => self.confirm_run_control(false),
             _ => Vec::new(),
         }
     }
@@ -646,7 +726,7 @@ impl App {
                 };
                 return Some(self.execute(c.pending));
             }
-            (Modal::Confirm(_), _) | (Modal::Silence(_), _) => Vec::new(),
+            (Modal::Confirm(_), _) | (Modal::Silence(_), _) | (Modal::Run(_), _) => Vec::new(),
         };
         Some(effects)
     }
@@ -912,7 +992,159 @@ impl App {
             Pending::ExpireSilence { env, role, id } => {
                 vec![Effect::ExpireSilence { env, role, id }]
             }
+            Pending::CancelRun(id) => vec![Effect::CancelRun(id)],
+            Pending::ResumeRun(id) => vec![Effect::ResumeRun(id)],
         }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Workflows
+    // -----------------------------------------------------------------------------------
+
+    /// The cluster a workflow started from a pane acts on: the pane's scope, the workload
+    /// cluster when it shows both (that is where customers' capacity lives).
+    fn scope_role(&self) -> ClusterRole {
+        match self.scope {
+            Scope::Sc => ClusterRole::Sc,
+            Scope::Wc | Scope::Both => ClusterRole::Wc,
+        }
+    }
+
+    pub fn open_run_form(
+        &mut self,
+        kind: WorkflowKind,
+        env: Option<String>,
+        role: ClusterRole,
+        preset: &[(&str, String)],
+    ) -> Vec<Effect> {
+        if !self.engine {
+            self.flash(Level::Error, NO_ENGINE);
+            return Vec::new();
+        }
+        if self.read_only {
+            self.flash(Level::Error, "read-only mode: workflows cannot be started");
+            return Vec::new();
+        }
+        let Some(env) = env.or_else(|| self.env.clone()) else {
+            self.flash(
+                Level::Info,
+                "open an environment first (Enter on the fleet, or :env NAME)",
+            );
+            return Vec::new();
+        };
+        let hints = Hints {
+            budget_exhausted: self.exhausted_budgets.get(&(env.clone(), role)).cloned(),
+        };
+        let form = RunForm::new(kind, &env, role, preset, hints);
+        self.modals.push(Modal::Run(Box::new(form)));
+        Vec::new()
+    }
+
+    fn on_run_form_key(&mut self, ev: KeyEvent, key: Key) -> Vec<Effect> {
+        let action = keymap::resolve(&[Context::RunForm], key).map(|s| s.action);
+        let Some(Modal::Run(form)) = self.modals.last_mut() else {
+            return Vec::new();
+        };
+        match action {
+            Some(Action::Close) => {
+                self.modals.pop();
+                Vec::new()
+            }
+            Some(Action::NextField) => {
+                form.focus_next();
+                Vec::new()
+            }
+            Some(Action::PrevField) => {
+                form.focus_prev();
+                Vec::new()
+            }
+            Some(Action::Submit) => {
+                let next = form.submit();
+                let id = self.next_id();
+                let Some(Modal::Run(form)) = self.modals.last_mut() else {
+                    return Vec::new();
+                };
+                match next {
+                    run::Next::Nothing => Vec::new(),
+                    run::Next::Plan(request) => {
+                        form.stage = Stage::Planning(id);
+                        vec![Effect::PlanRun { id, request }]
+                    }
+                    run::Next::Start(plan, reason) => {
+                        form.stage = Stage::Starting(id);
+                        vec![Effect::StartRun { id, plan, reason }]
+                    }
+                }
+            }
+            _ => {
+                form.input(ev);
+                Vec::new()
+            }
+        }
+    }
+
+    fn run_form(&mut self) -> Option<&mut RunForm> {
+        self.modals.iter_mut().find_map(|m| match m {
+            Modal::Run(f) => Some(f.as_mut()),
+            _ => None,
+        })
+    }
+
+    /// The run under the cursor of the runs pane.
+    pub fn selected_run(&self) -> Option<&RunSummary> {
+        self.runs.runs.get(self.lists.runs.selected)
+    }
+
+    fn confirm_run_control(&mut self, cancel: bool) -> Vec<Effect> {
+        let Some(run) = self.selected_run() else {
+            self.flash(Level::Info, "no run selected");
+            return Vec::new();
+        };
+        let id = run.id.clone();
+        let what = format!(
+            "{} {} on {}-{}, {} of {} steps done",
+            run.workflow,
+            run.params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            run.env,
+            run.cluster,
+            run.done_steps(),
+            run.steps.len()
+        );
+        let finished = run.outcome;
+        let (title, body, pending) = if cancel {
+            if finished.is_some() {
+                self.flash(Level::Info, "that run has ended already");
+                return Vec::new();
+            }
+            (
+                "Cancel run?",
+                "The run stops at its next safe point; the step it is in is re-run if you resume it.",
+                Pending::CancelRun(id.clone()),
+            )
+        } else {
+            if finished == Some(crate::engine::journal::Outcome::Succeeded) {
+                self.flash(
+                    Level::Info,
+                    "that run succeeded; there is nothing to resume",
+                );
+                return Vec::new();
+            }
+            (
+                "Resume run?",
+                "The run goes on at its first unfinished step, which looks at the cluster before it acts.",
+                Pending::ResumeRun(id.clone()),
+            )
+        };
+        self.modals.push(Modal::Confirm(Confirm::new(
+            title,
+            vec![format!("Run {id}"), what, String::new(), body.into()],
+            pending,
+        )));
+        Vec::new()
     }
 
     // -----------------------------------------------------------------------------------
@@ -1003,6 +1235,8 @@ impl App {
             }
         } else if let Some(Modal::Silence(form)) = self.modals.last_mut() {
             form.paste(line);
+        } else if let Some(Modal::Run(form)) = self.modals.last_mut() {
+            form.paste(line);
         }
     }
 
@@ -1031,6 +1265,19 @@ impl App {
                 self.go(Pane::Pods, None)
             }
             Command::Theme(name) => vec![Effect::SetTheme(name)],
+            Command::Workflow {
+                kind,
+                env,
+                role,
+                params,
+            } => {
+                let role = role.unwrap_or_else(|| self.scope_role());
+                let preset: Vec<(&str, String)> = params
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .collect();
+                self.open_run_form(kind, env, role, &preset)
+            }
             Command::Help => self.apply(Action::Help, views),
             Command::Quit => self.apply(Action::Quit, views),
         }
@@ -1079,6 +1326,43 @@ impl App {
                 result,
             } => {
                 self.permissions.insert((env, role, action), result);
+            }
+            UiEvent::RunsLoaded(data) => {
+                self.runs = *data;
+                self.lists.runs.set_len(self.runs.runs.len());
+            }
+            UiEvent::RunPlanned { id, result } => {
+                if let Some(form) = self.run_form() {
+                    form.planned(id, result);
+                }
+            }
+            UiEvent::RunStarted { id, result } => self.run_started(id, result),
+            UiEvent::RunControl(Ok(message)) => self.flash(Level::Success, message),
+            UiEvent::RunControl(Err(message)) => self.flash(Level::Error, message),
+        }
+    }
+
+    fn run_started(&mut self, id: u64, result: Result<String, String>) {
+        let index = self
+            .modals
+            .iter()
+            .position(|m| matches!(m, Modal::Run(f) if f.stage == Stage::Starting(id)));
+        match result {
+            Ok(run_id) => {
+                if let Some(i) = index {
+                    self.modals.truncate(i);
+                }
+                self.show_audit = false;
+                self.go(Pane::Runs, None);
+                self.lists.runs.selected = 0;
+                self.flash(Level::Success, format!("run {run_id} started"));
+            }
+            Err(e) => {
+                if let Some(Modal::Run(form)) = index.and_then(|i| self.modals.get_mut(i)) {
+                    form.start_failed(id, e);
+                } else {
+                    self.flash(Level::Error, e);
+                }
             }
         }
     }

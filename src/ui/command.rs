@@ -4,6 +4,8 @@
 
 use super::app::{Pane, Scope};
 use super::panes::pods::PodColumn;
+use crate::config::ClusterRole;
+use crate::engine::workflows::WorkflowKind;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -17,6 +19,13 @@ pub enum Command {
     Silences,
     Sort(PodColumn),
     Theme(String),
+    /// Open the workflow form, with what the line already said.
+    Workflow {
+        kind: WorkflowKind,
+        env: Option<String>,
+        role: Option<ClusterRole>,
+        params: Vec<(String, String)>,
+    },
     Help,
     Quit,
 }
@@ -30,6 +39,9 @@ enum Args {
     Env,
     Column,
     Theme,
+    /// Environment, sc/wc, and the workflow's KEY=VALUE parameters (a bare number is
+    /// the worker count of `scale`).
+    Workflow,
 }
 
 const COMMANDS: &[(&str, Args, &str)] = &[
@@ -44,6 +56,16 @@ const COMMANDS: &[(&str, Args, &str)] = &[
     ("backups", Args::Place, "backups [env] [sc|wc|both]"),
     ("slo", Args::Place, "SLO [env] [sc|wc|both]"),
     ("runs", Args::None, "workflow runs and audit"),
+    (
+        "scale",
+        Args::Workflow,
+        "scale [env] sc|wc N: scale the workers (opens the workflow form)",
+    ),
+    (
+        "backup",
+        Args::Workflow,
+        "backup [env] sc|wc: an on-demand Velero backup (opens the workflow form)",
+    ),
     ("env", Args::Env, "env <name>: open an environment"),
     ("silences", Args::None, "list silences"),
     ("sort", Args::Column, "sort <column>: sort pods"),
@@ -101,6 +123,7 @@ pub fn parse(line: &str, vocab: &Vocabulary<'_>) -> Result<Command, String> {
             }
             Ok(go(pane, env, scope))
         }
+        Args::Workflow => workflow(name, &rest, vocab),
         Args::Env => Ok(Command::Env(find_env(
             one("an environment name")?,
             vocab.envs,
@@ -126,6 +149,31 @@ pub fn parse(line: &str, vocab: &Vocabulary<'_>) -> Result<Command, String> {
             }
         }
     }
+}
+
+fn workflow(name: &str, words: &[&str], vocab: &Vocabulary<'_>) -> Result<Command, String> {
+    let kind = WorkflowKind::parse(name).ok_or_else(|| format!("no workflow {name}"))?;
+    let (mut env, mut role, mut params) = (None, None, Vec::new());
+    for word in words {
+        match *word {
+            "sc" => role = Some(ClusterRole::Sc),
+            "wc" => role = Some(ClusterRole::Wc),
+            w if w.contains('=') => {
+                let (k, v) = w.split_once('=').expect("contains =");
+                params.push((k.to_string(), v.to_string()));
+            }
+            w if kind == WorkflowKind::Scale && w.chars().all(|c| c.is_ascii_digit()) => {
+                params.push(("workers".to_string(), w.to_string()));
+            }
+            w => env = Some(find_env(w, vocab.envs)?),
+        }
+    }
+    Ok(Command::Workflow {
+        kind,
+        env,
+        role,
+        params,
+    })
 }
 
 fn go(pane: Pane, env: Option<String>, scope: Option<Scope>) -> Command {
@@ -190,7 +238,7 @@ pub fn complete(line: &str, vocab: &Vocabulary<'_>) -> (String, Vec<String>) {
         COMMANDS.iter().map(|c| c.0.to_string()).collect()
     } else {
         match find_command(done[0]).map(|c| c.1) {
-            Ok(Args::Place) => vocab
+            Ok(Args::Place | Args::Workflow) => vocab
                 .envs
                 .iter()
                 .cloned()
@@ -303,6 +351,38 @@ mod tests {
     }
 
     #[test]
+    fn workflow_commands_take_place_count_and_parameters() {
+        let (envs, themes) = vocab();
+        let v = Vocabulary {
+            envs: &envs,
+            themes: &themes,
+        };
+        assert_eq!(
+            parse("scale glob wc 5", &v),
+            Ok(Command::Workflow {
+                kind: WorkflowKind::Scale,
+                env: Some("globex".into()),
+                role: Some(ClusterRole::Wc),
+                params: vec![("workers".into(), "5".into())],
+            })
+        );
+        assert_eq!(
+            parse("backup sc schedule=weekly", &v),
+            Ok(Command::Workflow {
+                kind: WorkflowKind::Backup,
+                env: None,
+                role: Some(ClusterRole::Sc),
+                params: vec![("schedule".into(), "weekly".into())],
+            })
+        );
+        assert!(
+            parse("backup nowhere", &v)
+                .unwrap_err()
+                .contains("no environment")
+        );
+    }
+
+    #[test]
     fn tab_completes_commands_then_arguments() {
         let (envs, themes) = vocab();
         let v = Vocabulary {
@@ -312,7 +392,7 @@ mod tests {
         assert_eq!(complete("po", &v), ("pods ".into(), vec![]));
         let (line, cands) = complete("s", &v);
         assert_eq!(line, "s");
-        assert_eq!(cands, ["slo", "silences", "sort"]);
+        assert_eq!(cands, ["slo", "scale", "silences", "sort"]);
         assert_eq!(complete("env g", &v), ("env globex ".into(), vec![]));
         let (line, cands) = complete("pods ", &v);
         assert_eq!(line, "pods ");

@@ -36,6 +36,12 @@ pub enum Action {
     GroupBy,
     CancelRun,
     ResumeRun,
+    /// Open the workflow form for scaling the workers of a cluster.
+    ScaleWorkers,
+    /// Open the workflow form for an on-demand backup.
+    BackupNow,
+    /// Runs pane: the audit history instead of the selected run's steps.
+    ToggleAudit,
     NextTab,
     PrevTab,
     Follow,
@@ -61,6 +67,7 @@ pub enum Context {
     AlertDetails,
     Help,
     SilenceForm,
+    RunForm,
     Confirm,
     /// The `/` filter and `:` command line.
     Input,
@@ -79,6 +86,7 @@ impl Context {
             Context::AlertDetails => "Alert details",
             Context::Help => "Help",
             Context::SilenceForm => "Silence form",
+            Context::RunForm => "Workflow form",
             Context::Confirm => "Confirmation",
             Context::Input => "Filter and command line",
             Context::Overlay => "Overlays",
@@ -399,7 +407,34 @@ pub static REGISTRY: &[ActionSpec] = &[
         "pods on node",
     )
     .footer(),
+    spec(
+        "cluster.scale",
+        A::ScaleWorkers,
+        &[K::Char('w')],
+        C::Pane(Pane::Cluster),
+        "scale workers…",
+    )
+    .footer()
+    .danger(Danger::Caution),
+    // Backups.
+    spec(
+        "backups.backup-now",
+        A::BackupNow,
+        &[K::Char('b')],
+        C::Pane(Pane::Backups),
+        "back up now…",
+    )
+    .footer()
+    .danger(Danger::Caution),
     // Runs.
+    spec(
+        "runs.audit",
+        A::ToggleAudit,
+        &[K::Char('a')],
+        C::Pane(Pane::Runs),
+        "audit history / run steps",
+    )
+    .footer(),
     spec(
         "runs.cancel",
         A::CancelRun,
@@ -407,6 +442,7 @@ pub static REGISTRY: &[ActionSpec] = &[
         C::Pane(Pane::Runs),
         "cancel run",
     )
+    .footer()
     .danger(Danger::Danger)
     .confirm(),
     spec(
@@ -416,6 +452,7 @@ pub static REGISTRY: &[ActionSpec] = &[
         C::Pane(Pane::Runs),
         "resume run",
     )
+    .footer()
     .danger(Danger::Caution)
     .confirm(),
     // Pod details.
@@ -487,6 +524,32 @@ pub static REGISTRY: &[ActionSpec] = &[
     .footer()
     .danger(Danger::Caution),
     spec("form.cancel", A::Close, &[K::Esc], C::SilenceForm, "cancel").footer(),
+    // Workflow form.
+    spec(
+        "run-form.next",
+        A::NextField,
+        &[K::Tab, K::Down],
+        C::RunForm,
+        "next field",
+    )
+    .footer(),
+    spec(
+        "run-form.prev",
+        A::PrevField,
+        &[K::BackTab, K::Up],
+        C::RunForm,
+        "previous field",
+    ),
+    spec(
+        "run-form.submit",
+        A::Submit,
+        &[K::Ctrl('s'), K::Enter],
+        C::RunForm,
+        "check the plan, then start the run",
+    )
+    .footer()
+    .danger(Danger::Caution),
+    spec("run-form.cancel", A::Close, &[K::Esc], C::RunForm, "cancel").footer(),
     // Confirmation.
     spec(
         "confirm.yes",
@@ -751,8 +814,11 @@ mod tests {
             if matches!(s.action, Action::Expire | Action::CancelRun) {
                 assert!(s.danger > Danger::Safe && s.confirm, "{}", s.id);
             }
-            if s.action == Action::Silence
-                || s.action == Action::Submit && s.context == Context::SilenceForm
+            if matches!(
+                s.action,
+                Action::Silence | Action::ScaleWorkers | Action::BackupNow
+            ) || s.action == Action::Submit
+                && matches!(s.context, Context::SilenceForm | Context::RunForm)
             {
                 assert_eq!(s.danger, Danger::Caution, "{}", s.id);
             }

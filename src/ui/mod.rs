@@ -40,6 +40,8 @@ pub struct UiOptions {
     pub author: Option<String>,
     /// Open this environment at start instead of the fleet overview.
     pub env: Option<String>,
+    /// The workflow engine; without it the console only watches.
+    pub engine: Option<Arc<crate::engine::Engine>>,
 }
 
 /// Runs the console until the user quits or a signal arrives; returns the exit code

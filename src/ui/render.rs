@@ -76,6 +76,7 @@ pub fn draw(f: &mut Frame, app: &mut App, views: &Views, ctx: &Ctx<'_>) {
             Modal::Pod(p) => p.render(f, body, ctx),
             Modal::Alert(a) => a.render(f, body, &views.alerts, ctx),
             Modal::Silence(form) => form.render(f, body, ctx),
+            Modal::Run(form) => form.render(f, body, ctx),
             Modal::Confirm(c) => c.render(f, body, ctx),
         }
     }
@@ -389,7 +390,7 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ctx<
         Pane::Cluster => cluster::render(f, content, app, &views.cluster, ctx),
         Pane::Backups => backups::render(f, content, app, &views.backups, ctx),
         Pane::Slo => slo::render(f, content, app, &views.slo, ctx),
-        Pane::Runs => runs::render(f, content, ctx),
+        Pane::Runs => runs::render(f, content, app, ctx),
     }
     // Where the selection is, on the bottom border, when the list is longer than the pane.
     let list = app.list(app.pane);

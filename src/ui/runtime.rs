@@ -39,10 +39,11 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
     let state = live.state.clone();
     let mut app = App::new(state.envs.iter().map(|e| e.name.clone()).collect());
     app.read_only = opts.read_only;
-    app.author = opts.author.clone().unwrap_or_else(default_author);
+    app.author = opts.author.clone().unwrap_or_else(crate::engine::user_name);
     app.themes = Theme::names(&opts.themes_dir);
     let (tx, mut rx) = mpsc::channel(1024);
-    let mut tasks = Tasks::new(live.clone(), tx);
+    app.engine = opts.engine.is_some();
+    let mut tasks = Tasks::new(live.clone(), opts.engine.clone(), tx);
     if let Some(env) = &opts.env {
         let effects = app.go(super::app::Pane::Cluster, Some(env.clone()));
         effects.into_iter().for_each(|e| tasks.run(e));
@@ -185,40 +186,6 @@ fn apply(
             },
             other => tasks.run(other),
         }
-    }
-}
-
-/// `$USER`, else `$LOGNAME`, else the account name of the process's user (containers
-/// often set neither), else empty: the form then asks for it.
-fn default_author() -> String {
-    ["USER", "LOGNAME"]
-        .into_iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .or_else(account_name)
-        .unwrap_or_default()
-}
-
-fn account_name() -> Option<String> {
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 4096];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: getpwuid_r writes only into `pwd` and `buf`, whose sizes are passed, and
-    // sets `result` to `&pwd` on success; the name points into `buf`, read before return.
-    unsafe {
-        let rc = libc::getpwuid_r(
-            libc::getuid(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        );
-        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-            return None;
-        }
-        std::ffi::CStr::from_ptr(pwd.pw_name)
-            .to_str()
-            .ok()
-            .map(String::from)
     }
 }
 

@@ -17,10 +17,11 @@ use kube::api::{ListParams, LogParams, PostParams};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::app::{Effect, Permission, UiEvent};
+use super::app::{Effect, Permission, RunsData, UiEvent};
 use super::keymap::{self, Rbac};
 use super::modals::pod::{PodDetails, PodTarget, TAIL_LINES, sanitize};
 use crate::config::ClusterRole;
+use crate::engine::{Engine, audit};
 use crate::sources::live::LiveFleet;
 
 /// How many environments keep their heavy sources (every pod, event, workload) running.
@@ -44,6 +45,8 @@ pub struct Tasks {
     checked: HashMap<String, Instant>,
     log_tail: Option<JoinHandle<()>>,
     env_worker: JoinHandle<()>,
+    engine: Option<Arc<Engine>>,
+    runs_watcher: Option<JoinHandle<()>>,
 }
 
 impl Drop for Tasks {
@@ -52,11 +55,18 @@ impl Drop for Tasks {
             t.abort();
         }
         self.env_worker.abort();
+        if let Some(t) = self.runs_watcher.take() {
+            t.abort();
+        }
     }
 }
 
 impl Tasks {
-    pub fn new(live: Arc<LiveFleet>, tx: mpsc::Sender<UiEvent>) -> Tasks {
+    pub fn new(
+        live: Arc<LiveFleet>,
+        engine: Option<Arc<Engine>>,
+        tx: mpsc::Sender<UiEvent>,
+    ) -> Tasks {
         // Opening and closing run one at a time, in order, so a quick A→B→C→A leaves A
         // open rather than racing a close of A against its reopening.
         let (env_ops, mut ops) = mpsc::unbounded_channel();
@@ -69,6 +79,9 @@ impl Tasks {
                 }
             }
         });
+        let runs_watcher = engine
+            .clone()
+            .map(|e| tokio::spawn(watch_runs(e, tx.clone())));
         Tasks {
             live,
             tx,
@@ -77,6 +90,8 @@ impl Tasks {
             checked: HashMap::new(),
             log_tail: None,
             env_worker,
+            runs_watcher,
+            engine,
         }
     }
 
@@ -143,7 +158,45 @@ impl Tasks {
             }
             // The event loop owns the theme.
             Effect::SetTheme(_) => {}
+            Effect::PlanRun { .. }
+            | Effect::StartRun { .. }
+            | Effect::CancelRun(_)
+            | Effect::ResumeRun(_) => self.run_workflow_effect(effect),
         }
+    }
+
+    fn run_workflow_effect(&self, effect: Effect) {
+        let Some(engine) = self.engine.clone() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let event = match effect {
+                Effect::PlanRun { id, request } => UiEvent::RunPlanned {
+                    id,
+                    result: engine.plan(request).await.map_err(|e| e.to_string()),
+                },
+                Effect::StartRun { id, plan, reason } => UiEvent::RunStarted {
+                    id,
+                    result: engine.start(*plan, reason).await.map_err(|e| e.to_string()),
+                },
+                Effect::CancelRun(run) => UiEvent::RunControl(
+                    engine
+                        .cancel(&run)
+                        .map(|()| format!("run {run} stops at its next safe point"))
+                        .map_err(|e| e.to_string()),
+                ),
+                Effect::ResumeRun(run) => UiEvent::RunControl(
+                    engine
+                        .resume(&run)
+                        .await
+                        .map(|()| format!("run {run} resumed"))
+                        .map_err(|e| e.to_string()),
+                ),
+                _ => return,
+            };
+            let _ = tx.send(event).await;
+        });
     }
 
     fn stop_logs(&mut self) {
@@ -309,4 +362,55 @@ async fn tail_logs(
         }
     }
     Ok(())
+}
+
+/// How many audit records the runs pane keeps.
+const AUDIT_SHOWN: usize = 500;
+/// Runs of other consoles and scripts change without telling this one; look this often.
+const RUNS_POLL: Duration = Duration::from_secs(5);
+
+/// Re-reads the journals and the audit log whenever a run of this console changes, and
+/// every few seconds for the others'. Reading files stays off the event loop.
+async fn watch_runs(engine: Arc<Engine>, tx: mpsc::Sender<UiEvent>) {
+    let mut changes = engine.subscribe();
+    loop {
+        let e = engine.clone();
+        let Ok(data) = tokio::task::spawn_blocking(move || load_runs(&e)).await else {
+            return;
+        };
+        if tx.send(UiEvent::RunsLoaded(Box::new(data))).await.is_err() {
+            return;
+        }
+        let _ = tokio::time::timeout(RUNS_POLL, changes.recv()).await;
+        // A step journals several lines in a burst; one re-read covers them.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        while changes.try_recv().is_ok() {}
+    }
+}
+
+fn load_runs(engine: &Engine) -> RunsData {
+    let (runs, errors) = engine.runs();
+    let mut errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    let audit = match audit::read(engine.audit_log()) {
+        Ok(mut records) => {
+            let skip = records.len().saturating_sub(AUDIT_SHOWN);
+            records.drain(..skip);
+            records
+        }
+        Err(e) => {
+            errors.push(e.to_string());
+            Vec::new()
+        }
+    };
+    let local = runs
+        .iter()
+        .filter(|r| engine.is_local(&r.id))
+        .map(|r| r.id.clone())
+        .collect();
+    RunsData {
+        runs,
+        audit,
+        errors,
+        local,
+    }
 }

@@ -210,10 +210,7 @@ struct MachineState {
 
 /// The machines this run added: created after the run's worker count was set. A machine
 /// that was broken before the run is not the run's to fix, so it does not hold it up.
-fn added<'m>(
-    states: &'m [MachineState],
-    since: DateTime<Utc>,
-) -> impl Iterator<Item = &'m MachineState> {
+fn added(states: &[MachineState], since: DateTime<Utc>) -> impl Iterator<Item = &MachineState> {
     states
         .iter()
         .filter(move |m| !m.deleting && m.created.is_some_and(|c| c >= since))

@@ -16,6 +16,8 @@ pub enum Pending {
         role: ClusterRole,
         id: String,
     },
+    CancelRun(String),
+    ResumeRun(String),
 }
 
 #[derive(Debug)]

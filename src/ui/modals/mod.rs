@@ -5,6 +5,7 @@ pub mod alert;
 pub mod confirm;
 pub mod help;
 pub mod pod;
+pub mod run;
 pub mod silence;
 
 use ratatui::Frame;

@@ -325,7 +325,13 @@ pub fn data_cell(row: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Line<'sta
     }
 }
 
-fn row_cells(row: &FleetRow, now: DateTime<Utc>, wide: bool, theme: &Theme) -> Vec<Line<'static>> {
+fn row_cells(
+    row: &FleetRow,
+    now: DateTime<Utc>,
+    wide: bool,
+    open_runs: usize,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
     // An environment with an accent (production, say) shows in it here too.
     let env_style = theme.s.title.patch(theme.env_border(row.accent.as_deref()));
     let env_style = if row.accent.is_some() {
@@ -348,8 +354,10 @@ fn row_cells(row: &FleetRow, now: DateTime<Utc>, wide: bool, theme: &Theme) -> V
     cells.push(backup_cell(&row.wc, theme));
     cells.push(budget_cell(&row.sc, theme));
     cells.push(budget_cell(&row.wc, theme));
-    // No workflow engine yet: no runs, and no pretending otherwise.
-    cells.push(styled("-", theme.s.muted));
+    cells.push(match open_runs {
+        0 => styled("-", theme.s.muted),
+        n => styled(n.to_string(), theme.s.info),
+    });
     cells.push(data_cell(row, now, theme));
     cells
 }
@@ -374,7 +382,15 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, rows: &[FleetRow], ctx: 
     let wide = area.width >= 120;
     let all: Vec<TableRow> = rows
         .iter()
-        .map(|r| TableRow::Cells(row_cells(r, ctx.now, wide, ctx.theme)))
+        .map(|r| {
+            let open = app
+                .runs
+                .runs
+                .iter()
+                .filter(|run| run.env == r.env && !run.finished())
+                .count();
+            TableRow::Cells(row_cells(r, ctx.now, wide, open, ctx.theme))
+        })
         .collect();
     render_window(
         table_area,

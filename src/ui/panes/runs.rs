@@ -1,39 +1,284 @@
-//! Runs and audit. The workflow engine is not part of this version, so there are no
-//! runs to show, cancel or resume, and no audit records; the pane says so plainly
-//! rather than showing anything that looks like data.
+//! Runs and audit: every journaled workflow run (this console's, other consoles' and
+//! scripts'), the selected run's steps with their log, and the audit history. The data
+//! is re-read from the journals by a task when a run changes; this only draws it.
 
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
 
+use super::super::app::App;
+use super::super::format;
 use super::super::render::Ctx;
+use super::super::theme::Theme;
+use super::super::widgets::table::{
+    Align, Column, TableRow, cell, put_line, render_window, styled,
+};
+use crate::engine::journal::{Outcome, RunSummary, StepState};
 
-pub fn render(f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
+const COLUMNS: [Column; 7] = [
+    Column::new("STARTED", 5, 11),
+    Column::new("WORKFLOW", 8, 30).flex(),
+    Column::new("CLUSTER", 7, 24),
+    Column::new("STEPS", 3, 5).right(),
+    Column::new("STATE", 7, 10),
+    Column::new("BY", 4, 24).priority(2),
+    Column::new("RUN", 10, 44).priority(3),
+];
+
+const AUDIT_COLUMNS: [Column; 6] = [
+    Column::new("TIME", 8, 19),
+    Column::new("ACTOR", 4, 24).priority(2),
+    Column::new("ACTION", 6, 12),
+    Column::new("CLUSTER", 7, 24),
+    Column::new("WHAT", 30, 90).flex(),
+    Column::new("RUN", 10, 44).priority(3),
+];
+
+pub fn state_of(run: &RunSummary, local: bool, theme: &Theme) -> (&'static str, Style) {
+    match run.outcome {
+        Some(Outcome::Succeeded) => ("succeeded", theme.s.ok),
+        Some(Outcome::Failed) => ("failed", theme.s.critical),
+        Some(Outcome::Cancelled) => ("cancelled", theme.s.warning),
+        // A run nobody here drives may be driven by another console, or its process died:
+        // either way it is not known to be running.
+        None if local => ("running", theme.s.info),
+        None => ("open", theme.s.warning),
+    }
+}
+
+fn params(run: &RunSummary) -> String {
+    let p: Vec<String> = run.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{} {}", run.workflow, p.join(" "))
+}
+
+fn started(t: DateTime<Utc>, ctx: &Ctx<'_>) -> String {
+    let local = t.with_timezone(&ctx.tz);
+    if ctx.now - t < chrono::TimeDelta::hours(20) {
+        local.format("%H:%M:%S").to_string()
+    } else {
+        local.format("%b %d %H:%M").to_string()
+    }
+}
+
+fn run_cells<'a>(run: &'a RunSummary, local: bool, ctx: &Ctx<'_>) -> Vec<Line<'a>> {
+    let (state, style) = state_of(run, local, ctx.theme);
+    vec![
+        cell(started(run.started_at, ctx)),
+        cell(params(run)),
+        cell(format!("{}-{}", run.env, run.cluster)),
+        cell(format!("{}/{}", run.done_steps(), run.steps.len())),
+        styled(state, style),
+        styled(run.actor.as_str(), ctx.theme.s.muted),
+        styled(run.id.as_str(), ctx.theme.s.muted),
+    ]
+}
+
+pub fn render(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
-    let lines = vec![
-        Line::styled(
-            "No workflow runs yet — the workflow engine is not part of this version.",
-            s.title,
-        ),
-        Line::raw(""),
-        Line::styled(
-            "When it is, this pane lists each run (provision, scale, upgrade, drain, backup, restore) \
-             with its progress and step log, lets you cancel or resume it, and shows the audit history \
-             of every change made through the console.",
-            s.muted,
-        ),
-        Line::raw(""),
-        Line::from(vec![
-            Span::styled("Audit history: ", s.muted),
-            Span::raw("no records — nothing has been changed through the console's engine."),
-        ]),
-        Line::from(vec![
-            Span::styled("Silences ", s.muted),
-            Span::raw(
-                "created or expired from the Alerts pane go straight to Alertmanager, which records their author and comment.",
+    let mut y = area.y;
+    for e in app.runs.errors.iter().take(2) {
+        put_line(
+            f.buffer_mut(),
+            area.x,
+            y,
+            area.width,
+            &Line::styled(e.clone(), s.error),
+            Align::Left,
+        );
+        y += 1;
+    }
+    let area = Rect::new(
+        area.x,
+        y,
+        area.width,
+        area.height.saturating_sub(y - area.y),
+    );
+    if app.show_audit {
+        return render_audit(f, area, app, ctx);
+    }
+    if app.runs.runs.is_empty() {
+        let lines = [
+            Line::styled("No workflow runs yet.", s.title),
+            Line::raw(""),
+            Line::styled(
+                "Start one with w (scale workers) in the Cluster pane, b (back up now) in the Backups pane, \
+                 or :scale wc 5 / :backup sc. Runs of other consoles and of `ck8s-console run` show here too.",
+                s.muted,
             ),
-        ]),
-    ];
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
+            Line::raw(""),
+            Line::styled("a shows the audit history.", s.muted),
+        ];
+        let mut y = area.y;
+        for l in lines {
+            if l.spans.is_empty() {
+                y += 1;
+                continue;
+            }
+            for part in format::wrap_spans(l.spans, area.width as usize, 0) {
+                if y < area.y + area.height {
+                    put_line(f.buffer_mut(), area.x, y, area.width, &part, Align::Left);
+                    y += 1;
+                }
+            }
+        }
+        return;
+    }
+    let wanted = app.runs.runs.len() as u16 + 1;
+    let table_h = wanted
+        .min(area.height.saturating_sub(8).max(area.height / 3))
+        .max(2);
+    let rows: Vec<TableRow> = app
+        .runs
+        .runs
+        .iter()
+        .map(|r| TableRow::Cells(run_cells(r, app.runs.local.contains(&r.id), ctx)))
+        .collect();
+    render_window(
+        Rect::new(area.x, area.y, area.width, table_h),
+        f.buffer_mut(),
+        &COLUMNS,
+        rows,
+        &mut app.lists.runs,
+        ctx.theme,
+    );
+    let detail = Rect::new(
+        area.x,
+        area.y + table_h + 1,
+        area.width,
+        area.height.saturating_sub(table_h + 1),
+    );
+    if let Some(run) = app.runs.runs.get(app.lists.runs.selected) {
+        render_detail(f, detail, run, ctx);
+    }
+}
+
+/// The selected run: who and why, each step with its result, and the newest log lines.
+fn render_detail(f: &mut Frame, area: Rect, run: &RunSummary, ctx: &Ctx<'_>) {
+    let s = &ctx.theme.s;
+    let width = area.width as usize;
+    let mut lines: Vec<Line> = vec![Line::from(vec![
+        Span::styled(format!("{} ", run.id), s.title),
+        Span::styled(format!("by {}", run.actor), s.muted),
+    ])];
+    if let Some(reason) = &run.reason {
+        lines.push(Line::from(vec![
+            Span::styled("override reason: ", s.warning),
+            Span::raw(reason.clone()),
+        ]));
+    }
+    for (i, step) in run.steps.iter().enumerate() {
+        let (mark, style) = match step.state {
+            StepState::Done => ("✓", s.ok),
+            StepState::Failed => ("✗", s.critical),
+            StepState::Running => ("›", s.info),
+            StepState::Pending => ("·", s.muted),
+        };
+        let mut spans = vec![Span::styled(
+            format!("{mark} {}. {}", i + 1, step.name),
+            style,
+        )];
+        if let Some(m) = &step.message {
+            spans.push(Span::styled("  ", s.muted));
+            spans.push(Span::raw(m.clone()));
+        }
+        lines.extend(format::wrap_spans(spans, width, 5));
+    }
+    let log: Vec<(usize, &crate::engine::journal::LogLine)> = run
+        .steps
+        .iter()
+        .enumerate()
+        .flat_map(|(i, st)| st.log.iter().map(move |l| (i, l)))
+        .collect();
+    let room = (area.height as usize).saturating_sub(lines.len() + 1);
+    if room > 0 && !log.is_empty() {
+        lines.push(Line::styled("log", s.header));
+        let mut tail: Vec<_> = log.iter().rev().take(room.saturating_sub(1)).collect();
+        tail.reverse();
+        for (i, l) in tail {
+            let ts = l.ts.with_timezone(&ctx.tz).format("%H:%M:%S");
+            lines.push(Line::from(vec![
+                Span::styled(format!("{ts} [{}] ", i + 1), s.muted),
+                Span::raw(l.message.clone()),
+            ]));
+        }
+    }
+    for (i, line) in lines.iter().take(area.height as usize).enumerate() {
+        put_line(
+            f.buffer_mut(),
+            area.x,
+            area.y + i as u16,
+            area.width,
+            line,
+            Align::Left,
+        );
+    }
+}
+
+fn render_audit(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
+    let s = &ctx.theme.s;
+    if app.runs.audit.is_empty() {
+        put_line(
+            f.buffer_mut(),
+            area.x,
+            area.y,
+            area.width,
+            &Line::styled(
+                "No audit records yet: nothing has been changed through the engine.",
+                s.muted,
+            ),
+            Align::Left,
+        );
+        return;
+    }
+    // Newest first, like the runs.
+    let rows: Vec<TableRow> = app
+        .runs
+        .audit
+        .iter()
+        .rev()
+        .map(|r| {
+            let what = match (&r.reason, r.detail.get("step"), r.detail.get("outcome")) {
+                (Some(reason), _, _) => format!("override: {reason}"),
+                (None, Some(step), _) => format!(
+                    "{}: {}",
+                    step.as_str().unwrap_or(""),
+                    r.detail
+                        .get("result")
+                        .or_else(|| r.detail.get("error"))
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("")
+                ),
+                (None, None, Some(o)) => o.as_str().unwrap_or("").to_owned(),
+                _ => r
+                    .detail
+                    .get("workflow")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_owned(),
+            };
+            TableRow::Cells(vec![
+                cell(
+                    r.ts.with_timezone(&ctx.tz)
+                        .format("%m-%d %H:%M:%S")
+                        .to_string(),
+                ),
+                styled(r.actor.clone(), s.muted),
+                cell(r.action.clone()),
+                cell(format!("{}-{}", r.env, r.cluster.as_deref().unwrap_or(""))),
+                cell(what),
+                styled(r.run_id.clone().unwrap_or_default(), s.muted),
+            ])
+        })
+        .collect();
+    app.lists.audit.set_len(app.runs.audit.len());
+    render_window(
+        area,
+        f.buffer_mut(),
+        &AUDIT_COLUMNS,
+        rows,
+        &mut app.lists.audit,
+        ctx.theme,
+    );
 }

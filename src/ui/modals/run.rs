@@ -1,0 +1,489 @@
+//! The workflow form: the workflow's inputs, then the engine's plan with the policy's
+//! verdict, then (when the policy asks for one) an override reason. Enter moves it along:
+//! check the plan, then start. Editing an input throws the plan away, so what starts is
+//! always what was checked.
+
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui_textarea::{CursorMove, TextArea};
+
+use super::super::render::Ctx;
+use crate::config::ClusterRole;
+use crate::engine::policy::{self, Decision};
+use crate::engine::workflows::{self, WorkflowKind};
+use crate::engine::{Hints, Plan, RunRequest};
+
+/// Where the form is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stage {
+    Editing,
+    /// The plan request in flight.
+    Planning(u64),
+    Planned(Box<Plan>),
+    /// The start request in flight.
+    Starting(u64),
+}
+
+#[derive(Debug)]
+pub struct RunForm {
+    pub kind: WorkflowKind,
+    pub env: String,
+    pub role: ClusterRole,
+    hints: Hints,
+    /// One line per workflow parameter, in the workflow's order.
+    inputs: Vec<TextArea<'static>>,
+    reason: TextArea<'static>,
+    /// Index into inputs, or `inputs.len()` for the reason.
+    pub focus: usize,
+    pub stage: Stage,
+    pub error: Option<String>,
+    tried: bool,
+}
+
+/// What Enter asks for.
+pub enum Next {
+    Nothing,
+    Plan(RunRequest),
+    Start(Box<Plan>, Option<String>),
+}
+
+fn line(text: &str) -> TextArea<'static> {
+    let mut t = TextArea::new(vec![text.to_string()]);
+    t.set_cursor_line_style(Style::default());
+    t.move_cursor(CursorMove::End);
+    t
+}
+
+fn value(t: &TextArea<'_>) -> String {
+    t.lines().first().cloned().unwrap_or_default()
+}
+
+impl RunForm {
+    /// `preset` fills parameters the user already gave (`:scale wc 5`).
+    pub fn new(
+        kind: WorkflowKind,
+        env: &str,
+        role: ClusterRole,
+        preset: &[(&str, String)],
+        hints: Hints,
+    ) -> RunForm {
+        let inputs = kind
+            .params()
+            .iter()
+            .map(|(name, _, _)| {
+                let v = preset
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+                    .unwrap_or("");
+                line(v)
+            })
+            .collect();
+        RunForm {
+            kind,
+            env: env.to_owned(),
+            role,
+            hints,
+            inputs,
+            reason: line(""),
+            focus: 0,
+            stage: Stage::Editing,
+            error: None,
+            tried: false,
+        }
+    }
+
+    fn params(&self) -> std::collections::BTreeMap<String, String> {
+        self.kind
+            .params()
+            .iter()
+            .zip(&self.inputs)
+            .map(|((name, _, _), t)| ((*name).to_owned(), value(t).trim().to_owned()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect()
+    }
+
+    fn input_error(&self) -> Option<String> {
+        workflows::check_params(self.kind, &self.params())
+            .err()
+            .map(|e| e.to_string())
+    }
+
+    fn needs_reason(&self) -> bool {
+        matches!(&self.stage, Stage::Planned(p) if p.needs_override())
+    }
+
+    fn reason_error(&self) -> Option<String> {
+        let r = value(&self.reason);
+        if r.trim().is_empty() {
+            return Some("required: why must the policy not apply now? (ticket, approval)".into());
+        }
+        policy::override_reason_problem(&r)
+    }
+
+    fn fields(&self) -> usize {
+        self.inputs.len() + usize::from(self.needs_reason())
+    }
+
+    pub fn focus_next(&mut self) {
+        self.focus = (self.focus + 1) % self.fields().max(1);
+    }
+
+    pub fn focus_prev(&mut self) {
+        let n = self.fields().max(1);
+        self.focus = (self.focus + n - 1) % n;
+    }
+
+    fn busy(&self) -> bool {
+        matches!(self.stage, Stage::Planning(_) | Stage::Starting(_))
+    }
+
+    pub fn input(&mut self, ev: KeyEvent) {
+        if self.busy() {
+            return;
+        }
+        self.error = None;
+        if self.focus < self.inputs.len() {
+            if self.inputs[self.focus].input(ev) {
+                // What was checked is no longer what would run.
+                self.stage = Stage::Editing;
+            }
+        } else {
+            self.reason.input(ev);
+        }
+    }
+
+    pub fn paste(&mut self, text: &str) {
+        if self.busy() {
+            return;
+        }
+        if self.focus < self.inputs.len() {
+            if self.inputs[self.focus].insert_str(text) {
+                self.stage = Stage::Editing;
+            }
+        } else {
+            self.reason.insert_str(text);
+        }
+    }
+
+    /// Enter: check the plan first, start it once checked.
+    pub fn submit(&mut self) -> Next {
+        self.tried = true;
+        match &self.stage {
+            Stage::Planning(_) | Stage::Starting(_) => Next::Nothing,
+            Stage::Editing => {
+                if let Some(e) = self.input_error() {
+                    self.error = Some(e);
+                    return Next::Nothing;
+                }
+                Next::Plan(RunRequest {
+                    workflow: self.kind,
+                    env: self.env.clone(),
+                    role: self.role,
+                    params: self.params(),
+                    hints: self.hints.clone(),
+                })
+            }
+            Stage::Planned(plan) if plan.denied() => {
+                self.error = Some("the policy refuses this run; change the inputs or wait".into());
+                Next::Nothing
+            }
+            Stage::Planned(plan) => {
+                let reason = if plan.needs_override() {
+                    if let Some(e) = self.reason_error() {
+                        self.focus = self.inputs.len();
+                        self.error = Some(format!("override reason: {e}"));
+                        return Next::Nothing;
+                    }
+                    Some(value(&self.reason).trim().to_owned())
+                } else {
+                    None
+                };
+                Next::Start(plan.clone(), reason)
+            }
+        }
+    }
+
+    pub fn planned(&mut self, id: u64, result: Result<Plan, String>) {
+        if self.stage != Stage::Planning(id) {
+            return;
+        }
+        match result {
+            Ok(plan) => {
+                let needs_reason = plan.needs_override();
+                self.stage = Stage::Planned(Box::new(plan));
+                if needs_reason {
+                    self.focus = self.inputs.len();
+                }
+            }
+            Err(e) => {
+                self.stage = Stage::Editing;
+                self.error = Some(e);
+            }
+        }
+    }
+
+    pub fn start_failed(&mut self, id: u64, error: String) {
+        if self.stage == Stage::Starting(id) {
+            self.stage = Stage::Editing;
+            self.error = Some(error);
+        }
+    }
+
+    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
+        let s = &ctx.theme.s;
+        let width = if area.width < 100 {
+            area.width
+        } else {
+            area.width * 4 / 5
+        };
+        let outer = super::centered(area, 0, 0, width, area.height.min(26));
+        let title = Line::from(vec![Span::styled(
+            format!(" Run {} on {}-{} ", self.kind.name(), self.env, self.role),
+            s.title,
+        )]);
+        let inner = super::frame(f, outer, title, ctx.theme);
+        let label_w = 19u16;
+        let mut y = inner.y;
+        let bottom = inner.y + inner.height;
+        let row = |y: u16| Rect::new(inner.x, y, inner.width, 1);
+        f.render_widget(
+            Line::styled(format!(" {}", self.kind.summary()), s.muted),
+            row(y),
+        );
+        y += 2;
+        let focus = self.focus;
+        let busy = self.busy();
+        for (i, (name, what, _)) in self.kind.params().iter().enumerate() {
+            if y + 1 >= bottom {
+                break;
+            }
+            draw_field(
+                f,
+                Rect::new(inner.x, y, inner.width, 1),
+                label_w,
+                name,
+                &mut self.inputs[i],
+                focus == i && !busy,
+                ctx,
+            );
+            let hint_x = inner.x + label_w + 22;
+            if hint_x < inner.x + inner.width {
+                f.render_widget(
+                    Span::styled(*what, s.muted),
+                    Rect::new(hint_x, y, inner.x + inner.width - hint_x, 1),
+                );
+            }
+            y += 1;
+        }
+        y += 1;
+        let lines: Vec<Line> = self
+            .plan_lines(ctx)
+            .into_iter()
+            .flat_map(|l| super::super::format::wrap_spans(l.spans, inner.width as usize, 10))
+            .collect();
+        let reason_rows = if self.needs_reason() { 2 } else { 0 };
+        let plan_h = bottom.saturating_sub(y + 1 + reason_rows);
+        f.render_widget(
+            Paragraph::new(lines),
+            Rect::new(inner.x, y, inner.width, plan_h),
+        );
+        y += plan_h;
+        if self.needs_reason() && y < bottom {
+            let reason_focus = focus == self.inputs.len() && !busy;
+            draw_field(
+                f,
+                row(y),
+                label_w,
+                "override reason",
+                &mut self.reason,
+                reason_focus,
+                ctx,
+            );
+            y += 1;
+            if y < bottom
+                && let Some(e) = (self.tried || !value(&self.reason).is_empty())
+                    .then(|| self.reason_error())
+                    .flatten()
+            {
+                f.render_widget(
+                    Line::from(vec![
+                        Span::raw(" ".repeat(label_w as usize)),
+                        Span::styled(format!("! {e}"), s.input_error),
+                    ]),
+                    row(y),
+                );
+            }
+        }
+        let status_y = bottom.saturating_sub(1);
+        if status_y >= inner.y {
+            f.render_widget(Paragraph::new(self.status_line(ctx)), row(status_y));
+        }
+    }
+
+    fn plan_lines(&self, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+        let s = &ctx.theme.s;
+        let plan = match &self.stage {
+            Stage::Editing => {
+                return vec![Line::styled(
+                    " Enter asks the engine for the plan and the policy's verdict; nothing changes yet.",
+                    s.muted,
+                )];
+            }
+            Stage::Planning(_) => {
+                return vec![Line::styled(
+                    " Checking the clusters and the policy…",
+                    s.muted,
+                )];
+            }
+            Stage::Starting(_) => return vec![Line::styled(" Starting the run…", s.muted)],
+            Stage::Planned(p) => p,
+        };
+        let mut lines = vec![Line::from(vec![
+            Span::styled(" Plan     ", s.muted),
+            Span::styled(plan.change.clone(), s.text),
+        ])];
+        lines.push(Line::from(vec![
+            Span::styled(" Steps    ", s.muted),
+            Span::raw(plan.steps.join(" → ")),
+        ]));
+        for c in &plan.checked {
+            lines.push(Line::from(vec![
+                Span::styled(" Checked  ", s.muted),
+                Span::raw(c.clone()),
+            ]));
+        }
+        let (verdict, style) = match &plan.decision {
+            Decision::Allow => ("allowed", s.ok),
+            Decision::NeedsOverride { .. } => ("needs an override reason", s.warning),
+            Decision::Deny { .. } => ("refused", s.critical),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(" Policy   ", s.muted),
+            Span::styled(verdict, style.add_modifier(Modifier::BOLD)),
+        ]));
+        for finding in plan.decision.findings() {
+            let style = if finding.is_deny() {
+                s.critical
+            } else {
+                s.warning
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("   {} ", finding.rule), style),
+                Span::raw(finding.message.clone()),
+            ]));
+        }
+        lines
+    }
+
+    fn status_line(&self, ctx: &Ctx<'_>) -> Line<'static> {
+        let s = &ctx.theme.s;
+        if let Some(e) = &self.error {
+            return Line::styled(format!(" {e}"), s.error);
+        }
+        let enter = match &self.stage {
+            Stage::Editing => "check plan",
+            Stage::Planned(p) if p.denied() => "",
+            Stage::Planned(_) => "start run",
+            Stage::Planning(_) | Stage::Starting(_) => "",
+        };
+        let mut spans = Vec::new();
+        if !enter.is_empty() {
+            spans.extend([
+                Span::styled(" Enter", s.key),
+                Span::styled(format!(" {enter}  "), s.hint),
+            ]);
+        }
+        spans.extend([
+            Span::styled(" Tab", s.key),
+            Span::styled(" next field  ", s.hint),
+            Span::styled("Esc", s.key),
+            Span::styled(" cancel", s.hint),
+        ]);
+        Line::from(spans)
+    }
+}
+
+fn draw_field(
+    f: &mut Frame,
+    area: Rect,
+    label_w: u16,
+    label: &str,
+    ta: &mut TextArea<'static>,
+    focused: bool,
+    ctx: &Ctx<'_>,
+) {
+    let s = &ctx.theme.s;
+    let label_style = if focused { s.title } else { s.muted };
+    f.render_widget(
+        Span::styled(
+            format!(" {label:<w$}", w = label_w as usize - 1),
+            label_style,
+        ),
+        Rect::new(area.x, area.y, label_w.min(area.width), 1),
+    );
+    let base = if focused { s.input } else { s.muted };
+    ta.set_style(base.add_modifier(Modifier::UNDERLINED));
+    ta.set_cursor_style(if focused {
+        Style::new().add_modifier(Modifier::REVERSED)
+    } else {
+        base.add_modifier(Modifier::UNDERLINED)
+    });
+    let w = area.width.saturating_sub(label_w).min(60);
+    let field_w = if label == "override reason" {
+        w
+    } else {
+        w.min(20)
+    };
+    f.render_widget(&*ta, Rect::new(area.x + label_w, area.y, field_w, 1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    fn type_text(form: &mut RunForm, text: &str) {
+        for c in text.chars() {
+            form.input(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+    }
+
+    #[test]
+    fn inputs_are_checked_before_the_engine_is_asked() {
+        let mut form = RunForm::new(
+            WorkflowKind::Scale,
+            "acme",
+            ClusterRole::Wc,
+            &[],
+            Hints::default(),
+        );
+        assert!(matches!(form.submit(), Next::Nothing));
+        assert!(
+            form.error.as_deref().unwrap().contains("workers"),
+            "{:?}",
+            form.error
+        );
+        type_text(&mut form, "many");
+        assert!(matches!(form.submit(), Next::Nothing));
+        assert!(form.error.as_deref().unwrap().contains("whole number"));
+        let mut form = RunForm::new(
+            WorkflowKind::Scale,
+            "acme",
+            ClusterRole::Wc,
+            &[("workers", "5".into())],
+            Hints::default(),
+        );
+        match form.submit() {
+            Next::Plan(req) => {
+                assert_eq!(req.params.get("workers").map(String::as_str), Some("5"));
+                assert_eq!(req.role, ClusterRole::Wc);
+            }
+            _ => panic!("valid inputs must ask for a plan"),
+        }
+    }
+}
