@@ -32,9 +32,15 @@ impl Drop for Sim {
 }
 
 fn start_sim(dir: &Path) -> Sim {
+    start_sim_with(dir, &[])
+}
+
+fn start_sim_with(dir: &Path, extra: &[&str]) -> Sim {
     let out = dir.join("sim");
     let child = Command::new(BIN)
-        .args(["sim", "--environments", "3", "--out"])
+        .args(["sim", "--environments", "3"])
+        .args(extra)
+        .arg("--out")
         .arg(&out)
         .arg("--state-dir")
         .arg(dir.join("sim-state"))
@@ -322,6 +328,80 @@ fn an_on_call_session_from_fleet_to_silence() {
     let screen = tui.wait_for("action registry");
     assert!(screen.contains("silence"), "{screen}");
     tui.send("\x1b");
+
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+}
+
+/// A workflow from the console: `:scale`, the plan with the policy's verdict (globex has
+/// critical alerts firing, so it needs an override), a reason, the run followed in the
+/// runs pane to its end; then the cluster, the journal and the audit log agree.
+#[test]
+fn scaling_workers_from_the_console_with_an_override_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    // Fast simulated time: a new machine takes seconds instead of a quarter minute.
+    let sim = start_sim_with(dir.path(), &["--speed", "10"]);
+    let state = dir.path().join("state");
+    let mut tui = Tui::start(&sim.fleet_file, &state);
+    tui.wait_for("initech");
+
+    tui.send(":");
+    tui.type_text("scale globex wc 4");
+    tui.send("\r");
+    tui.wait_for("Run scale on globex-wc");
+    tui.send("\r");
+    let screen = tui.wait_for("needs an override reason");
+    assert!(
+        screen.contains("scale globex-wc from 3 to 4 workers"),
+        "{screen}"
+    );
+    assert!(screen.contains("critical-alerts"), "{screen}");
+    // Too short a reason is refused inline; nothing starts.
+    tui.type_text("INC-4711");
+    tui.send("\r");
+    tui.wait_for("8 characters long");
+    tui.type_text(" capacity for the sale");
+    tui.send("\r");
+    tui.wait_for("Runs");
+    let screen = tui.wait_until("the run succeeded", |s| s.contains("succeeded"));
+    assert!(screen.contains("scale workers=4"), "{screen}");
+    assert!(
+        screen.contains("INC-4711 capacity for the sale"),
+        "{screen}"
+    );
+
+    let kubeconfig = sim.fleet_file.with_file_name("kubeconfig");
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["--context", "globex-sc", "-n", "capi-clusters", "get"])
+        .args([
+            "machinedeployment",
+            "globex-wc-md-0",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
+        .output()
+        .expect("kubectl runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "4", "{out:?}");
+    let journals = ck8s_console::engine::journal::Journals::new(&state.join("runs"));
+    let (runs, errors) = journals.list();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        runs[0].outcome,
+        Some(ck8s_console::engine::journal::Outcome::Succeeded)
+    );
+    assert_eq!(
+        runs[0].reason.as_deref(),
+        Some("INC-4711 capacity for the sale")
+    );
+    let audited = ck8s_console::engine::audit::verify(&state.join("audit.jsonl")).unwrap();
+    assert!(
+        audited >= 3,
+        "start, steps and finish are audited: {audited}"
+    );
 
     tui.send("q");
     assert_eq!(tui.wait_exit(), 0);

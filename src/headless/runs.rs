@@ -86,7 +86,10 @@ async fn run_inner(
     if args.plan {
         print_report(format, &plan, None);
         // The exit code says whether the real run would start; the error, why not.
-        plan.admits(args.reason.clone())?;
+        if let Err(e) = plan.admits(args.reason.clone()) {
+            tell_refusal(format, &plan, &e);
+            return Err(e);
+        }
         return Ok(exit::OK);
     }
     if format == OutputFormat::Table {
@@ -97,6 +100,7 @@ async fn run_inner(
         Err(e) => {
             if format == OutputFormat::Json {
                 print_report(format, &plan, None);
+                tell_refusal(format, &plan, &e);
             }
             return Err(e);
         }
@@ -168,12 +172,29 @@ impl Progress {
     }
 }
 
+/// A policy refusal's error names only the rules; with JSON on stdout, stderr gets the
+/// findings beside it, as the plan text gives them in table mode (who holds the cluster,
+/// which alerts fire).
+fn tell_refusal(format: OutputFormat, plan: &Plan, e: &EngineError) {
+    if format == OutputFormat::Json
+        && matches!(e, EngineError::Denied(_) | EngineError::NeedsReason { .. })
+    {
+        eprint!("{}", verdict_text(&plan.decision));
+    }
+}
+
 fn plan_text(plan: &Plan) -> String {
     let mut out = format!("plan: {}\n", plan.change);
     for c in &plan.checked {
         out.push_str(&format!("  checked {c}\n"));
     }
-    match &plan.decision {
+    out.push_str(&verdict_text(&plan.decision));
+    out
+}
+
+fn verdict_text(decision: &Decision) -> String {
+    let mut out = String::new();
+    match decision {
         Decision::Allow => out.push_str("policy: allowed\n"),
         Decision::NeedsOverride { findings } => {
             out.push_str("policy: needs an override reason\n");

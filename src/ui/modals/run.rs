@@ -194,9 +194,9 @@ impl RunForm {
             }
             Stage::Planned(plan) => {
                 let reason = if plan.needs_override() {
-                    if let Some(e) = self.reason_error() {
+                    if self.reason_error().is_some() {
+                        // The field shows why, under itself.
                         self.focus = self.inputs.len();
-                        self.error = Some(format!("override reason: {e}"));
                         return Next::Nothing;
                     }
                     Some(value(&self.reason).trim().to_owned())

@@ -19,7 +19,7 @@ use crate::engine::journal::{Outcome, RunSummary, StepState};
 
 const COLUMNS: [Column; 7] = [
     Column::new("STARTED", 5, 11),
-    Column::new("WORKFLOW", 8, 30).flex(),
+    Column::new("WORKFLOW", 18, 30).flex(),
     Column::new("CLUSTER", 7, 24),
     Column::new("STEPS", 3, 5).right(),
     Column::new("STATE", 7, 10),
