@@ -321,6 +321,23 @@ fn an_on_call_session_from_fleet_to_silence() {
     let silence = found.expect("the silence exists in the simulator's Alertmanager");
     assert_eq!(silence.created_by, "e2e-tester");
     assert!(silence.matchers.iter().any(|m| m.name == "alertname"));
+    // Silencing changes who gets paged: it is in the audit log, chained like any change.
+    let audit_log = dir.path().join("state").join("audit.jsonl");
+    ck8s_console::engine::audit::verify(&audit_log).expect("an intact audit chain");
+    let records = ck8s_console::engine::audit::read(&audit_log).unwrap();
+    let created = records
+        .iter()
+        .find(|r| r.action == "silence.create")
+        .expect("the silence is audited");
+    assert_eq!(created.env, "globex");
+    assert!(
+        created.target.as_deref().unwrap().contains(&silence.id),
+        "{created:?}"
+    );
+    assert_eq!(
+        created.detail["comment"],
+        "e2e: silenced by the end-to-end test"
+    );
 
     // Help comes from the action registry.
     tui.send("\x1b");

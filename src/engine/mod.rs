@@ -490,6 +490,11 @@ impl Engine {
         }
     }
 
+    /// Appends to the audit log: for changes made outside a run (silences).
+    pub fn record(&self, record: NewRecord) -> Result<(), EngineError> {
+        self.audit(record)
+    }
+
     fn audit(&self, record: NewRecord) -> Result<(), EngineError> {
         let mut log = AuditLog::open(&self.audit_path)?;
         log.append(record, Utc::now())?;

@@ -120,7 +120,7 @@ impl Tasks {
                 targets,
                 silence,
             } => {
-                let (live, tx) = (self.live.clone(), self.tx.clone());
+                let (live, tx, engine) = (self.live.clone(), self.tx.clone(), self.engine.clone());
                 tokio::spawn(async move {
                     let mut results = Vec::new();
                     for (env, role) in targets {
@@ -134,18 +134,28 @@ impl Tasks {
                                     .into(),
                             ),
                         };
+                        if let (Some(engine), Ok(sid)) = (&engine, &result) {
+                            audit_silence(engine, "silence.create", &env, role, sid, &silence);
+                        }
                         results.push((cluster, result));
                     }
                     let _ = tx.send(UiEvent::SilenceCreated { id, results }).await;
                 });
             }
             Effect::ExpireSilence { env, role, id } => {
-                let (live, tx) = (self.live.clone(), self.tx.clone());
+                let (live, tx, engine) = (self.live.clone(), self.tx.clone(), self.engine.clone());
                 tokio::spawn(async move {
                     let result = match live.alertmanager(&env, role) {
                         Some(am) => am.expire_silence(&id).await.map_err(|e| e.to_string()),
                         None => Err("no Alertmanager client".into()),
                     };
+                    if let (Some(engine), Ok(())) = (&engine, &result) {
+                        let detail = serde_json::json!({});
+                        audit_or_log(
+                            engine,
+                            silence_record(engine, "silence.expire", (&env, role), &id, detail),
+                        );
+                    }
                     let cluster = format!("{env}-{role}");
                     let _ = tx
                         .send(UiEvent::SilenceExpired {
@@ -362,6 +372,54 @@ async fn tail_logs(
         }
     }
     Ok(())
+}
+
+/// Silences change what pages people, so they are audited like any other change; the
+/// comment says why, the matchers what.
+fn audit_silence(
+    engine: &Engine,
+    action: &str,
+    env: &str,
+    role: ClusterRole,
+    id: &str,
+    silence: &crate::sources::alertmanager::PostableSilence,
+) {
+    let matchers: Vec<String> = silence.matchers.iter().map(|m| m.to_string()).collect();
+    let detail = serde_json::json!({
+        "matchers": matchers,
+        "comment": silence.comment,
+        "created_by": silence.created_by,
+        "ends_at": silence.ends_at,
+    });
+    audit_or_log(
+        engine,
+        silence_record(engine, action, (env, role), id, detail),
+    );
+}
+
+fn silence_record(
+    engine: &Engine,
+    action: &str,
+    (env, role): (&str, ClusterRole),
+    id: &str,
+    detail: serde_json::Value,
+) -> audit::NewRecord {
+    audit::NewRecord {
+        actor: engine.actor().to_owned(),
+        action: action.into(),
+        env: env.into(),
+        cluster: Some(role.to_string()),
+        target: Some(format!("silence {id}")),
+        detail,
+        ..audit::NewRecord::default()
+    }
+}
+
+/// An audit failure must not undo or hide the change that was made: it is logged.
+fn audit_or_log(engine: &Engine, record: audit::NewRecord) {
+    if let Err(e) = engine.record(record) {
+        tracing::error!(error = %e, "auditing a silence failed");
+    }
 }
 
 /// How many audit records the runs pane keeps.

@@ -239,25 +239,7 @@ fn render_audit(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
         .iter()
         .rev()
         .map(|r| {
-            let what = match (&r.reason, r.detail.get("step"), r.detail.get("outcome")) {
-                (Some(reason), _, _) => format!("override: {reason}"),
-                (None, Some(step), _) => format!(
-                    "{}: {}",
-                    step.as_str().unwrap_or(""),
-                    r.detail
-                        .get("result")
-                        .or_else(|| r.detail.get("error"))
-                        .and_then(|v| v.as_str())
-                        .unwrap_or("")
-                ),
-                (None, None, Some(o)) => o.as_str().unwrap_or("").to_owned(),
-                _ => r
-                    .detail
-                    .get("workflow")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .to_owned(),
-            };
+            let what = audit_what(r);
             TableRow::Cells(vec![
                 cell(
                     r.ts.with_timezone(&ctx.tz)
@@ -281,4 +263,29 @@ fn render_audit(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
         &mut app.lists.audit,
         ctx.theme,
     );
+}
+
+/// One line for an audit record: the override reason, the step's result, the outcome, or
+/// the object and comment of a change made outside a run.
+fn audit_what(r: &crate::engine::audit::AuditRecord) -> String {
+    let text = |key: &str| r.detail.get(key).and_then(|v| v.as_str()).unwrap_or("");
+    if let Some(reason) = &r.reason {
+        return format!("override: {reason}");
+    }
+    if r.detail.get("step").is_some() {
+        let result = if text("error").is_empty() {
+            text("result")
+        } else {
+            text("error")
+        };
+        return format!("{}: {result}", text("step"));
+    }
+    if r.detail.get("outcome").is_some() {
+        return text("outcome").to_owned();
+    }
+    match &r.target {
+        Some(target) if text("comment").is_empty() => target.clone(),
+        Some(target) => format!("{target}: {}", text("comment")),
+        None => text("workflow").to_owned(),
+    }
 }
