@@ -197,7 +197,16 @@ impl RunSummary {
             Entry::Resumed { .. } => {
                 self.outcome = None;
             }
-            Entry::Finished { outcome } => self.outcome = Some(*outcome),
+            Entry::Finished { outcome } => {
+                self.outcome = Some(*outcome);
+                // A step interrupted by a cancel or a lost lock did not finish; a resume
+                // runs it again from the start.
+                for s in &mut self.steps {
+                    if s.state == StepState::Running {
+                        s.state = StepState::Pending;
+                    }
+                }
+            }
         }
     }
 }
@@ -505,6 +514,17 @@ mod tests {
         ];
         let run = replay("r", &lines).unwrap();
         assert_eq!(run.outcome, None);
+        let interrupted = [
+            lines[0].clone(),
+            Line {
+                ts: t(1),
+                entry: Entry::StepStarted { step: 0 },
+            },
+            lines[1].clone(),
+        ];
+        let run = replay("r", &interrupted).unwrap();
+        assert_eq!(run.steps[0].state, StepState::Pending, "cancelled mid-step");
+        assert_eq!(run.resume_point(), 0);
         assert_eq!(
             replay("r", &lines[..2]).unwrap().outcome,
             Some(Outcome::Cancelled)

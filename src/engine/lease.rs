@@ -188,8 +188,17 @@ fn may_take_over(other: &str, me: &str) -> bool {
     }
 }
 
+/// Whether `pid` is a live process. A killed process its parent has not reaped yet
+/// still has a `/proc` entry, in state `Z`: it is as dead as one that is gone.
 fn process_alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses and may hold spaces.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_none_or(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
 }
 
 impl ClusterLock {
@@ -302,6 +311,23 @@ mod tests {
         assert!(!may_take_over("run-a other-host:0", &me));
         assert!(!may_take_over("run-b bastion:0", &me));
         assert!(!may_take_over("kubectl", &me));
+    }
+
+    #[test]
+    fn a_zombie_is_not_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        assert!(process_alive(std::process::id()));
+        // Wait for it to exit without reaping it: it stays a zombie until `wait`.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z"))
+        {
+            assert!(std::time::Instant::now() < deadline, "true did not exit");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(!process_alive(pid), "an exited, unreaped process is dead");
+        child.wait().unwrap();
+        assert!(!process_alive(pid));
     }
 
     #[test]

@@ -470,11 +470,23 @@ impl Engine {
                 ),
             });
         }
-        if let Some(tx) = self.running.lock().expect("run table").get(id) {
-            let _ = tx.send(true);
-            return Ok(());
+        let local = self.running.lock().expect("run table").get(id).cloned();
+        match local {
+            Some(tx) => {
+                let _ = tx.send(true);
+            }
+            None => run::request_cancel(&self.journals, id)?,
         }
-        run::request_cancel(&self.journals, id).map_err(EngineError::Journal)
+        // Who stopped a run matters as much as who started it.
+        self.audit(NewRecord {
+            actor: self.actor.clone(),
+            action: "run.cancel".into(),
+            env: run.env.clone(),
+            cluster: Some(run.cluster.to_string()),
+            run_id: Some(id.to_owned()),
+            detail: serde_json::json!({"done_steps": run.done_steps()}),
+            ..NewRecord::default()
+        })
     }
 
     /// Waits until the run has finished and returns how it ended.

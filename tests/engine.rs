@@ -1,0 +1,847 @@
+//! The workflow engine end to end: the `ck8s-console` binary runs `run` and `runs` against a
+//! simulated demo fleet, as an on-call engineer or a script would, and kubectl is the
+//! independent witness of what changed in the clusters. Every test has its own fleet and
+//! state directory, so tests run in parallel and no run's lock, journal or audit log leaks
+//! into another test.
+//!
+//! Runs that must be caught while they wait for machines pause the Cluster API Cluster
+//! first (as `clusterctl move` does): no machine is created until the test unpauses it, so
+//! "still waiting" never depends on how fast the machine running the tests is.
+
+mod common;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use ck8s_console::sim::SimOptions;
+use serde_json::Value;
+
+/// Who the runs are by (CK8S_CONSOLE_ACTOR): in journals, audit records and Events.
+const ACTOR: &str = "oncall@engine-tests";
+/// Long enough for anything the fleet does at speed 10; only reached when a test fails.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A simulated demo fleet (acme, globex in trouble, initech mid-upgrade) at ten times real
+/// speed, so a machine provisions in about two seconds, and a state directory of its own.
+struct Fleet {
+    sim: common::Sim,
+    state: PathBuf,
+}
+
+fn fleet() -> Fleet {
+    let sim = common::start(SimOptions {
+        environments: 3,
+        speed: 10.0,
+        ..SimOptions::default()
+    });
+    let state = sim.dir.path().join("state");
+    Fleet { sim, state }
+}
+
+fn code(out: &Output) -> i32 {
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("ended by a signal: {}", show(out)))
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        common::stdout(out),
+        common::stderr(out)
+    )
+}
+
+fn parse(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON on stdout ({e}): {}", show(out)))
+}
+
+fn text<'v>(v: &'v Value, what: &str) -> &'v str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("{what} is not a string: {v}"))
+}
+
+fn array<'v>(v: &'v Value, what: &str) -> &'v Vec<Value> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("{what} is not an array: {v}"))
+}
+
+fn step_states(run: &Value) -> Vec<&str> {
+    array(&run["steps"], "steps")
+        .iter()
+        .map(|s| text(&s["state"], "step state"))
+        .collect()
+}
+
+impl Fleet {
+    /// The binary with this fleet's config, state dir and actor, and nothing inherited.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ck8s-console"));
+        cmd.arg("--config")
+            .arg(&self.sim.fleet_file)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.sim.dir.path())
+            .env("CK8S_CONSOLE_STATE_DIR", &self.state)
+            .env("CK8S_CONSOLE_ACTOR", ACTOR)
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    fn console(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("ck8s-console runs")
+    }
+
+    /// Starts the binary in the background; it is killed if the test ends first.
+    fn spawn(&self, args: &[&str]) -> Running {
+        let child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ck8s-console starts");
+        Running(child)
+    }
+
+    /// `runs -o json`: every journaled run, newest first.
+    fn runs(&self) -> Vec<Value> {
+        let out = self.console(&["runs", "-o", "json"]);
+        assert_eq!(code(&out), 0, "runs: {}", show(&out));
+        let doc = parse(&out);
+        array(&doc["runs"], "runs").clone()
+    }
+
+    /// The journal files in the state dir.
+    fn journals(&self) -> Vec<PathBuf> {
+        match std::fs::read_dir(self.state.join("runs")) {
+            Ok(dir) => dir
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn journal(&self, id: &str) -> PathBuf {
+        self.state.join("runs").join(format!("{id}.jsonl"))
+    }
+
+    fn audit_log(&self) -> PathBuf {
+        self.state.join("audit.jsonl")
+    }
+
+    /// Waits until the only run of `env` is in its third step ("wait for the machines"),
+    /// and returns its id. Fails at once if the run's process ended instead.
+    fn waiting_for_machines(&self, env: &str, running: &mut Running) -> String {
+        common::eventually("the run to wait for its machines", PATIENCE, || {
+            if let Some(status) = running.0.try_wait().expect("try_wait") {
+                let mut err = String::new();
+                if let Some(mut e) = running.0.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("the run ended ({status}) before it waited for machines:\n{err}");
+            }
+            self.runs().into_iter().find_map(|r| {
+                (r["env"] == env && r["steps"][2]["state"] == "running")
+                    .then(|| text(&r["id"], "run id").to_owned())
+            })
+        })
+    }
+
+    // --- kubectl, the witness -----------------------------------------------------------
+
+    fn kube_json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        serde_json::from_str(&self.sim.ok(&all)).expect("kubectl -o json prints JSON")
+    }
+
+    /// `spec.replicas` of the cluster's MachineDeployment, in its service cluster.
+    fn replicas(&self, env: &str, role: &str) -> i64 {
+        let md = self.kube_json(&[
+            "--context",
+            &format!("{env}-sc"),
+            "-n",
+            "capi-clusters",
+            "get",
+            "machinedeployments.cluster.x-k8s.io",
+            &format!("{env}-{role}-md-0"),
+        ]);
+        md["spec"]["replicas"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no spec.replicas: {md}"))
+    }
+
+    /// Worker nodes (not control plane) that are Ready, in the cluster itself.
+    fn ready_workers(&self, env: &str, role: &str) -> usize {
+        let nodes = self.kube_json(&["--context", &format!("{env}-{role}"), "get", "nodes"]);
+        array(&nodes["items"], "nodes")
+            .iter()
+            .filter(|n| {
+                n["metadata"]["labels"]
+                    .get("node-role.kubernetes.io/control-plane")
+                    .is_none()
+            })
+            .filter(|n| {
+                n["status"]["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+            })
+            .count()
+    }
+
+    /// The ScaledByConsole Events that name `run_id`, in the service cluster.
+    fn scaled_events(&self, env: &str, run_id: &str) -> Vec<Value> {
+        let events = self.kube_json(&[
+            "--context",
+            &format!("{env}-sc"),
+            "-n",
+            "capi-clusters",
+            "get",
+            "events",
+        ]);
+        array(&events["items"], "events")
+            .iter()
+            .filter(|e| e["reason"] == "ScaledByConsole")
+            .filter(|e| e["message"].as_str().is_some_and(|m| m.contains(run_id)))
+            .cloned()
+            .collect()
+    }
+
+    /// The run lock of a cluster: the Lease in its environment's service cluster.
+    fn lease(&self, env: &str, role: &str) -> Option<Value> {
+        let leases = self.kube_json(&[
+            "--context",
+            &format!("{env}-sc"),
+            "-n",
+            "kube-system",
+            "get",
+            "leases",
+        ]);
+        let name = format!("ck8s-console-{env}-{role}");
+        array(&leases["items"], "leases")
+            .iter()
+            .find(|l| l["metadata"]["name"] == name.as_str())
+            .cloned()
+    }
+
+    fn backup(&self, context: &str, name: &str) -> Value {
+        self.kube_json(&[
+            "--context",
+            context,
+            "-n",
+            "velero",
+            "get",
+            "backups.velero.io",
+            name,
+        ])
+    }
+
+    /// Pauses or unpauses the Cluster API Cluster: while paused, no machine is created.
+    fn pause(&self, env: &str, role: &str, paused: bool) {
+        let annotation = if paused {
+            "cluster.x-k8s.io/paused=true"
+        } else {
+            "cluster.x-k8s.io/paused-"
+        };
+        self.sim.ok(&[
+            "--context",
+            &format!("{env}-sc"),
+            "-n",
+            "capi-clusters",
+            "annotate",
+            "clusters.cluster.x-k8s.io",
+            &format!("{env}-{role}"),
+            annotation,
+        ]);
+    }
+}
+
+/// A background `ck8s-console`, killed and reaped if the test ends before it does.
+struct Running(Child);
+
+impl Running {
+    /// Waits for the process to end by itself and returns what it printed.
+    fn finish(mut self) -> Output {
+        let status = common::eventually("the run's process to exit", PATIENCE, || {
+            self.0.try_wait().expect("try_wait")
+        });
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        if let Some(mut o) = self.0.stdout.take() {
+            o.read_to_end(&mut stdout).expect("child stdout");
+        }
+        if let Some(mut e) = self.0.stderr.take() {
+            e.read_to_end(&mut stderr).expect("child stderr");
+        }
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn scale_through_the_binary_changes_the_machine_deployment_and_is_journaled_and_audited() {
+    let f = fleet();
+    assert_eq!(
+        f.replicas("acme", "wc"),
+        3,
+        "the demo's acme-wc has 3 workers"
+    );
+
+    let out = f.console(&[
+        "run",
+        "scale",
+        "--env",
+        "acme",
+        "--cluster",
+        "wc",
+        "workers=5",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let doc = parse(&out);
+    assert_eq!(doc["schema"], "ck8s-console.run/v1");
+    assert_eq!(doc["plan"]["change"], "scale acme-wc from 3 to 5 workers");
+    assert_eq!(doc["plan"]["decision"]["verdict"], "allow");
+    let run = &doc["run"];
+    assert_eq!(run["outcome"], "succeeded", "{run:#}");
+    assert_eq!(step_states(run), ["done"; 4], "{run:#}");
+    assert_eq!(run["actor"], ACTOR);
+    assert_eq!(run["params"]["workers"], "5");
+    let id = text(&run["id"], "run id");
+
+    // The clusters, as kubectl sees them.
+    assert_eq!(f.replicas("acme", "wc"), 5);
+    assert_eq!(f.ready_workers("acme", "wc"), 5);
+    let events = f.scaled_events("acme", id);
+    assert_eq!(
+        events.len(),
+        1,
+        "one ScaledByConsole Event for {id}: {events:#?}"
+    );
+    let event = &events[0];
+    assert_eq!(event["type"], "Normal");
+    assert_eq!(event["involvedObject"]["kind"], "MachineDeployment");
+    assert_eq!(event["involvedObject"]["name"], "acme-wc-md-0");
+    assert!(
+        text(&event["message"], "message").contains(ACTOR),
+        "{event:#}"
+    );
+    assert!(
+        f.lease("acme", "wc").is_none(),
+        "the run released its lock: {:#?}",
+        f.lease("acme", "wc")
+    );
+
+    // The journal.
+    assert!(f.journal(id).is_file());
+    let runs = f.runs();
+    let listed = runs
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("`runs` does not list {id}: {runs:#?}"));
+    assert_eq!(listed["outcome"], "succeeded");
+    assert_eq!(listed["workflow"], "scale");
+    assert_eq!(
+        (&listed["env"], &listed["cluster"]),
+        (&"acme".into(), &"wc".into())
+    );
+
+    // The audit log: intact, and it tells the run from start to finish.
+    let out = f.console(&["runs", "audit", "--verify", "-o", "json"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(
+        common::stderr(&out).contains("hash chain intact"),
+        "{}",
+        show(&out)
+    );
+    let audit = parse(&out);
+    assert_eq!(audit["verified"], true);
+    let actions: Vec<&str> = array(&audit["records"], "records")
+        .iter()
+        .filter(|r| r["run_id"] == id)
+        .inspect(|r| assert_eq!(r["actor"], ACTOR, "{r:#}"))
+        .map(|r| text(&r["action"], "action"))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "run.start",
+            "run.step",
+            "run.step",
+            "run.step",
+            "run.step",
+            "run.finish"
+        ]
+    );
+}
+
+#[test]
+fn the_policy_refuses_without_a_reason_and_changes_nothing() {
+    let f = fleet();
+    let before = f.replicas("globex", "wc");
+    let scale = [
+        "run",
+        "scale",
+        "--env",
+        "globex",
+        "--cluster",
+        "wc",
+        "workers=24",
+    ];
+    let with = |extra: &[&str]| f.console(&[&scale[..], extra].concat());
+
+    // The real run, without a reason.
+    let out = with(&[]);
+    assert_eq!(code(&out), 3, "{}", show(&out));
+    let err = common::stderr(&out);
+    for rule in ["worker-limit", "critical-alerts"] {
+        assert!(err.contains(rule), "stderr names {rule}: {err}");
+    }
+    assert!(
+        err.contains("--reason"),
+        "stderr says how to give a reason: {err}"
+    );
+
+    // The plan says why.
+    let out = with(&["--plan", "-o", "json"]);
+    assert_eq!(
+        code(&out),
+        3,
+        "the real run would be refused: {}",
+        show(&out)
+    );
+    let doc = parse(&out);
+    assert!(doc["run"].is_null());
+    let decision = &doc["plan"]["decision"];
+    assert_eq!(decision["verdict"], "needs-override", "{decision:#}");
+    let rules: Vec<&str> = array(&decision["findings"], "findings")
+        .iter()
+        .map(|f| text(&f["rule"], "rule"))
+        .collect();
+    for rule in ["worker-limit", "critical-alerts"] {
+        assert!(rules.contains(&rule), "{rule} in {decision:#}");
+    }
+
+    // A reason that says why would let it start.
+    let out = with(&[
+        "--plan",
+        "--reason",
+        "customer order 4711 approved by the CTO",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert_eq!(parse(&out)["plan"]["decision"]["verdict"], "needs-override");
+
+    // One that does not is refused, real run or plan, with what a good one needs.
+    for extra in [&["--reason", "ok"][..], &["--plan", "--reason", "ok"]] {
+        let out = with(extra);
+        assert_eq!(code(&out), 3, "{extra:?}: {}", show(&out));
+        let err = common::stderr(&out);
+        assert!(
+            err.contains("at least 15 characters"),
+            "{extra:?}: stderr says how to fix the reason: {err}"
+        );
+    }
+
+    // Nothing changed, nothing was journaled or audited.
+    assert_eq!(f.replicas("globex", "wc"), before);
+    assert_eq!(f.journals(), Vec::<PathBuf>::new());
+    assert!(
+        !f.audit_log().exists(),
+        "a refused run is not audited as a change"
+    );
+    assert!(f.lease("globex", "wc").is_none());
+}
+
+#[test]
+fn a_cluster_held_by_another_run_is_refused() {
+    let f = fleet();
+    let renewed = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let lease = serde_json::json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "ck8s-console-acme-wc", "namespace": "kube-system"},
+        "spec": {
+            "holderIdentity": "someone-else otherhost:1",
+            "leaseDurationSeconds": 600,
+            "acquireTime": renewed,
+            "renewTime": renewed,
+        },
+    });
+    let file = f.sim.dir.path().join("lease.json");
+    std::fs::write(&file, lease.to_string()).expect("lease file");
+    f.sim.ok(&[
+        "--context",
+        "acme-sc",
+        "create",
+        "-f",
+        file.to_str().expect("utf-8 path"),
+    ]);
+
+    // The policy sees the lock.
+    let out = f.console(&[
+        "run",
+        "backup",
+        "--env",
+        "acme",
+        "--cluster",
+        "wc",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code(&out), 3, "{}", show(&out));
+    assert!(
+        common::stderr(&out).contains("someone-else"),
+        "{}",
+        show(&out)
+    );
+    let doc = parse(&out);
+    assert_eq!(doc["plan"]["decision"]["verdict"], "deny");
+    assert_eq!(
+        doc["plan"]["decision"]["findings"][0]["rule"],
+        "cluster-locked"
+    );
+    assert!(doc["run"].is_null());
+
+    // And so does the lock itself: a no-op scale passes the policy whatever the facts, and
+    // only the lease stops it.
+    let workers = format!("workers={}", f.replicas("acme", "wc"));
+    let out = f.console(&["run", "scale", "--env", "acme", "--cluster", "wc", &workers]);
+    assert_eq!(code(&out), 3, "{}", show(&out));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("locked by run someone-else otherhost:1"),
+        "{}",
+        show(&out)
+    );
+
+    // Nothing was created, and the other run still holds the cluster.
+    let backups = f.kube_json(&[
+        "--context",
+        "acme-wc",
+        "-n",
+        "velero",
+        "get",
+        "backups.velero.io",
+    ]);
+    let ours: Vec<&str> = array(&backups["items"], "backups")
+        .iter()
+        .map(|b| text(&b["metadata"]["name"], "name"))
+        .filter(|n| n.contains("-console-"))
+        .collect();
+    assert!(ours.is_empty(), "backups made anyway: {ours:?}");
+    assert_eq!(f.journals(), Vec::<PathBuf>::new());
+    assert!(!f.audit_log().exists());
+    let held = f.lease("acme", "wc").expect("the lease is still there");
+    assert_eq!(held["spec"]["holderIdentity"], "someone-else otherhost:1");
+}
+
+#[test]
+fn cancel_then_resume_from_another_process() {
+    let f = fleet();
+    // initech's apps upgrade holds the upgrade lock, which no scale may run beside: it ends.
+    f.sim.ok(&[
+        "--context",
+        "initech-wc",
+        "-n",
+        "kube-system",
+        "delete",
+        "configmap",
+        "welkin-apps-upgrade",
+    ]);
+    let to = f.replicas("initech", "wc") + 2;
+    f.pause("initech", "wc", true);
+    let workers = format!("workers={to}");
+    let mut child = f.spawn(&[
+        "run",
+        "scale",
+        "--env",
+        "initech",
+        "--cluster",
+        "wc",
+        &workers,
+        "-o",
+        "json",
+    ]);
+    let id = f.waiting_for_machines("initech", &mut child);
+    assert_eq!(f.replicas("initech", "wc"), to, "patched before the wait");
+
+    let out = f.console(&["runs", "cancel", &id]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let out = child.finish();
+    assert_eq!(code(&out), 1, "a cancelled run exits 1: {}", show(&out));
+    let run = &parse(&out)["run"];
+    assert_eq!(run["id"], id.as_str());
+    assert_eq!(run["outcome"], "cancelled", "{run:#}");
+    let out = f.console(&["runs", "show", &id, "-o", "json"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert_eq!(parse(&out)["run"]["outcome"], "cancelled");
+    assert!(
+        f.lease("initech", "wc").is_none(),
+        "a cancelled run lets go"
+    );
+
+    f.pause("initech", "wc", false);
+    let out = f.console(&["runs", "resume", &id, "-o", "json"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let run = &parse(&out)["run"];
+    assert_eq!(run["outcome"], "succeeded", "{run:#}");
+    assert_eq!(step_states(run), ["done"; 4], "{run:#}");
+
+    let journal = std::fs::read_to_string(f.journal(&id)).expect("journal");
+    let events: Vec<Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("journal lines are JSON"))
+        .collect();
+    let at = |what: &str| events.iter().position(|e| e["event"] == what);
+    let resumed = at("resumed").unwrap_or_else(|| panic!("no resumed record:\n{journal}"));
+    assert_eq!(events[resumed]["actor"], ACTOR);
+    assert!(
+        events[..resumed]
+            .iter()
+            .any(|e| e["event"] == "finished" && e["outcome"] == "cancelled"),
+        "cancelled, then resumed:\n{journal}"
+    );
+    assert_eq!(
+        events.last().map(|e| (&e["event"], &e["outcome"])),
+        Some((&"finished".into(), &"succeeded".into())),
+        "{journal}"
+    );
+
+    assert_eq!(f.replicas("initech", "wc"), to);
+    assert_eq!(f.ready_workers("initech", "wc"), to as usize);
+    let scaled = f.scaled_events("initech", &id);
+    assert_eq!(scaled.len(), 1, "patched exactly once: {scaled:#?}");
+    assert!(f.lease("initech", "wc").is_none());
+}
+
+#[test]
+fn a_killed_run_resumes_at_once() {
+    let f = fleet();
+    let to = f.replicas("acme", "wc") + 2;
+    f.pause("acme", "wc", true);
+    let workers = format!("workers={to}");
+    let mut child = f.spawn(&[
+        "run",
+        "scale",
+        "--env",
+        "acme",
+        "--cluster",
+        "wc",
+        &workers,
+        "-o",
+        "json",
+    ]);
+    let id = f.waiting_for_machines("acme", &mut child);
+
+    // While its process lives, the lock is that process's: a resume elsewhere is refused.
+    let out = f.console(&["runs", "resume", &id, "-o", "json"]);
+    assert_eq!(code(&out), 3, "{}", show(&out));
+    assert!(common::stderr(&out).contains(&id), "{}", show(&out));
+
+    let pid = child.0.id();
+    child.0.kill().expect("SIGKILL");
+    child.0.wait().expect("reaped");
+    // Its lease is still there, and has not lapsed.
+    let lease = f
+        .lease("acme", "wc")
+        .expect("a killed run cannot release its lease");
+    let holder = text(&lease["spec"]["holderIdentity"], "holderIdentity");
+    assert!(
+        holder.starts_with(&format!("{id} ")) && holder.ends_with(&format!(":{pid}")),
+        "{holder}"
+    );
+    let renewed =
+        chrono::DateTime::parse_from_rfc3339(text(&lease["spec"]["renewTime"], "renewTime"))
+            .expect("renewTime is RFC 3339");
+    let lapses = renewed
+        + chrono::TimeDelta::seconds(
+            lease["spec"]["leaseDurationSeconds"]
+                .as_i64()
+                .expect("duration"),
+        );
+    assert!(
+        lapses > chrono::Utc::now(),
+        "the lease lapsed already ({lapses}); the takeover would prove nothing"
+    );
+
+    f.pause("acme", "wc", false);
+    let out = f.console(&["runs", "resume", &id, "-o", "json"]);
+    assert_eq!(
+        code(&out),
+        0,
+        "the dead process's lease is taken over: {}",
+        show(&out)
+    );
+    let run = &parse(&out)["run"];
+    assert_eq!(run["outcome"], "succeeded", "{run:#}");
+
+    assert_eq!(f.replicas("acme", "wc"), to);
+    assert_eq!(f.ready_workers("acme", "wc"), to as usize);
+    assert_eq!(f.scaled_events("acme", &id).len(), 1);
+    assert!(f.lease("acme", "wc").is_none());
+}
+
+#[test]
+fn backups_complete_from_the_schedule_and_a_failing_one_fails_the_run() {
+    let f = fleet();
+
+    let out = f.console(&[
+        "run",
+        "backup",
+        "--env",
+        "acme",
+        "--cluster",
+        "sc",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let run = &parse(&out)["run"];
+    assert_eq!(run["outcome"], "succeeded", "{run:#}");
+    assert_eq!(step_states(run), ["done"; 3], "{run:#}");
+    let id = text(&run["id"], "run id");
+    let name = format!("velero-daily-backup-console-{}", &id[id.len() - 4..]);
+    let backup = f.backup("acme-sc", &name);
+    assert_eq!(backup["status"]["phase"], "Completed", "{backup:#}");
+    assert_eq!(
+        backup["metadata"]["labels"]["velero.io/schedule-name"],
+        "velero-daily-backup"
+    );
+    assert!(f.lease("acme", "sc").is_none());
+
+    // globex's workload cluster cannot write to its object storage.
+    let out = f.console(&[
+        "run",
+        "backup",
+        "--env",
+        "globex",
+        "--cluster",
+        "wc",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let run = &parse(&out)["run"];
+    assert_eq!(run["outcome"], "failed", "{run:#}");
+    let id = text(&run["id"], "run id");
+    let name = format!("velero-daily-backup-console-{}", &id[id.len() - 4..]);
+    let failed = array(&run["steps"], "steps")
+        .iter()
+        .find(|s| s["state"] == "failed")
+        .unwrap_or_else(|| panic!("no failed step: {run:#}"));
+    assert_eq!(failed["name"], "wait for the backup");
+    let backup = f.backup("globex-wc", &name);
+    assert_eq!(backup["status"]["phase"], "Failed", "{backup:#}");
+    let reason = text(&backup["status"]["failureReason"], "failureReason");
+    let message = text(&failed["message"], "message");
+    assert!(
+        message.contains(&name) && message.contains("Failed") && message.contains(reason),
+        "the step names the backup and Velero's reason ({reason}): {message}"
+    );
+    assert!(f.lease("globex", "wc").is_none());
+}
+
+#[test]
+fn a_tampered_audit_log_fails_verification() {
+    let f = fleet();
+    let workers = format!("workers={}", f.replicas("acme", "wc"));
+    let out = f.console(&["run", "scale", "--env", "acme", "--cluster", "wc", &workers]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let out = f.console(&["runs", "audit", "--verify"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+
+    let log = std::fs::read_to_string(f.audit_log()).expect("audit log");
+    let mut lines: Vec<String> = log.lines().map(str::to_owned).collect();
+    assert!(lines.len() >= 3, "{log}");
+    let actor = format!("\"actor\":\"{ACTOR}\"");
+    assert!(lines[2].contains(&actor), "{}", lines[2]);
+    lines[2] = lines[2].replace(&actor, "\"actor\":\"mallory@engine-tests\"");
+    std::fs::write(f.audit_log(), lines.join("\n") + "\n").expect("audit log written");
+
+    let out = f.console(&["runs", "audit", "--verify"]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("line 3"),
+        "stderr names the edited line: {err}"
+    );
+    assert!(err.contains("edited"), "{err}");
+}
+
+#[test]
+fn bad_input_exits_2() {
+    let f = fleet();
+    let before = f.replicas("acme", "wc");
+    let scale = ["run", "scale", "--env", "acme", "--cluster", "wc"];
+    let cases: &[(Vec<&str>, &[&str])] = &[
+        (
+            vec!["run", "frobnicate", "--env", "acme", "--cluster", "wc"],
+            &["frobnicate", "scale, backup"],
+        ),
+        (
+            vec![
+                "run",
+                "scale",
+                "--env",
+                "umbrella",
+                "--cluster",
+                "wc",
+                "workers=5",
+            ],
+            &["umbrella", "acme, globex, initech"],
+        ),
+        (
+            [&scale[..], &["workers=many"]].concat(),
+            &["workers", "\"many\""],
+        ),
+        (
+            [&scale[..], &["workers=5", "flavour=large"]].concat(),
+            &["flavour", "no such parameter"],
+        ),
+        (scale.to_vec(), &["workers", "required"]),
+        ([&scale[..], &["workers"]].concat(), &["KEY=VALUE"]),
+        (
+            vec!["runs", "show", "20990101T000000Z-scale-acme-wc-0000"],
+            &["no run 20990101T000000Z-scale-acme-wc-0000"],
+        ),
+        (
+            vec!["runs", "resume", "20990101T000000Z-scale-acme-wc-0000"],
+            &["no run 20990101T000000Z-scale-acme-wc-0000"],
+        ),
+    ];
+    for (args, names) in cases {
+        let out = f.console(args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", show(&out));
+        let err = common::stderr(&out);
+        for name in *names {
+            assert!(err.contains(name), "{args:?}: stderr names {name}: {err}");
+        }
+    }
+    assert_eq!(f.replicas("acme", "wc"), before);
+    assert_eq!(f.journals(), Vec::<PathBuf>::new());
+    assert!(!f.audit_log().exists());
+}
