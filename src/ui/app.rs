@@ -12,6 +12,7 @@ use ratatui_textarea::TextArea;
 
 use super::command::{self, Command, Vocabulary};
 use super::keymap::{self, Action, ActionSpec, Context, Danger, Key};
+use super::modals::Form;
 use super::modals::alert::AlertModal;
 use super::modals::confirm::{Confirm, Pending};
 use super::modals::help::HelpModal;
@@ -909,46 +910,50 @@ impl App {
         Vec::new()
     }
 
+    /// The keys every form handles alike: cancel, move between fields, type. `None` for
+    /// Submit, which each form handles itself.
+    fn on_form_common(&mut self, ev: KeyEvent, action: Option<Action>) -> Option<Vec<Effect>> {
+        if action == Some(Action::Close) {
+            self.modals.pop();
+            return Some(Vec::new());
+        }
+        let form: &mut dyn Form = match self.modals.last_mut()? {
+            Modal::Silence(f) => f.as_mut(),
+            Modal::Run(f) => f.as_mut(),
+            _ => return None,
+        };
+        match action {
+            Some(Action::Submit) => return None,
+            Some(Action::NextField) => form.focus_next(),
+            Some(Action::PrevField) => form.focus_prev(),
+            _ => form.input(ev),
+        }
+        Some(Vec::new())
+    }
+
     fn on_form_key(&mut self, ev: KeyEvent, key: Key) -> Vec<Effect> {
         let action = keymap::resolve(&[Context::SilenceForm], key).map(|s| s.action);
+        if let Some(effects) = self.on_form_common(ev, action) {
+            return effects;
+        }
         let read_only = self.read_only;
+        let id = self.next_id();
         let Some(Modal::Silence(form)) = self.modals.last_mut() else {
             return Vec::new();
         };
-        match action {
-            Some(Action::Close) => {
-                self.modals.pop();
-                Vec::new()
-            }
-            Some(Action::NextField) => {
-                form.focus_next();
-                Vec::new()
-            }
-            Some(Action::PrevField) => {
-                form.focus_prev();
-                Vec::new()
-            }
-            Some(Action::Submit) if read_only => {
-                form.submit_error = Some("read-only mode: silences cannot be created".into());
-                Vec::new()
-            }
-            Some(Action::Submit) => match form.submit() {
-                Submit::Invalid => Vec::new(),
-                Submit::Ready { targets, silence } => {
-                    let id = self.next_id();
-                    if let Some(Modal::Silence(form)) = self.modals.last_mut() {
-                        form.pending = Some(id);
-                    }
-                    vec![Effect::CreateSilence {
-                        id,
-                        targets,
-                        silence: *silence,
-                    }]
-                }
-            },
-            _ => {
-                form.input(ev);
-                Vec::new()
+        if read_only {
+            form.submit_error = Some("read-only mode: silences cannot be created".into());
+            return Vec::new();
+        }
+        match form.submit() {
+            Submit::Invalid => Vec::new(),
+            Submit::Ready { targets, silence } => {
+                form.pending = Some(id);
+                vec![Effect::CreateSilence {
+                    id,
+                    targets,
+                    silence: *silence,
+                }]
             }
         }
     }
@@ -1042,43 +1047,22 @@ impl App {
 
     fn on_run_form_key(&mut self, ev: KeyEvent, key: Key) -> Vec<Effect> {
         let action = keymap::resolve(&[Context::RunForm], key).map(|s| s.action);
+        if let Some(effects) = self.on_form_common(ev, action) {
+            return effects;
+        }
+        let id = self.next_id();
         let Some(Modal::Run(form)) = self.modals.last_mut() else {
             return Vec::new();
         };
-        match action {
-            Some(Action::Close) => {
-                self.modals.pop();
-                Vec::new()
+        match form.submit() {
+            run::Next::Nothing => Vec::new(),
+            run::Next::Plan(request) => {
+                form.stage = Stage::Planning(id);
+                vec![Effect::PlanRun { id, request }]
             }
-            Some(Action::NextField) => {
-                form.focus_next();
-                Vec::new()
-            }
-            Some(Action::PrevField) => {
-                form.focus_prev();
-                Vec::new()
-            }
-            Some(Action::Submit) => {
-                let next = form.submit();
-                let id = self.next_id();
-                let Some(Modal::Run(form)) = self.modals.last_mut() else {
-                    return Vec::new();
-                };
-                match next {
-                    run::Next::Nothing => Vec::new(),
-                    run::Next::Plan(request) => {
-                        form.stage = Stage::Planning(id);
-                        vec![Effect::PlanRun { id, request }]
-                    }
-                    run::Next::Start(plan, reason) => {
-                        form.stage = Stage::Starting(id);
-                        vec![Effect::StartRun { id, plan, reason }]
-                    }
-                }
-            }
-            _ => {
-                form.input(ev);
-                Vec::new()
+            run::Next::Start(plan, reason) => {
+                form.stage = Stage::Starting(id);
+                vec![Effect::StartRun { id, plan, reason }]
             }
         }
     }

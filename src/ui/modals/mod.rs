@@ -16,6 +16,14 @@ use ratatui::widgets::{Block, BorderType, Clear};
 use super::keymap::Action;
 use super::theme::Theme;
 
+/// What every form does the same way with its fields.
+pub trait Form {
+    fn focus_next(&mut self);
+    fn focus_prev(&mut self);
+    /// A key for the focused field.
+    fn input(&mut self, ev: crossterm::event::KeyEvent);
+}
+
 /// A scroll position in text whose length is known only when it is drawn.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Scroll {

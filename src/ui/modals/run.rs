@@ -129,32 +129,8 @@ impl RunForm {
         self.inputs.len() + usize::from(self.needs_reason())
     }
 
-    pub fn focus_next(&mut self) {
-        self.focus = (self.focus + 1) % self.fields().max(1);
-    }
-
-    pub fn focus_prev(&mut self) {
-        let n = self.fields().max(1);
-        self.focus = (self.focus + n - 1) % n;
-    }
-
     fn busy(&self) -> bool {
         matches!(self.stage, Stage::Planning(_) | Stage::Starting(_))
-    }
-
-    pub fn input(&mut self, ev: KeyEvent) {
-        if self.busy() {
-            return;
-        }
-        self.error = None;
-        if self.focus < self.inputs.len() {
-            if self.inputs[self.focus].input(ev) {
-                // What was checked is no longer what would run.
-                self.stage = Stage::Editing;
-            }
-        } else {
-            self.reason.input(ev);
-        }
     }
 
     pub fn paste(&mut self, text: &str) {
@@ -442,8 +418,35 @@ fn draw_field(
     f.render_widget(&*ta, Rect::new(area.x + label_w, area.y, field_w, 1));
 }
 
+impl super::Form for RunForm {
+    fn focus_next(&mut self) {
+        self.focus = (self.focus + 1) % self.fields().max(1);
+    }
+
+    fn focus_prev(&mut self) {
+        let n = self.fields().max(1);
+        self.focus = (self.focus + n - 1) % n;
+    }
+
+    fn input(&mut self, ev: KeyEvent) {
+        if self.busy() {
+            return;
+        }
+        self.error = None;
+        if self.focus < self.inputs.len() {
+            if self.inputs[self.focus].input(ev) {
+                // What was checked is no longer what would run.
+                self.stage = Stage::Editing;
+            }
+        } else {
+            self.reason.input(ev);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::Form;
     use super::*;
     use crossterm::event::{KeyCode, KeyModifiers};
 

@@ -84,25 +84,6 @@ impl SilenceForm {
             .unwrap_or("")
     }
 
-    pub fn focus_next(&mut self) {
-        self.focus = (self.focus + 1) % 3;
-    }
-
-    pub fn focus_prev(&mut self) {
-        self.focus = (self.focus + 2) % 3;
-    }
-
-    /// A key for the focused field. Ignored while the request is in flight.
-    pub fn input(&mut self, ev: KeyEvent) {
-        if self.pending.is_some() {
-            return;
-        }
-        if self.fields[self.focus].input(ev) {
-            self.touched[self.focus] = true;
-            self.submit_error = None;
-        }
-    }
-
     pub fn paste(&mut self, text: &str) {
         if self.pending.is_none() && self.fields[self.focus].insert_str(text) {
             self.touched[self.focus] = true;
@@ -301,8 +282,30 @@ impl SilenceForm {
     }
 }
 
+impl super::Form for SilenceForm {
+    fn focus_next(&mut self) {
+        self.focus = (self.focus + 1) % 3;
+    }
+
+    fn focus_prev(&mut self) {
+        self.focus = (self.focus + 2) % 3;
+    }
+
+    fn input(&mut self, ev: KeyEvent) {
+        // Ignored while the request is in flight.
+        if self.pending.is_some() {
+            return;
+        }
+        if self.fields[self.focus].input(ev) {
+            self.touched[self.focus] = true;
+            self.submit_error = None;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::Form;
     use super::*;
     use crate::sources::alertmanager::{AlertState, AlertStatus};
     use crossterm::event::{KeyCode, KeyModifiers};
