@@ -112,11 +112,33 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
 /// console reaches it through the same clients it uses for real clusters.
 async fn demo(args: DemoArgs, paths: &Paths) -> anyhow::Result<i32> {
     let sim = SimFleet::start(sim_options(&args.sim)?).await?;
-    let (_, fleet_file) = sim.write_files(&paths.state_dir.join("demo"))?;
+    let demo_dir = paths.state_dir.join("demo");
+    let (_, fleet_file) = sim.write_files(&demo_dir)?;
     let fleet = config::load(&fleet_file)?;
-    let code = console(&fleet, paths, args.console).await;
+    let paths = demo_paths(paths, &demo_dir)?;
+    let code = console(&fleet, &paths, args.console).await;
     drop(sim);
     code
+}
+
+/// Runs against a simulated fleet are not history of the real one: the demo journals and
+/// audits beside its own kubeconfig, and starts each session with a clean slate because
+/// the fleet it acted on is gone.
+fn demo_paths(paths: &Paths, demo_dir: &std::path::Path) -> anyhow::Result<Paths> {
+    let demo = Paths {
+        runs_dir: demo_dir.join("runs"),
+        audit_log: demo_dir.join("audit.jsonl"),
+        ..paths.clone()
+    };
+    if demo.runs_dir.exists() {
+        std::fs::remove_dir_all(&demo.runs_dir)
+            .with_context(|| format!("clearing {}", demo.runs_dir.display()))?;
+    }
+    if demo.audit_log.exists() {
+        std::fs::remove_file(&demo.audit_log)
+            .with_context(|| format!("clearing {}", demo.audit_log.display()))?;
+    }
+    Ok(demo)
 }
 
 /// The simulated fleet the flags ask for; a bad scenario file is a usage error.
