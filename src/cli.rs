@@ -66,8 +66,9 @@ pub enum Command {
     Backups(BackupsArgs),
     /// Show availability, error budget and burn rates per uptime target.
     Slo(SloArgs),
-    /// Start a workflow (scale, backup) and follow it to the end. Exit codes: 0 succeeded,
-    /// 1 failed or cancelled, 2 bad input, 3 refused by the policy or the cluster lock.
+    /// Start a workflow (scale, backup, drain, restore) and follow it to the end. Exit codes:
+    /// 0 succeeded, 1 failed or cancelled, 2 bad input, 3 refused by the policy or the
+    /// cluster lock.
     Run(RunArgs),
     /// List workflow runs; show, cancel or resume one; read or verify the audit log.
     Runs(RunsArgs),
@@ -309,13 +310,17 @@ fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
 #[derive(Debug, Args, Clone)]
 #[command(after_help = "Workflows:\n  \
     scale   workers=N [machinedeployment=NAME]   scale a cluster's workers through Cluster API\n  \
-    backup  [schedule=NAME]                      an on-demand Velero backup from a schedule\n\n\
+    backup  [schedule=NAME]                      an on-demand Velero backup from a schedule\n  \
+    drain   node=NAME                            cordon a node and evict its pods within their disruption budgets\n  \
+    restore backup=NAME [namespaces=a,b]         restore a Velero backup, timed against the recovery objective\n\n\
 Examples:\n  \
     ck8s-console run scale --env acme --cluster wc workers=5\n  \
     ck8s-console run scale --env acme --cluster wc workers=24 --reason \"customer order 4711, approved by CTO\"\n  \
-    ck8s-console run backup --env globex --cluster sc --plan")]
+    ck8s-console run backup --env globex --cluster sc --plan\n  \
+    ck8s-console run drain --env acme --cluster wc node=acme-wc-md-0-x7k2p --reason \"kernel CVE patch, ticket 4711\"\n  \
+    ck8s-console run restore --env acme --cluster wc backup=velero-daily-backup-20261125010000 namespaces=production")]
 pub struct RunArgs {
-    /// Workflow name: scale or backup.
+    /// Workflow name: scale, backup, drain or restore.
     pub workflow: String,
     /// Workflow parameters as KEY=VALUE.
     pub params: Vec<String>,

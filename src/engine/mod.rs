@@ -26,6 +26,7 @@ use self::workflows::{Target, WorkflowKind};
 use crate::config::{ClusterRole, Fleet};
 use crate::exit;
 use crate::paths::Paths;
+use crate::sources::kube::{self as kube_source, KubeSourceError};
 
 /// What to run, as a user asked for it.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,7 +170,8 @@ pub struct Engine {
     audit_path: PathBuf,
     actor: String,
     tuning: Tuning,
-    clients: tokio::sync::Mutex<HashMap<(String, ClusterRole), kube::Client>>,
+    /// By environment, cluster and whether the client retries 429/503/504 itself.
+    clients: tokio::sync::Mutex<HashMap<(String, ClusterRole, bool), kube::Client>>,
     /// Runs driven by this process, by id, with their cancel switch.
     running: Mutex<HashMap<String, watch::Sender<bool>>>,
     changed: broadcast::Sender<String>,
@@ -284,7 +286,19 @@ impl Engine {
     }
 
     async fn client(&self, env: &str, role: ClusterRole) -> Result<kube::Client, EngineError> {
-        let key = (env.to_owned(), role);
+        self.client_with(env, role, true).await
+    }
+
+    /// `retries: false` gives a client that hands 429, 503 and 504 back at once instead of
+    /// retrying them with kube-rs's backoff (minutes, unlogged): for evictions, where 429
+    /// means a disruption budget says "not yet" and the workflow paces its own retries.
+    async fn client_with(
+        &self,
+        env: &str,
+        role: ClusterRole,
+        retries: bool,
+    ) -> Result<kube::Client, EngineError> {
+        let key = (env.to_owned(), role, retries);
         let mut clients = self.clients.lock().await;
         if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
@@ -294,9 +308,12 @@ impl Engine {
             .environment(env)
             .ok_or_else(|| unknown_env(&self.fleet, env))?
             .cluster(role);
-        let c = crate::sources::kube::client(cfg)
+        let observe = |e: KubeSourceError| EngineError::Observe(format!("{env}-{role}: {e}"));
+        let mut config = kube_source::config_from(cfg, &Default::default())
             .await
-            .map_err(|e| EngineError::Observe(format!("{env}-{role}: {e}")))?;
+            .map_err(observe)?;
+        config.default_retry = retries;
+        let c = kube_source::client_of(cfg, config).map_err(observe)?;
         clients.insert(key, c.clone());
         Ok(c)
     }
@@ -307,6 +324,7 @@ impl Engine {
             role,
             sc: self.client(env, ClusterRole::Sc).await?,
             cluster: self.client(env, role).await?,
+            cluster_no_retry: self.client_with(env, role, false).await?,
         })
     }
 
@@ -530,6 +548,8 @@ impl Engine {
     }
 }
 
+/// A client for the cluster as [`crate::sources::kube::client`] makes one, but without
+/// kube-rs's default retry layer.
 fn unknown_env(fleet: &Fleet, env: &str) -> EngineError {
     let names: Vec<_> = fleet.environments.iter().map(|e| e.name.as_str()).collect();
     EngineError::Usage(format!(
@@ -547,6 +567,10 @@ fn describe(intent: &policy::Intent, target: &Target) -> String {
             format!("scale {} from {from} to {to} workers", target.name())
         }
         policy::Intent::Backup => format!("take an on-demand Velero backup of {}", target.name()),
+        policy::Intent::Restore { backup } => {
+            format!("restore Velero backup {backup} into {}", target.name())
+        }
+        policy::Intent::Drain { node } => format!("drain node {node} of {}", target.name()),
         other => format!("{} {}", other.name(), target.name()),
     }
 }

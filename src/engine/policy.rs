@@ -16,9 +16,13 @@
 //! - `maintenance-window`: a planned update (drain, upgrade) outside the weekly window.
 //! - `major-update-window`: a minor-version bump (a "major update" in the service description)
 //!   outside the first window of the month, when the policy says so.
-//! - `critical-alerts`: critical alerts are firing (everything but a backup).
+//! - `critical-alerts`: critical alerts are firing (everything but a backup or a restore).
 //! - `backup-freshness`, `error-budget`: a disruptive change without a recent backup, or with
 //!   an SLO that has no error budget left.
+//!
+//! Backups and restores are never disruptive and never planned updates: a restore is recovery,
+//! often the answer to the very incident whose alerts fire, so neither firing alerts, an
+//! upgrade in progress nor the maintenance window holds it back; only another run does.
 //!
 //! A deny wins over an override; every finding is reported either way, denies first, so the
 //! engineer sees everything that stands in the way at once.
@@ -57,11 +61,13 @@ pub const OVERRIDE_REASON_MIN_WORDS: usize = 3;
 // Inputs and outputs
 // ---------------------------------------------------------------------------------------------
 
-/// What a workflow is about to do.
+/// What a workflow is about to do. A restore of a Velero backup is recovery, not a change
+/// to the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
     ScaleWorkers { from: u32, to: u32 },
     Backup,
+    Restore { backup: String },
     Drain { node: String },
     UpgradeKubernetes { from: String, to: String },
 }
@@ -71,16 +77,22 @@ impl Intent {
         match self {
             Intent::ScaleWorkers { .. } => "scale",
             Intent::Backup => "backup",
+            Intent::Restore { .. } => "restore",
             Intent::Drain { .. } => "drain",
             Intent::UpgradeKubernetes { .. } => "upgrade",
         }
+    }
+
+    /// Recovery and safety nets (backup, restore), which alerts and upgrades never hold up.
+    fn is_recovery(&self) -> bool {
+        matches!(self, Intent::Backup | Intent::Restore { .. })
     }
 
     /// Whether the intent can take capacity or availability away from customer workloads.
     pub fn disruptive(&self) -> bool {
         match self {
             Intent::ScaleWorkers { from, to } => to < from,
-            Intent::Backup => false,
+            Intent::Backup | Intent::Restore { .. } => false,
             Intent::Drain { .. } | Intent::UpgradeKubernetes { .. } => true,
         }
     }
@@ -99,6 +111,7 @@ impl Intent {
         match self {
             Intent::ScaleWorkers { from, to } => format!("scaling workers from {from} to {to}"),
             Intent::Backup => "taking a backup".to_owned(),
+            Intent::Restore { backup } => format!("restoring backup {backup}"),
             Intent::Drain { node } => format!("draining node {node}"),
             Intent::UpgradeKubernetes { from, to } => {
                 format!("upgrading Kubernetes from {from} to {to}")
@@ -117,7 +130,7 @@ impl Intent {
                         (Some(a), Some(b)) if a == b
                     )
             }
-            Intent::Backup | Intent::Drain { .. } => false,
+            Intent::Backup | Intent::Restore { .. } | Intent::Drain { .. } => false,
         }
     }
 }
@@ -224,7 +237,7 @@ fn cluster_locked(facts: &Facts) -> Option<Finding> {
 }
 
 fn upgrade_in_progress(intent: &Intent, facts: &Facts) -> Option<Finding> {
-    if matches!(intent, Intent::Backup) {
+    if intent.is_recovery() {
         return None;
     }
     let why = facts.upgrade_in_progress.as_deref()?;
@@ -359,7 +372,7 @@ fn maintenance_window(policy: &Policy, intent: &Intent, facts: &Facts) -> Option
 }
 
 fn critical_alerts(intent: &Intent, facts: &Facts) -> Option<Finding> {
-    if matches!(intent, Intent::Backup) {
+    if intent.is_recovery() {
         return None;
     }
     let names = unique(&facts.firing_critical);
@@ -735,6 +748,57 @@ mod tests {
 
     fn scale(from: u32, to: u32) -> Intent {
         Intent::ScaleWorkers { from, to }
+    }
+
+    fn restore() -> Intent {
+        Intent::Restore {
+            backup: "velero-daily-backup-20261125010000".to_owned(),
+        }
+    }
+
+    // --- Restores ----------------------------------------------------------------------------
+
+    #[test]
+    fn a_restore_is_recovery_not_a_planned_update() {
+        let r = restore();
+        assert_eq!(r.name(), "restore");
+        assert!(!r.disruptive());
+        assert!(!r.planned_update());
+        assert!(!r.is_noop());
+        assert_eq!(
+            r.describe(),
+            "restoring backup velero-daily-backup-20261125010000"
+        );
+    }
+
+    #[test]
+    fn a_restore_runs_outside_the_window_during_an_incident() {
+        let mut facts = clear(OUTSIDE);
+        facts.firing_critical = vec!["KubeDeploymentReplicasMismatch".to_owned()];
+        facts.budget_exhausted = vec!["grafana".to_owned()];
+        facts.last_good_backup = None;
+        facts.upgrade_in_progress = Some("apps upgrade to v0.50".to_owned());
+        assert_eq!(evaluate(&policy(), &restore(), &facts), Decision::Allow);
+        // The same facts stop a drain on every count.
+        assert_eq!(
+            rules(&evaluate(&policy(), &drain(), &facts)),
+            [
+                "upgrade-in-progress",
+                "maintenance-window",
+                "critical-alerts",
+                "backup-freshness",
+                "error-budget"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_restore_still_waits_for_another_run() {
+        let mut facts = clear(OUTSIDE);
+        facts.another_run = Some("20261126T100000Z-scale-acme-wc-3f9a".to_owned());
+        let d = evaluate(&policy(), &restore(), &facts);
+        assert!(matches!(d, Decision::Deny { .. }), "{d:?}");
+        assert_eq!(rules(&d), ["cluster-locked"]);
     }
 
     // --- Intent ------------------------------------------------------------------------------

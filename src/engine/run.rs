@@ -155,6 +155,7 @@ async fn run_one(
     );
     ctx.poll = engine.tuning.poll;
     ctx.patience = engine.tuning.patience;
+    ctx.recovery_within = engine.fleet.policy.recovery_within;
     let step = workflows::run_step(d.kind, index, &ctx);
     tokio::pin!(step);
     let mut renew = tokio::time::interval(lease::RENEW_EVERY);

@@ -565,7 +565,12 @@ impl App {
     ) -> Availability {
         if matches!(
             spec.action,
-            Action::CancelRun | Action::ResumeRun | Action::ScaleWorkers | Action::BackupNow
+            Action::CancelRun
+                | Action::ResumeRun
+                | Action::ScaleWorkers
+                | Action::BackupNow
+                | Action::DrainNode
+                | Action::RestoreBackup
         ) && !self.engine
         {
             return Availability::Unavailable(NO_ENGINE.into());
@@ -659,6 +664,26 @@ impl App {
                 let role = self.scope_role();
                 self.open_run_form(WorkflowKind::Backup, None, role, &[])
             }
+            Action::DrainNode => match views.cluster.node(self.lists.nodes.selected) {
+                Some((role, node)) => {
+                    let preset = [("node", node.to_string())];
+                    self.open_run_form(WorkflowKind::Drain, None, role, &preset)
+                }
+                None => {
+                    self.flash(Level::Info, "no node selected");
+                    Vec::new()
+                }
+            },
+            Action::RestoreBackup => match views.backups.backups.get(self.lists.backups.selected) {
+                Some((role, backup)) => {
+                    let preset = [("backup", backup.name.to_string())];
+                    self.open_run_form(WorkflowKind::Restore, None, *role, &preset)
+                }
+                None => {
+                    self.flash(Level::Info, "no backup selected");
+                    Vec::new()
+                }
+            },
             Action::ToggleAudit => {
                 self.show_audit = !self.show_audit;
                 Vec::new()

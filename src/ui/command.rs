@@ -66,6 +66,16 @@ const COMMANDS: &[(&str, Args, &str)] = &[
         Args::Workflow,
         "backup [env] sc|wc: an on-demand Velero backup (opens the workflow form)",
     ),
+    (
+        "drain",
+        Args::Workflow,
+        "drain [env] sc|wc node=NAME: cordon and evict (opens the workflow form)",
+    ),
+    (
+        "restore",
+        Args::Workflow,
+        "restore [env] sc|wc backup=NAME: a Velero restore (opens the workflow form)",
+    ),
     ("env", Args::Env, "env <name>: open an environment"),
     ("silences", Args::None, "list silences"),
     ("sort", Args::Column, "sort <column>: sort pods"),

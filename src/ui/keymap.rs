@@ -40,6 +40,10 @@ pub enum Action {
     ScaleWorkers,
     /// Open the workflow form for an on-demand backup.
     BackupNow,
+    /// Open the workflow form for draining the selected node.
+    DrainNode,
+    /// Open the workflow form for restoring the selected backup.
+    RestoreBackup,
     /// Runs pane: the audit history instead of the selected run's steps.
     ToggleAudit,
     NextTab,
@@ -416,7 +420,25 @@ pub static REGISTRY: &[ActionSpec] = &[
     )
     .footer()
     .danger(Danger::Caution),
+    spec(
+        "cluster.drain",
+        A::DrainNode,
+        &[K::Char('d')],
+        C::Pane(Pane::Cluster),
+        "drain node…",
+    )
+    .footer()
+    .danger(Danger::Danger),
     // Backups.
+    spec(
+        "backups.restore",
+        A::RestoreBackup,
+        &[K::Char('R')],
+        C::Pane(Pane::Backups),
+        "restore backup…",
+    )
+    .footer()
+    .danger(Danger::Danger),
     spec(
         "backups.backup-now",
         A::BackupNow,
@@ -813,6 +835,9 @@ mod tests {
         for s in REGISTRY {
             if matches!(s.action, Action::Expire | Action::CancelRun) {
                 assert!(s.danger > Danger::Safe && s.confirm, "{}", s.id);
+            }
+            if matches!(s.action, Action::DrainNode | Action::RestoreBackup) {
+                assert_eq!(s.danger, Danger::Danger, "{}", s.id);
             }
             if matches!(
                 s.action,

@@ -2,6 +2,8 @@
 //! cluster before it acts, so re-running a step after a crash or a resume does no harm.
 
 mod backup;
+mod drain;
+mod restore;
 mod scale;
 
 use std::collections::BTreeMap;
@@ -21,15 +23,24 @@ use crate::config::ClusterRole;
 pub enum WorkflowKind {
     Scale,
     Backup,
+    Drain,
+    Restore,
 }
 
 impl WorkflowKind {
-    pub const ALL: [WorkflowKind; 2] = [WorkflowKind::Scale, WorkflowKind::Backup];
+    pub const ALL: [WorkflowKind; 4] = [
+        WorkflowKind::Scale,
+        WorkflowKind::Backup,
+        WorkflowKind::Drain,
+        WorkflowKind::Restore,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             WorkflowKind::Scale => "scale",
             WorkflowKind::Backup => "backup",
+            WorkflowKind::Drain => "drain",
+            WorkflowKind::Restore => "restore",
         }
     }
 
@@ -46,6 +57,12 @@ impl WorkflowKind {
             WorkflowKind::Backup => {
                 "take an on-demand Velero backup from the daily schedule's template and wait for it"
             }
+            WorkflowKind::Drain => {
+                "drain a node (node=NAME): cordon it, evict its pods within their disruption budgets, wait until it is empty"
+            }
+            WorkflowKind::Restore => {
+                "restore a Velero backup (backup=NAME, optionally namespaces=a,b) and wait for it; reports the time against the recovery objective"
+            }
         }
     }
 
@@ -53,6 +70,8 @@ impl WorkflowKind {
         match self {
             WorkflowKind::Scale => scale::STEPS,
             WorkflowKind::Backup => backup::STEPS,
+            WorkflowKind::Drain => drain::STEPS,
+            WorkflowKind::Restore => restore::STEPS,
         }
     }
 
@@ -61,6 +80,8 @@ impl WorkflowKind {
         match self {
             WorkflowKind::Scale => scale::PARAMS,
             WorkflowKind::Backup => backup::PARAMS,
+            WorkflowKind::Drain => drain::PARAMS,
+            WorkflowKind::Restore => restore::PARAMS,
         }
     }
 }
@@ -104,6 +125,8 @@ pub fn check_params(
     match kind {
         WorkflowKind::Scale => scale::workers(params).map(|_| ()),
         WorkflowKind::Backup => Ok(()),
+        WorkflowKind::Drain => drain::node(params).map(|_| ()),
+        WorkflowKind::Restore => restore::check(params),
     }
 }
 
@@ -115,6 +138,10 @@ pub struct Target {
     pub role: ClusterRole,
     pub sc: Client,
     pub cluster: Client,
+    /// The same cluster through a client that returns 429, 503 and 504 at once rather than
+    /// retrying them itself: for evictions, whose 429 means "a disruption budget says not
+    /// yet", which the workflow retries at its own pace and logs.
+    pub cluster_no_retry: Client,
 }
 
 impl Target {
@@ -135,6 +162,9 @@ pub struct StepCtx<'a> {
     pub poll: Duration,
     /// How long a wait may take before the step fails.
     pub patience: Duration,
+    /// The service's recovery objective (the fleet policy's `recovery_within`), which
+    /// restores are measured against.
+    pub recovery_within: Duration,
     log: mpsc::UnboundedSender<String>,
 }
 
@@ -155,6 +185,7 @@ impl<'a> StepCtx<'a> {
             started_at,
             poll: Duration::from_secs(2),
             patience: Duration::from_secs(30 * 60),
+            recovery_within: crate::config::Policy::default().recovery_within,
             log,
         }
     }
@@ -192,6 +223,8 @@ pub async fn run_step(
     match kind {
         WorkflowKind::Scale => scale::step(index, ctx).await,
         WorkflowKind::Backup => backup::step(index, ctx).await,
+        WorkflowKind::Drain => drain::step(index, ctx).await,
+        WorkflowKind::Restore => restore::step(index, ctx).await,
     }
 }
 
@@ -204,6 +237,17 @@ pub async fn intent(
     match kind {
         WorkflowKind::Scale => scale::intent(target, params).await,
         WorkflowKind::Backup => Ok(Intent::Backup),
+        WorkflowKind::Drain => drain::node(params)
+            .map(|node| Intent::Drain { node })
+            .map_err(|e| StepError::Failed(e.to_string())),
+        WorkflowKind::Restore => restore::check(params)
+            .map(|()| Intent::Restore {
+                backup: params
+                    .get("backup")
+                    .map(|b| b.trim().to_owned())
+                    .unwrap_or_default(),
+            })
+            .map_err(|e| StepError::Failed(e.to_string())),
     }
 }
 
@@ -236,11 +280,24 @@ where
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(StepError::Failed(format!(
-                "gave up waiting for {what} after {} min; last seen: {last}",
-                ctx.patience.as_secs() / 60
+                "gave up waiting for {what} after {}; last seen: {last}",
+                patience_text(ctx.patience)
             )));
         }
         tokio::time::sleep(ctx.poll).await;
+    }
+}
+
+/// A wait's length for messages: "30 min", "2s", "1m30s", or "200ms" for the short waits
+/// of tests.
+pub fn patience_text(patience: Duration) -> String {
+    let secs = patience.as_secs();
+    if secs == 0 {
+        format!("{}ms", patience.as_millis())
+    } else if secs >= 60 && secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        crate::config::format_duration(patience)
     }
 }
 
@@ -251,7 +308,8 @@ pub enum Progress {
 
 /// Records an action as a Kubernetes Event on the object, so `kubectl describe` shows who
 /// changed it and through which run. Best effort: the audit log is the record of truth.
-/// `client` is the cluster the object lives in.
+/// `client` is the cluster the object lives in. Events about cluster-scoped objects (nodes)
+/// go to the `default` namespace, as the kubelet's do.
 pub async fn post_event(
     ctx: &StepCtx<'_>,
     client: &Client,
@@ -262,11 +320,16 @@ pub async fn post_event(
 ) {
     let ns = obj.metadata.namespace.clone().unwrap_or_default();
     let name = obj.metadata.name.clone().unwrap_or_default();
+    let event_ns = if ns.is_empty() {
+        "default"
+    } else {
+        ns.as_str()
+    };
     let ts = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let event = json!({
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"generateName": format!("{name}."), "namespace": ns},
+        "metadata": {"generateName": format!("{name}."), "namespace": event_ns},
         "involvedObject": {"apiVersion": api_version, "kind": kind, "namespace": ns, "name": name,
             "uid": obj.metadata.uid},
         "reason": reason,
@@ -280,8 +343,11 @@ pub async fn post_event(
     let Ok(event) = serde_json::from_value::<DynamicObject>(event) else {
         return;
     };
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), &ns, &resource("", "v1", "Event", "events"));
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        event_ns,
+        &resource("", "v1", "Event", "events"),
+    );
     if let Err(e) = api.create(&PostParams::default(), &event).await {
         tracing::warn!(object = %name, error = %e, "posting the audit Event failed");
     }

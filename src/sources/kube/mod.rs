@@ -83,19 +83,32 @@ pub async fn client_from(
     cfg: &ClusterConfig,
     cache: &Kubeconfigs,
 ) -> Result<Client, KubeSourceError> {
+    let config = config_from(cfg, cache).await?;
+    client_of(cfg, config)
+}
+
+/// The client configuration of a cluster, for callers that tune it (retries, timeouts)
+/// before building a client with [`client_of`].
+pub async fn config_from(
+    cfg: &ClusterConfig,
+    cache: &Kubeconfigs,
+) -> Result<kube::Config, KubeSourceError> {
     let path = cfg.kubeconfig.display().to_string();
     let kubeconfig = cache.get(&cfg.kubeconfig)?;
     let options = kube::config::KubeConfigOptions {
         context: Some(cfg.context.clone()),
         ..Default::default()
     };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+    kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(|source| KubeSourceError::Context {
             path,
             context: cfg.context.clone(),
             source,
-        })?;
+        })
+}
+
+pub fn client_of(cfg: &ClusterConfig, config: kube::Config) -> Result<Client, KubeSourceError> {
     Client::try_from(config).map_err(|source| KubeSourceError::Client {
         context: cfg.context.clone(),
         source,

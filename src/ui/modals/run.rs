@@ -191,6 +191,8 @@ impl RunForm {
         match result {
             Ok(plan) => {
                 let needs_reason = plan.needs_override();
+                // The reason field is new: quiet until it is typed in or submitted.
+                self.tried = false;
                 self.stage = Stage::Planned(Box::new(plan));
                 if needs_reason {
                     self.focus = self.inputs.len();

@@ -1,0 +1,600 @@
+//! The `drain` and `restore` workflows end to end: the `ck8s-console` binary runs them
+//! against a simulated acme fleet, and kubectl is the independent witness of what changed.
+//! The wait for a PodDisruptionBudget is driven through the engine library instead, since
+//! only there can a test shorten the engine's patience.
+//!
+//! Every fleet moves its maintenance window three days away from today, so "outside the
+//! window" holds whatever day the tests run on.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Datelike;
+use ck8s_console::config::{self, ClusterRole};
+use ck8s_console::engine::journal::{Outcome, RunSummary, StepState};
+use ck8s_console::engine::workflows::WorkflowKind;
+use ck8s_console::engine::{Engine, Hints, RunRequest, Tuning};
+use ck8s_console::paths::{PathEnv, Paths};
+use ck8s_console::sim::SimOptions;
+use serde_json::Value;
+
+const ACTOR: &str = "oncall@workflow-tests";
+const REASON: &str = "kernel CVE patch, ticket 4711, approved by the customer";
+/// Long enough for anything the fleet does at speed 10; only reached when a test fails.
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Fleet {
+    sim: common::Sim,
+    state: PathBuf,
+}
+
+/// acme alone at ten times real speed, with its maintenance window moved off today.
+fn fleet() -> Fleet {
+    let sim = common::start(SimOptions {
+        environments: 1,
+        speed: 10.0,
+        ..SimOptions::default()
+    });
+    let mut cfg = config::load(&sim.fleet_file).expect("the sim's fleet config loads");
+    let today = chrono::Utc::now()
+        .with_timezone(&cfg.policy.timezone)
+        .weekday();
+    cfg.policy.maintenance_window.day = today.succ().succ().succ();
+    std::fs::write(&sim.fleet_file, config::to_toml(&cfg)).expect("fleet config written");
+    let state = sim.dir.path().join("state");
+    Fleet { sim, state }
+}
+
+fn code(out: &Output) -> i32 {
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("ended by a signal: {}", show(out)))
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        common::stdout(out),
+        common::stderr(out)
+    )
+}
+
+fn parse(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON on stdout ({e}): {}", show(out)))
+}
+
+fn text<'v>(v: &'v Value, what: &str) -> &'v str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("{what} is not a string: {v}"))
+}
+
+fn array<'v>(v: &'v Value, what: &str) -> &'v Vec<Value> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("{what} is not an array: {v}"))
+}
+
+fn rules(plan: &Value) -> Vec<&str> {
+    array(&plan["decision"]["findings"], "findings")
+        .iter()
+        .map(|f| text(&f["rule"], "rule"))
+        .collect()
+}
+
+fn step_message<'v>(run: &'v Value, name: &str) -> &'v str {
+    let step = array(&run["steps"], "steps")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name:?}: {run:#}"));
+    text(&step["message"], "step message")
+}
+
+fn owner_kind(pod: &Value) -> &str {
+    pod["metadata"]["ownerReferences"][0]["kind"]
+        .as_str()
+        .unwrap_or("")
+}
+
+fn owner_name(pod: &Value) -> &str {
+    pod["metadata"]["ownerReferences"][0]["name"]
+        .as_str()
+        .unwrap_or("")
+}
+
+fn is_running(pod: &Value) -> bool {
+    pod["status"]["phase"] == "Running" && pod["metadata"]["deletionTimestamp"].is_null()
+}
+
+impl Fleet {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ck8s-console"));
+        cmd.arg("--config")
+            .arg(&self.sim.fleet_file)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.sim.dir.path())
+            .env("CK8S_CONSOLE_STATE_DIR", &self.state)
+            .env("CK8S_CONSOLE_ACTOR", ACTOR)
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    fn console(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("ck8s-console runs")
+    }
+
+    /// `run <workflow> --env acme --cluster wc <extra>`.
+    fn run(&self, workflow: &str, extra: &[&str]) -> Output {
+        let base = ["run", workflow, "--env", "acme", "--cluster", "wc"];
+        self.console(&[&base[..], extra].concat())
+    }
+
+    fn kube_json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--context", "acme-wc"];
+        all.extend(args);
+        all.extend(["-o", "json"]);
+        serde_json::from_str(&self.sim.ok(&all)).expect("kubectl -o json prints JSON")
+    }
+
+    fn kubectl(&self, args: &[&str]) -> String {
+        self.sim.ok(&[&["--context", "acme-wc"][..], args].concat())
+    }
+
+    fn pods_on(&self, node: &str) -> Vec<Value> {
+        let selector = format!("spec.nodeName={node}");
+        let pods = self.kube_json(&["get", "pods", "-A", "--field-selector", &selector]);
+        array(&pods["items"], "pods").clone()
+    }
+
+    /// The worker of acme-wc running the most Deployment pods.
+    fn busiest_worker(&self) -> String {
+        let nodes = self.kube_json(&["get", "nodes"]);
+        array(&nodes["items"], "nodes")
+            .iter()
+            .filter(|n| {
+                n["metadata"]["labels"]
+                    .get("node-role.kubernetes.io/control-plane")
+                    .is_none()
+            })
+            .map(|n| text(&n["metadata"]["name"], "node name").to_owned())
+            .max_by_key(|n| {
+                self.pods_on(n)
+                    .iter()
+                    .filter(|p| owner_kind(p) == "ReplicaSet")
+                    .count()
+            })
+            .expect("acme-wc has workers")
+    }
+
+    fn unschedulable(&self, node: &str) -> bool {
+        self.kube_json(&["get", "node", node])["spec"]["unschedulable"] == true
+    }
+}
+
+#[test]
+fn a_drain_outside_the_window_needs_a_reason_then_empties_the_node() {
+    let f = fleet();
+    let node = f.busiest_worker();
+    let param = format!("node={node}");
+    let before = f.pods_on(&node);
+    // The ReplicaSets whose pods the drain moves, and the namespaces they are in.
+    let moved: BTreeMap<String, String> = before
+        .iter()
+        .filter(|p| owner_kind(p) == "ReplicaSet")
+        .map(|p| {
+            (
+                owner_name(p).to_owned(),
+                text(&p["metadata"]["namespace"], "namespace").to_owned(),
+            )
+        })
+        .collect();
+    assert!(!moved.is_empty(), "{node} runs Deployment pods");
+
+    // The plan says why not now, and the exit code that the real run would be refused.
+    let out = f.run("drain", &[&param, "--plan", "-o", "json"]);
+    assert_eq!(code(&out), 3, "{}", show(&out));
+    let doc = parse(&out);
+    let plan = &doc["plan"];
+    assert_eq!(plan["decision"]["verdict"], "needs-override", "{plan:#}");
+    assert!(rules(plan).contains(&"maintenance-window"), "{plan:#}");
+    assert_eq!(plan["change"], format!("drain node {node} of acme-wc"));
+    assert_eq!(
+        plan["steps"],
+        serde_json::json!([
+            "check the node",
+            "cordon",
+            "evict the pods",
+            "wait for the node to empty"
+        ])
+    );
+
+    // The real run without a reason is refused and changes nothing.
+    let out = f.run("drain", &[&param, "-o", "json"]);
+    assert_eq!(code(&out), 3, "{}", show(&out));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("maintenance-window") && err.contains("--reason"),
+        "{err}"
+    );
+    assert!(!f.unschedulable(&node), "a refused drain cordons nothing");
+
+    // With a reason it runs to the end.
+    let out = f.run("drain", &[&param, "--reason", REASON, "-o", "json"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let run = &parse(&out)["run"];
+    assert_eq!(run["outcome"], "succeeded", "{run:#}");
+    assert_eq!(run["reason"], REASON);
+    let id = text(&run["id"], "run id");
+    assert!(
+        step_message(run, "check the node").contains(&format!("node {node} (worker, Ready")),
+        "{run:#}"
+    );
+    assert_eq!(
+        step_message(run, "cordon"),
+        format!("cordoned node {node}: no new pods are scheduled on it")
+    );
+    let evicted = step_message(run, "evict the pods");
+    assert!(
+        evicted.starts_with("evicted ") && evicted.contains(&node),
+        "{evicted}"
+    );
+    assert!(
+        step_message(run, "wait for the node to empty").contains("is drained"),
+        "{run:#}"
+    );
+
+    // kubectl: cordoned, only DaemonSet pods left, and the Event that says who did it.
+    assert!(f.unschedulable(&node));
+    let table = f.kubectl(&["get", "node", &node]);
+    assert!(table.contains("SchedulingDisabled"), "{table}");
+    let left = f.pods_on(&node);
+    assert!(
+        left.iter().all(|p| owner_kind(p) == "DaemonSet"),
+        "only DaemonSet pods are left on {node}: {:?}",
+        left.iter()
+            .map(|p| text(&p["metadata"]["name"], "name"))
+            .collect::<Vec<_>>()
+    );
+    assert!(left.len() < before.len(), "{} pods before", before.len());
+    let events = f.kube_json(&["get", "events", "-n", "default"]);
+    let cordoned: Vec<&Value> = array(&events["items"], "events")
+        .iter()
+        .filter(|e| {
+            e["reason"] == "CordonedByConsole" && e["involvedObject"]["name"] == node.as_str()
+        })
+        .collect();
+    assert_eq!(cordoned.len(), 1, "{events:#}");
+    let message = text(&cordoned[0]["message"], "event message");
+    assert!(message.contains(id) && message.contains(ACTOR), "{message}");
+
+    // The evicted Deployment pods run again, elsewhere.
+    for (rs, ns) in &moved {
+        common::eventually(
+            &format!("ReplicaSet {ns}/{rs} back at full strength"),
+            WAIT,
+            || {
+                let want = f.kube_json(&["get", "replicaset", "-n", ns, rs])["spec"]["replicas"]
+                    .as_u64()
+                    .unwrap_or(0) as usize;
+                let pods = f.kube_json(&["get", "pods", "-n", ns]);
+                let running: Vec<&Value> = array(&pods["items"], "pods")
+                    .iter()
+                    .filter(|p| owner_name(p) == rs.as_str() && is_running(p))
+                    .collect();
+                assert!(
+                    running
+                        .iter()
+                        .all(|p| p["spec"]["nodeName"] != node.as_str()),
+                    "{ns}/{rs} runs on the drained node"
+                );
+                (running.len() == want).then_some(())
+            },
+        );
+    }
+}
+
+const GUARDED: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ledger, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: ledger}}
+  template:
+    metadata: {labels: {app: ledger}}
+    spec:
+      containers: [{name: ledger, image: \"harbor.acme.example/shop/ledger:1.0\"}]
+      volumes: [{name: scratch, emptyDir: {}}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: ledger, namespace: default}
+spec:
+  minAvailable: 2
+  selector: {matchLabels: {app: ledger}}
+";
+
+fn engine(f: &Fleet, poll: Duration, patience: Duration) -> Arc<Engine> {
+    let paths = Paths::resolve(Some(&f.sim.fleet_file), Some(&f.state), &PathEnv::default());
+    let cfg = config::load(&f.sim.fleet_file).expect("fleet config");
+    Engine::new(
+        Arc::new(cfg),
+        &paths,
+        ACTOR.into(),
+        Tuning { poll, patience },
+    )
+}
+
+/// Waits until the run has finished and its task has let go.
+async fn finished(engine: &Engine, id: &str) -> RunSummary {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let run = engine.run(id).expect("the run's journal reads");
+        if run.finished() && !engine.is_local(id) {
+            return run;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "run {id} did not finish: {run:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn a_drain_held_by_a_disruption_budget_gives_up_after_its_patience_and_resumes() {
+    let f = fleet();
+    let manifest = f.sim.dir.path().join("ledger.yaml");
+    std::fs::write(&manifest, GUARDED).expect("manifest written");
+    f.kubectl(&["apply", "-f", manifest.to_str().expect("utf-8 path")]);
+    let ledger_nodes = || {
+        let pods = f.kube_json(&["get", "pods", "-n", "default", "-l", "app=ledger"]);
+        array(&pods["items"], "pods")
+            .iter()
+            .filter(|p| is_running(p))
+            .map(|p| text(&p["spec"]["nodeName"], "nodeName").to_owned())
+            .collect::<Vec<_>>()
+    };
+    let nodes = common::eventually("both ledger pods running", WAIT, || {
+        let n = ledger_nodes();
+        (n.len() == 2).then_some(n)
+    });
+    common::eventually("the ledger budget computed", WAIT, || {
+        let pdb = f.kube_json(&["get", "pdb", "-n", "default", "ledger"]);
+        (pdb["status"]["currentHealthy"] == 2).then_some(())
+    });
+    let node = nodes[0].clone();
+    let request = RunRequest {
+        workflow: WorkflowKind::Drain,
+        env: "acme".into(),
+        role: ClusterRole::Wc,
+        params: BTreeMap::from([("node".to_owned(), node.clone())]),
+        hints: Hints::default(),
+    };
+
+    let impatient = engine(&f, Duration::from_millis(200), Duration::from_secs(2));
+    let run = f.sim.rt.block_on(async {
+        let plan = impatient.plan(request).await.expect("plan");
+        assert!(plan.needs_override(), "{:?}", plan.decision);
+        let id = impatient
+            .start(plan, Some(REASON.into()))
+            .await
+            .expect("the run starts with a reason");
+        finished(&impatient, &id).await
+    });
+    assert_eq!(run.outcome, Some(Outcome::Failed), "{run:#?}");
+    let states: Vec<StepState> = run.steps.iter().map(|s| s.state).collect();
+    assert_eq!(
+        states,
+        [
+            StepState::Done,
+            StepState::Done,
+            StepState::Failed,
+            StepState::Pending
+        ],
+        "{run:#?}"
+    );
+    let evict = &run.steps[2];
+    let error = evict.message.as_deref().unwrap_or("");
+    assert!(
+        error.starts_with("gave up after 2s:")
+            && error.contains("default/ledger-")
+            && error.contains("The disruption budget ledger needs 2 healthy pods")
+            && error.contains(&format!("node {node} stays cordoned")),
+        "{error}"
+    );
+    let log: Vec<&str> = evict.log.iter().map(|l| l.message.as_str()).collect();
+    assert!(
+        log.iter().any(|l| l.contains("cannot be evicted yet")
+            && l.contains("retrying every 200ms")
+            && l.contains("ledger")),
+        "the log says which pods wait for which budget: {log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("emptyDir") && l.contains("default/ledger-")),
+        "the log warns about emptyDir data: {log:#?}"
+    );
+    assert!(f.unschedulable(&node));
+    assert!(
+        ledger_nodes().contains(&node),
+        "the guarded pod stays where it was"
+    );
+
+    // Once the budget allows it, the run resumes at the eviction and finishes.
+    f.kubectl(&[
+        "patch",
+        "pdb",
+        "ledger",
+        "-n",
+        "default",
+        "--type=merge",
+        "-p",
+        "{\"spec\":{\"minAvailable\":1}}",
+    ]);
+    let patient = engine(&f, Duration::from_millis(200), WAIT);
+    let resumed = f.sim.rt.block_on(async {
+        patient.resume(&run.id).await.expect("resume");
+        finished(&patient, &run.id).await
+    });
+    assert_eq!(resumed.outcome, Some(Outcome::Succeeded), "{resumed:#?}");
+    assert!(
+        resumed.steps[3]
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("is drained")),
+        "{resumed:#?}"
+    );
+    let nodes = common::eventually("both ledger pods running elsewhere", WAIT, || {
+        let n = ledger_nodes();
+        (n.len() == 2).then_some(n)
+    });
+    assert!(!nodes.contains(&node), "{nodes:?}");
+}
+
+#[test]
+fn a_restore_brings_back_a_deleted_deployment_within_the_recovery_objective() {
+    let f = fleet();
+
+    // Bad input is refused before anything is looked at.
+    for (args, names) in [
+        (vec![], &["backup", "required"][..]),
+        (
+            vec!["backup=b1", "namespaces=Prod_1"],
+            &["namespaces", "Prod_1"],
+        ),
+    ] {
+        let out = f.run("restore", &args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", show(&out));
+        let err = common::stderr(&out);
+        for name in names {
+            assert!(err.contains(name), "{args:?}: {err}");
+        }
+    }
+    let out = f.run("drain", &[]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(common::stderr(&out).contains("node"), "{}", show(&out));
+
+    // A backup to restore from.
+    let out = f.run("backup", &["-o", "json"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let id = text(&parse(&out)["run"]["id"], "run id").to_owned();
+    let backup = format!("velero-daily-backup-console-{}", &id[id.len() - 4..]);
+
+    // A customer Deployment is lost.
+    let deployments = f.kube_json(&["get", "deployments", "-n", "production"]);
+    let lost = text(
+        &array(&deployments["items"], "deployments")[0]["metadata"]["name"],
+        "name",
+    )
+    .to_owned();
+    f.kubectl(&["delete", "deployment", "-n", "production", &lost]);
+    let gone = f.sim.kubectl(&[
+        "--context",
+        "acme-wc",
+        "get",
+        "deployment",
+        "-n",
+        "production",
+        &lost,
+    ]);
+    assert!(!gone.status.success(), "{lost} is deleted");
+
+    // Restored, outside the maintenance window and without a reason: it is recovery.
+    let out = f.run(
+        "restore",
+        &[
+            &format!("backup={backup}"),
+            "namespaces=production",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let doc = parse(&out);
+    assert_eq!(doc["plan"]["decision"]["verdict"], "allow", "{doc:#}");
+    assert_eq!(
+        doc["plan"]["change"],
+        format!("restore Velero backup {backup} into acme-wc")
+    );
+    let run = &doc["run"];
+    assert_eq!(run["outcome"], "succeeded", "{run:#}");
+    let restore = format!("{backup}-restore-{}", {
+        let rid = text(&run["id"], "run id");
+        &rid[rid.len() - 4..]
+    });
+    assert!(
+        step_message(run, "create the restore").starts_with(&format!(
+            "created Restore velero/{restore} from Backup velero/{backup} for namespace(s) production"
+        )),
+        "{run:#}"
+    );
+    let done = step_message(run, "wait for the restore");
+    assert!(
+        done.starts_with(&format!("Restore velero/{restore} Completed in "))
+            && done.contains("(recovery objective 4h: met)"),
+        "{done}"
+    );
+
+    // kubectl: the Deployment is back, and so are its pods.
+    let restored = f.kube_json(&["get", "restores.velero.io", "-n", "velero", &restore]);
+    assert_eq!(restored["spec"]["backupName"], backup.as_str());
+    assert_eq!(
+        restored["spec"]["includedNamespaces"],
+        serde_json::json!(["production"])
+    );
+    common::eventually(&format!("{lost} available again"), WAIT, || {
+        let d = f.kube_json(&["get", "deployment", "-n", "production", &lost]);
+        let want = d["spec"]["replicas"].as_u64()?;
+        (d["status"]["availableReplicas"].as_u64() == Some(want)).then_some(())
+    });
+
+    // A backup that does not exist fails the run's first step, naming it.
+    let out = f.run(
+        "restore",
+        &["backup=velero-daily-backup-nope", "-o", "json"],
+    );
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let run = &parse(&out)["run"];
+    assert_eq!(run["outcome"], "failed", "{run:#}");
+    let failed = &run["steps"][0];
+    assert_eq!(failed["state"], "failed", "{run:#}");
+    let message = text(&failed["message"], "message");
+    assert!(
+        message.contains("acme-wc has no Backup velero/velero-daily-backup-nope"),
+        "{message}"
+    );
+
+    // Nor is a failed backup restored: the step says its phase and Velero's reason.
+    f.kubectl(&[
+        "annotate",
+        "schedules.velero.io",
+        "-n",
+        "velero",
+        "velero-daily-backup",
+        "sim.ck8s.io/backup-outcome=Failed",
+    ]);
+    let out = f.run("backup", &["-o", "json"]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let id = text(&parse(&out)["run"]["id"], "run id").to_owned();
+    let failed_backup = format!("velero-daily-backup-console-{}", &id[id.len() - 4..]);
+    let out = f.run(
+        "restore",
+        &[&format!("backup={failed_backup}"), "-o", "json"],
+    );
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let message = step_message(&parse(&out)["run"], "check the backup").to_owned();
+    assert!(
+        message.starts_with(&format!(
+            "Backup velero/{failed_backup} is Failed; only Completed or PartiallyFailed backups can be restored (Velero says: "
+        )),
+        "{message}"
+    );
+}
