@@ -638,6 +638,41 @@ fn cancel_then_resume_from_another_process() {
     assert!(f.lease("initech", "wc").is_none());
 }
 
+/// Ctrl-C on a headless run (or SIGTERM, or the SSH session dropping) does not leave the
+/// cluster locked by a dead process: the run stops at its next safe point, says so, lets go
+/// of its lock, and can be resumed.
+#[test]
+fn ctrl_c_stops_a_headless_run_at_a_safe_point() {
+    let f = fleet();
+    let to = f.replicas("acme", "wc") + 1;
+    f.pause("acme", "wc", true);
+    let workers = format!("workers={to}");
+    let mut child = f.spawn(&[
+        "run",
+        "scale",
+        "--env",
+        "acme",
+        "--cluster",
+        "wc",
+        &workers,
+        "-o",
+        "json",
+    ]);
+    let id = f.waiting_for_machines("acme", &mut child);
+    // SAFETY: kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(child.0.id() as i32, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let out = child.finish();
+    assert_eq!(code(&out), 1, "a cancelled run exits 1: {}", show(&out));
+    assert!(show(&out).contains("next safe point"), "{}", show(&out));
+    assert_eq!(parse(&out)["run"]["outcome"], "cancelled");
+    assert!(f.lease("acme", "wc").is_none(), "the lock is released");
+    f.pause("acme", "wc", false);
+    let out = f.console(&["runs", "resume", &id, "-o", "json"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert_eq!(parse(&out)["run"]["outcome"], "succeeded");
+}
+
 #[test]
 fn a_killed_run_resumes_at_once() {
     let f = fleet();

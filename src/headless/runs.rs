@@ -125,6 +125,11 @@ async fn follow(
 ) -> Result<RunSummary, EngineError> {
     let mut rx = engine.subscribe();
     let mut shown = Progress::default();
+    // Ctrl-C (or SIGTERM, or a dropped SSH session) stops the run at its next safe point
+    // and releases its lock; a second one leaves it open for `runs resume`.
+    let signal = crate::terminal::shutdown_signal();
+    tokio::pin!(signal);
+    let mut stopping = false;
     loop {
         let run = engine.run(id)?;
         if format == OutputFormat::Table {
@@ -133,7 +138,19 @@ async fn follow(
         if run.finished() && !engine.is_local(id) {
             return Ok(run);
         }
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()).await;
+        tokio::select! {
+            _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()) => {}
+            code = &mut signal => {
+                if stopping {
+                    eprintln!("left run {id} open; `ck8s-console runs resume {id}` goes on with it");
+                    std::process::exit(code);
+                }
+                stopping = true;
+                eprintln!("stopping run {id} at its next safe point (again to leave it open)");
+                engine.cancel(id)?;
+                signal.set(crate::terminal::shutdown_signal());
+            }
+        }
     }
 }
 
