@@ -286,16 +286,30 @@ fn missing_config_exits_2_and_points_at_info() {
 }
 
 #[test]
-fn commands_not_built_yet_say_so_and_exit_2() {
+fn workflows_not_built_yet_say_so_and_exit_2() {
     let home = Home::new();
     let valid = fixture("valid", "minimal.toml");
-    for args in [vec!["run", "backup"], vec!["runs"]] {
-        let mut all = vec!["--config", valid.to_str().unwrap()];
-        all.extend(&args);
-        let out = home.run(&all);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    for (workflow, says) in [
+        ("provision", "not available yet"),
+        ("upgrade", "not available yet"),
+        ("reboot", "no workflow"),
+    ] {
+        let config = valid.to_str().unwrap();
+        let args = [
+            "--config",
+            config,
+            "run",
+            workflow,
+            "--env",
+            "x",
+            "--cluster",
+            "wc",
+        ];
+        let out = home.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{workflow}");
         let err = text(&out.stderr);
-        assert!(err.contains("not available yet"), "{args:?}: {err}");
+        assert!(err.contains(says), "{workflow}: {err}");
+        assert!(err.contains("scale, backup, drain, restore"), "{err}");
     }
 }
 
