@@ -72,6 +72,9 @@ pub enum Command {
     Run(RunArgs),
     /// List workflow runs; show, cancel or resume one; read or verify the audit log.
     Runs(RunsArgs),
+    /// Store, check or delete the credentials (bearer tokens, user names and passwords) that
+    /// clusters' Prometheus and Alertmanager ask for.
+    Credentials(CredentialsArgs),
     /// Print the resolved paths: config, state dir, journals, audit log, log file, themes.
     Info(InfoArgs),
     /// Print shell completions.
@@ -98,6 +101,11 @@ pub struct SimArgs {
     /// Scenario file that injects incidents (TOML).
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// Require this bearer token at every simulated Prometheus and Alertmanager. The fleet
+    /// config written names the credential `sim-metrics` for them: set it with
+    /// CK8S_CONSOLE_SECRET_SIM_METRICS or `ck8s-console credentials set sim-metrics`.
+    #[arg(long, value_name = "TOKEN")]
+    pub metrics_token: Option<String>,
 }
 
 /// How the console opens (the TUI: no command, or `demo`).
@@ -374,6 +382,68 @@ pub enum RunsAction {
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(after_help = "\
+A cluster names its credentials in the fleet config:
+  prometheus_credential = \"acme-metrics\"
+  alertmanager_credential = \"acme-metrics\"
+
+Where credentials are looked up, first match wins:
+  1. the environment variable CK8S_CONSOLE_SECRET_<NAME> (NAME upper-cased, '-' as '_'):
+     a bearer token, or {\"username\": \"...\", \"password\": \"...\"} (read-only)
+  2. the Secret Service (GNOME Keyring, KWallet), when DBUS_SESSION_BUS_ADDRESS is set
+  3. the kernel keyring (keyutils): until reboot, or 3 days without use
+  4. $XDG_CONFIG_HOME/ck8s-console/credentials.toml, plain text, mode 0600: written only
+     with --insecure-storage, read whenever present
+`set` stores in the first writable one. CK8S_CONSOLE_KEYRING=auto|secret-service|keyutils|
+file|none narrows the chain (file: no keyring; none: environment variables only).
+
+Examples:
+  ck8s-console credentials set acme-metrics < token.txt
+  ck8s-console credentials set acme-metrics --username ops     (prompts for the password)
+  ck8s-console credentials set acme-metrics --insecure-storage < token.txt
+  ck8s-console credentials check acme-metrics
+  CK8S_CONSOLE_SECRET_ACME_METRICS=... ck8s-console slo --env acme")]
+pub struct CredentialsArgs {
+    #[command(subcommand)]
+    pub action: CredentialsAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum CredentialsAction {
+    /// Store a credential, read from standard input (prompted for, without echo, on a
+    /// terminal): a bearer token, or with --username the password for basic auth. Says
+    /// which store took it.
+    Set {
+        /// The credential's name: lowercase letters, digits and '-'.
+        #[arg(value_parser = parse_credential_name)]
+        name: String,
+        /// Basic auth: this user name, and the secret read is the password.
+        #[arg(long, value_name = "USER")]
+        username: Option<String>,
+        /// Allow the plain-text file ($XDG_CONFIG_HOME/ck8s-console/credentials.toml, mode
+        /// 0600) when no keyring can take the credential.
+        #[arg(long)]
+        insecure_storage: bool,
+    },
+    /// Say which store holds a credential, without printing it. Exit codes: 0 found,
+    /// 1 not found.
+    Check {
+        #[arg(value_parser = parse_credential_name)]
+        name: String,
+    },
+    /// Delete a credential from every store that holds it (environment variables
+    /// excepted). Exit codes: 0 deleted, 1 not found.
+    Delete {
+        #[arg(value_parser = parse_credential_name)]
+        name: String,
+    },
+}
+
+fn parse_credential_name(text: &str) -> Result<String, String> {
+    crate::secrets::check_name(text).map(|()| text.to_owned())
+}
+
+#[derive(Debug, Args, Clone)]
 pub struct InfoArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
@@ -409,6 +479,7 @@ impl Command {
             Command::Slo(_) => "slo",
             Command::Run(_) => "run",
             Command::Runs(_) => "runs",
+            Command::Credentials(_) => "credentials",
             Command::Info(_) => "info",
             Command::Completions(_) => "completions",
             Command::Bench(_) => "bench",

@@ -217,6 +217,11 @@ pub struct ClusterConfig {
     pub prometheus: String,
     /// Validated absolute http(s) URL.
     pub alertmanager: String,
+    /// The name of the credential (bearer token or basic auth) Prometheus asks for, kept in
+    /// the credential store (`src/secrets.rs`); `None` when it asks for none.
+    pub prometheus_credential: Option<String>,
+    /// As `prometheus_credential`, for Alertmanager.
+    pub alertmanager_credential: Option<String>,
     pub probes: Vec<Probe>,
 }
 
@@ -507,6 +512,10 @@ struct RawCluster {
     context: String,
     prometheus: String,
     alertmanager: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prometheus_credential: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alertmanager_credential: Option<String>,
     #[serde(default, rename = "probe", skip_serializing_if = "Vec::is_empty")]
     probes: Vec<RawProbe>,
 }
@@ -656,6 +665,8 @@ impl RawCluster {
             context: cluster.context.clone(),
             prometheus: cluster.prometheus.clone(),
             alertmanager: cluster.alertmanager.clone(),
+            prometheus_credential: cluster.prometheus_credential.clone(),
+            alertmanager_credential: cluster.alertmanager_credential.clone(),
             probes: cluster
                 .probes
                 .iter()
@@ -684,7 +695,7 @@ pub struct Location {
 ///
 /// ```text
 /// error: /home/me/.config/ck8s-console/fleet.toml:12:1: unknown key `prometeus` in environment "acme" cluster sc
-///   help: did you mean `prometheus`? Valid keys here: kubeconfig, context, prometheus, alertmanager, probe
+///   help: did you mean `prometheus`? Valid keys here: kubeconfig, context, prometheus, alertmanager, prometheus_credential, alertmanager_credential, probe
 /// ```
 #[derive(Debug, Clone)]
 pub struct ConfigError(Box<Details>);
@@ -1013,6 +1024,14 @@ static CLUSTER: Section = Section {
         spec(
             "alertmanager",
             r#"alertmanager = "https://alertmanager.ops.{env}.example""#,
+        ),
+        spec(
+            "prometheus_credential",
+            r#"prometheus_credential = "{env}-{role}-metrics""#,
+        ),
+        spec(
+            "alertmanager_credential",
+            r#"alertmanager_credential = "{env}-{role}-metrics""#,
         ),
         spec("probe", "[[environment.{role}.probe]]"),
     ],
@@ -1360,7 +1379,8 @@ impl<'a> Doc<'a> {
             "add the {long} to this environment, below its [[environment]] header \
              and before the next one:\n[environment.{role}]"
         );
-        for spec in CLUSTER.keys.iter().filter(|s| s.key != "probe") {
+        let optional = ["probe", "prometheus_credential", "alertmanager_credential"];
+        for spec in CLUSTER.keys.iter().filter(|s| !optional.contains(&s.key)) {
             help.push('\n');
             help.push_str(&self.fill(spec.example, &cluster));
         }
@@ -1783,6 +1803,14 @@ impl Doc<'_> {
                 )
             })?;
         }
+        for (key, name) in [
+            ("prometheus_credential", &raw.prometheus_credential),
+            ("alertmanager_credential", &raw.alertmanager_credential),
+        ] {
+            if let Some(name) = name {
+                self.credential_name(&at.key(key), name)?;
+            }
+        }
         let probes_at = at.key("probe");
         let mut probes: Vec<Probe> = Vec::with_capacity(raw.probes.len());
         for (i, probe) in raw.probes.into_iter().enumerate() {
@@ -1802,7 +1830,30 @@ impl Doc<'_> {
             context: raw.context,
             prometheus: raw.prometheus,
             alertmanager: raw.alertmanager,
+            prometheus_credential: raw.prometheus_credential,
+            alertmanager_credential: raw.alertmanager_credential,
             probes,
+        })
+    }
+
+    /// A credential name: the key the secret is stored under, never the secret itself. The
+    /// value is not quoted back: someone may have pasted the token here.
+    fn credential_name(&self, path: &KeyPath, name: &str) -> Result<(), ConfigError> {
+        crate::secrets::check_name(name).map_err(|reason| {
+            let (table, key) = path.split_leaf();
+            let example = self
+                .example(&table, key.unwrap_or_default())
+                .unwrap_or_default();
+            self.invalid_shown(
+                path,
+                "(not shown, in case it is a secret)".to_owned(),
+                reason,
+                format!(
+                    "name a credential here, not the secret itself: lowercase letters, digits \
+                     and '-', e.g. `{example}`; store the secret under that name with \
+                     `ck8s-console credentials set NAME`"
+                ),
+            )
         })
     }
 
@@ -2259,6 +2310,43 @@ alertmanager = "http://[::1]:9093/am"
         assert_eq!(fleet.policy, Policy::default());
         assert_eq!(fleet.environments.len(), 2);
         assert_eq!(fleet.exclusions.len(), 2);
+        let acme = &fleet.environments[0];
+        assert_eq!(
+            acme.sc.prometheus_credential.as_deref(),
+            Some("acme-sc-metrics")
+        );
+        assert_eq!(acme.wc.alertmanager_credential, None);
+    }
+
+    #[test]
+    fn credential_names_are_validated_and_round_trip() {
+        let text = MINIMAL.replace(
+            "context = \"acme-sc\"",
+            "context = \"acme-sc\"\nprometheus_credential = \"acme-metrics\"",
+        );
+        let fleet = parse_test(&text).unwrap();
+        let sc = &fleet.environment("acme").unwrap().sc;
+        assert_eq!(sc.prometheus_credential.as_deref(), Some("acme-metrics"));
+        assert_eq!(sc.alertmanager_credential, None);
+        assert_eq!(
+            parse_test(&to_toml(&fleet)).unwrap().environments,
+            fleet.environments
+        );
+
+        let bad = text.replace("\"acme-metrics\"", "\"Bearer abc.DEF\"");
+        let err = parse_test(&bad).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(":9:25: `prometheus_credential`"), "{msg}");
+        assert!(!msg.contains("abc.DEF"), "the value may be a secret: {msg}");
+        assert_eq!(err.exit_code(), crate::exit::USAGE);
+    }
+
+    #[test]
+    fn a_missing_cluster_snippet_leaves_out_optional_keys() {
+        let text = "version = 1\n[[environment]]\nname = \"acme\"\n[environment.sc]\nkubeconfig = \"k\"\ncontext = \"c\"\nprometheus = \"http://p\"\nalertmanager = \"http://a\"\n";
+        let msg = parse_test(text).unwrap_err().to_string();
+        assert!(msg.contains("[environment.wc]"), "{msg}");
+        assert!(!msg.contains("_credential"), "{msg}");
     }
 
     #[test]
@@ -2440,7 +2528,7 @@ alertmanager = "http://[::1]:9093/am"
             ),
             "{msg}"
         );
-        assert!(msg.contains("did you mean `prometheus`? Valid keys here: kubeconfig, context, prometheus, alertmanager, probe"), "{msg}");
+        assert!(msg.contains("did you mean `prometheus`? Valid keys here: kubeconfig, context, prometheus, alertmanager, prometheus_credential, alertmanager_credential, probe"), "{msg}");
         assert_eq!(err.key_path(), Some("environment[0].wc.prometeus"));
         assert_eq!(err.exit_code(), crate::exit::USAGE);
     }

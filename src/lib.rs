@@ -12,6 +12,7 @@ pub mod exit;
 pub mod headless;
 pub mod logging;
 pub mod paths;
+pub mod secrets;
 pub mod sim;
 pub mod slo;
 pub mod sources;

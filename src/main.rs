@@ -76,6 +76,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
         Some(Command::Info(args)) => info(paths, &args),
+        Some(Command::Credentials(args)) => ck8s_console::secrets::command::run(&args, paths),
         Some(Command::Completions(args)) => {
             let mut cmd = Cli::command();
             clap_complete::generate(args.shell, &mut cmd, "ck8s-console", &mut std::io::stdout());
@@ -155,6 +156,7 @@ fn sim_options(args: &SimArgs) -> anyhow::Result<SimOptions> {
         seed: args.seed,
         speed: args.speed,
         scenario,
+        metrics_token: args.metrics_token.clone(),
     })
 }
 
@@ -229,6 +231,7 @@ fn info(paths: &Paths, args: &InfoArgs) -> anyhow::Result<i32> {
 
 async fn serve_sim(args: SimServeArgs) -> anyhow::Result<i32> {
     let opts = sim_options(&args.sim)?;
+    let token_required = opts.metrics_token.is_some();
     let fleet = SimFleet::start(opts).await?;
     let (kubeconfig, fleet_file) = fleet.write_files(&args.out)?;
     let mut out = String::new();
@@ -254,6 +257,15 @@ async fn serve_sim(args: SimServeArgs) -> anyhow::Result<i32> {
         "try:          KUBECONFIG={} kubectl get nodes\n",
         kubeconfig.display()
     ));
+    if token_required {
+        let name = ck8s_console::sim::SIM_CREDENTIAL;
+        out.push_str(&format!(
+            "credentials:  Prometheus and Alertmanager require the --metrics-token; the fleet \
+             config names it `{name}`:\n              export {}=<token>   (or `ck8s-console \
+             credentials set {name}`)\n",
+            ck8s_console::secrets::env_var(name)
+        ));
+    }
     print!("{out}");
     if std::io::stdout().is_terminal() {
         println!("serving until interrupted (Ctrl-C)");

@@ -16,6 +16,9 @@ pub struct Paths {
     pub config_file: PathBuf,
     pub config_dir: PathBuf,
     pub themes_dir: PathBuf,
+    /// The plain-text credential store, used only after `--insecure-storage`
+    /// (`src/secrets.rs`).
+    pub credentials_file: PathBuf,
     pub state_dir: PathBuf,
     pub runs_dir: PathBuf,
     pub audit_log: PathBuf,
@@ -69,6 +72,7 @@ impl Paths {
         let log_dir = state_dir.join("logs");
         Paths {
             themes_dir: config_dir.join("themes"),
+            credentials_file: config_dir.join(crate::secrets::FILE_NAME),
             config_dir,
             config_file,
             runs_dir: state_dir.join("runs"),
@@ -84,7 +88,7 @@ impl Paths {
     }
 
     /// Label and path pairs, in the order `info` prints them.
-    pub fn entries(&self) -> [(&'static str, &Path); 6] {
+    pub fn entries(&self) -> [(&'static str, &Path); 7] {
         [
             ("config file", &self.config_file),
             ("state dir", &self.state_dir),
@@ -92,6 +96,7 @@ impl Paths {
             ("audit log", &self.audit_log),
             ("log file", &self.log_file),
             ("user themes", &self.themes_dir),
+            ("credentials", &self.credentials_file),
         ]
     }
 }
@@ -128,6 +133,10 @@ mod tests {
             p.themes_dir,
             Path::new("/home/op/.config/ck8s-console/themes")
         );
+        assert_eq!(
+            p.credentials_file,
+            Path::new("/home/op/.config/ck8s-console/credentials.toml")
+        );
     }
 
     #[test]
@@ -140,6 +149,10 @@ mod tests {
         let p = Paths::resolve(None, None, &e);
         assert_eq!(p.config_file, Path::new("/cfg/ck8s-console/fleet.toml"));
         assert_eq!(p.audit_log, Path::new("/st/ck8s-console/audit.jsonl"));
+        assert_eq!(
+            p.credentials_file,
+            Path::new("/cfg/ck8s-console/credentials.toml")
+        );
     }
 
     #[test]

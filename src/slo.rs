@@ -34,6 +34,8 @@
 //! minute in progress is not counted yet. Nothing is rounded; floats are the plain formulas
 //! written in the doc comments, in that order.
 
+use std::ops::AddAssign;
+
 use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -144,6 +146,25 @@ impl Samples {
     fn at_minute(&self, minute: i64) -> Option<bool> {
         self.slot(minute).and_then(|i| self.values[i])
     }
+
+    /// Overwrites the minutes both cover with `other`'s, missing ones included.
+    fn copy_from(&mut self, other: &Samples) {
+        let from = self.start_minute.max(other.start_minute);
+        let to = self.end_minute().min(other.end_minute());
+        if from < to {
+            let (at, from_other) = (
+                (from - self.start_minute) as usize,
+                (from - other.start_minute) as usize,
+            );
+            let len = (to - from) as usize;
+            self.values[at..at + len].copy_from_slice(&other.values[from_other..from_other + len]);
+        }
+    }
+
+    /// Whether `[from, to)` (Unix minutes) lies inside.
+    fn covers(&self, from: i64, to: i64) -> bool {
+        from >= self.start_minute && to <= self.end_minute()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,6 +218,15 @@ impl MinuteCounts {
             Minute::Missing => self.missing += 1,
             Minute::Excluded => self.excluded += 1,
         }
+    }
+}
+
+impl AddAssign for MinuteCounts {
+    fn add_assign(&mut self, other: MinuteCounts) {
+        self.good += other.good;
+        self.bad += other.bad;
+        self.missing += other.missing;
+        self.excluded += other.excluded;
     }
 }
 
@@ -566,13 +596,42 @@ pub fn report(
     tz: Tz,
 ) -> SloReport {
     let (span_start, end) = report_span(now, tz);
+    let timeline = Timeline::new(
+        samples,
+        exclusions,
+        unix_minute(span_start),
+        unix_minute(end),
+    );
+    build_report(
+        cluster,
+        probe,
+        &timeline,
+        MinuteCounts::default(),
+        exclusions,
+        now,
+        tz,
+    )
+}
+
+/// The report from `timeline`, which must cover the 30-day window; the year's minutes before
+/// the timeline's start are `counted_before` (exclusions applied).
+fn build_report(
+    cluster: &str,
+    probe: &Probe,
+    timeline: &Timeline,
+    counted_before: MinuteCounts,
+    exclusions: &[Exclusion],
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> SloReport {
+    let (span_start, end) = report_span(now, tz);
     let end_minute = unix_minute(end);
-    let timeline = Timeline::new(samples, exclusions, unix_minute(span_start), end_minute);
     let window_minutes = WINDOW_DAYS * DAY_MINUTES;
     let minutes_30d = timeline.last(end_minute, window_minutes);
     let year_start = year_start(end, tz);
-    let minutes_year = timeline.count(unix_minute(year_start), end_minute);
-    let burn_rates = burn_rates(&timeline, end_minute, probe.slo);
+    let mut minutes_year = counted_before;
+    minutes_year += timeline.count(unix_minute(year_start), end_minute);
+    let burn_rates = burn_rates(timeline, end_minute, probe.slo);
     let alerts: Vec<AlertState> = ALERT_RULES
         .iter()
         .map(|r| r.evaluate(&burn_rates))
@@ -598,7 +657,7 @@ pub fn report(
         burn_rates,
         status: status(&alerts, &minutes_30d, &timeline.last(end_minute, 60)),
         alerts,
-        chart: chart(&timeline, end_minute),
+        chart: chart(timeline, end_minute),
         exclusions: overlapping(exclusions, span_start, end),
     }
 }
@@ -677,6 +736,391 @@ fn overlapping(
         .collect();
     out.sort_by_key(|ex| (ex.start, ex.end));
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// History kept between reports
+// ---------------------------------------------------------------------------------------------
+
+/// How many complete days before today [`History`] reads again on every refresh, so that
+/// samples Prometheus receives late (remote-write backlog, backfill) still count.
+pub const REREAD_DAYS: usize = 2;
+
+/// Where a report at one instant splits its span for a [`History`], in Unix minutes.
+///
+/// The span is cut into *days*: the policy zone's midnights (the earlier one where the clock
+/// goes back over midnight; none on a date whose midnight the clock skips), plus the year's
+/// start. A DST day is simply shorter or longer (1380 or 1500 minutes in Europe). Days are
+/// never rounded or resampled; they only decide which minutes are kept as counts and which
+/// are read again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryLayout {
+    /// `now` floored to the minute: the end of every window.
+    end: i64,
+    /// The year's start in the policy zone.
+    year_start: i64,
+    /// The start of the day holding the 30-day window's start: minutes from here on are
+    /// kept as samples, since the windows and chart buckets end at any minute.
+    raw_from: i64,
+    /// The start of the [`REREAD_DAYS`]th complete day before today: minutes from here on
+    /// are read again on every refresh.
+    reread_from: i64,
+    /// Days tiling `[year_start, raw_from)`, empty when the year starts later.
+    counted: Vec<(i64, i64)>,
+    /// Days tiling `[raw_from, reread_from)`.
+    kept: Vec<(i64, i64)>,
+}
+
+impl HistoryLayout {
+    pub fn new(now: DateTime<Utc>, tz: Tz) -> HistoryLayout {
+        let end_time = floor_minute(now);
+        let end = unix_minute(end_time);
+        let year_start = unix_minute(year_start(end_time, tz));
+        let window_start = end - WINDOW_DAYS * DAY_MINUTES;
+        // Reaching back three days before the span always finds a boundary at or before it;
+        // `lo` itself is one too, so the tiling never has a hole.
+        let lo = year_start.min(window_start) - 3 * DAY_MINUTES;
+        let bounds = day_boundaries(lo, end, tz, &[lo, year_start]);
+        let at_or_before = |m: i64| bounds.iter().rposition(|&b| b <= m).unwrap_or(0);
+        let raw_from = bounds[at_or_before(window_start)];
+        let reread_from = bounds[at_or_before(end).saturating_sub(REREAD_DAYS)].max(raw_from);
+        let tile = |from: i64, to: i64| -> Vec<(i64, i64)> {
+            bounds
+                .windows(2)
+                .filter(|w| w[0] >= from && w[1] <= to)
+                .map(|w| (w[0], w[1]))
+                .collect()
+        };
+        HistoryLayout {
+            end,
+            year_start,
+            raw_from,
+            reread_from,
+            counted: if year_start < raw_from {
+                tile(year_start, raw_from)
+            } else {
+                Vec::new()
+            },
+            kept: tile(raw_from, reread_from),
+        }
+    }
+
+    /// The first instant the history reads: the year's start or the start of the day holding
+    /// the 30-day window's start, whichever is earlier.
+    pub fn start(&self) -> DateTime<Utc> {
+        from_unix_minute(self.year_start.min(self.raw_from))
+    }
+
+    /// Samples from here on are read again on every refresh; before it, only days that
+    /// changed are.
+    pub fn reread_from(&self) -> DateTime<Utc> {
+        from_unix_minute(self.reread_from)
+    }
+
+    /// `now` floored to the minute.
+    pub fn end(&self) -> DateTime<Utc> {
+        from_unix_minute(self.end)
+    }
+}
+
+/// The policy zone's midnights in `[from, to]` (Unix minutes) and the `extra` ones there,
+/// sorted.
+fn day_boundaries(from: i64, to: i64, tz: Tz, extra: &[i64]) -> Vec<i64> {
+    let date = |m: i64| from_unix_minute(m).with_timezone(&tz).date_naive();
+    let mut out: Vec<i64> = extra
+        .iter()
+        .copied()
+        .filter(|m| (from..=to).contains(m))
+        .collect();
+    let (mut day, last) = (date(from), date(to));
+    while day <= last {
+        let midnight = day
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| tz.from_local_datetime(&t).earliest());
+        if let Some(m) = midnight.map(|t| unix_minute(t.with_timezone(&Utc)))
+            && (from..=to).contains(&m)
+        {
+            out.push(m);
+        }
+        match day.succ_opt() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Where a day's minutes come from in a [`Refresh`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DaySource {
+    /// The history's own count or samples, still valid.
+    Kept,
+    /// The samples read for this refresh.
+    Read,
+}
+
+/// What a [`History`] needs read to report at one instant: see [`History::refresh`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refresh {
+    layout: HistoryLayout,
+    /// The counted days, each kept (as a count, or counted from the kept samples) or read.
+    counted: Vec<(i64, i64, DaySource)>,
+    /// Minute ranges to read, sorted, neighbours merged.
+    read: Vec<(i64, i64)>,
+}
+
+impl Refresh {
+    /// The intervals `[from, to)` whose samples must be read, in order; their samples go to
+    /// [`History::apply`] in the same order.
+    pub fn reads(&self) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        self.read
+            .iter()
+            .map(|&(from, to)| (from_unix_minute(from), from_unix_minute(to)))
+            .collect()
+    }
+
+    /// Minutes to read in all.
+    pub fn minutes(&self) -> i64 {
+        self.read.iter().map(|(from, to)| to - from).sum()
+    }
+}
+
+/// One target's minutes kept between reports, so that a refresh reads a few days of samples
+/// instead of a year: whole days before the 30-day window (back to the year's start) as
+/// [`MinuteCounts`], exclusions applied; the rest as samples.
+///
+/// A report from a refreshed history equals [`report`] over freshly read samples of the whole
+/// span, provided that every day whose stored samples changed since it was read is named as
+/// changed (see [`History::refresh`]) or lies in the last [`REREAD_DAYS`] complete days, which
+/// are always read again. Counts depend on the exclusions, so a history is built for one set
+/// of exclusions and one time zone ([`History::is_for`]).
+#[derive(Clone, Debug)]
+pub struct History {
+    tz: Tz,
+    exclusions: Vec<Exclusion>,
+    /// Counted days, in order.
+    days: Vec<CountedDay>,
+    /// Samples from a day boundary to the end of the last refresh.
+    samples: PackedSamples,
+    /// The instant of the last refresh.
+    now: Option<DateTime<Utc>>,
+}
+
+/// One counted day of a [`History`], small: a year of them takes 11 KiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct CountedDay {
+    start: i64,
+    minutes: u32,
+    /// Good, bad, missing and excluded minutes.
+    counts: [u32; 4],
+}
+
+impl CountedDay {
+    fn new(start: i64, end: i64, c: MinuteCounts) -> CountedDay {
+        // A day has at most a few thousand minutes.
+        let small = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        CountedDay {
+            start,
+            minutes: small((end - start).max(0) as u64),
+            counts: [c.good, c.bad, c.missing, c.excluded].map(small),
+        }
+    }
+
+    fn end(&self) -> i64 {
+        self.start + i64::from(self.minutes)
+    }
+
+    fn counts(&self) -> MinuteCounts {
+        let [good, bad, missing, excluded] = self.counts.map(u64::from);
+        MinuteCounts {
+            good,
+            bad,
+            missing,
+            excluded,
+        }
+    }
+}
+
+/// [`Samples`] at two bits a minute (0 missing, 1 bad, 2 good), as a [`History`] keeps them:
+/// a month in 11 KiB instead of 44.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PackedSamples {
+    start_minute: i64,
+    len: usize,
+    bits: Vec<u8>,
+}
+
+impl PackedSamples {
+    fn pack(samples: &Samples) -> PackedSamples {
+        let mut bits = vec![0u8; samples.values.len().div_ceil(4)];
+        for (i, value) in samples.values.iter().enumerate() {
+            let code = match value {
+                None => 0,
+                Some(false) => 1,
+                Some(true) => 2,
+            };
+            bits[i / 4] |= code << (i % 4 * 2);
+        }
+        PackedSamples {
+            start_minute: samples.start_minute,
+            len: samples.values.len(),
+            bits,
+        }
+    }
+
+    fn unpack(&self) -> Samples {
+        let values = (0..self.len)
+            .map(|i| match self.bits[i / 4] >> (i % 4 * 2) & 3 {
+                1 => Some(false),
+                2 => Some(true),
+                _ => None,
+            })
+            .collect();
+        Samples {
+            start_minute: self.start_minute,
+            values,
+        }
+    }
+
+    fn covers(&self, from: i64, to: i64) -> bool {
+        from >= self.start_minute && to <= self.start_minute + self.len as i64
+    }
+}
+
+impl History {
+    pub fn new(tz: Tz, exclusions: Vec<Exclusion>) -> History {
+        History {
+            tz,
+            exclusions,
+            days: Vec::new(),
+            samples: PackedSamples::pack(&Samples::missing(
+                DateTime::UNIX_EPOCH,
+                DateTime::UNIX_EPOCH,
+            )),
+            now: None,
+        }
+    }
+
+    fn day(&self, start: i64) -> Option<&CountedDay> {
+        self.days
+            .binary_search_by_key(&start, |d| d.start)
+            .ok()
+            .map(|i| &self.days[i])
+    }
+
+    /// Whether this history was counted with these exclusions in this zone.
+    pub fn is_for(&self, tz: Tz, exclusions: &[Exclusion]) -> bool {
+        self.tz == tz && self.exclusions == exclusions
+    }
+
+    /// What to read for a report at `layout`'s instant. `changed` are closed intervals
+    /// `[from, to]` whose stored samples may differ from what was read before; every day
+    /// touching one is read again, as is every day the history does not hold and the last
+    /// [`REREAD_DAYS`] complete days and today.
+    pub fn refresh(
+        &self,
+        layout: &HistoryLayout,
+        changed: &[(DateTime<Utc>, DateTime<Utc>)],
+    ) -> Refresh {
+        let unchanged = |from: i64, to: i64| {
+            let (from, to) = (from_unix_minute(from), from_unix_minute(to));
+            !changed.iter().any(|&(a, b)| a < to && b >= from)
+        };
+        let mut read: Vec<(i64, i64)> = Vec::new();
+        let mut add = |from: i64, to: i64| match read.last_mut() {
+            Some(last) if last.1 == from => last.1 = to,
+            _ => read.push((from, to)),
+        };
+        let mut counted = Vec::with_capacity(layout.counted.len());
+        for &(from, to) in &layout.counted {
+            let held =
+                self.day(from).is_some_and(|d| d.end() == to) || self.samples.covers(from, to);
+            if held && unchanged(from, to) {
+                counted.push((from, to, DaySource::Kept));
+            } else {
+                counted.push((from, to, DaySource::Read));
+                add(from, to);
+            }
+        }
+        for &(from, to) in &layout.kept {
+            if !(self.samples.covers(from, to) && unchanged(from, to)) {
+                add(from, to);
+            }
+        }
+        if layout.reread_from < layout.end {
+            add(layout.reread_from, layout.end);
+        }
+        Refresh {
+            layout: layout.clone(),
+            counted,
+            read,
+        }
+    }
+
+    /// Brings the history to `refresh`'s instant with the samples read for it, one
+    /// [`Samples`] per interval of [`Refresh::reads`], in order.
+    pub fn apply(&mut self, refresh: Refresh, read: Vec<Samples>) {
+        debug_assert_eq!(refresh.read.len(), read.len(), "one Samples per read");
+        let layout = &refresh.layout;
+        let count = |samples: &Samples, from: i64, to: i64| {
+            Timeline::new(samples, &self.exclusions, from, to).count_all()
+        };
+        let kept = self.samples.unpack();
+        let mut days = Vec::with_capacity(refresh.counted.len());
+        for &(from, to, source) in &refresh.counted {
+            let counts = match (source, self.day(from)) {
+                (DaySource::Kept, Some(day)) if day.end() == to => day.counts(),
+                (DaySource::Kept, _) => count(&kept, from, to),
+                (DaySource::Read, _) => match read.iter().find(|s| s.covers(from, to)) {
+                    Some(samples) => count(samples, from, to),
+                    None => {
+                        debug_assert!(false, "day {from}..{to} was not read");
+                        count(
+                            &Samples::missing(DateTime::UNIX_EPOCH, DateTime::UNIX_EPOCH),
+                            from,
+                            to,
+                        )
+                    }
+                },
+            };
+            days.push(CountedDay::new(from, to, counts));
+        }
+        let mut samples = Samples::missing(
+            from_unix_minute(layout.raw_from),
+            from_unix_minute(layout.end),
+        );
+        samples.copy_from(&kept);
+        for r in &read {
+            samples.copy_from(r);
+        }
+        self.days = days;
+        self.samples = PackedSamples::pack(&samples);
+        self.now = Some(from_unix_minute(layout.end));
+    }
+
+    /// The report as of the last [`History::apply`]; the same as [`report`] over the samples
+    /// of the whole span.
+    pub fn report(&self, cluster: &str, probe: &Probe) -> SloReport {
+        let now = self.now.unwrap_or(DateTime::UNIX_EPOCH);
+        let end = unix_minute(floor_minute(now));
+        let samples = self.samples.unpack();
+        let timeline = Timeline::new(&samples, &self.exclusions, samples.start_minute, end);
+        let mut counted = MinuteCounts::default();
+        for day in &self.days {
+            counted += day.counts();
+        }
+        build_report(
+            cluster,
+            probe,
+            &timeline,
+            counted,
+            &self.exclusions,
+            now,
+            self.tz,
+        )
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1149,5 +1593,291 @@ mod tests {
         assert_eq!(v["alerts"][3]["severity"], "ticket");
         assert_eq!(v["exclusions"][0]["kind"], "planned_maintenance");
         assert_eq!(v["chart"][0]["minutes"]["good"], 1440);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // History: cached equals uncached
+    // -----------------------------------------------------------------------------------------
+
+    /// A year and more of one-minute samples for the history tests, from 2025-12-01 to
+    /// 2027-01-15 UTC: healthy, but for outages and missing runs across Stockholm midnights
+    /// (22:00/23:00 UTC), on both DST days (2026-03-29 has 1380 minutes, 2026-10-25 1500),
+    /// two whole missing days, nothing before 2026-01-03 (as past a retention), and a
+    /// scattering of single bad and missing minutes.
+    fn year_fixture() -> Samples {
+        let (start, end) = (t("2025-12-01T00:00:00Z"), t("2027-01-15T00:00:00Z"));
+        let mut s = Samples::missing(start, end);
+        let first = unix_minute(start);
+        let mut set = |from: &str, to: &str, value: Option<bool>| {
+            for m in unix_minute(t(from))..unix_minute(t(to)) {
+                s.values[(m - first) as usize] = value;
+            }
+        };
+        set("2026-01-03T00:00:00Z", "2027-01-15T00:00:00Z", Some(true));
+        // Across midnight in Stockholm (23:00 UTC in winter, 22:00 in summer).
+        set("2026-02-10T22:50:00Z", "2026-02-10T23:20:00Z", Some(false));
+        set("2026-07-14T21:55:00Z", "2026-07-14T22:07:00Z", None);
+        // The spring DST day: the clock skips 02:00-03:00 local (01:00 UTC).
+        set("2026-03-28T22:58:00Z", "2026-03-28T23:03:00Z", Some(false));
+        set("2026-03-29T00:50:00Z", "2026-03-29T01:30:00Z", Some(false));
+        set("2026-03-29T21:50:00Z", "2026-03-29T22:10:00Z", None);
+        // The autumn DST day: 02:00-03:00 local twice (00:00-02:00 UTC).
+        set("2026-10-25T00:30:00Z", "2026-10-25T02:30:00Z", Some(false));
+        set("2026-10-25T22:40:00Z", "2026-10-25T23:20:00Z", None);
+        // Two whole Stockholm days without a sample.
+        set("2026-06-01T22:00:00Z", "2026-06-03T22:00:00Z", None);
+        // Across New Year's midnight in Stockholm.
+        set("2026-12-31T22:45:00Z", "2026-12-31T23:30:00Z", Some(false));
+        for m in unix_minute(t("2026-01-03T00:00:00Z"))..unix_minute(end) {
+            // A fixed scramble of the minute (splitmix64), so the pattern never lines up
+            // with days.
+            let mut h = (m as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            match (h ^ (h >> 31)) % 1499 {
+                0..=2 => s.values[(m - first) as usize] = Some(false),
+                3 => s.values[(m - first) as usize] = None,
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// Exclusions across day boundaries, unaligned to minutes, on both DST days, over New
+    /// Year and inside the two missing days.
+    fn year_exclusions() -> Vec<Exclusion> {
+        use ExclusionKind::{ForceMajeure, PlannedMaintenance};
+        vec![
+            exclusion("2026-02-10T22:30:30Z", "2026-02-11T00:10:00Z", ForceMajeure),
+            exclusion(
+                "2026-03-28T22:30:00Z",
+                "2026-03-29T01:10:45Z",
+                PlannedMaintenance,
+            ),
+            exclusion(
+                "2026-10-25T01:30:00Z",
+                "2026-10-25T03:00:00Z",
+                PlannedMaintenance,
+            ),
+            exclusion(
+                "2026-06-02T10:00:00Z",
+                "2026-06-02T12:00:00Z",
+                PlannedMaintenance,
+            ),
+            exclusion("2026-12-31T23:10:00Z", "2027-01-01T02:00:00Z", ForceMajeure),
+            exclusion(
+                "2026-11-10T06:00:00Z",
+                "2026-11-10T11:00:00Z",
+                PlannedMaintenance,
+            ),
+            // Inverted: changes nothing, wherever it is.
+            exclusion("2026-05-05T12:00:00Z", "2026-05-05T10:00:00Z", ForceMajeure),
+        ]
+    }
+
+    /// What Prometheus would answer for `[from, to)`: the fixture's minutes there.
+    fn read(store: &Samples, from: DateTime<Utc>, to: DateTime<Utc>) -> Samples {
+        let mut s = Samples::missing(from, to);
+        s.copy_from(store);
+        s
+    }
+
+    /// One refresh of `history` at `now` against `store`; returns the minutes it read.
+    fn refresh_at(
+        history: &mut History,
+        store: &Samples,
+        now: DateTime<Utc>,
+        changed: &[(DateTime<Utc>, DateTime<Utc>)],
+    ) -> i64 {
+        let refresh = history.refresh(&HistoryLayout::new(now, STOCKHOLM), changed);
+        let minutes = refresh.minutes();
+        let reads = refresh
+            .reads()
+            .into_iter()
+            .map(|(from, to)| read(store, from, to))
+            .collect();
+        history.apply(refresh, reads);
+        minutes
+    }
+
+    fn set_minutes(store: &mut Samples, from: &str, to: &str, value: Option<bool>) {
+        for m in unix_minute(t(from))..unix_minute(t(to)) {
+            let i = (m - store.start_minute) as usize;
+            store.values[i] = value;
+        }
+    }
+
+    /// Poll instants over 2026 into 2027: every 2 days 7 h 13 min (so each lands at another
+    /// time of day), and every few minutes around the instants where the layout turns: both
+    /// DST changes, the 30-day window leaving the year's start, midnights and New Year.
+    fn poll_instants() -> Vec<DateTime<Utc>> {
+        let mut polls = Vec::new();
+        let mut at = t("2026-01-05T10:17:23Z");
+        while at < t("2027-01-12T00:00:00Z") {
+            polls.push(at);
+            at += TimeDelta::minutes(2 * 1440 + 7 * 60 + 13);
+        }
+        let dense = |from: &str, to: &str, step: i64| {
+            let mut out = Vec::new();
+            let mut at = t(from);
+            while at <= t(to) {
+                out.push(at);
+                at += TimeDelta::minutes(step);
+            }
+            out
+        };
+        polls.extend(dense("2026-01-30T22:40:00Z", "2026-01-31T00:20:00Z", 5));
+        polls.extend(dense("2026-03-28T22:40:00Z", "2026-03-29T01:30:00Z", 10));
+        polls.extend(dense("2026-03-30T21:30:00Z", "2026-03-31T23:30:00Z", 120));
+        polls.extend(dense("2026-04-27T21:30:00Z", "2026-04-28T23:30:00Z", 45));
+        polls.extend(dense("2026-10-24T21:40:00Z", "2026-10-26T02:00:00Z", 110));
+        polls.extend(dense("2026-11-24T22:40:00Z", "2026-11-25T00:20:00Z", 20));
+        polls.extend(dense("2026-12-31T22:30:00Z", "2027-01-01T00:30:00Z", 10));
+        polls.sort_unstable();
+        polls.dedup();
+        polls
+    }
+
+    #[test]
+    fn a_refreshed_history_reports_exactly_what_a_full_read_does() {
+        let store = year_fixture();
+        let ex = year_exclusions();
+        let probes = [
+            probe("kube-apiserver", ProbeKind::Cluster, 99.95),
+            probe("grafana", ProbeKind::External, 99.5),
+        ];
+        let mut history = History::new(STOCKHOLM, ex.clone());
+        let mut previous: Option<DateTime<Utc>> = None;
+        let (mut polls, mut dst_days) = (0, [false; 2]);
+        for now in poll_instants() {
+            let minutes = refresh_at(&mut history, &store, now, &[]);
+            for p in &probes {
+                let cached = history.report("acme-sc", p);
+                let full = report("acme-sc", p, &store, &ex, now, STOCKHOLM);
+                assert_eq!(cached, full, "{} at {now}", p.target);
+            }
+            // After the first refresh, only the days since the last one and the last two
+            // complete days (at most 1500 minutes each) and today are read.
+            if let Some(prev) = previous {
+                let since = unix_minute(now) - unix_minute(prev);
+                assert!(
+                    minutes <= since + 3 * 1500,
+                    "{minutes} minutes read at {now}"
+                );
+            }
+            let lengths: Vec<i64> = history.days.iter().map(|d| d.end() - d.start).collect();
+            dst_days[0] |= lengths.contains(&1380);
+            dst_days[1] |= lengths.contains(&1500);
+            assert!(
+                lengths.iter().all(|l| [1380, 1440, 1500].contains(l)),
+                "{lengths:?}"
+            );
+            previous = Some(now);
+            polls += 1;
+        }
+        assert!(polls > 250, "{polls} polls");
+        assert_eq!(dst_days, [true, true], "both DST days were counted days");
+    }
+
+    #[test]
+    fn late_and_changed_samples_are_read_again() {
+        let mut store = year_fixture();
+        let ex = year_exclusions();
+        let p = probe("kube-apiserver", ProbeKind::Cluster, 99.95);
+        let mut history = History::new(STOCKHOLM, ex.clone());
+        let check = |history: &History, store: &Samples, now: DateTime<Utc>| {
+            assert_eq!(
+                history.report("acme-sc", &p),
+                report("acme-sc", &p, store, &ex, now, STOCKHOLM),
+                "at {now}"
+            );
+        };
+        let now = t("2026-09-20T10:00:00Z");
+        refresh_at(&mut history, &store, now, &[]);
+        check(&history, &store, now);
+
+        // Samples arriving late for yesterday and the day before: always read again.
+        set_minutes(
+            &mut store,
+            "2026-09-18T03:00:00Z",
+            "2026-09-18T03:30:00Z",
+            None,
+        );
+        set_minutes(
+            &mut store,
+            "2026-09-19T12:00:00Z",
+            "2026-09-19T12:07:00Z",
+            Some(false),
+        );
+        let now = t("2026-09-20T10:05:00Z");
+        refresh_at(&mut history, &store, now, &[]);
+        check(&history, &store, now);
+
+        // Older changes count once named: a backfilled outage 10 days back (in the kept
+        // samples) and samples gone past retention in February (in the counted days).
+        set_minutes(
+            &mut store,
+            "2026-09-10T23:30:00Z",
+            "2026-09-11T00:30:00Z",
+            Some(false),
+        );
+        set_minutes(
+            &mut store,
+            "2026-01-03T00:00:00Z",
+            "2026-02-15T00:00:00Z",
+            None,
+        );
+        let now = t("2026-09-20T10:10:00Z");
+        let unnamed = history.clone();
+        let changed = [
+            (t("2026-09-10T00:00:00Z"), t("2026-09-11T00:00:00Z")),
+            (t("2026-09-11T00:00:00Z"), t("2026-09-12T00:00:00Z")),
+            (t("2026-01-03T00:00:00Z"), t("2026-02-15T00:00:00Z")),
+        ];
+        let minutes = refresh_at(&mut history, &store, now, &changed);
+        check(&history, &store, now);
+        assert!(minutes < 60 * 1440, "{minutes}");
+
+        // Unnamed, they would be missed: the test can tell.
+        let mut stale = unnamed;
+        refresh_at(&mut stale, &store, now, &[]);
+        assert_ne!(
+            stale.report("acme-sc", &p),
+            report("acme-sc", &p, &store, &ex, now, STOCKHOLM)
+        );
+    }
+
+    #[test]
+    fn history_layout_tiles_the_year_in_policy_days() {
+        let layout = HistoryLayout::new(t("2026-11-20T12:00:30Z"), STOCKHOLM);
+        assert_eq!(layout.end(), t("2026-11-20T12:00:00Z"));
+        assert_eq!(layout.start(), t("2025-12-31T23:00:00Z"));
+        // The window starts 2026-10-21 12:00 UTC: samples are kept from that Stockholm day.
+        assert_eq!(from_unix_minute(layout.raw_from), t("2026-10-20T22:00:00Z"));
+        // Today started 2026-11-19 23:00 UTC; the two complete days before it are read again.
+        assert_eq!(layout.reread_from(), t("2026-11-17T23:00:00Z"));
+        let counted = &layout.counted;
+        assert_eq!(counted.first().map(|d| d.0), Some(layout.year_start));
+        assert_eq!(counted.last().map(|d| d.1), Some(layout.raw_from));
+        assert!(counted.windows(2).all(|w| w[0].1 == w[1].0));
+        let length = |days: &[(i64, i64)], day: &str| {
+            let start = unix_minute(t(day));
+            days.iter().find(|d| d.0 == start).map(|d| d.1 - d.0)
+        };
+        assert_eq!(length(counted, "2026-03-28T23:00:00Z"), Some(1380));
+        assert_eq!(length(counted, "2026-06-01T22:00:00Z"), Some(1440));
+        // The autumn DST day is in the 30-day window: its samples are kept.
+        assert_eq!(length(&layout.kept, "2026-10-24T22:00:00Z"), Some(1500));
+        assert_eq!(layout.kept.first().map(|d| d.0), Some(layout.raw_from));
+        assert_eq!(layout.kept.last().map(|d| d.1), Some(layout.reread_from));
+
+        // In January the 30-day window reaches into last year: nothing is counted.
+        let january = HistoryLayout::new(t("2026-01-10T08:00:00Z"), STOCKHOLM);
+        assert!(january.counted.is_empty());
+        assert_eq!(
+            from_unix_minute(january.raw_from),
+            t("2025-12-10T23:00:00Z")
+        );
+        assert_eq!(january.start(), t("2025-12-10T23:00:00Z"));
     }
 }

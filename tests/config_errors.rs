@@ -111,7 +111,7 @@ fn unknown_key_suggests_the_nearest_key() {
         "9:1",
         &[
             r#"unknown key `prometeus` in environment "acme" cluster sc"#,
-            "help: did you mean `prometheus`? Valid keys here: kubeconfig, context, prometheus, alertmanager, probe",
+            "help: did you mean `prometheus`? Valid keys here: kubeconfig, context, prometheus, alertmanager, prometheus_credential, alertmanager_credential, probe",
         ],
     );
     assert!(matches!(
@@ -333,6 +333,50 @@ fn exclusion_must_end_after_it_starts() {
 }
 
 #[test]
+fn bad_credential_name_is_refused_without_quoting_it() {
+    let err = assert_refused(
+        "bad_credential_name.toml",
+        "16:25",
+        &[
+            r#"`prometheus_credential` in environment "acme" cluster wc has an invalid value (not shown, in case it is a secret)"#,
+            "is not allowed in a credential name",
+            "help: name a credential here, not the secret itself",
+            r#"e.g. `prometheus_credential = "acme-wc-metrics"`"#,
+            "ck8s-console credentials set NAME",
+        ],
+    );
+    assert_eq!(
+        err.key_path(),
+        Some("environment[0].wc.prometheus_credential")
+    );
+    assert!(!err.to_string().contains("eyJhbGci"), "{err}");
+}
+
+#[test]
+fn misspelt_credential_key_suggests_the_right_one() {
+    assert_refused(
+        "misspelt_credential_key.toml",
+        "11:1",
+        &[
+            r#"unknown key `alertmanager_credentials` in environment "acme" cluster sc"#,
+            "did you mean `alertmanager_credential`?",
+        ],
+    );
+}
+
+#[test]
+fn credential_must_be_a_name_not_a_table() {
+    assert_refused(
+        "credential_not_a_string.toml",
+        "10:25",
+        &[
+            r#"`prometheus_credential` in environment "acme" cluster sc must be a string in quotes"#,
+            r#"write it like `prometheus_credential = "acme-sc-metrics"`"#,
+        ],
+    );
+}
+
+#[test]
 fn every_invalid_fixture_is_refused_with_exit_code_2() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/invalid");
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -393,6 +437,31 @@ fn valid_fixtures_load() {
             .len(),
         1
     );
+}
+
+#[test]
+fn credentials_fixture_names_credentials_per_cluster() {
+    let fleet = config::load(&fixture("valid", "credentials.toml")).unwrap();
+    let acme = fleet.environment("acme").unwrap();
+    assert_eq!(
+        acme.sc.prometheus_credential.as_deref(),
+        Some("acme-sc-metrics")
+    );
+    assert_eq!(
+        acme.sc.alertmanager_credential.as_deref(),
+        Some("acme-sc-metrics")
+    );
+    assert_eq!(acme.wc.prometheus_credential, None);
+    assert_eq!(
+        acme.wc.alertmanager_credential.as_deref(),
+        Some("acme-wc-alerts-2")
+    );
+    let again = config::parse(
+        &config::to_toml(&fleet),
+        &fixture("valid", "credentials.toml"),
+    )
+    .unwrap();
+    assert_eq!(again.environments, fleet.environments, "to_toml keeps them");
 }
 
 #[test]

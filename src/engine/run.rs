@@ -284,9 +284,14 @@ async fn critical_alerts(
     checked: &mut Vec<String>,
 ) -> Vec<String> {
     let url = &env.cluster(target.role).alertmanager;
+    let credential = env.cluster(target.role).alertmanager_credential.as_deref();
     let read = async {
-        let am = AlertmanagerClient::new(url, None, Duration::from_secs(5))
+        let credential = crate::secrets::resolve(credential)
+            .await
             .map_err(|e| e.to_string())?;
+        let am = AlertmanagerClient::new(url, None, Duration::from_secs(5))
+            .map_err(|e| e.to_string())?
+            .with_credential(credential);
         am.alerts(&AlertFilter::active_only())
             .await
             .map_err(|e| e.to_string())

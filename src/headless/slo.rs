@@ -122,6 +122,10 @@ async fn cluster_reports(
         Ok(c) => c,
         Err(e) => return (Vec::new(), Some(fail(e.to_string()))),
     };
+    let client = match crate::secrets::resolve(cluster.prometheus_credential.as_deref()).await {
+        Ok(credential) => client.with_credential(credential),
+        Err(e) => return (Vec::new(), Some(fail(e.to_string()))),
+    };
     let name = format!("{env}-{role}");
     let tz = fleet.policy.timezone;
     let mut items = Vec::new();

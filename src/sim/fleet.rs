@@ -18,6 +18,7 @@ use super::clock::SimClock;
 use super::cluster::{ClusterSim, Credentials, FleetOps, ProbeSpec};
 use super::controllers;
 use super::demo::{self, EnvPlan};
+use super::http_auth::require_bearer;
 use super::prometheus;
 use super::store::Store;
 use super::tls::FleetTls;
@@ -32,7 +33,14 @@ pub struct SimOptions {
     pub speed: f64,
     /// Incidents to inject while the fleet runs.
     pub scenario: Option<super::scenario::Scenario>,
+    /// A bearer token every Prometheus and Alertmanager requires, as behind an
+    /// authenticating proxy; the fleet config then names the credential [`SIM_CREDENTIAL`].
+    /// Off (`None`) by default.
+    pub metrics_token: Option<String>,
 }
+
+/// The credential the simulated fleet's config names when it requires a token.
+pub const SIM_CREDENTIAL: &str = "sim-metrics";
 
 impl Default for SimOptions {
     fn default() -> Self {
@@ -42,6 +50,7 @@ impl Default for SimOptions {
             seed: 1,
             speed: 1.0,
             scenario: None,
+            metrics_token: None,
         }
     }
 }
@@ -74,6 +83,8 @@ struct Inner {
     me: Weak<Inner>,
     policy: Policy,
     scenario: Mutex<Option<JoinHandle<()>>>,
+    /// See [`SimOptions::metrics_token`].
+    metrics_token: Option<String>,
 }
 
 impl Drop for Inner {
@@ -142,14 +153,21 @@ impl Inner {
             am_l.local_addr()?,
         );
         let am = AlertmanagerSim::new(sim.clone());
+        let token = self.metrics_token.as_deref();
         let state = ApiState {
             cluster: sim.clone(),
             fleet: self.fleet_ops(),
         };
         let tasks = vec![
             serve(self.tls.listener(api_l), apiserver::router(state)),
-            serve(prom_l, prometheus::router(sim.clone())),
-            serve(am_l, alertmanager::router(am.clone())),
+            serve(
+                prom_l,
+                require_bearer(prometheus::router(sim.clone()), token),
+            ),
+            serve(
+                am_l,
+                require_bearer(alertmanager::router(am.clone()), token),
+            ),
             alertmanager::spawn_rules(am.clone()),
             controllers::spawn(sim.clone(), self.fleet_ops()),
         ];
@@ -245,6 +263,7 @@ impl SimFleet {
             me: me.clone(),
             policy: policy.clone(),
             scenario: Mutex::new(None),
+            metrics_token: opts.metrics_token.clone(),
         });
         let plans = demo::plan(opts.environments, opts.pods_per_cluster);
         let scenario = opts.scenario.clone();
@@ -311,6 +330,11 @@ impl SimFleet {
     pub fn fleet_config(&self, kubeconfig: &Path) -> config::Fleet {
         let clusters = self.clusters();
         let find = |name: &str| clusters.iter().find(|c| c.sim.name() == name).cloned();
+        let credential = self
+            .inner
+            .metrics_token
+            .as_ref()
+            .map(|_| SIM_CREDENTIAL.to_owned());
         let environments = self
             .plans
             .iter()
@@ -322,6 +346,8 @@ impl SimFleet {
                     context: c.sim.name(),
                     prometheus: format!("http://{}", c.prometheus),
                     alertmanager: format!("http://{}", c.alertmanager),
+                    prometheus_credential: credential.clone(),
+                    alertmanager_credential: credential.clone(),
                     probes: c
                         .sim
                         .probes()

@@ -9,13 +9,14 @@ pub mod controllers;
 pub mod demo;
 pub mod fleet;
 pub mod hash;
+pub mod http_auth;
 pub mod registry;
 pub mod scenario;
 pub mod status;
 pub mod store;
 pub mod tls;
 
-pub use fleet::{SimFleet, SimOptions};
+pub use fleet::{SIM_CREDENTIAL, SimFleet, SimOptions};
 pub mod alertmanager;
 pub mod prometheus;
 pub mod promql;

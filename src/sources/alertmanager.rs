@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::config::ClusterRole;
+use crate::secrets::{Credential, Secret};
 
 /// How much of an error response body goes into an error message.
 const ERROR_BODY_LIMIT: usize = 300;
@@ -622,6 +623,14 @@ pub enum AmError {
         url: String,
         reason: String,
     },
+    /// 401 or 403: an authenticating proxy refused the credential, or wanted one.
+    #[error("{method} {url}: HTTP {status}: {hint}")]
+    Unauthorized {
+        method: Method,
+        url: String,
+        status: StatusCode,
+        hint: String,
+    },
     #[error("{method} {url}: HTTP {status}: {body}")]
     Http {
         method: Method,
@@ -647,8 +656,10 @@ pub struct AlertmanagerClient {
     /// Everything up to, but without, `/api/v2`; may carry a path prefix of a proxy.
     base: Url,
     timeout: Duration,
-    /// Kept only to scrub it from error bodies that a proxy might echo.
-    bearer: Option<String>,
+    /// Sent with every request, and scrubbed from error bodies that a proxy might echo.
+    auth: Option<Secret>,
+    /// The name `auth` is stored under, for messages.
+    credential: Option<String>,
 }
 
 /// Written by hand so that the token cannot end up in a log through `{:?}`.
@@ -657,7 +668,8 @@ impl fmt::Debug for AlertmanagerClient {
         f.debug_struct("AlertmanagerClient")
             .field("base", &redacted(&self.base))
             .field("timeout", &self.timeout)
-            .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
+            .field("auth", &self.auth)
+            .field("credential", &self.credential)
             .finish()
     }
 }
@@ -675,7 +687,8 @@ impl AlertmanagerClient {
             http,
             base,
             timeout,
-            bearer,
+            auth: bearer_secret(bearer),
+            credential: None,
         })
     }
 
@@ -691,8 +704,19 @@ impl AlertmanagerClient {
             http,
             base: parse_base(base_url)?,
             timeout,
-            bearer,
+            auth: bearer_secret(bearer),
+            credential: None,
         })
+    }
+
+    /// Sends `credential` (a bearer token or basic auth) with every request, and names it
+    /// when Alertmanager refuses it. `None` keeps the client as it is.
+    pub fn with_credential(mut self, credential: Option<Credential>) -> Self {
+        if let Some(c) = credential {
+            self.auth = Some(c.secret);
+            self.credential = Some(c.name);
+        }
+        self
     }
 
     /// The base URL without credentials, for display.
@@ -780,9 +804,9 @@ impl AlertmanagerClient {
         let mut request = request
             .header(header::ACCEPT, "application/json")
             .timeout(self.timeout);
-        if let Some(token) = &self.bearer {
-            // bearer_auth marks the header sensitive, so it never shows in debug output.
-            request = request.bearer_auth(token.trim());
+        if let Some(auth) = &self.auth {
+            // reqwest marks the header sensitive, so it never shows in debug output.
+            request = auth.apply(request);
         }
         let response = request.send().await.map_err(|err| AmError::Request {
             method: method.clone(),
@@ -793,12 +817,20 @@ impl AlertmanagerClient {
         if status.is_success() {
             return Ok(response);
         }
+        if matches!(status.as_u16(), 401 | 403) {
+            return Err(AmError::Unauthorized {
+                method,
+                url: redacted(url),
+                status,
+                hint: super::unauthorized_hint("alertmanager", self.credential.as_deref()),
+            });
+        }
         let text = response.text().await.unwrap_or_default();
         Err(AmError::Http {
             method,
             url: redacted(url),
             status,
-            body: error_body(&text, self.bearer.as_deref()),
+            body: error_body(&text, self.auth.as_ref()),
         })
     }
 
@@ -858,6 +890,14 @@ fn parse_base(base_url: &str) -> Result<Url, AmError> {
     Ok(url)
 }
 
+/// A bearer token as the constructors take it; blanks around it are dropped.
+fn bearer_secret(bearer: Option<String>) -> Option<Secret> {
+    bearer
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .map(Secret::Bearer)
+}
+
 fn build_http() -> Result<reqwest::Client, String> {
     super::http_client().map_err(|err| err.to_string())
 }
@@ -874,7 +914,7 @@ fn redacted(url: &Url) -> String {
 /// The useful part of an error response: Alertmanager answers with a JSON string or a
 /// go-swagger `{"code", "message"}` object; anything else is shown as text. Shortened, and
 /// scrubbed of the token in case a proxy echoed the request.
-fn error_body(text: &str, bearer: Option<&str>) -> String {
+fn error_body(text: &str, auth: Option<&Secret>) -> String {
     let message = match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::String(message)) => message,
         Ok(serde_json::Value::Object(object)) => match object.get("message") {
@@ -884,8 +924,8 @@ fn error_body(text: &str, bearer: Option<&str>) -> String {
         _ => text.to_owned(),
     };
     let mut message = message.split_whitespace().collect::<Vec<_>>().join(" ");
-    if let Some(token) = bearer.map(str::trim).filter(|t| !t.is_empty()) {
-        message = message.replace(token, "<redacted>");
+    if let Some(auth) = auth {
+        message = auth.scrub(&message);
     }
     if message.is_empty() {
         return "(empty body)".into();
@@ -1162,7 +1202,10 @@ mod tests {
         );
         assert_eq!(client.base_url(), "https://am.example/");
         assert_eq!(
-            error_body("denied for Bearer s3cret-token", Some("s3cret-token")),
+            error_body(
+                "denied for Bearer s3cret-token",
+                Some(&Secret::bearer("s3cret-token"))
+            ),
             "denied for Bearer <redacted>"
         );
     }

@@ -39,9 +39,9 @@ impl Default for Intervals {
 
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// SLO reports read a year of one-minute samples per target; computing a few clusters'
-/// at a time keeps memory flat however large the fleet (a fleet of 200 clusters at once
-/// peaked at 500 MiB).
+/// A cluster's first SLO poll reads a year of one-minute samples per target (later polls
+/// read a few days, see `prometheus::SloCache`); computing a few clusters' at a time keeps
+/// memory flat however large the fleet (a fleet of 200 clusters at once peaked at 500 MiB).
 const SLO_CONCURRENCY: usize = 2;
 
 /// One cluster's running sources.
@@ -196,10 +196,15 @@ async fn start_cluster(
         }
         None => AlertmanagerClient::new(&cfg.alertmanager, None, HTTP_TIMEOUT),
     };
-    let alertmanager = match am {
-        Ok(c) => Some(Arc::new(c)),
-        Err(e) => {
+    let am_credential = crate::secrets::resolve(cfg.alertmanager_credential.as_deref()).await;
+    let alertmanager = match (am, am_credential) {
+        (Ok(c), Ok(credential)) => Some(Arc::new(c.with_credential(credential))),
+        (Err(e), _) => {
             handle.source_failed("alertmanager", Utc::now(), e.to_string(), false);
+            None
+        }
+        (_, Err(e)) => {
+            handle.source_failed("alertmanager", Utc::now(), e.to_string(), true);
             None
         }
     };
@@ -209,10 +214,15 @@ async fn start_cluster(
         }
         None => PrometheusClient::new(&cfg.prometheus, None, HTTP_TIMEOUT),
     };
-    let prom = match prom {
-        Ok(c) => Some(Arc::new(c)),
-        Err(e) => {
+    let prom_credential = crate::secrets::resolve(cfg.prometheus_credential.as_deref()).await;
+    let prom = match (prom, prom_credential) {
+        (Ok(c), Ok(credential)) => Some(Arc::new(c.with_credential(credential))),
+        (Err(e), _) => {
             handle.source_failed("prometheus", Utc::now(), e.to_string(), false);
+            None
+        }
+        (_, Err(e)) => {
+            handle.source_failed("prometheus", Utc::now(), e.to_string(), true);
             None
         }
     };
@@ -243,18 +253,31 @@ async fn start_cluster(
             },
         ));
         let tz = policy.timezone;
+        // What earlier polls read, so that later ones read only the last few days.
+        let cache = Arc::new(tokio::sync::Mutex::new(prometheus::SloCache::default()));
         tasks.push(poll(handle.clone(), "slo", intervals.slo, None, move |h| {
             let (p, fleet, permits) = (p.clone(), fleet.clone(), slo_permits.clone());
+            let cache = cache.clone();
             async move {
                 let _permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
+                let mut cache = cache.lock().await;
                 // Exclusions may be scoped to one target, so each probe gets its own.
                 let mut reports = Vec::with_capacity(h.config.probes.len());
                 for probe in &h.config.probes {
                     let ex = fleet.slo_exclusions(&h.env, h.role, &probe.target);
                     let one = std::slice::from_ref(probe);
-                    let r = prometheus::slo_reports(&p, &h.name(), one, &ex, Utc::now(), tz)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let now = Utc::now();
+                    let r = prometheus::slo_reports_cached(
+                        &p,
+                        &h.name(),
+                        one,
+                        &ex,
+                        now,
+                        tz,
+                        &mut cache,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
                     reports.extend(r);
                 }
                 h.update(|s| s.slo = reports);

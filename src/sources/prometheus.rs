@@ -5,9 +5,29 @@
 //! (`probe_success{...}[7d]` at the chunk's end), which return every stored sample with its
 //! own timestamp. `query_range` would not do: it fills each step from the 5-minute lookback,
 //! so a missing sample would look like its healthy neighbour.
+//!
+//! # Polling without re-reading the year
+//!
+//! A report needs the calendar year, but only its last 30 days minute by minute. The live
+//! poller keeps an [`SloCache`]: per target a [`slo::History`] (whole policy-zone days before
+//! the 30-day window as minute counts, the rest as samples) and a fingerprint of every UTC
+//! day it read: each series' `count_over_time` and `sum_over_time` over the day, asked with
+//! two `query_range` calls of one point per day. A poll reads raw samples only for
+//! - days it does not hold yet (the first poll reads the whole span, as a one-shot report);
+//! - the last [`slo::REREAD_DAYS`] complete days and today, always: samples arriving late
+//!   (a remote-write backlog, or backfill) usually land there;
+//! - older days whose fingerprint changed since the last poll: backfill further back, or
+//!   samples deleted by retention, which the uncached report counts as missing.
+//!
+//! So a poll costs two small aggregate queries and about three days of samples instead of a
+//! year, and its reports equal the uncached ones as long as every change to stored samples
+//! changes some series' count or sum for a UTC day (Prometheus cannot overwrite a sample in
+//! place; a deleted or added one changes the count). Exclusions are applied to the counts,
+//! so a history is kept for one set of exclusions and time zone and rebuilt if either differs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -17,7 +37,8 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use crate::config::Probe;
-use crate::slo::{self, Exclusion, Samples, SloReport};
+use crate::secrets::{Credential, Secret};
+use crate::slo::{self, Exclusion, History, HistoryLayout, Samples, SloReport};
 
 /// Longest range one raw-sample query asks for: 10 080 one-minute samples per series.
 const CHUNK: TimeDelta = TimeDelta::days(7);
@@ -56,6 +77,13 @@ pub enum PromError {
         url: String,
         status: u16,
         body: String,
+    },
+    /// 401 or 403: an authenticating proxy refused the credential, or wanted one.
+    #[error("Prometheus at {url} refused the request (HTTP {status}): {hint}")]
+    Unauthorized {
+        url: String,
+        status: u16,
+        hint: String,
     },
     #[error("unreadable answer from Prometheus at {url}: {reason}")]
     Decode { url: String, reason: String },
@@ -128,8 +156,13 @@ pub struct Point {
 
 impl Point {
     pub fn time(&self) -> Option<DateTime<Utc>> {
-        DateTime::from_timestamp_millis((self.timestamp * 1000.0).round() as i64)
+        point_time(self.timestamp)
     }
+}
+
+/// A point's Unix seconds (with millisecond fraction) as a time.
+fn point_time(timestamp: f64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis((timestamp * 1000.0).round() as i64)
 }
 
 impl TryFrom<(f64, String)> for Point {
@@ -211,6 +244,51 @@ fn parse_response(
     }
 }
 
+/// A successful matrix answer, read without buffering. [`QueryData`] is adjacently tagged,
+/// so serde buffers every point before reading it, which for a year of raw samples costs more
+/// than the rest of the report; this reads the points in place. Values travel as strings
+/// without escapes, so they are borrowed.
+#[derive(Deserialize)]
+struct FastMatrix<'a> {
+    #[serde(borrow)]
+    status: &'a str,
+    #[serde(borrow)]
+    data: Option<FastMatrixData<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FastMatrixData<'a> {
+    #[serde(borrow)]
+    result_type: &'a str,
+    #[serde(borrow)]
+    result: Vec<FastSeries<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FastSeries<'a> {
+    #[serde(default, borrow)]
+    values: Vec<(f64, &'a str)>,
+}
+
+/// Every point of every series of a successful matrix answer as `(unix seconds, value)`;
+/// `None` when the body is anything else (or unusual, e.g. escaped strings), for
+/// [`parse_response`] to read or report.
+fn fast_matrix_points(body: &[u8]) -> Option<Vec<(f64, f64)>> {
+    let answer: FastMatrix = serde_json::from_slice(body).ok()?;
+    let data = answer.data?;
+    if answer.status != "success" || data.result_type != "matrix" {
+        return None;
+    }
+    let mut points = Vec::with_capacity(data.result.iter().map(|s| s.values.len()).sum());
+    for series in data.result {
+        for (timestamp, value) in series.values {
+            points.push((timestamp, parse_value(value).ok()?));
+        }
+    }
+    Some(points)
+}
+
 fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
@@ -256,7 +334,9 @@ const POD_MEMORY: &str =
 #[derive(Clone)]
 pub struct PrometheusClient {
     base: Url,
-    token: Option<String>,
+    auth: Option<Secret>,
+    /// The name `auth` is stored under, for messages.
+    credential: Option<String>,
     timeout: Duration,
     http: reqwest::Client,
 }
@@ -265,7 +345,8 @@ impl fmt::Debug for PrometheusClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PrometheusClient")
             .field("base", &display_url(&self.base))
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("auth", &self.auth)
+            .field("credential", &self.credential)
             .finish()
     }
 }
@@ -285,7 +366,8 @@ impl PrometheusClient {
         })?;
         Ok(PrometheusClient {
             base,
-            token: bearer_token,
+            auth: bearer_token.map(Secret::Bearer),
+            credential: None,
             timeout,
             http,
         })
@@ -301,10 +383,21 @@ impl PrometheusClient {
     ) -> Result<PrometheusClient, PromError> {
         Ok(PrometheusClient {
             base: parse_base(base_url)?,
-            token: bearer_token,
+            auth: bearer_token.map(Secret::Bearer),
+            credential: None,
             timeout,
             http,
         })
+    }
+
+    /// Sends `credential` (a bearer token or basic auth) with every request, and names it
+    /// when Prometheus refuses it. `None` keeps the client as it is.
+    pub fn with_credential(mut self, credential: Option<Credential>) -> PrometheusClient {
+        if let Some(c) = credential {
+            self.auth = Some(c.secret);
+            self.credential = Some(c.name);
+        }
+        self
     }
 
     /// The base URL, without credentials.
@@ -359,16 +452,70 @@ impl PrometheusClient {
             .into_iter()
             .map(|(at, range)| {
                 let promql = format!("{selector}[{}s]", range.num_seconds());
-                async move {
-                    let result = self.query(&promql, Some(at)).await?;
-                    self.expect_matrix(&promql, result)
-                }
+                async move { self.matrix_points(&promql, at).await }
             });
         let mut results = futures::stream::iter(queries).buffer_unordered(PARALLEL_CHUNKS);
-        while let Some(series) = results.try_next().await? {
-            record_series(&mut samples, &series);
+        while let Some(points) = results.try_next().await? {
+            record_points(&mut samples, &points);
         }
         Ok(samples)
+    }
+
+    /// A fingerprint of every whole UTC day of `[from, end)` for [`SloCache`]: a hash of each
+    /// series' sample count and sum over the day. A day without samples has one too.
+    pub async fn day_fingerprints(
+        &self,
+        cluster: Option<&str>,
+        target: &str,
+        from: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<DayFingerprints, PromError> {
+        const DAY_SECS: i64 = 86_400;
+        let (first, stop) = (
+            from.timestamp().div_euclid(DAY_SECS),
+            end.timestamp().div_euclid(DAY_SECS),
+        );
+        let mut days: BTreeMap<i64, BTreeMap<Labels, [u64; 2]>> =
+            (first..stop).map(|day| (day, BTreeMap::new())).collect();
+        if days.is_empty() {
+            return Ok(DayFingerprints::default());
+        }
+        // One point per day, at its end: Prometheus 2 counts both ends of `[1d]`, 3 only the
+        // later one; either way the same data gives the same answer, which is all a
+        // fingerprint needs. The span is at most a year and 34 days, far below MAX_POINTS.
+        let at = |day: i64| DateTime::from_timestamp(day * DAY_SECS, 0).unwrap_or(end);
+        let (start, last) = (at(first + 1), at(stop));
+        let selector = probe_selector(cluster, target);
+        let step = Duration::from_secs(DAY_SECS as u64);
+        let ask = |function: &str| {
+            let promql = format!("{function}({selector}[1d])");
+            async move {
+                let result = self.query_range(&promql, start, last, step).await?;
+                self.expect_matrix(&promql, result)
+            }
+        };
+        let (counts, sums) = futures::try_join!(ask("count_over_time"), ask("sum_over_time"))?;
+        for (slot, answer) in [(0, counts), (1, sums)] {
+            for series in answer {
+                for point in &series.values {
+                    let day = (point.timestamp.round() as i64).div_euclid(DAY_SECS) - 1;
+                    if let Some(day) = days.get_mut(&day) {
+                        day.entry(series.metric.clone()).or_default()[slot] = point.value.to_bits();
+                    }
+                }
+            }
+        }
+        Ok(DayFingerprints {
+            first,
+            hashes: days
+                .into_values()
+                .map(|series| {
+                    let mut hasher = DefaultHasher::new();
+                    series.hash(&mut hasher);
+                    hasher.finish()
+                })
+                .collect(),
+        })
     }
 
     /// Node CPU and memory now, sorted by node.
@@ -400,6 +547,26 @@ impl PrometheusClient {
                     memory_bytes,
                 }
             })
+            .collect())
+    }
+
+    /// The points of an instant query's matrix answer, as `(unix seconds, value)`.
+    async fn matrix_points(
+        &self,
+        promql: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<(f64, f64)>, PromError> {
+        let params = [("query", promql.to_owned()), ("time", prom_time(at))];
+        let (shown, status, body) = self.fetch("api/v1/query", &params).await?;
+        if let Some(points) = fast_matrix_points(body.as_ref()) {
+            return Ok(points);
+        }
+        let result = parse_response(&shown, promql, status, body.as_ref())?;
+        let series = self.expect_matrix(promql, result)?;
+        Ok(series
+            .iter()
+            .flat_map(|s| &s.values)
+            .map(|p| (p.timestamp, p.value))
             .collect())
     }
 
@@ -436,6 +603,16 @@ impl PrometheusClient {
         promql: &str,
         params: &[(&str, String)],
     ) -> Result<QueryResult, PromError> {
+        let (shown, status, body) = self.fetch(path, params).await?;
+        parse_response(&shown, promql, status, body.as_ref())
+    }
+
+    /// One GET: the URL as messages show it, the HTTP status and the body.
+    async fn fetch(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<(String, u16, impl AsRef<[u8]>), PromError> {
         let mut url = self.base.join(path).map_err(|e| PromError::BadUrl {
             url: display_url(&self.base),
             reason: e.to_string(),
@@ -444,8 +621,8 @@ impl PrometheusClient {
         url.query_pairs_mut()
             .extend_pairs(params.iter().map(|(k, v)| (k, v.as_str())));
         let mut request = self.http.get(url).timeout(self.timeout);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
+        if let Some(auth) = &self.auth {
+            request = auth.apply(request);
         }
         let transport = |e: reqwest::Error| PromError::Transport {
             url: shown.clone(),
@@ -453,8 +630,22 @@ impl PrometheusClient {
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(transport)?;
-        parse_response(&shown, promql, status, &body)
+        if matches!(status, 401 | 403) {
+            return Err(PromError::Unauthorized {
+                url: shown,
+                status,
+                hint: crate::sources::unauthorized_hint("prometheus", self.credential.as_deref()),
+            });
+        }
+        let mut body = response.bytes().await.map_err(transport)?;
+        // A proxy may quote the request in an error; keep the secret out of messages.
+        if let Some(auth) = self.auth.as_ref().filter(|_| !(200..300).contains(&status)) {
+            body = auth
+                .scrub(&String::from_utf8_lossy(&body))
+                .into_bytes()
+                .into();
+        }
+        Ok((shown, status, body))
     }
 }
 
@@ -485,6 +676,129 @@ pub async fn slo_reports(
         reports.push(slo::report(cluster, probe, &samples, exclusions, now, tz));
     }
     Ok(reports)
+}
+
+/// [`PrometheusClient::day_fingerprints`]: one hash per UTC day from `first` (days since the
+/// epoch) on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DayFingerprints {
+    first: i64,
+    hashes: Vec<u64>,
+}
+
+impl DayFingerprints {
+    /// The fingerprint of UTC day `day` (days since the epoch), if it was asked for.
+    pub fn get(&self, day: i64) -> Option<u64> {
+        let i = usize::try_from(day.checked_sub(self.first)?).ok()?;
+        self.hashes.get(i).copied()
+    }
+
+    /// The days, in order.
+    pub fn days(&self) -> std::ops::Range<i64> {
+        self.first..self.first + self.hashes.len() as i64
+    }
+}
+
+/// SLO state kept between polls of one cluster's Prometheus: see the module documentation.
+#[derive(Debug, Default)]
+pub struct SloCache {
+    /// By cluster and target.
+    targets: HashMap<(String, String), TargetCache>,
+}
+
+impl SloCache {
+    /// Minutes of raw samples the last poll of `cluster`'s `target` read, if it was polled.
+    pub fn minutes_read(&self, cluster: &str, target: &str) -> Option<i64> {
+        self.targets
+            .get(&(cluster.to_owned(), target.to_owned()))
+            .map(|t| t.read_minutes)
+    }
+}
+
+#[derive(Debug)]
+struct TargetCache {
+    history: History,
+    /// [`PrometheusClient::day_fingerprints`] as of the history's last refresh.
+    fingerprints: DayFingerprints,
+    /// Minutes of samples the last refresh read.
+    read_minutes: i64,
+}
+
+impl TargetCache {
+    fn new(tz: Tz, exclusions: &[Exclusion]) -> TargetCache {
+        TargetCache {
+            history: History::new(tz, exclusions.to_vec()),
+            fingerprints: DayFingerprints::default(),
+            read_minutes: 0,
+        }
+    }
+}
+
+/// As [`slo_reports`], with what `cache` kept from earlier calls for the same cluster: only
+/// the days not held yet, the last few and those whose fingerprint changed are read again.
+/// The reports are the same as [`slo_reports`]'.
+pub async fn slo_reports_cached(
+    client: &PrometheusClient,
+    cluster: &str,
+    probes: &[Probe],
+    exclusions: &[Exclusion],
+    now: DateTime<Utc>,
+    tz: Tz,
+    cache: &mut SloCache,
+) -> Result<Vec<SloReport>, PromError> {
+    let layout = HistoryLayout::new(now, tz);
+    let mut reports = Vec::with_capacity(probes.len());
+    for probe in probes {
+        let entry = cache
+            .targets
+            .entry((cluster.to_owned(), probe.target.clone()))
+            .or_insert_with(|| TargetCache::new(tz, exclusions));
+        if !entry.history.is_for(tz, exclusions) {
+            *entry = TargetCache::new(tz, exclusions);
+        }
+        // Fingerprints first: a change landing while the samples are read then shows as a
+        // changed day next time, instead of slipping in unnoticed.
+        let fingerprints = client
+            .day_fingerprints(Some(cluster), &probe.target, layout.start(), layout.end())
+            .await?;
+        let changed = changed_days(&entry.fingerprints, &fingerprints, layout.reread_from());
+        let refresh = entry.history.refresh(&layout, &changed);
+        tracing::debug!(
+            cluster,
+            target = %probe.target,
+            changed_days = changed.len(),
+            minutes = refresh.minutes(),
+            "reading SLO samples"
+        );
+        let read_minutes = refresh.minutes();
+        let mut read = Vec::new();
+        for (from, to) in refresh.reads() {
+            read.push(
+                client
+                    .probe_samples(Some(cluster), &probe.target, from, to)
+                    .await?,
+            );
+        }
+        entry.history.apply(refresh, read);
+        entry.fingerprints = fingerprints;
+        entry.read_minutes = read_minutes;
+        reports.push(entry.history.report(cluster, probe));
+    }
+    Ok(reports)
+}
+
+/// The UTC days before `before` whose fingerprint is new or differs, as closed intervals
+/// (a range selector may include both of its ends).
+fn changed_days(
+    old: &DayFingerprints,
+    new: &DayFingerprints,
+    before: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let start = |day: i64| DateTime::from_timestamp(day * 86_400, 0).unwrap_or(before);
+    new.days()
+        .filter(|&day| start(day) < before && old.get(day) != new.get(day))
+        .map(|day| (start(day), start(day + 1)))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,10 +901,22 @@ fn chunks(start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<(DateTime<Utc>, TimeD
     out
 }
 
+#[cfg(test)]
 fn record_series(samples: &mut Samples, series: &[RangeSeries]) {
-    for point in series.iter().flat_map(|s| &s.values) {
-        if let (Some(at), true) = (point.time(), point.value.is_finite()) {
-            samples.record(at, point.value >= 0.5);
+    let points: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| &s.values)
+        .map(|p| (p.timestamp, p.value))
+        .collect();
+    record_points(samples, &points);
+}
+
+/// Records `(unix seconds, value)` points: a value of at least 0.5 is healthy; non-finite
+/// values are ignored.
+fn record_points(samples: &mut Samples, points: &[(f64, f64)]) {
+    for &(timestamp, value) in points {
+        if let (Some(at), true) = (point_time(timestamp), value.is_finite()) {
+            samples.record(at, value >= 0.5);
         }
     }
 }
@@ -846,5 +1172,94 @@ mod tests {
         assert_eq!(step, Duration::from_secs(236));
         // Prometheus counts `span / step + 1` points.
         assert!(((30 * 86_400 / step.as_secs()) as i64) < MAX_POINTS);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cached_reports_equal_full_reads_on_the_simulator() {
+        use crate::config::ProbeKind;
+        use crate::sim::cluster::{Interval, ProbeSpec};
+        use crate::sim::prometheus::{router, testkit};
+        use crate::slo::{ExclusionKind, unix_minute};
+
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let iv = |start: &str, end: &str| Interval {
+            start: t(start),
+            end: t(end),
+        };
+        // History starts 2026-10-19 12:00 UTC, 40 days before the simulator's start. Outages
+        // across Stockholm midnights, in the 25-hour day of 2026-10-25 and a whole missing day.
+        let dex = ProbeSpec {
+            target: "dex".into(),
+            kind: ProbeKind::External,
+            slo: 99.5,
+            outages: vec![
+                iv("2026-10-20T21:50:00Z", "2026-10-20T22:20:00Z"),
+                iv("2026-10-24T21:50:00Z", "2026-10-24T22:20:00Z"),
+                iv("2026-10-25T00:30:00Z", "2026-10-25T02:10:00Z"),
+                iv("2026-11-20T22:58:00Z", "2026-11-20T23:04:00Z"),
+            ],
+            missing: vec![
+                iv("2026-10-30T23:00:00Z", "2026-10-31T23:00:00Z"),
+                iv("2026-11-02T22:30:00Z", "2026-11-03T01:00:00Z"),
+            ],
+        };
+        let cluster = testkit::cluster();
+        *cluster.probes.write().unwrap() = vec![dex];
+        let url = testkit::serve(router(cluster.clone())).await;
+        let client = PrometheusClient::new(&url, None, Duration::from_secs(30)).unwrap();
+        let exclusion = |start: &str, end: &str| Exclusion {
+            start: t(start),
+            end: t(end),
+            kind: ExclusionKind::PlannedMaintenance,
+            reason: "test".into(),
+        };
+        let exclusions = [
+            exclusion("2026-10-20T21:00:00Z", "2026-10-20T23:00:30Z"),
+            exclusion("2026-11-10T22:30:00Z", "2026-11-11T00:30:00Z"),
+        ];
+        let probes = [Probe {
+            target: "dex".into(),
+            kind: ProbeKind::External,
+            slo: 99.5,
+        }];
+        let tz = chrono_tz::Europe::Stockholm;
+        let mut cache = SloCache::default();
+        let poll = async |cache: &mut SloCache, now: DateTime<Utc>| {
+            let cached =
+                slo_reports_cached(&client, "acme-wc", &probes, &exclusions, now, tz, cache)
+                    .await
+                    .unwrap();
+            let full = slo_reports(&client, "acme-wc", &probes, &exclusions, now, tz)
+                .await
+                .unwrap();
+            assert_eq!(cached, full, "at {now}");
+            assert!(full[0].minutes_30d.bad > 0 && full[0].minutes_year.missing > 0);
+        };
+        let mut now = t("2026-11-19T21:17:10Z");
+        let mut previous: Option<DateTime<Utc>> = None;
+        for _ in 0..8 {
+            poll(&mut cache, now).await;
+            let read = cache.minutes_read("acme-wc", "dex").unwrap();
+            match previous {
+                None => assert!(read > 300 * 1440, "the first poll reads the year: {read}"),
+                Some(prev) => {
+                    let since = unix_minute(now) - unix_minute(prev);
+                    assert!(read <= since + 3 * 1500, "{read} minutes read at {now}");
+                }
+            }
+            previous = Some(now);
+            now += TimeDelta::minutes(13 * 60 + 7);
+        }
+        // An outage written into the past (Prometheus would see a backfill) is read again.
+        cluster.add_outage("dex", iv("2026-11-12T10:00:00Z", "2026-11-12T10:45:00Z"));
+        cluster.add_outage("dex", iv("2026-10-22T03:00:00Z", "2026-10-22T03:10:00Z"));
+        poll(&mut cache, now).await;
+        let read = cache.minutes_read("acme-wc", "dex").unwrap();
+        assert!(
+            read <= 8 * 1500,
+            "only the changed days and the last ones: {read}"
+        );
+        now += TimeDelta::minutes(5);
+        poll(&mut cache, now).await;
     }
 }
