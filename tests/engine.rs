@@ -638,6 +638,70 @@ fn cancel_then_resume_from_another_process() {
     assert!(f.lease("initech", "wc").is_none());
 }
 
+/// A scale-down is disruptive: with an error budget spent the policy asks for an override
+/// and names the target, read from the cluster's Prometheus. globex's Grafana has 18 % of
+/// its 99.5 % budget left in the demo; held to 99.9 % its budget is long gone.
+#[test]
+fn a_spent_error_budget_needs_an_override_for_a_scale_down() {
+    let f = fleet();
+    let file = f.sim.fleet_file.clone();
+    let config = std::fs::read_to_string(&file).unwrap();
+    let strict = config.replacen(
+        "target = \"grafana\"\nkind = \"external\"",
+        "target = \"grafana\"\nkind = \"external\"\nslo = 99.9",
+        2,
+    );
+    assert_ne!(strict, config, "the demo fleet config has grafana probes");
+    std::fs::write(&file, strict).unwrap();
+    let plan = |workers: i64| {
+        let workers = format!("workers={workers}");
+        let out = f.console(&[
+            "run",
+            "scale",
+            "--env",
+            "globex",
+            "--cluster",
+            "sc",
+            &workers,
+            "--plan",
+            "-o",
+            "json",
+        ]);
+        assert_eq!(
+            code(&out),
+            3,
+            "globex has critical alerts too: {}",
+            show(&out)
+        );
+        parse(&out)["plan"].clone()
+    };
+    let rules = |plan: &Value| -> Vec<String> {
+        array(&plan["decision"]["findings"], "findings")
+            .iter()
+            .map(|f| text(&f["rule"], "rule").to_owned())
+            .collect()
+    };
+    let now = f.replicas("globex", "sc");
+    let down = plan(now - 1);
+    assert!(
+        rules(&down).contains(&"error-budget".to_string()),
+        "{down:#}"
+    );
+    let checked: Vec<&str> = array(&down["checked"], "checked")
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert!(
+        checked
+            .iter()
+            .any(|c| c.contains("exhausted") && c.contains("grafana")),
+        "{checked:?}"
+    );
+    // Adding capacity is not disruptive: the spent budget does not hold it back.
+    let up = plan(now + 1);
+    assert!(!rules(&up).contains(&"error-budget".to_string()), "{up:#}");
+}
+
 /// Ctrl-C on a headless run (or SIGTERM, or the SSH session dropping) does not leave the
 /// cluster locked by a dead process: the run stops at its next safe point, says so, lets go
 /// of its lock, and can be resumed.

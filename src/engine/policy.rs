@@ -379,14 +379,14 @@ fn critical_alerts(intent: &Intent, facts: &Facts) -> Option<Finding> {
     if names.is_empty() {
         return None;
     }
-    let count = match names.len() {
-        1 => "1 critical alert is".to_owned(),
-        n => format!("{n} critical alerts are"),
+    let (count, them) = match names.len() {
+        1 => ("1 critical alert is".to_owned(), "it"),
+        n => (format!("{n} critical alerts are"), "them"),
     };
     Some(Finding::new(
         "critical-alerts",
         format!(
-            "{count} firing ({}); resolve them before {}, or override.",
+            "{count} firing ({}); resolve {them} before {}, or override.",
             names.join(", "),
             intent.describe()
         ),

@@ -17,8 +17,9 @@ use super::lease::{self, ClusterLock};
 use super::policy::Facts;
 use super::workflows::{self, StepCtx, StepError, Target, WorkflowKind};
 use super::{Engine, Hints};
-use crate::config::{Environment, Policy};
+use crate::config::{Environment, Fleet};
 use crate::sources::alertmanager::{AlertFilter, AlertmanagerClient};
+use crate::sources::prometheus::{self, PrometheusClient};
 
 /// `20261128T081502Z-scale-acme-wc-3f9a`: sorts by time, says what it is at a glance.
 pub fn new_id(
@@ -238,7 +239,7 @@ fn audit_step(engine: &Engine, d: &Drive, step: &str, message: &str, error: Opti
 /// said in `checked` and counts against the run (an override is then needed), never for.
 pub async fn gather_facts(
     env: &Environment,
-    policy: &Policy,
+    fleet: &Fleet,
     target: &Target,
     hints: &Hints,
     checked: &mut Vec<String>,
@@ -246,20 +247,27 @@ pub async fn gather_facts(
     let now = Utc::now();
     let mut facts = Facts {
         now,
-        max_workers: env.max_workers(policy),
+        max_workers: env.max_workers(&fleet.policy),
         ..Facts::default()
     };
     facts.firing_critical = critical_alerts(env, target, checked).await;
     facts.last_good_backup = last_good_backup(target, checked).await;
-    match &hints.budget_exhausted {
-        Some(b) => {
-            facts.budget_exhausted = b.clone();
+    let budgets = match &hints.budget_exhausted {
+        Some(b) => Ok(b.clone()),
+        None => exhausted_budgets(env, fleet, target, now).await,
+    };
+    match budgets {
+        Ok(b) => {
             checked.push(match b.len() {
                 0 => "error budget: left on every target".to_string(),
                 n => format!("error budget: exhausted on {n} target(s): {}", b.join(", ")),
             });
+            facts.budget_exhausted = b;
         }
-        None => checked.push("error budget: not checked (the console's SLO pane checks it)".into()),
+        Err(e) => {
+            checked.push(format!("error budget: could not be read: {e}"));
+            facts.budget_exhausted = vec![format!("unknown: Prometheus could not be read ({e})")];
+        }
     }
     facts.upgrade_in_progress = upgrade_lock(target, checked).await;
     match lease::holder(target.sc.clone(), &target.env, target.role, now).await {
@@ -276,6 +284,50 @@ pub async fn gather_facts(
         }
     }
     facts
+}
+
+/// The probe targets of the cluster whose 30-day error budget is spent, read from its
+/// Prometheus as the `slo` report does.
+async fn exhausted_budgets(
+    env: &Environment,
+    fleet: &Fleet,
+    target: &Target,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, String> {
+    let cluster = env.cluster(target.role);
+    if cluster.probes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let credential = crate::secrets::resolve(cluster.prometheus_credential.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let client = PrometheusClient::new(&cluster.prometheus, None, Duration::from_secs(10))
+        .map_err(|e| e.to_string())?
+        .with_credential(credential);
+    let name = target.name();
+    let mut spent = Vec::new();
+    for probe in &cluster.probes {
+        let exclusions = fleet.slo_exclusions(&target.env, target.role, &probe.target);
+        let reports = prometheus::slo_reports(
+            &client,
+            &name,
+            std::slice::from_ref(probe),
+            &exclusions,
+            now,
+            fleet.policy.timezone,
+        );
+        let reports = tokio::time::timeout(Duration::from_secs(20), reports)
+            .await
+            .map_err(|_| "no answer within 20s".to_string())?
+            .map_err(|e| e.to_string())?;
+        spent.extend(
+            reports
+                .iter()
+                .filter(|r| r.budget_left_fraction.is_some() && r.budget_left_minutes <= 0.0)
+                .map(|r| r.target.clone()),
+        );
+    }
+    Ok(spent)
 }
 
 async fn critical_alerts(

@@ -26,7 +26,7 @@ use crate::config::ClusterRole;
 use crate::engine::audit::AuditRecord;
 use crate::engine::journal::RunSummary;
 use crate::engine::workflows::WorkflowKind;
-use crate::engine::{Hints, Plan, RunRequest};
+use crate::engine::{Plan, RunRequest};
 use crate::sources::alertmanager::PostableSilence;
 
 /// The panes, in tab order. Number keys follow this order.
@@ -382,8 +382,6 @@ pub struct App {
     pub runs: RunsData,
     /// The runs pane shows the audit history instead of the selected run.
     pub show_audit: bool,
-    /// SLO targets with no budget left, per environment and cluster, for the policy.
-    pub exhausted_budgets: HashMap<(String, ClusterRole), Vec<String>>,
     /// Set when the console should exit, with its exit code.
     pub quit: Option<i32>,
     next_id: u64,
@@ -413,7 +411,6 @@ impl App {
             engine: false,
             runs: RunsData::default(),
             show_audit: false,
-            exhausted_budgets: HashMap::new(),
             quit: None,
             next_id: 1,
         }
@@ -1062,10 +1059,7 @@ impl App {
             );
             return Vec::new();
         };
-        let hints = Hints {
-            budget_exhausted: self.exhausted_budgets.get(&(env.clone(), role)).cloned(),
-        };
-        let form = RunForm::new(kind, &env, role, preset, hints);
+        let form = RunForm::new(kind, &env, role, preset);
         self.modals.push(Modal::Run(Box::new(form)));
         Vec::new()
     }

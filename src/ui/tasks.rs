@@ -179,13 +179,17 @@ impl Tasks {
         let Some(engine) = self.engine.clone() else {
             return;
         };
-        let tx = self.tx.clone();
+        let (tx, live) = (self.tx.clone(), self.live.clone());
         tokio::spawn(async move {
             let event = match effect {
-                Effect::PlanRun { id, request } => UiEvent::RunPlanned {
-                    id,
-                    result: engine.plan(request).await.map_err(|e| e.to_string()),
-                },
+                Effect::PlanRun { id, mut request } => {
+                    request.hints.budget_exhausted =
+                        exhausted_budgets(&live.state, &request.env, request.role);
+                    UiEvent::RunPlanned {
+                        id,
+                        result: engine.plan(request).await.map_err(|e| e.to_string()),
+                    }
+                }
                 Effect::StartRun { id, plan, reason } => UiEvent::RunStarted {
                     id,
                     result: engine.start(*plan, reason).await.map_err(|e| e.to_string()),
@@ -372,6 +376,28 @@ async fn tail_logs(
         }
     }
     Ok(())
+}
+
+/// The SLO targets of a cluster with no error budget left, from the console's SLO reports,
+/// which the policy weighs before a disruptive workflow and the engine cannot cheaply work
+/// out itself. `None` until the reports are in: the plan then says it was not checked.
+fn exhausted_budgets(
+    state: &crate::state::FleetState,
+    env: &str,
+    role: ClusterRole,
+) -> Option<Vec<String>> {
+    let cluster = state.env(env)?.cluster(role).read();
+    if cluster.slo.is_empty() {
+        return None;
+    }
+    Some(
+        cluster
+            .slo
+            .iter()
+            .filter(|r| r.budget_left_fraction.is_some() && r.budget_left_minutes <= 0.0)
+            .map(|r| r.target.clone())
+            .collect(),
+    )
 }
 
 /// Silences change what pages people, so they are audited like any other change; the

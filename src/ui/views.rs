@@ -47,7 +47,6 @@ impl Views {
             self.fleet = fleet::rows(state, &key.1, now);
             self.fleet_key = Some(key);
             app.fleet_names = self.fleet.iter().map(|r| r.env.clone()).collect();
-            exhausted_budgets(app, state);
         }
         app.lists.fleet.set_len(self.fleet.len());
         match app.pane {
@@ -75,28 +74,5 @@ impl Views {
                 None
             }
         }
-    }
-}
-
-/// The SLO targets with no error budget left, per cluster, which the policy weighs before
-/// a disruptive workflow: the engine cannot cheaply work them out, the console has them.
-fn exhausted_budgets(app: &mut App, state: &FleetState) {
-    for env in &state.envs {
-        exhausted_budgets_of(app, env);
-    }
-}
-
-fn exhausted_budgets_of(app: &mut App, env: &crate::state::EnvHandle) {
-    for role in crate::config::ClusterRole::ALL {
-        let targets: Vec<String> = env
-            .cluster(role)
-            .read()
-            .slo
-            .iter()
-            .filter(|r| r.budget_left_fraction.is_some() && r.budget_left_minutes <= 0.0)
-            .map(|r| r.target.clone())
-            .collect();
-        app.exhausted_budgets
-            .insert((env.name.clone(), role), targets);
     }
 }

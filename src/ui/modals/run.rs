@@ -33,7 +33,6 @@ pub struct RunForm {
     pub kind: WorkflowKind,
     pub env: String,
     pub role: ClusterRole,
-    hints: Hints,
     /// One line per workflow parameter, in the workflow's order.
     inputs: Vec<TextArea<'static>>,
     reason: TextArea<'static>,
@@ -69,7 +68,6 @@ impl RunForm {
         env: &str,
         role: ClusterRole,
         preset: &[(&str, String)],
-        hints: Hints,
     ) -> RunForm {
         let inputs = kind
             .params()
@@ -87,7 +85,6 @@ impl RunForm {
             kind,
             env: env.to_owned(),
             role,
-            hints,
             inputs,
             reason: line(""),
             focus: 0,
@@ -161,7 +158,8 @@ impl RunForm {
                     env: self.env.clone(),
                     role: self.role,
                     params: self.params(),
-                    hints: self.hints.clone(),
+                    // Filled in from the live state when the plan is asked for.
+                    hints: Hints::default(),
                 })
             }
             Stage::Planned(plan) if plan.denied() => {
@@ -460,13 +458,7 @@ mod tests {
 
     #[test]
     fn inputs_are_checked_before_the_engine_is_asked() {
-        let mut form = RunForm::new(
-            WorkflowKind::Scale,
-            "acme",
-            ClusterRole::Wc,
-            &[],
-            Hints::default(),
-        );
+        let mut form = RunForm::new(WorkflowKind::Scale, "acme", ClusterRole::Wc, &[]);
         assert!(matches!(form.submit(), Next::Nothing));
         assert!(
             form.error.as_deref().unwrap().contains("workers"),
@@ -481,7 +473,6 @@ mod tests {
             "acme",
             ClusterRole::Wc,
             &[("workers", "5".into())],
-            Hints::default(),
         );
         match form.submit() {
             Next::Plan(req) => {
