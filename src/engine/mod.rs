@@ -372,7 +372,38 @@ impl Engine {
             now,
         )
         .await?;
-        let mut journal = self.journals.create(&id)?;
+        // Without a journal and an audit record the run must not start: let go of the lock
+        // at once rather than leave the cluster locked until the lease lapses.
+        let journal = match self.record_start(&id, &req, reason, &plan.decision, now) {
+            Ok(journal) => journal,
+            Err(e) => {
+                lock.release().await;
+                return Err(e);
+            }
+        };
+        self.spawn(run::Drive {
+            id: id.clone(),
+            kind: req.workflow,
+            params: req.params,
+            started_at: now,
+            from: 0,
+            target,
+            lock,
+            journal,
+        });
+        Ok(id)
+    }
+
+    /// The run's first journal line and its audit record.
+    fn record_start(
+        &self,
+        id: &str,
+        req: &RunRequest,
+        reason: Option<String>,
+        decision: &Decision,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<journal::JournalWriter, EngineError> {
+        let mut journal = self.journals.create(id)?;
         journal.append(
             now,
             Entry::Started {
@@ -391,25 +422,15 @@ impl Engine {
             env: req.env.clone(),
             cluster: Some(req.role.to_string()),
             target: None,
-            run_id: Some(id.clone()),
+            run_id: Some(id.to_owned()),
             reason,
             detail: serde_json::json!({
                 "workflow": req.workflow.name(),
                 "params": req.params,
-                "decision": plan.decision,
+                "decision": decision,
             }),
         })?;
-        self.spawn(run::Drive {
-            id: id.clone(),
-            kind: req.workflow,
-            params: req.params,
-            started_at: now,
-            from: 0,
-            target,
-            lock,
-            journal,
-        });
-        Ok(id)
+        Ok(journal)
     }
 
     /// Resumes a run that stopped (its process died, it failed, or it was cancelled) at
@@ -439,6 +460,33 @@ impl Engine {
             now,
         )
         .await?;
+        let journal = match self.record_resume(id, &run, now) {
+            Ok(journal) => journal,
+            Err(e) => {
+                lock.release().await;
+                return Err(e);
+            }
+        };
+        self.spawn(run::Drive {
+            id: id.to_owned(),
+            kind,
+            params: run.params.clone(),
+            started_at: run.started_at,
+            from: run.resume_point(),
+            target,
+            lock,
+            journal,
+        });
+        Ok(())
+    }
+
+    /// The resumed run's journal line and audit record.
+    fn record_resume(
+        &self,
+        id: &str,
+        run: &RunSummary,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<journal::JournalWriter, EngineError> {
         run::clear_cancel(&self.journals, id);
         let mut journal = self.journals.reopen(id)?;
         journal.append(
@@ -456,17 +504,7 @@ impl Engine {
             detail: serde_json::json!({"from_step": run.resume_point()}),
             ..NewRecord::default()
         })?;
-        self.spawn(run::Drive {
-            id: id.to_owned(),
-            kind,
-            params: run.params.clone(),
-            started_at: run.started_at,
-            from: run.resume_point(),
-            target,
-            lock,
-            journal,
-        });
-        Ok(())
+        Ok(journal)
     }
 
     /// Asks a run to stop after the step it is in reaches a safe point. Works for runs of
