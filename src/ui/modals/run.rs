@@ -227,11 +227,15 @@ impl RunForm {
         let mut y = inner.y;
         let bottom = inner.y + inner.height;
         let row = |y: u16| Rect::new(inner.x, y, inner.width, 1);
-        f.render_widget(
-            Line::styled(format!(" {}", self.kind.summary()), s.muted),
-            row(y),
-        );
-        y += 2;
+        let summary = vec![Span::styled(format!(" {}", self.kind.summary()), s.muted)];
+        for line in super::super::format::wrap_spans(summary, inner.width as usize, 1)
+            .into_iter()
+            .take(2)
+        {
+            f.render_widget(line, row(y));
+            y += 1;
+        }
+        y += 1;
         let focus = self.focus;
         let busy = self.busy();
         for (i, (name, what, _)) in self.kind.params().iter().enumerate() {
@@ -249,9 +253,10 @@ impl RunForm {
             );
             let hint_x = inner.x + label_w + 22;
             if hint_x < inner.x + inner.width {
+                let room = inner.x + inner.width - hint_x;
                 f.render_widget(
-                    Span::styled(*what, s.muted),
-                    Rect::new(hint_x, y, inner.x + inner.width - hint_x, 1),
+                    Span::styled(super::super::format::cut(what, room as usize), s.muted),
+                    Rect::new(hint_x, y, room, 1),
                 );
             }
             y += 1;
