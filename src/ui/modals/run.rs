@@ -251,7 +251,8 @@ impl RunForm {
                 focus == i && !busy,
                 ctx,
             );
-            let hint_x = inner.x + label_w + 22;
+            let room = inner.width.saturating_sub(label_w).min(60);
+            let hint_x = inner.x + label_w + input_width(&self.inputs[i], room) + 2;
             if hint_x < inner.x + inner.width {
                 let room = inner.x + inner.width - hint_x;
                 f.render_widget(
@@ -389,6 +390,13 @@ impl RunForm {
     }
 }
 
+/// A parameter field is as wide as its value needs (a backup name is long, a worker count
+/// short), at least 20 cells and at most `room`.
+fn input_width(ta: &TextArea<'_>, room: u16) -> u16 {
+    let len = value(ta).chars().count() as u16 + 2;
+    len.clamp(20, room.max(20)).min(room)
+}
+
 fn draw_field(
     f: &mut Frame,
     area: Rect,
@@ -418,7 +426,7 @@ fn draw_field(
     let field_w = if label == "override reason" {
         w
     } else {
-        w.min(20)
+        input_width(ta, w)
     };
     f.render_widget(&*ta, Rect::new(area.x + label_w, area.y, field_w, 1));
 }
