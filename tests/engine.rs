@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use ck8s_console::engine::workflows::run_tag;
 use ck8s_console::sim::SimOptions;
 use serde_json::Value;
 
@@ -737,6 +738,36 @@ fn ctrl_c_stops_a_headless_run_at_a_safe_point() {
     assert_eq!(parse(&out)["run"]["outcome"], "succeeded");
 }
 
+/// A run whose process was killed is not left "open" by a cancel nobody would read: with
+/// no live driver holding its lock, it is marked cancelled at once.
+#[test]
+fn cancelling_a_run_whose_process_died_ends_it_at_once() {
+    let f = fleet();
+    let to = f.replicas("acme", "wc") + 1;
+    f.pause("acme", "wc", true);
+    let workers = format!("workers={to}");
+    let mut child = f.spawn(&[
+        "run",
+        "scale",
+        "--env",
+        "acme",
+        "--cluster",
+        "wc",
+        &workers,
+        "-o",
+        "json",
+    ]);
+    let id = f.waiting_for_machines("acme", &mut child);
+    child.0.kill().expect("kill");
+    child.0.wait().expect("reaped");
+    let out = f.console(&["runs", "cancel", &id]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(show(&out).contains("no live process"), "{}", show(&out));
+    let out = f.console(&["runs", "show", &id, "-o", "json"]);
+    assert_eq!(parse(&out)["run"]["outcome"], "cancelled", "{}", show(&out));
+    f.pause("acme", "wc", false);
+}
+
 #[test]
 fn a_killed_run_resumes_at_once() {
     let f = fleet();
@@ -823,7 +854,7 @@ fn backups_complete_from_the_schedule_and_a_failing_one_fails_the_run() {
     assert_eq!(run["outcome"], "succeeded", "{run:#}");
     assert_eq!(step_states(run), ["done"; 3], "{run:#}");
     let id = text(&run["id"], "run id");
-    let name = format!("velero-daily-backup-console-{}", &id[id.len() - 4..]);
+    let name = format!("velero-daily-backup-console-{}", run_tag(id));
     let backup = f.backup("acme-sc", &name);
     assert_eq!(backup["status"]["phase"], "Completed", "{backup:#}");
     assert_eq!(
@@ -847,7 +878,7 @@ fn backups_complete_from_the_schedule_and_a_failing_one_fails_the_run() {
     let run = &parse(&out)["run"];
     assert_eq!(run["outcome"], "failed", "{run:#}");
     let id = text(&run["id"], "run id");
-    let name = format!("velero-daily-backup-console-{}", &id[id.len() - 4..]);
+    let name = format!("velero-daily-backup-console-{}", run_tag(id));
     let failed = array(&run["steps"], "steps")
         .iter()
         .find(|s| s["state"] == "failed")

@@ -18,6 +18,7 @@ use chrono::Datelike;
 use ck8s_console::config::{self, ClusterRole};
 use ck8s_console::engine::journal::{Outcome, RunSummary, StepState};
 use ck8s_console::engine::workflows::WorkflowKind;
+use ck8s_console::engine::workflows::run_tag;
 use ck8s_console::engine::{Engine, Hints, RunRequest, Tuning};
 use ck8s_console::paths::{PathEnv, Paths};
 use ck8s_console::sim::SimOptions;
@@ -486,7 +487,7 @@ fn a_restore_brings_back_a_deleted_deployment_within_the_recovery_objective() {
     let out = f.run("backup", &["-o", "json"]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     let id = text(&parse(&out)["run"]["id"], "run id").to_owned();
-    let backup = format!("velero-daily-backup-console-{}", &id[id.len() - 4..]);
+    let backup = format!("velero-daily-backup-console-{}", run_tag(&id));
 
     // A customer Deployment is lost.
     let deployments = f.kube_json(&["get", "deployments", "-n", "production"]);
@@ -526,13 +527,22 @@ fn a_restore_brings_back_a_deleted_deployment_within_the_recovery_objective() {
     );
     let run = &doc["run"];
     assert_eq!(run["outcome"], "succeeded", "{run:#}");
-    let restore = format!("{backup}-restore-{}", {
-        let rid = text(&run["id"], "run id");
-        &rid[rid.len() - 4..]
-    });
+    let created = step_message(run, "create the restore");
+    let restore = created
+        .strip_prefix("created Restore velero/")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
+    let suffix = format!("-restore-{}", run_tag(text(&run["id"], "run id")));
     assert!(
-        step_message(run, "create the restore").starts_with(&format!(
-            "created Restore velero/{restore} from Backup velero/{backup} for namespace(s) production"
+        restore.ends_with(&suffix) && restore.len() <= 63,
+        "a valid object name of this run: {restore}"
+    );
+    assert!(
+        created.ends_with(&format!(
+            "from Backup velero/{backup} for namespace(s) production"
+        )) || created.contains(&format!(
+            "from Backup velero/{backup} for namespace(s) production"
         )),
         "{run:#}"
     );
@@ -584,7 +594,7 @@ fn a_restore_brings_back_a_deleted_deployment_within_the_recovery_objective() {
     let out = f.run("backup", &["-o", "json"]);
     assert_eq!(code(&out), 1, "{}", show(&out));
     let id = text(&parse(&out)["run"]["id"], "run id").to_owned();
-    let failed_backup = format!("velero-daily-backup-console-{}", &id[id.len() - 4..]);
+    let failed_backup = format!("velero-daily-backup-console-{}", run_tag(&id));
     let out = f.run(
         "restore",
         &[&format!("backup={failed_backup}"), "-o", "json"],
@@ -597,4 +607,48 @@ fn a_restore_brings_back_a_deleted_deployment_within_the_recovery_objective() {
         )),
         "{message}"
     );
+}
+
+/// What was approved must still hold when the run starts: a plan to scale 3 → 4 made
+/// before someone else scaled to 6 would be a scale-down by now, which the plan never
+/// showed, so the start is refused and nothing changes.
+#[test]
+fn a_plan_that_no_longer_holds_is_refused_at_start() {
+    let f = fleet();
+    let request = RunRequest {
+        workflow: WorkflowKind::Scale,
+        env: "acme".into(),
+        role: ClusterRole::Wc,
+        params: BTreeMap::from([("workers".to_owned(), "4".to_owned())]),
+        hints: Hints::default(),
+    };
+    let engine = engine(&f, Duration::from_millis(200), WAIT);
+    let plan = f.sim.rt.block_on(engine.plan(request)).expect("the plan");
+    assert_eq!(plan.change, "scale acme-wc from 3 to 4 workers");
+    f.sim.ok(&[
+        "--context",
+        "acme-sc",
+        "-n",
+        "capi-clusters",
+        "patch",
+        "machinedeployment",
+        "acme-wc-md-0",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"replicas":6}}"#,
+    ]);
+    let err = f
+        .sim
+        .rt
+        .block_on(engine.start(plan, None))
+        .expect_err("a stale plan does not start");
+    assert!(
+        err.to_string().contains("changed since the plan")
+            && err.to_string().contains("from 6 to 4"),
+        "{err}"
+    );
+    assert_eq!(err.exit_code(), 3);
+    let (runs, _) = engine.runs();
+    assert!(runs.is_empty(), "nothing was journaled: {runs:#?}");
 }

@@ -1237,6 +1237,24 @@ fn runs_pane_with_a_running_and_a_failed_run_and_the_audit_history() {
     s.snap("runs_audit");
 }
 
+/// Runs live in the console's process: quitting with one in progress asks first, and says
+/// what happens to it.
+#[test]
+fn quitting_with_a_run_in_progress_asks_first() {
+    let mut s = Screen::new().at(Pane::Runs, Some("globex"));
+    s.app.engine = true;
+    s.app
+        .on_event(UiEvent::RunsLoaded(Box::new(runs_fixture())));
+    s.key('q');
+    assert_eq!(s.app.quit, None, "a run is in progress");
+    s.snap("quit_with_runs");
+    s.key('y');
+    assert_eq!(s.app.quit, Some(0));
+    let mut idle = Screen::new();
+    idle.key('q');
+    assert_eq!(idle.app.quit, Some(0), "nothing running: quit at once");
+}
+
 #[test]
 fn workflow_form_asks_for_an_override_reason_when_the_policy_does() {
     let mut s = Screen::new().at(Pane::Cluster, Some("globex"));

@@ -154,12 +154,20 @@ impl AuditLog {
         Ok(record)
     }
 
+    /// Writes one whole line or nothing: a short write (a full disk) is cut off again, so
+    /// a torn line never blocks every later append. Callers hold the lock.
     fn write_line(&self, line: &[u8]) -> Result<(), AuditError> {
         let mut file = &self.file;
-        file.write_all(line)
+        let before = file.metadata().map_err(|e| io_error(&self.path, e))?.len();
+        let written = file
+            .write_all(line)
             .and_then(|()| file.flush())
-            .and_then(|()| file.sync_data())
-            .map_err(|e| io_error(&self.path, e))
+            .and_then(|()| file.sync_data());
+        if let Err(e) = written {
+            let _ = self.file.set_len(before);
+            return Err(io_error(&self.path, e));
+        }
+        Ok(())
     }
 
     fn lock(&self) -> Result<LockGuard<'_>, AuditError> {

@@ -292,6 +292,7 @@ impl Journals {
         if !path.exists() {
             return Err(JournalError::UnknownRun(id.to_owned()));
         }
+        cut_torn_tail(&path)?;
         let file = OpenOptions::new()
             .append(true)
             .open(&path)
@@ -338,6 +339,21 @@ impl Journals {
     }
 }
 
+/// Cuts a last line the process died writing, so what is appended next starts a line of
+/// its own instead of joining the fragment.
+fn cut_torn_tail(path: &Path) -> Result<(), JournalError> {
+    let bytes = fs::read(path).map_err(io(path))?;
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io(path))?;
+    file.set_len(keep as u64).map_err(io(path))
+}
+
 /// Reads a journal. A torn last line (the process died mid-write) is ignored: everything
 /// before it was flushed whole, and the step it described is re-run on resume.
 pub fn read_lines(path: &Path) -> Result<Vec<Line>, JournalError> {
@@ -378,10 +394,16 @@ impl JournalWriter {
         let line = Line { ts, entry };
         let mut text = serde_json::to_string(&line).expect("journal records always serialize");
         text.push('\n');
-        self.file
+        let before = self.file.metadata().map_err(io(&self.path))?.len();
+        let written = self
+            .file
             .write_all(text.as_bytes())
-            .and_then(|()| self.file.sync_data())
-            .map_err(io(&self.path))?;
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            // A torn line in the middle would make the whole journal unreadable.
+            let _ = self.file.set_len(before);
+            return Err(io(&self.path)(e));
+        }
         Ok(line)
     }
 
@@ -464,12 +486,22 @@ mod tests {
         text.push_str("{\"ts\":\"2026-11-25T08:0");
         fs::write(&path, &text).unwrap();
         assert_eq!(journals.read("r2").unwrap().steps.len(), 3);
+        // Resuming cuts the fragment, so the next record is a line of its own.
+        let mut w = journals.reopen("r2").unwrap();
+        w.append(t(1), Entry::StepStarted { step: 0 }).unwrap();
+        drop(w);
+        assert_eq!(
+            journals.read("r2").unwrap().steps[0].state,
+            StepState::Running
+        );
+        let mut text = fs::read_to_string(&path).unwrap();
+        text.push_str("{\"ts\":\"2026-11-25T08:0");
         text.push_str(
             "\n{\"ts\":\"2026-11-25T08:05:00Z\",\"event\":\"step-started\",\"step\":0}\n",
         );
         fs::write(&path, &text).unwrap();
         let err = journals.read("r2").unwrap_err().to_string();
-        assert!(err.contains("r2.jsonl:2:"), "{err}");
+        assert!(err.contains("r2.jsonl:3:"), "{err}");
     }
 
     #[test]

@@ -163,6 +163,11 @@ pub async fn acquire(
     Ok(lock)
 }
 
+/// Whether a holder identity is the lock of run `id` (driven by whichever process).
+pub fn holds_run(holder: &str, id: &str) -> bool {
+    holder.split_once(' ').is_some_and(|(run, _)| run == id)
+}
+
 /// The holder identity of a run driven by this process: `<run id> <host>:<pid>`.
 pub fn holder_identity(run_id: &str, host: &str) -> String {
     format!("{run_id} {host}:{}", std::process::id())
@@ -171,7 +176,7 @@ pub fn holder_identity(run_id: &str, host: &str) -> String {
 /// Whether `me` may take a lease `other` holds: it is the same holder, or the same run
 /// whose process on this host has died (a resume right after a crash need not wait for
 /// the lease to lapse).
-fn may_take_over(other: &str, me: &str) -> bool {
+pub fn may_take_over(other: &str, me: &str) -> bool {
     if other == me {
         return true;
     }

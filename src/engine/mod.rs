@@ -43,6 +43,8 @@ pub struct RunRequest {
 pub struct Hints {
     /// SLO targets with no error budget left, from the console's SLO reports.
     pub budget_exhausted: Option<Vec<String>>,
+    /// The run being resumed: its own lock is not another run's.
+    pub own_run: Option<String>,
 }
 
 /// A planned run: what it would do, and what the policy says about it now.
@@ -118,6 +120,9 @@ pub enum EngineError {
     Audit(#[from] AuditError),
     #[error("run {id} {why}")]
     NotResumable { id: String, why: String },
+    /// What the plan showed is no longer what would be done.
+    #[error("{0}")]
+    Stale(String),
 }
 
 /// The rule ids of a verdict; the plan printed beside the error has the full sentences.
@@ -140,12 +145,22 @@ impl EngineError {
             EngineError::Usage(_)
             | EngineError::NotResumable { .. }
             | EngineError::Journal(JournalError::UnknownRun(_)) => exit::USAGE,
-            EngineError::Denied(_) | EngineError::NeedsReason { .. } | EngineError::Locked(_) => {
-                exit::REFUSED
-            }
+            EngineError::Denied(_)
+            | EngineError::NeedsReason { .. }
+            | EngineError::Stale(_)
+            | EngineError::Locked(LockError::Held { .. }) => exit::REFUSED,
             _ => exit::FAILURE,
         }
     }
+}
+
+/// What a cancel did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// The driver was asked to stop at its next safe point.
+    Requested,
+    /// No live process drove the run; it is marked cancelled now.
+    Ended,
 }
 
 /// How the engine paces itself; tests shorten the waits.
@@ -359,38 +374,59 @@ impl Engine {
         plan: Plan,
         reason: Option<String>,
     ) -> Result<String, EngineError> {
-        let reason = check_reason(&plan.decision, reason)?;
+        // What was approved may no longer hold: the window closed, an alert fired, someone
+        // else scaled. The plan is made again, and must still say the same thing.
+        check_reason(&plan.decision, reason.clone())?;
+        let fresh = self.plan(plan.request.clone()).await?;
+        if fresh.change != plan.change {
+            return Err(EngineError::Stale(format!(
+                "the cluster changed since the plan: it was to {}, now it would {}; plan again",
+                plan.change, fresh.change
+            )));
+        }
+        let reason = check_reason(&fresh.decision, reason)?;
         let now = Utc::now();
         let req = plan.request;
         let id = run::new_id(now, req.workflow.name(), &req.env, req.role);
-        let target = self.target(&req.env, req.role).await?;
-        let lock = lease::acquire(
+        let cancel = self.reserve(&id)?;
+        let target = match self.target(&req.env, req.role).await {
+            Ok(t) => t,
+            Err(e) => return Err(self.unreserve(&id, e)),
+        };
+        let lock = match lease::acquire(
             target.sc.clone(),
             &req.env,
             req.role,
             &run::holder(&id),
             now,
         )
-        .await?;
+        .await
+        {
+            Ok(lock) => lock,
+            Err(e) => return Err(self.unreserve(&id, e.into())),
+        };
         // Without a journal and an audit record the run must not start: let go of the lock
         // at once rather than leave the cluster locked until the lease lapses.
-        let journal = match self.record_start(&id, &req, reason, &plan.decision, now) {
+        let journal = match self.record_start(&id, &req, reason, &fresh.decision, now) {
             Ok(journal) => journal,
             Err(e) => {
                 lock.release().await;
-                return Err(e);
+                return Err(self.unreserve(&id, e));
             }
         };
-        self.spawn(run::Drive {
-            id: id.clone(),
-            kind: req.workflow,
-            params: req.params,
-            started_at: now,
-            from: 0,
-            target,
-            lock,
-            journal,
-        });
+        self.spawn(
+            run::Drive {
+                id: id.clone(),
+                kind: req.workflow,
+                params: req.params,
+                started_at: now,
+                from: 0,
+                target,
+                lock,
+                journal,
+            },
+            cancel,
+        );
         Ok(id)
     }
 
@@ -416,7 +452,7 @@ impl Engine {
                 steps: req.workflow.steps().iter().map(|s| s.to_string()).collect(),
             },
         )?;
-        self.audit(NewRecord {
+        let audited = self.audit(NewRecord {
             actor: self.actor.clone(),
             action: "run.start".into(),
             env: req.env.clone(),
@@ -429,7 +465,17 @@ impl Engine {
                 "params": req.params,
                 "decision": decision,
             }),
-        })?;
+        });
+        if let Err(e) = audited {
+            // An unaudited run must not be resumable later: it ends here, before any step.
+            let _ = journal.append(
+                now,
+                Entry::Finished {
+                    outcome: Outcome::Failed,
+                },
+            );
+            return Err(e);
+        }
         Ok(journal)
     }
 
@@ -445,11 +491,38 @@ impl Engine {
         if run.outcome == Some(Outcome::Succeeded) {
             return Err(not("succeeded already; there is nothing to resume"));
         }
-        if self.is_local(id) {
-            return Err(not("is running in this console"));
-        }
         let kind = WorkflowKind::parse(&run.workflow)
             .ok_or_else(|| not("is of a workflow this version does not know"))?;
+        let cancel = self.reserve(id)?;
+        match self.resume_reserved(id, &run, kind).await {
+            Ok(drive) => {
+                self.spawn(drive, cancel);
+                Ok(())
+            }
+            Err(e) => Err(self.unreserve(id, e)),
+        }
+    }
+
+    /// Checks the policy again for a run being resumed, takes its lock and journals the
+    /// resume; the run was approved when it started, but that may no longer hold.
+    async fn resume_reserved(
+        &self,
+        id: &str,
+        run: &RunSummary,
+        kind: WorkflowKind,
+    ) -> Result<run::Drive, EngineError> {
+        let request = RunRequest {
+            workflow: kind,
+            env: run.env.clone(),
+            role: run.cluster,
+            params: run.params.clone(),
+            hints: Hints {
+                own_run: Some(id.to_owned()),
+                ..Hints::default()
+            },
+        };
+        let plan = self.plan(request).await?;
+        check_reason(&plan.decision, run.reason.clone())?;
         let now = Utc::now();
         let target = self.target(&run.env, run.cluster).await?;
         let lock = lease::acquire(
@@ -460,14 +533,14 @@ impl Engine {
             now,
         )
         .await?;
-        let journal = match self.record_resume(id, &run, now) {
+        let journal = match self.record_resume(id, run, now) {
             Ok(journal) => journal,
             Err(e) => {
                 lock.release().await;
                 return Err(e);
             }
         };
-        self.spawn(run::Drive {
+        Ok(run::Drive {
             id: id.to_owned(),
             kind,
             params: run.params.clone(),
@@ -476,8 +549,7 @@ impl Engine {
             target,
             lock,
             journal,
-        });
-        Ok(())
+        })
     }
 
     /// The resumed run's journal line and audit record.
@@ -508,8 +580,10 @@ impl Engine {
     }
 
     /// Asks a run to stop after the step it is in reaches a safe point. Works for runs of
-    /// other processes too, through a cancel request file beside the journal.
-    pub fn cancel(&self, id: &str) -> Result<(), EngineError> {
+    /// other processes too, through a cancel request file beside the journal; a run that no
+    /// live process drives any more (its process was killed, its host rebooted) is marked
+    /// cancelled at once, since nothing would ever read the request.
+    pub async fn cancel(&self, id: &str) -> Result<Cancelled, EngineError> {
         let run = self.journals.read(id)?;
         if run.finished() {
             return Err(EngineError::NotResumable {
@@ -521,12 +595,27 @@ impl Engine {
             });
         }
         let local = self.running.lock().expect("run table").get(id).cloned();
-        match local {
+        let how = match local {
             Some(tx) => {
                 let _ = tx.send(true);
+                Cancelled::Requested
             }
-            None => run::request_cancel(&self.journals, id)?,
-        }
+            None if self.orphaned(&run).await => {
+                let mut journal = self.journals.reopen(id)?;
+                journal.append(
+                    Utc::now(),
+                    Entry::Finished {
+                        outcome: Outcome::Cancelled,
+                    },
+                )?;
+                let _ = self.changed.send(id.to_owned());
+                Cancelled::Ended
+            }
+            None => {
+                run::request_cancel(&self.journals, id)?;
+                Cancelled::Requested
+            }
+        };
         // Who stopped a run matters as much as who started it.
         self.audit(NewRecord {
             actor: self.actor.clone(),
@@ -536,7 +625,73 @@ impl Engine {
             run_id: Some(id.to_owned()),
             detail: serde_json::json!({"done_steps": run.done_steps()}),
             ..NewRecord::default()
-        })
+        })?;
+        Ok(how)
+    }
+
+    /// Whether no live process drives `run`: a driver holds the cluster's lock under the
+    /// run's id, so a free lock, another run's lock, or the lock of the run's own dead
+    /// process on this host all mean nobody does. When the lock cannot be read, assume a
+    /// driver exists: the cancel request then waits for it.
+    async fn orphaned(&self, run: &RunSummary) -> bool {
+        let Ok(sc) = self.client(&run.env, ClusterRole::Sc).await else {
+            return false;
+        };
+        match lease::holder(sc, &run.env, run.cluster, Utc::now()).await {
+            Ok(None) => true,
+            Ok(Some(holder)) => {
+                !lease::holds_run(&holder, &run.id)
+                    || lease::may_take_over(&holder, &run::holder(&run.id))
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Marks `id` as driven by this process before anything else is awaited, so two
+    /// resumes of one run (a double key press) cannot both start it.
+    fn reserve(&self, id: &str) -> Result<watch::Receiver<bool>, EngineError> {
+        let mut running = self.running.lock().expect("run table");
+        if running.contains_key(id) {
+            return Err(EngineError::NotResumable {
+                id: id.to_owned(),
+                why: "is running in this console".into(),
+            });
+        }
+        let (tx, rx) = watch::channel(false);
+        running.insert(id.to_owned(), tx);
+        Ok(rx)
+    }
+
+    fn unreserve(&self, id: &str, e: EngineError) -> EngineError {
+        self.running.lock().expect("run table").remove(id);
+        e
+    }
+
+    /// Stops every run this process drives at its next safe point and waits for them, at
+    /// most `within`: a console that quits (or loses its terminal) must not leave runs
+    /// mid-step with their clusters locked. Returns how many were still running at the end.
+    pub async fn shutdown(&self, within: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + within;
+        for tx in self.running.lock().expect("run table").values() {
+            let _ = tx.send(true);
+        }
+        loop {
+            let left = self.running.lock().expect("run table").len();
+            if left == 0 || tokio::time::Instant::now() >= deadline {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Ids of the runs this process drives.
+    pub fn local_runs(&self) -> Vec<String> {
+        self.running
+            .lock()
+            .expect("run table")
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Waits until the run has finished and returns how it ended.
@@ -563,12 +718,7 @@ impl Engine {
         Ok(())
     }
 
-    fn spawn(self: &Arc<Self>, drive: run::Drive) {
-        let (tx, rx) = watch::channel(false);
-        self.running
-            .lock()
-            .expect("run table")
-            .insert(drive.id.clone(), tx);
+    fn spawn(self: &Arc<Self>, drive: run::Drive, rx: watch::Receiver<bool>) {
         let engine = Arc::clone(self);
         let _ = self.changed.send(drive.id.clone());
         tokio::spawn(async move {
@@ -580,8 +730,6 @@ impl Engine {
     }
 }
 
-/// A client for the cluster as [`crate::sources::kube::client`] makes one, but without
-/// kube-rs's default retry layer.
 fn unknown_env(fleet: &Fleet, env: &str) -> EngineError {
     let names: Vec<_> = fleet.environments.iter().map(|e| e.name.as_str()).collect();
     EngineError::Usage(format!(

@@ -161,6 +161,7 @@ async fn run_one(
     tokio::pin!(step);
     let mut renew = tokio::time::interval(lease::RENEW_EVERY);
     renew.tick().await;
+    let mut renewed = tokio::time::Instant::now();
     let mut look = tokio::time::interval(Duration::from_millis(500));
     let end = loop {
         tokio::select! {
@@ -172,8 +173,19 @@ async fn run_one(
                 record(engine, &d.id, &mut d.journal, Entry::Log { step: index, message });
             }
             _ = renew.tick() => {
-                if let Err(e) = d.lock.renew(Utc::now()).await {
-                    break StepEnd::Failed(format!("lost the cluster lock, so stopped: {e}"));
+                match d.lock.renew(Utc::now()).await {
+                    Ok(()) => renewed = tokio::time::Instant::now(),
+                    Err(e @ lease::LockError::Held { .. }) => {
+                        break StepEnd::Failed(format!("lost the cluster lock, so stopped: {e}"));
+                    }
+                    // A blip of the service cluster is not a reason to stop halfway; the
+                    // lock is ours until it lapses, so give up only before it would.
+                    Err(e) if renewed.elapsed() + lease::RENEW_EVERY >= lease::DURATION => {
+                        break StepEnd::Failed(format!(
+                            "could not renew the cluster lock before it lapses, so stopped: {e}"
+                        ));
+                    }
+                    Err(e) => tracing::warn!(run = %d.id, error = %e, "renewing the run lock failed; retrying"),
                 }
             }
             _ = look.tick() => {
@@ -272,6 +284,14 @@ pub async fn gather_facts(
     facts.upgrade_in_progress = upgrade_lock(target, checked).await;
     match lease::holder(target.sc.clone(), &target.env, target.role, now).await {
         Ok(h) => {
+            // A resumed run's own lock, left by its dead process, is not another run.
+            let own = |holder: &String| {
+                hints
+                    .own_run
+                    .as_deref()
+                    .is_some_and(|id| lease::holds_run(holder, id))
+            };
+            let h = h.filter(|holder| !own(holder));
             checked.push(match &h {
                 Some(holder) => format!("cluster lock: held by {holder}"),
                 None => "cluster lock: free".into(),
@@ -420,7 +440,7 @@ async fn upgrade_lock(target: &Target, checked: &mut Vec<String>) -> Option<Stri
         }
         Err(e) => {
             checked.push(format!("apps upgrade lock: could not be read: {e}"));
-            None
+            Some(format!("unknown: the upgrade lock could not be read ({e})"))
         }
     }
 }

@@ -18,6 +18,15 @@ use crate::engine::{self, Engine, EngineError, Hints, Plan, RunRequest, Tuning, 
 use crate::exit;
 use crate::paths::Paths;
 
+/// `eprintln!` that cannot panic: after a hangup stderr is gone, and a run being followed
+/// must still stop cleanly.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 fn engine(fleet: Fleet, paths: &Paths) -> Arc<Engine> {
     Engine::new(
         Arc::new(fleet),
@@ -70,7 +79,7 @@ pub async fn run(args: &RunArgs, fleet: Fleet, paths: &Paths) -> i32 {
     match run_inner(args, &engine, format).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            note!("error: {e}");
             e.exit_code()
         }
     }
@@ -137,23 +146,29 @@ async fn follow(
     tokio::pin!(signal);
     let mut stopping = false;
     loop {
+        // The driver is gone once it is no longer local: whatever the journal says then is
+        // how the run ended (a journal write that failed must not keep us waiting).
+        let done = !engine.is_local(id);
         let run = engine.run(id)?;
         if format == OutputFormat::Table {
             shown.tell(&run);
         }
-        if run.finished() && !engine.is_local(id) {
+        if done {
             return Ok(run);
         }
         tokio::select! {
             _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()) => {}
             code = &mut signal => {
                 if stopping {
-                    eprintln!("left run {id} open; `ck8s-console runs resume {id}` goes on with it");
+                    note!("left run {id} open; `ck8s-console runs resume {id}` goes on with it");
                     std::process::exit(code);
                 }
                 stopping = true;
-                eprintln!("stopping run {id} at its next safe point (again to leave it open)");
-                engine.cancel(id)?;
+                note!("stopping run {id} at its next safe point (again to leave it open)");
+                // It may have just ended by itself; either way, follow it to its end.
+                if let Err(e) = engine.cancel(id).await {
+                    note!("warning: {e}");
+                }
                 signal.set(crate::terminal::shutdown_signal());
             }
         }
@@ -173,19 +188,19 @@ impl Progress {
         self.logs.resize(run.steps.len(), 0);
         for (i, step) in run.steps.iter().enumerate() {
             for line in step.log.iter().skip(self.logs[i]) {
-                eprintln!("      {}", line.message);
+                note!("      {}", line.message);
             }
             self.logs[i] = step.log.len();
             if step.state != self.states[i] {
                 match step.state {
                     StepState::Running => {
-                        eprintln!("  [{}/{}] {}", i + 1, run.steps.len(), step.name)
+                        note!("  [{}/{}] {}", i + 1, run.steps.len(), step.name)
                     }
                     StepState::Done => {
-                        eprintln!("  done: {}", step.message.as_deref().unwrap_or(""))
+                        note!("  done: {}", step.message.as_deref().unwrap_or(""))
                     }
                     StepState::Failed => {
-                        eprintln!("  FAILED: {}", step.message.as_deref().unwrap_or(""))
+                        note!("  FAILED: {}", step.message.as_deref().unwrap_or(""))
                     }
                     StepState::Pending => {}
                 }
@@ -311,15 +326,22 @@ pub async fn runs(args: &RunsArgs, fleet: Fleet, paths: &Paths) -> i32 {
             print_run(format, &run);
             exit::OK
         }),
-        Some(RunsAction::Cancel { id }) => engine.cancel(id).map(|()| {
-            eprintln!("asked run {id} to stop; it stops at its next safe point");
+        Some(RunsAction::Cancel { id }) => engine.cancel(id).await.map(|stopped| {
+            match stopped {
+                engine::Cancelled::Requested => {
+                    note!("asked run {id} to stop; it stops at its next safe point")
+                }
+                engine::Cancelled::Ended => {
+                    note!("run {id} had no live process; it is marked cancelled")
+                }
+            }
             exit::OK
         }),
         Some(RunsAction::Resume { id }) => resume(&engine, id, format).await,
         Some(RunsAction::Audit { verify }) => Ok(audit_log(&engine, *verify, format)),
     };
     result.unwrap_or_else(|e| {
-        eprintln!("error: {e}");
+        note!("error: {e}");
         e.exit_code()
     })
 }
@@ -362,7 +384,7 @@ fn list(engine: &Engine, args: &RunsArgs, format: OutputFormat) -> i32 {
         .filter(|r| args.envs.is_empty() || args.envs.contains(&r.env))
         .collect();
     for e in &errors {
-        eprintln!("warning: {e}");
+        note!("warning: {e}");
     }
     let text = match format {
         OutputFormat::Json => {
@@ -420,11 +442,11 @@ fn audit_log(engine: &Engine, verify: bool, format: OutputFormat) -> i32 {
     let verified = if verify {
         match audit::verify(path) {
             Ok(n) => {
-                eprintln!("{}: {n} records, hash chain intact", path.display());
+                note!("{}: {n} records, hash chain intact", path.display());
                 Some(true)
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                note!("error: {e}");
                 Some(false)
             }
         }
@@ -434,7 +456,7 @@ fn audit_log(engine: &Engine, verify: bool, format: OutputFormat) -> i32 {
     let records = match audit::read(path) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            note!("error: {e}");
             return exit::FAILURE;
         }
     };

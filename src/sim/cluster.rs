@@ -103,6 +103,9 @@ pub struct ClusterSim {
     /// While set, controllers skip their simulated delays, so a freshly built fleet
     /// starts settled (pods Running) instead of booting in front of the user.
     pub booting: std::sync::atomic::AtomicBool,
+    /// Set when the cluster is stopped: connections already open answer 503 and close, as
+    /// a dead API server's would fail, instead of serving on.
+    pub stopped: std::sync::atomic::AtomicBool,
 }
 
 impl ClusterSim {
@@ -125,6 +128,7 @@ impl ClusterSim {
             credentials,
             probes: std::sync::RwLock::new(probes),
             booting: Default::default(),
+            stopped: Default::default(),
         }
     }
 

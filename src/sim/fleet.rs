@@ -313,7 +313,11 @@ impl SimFleet {
             .unwrap_or_else(|e| e.into_inner())
             .remove(name);
         if let Some(c) = removed {
-            // Connections already accepted outlive the listener; end their watches too.
+            // Connections already accepted outlive the listener: refuse what they still
+            // carry, and end their watches.
+            c.sim
+                .stopped
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             c.sim.store.drop_watches();
         }
     }

@@ -605,10 +605,7 @@ impl App {
             return Vec::new();
         }
         match action {
-            Action::Quit => {
-                self.quit = Some(crate::exit::OK);
-                Vec::new()
-            }
+            Action::Quit => self.confirm_quit(),
             Action::Help => {
                 self.modals.push(Modal::Help(HelpModal::default()));
                 Vec::new()
@@ -1020,6 +1017,10 @@ impl App {
                 vec![Effect::ExpireSilence { env, role, id }]
             }
             Pending::CancelRun(id) => vec![Effect::CancelRun(id)],
+            Pending::Quit => {
+                self.quit = Some(crate::exit::OK);
+                Vec::new()
+            }
             Pending::ResumeRun(id) => vec![Effect::ResumeRun(id)],
         }
     }
@@ -1096,6 +1097,28 @@ impl App {
     /// The run under the cursor of the runs pane.
     pub fn selected_run(&self) -> Option<&RunSummary> {
         self.runs.runs.get(self.lists.runs.selected)
+    }
+
+    /// Runs live in this process: quitting stops them, so it asks first when there are any.
+    fn confirm_quit(&mut self) -> Vec<Effect> {
+        if self.runs.local.is_empty() {
+            self.quit = Some(crate::exit::OK);
+            return Vec::new();
+        }
+        let mut body: Vec<String> = vec![format!(
+            "{} run(s) of this console are in progress:",
+            self.runs.local.len()
+        )];
+        body.extend(self.runs.local.iter().map(|id| format!("  {id}")));
+        body.push(String::new());
+        body.push(
+            "Quitting stops them at their next safe point and releases their locks; \
+             `ck8s-console runs resume ID` goes on later."
+                .into(),
+        );
+        self.modals
+            .push(Modal::Confirm(Confirm::new("Quit?", body, Pending::Quit)));
+        Vec::new()
     }
 
     fn confirm_run_control(&mut self, cancel: bool) -> Vec<Effect> {

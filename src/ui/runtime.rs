@@ -165,7 +165,30 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
     drop(tasks);
     drop(term);
     drop(guard);
+    if let Some(engine) = &opts.engine {
+        stop_runs(engine).await;
+    }
     Ok(code)
+}
+
+/// Runs of this console stop at a safe point before it exits, however it exits (quit, a
+/// signal, the terminal going away), so no cluster stays locked by a dead process.
+async fn stop_runs(engine: &crate::engine::Engine) {
+    let runs = engine.local_runs();
+    if runs.is_empty() {
+        return;
+    }
+    eprintln!(
+        "stopping {} run(s) at their next safe point: {}",
+        runs.len(),
+        runs.join(", ")
+    );
+    let left = engine.shutdown(Duration::from_secs(60)).await;
+    if left > 0 {
+        eprintln!(
+            "{left} run(s) did not stop in time; `ck8s-console runs resume ID` goes on with them"
+        );
+    }
 }
 
 fn apply(

@@ -197,7 +197,15 @@ impl Tasks {
                 Effect::CancelRun(run) => UiEvent::RunControl(
                     engine
                         .cancel(&run)
-                        .map(|()| format!("run {run} stops at its next safe point"))
+                        .await
+                        .map(|how| match how {
+                            crate::engine::Cancelled::Requested => {
+                                format!("run {run} stops at its next safe point")
+                            }
+                            crate::engine::Cancelled::Ended => {
+                                format!("run {run} had no live process; marked cancelled")
+                            }
+                        })
                         .map_err(|e| e.to_string()),
                 ),
                 Effect::ResumeRun(run) => UiEvent::RunControl(

@@ -32,16 +32,8 @@ fn schedule_name<'p>(ctx: &'p StepCtx<'_>) -> &'p str {
 
 /// The backup's name comes from the run id, so a resumed run finds the backup it made.
 fn backup_name(ctx: &StepCtx<'_>) -> String {
-    let tail: String = ctx
-        .run_id
-        .rsplit('-')
-        .next()
-        .unwrap_or(ctx.run_id)
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let mut name = format!("{}-console-{tail}", schedule_name(ctx));
+    let tag = super::run_tag(ctx.run_id);
+    let mut name = format!("{}-console-{tag}", schedule_name(ctx));
     name.truncate(63);
     name
 }

@@ -251,6 +251,22 @@ pub async fn intent(
     }
 }
 
+/// What names the objects a run creates, so that a resumed run finds its own and no two
+/// runs share one: the run id's start time and random tag, e.g. `20261128t090126z-e362`
+/// (lower case, as object names must be).
+pub fn run_tag(run_id: &str) -> String {
+    let mut parts = run_id.split('-');
+    let start = parts.next().unwrap_or(run_id);
+    let tag = parts.next_back().unwrap_or("");
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
+    format!("{}-{}", clean(start), clean(tag))
+}
+
 pub(crate) fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
 }

@@ -102,16 +102,7 @@ fn namespaces(params: &BTreeMap<String, String>) -> Vec<String> {
 /// The restore's name comes from the backup and the run id, so a resumed run finds the
 /// restore it made: `<backup>-restore-<tag>`, the backup part cut to fit 63 characters.
 fn restore_name(ctx: &StepCtx<'_>) -> String {
-    let tail: String = ctx
-        .run_id
-        .rsplit('-')
-        .next()
-        .unwrap_or(ctx.run_id)
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let suffix = format!("-restore-{tail}");
+    let suffix = format!("-restore-{}", super::run_tag(ctx.run_id));
     let mut head: String = backup_name(ctx)
         .chars()
         .take(63usize.saturating_sub(suffix.len()))

@@ -93,6 +93,18 @@ fn json_ok(v: Value) -> Response {
 
 /// Bearer-token authentication. Health and version are public, as on a real cluster.
 async fn authenticate(State(st): State<ApiState>, mut req: Request, next: Next) -> Response {
+    if st
+        .cluster
+        .stopped
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONNECTION, "close")],
+            "the simulated cluster is stopped",
+        )
+            .into_response();
+    }
     let path = req.uri().path();
     if matches!(path, "/healthz" | "/readyz" | "/livez" | "/version") {
         return next.run(req).await;

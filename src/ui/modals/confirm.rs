@@ -18,6 +18,8 @@ pub enum Pending {
     },
     CancelRun(String),
     ResumeRun(String),
+    /// Quit although runs of this console are in progress (they are stopped first).
+    Quit,
 }
 
 #[derive(Debug)]
