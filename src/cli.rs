@@ -319,7 +319,7 @@ fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
 #[command(after_help = "Workflows:\n  \
     scale   workers=N [machinedeployment=NAME]   scale a cluster's workers through Cluster API\n  \
     backup  [schedule=NAME]                      an on-demand Velero backup from a schedule\n  \
-    drain   node=NAME                            cordon a node and evict its pods within their disruption budgets\n  \
+    drain   node=NAME [force=true]               cordon a node and evict its pods within their disruption budgets\n  \
     restore backup=NAME [namespaces=a,b]         restore a Velero backup, timed against the recovery objective\n\n\
 Examples:\n  \
     ck8s-console run scale --env acme --cluster wc workers=5\n  \

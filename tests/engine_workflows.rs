@@ -652,3 +652,64 @@ fn a_plan_that_no_longer_holds_is_refused_at_start() {
     let (runs, _) = engine.runs();
     assert!(runs.is_empty(), "nothing was journaled: {runs:#?}");
 }
+
+/// A pod no controller recreates is lost for good when evicted: like `kubectl drain`
+/// without `--force`, the drain refuses it before cordoning anything, and takes it only
+/// with `force=true`.
+#[test]
+fn a_drain_refuses_a_pod_without_a_controller_unless_forced() {
+    let f = fleet();
+    let node = f.busiest_worker();
+    let manifest = f.sim.dir.path().join("scratch.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: scratch\n  namespace: default\n\
+             spec:\n  nodeName: {node}\n  containers:\n  - name: sh\n    image: busybox\n"
+        ),
+    )
+    .unwrap();
+    f.kubectl(&["apply", "-f", manifest.to_str().expect("utf-8 path")]);
+    let engine = engine(&f, Duration::from_millis(200), WAIT);
+    let drain = |force: bool| {
+        let mut params = BTreeMap::from([("node".to_owned(), node.clone())]);
+        if force {
+            params.insert("force".into(), "true".into());
+        }
+        let request = RunRequest {
+            workflow: WorkflowKind::Drain,
+            env: "acme".into(),
+            role: ClusterRole::Wc,
+            params,
+            hints: Hints::default(),
+        };
+        f.sim.rt.block_on(async {
+            let plan = engine.plan(request).await.expect("plan");
+            let id = engine
+                .start(plan, Some(REASON.into()))
+                .await
+                .expect("the run starts");
+            finished(&engine, &id).await
+        })
+    };
+    let refused = drain(false);
+    assert_eq!(refused.outcome, Some(Outcome::Failed), "{refused:#?}");
+    let why = refused.steps[0].message.as_deref().unwrap_or("");
+    assert!(
+        why.contains("default/scratch") && why.contains("force=true"),
+        "{why}"
+    );
+    let node_now = f.kube_json(&["get", "node", &node]);
+    assert_ne!(
+        node_now["spec"]["unschedulable"], true,
+        "nothing was cordoned"
+    );
+    let forced = drain(true);
+    assert_eq!(forced.outcome, Some(Outcome::Succeeded), "{forced:#?}");
+    assert!(
+        f.pods_on(&node)
+            .iter()
+            .all(|p| p["metadata"]["name"] != "scratch"),
+        "the bare pod is gone"
+    );
+}

@@ -356,8 +356,15 @@ impl Engine {
             .await
             .map_err(|e| EngineError::Observe(e.to_string()))?;
         let mut checked = Vec::new();
-        let facts =
-            run::gather_facts(env, &self.fleet, &target, &request.hints, &mut checked).await;
+        let facts = run::gather_facts(
+            env,
+            &self.fleet,
+            &target,
+            &intent,
+            &request.hints,
+            &mut checked,
+        )
+        .await;
         let decision = policy::evaluate(&self.fleet.policy, &intent, &facts);
         Ok(Plan::new(
             request,

@@ -151,6 +151,9 @@ pub struct Facts {
     pub upgrade_in_progress: Option<String>,
     /// Id of the run holding the cluster.
     pub another_run: Option<String>,
+    /// Other nodes of the cluster that are out of service (cordoned or not Ready), each
+    /// with why: a drain would take a second node out.
+    pub nodes_out: Vec<String>,
 }
 
 /// One reason a run cannot go ahead as is.
@@ -225,7 +228,32 @@ pub fn evaluate(policy: &Policy, intent: &Intent, facts: &Facts) -> Decision {
     findings.extend(critical_alerts(intent, facts));
     findings.extend(backup_freshness(policy, intent, facts));
     findings.extend(error_budget(intent, facts));
+    findings.extend(one_node_at_a_time(intent, facts));
     Decision::from_findings(findings)
+}
+
+/// The service replaces nodes one at a time: a drain while another node is already out
+/// (cordoned by an earlier drain, or not Ready) leaves the cluster two nodes short.
+fn one_node_at_a_time(intent: &Intent, facts: &Facts) -> Option<Finding> {
+    let Intent::Drain { node } = intent else {
+        return None;
+    };
+    if facts.nodes_out.is_empty() {
+        return None;
+    }
+    Some(Finding::new(
+        "one-node-at-a-time",
+        format!(
+            "{} already out of service ({}); nodes are replaced one at a time, so bring it \
+             back (or remove it) before draining {node}, or override.",
+            if facts.nodes_out.len() == 1 {
+                "Another node is"
+            } else {
+                "Other nodes are"
+            },
+            facts.nodes_out.join(", ")
+        ),
+    ))
 }
 
 fn cluster_locked(facts: &Facts) -> Option<Finding> {
@@ -1111,6 +1139,30 @@ mod tests {
         assert_eq!(
             evaluate(&policy(), &bump, &clear(SECOND_WED_IN_WINDOW)),
             Decision::Allow
+        );
+    }
+
+    #[test]
+    fn a_drain_while_another_node_is_out_needs_an_override() {
+        let policy = Policy::default();
+        let in_window = Utc.with_ymd_and_hms(2026, 12, 2, 8, 0, 0).unwrap();
+        let drain = Intent::Drain { node: "w2".into() };
+        let mut facts = Facts {
+            now: in_window,
+            last_good_backup: Some(in_window - TimeDelta::hours(6)),
+            ..Facts::default()
+        };
+        assert_eq!(evaluate(&policy, &drain, &facts), Decision::Allow);
+        facts.nodes_out = vec!["w1 (cordoned)".into()];
+        let decision = evaluate(&policy, &drain, &facts);
+        let rules: Vec<_> = decision.findings().iter().map(|f| f.rule).collect();
+        assert_eq!(rules, ["one-node-at-a-time"], "{decision:?}");
+        assert!(decision.findings()[0].message.contains("w1 (cordoned)"));
+        let scale = Intent::ScaleWorkers { from: 3, to: 4 };
+        assert_eq!(
+            evaluate(&policy, &scale, &facts),
+            Decision::Allow,
+            "not a drain"
         );
     }
 

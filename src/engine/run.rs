@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use super::audit::NewRecord;
 use super::journal::{Entry, JournalError, JournalWriter, Journals, Outcome};
 use super::lease::{self, ClusterLock};
-use super::policy::Facts;
+use super::policy::{Facts, Intent};
 use super::workflows::{self, StepCtx, StepError, Target, WorkflowKind};
 use super::{Engine, Hints};
 use crate::config::{Environment, Fleet};
@@ -253,6 +253,7 @@ pub async fn gather_facts(
     env: &Environment,
     fleet: &Fleet,
     target: &Target,
+    intent: &Intent,
     hints: &Hints,
     checked: &mut Vec<String>,
 ) -> Facts {
@@ -282,6 +283,9 @@ pub async fn gather_facts(
         }
     }
     facts.upgrade_in_progress = upgrade_lock(target, checked).await;
+    if let Intent::Drain { node } = intent {
+        facts.nodes_out = nodes_out(target, node, checked).await;
+    }
     match lease::holder(target.sc.clone(), &target.env, target.role, now).await {
         Ok(h) => {
             // A resumed run's own lock, left by its dead process, is not another run.
@@ -418,6 +422,42 @@ async fn last_good_backup(target: &Target, checked: &mut Vec<String>) -> Option<
             None
         }
     }
+}
+
+/// The cluster's nodes other than `except` that are cordoned or not Ready.
+async fn nodes_out(target: &Target, except: &str, checked: &mut Vec<String>) -> Vec<String> {
+    let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(target.cluster.clone());
+    let list = match api.list(&ListParams::default()).await {
+        Ok(list) => list,
+        Err(e) => {
+            checked.push(format!("nodes: could not be read: {e}"));
+            return vec![format!("unknown (the nodes could not be read: {e})")];
+        }
+    };
+    let out: Vec<String> = list
+        .items
+        .iter()
+        .filter(|n| n.metadata.name.as_deref() != Some(except))
+        .filter_map(|n| {
+            let name = n.metadata.name.as_deref()?;
+            let cordoned = n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true);
+            let ready = n
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            match (cordoned, ready) {
+                (false, true) => None,
+                (true, true) => Some(format!("{name} (cordoned)")),
+                (_, false) => Some(format!("{name} (not Ready)")),
+            }
+        })
+        .collect();
+    checked.push(match out.len() {
+        0 => "nodes: every other node Ready and schedulable".to_string(),
+        _ => format!("nodes: out of service: {}", out.join(", ")),
+    });
+    out
 }
 
 async fn upgrade_lock(target: &Target, checked: &mut Vec<String>) -> Option<String> {

@@ -21,11 +21,59 @@ pub const STEPS: &[&str] = &[
     "wait for the node to empty",
 ];
 
-pub const PARAMS: &[(&str, &str, bool)] = &[(
-    "node",
-    "the node to drain, as `kubectl get nodes` names it",
-    true,
-)];
+pub const PARAMS: &[(&str, &str, bool)] = &[
+    (
+        "node",
+        "the node to drain, as `kubectl get nodes` names it",
+        true,
+    ),
+    (
+        "force",
+        "true to evict pods that no controller recreates (they are lost), as kubectl drain --force",
+        false,
+    ),
+];
+
+/// The `force` parameter: `true` or `false` (the default).
+pub fn force(params: &BTreeMap<String, String>) -> Result<bool, ParamError> {
+    match params.get("force").map(|s| s.trim()) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ParamError {
+            param: "force".into(),
+            problem: format!("{other:?} is neither true nor false"),
+        }),
+    }
+}
+
+/// Pods without a controller are gone for good once evicted; like `kubectl drain`, the
+/// drain refuses them unless told `force=true`.
+fn refuse_orphans(ctx: &StepCtx<'_>, pods: &[&Pod]) -> Result<(), StepError> {
+    if force(ctx.params).unwrap_or(false) {
+        return Ok(());
+    }
+    let orphans: Vec<String> = pods
+        .iter()
+        .filter(|p| !has_owner(p))
+        .map(|p| pod_name(p))
+        .collect();
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    Err(StepError::Failed(format!(
+        "{} no controller, so evicting {} would lose {} for good: {}. Move {} elsewhere, or \
+         run the drain again with force=true",
+        if orphans.len() == 1 {
+            "1 pod has"
+        } else {
+            "some pods have"
+        },
+        if orphans.len() == 1 { "it" } else { "them" },
+        if orphans.len() == 1 { "it" } else { "them" },
+        names(&orphans),
+        if orphans.len() == 1 { "it" } else { "them" },
+    )))
+}
 
 /// Static pods as the API server shows them; the kubelet owns them, eviction cannot move them.
 const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
@@ -272,6 +320,7 @@ async fn check(ctx: &StepCtx<'_>, name: &str) -> Result<String, StepError> {
         .iter()
         .filter(|p| classify(p) == Class::Evict)
         .collect();
+    refuse_orphans(ctx, &to_evict)?;
     if !to_evict.is_empty() {
         let list: Vec<String> = to_evict.iter().map(|p| pod_name(p)).collect();
         ctx.log(format!("to evict: {}", names(&list)));
@@ -386,6 +435,7 @@ async fn evict_all(ctx: &StepCtx<'_>, name: &str) -> Result<String, StepError> {
             .collect();
         if first {
             first = false;
+            refuse_orphans(ctx, &to_evict)?;
             let empty_dir: Vec<String> = to_evict
                 .iter()
                 .filter(|p| uses_empty_dir(p))

@@ -125,7 +125,7 @@ pub fn check_params(
     match kind {
         WorkflowKind::Scale => scale::workers(params).map(|_| ()),
         WorkflowKind::Backup => Ok(()),
-        WorkflowKind::Drain => drain::node(params).map(|_| ()),
+        WorkflowKind::Drain => drain::node(params).and_then(|_| drain::force(params).map(|_| ())),
         WorkflowKind::Restore => restore::check(params),
     }
 }
