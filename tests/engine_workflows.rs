@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::{array, code, parse, show, text};
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -49,36 +51,6 @@ fn fleet() -> Fleet {
     std::fs::write(&sim.fleet_file, config::to_toml(&cfg)).expect("fleet config written");
     let state = sim.dir.path().join("state");
     Fleet { sim, state }
-}
-
-fn code(out: &Output) -> i32 {
-    out.status
-        .code()
-        .unwrap_or_else(|| panic!("ended by a signal: {}", show(out)))
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        common::stdout(out),
-        common::stderr(out)
-    )
-}
-
-fn parse(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON on stdout ({e}): {}", show(out)))
-}
-
-fn text<'v>(v: &'v Value, what: &str) -> &'v str {
-    v.as_str()
-        .unwrap_or_else(|| panic!("{what} is not a string: {v}"))
-}
-
-fn array<'v>(v: &'v Value, what: &str) -> &'v Vec<Value> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("{what} is not an array: {v}"))
 }
 
 fn rules(plan: &Value) -> Vec<&str> {

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
+
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 use ck8s_console::sim::{SimFleet, SimOptions};
@@ -159,4 +161,37 @@ pub async fn kube_client(sim: &Sim, context: &str) -> kube::Client {
         .await
         .expect("kube config");
     kube::Client::try_from(cfg).expect("kube client")
+}
+
+// JSON and process output of the binary, for the tests that drive it: the exit code
+// (a death by signal fails the test), everything it printed, and stdout as JSON.
+
+pub fn code(out: &Output) -> i32 {
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("ended by a signal: {}", show(out)))
+}
+
+pub fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    )
+}
+
+pub fn parse(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON on stdout ({e}): {}", show(out)))
+}
+
+pub fn text<'v>(v: &'v Value, what: &str) -> &'v str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("{what} is not a string: {v}"))
+}
+
+pub fn array<'v>(v: &'v Value, what: &str) -> &'v Vec<Value> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("{what} is not an array: {v}"))
 }
