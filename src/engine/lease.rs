@@ -5,6 +5,12 @@
 //!
 //! The holder is the run id, not the process: a run resumed after its process died takes
 //! its own lock back at once, while any other run waits for the lease to lapse.
+//!
+//! Known limit: whether a lease has lapsed is judged by comparing its `renewTime` (the
+//! holder's clock) with this host's clock, so hosts whose clocks differ by more than the
+//! lease's slack (60 s lease, renewed every 15 s) could both think they hold it. Bastions
+//! run NTP; client-go's leader election avoids the comparison by watching the lease's
+//! resourceVersion stay unchanged for a lease duration, which is the fix if it matters.
 
 use std::time::Duration;
 
