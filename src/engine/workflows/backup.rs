@@ -6,7 +6,7 @@
 use kube::api::{Api, DynamicObject, PostParams};
 use serde_json::json;
 
-use super::{Progress, StepCtx, StepError, kube_err, post_event, resource, wait_for};
+use super::{Progress, StepCtx, StepError, VeleroStatus, kube_err, post_event, resource, wait_for};
 
 pub const STEPS: &[&str] = &[
     "read the schedule",
@@ -128,24 +128,19 @@ async fn wait(ctx: &StepCtx<'_>) -> Result<String, StepError> {
             .get(&name)
             .await
             .map_err(kube_err(format!("reading Backup {NS}/{name}")))?;
-        let st = &b.data["status"];
-        let phase = st["phase"].as_str().unwrap_or("New");
-        let errors = st["errors"].as_u64().unwrap_or(0);
-        let warnings = st["warnings"].as_u64().unwrap_or(0);
-        match phase {
+        let st = VeleroStatus::of(&b);
+        let (errors, warnings) = (st.errors, st.warnings);
+        match st.phase {
             "Completed" => Ok(Progress::Done(format!(
                 "Backup {NS}/{name} Completed ({} items, {warnings} warnings)",
-                st["progress"]["itemsBackedUp"].as_u64().unwrap_or(0)
+                st.count("progress", "itemsBackedUp")
             ))),
             "PartiallyFailed" => Err(StepError::Failed(format!(
                 "Backup {NS}/{name} PartiallyFailed with {errors} errors and {warnings} warnings; `velero backup logs {name}` says which items"
             ))),
-            "Failed" | "FailedValidation" => Err(StepError::Failed(format!(
+            phase @ ("Failed" | "FailedValidation") => Err(StepError::Failed(format!(
                 "Backup {NS}/{name} {phase}: {}",
-                st["failureReason"]
-                    .as_str()
-                    .or_else(|| st["validationErrors"][0].as_str())
-                    .unwrap_or("no reason given")
+                st.failure()
             ))),
             other => Ok(Progress::Waiting(format!("Backup {NS}/{name} is {other}"))),
         }

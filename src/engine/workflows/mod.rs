@@ -267,6 +267,40 @@ pub fn run_tag(run_id: &str) -> String {
     format!("{}-{}", clean(start), clean(tag))
 }
 
+/// The status fields Velero's Backup and Restore share.
+pub(crate) struct VeleroStatus<'a> {
+    status: &'a serde_json::Value,
+    pub phase: &'a str,
+    pub errors: u64,
+    pub warnings: u64,
+}
+
+impl<'a> VeleroStatus<'a> {
+    pub fn of(obj: &'a DynamicObject) -> Self {
+        let status = &obj.data["status"];
+        VeleroStatus {
+            status,
+            phase: status["phase"].as_str().unwrap_or("New"),
+            errors: status["errors"].as_u64().unwrap_or(0),
+            warnings: status["warnings"].as_u64().unwrap_or(0),
+        }
+    }
+
+    /// `status.<path>` as a count, 0 when absent.
+    pub fn count(&self, section: &str, field: &str) -> u64 {
+        self.status[section][field].as_u64().unwrap_or(0)
+    }
+
+    /// Why it failed: Velero's failure reason, else its first validation error.
+    pub fn failure(&self) -> &'a str {
+        self.status["failureReason"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.status["validationErrors"][0].as_str())
+            .unwrap_or("no reason given")
+    }
+}
+
 pub(crate) fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
 }

@@ -11,7 +11,10 @@ use chrono::{DateTime, Utc};
 use kube::api::{Api, DynamicObject, PostParams};
 use serde_json::{Value, json};
 
-use super::{ParamError, Progress, StepCtx, StepError, kube_err, post_event, resource, wait_for};
+use super::{
+    ParamError, Progress, StepCtx, StepError, VeleroStatus, kube_err, post_event, resource,
+    wait_for,
+};
 use crate::config::format_duration;
 
 pub const STEPS: &[&str] = &[
@@ -297,13 +300,11 @@ async fn wait(ctx: &StepCtx<'_>) -> Result<String, StepError> {
             .get(&name)
             .await
             .map_err(kube_err(format!("reading Restore {NS}/{name}")))?;
-        let st = &r.data["status"];
-        let phase = st["phase"].as_str().unwrap_or("New");
-        let errors = st["errors"].as_u64().unwrap_or(0);
-        let warnings = st["warnings"].as_u64().unwrap_or(0);
-        let restored = st["progress"]["itemsRestored"].as_u64().unwrap_or(0);
-        let total = st["progress"]["totalItems"].as_u64().unwrap_or(0);
-        match phase {
+        let st = VeleroStatus::of(&r);
+        let (errors, warnings) = (st.errors, st.warnings);
+        let restored = st.count("progress", "itemsRestored");
+        let total = st.count("progress", "totalItems");
+        match st.phase {
             "Completed" => Ok(Progress::Done(format!(
                 "Restore {NS}/{name} Completed {}; {restored} of {total} items done, {warnings} warnings{}",
                 timing(&r, ctx.recovery_within),
@@ -319,13 +320,9 @@ async fn wait(ctx: &StepCtx<'_>) -> Result<String, StepError> {
                 "Restore {NS}/{name} PartiallyFailed {} with {errors} errors and {warnings} warnings; {restored} of {total} items done. `velero restore logs {name}` says which items failed",
                 timing(&r, ctx.recovery_within)
             ))),
-            "Failed" | "FailedValidation" => Err(StepError::Failed(format!(
+            phase @ ("Failed" | "FailedValidation") => Err(StepError::Failed(format!(
                 "Restore {NS}/{name} {phase} ({errors} errors, {warnings} warnings): {}",
-                st["failureReason"]
-                    .as_str()
-                    .filter(|s| !s.is_empty())
-                    .or_else(|| st["validationErrors"][0].as_str())
-                    .unwrap_or("no reason given")
+                st.failure()
             ))),
             other if total == 0 => Ok(Progress::Waiting(format!("Restore {NS}/{name} is {other}"))),
             other => Ok(Progress::Waiting(format!(
