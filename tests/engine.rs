@@ -53,17 +53,7 @@ fn step_states(run: &Value) -> Vec<&str> {
 impl Fleet {
     /// The binary with this fleet's config, state dir and actor, and nothing inherited.
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ck8s-console"));
-        cmd.arg("--config")
-            .arg(&self.sim.fleet_file)
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.sim.dir.path())
-            .env("CK8S_CONSOLE_STATE_DIR", &self.state)
-            .env("CK8S_CONSOLE_ACTOR", ACTOR)
-            .env("NO_COLOR", "1");
-        cmd
+        common::console_command(&self.sim, &self.state, ACTOR, args)
     }
 
     fn console(&self, args: &[&str]) -> Output {
@@ -108,6 +98,27 @@ impl Fleet {
 
     fn audit_log(&self) -> PathBuf {
         self.state.join("audit.jsonl")
+    }
+
+    /// Starts `run scale` of `env`'s wc to `to` workers with its Cluster API cluster paused,
+    /// so the run is sure to be waiting for its machines when the test acts on it; returns
+    /// the process and the run id. The test unpauses the cluster when it wants it to go on.
+    fn scale_held(&self, env: &str, to: i64) -> (Running, String) {
+        self.pause(env, "wc", true);
+        let workers = format!("workers={to}");
+        let mut child = self.spawn(&[
+            "run",
+            "scale",
+            "--env",
+            env,
+            "--cluster",
+            "wc",
+            &workers,
+            "-o",
+            "json",
+        ]);
+        let id = self.waiting_for_machines(env, &mut child);
+        (child, id)
     }
 
     /// Waits until the only run of `env` is in its third step ("wait for the machines"),
@@ -546,20 +557,7 @@ fn cancel_then_resume_from_another_process() {
         "welkin-apps-upgrade",
     ]);
     let to = f.replicas("initech", "wc") + 2;
-    f.pause("initech", "wc", true);
-    let workers = format!("workers={to}");
-    let mut child = f.spawn(&[
-        "run",
-        "scale",
-        "--env",
-        "initech",
-        "--cluster",
-        "wc",
-        &workers,
-        "-o",
-        "json",
-    ]);
-    let id = f.waiting_for_machines("initech", &mut child);
+    let (child, id) = f.scale_held("initech", to);
     assert_eq!(f.replicas("initech", "wc"), to, "patched before the wait");
 
     let out = f.console(&["runs", "cancel", &id]);
@@ -682,20 +680,7 @@ fn a_spent_error_budget_needs_an_override_for_a_scale_down() {
 fn ctrl_c_stops_a_headless_run_at_a_safe_point() {
     let f = fleet();
     let to = f.replicas("acme", "wc") + 1;
-    f.pause("acme", "wc", true);
-    let workers = format!("workers={to}");
-    let mut child = f.spawn(&[
-        "run",
-        "scale",
-        "--env",
-        "acme",
-        "--cluster",
-        "wc",
-        &workers,
-        "-o",
-        "json",
-    ]);
-    let id = f.waiting_for_machines("acme", &mut child);
+    let (child, id) = f.scale_held("acme", to);
     // SAFETY: kill(2) on our own child's pid.
     let rc = unsafe { libc::kill(child.0.id() as i32, libc::SIGINT) };
     assert_eq!(rc, 0);
@@ -716,20 +701,7 @@ fn ctrl_c_stops_a_headless_run_at_a_safe_point() {
 fn cancelling_a_run_whose_process_died_ends_it_at_once() {
     let f = fleet();
     let to = f.replicas("acme", "wc") + 1;
-    f.pause("acme", "wc", true);
-    let workers = format!("workers={to}");
-    let mut child = f.spawn(&[
-        "run",
-        "scale",
-        "--env",
-        "acme",
-        "--cluster",
-        "wc",
-        &workers,
-        "-o",
-        "json",
-    ]);
-    let id = f.waiting_for_machines("acme", &mut child);
+    let (mut child, id) = f.scale_held("acme", to);
     child.0.kill().expect("kill");
     child.0.wait().expect("reaped");
     let out = f.console(&["runs", "cancel", &id]);
@@ -744,20 +716,7 @@ fn cancelling_a_run_whose_process_died_ends_it_at_once() {
 fn a_killed_run_resumes_at_once() {
     let f = fleet();
     let to = f.replicas("acme", "wc") + 2;
-    f.pause("acme", "wc", true);
-    let workers = format!("workers={to}");
-    let mut child = f.spawn(&[
-        "run",
-        "scale",
-        "--env",
-        "acme",
-        "--cluster",
-        "wc",
-        &workers,
-        "-o",
-        "json",
-    ]);
-    let id = f.waiting_for_machines("acme", &mut child);
+    let (mut child, id) = f.scale_held("acme", to);
 
     // While its process lives, the lock is that process's: a resume elsewhere is refused.
     let out = f.console(&["runs", "resume", &id, "-o", "json"]);

@@ -86,17 +86,7 @@ fn is_running(pod: &Value) -> bool {
 
 impl Fleet {
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ck8s-console"));
-        cmd.arg("--config")
-            .arg(&self.sim.fleet_file)
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.sim.dir.path())
-            .env("CK8S_CONSOLE_STATE_DIR", &self.state)
-            .env("CK8S_CONSOLE_ACTOR", ACTOR)
-            .env("NO_COLOR", "1");
-        cmd
+        common::console_command(&self.sim, &self.state, ACTOR, args)
     }
 
     fn console(&self, args: &[&str]) -> Output {

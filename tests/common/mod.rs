@@ -163,6 +163,22 @@ pub async fn kube_client(sim: &Sim, context: &str) -> kube::Client {
     kube::Client::try_from(cfg).expect("kube client")
 }
 
+/// The console binary on `sim`'s fleet config with its own state dir and actor, and
+/// nothing inherited from the test's environment but `PATH`.
+pub fn console_command(sim: &Sim, state: &std::path::Path, actor: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ck8s-console"));
+    cmd.arg("--config")
+        .arg(&sim.fleet_file)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", sim.dir.path())
+        .env("CK8S_CONSOLE_STATE_DIR", state)
+        .env("CK8S_CONSOLE_ACTOR", actor)
+        .env("NO_COLOR", "1");
+    cmd
+}
+
 // JSON and process output of the binary, for the tests that drive it: the exit code
 // (a death by signal fails the test), everything it printed, and stdout as JSON.
 
