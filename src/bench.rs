@@ -9,14 +9,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use kube::runtime::watcher::Event;
 use serde::Serialize;
 
 use crate::cli::BenchArgs;
 use crate::config::{self, ClusterRole};
-use crate::sources::kube::{apply, wire};
 use crate::sources::live::{Intervals, LiveFleet};
-use crate::state::{Changes, ClusterHandle};
+use crate::state::ClusterHandle;
+use ck8s_fleet::sources::bench;
 
 /// The targets from the design's quality bars.
 #[derive(Debug, Serialize)]
@@ -135,20 +134,6 @@ fn start_sim(pods_per_cluster: u32, dir: &Path) -> anyhow::Result<SimProcess> {
     bail!("the simulator exited before it was ready")
 }
 
-/// Asks a cluster's simulated API server to forget its history and end its watches.
-async fn force_relist(client: kube::Client) -> anyhow::Result<()> {
-    for fault in ["compact", "drop-watches"] {
-        let req = http::Request::post(format!("/sim/v1/{fault}"))
-            .body(Vec::new())
-            .context("building the fault request")?;
-        client
-            .request_text(req)
-            .await
-            .with_context(|| format!("injecting {fault}"))?;
-    }
-    Ok(())
-}
-
 /// Samples RSS until stopped and keeps the peak.
 fn peak_sampler(stop: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
@@ -157,40 +142,6 @@ fn peak_sampler(stop: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::Joi
             std::thread::sleep(Duration::from_millis(5));
         }
     })
-}
-
-/// Replays real pod objects as watch events through decode, projection and apply.
-async fn events_per_sec(
-    client: kube::Client,
-    cluster: &ClusterHandle,
-) -> anyhow::Result<(f64, u64)> {
-    let req = http::Request::get("/api/v1/pods?limit=5000").body(Vec::new())?;
-    let list: serde_json::Value = serde_json::from_str(&client.request_text(req).await?)?;
-    let raw: Vec<Vec<u8>> = list["items"]
-        .as_array()
-        .context("a pod list")?
-        .iter()
-        .map(|p| serde_json::to_vec(p).unwrap_or_default())
-        .collect();
-    if raw.is_empty() {
-        bail!("the simulator returned no pods");
-    }
-    let scratch = ClusterHandle::new(
-        &cluster.env,
-        cluster.role,
-        cluster.config.clone(),
-        Arc::new(Changes::default()),
-    );
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < Duration::from_secs(2) {
-        for bytes in &raw {
-            let pod: wire::Pod = serde_json::from_slice(bytes)?;
-            apply(&scratch, Event::Apply(pod));
-            n += 1;
-        }
-    }
-    Ok((n as f64 / start.elapsed().as_secs_f64(), n))
 }
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
@@ -232,11 +183,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     let lists_before: Vec<u64> = handles.iter().map(|h| h.read().pods.lists()).collect();
     let t1 = Instant::now();
     for role in ClusterRole::ALL {
-        let client = live
-            .kube_client(&env, role)
+        bench::force_relist(&live, &env, role)
             .await
-            .context("a kube client")?;
-        force_relist(client).await?;
+            .context("forcing a relist")?;
     }
     let deadline = Instant::now() + Duration::from_secs(600);
     while handles
@@ -255,11 +204,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     let relist_peak_rss_mib = f64::from_bits(peak.load(Ordering::Relaxed));
 
     let wc = live.state.env(&env).context("the environment")?.wc.clone();
-    let client = live
-        .kube_client(&env, ClusterRole::Wc)
+    let (events_per_sec, events_measured) = bench::pod_events_per_sec(&live, &wc)
         .await
-        .context("a kube client")?;
-    let (events_per_sec, events_measured) = events_per_sec(client, &wc).await?;
+        .context("replaying pod events")?;
 
     let frames = crate::ui::bench::render_frames(&live.state, &env, 200, 50, FRAMES);
     let keys = crate::ui::bench::filter_keystrokes(&live.state, &env, FILTER_TEXT);

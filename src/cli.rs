@@ -440,7 +440,7 @@ pub enum CredentialsAction {
 }
 
 fn parse_credential_name(text: &str) -> Result<String, String> {
-    crate::secrets::check_name(text).map(|()| text.to_owned())
+    ck8s_model::credential::check_name(text).map(|()| text.to_owned())
 }
 
 #[derive(Debug, Args, Clone)]

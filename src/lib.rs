@@ -1,21 +1,20 @@
 //! ck8s-console: the terminal operations console for Compliant Kubernetes fleets.
 //!
-//! The binary in `main.rs` is a thin shell over this library, so integration tests and
-//! benchmarks reach the same code paths the user does.
+//! This package is the console (`ui`) and the headless commands (`headless`, `bench`) over
+//! the workspace's library crates: ck8s-model (the domain), ck8s-fleet (state, sources,
+//! engine) and ck8s-sim (the simulated fleet). It reaches clusters only through ck8s-fleet
+//! and has no Kubernetes or HTTP client of its own. The binary in `main.rs` is a thin shell
+//! over this library, so integration tests and benchmarks reach the same code paths the
+//! user does.
 
-pub mod backup;
 pub mod bench;
 pub mod cli;
-pub mod config;
-pub mod engine;
-pub mod exit;
+pub mod credentials;
 pub mod headless;
 pub mod logging;
-pub mod paths;
-pub mod secrets;
-pub mod sim;
-pub mod slo;
-pub mod sources;
-pub mod state;
 pub mod terminal;
 pub mod ui;
+
+// The lower layers under the names the console has always used for them.
+pub(crate) use ck8s_fleet::{backup, engine, secrets, sources, state};
+pub(crate) use ck8s_model::{config, exit, paths, slo};

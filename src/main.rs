@@ -10,11 +10,12 @@ use clap::{CommandFactory, Parser};
 use ck8s_console::cli::{
     Cli, Command, ConsoleArgs, DemoArgs, InfoArgs, OutputFormat, ReportArgs, SimArgs, SimServeArgs,
 };
-use ck8s_console::config::{self, ConfigError};
 use ck8s_console::headless::{self, ReportKind};
-use ck8s_console::paths::{PathEnv, Paths};
-use ck8s_console::sim::{SimFleet, SimOptions};
-use ck8s_console::{exit, logging, terminal};
+use ck8s_console::{logging, terminal};
+use ck8s_model::config::{self, ConfigError};
+use ck8s_model::exit;
+use ck8s_model::paths::{PathEnv, Paths};
+use ck8s_sim::{SimFleet, SimOptions};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -73,10 +74,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
     // One TLS crypto provider for kube and reqwest alike (both would otherwise try to
     // pick one and panic at client creation).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    ck8s_fleet::install_crypto_provider();
     match cli.command {
         Some(Command::Info(args)) => info(paths, &args),
-        Some(Command::Credentials(args)) => ck8s_console::secrets::command::run(&args, paths),
+        Some(Command::Credentials(args)) => ck8s_console::credentials::run(&args, paths),
         Some(Command::Completions(args)) => {
             let mut cmd = Cli::command();
             clap_complete::generate(args.shell, &mut cmd, "ck8s-console", &mut std::io::stdout());
@@ -145,9 +146,7 @@ fn demo_paths(paths: &Paths, demo_dir: &std::path::Path) -> anyhow::Result<Paths
 /// The simulated fleet the flags ask for; a bad scenario file is a usage error.
 fn sim_options(args: &SimArgs) -> anyhow::Result<SimOptions> {
     let scenario = match &args.scenario {
-        Some(path) => {
-            Some(ck8s_console::sim::scenario::load(path).map_err(|e| UsageError(e.to_string()))?)
-        }
+        Some(path) => Some(ck8s_sim::scenario::load(path).map_err(|e| UsageError(e.to_string()))?),
         None => None,
     };
     Ok(SimOptions {
@@ -172,11 +171,11 @@ async fn console(fleet: &config::Fleet, paths: &Paths, args: ConsoleArgs) -> any
         ))
         .into());
     }
-    let engine = ck8s_console::engine::Engine::new(
+    let engine = ck8s_fleet::engine::Engine::new(
         std::sync::Arc::new(fleet.clone()),
         paths,
-        ck8s_console::engine::actor_from_env(),
-        ck8s_console::engine::Tuning::default(),
+        ck8s_fleet::engine::actor_from_env(),
+        ck8s_fleet::engine::Tuning::default(),
     );
     let opts = ck8s_console::ui::UiOptions {
         themes_dir: paths.themes_dir.clone(),
@@ -188,9 +187,9 @@ async fn console(fleet: &config::Fleet, paths: &Paths, args: ConsoleArgs) -> any
     };
     let theme = ck8s_console::ui::resolve_theme(&opts).map_err(|e| UsageError(e.to_string()))?;
     let live = std::sync::Arc::new(
-        ck8s_console::sources::live::LiveFleet::start(
+        ck8s_fleet::sources::live::LiveFleet::start(
             fleet,
-            ck8s_console::sources::live::Intervals::default(),
+            ck8s_fleet::sources::live::Intervals::default(),
         )
         .await,
     );
@@ -258,12 +257,12 @@ async fn serve_sim(args: SimServeArgs) -> anyhow::Result<i32> {
         kubeconfig.display()
     ));
     if token_required {
-        let name = ck8s_console::sim::SIM_CREDENTIAL;
+        let name = ck8s_sim::SIM_CREDENTIAL;
         out.push_str(&format!(
             "credentials:  Prometheus and Alertmanager require the --metrics-token; the fleet \
              config names it `{name}`:\n              export {}=<token>   (or `ck8s-console \
              credentials set {name}`)\n",
-            ck8s_console::secrets::env_var(name)
+            ck8s_fleet::secrets::env_var(name)
         ));
     }
     print!("{out}");

@@ -9,9 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use ck8s_console::sources::alertmanager::{
-    Alert, AlertFilter, AlertState, AlertmanagerClient, AmError, ClusterState, Matcher,
-    PostableAlert, PostableSilence, Severity, SilenceState,
+use ck8s_fleet::sources::alertmanager::{AlertFilter, AlertmanagerClient, AmError};
+use ck8s_model::alert::{
+    Alert, AlertState, ClusterState, Matcher, PostableAlert, PostableSilence, Severity,
+    SilenceState,
 };
 
 const BINARY: &str = "/usr/bin/prometheus-alertmanager";
@@ -70,8 +71,8 @@ impl RealAlertmanager {
     }
 
     async fn wait_ready(&mut self) {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::new();
+        ck8s_fleet::install_crypto_provider();
+        let http = ck8s_fleet::sources::http_client().expect("an HTTP client");
         let ready = format!("{}/-/ready", self.url);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {

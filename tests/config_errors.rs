@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ck8s_console::config::{self, ConfigError, Problem};
+use ck8s_model::config::{self, ConfigError, Problem};
 
 fn fixture(kind: &str, name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use ck8s_console::sim::SimOptions;
+use ck8s_sim::SimOptions;
 use serde_json::Value;
 
 const TOKEN: &str = "sim-t0ken-4b1d";

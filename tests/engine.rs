@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use ck8s_console::engine::workflows::run_tag;
-use ck8s_console::sim::SimOptions;
+use ck8s_fleet::engine::workflows::run_tag;
+use ck8s_sim::SimOptions;
 use serde_json::Value;
 
 /// Who the runs are by (CK8S_CONSOLE_ACTOR): in journals, audit records and Events.

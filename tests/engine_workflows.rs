@@ -17,13 +17,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Datelike;
-use ck8s_console::config::{self, ClusterRole};
-use ck8s_console::engine::journal::{Outcome, RunSummary, StepState};
-use ck8s_console::engine::workflows::WorkflowKind;
-use ck8s_console::engine::workflows::run_tag;
-use ck8s_console::engine::{Engine, Hints, RunRequest, Tuning};
-use ck8s_console::paths::{PathEnv, Paths};
-use ck8s_console::sim::SimOptions;
+use ck8s_fleet::engine::journal::{Outcome, RunSummary, StepState};
+use ck8s_fleet::engine::workflows::WorkflowKind;
+use ck8s_fleet::engine::workflows::run_tag;
+use ck8s_fleet::engine::{Engine, Hints, RunRequest, Tuning};
+use ck8s_model::config::{self, ClusterRole};
+use ck8s_model::paths::{PathEnv, Paths};
+use ck8s_sim::SimOptions;
 use serde_json::Value;
 
 const ACTOR: &str = "oncall@workflow-tests";

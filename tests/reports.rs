@@ -12,8 +12,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use ck8s_console::config;
-use ck8s_console::sim::SimOptions;
+use ck8s_model::config;
+use ck8s_sim::SimOptions;
 use serde_json::Value;
 
 /// One demo fleet for every test of this file: building it takes seconds, and the reports

@@ -7,12 +7,11 @@ mod common;
 use std::time::Duration;
 
 use chrono::Utc;
-use ck8s_console::sim::SimOptions;
-use ck8s_console::slo;
-use ck8s_console::sources::alertmanager::{
-    AlertFilter, AlertState, AlertmanagerClient, PostableSilence, SilenceState,
-};
-use ck8s_console::sources::prometheus::PrometheusClient;
+use ck8s_fleet::sources::alertmanager::{AlertFilter, AlertmanagerClient};
+use ck8s_fleet::sources::prometheus::PrometheusClient;
+use ck8s_model::alert::{AlertState, PostableSilence, SilenceState};
+use ck8s_model::slo;
+use ck8s_sim::SimOptions;
 
 fn demo() -> common::Sim {
     common::start(SimOptions::default())

@@ -4,8 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use ck8s_console::sim::{SimOptions, scenario};
-use ck8s_console::sources::alertmanager::{AlertFilter, AlertmanagerClient};
+use ck8s_fleet::sources::alertmanager::{AlertFilter, AlertmanagerClient};
+use ck8s_sim::{SimOptions, scenario};
 
 #[test]
 fn incidents_happen_at_their_time() {

@@ -15,11 +15,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use ck8s_console::config::{Probe, ProbeKind};
-use ck8s_console::slo::{Exclusion, ExclusionKind};
-use ck8s_console::sources::prometheus::{
+use ck8s_fleet::sources::prometheus::{
     PrometheusClient, SloCache, slo_reports, slo_reports_cached,
 };
+use ck8s_model::config::{Probe, ProbeKind};
+use ck8s_model::slo::{Exclusion, ExclusionKind};
 
 /// The end of the data. Stockholm's autumn DST change (2026-10-25, a 25-hour day) is 26 days
 /// before it.
@@ -192,7 +192,7 @@ fn start_prometheus(dir: &Path, data: &Path) -> (Prometheus, String) {
 
 async fn wait_ready(prometheus: &mut Prometheus, url: &str, dir: &Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let http = reqwest::Client::new();
+    let http = ck8s_fleet::sources::http_client().expect("an HTTP client");
     loop {
         if let Ok(r) = http.get(format!("{url}/-/ready")).send().await
             && r.status().is_success()
@@ -214,7 +214,7 @@ async fn wait_ready(prometheus: &mut Prometheus, url: &str, dir: &Path) {
 fn cached_polls_equal_full_reads_on_real_prometheus() {
     require("promtool");
     require("prometheus");
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    ck8s_fleet::install_crypto_provider();
     let dir = tempfile::tempdir().expect("temp dir");
     let openmetrics = dir.path().join("probe.om");
     write_openmetrics(&openmetrics);

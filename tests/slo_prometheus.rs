@@ -14,9 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use ck8s_console::config::{Probe, ProbeKind};
-use ck8s_console::slo::{Exclusion, ExclusionKind};
-use ck8s_console::sources::prometheus::{PrometheusClient, QueryData, slo_reports};
+use ck8s_fleet::sources::prometheus::{PrometheusClient, QueryData, slo_reports};
+use ck8s_model::config::{Probe, ProbeKind};
+use ck8s_model::slo::{Exclusion, ExclusionKind};
 use serde_json::Value;
 
 /// The fixed "now" of the fixture, so the expected numbers never move. A Friday.
@@ -548,7 +548,7 @@ impl Prometheus {
     async fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         let ready = format!("{}/-/ready", self.url);
-        let http = reqwest::Client::new();
+        let http = ck8s_fleet::sources::http_client().expect("an HTTP client");
         loop {
             if let Ok(r) = http.get(&ready).send().await
                 && r.status().is_success()
@@ -599,7 +599,7 @@ async fn assert_backfill_visible(client: &PrometheusClient) {
 fn slo_reports_match_hand_computed_numbers_on_real_prometheus() {
     require("promtool");
     require("prometheus");
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    ck8s_fleet::install_crypto_provider();
     let dir = tempfile::tempdir().expect("temp dir");
     let started = Instant::now();
     let openmetrics = dir.path().join("probe.om");

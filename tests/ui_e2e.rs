@@ -55,7 +55,7 @@ fn start_sim_with(dir: &Path, extra: &[&str]) -> Sim {
     };
     // Building and settling the fleet takes a few seconds in a debug build.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while ck8s_console::config::load(&sim.fleet_file).is_err() {
+    while ck8s_model::config::load(&sim.fleet_file).is_err() {
         if let Ok(Some(status)) = sim.child.try_wait() {
             panic!("the simulator exited early: {status}");
         }
@@ -215,13 +215,13 @@ impl Tui {
 }
 
 /// The silences of one Alertmanager, through the console's own client.
-fn silences(url: &str) -> Vec<ck8s_console::sources::alertmanager::Silence> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+fn silences(url: &str) -> Vec<ck8s_model::alert::Silence> {
+    ck8s_fleet::install_crypto_provider();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let client = ck8s_console::sources::alertmanager::AlertmanagerClient::new(
+    let client = ck8s_fleet::sources::alertmanager::AlertmanagerClient::new(
         url,
         None,
         Duration::from_secs(10),
@@ -312,7 +312,7 @@ fn an_on_call_session_from_fleet_to_silence() {
     tui.send("\r");
     tui.wait_for("created");
 
-    let fleet = ck8s_console::config::load(&sim.fleet_file).unwrap();
+    let fleet = ck8s_model::config::load(&sim.fleet_file).unwrap();
     let globex = fleet.environment("globex").unwrap();
     let found = [&globex.sc.alertmanager, &globex.wc.alertmanager]
         .into_iter()
@@ -323,8 +323,8 @@ fn an_on_call_session_from_fleet_to_silence() {
     assert!(silence.matchers.iter().any(|m| m.name == "alertname"));
     // Silencing changes who gets paged: it is in the audit log, chained like any change.
     let audit_log = dir.path().join("state").join("audit.jsonl");
-    ck8s_console::engine::audit::verify(&audit_log).expect("an intact audit chain");
-    let records = ck8s_console::engine::audit::read(&audit_log).unwrap();
+    ck8s_fleet::engine::audit::verify(&audit_log).expect("an intact audit chain");
+    let records = ck8s_fleet::engine::audit::read(&audit_log).unwrap();
     let created = records
         .iter()
         .find(|r| r.action == "silence.create")
@@ -402,19 +402,19 @@ fn scaling_workers_from_the_console_with_an_override_reason() {
         .output()
         .expect("kubectl runs");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "4", "{out:?}");
-    let journals = ck8s_console::engine::journal::Journals::new(&state.join("runs"));
+    let journals = ck8s_fleet::engine::journal::Journals::new(&state.join("runs"));
     let (runs, errors) = journals.list();
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(runs.len(), 1);
     assert_eq!(
         runs[0].outcome,
-        Some(ck8s_console::engine::journal::Outcome::Succeeded)
+        Some(ck8s_fleet::engine::journal::Outcome::Succeeded)
     );
     assert_eq!(
         runs[0].reason.as_deref(),
         Some("INC-4711 capacity for the sale")
     );
-    let audited = ck8s_console::engine::audit::verify(&state.join("audit.jsonl")).unwrap();
+    let audited = ck8s_fleet::engine::audit::verify(&state.join("audit.jsonl")).unwrap();
     assert!(
         audited >= 3,
         "start, steps and finish are audited: {audited}"

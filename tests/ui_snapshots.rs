@@ -10,21 +10,21 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};
 
-use ck8s_console::config::{self, ClusterRole};
-use ck8s_console::engine::policy::{Decision, Finding};
-use ck8s_console::engine::{Plan, audit, journal};
-use ck8s_console::slo::{self, Exclusion, ExclusionKind, Samples};
-use ck8s_console::sources::alertmanager::{
-    Alert, AlertState, AlertStatus, Matcher, Receiver, Silence, SilenceState, SilenceStatus,
-};
-use ck8s_console::state::health::SourceHealth;
-use ck8s_console::state::rows::*;
-use ck8s_console::state::{ClusterState, FleetState};
 use ck8s_console::ui::app::{App, Effect, Modal, Pane, Permission, RunsData, Scope, UiEvent};
 use ck8s_console::ui::modals::pod::{ConditionInfo, ContainerInfo, EventInfo, PodDetails, PodTab};
 use ck8s_console::ui::render::{self, Ctx};
 use ck8s_console::ui::theme::Theme;
 use ck8s_console::ui::views::Views;
+use ck8s_fleet::engine::policy::{Decision, Finding};
+use ck8s_fleet::engine::{Plan, audit, journal};
+use ck8s_fleet::state::health::SourceHealth;
+use ck8s_fleet::state::rows::*;
+use ck8s_fleet::state::{ClusterState, FleetState};
+use ck8s_model::alert::{
+    Alert, AlertState, AlertStatus, Matcher, Receiver, Silence, SilenceState, SilenceStatus,
+};
+use ck8s_model::config::{self, ClusterRole};
+use ck8s_model::slo::{self, Exclusion, ExclusionKind, Samples};
 
 const FLEET: &str = r#"
 version = 1
@@ -373,7 +373,7 @@ trait Commit {
     fn commit(&mut self);
 }
 
-impl<R> Commit for ck8s_console::state::table::Table<R> {
+impl<R> Commit for ck8s_fleet::state::table::Table<R> {
     fn commit(&mut self) {
         self.commit_relist();
     }

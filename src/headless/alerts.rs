@@ -10,8 +10,8 @@ use super::output::{self, Cell, TextTable, Tone};
 use super::{Built, Report, Selection, SourceError};
 use crate::cli::{AlertsOptions, SeverityArg};
 use crate::config::ClusterRole;
-use crate::sources::alertmanager::{AlertState, MergedAlert, Severity, merge_alerts};
 use crate::state::FleetState;
+use ck8s_model::alert::{AlertState, MergedAlert, Severity, merge_alerts};
 
 #[derive(Debug, Serialize)]
 struct AlertsReport {

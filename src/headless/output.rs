@@ -199,16 +199,7 @@ pub fn print(text: &str) -> anyhow::Result<()> {
     }
 }
 
-/// An age as kubectl prints it: 45s, 12m, 5h, 3d (whole units, rounded down).
-pub fn age(seconds: i64) -> String {
-    let s = seconds.max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..172_800 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
-}
+pub use ck8s_model::format::age;
 
 #[cfg(test)]
 mod tests {
@@ -244,15 +235,5 @@ mod tests {
         let mut out = String::new();
         t.render(&mut out, true);
         assert_eq!(out, "A  B\n\x1b[1;31mx\x1b[0m  y\n");
-    }
-
-    #[test]
-    fn ages_read_like_kubectl() {
-        assert_eq!(age(-5), "0s");
-        assert_eq!(age(59), "59s");
-        assert_eq!(age(600), "10m");
-        assert_eq!(age(7200), "2h");
-        assert_eq!(age(47 * 3600), "47h");
-        assert_eq!(age(3 * 86_400 + 5), "3d");
     }
 }

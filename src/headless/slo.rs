@@ -13,7 +13,7 @@ use super::{Built, Report, Selection, SourceError};
 use crate::cli::SloOptions;
 use crate::config::{self, ClusterRole, Probe};
 use crate::slo::{SloReport, SloStatus};
-use crate::sources::prometheus::{self, PrometheusClient};
+use crate::sources::prometheus;
 
 #[derive(Debug, Serialize)]
 struct SloReportList {
@@ -118,13 +118,9 @@ async fn cluster_reports(
     if probes.is_empty() {
         return (Vec::new(), None);
     }
-    let client = match PrometheusClient::new(&cluster.prometheus, None, timeout) {
+    let client = match prometheus::cluster_client(cluster, timeout).await {
         Ok(c) => c,
-        Err(e) => return (Vec::new(), Some(fail(e.to_string()))),
-    };
-    let client = match crate::secrets::resolve(cluster.prometheus_credential.as_deref()).await {
-        Ok(credential) => client.with_credential(credential),
-        Err(e) => return (Vec::new(), Some(fail(e.to_string()))),
+        Err(e) => return (Vec::new(), Some(fail(e))),
     };
     let name = format!("{env}-{role}");
     let tz = fleet.policy.timezone;

@@ -11,10 +11,10 @@ use super::{Answer, Built, Report, Selection, SourceError, answer};
 use crate::backup;
 use crate::config::{self, ClusterRole};
 use crate::slo::SloStatus;
-use crate::sources::alertmanager::{AlertState, Severity};
 use crate::state::health::SourceHealth;
 use crate::state::rows::UpgradeLock;
 use crate::state::{ClusterHandle, ClusterState, FleetState};
+use ck8s_model::alert::{AlertState, Severity};
 
 /// How a cluster or environment is doing, worst first when compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

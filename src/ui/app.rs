@@ -27,7 +27,7 @@ use crate::engine::audit::AuditRecord;
 use crate::engine::journal::RunSummary;
 use crate::engine::workflows::WorkflowKind;
 use crate::engine::{Plan, RunRequest};
-use crate::sources::alertmanager::PostableSilence;
+use ck8s_model::alert::PostableSilence;
 
 /// The panes, in tab order. Number keys follow this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -240,14 +240,7 @@ pub struct Flash {
     pub seq: u64,
 }
 
-/// Whether the user may do an action in a cluster, per SelfSubjectAccessReview.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Permission {
-    Allowed,
-    Denied(String),
-    /// The check itself failed; treated as denied (default-deny).
-    Failed(String),
-}
+pub use ck8s_model::access::Permission;
 
 /// Why an action cannot run now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -982,7 +975,7 @@ impl App {
             self.flash(Level::Info, "no silence selected");
             return Vec::new();
         };
-        if s.silence.status.state == crate::sources::alertmanager::SilenceState::Expired {
+        if s.silence.status.state == ck8s_model::alert::SilenceState::Expired {
             self.flash(Level::Info, "that silence has already expired");
             return Vec::new();
         }

@@ -7,17 +7,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use ratatui::text::Span;
 
-/// A duration in the kubectl style, two significant units at most: `42s`, `5m`, `3h`,
-/// `4d`. Negative (clock skew) reads as `0s`.
-pub fn age(seconds: i64) -> String {
-    let s = seconds.max(0);
-    match s {
-        0..120 => format!("{s}s"),
-        120..7_200 => format!("{}m", s / 60),
-        7_200..172_800 => format!("{}h", s / 3_600),
-        _ => format!("{}d", s / 86_400),
-    }
-}
+pub use ck8s_model::format::age;
 
 /// The age of something created at unix second `t`, or `-` when unknown.
 pub fn age_at(t: Option<i64>, now: DateTime<Utc>) -> String {
@@ -196,16 +186,6 @@ pub fn contains_ci(haystack: &str, needle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ages_read_like_kubectl() {
-        assert_eq!(age(42), "42s");
-        assert_eq!(age(119), "119s");
-        assert_eq!(age(600), "10m");
-        assert_eq!(age(3 * 3600), "3h");
-        assert_eq!(age(5 * 86_400), "5d");
-        assert_eq!(age(-5), "0s");
-    }
 
     #[test]
     fn units_are_short() {

@@ -118,30 +118,7 @@ impl Danger {
     }
 }
 
-/// The Kubernetes permission an action needs, checked with a SelfSubjectAccessReview.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Rbac {
-    pub verb: &'static str,
-    pub group: &'static str,
-    pub resource: &'static str,
-    pub subresource: &'static str,
-}
-
-impl Rbac {
-    /// `get pods/log`.
-    pub fn describe(&self) -> String {
-        let mut s = format!("{} {}", self.verb, self.resource);
-        if !self.subresource.is_empty() {
-            s.push('/');
-            s.push_str(self.subresource);
-        }
-        if !self.group.is_empty() {
-            s.push('.');
-            s.push_str(self.group);
-        }
-        s
-    }
-}
+pub use ck8s_model::access::Rbac;
 
 /// A key as the registry names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

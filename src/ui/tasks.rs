@@ -7,22 +7,15 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{AsyncBufReadExt, StreamExt};
-use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
-};
-use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::Api;
-use kube::api::{ListParams, LogParams, PostParams};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::app::{Effect, Permission, RunsData, UiEvent};
 use super::keymap::{self, Rbac};
-use super::modals::pod::{PodDetails, PodTarget, TAIL_LINES, sanitize};
 use crate::config::ClusterRole;
 use crate::engine::{Engine, audit};
 use crate::sources::live::LiveFleet;
+use ck8s_fleet::inspect;
 
 /// How many environments keep their heavy sources (every pod, event, workload) running.
 /// Two lets an engineer flip between the troubled environment and a healthy one for
@@ -30,7 +23,6 @@ use crate::sources::live::LiveFleet;
 pub const KEEP_OPEN: usize = 2;
 /// Permission answers are reused this long (k9s caches SSARs for 5 minutes too).
 pub const PERMISSION_TTL: Duration = Duration::from_secs(300);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 enum EnvOp {
     Open(String),
@@ -102,7 +94,7 @@ impl Tasks {
             Effect::FetchPod(target) => {
                 let (live, tx) = (self.live.clone(), self.tx.clone());
                 tokio::spawn(async move {
-                    let result = fetch_pod(&live, &target).await.map(Box::new);
+                    let result = inspect::pod_details(&live, &target).await.map(Box::new);
                     let _ = tx.send(UiEvent::PodLoaded { target, result }).await;
                 });
             }
@@ -110,7 +102,11 @@ impl Tasks {
                 self.stop_logs();
                 let (live, tx) = (self.live.clone(), self.tx.clone());
                 self.log_tail = Some(tokio::spawn(async move {
-                    let error = tail_logs(&live, &target, id, &tx).await.err();
+                    let deliver = |lines| {
+                        let tx = tx.clone();
+                        async move { tx.send(UiEvent::LogLines { id, lines }).await.is_ok() }
+                    };
+                    let error = inspect::follow_log(&live, &target, deliver).await.err();
                     let _ = tx.send(UiEvent::LogEnded { id, error }).await;
                 }));
             }
@@ -255,7 +251,6 @@ impl Tasks {
         for role in ClusterRole::ALL {
             let (live, tx, env) = (self.live.clone(), self.tx.clone(), env.clone());
             tokio::spawn(async move {
-                let client = live.kube_client(&env, role).await;
                 // One review per distinct permission; several actions may share one.
                 let mut answers: HashMap<Rbac, Permission> = HashMap::new();
                 for spec in keymap::with_rbac() {
@@ -263,12 +258,7 @@ impl Tasks {
                     let result = match answers.get(&rbac) {
                         Some(r) => r.clone(),
                         None => {
-                            let r = match &client {
-                                Some(c) => review(c.clone(), &rbac).await,
-                                None => Permission::Failed(
-                                    "no Kubernetes client for this cluster".into(),
-                                ),
-                            };
+                            let r = inspect::review(&live, &env, role, &rbac).await;
                             answers.insert(rbac, r.clone());
                             r
                         }
@@ -288,104 +278,6 @@ impl Tasks {
     }
 }
 
-/// One SelfSubjectAccessReview.
-async fn review(client: kube::Client, rbac: &Rbac) -> Permission {
-    let review = SelfSubjectAccessReview {
-        spec: SelfSubjectAccessReviewSpec {
-            resource_attributes: Some(ResourceAttributes {
-                verb: Some(rbac.verb.to_string()),
-                group: Some(rbac.group.to_string()),
-                resource: Some(rbac.resource.to_string()),
-                subresource: (!rbac.subresource.is_empty()).then(|| rbac.subresource.to_string()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let api: Api<SelfSubjectAccessReview> = Api::all(client);
-    match tokio::time::timeout(REQUEST_TIMEOUT, api.create(&PostParams::default(), &review)).await {
-        Ok(Ok(r)) => match r.status {
-            Some(s) if s.allowed => Permission::Allowed,
-            Some(s) => Permission::Denied(s.reason.unwrap_or_default()),
-            None => Permission::Failed("the review came back without a status".into()),
-        },
-        Ok(Err(e)) => Permission::Failed(e.to_string()),
-        Err(_) => Permission::Failed("timed out".into()),
-    }
-}
-
-async fn client_for(live: &LiveFleet, target: &PodTarget) -> Result<kube::Client, String> {
-    live.kube_client(&target.env, target.role)
-        .await
-        .ok_or_else(|| {
-            format!(
-                "no Kubernetes client for {} (see the kubernetes source status)",
-                target.cluster()
-            )
-        })
-}
-
-async fn fetch_pod(live: &LiveFleet, target: &PodTarget) -> Result<PodDetails, String> {
-    let client = client_for(live, target).await?;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &target.namespace);
-    let events: Api<Event> = Api::namespaced(client, &target.namespace);
-    let selector = format!("involvedObject.name={}", target.name);
-    let params = ListParams::default().fields(&selector);
-    let (pod, events) = tokio::time::timeout(REQUEST_TIMEOUT, async {
-        futures::join!(pods.get(&target.name), events.list(&params))
-    })
-    .await
-    .map_err(|_| "timed out".to_string())?;
-    let pod = pod.map_err(|e| e.to_string())?;
-    // Events are a nicety: a failure to list them must not hide the pod.
-    let mut events = events.map(|l| l.items).unwrap_or_default();
-    events.retain(|e| e.involved_object.name.as_deref() == Some(target.name.as_str()));
-    Ok(PodDetails::from_pod(&pod, &events))
-}
-
-/// Follows the pod's log, sending lines in batches, until the stream ends or the task is
-/// aborted.
-async fn tail_logs(
-    live: &LiveFleet,
-    target: &PodTarget,
-    id: u64,
-    tx: &mpsc::Sender<UiEvent>,
-) -> Result<(), String> {
-    let client = client_for(live, target).await?;
-    let pods: Api<Pod> = Api::namespaced(client, &target.namespace);
-    // A pod with several containers needs one named; take the first app container.
-    let container = tokio::time::timeout(REQUEST_TIMEOUT, pods.get(&target.name))
-        .await
-        .map_err(|_| "timed out".to_string())?
-        .map_err(|e| e.to_string())?
-        .spec
-        .and_then(|s| s.containers.first().map(|c| c.name.clone()));
-    let params = LogParams {
-        follow: true,
-        tail_lines: Some(TAIL_LINES),
-        container,
-        ..LogParams::default()
-    };
-    let stream = pods
-        .log_stream(&target.name, &params)
-        .await
-        .map_err(|e| e.to_string())?;
-    // Whatever arrived together goes in one message, so a chatty pod cannot flood the
-    // event loop with one message per line.
-    let mut batches = std::pin::pin!(stream.lines().ready_chunks(256));
-    while let Some(batch) = batches.next().await {
-        let mut lines = Vec::with_capacity(batch.len());
-        for line in batch {
-            lines.push(sanitize(&line.map_err(|e| e.to_string())?));
-        }
-        if tx.send(UiEvent::LogLines { id, lines }).await.is_err() {
-            return Ok(());
-        }
-    }
-    Ok(())
-}
-
 /// The SLO targets of a cluster with no error budget left, from the console's SLO reports,
 /// which the policy weighs before a disruptive workflow and the engine cannot cheaply work
 /// out itself. `None` until the reports are in: the plan then says it was not checked.
@@ -402,7 +294,7 @@ fn exhausted_budgets(
         cluster
             .slo
             .iter()
-            .filter(|r| r.budget_left_fraction.is_some() && r.budget_left_minutes <= 0.0)
+            .filter(|r| r.budget_spent())
             .map(|r| r.target.clone())
             .collect(),
     )
@@ -416,7 +308,7 @@ fn audit_silence(
     env: &str,
     role: ClusterRole,
     id: &str,
-    silence: &crate::sources::alertmanager::PostableSilence,
+    silence: &ck8s_model::alert::PostableSilence,
 ) {
     let matchers: Vec<String> = silence.matchers.iter().map(|m| m.to_string()).collect();
     let detail = serde_json::json!({

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
-use crate::sources::alertmanager::Severity;
+use ck8s_model::alert::Severity;
 
 pub const DEFAULT: &str = "dark";
 pub const MONOCHROME: &str = "monochrome";

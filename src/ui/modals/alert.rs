@@ -9,7 +9,7 @@ use super::super::format;
 use super::super::panes::alerts::{self, AlertsView};
 use super::super::render::Ctx;
 use super::Scroll;
-use crate::sources::alertmanager::MergedAlert;
+use ck8s_model::alert::MergedAlert;
 
 #[derive(Debug)]
 pub struct AlertModal {

@@ -6,7 +6,6 @@
 
 use std::collections::VecDeque;
 
-use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, Event, Pod};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -16,27 +15,13 @@ use super::super::format;
 use super::super::keymap::Action;
 use super::super::render::Ctx;
 use super::Scroll;
-use crate::config::ClusterRole;
 
 /// Lines of log kept per tail.
 pub const LOG_LINES: usize = 2_000;
-/// Lines the tail asks for when it starts.
-pub const TAIL_LINES: i64 = 200;
 
-/// Which pod, where.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PodTarget {
-    pub env: String,
-    pub role: ClusterRole,
-    pub namespace: String,
-    pub name: String,
-}
-
-impl PodTarget {
-    pub fn cluster(&self) -> String {
-        format!("{}-{}", self.env, self.role)
-    }
-}
+pub use ck8s_fleet::inspect::{
+    ConditionInfo, ContainerInfo, EventInfo, PodDetails, PodTarget, TAIL_LINES, sanitize,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PodTab {
@@ -84,200 +69,6 @@ impl<T> From<Result<T, String>> for Loading<T> {
             Err(e) => Loading::Failed(e),
         }
     }
-}
-
-/// What the overlay shows of a pod, projected from the full object.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PodDetails {
-    pub phase: String,
-    pub reason: Option<String>,
-    pub node: Option<String>,
-    pub ip: Option<String>,
-    pub qos: Option<String>,
-    pub created: Option<i64>,
-    pub started: Option<i64>,
-    pub owner: Option<String>,
-    pub service_account: Option<String>,
-    pub labels: Vec<(String, String)>,
-    pub containers: Vec<ContainerInfo>,
-    pub conditions: Vec<ConditionInfo>,
-    pub events: Vec<EventInfo>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ContainerInfo {
-    pub name: String,
-    pub image: String,
-    pub init: bool,
-    pub ready: bool,
-    pub restarts: i32,
-    /// `running`, `waiting: CrashLoopBackOff`, `terminated: Error (exit 1)`.
-    pub state: String,
-    pub state_since: Option<i64>,
-    pub problem: bool,
-    /// The previous run's end, when it restarted.
-    pub last: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ConditionInfo {
-    pub kind: String,
-    pub status: String,
-    pub reason: String,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EventInfo {
-    pub warning: bool,
-    pub reason: String,
-    pub message: String,
-    pub count: i32,
-    pub last_seen: Option<i64>,
-}
-
-fn secs(t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Option<i64> {
-    t.as_ref().map(|t| t.0.as_second())
-}
-
-impl PodDetails {
-    /// Projects a pod and its events (newest first in the result).
-    pub fn from_pod(pod: &Pod, events: &[Event]) -> PodDetails {
-        let meta = &pod.metadata;
-        let spec = pod.spec.as_ref();
-        let status = pod.status.as_ref();
-        let statuses = |init: bool| {
-            status
-                .and_then(|s| {
-                    if init {
-                        s.init_container_statuses.as_ref()
-                    } else {
-                        s.container_statuses.as_ref()
-                    }
-                })
-                .cloned()
-                .unwrap_or_default()
-        };
-        let mut containers = Vec::new();
-        for (init, list) in [
-            (true, spec.and_then(|s| s.init_containers.as_ref())),
-            (false, spec.map(|s| &s.containers)),
-        ] {
-            let st = statuses(init);
-            for c in list.into_iter().flatten() {
-                let cs = st.iter().find(|s| s.name == c.name);
-                containers.push(container(
-                    &c.name,
-                    c.image.as_deref().unwrap_or(""),
-                    init,
-                    cs,
-                ));
-            }
-        }
-        let mut labels: Vec<(String, String)> = meta
-            .labels
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        labels.sort();
-        let mut events: Vec<EventInfo> = events
-            .iter()
-            .map(|e| EventInfo {
-                warning: e.type_.as_deref() == Some("Warning"),
-                reason: e.reason.clone().unwrap_or_default(),
-                message: e.message.clone().unwrap_or_default(),
-                count: e.count.unwrap_or(1),
-                last_seen: secs(&e.last_timestamp)
-                    .or_else(|| e.event_time.as_ref().map(|t| t.0.as_second()))
-                    .or_else(|| secs(&e.first_timestamp)),
-            })
-            .collect();
-        events.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
-        PodDetails {
-            phase: status
-                .and_then(|s| s.phase.clone())
-                .unwrap_or_else(|| "Unknown".into()),
-            reason: status.and_then(|s| s.reason.clone()),
-            node: spec.and_then(|s| s.node_name.clone()),
-            ip: status.and_then(|s| s.pod_ip.clone()),
-            qos: status.and_then(|s| s.qos_class.clone()),
-            created: secs(&meta.creation_timestamp),
-            started: status.and_then(|s| secs(&s.start_time)),
-            owner: meta
-                .owner_references
-                .iter()
-                .flatten()
-                .find(|o| o.controller == Some(true))
-                .or_else(|| meta.owner_references.iter().flatten().next())
-                .map(|o| format!("{}/{}", o.kind, o.name)),
-            service_account: spec.and_then(|s| s.service_account_name.clone()),
-            labels,
-            containers,
-            conditions: status
-                .and_then(|s| s.conditions.as_ref())
-                .into_iter()
-                .flatten()
-                .map(|c| ConditionInfo {
-                    kind: c.type_.clone(),
-                    status: c.status.clone(),
-                    reason: c.reason.clone().unwrap_or_default(),
-                    message: c.message.clone().unwrap_or_default(),
-                })
-                .collect(),
-            events,
-        }
-    }
-}
-
-fn container(name: &str, image: &str, init: bool, cs: Option<&ContainerStatus>) -> ContainerInfo {
-    let (state, since, problem) = cs
-        .and_then(|s| s.state.as_ref())
-        .map(describe_state)
-        .unwrap_or_else(|| ("unknown".into(), None, false));
-    ContainerInfo {
-        name: name.to_string(),
-        image: image.to_string(),
-        init,
-        ready: cs.is_some_and(|s| s.ready),
-        restarts: cs.map_or(0, |s| s.restart_count),
-        state,
-        state_since: since,
-        problem,
-        last: cs
-            .and_then(|s| s.last_state.as_ref())
-            .and_then(|l| l.terminated.as_ref())
-            .map(|t| {
-                format!(
-                    "last run ended: {} (exit {})",
-                    t.reason.as_deref().unwrap_or("terminated"),
-                    t.exit_code
-                )
-            }),
-    }
-}
-
-fn describe_state(s: &ContainerState) -> (String, Option<i64>, bool) {
-    if let Some(r) = &s.running {
-        return ("running".into(), secs(&r.started_at), false);
-    }
-    if let Some(w) = &s.waiting {
-        let reason = w.reason.as_deref().unwrap_or("waiting");
-        return (
-            format!("waiting: {reason}"),
-            None,
-            reason != "ContainerCreating" && reason != "PodInitializing",
-        );
-    }
-    if let Some(t) = &s.terminated {
-        let reason = t.reason.as_deref().unwrap_or("terminated");
-        return (
-            format!("terminated: {reason} (exit {})", t.exit_code),
-            secs(&t.finished_at),
-            t.exit_code != 0,
-        );
-    }
-    ("unknown".into(), None, false)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -363,35 +154,6 @@ impl LogBuffer {
         }
         self.scroll.apply(action);
     }
-}
-
-/// Makes a log line safe to print: escape sequences removed (a log must not move the
-/// cursor or change colours of the console), tabs expanded, other controls shown as `·`.
-pub fn sanitize(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{1b}' => {
-                // CSI: ESC [ params final-byte; other escapes: ESC + one char.
-                if chars.peek() == Some(&'[') {
-                    chars.next();
-                    for n in chars.by_ref() {
-                        if ('@'..='~').contains(&n) {
-                            break;
-                        }
-                    }
-                } else {
-                    chars.next();
-                }
-            }
-            '\t' => out.push_str("    "),
-            '\r' | '\n' => {}
-            c if c.is_control() => out.push('·'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The pod overlay.
@@ -745,43 +507,5 @@ mod tests {
         assert!(b.follow);
         b.ended(Some("EOF".into()));
         assert_eq!(b.state, LogState::Failed("EOF".into()));
-    }
-
-    #[test]
-    fn log_lines_cannot_drive_the_terminal() {
-        assert_eq!(sanitize("\u{1b}[31mred\u{1b}[0m\tend\r"), "red    end");
-        assert_eq!(sanitize("bell\u{7}"), "bell·");
-        assert_eq!(sanitize("\u{1b}]0;title"), "0;title");
-    }
-
-    #[test]
-    fn a_crash_looping_pod_projects_its_state_and_events() {
-        let pod: Pod = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "p", "namespace": "n", "creationTimestamp": "2026-11-28T10:00:00Z",
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "p-1", "uid": "u", "controller": true}],
-                "labels": {"app": "p"}},
-            "spec": {"nodeName": "w1", "containers": [{"name": "app", "image": "img:1"}]},
-            "status": {"phase": "Running", "podIP": "10.0.0.1",
-                "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
-                "containerStatuses": [{"name": "app", "image": "img:1", "imageID": "", "ready": false, "restartCount": 4,
-                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
-                    "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}
-        }))
-        .unwrap();
-        let ev: Event = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "e"}, "involvedObject": {}, "type": "Warning", "reason": "BackOff",
-            "message": "Back-off restarting failed container", "count": 9, "lastTimestamp": "2026-11-28T10:05:00Z"
-        }))
-        .unwrap();
-        let d = PodDetails::from_pod(&pod, &[ev]);
-        assert_eq!(d.owner.as_deref(), Some("ReplicaSet/p-1"));
-        let c = &d.containers[0];
-        assert_eq!(
-            (c.state.as_str(), c.problem, c.restarts),
-            ("waiting: CrashLoopBackOff", true, 4)
-        );
-        assert_eq!(c.last.as_deref(), Some("last run ended: Error (exit 1)"));
-        assert_eq!(d.events[0].count, 9);
-        assert!(d.events[0].warning);
     }
 }

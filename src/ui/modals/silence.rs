@@ -15,7 +15,7 @@ use ratatui_textarea::{CursorMove, TextArea};
 use super::super::format;
 use super::super::render::Ctx;
 use crate::config::{self, ClusterRole};
-use crate::sources::alertmanager::{Alert, MergedAlert, PostableSilence};
+use ck8s_model::alert::{Alert, MergedAlert, PostableSilence};
 
 const DURATION: usize = 0;
 const COMMENT: usize = 1;
@@ -307,7 +307,7 @@ impl super::Form for SilenceForm {
 mod tests {
     use super::super::Form;
     use super::*;
-    use crate::sources::alertmanager::{AlertState, AlertStatus};
+    use ck8s_model::alert::{AlertState, AlertStatus};
     use crossterm::event::{KeyCode, KeyModifiers};
 
     pub fn alert() -> MergedAlert {

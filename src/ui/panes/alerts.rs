@@ -12,10 +12,8 @@ use super::super::format;
 use super::super::render::Ctx;
 use super::super::widgets::table::{Column, TableRow, TableView, cell, scroll, styled};
 use crate::config::ClusterRole;
-use crate::sources::alertmanager::{
-    AlertState, MergedAlert, Severity, Silence, SilenceState, merge_alerts,
-};
 use crate::state::FleetState;
+use ck8s_model::alert::{AlertState, MergedAlert, Severity, Silence, SilenceState, merge_alerts};
 
 /// Alerts that fire all the time on purpose (dead man's switches); listing them on
 /// every cluster would bury the real ones.

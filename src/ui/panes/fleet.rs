@@ -18,10 +18,10 @@ use super::super::theme::Theme;
 use super::super::widgets::table::{Column, TableRow, cell, render_window, styled};
 use crate::backup;
 use crate::config::{ClusterRole, Policy};
-use crate::sources::alertmanager::{AlertState, Severity};
 use crate::state::health::SourceHealth;
 use crate::state::rows::UpgradeLock;
 use crate::state::{ClusterState, EnvHandle, FleetState};
+use ck8s_model::alert::{AlertState, Severity};
 
 /// Whether a cluster's API server answers, judged by its node watch.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,409 @@
+//! What the console reads from a cluster on demand, beside the watched tables: one pod in
+//! full with its events, a pod's log as it is written, and whether the user may do an
+//! action (SelfSubjectAccessReview). Each returns domain types, so the console never
+//! handles Kubernetes objects itself.
+
+use std::time::Duration;
+
+use futures::{AsyncBufReadExt, StreamExt};
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, Event, Pod};
+use kube::Api;
+use kube::api::{ListParams, LogParams, PostParams};
+
+use crate::config::ClusterRole;
+use crate::sources::live::LiveFleet;
+use ck8s_model::access::{Permission, Rbac};
+
+/// Lines the tail asks for when it starts.
+pub const TAIL_LINES: i64 = 200;
+/// How long one request may take before the answer is "timed out".
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Which pod, where.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PodTarget {
+    pub env: String,
+    pub role: ClusterRole,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl PodTarget {
+    pub fn cluster(&self) -> String {
+        format!("{}-{}", self.env, self.role)
+    }
+}
+
+/// What the overlay shows of a pod, projected from the full object.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PodDetails {
+    pub phase: String,
+    pub reason: Option<String>,
+    pub node: Option<String>,
+    pub ip: Option<String>,
+    pub qos: Option<String>,
+    pub created: Option<i64>,
+    pub started: Option<i64>,
+    pub owner: Option<String>,
+    pub service_account: Option<String>,
+    pub labels: Vec<(String, String)>,
+    pub containers: Vec<ContainerInfo>,
+    pub conditions: Vec<ConditionInfo>,
+    pub events: Vec<EventInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerInfo {
+    pub name: String,
+    pub image: String,
+    pub init: bool,
+    pub ready: bool,
+    pub restarts: i32,
+    /// `running`, `waiting: CrashLoopBackOff`, `terminated: Error (exit 1)`.
+    pub state: String,
+    pub state_since: Option<i64>,
+    pub problem: bool,
+    /// The previous run's end, when it restarted.
+    pub last: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConditionInfo {
+    pub kind: String,
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventInfo {
+    pub warning: bool,
+    pub reason: String,
+    pub message: String,
+    pub count: i32,
+    pub last_seen: Option<i64>,
+}
+
+fn secs(t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Option<i64> {
+    t.as_ref().map(|t| t.0.as_second())
+}
+
+impl PodDetails {
+    /// Projects a pod and its events (newest first in the result).
+    pub fn from_pod(pod: &Pod, events: &[Event]) -> PodDetails {
+        let meta = &pod.metadata;
+        let spec = pod.spec.as_ref();
+        let status = pod.status.as_ref();
+        let statuses = |init: bool| {
+            status
+                .and_then(|s| {
+                    if init {
+                        s.init_container_statuses.as_ref()
+                    } else {
+                        s.container_statuses.as_ref()
+                    }
+                })
+                .cloned()
+                .unwrap_or_default()
+        };
+        let mut containers = Vec::new();
+        for (init, list) in [
+            (true, spec.and_then(|s| s.init_containers.as_ref())),
+            (false, spec.map(|s| &s.containers)),
+        ] {
+            let st = statuses(init);
+            for c in list.into_iter().flatten() {
+                let cs = st.iter().find(|s| s.name == c.name);
+                containers.push(container(
+                    &c.name,
+                    c.image.as_deref().unwrap_or(""),
+                    init,
+                    cs,
+                ));
+            }
+        }
+        let mut labels: Vec<(String, String)> = meta
+            .labels
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        labels.sort();
+        let mut events: Vec<EventInfo> = events
+            .iter()
+            .map(|e| EventInfo {
+                warning: e.type_.as_deref() == Some("Warning"),
+                reason: e.reason.clone().unwrap_or_default(),
+                message: e.message.clone().unwrap_or_default(),
+                count: e.count.unwrap_or(1),
+                last_seen: secs(&e.last_timestamp)
+                    .or_else(|| e.event_time.as_ref().map(|t| t.0.as_second()))
+                    .or_else(|| secs(&e.first_timestamp)),
+            })
+            .collect();
+        events.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
+        PodDetails {
+            phase: status
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_else(|| "Unknown".into()),
+            reason: status.and_then(|s| s.reason.clone()),
+            node: spec.and_then(|s| s.node_name.clone()),
+            ip: status.and_then(|s| s.pod_ip.clone()),
+            qos: status.and_then(|s| s.qos_class.clone()),
+            created: secs(&meta.creation_timestamp),
+            started: status.and_then(|s| secs(&s.start_time)),
+            owner: meta
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|o| o.controller == Some(true))
+                .or_else(|| meta.owner_references.iter().flatten().next())
+                .map(|o| format!("{}/{}", o.kind, o.name)),
+            service_account: spec.and_then(|s| s.service_account_name.clone()),
+            labels,
+            containers,
+            conditions: status
+                .and_then(|s| s.conditions.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|c| ConditionInfo {
+                    kind: c.type_.clone(),
+                    status: c.status.clone(),
+                    reason: c.reason.clone().unwrap_or_default(),
+                    message: c.message.clone().unwrap_or_default(),
+                })
+                .collect(),
+            events,
+        }
+    }
+}
+
+fn container(name: &str, image: &str, init: bool, cs: Option<&ContainerStatus>) -> ContainerInfo {
+    let (state, since, problem) = cs
+        .and_then(|s| s.state.as_ref())
+        .map(describe_state)
+        .unwrap_or_else(|| ("unknown".into(), None, false));
+    ContainerInfo {
+        name: name.to_string(),
+        image: image.to_string(),
+        init,
+        ready: cs.is_some_and(|s| s.ready),
+        restarts: cs.map_or(0, |s| s.restart_count),
+        state,
+        state_since: since,
+        problem,
+        last: cs
+            .and_then(|s| s.last_state.as_ref())
+            .and_then(|l| l.terminated.as_ref())
+            .map(|t| {
+                format!(
+                    "last run ended: {} (exit {})",
+                    t.reason.as_deref().unwrap_or("terminated"),
+                    t.exit_code
+                )
+            }),
+    }
+}
+
+fn describe_state(s: &ContainerState) -> (String, Option<i64>, bool) {
+    if let Some(r) = &s.running {
+        return ("running".into(), secs(&r.started_at), false);
+    }
+    if let Some(w) = &s.waiting {
+        let reason = w.reason.as_deref().unwrap_or("waiting");
+        return (
+            format!("waiting: {reason}"),
+            None,
+            reason != "ContainerCreating" && reason != "PodInitializing",
+        );
+    }
+    if let Some(t) = &s.terminated {
+        let reason = t.reason.as_deref().unwrap_or("terminated");
+        return (
+            format!("terminated: {reason} (exit {})", t.exit_code),
+            secs(&t.finished_at),
+            t.exit_code != 0,
+        );
+    }
+    ("unknown".into(), None, false)
+}
+
+/// Makes a log line safe to print: escape sequences removed (a log must not move the
+/// cursor or change colours of the console), tabs expanded, other controls shown as `·`.
+pub fn sanitize(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => {
+                // CSI: ESC [ params final-byte; other escapes: ESC + one char.
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    for n in chars.by_ref() {
+                        if ('@'..='~').contains(&n) {
+                            break;
+                        }
+                    }
+                } else {
+                    chars.next();
+                }
+            }
+            '\t' => out.push_str("    "),
+            '\r' | '\n' => {}
+            c if c.is_control() => out.push('·'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One SelfSubjectAccessReview in a cluster: may the user do `rbac` there?
+pub async fn review(live: &LiveFleet, env: &str, role: ClusterRole, rbac: &Rbac) -> Permission {
+    let Some(client) = live.kube_client(env, role).await else {
+        return Permission::Failed("no Kubernetes client for this cluster".into());
+    };
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(rbac.verb.to_string()),
+                group: Some(rbac.group.to_string()),
+                resource: Some(rbac.resource.to_string()),
+                subresource: (!rbac.subresource.is_empty()).then(|| rbac.subresource.to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: Api<SelfSubjectAccessReview> = Api::all(client);
+    match tokio::time::timeout(REQUEST_TIMEOUT, api.create(&PostParams::default(), &review)).await {
+        Ok(Ok(r)) => match r.status {
+            Some(s) if s.allowed => Permission::Allowed,
+            Some(s) => Permission::Denied(s.reason.unwrap_or_default()),
+            None => Permission::Failed("the review came back without a status".into()),
+        },
+        Ok(Err(e)) => Permission::Failed(e.to_string()),
+        Err(_) => Permission::Failed("timed out".into()),
+    }
+}
+
+async fn client_for(live: &LiveFleet, target: &PodTarget) -> Result<kube::Client, String> {
+    live.kube_client(&target.env, target.role)
+        .await
+        .ok_or_else(|| {
+            format!(
+                "no Kubernetes client for {} (see the kubernetes source status)",
+                target.cluster()
+            )
+        })
+}
+
+/// The pod in full, with the events about it.
+pub async fn pod_details(live: &LiveFleet, target: &PodTarget) -> Result<PodDetails, String> {
+    let client = client_for(live, target).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &target.namespace);
+    let events: Api<Event> = Api::namespaced(client, &target.namespace);
+    let selector = format!("involvedObject.name={}", target.name);
+    let params = ListParams::default().fields(&selector);
+    let (pod, events) = tokio::time::timeout(REQUEST_TIMEOUT, async {
+        futures::join!(pods.get(&target.name), events.list(&params))
+    })
+    .await
+    .map_err(|_| "timed out".to_string())?;
+    let pod = pod.map_err(|e| e.to_string())?;
+    // Events are a nicety: a failure to list them must not hide the pod.
+    let mut events = events.map(|l| l.items).unwrap_or_default();
+    events.retain(|e| e.involved_object.name.as_deref() == Some(target.name.as_str()));
+    Ok(PodDetails::from_pod(&pod, &events))
+}
+
+/// Follows the pod's log from its last [`TAIL_LINES`] lines, handing `deliver` the lines
+/// (made safe to print) in batches, until the stream ends or `deliver` says stop.
+pub async fn follow_log<F, Fut>(
+    live: &LiveFleet,
+    target: &PodTarget,
+    mut deliver: F,
+) -> Result<(), String>
+where
+    F: FnMut(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let client = client_for(live, target).await?;
+    let pods: Api<Pod> = Api::namespaced(client, &target.namespace);
+    // A pod with several containers needs one named; take the first app container.
+    let container = tokio::time::timeout(REQUEST_TIMEOUT, pods.get(&target.name))
+        .await
+        .map_err(|_| "timed out".to_string())?
+        .map_err(|e| e.to_string())?
+        .spec
+        .and_then(|s| s.containers.first().map(|c| c.name.clone()));
+    let params = LogParams {
+        follow: true,
+        tail_lines: Some(TAIL_LINES),
+        container,
+        ..LogParams::default()
+    };
+    let stream = pods
+        .log_stream(&target.name, &params)
+        .await
+        .map_err(|e| e.to_string())?;
+    // Whatever arrived together goes in one batch, so a chatty pod cannot flood the
+    // console's event loop with one message per line.
+    let mut batches = std::pin::pin!(stream.lines().ready_chunks(256));
+    while let Some(batch) = batches.next().await {
+        let mut lines = Vec::with_capacity(batch.len());
+        for line in batch {
+            lines.push(sanitize(&line.map_err(|e| e.to_string())?));
+        }
+        if !deliver(lines).await {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_cannot_drive_the_terminal() {
+        assert_eq!(sanitize("\u{1b}[31mred\u{1b}[0m\tend\r"), "red    end");
+        assert_eq!(sanitize("bell\u{7}"), "bell·");
+        assert_eq!(sanitize("\u{1b}]0;title"), "0;title");
+    }
+
+    #[test]
+    fn a_crash_looping_pod_projects_its_state_and_events() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "n", "creationTimestamp": "2026-11-28T10:00:00Z",
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "p-1", "uid": "u", "controller": true}],
+                "labels": {"app": "p"}},
+            "spec": {"nodeName": "w1", "containers": [{"name": "app", "image": "img:1"}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.1",
+                "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+                "containerStatuses": [{"name": "app", "image": "img:1", "imageID": "", "ready": false, "restartCount": 4,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}
+        }))
+        .unwrap();
+        let ev: Event = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "e"}, "involvedObject": {}, "type": "Warning", "reason": "BackOff",
+            "message": "Back-off restarting failed container", "count": 9, "lastTimestamp": "2026-11-28T10:05:00Z"
+        }))
+        .unwrap();
+        let d = PodDetails::from_pod(&pod, &[ev]);
+        assert_eq!(d.owner.as_deref(), Some("ReplicaSet/p-1"));
+        let c = &d.containers[0];
+        assert_eq!(
+            (c.state.as_str(), c.problem, c.restarts),
+            ("waiting: CrashLoopBackOff", true, 4)
+        );
+        assert_eq!(c.last.as_deref(), Some("last run ended: Error (exit 1)"));
+        assert_eq!(d.events[0].count, 9);
+        assert!(d.events[0].warning);
+    }
+}

@@ -1,0 +1,340 @@
+//! The one live model of the fleet: environments, their two clusters, and per cluster
+//! compact tables fed by watchers and pollers. Sources write; the console and the
+//! reports read snapshots. Nothing here does I/O.
+
+pub mod health;
+pub mod rows;
+pub mod table;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use chrono::{DateTime, Utc};
+
+use self::health::SourceHealth;
+use self::rows::*;
+use self::table::Table;
+use crate::config::{self, ClusterRole};
+
+/// Shares repeated strings (namespaces, node names, statuses, label keys and values)
+/// between rows, so 30 000 pods cost a few hundred bytes each.
+#[derive(Debug, Default)]
+pub struct Interner(HashSet<Str>);
+
+impl Interner {
+    pub fn get(&mut self, s: &str) -> Str {
+        if let Some(v) = self.0.get(s) {
+            return v.clone();
+        }
+        let v: Str = Arc::from(s);
+        self.0.insert(v.clone());
+        v
+    }
+}
+
+/// The Velero, Harbor and OpenSearch backup picture of a cluster.
+#[derive(Debug, Default)]
+pub struct BackupTables {
+    pub backups: Table<BackupRow>,
+    pub schedules: Table<ScheduleRow>,
+    pub restores: Table<RestoreRow>,
+    pub locations: Table<StorageLocationRow>,
+    pub cronjobs: Table<CronJobRow>,
+    pub jobs: Table<JobRow>,
+}
+
+/// The Cluster API objects a service cluster holds (for itself and its wc).
+#[derive(Debug, Default)]
+pub struct CapiTables {
+    pub clusters: Table<CapiClusterRow>,
+    pub control_planes: Table<MachineSetRow>,
+    pub machine_deployments: Table<MachineSetRow>,
+    pub machines: Table<MachineRow>,
+}
+
+/// Everything known about one cluster.
+#[derive(Debug, Default)]
+pub struct ClusterState {
+    /// Per source name ("pods", "nodes", "alertmanager", ...).
+    pub health: BTreeMap<&'static str, SourceHealth>,
+    /// The API server's reported version (`/version`).
+    pub version: Option<String>,
+    /// `kube-system` ConfigMaps; only the Welkin apps ones carry data.
+    pub welkin_config: Table<std::collections::BTreeMap<String, String>>,
+    pub nodes: Table<NodeRow>,
+    pub pods: Table<PodRow>,
+    // One table per watched kind: a watcher's relist replaces its whole table, so two
+    // watchers must never share one.
+    pub deployments: Table<WorkloadRow>,
+    pub statefulsets: Table<WorkloadRow>,
+    pub daemonsets: Table<WorkloadRow>,
+    pub events: Table<EventRow>,
+    pub pvcs: Table<PvcRow>,
+    pub backup: BackupTables,
+    pub capi: CapiTables,
+    pub node_usage: HashMap<String, Usage>,
+    pub pod_usage: HashMap<(Str, Box<str>), Usage>,
+    pub alerts: Vec<ck8s_model::alert::Alert>,
+    pub silences: Vec<ck8s_model::alert::Silence>,
+    pub slo: Vec<crate::slo::SloReport>,
+    pub interner: Interner,
+}
+
+impl ClusterState {
+    /// The worst health of its sources, for one-glance summaries.
+    pub fn overall_health(&self) -> SourceHealth {
+        self.health
+            .values()
+            .max_by_key(|h| h.severity())
+            .cloned()
+            .unwrap_or(SourceHealth::Idle)
+    }
+
+    /// The installed Welkin apps version (`kube-system/welkin-apps-meta`).
+    pub fn apps_version(&self) -> Option<&str> {
+        self.welkin_config
+            .get("kube-system", "welkin-apps-meta")
+            .and_then(|d| d.get("version"))
+            .map(String::as_str)
+    }
+
+    /// The apps upgrade lock (`kube-system/welkin-apps-upgrade`), while one is held.
+    pub fn upgrade_lock(&self) -> Option<UpgradeLock> {
+        let d = self
+            .welkin_config
+            .get("kube-system", "welkin-apps-upgrade")?;
+        Some(UpgradeLock {
+            target_version: d.get("version").cloned().unwrap_or_default(),
+            since: d.get("timestamp").cloned(),
+            last_apply_step: d.get("last_apply_step").cloned(),
+        })
+    }
+
+    /// Deployments, StatefulSets and DaemonSets together.
+    pub fn workloads(&self) -> impl Iterator<Item = &WorkloadRow> {
+        self.deployments
+            .values()
+            .chain(self.statefulsets.values())
+            .chain(self.daemonsets.values())
+    }
+
+    /// (ready, total) nodes.
+    pub fn nodes_ready(&self) -> (usize, usize) {
+        let ready = self
+            .nodes
+            .values()
+            .filter(|n| n.ready == Some(true))
+            .count();
+        (ready, self.nodes.len())
+    }
+}
+
+/// A cheap "something changed" signal: a counter the UI compares against the one it
+/// last drew, plus a wake-up for tasks that wait.
+#[derive(Debug, Default)]
+pub struct Changes {
+    generation: AtomicU64,
+    notify: tokio::sync::Notify,
+}
+
+impl Changes {
+    pub fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        self.notify.notify_waiters();
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    pub async fn wait(&self) {
+        self.notify.notified().await;
+    }
+}
+
+/// One cluster's state behind a lock, with the fleet's change signal.
+#[derive(Debug)]
+pub struct ClusterHandle {
+    pub env: String,
+    pub role: ClusterRole,
+    pub config: config::ClusterConfig,
+    state: RwLock<ClusterState>,
+    changes: Arc<Changes>,
+}
+
+impl ClusterHandle {
+    pub fn new(
+        env: &str,
+        role: ClusterRole,
+        config: config::ClusterConfig,
+        changes: Arc<Changes>,
+    ) -> ClusterHandle {
+        ClusterHandle {
+            env: env.to_string(),
+            role,
+            config,
+            state: RwLock::new(ClusterState::default()),
+            changes,
+        }
+    }
+
+    /// `<env>-<sc|wc>`.
+    pub fn name(&self) -> String {
+        format!("{}-{}", self.env, self.role)
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, ClusterState> {
+        // Writers never panic halfway through an update, so a poisoned lock still
+        // holds consistent data.
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` under the write lock and signals a change.
+    pub fn update<T>(&self, f: impl FnOnce(&mut ClusterState) -> T) -> T {
+        let out = {
+            let mut guard: RwLockWriteGuard<'_, ClusterState> =
+                self.state.write().unwrap_or_else(|e| e.into_inner());
+            f(&mut guard)
+        };
+        self.changes.bump();
+        out
+    }
+
+    pub fn set_health(&self, source: &'static str, health: SourceHealth) {
+        self.update(|s| {
+            s.health.insert(source, health);
+        });
+    }
+
+    pub fn health(&self, source: &'static str) -> SourceHealth {
+        self.read()
+            .health
+            .get(source)
+            .cloned()
+            .unwrap_or(SourceHealth::Idle)
+    }
+
+    /// Records a failure of `source` (stale, or unauthorized).
+    pub fn source_failed(
+        &self,
+        source: &'static str,
+        now: DateTime<Utc>,
+        error: String,
+        unauthorized: bool,
+    ) {
+        self.update(|s| {
+            let next = s
+                .health
+                .get(source)
+                .cloned()
+                .unwrap_or(SourceHealth::Syncing)
+                .failed(now, error, unauthorized);
+            s.health.insert(source, next);
+        });
+    }
+}
+
+/// An environment: its two clusters.
+#[derive(Debug)]
+pub struct EnvHandle {
+    pub name: String,
+    pub accent: Option<String>,
+    pub sc: Arc<ClusterHandle>,
+    pub wc: Arc<ClusterHandle>,
+}
+
+impl EnvHandle {
+    pub fn cluster(&self, role: ClusterRole) -> &Arc<ClusterHandle> {
+        match role {
+            ClusterRole::Sc => &self.sc,
+            ClusterRole::Wc => &self.wc,
+        }
+    }
+
+    pub fn clusters(&self) -> [&Arc<ClusterHandle>; 2] {
+        [&self.sc, &self.wc]
+    }
+}
+
+/// The whole fleet's live state.
+#[derive(Debug)]
+pub struct FleetState {
+    pub envs: Vec<Arc<EnvHandle>>,
+    pub policy: config::Policy,
+    pub changes: Arc<Changes>,
+}
+
+impl FleetState {
+    pub fn new(fleet: &config::Fleet) -> FleetState {
+        let changes = Arc::new(Changes::default());
+        let envs = fleet
+            .environments
+            .iter()
+            .map(|e| {
+                let handle = |role: ClusterRole| {
+                    Arc::new(ClusterHandle::new(
+                        &e.name,
+                        role,
+                        e.cluster(role).clone(),
+                        changes.clone(),
+                    ))
+                };
+                Arc::new(EnvHandle {
+                    name: e.name.clone(),
+                    accent: e.accent.clone(),
+                    sc: handle(ClusterRole::Sc),
+                    wc: handle(ClusterRole::Wc),
+                })
+            })
+            .collect();
+        FleetState {
+            envs,
+            policy: fleet.policy.clone(),
+            changes,
+        }
+    }
+
+    pub fn env(&self, name: &str) -> Option<&Arc<EnvHandle>> {
+        self.envs.iter().find(|e| e.name == name)
+    }
+
+    pub fn clusters(&self) -> impl Iterator<Item = &Arc<ClusterHandle>> {
+        self.envs.iter().flat_map(|e| e.clusters())
+    }
+}
+
+/// A fleet state of one environment with no data, for tests that fill it by hand.
+#[cfg(any(test, feature = "testkit"))]
+pub fn test_fleet(env: &str) -> FleetState {
+    let text = format!(
+        "version = 1\n[[environment]]\nname = \"{env}\"\n\
+         [environment.sc]\nkubeconfig = \"/k\"\ncontext = \"sc\"\nprometheus = \"http://p\"\nalertmanager = \"http://a\"\n\
+         [environment.wc]\nkubeconfig = \"/k\"\ncontext = \"wc\"\nprometheus = \"http://p\"\nalertmanager = \"http://a\"\n"
+    );
+    let fleet =
+        config::parse(&text, std::path::Path::new("/f.toml")).expect("the test fleet parses");
+    FleetState::new(&fleet)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interner_shares_one_allocation() {
+        let mut i = Interner::default();
+        let a = i.get("production");
+        let b = i.get("production");
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn overall_health_is_the_worst_source() {
+        let mut s = ClusterState::default();
+        s.health
+            .insert("nodes", SourceHealth::Connected { since: Utc::now() });
+        s.health.insert("pods", SourceHealth::Syncing);
+        assert_eq!(s.overall_health(), SourceHealth::Syncing);
+    }
+}

@@ -1,0 +1,350 @@
+//! kube-rs, the client the console uses, against the simulator: paging, watching, and
+//! the console's own watchers surviving 410 Gone and dropped connections.
+
+/// The simulator fixture shared with the console's tests, and the kube-rs and HTTPS
+/// clients that only this crate's tests need.
+#[path = "../../../tests/common/sim.rs"]
+mod sim_fixture;
+
+mod common {
+    #![allow(dead_code)]
+
+    pub use super::sim_fixture::*;
+
+    /// An HTTPS client that trusts the sim's CA.
+    pub fn sim_http(sim: &Sim) -> reqwest::Client {
+        let text = std::fs::read_to_string(&sim.kubeconfig).expect("kubeconfig");
+        let doc: serde_json::Value = serde_yaml_ng::from_str(&text).expect("kubeconfig is YAML");
+        let ca_b64 = doc["clusters"][0]["cluster"]["certificate-authority-data"]
+            .as_str()
+            .expect("CA data");
+        use base64::Engine;
+        let ca = base64::engine::general_purpose::STANDARD
+            .decode(ca_b64)
+            .expect("CA is base64");
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA is PEM"))
+            .build()
+            .expect("http client")
+    }
+
+    /// POSTs a fault-injection endpoint of a cluster's API server.
+    pub async fn inject(sim: &Sim, context: &str, fault: &str) {
+        let (server, token) = admin_endpoint(sim, context);
+        let resp = sim_http(sim)
+            .post(format!("{server}/sim/v1/{fault}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("fault endpoint answers");
+        assert!(resp.status().is_success(), "{fault}: {}", resp.status());
+    }
+
+    /// A kube client for a context of the sim's kubeconfig.
+    pub async fn kube_client(sim: &Sim, context: &str) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(&sim.kubeconfig).expect("kubeconfig");
+        let opts = kube::config::KubeConfigOptions {
+            context: Some(context.to_string()),
+            ..Default::default()
+        };
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
+            .await
+            .expect("kube config");
+        kube::Client::try_from(cfg).expect("kube client")
+    }
+}
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ck8s_fleet::sources::live::{Intervals, LiveFleet};
+use ck8s_model::config;
+use ck8s_sim::SimOptions;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::runtime::watcher;
+
+#[test]
+fn paging_lists_five_thousand_pods_exactly_once() {
+    let sim = common::start(SimOptions {
+        environments: 1,
+        pods_per_cluster: 5000,
+        ..SimOptions::default()
+    });
+    let expected = sim
+        .fleet
+        .cluster("acme-wc")
+        .unwrap()
+        .sim
+        .store
+        .count(*ck8s_sim::registry::ids::PODS);
+    assert!(expected >= 5000, "the sim built {expected} pods");
+    sim.rt.block_on(async {
+        let pods: Api<Pod> = Api::all(common::kube_client(&sim, "acme-wc").await);
+        let mut names = BTreeSet::new();
+        let mut pages = 0;
+        let mut params = ListParams::default().limit(500);
+        loop {
+            let page = pods.list(&params).await.expect("a page");
+            assert!(page.items.len() <= 500);
+            pages += 1;
+            for p in &page.items {
+                let key = format!(
+                    "{}/{}",
+                    p.metadata.namespace.as_deref().unwrap(),
+                    p.metadata.name.as_deref().unwrap()
+                );
+                assert!(names.insert(key), "a pod listed twice");
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(c) => params = params.continue_token(&c),
+                None => break,
+            }
+        }
+        assert_eq!(names.len(), expected);
+        assert!(pages >= expected / 500, "{pages} pages");
+    });
+}
+
+/// A kube-rs watcher and `kubectl get -w` see the same pods come and go.
+#[test]
+fn watcher_sees_what_kubectl_sees() {
+    let sim = common::small();
+    let mut kubectl = sim
+        .kubectl_command(&[
+            "--context",
+            "acme-wc",
+            "get",
+            "pods",
+            "-n",
+            "production",
+            "-w",
+            "--output-watch-events",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl starts");
+    let seen_by_kubectl = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let out = BufReader::new(kubectl.stdout.take().unwrap());
+    let sink = seen_by_kubectl.clone();
+    std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    sim.rt.block_on(async {
+        let client = common::kube_client(&sim, "acme-wc").await;
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "production");
+        let mut stream = watcher::watcher(pods, watcher::Config::default()).boxed();
+        // Drain the initial list.
+        loop {
+            if let watcher::Event::InitDone = stream.next().await.unwrap().unwrap() {
+                break;
+            }
+        }
+        let deploys: Api<Deployment> = Api::namespaced(client, "production");
+        let patch = serde_json::json!({"spec": {"replicas": 0}});
+        deploys
+            .patch("search", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+        let mut deleted = BTreeSet::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while tokio::time::Instant::now() < deadline {
+            let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(5), stream.next()).await
+            else {
+                continue;
+            };
+            if let Ok(watcher::Event::Delete(p)) = ev {
+                deleted.insert(p.metadata.name.unwrap());
+            }
+            let gone =
+                Api::<Pod>::namespaced(common::kube_client(&sim, "acme-wc").await, "production")
+                    .list(&ListParams::default().labels("app=search"))
+                    .await
+                    .unwrap()
+                    .items
+                    .is_empty();
+            if gone && !deleted.is_empty() {
+                break;
+            }
+        }
+        assert!(!deleted.is_empty(), "the watcher saw the scale-down");
+        // kubectl saw each of those deletions too.
+        common::eventually(
+            "kubectl to print the deletions",
+            Duration::from_secs(30),
+            || {
+                let lines = seen_by_kubectl.lock().unwrap();
+                deleted
+                    .iter()
+                    .all(|name| {
+                        lines.iter().any(|l| {
+                            let mut cols = l.split_whitespace();
+                            cols.next() == Some("DELETED") && cols.next() == Some(name.as_str())
+                        })
+                    })
+                    .then_some(())
+            },
+        );
+    });
+    let _ = kubectl.kill();
+    let _ = kubectl.wait();
+}
+
+fn live_fleet(sim: &common::Sim) -> LiveFleet {
+    let fleet = config::load(&sim.fleet_file).expect("the sim writes a valid fleet config");
+    sim.rt.block_on(async {
+        let live = LiveFleet::start(&fleet, Intervals::default()).await;
+        live.open("acme").await;
+        assert!(
+            live.wait_settled(&["pods", "nodes"], Duration::from_secs(60))
+                .await,
+            "sources sync"
+        );
+        live
+    })
+}
+
+/// The console's pod table never shrinks while its watcher reconnects after a dropped
+/// connection, nor while it relists after 410 Gone.
+#[test]
+fn relist_after_gone_never_shows_a_partial_table() {
+    let sim = common::small();
+    let live = live_fleet(&sim);
+    let wc = live.state.env("acme").unwrap().wc.clone();
+    let initial = wc.read().pods.len();
+    assert!(initial > 50, "{initial} pods");
+    let lists_before = wc.read().pods.lists();
+
+    let min_seen = Arc::new(AtomicUsize::new(usize::MAX));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (wc, min_seen, stop) = (wc.clone(), min_seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                min_seen.fetch_min(wc.read().pods.len(), Ordering::Relaxed);
+                std::thread::yield_now();
+            }
+        })
+    };
+    sim.rt.block_on(async {
+        // A dropped connection: the watcher resumes from its resourceVersion.
+        common::inject(&sim, "acme-wc", "drop-watches").await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        // History gone, then dropped again: the resume gets 410 and must relist.
+        common::inject(&sim, "acme-wc", "compact").await;
+        common::inject(&sim, "acme-wc", "drop-watches").await;
+    });
+    common::eventually("a relist", Duration::from_secs(60), || {
+        (wc.read().pods.lists() > lists_before).then_some(())
+    });
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    let min = min_seen.load(Ordering::Relaxed);
+    assert!(
+        min >= initial,
+        "the table shrank to {min} of {initial} pods during the relist"
+    );
+    assert_eq!(wc.read().pods.len(), initial);
+    assert!(wc.health("pods").is_ok(), "{:?}", wc.health("pods"));
+}
+
+/// A source whose API server is unreachable is marked stale, and keeps its last rows.
+#[test]
+fn unreachable_cluster_goes_stale_and_keeps_its_rows() {
+    let sim = common::small();
+    let live = live_fleet(&sim);
+    let wc = live.state.env("acme").unwrap().wc.clone();
+    let nodes = wc.read().nodes.len();
+    sim.fleet.stop_cluster("acme-wc");
+    common::eventually(
+        "the wc nodes source to go stale",
+        Duration::from_secs(60),
+        || {
+            matches!(
+                wc.health("nodes"),
+                ck8s_fleet::state::health::SourceHealth::Stale { .. }
+            )
+            .then_some(())
+        },
+    );
+    assert_eq!(wc.read().nodes.len(), nodes, "stale rows stay visible");
+}
+
+/// Exec-plugin credentials (as cloud CLIs and OIDC helpers issue them) expire; the
+/// sources fetch new ones and keep watching, without a restart.
+#[test]
+fn expired_exec_credentials_are_refreshed() {
+    let sim = common::small();
+    let (server, token) = common::admin_endpoint(&sim, "acme-wc");
+    let dir = sim.dir.path();
+    let calls = dir.join("calls.log");
+    let plugin = dir.join("credential-plugin.sh");
+    // Credentials valid for 12 s; kube-rs refreshes 10 s before expiry, so a request
+    // after ~2 s already needs a new one.
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho call >> {calls}\nexp=$(date -u -d '+12 seconds' +%Y-%m-%dT%H:%M:%SZ)\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"%s\",\"expirationTimestamp\":\"%s\"}}}}' \"$SIM_TOKEN\" \"$exp\"\n",
+            calls = calls.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let original: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(&sim.kubeconfig).unwrap()).unwrap();
+    let ca = original["clusters"][0]["cluster"]["certificate-authority-data"].clone();
+    let kubeconfig = dir.join("exec-kubeconfig");
+    let doc = serde_json::json!({
+        "apiVersion": "v1", "kind": "Config", "current-context": "acme-wc",
+        "clusters": [{"name": "acme-wc", "cluster": {"server": server, "certificate-authority-data": ca}}],
+        "users": [{"name": "exec", "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1", "command": plugin.to_str().unwrap(),
+            "env": [{"name": "SIM_TOKEN", "value": token}], "interactiveMode": "Never"}}}],
+        "contexts": [{"name": "acme-wc", "context": {"cluster": "acme-wc", "user": "exec"}}],
+    });
+    std::fs::write(&kubeconfig, serde_yaml_ng::to_string(&doc).unwrap()).unwrap();
+    let mut fleet = config::load(&sim.fleet_file).unwrap();
+    for env in &mut fleet.environments {
+        env.wc.kubeconfig = kubeconfig.clone();
+    }
+    sim.rt.block_on(async {
+        let live = LiveFleet::start(&fleet, Intervals::default()).await;
+        live.open("acme").await;
+        assert!(
+            live.wait_settled(&["pods", "nodes"], Duration::from_secs(60))
+                .await
+        );
+        let wc = live.state.env("acme").unwrap().wc.clone();
+        let lists = wc.read().pods.lists();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        // Reconnecting needs fresh credentials now.
+        common::inject(&sim, "acme-wc", "compact").await;
+        common::inject(&sim, "acme-wc", "drop-watches").await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while wc.read().pods.lists() <= lists {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no relist with refreshed credentials: {:?}",
+                wc.health("pods")
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(wc.health("pods").is_ok(), "{:?}", wc.health("pods"));
+    });
+    let n = std::fs::read_to_string(&calls).unwrap().lines().count();
+    assert!(
+        n >= 2,
+        "the plugin ran {n} time(s); expired credentials were not refreshed"
+    );
+}

@@ -1,0 +1,162 @@
+//! `pods/log`: plausible, reproducible container output, and `follow=true` streaming
+//! that ends when the pod goes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::Params;
+use crate::cluster::ClusterSim;
+use crate::registry::{KINDS, ids};
+use crate::status::ApiError;
+
+/// Simulated seconds between two log lines of a container.
+const LINE_EVERY_SECS: i64 = 7;
+/// Lines a log starts with when no tail is asked for, like a container that ran a while.
+const HISTORY: i64 = 200;
+
+fn hash(s: &str) -> u64 {
+    crate::hash::fnv64(s.as_bytes())
+}
+
+fn log_line(
+    pod: &str,
+    container: &str,
+    crashing: bool,
+    n: i64,
+    at: DateTime<Utc>,
+    stamps: bool,
+) -> String {
+    let h = hash(&format!("{pod}/{container}/{n}"));
+    let text = if crashing && n % 5 == 4 {
+        "level=error msg=\"fatal: could not connect to database: connection refused\"".to_string()
+    } else {
+        const PATHS: &[&str] = &[
+            "/healthz",
+            "/api/v1/orders",
+            "/api/v1/users",
+            "/metrics",
+            "/",
+        ];
+        let path = PATHS[(h % PATHS.len() as u64) as usize];
+        let ms = 1 + h % 250;
+        format!(
+            "level=info msg=\"request handled\" method=GET path={path} status=200 duration={ms}ms"
+        )
+    };
+    if stamps {
+        format!("{} {text}\n", at.format("%Y-%m-%dT%H:%M:%S%.9fZ"))
+    } else {
+        format!("{text}\n")
+    }
+}
+
+/// Serves a container log. Errors mirror the real server's: an unknown pod is 404, an
+/// unknown container 400.
+pub fn serve(cluster: Arc<ClusterSim>, (ns, name): &(String, String), params: &Params) -> Response {
+    match prepare(&cluster, ns, name, params) {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn prepare(
+    cluster: &Arc<ClusterSim>,
+    ns: &str,
+    name: &str,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let k = &KINDS[*ids::PODS];
+    let pod = cluster
+        .store
+        .get(*ids::PODS, ns, name)
+        .ok_or_else(|| ApiError::not_found(k.group, k.plural, name))?;
+    let containers: Vec<String> = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str().map(String::from))
+        .collect();
+    let container = match params.get("container") {
+        Some(c) if containers.contains(c) => c.clone(),
+        Some(c) => {
+            return Err(ApiError::bad_request(format!(
+                "container {c} is not valid for pod {name}"
+            )));
+        }
+        None if containers.len() == 1 => containers[0].clone(),
+        None => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            )));
+        }
+    };
+    if pod["status"]["phase"] == "Pending" {
+        return Err(ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
+        )));
+    }
+    let crashing = pod["metadata"]["annotations"]["sim.ck8s.io/crashloop"] == "true";
+    let stamps = params.get("timestamps").is_some_and(|v| v == "true");
+    let tail = params
+        .get("tailLines")
+        .and_then(|t| t.parse::<i64>().ok())
+        .unwrap_or(HISTORY)
+        .clamp(0, HISTORY);
+    let now = cluster.clock.now();
+    let n_now = now.timestamp() / LINE_EVERY_SECS;
+    let at = move |n: i64| DateTime::from_timestamp(n * LINE_EVERY_SECS, 0).unwrap_or(now);
+    let mut text = String::new();
+    for n in (n_now - tail + 1)..=n_now {
+        text.push_str(&log_line(name, &container, crashing, n, at(n), stamps));
+    }
+    let follow = params.get("follow").is_some_and(|v| v == "true");
+    if !follow {
+        return Ok(([(header::CONTENT_TYPE, "text/plain")], text).into_response());
+    }
+    let cluster = cluster.clone();
+    let (ns, name) = (ns.to_string(), name.to_string());
+    let uid = pod["metadata"]["uid"].clone();
+    let stream = async_stream::stream! {
+        yield Ok::<_, std::convert::Infallible>(Bytes::from(text));
+        let mut n = n_now;
+        loop {
+            cluster.clock.sleep(Duration::from_secs(LINE_EVERY_SECS as u64)).await;
+            let alive = cluster.store.get(*ids::PODS, &ns, &name).is_some_and(|p: Arc<Value>| p["metadata"]["uid"] == uid);
+            if !alive {
+                break;
+            }
+            n += 1;
+            yield Ok(Bytes::from(log_line(&name, &container, crashing, n, at(n), stamps)));
+        }
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_reproducible_and_crashers_log_errors() {
+        let t = Utc::now();
+        assert_eq!(
+            log_line("p", "c", false, 3, t, false),
+            log_line("p", "c", false, 3, t, false)
+        );
+        assert!(log_line("p", "c", true, 4, t, false).contains("level=error"));
+        assert!(
+            log_line("p", "c", false, 4, t, true).starts_with(&t.format("%Y-%m-%dT").to_string())
+        );
+    }
+}

@@ -1,0 +1,870 @@
+//! The Kubernetes API server of one simulated cluster. Every resource goes through the
+//! same generic handlers; what differs per kind is a row in the registry.
+
+mod discovery;
+mod logs;
+pub mod patch;
+mod protobuf;
+pub mod rbac;
+pub mod selectors;
+pub mod table;
+mod watch;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use serde_json::{Value, json};
+
+use self::patch::PatchType;
+use self::selectors::{FieldSelector, LabelSelector};
+use crate::cluster::{ClusterSim, FleetOps, Role};
+use crate::registry::{self, KINDS, Kind, KindId, Sub, ids};
+use crate::status::{ApiError, success_status};
+use crate::store::{DeleteOptions, Obj, Part, namespace_of};
+
+/// Shared by every handler of one cluster's API server.
+#[derive(Clone)]
+pub struct ApiState {
+    pub cluster: Arc<ClusterSim>,
+    pub fleet: Arc<dyn FleetOps>,
+}
+
+type Params = HashMap<String, String>;
+type ApiResult = Result<Response, ApiError>;
+
+/// How the client asked for objects: whole, as metadata only, or as a printed Table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Full,
+    Metadata,
+    Table,
+}
+
+fn form(headers: &HeaderMap) -> Form {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // The first media type the client lists is its preference.
+    let first = accept.split(',').next().unwrap_or("");
+    if first.contains("as=Table") {
+        Form::Table
+    } else if first.contains("as=PartialObjectMetadata") {
+        Form::Metadata
+    } else {
+        Form::Full
+    }
+}
+
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/version", get(version))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/api", get(core_versions))
+        .route("/apis", get(|| async { json_ok(discovery::group_list()) }))
+        .route("/api/{version}", get(core_resources))
+        .route("/apis/{group}/{version}", get(group_resources))
+        .route("/openapi/v2", get(openapi_v2))
+        .route(
+            "/openapi/v3",
+            get(|| async { json_ok(json!({"paths": {}})) }),
+        )
+        .route("/sim/v1/compact", post(compact))
+        .route("/sim/v1/drop-watches", post(drop_watches))
+        .fallback(dispatch)
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .with_state(state)
+}
+
+fn json_ok(v: Value) -> Response {
+    axum::Json(v).into_response()
+}
+
+/// Bearer-token authentication. Health and version are public, as on a real cluster.
+async fn authenticate(State(st): State<ApiState>, mut req: Request, next: Next) -> Response {
+    if st
+        .cluster
+        .stopped
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONNECTION, "close")],
+            "the simulated cluster is stopped",
+        )
+            .into_response();
+    }
+    let path = req.uri().path();
+    if matches!(path, "/healthz" | "/readyz" | "/livez" | "/version") {
+        return next.run(req).await;
+    }
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match token.and_then(|t| st.cluster.credentials.role_of(t)) {
+        Some(role) => {
+            req.extensions_mut().insert(role);
+            next.run(req).await
+        }
+        None => ApiError::unauthorized().into_response(),
+    }
+}
+
+/// The cluster's Kubernetes version: the newest control-plane kubelet, which is what an
+/// HA apiserver mid-upgrade reports from its upgraded members.
+fn git_version(st: &ApiState) -> String {
+    let (nodes, _) = st.cluster.store.list(*ids::NODES, None);
+    nodes
+        .iter()
+        .filter(|n| {
+            n["metadata"]["labels"]
+                .get("node-role.kubernetes.io/control-plane")
+                .is_some()
+        })
+        .filter_map(|n| n["status"]["nodeInfo"]["kubeletVersion"].as_str())
+        .max_by_key(|v| version_key(v))
+        .unwrap_or("v1.33.4")
+        .to_string()
+}
+
+fn version_key(v: &str) -> Vec<u32> {
+    v.trim_start_matches('v')
+        .split('.')
+        .map(|p| p.parse().unwrap_or(0))
+        .collect()
+}
+
+async fn version(State(st): State<ApiState>) -> Response {
+    json_ok(discovery::version(&git_version(&st)))
+}
+
+async fn core_versions(headers: HeaderMap) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    json_ok(discovery::core_versions(host))
+}
+
+fn not_found_path() -> ApiError {
+    ApiError {
+        code: 404,
+        reason: "NotFound",
+        message: "the server could not find the requested resource".into(),
+        details: None,
+    }
+}
+
+async fn core_resources(axum::extract::Path(version): axum::extract::Path<String>) -> ApiResult {
+    discovery::resource_list("", &version)
+        .map(json_ok)
+        .ok_or_else(not_found_path)
+}
+
+async fn group_resources(
+    axum::extract::Path((group, version)): axum::extract::Path<(String, String)>,
+) -> ApiResult {
+    discovery::resource_list(&group, &version)
+        .map(json_ok)
+        .ok_or_else(not_found_path)
+}
+
+async fn openapi_v2(State(st): State<ApiState>, headers: HeaderMap) -> Response {
+    // An empty schema set: clients then validate nothing client-side, as with CRDs that
+    // publish no schema, and rely on the server.
+    let version = git_version(&st);
+    let wants_protobuf = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("protobuf"));
+    if wants_protobuf {
+        return (
+            [(
+                header::CONTENT_TYPE,
+                "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+            )],
+            protobuf::empty_openapi_v2(&version),
+        )
+            .into_response();
+    }
+    json_ok(json!({
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": version},
+        "paths": {},
+        "definitions": {},
+    }))
+}
+
+fn require_admin(role: &Role) -> Result<(), ApiError> {
+    if *role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            role.user(),
+            "create",
+            "sim",
+            "faults",
+            None,
+        ))
+    }
+}
+
+/// Fault injection for tests: forget watch history so resumes get 410 Gone.
+async fn compact(State(st): State<ApiState>, req: Request) -> ApiResult {
+    require_admin(req.extensions().get::<Role>().unwrap_or(&Role::ReadOnly))?;
+    st.cluster.store.compact();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Fault injection for tests: end every open watch, as a dropped connection does.
+async fn drop_watches(State(st): State<ApiState>, req: Request) -> ApiResult {
+    require_admin(req.extensions().get::<Role>().unwrap_or(&Role::ReadOnly))?;
+    st.cluster.store.drop_watches();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A resource path, parsed: `/api/v1/namespaces/ns/pods/name/log` and the like.
+#[derive(Debug)]
+struct Target {
+    kind: KindId,
+    namespace: Option<String>,
+    name: Option<String>,
+    sub: Option<Sub>,
+}
+
+impl Target {
+    fn k(&self) -> &'static Kind {
+        &KINDS[self.kind]
+    }
+
+    fn ns(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("")
+    }
+
+    fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("")
+    }
+}
+
+fn parse_target(path: &str) -> Result<Target, ApiError> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return Err(not_found_path()),
+    };
+    let namespaced_kind =
+        |p: &str| registry::find(group, version, p).filter(|k| KINDS[*k].namespaced);
+    let (namespace, rest) = match rest {
+        ["namespaces", ns, plural, ..] if namespaced_kind(plural).is_some() => {
+            (Some(ns.to_string()), &rest[2..])
+        }
+        _ => (None, rest),
+    };
+    let (plural, name, sub) = match rest {
+        [p] => (*p, None, None),
+        [p, n] => (*p, Some(n.to_string()), None),
+        [p, n, s] => (*p, Some(n.to_string()), Some(*s)),
+        _ => return Err(not_found_path()),
+    };
+    let kind = registry::find(group, version, plural).ok_or_else(not_found_path)?;
+    let k = &KINDS[kind];
+    if k.namespaced && name.is_some() && namespace.is_none() {
+        return Err(not_found_path());
+    }
+    let sub = match sub {
+        None => None,
+        Some(s) => Some(
+            k.subresources
+                .iter()
+                .copied()
+                .find(|x| x.name() == s)
+                .ok_or_else(not_found_path)?,
+        ),
+    };
+    Ok(Target {
+        kind,
+        namespace,
+        name,
+        sub,
+    })
+}
+
+/// The RBAC verb of a request.
+fn verb(method: &Method, t: &Target, params: &Params) -> &'static str {
+    let watching = params.get("watch").is_some_and(|w| w == "true" || w == "1");
+    match (method.as_str(), t.name.is_some()) {
+        ("GET", false) if watching => "watch",
+        ("GET", false) => "list",
+        ("GET", true) => "get",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", false) => "deletecollection",
+        ("DELETE", true) => "delete",
+        _ => "unknown",
+    }
+}
+
+fn authorize(role: Role, verb: &str, t: &Target) -> Result<(), ApiError> {
+    let k = t.k();
+    let resource = match t.sub {
+        Some(s) => format!("{}/{}", k.plural, s.name()),
+        None => k.plural.to_string(),
+    };
+    if rbac::allowed(role, verb, k.group, &resource) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            role.user(),
+            verb,
+            k.group,
+            &resource,
+            t.namespace.as_deref(),
+        ))
+    }
+}
+
+async fn dispatch(
+    State(st): State<ApiState>,
+    method: Method,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
+    let role = req
+        .extensions()
+        .get::<Role>()
+        .copied()
+        .unwrap_or(Role::ReadOnly);
+    let path = req.uri().path().to_string();
+    let body = match axum::body::to_bytes(req.into_body(), 64 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(e) => return ApiError::bad_request(format!("reading the body: {e}")).into_response(),
+    };
+    let result = (|| {
+        let target = parse_target(&path)?;
+        let verb = verb(&method, &target, &params);
+        authorize(role, verb, &target)?;
+        Ok::<_, ApiError>((target, verb))
+    })();
+    let (target, verb) = match result {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let ctx = Ctx {
+        st: &st,
+        role,
+        params: &params,
+        headers: &headers,
+        body: &body,
+        t: &target,
+    };
+    let result = match (verb, target.sub) {
+        ("watch", _) => ctx.watch(),
+        ("list", _) => ctx.list(),
+        ("create", None) if target.k().virtual_create => ctx.review(),
+        ("create", None) => ctx.create(),
+        ("deletecollection", None) => ctx.delete_collection(),
+        ("get", None | Some(Sub::Status)) => ctx.get(),
+        ("update", None) => ctx.update(Part::Main),
+        ("update", Some(Sub::Status)) => ctx.update(Part::Status),
+        ("patch", None) => ctx.patch(Part::Main),
+        ("patch", Some(Sub::Status)) => ctx.patch(Part::Status),
+        ("delete", None) => ctx.delete(),
+        ("get", Some(Sub::Scale)) => ctx.get_scale(),
+        ("update" | "patch", Some(Sub::Scale)) => ctx.write_scale(verb == "patch"),
+        ("get", Some(Sub::Log)) => {
+            return logs::serve(st.cluster.clone(), &target_ref(&target), &params);
+        }
+        ("create", Some(Sub::Eviction)) => ctx.evict(),
+        _ => Err(ApiError::method_not_allowed()),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn target_ref(t: &Target) -> (String, String) {
+    (t.ns().to_string(), t.name().to_string())
+}
+
+/// One request's context, so the handlers stay small.
+struct Ctx<'a> {
+    st: &'a ApiState,
+    role: Role,
+    params: &'a Params,
+    headers: &'a HeaderMap,
+    body: &'a Bytes,
+    t: &'a Target,
+}
+
+fn param_u64(params: &Params, key: &str) -> Result<Option<u64>, ApiError> {
+    match params.get(key).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("invalid {key} {v:?}"))),
+    }
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    rv: u64,
+    ns: String,
+    name: String,
+}
+
+fn encode_continue(tok: &ContinueToken) -> String {
+    let raw = serde_json::to_vec(tok).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_continue(s: &str) -> Result<ContinueToken, ApiError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
+        .and_then(|raw| serde_json::from_slice(&raw).ok())
+        .ok_or_else(|| ApiError::bad_request("continue key is not valid: invalid continue token"))
+}
+
+impl Ctx<'_> {
+    fn store(&self) -> &crate::store::Store {
+        &self.st.cluster.store
+    }
+
+    fn selectors(&self) -> Result<(LabelSelector, FieldSelector), ApiError> {
+        let labels =
+            LabelSelector::parse(self.params.get("labelSelector").map_or("", String::as_str))?;
+        let fields = FieldSelector::parse(
+            self.params.get("fieldSelector").map_or("", String::as_str),
+            self.t.kind,
+        )?;
+        Ok((labels, fields))
+    }
+
+    fn render_one(&self, obj: &Value) -> Response {
+        match form(self.headers) {
+            Form::Full => json_ok(obj.clone()),
+            Form::Metadata => json_ok(table::partial_metadata(obj)),
+            Form::Table => {
+                let rv = obj["metadata"]["resourceVersion"].as_str().unwrap_or("");
+                json_ok(table::table(
+                    self.t.kind,
+                    &[obj],
+                    rv,
+                    self.st.cluster.clock.now(),
+                ))
+            }
+        }
+    }
+
+    fn list(&self) -> ApiResult {
+        let (labels, fields) = self.selectors()?;
+        let limit = param_u64(self.params, "limit")?
+            .filter(|l| *l > 0)
+            .map_or(usize::MAX, |l| l as usize);
+        let token = match self.params.get("continue").filter(|c| !c.is_empty()) {
+            Some(c) => Some(decode_continue(c)?),
+            None => None,
+        };
+        let after = token.as_ref().map(|t| (t.ns.as_str(), t.name.as_str()));
+        let keep = |o: &Value| labels.matches(o) && fields.matches(o);
+        let (items, rv, next, remaining) = self.store().list_page(
+            self.t.kind,
+            self.t.namespace.as_deref(),
+            after,
+            limit,
+            &keep,
+        );
+        // A continued list reports the resourceVersion of its first page, so the client
+        // watches from a point that covers every page.
+        let rv = token.as_ref().map_or(rv, |t| t.rv);
+        let mut meta = json!({"resourceVersion": rv.to_string()});
+        if let Some((ns, name)) = next {
+            meta["continue"] = json!(encode_continue(&ContinueToken { rv, ns, name }));
+            meta["remainingItemCount"] = json!(remaining);
+        }
+        let k = self.t.k();
+        Ok(match form(self.headers) {
+            Form::Table => {
+                let refs: Vec<&Value> = items.iter().map(|o| o.as_ref()).collect();
+                let mut t = table::table(
+                    self.t.kind,
+                    &refs,
+                    &rv.to_string(),
+                    self.st.cluster.clock.now(),
+                );
+                t["metadata"] = meta;
+                json_ok(t)
+            }
+            Form::Metadata => json_ok(json!({
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": meta,
+                "items": items.iter().map(|o| table::partial_metadata(o)).collect::<Vec<_>>(),
+            })),
+            Form::Full => json_ok(json!({
+                "kind": format!("{}List", k.kind),
+                "apiVersion": k.api_version(),
+                "metadata": meta,
+                "items": items.iter().map(|o| o.as_ref()).collect::<Vec<_>>(),
+            })),
+        })
+    }
+
+    fn watch(&self) -> ApiResult {
+        let (labels, fields) = self.selectors()?;
+        let timeout = param_u64(self.params, "timeoutSeconds")?.unwrap_or(1800);
+        let flag = |k: &str| self.params.get(k).is_some_and(|v| v == "true" || v == "1");
+        let from_rv = param_u64(self.params, "resourceVersion")?.filter(|rv| *rv > 0);
+        watch::serve(
+            self.st.cluster.store.clone(),
+            watch::WatchSpec {
+                kind: self.t.kind,
+                namespace: self.t.namespace.clone(),
+                labels,
+                fields,
+                from_rv,
+                bookmarks: flag("allowWatchBookmarks"),
+                initial_events: flag("sendInitialEvents"),
+                timeout: Duration::from_secs(timeout),
+                form: form(self.headers),
+            },
+        )
+    }
+
+    fn body_json(&self) -> Result<Value, ApiError> {
+        let ct = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json");
+        if ct.contains("protobuf") {
+            return protobuf::decode(self.body);
+        }
+        let parsed = if ct.contains("yaml") {
+            serde_yaml_ng::from_slice::<Value>(self.body).map_err(|e| e.to_string())
+        } else {
+            serde_json::from_slice::<Value>(self.body).map_err(|e| e.to_string())
+        };
+        parsed.map_err(|e| ApiError::bad_request(format!("the request body is not valid: {e}")))
+    }
+
+    /// Puts the URL's namespace into the object, rejecting a conflicting one.
+    fn place(&self, mut obj: Value) -> Result<Value, ApiError> {
+        if let Some(ns) = &self.t.namespace {
+            let body_ns = namespace_of(&obj);
+            if !body_ns.is_empty() && body_ns != ns {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            obj["metadata"]["namespace"] = json!(ns);
+        }
+        Ok(obj)
+    }
+
+    fn dry_run(&self) -> bool {
+        self.params.get("dryRun").is_some_and(|v| v == "All")
+    }
+
+    fn create(&self) -> ApiResult {
+        let mut obj = self.place(self.body_json()?)?;
+        if self.t.kind == *ids::NAMESPACES {
+            obj["spec"]["finalizers"] = json!(["kubernetes"]);
+            obj["status"] = json!({"phase": "Active"});
+        }
+        if self.dry_run() {
+            return Ok((StatusCode::CREATED, axum::Json(obj)).into_response());
+        }
+        let created = self.store().create(self.t.kind, obj)?;
+        Ok((StatusCode::CREATED, axum::Json(created.as_ref().clone())).into_response())
+    }
+
+    fn current(&self) -> Result<Obj, ApiError> {
+        let k = self.t.k();
+        self.store()
+            .get(self.t.kind, self.t.ns(), self.t.name())
+            .ok_or_else(|| ApiError::not_found(k.group, k.plural, self.t.name()))
+    }
+
+    fn get(&self) -> ApiResult {
+        let obj = self.current()?;
+        Ok(self.render_one(&obj))
+    }
+
+    fn update(&self, part: Part) -> ApiResult {
+        let mut obj = self.place(self.body_json()?)?;
+        if obj["metadata"]["name"].as_str() != Some(self.t.name()) {
+            obj["metadata"]["name"] = json!(self.t.name());
+        }
+        let updated = self.store().update(self.t.kind, obj, part)?;
+        Ok(json_ok(updated.as_ref().clone()))
+    }
+
+    fn patch_type(&self) -> Result<PatchType, ApiError> {
+        let ct = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        PatchType::from_content_type(ct)
+    }
+
+    fn patch(&self, part: Part) -> ApiResult {
+        let ptype = self.patch_type()?;
+        let patch = patch::parse_body(ptype, self.body)?;
+        let t = self.t;
+        if ptype == PatchType::Apply && self.store().get(t.kind, t.ns(), t.name()).is_none() {
+            // Server-side apply creates what does not exist yet.
+            let mut obj = self.place(patch)?;
+            obj["metadata"]["name"] = json!(t.name());
+            let created = self.store().create(t.kind, obj)?;
+            return Ok((StatusCode::CREATED, axum::Json(created.as_ref().clone())).into_response());
+        }
+        let has_status = t.k().has(Sub::Status);
+        let updated = self.store().replace(t.kind, t.ns(), t.name(), |cur| {
+            let patched = patch::apply(ptype, cur, &patch)?;
+            let wanted_rv = patched["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or("");
+            if patch["metadata"]["resourceVersion"].is_string()
+                && wanted_rv != cur["metadata"]["resourceVersion"].as_str().unwrap_or("")
+            {
+                let k = t.k();
+                return Err(ApiError::conflict(k.group, k.plural, t.name()));
+            }
+            Ok(crate::store::split_status(cur, patched, part, has_status))
+        })?;
+        Ok(self.render_one(&updated))
+    }
+
+    fn delete_options(&self) -> DeleteOptions {
+        // An empty or unreadable body means default options, as on the real server.
+        let from_body = (!self.body.is_empty())
+            .then(|| self.body_json().ok())
+            .flatten()
+            .and_then(|b| b["gracePeriodSeconds"].as_i64());
+        let from_query = self
+            .params
+            .get("gracePeriodSeconds")
+            .and_then(|g| g.parse().ok());
+        DeleteOptions {
+            grace_period_seconds: from_query.or(from_body),
+        }
+    }
+
+    fn delete(&self) -> ApiResult {
+        let (obj, gone) = self.store().delete(
+            self.t.kind,
+            self.t.ns(),
+            self.t.name(),
+            self.delete_options(),
+        )?;
+        // The real server answers with the object: as deleted, or as now terminating
+        // (202 while finalizers hold it).
+        let code = if gone || self.t.kind == *ids::PODS {
+            StatusCode::OK
+        } else {
+            StatusCode::ACCEPTED
+        };
+        Ok((code, axum::Json(obj.as_ref().clone())).into_response())
+    }
+
+    fn delete_collection(&self) -> ApiResult {
+        let (labels, fields) = self.selectors()?;
+        let (items, _) = self.store().list(self.t.kind, self.t.namespace.as_deref());
+        let opts = self.delete_options();
+        for o in items
+            .iter()
+            .filter(|o| labels.matches(o) && fields.matches(o))
+        {
+            let name = o["metadata"]["name"].as_str().unwrap_or("");
+            // Already gone is fine: another client or the GC was faster.
+            let _ = self
+                .store()
+                .delete(self.t.kind, namespace_of(o), name, opts);
+        }
+        Ok(json_ok(success_status(json!({}))))
+    }
+
+    fn scale_of(&self, obj: &Value) -> Value {
+        let selector = LabelSelector::from_object(&obj["spec"]["selector"]).to_query();
+        json!({
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                "name": obj["metadata"]["name"],
+                "namespace": obj["metadata"]["namespace"],
+                "uid": obj["metadata"]["uid"],
+                "resourceVersion": obj["metadata"]["resourceVersion"],
+                "creationTimestamp": obj["metadata"]["creationTimestamp"],
+            },
+            "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(1)},
+            "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+        })
+    }
+
+    fn get_scale(&self) -> ApiResult {
+        let obj = self.current()?;
+        Ok(json_ok(self.scale_of(&obj)))
+    }
+
+    fn write_scale(&self, is_patch: bool) -> ApiResult {
+        let current = self.current()?;
+        let scale = self.scale_of(&current);
+        let desired = if is_patch {
+            let ptype = self.patch_type()?;
+            patch::apply(ptype, &scale, &patch::parse_body(ptype, self.body)?)?
+        } else {
+            self.body_json()?
+        };
+        let replicas = desired["spec"]["replicas"]
+            .as_i64()
+            .filter(|r| *r >= 0)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "Scale",
+                    self.t.name(),
+                    "spec.replicas: Invalid value: must be greater than or equal to 0",
+                )
+            })?;
+        let expected_rv = desired["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let k = self.t.k();
+        let updated = self
+            .store()
+            .replace(self.t.kind, self.t.ns(), self.t.name(), |cur| {
+                if !is_patch
+                    && !expected_rv.is_empty()
+                    && cur["metadata"]["resourceVersion"].as_str() != Some(expected_rv.as_str())
+                {
+                    return Err(ApiError::conflict(k.group, k.plural, self.t.name()));
+                }
+                let mut next = cur.clone();
+                next["spec"]["replicas"] = json!(replicas);
+                Ok(next)
+            })?;
+        Ok(json_ok(self.scale_of(&updated)))
+    }
+
+    fn evict(&self) -> ApiResult {
+        let body = self.body_json().unwrap_or(json!({}));
+        let grace = body["deleteOptions"]["gracePeriodSeconds"].as_i64();
+        crate::controllers::disruption::evict(&self.st.cluster, self.t.ns(), self.t.name(), grace)?;
+        Ok((
+            StatusCode::CREATED,
+            axum::Json(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})),
+        )
+            .into_response())
+    }
+
+    /// SelfSubjectAccessReview and SelfSubjectReview: answered, never stored.
+    fn review(&self) -> ApiResult {
+        let mut review = self.body_json()?;
+        let k = self.t.k();
+        review["apiVersion"] = json!(k.api_version());
+        review["kind"] = json!(k.kind);
+        if self.t.kind == *ids::SSR {
+            review["status"] =
+                json!({"userInfo": {"username": self.role.user(), "groups": self.role.groups()}});
+        } else {
+            let attrs = &review["spec"]["resourceAttributes"];
+            let allowed = if attrs.is_object() {
+                let mut resource = attrs["resource"].as_str().unwrap_or("").to_string();
+                if let Some(sub) = attrs["subresource"].as_str().filter(|s| !s.is_empty()) {
+                    resource = format!("{resource}/{sub}");
+                }
+                let verb = attrs["verb"].as_str().unwrap_or("");
+                let group = attrs["group"].as_str().unwrap_or("");
+                verb == "*" && self.role == Role::Admin
+                    || rbac::allowed(self.role, verb, group, &resource)
+            } else {
+                // Non-resource URLs (/healthz, /version, ...) are readable by everyone.
+                review["spec"]["nonResourceAttributes"]["verb"] == "get"
+            };
+            let reason = if allowed {
+                format!("allowed by the {} role", self.role.user())
+            } else {
+                String::new()
+            };
+            review["status"] = json!({"allowed": allowed, "reason": reason});
+        }
+        Ok((StatusCode::CREATED, axum::Json(review)).into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_parse_into_targets() {
+        let t = parse_target("/api/v1/namespaces/default/pods/web-1/log").unwrap();
+        assert_eq!(
+            (KINDS[t.kind].plural, t.ns(), t.name(), t.sub),
+            ("pods", "default", "web-1", Some(Sub::Log))
+        );
+        let t = parse_target("/api/v1/namespaces/default").unwrap();
+        assert_eq!((KINDS[t.kind].plural, t.name()), ("namespaces", "default"));
+        let t = parse_target("/apis/apps/v1/deployments").unwrap();
+        assert!(t.namespace.is_none() && t.name.is_none());
+        let t = parse_target("/apis/velero.io/v1/namespaces/velero/backups").unwrap();
+        assert_eq!(t.ns(), "velero");
+        assert!(
+            parse_target("/api/v1/pods/x").is_err(),
+            "namespaced item without a namespace"
+        );
+        assert!(parse_target("/api/v1/namespaces/x/pods/y/nope").is_err());
+        assert!(parse_target("/apis/nope/v1/things").is_err());
+    }
+
+    #[test]
+    fn accept_header_picks_the_form() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT,
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(form(&h), Form::Table);
+        h.insert(
+            header::ACCEPT,
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(form(&h), Form::Metadata);
+        h.insert(header::ACCEPT, "application/json, */*".parse().unwrap());
+        assert_eq!(form(&h), Form::Full);
+    }
+
+    #[test]
+    fn continue_tokens_round_trip_and_reject_garbage() {
+        let tok = ContinueToken {
+            rv: 9,
+            ns: "a".into(),
+            name: "b".into(),
+        };
+        let back = decode_continue(&encode_continue(&tok)).unwrap();
+        assert_eq!((back.rv, back.ns, back.name), (9, "a".into(), "b".into()));
+        assert_eq!(decode_continue("!!").unwrap_err().code, 400);
+    }
+}

@@ -1,0 +1,203 @@
+//! One simulated cluster: its object store, its clock, and the facts its Prometheus and
+//! Alertmanager derive their answers from.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::clock::SimClock;
+use super::store::Store;
+use crate::config::{ClusterRole, ProbeKind};
+
+/// A closed interval of simulated time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Interval {
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.start <= t && t < self.end
+    }
+}
+
+/// An uptime probe of this cluster, with the minutes it failed and the minutes the
+/// prober recorded nothing, so `probe_success` history is reproducible.
+#[derive(Debug, Clone)]
+pub struct ProbeSpec {
+    pub target: String,
+    pub kind: ProbeKind,
+    pub slo: f64,
+    pub outages: Vec<Interval>,
+    pub missing: Vec<Interval>,
+}
+
+/// Tokens and the roles they carry; the simulator's whole authentication story.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub admin: String,
+    pub operator: String,
+    pub read_only: String,
+}
+
+/// RBAC role of a bearer token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Operator,
+    ReadOnly,
+}
+
+impl Role {
+    pub fn user(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::ReadOnly => "read-only",
+        }
+    }
+
+    pub fn groups(self) -> &'static [&'static str] {
+        match self {
+            Role::Admin => &["system:masters", "system:authenticated"],
+            Role::Operator => &["ck8s:operators", "system:authenticated"],
+            Role::ReadOnly => &["ck8s:viewers", "system:authenticated"],
+        }
+    }
+}
+
+impl Credentials {
+    pub fn role_of(&self, token: &str) -> Option<Role> {
+        // Comparing every candidate keeps timing independent of which one matches.
+        let m = |a: &str| constant_time_eq(a.as_bytes(), token.as_bytes());
+        let (a, o, r) = (m(&self.admin), m(&self.operator), m(&self.read_only));
+        if a {
+            Some(Role::Admin)
+        } else if o {
+            Some(Role::Operator)
+        } else if r {
+            Some(Role::ReadOnly)
+        } else {
+            None
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Everything about one simulated cluster that its servers and controllers share.
+#[derive(Debug)]
+pub struct ClusterSim {
+    /// The environment's DNS label.
+    pub env: String,
+    pub role: ClusterRole,
+    pub store: Arc<Store>,
+    pub clock: SimClock,
+    pub seed: u64,
+    pub credentials: Credentials,
+    /// Behind a lock so scenarios can add outages while the fleet runs.
+    pub(crate) probes: std::sync::RwLock<Vec<ProbeSpec>>,
+    /// While set, controllers skip their simulated delays, so a freshly built fleet
+    /// starts settled (pods Running) instead of booting in front of the user.
+    pub booting: std::sync::atomic::AtomicBool,
+    /// Set when the cluster is stopped: connections already open answer 503 and close, as
+    /// a dead API server's would fail, instead of serving on.
+    pub stopped: std::sync::atomic::AtomicBool,
+}
+
+impl ClusterSim {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        env: &str,
+        role: ClusterRole,
+        store: Arc<Store>,
+        clock: SimClock,
+        seed: u64,
+        credentials: Credentials,
+        probes: Vec<ProbeSpec>,
+    ) -> ClusterSim {
+        ClusterSim {
+            env: env.to_string(),
+            role,
+            store,
+            clock,
+            seed,
+            credentials,
+            probes: std::sync::RwLock::new(probes),
+            booting: Default::default(),
+            stopped: Default::default(),
+        }
+    }
+
+    /// The uptime probes and their history (a snapshot; they are few).
+    pub fn probes(&self) -> Vec<ProbeSpec> {
+        self.probes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Adds an outage to a probe target; false if the cluster has no such target.
+    pub fn add_outage(&self, target: &str, outage: Interval) -> bool {
+        let mut probes = self.probes.write().unwrap_or_else(|e| e.into_inner());
+        match probes.iter_mut().find(|p| p.target == target) {
+            Some(p) => {
+                p.outages.push(outage);
+                true
+            }
+            None => false,
+        }
+    }
+    pub fn is_booting(&self) -> bool {
+        self.booting.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `<env>-<sc|wc>`, the kubeconfig context and the `cluster` label of its metrics.
+    pub fn name(&self) -> String {
+        format!("{}-{}", self.env, self.role)
+    }
+}
+
+#[cfg(any(test, feature = "testkit"))]
+impl ClusterSim {
+    /// A cluster for unit tests on its own store, with tokens `a`, `o` and `r`, seed 1
+    /// and no probes.
+    /// Replaces the probes the simulated Prometheus reports.
+    pub fn set_probes(&self, probes: Vec<ProbeSpec>) {
+        *self.probes.write().unwrap() = probes;
+    }
+
+    pub fn for_test(env: &str, role: ClusterRole, clock: SimClock, booting: bool) -> Self {
+        let credentials = Credentials {
+            admin: "a".into(),
+            operator: "o".into(),
+            read_only: "r".into(),
+        };
+        let store = Store::new(clock.clone());
+        let c = ClusterSim::new(env, role, store, clock, 1, credentials, Vec::new());
+        c.booting
+            .store(booting, std::sync::atomic::Ordering::Relaxed);
+        c
+    }
+}
+
+/// What a cluster's controllers may ask of the rest of the simulated fleet. Cluster API
+/// controllers in a service cluster manage other clusters' machines and nodes, and
+/// bring whole clusters up and down.
+pub trait FleetOps: Send + Sync + std::fmt::Debug {
+    /// The simulated cluster a Cluster API `Cluster` object of this name stands for.
+    fn cluster(&self, capi_name: &str) -> Option<Arc<ClusterSim>>;
+    /// Starts a new simulated cluster for a Cluster API `Cluster` created in `manager`
+    /// and returns the kubeconfig (YAML) that goes into its `<name>-kubeconfig` Secret.
+    fn provision(
+        &self,
+        manager: &ClusterSim,
+        capi_name: &str,
+        kubernetes_version: &str,
+    ) -> Result<String, String>;
+    /// Stops and forgets the simulated cluster of a deleted `Cluster`.
+    fn decommission(&self, capi_name: &str);
+}
