@@ -48,6 +48,11 @@ pub struct GlobalArgs {
     /// takes precedence and accepts full filter directives.
     #[arg(long, global = true, value_name = "LEVEL", default_value = "info")]
     pub log_level: String,
+
+    /// Change nothing: the console disables every action that would (silences, workflows),
+    /// and `run`, `runs cancel` and `runs resume` are refused (exit 3). Plans still show.
+    #[arg(long, global = true)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,9 +120,6 @@ pub struct ConsoleArgs {
     /// themes dir [default: dark; monochrome when NO_COLOR is set].
     #[arg(long, value_name = "NAME")]
     pub theme: Option<String>,
-    /// Disable every action that changes something (silences, workflows).
-    #[arg(long)]
-    pub read_only: bool,
     /// Open this environment at start instead of the fleet overview.
     #[arg(long = "env", value_name = "NAME")]
     pub env: Option<String>,

@@ -24,6 +24,8 @@ fn main() -> ExitCode {
         cli.global.state_dir.as_deref(),
         &PathEnv::from_process(),
     );
+    // Credentials are looked up beside the config the command line names.
+    ck8s_fleet::secrets::use_credentials_file(&paths.credentials_file);
     // Logging failure must not stop an operator in an incident; say it and go on.
     let _log_guard = match logging::init(&paths.log_dir, &cli.global.log_level) {
         Ok(g) => Some(g),
@@ -59,6 +61,14 @@ fn main() -> ExitCode {
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
+fn engine_mode(read_only: bool) -> ck8s_fleet::engine::Mode {
+    if read_only {
+        ck8s_fleet::engine::Mode::ReadOnly
+    } else {
+        ck8s_fleet::engine::Mode::ReadWrite
+    }
+}
+
 /// Bad input other than the fleet config (a scenario file, a flag value): exit 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -89,10 +99,10 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             ck8s_console::bench::print(&report, args.json)?;
             Ok(exit::OK)
         }
-        Some(Command::Demo(args)) => runtime()?.block_on(demo(args, paths)),
+        Some(Command::Demo(args)) => runtime()?.block_on(demo(args, paths, cli.global.read_only)),
         None => {
             let fleet = config::load(&paths.config_file)?;
-            runtime()?.block_on(console(&fleet, paths, cli.console))
+            runtime()?.block_on(console(&fleet, paths, cli.console, cli.global.read_only))
         }
         Some(Command::Status(args)) => report(paths, ReportKind::Status, &args),
         Some(Command::Pods(a)) => report(paths, ReportKind::Pods(a.options), &a.report),
@@ -101,24 +111,26 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         Some(Command::Slo(a)) => report(paths, ReportKind::Slo(a.options), &a.report),
         Some(Command::Run(args)) => {
             let fleet = config::load(&paths.config_file)?;
-            Ok(runtime()?.block_on(headless::runs::run(&args, fleet, paths)))
+            let mode = engine_mode(cli.global.read_only);
+            Ok(runtime()?.block_on(headless::runs::run(&args, fleet, paths, mode)))
         }
         Some(Command::Runs(args)) => {
             let fleet = config::load(&paths.config_file)?;
-            Ok(runtime()?.block_on(headless::runs::runs(&args, fleet, paths)))
+            let mode = engine_mode(cli.global.read_only);
+            Ok(runtime()?.block_on(headless::runs::runs(&args, fleet, paths, mode)))
         }
     }
 }
 
 /// The console on the built-in simulated fleet: the simulator serves on loopback and the
 /// console reaches it through the same clients it uses for real clusters.
-async fn demo(args: DemoArgs, paths: &Paths) -> anyhow::Result<i32> {
+async fn demo(args: DemoArgs, paths: &Paths, read_only: bool) -> anyhow::Result<i32> {
     let sim = SimFleet::start(sim_options(&args.sim)?).await?;
     let demo_dir = paths.state_dir.join("demo");
     let (_, fleet_file) = sim.write_files(&demo_dir)?;
     let fleet = config::load(&fleet_file)?;
     let paths = demo_paths(paths, &demo_dir)?;
-    let code = console(&fleet, &paths, args.console).await;
+    let code = console(&fleet, &paths, args.console, read_only).await;
     drop(sim);
     code
 }
@@ -160,7 +172,12 @@ fn sim_options(args: &SimArgs) -> anyhow::Result<SimOptions> {
 }
 
 /// The console on `fleet` until the user quits or a signal arrives.
-async fn console(fleet: &config::Fleet, paths: &Paths, args: ConsoleArgs) -> anyhow::Result<i32> {
+async fn console(
+    fleet: &config::Fleet,
+    paths: &Paths,
+    args: ConsoleArgs,
+    read_only: bool,
+) -> anyhow::Result<i32> {
     if let Some(env) = &args.env
         && fleet.environment(env).is_none()
     {
@@ -171,16 +188,17 @@ async fn console(fleet: &config::Fleet, paths: &Paths, args: ConsoleArgs) -> any
         ))
         .into());
     }
-    let engine = ck8s_fleet::engine::Engine::new(
+    let engine = ck8s_fleet::engine::Engine::with_mode(
         std::sync::Arc::new(fleet.clone()),
         paths,
         ck8s_fleet::engine::actor_from_env(),
         ck8s_fleet::engine::Tuning::default(),
+        engine_mode(read_only),
     );
     let opts = ck8s_console::ui::UiOptions {
         themes_dir: paths.themes_dir.clone(),
         theme: args.theme,
-        read_only: args.read_only,
+        read_only,
         env: args.env,
         engine: Some(engine),
         ..Default::default()

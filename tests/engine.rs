@@ -906,3 +906,71 @@ fn bad_input_exits_2() {
     assert_eq!(f.journals(), Vec::<PathBuf>::new());
     assert!(!f.audit_log().exists());
 }
+
+#[test]
+fn read_only_refuses_every_change_from_the_command_line() {
+    let f = fleet();
+    let before = f.replicas("acme", "wc");
+    let workers = format!("workers={}", before + 1);
+    let scale = ["run", "scale", "--env", "acme", "--cluster", "wc", &workers];
+    // Before the subcommand, as a global flag, and after it.
+    for args in [
+        [&["--read-only"][..], &scale[..]].concat(),
+        [&scale[..], &["--read-only"]].concat(),
+    ] {
+        let out = f.console(&args);
+        assert_eq!(code(&out), 3, "{args:?}: {}", show(&out));
+        let all = show(&out);
+        assert!(all.contains("read-only"), "{args:?} says why: {all}");
+    }
+    // The plan still shows, and says the run would be refused.
+    let plan = f.console(&[&["--read-only"][..], &scale[..], &["--plan", "-o", "json"]].concat());
+    assert_eq!(code(&plan), 3, "{}", show(&plan));
+    assert!(
+        common::stdout(&plan).contains("read-only"),
+        "{}",
+        show(&plan)
+    );
+    // Nothing changed, nothing was journaled or audited.
+    assert_eq!(f.replicas("acme", "wc"), before);
+    assert_eq!(f.journals(), Vec::<PathBuf>::new());
+    assert!(!f.audit_log().exists());
+
+    // A run that exists cannot be cancelled or resumed read-only either.
+    let (mut held, id) = f.scale_held("acme", before + 1);
+    for verb in ["cancel", "resume"] {
+        let out = f.console(&["--read-only", "runs", verb, &id]);
+        assert_eq!(code(&out), 3, "runs {verb}: {}", show(&out));
+    }
+    let run = f
+        .runs()
+        .into_iter()
+        .find(|r| r["id"] == id.as_str())
+        .expect("the held run is listed");
+    assert_eq!(run["outcome"], Value::Null, "still running: {run}");
+    f.pause("acme", "wc", false);
+    held.0.kill().expect("kill the held run");
+}
+
+#[test]
+fn a_run_id_is_never_a_path() {
+    let f = fleet();
+    // A file the ids below would reach if they were joined to the runs directory.
+    let outside = f.sim.dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let victim = outside.join("victim.jsonl");
+    std::fs::write(&victim, "precious\n").unwrap();
+    for id in ["../../outside/victim", "../audit", "../../../../etc/passwd"] {
+        for verb in ["show", "cancel", "resume"] {
+            let out = f.console(&["runs", verb, id]);
+            assert_eq!(code(&out), 2, "runs {verb} {id}: {}", show(&out));
+            assert!(
+                common::stderr(&out).contains("not a run id"),
+                "runs {verb} {id}: {}",
+                show(&out)
+            );
+        }
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(!f.audit_log().exists(), "nothing was audited");
+}

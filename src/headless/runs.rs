@@ -14,7 +14,7 @@ use crate::config::Fleet;
 use crate::engine::journal::{Outcome, RunSummary, StepState};
 use crate::engine::policy::Decision;
 use crate::engine::workflows::WorkflowKind;
-use crate::engine::{self, Engine, EngineError, Hints, Plan, RunRequest, Tuning, audit};
+use crate::engine::{self, Engine, EngineError, Hints, Mode, Plan, RunRequest, Tuning, audit};
 use crate::exit;
 use crate::paths::Paths;
 
@@ -27,12 +27,13 @@ macro_rules! note {
     }};
 }
 
-fn engine(fleet: Fleet, paths: &Paths) -> Arc<Engine> {
-    Engine::new(
+fn engine(fleet: Fleet, paths: &Paths, mode: Mode) -> Arc<Engine> {
+    Engine::with_mode(
         Arc::new(fleet),
         paths,
         engine::actor_from_env(),
         Tuning::default(),
+        mode,
     )
 }
 
@@ -73,9 +74,9 @@ struct RunReport<'a> {
 }
 
 /// `ck8s-console run`.
-pub async fn run(args: &RunArgs, fleet: Fleet, paths: &Paths) -> i32 {
+pub async fn run(args: &RunArgs, fleet: Fleet, paths: &Paths, mode: Mode) -> i32 {
     let format = args.output.unwrap_or_else(output::default_format);
-    let engine = engine(fleet, paths);
+    let engine = engine(fleet, paths, mode);
     match run_inner(args, &engine, format).await {
         Ok(code) => code,
         Err(e) => {
@@ -317,9 +318,9 @@ struct RunsList<'a> {
 }
 
 /// `ck8s-console runs ...`.
-pub async fn runs(args: &RunsArgs, fleet: Fleet, paths: &Paths) -> i32 {
+pub async fn runs(args: &RunsArgs, fleet: Fleet, paths: &Paths, mode: Mode) -> i32 {
     let format = args.output.unwrap_or_else(output::default_format);
-    let engine = engine(fleet, paths);
+    let engine = engine(fleet, paths, mode);
     let result = match &args.action {
         None => Ok(list(&engine, args, format)),
         Some(RunsAction::Show { id }) => engine.run(id).map(|run| {

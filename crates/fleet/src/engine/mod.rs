@@ -123,6 +123,10 @@ pub enum EngineError {
     /// What the plan showed is no longer what would be done.
     #[error("{0}")]
     Stale(String),
+    /// The engine runs read-only (`--read-only`): it plans, lists and shows, and changes
+    /// nothing.
+    #[error("read-only: {0}; nothing was changed (drop --read-only to act)")]
+    ReadOnly(String),
 }
 
 /// The rule ids of a verdict; the plan printed beside the error has the full sentences.
@@ -148,6 +152,7 @@ impl EngineError {
             EngineError::Denied(_)
             | EngineError::NeedsReason { .. }
             | EngineError::Stale(_)
+            | EngineError::ReadOnly(_)
             | EngineError::Locked(LockError::Held { .. }) => exit::REFUSED,
             _ => exit::FAILURE,
         }
@@ -179,8 +184,18 @@ impl Default for Tuning {
     }
 }
 
+/// Whether the engine may change anything. Read-only is enforced here, for every caller
+/// (console keys, `:` commands, headless `run` and `runs`), not only in the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    ReadWrite,
+    ReadOnly,
+}
+
 pub struct Engine {
     fleet: Arc<Fleet>,
+    mode: Mode,
     journals: Journals,
     audit_path: PathBuf,
     actor: String,
@@ -261,8 +276,20 @@ pub fn host_name() -> String {
 
 impl Engine {
     pub fn new(fleet: Arc<Fleet>, paths: &Paths, actor: String, tuning: Tuning) -> Arc<Engine> {
+        Self::with_mode(fleet, paths, actor, tuning, Mode::ReadWrite)
+    }
+
+    /// As [`Engine::new`], read-only when `mode` says so.
+    pub fn with_mode(
+        fleet: Arc<Fleet>,
+        paths: &Paths,
+        actor: String,
+        tuning: Tuning,
+        mode: Mode,
+    ) -> Arc<Engine> {
         Arc::new(Engine {
             fleet,
+            mode,
             journals: Journals::new(&paths.runs_dir),
             audit_path: paths.audit_log.clone(),
             actor,
@@ -277,6 +304,20 @@ impl Engine {
         &self.actor
     }
 
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Refuses `what` when the engine is read-only.
+    fn writable(&self, what: &str) -> Result<(), EngineError> {
+        match self.mode {
+            Mode::ReadWrite => Ok(()),
+            Mode::ReadOnly => Err(EngineError::ReadOnly(format!(
+                "this console may not {what}"
+            ))),
+        }
+    }
+
     /// Run ids whose journal changed; the receiver re-reads what it shows.
     pub fn subscribe(&self) -> broadcast::Receiver<String> {
         self.changed.subscribe()
@@ -288,6 +329,7 @@ impl Engine {
     }
 
     pub fn run(&self, id: &str) -> Result<RunSummary, EngineError> {
+        run::check_id(id)?;
         Ok(self.journals.read(id)?)
     }
 
@@ -365,7 +407,10 @@ impl Engine {
             &mut checked,
         )
         .await;
-        let decision = policy::evaluate(&self.fleet.policy, &intent, &facts);
+        let mut decision = policy::evaluate(&self.fleet.policy, &intent, &facts);
+        if self.mode == Mode::ReadOnly {
+            decision = decision.read_only();
+        }
         Ok(Plan::new(
             request,
             describe(&intent, &target),
@@ -381,6 +426,7 @@ impl Engine {
         plan: Plan,
         reason: Option<String>,
     ) -> Result<String, EngineError> {
+        self.writable("start a run")?;
         // What was approved may no longer hold: the window closed, an alert fired, someone
         // else scaled. The plan is made again, and must still say the same thing.
         check_reason(&plan.decision, reason.clone())?;
@@ -490,6 +536,8 @@ impl Engine {
     /// its first unfinished step. Steps observe before they act, so the step that was
     /// running is simply run again.
     pub async fn resume(self: &Arc<Self>, id: &str) -> Result<(), EngineError> {
+        run::check_id(id)?;
+        self.writable("resume a run")?;
         let run = self.journals.read(id)?;
         let not = |why: &str| EngineError::NotResumable {
             id: id.to_owned(),
@@ -591,6 +639,8 @@ impl Engine {
     /// live process drives any more (its process was killed, its host rebooted) is marked
     /// cancelled at once, since nothing would ever read the request.
     pub async fn cancel(&self, id: &str) -> Result<Cancelled, EngineError> {
+        run::check_id(id)?;
+        self.writable("cancel a run")?;
         let run = self.journals.read(id)?;
         if run.finished() {
             return Err(EngineError::NotResumable {
@@ -703,6 +753,7 @@ impl Engine {
 
     /// Waits until the run has finished and returns how it ended.
     pub async fn wait(&self, id: &str) -> Result<RunSummary, EngineError> {
+        run::check_id(id)?;
         let mut rx = self.subscribe();
         loop {
             let run = self.journals.read(id)?;

@@ -45,6 +45,7 @@ const BACKUP_INTERVAL: TimeDelta = TimeDelta::hours(24);
 
 /// Findings with these rules deny the run; all others need an override.
 const DENY_RULES: &[&str] = &[
+    "read-only",
     "cluster-locked",
     "upgrade-in-progress",
     "version-skew",
@@ -208,6 +209,21 @@ impl Decision {
         } else {
             Decision::NeedsOverride { findings }
         }
+    }
+}
+
+impl Decision {
+    /// This decision, denied first of all because the engine is read-only: the plan shows
+    /// what would be done and why it will not be.
+    pub fn read_only(self) -> Decision {
+        let mut findings = vec![Finding::new(
+            "read-only",
+            "This console runs read-only (--read-only): it plans and shows, and changes \
+             nothing."
+                .into(),
+        )];
+        findings.extend(self.findings().iter().cloned());
+        Decision::from_findings(findings)
     }
 }
 

@@ -35,6 +35,47 @@ pub fn new_id(
     )
 }
 
+/// Checks that `id` has the form [`new_id`] gives every run
+/// (`20261207T071000Z-scale-acme-wc-1a2b`) before it names a file: an id is never a path.
+pub fn check_id(id: &str) -> Result<(), super::EngineError> {
+    if id_is_valid(id) {
+        return Ok(());
+    }
+    let shown: String = id.chars().take(80).collect();
+    Err(super::EngineError::Usage(format!(
+        "{shown:?} is not a run id; ids look like 20261207T071000Z-scale-acme-wc-1a2b \
+         (`ck8s-console runs` lists them)"
+    )))
+}
+
+fn id_is_valid(id: &str) -> bool {
+    let Some((stamp, rest)) = id.split_once('-') else {
+        return false;
+    };
+    let stamp_ok = stamp.len() == 16
+        && stamp.char_indices().all(|(i, c)| match i {
+            8 => c == 'T',
+            15 => c == 'Z',
+            _ => c.is_ascii_digit(),
+        });
+    let mut parts = rest.rsplitn(3, '-');
+    let (Some(tag), Some(role), Some(middle)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let tag_ok = tag.len() == 4 && tag.chars().all(|c| c.is_ascii_hexdigit());
+    let role_ok = role == "sc" || role == "wc";
+    // The workflow and the environment: lowercase words joined by single dashes (a DNS
+    // label for the environment), so neither `/` nor `..` can appear.
+    let middle_ok = middle.len() <= 120
+        && middle.contains('-')
+        && middle.split('-').all(|w| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
+    stamp_ok && tag_ok && role_ok && middle_ok
+}
+
 pub fn holder(id: &str) -> String {
     lease::holder_identity(id, &super::host_name())
 }
@@ -476,6 +517,43 @@ async fn upgrade_lock(target: &Target, checked: &mut Vec<String>) -> Option<Stri
         Err(e) => {
             checked.push(format!("apps upgrade lock: could not be read: {e}"));
             Some(format!("unknown: the upgrade lock could not be read ({e})"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClusterRole;
+
+    #[test]
+    fn new_ids_pass_their_own_check() {
+        let now = "2026-12-07T07:10:00Z".parse().unwrap();
+        for (workflow, env, role) in [
+            ("scale", "acme", ClusterRole::Wc),
+            ("restore", "globex-prod-2", ClusterRole::Sc),
+        ] {
+            let id = new_id(now, workflow, env, role);
+            assert!(check_id(&id).is_ok(), "{id}");
+        }
+    }
+
+    #[test]
+    fn an_id_is_never_a_path() {
+        for id in [
+            "../../../outside/victim",
+            "../audit",
+            "",
+            "20261207T071000Z-scale-acme-wc-1a2b/../../x",
+            "20261207T071000Z-scale-..-wc-1a2b",
+            "20261207T071000Z-scale-acme-wc-1a2",
+            "20261207T071000Z-scale-acme-xc-1a2b",
+            "20261207X071000Z-scale-acme-wc-1a2b",
+            "20261207T071000Z-Scale-acme-wc-1a2b",
+            "20261207T071000Z-scale--acme-wc-1a2b",
+        ] {
+            let err = check_id(id).unwrap_err();
+            assert_eq!(err.exit_code(), crate::exit::USAGE, "{id}: {err}");
         }
     }
 }
