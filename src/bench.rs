@@ -15,6 +15,7 @@ use crate::cli::BenchArgs;
 use crate::config::{self, ClusterRole};
 use crate::sources::live::{Intervals, LiveFleet};
 use crate::state::ClusterHandle;
+use crate::state::health::Source;
 use ck8s_fleet::sources::bench;
 
 /// The targets from the design's quality bars.
@@ -165,7 +166,13 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     live.open(&env).await;
     if !live
         .wait_settled(
-            &["pods", "nodes", "deployments", "statefulsets", "daemonsets"],
+            &[
+                Source::Pods,
+                Source::Nodes,
+                Source::Deployments,
+                Source::StatefulSets,
+                Source::DaemonSets,
+            ],
             Duration::from_secs(600),
         )
         .await

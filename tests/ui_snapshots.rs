@@ -17,7 +17,7 @@ use ck8s_console::ui::theme::Theme;
 use ck8s_console::ui::views::Views;
 use ck8s_fleet::engine::policy::{Decision, Finding};
 use ck8s_fleet::engine::{Plan, audit, journal};
-use ck8s_fleet::state::health::SourceHealth;
+use ck8s_fleet::state::health::{Source, SourceHealth};
 use ck8s_fleet::state::rows::*;
 use ck8s_fleet::state::{ClusterState, FleetState};
 use ck8s_model::alert::{
@@ -116,10 +116,10 @@ struct Env<'a> {
     upgrading: bool,
 }
 
-fn healthy(st: &mut ClusterState, sources: &[&'static str]) {
+fn healthy(st: &mut ClusterState, sources: &[Source]) {
     for src in sources {
         st.health.insert(
-            src,
+            *src,
             SourceHealth::Connected {
                 since: now() - Duration::hours(3),
             },
@@ -710,9 +710,9 @@ fn fixture() -> FleetState {
         for role in ClusterRole::ALL {
             let cluster = format!("{}-{role}", env.name);
             handle.cluster(role).update(|st| {
-                let mut sources = vec!["kubernetes", "nodes", "configmaps", "backups", "schedules", "restores", "backupstoragelocations", "alertmanager", "metrics", "slo", "pods", "deployments", "statefulsets", "daemonsets", "events", "pvcs"];
+                let mut sources = vec![Source::Kubernetes, Source::Nodes, Source::ConfigMaps, Source::Backups, Source::Schedules, Source::Restores, Source::BackupStorageLocations, Source::Alertmanager, Source::Metrics, Source::Slo, Source::Pods, Source::Deployments, Source::StatefulSets, Source::DaemonSets, Source::Events, Source::Pvcs];
                 if role == ClusterRole::Sc {
-                    sources.extend(["capi-clusters", "control-planes", "machine-deployments", "machines", "cronjobs", "jobs"]);
+                    sources.extend([Source::CapiClusters, Source::ControlPlanes, Source::MachineDeployments, Source::Machines, Source::CronJobs, Source::Jobs]);
                 }
                 healthy(st, &sources);
                 st.version = Some(env.k8s.to_string());
@@ -759,7 +759,7 @@ fn fixture() -> FleetState {
                         st.events.commit_relist();
                         // The metrics poller has been failing for a while: stale, not blank.
                         st.health.insert(
-                            "metrics",
+                            Source::Metrics,
                             SourceHealth::Stale {
                                 since: now() - Duration::minutes(7),
                                 error: "GET http://prometheus.globex-wc/api/v1/query: connection refused".into(),

@@ -27,8 +27,8 @@ use crate::cli::{
 use crate::config::{self, ClusterRole};
 use crate::exit;
 use crate::sources::live::{Intervals, LiveFleet};
-use crate::state::health::SourceHealth;
-use crate::state::{ClusterHandle, ClusterState, FleetState};
+use crate::state::health::Source;
+use crate::state::{Answer, ClusterHandle, FleetState};
 
 /// Which report, with its own options.
 #[derive(Debug, Clone)]
@@ -53,22 +53,31 @@ impl ReportKind {
     }
 
     /// The live sources the report reads from a cluster of `role`.
-    fn sources(&self, role: ClusterRole) -> Vec<&'static str> {
+    fn sources(&self, role: ClusterRole) -> Vec<Source> {
         let backups = |role| {
-            let mut s = vec!["backups", "schedules", "backupstoragelocations"];
+            let mut s = vec![
+                Source::Backups,
+                Source::Schedules,
+                Source::BackupStorageLocations,
+            ];
             if role == ClusterRole::Sc {
-                s.extend(["cronjobs", "jobs"]);
+                s.extend([Source::CronJobs, Source::Jobs]);
             }
             s
         };
         match self {
             ReportKind::Status => {
-                let mut s = vec!["nodes", "configmaps", "alertmanager", "slo"];
+                let mut s = vec![
+                    Source::Nodes,
+                    Source::ConfigMaps,
+                    Source::Alertmanager,
+                    Source::Slo,
+                ];
                 s.extend(backups(role));
                 s
             }
-            ReportKind::Pods(_) => vec!["pods"],
-            ReportKind::Alerts(_) => vec!["alertmanager"],
+            ReportKind::Pods(_) => vec![Source::Pods],
+            ReportKind::Alerts(_) => vec![Source::Alertmanager],
             ReportKind::Backups(_) => backups(role),
             ReportKind::Slo(_) => Vec::new(),
         }
@@ -303,42 +312,6 @@ async fn start_live(kind: &ReportKind, selection: &Selection, timeout: Duration)
     live
 }
 
-/// Where one source of one cluster stands.
-#[derive(Debug, Clone, PartialEq)]
-enum Answer {
-    Pending,
-    Ok,
-    /// Failed: the source to blame (itself, or the client it needs) and the error.
-    Failed(&'static str, String),
-}
-
-/// The sources that cannot start without a client of their own: the Kubernetes watchers
-/// need a kube client, the SLO poller a Prometheus client.
-fn umbrella(source: &str) -> &'static str {
-    match source {
-        "slo" | "metrics" => "prometheus",
-        "alertmanager" => "alertmanager",
-        _ => "kubernetes",
-    }
-}
-
-fn answer(state: &ClusterState, source: &'static str) -> Answer {
-    let failed = |h: &SourceHealth| match h {
-        SourceHealth::Stale { error, .. } | SourceHealth::Unauthorized { error, .. } => {
-            Some(error.clone())
-        }
-        _ => None,
-    };
-    match state.health.get(source) {
-        Some(SourceHealth::Connected { .. }) => Answer::Ok,
-        Some(h) if failed(h).is_some() => Answer::Failed(source, failed(h).unwrap_or_default()),
-        _ => match state.health.get(umbrella(source)).and_then(failed) {
-            Some(error) => Answer::Failed(umbrella(source), error),
-            None => Answer::Pending,
-        },
-    }
-}
-
 /// Waits until every source the report reads has answered or failed in every selected
 /// cluster, or `timeout` passes; returns what failed or never answered. (Not
 /// `LiveFleet::wait_settled`: the sources differ by cluster role, and a cluster whose
@@ -356,7 +329,7 @@ async fn settle(
             let state = h.read();
             kind.sources(h.role)
                 .into_iter()
-                .any(|s| answer(&state, s) == Answer::Pending)
+                .any(|s| state.answer(s) == Answer::Pending)
         })
     };
     while pending() && tokio::time::Instant::now() < deadline {
@@ -367,7 +340,7 @@ async fn settle(
     for h in handles {
         let state = h.read();
         for source in kind.sources(h.role) {
-            let (blamed, error) = match answer(&state, source) {
+            let (blamed, error) = match state.answer(source) {
                 Answer::Ok => continue,
                 Answer::Failed(blamed, error) => (blamed, error),
                 Answer::Pending => (
@@ -378,7 +351,7 @@ async fn settle(
             let e = SourceError {
                 env: h.env.clone(),
                 cluster: h.role,
-                source: blamed.to_owned(),
+                source: blamed.name().to_owned(),
                 error,
             };
             if !errors.contains(&e) {

@@ -14,6 +14,7 @@ use crate::cli::SloOptions;
 use crate::config::{self, ClusterRole, Probe};
 use crate::slo::{SloReport, SloStatus};
 use crate::sources::prometheus;
+use crate::state::health::Source;
 
 #[derive(Debug, Serialize)]
 struct SloReportList {
@@ -112,7 +113,7 @@ async fn cluster_reports(
     let fail = |error: String| SourceError {
         env: env.to_owned(),
         cluster: role,
-        source: "prometheus".to_owned(),
+        source: Source::Prometheus.name().to_owned(),
         error,
     };
     if probes.is_empty() {

@@ -7,13 +7,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::output::{self, Cell, TextTable, Tone};
-use super::{Answer, Built, Report, Selection, SourceError, answer};
+use super::{Built, Report, Selection, SourceError};
 use crate::backup;
 use crate::config::{self, ClusterRole};
 use crate::slo::SloStatus;
-use crate::state::health::SourceHealth;
+use crate::state::health::{Source, SourceHealth};
 use crate::state::rows::UpgradeLock;
-use crate::state::{ClusterHandle, ClusterState, FleetState};
+use crate::state::{self, ClusterHandle, ClusterState, FleetState};
 use ck8s_model::alert::{AlertState, Severity};
 
 /// How a cluster or environment is doing, worst first when compared.
@@ -79,7 +79,7 @@ struct ClusterStatus {
     /// `null` until the SLO poller has reported.
     slo: Option<SloSummary>,
     /// Every source's health: `{"nodes": {"state": "connected", "since": ...}, ...}`.
-    sources: BTreeMap<&'static str, SourceHealth>,
+    sources: BTreeMap<Source, SourceHealth>,
     /// Since when the oldest failing source has been failing; `null` when none fails.
     stale_since: Option<DateTime<Utc>>,
 }
@@ -275,16 +275,16 @@ fn cluster_status(
 }
 
 fn api(state: &ClusterState) -> Api {
-    match answer(state, "nodes") {
-        Answer::Ok => Api {
+    match state.api() {
+        state::Api::Up => Api {
             reachable: Some(true),
             error: None,
         },
-        Answer::Failed(_, error) => Api {
+        state::Api::Down(error) => Api {
             reachable: Some(false),
             error: Some(error),
         },
-        Answer::Pending => Api {
+        state::Api::Unknown => Api {
             reachable: None,
             error: None,
         },
@@ -427,7 +427,7 @@ fn judge(c: &mut ClusterStatus) {
             .sources
             .iter()
             .filter(|(_, h)| h.severity() >= 2)
-            .map(|(name, _)| *name)
+            .map(|(source, _)| source.name())
             .collect();
         add(
             Health::Warning,

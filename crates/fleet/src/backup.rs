@@ -36,6 +36,7 @@ use serde::Serialize;
 
 use crate::config::{DailyWindow, Policy};
 use crate::state::ClusterState;
+use crate::state::health::Source;
 use crate::state::rows::{BackupRow, CronJobRow, JobRow, ScheduleRow, StorageLocationRow};
 
 /// The stable machine codes of [`Finding`]s. Scripts match on these; never rename one.
@@ -797,7 +798,7 @@ fn check_locations(locations: &[LocationInfo], findings: &mut Vec<Finding>) {
 
 /// Only the service cluster's sources watch CronJobs; elsewhere the jobs are not expected.
 fn watches_cronjobs(state: &ClusterState) -> bool {
-    state.health.contains_key("cronjobs") || state.backup.cronjobs.synced()
+    state.health.contains_key(&Source::CronJobs) || state.backup.cronjobs.synced()
 }
 
 fn job_checks(
@@ -1446,7 +1447,7 @@ mod tests {
         jt.commit_relist();
         s.backup.jobs = jt;
         s.health.insert(
-            "cronjobs",
+            Source::CronJobs,
             SourceHealth::Connected {
                 since: utc("2026-11-28T00:00:00Z"),
             },
@@ -1558,7 +1559,7 @@ mod tests {
     #[test]
     fn tables_not_listed_yet_skip_their_checks() {
         let mut state = ClusterState::default();
-        state.health.insert("cronjobs", SourceHealth::Syncing);
+        state.health.insert(Source::CronJobs, SourceHealth::Syncing);
         let a = assess_at(&state, sthlm("2026-11-28 10:00:00"));
         assert_eq!(
             codes(&a),

@@ -62,6 +62,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ck8s_fleet::sources::live::{Intervals, LiveFleet};
+use ck8s_fleet::state::health::Source;
 use ck8s_model::config;
 use ck8s_sim::SimOptions;
 use futures::StreamExt;
@@ -206,7 +207,7 @@ fn live_fleet(sim: &common::Sim) -> LiveFleet {
         let live = LiveFleet::start(&fleet, Intervals::default()).await;
         live.open("acme").await;
         assert!(
-            live.wait_settled(&["pods", "nodes"], Duration::from_secs(60))
+            live.wait_settled(&[Source::Pods, Source::Nodes], Duration::from_secs(60))
                 .await,
             "sources sync"
         );
@@ -255,7 +256,11 @@ fn relist_after_gone_never_shows_a_partial_table() {
         "the table shrank to {min} of {initial} pods during the relist"
     );
     assert_eq!(wc.read().pods.len(), initial);
-    assert!(wc.health("pods").is_ok(), "{:?}", wc.health("pods"));
+    assert!(
+        wc.health(Source::Pods).is_ok(),
+        "{:?}",
+        wc.health(Source::Pods)
+    );
 }
 
 /// A source whose API server is unreachable is marked stale, and keeps its last rows.
@@ -271,7 +276,7 @@ fn unreachable_cluster_goes_stale_and_keeps_its_rows() {
         Duration::from_secs(60),
         || {
             matches!(
-                wc.health("nodes"),
+                wc.health(Source::Nodes),
                 ck8s_fleet::state::health::SourceHealth::Stale { .. }
             )
             .then_some(())
@@ -322,7 +327,7 @@ fn expired_exec_credentials_are_refreshed() {
         let live = LiveFleet::start(&fleet, Intervals::default()).await;
         live.open("acme").await;
         assert!(
-            live.wait_settled(&["pods", "nodes"], Duration::from_secs(60))
+            live.wait_settled(&[Source::Pods, Source::Nodes], Duration::from_secs(60))
                 .await
         );
         let wc = live.state.env("acme").unwrap().wc.clone();
@@ -336,11 +341,15 @@ fn expired_exec_credentials_are_refreshed() {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "no relist with refreshed credentials: {:?}",
-                wc.health("pods")
+                wc.health(Source::Pods)
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(wc.health("pods").is_ok(), "{:?}", wc.health("pods"));
+        assert!(
+            wc.health(Source::Pods).is_ok(),
+            "{:?}",
+            wc.health(Source::Pods)
+        );
     });
     let n = std::fs::read_to_string(&calls).unwrap().lines().count();
     assert!(

@@ -18,18 +18,11 @@ use super::super::theme::Theme;
 use super::super::widgets::table::{Column, TableRow, cell, render_window, styled};
 use crate::backup;
 use crate::config::{ClusterRole, Policy};
-use crate::state::health::SourceHealth;
+pub use crate::state::Api;
+use crate::state::health::{Source, SourceHealth};
 use crate::state::rows::UpgradeLock;
 use crate::state::{ClusterState, EnvHandle, FleetState};
 use ck8s_model::alert::{AlertState, Severity};
-
-/// Whether a cluster's API server answers, judged by its node watch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Api {
-    Up,
-    Down(String),
-    Unknown,
-}
 
 /// What the overview shows of one cluster.
 #[derive(Debug, Clone)]
@@ -46,7 +39,7 @@ pub struct ClusterSummary {
     pub budget: Option<(f64, String)>,
     pub health: SourceHealth,
     /// Sources that are not fresh, with their state.
-    pub stale: Vec<(&'static str, SourceHealth)>,
+    pub stale: Vec<(Source, SourceHealth)>,
 }
 
 /// The overview's share of a backup assessment.
@@ -81,15 +74,7 @@ impl FleetRow {
 }
 
 fn summarize(s: &ClusterState, policy: &Policy, now: DateTime<Utc>) -> ClusterSummary {
-    let api = match s.health.get("nodes").or_else(|| s.health.get("kubernetes")) {
-        Some(SourceHealth::Connected { .. }) => Api::Up,
-        Some(SourceHealth::Stale { error, .. })
-        | Some(SourceHealth::Unauthorized { error, .. }) => Api::Down(error.clone()),
-        _ => match s.health.get("kubernetes") {
-            Some(SourceHealth::Stale { error, .. }) => Api::Down(error.clone()),
-            _ => Api::Unknown,
-        },
-    };
+    let api = s.api();
     let (nodes_ready, nodes) = s.nodes_ready();
     let assessment = backup::assess(s, policy, now);
     let backup = BackupMark {
@@ -522,7 +507,7 @@ fn detail_lines(row: &FleetRow, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         for (source, h) in &row.cluster(role).stale {
             out.push(super::health_line(
                 &format!("{}-{role}", row.env),
-                source,
+                *source,
                 h,
                 ctx,
             ));

@@ -17,7 +17,7 @@ use super::filter::Filter;
 use super::format;
 use super::render::Ctx;
 use crate::config::ClusterRole;
-use crate::state::health::SourceHealth;
+use crate::state::health::{Source, SourceHealth};
 use crate::state::{EnvHandle, FleetState};
 
 /// What the data of a pane about one environment depends on: the state, the place, the
@@ -60,42 +60,52 @@ impl<E: PartialEq> EnvKey<E> {
 }
 
 /// The sources a pane's data comes from, per cluster.
-pub fn sources(pane: Pane, role: ClusterRole) -> &'static [&'static str] {
+pub fn sources(pane: Pane, role: ClusterRole) -> &'static [Source] {
     match (pane, role) {
-        (Pane::Pods, _) => &["kubernetes", "pods", "metrics"],
-        (Pane::Alerts, _) => &["alertmanager"],
+        (Pane::Pods, _) => &[Source::Kubernetes, Source::Pods, Source::Metrics],
+        (Pane::Alerts, _) => &[Source::Alertmanager],
         (Pane::Cluster, ClusterRole::Sc) => &[
-            "kubernetes",
-            "nodes",
-            "capi-clusters",
-            "control-planes",
-            "machine-deployments",
-            "machines",
-            "events",
-            "metrics",
+            Source::Kubernetes,
+            Source::Nodes,
+            Source::CapiClusters,
+            Source::ControlPlanes,
+            Source::MachineDeployments,
+            Source::Machines,
+            Source::Events,
+            Source::Metrics,
         ],
-        (Pane::Cluster, ClusterRole::Wc) => &["kubernetes", "nodes", "events", "metrics"],
+        (Pane::Cluster, ClusterRole::Wc) => &[
+            Source::Kubernetes,
+            Source::Nodes,
+            Source::Events,
+            Source::Metrics,
+        ],
         (Pane::Backups, ClusterRole::Sc) => &[
-            "kubernetes",
-            "backups",
-            "schedules",
-            "backupstoragelocations",
-            "cronjobs",
-            "jobs",
+            Source::Kubernetes,
+            Source::Backups,
+            Source::Schedules,
+            Source::BackupStorageLocations,
+            Source::CronJobs,
+            Source::Jobs,
         ],
         (Pane::Backups, ClusterRole::Wc) => &[
-            "kubernetes",
-            "backups",
-            "schedules",
-            "backupstoragelocations",
+            Source::Kubernetes,
+            Source::Backups,
+            Source::Schedules,
+            Source::BackupStorageLocations,
         ],
-        (Pane::Slo, _) => &["slo"],
+        (Pane::Slo, _) => &[Source::Slo],
         (Pane::Fleet | Pane::Runs, _) => &[],
     }
 }
 
 /// `globex-wc pods: stale since 12:03:04 (3m) — connection refused`.
-pub fn health_line(cluster: &str, source: &str, h: &SourceHealth, ctx: &Ctx<'_>) -> Line<'static> {
+pub fn health_line(
+    cluster: &str,
+    source: Source,
+    h: &SourceHealth,
+    ctx: &Ctx<'_>,
+) -> Line<'static> {
     let s = &ctx.theme.s;
     let (text, style) = match h {
         SourceHealth::Idle => (format!("{cluster} {source}: not loaded"), s.muted),
@@ -143,7 +153,12 @@ pub fn health_lines(app: &App, ctx: &Ctx<'_>, empty: bool) -> Vec<Line<'static>>
                     SourceHealth::Connected { .. } => false,
                 };
                 if show {
-                    out.push(health_line(&format!("{}-{role}", env.name), source, h, ctx));
+                    out.push(health_line(
+                        &format!("{}-{role}", env.name),
+                        *source,
+                        h,
+                        ctx,
+                    ));
                 }
             }
         }

@@ -15,7 +15,7 @@ use super::alertmanager::{AlertFilter, AlertmanagerClient};
 use super::kube::ClusterSources;
 use super::prometheus::{self, PrometheusClient};
 use crate::config::{self, ClusterRole};
-use crate::state::health::SourceHealth;
+use crate::state::health::{Source, SourceHealth};
 use crate::state::rows::Usage;
 use crate::state::{ClusterHandle, FleetState};
 
@@ -138,7 +138,7 @@ impl LiveFleet {
 
     /// Waits until every source of interest has either synced or failed, or `timeout`
     /// passes. Returns whether all of them synced.
-    pub async fn wait_settled(&self, sources: &[&'static str], timeout: Duration) -> bool {
+    pub async fn wait_settled(&self, sources: &[Source], timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             // A source a cluster does not run (no entry) is not waited for: sources
@@ -156,7 +156,9 @@ impl LiveFleet {
                 // A cluster whose client could not even be made has no Kubernetes sources.
                 return self.state.clusters().all(|c| {
                     let s = c.read();
-                    s.health.get("kubernetes").is_none_or(SourceHealth::is_ok)
+                    s.health
+                        .get(&Source::Kubernetes)
+                        .is_none_or(SourceHealth::is_ok)
                         && sources
                             .iter()
                             .all(|src| s.health.get(src).is_none_or(SourceHealth::is_ok))
@@ -183,7 +185,7 @@ async fn start_cluster(
     let kube = match ClusterSources::start(handle.clone(), kubeconfigs).await {
         Ok(k) => Some(k),
         Err(e) => {
-            handle.source_failed("kubernetes", Utc::now(), e.to_string(), false);
+            handle.source_failed(Source::Kubernetes, Utc::now(), e.to_string(), false);
             None
         }
     };
@@ -200,11 +202,11 @@ async fn start_cluster(
     let alertmanager = match (am, am_credential) {
         (Ok(c), Ok(credential)) => Some(Arc::new(c.with_credential(credential))),
         (Err(e), _) => {
-            handle.source_failed("alertmanager", Utc::now(), e.to_string(), false);
+            handle.source_failed(Source::Alertmanager, Utc::now(), e.to_string(), false);
             None
         }
         (_, Err(e)) => {
-            handle.source_failed("alertmanager", Utc::now(), e.to_string(), true);
+            handle.source_failed(Source::Alertmanager, Utc::now(), e.to_string(), true);
             None
         }
     };
@@ -218,11 +220,11 @@ async fn start_cluster(
     let prom = match (prom, prom_credential) {
         (Ok(c), Ok(credential)) => Some(Arc::new(c.with_credential(credential))),
         (Err(e), _) => {
-            handle.source_failed("prometheus", Utc::now(), e.to_string(), false);
+            handle.source_failed(Source::Prometheus, Utc::now(), e.to_string(), false);
             None
         }
         (_, Err(e)) => {
-            handle.source_failed("prometheus", Utc::now(), e.to_string(), true);
+            handle.source_failed(Source::Prometheus, Utc::now(), e.to_string(), true);
             None
         }
     };
@@ -230,7 +232,7 @@ async fn start_cluster(
     if let Some(am) = alertmanager.clone() {
         tasks.push(poll(
             handle.clone(),
-            "alertmanager",
+            Source::Alertmanager,
             intervals.alerts,
             None,
             move |h| {
@@ -244,7 +246,7 @@ async fn start_cluster(
         let open2 = open.clone();
         tasks.push(poll(
             handle.clone(),
-            "metrics",
+            Source::Metrics,
             intervals.metrics,
             Some(metrics_now.clone()),
             move |h| {
@@ -255,35 +257,41 @@ async fn start_cluster(
         let tz = policy.timezone;
         // What earlier polls read, so that later ones read only the last few days.
         let cache = Arc::new(tokio::sync::Mutex::new(prometheus::SloCache::default()));
-        tasks.push(poll(handle.clone(), "slo", intervals.slo, None, move |h| {
-            let (p, fleet, permits) = (p.clone(), fleet.clone(), slo_permits.clone());
-            let cache = cache.clone();
-            async move {
-                let _permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
-                let mut cache = cache.lock().await;
-                // Exclusions may be scoped to one target, so each probe gets its own.
-                let mut reports = Vec::with_capacity(h.config.probes.len());
-                for probe in &h.config.probes {
-                    let ex = fleet.slo_exclusions(&h.env, h.role, &probe.target);
-                    let one = std::slice::from_ref(probe);
-                    let now = Utc::now();
-                    let r = prometheus::slo_reports_cached(
-                        &p,
-                        &h.name(),
-                        one,
-                        &ex,
-                        now,
-                        tz,
-                        &mut cache,
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
-                    reports.extend(r);
+        tasks.push(poll(
+            handle.clone(),
+            Source::Slo,
+            intervals.slo,
+            None,
+            move |h| {
+                let (p, fleet, permits) = (p.clone(), fleet.clone(), slo_permits.clone());
+                let cache = cache.clone();
+                async move {
+                    let _permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
+                    let mut cache = cache.lock().await;
+                    // Exclusions may be scoped to one target, so each probe gets its own.
+                    let mut reports = Vec::with_capacity(h.config.probes.len());
+                    for probe in &h.config.probes {
+                        let ex = fleet.slo_exclusions(&h.env, h.role, &probe.target);
+                        let one = std::slice::from_ref(probe);
+                        let now = Utc::now();
+                        let r = prometheus::slo_reports_cached(
+                            &p,
+                            &h.name(),
+                            one,
+                            &ex,
+                            now,
+                            tz,
+                            &mut cache,
+                        )
+                        .await
+                        .map_err(|e| e.to_string())?;
+                        reports.extend(r);
+                    }
+                    h.update(|s| s.slo = reports);
+                    Ok(())
                 }
-                h.update(|s| s.slo = reports);
-                Ok(())
-            }
-        }));
+            },
+        ));
     }
     ClusterRuntime {
         handle,
@@ -299,7 +307,7 @@ async fn start_cluster(
 /// failing source keeps its last data and is marked stale.
 fn poll<F, Fut>(
     handle: Arc<ClusterHandle>,
-    source: &'static str,
+    source: Source,
     every: Duration,
     wake: Option<Arc<tokio::sync::Notify>>,
     step: F,
@@ -318,7 +326,7 @@ where
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(cluster = %handle.name(), source, error = %e, "poll failed");
+                    tracing::warn!(cluster = %handle.name(), %source, error = %e, "poll failed");
                     handle.source_failed(source, Utc::now(), e, false);
                 }
             }

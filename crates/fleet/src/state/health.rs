@@ -1,8 +1,107 @@
 //! How fresh each source of a cluster is: the console marks stale data instead of
 //! blanking it, and says since when and why.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
+/// A source of a cluster's data: one watcher or poller, or (`Kubernetes`, `Prometheus`,
+/// `Alertmanager`) the client the others need. Its name is the one shown on screen and
+/// written in the reports' JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    Alertmanager,
+    Backups,
+    BackupStorageLocations,
+    CapiClusters,
+    ConfigMaps,
+    ControlPlanes,
+    CronJobs,
+    DaemonSets,
+    Deployments,
+    Events,
+    Jobs,
+    /// The Kubernetes client itself: a failure here is the failure of every watcher.
+    Kubernetes,
+    MachineDeployments,
+    Machines,
+    Metrics,
+    Nodes,
+    Pods,
+    /// The Prometheus client itself, which `Metrics` and `Slo` need.
+    Prometheus,
+    Pvcs,
+    Restores,
+    Schedules,
+    Slo,
+    StatefulSets,
+}
+
+impl Source {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Source::Alertmanager => "alertmanager",
+            Source::Backups => "backups",
+            Source::BackupStorageLocations => "backupstoragelocations",
+            Source::CapiClusters => "capi-clusters",
+            Source::ConfigMaps => "configmaps",
+            Source::ControlPlanes => "control-planes",
+            Source::CronJobs => "cronjobs",
+            Source::DaemonSets => "daemonsets",
+            Source::Deployments => "deployments",
+            Source::Events => "events",
+            Source::Jobs => "jobs",
+            Source::Kubernetes => "kubernetes",
+            Source::MachineDeployments => "machine-deployments",
+            Source::Machines => "machines",
+            Source::Metrics => "metrics",
+            Source::Nodes => "nodes",
+            Source::Pods => "pods",
+            Source::Prometheus => "prometheus",
+            Source::Pvcs => "pvcs",
+            Source::Restores => "restores",
+            Source::Schedules => "schedules",
+            Source::Slo => "slo",
+            Source::StatefulSets => "statefulsets",
+        }
+    }
+
+    /// The client a source cannot start without: the Kubernetes watchers need a kube
+    /// client, the metrics and SLO pollers a Prometheus client.
+    pub const fn client(self) -> Source {
+        match self {
+            Source::Slo | Source::Metrics | Source::Prometheus => Source::Prometheus,
+            Source::Alertmanager => Source::Alertmanager,
+            _ => Source::Kubernetes,
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// By name, so that maps of sources list them alphabetically, as they always have.
+impl Ord for Source {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl PartialOrd for Source {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]

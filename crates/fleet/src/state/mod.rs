@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::{DateTime, Utc};
 
-use self::health::SourceHealth;
+use self::health::{Source, SourceHealth};
 use self::rows::*;
 use self::table::Table;
 use crate::config::{self, ClusterRole};
@@ -57,7 +57,7 @@ pub struct CapiTables {
 #[derive(Debug, Default)]
 pub struct ClusterState {
     /// Per source name ("pods", "nodes", "alertmanager", ...).
-    pub health: BTreeMap<&'static str, SourceHealth>,
+    pub health: BTreeMap<Source, SourceHealth>,
     /// The API server's reported version (`/version`).
     pub version: Option<String>,
     /// `kube-system` ConfigMaps; only the Welkin apps ones carry data.
@@ -81,7 +81,55 @@ pub struct ClusterState {
     pub interner: Interner,
 }
 
+/// Where one source of one cluster stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Pending,
+    Ok,
+    /// Failed: the source to blame (itself, or the client it needs) and the error.
+    Failed(Source, String),
+}
+
+/// Whether a cluster's API server answers. One judgement for the status report and the
+/// fleet overview, so the two never disagree.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Api {
+    Up,
+    Down(String),
+    /// No answer yet either way.
+    Unknown,
+}
+
 impl ClusterState {
+    /// Where `source` stands: it answered, it failed (or the client it needs did), or
+    /// neither yet.
+    pub fn answer(&self, source: Source) -> Answer {
+        let failed = |h: &SourceHealth| match h {
+            SourceHealth::Stale { error, .. } | SourceHealth::Unauthorized { error, .. } => {
+                Some(error.clone())
+            }
+            _ => None,
+        };
+        match self.health.get(&source) {
+            Some(SourceHealth::Connected { .. }) => Answer::Ok,
+            Some(h) if failed(h).is_some() => Answer::Failed(source, failed(h).unwrap_or_default()),
+            _ => match self.health.get(&source.client()).and_then(failed) {
+                Some(error) => Answer::Failed(source.client(), error),
+                None => Answer::Pending,
+            },
+        }
+    }
+
+    /// Whether the API server answers, judged by the node watch: every cluster runs it,
+    /// and it fails when the server or the Kubernetes client does.
+    pub fn api(&self) -> Api {
+        match self.answer(Source::Nodes) {
+            Answer::Ok => Api::Up,
+            Answer::Failed(_, error) => Api::Down(error),
+            Answer::Pending => Api::Unknown,
+        }
+    }
+
     /// The worst health of its sources, for one-glance summaries.
     pub fn overall_health(&self) -> SourceHealth {
         self.health
@@ -201,16 +249,16 @@ impl ClusterHandle {
         out
     }
 
-    pub fn set_health(&self, source: &'static str, health: SourceHealth) {
+    pub fn set_health(&self, source: Source, health: SourceHealth) {
         self.update(|s| {
             s.health.insert(source, health);
         });
     }
 
-    pub fn health(&self, source: &'static str) -> SourceHealth {
+    pub fn health(&self, source: Source) -> SourceHealth {
         self.read()
             .health
-            .get(source)
+            .get(&source)
             .cloned()
             .unwrap_or(SourceHealth::Idle)
     }
@@ -218,7 +266,7 @@ impl ClusterHandle {
     /// Records a failure of `source` (stale, or unauthorized).
     pub fn source_failed(
         &self,
-        source: &'static str,
+        source: Source,
         now: DateTime<Utc>,
         error: String,
         unauthorized: bool,
@@ -226,7 +274,7 @@ impl ClusterHandle {
         self.update(|s| {
             let next = s
                 .health
-                .get(source)
+                .get(&source)
                 .cloned()
                 .unwrap_or(SourceHealth::Syncing)
                 .failed(now, error, unauthorized);
@@ -333,8 +381,60 @@ mod tests {
     fn overall_health_is_the_worst_source() {
         let mut s = ClusterState::default();
         s.health
-            .insert("nodes", SourceHealth::Connected { since: Utc::now() });
-        s.health.insert("pods", SourceHealth::Syncing);
+            .insert(Source::Nodes, SourceHealth::Connected { since: Utc::now() });
+        s.health.insert(Source::Pods, SourceHealth::Syncing);
         assert_eq!(s.overall_health(), SourceHealth::Syncing);
+    }
+
+    #[test]
+    fn the_api_is_judged_by_the_node_watch_and_its_client() {
+        let now = Utc::now();
+        let stale = |error: &str| SourceHealth::Stale {
+            since: now,
+            error: error.into(),
+        };
+        let refused = SourceHealth::Unauthorized {
+            since: now,
+            error: "401".into(),
+        };
+        let mut s = ClusterState::default();
+        assert_eq!(s.api(), Api::Unknown, "nothing answered yet");
+        s.health.insert(Source::Nodes, SourceHealth::Syncing);
+        assert_eq!(s.api(), Api::Unknown);
+        // The client failing fails the watch that needs it, refused or stale alike (the
+        // fleet overview used to miss the refused case and show the API as unknown).
+        s.health.insert(Source::Kubernetes, refused);
+        assert_eq!(s.api(), Api::Down("401".into()));
+        s.health
+            .insert(Source::Kubernetes, stale("connection refused"));
+        assert_eq!(s.api(), Api::Down("connection refused".into()));
+        s.health
+            .insert(Source::Nodes, SourceHealth::Connected { since: now });
+        assert_eq!(s.api(), Api::Up, "the watch answers: the API is up");
+        s.health.insert(Source::Nodes, stale("410 Gone"));
+        assert_eq!(
+            s.answer(Source::Nodes),
+            Answer::Failed(Source::Nodes, "410 Gone".into())
+        );
+        // A poller is blamed on the Prometheus client it needs, not on Kubernetes.
+        s.health.insert(Source::Prometheus, stale("no route"));
+        assert_eq!(
+            s.answer(Source::Slo),
+            Answer::Failed(Source::Prometheus, "no route".into())
+        );
+    }
+
+    #[test]
+    fn sources_list_by_name() {
+        let mut names: Vec<Source> = vec![Source::Slo, Source::CapiClusters, Source::Alertmanager];
+        names.sort();
+        assert_eq!(
+            names,
+            [Source::Alertmanager, Source::CapiClusters, Source::Slo]
+        );
+        assert_eq!(
+            serde_json::to_string(&Source::MachineDeployments).unwrap(),
+            "\"machine-deployments\""
+        );
     }
 }

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use self::project::Watched;
 use crate::config::{ClusterConfig, ClusterRole};
 use crate::state::ClusterHandle;
-use crate::state::health::SourceHealth;
+use crate::state::health::{Source, SourceHealth};
 
 /// Objects per list page: small pages keep the peak memory of a big initial list low
 /// (kube-rs found 50-500 the useful range).
@@ -199,7 +199,7 @@ fn spawn_api_watch<K: Watched>(
             match item {
                 Ok(event) => apply(&handle, event),
                 Err(e) => {
-                    tracing::warn!(cluster = %handle.name(), source = K::SOURCE, error = %e, "watch failed; retrying");
+                    tracing::warn!(cluster = %handle.name(), source = %K::SOURCE, error = %e, "watch failed; retrying");
                     handle.source_failed(K::SOURCE, Utc::now(), e.to_string(), unauthorized(&e));
                 }
             }
@@ -232,7 +232,7 @@ pub fn list_step<K: Watched>(api: Api<K>, handle: Arc<ClusterHandle>) -> ListSte
                 Err(e) => {
                     let denied =
                         matches!(&e, kube::Error::Api(s) if s.code == 401 || s.code == 403);
-                    tracing::warn!(cluster = %handle.name(), source = K::SOURCE, error = %e, "list failed; retrying");
+                    tracing::warn!(cluster = %handle.name(), source = %K::SOURCE, error = %e, "list failed; retrying");
                     handle.source_failed(K::SOURCE, Utc::now(), e.to_string(), denied);
                 }
             }
@@ -385,12 +385,12 @@ impl ClusterSources {
             s.events = Default::default();
             s.pvcs = Default::default();
             for src in [
-                "pods",
-                "deployments",
-                "statefulsets",
-                "daemonsets",
-                "events",
-                "pvcs",
+                Source::Pods,
+                Source::Deployments,
+                Source::StatefulSets,
+                Source::DaemonSets,
+                Source::Events,
+                Source::Pvcs,
             ] {
                 s.health.insert(src, SourceHealth::Idle);
             }

@@ -7,6 +7,7 @@ use kube::Resource;
 use serde::de::DeserializeOwned;
 
 use super::wire;
+use crate::state::health::Source;
 use crate::state::rows::*;
 use crate::state::table::{Key, Table};
 use crate::state::{ClusterState, Interner};
@@ -17,7 +18,7 @@ pub trait Watched:
 {
     type Row: Send + Sync + 'static;
     /// The source name used for health reporting.
-    const SOURCE: &'static str;
+    const SOURCE: Source;
     fn table(state: &mut ClusterState) -> &mut Table<Self::Row>;
     fn project(&self, i: &mut Interner) -> Self::Row;
     /// The row key; kinds sharing a table prefix the name to keep keys apart.
@@ -96,7 +97,7 @@ fn phase(p: Option<&str>) -> PodPhase {
 
 impl Watched for wire::Pod {
     type Row = PodRow;
-    const SOURCE: &'static str = "pods";
+    const SOURCE: Source = Source::Pods;
     fn table(s: &mut ClusterState) -> &mut Table<PodRow> {
         &mut s.pods
     }
@@ -164,7 +165,7 @@ pub fn bytes(q: Option<&String>) -> u64 {
 
 impl Watched for wire::Node {
     type Row = NodeRow;
-    const SOURCE: &'static str = "nodes";
+    const SOURCE: Source = Source::Nodes;
     fn table(s: &mut ClusterState) -> &mut Table<NodeRow> {
         &mut s.nodes
     }
@@ -221,10 +222,10 @@ impl Watched for wire::Node {
 }
 
 macro_rules! replicated_workload {
-    ($ty:ty, $kind:expr, $table:ident) => {
+    ($ty:ty, $kind:expr, $table:ident, $source:ident) => {
         impl Watched for $ty {
             type Row = WorkloadRow;
-            const SOURCE: &'static str = stringify!($table);
+            const SOURCE: Source = Source::$source;
             fn table(s: &mut ClusterState) -> &mut Table<WorkloadRow> {
                 &mut s.$table
             }
@@ -245,12 +246,22 @@ macro_rules! replicated_workload {
     };
 }
 
-replicated_workload!(wire::Deployment, WorkloadKind::Deployment, deployments);
-replicated_workload!(wire::StatefulSet, WorkloadKind::StatefulSet, statefulsets);
+replicated_workload!(
+    wire::Deployment,
+    WorkloadKind::Deployment,
+    deployments,
+    Deployments
+);
+replicated_workload!(
+    wire::StatefulSet,
+    WorkloadKind::StatefulSet,
+    statefulsets,
+    StatefulSets
+);
 
 impl Watched for wire::DaemonSet {
     type Row = WorkloadRow;
-    const SOURCE: &'static str = "daemonsets";
+    const SOURCE: Source = Source::DaemonSets;
     fn table(s: &mut ClusterState) -> &mut Table<WorkloadRow> {
         &mut s.daemonsets
     }
@@ -271,7 +282,7 @@ impl Watched for wire::DaemonSet {
 
 impl Watched for wire::Event {
     type Row = EventRow;
-    const SOURCE: &'static str = "events";
+    const SOURCE: Source = Source::Events;
     fn table(s: &mut ClusterState) -> &mut Table<EventRow> {
         &mut s.events
     }
@@ -294,7 +305,7 @@ impl Watched for wire::Event {
 
 impl Watched for wire::PersistentVolumeClaim {
     type Row = PvcRow;
-    const SOURCE: &'static str = "pvcs";
+    const SOURCE: Source = Source::Pvcs;
     fn table(s: &mut ClusterState) -> &mut Table<PvcRow> {
         &mut s.pvcs
     }
@@ -319,7 +330,7 @@ pub const APPS_UPGRADE: &str = "welkin-apps-upgrade";
 
 impl Watched for wire::ConfigMap {
     type Row = std::collections::BTreeMap<String, String>;
-    const SOURCE: &'static str = "configmaps";
+    const SOURCE: Source = Source::ConfigMaps;
     fn table(s: &mut ClusterState) -> &mut Table<Self::Row> {
         &mut s.welkin_config
     }
@@ -333,7 +344,7 @@ impl Watched for wire::ConfigMap {
 
 impl Watched for wire::Backup {
     type Row = BackupRow;
-    const SOURCE: &'static str = "backups";
+    const SOURCE: Source = Source::Backups;
     fn table(s: &mut ClusterState) -> &mut Table<BackupRow> {
         &mut s.backup.backups
     }
@@ -364,7 +375,7 @@ impl Watched for wire::Backup {
 
 impl Watched for wire::Restore {
     type Row = RestoreRow;
-    const SOURCE: &'static str = "restores";
+    const SOURCE: Source = Source::Restores;
     fn table(s: &mut ClusterState) -> &mut Table<RestoreRow> {
         &mut s.backup.restores
     }
@@ -388,7 +399,7 @@ impl Watched for wire::Restore {
 
 impl Watched for wire::Schedule {
     type Row = ScheduleRow;
-    const SOURCE: &'static str = "schedules";
+    const SOURCE: Source = Source::Schedules;
     fn table(s: &mut ClusterState) -> &mut Table<ScheduleRow> {
         &mut s.backup.schedules
     }
@@ -406,7 +417,7 @@ impl Watched for wire::Schedule {
 
 impl Watched for wire::BackupStorageLocation {
     type Row = StorageLocationRow;
-    const SOURCE: &'static str = "backupstoragelocations";
+    const SOURCE: Source = Source::BackupStorageLocations;
     fn table(s: &mut ClusterState) -> &mut Table<StorageLocationRow> {
         &mut s.backup.locations
     }
@@ -424,7 +435,7 @@ impl Watched for wire::BackupStorageLocation {
 
 impl Watched for wire::CronJob {
     type Row = CronJobRow;
-    const SOURCE: &'static str = "cronjobs";
+    const SOURCE: Source = Source::CronJobs;
     fn table(s: &mut ClusterState) -> &mut Table<CronJobRow> {
         &mut s.backup.cronjobs
     }
@@ -442,7 +453,7 @@ impl Watched for wire::CronJob {
 
 impl Watched for wire::Job {
     type Row = JobRow;
-    const SOURCE: &'static str = "jobs";
+    const SOURCE: Source = Source::Jobs;
     fn table(s: &mut ClusterState) -> &mut Table<JobRow> {
         &mut s.backup.jobs
     }
@@ -489,7 +500,7 @@ fn cluster_label(m: &ObjectMeta, i: &mut Interner, fallback: &Option<String>) ->
 
 impl Watched for wire::CapiCluster {
     type Row = CapiClusterRow;
-    const SOURCE: &'static str = "capi-clusters";
+    const SOURCE: Source = Source::CapiClusters;
     fn table(s: &mut ClusterState) -> &mut Table<CapiClusterRow> {
         &mut s.capi.clusters
     }
@@ -541,7 +552,7 @@ fn machine_set_row(
 
 impl Watched for wire::KubeadmControlPlane {
     type Row = MachineSetRow;
-    const SOURCE: &'static str = "control-planes";
+    const SOURCE: Source = Source::ControlPlanes;
     fn table(s: &mut ClusterState) -> &mut Table<MachineSetRow> {
         &mut s.capi.control_planes
     }
@@ -560,7 +571,7 @@ impl Watched for wire::KubeadmControlPlane {
 
 impl Watched for wire::MachineDeployment {
     type Row = MachineSetRow;
-    const SOURCE: &'static str = "machine-deployments";
+    const SOURCE: Source = Source::MachineDeployments;
     fn table(s: &mut ClusterState) -> &mut Table<MachineSetRow> {
         &mut s.capi.machine_deployments
     }
@@ -584,7 +595,7 @@ impl Watched for wire::MachineDeployment {
 
 impl Watched for wire::Machine {
     type Row = MachineRow;
-    const SOURCE: &'static str = "machines";
+    const SOURCE: Source = Source::Machines;
     fn table(s: &mut ClusterState) -> &mut Table<MachineRow> {
         &mut s.capi.machines
     }
