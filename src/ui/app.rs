@@ -516,22 +516,64 @@ impl App {
         }
     }
 
-    /// Runs a registry action after checking that it is available.
+    /// Runs a registry action through the gate: it must be available (engine, read-only,
+    /// permission), and an action the registry marks `confirm` asks first and acts only
+    /// on yes. Keys and `:` commands both come through here.
     pub fn run(&mut self, spec: &'static ActionSpec, views: &Views) -> Vec<Effect> {
         let target = self.action_target(spec, views);
-        match self.availability(spec, target.as_ref().map(|(e, r)| (e.as_str(), *r))) {
-            Availability::Available => self.apply(spec.action, views),
+        if !self.admit(spec, target.as_ref().map(|(e, r)| (e.as_str(), *r))) {
+            return Vec::new();
+        }
+        if spec.confirm {
+            if let Some(confirm) = self.confirmation(spec.action, views) {
+                self.modals.push(Modal::Confirm(confirm));
+            }
+            return Vec::new();
+        }
+        self.apply(spec.action, views)
+    }
+
+    /// Whether `spec` may run in `target` now; says why not in the status line.
+    fn admit(&mut self, spec: &ActionSpec, target: Option<(&str, ClusterRole)>) -> bool {
+        match self.availability(spec, target) {
+            Availability::Available => true,
             Availability::ReadOnly => {
                 self.flash(
                     Level::Error,
                     format!("read-only mode: “{}” is disabled", spec.label),
                 );
-                Vec::new()
+                false
             }
             Availability::Denied(why) | Availability::Unavailable(why) => {
                 self.flash(Level::Error, format!("{}: {why}", spec.label));
-                Vec::new()
+                false
             }
+        }
+    }
+
+    /// The question an action asks before it acts, about what is selected now; `None`
+    /// (with a message) when there is nothing to act on.
+    fn confirmation(&mut self, action: Action, views: &Views) -> Option<Confirm> {
+        match action {
+            Action::Expire => self.confirm_expire(views),
+            Action::CancelRun => self.confirm_run_control(true),
+            Action::ResumeRun => self.confirm_run_control(false),
+            other => {
+                self.flash(
+                    Level::Error,
+                    format!("{other:?} has no confirmation to ask; nothing was done"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Acts on what [`Self::confirmation`] would ask about, without asking: for actions
+    /// the registry does not mark `confirm`.
+    fn act_unasked(&mut self, action: Action, views: &Views) -> Vec<Effect> {
+        match self.confirmation(action, views) {
+            Some(confirm) => self.execute(confirm.pending),
+            None => Vec::new(),
         }
     }
 
@@ -553,16 +595,7 @@ impl App {
         spec: &ActionSpec,
         target: Option<(&str, ClusterRole)>,
     ) -> Availability {
-        if matches!(
-            spec.action,
-            Action::CancelRun
-                | Action::ResumeRun
-                | Action::ScaleWorkers
-                | Action::BackupNow
-                | Action::DrainNode
-                | Action::RestoreBackup
-        ) && !self.engine
-        {
+        if spec.needs_engine && !self.engine {
             return Availability::Unavailable(NO_ENGINE.into());
         }
         if self.read_only && spec.danger > Danger::Safe {
@@ -638,7 +671,7 @@ impl App {
                 self.show_silences = !self.show_silences;
                 Vec::new()
             }
-            Action::Expire => self.confirm_expire(views),
+            Action::Expire => self.act_unasked(Action::Expire, views),
             Action::GroupBy => {
                 self.grouping = self.grouping.next();
                 Vec::new()
@@ -675,8 +708,7 @@ impl App {
                 self.show_audit = !self.show_audit;
                 Vec::new()
             }
-            Action::CancelRun => self.confirm_run_control(true),
-            Action::ResumeRun => self.confirm_run_control(false),
+            Action::CancelRun | Action::ResumeRun => self.act_unasked(action, views),
             _ => Vec::new(),
         }
     }
@@ -970,14 +1002,14 @@ impl App {
         }
     }
 
-    fn confirm_expire(&mut self, views: &Views) -> Vec<Effect> {
+    fn confirm_expire(&mut self, views: &Views) -> Option<Confirm> {
         let Some(s) = views.alerts.silence(self.lists.silences.selected) else {
             self.flash(Level::Info, "no silence selected");
-            return Vec::new();
+            return None;
         };
         if s.silence.status.state == ck8s_model::alert::SilenceState::Expired {
             self.flash(Level::Info, "that silence has already expired");
-            return Vec::new();
+            return None;
         }
         let pending = Pending::ExpireSilence {
             env: s.env.clone(),
@@ -985,7 +1017,7 @@ impl App {
             id: s.silence.id.clone(),
         };
         let matchers: Vec<String> = s.silence.matchers.iter().map(|m| m.to_string()).collect();
-        self.modals.push(Modal::Confirm(Confirm::new(
+        Some(Confirm::new(
             "Expire silence?",
             vec![
                 format!(
@@ -1000,8 +1032,7 @@ impl App {
                 "The alerts it mutes will notify again.".into(),
             ],
             pending,
-        )));
-        Vec::new()
+        ))
     }
 
     fn execute(&mut self, pending: Pending) -> Vec<Effect> {
@@ -1038,14 +1069,7 @@ impl App {
         role: ClusterRole,
         preset: &[(&str, String)],
     ) -> Vec<Effect> {
-        if !self.engine {
-            self.flash(Level::Error, NO_ENGINE);
-            return Vec::new();
-        }
-        if self.read_only {
-            self.flash(Level::Error, "read-only mode: workflows cannot be started");
-            return Vec::new();
-        }
+        // Callers come through the gate (`run` for keys, `run_command` for `:`).
         let Some(env) = env.or_else(|| self.env.clone()) else {
             self.flash(
                 Level::Info,
@@ -1114,10 +1138,10 @@ impl App {
         Vec::new()
     }
 
-    fn confirm_run_control(&mut self, cancel: bool) -> Vec<Effect> {
+    fn confirm_run_control(&mut self, cancel: bool) -> Option<Confirm> {
         let Some(run) = self.selected_run() else {
             self.flash(Level::Info, "no run selected");
-            return Vec::new();
+            return None;
         };
         let id = run.id.clone();
         let what = format!(
@@ -1137,7 +1161,7 @@ impl App {
         let (title, body, pending) = if cancel {
             if finished.is_some() {
                 self.flash(Level::Info, "that run has ended already");
-                return Vec::new();
+                return None;
             }
             (
                 "Cancel run?",
@@ -1150,7 +1174,7 @@ impl App {
                     Level::Info,
                     "that run succeeded; there is nothing to resume",
                 );
-                return Vec::new();
+                return None;
             }
             (
                 "Resume run?",
@@ -1158,12 +1182,11 @@ impl App {
                 Pending::ResumeRun(id.clone()),
             )
         };
-        self.modals.push(Modal::Confirm(Confirm::new(
+        Some(Confirm::new(
             title,
             vec![format!("Run {id}"), what, String::new(), body.into()],
             pending,
-        )));
-        Vec::new()
+        ))
     }
 
     // -----------------------------------------------------------------------------------
@@ -1291,6 +1314,11 @@ impl App {
                 params,
             } => {
                 let role = role.unwrap_or_else(|| self.scope_role());
+                let place = env.clone().or_else(|| self.env.clone());
+                let spec = keymap::workflow_spec(kind);
+                if !self.admit(spec, place.as_deref().map(|e| (e, role))) {
+                    return Vec::new();
+                }
                 let preset: Vec<(&str, String)> = params
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.clone()))
@@ -1646,5 +1674,74 @@ mod tests {
         assert_eq!(a.scope, Scope::Wc);
         a.on_key(key('c'), &v);
         assert_eq!(a.scope, Scope::Both);
+    }
+
+    /// Types `line` on the `:` line and presses Enter.
+    fn command(a: &mut App, line: &str, v: &Views) -> Vec<Effect> {
+        a.on_key(key(':'), v);
+        for c in line.chars() {
+            a.on_key(key(c), v);
+        }
+        a.on_key(code(KeyCode::Enter), v)
+    }
+
+    #[test]
+    fn workflow_commands_pass_the_same_gate_as_keys() {
+        let v = Views::default();
+        let run_form_open = |a: &App| matches!(a.modals.last(), Some(Modal::Run(_)));
+        // No engine: the command is refused with the registry entry's reason.
+        let mut a = app();
+        command(&mut a, "scale acme wc 5", &v);
+        assert!(!run_form_open(&a));
+        let flash = a.flash.clone().expect("a message says why");
+        assert!(flash.text.contains(NO_ENGINE), "{flash:?}");
+        // Read-only: refused as the key is.
+        let mut a = app();
+        a.engine = true;
+        a.read_only = true;
+        command(&mut a, "drain acme wc", &v);
+        assert!(!run_form_open(&a));
+        assert!(a.flash.clone().unwrap().text.contains("read-only"));
+        // Both allowed: the form opens.
+        let mut a = app();
+        a.engine = true;
+        command(&mut a, "scale acme wc 5", &v);
+        assert!(run_form_open(&a), "{:?}", a.flash);
+    }
+
+    #[test]
+    fn the_registry_says_which_actions_need_the_engine_and_ask_first() {
+        let a = app();
+        for spec in keymap::REGISTRY {
+            let engine_action = matches!(
+                spec.action,
+                Action::CancelRun
+                    | Action::ResumeRun
+                    | Action::ScaleWorkers
+                    | Action::BackupNow
+                    | Action::DrainNode
+                    | Action::RestoreBackup
+            );
+            assert_eq!(spec.needs_engine, engine_action, "{}", spec.id);
+            if spec.needs_engine {
+                assert_eq!(
+                    a.availability(spec, None),
+                    Availability::Unavailable(NO_ENGINE.into()),
+                    "{}",
+                    spec.id
+                );
+            }
+            // Every action that asks first has a question to ask.
+            if spec.confirm {
+                assert!(
+                    matches!(
+                        spec.action,
+                        Action::Expire | Action::CancelRun | Action::ResumeRun
+                    ),
+                    "{} is marked confirm but App::confirmation has no question for it",
+                    spec.id
+                );
+            }
+        }
     }
 }

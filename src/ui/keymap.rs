@@ -7,6 +7,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::Pane;
+use crate::engine::workflows::WorkflowKind;
 
 /// What a key asks for. Actions that need a target act on the selection of the pane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -187,6 +188,21 @@ impl Key {
     }
 }
 
+/// The registry entry that opens `kind`'s form, so that a `:` command starting a workflow
+/// passes the same gate as the key.
+pub fn workflow_spec(kind: WorkflowKind) -> &'static ActionSpec {
+    let action = match kind {
+        WorkflowKind::Scale => Action::ScaleWorkers,
+        WorkflowKind::Backup => Action::BackupNow,
+        WorkflowKind::Drain => Action::DrainNode,
+        WorkflowKind::Restore => Action::RestoreBackup,
+    };
+    REGISTRY
+        .iter()
+        .find(|s| s.action == action)
+        .expect("every workflow has a key in the registry")
+}
+
 /// One entry of the registry.
 #[derive(Debug, Clone, Copy)]
 pub struct ActionSpec {
@@ -198,8 +214,11 @@ pub struct ActionSpec {
     pub label: &'static str,
     pub danger: Danger,
     pub rbac: Option<Rbac>,
-    /// Asks "are you sure?" before acting.
+    /// Asks "are you sure?" before acting: the gate shows the question and acts only on
+    /// yes.
     pub confirm: bool,
+    /// Works only with the workflow engine; off (and said why) without it.
+    pub needs_engine: bool,
     /// Listed in the footer of its context.
     pub footer: bool,
 }
@@ -221,6 +240,7 @@ impl ActionSpec {
             danger: Danger::Safe,
             rbac: None,
             confirm: false,
+            needs_engine: false,
             footer: false,
         }
     }
@@ -247,6 +267,11 @@ impl ActionSpec {
 
     const fn confirm(mut self) -> Self {
         self.confirm = true;
+        self
+    }
+
+    const fn engine(mut self) -> Self {
+        self.needs_engine = true;
         self
     }
 
@@ -395,6 +420,7 @@ pub static REGISTRY: &[ActionSpec] = &[
         C::Pane(Pane::Cluster),
         "scale workers…",
     )
+    .engine()
     .footer()
     .danger(Danger::Caution),
     spec(
@@ -404,6 +430,7 @@ pub static REGISTRY: &[ActionSpec] = &[
         C::Pane(Pane::Cluster),
         "drain node…",
     )
+    .engine()
     .footer()
     .danger(Danger::Danger),
     // Backups.
@@ -414,6 +441,7 @@ pub static REGISTRY: &[ActionSpec] = &[
         C::Pane(Pane::Backups),
         "restore backup…",
     )
+    .engine()
     .footer()
     .danger(Danger::Danger),
     spec(
@@ -423,6 +451,7 @@ pub static REGISTRY: &[ActionSpec] = &[
         C::Pane(Pane::Backups),
         "back up now…",
     )
+    .engine()
     .footer()
     .danger(Danger::Caution),
     // Runs.
@@ -441,6 +470,7 @@ pub static REGISTRY: &[ActionSpec] = &[
         C::Pane(Pane::Runs),
         "cancel run",
     )
+    .engine()
     .footer()
     .danger(Danger::Danger)
     .confirm(),
@@ -451,6 +481,7 @@ pub static REGISTRY: &[ActionSpec] = &[
         C::Pane(Pane::Runs),
         "resume run",
     )
+    .engine()
     .footer()
     .danger(Danger::Caution)
     .confirm(),
