@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 
-use chrono::TimeDelta;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
@@ -15,10 +14,11 @@ use super::keymap::{self, Action, ActionSpec, Context, Danger, Key};
 use super::modals::Form;
 use super::modals::alert::AlertModal;
 use super::modals::confirm::{Confirm, Pending};
-use super::modals::help::HelpModal;
+use super::modals::help::{HelpModal, HelpView};
 use super::modals::pod::{PodDetails, PodModal, PodTab, PodTarget};
 use super::modals::run::{self, RunForm, Stage};
 use super::modals::silence::{SilenceForm, Submit};
+pub use super::nav::{Availability, ListState, Pane, Scope};
 use super::panes::alerts::Grouping;
 use super::panes::pods::PodSort;
 use super::views::Views;
@@ -28,136 +28,6 @@ use crate::engine::journal::RunSummary;
 use crate::engine::workflows::WorkflowKind;
 use crate::engine::{Plan, RunRequest};
 use ck8s_model::alert::PostableSilence;
-
-/// The panes, in tab order. Number keys follow this order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Pane {
-    Fleet,
-    Pods,
-    Alerts,
-    Cluster,
-    Backups,
-    Slo,
-    Runs,
-}
-
-impl Pane {
-    pub const ALL: [Pane; 7] = [
-        Pane::Fleet,
-        Pane::Pods,
-        Pane::Alerts,
-        Pane::Cluster,
-        Pane::Backups,
-        Pane::Slo,
-        Pane::Runs,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Fleet => "Fleet",
-            Pane::Pods => "Pods",
-            Pane::Alerts => "Alerts",
-            Pane::Cluster => "Cluster",
-            Pane::Backups => "Backups",
-            Pane::Slo => "SLO",
-            Pane::Runs => "Runs",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
-    }
-
-    /// Panes that show one environment; the others also work fleet-wide.
-    pub fn needs_env(self) -> bool {
-        matches!(self, Pane::Pods | Pane::Cluster | Pane::Backups | Pane::Slo)
-    }
-}
-
-/// Which of an environment's clusters a pane shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Scope {
-    Sc,
-    Wc,
-    #[default]
-    Both,
-}
-
-impl Scope {
-    pub fn roles(self) -> &'static [ClusterRole] {
-        match self {
-            Scope::Sc => &[ClusterRole::Sc],
-            Scope::Wc => &[ClusterRole::Wc],
-            Scope::Both => &ClusterRole::ALL,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Scope::Sc => "sc",
-            Scope::Wc => "wc",
-            Scope::Both => "sc+wc",
-        }
-    }
-
-    pub fn next(self) -> Scope {
-        match self {
-            Scope::Both => Scope::Sc,
-            Scope::Sc => Scope::Wc,
-            Scope::Wc => Scope::Both,
-        }
-    }
-
-    pub fn parse(word: &str) -> Option<Scope> {
-        match word {
-            "sc" => Some(Scope::Sc),
-            "wc" => Some(Scope::Wc),
-            "both" | "all" | "sc+wc" => Some(Scope::Both),
-            _ => None,
-        }
-    }
-}
-
-/// The selection and scroll position of one list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ListState {
-    pub selected: usize,
-    /// First row shown; kept by the renderer.
-    pub offset: usize,
-    pub len: usize,
-    /// Rows shown at the last frame: the step of PgUp/PgDn.
-    pub page: usize,
-}
-
-impl ListState {
-    pub fn set_len(&mut self, len: usize) {
-        self.len = len;
-        self.selected = self.selected.min(len.saturating_sub(1));
-    }
-
-    /// Applies a movement; `false` when `action` is not one.
-    pub fn apply(&mut self, action: Action) -> bool {
-        let last = self.len.saturating_sub(1);
-        let page = self.page.max(1);
-        self.selected = match action {
-            Action::Up => self.selected.saturating_sub(1),
-            Action::Down => (self.selected + 1).min(last),
-            Action::PageUp => self.selected.saturating_sub(page),
-            Action::PageDown => (self.selected + page).min(last),
-            Action::Top => 0,
-            Action::Bottom => last,
-            _ => return false,
-        };
-        true
-    }
-
-    /// The rows to draw in `height` lines, scrolling to keep the selection visible.
-    pub fn window(&mut self, height: usize) -> std::ops::Range<usize> {
-        self.page = height;
-        self.offset = super::widgets::table::scroll(self.offset, self.selected, height, self.len);
-        self.offset..(self.offset + height).min(self.len)
-    }
-}
 
 /// The lists of the panes.
 #[derive(Debug, Clone, Default)]
@@ -241,15 +111,6 @@ pub struct Flash {
 }
 
 pub use ck8s_model::access::Permission;
-
-/// Why an action cannot run now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Availability {
-    Available,
-    ReadOnly,
-    Denied(String),
-    Unavailable(String),
-}
 
 /// Side effects for the runtime to perform.
 #[derive(Debug, Clone, PartialEq)]
@@ -589,6 +450,70 @@ impl App {
             .map(|t| (t.env, t.role))
     }
 
+    /// The order of the sections: what applies here first.
+    fn help_sections(&self) -> Vec<Context> {
+        let mut here = self.contexts();
+        here.retain(|c| !matches!(c, Context::Help | Context::Overlay));
+        // Help itself covers the pane underneath it.
+        if here.is_empty() || here == [Context::Navigation] {
+            here = vec![
+                Context::Pane(self.pane),
+                Context::Navigation,
+                Context::Global,
+            ];
+        }
+        let mut all = here.clone();
+        for s in keymap::REGISTRY {
+            if !all.contains(&s.context) {
+                all.push(s.context);
+            }
+        }
+        all
+    }
+
+    /// Why an action is not available in the current environment, if it is not.
+    fn help_status(&self, spec: &ActionSpec) -> (String, bool) {
+        match self.availability(spec, None) {
+            Availability::ReadOnly => return ("off: read-only mode".into(), true),
+            Availability::Unavailable(why) => return (format!("off: {why}"), true),
+            _ => {}
+        }
+        let (Some(_), Some(env)) = (spec.rbac, self.env.as_deref()) else {
+            return (String::new(), false);
+        };
+        let roles: &[ClusterRole] = Scope::Both.roles();
+        let mut denied = Vec::new();
+        let mut unknown = 0;
+        for role in roles {
+            match self.permissions.get(&(env.to_string(), *role, spec.id)) {
+                Some(Permission::Allowed) => {}
+                Some(Permission::Denied(_)) | Some(Permission::Failed(_)) => {
+                    denied.push(role.as_str())
+                }
+                None => unknown += 1,
+            }
+        }
+        if !denied.is_empty() {
+            (format!("denied in {}", denied.join(", ")), true)
+        } else if unknown > 0 {
+            ("checking…".into(), false)
+        } else {
+            ("allowed".into(), false)
+        }
+    }
+
+    /// What the help screen shows here and now.
+    pub fn help_view(&self) -> HelpView {
+        HelpView {
+            sections: self.help_sections(),
+            status: keymap::REGISTRY
+                .iter()
+                .map(|spec| (spec.id, self.help_status(spec)))
+                .collect(),
+            read_only: self.read_only,
+        }
+    }
+
     /// Whether `spec` may run in `target` (env, cluster).
     pub fn availability(
         &self,
@@ -627,7 +552,8 @@ impl App {
         if let Some(effects) = self.apply_to_modal(action, views) {
             return effects;
         }
-        if self.list_mut(self.pane).apply(action) {
+        if let Some(step) = action.movement() {
+            self.list_mut(self.pane).apply(step);
             return Vec::new();
         }
         match action {
@@ -1022,7 +948,7 @@ impl App {
             vec![
                 format!(
                     "Silence {} on {}-{}",
-                    short_id(&s.silence.id),
+                    super::format::short_id(&s.silence.id),
                     s.env,
                     s.role
                 ),
@@ -1359,7 +1285,10 @@ impl App {
             } => match result {
                 Ok(()) => self.flash(
                     Level::Success,
-                    format!("silence {} expired on {cluster}", short_id(&id)),
+                    format!(
+                        "silence {} expired on {cluster}",
+                        super::format::short_id(&id)
+                    ),
                 ),
                 Err(e) => self.flash(
                     Level::Error,
@@ -1431,7 +1360,7 @@ impl App {
             .filter_map(|(c, r)| {
                 r.as_ref()
                     .ok()
-                    .map(|sid| format!("{} on {c}", short_id(sid)))
+                    .map(|sid| format!("{} on {c}", super::format::short_id(sid)))
             })
             .collect();
         let form_index = self
@@ -1465,16 +1394,6 @@ impl App {
             );
         }
     }
-}
-
-/// The first 8 characters of a silence id, as Alertmanager's UI shows them.
-pub fn short_id(id: &str) -> &str {
-    &id[..id.len().min(8)]
-}
-
-/// How long a silence lasts when the form's duration is left alone.
-pub fn default_silence() -> TimeDelta {
-    TimeDelta::hours(2)
 }
 
 #[cfg(test)]

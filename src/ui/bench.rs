@@ -9,8 +9,9 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use super::app::{App, Pane};
-use super::keymap::Action;
-use super::render::{self, Ctx};
+use super::ctx::Ctx;
+use super::nav::Move;
+use super::render;
 use super::theme::Theme;
 use super::views::Views;
 use crate::state::FleetState;
@@ -49,8 +50,8 @@ pub fn render_frames(
     let mut times = Vec::with_capacity(frames);
     for _ in 0..frames {
         let start = Instant::now();
-        if !app.lists.pods.apply(Action::Down) || app.lists.pods.selected + 1 >= app.lists.pods.len
-        {
+        app.lists.pods.apply(Move::Down);
+        if app.lists.pods.selected + 1 >= app.lists.pods.len {
             app.lists.pods.selected = app.lists.pods.page;
         }
         views.refresh(&mut app, state, now, Instant::now());

@@ -2,8 +2,7 @@
 //! `:sort restarts`, `:theme light`. Any unique prefix of a command works (`:po wc`), and
 //! Tab completes commands and their arguments.
 
-use super::app::{Pane, Scope};
-use super::panes::pods::PodColumn;
+use super::nav::{Pane, PodColumn, Scope};
 use crate::config::ClusterRole;
 use crate::engine::workflows::WorkflowKind;
 

@@ -9,6 +9,11 @@ use ratatui::text::Span;
 
 pub use ck8s_model::format::age;
 
+/// The first 8 characters of a silence id, as Alertmanager's UI shows them.
+pub fn short_id(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
 /// The age of something created at unix second `t`, or `-` when unknown.
 pub fn age_at(t: Option<i64>, now: DateTime<Utc>) -> String {
     match t {

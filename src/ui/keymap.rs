@@ -6,7 +6,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::app::Pane;
+use super::nav::{Move, Pane};
 use crate::engine::workflows::WorkflowKind;
 
 /// What a key asks for. Actions that need a target act on the selection of the pane.
@@ -57,6 +57,21 @@ pub enum Action {
     Submit,
     Confirm,
     Complete,
+}
+
+impl Action {
+    /// The step this action moves a list or a scroll position by, if it is a movement.
+    pub fn movement(self) -> Option<Move> {
+        Some(match self {
+            Action::Up => Move::Up,
+            Action::Down => Move::Down,
+            Action::PageUp => Move::PageUp,
+            Action::PageDown => Move::PageDown,
+            Action::Top => Move::Top,
+            Action::Bottom => Move::Bottom,
+            _ => return None,
+        })
+    }
 }
 
 /// Where an action's keys apply.

@@ -6,13 +6,16 @@
 //! the data, [`modals`] the overlays, [`tasks`] run the side effects, [`runtime`] is the
 //! event loop, [`render`] the frame, [`theme`] the looks.
 
+pub mod alert_text;
 pub mod app;
 pub mod bench;
 pub mod command;
+pub mod ctx;
 pub mod filter;
 pub mod format;
 pub mod keymap;
 pub mod modals;
+pub mod nav;
 pub mod output;
 pub mod panes;
 pub mod render;

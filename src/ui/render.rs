@@ -3,8 +3,6 @@
 //! Rendering reads the views and the clock it is given, never the wall clock, so
 //! snapshots are stable.
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -12,33 +10,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph};
 
 use super::app::{App, Availability, InputKind, Level, Modal, Pane, Scope};
+pub use super::ctx::Ctx;
 use super::keymap;
 use super::panes::{self, alerts, backups, cluster, fleet, pods, runs, slo};
-use super::theme::Theme;
 use super::views::Views;
 use super::widgets::table::{Align, put_line};
-use crate::state::FleetState;
-
-/// What every drawing function may read.
-pub struct Ctx<'a> {
-    pub state: &'a FleetState,
-    pub theme: &'a Theme,
-    /// The frame's clock.
-    pub now: DateTime<Utc>,
-    /// The policy time zone, for wall-clock times.
-    pub tz: Tz,
-}
-
-impl<'a> Ctx<'a> {
-    pub fn new(state: &'a FleetState, theme: &'a Theme, now: DateTime<Utc>) -> Ctx<'a> {
-        Ctx {
-            state,
-            theme,
-            now,
-            tz: state.policy.timezone,
-        }
-    }
-}
 
 /// Below this the layout cannot work; the console says so instead of drawing garbage.
 pub const MIN_WIDTH: u16 = 60;
@@ -72,9 +48,12 @@ pub fn draw(f: &mut Frame, app: &mut App, views: &Views, ctx: &Ctx<'_>) {
     let mut modals = std::mem::take(&mut app.modals);
     for m in modals.iter_mut() {
         match m {
-            Modal::Help(h) => h.render(f, body, app, ctx),
+            Modal::Help(h) => h.render(f, body, &app.help_view(), ctx),
             Modal::Pod(p) => p.render(f, body, ctx),
-            Modal::Alert(a) => a.render(f, body, &views.alerts, ctx),
+            Modal::Alert(a) => {
+                let live = views.alerts.by_fingerprint(&a.fingerprint);
+                a.render(f, body, live, ctx)
+            }
             Modal::Silence(form) => form.render(f, body, ctx),
             Modal::Run(form) => form.render(f, body, ctx),
             Modal::Confirm(c) => c.render(f, body, ctx),

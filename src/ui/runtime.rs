@@ -16,8 +16,9 @@ use tokio::time::sleep_until;
 
 use super::UiOptions;
 use super::app::{App, Effect, Level};
+use super::ctx::Ctx;
 use super::output::QuietBackend;
-use super::render::{self, Ctx};
+use super::render;
 use super::tasks::Tasks;
 use super::theme::Theme;
 use super::views::Views;

@@ -5,9 +5,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::super::alert_text as alerts;
+use super::super::ctx::Ctx;
 use super::super::format;
-use super::super::panes::alerts::{self, AlertsView};
-use super::super::render::Ctx;
 use super::Scroll;
 use ck8s_model::alert::MergedAlert;
 
@@ -28,9 +28,10 @@ impl AlertModal {
         }
     }
 
-    pub fn render(&mut self, f: &mut Frame, area: Rect, view: &AlertsView, ctx: &Ctx<'_>) {
+    /// Draws the alert; `live` is the alert as firing now, `None` once it stopped.
+    pub fn render(&mut self, f: &mut Frame, area: Rect, live: Option<&MergedAlert>, ctx: &Ctx<'_>) {
         let s = &ctx.theme.s;
-        let live = view.by_fingerprint(&self.fingerprint).cloned();
+        let live = live.cloned();
         let resolved = live.is_none();
         if let Some(a) = live {
             self.last = Some(a);
@@ -91,7 +92,10 @@ impl AlertModal {
             ("Inhibited by", &a.alert.status.inhibited_by),
         ] {
             if !ids.is_empty() {
-                let short: Vec<&str> = ids.iter().map(|i| super::super::app::short_id(i)).collect();
+                let short: Vec<&str> = ids
+                    .iter()
+                    .map(|i| super::super::format::short_id(i))
+                    .collect();
                 field(&mut lines, label, short.join(", "), s.muted);
             }
         }

@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::super::render::Ctx;
+use super::super::ctx::Ctx;
 use crate::config::ClusterRole;
 
 /// What runs on yes.

@@ -6,72 +6,52 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::super::app::{App, Availability, Permission, Scope};
+use std::collections::HashMap;
+
 use super::super::command;
+use super::super::ctx::Ctx;
 use super::super::keymap::{self, ActionSpec, Context, Danger, REGISTRY};
-use super::super::render::Ctx;
 use super::Scroll;
-use crate::config::ClusterRole;
 
 #[derive(Debug, Default)]
 pub struct HelpModal {
     pub scroll: Scroll,
 }
 
-/// The order of the sections: what applies here first.
-fn sections(app: &App) -> Vec<Context> {
-    let mut here = app.contexts();
-    here.retain(|c| !matches!(c, Context::Help | Context::Overlay));
-    // Help itself covers the pane underneath it.
-    if here.is_empty() || here == [Context::Navigation] {
-        here = vec![
-            Context::Pane(app.pane),
-            Context::Navigation,
-            Context::Global,
-        ];
-    }
-    let mut all = here.clone();
-    for s in REGISTRY {
-        if !all.contains(&s.context) {
-            all.push(s.context);
-        }
-    }
-    all
+/// What help shows about where the user is, worked out by the state machine: the
+/// sections, what applies here first, and per action whether it is on here and now.
+#[derive(Debug, Clone, Default)]
+pub struct HelpView {
+    pub sections: Vec<Context>,
+    /// By registry id: the "here" column's text, and whether the action is off.
+    pub status: HashMap<&'static str, (String, bool)>,
+    pub read_only: bool,
 }
 
-/// Why an action is not available in the current environment, if it is not.
-fn status(app: &App, spec: &ActionSpec) -> (String, bool) {
-    match app.availability(spec, None) {
-        Availability::ReadOnly => return ("off: read-only mode".into(), true),
-        Availability::Unavailable(why) => return (format!("off: {why}"), true),
-        _ => {}
+impl HelpView {
+    fn status(&self, spec: &ActionSpec) -> (String, bool) {
+        self.status.get(spec.id).cloned().unwrap_or_default()
     }
-    let (Some(_), Some(env)) = (spec.rbac, app.env.as_deref()) else {
-        return (String::new(), false);
-    };
-    let roles: &[ClusterRole] = Scope::Both.roles();
-    let mut denied = Vec::new();
-    let mut unknown = 0;
-    for role in roles {
-        match app.permissions.get(&(env.to_string(), *role, spec.id)) {
-            Some(Permission::Allowed) => {}
-            Some(Permission::Denied(_)) | Some(Permission::Failed(_)) => denied.push(role.as_str()),
-            None => unknown += 1,
-        }
-    }
-    if !denied.is_empty() {
-        (format!("denied in {}", denied.join(", ")), true)
-    } else if unknown > 0 {
-        ("checking…".into(), false)
-    } else {
-        ("allowed".into(), false)
+
+    /// The registry ids shown as off.
+    pub fn off_ids(&self) -> Vec<&'static str> {
+        keymap::REGISTRY
+            .iter()
+            .filter(|s| self.status(s).1)
+            .map(|s| s.id)
+            .collect()
     }
 }
 
 /// One section per context: its title, then one line per action.
 /// `compact` (a narrow terminal) leaves out the permission column, so that what matters
 /// here and now (the last column) still fits.
-fn section_lines(app: &App, ctx_: Context, compact: bool, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+fn section_lines(
+    view: &HelpView,
+    ctx_: Context,
+    compact: bool,
+    ctx: &Ctx<'_>,
+) -> Vec<Line<'static>> {
     let s = &ctx.theme.s;
     let specs: Vec<&ActionSpec> = REGISTRY.iter().filter(|sp| sp.context == ctx_).collect();
     if specs.is_empty() {
@@ -79,7 +59,7 @@ fn section_lines(app: &App, ctx_: Context, compact: bool, ctx: &Ctx<'_>) -> Vec<
     }
     let mut lines = vec![Line::styled(ctx_.title().to_string(), s.title)];
     for spec in specs {
-        let (status, off) = status(app, spec);
+        let (status, off) = view.status(spec);
         let label = if spec.confirm {
             format!("{} (asks first)", spec.label)
         } else {
@@ -159,7 +139,7 @@ fn pad(mut line: Line<'static>, width: usize) -> Line<'static> {
 }
 
 impl HelpModal {
-    pub fn render(&mut self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
+    pub fn render(&mut self, f: &mut Frame, area: Rect, view: &HelpView, ctx: &Ctx<'_>) {
         let s = &ctx.theme.s;
         let outer = super::large(area, 92, 92);
         let title = Line::from(vec![
@@ -168,14 +148,15 @@ impl HelpModal {
         ]);
         let inner = super::frame(f, outer, title, ctx.theme);
         let compact = inner.width < 100;
-        let mut sections: Vec<Vec<Line>> = sections(app)
-            .into_iter()
-            .map(|c| section_lines(app, c, compact, ctx))
+        let mut sections: Vec<Vec<Line>> = view
+            .sections
+            .iter()
+            .map(|c| section_lines(view, *c, compact, ctx))
             .filter(|l| !l.is_empty())
             .collect();
         sections.push(reference_lines(ctx));
         let mut lines: Vec<Line> = Vec::new();
-        if app.read_only {
+        if view.read_only {
             lines.push(Line::styled(
                 "Read-only mode: actions marked caution or danger are off.",
                 s.warning,
@@ -220,13 +201,4 @@ impl HelpModal {
         let shown: Vec<Line> = lines.into_iter().skip(skip).collect();
         f.render_widget(Paragraph::new(shown), inner);
     }
-}
-
-/// For tests: the registry ids whose rows help shows as off.
-pub fn off_ids(app: &App) -> Vec<&'static str> {
-    keymap::REGISTRY
-        .iter()
-        .filter(|s| status(app, s).1)
-        .map(|s| s.id)
-        .collect()
 }

@@ -11,9 +11,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::super::ctx::Ctx;
 use super::super::format;
 use super::super::keymap::Action;
-use super::super::render::Ctx;
 use super::Scroll;
 
 /// Lines of log kept per tail.

@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui_textarea::{CursorMove, TextArea};
 
-use super::super::render::Ctx;
+use super::super::ctx::Ctx;
 use crate::config::ClusterRole;
 use crate::engine::policy::{self, Decision};
 use crate::engine::workflows::{self, WorkflowKind};

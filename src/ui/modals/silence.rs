@@ -12,10 +12,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui_textarea::{CursorMove, TextArea};
 
+use super::super::ctx::Ctx;
 use super::super::format;
-use super::super::render::Ctx;
 use crate::config::{self, ClusterRole};
 use ck8s_model::alert::{Alert, MergedAlert, PostableSilence};
+
+/// How long a silence lasts when the form's duration is left alone.
+pub fn default_silence() -> TimeDelta {
+    TimeDelta::hours(2)
+}
 
 const DURATION: usize = 0;
 const COMMENT: usize = 1;
@@ -60,9 +65,7 @@ impl SilenceForm {
             targets: alert.sources.clone(),
             fields: [
                 line(&config::format_duration(
-                    super::super::app::default_silence()
-                        .to_std()
-                        .unwrap_or_default(),
+                    default_silence().to_std().unwrap_or_default(),
                 )),
                 line(""),
                 line(author),

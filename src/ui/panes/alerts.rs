@@ -7,9 +7,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::super::app::{App, Scope};
+use super::super::ctx::Ctx;
 use super::super::filter::Filter;
 use super::super::format;
-use super::super::render::Ctx;
 use super::super::widgets::table::{Column, TableRow, TableView, cell, scroll, styled};
 use crate::config::ClusterRole;
 use crate::state::FleetState;
@@ -248,64 +248,7 @@ fn silence_rank(s: SilenceState) -> u8 {
     }
 }
 
-pub fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "critical",
-        Severity::High => "high",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
-        Severity::None => "none",
-    }
-}
-
-pub fn state_name(a: &MergedAlert) -> &'static str {
-    let st = &a.alert.status;
-    match st.state {
-        AlertState::Active => "firing",
-        AlertState::Unprocessed => "pending",
-        AlertState::Suppressed if !st.silenced_by.is_empty() => "silenced",
-        AlertState::Suppressed if !st.inhibited_by.is_empty() => "inhibited",
-        AlertState::Suppressed => "muted",
-    }
-}
-
-/// Where an alert came from: `wc`, `sc+wc` inside an environment, `globex-wc` in the
-/// fleet view.
-pub fn sources(a: &MergedAlert, in_env: bool) -> String {
-    let parts: Vec<String> = a
-        .sources
-        .iter()
-        .map(|(env, role)| {
-            if in_env {
-                role.to_string()
-            } else {
-                format!("{env}-{role}")
-            }
-        })
-        .collect();
-    parts.join(if in_env { "+" } else { ", " })
-}
-
-/// The object an alert is about, from its usual labels.
-pub fn subject(a: &MergedAlert) -> String {
-    let l = |k: &str| a.alert.label(k);
-    match (l("namespace"), l("pod"), l("node")) {
-        (Some(ns), Some(pod), _) => format!("{ns}/{pod}"),
-        (_, _, Some(node)) => node.to_string(),
-        (Some(ns), None, None) => l("deployment")
-            .or(l("statefulset"))
-            .or(l("job_name"))
-            .or(l("schedule"))
-            .map(|o| format!("{ns}/{o}"))
-            .unwrap_or_else(|| ns.to_string()),
-        _ => l("target")
-            .or(l("instance"))
-            .or(l("schedule"))
-            .or(l("job"))
-            .unwrap_or("-")
-            .to_string(),
-    }
-}
+pub use super::super::alert_text::{severity_name, sources, state_name, subject};
 
 const ALERT_COLUMNS: [Column; 6] = [
     Column::new("SEVERITY", 8, 8).short("SEV"),
@@ -479,7 +422,7 @@ fn render_silences(f: &mut Frame, area: Rect, app: &mut App, view: &AlertsView, 
             let matchers: Vec<String> = sil.matchers.iter().map(|m| m.to_string()).collect();
             TableRow::Cells(vec![
                 styled(state, style),
-                cell(super::super::app::short_id(&sil.id).to_string()),
+                cell(super::super::format::short_id(&sil.id).to_string()),
                 cell(cluster),
                 styled(ends, s.muted),
                 cell(sil.created_by.clone()),

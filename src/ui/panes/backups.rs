@@ -9,8 +9,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::super::app::{App, Pane, Scope};
+use super::super::ctx::Ctx;
 use super::super::format;
-use super::super::render::Ctx;
 use super::super::theme::Theme;
 use super::super::widgets::share;
 use super::super::widgets::table::{

@@ -11,9 +11,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::super::app::App;
+use super::super::ctx::Ctx;
 use super::super::filter::Filter;
 use super::super::format;
-use super::super::render::Ctx;
 use super::super::theme::Theme;
 use super::super::widgets::table::{Column, TableRow, cell, render_window, styled};
 use crate::backup;

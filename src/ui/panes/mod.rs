@@ -13,9 +13,9 @@ use std::sync::Arc;
 use ratatui::text::{Line, Span};
 
 use super::app::{App, Pane, Scope};
+use super::ctx::Ctx;
 use super::filter::Filter;
 use super::format;
-use super::render::Ctx;
 use crate::config::ClusterRole;
 use crate::state::health::{Source, SourceHealth};
 use crate::state::{EnvHandle, FleetState};

@@ -18,10 +18,10 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 
 use super::super::app::{App, Pane, Scope};
+use super::super::ctx::Ctx;
 use super::super::filter::Filter;
 use super::super::format;
 use super::super::modals::pod::PodTarget;
-use super::super::render::Ctx;
 use super::super::theme::Theme;
 use super::super::widgets::table::{Column, TableRow, TableView, cell, styled};
 use crate::config::ClusterRole;
@@ -31,107 +31,7 @@ use crate::state::rows::{PodPhase, PodRow};
 /// The shortest time between two copies of changing pod data.
 pub const REBUILD_EVERY: Duration = Duration::from_millis(250);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PodColumn {
-    Cluster,
-    Namespace,
-    Name,
-    Ready,
-    Status,
-    Restarts,
-    Age,
-    Node,
-    Cpu,
-    Memory,
-}
-
-impl PodColumn {
-    pub const ALL: [PodColumn; 10] = [
-        PodColumn::Namespace,
-        PodColumn::Name,
-        PodColumn::Ready,
-        PodColumn::Status,
-        PodColumn::Restarts,
-        PodColumn::Age,
-        PodColumn::Node,
-        PodColumn::Cpu,
-        PodColumn::Memory,
-        PodColumn::Cluster,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PodColumn::Cluster => "cluster",
-            PodColumn::Namespace => "namespace",
-            PodColumn::Name => "name",
-            PodColumn::Ready => "ready",
-            PodColumn::Status => "status",
-            PodColumn::Restarts => "restarts",
-            PodColumn::Age => "age",
-            PodColumn::Node => "node",
-            PodColumn::Cpu => "cpu",
-            PodColumn::Memory => "memory",
-        }
-    }
-
-    pub fn parse(word: &str) -> Option<PodColumn> {
-        let word = word.to_ascii_lowercase();
-        Self::ALL
-            .into_iter()
-            .find(|c| c.name() == word || (word == "mem" && *c == PodColumn::Memory))
-    }
-
-    /// Counts and usage read best largest first.
-    pub fn default_descending(self) -> bool {
-        matches!(
-            self,
-            PodColumn::Restarts | PodColumn::Cpu | PodColumn::Memory
-        )
-    }
-
-    /// The column's position in [`COLUMNS`].
-    fn index(self) -> usize {
-        match self {
-            PodColumn::Cluster => 0,
-            PodColumn::Namespace => 1,
-            PodColumn::Name => 2,
-            PodColumn::Ready => 3,
-            PodColumn::Status => 4,
-            PodColumn::Restarts => 5,
-            PodColumn::Age => 6,
-            PodColumn::Node => 7,
-            PodColumn::Cpu => 8,
-            PodColumn::Memory => 9,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PodSort {
-    pub column: PodColumn,
-    pub descending: bool,
-}
-
-impl Default for PodSort {
-    fn default() -> Self {
-        PodSort {
-            column: PodColumn::Namespace,
-            descending: false,
-        }
-    }
-}
-
-impl PodSort {
-    pub fn next_column(self) -> PodSort {
-        let all = PodColumn::ALL;
-        let i = all.iter().position(|c| *c == self.column).unwrap_or(0);
-        let column = all[(i + 1) % all.len()];
-        PodSort {
-            column,
-            descending: column.default_descending(),
-        }
-    }
-}
+pub use super::super::nav::{PodColumn, PodSort};
 
 /// One pod as the pane shows it.
 #[derive(Debug, Clone)]

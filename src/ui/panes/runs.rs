@@ -9,8 +9,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::super::app::App;
+use super::super::ctx::Ctx;
 use super::super::format;
-use super::super::render::Ctx;
 use super::super::theme::Theme;
 use super::super::widgets::table::{
     Align, Column, TableRow, cell, put_line, render_window, styled,

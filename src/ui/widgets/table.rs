@@ -12,8 +12,8 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Line;
 
-use super::super::app::ListState;
 use super::super::format;
+use super::super::nav::ListState;
 use super::super::theme::Theme;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,21 +215,7 @@ fn grow(columns: &[Column], shown: &[bool], widths: &mut [u16], mut spare: u16) 
     }
 }
 
-/// The first row to show so that `selected` stays visible, moving as little as possible.
-pub fn scroll(offset: usize, selected: usize, height: usize, len: usize) -> usize {
-    if height == 0 || len == 0 {
-        return 0;
-    }
-    let max_offset = len.saturating_sub(height);
-    let offset = if selected < offset {
-        selected
-    } else if selected >= offset + height {
-        selected + 1 - height
-    } else {
-        offset
-    };
-    offset.min(max_offset)
-}
+pub use super::super::nav::scroll;
 
 /// A row: cells, or a banner across the whole width (a group heading).
 pub enum TableRow<'a> {

@@ -1,0 +1,273 @@
+//! Where the user is: the panes, the cluster scope, a list's selection and scroll, and
+//! whether an action is available. The vocabulary that the state machine (`app`), the
+//! registry (`keymap`), the `:` line, the widgets and the modals share, so that none of
+//! them has to import the state machine.
+
+use crate::config::ClusterRole;
+
+/// The panes, in tab order. Number keys follow this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Fleet,
+    Pods,
+    Alerts,
+    Cluster,
+    Backups,
+    Slo,
+    Runs,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 7] = [
+        Pane::Fleet,
+        Pane::Pods,
+        Pane::Alerts,
+        Pane::Cluster,
+        Pane::Backups,
+        Pane::Slo,
+        Pane::Runs,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Fleet => "Fleet",
+            Pane::Pods => "Pods",
+            Pane::Alerts => "Alerts",
+            Pane::Cluster => "Cluster",
+            Pane::Backups => "Backups",
+            Pane::Slo => "SLO",
+            Pane::Runs => "Runs",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    /// Panes that show one environment; the others also work fleet-wide.
+    pub fn needs_env(self) -> bool {
+        matches!(self, Pane::Pods | Pane::Cluster | Pane::Backups | Pane::Slo)
+    }
+}
+
+/// Which of an environment's clusters a pane shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Scope {
+    Sc,
+    Wc,
+    #[default]
+    Both,
+}
+
+impl Scope {
+    pub fn roles(self) -> &'static [ClusterRole] {
+        match self {
+            Scope::Sc => &[ClusterRole::Sc],
+            Scope::Wc => &[ClusterRole::Wc],
+            Scope::Both => &ClusterRole::ALL,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Scope::Sc => "sc",
+            Scope::Wc => "wc",
+            Scope::Both => "sc+wc",
+        }
+    }
+
+    pub fn next(self) -> Scope {
+        match self {
+            Scope::Both => Scope::Sc,
+            Scope::Sc => Scope::Wc,
+            Scope::Wc => Scope::Both,
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Scope> {
+        match word {
+            "sc" => Some(Scope::Sc),
+            "wc" => Some(Scope::Wc),
+            "both" | "all" | "sc+wc" => Some(Scope::Both),
+            _ => None,
+        }
+    }
+}
+
+/// The selection and scroll position of one list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListState {
+    pub selected: usize,
+    /// First row shown; kept by the renderer.
+    pub offset: usize,
+    pub len: usize,
+    /// Rows shown at the last frame: the step of PgUp/PgDn.
+    pub page: usize,
+}
+
+impl ListState {
+    pub fn set_len(&mut self, len: usize) {
+        self.len = len;
+        self.selected = self.selected.min(len.saturating_sub(1));
+    }
+
+    /// Moves the selection, within the list.
+    pub fn apply(&mut self, step: Move) {
+        let last = self.len.saturating_sub(1);
+        let page = self.page.max(1);
+        self.selected = match step {
+            Move::Up => self.selected.saturating_sub(1),
+            Move::Down => (self.selected + 1).min(last),
+            Move::PageUp => self.selected.saturating_sub(page),
+            Move::PageDown => (self.selected + page).min(last),
+            Move::Top => 0,
+            Move::Bottom => last,
+        };
+    }
+
+    /// The rows to draw in `height` lines, scrolling to keep the selection visible.
+    pub fn window(&mut self, height: usize) -> std::ops::Range<usize> {
+        self.page = height;
+        self.offset = scroll(self.offset, self.selected, height, self.len);
+        self.offset..(self.offset + height).min(self.len)
+    }
+}
+
+/// One step of a selection or a scroll position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+}
+
+/// The first row to show so that `selected` stays visible, moving as little as possible.
+pub fn scroll(offset: usize, selected: usize, height: usize, len: usize) -> usize {
+    if height == 0 || len == 0 {
+        return 0;
+    }
+    let max_offset = len.saturating_sub(height);
+    let offset = if selected < offset {
+        selected
+    } else if selected >= offset + height {
+        selected + 1 - height
+    } else {
+        offset
+    };
+    offset.min(max_offset)
+}
+
+/// Why an action cannot run now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Availability {
+    Available,
+    ReadOnly,
+    Denied(String),
+    Unavailable(String),
+}
+
+/// A column of the pods pane, by which it can be sorted (`:sort`, `s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PodColumn {
+    Cluster,
+    Namespace,
+    Name,
+    Ready,
+    Status,
+    Restarts,
+    Age,
+    Node,
+    Cpu,
+    Memory,
+}
+
+impl PodColumn {
+    pub const ALL: [PodColumn; 10] = [
+        PodColumn::Namespace,
+        PodColumn::Name,
+        PodColumn::Ready,
+        PodColumn::Status,
+        PodColumn::Restarts,
+        PodColumn::Age,
+        PodColumn::Node,
+        PodColumn::Cpu,
+        PodColumn::Memory,
+        PodColumn::Cluster,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PodColumn::Cluster => "cluster",
+            PodColumn::Namespace => "namespace",
+            PodColumn::Name => "name",
+            PodColumn::Ready => "ready",
+            PodColumn::Status => "status",
+            PodColumn::Restarts => "restarts",
+            PodColumn::Age => "age",
+            PodColumn::Node => "node",
+            PodColumn::Cpu => "cpu",
+            PodColumn::Memory => "memory",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<PodColumn> {
+        let word = word.to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|c| c.name() == word || (word == "mem" && *c == PodColumn::Memory))
+    }
+
+    /// Counts and usage read best largest first.
+    pub fn default_descending(self) -> bool {
+        matches!(
+            self,
+            PodColumn::Restarts | PodColumn::Cpu | PodColumn::Memory
+        )
+    }
+
+    /// The column's position in [`COLUMNS`].
+    pub fn index(self) -> usize {
+        match self {
+            PodColumn::Cluster => 0,
+            PodColumn::Namespace => 1,
+            PodColumn::Name => 2,
+            PodColumn::Ready => 3,
+            PodColumn::Status => 4,
+            PodColumn::Restarts => 5,
+            PodColumn::Age => 6,
+            PodColumn::Node => 7,
+            PodColumn::Cpu => 8,
+            PodColumn::Memory => 9,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodSort {
+    pub column: PodColumn,
+    pub descending: bool,
+}
+
+impl Default for PodSort {
+    fn default() -> Self {
+        PodSort {
+            column: PodColumn::Namespace,
+            descending: false,
+        }
+    }
+}
+
+impl PodSort {
+    pub fn next_column(self) -> PodSort {
+        let all = PodColumn::ALL;
+        let i = all.iter().position(|c| *c == self.column).unwrap_or(0);
+        let column = all[(i + 1) % all.len()];
+        PodSort {
+            column,
+            descending: column.default_descending(),
+        }
+    }
+}
