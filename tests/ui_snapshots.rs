@@ -810,7 +810,7 @@ impl Screen {
         for _ in 0..2 {
             self.views
                 .refresh(&mut self.app, &self.state, now(), Instant::now());
-            term.draw(|f| render::draw(f, &mut self.app, &self.views, &ctx))
+            term.draw(|f| render::draw(f, &self.app, &self.views, &ctx))
                 .unwrap();
         }
         term
@@ -1460,5 +1460,45 @@ fn every_pane_and_overlay_draws_at_any_size() {
                 }
             }
         }
+    }
+}
+
+/// Drawing works from the views it is given: a writer holding a cluster's lock (a relist
+/// applying thousands of pods, say) cannot hold up a frame. The writer here holds the lock
+/// for 10 s unless the frame is done first; a frame that waited for it would take that long.
+#[test]
+fn drawing_takes_no_lock_of_the_state() {
+    for pane in [
+        Pane::Fleet,
+        Pane::Pods,
+        Pane::Alerts,
+        Pane::Cluster,
+        Pane::Backups,
+        Pane::Slo,
+    ] {
+        let mut s = Screen::new().at(pane, Some("globex"));
+        s.views.refresh(&mut s.app, &s.state, now(), Instant::now());
+        let ctx = Ctx::new(&s.state, &s.theme, now());
+        let cluster = s.state.env("globex").unwrap().wc.clone();
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let writer = std::thread::spawn(move || {
+            cluster.update(|_| {
+                held_tx.send(()).unwrap();
+                let _ = release_rx.recv_timeout(std::time::Duration::from_secs(10));
+            });
+        });
+        held_rx.recv().unwrap();
+        let start = std::time::Instant::now();
+        let mut term = Terminal::new(TestBackend::new(120, 30)).unwrap();
+        term.draw(|f| render::draw(f, &s.app, &s.views, &ctx))
+            .unwrap();
+        let waited = start.elapsed();
+        release_tx.send(()).unwrap();
+        writer.join().unwrap();
+        assert!(
+            waited < std::time::Duration::from_secs(5),
+            "{pane:?}: the frame waited {waited:?} for the state's lock"
+        );
     }
 }

@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui_textarea::TextArea;
 
 use super::command::{self, Command, Vocabulary};
 use super::keymap::{self, Action, ActionSpec, Context, Danger, Key};
@@ -22,6 +21,7 @@ pub use super::nav::{Availability, ListState, Pane, Scope};
 use super::panes::alerts::Grouping;
 use super::panes::pods::PodSort;
 use super::views::Views;
+use super::widgets::field::{Edited, TextField};
 use crate::config::ClusterRole;
 use crate::engine::audit::AuditRecord;
 use crate::engine::journal::RunSummary;
@@ -59,7 +59,7 @@ pub enum InputKind {
 #[derive(Debug, Clone)]
 pub struct InputLine {
     pub kind: InputKind,
-    pub text: TextArea<'static>,
+    pub text: TextField,
     /// The filter before editing began, restored by Esc.
     pub before: String,
     pub candidates: Vec<String>,
@@ -68,11 +68,9 @@ pub struct InputLine {
 
 impl InputLine {
     fn new(kind: InputKind, initial: &str) -> InputLine {
-        let mut text = TextArea::new(vec![initial.to_string()]);
-        text.move_cursor(ratatui_textarea::CursorMove::End);
         InputLine {
             kind,
-            text,
+            text: TextField::new(initial),
             before: initial.to_string(),
             candidates: Vec::new(),
             error: None,
@@ -80,7 +78,7 @@ impl InputLine {
     }
 
     pub fn value(&self) -> &str {
-        self.text.lines().first().map(String::as_str).unwrap_or("")
+        self.text.value()
     }
 }
 
@@ -1163,8 +1161,7 @@ impl App {
                     themes: &self.themes,
                 };
                 let (line, candidates) = command::complete(input.value(), &vocab);
-                input.text = TextArea::new(vec![line]);
-                input.text.move_cursor(ratatui_textarea::CursorMove::End);
+                input.text = TextField::new(&line);
                 input.candidates = candidates;
                 input.error = None;
                 Vec::new()
@@ -1177,7 +1174,7 @@ impl App {
                 {
                     return Vec::new();
                 }
-                if input.text.input(ev) {
+                if input.text.edit(ev) == Edited::Changed {
                     input.error = None;
                     input.candidates.clear();
                     if input.kind == InputKind::Filter {
@@ -1306,6 +1303,7 @@ impl App {
             UiEvent::RunsLoaded(data) => {
                 self.runs = *data;
                 self.lists.runs.set_len(self.runs.runs.len());
+                self.lists.audit.set_len(self.runs.audit.len());
             }
             UiEvent::RunPlanned { id, result } => {
                 if let Some(form) = self.run_form() {
@@ -1515,7 +1513,7 @@ mod tests {
         let mut a = app();
         let v = Views::default();
         a.lists.fleet.set_len(3);
-        a.lists.fleet.page = 2;
+        a.lists.fleet.drawn(0, 2);
         for _ in 0..5 {
             a.on_key(key('j'), &v);
         }

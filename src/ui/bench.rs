@@ -44,18 +44,18 @@ pub fn render_frames(
     let now = Utc::now();
     let ctx = Ctx::new(state, &theme, now);
     views.refresh(&mut app, state, now, Instant::now());
-    let _ = term.draw(|f| render::draw(f, &mut app, &views, &ctx));
+    let _ = term.draw(|f| render::draw(f, &app, &views, &ctx));
     // Start at the bottom of the first page, so the very first step scrolls.
-    app.lists.pods.selected = app.lists.pods.page;
+    app.lists.pods.selected = app.lists.pods.page();
     let mut times = Vec::with_capacity(frames);
     for _ in 0..frames {
         let start = Instant::now();
         app.lists.pods.apply(Move::Down);
         if app.lists.pods.selected + 1 >= app.lists.pods.len {
-            app.lists.pods.selected = app.lists.pods.page;
+            app.lists.pods.selected = app.lists.pods.page();
         }
         views.refresh(&mut app, state, now, Instant::now());
-        let _ = term.draw(|f| render::draw(f, &mut app, &views, &ctx));
+        let _ = term.draw(|f| render::draw(f, &app, &views, &ctx));
         times.push(start.elapsed());
     }
     times
@@ -68,7 +68,7 @@ pub fn filter_keystrokes(state: &FleetState, env: &str, text: &str) -> Vec<Durat
     let now = Utc::now();
     let ctx = Ctx::new(state, &theme, now);
     views.refresh(&mut app, state, now, Instant::now());
-    let _ = term.draw(|f| render::draw(f, &mut app, &views, &ctx));
+    let _ = term.draw(|f| render::draw(f, &app, &views, &ctx));
     let key = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
     let _ = app.on_key(key('/'), &views);
     let mut times = Vec::with_capacity(text.len());
@@ -76,7 +76,7 @@ pub fn filter_keystrokes(state: &FleetState, env: &str, text: &str) -> Vec<Durat
         let start = Instant::now();
         let _ = app.on_key(key(c), &views);
         views.refresh(&mut app, state, now, Instant::now());
-        let _ = term.draw(|f| render::draw(f, &mut app, &views, &ctx));
+        let _ = term.draw(|f| render::draw(f, &app, &views, &ctx));
         times.push(start.elapsed());
     }
     times

@@ -7,9 +7,9 @@ use chrono_tz::Tz;
 use super::theme::Theme;
 use crate::state::FleetState;
 
-/// What every drawing function may read.
+/// What every drawing function may read besides its views. It holds no reference to the
+/// live state: drawing works from the copies in `Views` and takes no locks.
 pub struct Ctx<'a> {
-    pub state: &'a FleetState,
     pub theme: &'a Theme,
     /// The frame's clock.
     pub now: DateTime<Utc>,
@@ -18,9 +18,9 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(state: &'a FleetState, theme: &'a Theme, now: DateTime<Utc>) -> Ctx<'a> {
+    /// The context of a frame of `state`'s fleet (for its time zone) at `now`.
+    pub fn new(state: &FleetState, theme: &'a Theme, now: DateTime<Utc>) -> Ctx<'a> {
         Ctx {
-            state,
             theme,
             now,
             tz: state.policy.timezone,

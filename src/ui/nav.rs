@@ -3,6 +3,8 @@
 //! registry (`keymap`), the `:` line, the widgets and the modals share, so that none of
 //! them has to import the state machine.
 
+use std::cell::Cell;
+
 use crate::config::ClusterRole;
 
 /// The panes, in tab order. Number keys follow this order.
@@ -95,14 +97,16 @@ impl Scope {
 }
 
 /// The selection and scroll position of one list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+///
+/// Drawing works from a shared view of the console (`&App`), and records only the
+/// geometry it found: the first row shown and how many rows fit. Those two live in cells
+/// so that the next key (PgDn, say) steps by what the user saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListState {
     pub selected: usize,
-    /// First row shown; kept by the renderer.
-    pub offset: usize,
     pub len: usize,
-    /// Rows shown at the last frame: the step of PgUp/PgDn.
-    pub page: usize,
+    offset: Cell<usize>,
+    page: Cell<usize>,
 }
 
 impl ListState {
@@ -114,7 +118,7 @@ impl ListState {
     /// Moves the selection, within the list.
     pub fn apply(&mut self, step: Move) {
         let last = self.len.saturating_sub(1);
-        let page = self.page.max(1);
+        let page = self.page().max(1);
         self.selected = match step {
             Move::Up => self.selected.saturating_sub(1),
             Move::Down => (self.selected + 1).min(last),
@@ -125,11 +129,27 @@ impl ListState {
         };
     }
 
+    /// The first row shown at the last frame.
+    pub fn offset(&self) -> usize {
+        self.offset.get()
+    }
+
+    /// The rows shown at the last frame: the step of PgUp/PgDn.
+    pub fn page(&self) -> usize {
+        self.page.get()
+    }
+
+    /// Records what the renderer drew: the first row and the rows that fit.
+    pub fn drawn(&self, offset: usize, page: usize) {
+        self.offset.set(offset);
+        self.page.set(page);
+    }
+
     /// The rows to draw in `height` lines, scrolling to keep the selection visible.
-    pub fn window(&mut self, height: usize) -> std::ops::Range<usize> {
-        self.page = height;
-        self.offset = scroll(self.offset, self.selected, height, self.len);
-        self.offset..(self.offset + height).min(self.len)
+    pub fn window(&self, height: usize) -> std::ops::Range<usize> {
+        let offset = scroll(self.offset(), self.selected, height, self.len);
+        self.drawn(offset, height);
+        offset..(offset + height).min(self.len)
     }
 }
 

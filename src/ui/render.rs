@@ -20,7 +20,7 @@ use super::widgets::table::{Align, put_line};
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 12;
 
-pub fn draw(f: &mut Frame, app: &mut App, views: &Views, ctx: &Ctx<'_>) {
+pub fn draw(f: &mut Frame, app: &App, views: &Views, ctx: &Ctx<'_>) {
     let area = f.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let msg = format!(
@@ -40,13 +40,12 @@ pub fn draw(f: &mut Frame, app: &mut App, views: &Views, ctx: &Ctx<'_>) {
         Constraint::Length(1),
     ])
     .areas(area);
-    draw_bar(f, bar, app, ctx);
+    draw_bar(f, bar, app, views, ctx);
     draw_tabs(f, tabs, app, ctx);
     draw_pane(f, body, app, views, ctx);
     draw_footer(f, footer, app, views, ctx);
-    // Overlays draw over the pane; taken out so they can read the app while drawing.
-    let mut modals = std::mem::take(&mut app.modals);
-    for m in modals.iter_mut() {
+    // Overlays draw over the pane, bottom first.
+    for m in &app.modals {
         match m {
             Modal::Help(h) => h.render(f, body, &app.help_view(), ctx),
             Modal::Pod(p) => p.render(f, body, ctx),
@@ -59,15 +58,14 @@ pub fn draw(f: &mut Frame, app: &mut App, views: &Views, ctx: &Ctx<'_>) {
             Modal::Confirm(c) => c.render(f, body, ctx),
         }
     }
-    app.modals = modals;
 }
 
-fn accent_of<'a>(app: &App, ctx: &Ctx<'a>) -> Option<&'a str> {
+fn accent_of<'a>(app: &App, views: &'a Views) -> Option<&'a str> {
     let env = app.env.as_deref()?;
-    ctx.state.env(env)?.accent.as_deref()
+    views.accents.get(env).map(String::as_str)
 }
 
-fn draw_bar(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
+fn draw_bar(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
     f.render_widget(Block::new().style(s.bar), area);
     let sep = || Span::styled(" › ", s.bar_muted);
@@ -80,7 +78,7 @@ fn draw_bar(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
         crumbs.push(sep());
         crumbs.push(Span::styled(
             format!(" {env} "),
-            ctx.theme.env_accent(accent_of(app, ctx)),
+            ctx.theme.env_accent(accent_of(app, views)),
         ));
     }
     if app.pane != Pane::Fleet {
@@ -307,11 +305,11 @@ pub fn count(n: usize) -> String {
     out
 }
 
-fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ctx<'_>) {
+fn draw_pane(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_>) {
     let (left, right) = titles(app, views, area.width, ctx);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
-        .border_style(ctx.theme.env_border(accent_of(app, ctx)))
+        .border_style(ctx.theme.env_border(accent_of(app, views)))
         .title(left)
         .title_top(right);
     let inner = block.inner(area);
@@ -327,7 +325,7 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ctx<
         Pane::Slo => views.slo.reports.is_empty(),
         Pane::Fleet | Pane::Runs => false,
     };
-    let mut notes = panes::health_lines(app, ctx, empty);
+    let mut notes = panes::health_lines(&views.sources, ctx, empty);
     let filter_error = match app.pane {
         Pane::Pods => views.pods.filter_error.clone(),
         Pane::Alerts => views.alerts.filter_error.clone(),
@@ -363,7 +361,7 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ctx<
         ..inner
     };
     match app.pane {
-        Pane::Fleet => fleet::render(f, content, app, &views.fleet, ctx),
+        Pane::Fleet => fleet::render(f, content, app, &views.fleet, views.environments, ctx),
         Pane::Pods => pods::render(f, content, app, &views.pods, ctx),
         Pane::Alerts => alerts::render(f, content, app, &views.alerts, ctx),
         Pane::Cluster => cluster::render(f, content, app, &views.cluster, ctx),
@@ -373,7 +371,7 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ctx<
     }
     // Where the selection is, on the bottom border, when the list is longer than the pane.
     let list = app.list(app.pane);
-    if app.pane != Pane::Runs && list.page > 0 && list.len > list.page {
+    if app.pane != Pane::Runs && list.page() > 0 && list.len > list.page() {
         let pos = Line::styled(
             format!(" {}/{} ", count(list.selected + 1), count(list.len)),
             ctx.theme.s.muted,
@@ -392,9 +390,9 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ctx<
     }
 }
 
-fn draw_footer(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ctx<'_>) {
+fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
-    if let Some(input) = app.input.as_mut() {
+    if let Some(input) = app.input.as_ref() {
         let prompt = match input.kind {
             InputKind::Filter => "/",
             InputKind::Command => ":",
@@ -411,17 +409,13 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &mut App, views: &Views, ctx: &Ct
         let text_w = (input.value().len() as u16 + 2)
             .max(20)
             .min(area.width.saturating_sub(1) / 2 + 10);
-        input.text.set_style(s.input);
-        input
-            .text
-            .set_cursor_style(Style::new().add_modifier(Modifier::REVERSED));
-        input.text.set_cursor_line_style(Style::default());
         let text_area = Rect {
             x: area.x + 1,
             width: text_w.min(area.width - 1),
             ..area
         };
-        f.render_widget(&input.text, text_area);
+        let cursor = Style::new().add_modifier(Modifier::REVERSED);
+        input.text.render(f, text_area, s.input, Some(cursor));
         let note_x = text_area.x + text_area.width;
         put_line(
             f.buffer_mut(),

@@ -106,7 +106,7 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
             drawn_minute = wall.timestamp() / 60;
             due = views.refresh(&mut app, &state, wall, now);
             let ctx = Ctx::new(&state, &theme, wall);
-            term.draw(|f| render::draw(f, &mut app, &views, &ctx))?;
+            term.draw(|f| render::draw(f, &app, &views, &ctx))?;
             last_frame = Some(now);
             dirty = false;
         }

@@ -2,23 +2,31 @@
 //! pane's data is refreshed, each behind a key of (state generation, place, filter, ...)
 //! so an unchanged pane costs nothing; read locks are held only while copying.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use super::app::{App, Pane};
+use super::app::{App, Modal, Pane};
 use super::panes::alerts::AlertsView;
 use super::panes::backups::BackupsView;
 use super::panes::cluster::ClusterView;
 use super::panes::fleet::{self, FleetRow};
 use super::panes::pods::PodsIndex;
 use super::panes::slo::SloView;
+use super::panes::{SourceNote, source_notes};
 use crate::state::FleetState;
 
 #[derive(Debug, Default)]
 pub struct Views {
     fleet_key: Option<(u64, String, i64)>,
     pub fleet: Vec<FleetRow>,
+    /// How many environments the fleet has, whatever the filter.
+    pub environments: usize,
+    /// The accent colour of each environment that has one.
+    pub accents: HashMap<String, String>,
+    /// The open pane's sources that are not fresh.
+    pub sources: Vec<SourceNote>,
     pub pods: PodsIndex,
     pub alerts: AlertsView,
     pub cluster: ClusterView,
@@ -45,10 +53,17 @@ impl Views {
         );
         if self.fleet_key.as_ref() != Some(&key) {
             self.fleet = fleet::rows(state, &key.1, now);
+            self.environments = state.envs.len();
+            self.accents = state
+                .envs
+                .iter()
+                .filter_map(|e| Some((e.name.clone(), e.accent.clone()?)))
+                .collect();
             self.fleet_key = Some(key);
             app.fleet_names = self.fleet.iter().map(|r| r.env.clone()).collect();
         }
         app.lists.fleet.set_len(self.fleet.len());
+        self.sources = source_notes(state, app.pane, app.env.as_deref(), app.scope);
         match app.pane {
             Pane::Fleet | Pane::Runs => None,
             Pane::Pods => self.pods.refresh(app, state, clock).due,
@@ -56,6 +71,9 @@ impl Views {
                 self.alerts.refresh(app, state);
                 app.lists.alerts.set_len(self.alerts.len());
                 app.lists.silences.set_len(self.alerts.silences_len());
+                if let Some(Modal::Alert(m)) = app.modals.last_mut() {
+                    m.remember(self.alerts.by_fingerprint(&m.fingerprint));
+                }
                 None
             }
             Pane::Cluster => {

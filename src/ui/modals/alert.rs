@@ -28,16 +28,19 @@ impl AlertModal {
         }
     }
 
-    /// Draws the alert; `live` is the alert as firing now, `None` once it stopped.
-    pub fn render(&mut self, f: &mut Frame, area: Rect, live: Option<&MergedAlert>, ctx: &Ctx<'_>) {
-        let s = &ctx.theme.s;
-        let live = live.cloned();
-        let resolved = live.is_none();
+    /// Keeps the alert as last seen firing, to show it (marked resolved) once it stops.
+    pub fn remember(&mut self, live: Option<&MergedAlert>) {
         if let Some(a) = live {
-            self.last = Some(a);
+            self.last = Some(a.clone());
         }
+    }
+
+    /// Draws the alert; `live` is the alert as firing now, `None` once it stopped.
+    pub fn render(&self, f: &mut Frame, area: Rect, live: Option<&MergedAlert>, ctx: &Ctx<'_>) {
+        let s = &ctx.theme.s;
+        let resolved = live.is_none();
         let area = super::large(area, 90, 90);
-        let Some(a) = self.last.as_ref() else {
+        let Some(a) = live.or(self.last.as_ref()) else {
             let inner = super::frame(f, area, Line::styled(" Alert ", s.title), ctx.theme);
             f.render_widget(
                 Line::styled("The alert is no longer firing.", s.muted),

@@ -139,7 +139,7 @@ fn pad(mut line: Line<'static>, width: usize) -> Line<'static> {
 }
 
 impl HelpModal {
-    pub fn render(&mut self, f: &mut Frame, area: Rect, view: &HelpView, ctx: &Ctx<'_>) {
+    pub fn render(&self, f: &mut Frame, area: Rect, view: &HelpView, ctx: &Ctx<'_>) {
         let s = &ctx.theme.s;
         let outer = super::large(area, 92, 92);
         let title = Line::from(vec![

@@ -12,6 +12,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Clear};
+use std::cell::Cell;
 
 use super::keymap::Action;
 use super::theme::Theme;
@@ -24,36 +25,46 @@ pub trait Form {
     fn input(&mut self, ev: crossterm::event::KeyEvent);
 }
 
-/// A scroll position in text whose length is known only when it is drawn.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// A scroll position in text whose length is known only when it is drawn. Keys move it;
+/// drawing (from a shared view) clamps it and records the page, hence the cells.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scroll {
-    pub offset: usize,
+    offset: Cell<usize>,
     /// The largest useful offset at the last frame.
-    pub max: usize,
-    pub page: usize,
+    max: Cell<usize>,
+    page: Cell<usize>,
 }
 
 impl Scroll {
     pub fn apply(&mut self, action: Action) -> bool {
-        let page = self.page.max(1);
-        self.offset = match action {
-            Action::Up => self.offset.saturating_sub(1),
-            Action::Down => (self.offset + 1).min(self.max),
-            Action::PageUp => self.offset.saturating_sub(page),
-            Action::PageDown => (self.offset + page).min(self.max),
+        let (offset, max, page) = (self.offset(), self.max.get(), self.page.get().max(1));
+        let next = match action {
+            Action::Up => offset.saturating_sub(1),
+            Action::Down => (offset + 1).min(max),
+            Action::PageUp => offset.saturating_sub(page),
+            Action::PageDown => (offset + page).min(max),
             Action::Top => 0,
-            Action::Bottom => self.max,
+            Action::Bottom => max,
             _ => return false,
         };
+        self.offset.set(next);
         true
     }
 
+    pub fn offset(&self) -> usize {
+        self.offset.get()
+    }
+
+    pub fn set_offset(&self, offset: usize) {
+        self.offset.set(offset);
+    }
+
     /// Records the frame's geometry and returns the lines to skip.
-    pub fn fit(&mut self, lines: usize, height: usize) -> usize {
-        self.page = height;
-        self.max = lines.saturating_sub(height);
-        self.offset = self.offset.min(self.max);
-        self.offset
+    pub fn fit(&self, lines: usize, height: usize) -> usize {
+        self.page.set(height);
+        self.max.set(lines.saturating_sub(height));
+        self.offset.set(self.offset().min(self.max.get()));
+        self.offset()
     }
 }
 

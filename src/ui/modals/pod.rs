@@ -114,7 +114,8 @@ impl LogBuffer {
                 self.dropped += 1;
                 // Keep what the reader is looking at in place while new lines arrive.
                 if !self.follow {
-                    self.scroll.offset = self.scroll.offset.saturating_sub(1);
+                    self.scroll
+                        .set_offset(self.scroll.offset().saturating_sub(1));
                 }
             }
             self.lines.push_back(line);
@@ -194,7 +195,7 @@ impl PodModal {
         }
     }
 
-    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
+    pub fn render(&self, f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
         let s = &ctx.theme.s;
         let area = super::large(area, 94, 90);
         let title = Line::from(vec![
@@ -241,9 +242,9 @@ impl PodModal {
             PodTab::Logs => {
                 let max = self.logs.scroll.fit(lines.len(), height);
                 if self.logs.follow {
-                    self.logs.scroll.offset = max;
+                    self.logs.scroll.set_offset(max);
                 }
-                self.logs.scroll.offset
+                self.logs.scroll.offset()
             }
         };
         let shown: Vec<Line> = lines.into_iter().skip(skip).take(height).collect();

@@ -9,9 +9,9 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use ratatui_textarea::{CursorMove, TextArea};
 
 use super::super::ctx::Ctx;
+use super::super::widgets::field::{Edited, TextField};
 use crate::config::ClusterRole;
 use crate::engine::policy::{self, Decision};
 use crate::engine::workflows::{self, WorkflowKind};
@@ -34,8 +34,8 @@ pub struct RunForm {
     pub env: String,
     pub role: ClusterRole,
     /// One line per workflow parameter, in the workflow's order.
-    inputs: Vec<TextArea<'static>>,
-    reason: TextArea<'static>,
+    inputs: Vec<TextField>,
+    reason: TextField,
     /// Index into inputs, or `inputs.len()` for the reason.
     pub focus: usize,
     pub stage: Stage,
@@ -50,15 +50,12 @@ pub enum Next {
     Start(Box<Plan>, Option<String>),
 }
 
-fn line(text: &str) -> TextArea<'static> {
-    let mut t = TextArea::new(vec![text.to_string()]);
-    t.set_cursor_line_style(Style::default());
-    t.move_cursor(CursorMove::End);
-    t
+fn line(text: &str) -> TextField {
+    TextField::new(text)
 }
 
-fn value(t: &TextArea<'_>) -> String {
-    t.lines().first().cloned().unwrap_or_default()
+fn value(t: &TextField) -> String {
+    t.value().to_string()
 }
 
 impl RunForm {
@@ -210,7 +207,7 @@ impl RunForm {
         }
     }
 
-    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
+    pub fn render(&self, f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
         let s = &ctx.theme.s;
         let width = if area.width < 100 {
             area.width
@@ -247,7 +244,7 @@ impl RunForm {
                 Rect::new(inner.x, y, inner.width, 1),
                 label_w,
                 name,
-                &mut self.inputs[i],
+                &self.inputs[i],
                 focus == i && !busy,
                 ctx,
             );
@@ -282,7 +279,7 @@ impl RunForm {
                 row(y),
                 label_w,
                 "override reason",
-                &mut self.reason,
+                &self.reason,
                 reason_focus,
                 ctx,
             );
@@ -392,7 +389,7 @@ impl RunForm {
 
 /// A parameter field is as wide as its value needs (a backup name is long, a worker count
 /// short), at least 20 cells and at most `room`.
-fn input_width(ta: &TextArea<'_>, room: u16) -> u16 {
+fn input_width(ta: &TextField, room: u16) -> u16 {
     let len = value(ta).chars().count() as u16 + 2;
     len.clamp(20, room.max(20)).min(room)
 }
@@ -402,7 +399,7 @@ fn draw_field(
     area: Rect,
     label_w: u16,
     label: &str,
-    ta: &mut TextArea<'static>,
+    ta: &TextField,
     focused: bool,
     ctx: &Ctx<'_>,
 ) {
@@ -416,19 +413,19 @@ fn draw_field(
         Rect::new(area.x, area.y, label_w.min(area.width), 1),
     );
     let base = if focused { s.input } else { s.muted };
-    ta.set_style(base.add_modifier(Modifier::UNDERLINED));
-    ta.set_cursor_style(if focused {
-        Style::new().add_modifier(Modifier::REVERSED)
-    } else {
-        base.add_modifier(Modifier::UNDERLINED)
-    });
+    let cursor = focused.then(|| Style::new().add_modifier(Modifier::REVERSED));
     let w = area.width.saturating_sub(label_w).min(60);
     let field_w = if label == "override reason" {
         w
     } else {
         input_width(ta, w)
     };
-    f.render_widget(&*ta, Rect::new(area.x + label_w, area.y, field_w, 1));
+    ta.render(
+        f,
+        Rect::new(area.x + label_w, area.y, field_w, 1),
+        base.add_modifier(Modifier::UNDERLINED),
+        cursor,
+    );
 }
 
 impl super::Form for RunForm {
@@ -447,12 +444,12 @@ impl super::Form for RunForm {
         }
         self.error = None;
         if self.focus < self.inputs.len() {
-            if self.inputs[self.focus].input(ev) {
+            if self.inputs[self.focus].edit(ev) == Edited::Changed {
                 // What was checked is no longer what would run.
                 self.stage = Stage::Editing;
             }
         } else {
-            self.reason.input(ev);
+            self.reason.edit(ev);
         }
     }
 }

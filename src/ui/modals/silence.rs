@@ -10,10 +10,10 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use ratatui_textarea::{CursorMove, TextArea};
 
 use super::super::ctx::Ctx;
 use super::super::format;
+use super::super::widgets::field::{Edited, TextField};
 use crate::config::{self, ClusterRole};
 use ck8s_model::alert::{Alert, MergedAlert, PostableSilence};
 
@@ -34,7 +34,7 @@ pub struct SilenceForm {
     alert: Alert,
     /// The Alertmanagers the alert came from; the silence goes to each.
     pub targets: Vec<(String, ClusterRole)>,
-    fields: [TextArea<'static>; 3],
+    fields: [TextField; 3],
     pub focus: usize,
     touched: [bool; 3],
     tried: bool,
@@ -51,11 +51,8 @@ pub enum Submit {
     },
 }
 
-fn line(text: &str) -> TextArea<'static> {
-    let mut t = TextArea::new(vec![text.to_string()]);
-    t.set_cursor_line_style(Style::default());
-    t.move_cursor(CursorMove::End);
-    t
+fn line(text: &str) -> TextField {
+    TextField::new(text)
 }
 
 impl SilenceForm {
@@ -80,11 +77,7 @@ impl SilenceForm {
     }
 
     pub fn value(&self, field: usize) -> &str {
-        self.fields[field]
-            .lines()
-            .first()
-            .map(String::as_str)
-            .unwrap_or("")
+        self.fields[field].value()
     }
 
     pub fn paste(&mut self, text: &str) {
@@ -152,7 +145,7 @@ impl SilenceForm {
         }
     }
 
-    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
+    pub fn render(&self, f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
         let s = &ctx.theme.s;
         let width = if area.width < 100 {
             area.width
@@ -226,15 +219,15 @@ impl SilenceForm {
                 value_w.min(60) as u16
             };
             let input_area = Rect::new(inner.x + label_w, y, field_w, 1);
-            let ta = &mut self.fields[field];
             let base = if focused { s.input } else { s.muted };
-            ta.set_style(base.add_modifier(Modifier::UNDERLINED));
-            ta.set_cursor_style(if focused && self.pending.is_none() {
-                Style::new().add_modifier(Modifier::REVERSED)
-            } else {
-                base.add_modifier(Modifier::UNDERLINED)
-            });
-            f.render_widget(&*ta, input_area);
+            let cursor = (focused && self.pending.is_none())
+                .then(|| Style::new().add_modifier(Modifier::REVERSED));
+            self.fields[field].render(
+                f,
+                input_area,
+                base.add_modifier(Modifier::UNDERLINED),
+                cursor,
+            );
             if field == DURATION
                 && let Ok(d) = self.duration()
             {
@@ -299,7 +292,7 @@ impl super::Form for SilenceForm {
         if self.pending.is_some() {
             return;
         }
-        if self.fields[self.focus].input(ev) {
+        if self.fields[self.focus].edit(ev) == Edited::Changed {
             self.touched[self.focus] = true;
             self.submit_error = None;
         }

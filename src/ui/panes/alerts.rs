@@ -271,7 +271,7 @@ const SILENCE_COLUMNS: [Column; 7] = [
     Column::new("COMMENT", 10, 80).flex().priority(1),
 ];
 
-pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &AlertsView, ctx: &Ctx<'_>) {
+pub fn render(f: &mut Frame, area: Rect, app: &App, view: &AlertsView, ctx: &Ctx<'_>) {
     if app.show_silences {
         render_silences(f, area, app, view, ctx);
     } else {
@@ -279,7 +279,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &AlertsView, ctx: 
     }
 }
 
-fn render_alerts(f: &mut Frame, area: Rect, app: &mut App, view: &AlertsView, ctx: &Ctx<'_>) {
+fn render_alerts(f: &mut Frame, area: Rect, app: &App, view: &AlertsView, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
     if view.is_empty() {
         let msg = if view.all.is_empty() {
@@ -300,23 +300,23 @@ fn render_alerts(f: &mut Frame, area: Rect, app: &mut App, view: &AlertsView, ct
     let lines = view.len() + view.groups.len();
     let selected = app.lists.alerts.selected.min(view.len().saturating_sub(1));
     let display = |i: usize| i + view.groups.iter().filter(|g| g.start <= i).count();
-    let list = &mut app.lists.alerts;
-    list.page = body;
-    list.offset = scroll(list.offset, display(selected), body, lines);
+    let list = &app.lists.alerts;
+    let mut offset = scroll(list.offset(), display(selected), body, lines);
     // A group's heading stays in view above its first alert.
-    if list.offset > 0 && view.groups.iter().any(|g| display(g.start) == list.offset) {
-        list.offset -= 1;
+    if offset > 0 && view.groups.iter().any(|g| display(g.start) == offset) {
+        offset -= 1;
     }
+    list.drawn(offset, body);
     let mut rows = Vec::with_capacity(body);
     let mut sel_row = None;
     let mut d = 0;
     let now = ctx.now;
     for (gi, g) in view.groups.iter().enumerate() {
         let end = view.groups.get(gi + 1).map_or(view.len(), |n| n.start);
-        if d >= list.offset + body {
+        if d >= offset + body {
             break;
         }
-        if d >= list.offset {
+        if d >= offset {
             let noun = if g.count == 1 { "alert" } else { "alerts" };
             rows.push(TableRow::Banner(Line::from(vec![
                 Span::styled(format!("▾ {}", g.label), ctx.theme.severity(g.worst)),
@@ -325,7 +325,7 @@ fn render_alerts(f: &mut Frame, area: Rect, app: &mut App, view: &AlertsView, ct
         }
         d += 1;
         for i in g.start..end {
-            if d >= list.offset && d < list.offset + body {
+            if d >= offset && d < offset + body {
                 if i == selected {
                     sel_row = Some(rows.len());
                 }
@@ -382,7 +382,7 @@ fn alert_cells<'a>(
     cells
 }
 
-fn render_silences(f: &mut Frame, area: Rect, app: &mut App, view: &AlertsView, ctx: &Ctx<'_>) {
+fn render_silences(f: &mut Frame, area: Rect, app: &App, view: &AlertsView, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
     if view.silences_len() == 0 {
         f.render_widget(
@@ -396,7 +396,7 @@ fn render_silences(f: &mut Frame, area: Rect, app: &mut App, view: &AlertsView, 
     }
     let in_env = app.env.is_some();
     let body = TableView::body_height(&SILENCE_COLUMNS, area.height) as usize;
-    let list = &mut app.lists.silences;
+    let list = &app.lists.silences;
     let window = list.window(body);
     let now = ctx.now;
     let rows: Vec<TableRow> = window

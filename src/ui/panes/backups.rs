@@ -309,7 +309,7 @@ fn inventory(c: &ClusterBackups, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     out
 }
 
-pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &BackupsView, ctx: &Ctx<'_>) {
+pub fn render(f: &mut Frame, area: Rect, app: &App, view: &BackupsView, ctx: &Ctx<'_>) {
     let theme = ctx.theme;
     let width = area.width as usize;
     let mut verdicts: Vec<Line> = Vec::new();
@@ -385,7 +385,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &BackupsView, ctx:
             f.buffer_mut(),
             columns,
             all,
-            &mut app.lists.backups,
+            &app.lists.backups,
             theme,
         );
     }

@@ -307,7 +307,7 @@ fn heading(f: &mut Frame, area: Rect, title: &str, note: String, theme: &Theme) 
     );
 }
 
-pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &ClusterView, ctx: &Ctx<'_>) {
+pub fn render(f: &mut Frame, area: Rect, app: &App, view: &ClusterView, ctx: &Ctx<'_>) {
     let theme = ctx.theme;
     let skip = usize::from(app.scope != Scope::Both);
     // Nodes get what they need up to half the pane, the Cluster API its rows, and the
@@ -382,7 +382,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &ClusterView, ctx:
             f.buffer_mut(),
             columns,
             all,
-            &mut app.lists.nodes,
+            &app.lists.nodes,
             theme,
         );
     }

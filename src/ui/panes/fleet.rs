@@ -347,10 +347,19 @@ fn row_cells(
     cells
 }
 
-pub fn render(f: &mut Frame, area: Rect, app: &mut App, rows: &[FleetRow], ctx: &Ctx<'_>) {
+/// Draws the overview of `rows`, out of the fleet's `environments` (the rest are
+/// filtered out).
+pub fn render(
+    f: &mut Frame,
+    area: Rect,
+    app: &App,
+    rows: &[FleetRow],
+    environments: usize,
+    ctx: &Ctx<'_>,
+) {
     let s = &ctx.theme.s;
     if rows.is_empty() {
-        let msg = if ctx.state.envs.is_empty() {
+        let msg = if environments == 0 {
             "The fleet has no environments yet. Add [[environment]] entries to the fleet config."
         } else {
             "No environment matches the filter. Esc clears it."
@@ -382,7 +391,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, rows: &[FleetRow], ctx: 
         f.buffer_mut(),
         &COLUMNS,
         all,
-        &mut app.lists.fleet,
+        &app.lists.fleet,
         ctx.theme,
     );
     let detail = Rect {

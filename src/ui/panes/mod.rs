@@ -131,37 +131,56 @@ pub fn health_line(
     Line::from(vec![Span::styled("! ", style), Span::styled(text, style)])
 }
 
-/// The lines a pane shows above its data about sources that are not fresh: stale and
-/// refused ones always, loading ones only while the pane has nothing to show yet.
-pub fn health_lines(app: &App, ctx: &Ctx<'_>, empty: bool) -> Vec<Line<'static>> {
-    let mut out = Vec::new();
-    let envs: Vec<_> = match app.env.as_deref() {
-        Some(name) => ctx.state.env(name).into_iter().cloned().collect(),
-        None if app.pane == Pane::Alerts => ctx.state.envs.clone(),
+/// A source of the open pane that is not fresh, as copied out of the state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceNote {
+    /// `<env>-<sc|wc>`.
+    pub cluster: String,
+    pub source: Source,
+    pub health: SourceHealth,
+}
+
+/// The sources of `pane` (in `env`, or fleet-wide for the alerts) that are not fresh.
+pub fn source_notes(
+    state: &FleetState,
+    pane: Pane,
+    env: Option<&str>,
+    scope: Scope,
+) -> Vec<SourceNote> {
+    let envs: Vec<_> = match env {
+        Some(name) => state.env(name).into_iter().cloned().collect(),
+        None if pane == Pane::Alerts => state.envs.clone(),
         None => Vec::new(),
     };
+    let mut out = Vec::new();
     for env in &envs {
-        for role in app.scope.roles() {
+        for role in scope.roles() {
             let s = env.cluster(*role).read();
-            for source in sources(app.pane, *role) {
-                let Some(h) = s.health.get(source) else {
-                    continue;
-                };
-                let show = match h {
-                    SourceHealth::Stale { .. } | SourceHealth::Unauthorized { .. } => true,
-                    SourceHealth::Syncing | SourceHealth::Idle => empty,
-                    SourceHealth::Connected { .. } => false,
-                };
-                if show {
-                    out.push(health_line(
-                        &format!("{}-{role}", env.name),
-                        *source,
-                        h,
-                        ctx,
-                    ));
+            for source in sources(pane, *role) {
+                match s.health.get(source) {
+                    Some(h) if !h.is_ok() => out.push(SourceNote {
+                        cluster: format!("{}-{role}", env.name),
+                        source: *source,
+                        health: h.clone(),
+                    }),
+                    _ => {}
                 }
             }
         }
     }
     out
+}
+
+/// The lines a pane shows above its data about sources that are not fresh: stale and
+/// refused ones always, loading ones only while the pane has nothing to show yet.
+pub fn health_lines(notes: &[SourceNote], ctx: &Ctx<'_>, empty: bool) -> Vec<Line<'static>> {
+    notes
+        .iter()
+        .filter(|n| match n.health {
+            SourceHealth::Stale { .. } | SourceHealth::Unauthorized { .. } => true,
+            SourceHealth::Syncing | SourceHealth::Idle => empty,
+            SourceHealth::Connected { .. } => false,
+        })
+        .map(|n| health_line(&n.cluster, n.source, &n.health, ctx))
+        .collect()
 }

@@ -315,7 +315,7 @@ fn cells<'a>(e: &'a PodEntry, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'a>
     ]
 }
 
-pub fn render(f: &mut Frame, area: Rect, app: &mut App, index: &PodsIndex, ctx: &Ctx<'_>) {
+pub fn render(f: &mut Frame, area: Rect, app: &App, index: &PodsIndex, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
     if index.is_empty() {
         let msg = if index.total() == 0 {

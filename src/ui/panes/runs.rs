@@ -75,7 +75,7 @@ fn run_cells<'a>(run: &'a RunSummary, local: bool, ctx: &Ctx<'_>) -> Vec<Line<'a
     ]
 }
 
-pub fn render(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
+pub fn render(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
     let mut y = area.y;
     for e in app.runs.errors.iter().take(2) {
@@ -140,7 +140,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
         f.buffer_mut(),
         &COLUMNS,
         rows,
-        &mut app.lists.runs,
+        &app.lists.runs,
         ctx.theme,
     );
     let detail = Rect::new(
@@ -216,7 +216,7 @@ fn render_detail(f: &mut Frame, area: Rect, run: &RunSummary, ctx: &Ctx<'_>) {
     }
 }
 
-fn render_audit(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
+fn render_audit(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
     if app.runs.audit.is_empty() {
         put_line(
@@ -254,13 +254,12 @@ fn render_audit(f: &mut Frame, area: Rect, app: &mut App, ctx: &Ctx<'_>) {
             ])
         })
         .collect();
-    app.lists.audit.set_len(app.runs.audit.len());
     render_window(
         area,
         f.buffer_mut(),
         &AUDIT_COLUMNS,
         rows,
-        &mut app.lists.audit,
+        &app.lists.audit,
         ctx.theme,
     );
 }

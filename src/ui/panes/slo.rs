@@ -153,7 +153,7 @@ fn cells(role: ClusterRole, r: &SloReport, theme: &Theme) -> Vec<Line<'static>> 
     ]
 }
 
-pub fn render(f: &mut Frame, area: Rect, app: &mut App, view: &SloView, ctx: &Ctx<'_>) {
+pub fn render(f: &mut Frame, area: Rect, app: &App, view: &SloView, ctx: &Ctx<'_>) {
     let theme = ctx.theme;
     if view.reports.is_empty() {
         f.render_widget(

@@ -1,6 +1,7 @@
 //! Drawing pieces the panes share.
 
 pub mod chart;
+pub mod field;
 pub mod table;
 
 /// Splits `height` lines among stacked sections given as (minimum, wanted): every

@@ -244,7 +244,7 @@ pub fn render_window(
     buf: &mut Buffer,
     columns: &[Column],
     all: Vec<TableRow<'_>>,
-    list: &mut ListState,
+    list: &ListState,
     theme: &Theme,
 ) {
     let widths = measure(&all, columns.len());

@@ -1,0 +1,248 @@
+//! A one-line text field, edited as a shell line is: the `/` filter, the `:` line and
+//! every form field use this one, so a key behaves the same in all of them.
+//!
+//! ratatui-textarea does the editing (undo-free, one line); the keys are mapped here to a
+//! shell's (readline's emacs mode), because on-call engineers type into a console with
+//! their shell's habits: Backspace, Delete, Ctrl-W, Ctrl-U, Ctrl-K, Home/End, the arrows.
+//! Drawing is done here too, from `&self`, so the console draws from a shared view.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui_textarea::{CursorMove, TextArea};
+
+/// What a key did to a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edited {
+    /// The value changed.
+    Changed,
+    /// Only the cursor moved (or a deletion at an edge found nothing to delete).
+    Moved,
+    /// Not a key of the line: the caller gives it its own meaning.
+    Ignored,
+}
+
+#[derive(Debug, Clone)]
+pub struct TextField {
+    text: TextArea<'static>,
+}
+
+impl Default for TextField {
+    fn default() -> Self {
+        TextField::new("")
+    }
+}
+
+impl TextField {
+    /// A field holding `text`, with the cursor at its end.
+    pub fn new(text: &str) -> TextField {
+        let mut area = TextArea::new(vec![text.to_string()]);
+        area.move_cursor(CursorMove::End);
+        TextField { text: area }
+    }
+
+    pub fn value(&self) -> &str {
+        self.text.lines().first().map(String::as_str).unwrap_or("")
+    }
+
+    /// The cursor, in characters from the start.
+    pub fn cursor(&self) -> usize {
+        self.text.cursor().1
+    }
+
+    /// Inserts `text` at the cursor (a paste): its first line only, since the field has
+    /// one. Returns whether the value changed.
+    pub fn insert_str(&mut self, text: &str) -> bool {
+        let line = text.lines().next().unwrap_or("");
+        self.text.insert_str(line)
+    }
+
+    /// Edits the line with `key` as a shell would, and says what that did; keys that are
+    /// not the line's (Enter, Tab, Esc, Ctrl-S) are left to the caller.
+    pub fn edit(&mut self, key: KeyEvent) -> Edited {
+        let before = self.value().to_string();
+        if !self.apply(key) {
+            return Edited::Ignored;
+        }
+        if self.value() == before {
+            Edited::Moved
+        } else {
+            Edited::Changed
+        }
+    }
+
+    fn apply(&mut self, key: KeyEvent) -> bool {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        let t = &mut self.text;
+        match key.code {
+            KeyCode::Backspace if alt || ctrl => {
+                t.delete_word();
+            }
+            KeyCode::Backspace => {
+                t.delete_char();
+            }
+            KeyCode::Delete => {
+                t.delete_next_char();
+            }
+            KeyCode::Left if ctrl || alt => t.move_cursor(CursorMove::WordBack),
+            KeyCode::Right if ctrl || alt => t.move_cursor(CursorMove::WordForward),
+            KeyCode::Left => t.move_cursor(CursorMove::Back),
+            KeyCode::Right => t.move_cursor(CursorMove::Forward),
+            KeyCode::Home => t.move_cursor(CursorMove::Head),
+            KeyCode::End => t.move_cursor(CursorMove::End),
+            KeyCode::Char(c) if ctrl => match c {
+                // Some terminals send Ctrl-H for Backspace (stty erase ^H).
+                'h' => {
+                    t.delete_char();
+                }
+                'w' => {
+                    t.delete_word();
+                }
+                'u' => {
+                    t.delete_line_by_head();
+                }
+                'k' => {
+                    t.delete_line_by_end();
+                }
+                'd' => {
+                    t.delete_next_char();
+                }
+                'a' => t.move_cursor(CursorMove::Head),
+                'e' => t.move_cursor(CursorMove::End),
+                'b' => t.move_cursor(CursorMove::Back),
+                'f' => t.move_cursor(CursorMove::Forward),
+                _ => return false,
+            },
+            KeyCode::Char(c) if alt => match c {
+                'b' => t.move_cursor(CursorMove::WordBack),
+                'f' => t.move_cursor(CursorMove::WordForward),
+                'd' => {
+                    t.delete_next_word();
+                }
+                _ => return false,
+            },
+            KeyCode::Char(c) => t.insert_char(c),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Draws the field in `area` (one line): the text in `style`, and the cursor cell in
+    /// `cursor` when the field has the focus. A value wider than the area scrolls so that
+    /// the cursor stays in view.
+    pub fn render(&self, f: &mut Frame, area: Rect, style: Style, cursor: Option<Style>) {
+        let width = area.width as usize;
+        if width == 0 || area.height == 0 {
+            return;
+        }
+        let chars: Vec<char> = self.value().chars().collect();
+        let at = self.cursor().min(chars.len());
+        // The first character shown: keep the cursor (one past the end at most) visible.
+        let start = (at + 1).saturating_sub(width);
+        let mut spans = Vec::with_capacity(3);
+        let shown = |from: usize, to: usize| -> String {
+            chars[from.min(chars.len())..to.min(chars.len())]
+                .iter()
+                .collect()
+        };
+        match cursor {
+            Some(cursor_style) => {
+                spans.push(Span::styled(shown(start, at), style));
+                let under = chars.get(at).map_or(" ".to_string(), char::to_string);
+                spans.push(Span::styled(under, cursor_style));
+                spans.push(Span::styled(shown(at + 1, start + width), style));
+            }
+            None => spans.push(Span::styled(shown(start, start + width), style)),
+        }
+        let line = Line::from(spans);
+        f.render_widget(
+            ratatui::widgets::Paragraph::new(line).style(style),
+            Rect { height: 1, ..area },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn ctrl(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+    }
+
+    fn typed(text: &str) -> TextField {
+        let mut field = TextField::default();
+        for c in text.chars() {
+            field.edit(key(KeyCode::Char(c)));
+        }
+        field
+    }
+
+    #[test]
+    fn backspace_and_delete_remove_one_character() {
+        let mut f = typed("2hx");
+        assert_eq!(f.edit(key(KeyCode::Backspace)), Edited::Changed);
+        assert_eq!(f.value(), "2h");
+        f.edit(ctrl('h'));
+        assert_eq!(f.value(), "2");
+        let mut f = typed("abc");
+        f.edit(key(KeyCode::Home));
+        f.edit(key(KeyCode::Delete));
+        assert_eq!(f.value(), "bc");
+    }
+
+    #[test]
+    fn shell_line_keys_edit_words_and_ends() {
+        let mut f = typed("scale acme wc");
+        f.edit(ctrl('w'));
+        assert_eq!(f.value(), "scale acme ");
+        assert_eq!(f.edit(key(KeyCode::Left)), Edited::Moved);
+        f.edit(key(KeyCode::Left));
+        f.edit(ctrl('k'));
+        assert_eq!(f.value(), "scale acm");
+        f.edit(key(KeyCode::End));
+        f.edit(key(KeyCode::Char('e')));
+        assert_eq!(f.value(), "scale acme");
+        f.edit(ctrl('a'));
+        f.edit(key(KeyCode::Char('x')));
+        assert_eq!((f.value(), f.cursor()), ("xscale acme", 1));
+        f.edit(key(KeyCode::End));
+        f.edit(ctrl('u'));
+        assert_eq!(f.value(), "");
+    }
+
+    #[test]
+    fn other_keys_are_left_to_the_caller() {
+        let mut f = typed("x");
+        for k in [
+            key(KeyCode::Enter),
+            key(KeyCode::Tab),
+            key(KeyCode::Esc),
+            ctrl('s'),
+        ] {
+            assert_eq!(f.edit(k), Edited::Ignored, "{k:?}");
+        }
+        assert_eq!(f.value(), "x");
+    }
+
+    #[test]
+    fn a_long_value_scrolls_to_keep_the_cursor_in_view() {
+        let backend = ratatui::backend::TestBackend::new(8, 1);
+        let mut term = ratatui::Terminal::new(backend).unwrap();
+        let f = typed("abcdefghijkl");
+        term.draw(|fr| f.render(fr, fr.area(), Style::default(), Some(Style::default())))
+            .unwrap();
+        assert_eq!(format!("{}", term.backend()), "\"fghijkl \"\n");
+        let f = typed("abc");
+        term.draw(|fr| f.render(fr, fr.area(), Style::default(), None))
+            .unwrap();
+        assert_eq!(format!("{}", term.backend()), "\"abc     \"\n");
+    }
+}
