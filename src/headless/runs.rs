@@ -57,7 +57,7 @@ const NOT_YET: [&str; 3] = ["provision", "upgrade", "decommission"];
 
 fn workflow(name: &str) -> Result<WorkflowKind, EngineError> {
     WorkflowKind::parse(name).ok_or_else(|| {
-        let known: Vec<_> = WorkflowKind::ALL.iter().map(|k| k.name()).collect();
+        let known: Vec<_> = WorkflowKind::all().map(|k| k.name()).collect();
         let what = if NOT_YET.contains(&name) {
             format!("the {name} workflow is not available yet in this version")
         } else {

@@ -203,19 +203,32 @@ impl Key {
     }
 }
 
-/// The registry entry that opens `kind`'s form, so that a `:` command starting a workflow
-/// passes the same gate as the key.
+/// The gate entry of a workflow started by name (`:NAME`) that has no key of its own.
+static WORKFLOW_BY_NAME: ActionSpec = ActionSpec::new(
+    "workflow.by-name",
+    Action::Command,
+    &[],
+    Context::Global,
+    "start a workflow",
+)
+.danger(Danger::Caution)
+.engine();
+
+/// The registry entry whose key opens `kind`'s form, so that a `:` command starting a
+/// workflow passes the same gate as the key; a workflow without a key passes as
+/// [`WORKFLOW_BY_NAME`].
 pub fn workflow_spec(kind: WorkflowKind) -> &'static ActionSpec {
-    let action = match kind {
-        WorkflowKind::Scale => Action::ScaleWorkers,
-        WorkflowKind::Backup => Action::BackupNow,
-        WorkflowKind::Drain => Action::DrainNode,
-        WorkflowKind::Restore => Action::RestoreBackup,
-    };
-    REGISTRY
+    let keyed = [
+        (WorkflowKind::Scale, Action::ScaleWorkers),
+        (WorkflowKind::Backup, Action::BackupNow),
+        (WorkflowKind::Drain, Action::DrainNode),
+        (WorkflowKind::Restore, Action::RestoreBackup),
+    ];
+    keyed
         .iter()
-        .find(|s| s.action == action)
-        .expect("every workflow has a key in the registry")
+        .find(|(k, _)| *k == kind)
+        .and_then(|(_, action)| REGISTRY.iter().find(|s| s.action == *action))
+        .unwrap_or(&WORKFLOW_BY_NAME)
 }
 
 /// One entry of the registry.

@@ -7,6 +7,7 @@ use kube::api::{Api, DynamicObject, PostParams};
 use serde_json::json;
 
 use super::{Progress, StepCtx, StepError, VeleroStatus, kube_err, post_event, resource, wait_for};
+use crate::engine::policy::Intent;
 
 pub const STEPS: &[&str] = &[
     "read the schedule",
@@ -19,6 +20,44 @@ pub const PARAMS: &[(&str, &str, bool)] = &[(
     "the Velero Schedule whose template to use (default velero-daily-backup)",
     false,
 )];
+
+/// Take an on-demand Velero backup from the daily schedule's template and wait for it.
+pub struct Backup;
+
+impl super::Workflow for Backup {
+    fn name(&self) -> &'static str {
+        "backup"
+    }
+
+    fn summary(&self) -> &'static str {
+        "take an on-demand Velero backup from the daily schedule's template and wait for it"
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        STEPS
+    }
+
+    fn params(&self) -> &'static [(&'static str, &'static str, bool)] {
+        PARAMS
+    }
+
+    fn intent<'a>(
+        &'a self,
+        _target: &'a super::Target,
+        params: &'a super::Params,
+    ) -> super::WorkflowFuture<'a, Result<Intent, StepError>> {
+        let _ = params;
+        Box::pin(async { Ok(Intent::Backup) })
+    }
+
+    fn step<'a>(
+        &'a self,
+        index: usize,
+        ctx: &'a StepCtx<'a>,
+    ) -> super::WorkflowFuture<'a, Result<String, StepError>> {
+        Box::pin(step(index, ctx))
+    }
+}
 
 const NS: &str = "velero";
 const API_VERSION: &str = "velero.io/v1";

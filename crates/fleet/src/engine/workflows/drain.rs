@@ -13,6 +13,7 @@ use serde_json::json;
 use super::{
     ParamError, Progress, StepCtx, StepError, kube_err, patience_text, post_event, wait_for,
 };
+use crate::engine::policy::Intent;
 
 pub const STEPS: &[&str] = &[
     "check the node",
@@ -33,6 +34,50 @@ pub const PARAMS: &[(&str, &str, bool)] = &[
         false,
     ),
 ];
+
+/// Drain a node (node=NAME): cordon it, evict its pods within their disruption budgets, wait until it is empty.
+pub struct Drain;
+
+impl super::Workflow for Drain {
+    fn name(&self) -> &'static str {
+        "drain"
+    }
+
+    fn summary(&self) -> &'static str {
+        "drain a node (node=NAME): cordon it, evict its pods within their disruption budgets, wait until it is empty"
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        STEPS
+    }
+
+    fn params(&self) -> &'static [(&'static str, &'static str, bool)] {
+        PARAMS
+    }
+
+    fn check(&self, params: &super::Params) -> Result<(), ParamError> {
+        node(params).and_then(|_| force(params).map(|_| ()))
+    }
+
+    fn intent<'a>(
+        &'a self,
+        _target: &'a super::Target,
+        params: &'a super::Params,
+    ) -> super::WorkflowFuture<'a, Result<Intent, StepError>> {
+        let intent = node(params)
+            .map(|node| Intent::Drain { node })
+            .map_err(|e| StepError::Failed(e.to_string()));
+        Box::pin(async { intent })
+    }
+
+    fn step<'a>(
+        &'a self,
+        index: usize,
+        ctx: &'a StepCtx<'a>,
+    ) -> super::WorkflowFuture<'a, Result<String, StepError>> {
+        Box::pin(step(index, ctx))
+    }
+}
 
 /// The `force` parameter: `true` or `false` (the default).
 pub fn force(params: &BTreeMap<String, String>) -> Result<bool, ParamError> {

@@ -7,6 +7,8 @@ mod restore;
 mod scale;
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,71 +20,100 @@ use tokio::sync::mpsc;
 use super::policy::Intent;
 use crate::config::ClusterRole;
 
-/// Which workflow. Names are what `run` takes and what journals record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkflowKind {
-    Scale,
-    Backup,
-    Drain,
-    Restore,
+/// The parameters of a run, by name.
+pub type Params = BTreeMap<String, String>;
+
+/// A boxed future of a workflow's, so that workflows can sit behind one trait object.
+pub type WorkflowFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One workflow: its name (what `run` takes and journals record), its parameters and
+/// steps, what it asks the policy about, and each step's work. Adding a workflow is one
+/// file in this folder with a type implementing this, and one line in [`REGISTRY`].
+pub trait Workflow: Sync {
+    fn name(&self) -> &'static str;
+    /// One line for help texts.
+    fn summary(&self) -> &'static str;
+    fn steps(&self) -> &'static [&'static str];
+    /// The parameters it takes: (name, what it is, required).
+    fn params(&self) -> &'static [(&'static str, &'static str, bool)];
+    /// Checks the parameters' values (names and presence are checked for it).
+    fn check(&self, _params: &Params) -> Result<(), ParamError> {
+        Ok(())
+    }
+    /// What the policy gate is asked about, observed from the cluster.
+    fn intent<'a>(
+        &'a self,
+        target: &'a Target,
+        params: &'a Params,
+    ) -> WorkflowFuture<'a, Result<Intent, StepError>>;
+    /// Runs step `index`; returns what it did.
+    fn step<'a>(
+        &'a self,
+        index: usize,
+        ctx: &'a StepCtx<'a>,
+    ) -> WorkflowFuture<'a, Result<String, StepError>>;
+}
+
+/// Every workflow the engine runs, in the order help lists them.
+pub static REGISTRY: [WorkflowKind; 4] = [
+    WorkflowKind::Scale,
+    WorkflowKind::Backup,
+    WorkflowKind::Drain,
+    WorkflowKind::Restore,
+];
+
+/// Which workflow: a handle on its entry in [`REGISTRY`].
+#[derive(Clone, Copy)]
+pub struct WorkflowKind(&'static dyn Workflow);
+
+// The workflows the console binds keys to, by name; the others are reached by name.
+#[allow(non_upper_case_globals)]
+impl WorkflowKind {
+    pub const Scale: WorkflowKind = WorkflowKind(&scale::Scale);
+    pub const Backup: WorkflowKind = WorkflowKind(&backup::Backup);
+    pub const Drain: WorkflowKind = WorkflowKind(&drain::Drain);
+    pub const Restore: WorkflowKind = WorkflowKind(&restore::Restore);
 }
 
 impl WorkflowKind {
-    pub const ALL: [WorkflowKind; 4] = [
-        WorkflowKind::Scale,
-        WorkflowKind::Backup,
-        WorkflowKind::Drain,
-        WorkflowKind::Restore,
-    ];
+    pub fn all() -> impl Iterator<Item = WorkflowKind> {
+        REGISTRY.iter().copied()
+    }
 
     pub fn name(self) -> &'static str {
-        match self {
-            WorkflowKind::Scale => "scale",
-            WorkflowKind::Backup => "backup",
-            WorkflowKind::Drain => "drain",
-            WorkflowKind::Restore => "restore",
-        }
+        self.0.name()
     }
 
     pub fn parse(name: &str) -> Option<WorkflowKind> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
+        Self::all().find(|k| k.name() == name)
     }
 
     /// One line for help texts.
     pub fn summary(self) -> &'static str {
-        match self {
-            WorkflowKind::Scale => {
-                "scale the workers of a cluster (workers=N): patch its MachineDeployment, wait for the nodes"
-            }
-            WorkflowKind::Backup => {
-                "take an on-demand Velero backup from the daily schedule's template and wait for it"
-            }
-            WorkflowKind::Drain => {
-                "drain a node (node=NAME): cordon it, evict its pods within their disruption budgets, wait until it is empty"
-            }
-            WorkflowKind::Restore => {
-                "restore a Velero backup (backup=NAME, optionally namespaces=a,b) and wait for it; reports the time against the recovery objective"
-            }
-        }
+        self.0.summary()
     }
 
     pub fn steps(self) -> &'static [&'static str] {
-        match self {
-            WorkflowKind::Scale => scale::STEPS,
-            WorkflowKind::Backup => backup::STEPS,
-            WorkflowKind::Drain => drain::STEPS,
-            WorkflowKind::Restore => restore::STEPS,
-        }
+        self.0.steps()
     }
 
     /// The parameters it takes: (name, what it is, required).
     pub fn params(self) -> &'static [(&'static str, &'static str, bool)] {
-        match self {
-            WorkflowKind::Scale => scale::PARAMS,
-            WorkflowKind::Backup => backup::PARAMS,
-            WorkflowKind::Drain => drain::PARAMS,
-            WorkflowKind::Restore => restore::PARAMS,
-        }
+        self.0.params()
+    }
+}
+
+impl PartialEq for WorkflowKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for WorkflowKind {}
+
+impl std::fmt::Debug for WorkflowKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -122,12 +153,7 @@ pub fn check_params(
             });
         }
     }
-    match kind {
-        WorkflowKind::Scale => scale::workers(params).map(|_| ()),
-        WorkflowKind::Backup => Ok(()),
-        WorkflowKind::Drain => drain::node(params).and_then(|_| drain::force(params).map(|_| ())),
-        WorkflowKind::Restore => restore::check(params),
-    }
+    kind.0.check(params)
 }
 
 /// The clusters a run talks to: the environment's service cluster (Cluster API objects,
@@ -220,35 +246,16 @@ pub async fn run_step(
     index: usize,
     ctx: &StepCtx<'_>,
 ) -> Result<String, StepError> {
-    match kind {
-        WorkflowKind::Scale => scale::step(index, ctx).await,
-        WorkflowKind::Backup => backup::step(index, ctx).await,
-        WorkflowKind::Drain => drain::step(index, ctx).await,
-        WorkflowKind::Restore => restore::step(index, ctx).await,
-    }
+    kind.0.step(index, ctx).await
 }
 
 /// What the policy gate is asked about, observed from the cluster.
 pub async fn intent(
     kind: WorkflowKind,
     target: &Target,
-    params: &BTreeMap<String, String>,
+    params: &Params,
 ) -> Result<Intent, StepError> {
-    match kind {
-        WorkflowKind::Scale => scale::intent(target, params).await,
-        WorkflowKind::Backup => Ok(Intent::Backup),
-        WorkflowKind::Drain => drain::node(params)
-            .map(|node| Intent::Drain { node })
-            .map_err(|e| StepError::Failed(e.to_string())),
-        WorkflowKind::Restore => restore::check(params)
-            .map(|()| Intent::Restore {
-                backup: params
-                    .get("backup")
-                    .map(|b| b.trim().to_owned())
-                    .unwrap_or_default(),
-            })
-            .map_err(|e| StepError::Failed(e.to_string())),
-    }
+    kind.0.intent(target, params).await
 }
 
 /// What names the objects a run creates, so that a resumed run finds its own and no two
@@ -400,5 +407,34 @@ pub async fn post_event(
     );
     if let Err(e) = api.create(&PostParams::default(), &event).await {
         tracing::warn!(object = %name, error = %e, "posting the audit Event failed");
+    }
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_workflow_is_found_by_its_name_and_says_what_it_takes() {
+        let mut names = std::collections::BTreeSet::new();
+        for kind in WorkflowKind::all() {
+            assert!(
+                names.insert(kind.name()),
+                "{} is registered twice",
+                kind.name()
+            );
+            assert_eq!(WorkflowKind::parse(kind.name()), Some(kind));
+            assert!(
+                !kind.steps().is_empty() && !kind.summary().is_empty(),
+                "{kind:?}"
+            );
+            let params: std::collections::BTreeSet<_> = kind.params().iter().map(|p| p.0).collect();
+            assert_eq!(
+                params.len(),
+                kind.params().len(),
+                "{kind:?} names a parameter twice"
+            );
+        }
+        assert_eq!(WorkflowKind::parse("frobnicate"), None);
     }
 }

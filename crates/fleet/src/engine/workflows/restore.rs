@@ -16,6 +16,7 @@ use super::{
     wait_for,
 };
 use crate::config::format_duration;
+use crate::engine::policy::Intent;
 
 pub const STEPS: &[&str] = &[
     "check the backup",
@@ -35,6 +36,55 @@ pub const PARAMS: &[(&str, &str, bool)] = &[
         false,
     ),
 ];
+
+/// Restore a Velero backup (backup=NAME, optionally namespaces=a,b) and wait for it; reports the time against the recovery objective.
+pub struct Restore;
+
+impl super::Workflow for Restore {
+    fn name(&self) -> &'static str {
+        "restore"
+    }
+
+    fn summary(&self) -> &'static str {
+        "restore a Velero backup (backup=NAME, optionally namespaces=a,b) and wait for it; reports the time against the recovery objective"
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        STEPS
+    }
+
+    fn params(&self) -> &'static [(&'static str, &'static str, bool)] {
+        PARAMS
+    }
+
+    fn check(&self, params: &super::Params) -> Result<(), ParamError> {
+        check(params)
+    }
+
+    fn intent<'a>(
+        &'a self,
+        _target: &'a super::Target,
+        params: &'a super::Params,
+    ) -> super::WorkflowFuture<'a, Result<Intent, StepError>> {
+        let intent = check(params)
+            .map(|()| Intent::Restore {
+                backup: params
+                    .get("backup")
+                    .map(|b| b.trim().to_owned())
+                    .unwrap_or_default(),
+            })
+            .map_err(|e| StepError::Failed(e.to_string()));
+        Box::pin(async { intent })
+    }
+
+    fn step<'a>(
+        &'a self,
+        index: usize,
+        ctx: &'a StepCtx<'a>,
+    ) -> super::WorkflowFuture<'a, Result<String, StepError>> {
+        Box::pin(step(index, ctx))
+    }
+}
 
 const NS: &str = "velero";
 const API_VERSION: &str = "velero.io/v1";

@@ -28,6 +28,47 @@ pub const PARAMS: &[(&str, &str, bool)] = &[
     ),
 ];
 
+/// Scale the workers of a cluster (workers=N): patch its MachineDeployment, wait for the nodes.
+pub struct Scale;
+
+impl super::Workflow for Scale {
+    fn name(&self) -> &'static str {
+        "scale"
+    }
+
+    fn summary(&self) -> &'static str {
+        "scale the workers of a cluster (workers=N): patch its MachineDeployment, wait for the nodes"
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        STEPS
+    }
+
+    fn params(&self) -> &'static [(&'static str, &'static str, bool)] {
+        PARAMS
+    }
+
+    fn check(&self, params: &super::Params) -> Result<(), super::ParamError> {
+        workers(params).map(|_| ())
+    }
+
+    fn intent<'a>(
+        &'a self,
+        target: &'a super::Target,
+        params: &'a super::Params,
+    ) -> super::WorkflowFuture<'a, Result<Intent, StepError>> {
+        Box::pin(intent(target, params))
+    }
+
+    fn step<'a>(
+        &'a self,
+        index: usize,
+        ctx: &'a StepCtx<'a>,
+    ) -> super::WorkflowFuture<'a, Result<String, StepError>> {
+        Box::pin(step(index, ctx))
+    }
+}
+
 const API_VERSION: &str = "cluster.x-k8s.io/v1beta1";
 const CLUSTER_LABEL: &str = "cluster.x-k8s.io/cluster-name";
 const MD_LABEL: &str = "cluster.x-k8s.io/deployment-name";
