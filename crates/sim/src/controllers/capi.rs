@@ -16,12 +16,12 @@ use super::pods::{is_terminating, node_ready};
 use super::velero::{patch, phase, status_mut, str_at};
 use super::workloads::{
     age_key, annotation, condition_true, delete, find_condition, fnv64, owner_ref, safe_encode,
-    selector_matches,
 };
 use super::{Controller, PerCluster};
 use crate::clock::{k8s_time, parse_time};
 use crate::cluster::{ClusterSim, FleetOps};
 use crate::config::ClusterRole;
+use crate::labels::selector_matches;
 use crate::registry::{KindId, ids};
 use crate::store::{Obj, Store, name_of, namespace_of, random_suffix, uid_of};
 

@@ -10,9 +10,10 @@ use serde_json::{Map, Value, json};
 use super::Controller;
 use super::pacing::{Pacer, Pass};
 use super::pods::{is_healthy, is_ready, is_terminating};
-use super::workloads::{condition, controller_of, patch, replicas_of, scaled, selector_matches};
+use super::workloads::{condition, controller_of, patch, replicas_of, scaled};
 use crate::clock::{k8s_time, parse_time};
 use crate::cluster::{ClusterSim, FleetOps};
+use crate::labels::{LabelSelector, selector_matches};
 use crate::registry::ids;
 use crate::status::ApiError;
 use crate::store::{DeleteOptions, Obj, name_of, namespace_of};
@@ -71,10 +72,10 @@ pub fn budget(cluster: &ClusterSim, pdb: &Value, pods: &[Obj], now: DateTime<Utc
 }
 
 fn matching<'a>(pdb: &Value, pods: &'a [Obj]) -> Vec<&'a Obj> {
-    let selector = &pdb["spec"]["selector"];
-    pods.iter()
-        .filter(|p| selector_matches(selector, &p["metadata"]["labels"]))
-        .collect()
+    let Some(selector) = LabelSelector::of_spec(&pdb["spec"]["selector"]) else {
+        return Vec::new();
+    };
+    pods.iter().filter(|p| selector.matches(p)).collect()
 }
 
 /// The pods a budget is measured against: the matching pods for an integer

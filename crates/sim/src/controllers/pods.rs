@@ -16,9 +16,10 @@ use serde_json::{Value, json};
 use super::Controller;
 use super::events;
 use super::pacing::{Pacer, Pass};
-use super::workloads::{FAIL_POD, age_key, expression_matches, find_condition, fnv64};
+use super::workloads::{FAIL_POD, age_key, find_condition, fnv64};
 use crate::clock::{k8s_time, parse_time};
 use crate::cluster::{ClusterSim, FleetOps};
+use crate::labels::Requirement;
 use crate::registry::ids;
 use crate::store::{DeleteOptions, Obj, name_of, namespace_of, uid_of};
 
@@ -119,11 +120,15 @@ pub fn node_selected(pod_spec: &Value, node: &Value) -> bool {
     let by_affinity = match terms {
         Some(terms) if !terms.is_empty() => terms.iter().any(|term| {
             let exprs = |field: &str| term[field].as_array().map_or(&[][..], Vec::as_slice).iter();
+            // A requirement that cannot be converted fails its term, as in the real
+            // scheduler.
+            let holds = |e: &Value, value: Option<&str>| {
+                Requirement::from_expression(e).is_ok_and(|r| r.matches(value))
+            };
             exprs("matchExpressions")
-                .all(|e| expression_matches(e, labels[e["key"].as_str().unwrap_or("")].as_str()))
-                && exprs("matchFields").all(|e| {
-                    e["key"] == "metadata.name" && expression_matches(e, Some(name_of(node)))
-                })
+                .all(|e| holds(e, labels[e["key"].as_str().unwrap_or("")].as_str()))
+                && exprs("matchFields")
+                    .all(|e| e["key"] == "metadata.name" && holds(e, Some(name_of(node))))
         }),
         _ => true,
     };

@@ -15,10 +15,11 @@ use serde_json::{Value, json};
 
 use super::pacing::{self, Pacer};
 use super::pods::is_terminating;
-use super::workloads::{Schedule, annotation, delete, fnv64, selector_matches};
+use super::workloads::{Schedule, annotation, delete, fnv64};
 use super::{Controller, PerCluster};
 use crate::clock::{k8s_time, parse_time};
 use crate::cluster::{ClusterSim, FleetOps};
+use crate::labels::selector_matches;
 use crate::registry::{KINDS, KindId, ids};
 use crate::store::{Obj, Store, name_of, namespace_of, uid_of};
 

@@ -162,39 +162,6 @@ fn reconcile_owners(
     })
 }
 
-/// A `metav1.LabelSelector` (matchLabels and matchExpressions) against a label map.
-/// A missing selector matches nothing; an empty one matches everything.
-pub fn selector_matches(selector: &Value, labels: &Value) -> bool {
-    if !selector.is_object() {
-        return false;
-    }
-    let label = |k: &str| labels.get(k).and_then(Value::as_str);
-    let by_label = selector["matchLabels"]
-        .as_object()
-        .is_none_or(|m| m.iter().all(|(k, v)| label(k) == v.as_str()));
-    by_label
-        && selector["matchExpressions"].as_array().is_none_or(|es| {
-            es.iter()
-                .all(|e| expression_matches(e, label(e["key"].as_str().unwrap_or(""))))
-        })
-}
-
-/// One `In`/`NotIn`/`Exists`/`DoesNotExist` requirement against a value (or its absence).
-pub fn expression_matches(expr: &Value, value: Option<&str>) -> bool {
-    let mut values = expr["values"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str);
-    match expr["operator"].as_str() {
-        Some("In") => value.is_some_and(|v| values.any(|x| x == v)),
-        Some("NotIn") => value.is_none_or(|v| !values.any(|x| x == v)),
-        Some("Exists") => value.is_some(),
-        Some("DoesNotExist") => value.is_none(),
-        _ => false,
-    }
-}
-
 /// An IntOrString (`3` or `"25%"`) scaled against `total`.
 pub fn scaled(v: &Value, total: i64, round_up: bool) -> Option<i64> {
     match v {
@@ -2164,6 +2131,7 @@ mod tests {
 
     use super::testing::*;
     use super::*;
+    use crate::labels::selector_matches;
     use crate::store::Part;
 
     fn get(c: &ClusterSim, kind: KindId, name: &str) -> Obj {
