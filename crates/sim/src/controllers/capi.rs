@@ -11,16 +11,17 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::disruption::evict;
-use super::pacing::{self, Pacer};
-use super::pods::{is_terminating, node_ready};
-use super::velero::{patch, phase, status_mut, str_at};
-use super::workloads::{
-    age_key, annotation, condition_true, delete, find_condition, fnv64, owner_ref, safe_encode,
+use super::objects::{
+    age_key, annotation, condition_true, delete, find_condition, is_terminating, owner_ref, patch,
+    phase, safe_encode, status_mut, str_at,
 };
+use super::pacing::{self, Pacer};
+use super::readiness::node_ready;
 use super::{Controller, PerCluster};
 use crate::clock::{k8s_time, parse_time};
 use crate::cluster::{ClusterSim, FleetOps};
 use crate::config::ClusterRole;
+use crate::hash::fnv64;
 use crate::labels::selector_matches;
 use crate::registry::{KindId, ids};
 use crate::store::{Obj, Store, name_of, namespace_of, random_suffix, uid_of};
@@ -188,7 +189,7 @@ impl Pass<'_> {
     }
 
     fn patch(&mut self, kind: KindId, o: &Value, f: impl FnOnce(&mut Value)) {
-        self.changed |= patch(self.store(), kind, namespace_of(o), name_of(o), f);
+        self.changed |= patch(self.store(), kind, o, f).is_some();
     }
 
     /// Like `patch`, for work that usually finds the object current (status
@@ -208,7 +209,7 @@ impl Pass<'_> {
     }
 
     fn delete(&mut self, kind: KindId, o: &Value) {
-        if !is_terminating(o) && delete(self.sc, kind, o) {
+        if !is_terminating(o) && delete(&self.sc.store, kind, o) {
             self.changed = true;
         }
     }
@@ -319,8 +320,10 @@ impl Pass<'_> {
             "type": "cluster.x-k8s.io/secret",
             "data": {"value": value},
         });
-        if self.create(*ids::SECRETS, secret).is_none() {
-            self.changed |= patch(self.store(), *ids::SECRETS, ns, &name, |o| {
+        if self.create(*ids::SECRETS, secret).is_none()
+            && let Some(existing) = self.store().get(*ids::SECRETS, ns, &name)
+        {
+            self.patch(*ids::SECRETS, &existing, |o| {
                 o["data"]["value"] = json!(value);
             });
         }
@@ -829,7 +832,7 @@ impl Pass<'_> {
                     if !self.pace.elapsed(Some(since), PHASE_TIME) {
                         return false;
                     }
-                    self.mark_node_ready(target, name_of(&node));
+                    self.mark_node_ready(target, &node);
                 }
                 let node = target
                     .store
@@ -883,9 +886,9 @@ impl Pass<'_> {
         });
     }
 
-    fn mark_node_ready(&mut self, target: &ClusterSim, node: &str) {
+    fn mark_node_ready(&mut self, target: &ClusterSim, node: &Value) {
         let now = self.now_str();
-        self.changed |= patch(&target.store, *ids::NODES, "", node, |n| {
+        self.changed |= patch(&target.store, *ids::NODES, node, |n| {
             set_node_condition(
                 n,
                 "Ready",
@@ -894,7 +897,8 @@ impl Pass<'_> {
                 "kubelet is posting ready status",
                 &now,
             );
-        });
+        })
+        .is_some();
     }
 
     /// The machine's Node in its target cluster, created (not yet Ready) if missing.
@@ -1023,9 +1027,10 @@ impl Pass<'_> {
                 .cluster_obj(namespace_of(m), cluster)
                 .is_some_and(|c| is_terminating(&c));
             if !cluster_going && annotation(m, EXCLUDE_DRAIN_ANNOTATION).is_none() {
-                self.changed |= patch(&target.store, *ids::NODES, "", name_of(&node), |n| {
+                self.changed |= patch(&target.store, *ids::NODES, &node, |n| {
                     n["spec"]["unschedulable"] = json!(true);
-                });
+                })
+                .is_some();
                 let now = self.now_str();
                 let drained = self.drain(&target, name_of(&node));
                 let cond = match &drained {
@@ -1039,7 +1044,7 @@ impl Pass<'_> {
                     return;
                 }
             }
-            if delete(&target, *ids::NODES, &node) {
+            if delete(&target.store, *ids::NODES, &node) {
                 self.changed = true;
             }
         }
@@ -1829,7 +1834,8 @@ mod tests {
     }
 
     fn set_spec(sc: &ClusterSim, kind: KindId, name: &str, f: impl FnOnce(&mut Value)) {
-        assert!(patch(&sc.store, kind, NS, name, f));
+        let o = get(sc, kind, NS, name);
+        assert!(patch(&sc.store, kind, &o, f).is_some());
     }
 
     #[test]

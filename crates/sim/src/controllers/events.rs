@@ -115,7 +115,7 @@ fn event_name(involved: &Value, reason: &str, message: &str, slot: u64) -> Strin
     let mut name = name_of(involved).to_string();
     // Leave room for the suffix within the 253-character name limit.
     name.truncate(235);
-    format!("{name}.{:016x}", super::workloads::fnv64(key.as_bytes()))
+    format!("{name}.{:016x}", crate::hash::fnv64(key.as_bytes()))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -182,7 +182,7 @@ fn component_for(kind: &str, reason: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controllers::workloads::testing::{cluster, pod};
+    use crate::controllers::testkit::{cluster, pod};
 
     #[test]
     fn repeats_bump_one_event_and_warnings_land_in_the_object_namespace() {

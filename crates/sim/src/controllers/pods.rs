@@ -1,6 +1,5 @@
-//! The scheduler and the kubelet of a simulated cluster, plus the pod and node
-//! predicates the other controllers share (readiness, taints and tolerations, node
-//! selection).
+//! The scheduler and the kubelet of a simulated cluster. The pod and node predicates
+//! they share with other controllers live in `readiness` and `placement`.
 //!
 //! Kubelet conventions: pods start about two simulated seconds after they are bound;
 //! pods with `restartPolicy` Never or OnFailure run to completion after
@@ -15,16 +14,20 @@ use serde_json::{Value, json};
 
 use super::Controller;
 use super::events;
+use super::objects::{age_key, find_condition, is_terminating, patch, write_status};
 use super::pacing::{Pacer, Pass};
-use super::workloads::{FAIL_POD, age_key, find_condition, fnv64};
+use super::placement::{node_selected, tolerates, untolerated};
+use super::readiness::{is_finished, is_ready, node_ready};
 use crate::clock::{k8s_time, parse_time};
 use crate::cluster::{ClusterSim, FleetOps};
-use crate::labels::Requirement;
+use crate::hash::fnv64;
 use crate::registry::ids;
 use crate::store::{DeleteOptions, Obj, name_of, namespace_of, uid_of};
 
 /// Pod annotation: its containers crash-loop (`"true"`).
 pub const CRASHLOOP: &str = "sim.ck8s.io/crashloop";
+/// Pod annotation: a run-to-completion pod ends Failed (exit code 1) instead of Succeeded.
+pub const FAIL_POD: &str = "sim.ck8s.io/fail";
 /// Pod annotation: seconds a run-to-completion pod runs before it ends (default 3).
 pub const RUN_SECONDS: &str = "sim.ck8s.io/run-seconds";
 /// Time from binding to Running.
@@ -37,103 +40,7 @@ const ORPHAN_QUARANTINE: Duration = Duration::seconds(40);
 const MAX_GRACE_SECS: i64 = 2;
 
 // ---------------------------------------------------------------------------------------
-// Predicates
-
-pub fn is_terminating(obj: &Value) -> bool {
-    obj["metadata"]["deletionTimestamp"].is_string()
-}
-
-/// Succeeded or Failed: the pod will not run again.
-pub fn is_finished(pod: &Value) -> bool {
-    matches!(
-        pod["status"]["phase"].as_str(),
-        Some("Succeeded" | "Failed")
-    )
-}
-
-/// Counts towards a controller's replicas: not terminating and not finished.
-pub fn is_active(pod: &Value) -> bool {
-    !is_terminating(pod) && !is_finished(pod)
-}
-
-pub fn is_ready(pod: &Value) -> bool {
-    find_condition(&pod["status"]["conditions"], "Ready").is_some_and(|c| c["status"] == "True")
-}
-
-/// When the pod became Ready, if it is.
-pub fn ready_since(pod: &Value) -> Option<DateTime<Utc>> {
-    let c =
-        find_condition(&pod["status"]["conditions"], "Ready").filter(|c| c["status"] == "True")?;
-    Some(
-        c["lastTransitionTime"]
-            .as_str()
-            .and_then(parse_time)
-            .unwrap_or(DateTime::UNIX_EPOCH),
-    )
-}
-
-/// Healthy as a disruption budget counts it: Running, Ready and not being deleted.
-pub fn is_healthy(pod: &Value) -> bool {
-    !is_terminating(pod) && pod["status"]["phase"] == "Running" && is_ready(pod)
-}
-
-pub fn node_ready(node: &Value) -> bool {
-    find_condition(&node["status"]["conditions"], "Ready").is_some_and(|c| c["status"] == "True")
-}
-
-/// Whether one toleration tolerates one taint; `operator: Exists` without a key
-/// tolerates every taint (of its effect, or of all effects when none is given).
-pub fn tolerates(toleration: &Value, taint: &Value) -> bool {
-    let effect_ok = toleration["effect"]
-        .as_str()
-        .is_none_or(|e| e.is_empty() || taint["effect"] == e);
-    let key = toleration["key"].as_str().unwrap_or("");
-    let key_ok = key.is_empty() && toleration["operator"] == "Exists" || taint["key"] == key;
-    let value_ok = match toleration["operator"].as_str() {
-        Some("Exists") => true,
-        _ => toleration["value"].as_str().unwrap_or("") == taint["value"].as_str().unwrap_or(""),
-    };
-    effect_ok && key_ok && value_ok
-}
-
-/// Whether every taint with one of `effects` is tolerated by one of `tolerations`.
-pub fn tolerates_all(tolerations: &Value, taints: &Value, effects: &[&str]) -> bool {
-    untolerated(tolerations, taints, effects).is_none()
-}
-
-fn untolerated<'a>(tolerations: &Value, taints: &'a Value, effects: &[&str]) -> Option<&'a Value> {
-    let tols = tolerations.as_array().map_or(&[][..], Vec::as_slice);
-    taints.as_array()?.iter().find(|taint| {
-        effects.iter().any(|e| taint["effect"] == *e) && !tols.iter().any(|t| tolerates(t, taint))
-    })
-}
-
-/// `nodeSelector` and required node affinity (label expressions and the
-/// `metadata.name` field DaemonSet pods are pinned with).
-pub fn node_selected(pod_spec: &Value, node: &Value) -> bool {
-    let labels = &node["metadata"]["labels"];
-    let by_selector = pod_spec["nodeSelector"]
-        .as_object()
-        .is_none_or(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)));
-    let terms = pod_spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-        .as_array();
-    let by_affinity = match terms {
-        Some(terms) if !terms.is_empty() => terms.iter().any(|term| {
-            let exprs = |field: &str| term[field].as_array().map_or(&[][..], Vec::as_slice).iter();
-            // A requirement that cannot be converted fails its term, as in the real
-            // scheduler.
-            let holds = |e: &Value, value: Option<&str>| {
-                Requirement::from_expression(e).is_ok_and(|r| r.matches(value))
-            };
-            exprs("matchExpressions")
-                .all(|e| holds(e, labels[e["key"].as_str().unwrap_or("")].as_str()))
-                && exprs("matchFields")
-                    .all(|e| e["key"] == "metadata.name" && holds(e, Some(name_of(node))))
-        }),
-        _ => true,
-    };
-    by_selector && by_affinity
-}
+// Pod conditions
 
 /// A pod condition as the kubelet and scheduler write it; the transition time only
 /// moves when the status flips.
@@ -293,35 +200,27 @@ fn bind(
     load: &mut BTreeMap<&str, usize>,
     now: DateTime<Utc>,
 ) -> bool {
-    let uid = uid_of(pod).to_string();
-    let bound = cluster
-        .store
-        .replace(*ids::PODS, namespace_of(pod), name_of(pod), |cur| {
-            if uid_of(cur) != uid || !wants_scheduling(cur) {
-                return Ok(cur.clone());
-            }
-            let mut next = cur.clone();
-            next["spec"]["nodeName"] = json!(node);
-            if next["status"]["phase"].is_null() {
-                next["status"]["phase"] = json!("Pending");
-            }
-            let cond = pod_condition(
-                &cur["status"]["conditions"],
-                "PodScheduled",
-                "True",
-                None,
-                None,
-                now,
-            );
-            next["status"]["conditions"] = with_condition(&cur["status"]["conditions"], cond);
-            Ok(next)
-        });
-    let Ok(bound) = bound else { return false };
-    if bound["spec"]["nodeName"] != node
-        || bound["metadata"]["resourceVersion"] == pod["metadata"]["resourceVersion"]
-    {
+    // Another scheduler pass (or a client) may have bound it meanwhile.
+    let Some(bound) = patch(&cluster.store, *ids::PODS, pod, |next| {
+        if !wants_scheduling(next) {
+            return;
+        }
+        let cond = pod_condition(
+            &next["status"]["conditions"],
+            "PodScheduled",
+            "True",
+            None,
+            None,
+            now,
+        );
+        next["spec"]["nodeName"] = json!(node);
+        if next["status"]["phase"].is_null() {
+            next["status"]["phase"] = json!("Pending");
+        }
+        next["status"]["conditions"] = with_condition(&next["status"]["conditions"], cond);
+    }) else {
         return false;
-    }
+    };
     if let Some(n) = load.get_mut(node) {
         *n += 1;
     }
@@ -365,10 +264,11 @@ fn mark_unschedulable(
         now,
     );
     let conditions = with_condition(&pod["status"]["conditions"], cond);
-    let wrote = super::workloads::patch(cluster, *ids::PODS, pod, |next| {
+    let wrote = patch(&cluster.store, *ids::PODS, pod, |next| {
         next["status"]["phase"] = json!("Pending");
         next["status"]["conditions"] = conditions;
-    });
+    })
+    .is_some();
     if wrote && !already {
         events::record(cluster, pod, "Warning", "FailedScheduling", &message);
     }
@@ -435,8 +335,8 @@ fn sync_pod(cluster: &ClusterSim, pod: &Obj, nodes: &HashMap<&str, &Obj>, pass: 
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(3);
             if pass.elapsed(started, Duration::seconds(secs)) {
-                super::workloads::write_status(
-                    cluster,
+                write_status(
+                    &cluster.store,
                     *ids::PODS,
                     pod,
                     completed_status(pod, pass.now),
@@ -515,9 +415,10 @@ fn mark_not_ready(cluster: &ClusterSim, pod: &Obj, now: DateTime<Utc>) -> bool {
     let conds = &pod["status"]["conditions"];
     let cond = pod_condition(conds, "Ready", "False", None, None, now);
     let conditions = with_condition(conds, cond);
-    super::workloads::patch(cluster, *ids::PODS, pod, |next| {
+    patch(&cluster.store, *ids::PODS, pod, |next| {
         next["status"]["conditions"] = conditions
     })
+    .is_some()
 }
 
 /// Brings a pod to its running state (started, healthy or crash-looping) and writes it
@@ -548,7 +449,7 @@ fn refresh(cluster: &ClusterSim, pod: &Obj, node: &Value, pass: &mut Pass) -> bo
         .collect();
     let all_ready = statuses.iter().all(|s| s["ready"] == true);
     let status = running_status(pod, node, statuses, all_ready, now);
-    let wrote = super::workloads::write_status(cluster, *ids::PODS, pod, status);
+    let wrote = write_status(&cluster.store, *ids::PODS, pod, status);
     if wrote {
         for (c, count) in restarted {
             // Every other restart: at most one BackOff per simulated minute per pod.
@@ -843,7 +744,8 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::controllers::workloads::testing::*;
+    use crate::controllers::placement::tolerates_all;
+    use crate::controllers::testkit::*;
 
     #[test]
     fn tolerations_match_taints() {
