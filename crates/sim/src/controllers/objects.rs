@@ -247,3 +247,30 @@ pub(crate) fn delete_all(store: &Store, kind: KindId, objs: &[&Obj]) -> bool {
     objs.iter()
         .fold(false, |acc, o| delete(store, kind, o) | acc)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::selector_matches;
+
+    #[test]
+    fn selectors_and_percentages() {
+        let labels = json!({"app": "web", "tier": "front"});
+        assert!(selector_matches(&json!({}), &labels));
+        assert!(!selector_matches(&Value::Null, &labels));
+        assert!(selector_matches(
+            &json!({"matchLabels": {"app": "web"}}),
+            &labels
+        ));
+        assert!(!selector_matches(
+            &json!({"matchLabels": {"app": "db"}}),
+            &labels
+        ));
+        let expr = json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["front", "back"]}, {"key": "canary", "operator": "DoesNotExist"}]});
+        assert!(selector_matches(&expr, &labels));
+        assert_eq!(scaled(&json!("25%"), 10, true), Some(3));
+        assert_eq!(scaled(&json!("25%"), 10, false), Some(2));
+        assert_eq!(scaled(&json!(2), 10, false), Some(2));
+        assert_eq!(scaled(&json!("3"), 10, false), Some(3));
+    }
+}

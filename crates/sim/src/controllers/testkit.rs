@@ -11,6 +11,7 @@ use crate::config::ClusterRole;
 use crate::controllers::objects::patch;
 use crate::controllers::{Controller, all};
 use crate::registry::{KindId, ids};
+use crate::store::Obj;
 
 #[derive(Debug)]
 pub struct NoFleet;
@@ -164,4 +165,9 @@ pub fn running(c: &ClusterSim, prefix: &str) -> usize {
             p["status"]["phase"] == "Running" && p["metadata"]["deletionTimestamp"].is_null()
         })
         .count()
+}
+
+/// An object of the `default` namespace that must exist.
+pub fn get(c: &ClusterSim, kind: KindId, name: &str) -> Obj {
+    c.store.get(kind, "default", name).unwrap()
 }
