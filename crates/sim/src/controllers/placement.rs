@@ -65,3 +65,38 @@ pub fn node_selected(pod_spec: &Value, node: &Value) -> bool {
     };
     by_selector && by_affinity
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn tolerations_match_taints() {
+        let cp = json!({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"});
+        assert!(tolerates(&json!({"operator": "Exists"}), &cp));
+        assert!(tolerates(
+            &json!({"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}),
+            &cp
+        ));
+        assert!(!tolerates(
+            &json!({"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoExecute"}),
+            &cp
+        ));
+        assert!(tolerates(
+            &json!({"key": "node-role.kubernetes.io/control-plane", "value": "", "effect": "NoSchedule"}),
+            &cp
+        ));
+        let dedicated = json!({"key": "dedicated", "value": "db", "effect": "NoSchedule"});
+        assert!(!tolerates(
+            &json!({"key": "dedicated", "value": "web"}),
+            &dedicated
+        ));
+        assert!(tolerates_all(
+            &json!([]),
+            &json!([{"key": "x", "effect": "PreferNoSchedule"}]),
+            &["NoSchedule"]
+        ));
+    }
+}

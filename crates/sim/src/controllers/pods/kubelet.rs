@@ -1,25 +1,24 @@
-//! The scheduler and the kubelet of a simulated cluster. The pod and node predicates
-//! they share with other controllers live in `readiness` and `placement`.
+//! Every node's kubelet at once.
 //!
-//! Kubelet conventions: pods start about two simulated seconds after they are bound;
-//! pods with `restartPolicy` Never or OnFailure run to completion after
-//! [`RUN_SECONDS`] (default 3) and fail instead when annotated [`FAIL_POD`]; pods
-//! annotated [`CRASHLOOP`] crash-loop; pods on a node that is not Ready lose readiness
-//! and, being out of reach, are neither started nor finished off when deleted.
+//! Conventions: pods start about two simulated seconds after they are bound; pods with
+//! `restartPolicy` Never or OnFailure run to completion after [`RUN_SECONDS`] (default
+//! 3) and fail instead when annotated [`FAIL_POD`]; pods annotated [`CRASHLOOP`]
+//! crash-loop; pods on a node that is not Ready lose readiness and, being out of reach,
+//! are neither started nor finished off when deleted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::Controller;
-use super::events;
-use super::objects::{age_key, find_condition, is_terminating, patch, write_status};
-use super::pacing::{Pacer, Pass};
-use super::placement::{node_selected, tolerates, untolerated};
-use super::readiness::{is_finished, is_ready, node_ready};
+use super::{pod_condition, with_condition};
 use crate::clock::{k8s_time, parse_time};
 use crate::cluster::{ClusterSim, FleetOps};
+use crate::controllers::Controller;
+use crate::controllers::events;
+use crate::controllers::objects::{find_condition, is_terminating, patch, write_status};
+use crate::controllers::pacing::{Pacer, Pass};
+use crate::controllers::readiness::{is_finished, is_ready, node_ready};
 use crate::hash::fnv64;
 use crate::registry::ids;
 use crate::store::{DeleteOptions, Obj, name_of, namespace_of, uid_of};
@@ -38,245 +37,6 @@ const CRASH_EVERY: Duration = Duration::seconds(30);
 const ORPHAN_QUARANTINE: Duration = Duration::seconds(40);
 /// The longest a deleted pod takes to go, whatever its grace period.
 const MAX_GRACE_SECS: i64 = 2;
-
-// ---------------------------------------------------------------------------------------
-// Pod conditions
-
-/// A pod condition as the kubelet and scheduler write it; the transition time only
-/// moves when the status flips.
-fn pod_condition(
-    previous: &Value,
-    type_: &str,
-    status: &str,
-    reason: Option<&str>,
-    message: Option<&str>,
-    now: DateTime<Utc>,
-) -> Value {
-    let prev = find_condition(previous, type_);
-    let transition = match prev {
-        Some(p) if p["status"] == status => p["lastTransitionTime"].clone(),
-        _ => json!(k8s_time(now)),
-    };
-    let mut c = json!({"type": type_, "status": status, "lastProbeTime": null, "lastTransitionTime": transition});
-    if let Some(r) = reason {
-        c["reason"] = json!(r);
-    }
-    if let Some(m) = message {
-        c["message"] = json!(m);
-    }
-    c
-}
-
-fn with_condition(conditions: &Value, cond: Value) -> Value {
-    let mut list: Vec<Value> = conditions.as_array().cloned().unwrap_or_default();
-    match list.iter_mut().find(|c| c["type"] == cond["type"]) {
-        Some(c) => *c = cond,
-        None => list.push(cond),
-    }
-    Value::Array(list)
-}
-
-fn force_delete(cluster: &ClusterSim, pod: &Value) -> bool {
-    let opts = DeleteOptions {
-        grace_period_seconds: Some(0),
-    };
-    cluster
-        .store
-        .delete(*ids::PODS, namespace_of(pod), name_of(pod), opts)
-        .is_ok()
-}
-
-// ---------------------------------------------------------------------------------------
-// Scheduler
-
-/// Binds pending pods to the feasible node with the fewest pods (ties by name).
-#[derive(Debug, Default)]
-pub struct Scheduler {
-    pacer: Pacer,
-}
-
-impl Controller for Scheduler {
-    fn name(&self) -> &'static str {
-        "scheduler"
-    }
-
-    fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
-        self.pacer.run(cluster, |pass| {
-            let (pods, _) = cluster.store.list(*ids::PODS, None);
-            let mut pending: Vec<&Obj> = pods.iter().filter(|p| wants_scheduling(p)).collect();
-            let mut changed = false;
-            if !pending.is_empty() {
-                pending.sort_by_key(|p| age_key(p));
-                let (nodes, _) = cluster.store.list(*ids::NODES, None);
-                let mut load: BTreeMap<&str, usize> =
-                    nodes.iter().map(|n| (name_of(n), 0)).collect();
-                for p in pods.iter().filter(|p| !is_finished(p)) {
-                    if let Some(n) = p["spec"]["nodeName"].as_str().and_then(|n| load.get_mut(n)) {
-                        *n += 1;
-                    }
-                }
-                for pod in pending {
-                    changed |= schedule(cluster, pod, &nodes, &mut load, pass.now);
-                }
-            }
-            changed
-        })
-    }
-}
-
-fn wants_scheduling(pod: &Value) -> bool {
-    pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty)
-        && !is_terminating(pod)
-        && pod["status"]["phase"]
-            .as_str()
-            .is_none_or(|p| p == "Pending")
-        && pod["spec"]["schedulerName"]
-            .as_str()
-            .is_none_or(|s| s == "default-scheduler")
-}
-
-/// Why a node cannot take a pod, worded as the real scheduler's FailedScheduling.
-fn misfit(spec: &Value, node: &Value) -> Option<String> {
-    const UNSCHEDULABLE: &str = "node.kubernetes.io/unschedulable";
-    let tolerations = &spec["tolerations"];
-    if node["spec"]["unschedulable"] == true {
-        let taint = json!({"key": UNSCHEDULABLE, "effect": "NoSchedule"});
-        let tols = tolerations.as_array().map_or(&[][..], Vec::as_slice);
-        if !tols.iter().any(|t| tolerates(t, &taint)) {
-            return Some("node(s) were unschedulable".into());
-        }
-    }
-    if let Some(t) = untolerated(
-        tolerations,
-        &node["spec"]["taints"],
-        &["NoSchedule", "NoExecute"],
-    ) {
-        let (k, v) = (
-            t["key"].as_str().unwrap_or(""),
-            t["value"].as_str().unwrap_or(""),
-        );
-        return Some(format!("node(s) had untolerated taint {{{k}: {v}}}"));
-    }
-    if !node_selected(spec, node) {
-        return Some("node(s) didn't match Pod's node affinity/selector".into());
-    }
-    if !node_ready(node) || is_terminating(node) {
-        return Some("node(s) were not ready".into());
-    }
-    None
-}
-
-fn schedule(
-    cluster: &ClusterSim,
-    pod: &Obj,
-    nodes: &[Obj],
-    load: &mut BTreeMap<&str, usize>,
-    now: DateTime<Utc>,
-) -> bool {
-    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    let mut best: Option<(usize, &str)> = None;
-    for node in nodes {
-        match misfit(&pod["spec"], node) {
-            Some(r) => *reasons.entry(r).or_default() += 1,
-            None => {
-                let n = load.get(name_of(node)).copied().unwrap_or(0);
-                // Nodes come sorted by name, so the first of equal load wins.
-                if best.is_none_or(|(b, _)| n < b) {
-                    best = Some((n, name_of(node)));
-                }
-            }
-        }
-    }
-    match best {
-        Some((_, node)) => bind(cluster, pod, node, load, now),
-        None => mark_unschedulable(cluster, pod, nodes.len(), &reasons, now),
-    }
-}
-
-fn bind(
-    cluster: &ClusterSim,
-    pod: &Obj,
-    node: &str,
-    load: &mut BTreeMap<&str, usize>,
-    now: DateTime<Utc>,
-) -> bool {
-    // Another scheduler pass (or a client) may have bound it meanwhile.
-    let Some(bound) = patch(&cluster.store, *ids::PODS, pod, |next| {
-        if !wants_scheduling(next) {
-            return;
-        }
-        let cond = pod_condition(
-            &next["status"]["conditions"],
-            "PodScheduled",
-            "True",
-            None,
-            None,
-            now,
-        );
-        next["spec"]["nodeName"] = json!(node);
-        if next["status"]["phase"].is_null() {
-            next["status"]["phase"] = json!("Pending");
-        }
-        next["status"]["conditions"] = with_condition(&next["status"]["conditions"], cond);
-    }) else {
-        return false;
-    };
-    if let Some(n) = load.get_mut(node) {
-        *n += 1;
-    }
-    let msg = format!(
-        "Successfully assigned {}/{} to {node}",
-        namespace_of(pod),
-        name_of(pod)
-    );
-    events::normal_event(cluster, &bound, "Scheduled", &msg);
-    true
-}
-
-fn mark_unschedulable(
-    cluster: &ClusterSim,
-    pod: &Obj,
-    total: usize,
-    reasons: &BTreeMap<String, usize>,
-    now: DateTime<Utc>,
-) -> bool {
-    let mut parts: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
-    parts.sort();
-    let detail = if parts.is_empty() {
-        String::new()
-    } else {
-        format!(" {}.", parts.join(", "))
-    };
-    let message = format!(
-        "0/{total} nodes are available:{detail} preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling."
-    );
-    let prev = find_condition(&pod["status"]["conditions"], "PodScheduled");
-    let already = prev.is_some_and(|c| c["status"] == "False" && c["reason"] == "Unschedulable");
-    if already && prev.is_some_and(|c| c["message"] == message.as_str()) {
-        return false;
-    }
-    let cond = pod_condition(
-        &pod["status"]["conditions"],
-        "PodScheduled",
-        "False",
-        Some("Unschedulable"),
-        Some(&message),
-        now,
-    );
-    let conditions = with_condition(&pod["status"]["conditions"], cond);
-    let wrote = patch(&cluster.store, *ids::PODS, pod, |next| {
-        next["status"]["phase"] = json!("Pending");
-        next["status"]["conditions"] = conditions;
-    })
-    .is_some();
-    if wrote && !already {
-        events::record(cluster, pod, "Warning", "FailedScheduling", &message);
-    }
-    wrote
-}
-
-// ---------------------------------------------------------------------------------------
-// Kubelet
 
 /// Every node's kubelet at once: starts bound pods, runs jobs to completion, crash-loops
 /// pods on request, reflects node outages and removes deleted pods.
@@ -739,103 +499,23 @@ fn pod_ip(pod: &Value, node: &Value) -> String {
     }
 }
 
+fn force_delete(cluster: &ClusterSim, pod: &Value) -> bool {
+    let opts = DeleteOptions {
+        grace_period_seconds: Some(0),
+    };
+    cluster
+        .store
+        .delete(*ids::PODS, namespace_of(pod), name_of(pod), opts)
+        .is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::controllers::placement::tolerates_all;
+
     use crate::controllers::testkit::*;
-
-    #[test]
-    fn tolerations_match_taints() {
-        let cp = json!({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"});
-        assert!(tolerates(&json!({"operator": "Exists"}), &cp));
-        assert!(tolerates(
-            &json!({"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}),
-            &cp
-        ));
-        assert!(!tolerates(
-            &json!({"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoExecute"}),
-            &cp
-        ));
-        assert!(tolerates(
-            &json!({"key": "node-role.kubernetes.io/control-plane", "value": "", "effect": "NoSchedule"}),
-            &cp
-        ));
-        let dedicated = json!({"key": "dedicated", "value": "db", "effect": "NoSchedule"});
-        assert!(!tolerates(
-            &json!({"key": "dedicated", "value": "web"}),
-            &dedicated
-        ));
-        assert!(tolerates_all(
-            &json!([]),
-            &json!([{"key": "x", "effect": "PreferNoSchedule"}]),
-            &["NoSchedule"]
-        ));
-    }
-
-    #[test]
-    fn scheduler_spreads_by_load_and_skips_cordoned_nodes() {
-        let c = cluster(3);
-        let ctl = controllers();
-        cordon(&c, "worker-2", true);
-        settle(&c, &ctl);
-        for i in 0..6 {
-            c.store.create(*ids::PODS, pod(&format!("p{i}"))).unwrap();
-        }
-        settle(&c, &ctl);
-        let (pods, _) = c.store.list(*ids::PODS, None);
-        let on = |n: &str| pods.iter().filter(|p| p["spec"]["nodeName"] == n).count();
-        assert_eq!((on("worker-1"), on("worker-2"), on("worker-3")), (3, 0, 3));
-        let p = &pods[0];
-        assert_eq!(p["status"]["phase"], "Running");
-        assert_eq!(
-            find_condition(&p["status"]["conditions"], "PodScheduled").unwrap()["status"],
-            "True"
-        );
-        let node = c.store.get(*ids::NODES, "", "worker-2").unwrap();
-        assert!(
-            node["spec"]["taints"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|t| t["key"] == "node.kubernetes.io/unschedulable")
-        );
-    }
-
-    #[test]
-    fn unschedulable_pod_waits_with_one_warning() {
-        let c = cluster(1);
-        let ctl = controllers();
-        cordon(&c, "worker-1", true);
-        c.store.create(*ids::PODS, pod("stuck")).unwrap();
-        settle(&c, &ctl);
-        settle(&c, &ctl);
-        let p = c.store.get(*ids::PODS, "default", "stuck").unwrap();
-        assert_eq!(p["status"]["phase"], "Pending");
-        let cond = find_condition(&p["status"]["conditions"], "PodScheduled").unwrap();
-        assert_eq!(
-            (cond["status"].as_str(), cond["reason"].as_str()),
-            (Some("False"), Some("Unschedulable"))
-        );
-        let msg = cond["message"].as_str().unwrap();
-        assert!(msg.starts_with("0/4 nodes are available: 1 node(s) were unschedulable, 3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }."), "{msg}");
-        let (events, _) = c.store.list(*ids::EVENTS, Some("default"));
-        let warnings: Vec<_> = events
-            .iter()
-            .filter(|e| e["reason"] == "FailedScheduling")
-            .collect();
-        assert_eq!(warnings.len(), 1);
-        assert_eq!(warnings[0]["count"], 1);
-        assert_eq!(warnings[0]["type"], "Warning");
-        cordon(&c, "worker-1", false);
-        settle(&c, &ctl);
-        assert_eq!(
-            c.store.get(*ids::PODS, "default", "stuck").unwrap()["status"]["phase"],
-            "Running"
-        );
-    }
 
     #[test]
     fn kubelet_starts_after_a_delay_with_full_status() {
