@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
+use super::objects::patch;
 use crate::clock::{k8s_time, parse_time};
 use crate::cluster::ClusterSim;
 use crate::registry::ids;
@@ -65,13 +66,11 @@ pub fn record_from(
             && last_seen(e).is_some_and(|t| now - t <= DEDUPE_WINDOW)
     });
     if let Some(e) = fresh {
-        let _ = cluster.store.replace(*ids::EVENTS, ns, name_of(e), |cur| {
-            let mut next = cur.clone();
-            next["count"] = json!(cur["count"].as_i64().unwrap_or(1) + 1);
+        patch(&cluster.store, *ids::EVENTS, e, |next| {
+            next["count"] = json!(next["count"].as_i64().unwrap_or(1) + 1);
             next["lastTimestamp"] = json!(k8s_time(now));
             next["involvedObject"]["resourceVersion"] =
                 involved["metadata"]["resourceVersion"].clone();
-            Ok(next)
         });
         return;
     }
