@@ -276,6 +276,16 @@ mod tests {
     }
 
     #[test]
+    fn a_match_labels_value_that_is_not_a_string_is_an_error() {
+        let sel = json!({"matchLabels": {"app": 1}});
+        assert_eq!(
+            LabelSelector::from_object(&sel).unwrap_err(),
+            SelectorError::NotAString("app".into())
+        );
+        assert!(!selector_matches(&sel, &json!({})));
+    }
+
+    #[test]
     fn a_missing_selector_selects_nothing_and_an_empty_one_everything() {
         let labels = json!({"app": "web"});
         assert!(!selector_matches(&Value::Null, &labels));
