@@ -16,6 +16,7 @@ pub mod demo;
 pub mod fleet;
 pub mod hash;
 pub mod http_auth;
+pub mod labels;
 pub mod registry;
 pub mod scenario;
 pub mod status;

@@ -25,8 +25,9 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use self::patch::PatchType;
-use self::selectors::{FieldSelector, LabelSelector};
+use self::selectors::FieldSelector;
 use crate::cluster::{ClusterSim, FleetOps, Role};
+use crate::labels::LabelSelector;
 use crate::registry::{self, KINDS, Kind, KindId, Sub, ids};
 use crate::status::{ApiError, success_status};
 use crate::store::{DeleteOptions, Obj, Part, namespace_of};
@@ -702,9 +703,11 @@ impl Ctx<'_> {
         Ok(json_ok(success_status(json!({}))))
     }
 
-    fn scale_of(&self, obj: &Value) -> Value {
-        let selector = LabelSelector::from_object(&obj["spec"]["selector"]).to_query();
-        json!({
+    /// The Scale of `obj`; a selector that cannot be converted is a 400, as in the real
+    /// registry.
+    fn scale_of(&self, obj: &Value) -> Result<Value, ApiError> {
+        let selector = LabelSelector::from_object(&obj["spec"]["selector"])?.to_query();
+        Ok(json!({
             "kind": "Scale",
             "apiVersion": "autoscaling/v1",
             "metadata": {
@@ -716,17 +719,17 @@ impl Ctx<'_> {
             },
             "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(1)},
             "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
-        })
+        }))
     }
 
     fn get_scale(&self) -> ApiResult {
         let obj = self.current()?;
-        Ok(json_ok(self.scale_of(&obj)))
+        Ok(json_ok(self.scale_of(&obj)?))
     }
 
     fn write_scale(&self, is_patch: bool) -> ApiResult {
         let current = self.current()?;
-        let scale = self.scale_of(&current);
+        let scale = self.scale_of(&current)?;
         let desired = if is_patch {
             let ptype = self.patch_type()?;
             patch::apply(ptype, &scale, &patch::parse_body(ptype, self.body)?)?
@@ -761,7 +764,7 @@ impl Ctx<'_> {
                 next["spec"]["replicas"] = json!(replicas);
                 Ok(next)
             })?;
-        Ok(json_ok(self.scale_of(&updated)))
+        Ok(json_ok(self.scale_of(&updated)?))
     }
 
     fn evict(&self) -> ApiResult {

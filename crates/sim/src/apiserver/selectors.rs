@@ -1,152 +1,17 @@
-//! Label and field selectors, with the real apiserver's syntax and errors.
+//! Field selectors, with the real apiserver's syntax and errors; label selectors live in
+//! [`crate::labels`], shared with the controllers.
 
 use serde_json::Value;
 
+use crate::labels::{SelectorError, split_terms};
 use crate::registry::{KINDS, KindId};
 use crate::status::ApiError;
 
-#[derive(Debug, Clone, PartialEq)]
-enum LabelReq {
-    Eq(String, String),
-    NotEq(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    NotExists(String),
-}
-
-/// A parsed label selector; the empty selector matches everything.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LabelSelector(Vec<LabelReq>);
-
-/// Splits on commas that are not inside `( )`.
-fn split_top(s: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut depth, mut start) = (0usize, 0usize);
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
-                parts.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&s[start..]);
-    parts
-        .into_iter()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect()
-}
-
-fn set_values(raw: &str) -> Option<Vec<String>> {
-    let inner = raw.trim().strip_prefix('(')?.strip_suffix(')')?;
-    Some(inner.split(',').map(|v| v.trim().to_string()).collect())
-}
-
-fn parse_label_req(part: &str) -> Result<LabelReq, ApiError> {
-    let bad = || {
-        ApiError::bad_request(format!(
-            "unable to parse requirement: invalid label selector {part:?}"
-        ))
-    };
-    if let Some(key) = part.strip_prefix('!') {
-        return Ok(LabelReq::NotExists(key.trim().to_string()));
-    }
-    if let Some((k, v)) = part.split_once("!=") {
-        return Ok(LabelReq::NotEq(k.trim().into(), v.trim().into()));
-    }
-    if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
-        return Ok(LabelReq::Eq(k.trim().into(), v.trim().into()));
-    }
-    let words: Vec<&str> = part.splitn(3, ' ').collect();
-    match words.as_slice() {
-        [key] => Ok(LabelReq::Exists(key.to_string())),
-        [key, op, rest] => {
-            let values = set_values(rest).ok_or_else(bad)?;
-            match *op {
-                "in" => Ok(LabelReq::In(key.to_string(), values)),
-                "notin" => Ok(LabelReq::NotIn(key.to_string(), values)),
-                _ => Err(bad()),
-            }
-        }
-        _ => Err(bad()),
-    }
-}
-
-impl LabelSelector {
-    pub fn parse(s: &str) -> Result<LabelSelector, ApiError> {
-        split_top(s)
-            .into_iter()
-            .map(parse_label_req)
-            .collect::<Result<_, _>>()
-            .map(LabelSelector)
-    }
-
-    /// A selector from a `metav1.LabelSelector` object (matchLabels and matchExpressions),
-    /// as workload specs carry them.
-    pub fn from_object(sel: &Value) -> LabelSelector {
-        let mut reqs = Vec::new();
-        if let Some(m) = sel["matchLabels"].as_object() {
-            for (k, v) in m {
-                reqs.push(LabelReq::Eq(
-                    k.clone(),
-                    v.as_str().unwrap_or("").to_string(),
-                ));
-            }
-        }
-        for e in sel["matchExpressions"].as_array().into_iter().flatten() {
-            let key = e["key"].as_str().unwrap_or("").to_string();
-            let values: Vec<String> = e["values"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect();
-            reqs.push(match e["operator"].as_str().unwrap_or("") {
-                "In" => LabelReq::In(key, values),
-                "NotIn" => LabelReq::NotIn(key, values),
-                "DoesNotExist" => LabelReq::NotExists(key),
-                _ => LabelReq::Exists(key),
-            });
-        }
-        LabelSelector(reqs)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn matches(&self, obj: &Value) -> bool {
-        let labels = &obj["metadata"]["labels"];
-        let get = |k: &str| labels.get(k).and_then(Value::as_str);
-        self.0.iter().all(|r| match r {
-            LabelReq::Eq(k, v) => get(k) == Some(v.as_str()),
-            LabelReq::NotEq(k, v) => get(k) != Some(v.as_str()),
-            LabelReq::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
-            LabelReq::NotIn(k, vs) => get(k).is_none_or(|x| vs.iter().all(|v| v != x)),
-            LabelReq::Exists(k) => get(k).is_some(),
-            LabelReq::NotExists(k) => get(k).is_none(),
-        })
-    }
-
-    /// The `key=value,...` form, for Scale.status.selector.
-    pub fn to_query(&self) -> String {
-        self.0
-            .iter()
-            .map(|r| match r {
-                LabelReq::Eq(k, v) => format!("{k}={v}"),
-                LabelReq::NotEq(k, v) => format!("{k}!={v}"),
-                LabelReq::In(k, vs) => format!("{k} in ({})", vs.join(",")),
-                LabelReq::NotIn(k, vs) => format!("{k} notin ({})", vs.join(",")),
-                LabelReq::Exists(k) => k.clone(),
-                LabelReq::NotExists(k) => format!("!{k}"),
-            })
-            .collect::<Vec<_>>()
-            .join(",")
+impl From<SelectorError> for ApiError {
+    /// A selector the client sent (or a stored object carries) that does not parse is
+    /// the client's mistake: 400, as the real API server answers.
+    fn from(e: SelectorError) -> ApiError {
+        ApiError::bad_request(e.to_string())
     }
 }
 
@@ -202,7 +67,7 @@ impl FieldSelector {
     pub fn parse(s: &str, kind: KindId) -> Result<FieldSelector, ApiError> {
         let k = &KINDS[kind];
         let mut terms = Vec::new();
-        for part in split_top(s) {
+        for part in split_terms(s) {
             let (field, negate, value) = if let Some((f, v)) = part.split_once("!=") {
                 (f, true, v)
             } else if let Some((f, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
@@ -243,36 +108,13 @@ mod tests {
     }
 
     #[test]
-    fn label_selector_operators() {
-        let o = obj(json!({"app": "web", "tier": "front"}));
-        for (sel, want) in [
-            ("app=web", true),
-            ("app==web,tier=front", true),
-            ("app!=web", false),
-            ("app in (db, web)", true),
-            ("tier notin (front)", false),
-            ("app", true),
-            ("!app", false),
-            ("!missing", true),
-            ("missing notin (x)", true),
-        ] {
-            assert_eq!(
-                LabelSelector::parse(sel).unwrap().matches(&o),
-                want,
-                "{sel}"
-            );
-        }
-        assert!(LabelSelector::parse("app in web").is_err());
-    }
-
-    #[test]
-    fn selector_from_object_matches_expressions() {
-        let sel = LabelSelector::from_object(
-            &json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["front"]}]}),
+    fn a_bad_label_selector_is_a_bad_request() {
+        let err = ApiError::from(crate::labels::LabelSelector::parse("app in web").unwrap_err());
+        assert_eq!(err.code, 400);
+        assert_eq!(
+            err.message,
+            "unable to parse requirement: invalid label selector \"app in web\""
         );
-        assert!(sel.matches(&obj(json!({"app": "web", "tier": "front"}))));
-        assert!(!sel.matches(&obj(json!({"app": "web"}))));
-        assert_eq!(sel.to_query(), "app=web,tier in (front)");
     }
 
     #[test]

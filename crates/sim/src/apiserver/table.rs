@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::clock::parse_time;
+use crate::labels::LabelSelector;
 use crate::registry::{Columns, KINDS, KindId};
 
 struct Col {
@@ -245,8 +246,10 @@ fn deployment_cells(d: &Value, now: DateTime<Utc>) -> Vec<Value> {
         .filter_map(|c| c["image"].as_str())
         .collect::<Vec<_>>()
         .join(",");
-    let selector =
-        crate::apiserver::selectors::LabelSelector::from_object(&d["spec"]["selector"]).to_query();
+    // One that cannot be converted selects nothing, which prints as nothing.
+    let selector = LabelSelector::from_object(&d["spec"]["selector"])
+        .map(|s| s.to_query())
+        .unwrap_or_default();
     vec![
         json!(format!(
             "{}/{}",

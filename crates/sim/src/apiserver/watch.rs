@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::Form;
-use super::selectors::{FieldSelector, LabelSelector};
+use super::selectors::FieldSelector;
 use super::table;
+use crate::labels::LabelSelector;
 use crate::registry::{KINDS, KindId};
 use crate::status::ApiError;
 use crate::store::{Event, EventType, Store, namespace_of};

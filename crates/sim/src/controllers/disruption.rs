@@ -8,11 +8,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
 use super::Controller;
+use super::objects::{condition, controller_of, is_terminating, patch, replicas_of, scaled};
 use super::pacing::{Pacer, Pass};
-use super::pods::{is_healthy, is_ready, is_terminating};
-use super::workloads::{condition, controller_of, patch, replicas_of, scaled, selector_matches};
+use super::readiness::{is_healthy, is_ready};
 use crate::clock::{k8s_time, parse_time};
 use crate::cluster::{ClusterSim, FleetOps};
+use crate::labels::{LabelSelector, selector_matches};
 use crate::registry::ids;
 use crate::status::ApiError;
 use crate::store::{DeleteOptions, Obj, name_of, namespace_of};
@@ -71,10 +72,10 @@ pub fn budget(cluster: &ClusterSim, pdb: &Value, pods: &[Obj], now: DateTime<Utc
 }
 
 fn matching<'a>(pdb: &Value, pods: &'a [Obj]) -> Vec<&'a Obj> {
-    let selector = &pdb["spec"]["selector"];
-    pods.iter()
-        .filter(|p| selector_matches(selector, &p["metadata"]["labels"]))
-        .collect()
+    let Some(selector) = LabelSelector::of_spec(&pdb["spec"]["selector"]) else {
+        return Vec::new();
+    };
+    pods.iter().filter(|p| selector.matches(p)).collect()
 }
 
 /// The pods a budget is measured against: the matching pods for an integer
@@ -213,10 +214,11 @@ fn sync_pdb(cluster: &ClusterSim, pdb: &Obj, pods: &[Obj], pass: &mut Pass) -> b
     // An eviction may have recorded a disruption since we read the budget: recompute
     // against the current object inside the write.
     let now = pass.now;
-    patch(cluster, *ids::PDBS, pdb, |next| {
+    patch(&cluster.store, *ids::PDBS, pdb, |next| {
         let b = compute(next, &matching, expected, now);
         next["status"] = status_of(next, &b, now);
     })
+    .is_some()
 }
 
 /// The `pods/eviction` subresource: deletes the pod (gracefully, with `grace` when
@@ -272,7 +274,7 @@ pub fn evict(
         return Err(budget_exhausted(name_of(pdb), &b));
     }
     let pod_name = pod.to_string();
-    patch(cluster, *ids::PDBS, pdb, |next| {
+    patch(&cluster.store, *ids::PDBS, pdb, |next| {
         let mut b = compute(next, &matching, expected, now);
         b.disrupted.insert(pod_name, json!(k8s_time(now)));
         b.disruptions_allowed -= 1;
@@ -297,8 +299,8 @@ fn budget_exhausted(pdb: &str, b: &Budget) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controllers::workloads::find_condition;
-    use crate::controllers::workloads::testing::*;
+    use crate::controllers::objects::find_condition;
+    use crate::controllers::testkit::*;
 
     fn pdb(name: &str, spec: Value) -> Value {
         let mut s = spec;

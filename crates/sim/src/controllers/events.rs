@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
+use super::objects::patch;
 use crate::clock::{k8s_time, parse_time};
 use crate::cluster::ClusterSim;
 use crate::registry::ids;
@@ -65,13 +66,11 @@ pub fn record_from(
             && last_seen(e).is_some_and(|t| now - t <= DEDUPE_WINDOW)
     });
     if let Some(e) = fresh {
-        let _ = cluster.store.replace(*ids::EVENTS, ns, name_of(e), |cur| {
-            let mut next = cur.clone();
-            next["count"] = json!(cur["count"].as_i64().unwrap_or(1) + 1);
+        patch(&cluster.store, *ids::EVENTS, e, |next| {
+            next["count"] = json!(next["count"].as_i64().unwrap_or(1) + 1);
             next["lastTimestamp"] = json!(k8s_time(now));
             next["involvedObject"]["resourceVersion"] =
                 involved["metadata"]["resourceVersion"].clone();
-            Ok(next)
         });
         return;
     }
@@ -115,7 +114,7 @@ fn event_name(involved: &Value, reason: &str, message: &str, slot: u64) -> Strin
     let mut name = name_of(involved).to_string();
     // Leave room for the suffix within the 253-character name limit.
     name.truncate(235);
-    format!("{name}.{:016x}", super::workloads::fnv64(key.as_bytes()))
+    format!("{name}.{:016x}", crate::hash::fnv64(key.as_bytes()))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -182,7 +181,7 @@ fn component_for(kind: &str, reason: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controllers::workloads::testing::{cluster, pod};
+    use crate::controllers::testkit::{cluster, pod};
 
     #[test]
     fn repeats_bump_one_event_and_warnings_land_in_the_object_namespace() {

@@ -9,9 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::Controller;
+use super::objects::{delete, is_terminating, patch};
 use super::pacing::{Pacer, Pass};
-use super::pods::is_terminating;
-use super::workloads::{delete, patch};
 use crate::clock::parse_time;
 use crate::cluster::{ClusterSim, FleetOps};
 use crate::registry::{KINDS, KindId, find_kind, ids};
@@ -81,7 +80,7 @@ impl GarbageCollector {
             // Check again against the store before deleting: the lists above are not
             // one snapshot.
             if orphaned && refs.iter().all(|r| !owner_exists(cluster, obj, r)) {
-                changed |= delete(cluster, kind, obj);
+                changed |= delete(&cluster.store, kind, obj);
             }
         }
         changed
@@ -104,7 +103,7 @@ impl GarbageCollector {
             .iter()
             .filter(|e| last_seen(e).is_some_and(|t| now >= t + EVENT_TTL))
         {
-            changed |= delete(cluster, *ids::EVENTS, e);
+            changed |= delete(&cluster.store, *ids::EVENTS, e);
         }
         changed
     }
@@ -158,7 +157,7 @@ fn drain_namespace(cluster: &ClusterSim, ns: &Value) -> bool {
     for kind in stored_kinds().filter(|k| KINDS[*k].namespaced) {
         let (objs, _) = cluster.store.list(kind, Some(name));
         for o in objs.iter().filter(|o| !is_terminating(o)) {
-            changed |= delete(cluster, kind, o);
+            changed |= delete(&cluster.store, kind, o);
         }
         let left = cluster.store.list(kind, Some(name)).0.len();
         if left > 0 {
@@ -175,7 +174,7 @@ fn drain_namespace(cluster: &ClusterSim, ns: &Value) -> bool {
     let message = format!("Some resources are remaining: {}", summary.join(", "));
     // The `kubernetes` finalizer is still there, so this write cannot finalize it.
     changed
-        | patch(cluster, *ids::NAMESPACES, ns, |next| {
+        | patch(&cluster.store, *ids::NAMESPACES, ns, |next| {
             next["status"]["phase"] = json!("Terminating");
             let cond = json!({"type": "NamespaceContentRemaining", "status": "True", "reason": "SomeResourcesRemain", "message": message});
             let keep = next["status"]["conditions"]
@@ -187,7 +186,7 @@ fn drain_namespace(cluster: &ClusterSim, ns: &Value) -> bool {
                 c["lastTransitionTime"] = next["metadata"]["deletionTimestamp"].clone();
                 next["status"]["conditions"] = json!([c]);
             }
-        })
+        }).is_some()
 }
 
 fn release(cluster: &ClusterSim, ns: &Value) -> bool {
@@ -200,20 +199,21 @@ fn release(cluster: &ClusterSim, ns: &Value) -> bool {
                 .collect(),
         ))
     };
-    patch(cluster, *ids::NAMESPACES, ns, |next| {
+    patch(&cluster.store, *ids::NAMESPACES, ns, |next| {
         for path in [["spec", "finalizers"], ["metadata", "finalizers"]] {
             if let Some(v) = without(&next[path[0]][path[1]]) {
                 next[path[0]][path[1]] = v;
             }
         }
     })
+    .is_some()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::k8s_time;
-    use crate::controllers::workloads::testing::*;
+    use crate::controllers::testkit::*;
     use crate::store::DeleteOptions;
 
     #[test]

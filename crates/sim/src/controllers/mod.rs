@@ -9,12 +9,21 @@ use std::time::Duration;
 use super::cluster::{ClusterSim, FleetOps};
 use super::store::Store;
 
+// Shared pieces first: they import no controller, so imports run one way, from the
+// controllers down to these.
+pub mod cron;
+pub mod events;
+pub mod objects;
+mod pacing;
+pub mod placement;
+pub mod readiness;
+#[cfg(test)]
+pub(crate) mod testkit;
+
 pub mod capi;
 pub mod disruption;
-pub mod events;
 pub mod gc;
 pub mod nodes;
-mod pacing;
 pub mod pods;
 pub mod velero;
 pub mod workloads;

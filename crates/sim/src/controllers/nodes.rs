@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use super::Controller;
 use super::events;
+use super::objects::{delete, find_condition, is_terminating, patch};
 use super::pacing::{Pacer, Pass};
-use super::pods::{is_terminating, tolerates};
-use super::workloads::{delete, find_condition, patch};
+use super::placement::tolerates;
 use crate::clock::{k8s_time, parse_time};
 use crate::cluster::{ClusterSim, FleetOps};
 use crate::registry::ids;
@@ -121,14 +121,15 @@ fn sync_node(cluster: &ClusterSim, node: &Obj, now: DateTime<Utc>) -> bool {
         .as_ref()
         .and_then(|c| find_condition(c, "Ready"))
         .map(|c| c["status"].clone());
-    let wrote = patch(cluster, *ids::NODES, node, |next| {
+    let wrote = patch(&cluster.store, *ids::NODES, node, |next| {
         if let Some(c) = conditions {
             next["status"]["conditions"] = c;
         }
         if taints_changed {
             next["spec"]["taints"] = Value::Array(taints);
         }
-    });
+    })
+    .is_some();
     if wrote && let Some(status) = became {
         let (reason, msg) = if status == "True" {
             (
@@ -240,7 +241,7 @@ fn evict_by_taints(cluster: &ClusterSim, nodes: &HashMap<&str, &Obj>, pass: &mut
             .min();
         if let Some(at) = deadline
             && pass.reached(at)
-            && delete(cluster, *ids::PODS, pod)
+            && delete(&cluster.store, *ids::PODS, pod)
         {
             changed = true;
             let msg = format!(
@@ -301,8 +302,8 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::controllers::pods::{is_ready, node_ready};
-    use crate::controllers::workloads::testing::*;
+    use crate::controllers::readiness::{is_ready, node_ready};
+    use crate::controllers::testkit::*;
 
     fn annotate(c: &ClusterSim, node: &str, value: Option<&str>) {
         edit(c, *ids::NODES, "", node, |next| match value {

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use super::pods::{is_ready, ready_since};
+use super::readiness::{is_ready, ready_since};
 use crate::cluster::ClusterSim;
 
 /// What a paced controller's last pass saw, and when it must run again even if nothing

@@ -13,12 +13,14 @@ use std::sync::{Arc, LazyLock};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
+use super::cron::Schedule;
+use super::objects::{annotation, delete, is_terminating, patch, phase, status_mut, str_at};
 use super::pacing::{self, Pacer};
-use super::pods::is_terminating;
-use super::workloads::{Schedule, annotation, delete, fnv64, selector_matches};
 use super::{Controller, PerCluster};
 use crate::clock::{k8s_time, parse_time};
 use crate::cluster::{ClusterSim, FleetOps};
+use crate::hash::fnv64;
+use crate::labels::selector_matches;
 use crate::registry::{KINDS, KindId, ids};
 use crate::store::{Obj, Store, name_of, namespace_of, uid_of};
 
@@ -193,8 +195,8 @@ impl Pass<'_> {
         k8s_time(self.pace.now)
     }
 
-    fn patch(&mut self, kind: KindId, name: &str, f: impl FnOnce(&mut Value)) {
-        self.changed |= patch(self.store(), kind, NS, name, f);
+    fn patch(&mut self, kind: KindId, obj: &Value, f: impl FnOnce(&mut Value)) {
+        self.changed |= patch(self.store(), kind, obj, f).is_some();
     }
 
     fn refetch(&self, kind: KindId, name: &str) -> Option<Obj> {
@@ -225,7 +227,7 @@ impl Pass<'_> {
             }
             let now = self.now_str();
             let message = unavailable_message(&name);
-            self.patch(*ids::BSLS, &name, |o| {
+            self.patch(*ids::BSLS, &bsl, |o| {
                 let st = status_mut(o);
                 st.insert("phase".into(), json!(phase));
                 st.insert("lastValidationTime".into(), json!(now));
@@ -257,11 +259,10 @@ impl Pass<'_> {
     }
 
     fn schedule(&mut self, s: &Obj) {
-        let name = name_of(s).to_string();
         let spec = match Schedule::parse(str_at(&s["spec"]["schedule"]), None) {
             Ok(spec) => spec,
             Err(e) => {
-                self.patch(*ids::SCHEDULES, &name, |o| {
+                self.patch(*ids::SCHEDULES, s, |o| {
                     let st = status_mut(o);
                     st.insert("phase".into(), json!("FailedValidation"));
                     st.insert(
@@ -272,7 +273,7 @@ impl Pass<'_> {
                 return;
             }
         };
-        self.patch(*ids::SCHEDULES, &name, |o| {
+        self.patch(*ids::SCHEDULES, s, |o| {
             let st = status_mut(o);
             st.insert("phase".into(), json!("Enabled"));
             st.remove("validationErrors");
@@ -287,7 +288,7 @@ impl Pass<'_> {
         if let Some(slot) = spec.latest_between(from, self.pace.now) {
             self.create_scheduled_backup(s, slot);
             let last = k8s_time(slot);
-            self.patch(*ids::SCHEDULES, &name, |o| {
+            self.patch(*ids::SCHEDULES, s, |o| {
                 status_mut(o).insert("lastBackup".into(), json!(last));
             });
             from = slot;
@@ -370,7 +371,6 @@ impl Pass<'_> {
     }
 
     fn start_backup(&mut self, b: &Obj) {
-        let name = name_of(b).to_string();
         let spec = &b["spec"];
         let location = match str_at(&spec["storageLocation"]) {
             "" => self.default_location(),
@@ -384,7 +384,7 @@ impl Pass<'_> {
                  `velero backup-location -h` for options) and create a new backup. Error: \
                  backupstoragelocations.velero.io \"{location}\" not found"
             );
-            self.patch(*ids::BACKUPS, &name, |o| {
+            self.patch(*ids::BACKUPS, b, |o| {
                 let st = status_mut(o);
                 st.insert("phase".into(), json!("FailedValidation"));
                 st.insert("validationErrors".into(), json!([error]));
@@ -408,7 +408,7 @@ impl Pass<'_> {
         };
         if is_unavailable(&bsl) {
             let reason = format!("backup storage location {location} is unavailable");
-            self.patch(*ids::BACKUPS, &name, |o| {
+            self.patch(*ids::BACKUPS, b, |o| {
                 fill_spec(o);
                 let st = status_mut(o);
                 for (k, v) in [
@@ -431,7 +431,7 @@ impl Pass<'_> {
         let total = content.len();
         self.storage.put(self.store(), uid_of(b), Arc::new(content));
         self.started.insert(uid_of(b).to_string());
-        self.patch(*ids::BACKUPS, &name, |o| {
+        self.patch(*ids::BACKUPS, b, |o| {
             fill_spec(o);
             let st = status_mut(o);
             for (k, v) in [
@@ -453,7 +453,7 @@ impl Pass<'_> {
         let now = self.now_str();
         if !self.started.contains(&uid) {
             self.storage.remove(self.store(), &uid);
-            self.patch(*ids::BACKUPS, &name, |o| {
+            self.patch(*ids::BACKUPS, b, |o| {
                 let st = status_mut(o);
                 st.insert("phase".into(), json!("Failed"));
                 st.insert("failureReason".into(), json!(ORPHANED_REASON));
@@ -476,7 +476,7 @@ impl Pass<'_> {
         }
         let warnings = fnv64(name.as_bytes()) % 4;
         self.started.remove(&uid);
-        self.patch(*ids::BACKUPS, &name, |o| {
+        self.patch(*ids::BACKUPS, b, |o| {
             let st = status_mut(o);
             st.insert("phase".into(), json!(outcome.phase));
             st.insert("completionTimestamp".into(), json!(now));
@@ -543,7 +543,7 @@ impl Pass<'_> {
         if !self.pace.reached(expiration) {
             return;
         }
-        if delete(self.cluster, *ids::BACKUPS, b) {
+        if delete(&self.cluster.store, *ids::BACKUPS, b) {
             self.storage.remove(self.store(), uid_of(b));
             self.changed = true;
         }
@@ -614,9 +614,9 @@ impl Pass<'_> {
             .map(|b| name_of(b).to_string())
     }
 
-    fn fail_restore(&mut self, name: &str, reason: String) {
+    fn fail_restore(&mut self, r: &Value, reason: String) {
         let now = self.now_str();
-        self.patch(*ids::RESTORES, name, |o| {
+        self.patch(*ids::RESTORES, r, |o| {
             let st = status_mut(o);
             st.insert("phase".into(), json!("Failed"));
             st.insert("failureReason".into(), json!(reason));
@@ -628,14 +628,13 @@ impl Pass<'_> {
     }
 
     fn start_restore(&mut self, r: &Obj) {
-        let name = name_of(r).to_string();
         let (backup, content) = match self.source(r) {
             Ok(s) => s,
-            Err(reason) => return self.fail_restore(&name, reason),
+            Err(reason) => return self.fail_restore(r, reason),
         };
         let total = plan_restore(r, &content).len();
         let now = self.now_str();
-        self.patch(*ids::RESTORES, &name, |o| {
+        self.patch(*ids::RESTORES, r, |o| {
             o["spec"]["backupName"] = json!(backup);
             o["metadata"]["labels"][BACKUP_LABEL] = json!(backup);
             let st = status_mut(o);
@@ -658,7 +657,7 @@ impl Pass<'_> {
         }
         let content = match self.source(r) {
             Ok((_, content)) => content,
-            Err(reason) => return self.fail_restore(&name, reason),
+            Err(reason) => return self.fail_restore(r, reason),
         };
         let result = execute_restore(self.store(), &name, plan_restore(r, &content));
         self.changed |= result.restored > 0;
@@ -669,7 +668,7 @@ impl Pass<'_> {
             "Completed"
         };
         let planned = result.restored + result.skipped + result.errors;
-        self.patch(*ids::RESTORES, &name, |o| {
+        self.patch(*ids::RESTORES, r, |o| {
             let st = status_mut(o);
             st.insert("phase".into(), json!(phase));
             st.insert("completionTimestamp".into(), json!(now));
@@ -927,43 +926,6 @@ fn labels_selected(spec: &Value, obj: &Value) -> bool {
 
 // ---- Small helpers ----
 
-/// Read-modify-write of one object; true when something was written. `f` runs under
-/// the store lock and must not touch the store.
-pub(super) fn patch(
-    store: &Store,
-    kind: KindId,
-    ns: &str,
-    name: &str,
-    f: impl FnOnce(&mut Value),
-) -> bool {
-    let mut wrote = false;
-    let _ = store.replace(kind, ns, name, |cur| {
-        let mut next = cur.clone();
-        f(&mut next);
-        wrote = next != *cur;
-        Ok(next)
-    });
-    wrote
-}
-
-/// `status` as a map, created when missing.
-pub(super) fn status_mut(o: &mut Value) -> &mut serde_json::Map<String, Value> {
-    if !o["status"].is_object() {
-        o["status"] = json!({});
-    }
-    o["status"]
-        .as_object_mut()
-        .expect("status was just made an object")
-}
-
-pub(super) fn str_at(v: &Value) -> &str {
-    v.as_str().unwrap_or("")
-}
-
-pub(super) fn phase(o: &Value) -> &str {
-    str_at(&o["status"]["phase"])
-}
-
 fn is_unavailable(bsl: &Value) -> bool {
     annotation(bsl, UNAVAILABLE_ANNOTATION) == Some("true")
 }
@@ -1018,7 +980,7 @@ mod tests {
     use super::*;
     use crate::clock::SimClock;
     use crate::config::ClusterRole;
-    use crate::controllers::workloads::testing::NoFleet;
+    use crate::controllers::testkit::{NoFleet, edit};
     use crate::store::DeleteOptions;
 
     fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
@@ -1180,7 +1142,7 @@ mod tests {
         assert_eq!(phase(&partial), "PartiallyFailed");
         assert!(partial["status"]["errors"].as_u64().unwrap() >= 1);
 
-        patch(&c.store, *ids::BSLS, NS, "default", |o| {
+        edit(&c, *ids::BSLS, NS, "default", |o| {
             o["metadata"]["annotations"][UNAVAILABLE_ANNOTATION] = json!("true");
         });
         create_backup(&c, "nowhere", json!({}));
@@ -1271,7 +1233,7 @@ mod tests {
         v.reconcile(&c, &NoFleet);
         assert!(v.backup_contents(&c, "old").is_some());
         let uid = uid_of(&get(&c, *ids::BACKUPS, NS, "old")).to_string();
-        patch(&c.store, *ids::BACKUPS, NS, "old", |o| {
+        edit(&c, *ids::BACKUPS, NS, "old", |o| {
             o["status"]["expiration"] = json!("2026-11-25T09:00:00Z");
         });
         v.reconcile(&c, &NoFleet);

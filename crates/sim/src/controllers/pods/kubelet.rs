@@ -1,29 +1,32 @@
-//! The scheduler and the kubelet of a simulated cluster, plus the pod and node
-//! predicates the other controllers share (readiness, taints and tolerations, node
-//! selection).
+//! Every node's kubelet at once.
 //!
-//! Kubelet conventions: pods start about two simulated seconds after they are bound;
-//! pods with `restartPolicy` Never or OnFailure run to completion after
-//! [`RUN_SECONDS`] (default 3) and fail instead when annotated [`FAIL_POD`]; pods
-//! annotated [`CRASHLOOP`] crash-loop; pods on a node that is not Ready lose readiness
-//! and, being out of reach, are neither started nor finished off when deleted.
+//! Conventions: pods start about two simulated seconds after they are bound; pods with
+//! `restartPolicy` Never or OnFailure run to completion after [`RUN_SECONDS`] (default
+//! 3) and fail instead when annotated [`FAIL_POD`]; pods annotated [`CRASHLOOP`]
+//! crash-loop; pods on a node that is not Ready lose readiness and, being out of reach,
+//! are neither started nor finished off when deleted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::Controller;
-use super::events;
-use super::pacing::{Pacer, Pass};
-use super::workloads::{FAIL_POD, age_key, expression_matches, find_condition, fnv64};
+use super::{pod_condition, with_condition};
 use crate::clock::{k8s_time, parse_time};
 use crate::cluster::{ClusterSim, FleetOps};
+use crate::controllers::Controller;
+use crate::controllers::events;
+use crate::controllers::objects::{find_condition, is_terminating, patch, write_status};
+use crate::controllers::pacing::{Pacer, Pass};
+use crate::controllers::readiness::{is_finished, is_ready, node_ready};
+use crate::hash::fnv64;
 use crate::registry::ids;
 use crate::store::{DeleteOptions, Obj, name_of, namespace_of, uid_of};
 
 /// Pod annotation: its containers crash-loop (`"true"`).
 pub const CRASHLOOP: &str = "sim.ck8s.io/crashloop";
+/// Pod annotation: a run-to-completion pod ends Failed (exit code 1) instead of Succeeded.
+pub const FAIL_POD: &str = "sim.ck8s.io/fail";
 /// Pod annotation: seconds a run-to-completion pod runs before it ends (default 3).
 pub const RUN_SECONDS: &str = "sim.ck8s.io/run-seconds";
 /// Time from binding to Running.
@@ -34,344 +37,6 @@ const CRASH_EVERY: Duration = Duration::seconds(30);
 const ORPHAN_QUARANTINE: Duration = Duration::seconds(40);
 /// The longest a deleted pod takes to go, whatever its grace period.
 const MAX_GRACE_SECS: i64 = 2;
-
-// ---------------------------------------------------------------------------------------
-// Predicates
-
-pub fn is_terminating(obj: &Value) -> bool {
-    obj["metadata"]["deletionTimestamp"].is_string()
-}
-
-/// Succeeded or Failed: the pod will not run again.
-pub fn is_finished(pod: &Value) -> bool {
-    matches!(
-        pod["status"]["phase"].as_str(),
-        Some("Succeeded" | "Failed")
-    )
-}
-
-/// Counts towards a controller's replicas: not terminating and not finished.
-pub fn is_active(pod: &Value) -> bool {
-    !is_terminating(pod) && !is_finished(pod)
-}
-
-pub fn is_ready(pod: &Value) -> bool {
-    find_condition(&pod["status"]["conditions"], "Ready").is_some_and(|c| c["status"] == "True")
-}
-
-/// When the pod became Ready, if it is.
-pub fn ready_since(pod: &Value) -> Option<DateTime<Utc>> {
-    let c =
-        find_condition(&pod["status"]["conditions"], "Ready").filter(|c| c["status"] == "True")?;
-    Some(
-        c["lastTransitionTime"]
-            .as_str()
-            .and_then(parse_time)
-            .unwrap_or(DateTime::UNIX_EPOCH),
-    )
-}
-
-/// Healthy as a disruption budget counts it: Running, Ready and not being deleted.
-pub fn is_healthy(pod: &Value) -> bool {
-    !is_terminating(pod) && pod["status"]["phase"] == "Running" && is_ready(pod)
-}
-
-pub fn node_ready(node: &Value) -> bool {
-    find_condition(&node["status"]["conditions"], "Ready").is_some_and(|c| c["status"] == "True")
-}
-
-/// Whether one toleration tolerates one taint; `operator: Exists` without a key
-/// tolerates every taint (of its effect, or of all effects when none is given).
-pub fn tolerates(toleration: &Value, taint: &Value) -> bool {
-    let effect_ok = toleration["effect"]
-        .as_str()
-        .is_none_or(|e| e.is_empty() || taint["effect"] == e);
-    let key = toleration["key"].as_str().unwrap_or("");
-    let key_ok = key.is_empty() && toleration["operator"] == "Exists" || taint["key"] == key;
-    let value_ok = match toleration["operator"].as_str() {
-        Some("Exists") => true,
-        _ => toleration["value"].as_str().unwrap_or("") == taint["value"].as_str().unwrap_or(""),
-    };
-    effect_ok && key_ok && value_ok
-}
-
-/// Whether every taint with one of `effects` is tolerated by one of `tolerations`.
-pub fn tolerates_all(tolerations: &Value, taints: &Value, effects: &[&str]) -> bool {
-    untolerated(tolerations, taints, effects).is_none()
-}
-
-fn untolerated<'a>(tolerations: &Value, taints: &'a Value, effects: &[&str]) -> Option<&'a Value> {
-    let tols = tolerations.as_array().map_or(&[][..], Vec::as_slice);
-    taints.as_array()?.iter().find(|taint| {
-        effects.iter().any(|e| taint["effect"] == *e) && !tols.iter().any(|t| tolerates(t, taint))
-    })
-}
-
-/// `nodeSelector` and required node affinity (label expressions and the
-/// `metadata.name` field DaemonSet pods are pinned with).
-pub fn node_selected(pod_spec: &Value, node: &Value) -> bool {
-    let labels = &node["metadata"]["labels"];
-    let by_selector = pod_spec["nodeSelector"]
-        .as_object()
-        .is_none_or(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)));
-    let terms = pod_spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-        .as_array();
-    let by_affinity = match terms {
-        Some(terms) if !terms.is_empty() => terms.iter().any(|term| {
-            let exprs = |field: &str| term[field].as_array().map_or(&[][..], Vec::as_slice).iter();
-            exprs("matchExpressions")
-                .all(|e| expression_matches(e, labels[e["key"].as_str().unwrap_or("")].as_str()))
-                && exprs("matchFields").all(|e| {
-                    e["key"] == "metadata.name" && expression_matches(e, Some(name_of(node)))
-                })
-        }),
-        _ => true,
-    };
-    by_selector && by_affinity
-}
-
-/// A pod condition as the kubelet and scheduler write it; the transition time only
-/// moves when the status flips.
-fn pod_condition(
-    previous: &Value,
-    type_: &str,
-    status: &str,
-    reason: Option<&str>,
-    message: Option<&str>,
-    now: DateTime<Utc>,
-) -> Value {
-    let prev = find_condition(previous, type_);
-    let transition = match prev {
-        Some(p) if p["status"] == status => p["lastTransitionTime"].clone(),
-        _ => json!(k8s_time(now)),
-    };
-    let mut c = json!({"type": type_, "status": status, "lastProbeTime": null, "lastTransitionTime": transition});
-    if let Some(r) = reason {
-        c["reason"] = json!(r);
-    }
-    if let Some(m) = message {
-        c["message"] = json!(m);
-    }
-    c
-}
-
-fn with_condition(conditions: &Value, cond: Value) -> Value {
-    let mut list: Vec<Value> = conditions.as_array().cloned().unwrap_or_default();
-    match list.iter_mut().find(|c| c["type"] == cond["type"]) {
-        Some(c) => *c = cond,
-        None => list.push(cond),
-    }
-    Value::Array(list)
-}
-
-fn force_delete(cluster: &ClusterSim, pod: &Value) -> bool {
-    let opts = DeleteOptions {
-        grace_period_seconds: Some(0),
-    };
-    cluster
-        .store
-        .delete(*ids::PODS, namespace_of(pod), name_of(pod), opts)
-        .is_ok()
-}
-
-// ---------------------------------------------------------------------------------------
-// Scheduler
-
-/// Binds pending pods to the feasible node with the fewest pods (ties by name).
-#[derive(Debug, Default)]
-pub struct Scheduler {
-    pacer: Pacer,
-}
-
-impl Controller for Scheduler {
-    fn name(&self) -> &'static str {
-        "scheduler"
-    }
-
-    fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
-        self.pacer.run(cluster, |pass| {
-            let (pods, _) = cluster.store.list(*ids::PODS, None);
-            let mut pending: Vec<&Obj> = pods.iter().filter(|p| wants_scheduling(p)).collect();
-            let mut changed = false;
-            if !pending.is_empty() {
-                pending.sort_by_key(|p| age_key(p));
-                let (nodes, _) = cluster.store.list(*ids::NODES, None);
-                let mut load: BTreeMap<&str, usize> =
-                    nodes.iter().map(|n| (name_of(n), 0)).collect();
-                for p in pods.iter().filter(|p| !is_finished(p)) {
-                    if let Some(n) = p["spec"]["nodeName"].as_str().and_then(|n| load.get_mut(n)) {
-                        *n += 1;
-                    }
-                }
-                for pod in pending {
-                    changed |= schedule(cluster, pod, &nodes, &mut load, pass.now);
-                }
-            }
-            changed
-        })
-    }
-}
-
-fn wants_scheduling(pod: &Value) -> bool {
-    pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty)
-        && !is_terminating(pod)
-        && pod["status"]["phase"]
-            .as_str()
-            .is_none_or(|p| p == "Pending")
-        && pod["spec"]["schedulerName"]
-            .as_str()
-            .is_none_or(|s| s == "default-scheduler")
-}
-
-/// Why a node cannot take a pod, worded as the real scheduler's FailedScheduling.
-fn misfit(spec: &Value, node: &Value) -> Option<String> {
-    const UNSCHEDULABLE: &str = "node.kubernetes.io/unschedulable";
-    let tolerations = &spec["tolerations"];
-    if node["spec"]["unschedulable"] == true {
-        let taint = json!({"key": UNSCHEDULABLE, "effect": "NoSchedule"});
-        let tols = tolerations.as_array().map_or(&[][..], Vec::as_slice);
-        if !tols.iter().any(|t| tolerates(t, &taint)) {
-            return Some("node(s) were unschedulable".into());
-        }
-    }
-    if let Some(t) = untolerated(
-        tolerations,
-        &node["spec"]["taints"],
-        &["NoSchedule", "NoExecute"],
-    ) {
-        let (k, v) = (
-            t["key"].as_str().unwrap_or(""),
-            t["value"].as_str().unwrap_or(""),
-        );
-        return Some(format!("node(s) had untolerated taint {{{k}: {v}}}"));
-    }
-    if !node_selected(spec, node) {
-        return Some("node(s) didn't match Pod's node affinity/selector".into());
-    }
-    if !node_ready(node) || is_terminating(node) {
-        return Some("node(s) were not ready".into());
-    }
-    None
-}
-
-fn schedule(
-    cluster: &ClusterSim,
-    pod: &Obj,
-    nodes: &[Obj],
-    load: &mut BTreeMap<&str, usize>,
-    now: DateTime<Utc>,
-) -> bool {
-    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    let mut best: Option<(usize, &str)> = None;
-    for node in nodes {
-        match misfit(&pod["spec"], node) {
-            Some(r) => *reasons.entry(r).or_default() += 1,
-            None => {
-                let n = load.get(name_of(node)).copied().unwrap_or(0);
-                // Nodes come sorted by name, so the first of equal load wins.
-                if best.is_none_or(|(b, _)| n < b) {
-                    best = Some((n, name_of(node)));
-                }
-            }
-        }
-    }
-    match best {
-        Some((_, node)) => bind(cluster, pod, node, load, now),
-        None => mark_unschedulable(cluster, pod, nodes.len(), &reasons, now),
-    }
-}
-
-fn bind(
-    cluster: &ClusterSim,
-    pod: &Obj,
-    node: &str,
-    load: &mut BTreeMap<&str, usize>,
-    now: DateTime<Utc>,
-) -> bool {
-    let uid = uid_of(pod).to_string();
-    let bound = cluster
-        .store
-        .replace(*ids::PODS, namespace_of(pod), name_of(pod), |cur| {
-            if uid_of(cur) != uid || !wants_scheduling(cur) {
-                return Ok(cur.clone());
-            }
-            let mut next = cur.clone();
-            next["spec"]["nodeName"] = json!(node);
-            if next["status"]["phase"].is_null() {
-                next["status"]["phase"] = json!("Pending");
-            }
-            let cond = pod_condition(
-                &cur["status"]["conditions"],
-                "PodScheduled",
-                "True",
-                None,
-                None,
-                now,
-            );
-            next["status"]["conditions"] = with_condition(&cur["status"]["conditions"], cond);
-            Ok(next)
-        });
-    let Ok(bound) = bound else { return false };
-    if bound["spec"]["nodeName"] != node
-        || bound["metadata"]["resourceVersion"] == pod["metadata"]["resourceVersion"]
-    {
-        return false;
-    }
-    if let Some(n) = load.get_mut(node) {
-        *n += 1;
-    }
-    let msg = format!(
-        "Successfully assigned {}/{} to {node}",
-        namespace_of(pod),
-        name_of(pod)
-    );
-    events::normal_event(cluster, &bound, "Scheduled", &msg);
-    true
-}
-
-fn mark_unschedulable(
-    cluster: &ClusterSim,
-    pod: &Obj,
-    total: usize,
-    reasons: &BTreeMap<String, usize>,
-    now: DateTime<Utc>,
-) -> bool {
-    let mut parts: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
-    parts.sort();
-    let detail = if parts.is_empty() {
-        String::new()
-    } else {
-        format!(" {}.", parts.join(", "))
-    };
-    let message = format!(
-        "0/{total} nodes are available:{detail} preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling."
-    );
-    let prev = find_condition(&pod["status"]["conditions"], "PodScheduled");
-    let already = prev.is_some_and(|c| c["status"] == "False" && c["reason"] == "Unschedulable");
-    if already && prev.is_some_and(|c| c["message"] == message.as_str()) {
-        return false;
-    }
-    let cond = pod_condition(
-        &pod["status"]["conditions"],
-        "PodScheduled",
-        "False",
-        Some("Unschedulable"),
-        Some(&message),
-        now,
-    );
-    let conditions = with_condition(&pod["status"]["conditions"], cond);
-    let wrote = super::workloads::patch(cluster, *ids::PODS, pod, |next| {
-        next["status"]["phase"] = json!("Pending");
-        next["status"]["conditions"] = conditions;
-    });
-    if wrote && !already {
-        events::record(cluster, pod, "Warning", "FailedScheduling", &message);
-    }
-    wrote
-}
-
-// ---------------------------------------------------------------------------------------
-// Kubelet
 
 /// Every node's kubelet at once: starts bound pods, runs jobs to completion, crash-loops
 /// pods on request, reflects node outages and removes deleted pods.
@@ -430,8 +95,8 @@ fn sync_pod(cluster: &ClusterSim, pod: &Obj, nodes: &HashMap<&str, &Obj>, pass: 
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(3);
             if pass.elapsed(started, Duration::seconds(secs)) {
-                super::workloads::write_status(
-                    cluster,
+                write_status(
+                    &cluster.store,
                     *ids::PODS,
                     pod,
                     completed_status(pod, pass.now),
@@ -510,9 +175,10 @@ fn mark_not_ready(cluster: &ClusterSim, pod: &Obj, now: DateTime<Utc>) -> bool {
     let conds = &pod["status"]["conditions"];
     let cond = pod_condition(conds, "Ready", "False", None, None, now);
     let conditions = with_condition(conds, cond);
-    super::workloads::patch(cluster, *ids::PODS, pod, |next| {
+    patch(&cluster.store, *ids::PODS, pod, |next| {
         next["status"]["conditions"] = conditions
     })
+    .is_some()
 }
 
 /// Brings a pod to its running state (started, healthy or crash-looping) and writes it
@@ -543,7 +209,7 @@ fn refresh(cluster: &ClusterSim, pod: &Obj, node: &Value, pass: &mut Pass) -> bo
         .collect();
     let all_ready = statuses.iter().all(|s| s["ready"] == true);
     let status = running_status(pod, node, statuses, all_ready, now);
-    let wrote = super::workloads::write_status(cluster, *ids::PODS, pod, status);
+    let wrote = write_status(&cluster.store, *ids::PODS, pod, status);
     if wrote {
         for (c, count) in restarted {
             // Every other restart: at most one BackOff per simulated minute per pod.
@@ -833,102 +499,23 @@ fn pod_ip(pod: &Value, node: &Value) -> String {
     }
 }
 
+fn force_delete(cluster: &ClusterSim, pod: &Value) -> bool {
+    let opts = DeleteOptions {
+        grace_period_seconds: Some(0),
+    };
+    cluster
+        .store
+        .delete(*ids::PODS, namespace_of(pod), name_of(pod), opts)
+        .is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::controllers::workloads::testing::*;
 
-    #[test]
-    fn tolerations_match_taints() {
-        let cp = json!({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"});
-        assert!(tolerates(&json!({"operator": "Exists"}), &cp));
-        assert!(tolerates(
-            &json!({"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}),
-            &cp
-        ));
-        assert!(!tolerates(
-            &json!({"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoExecute"}),
-            &cp
-        ));
-        assert!(tolerates(
-            &json!({"key": "node-role.kubernetes.io/control-plane", "value": "", "effect": "NoSchedule"}),
-            &cp
-        ));
-        let dedicated = json!({"key": "dedicated", "value": "db", "effect": "NoSchedule"});
-        assert!(!tolerates(
-            &json!({"key": "dedicated", "value": "web"}),
-            &dedicated
-        ));
-        assert!(tolerates_all(
-            &json!([]),
-            &json!([{"key": "x", "effect": "PreferNoSchedule"}]),
-            &["NoSchedule"]
-        ));
-    }
-
-    #[test]
-    fn scheduler_spreads_by_load_and_skips_cordoned_nodes() {
-        let c = cluster(3);
-        let ctl = controllers();
-        cordon(&c, "worker-2", true);
-        settle(&c, &ctl);
-        for i in 0..6 {
-            c.store.create(*ids::PODS, pod(&format!("p{i}"))).unwrap();
-        }
-        settle(&c, &ctl);
-        let (pods, _) = c.store.list(*ids::PODS, None);
-        let on = |n: &str| pods.iter().filter(|p| p["spec"]["nodeName"] == n).count();
-        assert_eq!((on("worker-1"), on("worker-2"), on("worker-3")), (3, 0, 3));
-        let p = &pods[0];
-        assert_eq!(p["status"]["phase"], "Running");
-        assert_eq!(
-            find_condition(&p["status"]["conditions"], "PodScheduled").unwrap()["status"],
-            "True"
-        );
-        let node = c.store.get(*ids::NODES, "", "worker-2").unwrap();
-        assert!(
-            node["spec"]["taints"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|t| t["key"] == "node.kubernetes.io/unschedulable")
-        );
-    }
-
-    #[test]
-    fn unschedulable_pod_waits_with_one_warning() {
-        let c = cluster(1);
-        let ctl = controllers();
-        cordon(&c, "worker-1", true);
-        c.store.create(*ids::PODS, pod("stuck")).unwrap();
-        settle(&c, &ctl);
-        settle(&c, &ctl);
-        let p = c.store.get(*ids::PODS, "default", "stuck").unwrap();
-        assert_eq!(p["status"]["phase"], "Pending");
-        let cond = find_condition(&p["status"]["conditions"], "PodScheduled").unwrap();
-        assert_eq!(
-            (cond["status"].as_str(), cond["reason"].as_str()),
-            (Some("False"), Some("Unschedulable"))
-        );
-        let msg = cond["message"].as_str().unwrap();
-        assert!(msg.starts_with("0/4 nodes are available: 1 node(s) were unschedulable, 3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }."), "{msg}");
-        let (events, _) = c.store.list(*ids::EVENTS, Some("default"));
-        let warnings: Vec<_> = events
-            .iter()
-            .filter(|e| e["reason"] == "FailedScheduling")
-            .collect();
-        assert_eq!(warnings.len(), 1);
-        assert_eq!(warnings[0]["count"], 1);
-        assert_eq!(warnings[0]["type"], "Warning");
-        cordon(&c, "worker-1", false);
-        settle(&c, &ctl);
-        assert_eq!(
-            c.store.get(*ids::PODS, "default", "stuck").unwrap()["status"]["phase"],
-            "Running"
-        );
-    }
+    use crate::controllers::testkit::*;
 
     #[test]
     fn kubelet_starts_after_a_delay_with_full_status() {
