@@ -440,3 +440,44 @@ fn sigterm_restores_the_terminal() {
     assert_eq!(tui.wait_exit(), 128 + 15);
     tui.assert_restored();
 }
+
+/// Backspace as most terminals send it (DEL, 0x7f; `stty` shows `erase = ^?`) edits the
+/// `/` filter and the `:` line, and a command that fails leaves the line empty for the
+/// next one.
+#[test]
+fn backspace_edits_the_filter_and_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(dir.path());
+    let mut tui = Tui::start(&sim.fleet_file, &dir.path().join("state"));
+    tui.wait_for("initech");
+
+    // A typo in the filter, taken back with Backspace: only the fixed filter remains.
+    tui.send("/");
+    tui.type_text("acmx");
+    tui.wait_for("/acmx");
+    tui.send("\x7f");
+    tui.type_text("e");
+    tui.send("\r");
+    let screen = tui.wait_until("the fleet filtered to acme", |s| {
+        s.contains("/acme") && !s.contains("initech")
+    });
+    assert!(!screen.contains("acmx"), "{screen}");
+
+    // A command with a typo fails; its error goes to the status line and the next `:`
+    // starts empty.
+    tui.send(":");
+    tui.type_text("theme nope");
+    tui.send("\r");
+    tui.wait_for("theme nope:");
+    tui.send(":");
+    tui.type_text("heml");
+    tui.send("\x7f");
+    tui.send("\x7f");
+    tui.type_text("lp");
+    tui.send("\r");
+    tui.wait_for("action registry");
+    tui.send("\x1b");
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+}

@@ -371,7 +371,14 @@ impl App {
         }
         match keymap::resolve(&self.contexts(), key) {
             Some(spec) => self.run(spec, views),
-            None => Vec::new(),
+            None => {
+                // Say so, briefly: a key that does nothing silently reads as a hung console.
+                self.flash(
+                    Level::Info,
+                    format!("{}: no action here; ? for help", key.label()),
+                );
+                Vec::new()
+            }
         }
     }
 
@@ -1150,7 +1157,10 @@ impl App {
                         self.run_command(cmd, views)
                     }
                     Err(e) => {
-                        input.error = Some(e);
+                        // The line is done either way: what went wrong goes to the status
+                        // line, and the next `:` starts empty.
+                        self.input = None;
+                        self.flash(Level::Error, format!(":{line}: {e}"));
                         Vec::new()
                     }
                 }
@@ -1490,17 +1500,9 @@ mod tests {
         a.on_key(key(':'), &v);
         a.on_key(key('x'), &v);
         a.on_key(code(KeyCode::Enter), &v);
-        assert!(
-            a.input
-                .as_ref()
-                .unwrap()
-                .error
-                .as_ref()
-                .unwrap()
-                .contains("unknown command")
-        );
-        a.on_key(code(KeyCode::Esc), &v);
-        assert!(a.input.is_none());
+        assert!(a.input.is_none(), "a failed command closes the line");
+        let flash = a.flash.clone().expect("the error is in the status line");
+        assert!(flash.text.contains("unknown command"), "{flash:?}");
         a.on_key(key(':'), &v);
         a.on_key(key('s'), &v);
         a.on_key(key('l'), &v);
@@ -1660,5 +1662,81 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Types `text` into whatever has the focus.
+    fn type_in(a: &mut App, text: &str, v: &Views) {
+        for c in text.chars() {
+            a.on_key(key(c), v);
+        }
+    }
+
+    #[test]
+    fn backspace_and_delete_edit_every_text_field() {
+        let v = Views::default();
+        // Most terminals send 0x7f, which crossterm reads as Backspace.
+        let backspace = code(KeyCode::Backspace);
+        // The / filter.
+        let mut a = app();
+        a.on_key(key('/'), &v);
+        type_in(&mut a, "payx", &v);
+        a.on_key(backspace, &v);
+        assert_eq!(a.filter(), "pay");
+        a.on_key(code(KeyCode::Home), &v);
+        a.on_key(code(KeyCode::Delete), &v);
+        assert_eq!(a.filter(), "ay");
+        // The : line.
+        let mut a = app();
+        a.on_key(key(':'), &v);
+        type_in(&mut a, "slx", &v);
+        a.on_key(backspace, &v);
+        type_in(&mut a, "o", &v);
+        assert_eq!(a.input.as_ref().unwrap().value(), "slo");
+        // The silence form: the comment has the focus.
+        let mut a = app();
+        a.modals.push(Modal::Silence(Box::new(SilenceForm::new(
+            &super::super::modals::silence::test_alert(),
+            "op",
+        ))));
+        type_in(&mut a, "fixx", &v);
+        a.on_key(backspace, &v);
+        let Some(Modal::Silence(form)) = a.modals.last() else {
+            panic!("the form closed")
+        };
+        assert_eq!(form.value(super::super::modals::silence::COMMENT), "fix");
+        // The workflow form's parameter.
+        let mut a = app();
+        a.engine = true;
+        command(&mut a, "scale acme wc", &v);
+        type_in(&mut a, "57", &v);
+        a.on_key(backspace, &v);
+        let Some(Modal::Run(form)) = a.modals.last() else {
+            panic!("the workflow form is open: {:?}", a.flash)
+        };
+        assert_eq!(form.param("workers"), "5");
+    }
+
+    #[test]
+    fn a_key_that_does_nothing_says_so() {
+        let v = Views::default();
+        let mut a = app();
+        a.on_key(key('y'), &v);
+        let flash = a.flash.clone().expect("a message");
+        assert_eq!(flash.text, "y: no action here; ? for help");
+    }
+
+    #[test]
+    fn a_failed_command_leaves_an_empty_line_for_the_next() {
+        let v = Views::default();
+        let mut a = app();
+        a.themes = vec!["dark".into(), "light".into()];
+        command(&mut a, "theme nope", &v);
+        assert!(a.input.is_none());
+        assert!(a.flash.clone().unwrap().text.contains("theme nope"));
+        a.on_key(key(':'), &v);
+        type_in(&mut a, "theme dark", &v);
+        assert_eq!(a.input.as_ref().unwrap().value(), "theme dark");
+        let effects = a.on_key(code(KeyCode::Enter), &v);
+        assert_eq!(effects, vec![Effect::SetTheme("dark".into())]);
     }
 }

@@ -153,6 +153,10 @@ pub enum Key {
     PageDown,
     Home,
     End,
+    /// Bound to nothing outside a text field, where it deletes; named so that it reaches
+    /// the field (and, elsewhere, gets a "no action here").
+    Backspace,
+    Delete,
 }
 
 impl Key {
@@ -178,6 +182,8 @@ impl Key {
             KeyCode::PageDown => Key::PageDown,
             KeyCode::Home => Key::Home,
             KeyCode::End => Key::End,
+            KeyCode::Backspace => Key::Backspace,
+            KeyCode::Delete => Key::Delete,
             _ => return None,
         })
     }
@@ -199,6 +205,8 @@ impl Key {
             Key::PageDown => "PgDn".into(),
             Key::Home => "Home".into(),
             Key::End => "End".into(),
+            Key::Backspace => "Backspace".into(),
+            Key::Delete => "Del".into(),
         }
     }
 }

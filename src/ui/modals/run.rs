@@ -91,6 +91,16 @@ impl RunForm {
         }
     }
 
+    /// What the field of parameter `name` holds, as typed.
+    pub fn param(&self, name: &str) -> String {
+        self.kind
+            .params()
+            .iter()
+            .position(|(n, _, _)| *n == name)
+            .map(|i| value(&self.inputs[i]))
+            .unwrap_or_default()
+    }
+
     fn params(&self) -> std::collections::BTreeMap<String, String> {
         self.kind
             .params()

@@ -23,7 +23,7 @@ pub fn default_silence() -> TimeDelta {
 }
 
 const DURATION: usize = 0;
-const COMMENT: usize = 1;
+pub const COMMENT: usize = 1;
 const AUTHOR: usize = 2;
 const LABELS: [&str; 3] = ["Duration", "Comment", "Author"];
 /// Longer silences hide problems; re-silence after a month if it really takes that long.
@@ -297,6 +297,12 @@ impl super::Form for SilenceForm {
             self.submit_error = None;
         }
     }
+}
+
+/// A firing alert for tests of the silence form, here and in the state machine's.
+#[cfg(test)]
+pub fn test_alert() -> MergedAlert {
+    tests::alert()
 }
 
 #[cfg(test)]
