@@ -85,7 +85,7 @@ fn paging_lists_five_thousand_pods_exactly_once() {
         .unwrap()
         .sim
         .store
-        .count(*ck8s_sim::registry::ids::PODS);
+        .count(*ck8s_sim::testkit::ids::PODS);
     assert!(expected >= 5000, "the sim built {expected} pods");
     sim.rt.block_on(async {
         let pods: Api<Pod> = Api::all(common::kube_client(&sim, "acme-wc").await);

@@ -156,7 +156,6 @@ impl Inner {
         let token = self.metrics_token.as_deref();
         let state = ApiState {
             cluster: sim.clone(),
-            fleet: self.fleet_ops(),
         };
         let tasks = vec![
             serve(self.tls.listener(api_l), apiserver::router(state)),

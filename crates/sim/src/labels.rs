@@ -156,6 +156,7 @@ impl LabelSelector {
         LabelSelector::from_object(sel).ok()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -8,22 +8,32 @@
 // The domain's config module, under the name the simulator has always used.
 pub(crate) use ck8s_model::config;
 
-pub mod apiserver;
-pub mod clock;
-pub mod cluster;
-pub mod controllers;
-pub mod demo;
-pub mod fleet;
-pub mod hash;
-pub mod http_auth;
-pub mod labels;
-pub mod registry;
+mod apiserver;
+mod clock;
+mod cluster;
+mod controllers;
+mod demo;
+mod fleet;
+mod hash;
+mod http_auth;
+mod labels;
+mod registry;
 pub mod scenario;
-pub mod status;
-pub mod store;
-pub mod tls;
+mod status;
+mod store;
+mod tls;
 
 pub use fleet::{SIM_CREDENTIAL, SimFleet, SimOptions};
-pub mod alertmanager;
-pub mod prometheus;
-pub mod promql;
+
+/// What other crates' tests need of the simulator's insides: a hand-built cluster with an
+/// HTTP harness (for the Prometheus and Alertmanager clients) and the store's kind ids.
+#[cfg(feature = "testkit")]
+pub mod testkit {
+    pub use crate::cluster::{ClusterSim, Interval, ProbeSpec};
+    pub use crate::prometheus::router as prometheus_router;
+    pub use crate::prometheus::testkit::*;
+    pub use crate::registry::ids;
+}
+mod alertmanager;
+mod prometheus;
+mod promql;

@@ -50,17 +50,6 @@ pub enum MatchOp {
     NotRegex,
 }
 
-impl MatchOp {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MatchOp::Equal => "=",
-            MatchOp::NotEqual => "!=",
-            MatchOp::Regex => "=~",
-            MatchOp::NotRegex => "!~",
-        }
-    }
-}
-
 /// A label matcher with Prometheus semantics: a missing label has the value `""`, and
 /// regexes are anchored at both ends.
 #[derive(Debug, Clone)]

@@ -420,7 +420,6 @@ pub mod ids {
         NODES = ("", "nodes");
         PODS = ("", "pods");
         SERVICES = ("", "services");
-        ENDPOINTS = ("", "endpoints");
         CONFIGMAPS = ("", "configmaps");
         SECRETS = ("", "secrets");
         EVENTS = ("", "events");
@@ -431,10 +430,8 @@ pub mod ids {
         STATEFULSETS = ("apps", "statefulsets");
         DAEMONSETS = ("apps", "daemonsets");
         PDBS = ("policy", "poddisruptionbudgets");
-        LEASES = ("coordination.k8s.io", "leases");
         JOBS = ("batch", "jobs");
         CRONJOBS = ("batch", "cronjobs");
-        SSAR = ("authorization.k8s.io", "selfsubjectaccessreviews");
         SSR = ("authentication.k8s.io", "selfsubjectreviews");
         BACKUPS = ("velero.io", "backups");
         RESTORES = ("velero.io", "restores");

@@ -4,7 +4,7 @@
 
 pub mod audit;
 pub mod journal;
-pub mod lease;
+mod lease;
 pub mod policy;
 mod run;
 pub mod workflows;

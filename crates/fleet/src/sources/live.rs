@@ -127,7 +127,7 @@ impl LiveFleet {
     }
 
     /// A Kubernetes client for one cluster, if its kubeconfig could be read.
-    pub async fn kube_client(&self, env: &str, role: ClusterRole) -> Option<kube::Client> {
+    pub(crate) async fn kube_client(&self, env: &str, role: ClusterRole) -> Option<kube::Client> {
         let rt = self.runtime(env, role)?;
         rt.kube.lock().await.as_ref().map(|k| k.client().clone())
     }

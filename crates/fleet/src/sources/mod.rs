@@ -1,6 +1,6 @@
 pub mod alertmanager;
 pub mod bench;
-pub mod kube;
+pub(crate) mod kube;
 pub mod live;
 pub mod prometheus;
 

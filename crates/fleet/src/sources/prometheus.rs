@@ -1193,8 +1193,7 @@ mod tests {
     async fn cached_reports_equal_full_reads_on_the_simulator() {
         use crate::config::ProbeKind;
         use crate::slo::{ExclusionKind, unix_minute};
-        use ck8s_sim::cluster::{Interval, ProbeSpec};
-        use ck8s_sim::prometheus::{router, testkit};
+        use ck8s_sim::testkit::{self, Interval, ProbeSpec, prometheus_router as router};
 
         let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
         let iv = |start: &str, end: &str| Interval {

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 use self::patch::PatchType;
 use self::selectors::FieldSelector;
-use crate::cluster::{ClusterSim, FleetOps, Role};
+use crate::cluster::{ClusterSim, Role};
 use crate::labels::LabelSelector;
 use crate::registry::{self, KINDS, Kind, KindId, Sub, ids};
 use crate::status::{ApiError, success_status};
@@ -36,7 +36,6 @@ use crate::store::{DeleteOptions, Obj, Part, namespace_of};
 #[derive(Clone)]
 pub struct ApiState {
     pub cluster: Arc<ClusterSim>,
-    pub fleet: Arc<dyn FleetOps>,
 }
 
 type Params = HashMap<String, String>;

@@ -64,13 +64,6 @@ pub struct Budget {
     pub disrupted: Map<String, Value>,
 }
 
-/// Computes a budget from the pods of its namespace and its recorded disruptions.
-pub fn budget(cluster: &ClusterSim, pdb: &Value, pods: &[Obj], now: DateTime<Utc>) -> Budget {
-    let matching = matching(pdb, pods);
-    let expected = expected_count(cluster, pdb, &matching);
-    compute(pdb, &matching, expected, now)
-}
-
 fn matching<'a>(pdb: &Value, pods: &'a [Obj]) -> Vec<&'a Obj> {
     let Some(selector) = LabelSelector::of_spec(&pdb["spec"]["selector"]) else {
         return Vec::new();

@@ -129,6 +129,7 @@ impl Velero {
         }
     }
 
+    #[cfg(test)]
     /// The objects a backup holds, as a restore would create them (before namespace
     /// mapping); `None` when the backup or its content is unknown.
     pub fn backup_contents(&self, cluster: &ClusterSim, backup: &str) -> Option<Vec<Value>> {

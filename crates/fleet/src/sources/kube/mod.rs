@@ -48,12 +48,6 @@ pub enum KubeSourceError {
     },
 }
 
-/// A client for one cluster from its kubeconfig file and context. Exec-plugin and
-/// token-file credentials are refreshed by kube-rs when they expire.
-pub async fn client(cfg: &ClusterConfig) -> Result<Client, KubeSourceError> {
-    client_from(cfg, &Kubeconfigs::default()).await
-}
-
 /// Parsed kubeconfig files by path: a fleet's clusters often share one file, and a
 /// file with hundreds of contexts is worth parsing once, not once per cluster.
 #[derive(Default)]

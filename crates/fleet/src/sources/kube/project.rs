@@ -1,7 +1,5 @@
 //! Projection of slim wire objects into compact rows, and which table each goes to.
 
-use std::sync::Arc;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use serde::de::DeserializeOwned;
@@ -627,11 +625,6 @@ impl Watched for wire::Machine {
             draining,
         }
     }
-}
-
-/// For readers that only hold the interned `Arc`.
-pub fn str_eq(a: &Arc<str>, b: &str) -> bool {
-    a.as_ref() == b
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 use serde::Deserialize;
-use serde_json::Value;
 
 /// Implements `kube::Resource` for a slim type with a fixed group/version/kind.
 macro_rules! resource {
@@ -40,6 +39,15 @@ macro_rules! resource {
 
 /// A slim object: metadata plus `spec` and `status` as the type's own slim structs.
 macro_rules! slim {
+    // Kinds whose spec the console never reads: it is skipped while decoding, not kept.
+    ($ty:ident, $status:ty) => {
+        #[derive(Debug, Clone, Deserialize)]
+        pub struct $ty {
+            pub metadata: ObjectMeta,
+            #[serde(default)]
+            pub status: $status,
+        }
+    };
     ($ty:ident, $spec:ty, $status:ty) => {
         #[derive(Debug, Clone, Deserialize)]
         pub struct $ty {
@@ -58,14 +66,9 @@ macro_rules! slim {
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
     pub node_name: Option<String>,
+    /// Only counted: each container is skipped while decoding.
     #[serde(default)]
-    pub containers: Vec<NamedContainer>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct NamedContainer {
-    #[serde(default)]
-    pub name: String,
+    pub containers: Vec<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -161,7 +164,6 @@ pub struct Replicas {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicaStatus {
-    pub replicas: Option<u32>,
     pub ready_replicas: Option<u32>,
     pub updated_replicas: Option<u32>,
     pub available_replicas: Option<u32>,
@@ -194,7 +196,7 @@ resource!(
     "statefulsets",
     NamespaceResourceScope
 );
-slim!(DaemonSet, Value, DaemonSetStatus);
+slim!(DaemonSet, DaemonSetStatus);
 resource!(
     DaemonSet,
     "apps",
@@ -308,7 +310,7 @@ pub struct JobStatus {
     pub conditions: Vec<Condition>,
 }
 
-slim!(Job, Value, JobStatus);
+slim!(Job, JobStatus);
 resource!(Job, "batch", "v1", "Job", "jobs", NamespaceResourceScope);
 
 // ---- velero.io/v1 -----------------------------------------------------------------------
@@ -421,7 +423,7 @@ pub struct CapiClusterStatus {
     pub conditions: Vec<Condition>,
 }
 
-slim!(CapiCluster, Value, CapiClusterStatus);
+slim!(CapiCluster, CapiClusterStatus);
 resource!(
     CapiCluster,
     "cluster.x-k8s.io",

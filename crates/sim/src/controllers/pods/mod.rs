@@ -11,7 +11,7 @@ use crate::controllers::objects::find_condition;
 mod kubelet;
 mod scheduler;
 
-pub use kubelet::{CRASHLOOP, FAIL_POD, Kubelet, RUN_SECONDS};
+pub use kubelet::{FAIL_POD, Kubelet};
 pub use scheduler::Scheduler;
 
 /// A pod condition as the kubelet and scheduler write it; the transition time only
