@@ -109,7 +109,14 @@ pub struct SimArgs {
     /// Require this bearer token at every simulated Prometheus and Alertmanager. The fleet
     /// config written names the credential `sim-metrics` for them: set it with
     /// CK8S_CONSOLE_SECRET_SIM_METRICS or `ck8s-console credentials set sim-metrics`.
-    #[arg(long, value_name = "TOKEN")]
+    /// Prefer the environment variable: a command line is visible to every user of the
+    /// host (`ps`).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CK8S_CONSOLE_SIM_METRICS_TOKEN",
+        hide_env_values = true
+    )]
     pub metrics_token: Option<String>,
 }
 

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod credentials;
 pub mod headless;
 pub mod logging;
+pub mod private;
 pub mod terminal;
 pub mod ui;
 

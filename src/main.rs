@@ -24,6 +24,14 @@ fn main() -> ExitCode {
         cli.global.state_dir.as_deref(),
         &PathEnv::from_process(),
     );
+    // Journals, the audit log and logs are the user's alone. Failing to tighten an old
+    // state dir must not stop an operator in an incident; say it and go on.
+    if let Err(e) = ck8s_console::private::restrict(&paths.state_dir) {
+        eprintln!(
+            "warning: could not make {} private (chmod 700 it by hand): {e}",
+            paths.state_dir.display()
+        );
+    }
     // Credentials are looked up beside the config the command line names.
     ck8s_fleet::secrets::use_credentials_file(&paths.credentials_file);
     // Logging failure must not stop an operator in an incident; say it and go on.

@@ -370,3 +370,85 @@ fn completions_print_a_bash_script() {
         assert!(script.contains(sub), "{sub}");
     }
 }
+
+/// Journals, the audit log and logs say who changed what for which customer: the state
+/// dir is the user's alone, whatever the umask, and one left open is tightened.
+#[test]
+fn the_state_dir_and_its_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    let state = home.path().join("state");
+    std::fs::create_dir_all(state.join("runs")).unwrap();
+    std::fs::write(state.join("audit.jsonl"), "").unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        state.join("audit.jsonl"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let out = home
+        .command(&["--state-dir", state.to_str().unwrap(), "info"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(&state.join("runs")), 0o700);
+    assert_eq!(mode(&state.join("audit.jsonl")), 0o600);
+    let logs: Vec<PathBuf> = std::fs::read_dir(state.join("logs"))
+        .expect("the log dir was made")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!logs.is_empty());
+    assert_eq!(mode(&state.join("logs")), 0o700);
+    for log in logs {
+        assert_eq!(mode(&log), 0o600, "{}", log.display());
+    }
+}
+
+/// A token on the command line is visible to every user of the host (`ps`); the
+/// simulator takes its metrics token from the environment too.
+#[test]
+fn the_simulators_metrics_token_comes_from_the_environment() {
+    let home = Home::new();
+    let out_dir = home.path().join("sim");
+    let mut child = home
+        .command(&[
+            "sim",
+            "--environments",
+            "1",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+        .env("CK8S_CONSOLE_SIM_METRICS_TOKEN", "t0ken-from-env")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let fleet = out_dir.join("fleet.toml");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let written = loop {
+        if let Ok(t) = std::fs::read_to_string(&fleet)
+            && t.contains("[[environment]]")
+        {
+            break t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no fleet config written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        written.contains("prometheus_credential = \"sim-metrics\""),
+        "the fleet config names the token's credential:\n{written}"
+    );
+    assert!(
+        !written.contains("t0ken-from-env"),
+        "the token is not written out"
+    );
+    let help = text(&home.run(&["sim", "--help"]).stdout);
+    assert!(help.contains("CK8S_CONSOLE_SIM_METRICS_TOKEN"), "{help}");
+}

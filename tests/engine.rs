@@ -884,6 +884,27 @@ fn bad_input_exits_2() {
             &["flavour", "no such parameter"],
         ),
         (scale.to_vec(), &["workers", "required"]),
+        // Names reach URLs: a value that is not an object name never gets that far.
+        (
+            [&scale[..], &["workers=5", "machinedeployment=../../etc"]].concat(),
+            &["machinedeployment", "not a Kubernetes object name"],
+        ),
+        (
+            vec![
+                "run",
+                "backup",
+                "--env",
+                "acme",
+                "--cluster",
+                "wc",
+                "schedule=../../secrets",
+            ],
+            &["schedule", "not a Kubernetes object name"],
+        ),
+        (
+            [&scale[..], &["workers=5", "workers=6"]].concat(),
+            &["workers is given twice"],
+        ),
         ([&scale[..], &["workers"]].concat(), &["KEY=VALUE"]),
         (
             vec!["runs", "show", "20990101T000000Z-scale-acme-wc-0000"],

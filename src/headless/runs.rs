@@ -46,7 +46,12 @@ pub fn parse_params(words: &[String]) -> Result<BTreeMap<String, String>, Engine
                 "{w:?}: parameters are KEY=VALUE, for example workers=5"
             ))
         })?;
-        params.insert(k.trim().to_owned(), v.trim().to_owned());
+        let (k, v) = (k.trim(), v.trim());
+        if let Some(first) = params.insert(k.to_owned(), v.to_owned()) {
+            return Err(EngineError::Usage(format!(
+                "{k} is given twice ({k}={first}, {k}={v}); give each parameter once"
+            )));
+        }
     }
     Ok(params)
 }

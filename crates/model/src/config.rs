@@ -2132,6 +2132,19 @@ pub fn check_dns_label(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks that `name` is a Kubernetes object name, a DNS subdomain (RFC 1123) as the API
+/// server validates it: at most 253 characters of DNS labels joined by `.`. Such a name
+/// can never be a path: it has no `/` and no empty or `..` part.
+pub fn check_object_name(name: &str) -> Result<(), String> {
+    if name.len() > 253 {
+        return Err(format!(
+            "the name has {} characters, at most 253 are allowed",
+            name.len()
+        ));
+    }
+    name.split('.').try_for_each(check_dns_label)
+}
+
 /// The DNS label closest to `name`, e.g. `Acme Corp` -> `acme-corp`.
 fn suggest_dns_label(name: &str) -> Option<String> {
     let mut label = String::new();

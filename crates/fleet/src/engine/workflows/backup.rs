@@ -37,6 +37,15 @@ impl super::Workflow for Backup {
         STEPS
     }
 
+    fn check(&self, params: &super::Params) -> Result<(), super::ParamError> {
+        super::name_param(
+            params,
+            "schedule",
+            "give the Velero Schedule's name, e.g. schedule=velero-daily-backup",
+        )
+        .map(drop)
+    }
+
     fn params(&self) -> &'static [(&'static str, &'static str, bool)] {
         PARAMS
     }

@@ -131,23 +131,13 @@ const NAMES_SHOWN: usize = 8;
 
 /// The `node` parameter: a DNS subdomain, as node names are.
 pub fn node(params: &BTreeMap<String, String>) -> Result<String, ParamError> {
-    let raw = params.get("node").map(|s| s.trim()).unwrap_or("");
-    let ok = !raw.is_empty()
-        && raw.len() <= 253
-        && raw
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && raw.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && raw.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(raw.to_owned())
-    } else {
-        Err(ParamError {
+    const HINT: &str = "give it as `kubectl get nodes` shows it, e.g. node=acme-wc-md-0-x7k2p";
+    match super::name_param(params, "node", HINT)? {
+        Some(name) => Ok(name.to_owned()),
+        None => Err(ParamError {
             param: "node".into(),
-            problem: format!(
-                "{raw:?} is not a node name; give it as `kubectl get nodes` shows it, e.g. node=acme-wc-md-0-x7k2p"
-            ),
-        })
+            problem: format!("required: {HINT}"),
+        }),
     }
 }
 

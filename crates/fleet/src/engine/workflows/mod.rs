@@ -125,6 +125,25 @@ pub struct ParamError {
     pub problem: String,
 }
 
+/// A parameter that names a Kubernetes object (`node`, `backup`, `schedule`,
+/// `machinedeployment`): its value, trimmed, when given. A value that is not an object
+/// name is refused before it can reach a URL; `hint` says how to give a right one.
+pub fn name_param<'p>(
+    params: &'p Params,
+    param: &str,
+    hint: &str,
+) -> Result<Option<&'p str>, ParamError> {
+    let Some(raw) = params.get(param).map(|v| v.trim()) else {
+        return Ok(None);
+    };
+    crate::config::check_object_name(raw)
+        .map(|()| Some(raw))
+        .map_err(|why| ParamError {
+            param: param.to_owned(),
+            problem: format!("{raw:?} is not a Kubernetes object name ({why}); {hint}"),
+        })
+}
+
 /// Checks parameter names against the workflow's list, so a typo is an error and not a
 /// silently ignored setting.
 pub fn check_params(
@@ -436,5 +455,30 @@ mod registry_tests {
             );
         }
         assert_eq!(WorkflowKind::parse("frobnicate"), None);
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn a_name_parameter_is_never_a_path() {
+        let params = |v: &str| Params::from([("node".to_owned(), v.to_owned())]);
+        for bad in ["../../etc", "a/b", "..", "a..b", "-a", "A", "a b", ""] {
+            let err = name_param(&params(bad), "node", "w-1").unwrap_err();
+            assert_eq!(err.param, "node", "{bad}");
+        }
+        for good in [
+            "w-1",
+            "acme-wc-md-0-x7k2p",
+            "ip-10-0-1-2.eu-north-1.compute.internal",
+        ] {
+            assert_eq!(
+                name_param(&params(good), "node", "w-1").unwrap(),
+                Some(good)
+            );
+        }
+        assert_eq!(name_param(&Params::new(), "node", "w-1").unwrap(), None);
     }
 }

@@ -89,26 +89,13 @@ impl super::Workflow for Restore {
 const NS: &str = "velero";
 const API_VERSION: &str = "velero.io/v1";
 
-/// A Kubernetes object name (DNS subdomain): lower-case letters, digits, `-` and `.`.
-fn is_object_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-}
-
 /// Checks `backup` and `namespaces`.
 pub fn check(params: &BTreeMap<String, String>) -> Result<(), ParamError> {
-    let backup = params.get("backup").map(|s| s.trim()).unwrap_or("");
-    if !is_object_name(backup) {
+    const HINT: &str = "give it as `ck8s-console backups` lists it, e.g. backup=velero-daily-backup-20261125010000";
+    if super::name_param(params, "backup", HINT)?.is_none() {
         return Err(ParamError {
             param: "backup".into(),
-            problem: format!(
-                "{backup:?} is not a backup name; give it as `ck8s-console backups` lists it, e.g. backup=velero-daily-backup-20261125010000"
-            ),
+            problem: format!("required: {HINT}"),
         });
     }
     if let Some(raw) = params.get("namespaces") {

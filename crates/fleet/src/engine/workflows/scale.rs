@@ -49,6 +49,11 @@ impl super::Workflow for Scale {
     }
 
     fn check(&self, params: &super::Params) -> Result<(), super::ParamError> {
+        super::name_param(
+            params,
+            "machinedeployment",
+            "give the MachineDeployment's name, e.g. machinedeployment=acme-wc-md-0",
+        )?;
         workers(params).map(|_| ())
     }
 
