@@ -6,12 +6,9 @@
 use std::time::Duration;
 
 use futures::{AsyncBufReadExt, StreamExt};
-use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
-};
 use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, Event, Pod};
 use kube::Api;
-use kube::api::{ListParams, LogParams, PostParams};
+use kube::api::{ListParams, LogParams};
 
 use crate::config::ClusterRole;
 use crate::sources::live::LiveFleet;
@@ -262,31 +259,9 @@ pub fn sanitize(line: &str) -> String {
 
 /// One SelfSubjectAccessReview in a cluster: may the user do `rbac` there?
 pub async fn review(live: &LiveFleet, env: &str, role: ClusterRole, rbac: &Rbac) -> Permission {
-    let Some(client) = live.kube_client(env, role).await else {
-        return Permission::Failed("no Kubernetes client for this cluster".into());
-    };
-    let review = SelfSubjectAccessReview {
-        spec: SelfSubjectAccessReviewSpec {
-            resource_attributes: Some(ResourceAttributes {
-                verb: Some(rbac.verb.to_string()),
-                group: Some(rbac.group.to_string()),
-                resource: Some(rbac.resource.to_string()),
-                subresource: (!rbac.subresource.is_empty()).then(|| rbac.subresource.to_string()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let api: Api<SelfSubjectAccessReview> = Api::all(client);
-    match tokio::time::timeout(REQUEST_TIMEOUT, api.create(&PostParams::default(), &review)).await {
-        Ok(Ok(r)) => match r.status {
-            Some(s) if s.allowed => Permission::Allowed,
-            Some(s) => Permission::Denied(s.reason.unwrap_or_default()),
-            None => Permission::Failed("the review came back without a status".into()),
-        },
-        Ok(Err(e)) => Permission::Failed(e.to_string()),
-        Err(_) => Permission::Failed("timed out".into()),
+    match live.kube_client(env, role).await {
+        Some(client) => crate::access::review(client, rbac, None).await,
+        None => Permission::Failed("no Kubernetes client for this cluster".into()),
     }
 }
 

@@ -13,6 +13,7 @@
 // The domain's modules, under the names this crate has always used for them.
 pub(crate) use ck8s_model::{config, exit, paths, slo};
 
+pub mod access;
 pub mod backup;
 pub mod engine;
 pub mod inspect;

@@ -27,6 +27,7 @@ use crate::config::{ClusterRole, Fleet};
 use crate::exit;
 use crate::paths::Paths;
 use crate::sources::kube::{self as kube_source, KubeSourceError};
+use ck8s_model::access::Permission;
 
 /// What to run, as a user asked for it.
 #[derive(Debug, Clone, PartialEq)]
@@ -214,6 +215,51 @@ impl std::fmt::Debug for Engine {
             .field("actor", &self.actor)
             .finish_non_exhaustive()
     }
+}
+
+/// Asks a SelfSubjectAccessReview for every permission a run of `kind` needs, and says
+/// which the user lacks (a check that fails counts as lacking: default deny), so a plan
+/// refuses what the API server would refuse halfway through the run.
+async fn missing_permissions(
+    kind: WorkflowKind,
+    target: &Target,
+    checked: &mut Vec<String>,
+) -> Vec<String> {
+    let mut missing = Vec::new();
+    let mut asked = 0;
+    for need in kind.needs() {
+        let (client, cluster) = match need.place {
+            workflows::Place::ServiceCluster => (&target.sc, format!("{}-sc", target.env)),
+            workflows::Place::Target => (&target.cluster, target.name()),
+        };
+        asked += 1;
+        let what = need.rbac.describe();
+        let place = match need.namespace {
+            Some(ns) => format!("{cluster} (namespace {ns})"),
+            None => cluster,
+        };
+        match crate::access::review(client.clone(), &need.rbac, need.namespace).await {
+            Permission::Allowed => {}
+            Permission::Denied(reason) => missing.push(format!(
+                "You may not {what} in {place}{}; the run needs it. Ask for it in RBAC, or run \
+                 as a user who has it.",
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({reason})")
+                }
+            )),
+            Permission::Failed(e) => missing.push(format!(
+                "Whether you may {what} in {place} could not be checked ({e}); the run \
+                 needs it."
+            )),
+        }
+    }
+    checked.push(match missing.len() {
+        0 => format!("permissions: all {asked} the run needs are granted"),
+        n => format!("permissions: {n} of {asked} the run needs are missing"),
+    });
+    missing
 }
 
 /// Who is acting, for journals, audit records and Kubernetes Events.
@@ -408,6 +454,8 @@ impl Engine {
         )
         .await;
         let mut decision = policy::evaluate(&self.fleet.policy, &intent, &facts);
+        let missing = missing_permissions(request.workflow, &target, &mut checked).await;
+        decision = decision.refused_by("permission", missing);
         if self.mode == Mode::ReadOnly {
             decision = decision.read_only();
         }

@@ -46,6 +46,7 @@ const BACKUP_INTERVAL: TimeDelta = TimeDelta::hours(24);
 /// Findings with these rules deny the run; all others need an override.
 const DENY_RULES: &[&str] = &[
     "read-only",
+    "permission",
     "cluster-locked",
     "upgrade-in-progress",
     "version-skew",
@@ -216,12 +217,31 @@ impl Decision {
     /// This decision, denied first of all because the engine is read-only: the plan shows
     /// what would be done and why it will not be.
     pub fn read_only(self) -> Decision {
-        let mut findings = vec![Finding::new(
+        self.refused_by(
             "read-only",
-            "This console runs read-only (--read-only): it plans and shows, and changes \
-             nothing."
-                .into(),
-        )];
+            [
+                "This console runs read-only (--read-only): it plans and shows, and changes \
+              nothing."
+                    .to_owned(),
+            ],
+        )
+    }
+
+    /// This decision with findings of a denying `rule` added (`read-only`, `permission`),
+    /// which the engine finds itself rather than the policy.
+    pub fn refused_by(
+        self,
+        rule: &'static str,
+        messages: impl IntoIterator<Item = String>,
+    ) -> Decision {
+        debug_assert!(DENY_RULES.contains(&rule), "{rule} is not a denying rule");
+        let mut findings: Vec<Finding> = messages
+            .into_iter()
+            .map(|m| Finding::new(rule, m))
+            .collect();
+        if findings.is_empty() {
+            return self;
+        }
         findings.extend(self.findings().iter().cloned());
         Decision::from_findings(findings)
     }

@@ -15,26 +15,35 @@ pub const STEPS: &[&str] = &[
     "wait for the backup",
 ];
 
+/// What its steps change, for the plan's permission check.
+const NEEDS: &[super::Need] = &[super::Need::new(
+    super::Place::Target,
+    "create",
+    "velero.io",
+    "backups",
+    Some(NS),
+)];
+
 pub const PARAMS: &[(&str, &str, bool)] = &[(
     "schedule",
     "the Velero Schedule whose template to use (default velero-daily-backup)",
     false,
 )];
 
+const ABOUT: super::About = super::About {
+    name: "backup",
+    summary: "take an on-demand Velero backup from the daily schedule's template and wait for it",
+    params: PARAMS,
+    steps: STEPS,
+    needs: NEEDS,
+};
+
 /// Take an on-demand Velero backup from the daily schedule's template and wait for it.
 pub struct Backup;
 
 impl super::Workflow for Backup {
-    fn name(&self) -> &'static str {
-        "backup"
-    }
-
-    fn summary(&self) -> &'static str {
-        "take an on-demand Velero backup from the daily schedule's template and wait for it"
-    }
-
-    fn steps(&self) -> &'static [&'static str] {
-        STEPS
+    fn about(&self) -> &'static super::About {
+        &ABOUT
     }
 
     fn check(&self, params: &super::Params) -> Result<(), super::ParamError> {
@@ -44,10 +53,6 @@ impl super::Workflow for Backup {
             "give the Velero Schedule's name, e.g. schedule=velero-daily-backup",
         )
         .map(drop)
-    }
-
-    fn params(&self) -> &'static [(&'static str, &'static str, bool)] {
-        PARAMS
     }
 
     fn intent<'a>(

@@ -22,6 +22,12 @@ pub const STEPS: &[&str] = &[
     "wait for the node to empty",
 ];
 
+/// What its steps change, for the plan's permission check.
+const NEEDS: &[super::Need] = &[
+    super::Need::new(super::Place::Target, "patch", "", "nodes", None),
+    super::Need::new(super::Place::Target, "create", "", "pods/eviction", None),
+];
+
 pub const PARAMS: &[(&str, &str, bool)] = &[
     (
         "node",
@@ -35,24 +41,20 @@ pub const PARAMS: &[(&str, &str, bool)] = &[
     ),
 ];
 
+const ABOUT: super::About = super::About {
+    name: "drain",
+    summary: "drain a node (node=NAME): cordon it, evict its pods within their disruption budgets, wait until it is empty",
+    params: PARAMS,
+    steps: STEPS,
+    needs: NEEDS,
+};
+
 /// Drain a node (node=NAME): cordon it, evict its pods within their disruption budgets, wait until it is empty.
 pub struct Drain;
 
 impl super::Workflow for Drain {
-    fn name(&self) -> &'static str {
-        "drain"
-    }
-
-    fn summary(&self) -> &'static str {
-        "drain a node (node=NAME): cordon it, evict its pods within their disruption budgets, wait until it is empty"
-    }
-
-    fn steps(&self) -> &'static [&'static str] {
-        STEPS
-    }
-
-    fn params(&self) -> &'static [(&'static str, &'static str, bool)] {
-        PARAMS
+    fn about(&self) -> &'static super::About {
+        &ABOUT
     }
 
     fn check(&self, params: &super::Params) -> Result<(), ParamError> {

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use super::policy::Intent;
 use crate::config::ClusterRole;
+use ck8s_model::access::Rbac;
 
 /// The parameters of a run, by name.
 pub type Params = BTreeMap<String, String>;
@@ -30,12 +31,8 @@ pub type WorkflowFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// steps, what it asks the policy about, and each step's work. Adding a workflow is one
 /// file in this folder with a type implementing this, and one line in [`REGISTRY`].
 pub trait Workflow: Sync {
-    fn name(&self) -> &'static str;
-    /// One line for help texts.
-    fn summary(&self) -> &'static str;
-    fn steps(&self) -> &'static [&'static str];
-    /// The parameters it takes: (name, what it is, required).
-    fn params(&self) -> &'static [(&'static str, &'static str, bool)];
+    /// What it is: name, summary, parameters, steps and the permissions they need.
+    fn about(&self) -> &'static About;
     /// Checks the parameters' values (names and presence are checked for it).
     fn check(&self, _params: &Params) -> Result<(), ParamError> {
         Ok(())
@@ -53,6 +50,101 @@ pub trait Workflow: Sync {
         ctx: &'a StepCtx<'a>,
     ) -> WorkflowFuture<'a, Result<String, StepError>>;
 }
+
+/// What a workflow is, as help, the form and the plan show it.
+#[derive(Debug)]
+pub struct About {
+    /// What `run` takes and journals record.
+    pub name: &'static str,
+    /// One line for help texts.
+    pub summary: &'static str,
+    /// The parameters it takes: (name, what it is, required).
+    pub params: &'static [(&'static str, &'static str, bool)],
+    pub steps: &'static [&'static str],
+    /// The permissions its steps need, beyond reading: the plan asks a
+    /// SelfSubjectAccessReview for each, so a user who lacks one is refused before
+    /// anything is locked or changed.
+    pub needs: &'static [Need],
+}
+
+/// Which cluster a permission is needed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// The environment's service cluster (Cluster API objects, the run's lock).
+    ServiceCluster,
+    /// The cluster the run is about.
+    Target,
+}
+
+/// A permission a run needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Need {
+    pub place: Place,
+    pub rbac: Rbac,
+    /// Where in the cluster; `None` for cluster-wide.
+    pub namespace: Option<&'static str>,
+}
+
+impl Need {
+    pub const fn new(
+        place: Place,
+        verb: &'static str,
+        group: &'static str,
+        resource: &'static str,
+        namespace: Option<&'static str>,
+    ) -> Need {
+        let (resource, subresource) = split_subresource(resource);
+        Need {
+            place,
+            rbac: Rbac {
+                verb,
+                group,
+                resource,
+                subresource,
+            },
+            namespace,
+        }
+    }
+}
+
+/// `pods/eviction` as (`pods`, `eviction`).
+const fn split_subresource(resource: &'static str) -> (&'static str, &'static str) {
+    let bytes = resource.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'/' {
+            let (head, tail) = bytes.split_at(i);
+            let (_, sub) = tail.split_at(1);
+            // Both halves of a valid &str split at an ASCII byte are valid UTF-8.
+            return match (std::str::from_utf8(head), std::str::from_utf8(sub)) {
+                (Ok(h), Ok(t)) => (h, t),
+                _ => (resource, ""),
+            };
+        }
+        i += 1;
+    }
+    (resource, "")
+}
+
+/// What every run needs whatever its workflow: its lock (a Lease in the service
+/// cluster) and the Events it posts on the objects it changes.
+pub const RUN_NEEDS: &[Need] = &[
+    Need::new(
+        Place::ServiceCluster,
+        "create",
+        "coordination.k8s.io",
+        "leases",
+        Some(super::lease::NAMESPACE),
+    ),
+    Need::new(
+        Place::ServiceCluster,
+        "update",
+        "coordination.k8s.io",
+        "leases",
+        Some(super::lease::NAMESPACE),
+    ),
+    Need::new(Place::Target, "create", "", "events", None),
+];
 
 /// Every workflow the engine runs, in the order help lists them.
 pub static REGISTRY: [WorkflowKind; 4] = [
@@ -81,7 +173,7 @@ impl WorkflowKind {
     }
 
     pub fn name(self) -> &'static str {
-        self.0.name()
+        self.0.about().name
     }
 
     pub fn parse(name: &str) -> Option<WorkflowKind> {
@@ -90,16 +182,21 @@ impl WorkflowKind {
 
     /// One line for help texts.
     pub fn summary(self) -> &'static str {
-        self.0.summary()
+        self.0.about().summary
     }
 
     pub fn steps(self) -> &'static [&'static str] {
-        self.0.steps()
+        self.0.about().steps
     }
 
     /// The parameters it takes: (name, what it is, required).
     pub fn params(self) -> &'static [(&'static str, &'static str, bool)] {
-        self.0.params()
+        self.0.about().params
+    }
+
+    /// Every permission a run of it needs: its own and every run's.
+    pub fn needs(self) -> impl Iterator<Item = &'static Need> {
+        RUN_NEEDS.iter().chain(self.0.about().needs)
     }
 }
 

@@ -24,6 +24,15 @@ pub const STEPS: &[&str] = &[
     "wait for the restore",
 ];
 
+/// What its steps change, for the plan's permission check.
+const NEEDS: &[super::Need] = &[super::Need::new(
+    super::Place::Target,
+    "create",
+    "velero.io",
+    "restores",
+    Some(NS),
+)];
+
 pub const PARAMS: &[(&str, &str, bool)] = &[
     (
         "backup",
@@ -37,24 +46,20 @@ pub const PARAMS: &[(&str, &str, bool)] = &[
     ),
 ];
 
+const ABOUT: super::About = super::About {
+    name: "restore",
+    summary: "restore a Velero backup (backup=NAME, optionally namespaces=a,b) and wait for it; reports the time against the recovery objective",
+    params: PARAMS,
+    steps: STEPS,
+    needs: NEEDS,
+};
+
 /// Restore a Velero backup (backup=NAME, optionally namespaces=a,b) and wait for it; reports the time against the recovery objective.
 pub struct Restore;
 
 impl super::Workflow for Restore {
-    fn name(&self) -> &'static str {
-        "restore"
-    }
-
-    fn summary(&self) -> &'static str {
-        "restore a Velero backup (backup=NAME, optionally namespaces=a,b) and wait for it; reports the time against the recovery objective"
-    }
-
-    fn steps(&self) -> &'static [&'static str] {
-        STEPS
-    }
-
-    fn params(&self) -> &'static [(&'static str, &'static str, bool)] {
-        PARAMS
+    fn about(&self) -> &'static super::About {
+        &ABOUT
     }
 
     fn check(&self, params: &super::Params) -> Result<(), ParamError> {

@@ -19,6 +19,15 @@ pub const STEPS: &[&str] = &[
     "wait for the nodes",
 ];
 
+/// What its steps change, for the plan's permission check.
+const NEEDS: &[super::Need] = &[super::Need::new(
+    super::Place::ServiceCluster,
+    "patch",
+    "cluster.x-k8s.io",
+    "machinedeployments",
+    None,
+)];
+
 pub const PARAMS: &[(&str, &str, bool)] = &[
     ("workers", "the number of workers to have, 0 or more", true),
     (
@@ -28,24 +37,20 @@ pub const PARAMS: &[(&str, &str, bool)] = &[
     ),
 ];
 
+const ABOUT: super::About = super::About {
+    name: "scale",
+    summary: "scale the workers of a cluster (workers=N): patch its MachineDeployment, wait for the nodes",
+    params: PARAMS,
+    steps: STEPS,
+    needs: NEEDS,
+};
+
 /// Scale the workers of a cluster (workers=N): patch its MachineDeployment, wait for the nodes.
 pub struct Scale;
 
 impl super::Workflow for Scale {
-    fn name(&self) -> &'static str {
-        "scale"
-    }
-
-    fn summary(&self) -> &'static str {
-        "scale the workers of a cluster (workers=N): patch its MachineDeployment, wait for the nodes"
-    }
-
-    fn steps(&self) -> &'static [&'static str] {
-        STEPS
-    }
-
-    fn params(&self) -> &'static [(&'static str, &'static str, bool)] {
-        PARAMS
+    fn about(&self) -> &'static super::About {
+        &ABOUT
     }
 
     fn check(&self, params: &super::Params) -> Result<(), super::ParamError> {
