@@ -256,56 +256,59 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
 /// Prints the report as one JSON object or as aligned lines.
 pub fn print(report: &BenchReport, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string(report)?);
-        return Ok(());
+        return crate::headless::output::print(&format!("{}\n", serde_json::to_string(report)?));
     }
+    let mut out = String::new();
     let mark = |ok: bool| if ok { "ok" } else { "MISSED" };
-    println!(
-        "pods synced          {} of {}",
+    out.push_str(&format!(
+        "pods synced          {} of {}\n",
         report.pods_synced, report.pods_requested
-    );
-    println!(
-        "first sync           {:.2} s (target <= {} s) {}",
+    ));
+    out.push_str(&format!(
+        "first sync           {:.2} s (target <= {} s) {}\n",
         report.sync_seconds,
         TARGETS.sync_seconds,
         mark(report.met.sync)
-    );
-    println!(
-        "RSS after sync       {:.1} MiB (target <= {} MiB) {}",
+    ));
+    out.push_str(&format!(
+        "RSS after sync       {:.1} MiB (target <= {} MiB) {}\n",
         report.rss_after_sync_mib,
         TARGETS.rss_mib,
         mark(report.met.rss)
-    );
-    println!(
-        "relist peak RSS      {:.1} MiB, {:.2}x (target <= {}x) {}",
+    ));
+    out.push_str(&format!(
+        "relist peak RSS      {:.1} MiB, {:.2}x (target <= {}x) {}\n",
         report.relist_peak_rss_mib,
         report.relist_peak_ratio,
         TARGETS.relist_peak_ratio,
         mark(report.met.relist_peak)
-    );
-    println!("relist took          {:.2} s", report.relist_seconds);
-    println!(
-        "events applied       {:.0}/s over {} events (target >= {}) {}",
+    ));
+    out.push_str(&format!(
+        "relist took          {:.2} s\n",
+        report.relist_seconds
+    ));
+    out.push_str(&format!(
+        "events applied       {:.0}/s over {} events (target >= {}) {}\n",
         report.events_per_sec,
         report.events_measured,
         TARGETS.events_per_sec,
         mark(report.met.events)
-    );
-    println!(
-        "frame at 200x50      p50 {:.2} ms, p99 {:.2} ms (target p99 <= {} ms) {}",
+    ));
+    out.push_str(&format!(
+        "frame at 200x50      p50 {:.2} ms, p99 {:.2} ms (target p99 <= {} ms) {}\n",
         report.frame_p50_ms,
         report.frame_p99_ms,
         TARGETS.frame_p99_ms,
         mark(report.met.frame)
-    );
-    println!(
-        "filter keystroke     p50 {:.2} ms, max {:.2} ms (target <= {} ms) {}",
+    ));
+    out.push_str(&format!(
+        "filter keystroke     p50 {:.2} ms, max {:.2} ms (target <= {} ms) {}\n",
         report.keystroke_p50_ms,
         report.keystroke_max_ms,
         TARGETS.keystroke_ms,
         mark(report.met.keystroke)
-    );
-    Ok(())
+    ));
+    crate::headless::output::print(&out)
 }
 
 #[cfg(test)]

@@ -214,47 +214,21 @@ pub struct PodsOptions {
     /// ImagePullBackOff, Terminating, ...); case-insensitive.
     #[arg(long, value_name = "STATUS")]
     pub status: Option<String>,
-    /// Only pods with these labels, e.g. app=web,tier=frontend (equality only).
-    #[arg(long, short = 'l', value_name = "KEY=VALUE,...")]
+    /// Only pods whose labels match this Kubernetes label selector, as kubectl -l takes
+    /// it: app=web,tier!=db, 'env in (prod,stage)', 'team notin (x)', key, !key.
+    #[arg(long, short = 'l', value_name = "SELECTOR")]
     pub selector: Option<LabelSelector>,
     /// Only pods on this node.
     #[arg(long, value_name = "NODE")]
     pub node: Option<String>,
-    /// Only pods whose namespace, name, status, node or owner contains this text
-    /// (case-insensitive).
-    #[arg(long, value_name = "TEXT")]
-    pub filter: Option<String>,
+    /// Only pods that match this filter, in the console's `/` language: words that must
+    /// all be in the namespace, name, status, node or owner (case-insensitive), `~regex`,
+    /// and label terms such as app=web.
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Option<crate::filter::Filter>,
 }
 
-/// Label equality terms, `key=value` (or `key==value`), comma-separated.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct LabelSelector(pub Vec<(String, String)>);
-
-impl std::str::FromStr for LabelSelector {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let terms = text
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(|term| {
-                let (key, value) = term
-                    .split_once("==")
-                    .or_else(|| term.split_once('='))
-                    .ok_or_else(|| format!("`{term}` is not key=value"))?;
-                if key.trim().is_empty() || key.contains('!') {
-                    return Err(format!("`{term}`: only key=value equality is supported"));
-                }
-                Ok((key.trim().to_owned(), value.trim().to_owned()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if terms.is_empty() {
-            return Err("the selector is empty; write key=value".to_owned());
-        }
-        Ok(LabelSelector(terms))
-    }
-}
+pub use ck8s_model::labels::LabelSelector;
 
 #[derive(Debug, Args, Clone)]
 pub struct AlertsArgs {

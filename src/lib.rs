@@ -10,6 +10,7 @@
 pub mod bench;
 pub mod cli;
 pub mod credentials;
+pub mod filter;
 pub mod headless;
 pub mod logging;
 pub mod private;

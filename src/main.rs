@@ -98,7 +98,9 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         Some(Command::Credentials(args)) => ck8s_console::credentials::run(&args, paths),
         Some(Command::Completions(args)) => {
             let mut cmd = Cli::command();
-            clap_complete::generate(args.shell, &mut cmd, "ck8s-console", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut cmd, "ck8s-console", &mut script);
+            headless::output::print(&String::from_utf8_lossy(&script))?;
             Ok(exit::OK)
         }
         Some(Command::Sim(args)) => runtime()?.block_on(serve_sim(args)),
@@ -242,13 +244,15 @@ fn info(paths: &Paths, args: &InfoArgs) -> anyhow::Result<i32> {
         OutputFormat::Json => {
             let mut v = serde_json::to_value(paths)?;
             v["config_status"] = serde_json::json!(config_state);
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            headless::output::print(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
         }
         OutputFormat::Table => {
+            let mut out = String::new();
             for (label, path) in paths.entries() {
-                println!("{label:<14} {}", path.display());
+                out.push_str(&format!("{label:<14} {}\n", path.display()));
             }
-            println!("{:<14} {config_state}", "config status");
+            out.push_str(&format!("{:<14} {config_state}\n", "config status"));
+            headless::output::print(&out)?;
         }
     }
     Ok(exit::OK)
@@ -291,10 +295,10 @@ async fn serve_sim(args: SimServeArgs) -> anyhow::Result<i32> {
             ck8s_fleet::secrets::env_var(name)
         ));
     }
-    print!("{out}");
     if std::io::stdout().is_terminal() {
-        println!("serving until interrupted (Ctrl-C)");
+        out.push_str("serving until interrupted (Ctrl-C)\n");
     }
+    headless::output::print(&out)?;
     let code = terminal::shutdown_signal().await;
     tracing::info!(code, "simulator stopping");
     drop(fleet);

@@ -452,3 +452,24 @@ fn the_simulators_metrics_token_comes_from_the_environment() {
     let help = text(&home.run(&["sim", "--help"]).stdout);
     assert!(help.contains("CK8S_CONSOLE_SIM_METRICS_TOKEN"), "{help}");
 }
+
+/// `completions bash | head -c 10` closes the pipe early: that is the reader's choice, not
+/// a crash (it used to panic with exit 101).
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    let home = Home::new();
+    for args in [&["completions", "bash"][..], &["info"][..]] {
+        // A pipe whose reader is already gone: every write fails with EPIPE.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = home
+            .command(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}

@@ -475,3 +475,52 @@ fn a_terminal_gets_a_coloured_table_by_default() {
         "coloured:\n{text:?}"
     );
 }
+
+/// `pods` takes the selectors kubectl -l takes and the console's filter language; what
+/// does not parse is bad input (exit 2), not an empty report.
+#[test]
+fn pods_take_kubernetes_selectors_and_the_consoles_filter_language() {
+    let set = complete(&[
+        "pods",
+        "--env",
+        "globex",
+        "--selector",
+        "app in (payments-worker, not-deployed)",
+    ]);
+    assert!(!items(&set).is_empty());
+    assert!(
+        items(&set)
+            .iter()
+            .all(|p| p["labels"]["app"] == "payments-worker")
+    );
+    let without = complete(&[
+        "pods",
+        "--env",
+        "globex",
+        "-n",
+        "production",
+        "--selector",
+        "app notin (payments-worker),app",
+    ]);
+    assert!(!items(&without).is_empty());
+    assert!(
+        items(&without)
+            .iter()
+            .all(|p| p["labels"]["app"].is_string() && p["labels"]["app"] != "payments-worker")
+    );
+    let regex = complete(&["pods", "--env", "acme", "--filter", "~^coredns-"]);
+    assert!(items(&regex).len() >= 4, "coredns in both clusters");
+    for (args, says) in [
+        (["pods", "--filter", "~["], "invalid regex"),
+        (["pods", "--selector", "app in dex"], "label selector"),
+        (["pods", "--selector", "=x"], "label key"),
+    ] {
+        let out = console(&args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", common::stderr(&out));
+        assert!(
+            common::stderr(&out).contains(says),
+            "{args:?}: {}",
+            common::stderr(&out)
+        );
+    }
+}

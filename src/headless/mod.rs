@@ -10,7 +10,7 @@
 
 mod alerts;
 mod backups;
-mod output;
+pub mod output;
 mod pods;
 pub mod runs;
 mod slo;

@@ -79,19 +79,17 @@ fn matches(pod: &PodRow, o: &PodsOptions) -> bool {
     let labels_ok = o
         .selector
         .as_ref()
-        .is_none_or(|sel| sel.0.iter().all(|(k, v)| pod.label(k) == Some(v.as_str())));
-    let text_ok = o.filter.as_deref().is_none_or(|text| {
-        let needle = text.to_lowercase();
+        .is_none_or(|sel| sel.matches_with(|k| pod.label(k)));
+    let text_ok = o.filter.as_ref().is_none_or(|filter| {
         let owner = pod.owner.as_ref().map(|(_, n)| n.as_ref()).unwrap_or("");
-        [
+        let fields = [
             &*pod.namespace,
             &*pod.name,
             &*pod.status,
             pod.node.as_deref().unwrap_or(""),
             owner,
-        ]
-        .iter()
-        .any(|field| field.to_lowercase().contains(&needle))
+        ];
+        filter.matches(&fields, |k| pod.label(k))
     });
     eq(&o.namespace, Some(&pod.namespace))
         && eq(&o.node, pod.node.as_deref())

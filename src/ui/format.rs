@@ -171,23 +171,6 @@ pub fn wrap_spans(
     lines
 }
 
-/// Case-insensitive substring test without allocating; `needle` must be lowercase.
-pub fn contains_ci(haystack: &str, needle: &str) -> bool {
-    if needle.is_empty() {
-        return true;
-    }
-    if !needle.is_ascii() {
-        return haystack.to_lowercase().contains(needle);
-    }
-    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    if n.len() > h.len() {
-        return false;
-    }
-    let first = n[0];
-    (0..=h.len() - n.len())
-        .any(|i| h[i].to_ascii_lowercase() == first && h[i..i + n.len()].eq_ignore_ascii_case(n))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,13 +220,5 @@ mod tests {
             text,
             ["  label   one two three ", "          four five six"]
         );
-    }
-
-    #[test]
-    fn case_insensitive_contains() {
-        assert!(contains_ci("CrashLoopBackOff", "loop"));
-        assert!(contains_ci("payments", ""));
-        assert!(!contains_ci("pay", "payments"));
-        assert!(contains_ci("Ärende", "är"));
     }
 }

@@ -11,7 +11,7 @@ pub mod app;
 pub mod bench;
 pub mod command;
 pub mod ctx;
-pub mod filter;
+pub use crate::filter;
 pub mod format;
 pub mod keymap;
 pub mod modals;

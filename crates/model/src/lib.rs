@@ -12,5 +12,6 @@ pub mod config;
 pub mod credential;
 pub mod exit;
 pub mod format;
+pub mod labels;
 pub mod paths;
 pub mod slo;

@@ -6,7 +6,7 @@
 //! console's clients must prove themselves against it over the wire.
 
 // The domain's config module, under the name the simulator has always used.
-pub(crate) use ck8s_model::config;
+pub(crate) use ck8s_model::{config, labels};
 
 mod apiserver;
 mod clock;
@@ -16,7 +16,6 @@ mod demo;
 mod fleet;
 mod hash;
 mod http_auth;
-mod labels;
 mod registry;
 pub mod scenario;
 mod status;

@@ -1,6 +1,7 @@
-//! Label selectors, written once for everyone who selects by labels: the API server's
-//! `labelSelector` queries, and the `metav1.LabelSelector` objects in specs that
-//! controllers (and the API server's Scale and Table views) apply.
+//! Label selectors, written once for everyone who selects by labels: the console's
+//! `pods --selector` and `/ -l` filters, the simulated API server's `labelSelector`
+//! queries, and the `metav1.LabelSelector` objects in specs that its controllers (and its
+//! Scale and Table views) apply.
 //!
 //! Conversion follows `metav1.LabelSelectorAsSelector`: an operator other than `In`,
 //! `NotIn`, `Exists` and `DoesNotExist` is an error, never a guess, so a controller whose
@@ -20,6 +21,9 @@ pub enum SelectorError {
     /// A `matchLabels` value that is not a string (the real API would not decode it).
     #[error("matchLabels value of {0:?} is not a string")]
     NotAString(String),
+    /// A key or value the API server's validation refuses.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// One requirement on one label.
@@ -91,35 +95,112 @@ impl Requirement {
 
     /// One term of a `labelSelector` query.
     fn parse(term: &str) -> Result<Requirement, SelectorError> {
+        let term = term.trim();
         let bad = || SelectorError::Syntax(term.to_string());
-        if let Some(key) = term.strip_prefix('!') {
-            return Ok(Requirement::NotExists(key.trim().to_string()));
-        }
-        if let Some((k, v)) = term.split_once("!=") {
-            return Ok(Requirement::NotEq(k.trim().into(), v.trim().into()));
-        }
-        if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
-            return Ok(Requirement::Eq(k.trim().into(), v.trim().into()));
-        }
-        let words: Vec<&str> = term.splitn(3, ' ').collect();
-        match words.as_slice() {
-            [key] => Ok(Requirement::Exists(key.to_string())),
-            [key, op, rest] => {
-                let values = set_values(rest).ok_or_else(bad)?;
-                match *op {
-                    "in" => Ok(Requirement::In(key.to_string(), values)),
-                    "notin" => Ok(Requirement::NotIn(key.to_string(), values)),
-                    _ => Err(bad()),
+        let req = if let Some(key) = term.strip_prefix('!') {
+            Requirement::NotExists(key.trim().to_string())
+        } else if let Some((k, v)) = term.split_once("!=") {
+            Requirement::NotEq(k.trim().into(), v.trim().into())
+        } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            Requirement::Eq(k.trim().into(), v.trim().into())
+        } else {
+            match term.split_once(char::is_whitespace) {
+                None => Requirement::Exists(term.to_string()),
+                Some((key, rest)) => {
+                    let rest = rest.trim_start();
+                    let (op, values) = if let Some(v) = rest.strip_prefix("notin") {
+                        ("notin", v)
+                    } else if let Some(v) = rest.strip_prefix("in") {
+                        ("in", v)
+                    } else {
+                        return Err(bad());
+                    };
+                    let values = set_values(values).ok_or_else(bad)?;
+                    if op == "in" {
+                        Requirement::In(key.to_string(), values)
+                    } else {
+                        Requirement::NotIn(key.to_string(), values)
+                    }
                 }
             }
-            _ => Err(bad()),
+        };
+        req.validate()?;
+        Ok(req)
+    }
+
+    /// The API server's checks: a qualified-name key, and values of at most 63
+    /// characters of letters, digits, `-`, `_` and `.`.
+    fn validate(&self) -> Result<(), SelectorError> {
+        check_key(self.key())?;
+        match self {
+            Requirement::Eq(_, v) | Requirement::NotEq(_, v) => check_value(v),
+            Requirement::In(_, vs) | Requirement::NotIn(_, vs) => {
+                vs.iter().try_for_each(|v| check_value(v))
+            }
+            Requirement::Exists(_) | Requirement::NotExists(_) => Ok(()),
         }
     }
+}
+
+/// A label key: an optional DNS-subdomain prefix and `/`, then a name of 1-63 letters,
+/// digits, `-`, `_` and `.` that starts and ends with a letter or digit.
+fn check_key(key: &str) -> Result<(), SelectorError> {
+    let invalid = |why: &str| {
+        Err(SelectorError::Invalid(format!(
+            "invalid label key {key:?}: {why}"
+        )))
+    };
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(p) = prefix
+        && crate::config::check_object_name(p).is_err()
+    {
+        return invalid("the prefix must be a DNS subdomain");
+    }
+    if name.is_empty() {
+        return invalid("the name is empty");
+    }
+    if !is_label_token(name) {
+        return invalid(
+            "1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+        );
+    }
+    Ok(())
+}
+
+/// A label value: empty, or a name as in a key.
+fn check_value(value: &str) -> Result<(), SelectorError> {
+    if value.is_empty() || is_label_token(value) {
+        Ok(())
+    } else {
+        Err(SelectorError::Invalid(format!(
+            "invalid label value {value:?}: at most 63 letters, digits, '-', '_' or '.', \
+             starting and ending with a letter or digit"
+        )))
+    }
+}
+
+fn is_label_token(s: &str) -> bool {
+    s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
 /// A selector: all of its requirements must hold. The empty selector matches everything.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LabelSelector(Vec<Requirement>);
+
+impl std::str::FromStr for LabelSelector {
+    type Err = SelectorError;
+
+    fn from_str(query: &str) -> Result<Self, Self::Err> {
+        LabelSelector::parse(query)
+    }
+}
 
 impl LabelSelector {
     /// A `labelSelector` query (`app=web,tier in (front),!canary`).
@@ -156,9 +237,13 @@ impl LabelSelector {
         LabelSelector::from_object(sel).ok()
     }
 
-    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Whether labels looked up by `label` match: for rows that keep labels their own way.
+    pub fn matches_with<'a>(&self, label: impl Fn(&str) -> Option<&'a str>) -> bool {
+        self.0.iter().all(|r| r.matches(label(r.key())))
     }
 
     /// Whether an object's labels match.
@@ -190,7 +275,7 @@ pub fn selector_matches(selector: &Value, labels: &Value) -> bool {
 }
 
 /// Splits a selector query on commas that are not inside `( )`, dropping empty terms.
-pub(crate) fn split_terms(s: &str) -> Vec<&str> {
+pub fn split_terms(s: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0usize, 0usize);
     for (i, c) in s.char_indices() {
@@ -292,5 +377,26 @@ mod tests {
         assert!(!selector_matches(&Value::Null, &labels));
         assert!(selector_matches(&json!({}), &labels));
         assert!(LabelSelector::from_object(&Value::Null).unwrap().is_empty());
+    }
+
+    #[test]
+    fn keys_and_values_are_checked_as_the_api_server_does() {
+        for bad in [
+            "=x", "!", "a b=c", "app=we b", "x/=1", "in (a)", "app in a", "app=-x",
+        ] {
+            assert!(LabelSelector::parse(bad).is_err(), "{bad:?} parsed");
+        }
+        for good in [
+            "app=web",
+            "app.kubernetes.io/name=dex",
+            "app in (dex)",
+            "app  in  (dex, harbor)",
+            "tier notin (db)",
+            "env in(prod)",
+            "!canary",
+            "app=",
+        ] {
+            assert!(LabelSelector::parse(good).is_ok(), "{good:?} refused");
+        }
     }
 }

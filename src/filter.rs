@@ -1,28 +1,19 @@
-//! The `/` filter language, shared by every list: whitespace-separated terms that must all
-//! match.
+//! The filter language of the console's `/` and of `pods --filter`: whitespace-separated
+//! terms that must all match.
 //! - `text`: a case-insensitive substring of any field (namespace, name, node, status...);
 //! - `~regex` or `/regex/`: a regex over any field, case-insensitive unless it has capitals;
 //! - `key=value`, `key!=value`, or `-l app=web,tier!=db`: label selectors (`-l key` and
-//!   `-l !key` test presence).
+//!   `-l !key` test presence), in Kubernetes' selector syntax (ck8s-model's `labels`).
 
+use ck8s_model::labels::LabelSelector;
 use regex::Regex;
-
-use super::format::contains_ci;
 
 #[derive(Debug, Clone)]
 enum Term {
     /// Lowercased.
     Text(String),
     Regex(Regex),
-    Label(LabelTerm),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum LabelTerm {
-    Equals(String, String),
-    Differs(String, String),
-    Exists(String),
-    Absent(String),
+    Labels(LabelSelector),
 }
 
 /// A parsed filter. The empty filter matches everything.
@@ -81,12 +72,7 @@ impl Filter {
         self.terms.iter().all(|term| match term {
             Term::Text(needle) => fields.iter().any(|f| contains_ci(f, needle)),
             Term::Regex(re) => fields.iter().any(|f| re.is_match(f)),
-            Term::Label(l) => match l {
-                LabelTerm::Equals(k, v) => label(k) == Some(v.as_str()),
-                LabelTerm::Differs(k, v) => label(k) != Some(v.as_str()),
-                LabelTerm::Exists(k) => label(k).is_some(),
-                LabelTerm::Absent(k) => label(k).is_none(),
-            },
+            Term::Labels(selector) => selector.matches_with(&label),
         })
     }
 
@@ -111,29 +97,33 @@ fn regex(pattern: &str) -> Result<Regex, String> {
 }
 
 fn label_terms(selector: &str) -> Result<Vec<Term>, String> {
-    selector
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            let term = if let Some((k, v)) = s.split_once("!=") {
-                LabelTerm::Differs(key(k)?, v.to_string())
-            } else if let Some((k, v)) = s.split_once("==").or_else(|| s.split_once('=')) {
-                LabelTerm::Equals(key(k)?, v.to_string())
-            } else if let Some(k) = s.strip_prefix('!') {
-                LabelTerm::Absent(key(k)?)
-            } else {
-                LabelTerm::Exists(key(s)?)
-            };
-            Ok(Term::Label(term))
-        })
-        .collect()
+    LabelSelector::parse(selector)
+        .map(|s| vec![Term::Labels(s)])
+        .map_err(|e| format!("label selector `{selector}`: {e}"))
 }
 
-fn key(k: &str) -> Result<String, String> {
-    if k.is_empty() {
-        Err("a label selector needs a key before `=`".into())
-    } else {
-        Ok(k.to_string())
+/// Case-insensitive substring test without allocating; `needle` must be lowercase.
+pub fn contains_ci(haystack: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if !needle.is_ascii() {
+        return haystack.to_lowercase().contains(needle);
+    }
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    if n.len() > h.len() {
+        return false;
+    }
+    let first = n[0];
+    (0..=h.len() - n.len())
+        .any(|i| h[i].to_ascii_lowercase() == first && h[i..i + n.len()].eq_ignore_ascii_case(n))
+}
+
+impl std::str::FromStr for Filter {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Filter::parse(raw)
     }
 }
 
@@ -145,6 +135,14 @@ mod tests {
         Filter::parse(f).unwrap().matches(fields, |k| {
             labels.iter().find(|(lk, _)| *lk == k).map(|(_, v)| *v)
         })
+    }
+
+    #[test]
+    fn case_insensitive_contains() {
+        assert!(contains_ci("CrashLoopBackOff", "loop"));
+        assert!(contains_ci("payments", ""));
+        assert!(!contains_ci("pay", "payments"));
+        assert!(contains_ci("Ärende", "är"));
     }
 
     #[test]
