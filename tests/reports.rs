@@ -524,3 +524,22 @@ fn pods_take_kubernetes_selectors_and_the_consoles_filter_language() {
         );
     }
 }
+
+/// A kubeconfig path that is not a file (`/dev/zero`, say) is refused before it is read:
+/// reading it grew the process by gigabytes and ignored --timeout.
+#[test]
+fn a_kubeconfig_that_is_not_a_file_is_refused_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = std::fs::read_to_string(&sim().fleet_file)
+        .unwrap()
+        .replace(sim().kubeconfig.to_str().unwrap(), "/dev/zero");
+    let fleet_file = dir.path().join("fleet.toml");
+    std::fs::write(&fleet_file, fleet).unwrap();
+    let (code, json) = report_with(
+        &fleet_file,
+        &["status", "--env", "acme", "--timeout", "10s"],
+    );
+    assert_eq!(code, 1, "{json:#}");
+    let errors = json["errors"].to_string();
+    assert!(errors.contains("/dev/zero: not a regular file"), "{errors}");
+}

@@ -33,6 +33,11 @@ pub enum KubeSourceError {
         #[source]
         source: kube::config::KubeconfigError,
     },
+    /// Not a file to read as a kubeconfig: a device, a FIFO, a directory, or too large.
+    #[error(
+        "kubeconfig {path}: {why}; point `kubeconfig` in the fleet config at a kubeconfig file"
+    )]
+    NotAKubeconfig { path: String, why: String },
     #[error("context {context:?} in {path}: {source}")]
     Context {
         path: String,
@@ -61,6 +66,7 @@ impl Kubeconfigs {
         if let Some(kc) = cache.get(path) {
             return Ok(kc.clone());
         }
+        check_kubeconfig_file(path)?;
         let kc = kube::config::Kubeconfig::read_from(path).map_err(|source| {
             KubeSourceError::Kubeconfig {
                 path: path.display().to_string(),
@@ -72,7 +78,34 @@ impl Kubeconfigs {
     }
 }
 
-/// As [`client`], reading the kubeconfig through `cache`.
+/// Kubeconfigs are small; one over this is not a kubeconfig, and reading it whole would
+/// cost memory for nothing.
+const MAX_KUBECONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Refuses what reading would hang on or grow without bound with (`/dev/zero`, a FIFO)
+/// before reading: only a regular file of a sane size is a kubeconfig.
+fn check_kubeconfig_file(path: &std::path::Path) -> Result<(), KubeSourceError> {
+    let not = |why: String| KubeSourceError::NotAKubeconfig {
+        path: path.display().to_string(),
+        why,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| not(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(not("not a regular file".into()));
+    }
+    if meta.len() > MAX_KUBECONFIG_BYTES {
+        return Err(not(format!(
+            "{} bytes, more than a kubeconfig holds ({} MiB at most)",
+            meta.len(),
+            MAX_KUBECONFIG_BYTES / (1024 * 1024)
+        )));
+    }
+    Ok(())
+}
+
+/// A client for one cluster from its kubeconfig file and context, reading the kubeconfig
+/// through `cache`. Exec-plugin and token-file credentials are refreshed by kube-rs when
+/// they expire.
 pub async fn client_from(
     cfg: &ClusterConfig,
     cache: &Kubeconfigs,
@@ -405,4 +438,34 @@ fn spawn_version(client: Client, handle: Arc<ClusterHandle>) -> JoinHandle<()> {
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_regular_file_of_a_sane_size_is_read_as_a_kubeconfig() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo reads a NUL-terminated path and creates a FIFO there.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let big = dir.path().join("big");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_KUBECONFIG_BYTES + 1).unwrap();
+        for (path, why) in [
+            (std::path::Path::new("/dev/zero"), "not a regular file"),
+            (fifo.as_path(), "not a regular file"),
+            (dir.path(), "not a regular file"),
+            (big.as_path(), "more than a kubeconfig holds"),
+            (&dir.path().join("missing"), "No such file"),
+        ] {
+            let err = check_kubeconfig_file(path).unwrap_err().to_string();
+            assert!(err.contains(why), "{}: {err}", path.display());
+        }
+        let ok = dir.path().join("kubeconfig");
+        std::fs::write(&ok, "apiVersion: v1\nkind: Config\n").unwrap();
+        assert!(check_kubeconfig_file(&ok).is_ok());
+    }
 }
