@@ -1092,3 +1092,47 @@ fn the_plan_refuses_what_the_user_may_not_do() {
     assert_eq!(code(&ok), 0, "{}", show(&ok));
     assert!(show(&ok).contains("permissions: all"), "{}", show(&ok));
 }
+
+/// With the service cluster's API down, nothing is known about the lock: that is a
+/// failure to plan (exit 1, saying so), not a refusal because "someone" holds the lock.
+#[test]
+fn an_unreachable_api_is_a_failure_not_a_lock() {
+    let f = fleet();
+    let dir = f.sim.dir.path();
+    // The same fleet, with every API server at a port nothing listens on.
+    let text = std::fs::read_to_string(&f.sim.kubeconfig).unwrap();
+    let mut kubeconfig: Value = serde_yaml_ng::from_str(&text).unwrap();
+    for cluster in kubeconfig["clusters"].as_array_mut().unwrap() {
+        cluster["cluster"]["server"] = Value::from("https://127.0.0.1:1");
+    }
+    let down = dir.join("kubeconfig-down");
+    std::fs::write(&down, serde_yaml_ng::to_string(&kubeconfig).unwrap()).unwrap();
+    let fleet_text = std::fs::read_to_string(&f.sim.fleet_file)
+        .unwrap()
+        .replace(f.sim.kubeconfig.to_str().unwrap(), down.to_str().unwrap());
+    let fleet_file = dir.join("fleet-down.toml");
+    std::fs::write(&fleet_file, fleet_text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ck8s-console"))
+        .arg("--config")
+        .arg(&fleet_file)
+        .args([
+            "run",
+            "backup",
+            "--env",
+            "acme",
+            "--cluster",
+            "wc",
+            "--plan",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("CK8S_CONSOLE_STATE_DIR", &f.state)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let said = show(&out);
+    assert!(said.contains("could not be read"), "{said}");
+    assert!(said.contains("reachable"), "{said}");
+    assert!(!said.contains("holds the cluster"), "{said}");
+}

@@ -453,6 +453,16 @@ impl Engine {
             &mut checked,
         )
         .await;
+        if let Some(e) = &facts.lock_unreadable {
+            // Not a refusal: nothing is known to hold the cluster. The run cannot be
+            // planned until the service cluster answers.
+            return Err(EngineError::Observe(format!(
+                "the cluster lock in {}-sc could not be read, so whether another run holds \
+                 {} is unknown; is the API server reachable? ({e})",
+                request.env,
+                target.name()
+            )));
+        }
         let mut decision = policy::evaluate(&self.fleet.policy, &intent, &facts);
         let missing = missing_permissions(request.workflow, &target, &mut checked).await;
         decision = decision.refused_by("permission", missing);

@@ -153,6 +153,9 @@ pub struct Facts {
     pub upgrade_in_progress: Option<String>,
     /// Id of the run holding the cluster.
     pub another_run: Option<String>,
+    /// Why the cluster lock could not be read, when it could not: the plan then fails
+    /// (exit 1) rather than reading an unreachable API as a lock someone holds.
+    pub lock_unreadable: Option<String>,
     /// Other nodes of the cluster that are out of service (cordoned or not Ready), each
     /// with why: a drain would take a second node out.
     pub nodes_out: Vec<String>,

@@ -346,6 +346,7 @@ pub async fn gather_facts(
         Err(e) => {
             checked.push(format!("cluster lock: could not be read: {e}"));
             facts.another_run = Some("unknown (the lock could not be read)".into());
+            facts.lock_unreadable = Some(e.to_string());
         }
     }
     facts
