@@ -270,7 +270,7 @@ async fn serve_sim(args: SimServeArgs) -> anyhow::Result<i32> {
     ));
     for c in fleet.clusters() {
         out.push_str(&format!(
-            "  {:<22} api http://{}  prometheus http://{}  alertmanager http://{}\n",
+            "  {:<22} api https://{}  prometheus http://{}  alertmanager http://{}\n",
             c.sim.name(),
             c.api,
             c.prometheus,

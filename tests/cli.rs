@@ -421,26 +421,31 @@ fn the_simulators_metrics_token_comes_from_the_environment() {
             out_dir.to_str().unwrap(),
         ])
         .env("CK8S_CONSOLE_SIM_METRICS_TOKEN", "t0ken-from-env")
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let fleet = out_dir.join("fleet.toml");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let written = loop {
-        if let Ok(t) = std::fs::read_to_string(&fleet)
-            && t.contains("[[environment]]")
-        {
-            break t;
+    // The banner ends with the fleet config's path, once everything serves.
+    use std::io::BufRead;
+    let stdout = child.stdout.take().unwrap();
+    let mut banner = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("fleet config:");
+        banner.push(line);
+        if done {
+            break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no fleet config written"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    }
     let _ = child.kill();
     let _ = child.wait();
+    let banner = banner.join("\n");
+    assert!(
+        banner.contains("api https://127.0.0.1:"),
+        "the API servers speak HTTPS:\n{banner}"
+    );
+    assert!(!banner.contains("api http://"), "{banner}");
+    let written = std::fs::read_to_string(out_dir.join("fleet.toml")).unwrap();
     assert!(
         written.contains("prometheus_credential = \"sim-metrics\""),
         "the fleet config names the token's credential:\n{written}"

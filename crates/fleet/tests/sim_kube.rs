@@ -357,3 +357,39 @@ fn expired_exec_credentials_are_refreshed() {
         "the plugin ran {n} time(s); expired credentials were not refreshed"
     );
 }
+
+/// Boolean query parameters read as the API server reads them (Go's strconv.ParseBool):
+/// `watch=True` is a watch, not a list, and `watch=yes` is a 400.
+#[test]
+fn boolean_parameters_parse_as_go_parses_them() {
+    let sim = common::small();
+    let (server, token) = common::admin_endpoint(&sim, "acme-wc");
+    sim.rt.block_on(async {
+        let http = common::sim_http(&sim);
+        let get = |query: &str| {
+            http.get(format!(
+                "{server}/api/v1/namespaces/kube-system/pods?{query}"
+            ))
+            .bearer_auth(&token)
+            .send()
+        };
+        for spelling in ["True", "t", "1", "TRUE"] {
+            let r = get(&format!("watch={spelling}&timeoutSeconds=1"))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "watch={spelling}");
+            let body = r.text().await.unwrap();
+            let first: serde_json::Value =
+                serde_json::from_str(body.lines().next().unwrap()).unwrap();
+            assert_eq!(
+                first["type"], "ADDED",
+                "watch={spelling} streams events: {body:.200}"
+            );
+        }
+        let list: serde_json::Value = get("watch=False").await.unwrap().json().await.unwrap();
+        assert_eq!(list["kind"], "PodList");
+        let bad = get("watch=yes").await.unwrap();
+        assert_eq!(bad.status(), 400);
+        assert!(bad.text().await.unwrap().contains("ParseBool"));
+    });
+}
