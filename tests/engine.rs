@@ -709,6 +709,38 @@ fn cancelling_a_run_whose_process_died_ends_it_at_once() {
     assert!(show(&out).contains("no live process"), "{}", show(&out));
     let out = f.console(&["runs", "show", &id, "-o", "json"]);
     assert_eq!(parse(&out)["run"]["outcome"], "cancelled", "{}", show(&out));
+    // Its lock goes with it: the cluster is free at once, not when the lease lapses.
+    let lease = f.sim.kubectl(&[
+        "--context",
+        "acme-sc",
+        "-n",
+        "kube-system",
+        "get",
+        "lease",
+        "ck8s-console-acme-wc",
+    ]);
+    assert!(
+        common::stderr(&lease).contains("NotFound"),
+        "the dead run's lease is released: {}",
+        common::stdout(&lease)
+    );
+    let workers = format!("workers={to}");
+    let plan = f.console(&[
+        "run",
+        "scale",
+        "--env",
+        "acme",
+        "--cluster",
+        "wc",
+        &workers,
+        "--plan",
+    ]);
+    assert_eq!(code(&plan), 0, "{}", show(&plan));
+    assert!(
+        show(&plan).contains("cluster lock: free"),
+        "{}",
+        show(&plan)
+    );
     f.pause("acme", "wc", false);
 }
 

@@ -169,6 +169,38 @@ pub async fn acquire(
     Ok(lock)
 }
 
+/// Deletes the lock of run `id` whose process is gone (the caller checked that), so the
+/// cluster is free at once rather than when the lease lapses. The lease is left alone if
+/// anyone else holds it by now; the delete is conditional on what was read.
+pub async fn release_dead(
+    sc: Client,
+    env: &str,
+    role: ClusterRole,
+    id: &str,
+) -> Result<bool, LockError> {
+    let name = lease_name(env, role);
+    let api: Api<Lease> = Api::namespaced(sc, NAMESPACE);
+    let kube_err = |source| LockError::Kube {
+        lease: name.clone(),
+        source,
+    };
+    let Some(lease) = api.get_opt(&name).await.map_err(kube_err)? else {
+        return Ok(false);
+    };
+    if !current_holder(&lease).is_some_and(|(h, _)| holds_run(&h, id)) {
+        return Ok(false);
+    }
+    let dp = DeleteParams {
+        preconditions: Some(Preconditions {
+            resource_version: lease.metadata.resource_version.clone(),
+            uid: None,
+        }),
+        ..DeleteParams::default()
+    };
+    api.delete(&name, &dp).await.map_err(kube_err)?;
+    Ok(true)
+}
+
 /// Whether a holder identity is the lock of run `id` (driven by whichever process).
 pub fn holds_run(holder: &str, id: &str) -> bool {
     holder.split_once(' ').is_some_and(|(run, _)| run == id)

@@ -724,6 +724,8 @@ impl Engine {
                     },
                 )?;
                 let _ = self.changed.send(id.to_owned());
+                // Its dead process's lock would hold the cluster until it lapsed.
+                self.release_dead_lock(&run).await;
                 Cancelled::Ended
             }
             None => {
@@ -742,6 +744,20 @@ impl Engine {
             ..NewRecord::default()
         })?;
         Ok(how)
+    }
+
+    /// Releases the lock a cancelled run's dead process left; a failure only means the
+    /// lease lapses on its own, so it is logged.
+    async fn release_dead_lock(&self, run: &RunSummary) {
+        let released = match self.client(&run.env, ClusterRole::Sc).await {
+            Ok(sc) => lease::release_dead(sc, &run.env, run.cluster, &run.id)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = released {
+            tracing::warn!(run = %run.id, error = %e, "releasing a dead run's lock failed; it lapses on its own");
+        }
     }
 
     /// Whether no live process drives `run`: a driver holds the cluster's lock under the
