@@ -322,7 +322,10 @@ fn bad_report_flags_are_usage_errors() {
         vec!["status", "--timeout", "0s"],
         vec!["status", "--timeout", "soon"],
         vec!["status", "--cluster", "mc"],
-        vec!["pods", "--selector", "app"],
+        // `app` alone is a valid selector (the label exists); these are not.
+        vec!["pods", "--selector", "app in dex"],
+        vec!["pods", "--selector", "=web"],
+        vec!["pods", "--filter", "~["],
         vec!["alerts", "--severity", "loud"],
         vec!["slo", "--at", "yesterday"],
     ] {
