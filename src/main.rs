@@ -214,6 +214,15 @@ async fn console(
         ..Default::default()
     };
     let theme = ck8s_console::ui::resolve_theme(&opts).map_err(|e| UsageError(e.to_string()))?;
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        return Err(UsageError(
+            "the console needs a terminal (stdin and stdout are not one); for scripts and \
+             pipes use the headless commands: status, pods, alerts, backups, slo, run, runs \
+             (see --help)"
+                .into(),
+        )
+        .into());
+    }
     let live = std::sync::Arc::new(
         ck8s_fleet::sources::live::LiveFleet::start(
             fleet,

@@ -481,3 +481,17 @@ fn a_closed_pipe_is_not_a_panic() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
     }
 }
+
+/// Without a terminal the console says what it needs and what to use instead, rather
+/// than an OS error.
+#[test]
+fn the_console_without_a_terminal_points_at_the_headless_commands() {
+    let home = Home::new();
+    let valid = fixture("valid", "minimal.toml");
+    let out = home.run(&["--config", valid.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("needs a terminal"), "{err}");
+    assert!(err.contains("status, pods"), "{err}");
+    assert!(!err.contains("os error"), "{err}");
+}

@@ -114,6 +114,13 @@ impl Theme {
         let user_file = user_dir.join(format!("{name}.toml"));
         let (origin, text) = match std::fs::read_to_string(&user_file) {
             Ok(text) => (user_file.display().to_string(), text),
+            // The user's file is there but is no text file: say so, not "not found".
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(ThemeError::Invalid {
+                    file: user_file.display().to_string(),
+                    reason: format!("could not be read as a TOML theme: {e}"),
+                });
+            }
             Err(_) => match BUILT_IN.iter().find(|(n, _)| *n == name) {
                 Some((n, text)) => (format!("themes/{n}.toml (built in)"), text.to_string()),
                 None => {
@@ -367,5 +374,15 @@ mod tests {
         assert_eq!(dark.env_accent(Some("not a colour")), dark.s.accent);
         let mono = Theme::built_in("monochrome").unwrap();
         assert_eq!(mono.env_accent(Some("red")), mono.s.accent);
+    }
+
+    #[test]
+    fn a_theme_file_that_is_not_text_is_named_not_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("binary.toml"), [0xff, 0xfe, 0x00, 0x80]).unwrap();
+        let err = Theme::load("binary", dir.path()).unwrap_err().to_string();
+        assert!(err.contains("binary.toml"), "{err}");
+        assert!(err.contains("could not be read as a TOML theme"), "{err}");
+        assert!(!err.contains("not found"), "{err}");
     }
 }
