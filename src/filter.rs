@@ -3,7 +3,8 @@
 //! - `text`: a case-insensitive substring of any field (namespace, name, node, status...);
 //! - `~regex` or `/regex/`: a regex over any field, case-insensitive unless it has capitals;
 //! - `key=value`, `key!=value`, or `-l app=web,tier!=db`: label selectors (`-l key` and
-//!   `-l !key` test presence), in Kubernetes' selector syntax (ck8s-model's `labels`).
+//!   `-l !key` test presence), in Kubernetes' selector syntax without spaces (ck8s-model's
+//!   `labels`).
 
 use ck8s_model::labels::LabelSelector;
 use regex::Regex;
@@ -97,7 +98,9 @@ fn regex(pattern: &str) -> Result<Regex, String> {
 }
 
 fn label_terms(selector: &str) -> Result<Vec<Term>, String> {
-    LabelSelector::parse(selector)
+    // Rows here carry Kubernetes labels and alert labels alike, which need not be valid
+    // Kubernetes labels (`instance=10.0.0.1:9100`): only the syntax is checked.
+    LabelSelector::parse_any_labels(selector)
         .map(|s| vec![Term::Labels(s)])
         .map_err(|e| format!("label selector `{selector}`: {e}"))
 }

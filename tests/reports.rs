@@ -513,7 +513,7 @@ fn pods_take_kubernetes_selectors_and_the_consoles_filter_language() {
     for (args, says) in [
         (["pods", "--filter", "~["], "invalid regex"),
         (["pods", "--selector", "app in dex"], "label selector"),
-        (["pods", "--selector", "=x"], "label key"),
+        (["pods", "--selector", "=x"], "needs a key"),
     ] {
         let out = console(&args);
         assert_eq!(code(&out), 2, "{args:?}: {}", common::stderr(&out));

@@ -1479,23 +1479,40 @@ fn drawing_takes_no_lock_of_the_state() {
         let mut s = Screen::new().at(pane, Some("globex"));
         s.views.refresh(&mut s.app, &s.state, now(), Instant::now());
         let ctx = Ctx::new(&s.state, &s.theme, now());
-        let cluster = s.state.env("globex").unwrap().wc.clone();
+        // Every cluster of the fleet locked by a writer, not only the open environment's.
         let (held_tx, held_rx) = std::sync::mpsc::channel();
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-        let writer = std::thread::spawn(move || {
-            cluster.update(|_| {
-                held_tx.send(()).unwrap();
-                let _ = release_rx.recv_timeout(std::time::Duration::from_secs(10));
-            });
-        });
-        held_rx.recv().unwrap();
+        let release_rx = std::sync::Arc::new(std::sync::Mutex::new(release_rx));
+        let clusters: Vec<_> = s.state.clusters().cloned().collect();
+        let writers: Vec<_> = clusters
+            .into_iter()
+            .map(|cluster| {
+                let (held_tx, release_rx) = (held_tx.clone(), release_rx.clone());
+                std::thread::spawn(move || {
+                    cluster.update(|_| {
+                        held_tx.send(()).unwrap();
+                        let _ = release_rx
+                            .lock()
+                            .unwrap()
+                            .recv_timeout(std::time::Duration::from_secs(10));
+                    });
+                })
+            })
+            .collect();
+        for _ in 0..writers.len() {
+            held_rx.recv().unwrap();
+        }
         let start = std::time::Instant::now();
         let mut term = Terminal::new(TestBackend::new(120, 30)).unwrap();
         term.draw(|f| render::draw(f, &s.app, &s.views, &ctx))
             .unwrap();
         let waited = start.elapsed();
-        release_tx.send(()).unwrap();
-        writer.join().unwrap();
+        for _ in 0..writers.len() {
+            let _ = release_tx.send(());
+        }
+        for w in writers {
+            w.join().unwrap();
+        }
         assert!(
             waited < std::time::Duration::from_secs(5),
             "{pane:?}: the frame waited {waited:?} for the state's lock"

@@ -911,15 +911,12 @@ impl App {
         if let Some(effects) = self.on_form_common(ev, action) {
             return effects;
         }
-        let read_only = self.read_only;
+        // The form opens only through the gate (`alerts.silence` is off in read-only mode),
+        // so what it submits has passed it.
         let id = self.next_id();
         let Some(Modal::Silence(form)) = self.modals.last_mut() else {
             return Vec::new();
         };
-        if read_only {
-            form.submit_error = Some("read-only mode: silences cannot be created".into());
-            return Vec::new();
-        }
         match form.submit() {
             Submit::Invalid => Vec::new(),
             Submit::Ready { targets, silence } => {

@@ -95,6 +95,13 @@ impl Requirement {
 
     /// One term of a `labelSelector` query.
     fn parse(term: &str) -> Result<Requirement, SelectorError> {
+        let req = Requirement::parse_unchecked(term)?;
+        req.validate()?;
+        Ok(req)
+    }
+
+    /// The syntax alone: any non-empty key, any value.
+    fn parse_unchecked(term: &str) -> Result<Requirement, SelectorError> {
         let term = term.trim();
         let bad = || SelectorError::Syntax(term.to_string());
         let req = if let Some(key) = term.strip_prefix('!') {
@@ -124,7 +131,11 @@ impl Requirement {
                 }
             }
         };
-        req.validate()?;
+        if req.key().is_empty() {
+            return Err(SelectorError::Invalid(format!(
+                "{term:?}: a label selector needs a key"
+            )));
+        }
         Ok(req)
     }
 
@@ -203,11 +214,23 @@ impl std::str::FromStr for LabelSelector {
 }
 
 impl LabelSelector {
-    /// A `labelSelector` query (`app=web,tier in (front),!canary`).
+    /// A `labelSelector` query (`app=web,tier in (front),!canary`), with keys and values
+    /// checked as the API server checks Kubernetes labels.
     pub fn parse(query: &str) -> Result<LabelSelector, SelectorError> {
         split_terms(query)
             .into_iter()
             .map(Requirement::parse)
+            .collect::<Result<_, _>>()
+            .map(LabelSelector)
+    }
+
+    /// The same syntax over labels that are not Kubernetes labels (Prometheus and
+    /// Alertmanager labels: `__name__`, `instance=10.0.0.1:9100`): keys and values are not
+    /// checked, only that every term has a key.
+    pub fn parse_any_labels(query: &str) -> Result<LabelSelector, SelectorError> {
+        split_terms(query)
+            .into_iter()
+            .map(Requirement::parse_unchecked)
             .collect::<Result<_, _>>()
             .map(LabelSelector)
     }
@@ -299,6 +322,10 @@ pub fn split_terms(s: &str) -> Vec<&str> {
 
 fn set_values(raw: &str) -> Option<Vec<String>> {
     let inner = raw.trim().strip_prefix('(')?.strip_suffix(')')?;
+    // The API server refuses an empty set: `in ()` would select nothing, `notin ()` all.
+    if inner.trim().is_empty() {
+        return None;
+    }
     Some(inner.split(',').map(|v| v.trim().to_string()).collect())
 }
 
@@ -398,5 +425,17 @@ mod tests {
         ] {
             assert!(LabelSelector::parse(good).is_ok(), "{good:?} refused");
         }
+    }
+
+    #[test]
+    fn other_labels_than_kubernetes_ones_parse_unchecked() {
+        let sel = LabelSelector::parse_any_labels("instance=10.0.0.1:9100,__name__").unwrap();
+        let labels = json!({"instance": "10.0.0.1:9100", "__name__": "up"});
+        assert!(sel.matches_labels(&labels));
+        assert!(LabelSelector::parse("instance=10.0.0.1:9100").is_err());
+        assert!(
+            LabelSelector::parse_any_labels("=x").is_err(),
+            "a key is still needed"
+        );
     }
 }

@@ -140,29 +140,55 @@ impl TextField {
         }
         let chars: Vec<char> = self.value().chars().collect();
         let at = self.cursor().min(chars.len());
-        // The first character shown: keep the cursor (one past the end at most) visible.
-        let start = (at + 1).saturating_sub(width);
-        let mut spans = Vec::with_capacity(3);
+        let start = window_start(&chars, at, width);
         let shown = |from: usize, to: usize| -> String {
             chars[from.min(chars.len())..to.min(chars.len())]
                 .iter()
                 .collect()
         };
-        match cursor {
+        let spans = match cursor {
             Some(cursor_style) => {
-                spans.push(Span::styled(shown(start, at), style));
                 let under = chars.get(at).map_or(" ".to_string(), char::to_string);
-                spans.push(Span::styled(under, cursor_style));
-                spans.push(Span::styled(shown(at + 1, start + width), style));
+                vec![
+                    Span::styled(shown(start, at), style),
+                    Span::styled(under, cursor_style),
+                    Span::styled(shown(at + 1, chars.len()), style),
+                ]
             }
-            None => spans.push(Span::styled(shown(start, start + width), style)),
-        }
-        let line = Line::from(spans);
+            None => vec![Span::styled(shown(start, chars.len()), style)],
+        };
+        // The paragraph clips what does not fit at the right edge.
         f.render_widget(
-            ratatui::widgets::Paragraph::new(line).style(style),
+            ratatui::widgets::Paragraph::new(Line::from(spans)).style(style),
             Rect { height: 1, ..area },
         );
     }
+}
+
+/// The first character to show in `width` cells: from the start while the cursor fits
+/// there; otherwise as much of the end of the text as fits, as long as the cursor (one
+/// past the end at most) stays in view. Measured in cells: a wide character takes two.
+fn window_start(chars: &[char], at: usize, width: usize) -> usize {
+    let cells = |c: &char| unicode_width::UnicodeWidthChar::width(*c).unwrap_or(0);
+    let cursor_cell = chars.get(at).map_or(1, |c| cells(c).max(1));
+    let before: usize = chars[..at].iter().map(cells).sum();
+    if before + cursor_cell <= width {
+        return 0;
+    }
+    // The end of the text in view (with a cell for a cursor past it)...
+    let mut rest = chars.iter().map(cells).sum::<usize>() + usize::from(at >= chars.len());
+    let mut start = 0;
+    while rest > width && start < at {
+        rest -= cells(&chars[start]);
+        start += 1;
+    }
+    // ...unless that leaves the cursor out of it.
+    let mut upto = chars[start..at].iter().map(cells).sum::<usize>() + cursor_cell;
+    while upto > width && start < at {
+        upto -= cells(&chars[start]);
+        start += 1;
+    }
+    start
 }
 
 #[cfg(test)]
@@ -230,6 +256,28 @@ mod tests {
             assert_eq!(f.edit(k), Edited::Ignored, "{k:?}");
         }
         assert_eq!(f.value(), "x");
+    }
+
+    #[test]
+    fn the_window_keeps_the_cursor_in_view_and_shows_what_fits() {
+        let text: Vec<char> = "abcdefghijkl".chars().collect();
+        // At the end: the tail, with a cell for the cursor.
+        assert_eq!(window_start(&text, 12, 8), 5);
+        // While the cursor fits from the start, nothing scrolls.
+        assert_eq!(window_start(&text, 6, 8), 0);
+        // Past that, the end of the text shows, with the cursor in view.
+        let long: Vec<char> = "a".repeat(60).chars().collect();
+        let start = window_start(&long, 45, 40);
+        assert!(start <= 45 && 45 - start < 40, "the cursor is in view");
+        assert_eq!(start, 20, "the text after the cursor shows, to its end");
+        assert_eq!(window_start(&text, 1, 8), 0);
+        // Short text starts at the beginning.
+        assert_eq!(window_start(&['a', 'b'], 2, 8), 0);
+        // Wide characters take two cells each.
+        let wide: Vec<char> = "日本語テキスト".chars().collect();
+        let start = window_start(&wide, 7, 8);
+        let cells: usize = wide[start..].iter().map(|_| 2).sum::<usize>() + 1;
+        assert!(cells <= 8, "start {start} leaves {cells} cells");
     }
 
     #[test]

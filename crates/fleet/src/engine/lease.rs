@@ -169,14 +169,18 @@ pub async fn acquire(
     Ok(lock)
 }
 
-/// Deletes the lock of run `id` whose process is gone (the caller checked that), so the
-/// cluster is free at once rather than when the lease lapses. The lease is left alone if
-/// anyone else holds it by now; the delete is conditional on what was read.
+/// Deletes the lock that run `id`'s dead process left, so the cluster is free at once
+/// rather than when the lease lapses. Only a lease `me` (this host's holder identity for
+/// the run) may take over, or one that has lapsed, is deleted: a process that resumed
+/// the run meanwhile, here or on another host, keeps its lock. The delete is conditional
+/// on the version read.
 pub async fn release_dead(
     sc: Client,
     env: &str,
     role: ClusterRole,
     id: &str,
+    me: &str,
+    now: DateTime<Utc>,
 ) -> Result<bool, LockError> {
     let name = lease_name(env, role);
     let api: Api<Lease> = Api::namespaced(sc, NAMESPACE);
@@ -187,7 +191,9 @@ pub async fn release_dead(
     let Some(lease) = api.get_opt(&name).await.map_err(kube_err)? else {
         return Ok(false);
     };
-    if !current_holder(&lease).is_some_and(|(h, _)| holds_run(&h, id)) {
+    let dead = current_holder(&lease)
+        .is_some_and(|(h, until)| holds_run(&h, id) && (until <= now || may_take_over(&h, me)));
+    if !dead {
         return Ok(false);
     }
     let dp = DeleteParams {

@@ -750,9 +750,12 @@ impl Engine {
     /// lease lapses on its own, so it is logged.
     async fn release_dead_lock(&self, run: &RunSummary) {
         let released = match self.client(&run.env, ClusterRole::Sc).await {
-            Ok(sc) => lease::release_dead(sc, &run.env, run.cluster, &run.id)
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(sc) => {
+                let me = run::holder(&run.id);
+                lease::release_dead(sc, &run.env, run.cluster, &run.id, &me, Utc::now())
+                    .await
+                    .map_err(|e| e.to_string())
+            }
             Err(e) => Err(e.to_string()),
         };
         if let Err(e) = released {

@@ -64,15 +64,15 @@ fn id_is_valid(id: &str) -> bool {
     };
     let tag_ok = tag.len() == 4 && tag.chars().all(|c| c.is_ascii_hexdigit());
     let role_ok = role == "sc" || role == "wc";
-    // The workflow and the environment: lowercase words joined by single dashes (a DNS
-    // label for the environment), so neither `/` nor `..` can appear.
+    // The workflow and the environment (a DNS label, which may hold `--`, as punycode
+    // does): lowercase letters, digits and dashes only, so neither `/` nor `.` can appear.
     let middle_ok = middle.len() <= 120
         && middle.contains('-')
-        && middle.split('-').all(|w| {
-            !w.is_empty()
-                && w.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        });
+        && !middle.starts_with('-')
+        && !middle.ends_with('-')
+        && middle
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     stamp_ok && tag_ok && role_ok && middle_ok
 }
 
@@ -533,6 +533,8 @@ mod tests {
         for (workflow, env, role) in [
             ("scale", "acme", ClusterRole::Wc),
             ("restore", "globex-prod-2", ClusterRole::Sc),
+            // A DNS label may hold `--` (punycode does).
+            ("drain", "xn--bcher-kva", ClusterRole::Wc),
         ] {
             let id = new_id(now, workflow, env, role);
             assert!(check_id(&id).is_ok(), "{id}");
@@ -551,7 +553,8 @@ mod tests {
             "20261207T071000Z-scale-acme-xc-1a2b",
             "20261207X071000Z-scale-acme-wc-1a2b",
             "20261207T071000Z-Scale-acme-wc-1a2b",
-            "20261207T071000Z-scale--acme-wc-1a2b",
+            "20261207T071000Z--scale-acme-wc-1a2b",
+            "20261207T071000Z-scale.acme-wc-1a2b",
         ] {
             let err = check_id(id).unwrap_err();
             assert_eq!(err.exit_code(), crate::exit::USAGE, "{id}: {err}");

@@ -103,7 +103,7 @@ fn prepare(
         )));
     }
     let crashing = pod["metadata"]["annotations"]["sim.ck8s.io/crashloop"] == "true";
-    let stamps = super::param_bool(params, "timestamps")?;
+    let stamps = super::param_bool(params, "timestamps");
     let tail = params
         .get("tailLines")
         .and_then(|t| t.parse::<i64>().ok())
@@ -116,7 +116,7 @@ fn prepare(
     for n in (n_now - tail + 1)..=n_now {
         text.push_str(&log_line(name, &container, crashing, n, at(n), stamps));
     }
-    let follow = super::param_bool(params, "follow")?;
+    let follow = super::param_bool(params, "follow");
     if !follow {
         return Ok(([(header::CONTENT_TYPE, "text/plain")], text).into_response());
     }

@@ -305,9 +305,9 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
 }
 
 /// The RBAC verb of a request.
-fn verb(method: &Method, t: &Target, params: &Params) -> Result<&'static str, ApiError> {
-    let watching = param_bool(params, "watch")?;
-    Ok(match (method.as_str(), t.name.is_some()) {
+fn verb(method: &Method, t: &Target, params: &Params) -> &'static str {
+    let watching = param_bool(params, "watch");
+    match (method.as_str(), t.name.is_some()) {
         ("GET", false) if watching => "watch",
         ("GET", false) => "list",
         ("GET", true) => "get",
@@ -317,7 +317,7 @@ fn verb(method: &Method, t: &Target, params: &Params) -> Result<&'static str, Ap
         ("DELETE", false) => "deletecollection",
         ("DELETE", true) => "delete",
         _ => "unknown",
-    })
+    }
 }
 
 fn authorize(role: Role, verb: &str, t: &Target) -> Result<(), ApiError> {
@@ -358,7 +358,7 @@ async fn dispatch(
     };
     let result = (|| {
         let target = parse_target(&path)?;
-        let verb = verb(&method, &target, &params)?;
+        let verb = verb(&method, &target, &params);
         authorize(role, verb, &target)?;
         Ok::<_, ApiError>((target, verb))
     })();
@@ -411,27 +411,13 @@ struct Ctx<'a> {
     t: &'a Target,
 }
 
-/// A boolean as Go's `strconv.ParseBool` reads it, which is how the API server reads
-/// boolean query parameters (`watch=True` is a watch).
-pub(crate) fn parse_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
-/// A boolean query parameter; absent (or empty) is false, anything ParseBool refuses is
-/// a 400, as the API server answers.
-pub(crate) fn param_bool(params: &Params, key: &str) -> Result<bool, ApiError> {
-    match params.get(key).filter(|v| !v.is_empty()) {
-        None => Ok(false),
-        Some(v) => parse_bool(v).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "invalid {key} {v:?}: strconv.ParseBool: parsing {v:?}: invalid syntax"
-            ))
-        }),
-    }
+/// A boolean query parameter as the API server converts it (apimachinery's
+/// `Convert_Slice_string_To_bool`): absent is false, `0` and any case of `false` are
+/// false, and every other value, `True` and `yes` and the empty one included, is true.
+pub(crate) fn param_bool(params: &Params, key: &str) -> bool {
+    params
+        .get(key)
+        .is_some_and(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
 }
 
 fn param_u64(params: &Params, key: &str) -> Result<Option<u64>, ApiError> {
@@ -561,8 +547,8 @@ impl Ctx<'_> {
                 labels,
                 fields,
                 from_rv,
-                bookmarks: param_bool(self.params, "allowWatchBookmarks")?,
-                initial_events: param_bool(self.params, "sendInitialEvents")?,
+                bookmarks: param_bool(self.params, "allowWatchBookmarks"),
+                initial_events: param_bool(self.params, "sendInitialEvents"),
                 timeout: Duration::from_secs(timeout),
                 form: form(self.headers),
             },

@@ -126,8 +126,9 @@ const fn split_subresource(resource: &'static str) -> (&'static str, &'static st
     (resource, "")
 }
 
-/// What every run needs whatever its workflow: its lock (a Lease in the service
-/// cluster) and the Events it posts on the objects it changes.
+/// What every run needs whatever its workflow: its lock, a Lease in the service cluster.
+/// (The Events a run posts on what it changes are best effort, and releasing the lock is
+/// too: a lease left behind lapses. Neither is a reason to refuse a run.)
 pub const RUN_NEEDS: &[Need] = &[
     Need::new(
         Place::ServiceCluster,
@@ -143,7 +144,6 @@ pub const RUN_NEEDS: &[Need] = &[
         "leases",
         Some(super::lease::NAMESPACE),
     ),
-    Need::new(Place::Target, "create", "", "events", None),
 ];
 
 /// Every workflow the engine runs, in the order help lists them.
