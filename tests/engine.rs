@@ -43,6 +43,23 @@ fn fleet() -> Fleet {
     Fleet { sim, state }
 }
 
+/// A fleet config of the simulated fleet whose kubeconfig `edit` changed (other users,
+/// unreachable servers), written beside it as `<name>.toml`.
+fn fleet_with_kubeconfig(f: &Fleet, name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let dir = f.sim.dir.path();
+    let text = std::fs::read_to_string(&f.sim.kubeconfig).unwrap();
+    let mut kubeconfig: Value = serde_yaml_ng::from_str(&text).unwrap();
+    edit(&mut kubeconfig);
+    let path = dir.join(format!("{name}.kubeconfig"));
+    std::fs::write(&path, serde_yaml_ng::to_string(&kubeconfig).unwrap()).unwrap();
+    let fleet_text = std::fs::read_to_string(&f.sim.fleet_file)
+        .unwrap()
+        .replace(f.sim.kubeconfig.to_str().unwrap(), path.to_str().unwrap());
+    let fleet_file = dir.join(format!("{name}.toml"));
+    std::fs::write(&fleet_file, fleet_text).unwrap();
+    fleet_file
+}
+
 fn step_states(run: &Value) -> Vec<&str> {
     array(&run["steps"], "steps")
         .iter()
@@ -1034,36 +1051,26 @@ fn a_run_id_is_never_a_path() {
 #[test]
 fn the_plan_refuses_what_the_user_may_not_do() {
     let f = fleet();
-    let dir = f.sim.dir.path();
     // The same fleet through the simulator's read-only users.
-    let text = std::fs::read_to_string(&f.sim.kubeconfig).unwrap();
-    let mut kubeconfig: Value = serde_yaml_ng::from_str(&text).unwrap();
-    let read_only: Vec<Value> = kubeconfig["contexts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let name = c["name"].as_str().unwrap();
-            serde_json::json!({
-                "name": format!("{name}-ro"),
-                "context": {"cluster": c["context"]["cluster"], "user": format!("{name}-readonly")},
+    let ro_fleet = fleet_with_kubeconfig(&f, "read-only", |kubeconfig| {
+        let read_only: Vec<Value> = kubeconfig["contexts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let name = c["name"].as_str().unwrap();
+                serde_json::json!({
+                    "name": format!("{name}-ro"),
+                    "context": {"cluster": c["context"]["cluster"], "user": format!("{name}-readonly")},
+                })
             })
-        })
-        .collect();
-    kubeconfig["contexts"]
-        .as_array_mut()
-        .unwrap()
-        .extend(read_only);
-    let ro_kubeconfig = dir.join("kubeconfig-read-only");
-    std::fs::write(
-        &ro_kubeconfig,
-        serde_yaml_ng::to_string(&kubeconfig).unwrap(),
-    )
-    .unwrap();
-    let mut fleet_text = std::fs::read_to_string(&f.sim.fleet_file).unwrap().replace(
-        f.sim.kubeconfig.to_str().unwrap(),
-        ro_kubeconfig.to_str().unwrap(),
-    );
+            .collect();
+        kubeconfig["contexts"]
+            .as_array_mut()
+            .unwrap()
+            .extend(read_only);
+    });
+    let mut fleet_text = std::fs::read_to_string(&ro_fleet).unwrap();
     for env in ["acme", "globex", "initech"] {
         for role in ["sc", "wc"] {
             fleet_text = fleet_text.replace(
@@ -1072,24 +1079,21 @@ fn the_plan_refuses_what_the_user_may_not_do() {
             );
         }
     }
-    let ro_fleet = dir.join("fleet-read-only.toml");
     std::fs::write(&ro_fleet, fleet_text).unwrap();
 
     let before = f.replicas("acme", "wc");
     let workers = format!("workers={}", before + 1);
     let run = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_ck8s-console"))
-            .arg("--config")
-            .arg(&ro_fleet)
-            .args(["run", "scale", "--env", "acme", "--cluster", "wc", &workers])
-            .args(extra)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", dir)
-            .env("CK8S_CONSOLE_STATE_DIR", &f.state)
-            .env("CK8S_CONSOLE_ACTOR", "read-only-tester")
-            .output()
-            .unwrap()
+        let scale = ["run", "scale", "--env", "acme", "--cluster", "wc", &workers];
+        common::console_command_on(
+            &ro_fleet,
+            &f.sim,
+            &f.state,
+            "read-only-tester",
+            &[&scale[..], extra].concat(),
+        )
+        .output()
+        .unwrap()
     };
     let plan = run(&["--plan", "-o", "json"]);
     assert_eq!(code(&plan), 3, "{}", show(&plan));
@@ -1130,36 +1134,22 @@ fn the_plan_refuses_what_the_user_may_not_do() {
 #[test]
 fn an_unreachable_api_is_a_failure_not_a_lock() {
     let f = fleet();
-    let dir = f.sim.dir.path();
     // The same fleet, with every API server at a port nothing listens on.
-    let text = std::fs::read_to_string(&f.sim.kubeconfig).unwrap();
-    let mut kubeconfig: Value = serde_yaml_ng::from_str(&text).unwrap();
-    for cluster in kubeconfig["clusters"].as_array_mut().unwrap() {
-        cluster["cluster"]["server"] = Value::from("https://127.0.0.1:1");
-    }
-    let down = dir.join("kubeconfig-down");
-    std::fs::write(&down, serde_yaml_ng::to_string(&kubeconfig).unwrap()).unwrap();
-    let fleet_text = std::fs::read_to_string(&f.sim.fleet_file)
-        .unwrap()
-        .replace(f.sim.kubeconfig.to_str().unwrap(), down.to_str().unwrap());
-    let fleet_file = dir.join("fleet-down.toml");
-    std::fs::write(&fleet_file, fleet_text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ck8s-console"))
-        .arg("--config")
-        .arg(&fleet_file)
-        .args([
-            "run",
-            "backup",
-            "--env",
-            "acme",
-            "--cluster",
-            "wc",
-            "--plan",
-        ])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("CK8S_CONSOLE_STATE_DIR", &f.state)
+    let down = fleet_with_kubeconfig(&f, "down", |kubeconfig| {
+        for cluster in kubeconfig["clusters"].as_array_mut().unwrap() {
+            cluster["cluster"]["server"] = Value::from("https://127.0.0.1:1");
+        }
+    });
+    let plan = [
+        "run",
+        "backup",
+        "--env",
+        "acme",
+        "--cluster",
+        "wc",
+        "--plan",
+    ];
+    let out = common::console_command_on(&down, &f.sim, &f.state, "tester", &plan)
         .output()
         .unwrap();
     assert_eq!(code(&out), 1, "{}", show(&out));

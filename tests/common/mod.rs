@@ -20,9 +20,20 @@ pub fn stderr(o: &Output) -> String {
 /// The console binary on `sim`'s fleet config with its own state dir and actor, and
 /// nothing inherited from the test's environment but `PATH`.
 pub fn console_command(sim: &Sim, state: &std::path::Path, actor: &str, args: &[&str]) -> Command {
+    console_command_on(&sim.fleet_file, sim, state, actor, args)
+}
+
+/// As [`console_command`], on another fleet config of `sim` (another user, say).
+pub fn console_command_on(
+    fleet_file: &std::path::Path,
+    sim: &Sim,
+    state: &std::path::Path,
+    actor: &str,
+    args: &[&str],
+) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ck8s-console"));
     cmd.arg("--config")
-        .arg(&sim.fleet_file)
+        .arg(fleet_file)
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
