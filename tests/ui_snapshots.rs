@@ -16,6 +16,7 @@ use ck8s_console::ui::render::{self, Ctx};
 use ck8s_console::ui::theme::Theme;
 use ck8s_console::ui::views::Views;
 use ck8s_fleet::engine::policy::{Decision, Finding};
+use ck8s_fleet::engine::workflows::WorkflowKind;
 use ck8s_fleet::engine::{Plan, audit, journal};
 use ck8s_fleet::state::health::{Source, SourceHealth};
 use ck8s_fleet::state::rows::*;
@@ -1518,4 +1519,100 @@ fn drawing_takes_no_lock_of_the_state() {
             "{pane:?}: the frame waited {waited:?} for the state's lock"
         );
     }
+}
+
+/// A drain outside the window, in trouble on every count: at 80x24 the verdict and its
+/// reasons come first, whole and wrapped, and whatever does not fit is a PgDn away with a
+/// sign saying so.
+#[test]
+fn a_plan_with_four_findings_lists_them_all_at_80x24() {
+    let mut s = Screen::new().at(Pane::Cluster, Some("globex"));
+    s.app.engine = true;
+    let node = [("node", "globex-wc-md-0-x7k2p".to_string())];
+    let _ = s
+        .app
+        .open_run_form(WorkflowKind::Drain, None, ClusterRole::Wc, &node);
+    let enter = crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Enter,
+        crossterm::event::KeyModifiers::NONE,
+    );
+    let effects = s.app.on_key(enter, &s.views);
+    let Some(Effect::PlanRun { id, request }) = effects.first().cloned() else {
+        panic!("Enter asks for a plan: {effects:?}");
+    };
+    let finding = |rule, message: &str| Finding {
+        rule,
+        message: message.into(),
+    };
+    let decision = Decision::NeedsOverride {
+        findings: vec![
+            finding(
+                "maintenance-window",
+                "Planned updates happen in the maintenance window, Wednesday 07:00-12:00 Europe/Stockholm; it is Saturday 11:15. Wait for it, or override.",
+            ),
+            finding(
+                "critical-alerts",
+                "2 critical alerts are firing (FalcoRuntimeEvent, VeleroBackupFailed); resolve them before draining globex-wc-md-0-x7k2p, or override.",
+            ),
+            finding(
+                "backup-freshness",
+                "The last good backup of globex-wc is 31 hours old, older than the 24 h the service promises; take one first, or override.",
+            ),
+            finding(
+                "one-node-at-a-time",
+                "globex-wc-md-0-abcde is already out of service (cordoned); nodes are replaced one at a time, so bring it back before draining globex-wc-md-0-x7k2p, or override.",
+            ),
+        ],
+    };
+    let checked: Vec<String> = [
+        "maintenance window: closed (Saturday 11:15 Europe/Stockholm)",
+        "alerts: 2 critical firing in globex-wc",
+        "backups: last good one 2026-11-27 04:12 UTC",
+        "error budget: left on every target",
+        "apps upgrade: none in progress",
+        "nodes out of service: globex-wc-md-0-abcde",
+        "cluster lock: free",
+        "permissions: all 3 the run needs are granted",
+    ]
+    .map(String::from)
+    .to_vec();
+    let plan = Plan::new(
+        request,
+        "drain globex-wc-md-0-x7k2p (cordon, evict its pods)".into(),
+        decision,
+        checked,
+    );
+    s.app.on_event(UiEvent::RunPlanned {
+        id,
+        result: Ok(plan),
+    });
+    let first = format!("{}", s.draw(80, 24).backend());
+    assert!(
+        first.contains("needs an override reason") && first.contains("maintenance-window"),
+        "the verdict and its first reason come first:\n{first}"
+    );
+    assert!(
+        first.contains("more line(s): PgDn"),
+        "what is below says so:\n{first}"
+    );
+    s.snap("run_form_four_findings");
+    // Page by page, every finding and the whole plan come into view.
+    let mut seen = first;
+    for _ in 0..6 {
+        s.code(crossterm::event::KeyCode::PageDown);
+        seen.push_str(&format!("{}", s.draw(80, 24).backend()));
+    }
+    for needed in [
+        "maintenance-window",
+        "critical-alerts",
+        "backup-freshness",
+        "one-node-at-a-time",
+        "permissions: all 3",
+    ] {
+        assert!(
+            seen.contains(needed),
+            "{needed} is reachable at 80x24:\n{seen}"
+        );
+    }
+    assert!(seen.contains("PgUp"), "{seen}");
 }

@@ -1012,6 +1012,12 @@ impl App {
 
     fn on_run_form_key(&mut self, ev: KeyEvent, key: Key) -> Vec<Effect> {
         let action = keymap::resolve(&[Context::RunForm], key).map(|s| s.action);
+        if let Some(a @ (Action::PageUp | Action::PageDown)) = action {
+            if let Some(Modal::Run(form)) = self.modals.last_mut() {
+                form.scroll_plan(a);
+            }
+            return Vec::new();
+        }
         if let Some(effects) = self.on_form_common(ev, action) {
             return effects;
         }

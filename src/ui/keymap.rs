@@ -616,6 +616,20 @@ pub static REGISTRY: &[ActionSpec] = &[
     .footer()
     .danger(Danger::Caution),
     spec("run-form.cancel", A::Close, &[K::Esc], C::RunForm, "cancel").footer(),
+    spec(
+        "run-form.plan-down",
+        A::PageDown,
+        &[K::PageDown],
+        C::RunForm,
+        "scroll the plan down",
+    ),
+    spec(
+        "run-form.plan-up",
+        A::PageUp,
+        &[K::PageUp],
+        C::RunForm,
+        "scroll the plan up",
+    ),
     // Confirmation.
     spec(
         "confirm.yes",

@@ -11,6 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::super::ctx::Ctx;
+use super::super::keymap::Action;
 use super::super::widgets::field::{Edited, TextField};
 use crate::config::ClusterRole;
 use crate::engine::policy::{self, Decision};
@@ -41,6 +42,8 @@ pub struct RunForm {
     pub stage: Stage,
     pub error: Option<String>,
     tried: bool,
+    /// Where the plan is scrolled to when it is longer than the form (at 80x24).
+    plan_scroll: super::Scroll,
 }
 
 /// What Enter asks for.
@@ -88,7 +91,13 @@ impl RunForm {
             stage: Stage::Editing,
             error: None,
             tried: false,
+            plan_scroll: super::Scroll::default(),
         }
+    }
+
+    /// PgUp/PgDn over a plan longer than the form.
+    pub fn scroll_plan(&mut self, action: Action) {
+        self.plan_scroll.apply(action);
     }
 
     /// What the field of parameter `name` holds, as typed.
@@ -277,10 +286,7 @@ impl RunForm {
             .collect();
         let reason_rows = if self.needs_reason() { 2 } else { 0 };
         let plan_h = bottom.saturating_sub(y + 1 + reason_rows);
-        f.render_widget(
-            Paragraph::new(lines),
-            Rect::new(inner.x, y, inner.width, plan_h),
-        );
+        self.draw_plan(f, lines, Rect::new(inner.x, y, inner.width, plan_h), ctx);
         y += plan_h;
         if self.needs_reason() && y < bottom {
             let reason_focus = focus == self.inputs.len() && !busy;
@@ -314,6 +320,30 @@ impl RunForm {
         }
     }
 
+    /// The plan in `area`; a plan longer than that scrolls (PgUp/PgDn), and its last row
+    /// says how much more there is, so nothing is cut without a sign.
+    fn draw_plan(&self, f: &mut Frame, lines: Vec<Line<'static>>, area: Rect, ctx: &Ctx<'_>) {
+        let height = area.height as usize;
+        if lines.len() <= height {
+            self.plan_scroll.fit(lines.len(), height);
+            f.render_widget(Paragraph::new(lines), area);
+            return;
+        }
+        // One row for the sign.
+        let rows = height.saturating_sub(1);
+        let total = lines.len();
+        let skip = self.plan_scroll.fit(total, rows);
+        let below = total.saturating_sub(skip + rows);
+        let sign = match (skip, below) {
+            (0, n) => format!(" ↓ {n} more line(s): PgDn"),
+            (n, 0) => format!(" ↑ {n} line(s) above: PgUp"),
+            (up, down) => format!(" ↑ {up} above, ↓ {down} more: PgUp/PgDn"),
+        };
+        let mut shown: Vec<Line> = lines.into_iter().skip(skip).take(rows).collect();
+        shown.push(Line::styled(sign, ctx.theme.s.hint));
+        f.render_widget(Paragraph::new(shown), area);
+    }
+
     fn plan_lines(&self, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         let s = &ctx.theme.s;
         let plan = match &self.stage {
@@ -336,16 +366,6 @@ impl RunForm {
             Span::styled(" Plan     ", s.muted),
             Span::styled(plan.change.clone(), s.text),
         ])];
-        lines.push(Line::from(vec![
-            Span::styled(" Steps    ", s.muted),
-            Span::raw(plan.steps.join(" → ")),
-        ]));
-        for c in &plan.checked {
-            lines.push(Line::from(vec![
-                Span::styled(" Checked  ", s.muted),
-                Span::raw(c.clone()),
-            ]));
-        }
         let (verdict, style) = match &plan.decision {
             Decision::Allow => ("allowed", s.ok),
             Decision::NeedsOverride { .. } => ("needs an override reason", s.warning),
@@ -364,6 +384,18 @@ impl RunForm {
             lines.push(Line::from(vec![
                 Span::styled(format!("   {} ", finding.rule), style),
                 Span::raw(finding.message.clone()),
+            ]));
+        }
+        // The verdict and every reason for it first: they decide what to do next, and on
+        // a small terminal what comes after them may need scrolling.
+        lines.push(Line::from(vec![
+            Span::styled(" Steps    ", s.muted),
+            Span::raw(plan.steps.join(" → ")),
+        ]));
+        for c in &plan.checked {
+            lines.push(Line::from(vec![
+                Span::styled(" Checked  ", s.muted),
+                Span::raw(c.clone()),
             ]));
         }
         lines
