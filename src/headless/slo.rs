@@ -194,10 +194,9 @@ impl Report for SloReportList {
                 None => Cell::new("-", Tone::Dim),
             };
             let (word, tone) = match r.status {
-                SloStatus::Page => ("page", Tone::Bad),
-                SloStatus::Ticket => ("ticket", Tone::Warn),
-                SloStatus::NoData => ("no data", Tone::Warn),
-                SloStatus::Ok => ("ok", Tone::Good),
+                SloStatus::Page => (SloStatus::Page.word(), Tone::Bad),
+                SloStatus::Ok => (SloStatus::Ok.word(), Tone::Good),
+                other => (other.word(), Tone::Warn),
             };
             table.row(vec![
                 Cell::from(item.env.as_str()),

@@ -309,15 +309,6 @@ fn alert_counts(state: &ClusterState) -> AlertCounts {
     counts
 }
 
-fn slo_rank(status: SloStatus) -> u8 {
-    match status {
-        SloStatus::Page => 3,
-        SloStatus::Ticket => 2,
-        SloStatus::NoData => 1,
-        SloStatus::Ok => 0,
-    }
-}
-
 fn slo_summary(state: &ClusterState) -> Option<SloSummary> {
     let least_budget = state.slo.iter().min_by(|a, b| {
         let left = |r: &crate::slo::SloReport| r.budget_left_fraction.unwrap_or(f64::INFINITY);
@@ -327,7 +318,7 @@ fn slo_summary(state: &ClusterState) -> Option<SloSummary> {
         .slo
         .iter()
         .map(|r| r.status)
-        .max_by_key(|s| slo_rank(*s))?;
+        .max_by_key(|s| SloStatus::rank(*s))?;
     Some(SloSummary {
         status: worst,
         target: least_budget.target.clone(),
@@ -417,6 +408,10 @@ fn judge(c: &mut ClusterStatus) {
             SloStatus::Ticket => add(
                 Health::Warning,
                 format!("SLO burn rate opens a ticket{left}"),
+            ),
+            SloStatus::BudgetSpent => add(
+                Health::Warning,
+                format!("SLO error budget spent on {}", slo.target),
             ),
             SloStatus::NoData => add(Health::Warning, "SLO probes report no data".to_owned()),
             SloStatus::Ok => {}
@@ -589,10 +584,9 @@ fn backup_cell(b: &BackupSummary) -> Cell {
 fn slo_cell(slo: Option<&SloSummary>) -> Cell {
     let Some(slo) = slo else { return dash() };
     let (word, tone) = match slo.status {
-        SloStatus::Page => ("page", Tone::Bad),
-        SloStatus::Ticket => ("ticket", Tone::Warn),
-        SloStatus::NoData => ("no data", Tone::Warn),
-        SloStatus::Ok => ("ok", Tone::Good),
+        SloStatus::Page => (SloStatus::Page.word(), Tone::Bad),
+        SloStatus::Ok => (SloStatus::Ok.word(), Tone::Good),
+        other => (other.word(), Tone::Warn),
     };
     let left = slo
         .budget_left_fraction

@@ -510,10 +510,37 @@ pub enum SloStatus {
     Page,
     /// A ticket alert fires, no page.
     Ticket,
+    /// No burn-rate alert fires, but the 30-day error budget is spent: the SLO is missed
+    /// for the window even if nothing burns fast now.
+    BudgetSpent,
     /// Nothing fires, but the last hour (or the whole 30-day window) has counted minutes and
     /// no sample: the prober or Prometheus is not reporting, so "ok" would be a guess.
     NoData,
     Ok,
+}
+
+impl SloStatus {
+    /// The word the console and every report use for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            SloStatus::Page => "page",
+            SloStatus::Ticket => "ticket",
+            SloStatus::BudgetSpent => "budget spent",
+            SloStatus::NoData => "no data",
+            SloStatus::Ok => "ok",
+        }
+    }
+
+    /// How bad, for picking the worst of several: page, ticket, budget spent, no data, ok.
+    pub fn rank(self) -> u8 {
+        match self {
+            SloStatus::Page => 4,
+            SloStatus::Ticket => 3,
+            SloStatus::BudgetSpent => 2,
+            SloStatus::NoData => 1,
+            SloStatus::Ok => 0,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -578,7 +605,7 @@ impl SloReport {
     /// without samples has no known budget, so it is not spent. The policy weighs this
     /// before a disruptive workflow, from the console's reports or read afresh.
     pub fn budget_spent(&self) -> bool {
-        self.budget_left_fraction.is_some() && self.budget_left_minutes <= 0.0
+        spent(self.budget_left_minutes, self.budget_left_fraction)
     }
 }
 
@@ -680,11 +707,21 @@ fn build_report(
         budget_left_minutes: budget.left,
         budget_left_fraction: budget.left_fraction,
         burn_rates,
-        status: status(&alerts, &minutes_30d, &timeline.last(end_minute, 60)),
+        status: status(
+            &alerts,
+            &budget,
+            &minutes_30d,
+            &timeline.last(end_minute, 60),
+        ),
         alerts,
         chart: chart(timeline, end_minute),
         exclusions: overlapping(exclusions, span_start, end),
     }
+}
+
+/// No error budget left; a budget without samples is unknown, not spent.
+fn spent(left_minutes: f64, left_fraction: Option<f64>) -> bool {
+    left_fraction.is_some() && left_minutes <= 0.0
 }
 
 /// The 30-day error budget in minutes.
@@ -719,13 +756,20 @@ fn burn_rates(timeline: &Timeline, end_minute: i64, slo_percent: f64) -> BurnRat
     rates
 }
 
-fn status(alerts: &[AlertState], window: &MinuteCounts, last_hour: &MinuteCounts) -> SloStatus {
+fn status(
+    alerts: &[AlertState],
+    budget: &Budget,
+    window: &MinuteCounts,
+    last_hour: &MinuteCounts,
+) -> SloStatus {
     let firing = |severity| alerts.iter().any(|a| a.severity == severity && a.firing);
     let silent = |c: &MinuteCounts| c.measured() == 0 && c.missing > 0;
     if firing(Severity::Page) {
         SloStatus::Page
     } else if firing(Severity::Ticket) {
         SloStatus::Ticket
+    } else if spent(budget.left, budget.left_fraction) {
+        SloStatus::BudgetSpent
     } else if window.measured() == 0 || silent(last_hour) {
         SloStatus::NoData
     } else {
@@ -1904,5 +1948,35 @@ mod tests {
             t("2025-12-10T23:00:00Z")
         );
         assert_eq!(january.start(), t("2025-12-10T23:00:00Z"));
+    }
+
+    #[test]
+    fn a_spent_budget_is_a_status_of_its_own() {
+        // 30 bad minutes three weeks ago: more than the 21.6-minute budget of 99.95 %, and
+        // too old for any burn-rate window to see.
+        let (probe, mut samples, ex, now) = fixture();
+        // Without the fixture's recent bad minute, which pages.
+        samples.values[(unix_minute(t("2026-03-31T11:57:00Z")) - samples.start_minute) as usize] =
+            Some(true);
+        let start = t("2026-03-10T08:00:00Z");
+        for m in 0..30 {
+            samples.values[(unix_minute(start) + m - samples.start_minute) as usize] = Some(false);
+        }
+        let r = report("acme-sc", &probe, &samples, &ex, now, STOCKHOLM);
+        assert!(r.alerts.iter().all(|a| !a.firing), "{:?}", r.alerts);
+        assert!(r.budget_left_minutes < 0.0);
+        assert_eq!(r.status, SloStatus::BudgetSpent);
+        assert!(r.budget_spent());
+        assert_eq!(r.status.word(), "budget spent");
+        assert_eq!(
+            serde_json::to_value(r.status).unwrap(),
+            serde_json::json!("budget_spent")
+        );
+        // With budget left and nothing burning, the same target is ok.
+        let (probe, mut samples, ex, now) = fixture();
+        samples.values[(unix_minute(t("2026-03-31T11:57:00Z")) - samples.start_minute) as usize] =
+            Some(true);
+        let r = report("acme-sc", &probe, &samples, &ex, now, STOCKHOLM);
+        assert_eq!(r.status, SloStatus::Ok);
     }
 }

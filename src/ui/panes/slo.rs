@@ -49,17 +49,16 @@ impl SloView {
 
 fn status_name(s: SloStatus) -> &'static str {
     match s {
+        // Shouted on screen: it is why someone was woken.
         SloStatus::Page => "PAGE",
-        SloStatus::Ticket => "ticket",
-        SloStatus::NoData => "no data",
-        SloStatus::Ok => "ok",
+        other => other.word(),
     }
 }
 
 fn status_style(s: SloStatus, theme: &Theme) -> Style {
     match s {
         SloStatus::Page => theme.s.critical,
-        SloStatus::Ticket => theme.s.warning,
+        SloStatus::Ticket | SloStatus::BudgetSpent => theme.s.warning,
         SloStatus::NoData => theme.s.stale,
         SloStatus::Ok => theme.s.ok,
     }
