@@ -543,3 +543,27 @@ fn a_kubeconfig_that_is_not_a_file_is_refused_not_read() {
     let errors = json["errors"].to_string();
     assert!(errors.contains("/dev/zero: not a regular file"), "{errors}");
 }
+
+/// An SLO whose query matches no series at all is not "no data" and exit 0: the report
+/// names the query (a wrong label or target, most likely) and is incomplete (exit 1).
+#[test]
+fn an_slo_query_that_matches_nothing_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fleet = std::fs::read_to_string(&sim().fleet_file).unwrap();
+    // Tables appended at the end belong to the last environment's workload cluster.
+    fleet
+        .push_str("\n[[environment.wc.probe]]\ntarget = \"no-such-target\"\nkind = \"external\"\n");
+    let fleet_file = dir.path().join("fleet.toml");
+    std::fs::write(&fleet_file, fleet).unwrap();
+    let (code, json) = report_with(&fleet_file, &["slo"]);
+    assert_eq!(code, 1, "{json:#}");
+    let errors = json["errors"].to_string();
+    assert!(
+        errors.contains("no series matched") && errors.contains("no-such-target"),
+        "{errors}"
+    );
+    assert!(
+        !items(&json).is_empty(),
+        "the other targets are still reported"
+    );
+}

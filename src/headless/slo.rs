@@ -99,6 +99,8 @@ pub(super) async fn build(selection: &Selection, options: &SloOptions, timeout: 
 
 /// The reports of one cluster's probes, one query set per probe so that each gets its own
 /// exclusions. Stops at the first failure (the rest would fail alike) and keeps what it has.
+/// A probe whose query matched no series at all is an error too: its report would say
+/// "no data" where the truth is more likely a wrong label or target.
 #[allow(clippy::too_many_arguments)]
 async fn cluster_reports(
     fleet: &config::Fleet,
@@ -109,7 +111,7 @@ async fn cluster_reports(
     at: DateTime<Utc>,
     timeout: Duration,
     deadline: tokio::time::Instant,
-) -> (Vec<SloItem>, Option<SourceError>) {
+) -> (Vec<SloItem>, Vec<SourceError>) {
     let fail = |error: String| SourceError {
         env: env.to_owned(),
         cluster: role,
@@ -117,12 +119,13 @@ async fn cluster_reports(
         error,
     };
     if probes.is_empty() {
-        return (Vec::new(), None);
+        return (Vec::new(), Vec::new());
     }
     let client = match prometheus::cluster_client(cluster, timeout).await {
         Ok(c) => c,
-        Err(e) => return (Vec::new(), Some(fail(e))),
+        Err(e) => return (Vec::new(), vec![fail(e)]),
     };
+    let mut errors = Vec::new();
     let name = format!("{env}-{role}");
     let tz = fleet.policy.timezone;
     let mut items = Vec::new();
@@ -138,19 +141,33 @@ async fn cluster_reports(
         );
         let reports = match tokio::time::timeout_at(deadline, query).await {
             Ok(Ok(reports)) => reports,
-            Ok(Err(e)) => return (items, Some(fail(e.to_string()))),
+            Ok(Err(e)) => {
+                errors.push(fail(e.to_string()));
+                return (items, errors);
+            }
             Err(_) => {
                 let waited = config::format_duration(timeout);
-                return (items, Some(fail(format!("no answer within {waited}"))));
+                errors.push(fail(format!("no answer within {waited}")));
+                return (items, errors);
             }
         };
+        for r in reports
+            .iter()
+            .filter(|r| r.minutes_30d.measured() == 0 && r.minutes_year.measured() == 0)
+        {
+            errors.push(fail(format!(
+                "no series matched {} in the report's span; check the cluster label and the \
+                 probe's target in the fleet config",
+                prometheus::probe_selector(Some(&name), &r.target)
+            )));
+        }
         items.extend(reports.into_iter().map(|report| SloItem {
             env: env.to_owned(),
             cluster: role,
             report,
         }));
     }
-    (items, None)
+    (items, errors)
 }
 
 impl Report for SloReportList {

@@ -893,7 +893,8 @@ fn quote(value: &str) -> String {
     out
 }
 
-fn probe_selector(cluster: Option<&str>, target: &str) -> String {
+/// The series the SLO of `target` is computed from: `probe_success{cluster=..,target=..}`.
+pub fn probe_selector(cluster: Option<&str>, target: &str) -> String {
     let mut matchers = Vec::with_capacity(2);
     if let Some(cluster) = cluster {
         matchers.push(format!("cluster={}", quote(cluster)));
