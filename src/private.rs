@@ -1,7 +1,7 @@
 //! The state dir holds run journals, the audit log and logs: who changed what in which
-//! customer's cluster. Only the user may read them: the state dir and the directories in
-//! it are 0700, the files 0600, whatever the login shell's umask, and a state dir left
-//! readable by an older version is tightened at start.
+//! customer's cluster. Only the user may read them: what the process creates is private
+//! (umask 077: directories 0700, files 0600) whatever the login shell's umask, and a state
+//! dir left readable by an older version loses the group's and others' rights at start.
 
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
