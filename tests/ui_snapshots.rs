@@ -1616,3 +1616,18 @@ fn a_plan_with_four_findings_lists_them_all_at_80x24() {
     }
     assert!(seen.contains("PgUp"), "{seen}");
 }
+
+/// At 60x15, the smallest usable size but three rows, the fleet table stays inside its
+/// frame: columns that do not fit are cut at the border, not drawn over it.
+#[test]
+fn a_narrow_table_never_draws_over_its_frame() {
+    let term = Screen::new().draw(60, 15);
+    let screen = format!("{}", term.backend());
+    for line in screen.lines().skip(3).take(10) {
+        let line = line.trim_matches('"');
+        assert!(
+            line.ends_with('│'),
+            "the frame's right edge is intact: {line:?}\n{screen}"
+        );
+    }
+}

@@ -160,6 +160,15 @@ pub fn layout(
     ColumnLayout { spans, narrow }
 }
 
+impl ColumnLayout {
+    /// Narrows or hides the columns that reach past `width`.
+    fn clip(&mut self, width: u16) {
+        for span in self.spans.iter_mut() {
+            *span = span.and_then(|(x, w)| (x < width).then(|| (x, w.min(width - x))));
+        }
+    }
+}
+
 /// Takes `excess` cells from the flexible columns in proportion to how far each is above
 /// its minimum, then from any column, never below a minimum.
 fn shrink(columns: &[Column], shown: &[bool], widths: &mut [u16], mut excess: u16) {
@@ -319,7 +328,10 @@ impl<'a> TableView<'a> {
                 &computed
             }
         };
-        let lay = layout(self.columns, content, area.width, self.sort.map(|s| s.0));
+        let mut lay = layout(self.columns, content, area.width, self.sort.map(|s| s.0));
+        // Columns that cannot be dropped may still not fit a very narrow terminal: cut
+        // them at the area's edge rather than draw over what lies beyond (the frame).
+        lay.clip(area.width);
         let mut y = area.y;
         if self.columns.iter().any(|c| !c.group.is_empty()) {
             self.render_groups(&lay, area.x, y, buf);
