@@ -196,6 +196,15 @@ pub async fn release_dead(
     if !dead {
         return Ok(false);
     }
+    delete_as_read(&api, &name, &lease)
+        .await
+        .map_err(kube_err)?;
+    Ok(true)
+}
+
+/// Deletes `lease` only if it is still the version that was read: whoever changed it in
+/// between (a renewal, a takeover) keeps it.
+async fn delete_as_read(api: &Api<Lease>, name: &str, lease: &Lease) -> Result<(), kube::Error> {
     let dp = DeleteParams {
         preconditions: Some(Preconditions {
             resource_version: lease.metadata.resource_version.clone(),
@@ -203,8 +212,7 @@ pub async fn release_dead(
         }),
         ..DeleteParams::default()
     };
-    api.delete(&name, &dp).await.map_err(kube_err)?;
-    Ok(true)
+    api.delete(name, &dp).await.map(drop)
 }
 
 /// Whether a holder identity is the lock of run `id` (driven by whichever process).
@@ -314,14 +322,7 @@ impl ClusterLock {
         if current_holder(&lease).is_some_and(|(h, _)| h != self.holder) {
             return;
         }
-        let dp = DeleteParams {
-            preconditions: Some(Preconditions {
-                resource_version: lease.metadata.resource_version.clone(),
-                uid: None,
-            }),
-            ..DeleteParams::default()
-        };
-        if let Err(e) = self.api.delete(&self.name, &dp).await {
+        if let Err(e) = delete_as_read(&self.api, &self.name, &lease).await {
             tracing::warn!(lease = %self.name, error = %e, "releasing the run lock failed; it lapses on its own");
         }
     }

@@ -225,20 +225,28 @@ async fn missing_permissions(
     target: &Target,
     checked: &mut Vec<String>,
 ) -> Vec<String> {
-    let mut missing = Vec::new();
-    let mut asked = 0;
-    for need in kind.needs() {
-        let (client, cluster) = match need.place {
-            workflows::Place::ServiceCluster => (&target.sc, format!("{}-sc", target.env)),
-            workflows::Place::Target => (&target.cluster, target.name()),
+    let needs: Vec<&workflows::Need> = kind.needs().collect();
+    // One review per need, all at once: the plan waits for the slowest, not the sum.
+    let answers = futures::future::join_all(needs.iter().map(|need| {
+        let client = match need.place {
+            workflows::Place::ServiceCluster => target.sc.clone(),
+            workflows::Place::Target => target.cluster.clone(),
         };
-        asked += 1;
+        crate::access::review(client, &need.rbac, need.namespace)
+    }))
+    .await;
+    let mut missing = Vec::new();
+    for (need, answer) in needs.iter().zip(answers) {
+        let cluster = match need.place {
+            workflows::Place::ServiceCluster => format!("{}-sc", target.env),
+            workflows::Place::Target => target.name(),
+        };
         let what = need.rbac.describe();
         let place = match need.namespace {
             Some(ns) => format!("{cluster} (namespace {ns})"),
             None => cluster,
         };
-        match crate::access::review(client.clone(), &need.rbac, need.namespace).await {
+        match answer {
             Permission::Allowed => {}
             Permission::Denied(reason) => missing.push(format!(
                 "You may not {what} in {place}{}; the run needs it. Ask for it in RBAC, or run \
@@ -256,8 +264,11 @@ async fn missing_permissions(
         }
     }
     checked.push(match missing.len() {
-        0 => format!("permissions: all {asked} the run needs are granted"),
-        n => format!("permissions: {n} of {asked} the run needs are missing"),
+        0 => format!("permissions: all {} the run needs are granted", needs.len()),
+        n => format!(
+            "permissions: {n} of {} the run needs are missing",
+            needs.len()
+        ),
     });
     missing
 }
@@ -348,10 +359,6 @@ impl Engine {
 
     pub fn actor(&self) -> &str {
         &self.actor
-    }
-
-    pub fn mode(&self) -> Mode {
-        self.mode
     }
 
     /// Refuses `what` when the engine is read-only.

@@ -25,7 +25,7 @@ pub const STEPS: &[&str] = &[
 /// What its steps change, for the plan's permission check.
 const NEEDS: &[super::Need] = &[
     super::Need::new(super::Place::Target, "patch", "", "nodes", None),
-    super::Need::new(super::Place::Target, "create", "", "pods/eviction", None),
+    super::Need::new(super::Place::Target, "create", "", "pods", None).subresource("eviction"),
 ];
 
 pub const PARAMS: &[(&str, &str, bool)] = &[

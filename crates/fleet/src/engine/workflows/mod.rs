@@ -93,37 +93,23 @@ impl Need {
         resource: &'static str,
         namespace: Option<&'static str>,
     ) -> Need {
-        let (resource, subresource) = split_subresource(resource);
         Need {
             place,
             rbac: Rbac {
                 verb,
                 group,
                 resource,
-                subresource,
+                subresource: "",
             },
             namespace,
         }
     }
-}
 
-/// `pods/eviction` as (`pods`, `eviction`).
-const fn split_subresource(resource: &'static str) -> (&'static str, &'static str) {
-    let bytes = resource.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'/' {
-            let (head, tail) = bytes.split_at(i);
-            let (_, sub) = tail.split_at(1);
-            // Both halves of a valid &str split at an ASCII byte are valid UTF-8.
-            return match (std::str::from_utf8(head), std::str::from_utf8(sub)) {
-                (Ok(h), Ok(t)) => (h, t),
-                _ => (resource, ""),
-            };
-        }
-        i += 1;
+    /// The same need on a subresource (`pods` + `eviction`).
+    pub const fn subresource(mut self, subresource: &'static str) -> Need {
+        self.rbac.subresource = subresource;
+        self
     }
-    (resource, "")
 }
 
 /// What every run needs whatever its workflow: its lock, a Lease in the service cluster.
