@@ -33,15 +33,15 @@ impl Filter {
                 let selector = words
                     .next()
                     .ok_or("`-l` needs a label selector, e.g. -l app=web")?;
-                terms.extend(label_terms(selector)?);
+                terms.push(label_term(selector)?);
             } else if let Some(selector) = word.strip_prefix("-l") {
-                terms.extend(label_terms(selector)?);
+                terms.push(label_term(selector)?);
             } else if let Some(pattern) = word.strip_prefix('~') {
                 terms.push(Term::Regex(regex(pattern)?));
             } else if word.len() > 2 && word.starts_with('/') && word.ends_with('/') {
                 terms.push(Term::Regex(regex(&word[1..word.len() - 1])?));
             } else if word.contains('=') {
-                terms.extend(label_terms(word)?);
+                terms.push(label_term(word)?);
             } else {
                 terms.push(Term::Text(word.to_lowercase()));
             }
@@ -97,11 +97,11 @@ fn regex(pattern: &str) -> Result<Regex, String> {
     })
 }
 
-fn label_terms(selector: &str) -> Result<Vec<Term>, String> {
+fn label_term(selector: &str) -> Result<Term, String> {
     // Rows here carry Kubernetes labels and alert labels alike, which need not be valid
     // Kubernetes labels (`instance=10.0.0.1:9100`): only the syntax is checked.
     LabelSelector::parse_any_labels(selector)
-        .map(|s| vec![Term::Labels(s)])
+        .map(Term::Labels)
         .map_err(|e| format!("label selector `{selector}`: {e}"))
 }
 

@@ -63,7 +63,6 @@ pub struct InputLine {
     /// The filter before editing began, restored by Esc.
     pub before: String,
     pub candidates: Vec<String>,
-    pub error: Option<String>,
 }
 
 impl InputLine {
@@ -73,7 +72,6 @@ impl InputLine {
             text: TextField::new(initial),
             before: initial.to_string(),
             candidates: Vec::new(),
-            error: None,
         }
     }
 
@@ -1176,7 +1174,6 @@ impl App {
                 let (line, candidates) = command::complete(input.value(), &vocab);
                 input.text = TextField::new(&line);
                 input.candidates = candidates;
-                input.error = None;
                 Vec::new()
             }
             _ => {
@@ -1188,7 +1185,6 @@ impl App {
                     return Vec::new();
                 }
                 if input.text.edit(ev) == Edited::Changed {
-                    input.error = None;
                     input.candidates.clear();
                     if input.kind == InputKind::Filter {
                         let text = input.value().to_string();

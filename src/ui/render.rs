@@ -398,13 +398,15 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_
             InputKind::Command => ":",
         };
         f.render_widget(Span::styled(prompt, s.key), Rect { width: 1, ..area });
-        let note = match (&input.error, input.candidates.is_empty()) {
-            (Some(e), _) => Line::styled(format!(" {e}"), s.input_error),
-            (None, false) => Line::styled(format!(" {}", input.candidates.join("  ")), s.muted),
-            (None, true) if input.kind == InputKind::Filter => {
+        // A command that fails closes the line and says why in the status line.
+        let note = match (input.candidates.is_empty(), input.kind) {
+            (false, _) => Line::styled(format!(" {}", input.candidates.join("  ")), s.muted),
+            (true, InputKind::Filter) => {
                 Line::styled(" Enter keeps · Esc restores · ~regex · app=web", s.muted)
             }
-            (None, true) => Line::styled(" Tab completes · Enter runs · Esc cancels", s.muted),
+            (true, InputKind::Command) => {
+                Line::styled(" Tab completes · Enter runs · Esc cancels", s.muted)
+            }
         };
         let text_w = (input.value().len() as u16 + 2)
             .max(20)
