@@ -17,6 +17,7 @@ use super::modals::help::{HelpModal, HelpView};
 use super::modals::pod::{PodDetails, PodModal, PodTab, PodTarget};
 use super::modals::run::{self, RunForm, Stage};
 use super::modals::silence::{SilenceForm, Submit};
+use super::nav::with_panes;
 pub use super::nav::{Availability, ListState, Pane, Scope};
 use super::panes::alerts::Grouping;
 use super::panes::pods::PodSort;
@@ -29,19 +30,35 @@ use crate::engine::workflows::WorkflowKind;
 use crate::engine::{Plan, RunRequest};
 use ck8s_model::alert::PostableSilence;
 
-/// The lists of the panes.
-#[derive(Debug, Clone, Default)]
-pub struct Lists {
-    pub fleet: ListState,
-    pub pods: ListState,
-    pub alerts: ListState,
-    pub silences: ListState,
-    pub nodes: ListState,
-    pub backups: ListState,
-    pub slo: ListState,
-    pub runs: ListState,
-    pub audit: ListState,
+/// `Lists`: one list per registered pane, named after its module, plus the two lists a
+/// pane can switch to (the silences in the alerts pane, the audit history in the runs
+/// pane).
+macro_rules! lists {
+    ($($pane:ident $module:ident: $view:ident, $title:literal, $reach:ident, $about:literal;)*) => {
+        #[derive(Debug, Clone, Default)]
+        pub struct Lists {
+            $(pub $module: ListState,)*
+            pub silences: ListState,
+            pub audit: ListState,
+        }
+
+        impl Lists {
+            /// The main list of `pane`.
+            fn of(&self, pane: Pane) -> &ListState {
+                match pane {
+                    $(Pane::$pane => &self.$module,)*
+                }
+            }
+
+            fn of_mut(&mut self, pane: Pane) -> &mut ListState {
+                match pane {
+                    $(Pane::$pane => &mut self.$module,)*
+                }
+            }
+        }
+    };
 }
+with_panes!(lists);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Location {
@@ -215,7 +232,7 @@ pub struct App {
     pub scope: Scope,
     history: Vec<Location>,
     pub lists: Lists,
-    filters: [String; 7],
+    filters: [String; Pane::ALL.len()],
     pub pod_sort: PodSort,
     pub grouping: Grouping,
     pub show_silences: bool,
@@ -285,31 +302,20 @@ impl App {
         self.list_mut(pane).selected = 0;
     }
 
+    /// The list `pane` shows now.
     pub fn list(&self, pane: Pane) -> &ListState {
         match pane {
-            Pane::Fleet => &self.lists.fleet,
-            Pane::Pods => &self.lists.pods,
             Pane::Alerts if self.show_silences => &self.lists.silences,
-            Pane::Alerts => &self.lists.alerts,
-            Pane::Cluster => &self.lists.nodes,
-            Pane::Backups => &self.lists.backups,
-            Pane::Slo => &self.lists.slo,
             Pane::Runs if self.show_audit => &self.lists.audit,
-            Pane::Runs => &self.lists.runs,
+            _ => self.lists.of(pane),
         }
     }
 
     pub fn list_mut(&mut self, pane: Pane) -> &mut ListState {
         match pane {
-            Pane::Fleet => &mut self.lists.fleet,
-            Pane::Pods => &mut self.lists.pods,
             Pane::Alerts if self.show_silences => &mut self.lists.silences,
-            Pane::Alerts => &mut self.lists.alerts,
-            Pane::Cluster => &mut self.lists.nodes,
-            Pane::Backups => &mut self.lists.backups,
-            Pane::Slo => &mut self.lists.slo,
             Pane::Runs if self.show_audit => &mut self.lists.audit,
-            Pane::Runs => &mut self.lists.runs,
+            _ => self.lists.of_mut(pane),
         }
     }
 
@@ -466,7 +472,7 @@ impl App {
             ];
         }
         let mut all = here.clone();
-        for s in keymap::REGISTRY {
+        for s in keymap::REGISTRY.iter() {
             if !all.contains(&s.context) {
                 all.push(s.context);
             }
@@ -613,7 +619,7 @@ impl App {
                 let role = self.scope_role();
                 self.open_run_form(WorkflowKind::Backup, None, role, &[])
             }
-            Action::DrainNode => match views.cluster.node(self.lists.nodes.selected) {
+            Action::DrainNode => match views.cluster.node(self.lists.cluster.selected) {
                 Some((role, node)) => {
                     let preset = [("node", node.to_string())];
                     self.open_run_form(WorkflowKind::Drain, None, role, &preset)
@@ -777,7 +783,7 @@ impl App {
         }
         self.env = env.map(String::from);
         self.lists.pods = ListState::default();
-        self.lists.nodes = ListState::default();
+        self.lists.cluster = ListState::default();
         self.lists.backups = ListState::default();
         self.lists.slo = ListState::default();
         match env {
@@ -813,7 +819,7 @@ impl App {
                 }
                 Vec::new()
             }
-            Pane::Cluster => match views.cluster.node(self.lists.nodes.selected) {
+            Pane::Cluster => match views.cluster.node(self.lists.cluster.selected) {
                 Some((role, node)) => {
                     let node = node.to_string();
                     let effects = self.go(Pane::Pods, None);
@@ -1630,7 +1636,7 @@ mod tests {
     #[test]
     fn the_registry_says_which_actions_need_the_engine_and_ask_first() {
         let a = app();
-        for spec in keymap::REGISTRY {
+        for spec in keymap::REGISTRY.iter() {
             let engine_action = matches!(
                 spec.action,
                 Action::CancelRun

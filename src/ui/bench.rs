@@ -170,7 +170,7 @@ mod tests {
                 app.env = Some("big".into());
                 let mut index = super::super::panes::pods::PodsIndex::default();
                 let start = Instant::now();
-                index.refresh(&mut app, &state, Instant::now());
+                index.update(&mut app, &state, Instant::now());
                 start.elapsed()
             })
             .collect();

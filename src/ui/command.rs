@@ -2,7 +2,9 @@
 //! `:sort restarts`, `:theme light`. Any unique prefix of a command works (`:po wc`), and
 //! Tab completes commands and their arguments.
 
-use super::nav::{Pane, PodColumn, Scope};
+use std::sync::LazyLock;
+
+use super::nav::{Pane, PodColumn, Reach, Scope, with_panes};
 use crate::config::ClusterRole;
 use crate::engine::workflows::WorkflowKind;
 
@@ -33,8 +35,8 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Args {
     None,
-    /// Environment names and sc/wc/both, in any order.
-    Place,
+    /// A pane; for one that is scoped, environment names and sc/wc/both, in any order.
+    Pane(Pane),
     Env,
     Column,
     Theme,
@@ -43,18 +45,32 @@ enum Args {
     Workflow,
 }
 
-const COMMANDS: &[(&str, Args, &str)] = &[
-    ("fleet", Args::None, "fleet overview"),
-    ("pods", Args::Place, "pods [env] [sc|wc|both]"),
-    ("alerts", Args::Place, "alerts [env] [sc|wc|both]"),
-    (
-        "cluster",
-        Args::Place,
-        "nodes, Cluster API and events [env] [sc|wc|both]",
-    ),
-    ("backups", Args::Place, "backups [env] [sc|wc|both]"),
-    ("slo", Args::Place, "SLO [env] [sc|wc|both]"),
-    ("runs", Args::None, "workflow runs and audit"),
+/// Every command: one per registered pane, then the others.
+static COMMANDS: LazyLock<Vec<(&str, Args, &str)>> =
+    LazyLock::new(|| PANE_COMMANDS.iter().chain(OTHERS).copied().collect());
+
+/// `PANE_COMMANDS`: a registered pane's command is its module's name
+/// (`nav::with_panes!`).
+macro_rules! pane_commands {
+    ($($pane:ident $module:ident: $view:ident, $title:literal, $reach:ident, $about:literal;)*) => {
+        const PANE_COMMANDS: [(&str, Args, &str); Pane::ALL.len()] = [$(
+            (stringify!($module), Args::Pane(Pane::$pane), usage!($reach, $about)),
+        )*];
+    };
+}
+
+/// What a pane's command takes, after what it shows.
+macro_rules! usage {
+    (Fleet, $about:literal) => {
+        $about
+    };
+    ($reach:ident, $about:literal) => {
+        concat!($about, " [env] [sc|wc|both]")
+    };
+}
+with_panes!(pane_commands);
+
+const OTHERS: &[(&str, Args, &str)] = &[
     (
         "scale",
         Args::Workflow,
@@ -108,20 +124,14 @@ pub fn parse(line: &str, vocab: &Vocabulary<'_>) -> Result<Command, String> {
     match args {
         Args::None if !rest.is_empty() => Err(format!(":{name} takes no arguments")),
         Args::None => Ok(match name {
-            "fleet" => go(Pane::Fleet, None, None),
-            "runs" => go(Pane::Runs, None, None),
             "silences" => Command::Silences,
             "help" => Command::Help,
             _ => Command::Quit,
         }),
-        Args::Place => {
-            let pane = match name {
-                "pods" => Pane::Pods,
-                "alerts" => Pane::Alerts,
-                "cluster" => Pane::Cluster,
-                "backups" => Pane::Backups,
-                _ => Pane::Slo,
-            };
+        Args::Pane(pane) if pane.reach() == Reach::Fleet && !rest.is_empty() => {
+            Err(format!(":{name} takes no arguments"))
+        }
+        Args::Pane(pane) => {
             let (mut env, mut scope) = (None, None);
             for word in rest {
                 if let Some(s) = Scope::parse(word) {
@@ -247,7 +257,8 @@ pub fn complete(line: &str, vocab: &Vocabulary<'_>) -> (String, Vec<String>) {
         COMMANDS.iter().map(|c| c.0.to_string()).collect()
     } else {
         match find_command(done[0]).map(|c| c.1) {
-            Ok(Args::Place | Args::Workflow) => vocab
+            Ok(Args::Pane(pane)) if !pane.scoped() => Vec::new(),
+            Ok(Args::Pane(_) | Args::Workflow) => vocab
                 .envs
                 .iter()
                 .cloned()
@@ -318,6 +329,42 @@ mod tests {
             vec!["acme".into(), "globex".into(), "initech".into()],
             vec!["dark".into(), "light".into()],
         )
+    }
+
+    /// The registration of a pane (`nav::with_panes!`) is all it takes for its command.
+    #[test]
+    fn every_registered_pane_has_its_command() {
+        let (envs, themes) = vocab();
+        let v = Vocabulary {
+            envs: &envs,
+            themes: &themes,
+        };
+        for pane in Pane::ALL {
+            let (name, ..) = *COMMANDS
+                .iter()
+                .find(|c| c.1 == Args::Pane(pane))
+                .expect("a command per pane");
+            let go = Command::Go {
+                pane,
+                env: None,
+                scope: None,
+            };
+            assert_eq!(parse(name, &v), Ok(go), ":{name}");
+            let scoped = parse(&format!("{name} acme wc"), &v);
+            if pane.scoped() {
+                assert_eq!(
+                    scoped,
+                    Ok(Command::Go {
+                        pane,
+                        env: Some("acme".into()),
+                        scope: Some(Scope::Wc)
+                    })
+                );
+            } else {
+                assert_eq!(scoped, Err(format!(":{name} takes no arguments")));
+                assert!(complete(&format!("{name} "), &v).1.is_empty());
+            }
+        }
     }
 
     #[test]

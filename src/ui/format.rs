@@ -171,8 +171,28 @@ pub fn wrap_spans(
     lines
 }
 
+/// `30000` as `30 000`, the way people read pod counts.
+pub fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_group_thousands() {
+        assert_eq!(super::count(30000), "30 000");
+        assert_eq!(super::count(999), "999");
+        assert_eq!(super::count(1_234_567), "1 234 567");
+    }
+
     use super::*;
 
     #[test]

@@ -6,7 +6,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::nav::{Move, Pane};
+use std::sync::LazyLock;
+
+use super::nav::{Move, Pane, with_panes};
 use crate::engine::workflows::WorkflowKind;
 
 /// What a key asks for. Actions that need a target act on the selection of the pane.
@@ -344,8 +346,29 @@ const fn spec(
     ActionSpec::new(id, action, keys, context, label)
 }
 
-/// Every action, by context. The order is the order of help and footer.
-pub static REGISTRY: &[ActionSpec] = &[
+/// Every action, by context, in the order of help and footer: the actions below, then
+/// one number key per registered pane.
+pub static REGISTRY: LazyLock<Vec<ActionSpec>> =
+    LazyLock::new(|| ACTIONS.iter().chain(&PANE_KEYS).copied().collect());
+
+/// `PANE_KEYS`: the number key of each registered pane (`nav::with_panes!`).
+macro_rules! pane_keys {
+    ($($pane:ident $module:ident: $view:ident, $title:literal, $reach:ident, $about:literal;)*) => {
+        const PANE_KEYS: [ActionSpec; Pane::ALL.len()] = [$(
+            spec(
+                concat!("global.", stringify!($module)),
+                A::Go(Pane::$pane),
+                &[K::Char(Pane::$pane.digit())],
+                C::Global,
+                $about,
+            ),
+        )*];
+    };
+}
+with_panes!(pane_keys);
+
+/// The actions other than going to a pane.
+static ACTIONS: &[ActionSpec] = &[
     // Fleet overview.
     spec(
         "fleet.open",
@@ -759,55 +782,6 @@ pub static REGISTRY: &[ActionSpec] = &[
         C::Global,
         "previous pane",
     ),
-    spec(
-        "global.fleet",
-        A::Go(Pane::Fleet),
-        &[K::Char('1')],
-        C::Global,
-        "fleet overview",
-    ),
-    spec(
-        "global.pods",
-        A::Go(Pane::Pods),
-        &[K::Char('2')],
-        C::Global,
-        "pods",
-    ),
-    spec(
-        "global.alerts",
-        A::Go(Pane::Alerts),
-        &[K::Char('3')],
-        C::Global,
-        "alerts",
-    ),
-    spec(
-        "global.cluster",
-        A::Go(Pane::Cluster),
-        &[K::Char('4')],
-        C::Global,
-        "cluster: nodes, Cluster API, events",
-    ),
-    spec(
-        "global.backups",
-        A::Go(Pane::Backups),
-        &[K::Char('5')],
-        C::Global,
-        "backups",
-    ),
-    spec(
-        "global.slo",
-        A::Go(Pane::Slo),
-        &[K::Char('6')],
-        C::Global,
-        "SLO",
-    ),
-    spec(
-        "global.runs",
-        A::Go(Pane::Runs),
-        &[K::Char('7')],
-        C::Global,
-        "runs and audit",
-    ),
 ];
 
 /// The first action bound to `key` in the first of `contexts` that binds it.
@@ -858,7 +832,7 @@ mod tests {
     fn ids_are_unique_and_keys_do_not_clash_within_a_context() {
         let mut ids = HashSet::new();
         let mut keys = HashSet::new();
-        for s in REGISTRY {
+        for s in REGISTRY.iter() {
             assert!(ids.insert(s.id), "duplicate id {}", s.id);
             for k in s.keys {
                 assert!(
@@ -868,6 +842,17 @@ mod tests {
                     s.context
                 );
             }
+        }
+    }
+
+    /// The registration of a pane (`nav::with_panes!`) is all it takes for its number
+    /// key, which is its place in the tab strip.
+    #[test]
+    fn every_registered_pane_has_its_number_key() {
+        for (i, pane) in Pane::ALL.into_iter().enumerate() {
+            let digit = char::from_digit(i as u32 + 1, 10).expect("nine panes at most");
+            let spec = resolve(&[Context::Global], Key::Char(digit)).expect("a key per pane");
+            assert_eq!(spec.action, Action::Go(pane), "{digit}");
         }
     }
 
@@ -890,7 +875,7 @@ mod tests {
 
     #[test]
     fn every_mutating_action_is_marked_and_confirms_or_has_a_form() {
-        for s in REGISTRY {
+        for s in REGISTRY.iter() {
             if matches!(s.action, Action::Expire | Action::CancelRun) {
                 assert!(s.danger > Danger::Safe && s.confirm, "{}", s.id);
             }

@@ -7,48 +7,98 @@ use std::cell::Cell;
 
 use crate::config::ClusterRole;
 
-/// The panes, in tab order. Number keys follow this order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Pane {
+/// The registration of the panes, in tab order: number keys follow it.
+///
+/// One line per pane:
+/// - its `Pane` variant;
+/// - its module under `panes/`, which is also its `:` command, the field that holds its
+///   data in `Views` and its list in `app::Lists`;
+/// - the type of that data in the module, a `panes::PaneView`;
+/// - its title;
+/// - its [`Reach`];
+/// - what it shows, for help (`:help`, `?`).
+///
+/// Adding a pane is a file under `panes/` and a line here. Each user of the list passes
+/// the name of a macro that receives it (`pane_enum` below, `views::views`, `app::lists`,
+/// `keymap::pane_keys`, `command::pane_commands`), so the list is written once and every
+/// place that must know all the panes is generated from it.
+macro_rules! with_panes {
+    ($then:ident) => {
+        $then! {
+            Fleet   fleet:   FleetView,   "Fleet",   Fleet, "fleet overview";
+            Pods    pods:    PodsIndex,   "Pods",    Env,   "pods";
+            Alerts  alerts:  AlertsView,  "Alerts",  Any,   "alerts";
+            Cluster cluster: ClusterView, "Cluster", Env,   "cluster: nodes, Cluster API, events";
+            Backups backups: BackupsView, "Backups", Env,   "backups";
+            Slo     slo:     SloView,     "SLO",     Env,   "SLO";
+            Runs    runs:    RunsView,    "Runs",    Fleet, "runs and audit";
+        }
+    };
+}
+pub(crate) use with_panes;
+
+/// Where a pane looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The whole fleet, never one environment's clusters (the overview, the runs).
     Fleet,
-    Pods,
-    Alerts,
-    Cluster,
-    Backups,
-    Slo,
-    Runs,
+    /// One environment or the whole fleet, in the clusters of the scope (the alerts).
+    Any,
+    /// One environment, in the clusters of the scope.
+    Env,
 }
 
-impl Pane {
-    pub const ALL: [Pane; 7] = [
-        Pane::Fleet,
-        Pane::Pods,
-        Pane::Alerts,
-        Pane::Cluster,
-        Pane::Backups,
-        Pane::Slo,
-        Pane::Runs,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Fleet => "Fleet",
-            Pane::Pods => "Pods",
-            Pane::Alerts => "Alerts",
-            Pane::Cluster => "Cluster",
-            Pane::Backups => "Backups",
-            Pane::Slo => "SLO",
-            Pane::Runs => "Runs",
+/// The `Pane` enum and what is known of a pane without its data.
+macro_rules! pane_enum {
+    ($($pane:ident $module:ident: $view:ident, $title:literal, $reach:ident, $about:literal;)*) => {
+        /// The panes, in tab order. Number keys follow this order.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Pane {
+            $($pane,)*
         }
+
+        impl Pane {
+            pub const ALL: [Pane; [$($title),*].len()] = [$(Pane::$pane),*];
+
+            pub fn title(self) -> &'static str {
+                match self {
+                    $(Pane::$pane => $title,)*
+                }
+            }
+
+            pub const fn reach(self) -> Reach {
+                match self {
+                    $(Pane::$pane => Reach::$reach,)*
+                }
+            }
+        }
+    };
+}
+with_panes!(pane_enum);
+
+// Number keys reach the panes: nine at most.
+const _: () = assert!(Pane::ALL.len() <= 9);
+
+impl Pane {
+    /// Its place in the tab order, from 0.
+    pub const fn index(self) -> usize {
+        self as usize
     }
 
-    pub fn index(self) -> usize {
-        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    /// Its number key.
+    pub const fn digit(self) -> char {
+        (b'1' + self as u8) as char
     }
 
     /// Panes that show one environment; the others also work fleet-wide.
     pub fn needs_env(self) -> bool {
-        matches!(self, Pane::Pods | Pane::Cluster | Pane::Backups | Pane::Slo)
+        self.reach() == Reach::Env
+    }
+
+    /// Whether it shows the clusters of the scope (sc, wc or both), so its title says
+    /// which.
+    pub fn scoped(self) -> bool {
+        self.reach() != Reach::Fleet
     }
 }
 

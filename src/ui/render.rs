@@ -11,8 +11,9 @@ use ratatui::widgets::{Block, BorderType, Paragraph};
 
 use super::app::{App, Availability, InputKind, Level, Modal, Pane, Scope};
 pub use super::ctx::Ctx;
+use super::format;
 use super::keymap;
-use super::panes::{self, alerts, backups, cluster, fleet, pods, runs, slo};
+use super::panes;
 use super::views::Views;
 use super::widgets::table::{Align, put_line};
 
@@ -62,7 +63,7 @@ pub fn draw(f: &mut Frame, app: &App, views: &Views, ctx: &Ctx<'_>) {
 
 fn accent_of<'a>(app: &App, views: &'a Views) -> Option<&'a str> {
     let env = app.env.as_deref()?;
-    views.accents.get(env).map(String::as_str)
+    views.fleet.accents.get(env).map(String::as_str)
 }
 
 fn draw_bar(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_>) {
@@ -83,12 +84,8 @@ fn draw_bar(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_>) 
     }
     if app.pane != Pane::Fleet {
         crumbs.push(sep());
-        let mut pane = app.pane.title().to_string();
-        if app.pane == Pane::Alerts && app.show_silences {
-            pane = "Silences".into();
-        }
-        crumbs.push(Span::styled(pane, s.bar));
-        if app.env.is_some() && app.pane != Pane::Runs {
+        crumbs.push(Span::styled(views.title(app), s.bar));
+        if app.env.is_some() && app.pane.scoped() {
             crumbs.push(Span::styled(
                 format!(" ({})", app.scope.label()),
                 s.bar_muted,
@@ -185,124 +182,20 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
 /// The pane's title: where, and with which filter; and its summary on the right.
 fn titles(app: &App, views: &Views, width: u16, ctx: &Ctx<'_>) -> (Line<'static>, Line<'static>) {
     let s = &ctx.theme.s;
-    let mut left = vec![Span::styled(
-        format!(
-            " {} ",
-            if app.pane == Pane::Alerts && app.show_silences {
-                "Silences"
-            } else {
-                app.pane.title()
-            }
-        ),
-        s.title,
-    )];
-    match (&app.env, app.pane) {
-        (_, Pane::Fleet | Pane::Runs) => {}
-        (Some(env), _) => left.push(Span::styled(
-            format!("{env} · {} ", app.scope.label()),
+    let mut left = vec![Span::styled(format!(" {} ", views.title(app)), s.title)];
+    if app.pane.scoped() {
+        let place = app.env.as_deref().unwrap_or("whole fleet");
+        left.push(Span::styled(
+            format!("{place} · {} ", app.scope.label()),
             s.muted,
-        )),
-        (None, _) => left.push(Span::styled(
-            format!("whole fleet · {} ", app.scope.label()),
-            s.muted,
-        )),
+        ));
     }
     let filter = app.filter();
     if !filter.is_empty() {
         left.push(Span::styled(format!("/{filter} "), s.key));
     }
-    let right: Vec<Span<'static>> = match app.pane {
-        Pane::Fleet => {
-            let n = views.fleet.len();
-            vec![Span::styled(
-                format!(" {n} environment{} ", if n == 1 { "" } else { "s" }),
-                s.muted,
-            )]
-        }
-        Pane::Pods => {
-            let (shown, total) = (views.pods.len(), views.pods.total());
-            let sort = app.pod_sort;
-            let what = if filter.is_empty() || shown == total {
-                format!(" {} pods", count(total))
-            } else {
-                format!(" {} of {} pods", count(shown), count(total))
-            };
-            vec![
-                Span::styled(what, s.text),
-                Span::styled(
-                    format!(
-                        " · by {} {} ",
-                        sort.column.name(),
-                        if sort.descending { "▼" } else { "▲" }
-                    ),
-                    s.muted,
-                ),
-            ]
-        }
-        Pane::Alerts if app.show_silences => {
-            vec![Span::styled(
-                format!(" {} silences ", views.alerts.silences_len()),
-                s.muted,
-            )]
-        }
-        Pane::Alerts => {
-            let mut v = vec![Span::raw(" ")];
-            v.extend(alerts::title_counts(&views.alerts, ctx));
-            if views.alerts.hidden_always_firing > 0 && width >= 100 {
-                v.push(Span::styled(
-                    format!(" · {} watchdog hidden", views.alerts.hidden_always_firing),
-                    s.muted,
-                ));
-            }
-            v.push(Span::raw(" "));
-            v
-        }
-        Pane::Backups => {
-            let mut v = vec![Span::raw(" ")];
-            for c in &views.backups.clusters {
-                let st = c.assessment.status;
-                let style = match st {
-                    crate::backup::Status::Ok => s.ok,
-                    crate::backup::Status::Warning => s.warning,
-                    crate::backup::Status::Critical => s.critical,
-                };
-                v.push(Span::styled(format!("{} ", c.role), s.muted));
-                v.push(Span::styled(format!("{} ", st.as_str()), style));
-            }
-            v
-        }
-        Pane::Slo => {
-            let pages = views
-                .slo
-                .reports
-                .iter()
-                .filter(|(_, r)| r.status == crate::slo::SloStatus::Page)
-                .count();
-            let mut v = vec![Span::styled(
-                format!(" {} targets ", views.slo.reports.len()),
-                s.muted,
-            )];
-            if pages > 0 {
-                v.push(Span::styled(format!("· {pages} paging "), s.critical));
-            }
-            v
-        }
-        Pane::Cluster | Pane::Runs => Vec::new(),
-    };
+    let right = views.pane(app.pane).summary(app, width, ctx);
     (Line::from(left), Line::from(right).right_aligned())
-}
-
-/// `30000` as `30 000`, the way people read pod counts.
-pub fn count(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(' ');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn draw_pane(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_>) {
@@ -317,21 +210,9 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_>)
     if inner.height == 0 {
         return;
     }
-    let empty = match app.pane {
-        Pane::Pods => views.pods.total() == 0,
-        Pane::Alerts => views.alerts.is_empty(),
-        Pane::Cluster => views.cluster.nodes.is_empty(),
-        Pane::Backups => views.backups.backups.is_empty(),
-        Pane::Slo => views.slo.reports.is_empty(),
-        Pane::Fleet | Pane::Runs => false,
-    };
-    let mut notes = panes::health_lines(&views.sources, ctx, empty);
-    let filter_error = match app.pane {
-        Pane::Pods => views.pods.filter_error.clone(),
-        Pane::Alerts => views.alerts.filter_error.clone(),
-        _ => None,
-    };
-    if let Some(e) = filter_error {
+    let pane = views.pane(app.pane);
+    let mut notes = panes::health_lines(&views.sources, ctx, !pane.has_data());
+    if let Some(e) = pane.filter_error() {
         notes.insert(0, Line::styled(format!("filter: {e}"), ctx.theme.s.error));
     }
     // Stale data stays on screen under its notes; at most a third of the pane for them.
@@ -360,20 +241,16 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_>)
         height: inner.height - shown as u16,
         ..inner
     };
-    match app.pane {
-        Pane::Fleet => fleet::render(f, content, app, &views.fleet, views.environments, ctx),
-        Pane::Pods => pods::render(f, content, app, &views.pods, ctx),
-        Pane::Alerts => alerts::render(f, content, app, &views.alerts, ctx),
-        Pane::Cluster => cluster::render(f, content, app, &views.cluster, ctx),
-        Pane::Backups => backups::render(f, content, app, &views.backups, ctx),
-        Pane::Slo => slo::render(f, content, app, &views.slo, ctx),
-        Pane::Runs => runs::render(f, content, app, ctx),
-    }
+    pane.render(f, content, app, ctx);
     // Where the selection is, on the bottom border, when the list is longer than the pane.
     let list = app.list(app.pane);
-    if app.pane != Pane::Runs && list.page() > 0 && list.len > list.page() {
+    if pane.shows_position() && list.page() > 0 && list.len > list.page() {
         let pos = Line::styled(
-            format!(" {}/{} ", count(list.selected + 1), count(list.len)),
+            format!(
+                " {}/{} ",
+                format::count(list.selected + 1),
+                format::count(list.len)
+            ),
             ctx.theme.s.muted,
         );
         let w = pos.width() as u16;
@@ -497,15 +374,5 @@ fn footer_label(spec: &keymap::ActionSpec) -> &'static str {
         "cluster.node-pods" => "node's pods",
         "alerts.group" => "group",
         _ => spec.label,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn counts_group_thousands() {
-        assert_eq!(super::count(30000), "30 000");
-        assert_eq!(super::count(999), "999");
-        assert_eq!(super::count(1_234_567), "1 234 567");
     }
 }

@@ -1,18 +1,22 @@
 //! Alerts: both clusters' Alertmanagers (or the whole fleet's) merged by fingerprint,
 //! grouped by alert name or severity and coloured by severity; and the silences.
 
+use std::time::Instant;
+
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::super::app::{App, Scope};
+use super::super::app::{App, Modal, Pane, Scope};
 use super::super::ctx::Ctx;
 use super::super::filter::Filter;
 use super::super::format;
 use super::super::widgets::table::{Column, TableRow, TableView, cell, scroll, styled};
+use super::{Now, PaneView};
 use crate::config::ClusterRole;
 use crate::state::FleetState;
+use crate::state::health::Source;
 use ck8s_model::alert::{AlertState, MergedAlert, Severity, Silence, SilenceState, merge_alerts};
 
 /// Alerts that fire all the time on purpose (dead man's switches); listing them on
@@ -77,12 +81,12 @@ pub struct AlertsView {
 }
 
 impl AlertsView {
-    pub fn refresh(&mut self, app: &App, state: &FleetState) {
+    fn update(&mut self, app: &App, state: &FleetState) {
         let key = Key {
             generation: state.changes.generation(),
             env: app.env.clone(),
             scope: app.scope,
-            filter: app.filter_of(super::super::app::Pane::Alerts).to_string(),
+            filter: app.filter_of(Pane::Alerts).to_string(),
             grouping: app.grouping,
         };
         if self.key.as_ref() == Some(&key) {
@@ -271,7 +275,58 @@ const SILENCE_COLUMNS: [Column; 7] = [
     Column::new("COMMENT", 10, 80).flex().priority(1),
 ];
 
-pub fn render(f: &mut Frame, area: Rect, app: &App, view: &AlertsView, ctx: &Ctx<'_>) {
+impl PaneView for AlertsView {
+    fn sources(&self, _: ClusterRole) -> &'static [Source] {
+        &[Source::Alertmanager]
+    }
+
+    fn refresh(&mut self, app: &mut App, state: &FleetState, _: Now) -> Option<Instant> {
+        self.update(app, state);
+        app.lists.alerts.set_len(self.len());
+        app.lists.silences.set_len(self.silences_len());
+        if let Some(Modal::Alert(m)) = app.modals.last_mut() {
+            m.remember(self.by_fingerprint(&m.fingerprint));
+        }
+        None
+    }
+
+    fn has_data(&self) -> bool {
+        !self.is_empty()
+    }
+
+    fn filter_error(&self) -> Option<&str> {
+        self.filter_error.as_deref()
+    }
+
+    fn title(&self, app: &App) -> Option<&'static str> {
+        app.show_silences.then_some("Silences")
+    }
+
+    fn summary(&self, app: &App, width: u16, ctx: &Ctx<'_>) -> Vec<Span<'static>> {
+        if app.show_silences {
+            return vec![Span::styled(
+                format!(" {} silences ", self.silences_len()),
+                ctx.theme.s.muted,
+            )];
+        }
+        let mut v = vec![Span::raw(" ")];
+        v.extend(title_counts(self, ctx));
+        if self.hidden_always_firing > 0 && width >= 100 {
+            v.push(Span::styled(
+                format!(" · {} watchdog hidden", self.hidden_always_firing),
+                ctx.theme.s.muted,
+            ));
+        }
+        v.push(Span::raw(" "));
+        v
+    }
+
+    fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
+        render(f, area, app, self, ctx);
+    }
+}
+
+fn render(f: &mut Frame, area: Rect, app: &App, view: &AlertsView, ctx: &Ctx<'_>) {
     if app.show_silences {
         render_silences(f, area, app, view, ctx);
     } else {

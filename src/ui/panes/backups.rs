@@ -2,6 +2,8 @@
 //! window and the number kept, then the Velero backups, schedules and storage
 //! locations, and the Harbor and OpenSearch backup jobs of the service cluster.
 
+use std::time::Instant;
+
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -16,10 +18,11 @@ use super::super::widgets::share;
 use super::super::widgets::table::{
     Align, Column, TableRow, cell, put_line, render_window, styled,
 };
-use super::EnvKey;
+use super::{EnvKey, Now, PaneView};
 use crate::backup::{self, BackupAssessment, JobState, Status};
 use crate::config::ClusterRole;
 use crate::state::FleetState;
+use crate::state::health::Source;
 use crate::state::rows::{BackupRow, ScheduleRow, StorageLocationRow};
 
 #[derive(Debug, Clone)]
@@ -40,7 +43,7 @@ pub struct BackupsView {
 }
 
 impl BackupsView {
-    pub fn refresh(&mut self, app: &App, state: &FleetState, now: DateTime<Utc>) {
+    fn update(&mut self, app: &App, state: &FleetState, now: DateTime<Utc>) {
         // The verdict depends on the clock: re-judge at least every minute.
         let minute = now.timestamp() / 60;
         let Some((key, env, filter)) =
@@ -309,7 +312,60 @@ fn inventory(c: &ClusterBackups, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     out
 }
 
-pub fn render(f: &mut Frame, area: Rect, app: &App, view: &BackupsView, ctx: &Ctx<'_>) {
+impl PaneView for BackupsView {
+    fn sources(&self, role: ClusterRole) -> &'static [Source] {
+        match role {
+            // The service cluster's own backups also include the CronJobs that back up
+            // Harbor and OpenSearch.
+            ClusterRole::Sc => &[
+                Source::Kubernetes,
+                Source::Backups,
+                Source::Schedules,
+                Source::BackupStorageLocations,
+                Source::CronJobs,
+                Source::Jobs,
+            ],
+            ClusterRole::Wc => &[
+                Source::Kubernetes,
+                Source::Backups,
+                Source::Schedules,
+                Source::BackupStorageLocations,
+            ],
+        }
+    }
+
+    fn refresh(&mut self, app: &mut App, state: &FleetState, now: Now) -> Option<Instant> {
+        self.update(app, state, now.wall);
+        app.lists.backups.set_len(self.backups.len());
+        None
+    }
+
+    fn has_data(&self) -> bool {
+        !self.backups.is_empty()
+    }
+
+    fn summary(&self, _: &App, _: u16, ctx: &Ctx<'_>) -> Vec<Span<'static>> {
+        let s = &ctx.theme.s;
+        let mut v = vec![Span::raw(" ")];
+        for c in &self.clusters {
+            let st = c.assessment.status;
+            let style = match st {
+                Status::Ok => s.ok,
+                Status::Warning => s.warning,
+                Status::Critical => s.critical,
+            };
+            v.push(Span::styled(format!("{} ", c.role), s.muted));
+            v.push(Span::styled(format!("{} ", st.as_str()), style));
+        }
+        v
+    }
+
+    fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
+        render(f, area, app, self, ctx);
+    }
+}
+
+fn render(f: &mut Frame, area: Rect, app: &App, view: &BackupsView, ctx: &Ctx<'_>) {
     let theme = ctx.theme;
     let width = area.width as usize;
     let mut verdicts: Vec<Line> = Vec::new();

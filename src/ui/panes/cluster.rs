@@ -2,6 +2,8 @@
 //! use), the control plane and Cluster API (KubeadmControlPlane and MachineDeployment
 //! replicas and versions, machines by phase) and recent warning events.
 
+use std::time::Instant;
+
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -16,9 +18,10 @@ use super::super::widgets::share;
 use super::super::widgets::table::{
     Align, Column, TableRow, TableView, cell, measure, put_line, render_window, styled,
 };
-use super::EnvKey;
+use super::{EnvKey, Now, PaneView};
 use crate::config::ClusterRole;
 use crate::state::FleetState;
+use crate::state::health::Source;
 use crate::state::rows::{EventRow, MachineRow, MachineSetRow, NodeRow, Usage};
 
 #[derive(Debug, Clone)]
@@ -54,7 +57,7 @@ pub struct ClusterView {
 const EVENTS: usize = 50;
 
 impl ClusterView {
-    pub fn refresh(&mut self, app: &App, state: &FleetState) {
+    fn update(&mut self, app: &App, state: &FleetState) {
         let Some((key, env, filter)) =
             EnvKey::changed(self.key.as_ref(), app, state, Pane::Cluster, ())
         else {
@@ -307,7 +310,45 @@ fn heading(f: &mut Frame, area: Rect, title: &str, note: String, theme: &Theme) 
     );
 }
 
-pub fn render(f: &mut Frame, area: Rect, app: &App, view: &ClusterView, ctx: &Ctx<'_>) {
+impl PaneView for ClusterView {
+    fn sources(&self, role: ClusterRole) -> &'static [Source] {
+        match role {
+            // Cluster API objects of both clusters live in the service cluster.
+            ClusterRole::Sc => &[
+                Source::Kubernetes,
+                Source::Nodes,
+                Source::CapiClusters,
+                Source::ControlPlanes,
+                Source::MachineDeployments,
+                Source::Machines,
+                Source::Events,
+                Source::Metrics,
+            ],
+            ClusterRole::Wc => &[
+                Source::Kubernetes,
+                Source::Nodes,
+                Source::Events,
+                Source::Metrics,
+            ],
+        }
+    }
+
+    fn refresh(&mut self, app: &mut App, state: &FleetState, _: Now) -> Option<Instant> {
+        self.update(app, state);
+        app.lists.cluster.set_len(self.nodes.len());
+        None
+    }
+
+    fn has_data(&self) -> bool {
+        !self.nodes.is_empty()
+    }
+
+    fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
+        render(f, area, app, self, ctx);
+    }
+}
+
+fn render(f: &mut Frame, area: Rect, app: &App, view: &ClusterView, ctx: &Ctx<'_>) {
     let theme = ctx.theme;
     let skip = usize::from(app.scope != Scope::Both);
     // Nodes get what they need up to half the pane, the Cluster API its rows, and the
@@ -382,7 +423,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, view: &ClusterView, ctx: &Ct
             f.buffer_mut(),
             columns,
             all,
-            &app.lists.nodes,
+            &app.lists.cluster,
             theme,
         );
     }

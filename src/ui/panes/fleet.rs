@@ -1,7 +1,8 @@
 //! The fleet overview: one row per environment with its two clusters side by side, and
 //! the selected environment's story underneath.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -10,12 +11,13 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::super::app::App;
+use super::super::app::{App, Pane};
 use super::super::ctx::Ctx;
 use super::super::filter::Filter;
 use super::super::format;
 use super::super::theme::Theme;
 use super::super::widgets::table::{Column, TableRow, cell, render_window, styled};
+use super::{Now, PaneView};
 use crate::backup;
 use crate::config::{ClusterRole, Policy};
 pub use crate::state::Api;
@@ -153,8 +155,56 @@ pub fn summarize_env(env: &EnvHandle, policy: &Policy, now: DateTime<Utc>) -> Fl
     }
 }
 
+/// The overview's data: the environments that match the filter, and what every pane
+/// needs of the fleet (the accents, and the environments' names for Enter and `:`).
+#[derive(Debug, Default)]
+pub struct FleetView {
+    /// The state's generation, the filter, and the minute (ages and verdicts move with it).
+    key: Option<(u64, String, i64)>,
+    pub rows: Vec<FleetRow>,
+    /// How many environments the fleet has, whatever the filter.
+    pub environments: usize,
+    /// The accent colour of each environment that has one.
+    pub accents: HashMap<String, String>,
+}
+
+impl PaneView for FleetView {
+    fn refresh(&mut self, app: &mut App, state: &FleetState, now: Now) -> Option<Instant> {
+        let key = (
+            state.changes.generation(),
+            app.filter_of(Pane::Fleet).to_string(),
+            now.wall.timestamp() / 60,
+        );
+        if self.key.as_ref() != Some(&key) {
+            self.rows = rows(state, &key.1, now.wall);
+            self.environments = state.envs.len();
+            self.accents = state
+                .envs
+                .iter()
+                .filter_map(|e| Some((e.name.clone(), e.accent.clone()?)))
+                .collect();
+            self.key = Some(key);
+            app.fleet_names = self.rows.iter().map(|r| r.env.clone()).collect();
+        }
+        app.lists.fleet.set_len(self.rows.len());
+        None
+    }
+
+    fn summary(&self, _: &App, _: u16, ctx: &Ctx<'_>) -> Vec<Span<'static>> {
+        let n = self.rows.len();
+        vec![Span::styled(
+            format!(" {n} environment{} ", if n == 1 { "" } else { "s" }),
+            ctx.theme.s.muted,
+        )]
+    }
+
+    fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
+        render(f, area, app, &self.rows, self.environments, ctx);
+    }
+}
+
 /// The rows of the environments matching `filter` (by name).
-pub fn rows(state: &FleetState, filter: &str, now: DateTime<Utc>) -> Vec<FleetRow> {
+fn rows(state: &FleetState, filter: &str, now: DateTime<Utc>) -> Vec<FleetRow> {
     let filter = Filter::parse(filter).unwrap_or_default();
     state
         .envs
@@ -349,7 +399,7 @@ fn row_cells(
 
 /// Draws the overview of `rows`, out of the fleet's `environments` (the rest are
 /// filtered out).
-pub fn render(
+fn render(
     f: &mut Frame,
     area: Rect,
     app: &App,

@@ -1,4 +1,5 @@
-//! One module per pane: the data it copies out of the state, and how it draws.
+//! One module per pane: the data it copies out of the state, and how it draws. Each
+//! pane's data is a [`PaneView`]; `nav::with_panes!` registers it.
 
 pub mod alerts;
 pub mod backups;
@@ -9,7 +10,11 @@ pub mod runs;
 pub mod slo;
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::app::{App, Pane, Scope};
@@ -59,44 +64,58 @@ impl<E: PartialEq> EnvKey<E> {
     }
 }
 
-/// The sources a pane's data comes from, per cluster.
-pub fn sources(pane: Pane, role: ClusterRole) -> &'static [Source] {
-    match (pane, role) {
-        (Pane::Pods, _) => &[Source::Kubernetes, Source::Pods, Source::Metrics],
-        (Pane::Alerts, _) => &[Source::Alertmanager],
-        (Pane::Cluster, ClusterRole::Sc) => &[
-            Source::Kubernetes,
-            Source::Nodes,
-            Source::CapiClusters,
-            Source::ControlPlanes,
-            Source::MachineDeployments,
-            Source::Machines,
-            Source::Events,
-            Source::Metrics,
-        ],
-        (Pane::Cluster, ClusterRole::Wc) => &[
-            Source::Kubernetes,
-            Source::Nodes,
-            Source::Events,
-            Source::Metrics,
-        ],
-        (Pane::Backups, ClusterRole::Sc) => &[
-            Source::Kubernetes,
-            Source::Backups,
-            Source::Schedules,
-            Source::BackupStorageLocations,
-            Source::CronJobs,
-            Source::Jobs,
-        ],
-        (Pane::Backups, ClusterRole::Wc) => &[
-            Source::Kubernetes,
-            Source::Backups,
-            Source::Schedules,
-            Source::BackupStorageLocations,
-        ],
-        (Pane::Slo, _) => &[Source::Slo],
-        (Pane::Fleet | Pane::Runs, _) => &[],
+/// A pane: the data it copies out of the state before a frame, and how it draws that
+/// data. Drawing works from `&self` and `&App` only, and takes no lock.
+pub trait PaneView: std::fmt::Debug {
+    /// The sources its data comes from, in a cluster of `role`; the pane notes those that
+    /// are not fresh above its data.
+    fn sources(&self, role: ClusterRole) -> &'static [Source] {
+        let _ = role;
+        &[]
     }
+
+    /// Recopies the data if what it depends on changed (see [`EnvKey`]), and sets the
+    /// length of the pane's lists. Returns when to refresh again if changed data was held
+    /// back to coalesce a burst.
+    fn refresh(&mut self, app: &mut App, state: &FleetState, now: Now) -> Option<Instant>;
+
+    /// Whether it has something to show, whatever the filter. Until it has, the sources
+    /// still loading are noted too.
+    fn has_data(&self) -> bool {
+        true
+    }
+
+    /// Why the pane's filter could not be applied.
+    fn filter_error(&self) -> Option<&str> {
+        None
+    }
+
+    /// Its title when not the registered one (the alerts pane showing silences).
+    fn title(&self, app: &App) -> Option<&'static str> {
+        let _ = app;
+        None
+    }
+
+    /// The summary at the right of its title.
+    fn summary(&self, app: &App, width: u16, ctx: &Ctx<'_>) -> Vec<Span<'static>> {
+        let _ = (app, width, ctx);
+        Vec::new()
+    }
+
+    /// Whether its list's position (`12/340`) shows on the bottom border.
+    fn shows_position(&self) -> bool {
+        true
+    }
+
+    fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>);
+}
+
+/// The two clocks of a refresh: the wall clock the data is judged by, and the monotonic
+/// one that paces coalescing.
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    pub wall: DateTime<Utc>,
+    pub clock: Instant,
 }
 
 /// `globex-wc pods: stale since 12:03:04 (3m) — connection refused`.
@@ -140,23 +159,29 @@ pub struct SourceNote {
     pub health: SourceHealth,
 }
 
-/// The sources of `pane` (in `env`, or fleet-wide for the alerts) that are not fresh.
+/// The sources of `view`, the data of `pane`, that are not fresh: in `env`, or in every
+/// environment when none is open and the pane works fleet-wide.
 pub fn source_notes(
     state: &FleetState,
     pane: Pane,
+    view: &dyn PaneView,
     env: Option<&str>,
     scope: Scope,
 ) -> Vec<SourceNote> {
     let envs: Vec<_> = match env {
         Some(name) => state.env(name).into_iter().cloned().collect(),
-        None if pane == Pane::Alerts => state.envs.clone(),
+        None if !pane.needs_env() => state.envs.clone(),
         None => Vec::new(),
     };
     let mut out = Vec::new();
     for env in &envs {
         for role in scope.roles() {
+            let sources = view.sources(*role);
+            if sources.is_empty() {
+                continue; // no lock to take
+            }
             let s = env.cluster(*role).read();
-            for source in sources(pane, *role) {
+            for source in sources {
                 match s.health.get(source) {
                     Some(h) if !h.is_ok() => out.push(SourceNote {
                         cluster: format!("{}-{role}", env.name),

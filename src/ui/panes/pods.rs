@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 
 use super::super::app::{App, Pane, Scope};
 use super::super::ctx::Ctx;
@@ -24,8 +24,10 @@ use super::super::format;
 use super::super::modals::pod::PodTarget;
 use super::super::theme::Theme;
 use super::super::widgets::table::{Column, TableRow, TableView, cell, styled};
+use super::{Now, PaneView};
 use crate::config::ClusterRole;
 use crate::state::FleetState;
+use crate::state::health::Source;
 use crate::state::rows::{PodPhase, PodRow};
 
 /// The shortest time between two copies of changing pod data.
@@ -103,7 +105,7 @@ impl PodsIndex {
             .map(|e| (e.role, e.pod.namespace.to_string(), e.pod.name.to_string()))
     }
 
-    pub fn refresh(&mut self, app: &mut App, state: &FleetState, now: Instant) -> Work {
+    pub fn update(&mut self, app: &mut App, state: &FleetState, now: Instant) -> Work {
         let mut work = Work::default();
         let Some(env) = app.env.clone() else {
             if self.env.is_some() {
@@ -315,7 +317,51 @@ fn cells<'a>(e: &'a PodEntry, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'a>
     ]
 }
 
-pub fn render(f: &mut Frame, area: Rect, app: &App, index: &PodsIndex, ctx: &Ctx<'_>) {
+impl PaneView for PodsIndex {
+    fn sources(&self, _: ClusterRole) -> &'static [Source] {
+        &[Source::Kubernetes, Source::Pods, Source::Metrics]
+    }
+
+    fn refresh(&mut self, app: &mut App, state: &FleetState, now: Now) -> Option<Instant> {
+        self.update(app, state, now.clock).due
+    }
+
+    fn has_data(&self) -> bool {
+        self.total() > 0
+    }
+
+    fn filter_error(&self) -> Option<&str> {
+        self.filter_error.as_deref()
+    }
+
+    fn summary(&self, app: &App, _: u16, ctx: &Ctx<'_>) -> Vec<Span<'static>> {
+        let s = &ctx.theme.s;
+        let (shown, total) = (self.len(), self.total());
+        let sort = app.pod_sort;
+        let what = if app.filter().is_empty() || shown == total {
+            format!(" {} pods", format::count(total))
+        } else {
+            format!(" {} of {} pods", format::count(shown), format::count(total))
+        };
+        vec![
+            Span::styled(what, s.text),
+            Span::styled(
+                format!(
+                    " · by {} {} ",
+                    sort.column.name(),
+                    if sort.descending { "▼" } else { "▲" }
+                ),
+                s.muted,
+            ),
+        ]
+    }
+
+    fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
+        render(f, area, app, self, ctx);
+    }
+}
+
+fn render(f: &mut Frame, area: Rect, app: &App, index: &PodsIndex, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
     if index.is_empty() {
         let msg = if index.total() == 0 {
@@ -414,7 +460,7 @@ mod tests {
         app.env = Some("globex".into());
         let mut index = PodsIndex::default();
         let t0 = Instant::now();
-        let w = index.refresh(&mut app, &state, t0);
+        let w = index.update(&mut app, &state, t0);
         assert!(w.rebuilt && w.resorted && w.refiltered);
         assert_eq!(
             names(&index),
@@ -425,22 +471,22 @@ mod tests {
             column: PodColumn::Restarts,
             descending: true,
         };
-        let w = index.refresh(&mut app, &state, t0);
+        let w = index.update(&mut app, &state, t0);
         assert!(!w.rebuilt && w.resorted);
         assert_eq!(names(&index)[0], "payments-worker-1");
 
         app.set_filter(Pane::Pods, "pay");
-        index.refresh(&mut app, &state, t0);
+        index.update(&mut app, &state, t0);
         assert_eq!(names(&index), ["payments-worker-1", "payments-1"]);
         app.set_filter(Pane::Pods, "payments-w");
-        let w = index.refresh(&mut app, &state, t0);
+        let w = index.update(&mut app, &state, t0);
         assert!(w.refiltered && !w.resorted);
         assert_eq!(names(&index), ["payments-worker-1"]);
         app.set_filter(Pane::Pods, "app=web");
-        index.refresh(&mut app, &state, t0);
+        index.update(&mut app, &state, t0);
         assert_eq!(names(&index), ["web-1"]);
         app.set_filter(Pane::Pods, "~(");
-        index.refresh(&mut app, &state, t0);
+        index.update(&mut app, &state, t0);
         assert!(index.filter_error.is_some());
         assert_eq!(names(&index), ["web-1"], "the last good result stays");
         assert_eq!(app.lists.pods.len, 1);
@@ -454,17 +500,17 @@ mod tests {
         app.scope = Scope::Wc;
         let mut index = PodsIndex::default();
         let t0 = Instant::now();
-        index.refresh(&mut app, &state, t0);
+        index.update(&mut app, &state, t0);
         assert_eq!(index.total(), 3);
         let wc = state.env("globex").unwrap().wc.clone();
         wc.update(|s| {
             let p = pod("staging", "web-2", "Pending", 0, "web");
             s.pods.upsert((p.namespace.clone(), p.name.clone()), p);
         });
-        let w = index.refresh(&mut app, &state, t0 + Duration::from_millis(10));
+        let w = index.update(&mut app, &state, t0 + Duration::from_millis(10));
         assert!(!w.rebuilt);
         assert_eq!(w.due, Some(t0 + REBUILD_EVERY));
-        let w = index.refresh(&mut app, &state, t0 + REBUILD_EVERY);
+        let w = index.update(&mut app, &state, t0 + REBUILD_EVERY);
         assert!(w.rebuilt);
         assert_eq!(index.total(), 4);
     }
@@ -476,13 +522,13 @@ mod tests {
         app.env = Some("globex".into());
         let mut index = PodsIndex::default();
         let t0 = Instant::now();
-        index.refresh(&mut app, &state, t0);
+        index.update(&mut app, &state, t0);
         app.lists.pods.selected = 3; // web-1
         app.pod_sort = PodSort {
             column: PodColumn::Name,
             descending: true,
         };
-        index.refresh(&mut app, &state, t0);
+        index.update(&mut app, &state, t0);
         assert_eq!(
             index
                 .entry(app.lists.pods.selected)

@@ -2,6 +2,8 @@
 //! scripts'), the selected run's steps with their log, and the audit history. The data
 //! is re-read from the journals by a task when a run changes; this only draws it.
 
+use std::time::Instant;
+
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -15,7 +17,9 @@ use super::super::theme::Theme;
 use super::super::widgets::table::{
     Align, Column, TableRow, cell, put_line, render_window, styled,
 };
+use super::{Now, PaneView};
 use crate::engine::journal::{Outcome, RunSummary, StepState};
+use crate::state::FleetState;
 
 const COLUMNS: [Column; 7] = [
     Column::new("STARTED", 5, 11),
@@ -75,7 +79,27 @@ fn run_cells<'a>(run: &'a RunSummary, local: bool, ctx: &Ctx<'_>) -> Vec<Line<'a
     ]
 }
 
-pub fn render(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
+/// The runs come from the journals, which a task re-reads into the console's state when
+/// a run changes (`App::runs`), so the pane keeps no copy of its own.
+#[derive(Debug, Default)]
+pub struct RunsView;
+
+impl PaneView for RunsView {
+    fn refresh(&mut self, _: &mut App, _: &FleetState, _: Now) -> Option<Instant> {
+        None
+    }
+
+    /// The list shares the pane with the selected run's details.
+    fn shows_position(&self) -> bool {
+        false
+    }
+
+    fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
+        render(f, area, app, ctx);
+    }
+}
+
+fn render(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
     let mut y = area.y;
     for e in app.runs.errors.iter().take(2) {

@@ -2,6 +2,8 @@
 //! error budget left in minutes, burn rates with the page and ticket alert pairs, and
 //! the selected target's last 30 days with excluded intervals.
 
+use std::time::Instant;
+
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -14,11 +16,12 @@ use super::super::format;
 use super::super::theme::Theme;
 use super::super::widgets::chart::AvailabilityChart;
 use super::super::widgets::table::{Align, Column, TableRow, TableView, cell, put_line, styled};
-use super::EnvKey;
 use super::fleet::budget_style;
+use super::{EnvKey, Now, PaneView};
 use crate::config::ClusterRole;
 use crate::slo::{self, SloReport, SloStatus};
 use crate::state::FleetState;
+use crate::state::health::Source;
 
 #[derive(Debug, Default)]
 pub struct SloView {
@@ -27,7 +30,7 @@ pub struct SloView {
 }
 
 impl SloView {
-    pub fn refresh(&mut self, app: &App, state: &FleetState) {
+    fn update(&mut self, app: &App, state: &FleetState) {
         let Some((key, env, filter)) =
             EnvKey::changed(self.key.as_ref(), app, state, Pane::Slo, ())
         else {
@@ -152,7 +155,44 @@ fn cells(role: ClusterRole, r: &SloReport, theme: &Theme) -> Vec<Line<'static>> 
     ]
 }
 
-pub fn render(f: &mut Frame, area: Rect, app: &App, view: &SloView, ctx: &Ctx<'_>) {
+impl PaneView for SloView {
+    fn sources(&self, _: ClusterRole) -> &'static [Source] {
+        &[Source::Slo]
+    }
+
+    fn refresh(&mut self, app: &mut App, state: &FleetState, _: Now) -> Option<Instant> {
+        self.update(app, state);
+        app.lists.slo.set_len(self.reports.len());
+        None
+    }
+
+    fn has_data(&self) -> bool {
+        !self.reports.is_empty()
+    }
+
+    fn summary(&self, _: &App, _: u16, ctx: &Ctx<'_>) -> Vec<Span<'static>> {
+        let s = &ctx.theme.s;
+        let pages = self
+            .reports
+            .iter()
+            .filter(|(_, r)| r.status == SloStatus::Page)
+            .count();
+        let mut v = vec![Span::styled(
+            format!(" {} targets ", self.reports.len()),
+            s.muted,
+        )];
+        if pages > 0 {
+            v.push(Span::styled(format!("· {pages} paging "), s.critical));
+        }
+        v
+    }
+
+    fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
+        render(f, area, app, self, ctx);
+    }
+}
+
+fn render(f: &mut Frame, area: Rect, app: &App, view: &SloView, ctx: &Ctx<'_>) {
     let theme = ctx.theme;
     if view.reports.is_empty() {
         f.render_widget(
