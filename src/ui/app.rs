@@ -611,34 +611,10 @@ impl App {
                 self.grouping = self.grouping.next();
                 Vec::new()
             }
-            Action::ScaleWorkers => {
-                let role = self.scope_role();
-                self.open_run_form(WorkflowKind::Scale, None, role, &[])
-            }
-            Action::BackupNow => {
-                let role = self.scope_role();
-                self.open_run_form(WorkflowKind::Backup, None, role, &[])
-            }
-            Action::DrainNode => match views.cluster.node(self.lists.cluster.selected) {
-                Some((role, node)) => {
-                    let preset = [("node", node.to_string())];
-                    self.open_run_form(WorkflowKind::Drain, None, role, &preset)
-                }
-                None => {
-                    self.flash(Level::Info, "no node selected");
-                    Vec::new()
-                }
-            },
-            Action::RestoreBackup => match views.backups.backups.get(self.lists.backups.selected) {
-                Some((role, backup)) => {
-                    let preset = [("backup", backup.name.to_string())];
-                    self.open_run_form(WorkflowKind::Restore, None, *role, &preset)
-                }
-                None => {
-                    self.flash(Level::Info, "no backup selected");
-                    Vec::new()
-                }
-            },
+            action @ (Action::ScaleWorkers
+            | Action::BackupNow
+            | Action::DrainNode
+            | Action::RestoreBackup) => self.open_workflow(action, views),
             Action::ToggleAudit => {
                 self.show_audit = !self.show_audit;
                 Vec::new()
@@ -992,6 +968,32 @@ impl App {
             Scope::Sc => ClusterRole::Sc,
             Scope::Wc | Scope::Both => ClusterRole::Wc,
         }
+    }
+
+    /// Opens the form of the workflow `action` starts, preset with the selected target
+    /// for the workflows that act on one.
+    fn open_workflow(&mut self, action: Action, views: &Views) -> Vec<Effect> {
+        let Some(kind) = action.workflow() else {
+            return Vec::new();
+        };
+        let (role, preset) = match action {
+            Action::DrainNode => match views.cluster.node(self.lists.cluster.selected) {
+                Some((role, node)) => (role, vec![("node", node.to_string())]),
+                None => {
+                    self.flash(Level::Info, "no node selected");
+                    return Vec::new();
+                }
+            },
+            Action::RestoreBackup => match views.backups.backups.get(self.lists.backups.selected) {
+                Some((role, backup)) => (*role, vec![("backup", backup.name.to_string())]),
+                None => {
+                    self.flash(Level::Info, "no backup selected");
+                    return Vec::new();
+                }
+            },
+            _ => (self.scope_role(), Vec::new()),
+        };
+        self.open_run_form(kind, None, role, &preset)
     }
 
     pub fn open_run_form(

@@ -74,6 +74,18 @@ impl Action {
             _ => return None,
         })
     }
+
+    /// The workflow whose form this action opens: the one pairing of keys and workflows,
+    /// which the state machine follows and `:` commands are gated by.
+    pub fn workflow(self) -> Option<WorkflowKind> {
+        Some(match self {
+            Action::ScaleWorkers => WorkflowKind::Scale,
+            Action::BackupNow => WorkflowKind::Backup,
+            Action::DrainNode => WorkflowKind::Drain,
+            Action::RestoreBackup => WorkflowKind::Restore,
+            _ => return None,
+        })
+    }
 }
 
 /// Where an action's keys apply.
@@ -228,16 +240,9 @@ static WORKFLOW_BY_NAME: ActionSpec = ActionSpec::new(
 /// workflow passes the same gate as the key; a workflow without a key passes as
 /// [`WORKFLOW_BY_NAME`].
 pub fn workflow_spec(kind: WorkflowKind) -> &'static ActionSpec {
-    let keyed = [
-        (WorkflowKind::Scale, Action::ScaleWorkers),
-        (WorkflowKind::Backup, Action::BackupNow),
-        (WorkflowKind::Drain, Action::DrainNode),
-        (WorkflowKind::Restore, Action::RestoreBackup),
-    ];
-    keyed
+    REGISTRY
         .iter()
-        .find(|(k, _)| *k == kind)
-        .and_then(|(_, action)| REGISTRY.iter().find(|s| s.action == *action))
+        .find(|s| s.action.workflow() == Some(kind))
         .unwrap_or(&WORKFLOW_BY_NAME)
 }
 
