@@ -1022,6 +1022,64 @@ fn read_only_refuses_every_change_from_the_command_line() {
     held.0.kill().expect("kill the held run");
 }
 
+/// `read_only = true` on an environment in the fleet config: its changes are refused for
+/// every caller, and the other environments are not affected.
+#[test]
+fn an_environment_read_only_in_the_fleet_config_refuses_every_change() {
+    let f = fleet();
+    let before = f.replicas("acme", "wc");
+    // A run started before the environment was made read-only, held mid-way.
+    let (mut held, id) = f.scale_held("acme", before + 1);
+    let text = std::fs::read_to_string(&f.sim.fleet_file).unwrap();
+    let marked = text.replacen(
+        "name = \"acme\"\n",
+        "name = \"acme\"\nread_only = true\n",
+        1,
+    );
+    assert_ne!(marked, text, "the fleet file names acme");
+    let fleet_file = f.sim.dir.path().join("acme-read-only.toml");
+    std::fs::write(&fleet_file, marked).unwrap();
+    let console = |args: &[&str]| {
+        common::console_command_on(&fleet_file, &f.sim, &f.state, ACTOR, args)
+            .output()
+            .unwrap()
+    };
+    let workers = format!("workers={}", before + 2);
+    let scale = ["run", "scale", "--env", "acme", "--cluster", "wc", &workers];
+    let out = console(&scale);
+    assert_eq!(code(&out), 3, "{}", show(&out));
+    assert!(
+        show(&out).contains("environment acme is read-only in the fleet config"),
+        "says why and where: {}",
+        show(&out)
+    );
+    // The plan shows, with the refusal first.
+    let plan = console(&[&scale[..], &["--plan", "-o", "json"]].concat());
+    assert_eq!(code(&plan), 3, "{}", show(&plan));
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(
+        plan["plan"]["decision"]["findings"][0]["rule"], "read-only",
+        "{plan}"
+    );
+    for verb in ["cancel", "resume"] {
+        let out = console(&["runs", verb, &id]);
+        assert_eq!(code(&out), 3, "runs {verb}: {}", show(&out));
+    }
+    // Another environment is not read-only.
+    let other = console(&[
+        "run",
+        "backup",
+        "--env",
+        "globex",
+        "--cluster",
+        "wc",
+        "--plan",
+    ]);
+    assert_ne!(code(&other), 3, "globex is not read-only: {}", show(&other));
+    f.pause("acme", "wc", false);
+    held.0.kill().expect("kill the held run");
+}
+
 #[test]
 fn a_run_id_is_never_a_path() {
     let f = fleet();

@@ -240,6 +240,8 @@ pub struct App {
     pub modals: Vec<Modal>,
     pub flash: Option<Flash>,
     pub read_only: bool,
+    /// Environments that are read-only in the fleet config (`read_only = true`).
+    pub read_only_envs: std::collections::HashSet<String>,
     /// The default author of silences.
     pub author: String,
     pub permissions: HashMap<(String, ClusterRole, &'static str), Permission>,
@@ -272,6 +274,7 @@ impl App {
             modals: Vec::new(),
             flash: None,
             read_only: false,
+            read_only_envs: Default::default(),
             author: String::new(),
             permissions: HashMap::new(),
             themes: Vec::new(),
@@ -408,10 +411,16 @@ impl App {
         match self.availability(spec, target) {
             Availability::Available => true,
             Availability::ReadOnly => {
-                self.flash(
-                    Level::Error,
-                    format!("read-only mode: “{}” is disabled", spec.label),
-                );
+                let why = if self.read_only {
+                    "read-only mode (--read-only)".to_string()
+                } else {
+                    let env = target.map(|(env, _)| env).or(self.env.as_deref());
+                    format!(
+                        "{} is read-only in the fleet config",
+                        env.unwrap_or("this environment")
+                    )
+                };
+                self.flash(Level::Error, format!("{why}: “{}” is disabled", spec.label));
                 false
             }
             Availability::Denied(why) | Availability::Unavailable(why) => {
@@ -532,8 +541,12 @@ impl App {
         if spec.needs_engine && !self.engine {
             return Availability::Unavailable(NO_ENGINE.into());
         }
-        if self.read_only && spec.danger > Danger::Safe {
-            return Availability::ReadOnly;
+        if spec.danger > Danger::Safe {
+            // An action without a target of its own acts where the user is.
+            let env = target.map(|(env, _)| env).or(self.env.as_deref());
+            if self.read_only || env.is_some_and(|e| self.read_only_envs.contains(e)) {
+                return Availability::ReadOnly;
+            }
         }
         let (Some(rbac), Some((env, role))) = (spec.rbac, target) else {
             return Availability::Available;
@@ -1560,6 +1573,30 @@ mod tests {
         assert!(a.flash.as_ref().unwrap().text.contains("read-only"));
         let details = keymap::by_id("alerts.details").unwrap();
         assert_eq!(a.availability(details, None), Availability::Available);
+    }
+
+    #[test]
+    fn an_environment_read_only_in_the_fleet_config_disables_changes_there_only() {
+        let mut a = app();
+        a.read_only_envs.insert("globex".into());
+        let silence = keymap::by_id("alerts.silence").unwrap();
+        let in_globex = Some(("globex", ClusterRole::Wc));
+        assert_eq!(a.availability(silence, in_globex), Availability::ReadOnly);
+        assert_eq!(
+            a.availability(silence, Some(("acme", ClusterRole::Wc))),
+            Availability::Available
+        );
+        // Without a target of its own, an action acts where the user is.
+        let scale = keymap::by_id("cluster.scale").unwrap();
+        a.engine = true;
+        a.env = Some("globex".into());
+        assert_eq!(a.availability(scale, None), Availability::ReadOnly);
+        assert!(!a.admit(scale, None));
+        let flash = &a.flash.as_ref().unwrap().text;
+        assert!(
+            flash.contains("globex is read-only in the fleet config"),
+            "{flash}"
+        );
     }
 
     #[test]

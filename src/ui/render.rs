@@ -107,7 +107,12 @@ fn draw_bar(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_>) 
         _ => {}
     }
     let mut right = Vec::new();
-    if app.read_only {
+    if app.read_only
+        || app
+            .env
+            .as_ref()
+            .is_some_and(|e| app.read_only_envs.contains(e))
+    {
         right.push(Span::styled(
             " READ-ONLY ",
             s.critical.add_modifier(Modifier::REVERSED),

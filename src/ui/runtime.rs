@@ -40,6 +40,12 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
     let state = live.state.clone();
     let mut app = App::new(state.envs.iter().map(|e| e.name.clone()).collect());
     app.read_only = opts.read_only;
+    app.read_only_envs = state
+        .envs
+        .iter()
+        .filter(|e| e.read_only)
+        .map(|e| e.name.clone())
+        .collect();
     app.author = opts.author.clone().unwrap_or_else(crate::engine::user_name);
     app.themes = Theme::names(&opts.themes_dir);
     let (tx, mut rx) = mpsc::channel(1024);

@@ -131,6 +131,9 @@ pub struct Environment {
     pub accent: Option<String>,
     /// Explicit override of the policy's worker limit for this environment.
     pub max_workers: Option<u32>,
+    /// Nothing may change it from this console or its scripts (a production environment
+    /// viewed from a shared bastion): the engine refuses its runs, the console its actions.
+    pub read_only: bool,
     pub sc: ClusterConfig,
     pub wc: ClusterConfig,
 }
@@ -486,6 +489,8 @@ struct RawEnvironment {
     accent: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_workers: Option<u32>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    read_only: bool,
     sc: RawCluster,
     wc: RawCluster,
 }
@@ -593,6 +598,7 @@ impl RawFleet {
                     name: env.name.clone(),
                     accent: env.accent.clone(),
                     max_workers: env.max_workers,
+                    read_only: env.read_only,
                     sc: RawCluster::from_model(&env.sc, &fleet.policy),
                     wc: RawCluster::from_model(&env.wc, &fleet.policy),
                 })
@@ -992,6 +998,7 @@ static ENVIRONMENT: Section = Section {
         spec("name", r#"name = "{env}""#),
         spec("accent", r#"accent = "magenta""#),
         spec("max_workers", "max_workers = 25"),
+        spec("read_only", "read_only = true"),
         spec("sc", "[environment.sc]"),
         spec("wc", "[environment.wc]"),
     ],
@@ -1738,6 +1745,7 @@ impl Doc<'_> {
             name: raw.name,
             accent: raw.accent,
             max_workers: raw.max_workers,
+            read_only: raw.read_only,
         })
     }
 

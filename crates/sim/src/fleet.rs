@@ -366,6 +366,7 @@ impl SimFleet {
                     name: p.name.clone(),
                     accent: None,
                     max_workers: None,
+                    read_only: false,
                     sc: cluster(&sc),
                     wc: cluster(&wc),
                 })

@@ -124,9 +124,9 @@ pub enum EngineError {
     /// What the plan showed is no longer what would be done.
     #[error("{0}")]
     Stale(String),
-    /// The engine runs read-only (`--read-only`): it plans, lists and shows, and changes
-    /// nothing.
-    #[error("read-only: {0}; nothing was changed (drop --read-only to act)")]
+    /// The engine runs read-only (`--read-only`), or the environment is read-only in the
+    /// fleet config: it plans, lists and shows, and changes nothing.
+    #[error("read-only: {0}; nothing was changed")]
     ReadOnly(String),
 }
 
@@ -361,13 +361,28 @@ impl Engine {
         &self.actor
     }
 
-    /// Refuses `what` when the engine is read-only.
-    fn writable(&self, what: &str) -> Result<(), EngineError> {
-        match self.mode {
-            Mode::ReadWrite => Ok(()),
-            Mode::ReadOnly => Err(EngineError::ReadOnly(format!(
-                "this console may not {what}"
-            ))),
+    /// Why nothing may change in `env`, if it may not: the engine runs read-only, or the
+    /// fleet config makes the environment read-only. Says how to lift it.
+    pub fn read_only_reason(&self, env: &str) -> Option<String> {
+        if self.mode == Mode::ReadOnly {
+            return Some("this console runs read-only (drop --read-only to act)".into());
+        }
+        self.fleet
+            .environment(env)
+            .is_some_and(|e| e.read_only)
+            .then(|| {
+                format!(
+                    "environment {env} is read-only in the fleet config (`read_only = true`; \
+                     remove it to act)"
+                )
+            })
+    }
+
+    /// Refuses `what` in `env` when nothing may change there.
+    fn writable(&self, env: &str, what: &str) -> Result<(), EngineError> {
+        match self.read_only_reason(env) {
+            None => Ok(()),
+            Some(why) => Err(EngineError::ReadOnly(format!("{why}; it may not {what}"))),
         }
     }
 
@@ -473,8 +488,8 @@ impl Engine {
         let mut decision = policy::evaluate(&self.fleet.policy, &intent, &facts);
         let missing = missing_permissions(request.workflow, &target, &mut checked).await;
         decision = decision.refused_by("permission", missing);
-        if self.mode == Mode::ReadOnly {
-            decision = decision.read_only();
+        if let Some(why) = self.read_only_reason(&request.env) {
+            decision = decision.read_only(why);
         }
         Ok(Plan::new(
             request,
@@ -491,7 +506,7 @@ impl Engine {
         plan: Plan,
         reason: Option<String>,
     ) -> Result<String, EngineError> {
-        self.writable("start a run")?;
+        self.writable(&plan.request.env, "start a run")?;
         // What was approved may no longer hold: the window closed, an alert fired, someone
         // else scaled. The plan is made again, and must still say the same thing.
         check_reason(&plan.decision, reason.clone())?;
@@ -602,8 +617,8 @@ impl Engine {
     /// running is simply run again.
     pub async fn resume(self: &Arc<Self>, id: &str) -> Result<(), EngineError> {
         run::check_id(id)?;
-        self.writable("resume a run")?;
         let run = self.journals.read(id)?;
+        self.writable(&run.env, "resume a run")?;
         let not = |why: &str| EngineError::NotResumable {
             id: id.to_owned(),
             why: why.to_owned(),
@@ -705,8 +720,8 @@ impl Engine {
     /// cancelled at once, since nothing would ever read the request.
     pub async fn cancel(&self, id: &str) -> Result<Cancelled, EngineError> {
         run::check_id(id)?;
-        self.writable("cancel a run")?;
         let run = self.journals.read(id)?;
+        self.writable(&run.env, "cancel a run")?;
         if run.finished() {
             return Err(EngineError::NotResumable {
                 id: id.to_owned(),

@@ -217,17 +217,10 @@ impl Decision {
 }
 
 impl Decision {
-    /// This decision, denied first of all because the engine is read-only: the plan shows
-    /// what would be done and why it will not be.
-    pub fn read_only(self) -> Decision {
-        self.refused_by(
-            "read-only",
-            [
-                "This console runs read-only (--read-only): it plans and shows, and changes \
-              nothing."
-                    .to_owned(),
-            ],
-        )
+    /// This decision, denied first of all because nothing may change (`why`): the plan
+    /// shows what would be done and why it will not be.
+    pub fn read_only(self, why: String) -> Decision {
+        self.refused_by("read-only", [format!("Read-only: {why}.")])
     }
 
     /// This decision with findings of a denying `rule` added (`read-only`, `permission`),

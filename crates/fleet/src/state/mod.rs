@@ -288,6 +288,8 @@ impl ClusterHandle {
 pub struct EnvHandle {
     pub name: String,
     pub accent: Option<String>,
+    /// `read_only = true` in the fleet config: nothing may change in it from here.
+    pub read_only: bool,
     pub sc: Arc<ClusterHandle>,
     pub wc: Arc<ClusterHandle>,
 }
@@ -331,6 +333,7 @@ impl FleetState {
                 Arc::new(EnvHandle {
                     name: e.name.clone(),
                     accent: e.accent.clone(),
+                    read_only: e.read_only,
                     sc: handle(ClusterRole::Sc),
                     wc: handle(ClusterRole::Wc),
                 })
