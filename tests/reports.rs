@@ -436,6 +436,108 @@ fn an_unreachable_alertmanager_gives_a_partial_report_and_exit_1() {
     );
 }
 
+/// A copy of the sim's fleet whose kubeconfig is edited by `edit`.
+fn fleet_with_kubeconfig(name: &str, edit: impl FnOnce(&mut serde_yaml_ng::Value)) -> PathBuf {
+    let text = std::fs::read_to_string(&sim().kubeconfig).unwrap();
+    let mut kubeconfig: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    edit(&mut kubeconfig);
+    let path = sim().dir.path().join(format!("{name}.kubeconfig"));
+    std::fs::write(&path, serde_yaml_ng::to_string(&kubeconfig).unwrap()).unwrap();
+    let fleet_text = std::fs::read_to_string(&sim().fleet_file)
+        .unwrap()
+        .replace(sim().kubeconfig.to_str().unwrap(), path.to_str().unwrap());
+    let fleet_file = sim().dir.path().join(format!("{name}.toml"));
+    std::fs::write(&fleet_file, fleet_text).unwrap();
+    fleet_file
+}
+
+fn each<'v>(
+    kubeconfig: &'v mut serde_yaml_ng::Value,
+    list: &str,
+) -> Vec<&'v mut serde_yaml_ng::Value> {
+    kubeconfig[list]
+        .as_sequence_mut()
+        .unwrap()
+        .iter_mut()
+        .collect()
+}
+
+/// What kube-rs's own error text would leak.
+const DEBRIS: [&str; 5] = ["Status {", "Some(", "ListMeta", "ServiceError", "hyper"];
+
+/// With the API silent, what is not known shows as `?`, never as a zero, and the failure
+/// is one sentence.
+#[test]
+fn an_unreachable_api_shows_unknowns_not_zeros() {
+    let port = closed_port();
+    let file = fleet_with_kubeconfig("closed-api", |k| {
+        for c in each(k, "clusters") {
+            c["cluster"]["server"] = format!("https://127.0.0.1:{port}").into();
+        }
+    });
+    let (code, json) = report_with(&file, &["status", "--env", "acme", "--timeout", "10s"]);
+    assert_eq!(code, 1, "{json:#}");
+    let wc = &json["environments"][0]["clusters"][1];
+    assert_eq!(wc["api"]["reachable"], false, "{wc:#}");
+    let error = wc["api"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("could not be reached (connection refused)"),
+        "{error}"
+    );
+    for debris in DEBRIS {
+        assert!(!error.contains(debris), "{error}");
+    }
+    for field in [
+        &wc["nodes"]["total"],
+        &wc["nodes"]["ready"],
+        &wc["control_plane"]["ready"],
+        &wc["workers"]["nodes"],
+    ] {
+        assert_eq!(*field, Value::Null, "{wc:#}");
+    }
+    assert_eq!(wc["backup"]["known"], false, "{wc:#}");
+
+    let out = console_with(
+        &file,
+        &["status", "--env", "acme", "--timeout", "10s", "-o", "table"],
+    );
+    let text = common::stdout(&out);
+    let wc_row = text
+        .lines()
+        .find(|l| l.starts_with("acme") && l.contains(" wc "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        wc_row.contains("?/?") && wc_row.contains("?/3") && wc_row.contains("?/20"),
+        "{wc_row}"
+    );
+    assert!(
+        !wc_row.contains("0/3") && !wc_row.contains("none completed"),
+        "{wc_row}"
+    );
+}
+
+/// A token the API server refuses is reported as refused credentials, in one sentence.
+#[test]
+fn refused_credentials_are_said_plainly() {
+    let file = fleet_with_kubeconfig("revoked", |k| {
+        for u in each(k, "users") {
+            u["user"]["token"] = "revoked-token".into();
+        }
+    });
+    let (code, json) = report_with(&file, &["status", "--env", "acme", "--timeout", "10s"]);
+    assert_eq!(code, 1, "{json:#}");
+    let sc = &json["environments"][0]["clusters"][0];
+    let error = sc["api"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("refused the credentials (401 Unauthorized)"),
+        "{error}"
+    );
+    for debris in DEBRIS {
+        assert!(!error.contains(debris), "{error}");
+    }
+    assert_eq!(sc["sources"]["nodes"]["state"], "unauthorized", "{sc:#}");
+}
+
 #[test]
 fn a_terminal_gets_a_coloured_table_by_default() {
     use portable_pty::{CommandBuilder, PtySize, native_pty_system};

@@ -13,7 +13,7 @@ use crate::config::{self, ClusterRole};
 use crate::slo::SloStatus;
 use crate::state::health::{Source, SourceHealth};
 use crate::state::rows::UpgradeLock;
-use crate::state::{self, ClusterHandle, ClusterState, FleetState};
+use crate::state::{self, Answer, ClusterHandle, ClusterState, FleetState};
 use ck8s_model::alert::{AlertState, Severity};
 
 /// How a cluster or environment is doing, worst first when compared.
@@ -74,7 +74,8 @@ struct ClusterStatus {
     kubernetes_version: Option<String>,
     apps: Apps,
     /// Firing alerts that notify (neither silenced nor inhibited), by severity.
-    alerts: AlertCounts,
+    /// `null` while Alertmanager has never answered.
+    alerts: Option<AlertCounts>,
     backup: BackupSummary,
     /// `null` until the SLO poller has reported.
     slo: Option<SloSummary>,
@@ -91,26 +92,28 @@ struct Api {
     error: Option<String>,
 }
 
+/// Counts are `null` (`?` in the table) until the node list has answered once: an
+/// unknown is never shown as a zero.
 #[derive(Debug, Serialize)]
 struct Nodes {
-    ready: usize,
-    total: usize,
+    ready: Option<usize>,
+    total: Option<usize>,
     /// Names of the nodes that are not Ready.
     not_ready: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
 struct ControlPlane {
-    nodes: usize,
-    ready: usize,
+    nodes: Option<usize>,
+    ready: Option<usize>,
     /// The policy's `control_plane_nodes`.
     expected: u32,
 }
 
 #[derive(Debug, Serialize)]
 struct Workers {
-    nodes: usize,
-    ready: usize,
+    nodes: Option<usize>,
+    ready: Option<usize>,
     /// The environment's worker limit (its override, else the policy's).
     max: u32,
 }
@@ -133,6 +136,8 @@ struct AlertCounts {
 
 #[derive(Debug, Serialize)]
 struct BackupSummary {
+    /// Whether the Backups have been listed; until then the rest is not a verdict.
+    known: bool,
     /// `backup::assess`'s status: `ok`, `warning` or `critical`.
     status: backup::Status,
     last_completed: Option<DateTime<Utc>>,
@@ -199,6 +204,7 @@ fn cluster_status(
     now: DateTime<Utc>,
 ) -> ClusterStatus {
     let state = handle.read();
+    let known = state.nodes.synced();
     let (ready, total) = state.nodes_ready();
     // (nodes, ready) among control-plane nodes or among workers.
     let count = |control_plane: bool| {
@@ -206,9 +212,10 @@ fn cluster_status(
             .nodes
             .values()
             .filter(|n| n.is_control_plane() == control_plane);
-        nodes.fold((0, 0), |(all, ready), n| {
+        let (all, ready) = nodes.fold((0, 0), |(all, ready), n| {
             (all + 1, ready + usize::from(n.ready == Some(true)))
-        })
+        });
+        (known.then_some(all), known.then_some(ready))
     };
     let (cp_nodes, cp_ready) = count(true);
     let (worker_nodes, workers_ready) = count(false);
@@ -220,8 +227,8 @@ fn cluster_status(
         problems: Vec::new(),
         api: api(&state),
         nodes: Nodes {
-            ready,
-            total,
+            ready: known.then_some(ready),
+            total: known.then_some(total),
             not_ready: state
                 .nodes
                 .values()
@@ -246,6 +253,7 @@ fn cluster_status(
         },
         alerts: alert_counts(&state),
         backup: BackupSummary {
+            known: state.backup.backups.synced(),
             status: assessment.status,
             last_completed: assessment.last_completed.as_ref().and_then(|b| b.completed),
             last_completed_age_seconds: assessment.last_completed_age_seconds,
@@ -291,7 +299,11 @@ fn api(state: &ClusterState) -> Api {
     }
 }
 
-fn alert_counts(state: &ClusterState) -> AlertCounts {
+/// `None` while Alertmanager has never answered: no alerts and no answer is not "none".
+fn alert_counts(state: &ClusterState) -> Option<AlertCounts> {
+    if state.alerts.is_empty() && state.answer(Source::Alertmanager) != Answer::Ok {
+        return None;
+    }
     let mut counts = AlertCounts::default();
     let firing = state
         .alerts
@@ -306,7 +318,7 @@ fn alert_counts(state: &ClusterState) -> AlertCounts {
             Severity::None => {}
         }
     }
-    counts
+    Some(counts)
 }
 
 fn slo_summary(state: &ClusterState) -> Option<SloSummary> {
@@ -334,17 +346,22 @@ fn judge(c: &mut ClusterStatus) {
     let mut problems: Vec<(Health, String)> = Vec::new();
     let mut add = |h: Health, text: String| problems.push((h, text));
     if c.api.reachable == Some(false) {
+        // The error is one sentence that says what failed: unreachable, refused
+        // credentials, forbidden, a server error.
         let error = c.api.error.as_deref().unwrap_or("no answer");
-        add(Health::Critical, format!("API unreachable: {error}"));
+        add(Health::Critical, format!("API: {error}"));
     }
-    if c.control_plane.ready < c.control_plane.nodes {
-        let n = c.control_plane.nodes - c.control_plane.ready;
+    let cp = &c.control_plane;
+    if let (Some(nodes), Some(ready)) = (cp.nodes, cp.ready)
+        && ready < nodes
+    {
+        let n = nodes - ready;
         add(
             Health::Critical,
             format!("{n} control-plane node(s) not Ready"),
         );
     }
-    let workers_down = c.workers.nodes - c.workers.ready;
+    let workers_down = c.workers.nodes.unwrap_or(0) - c.workers.ready.unwrap_or(0);
     if workers_down > 0 {
         let names = c.nodes.not_ready.join(", ");
         add(
@@ -352,21 +369,26 @@ fn judge(c: &mut ClusterStatus) {
             format!("{workers_down} worker node(s) not Ready: {names}"),
         );
     }
-    if c.api.reachable == Some(true) && c.control_plane.nodes != c.control_plane.expected as usize {
-        let (n, want) = (c.control_plane.nodes, c.control_plane.expected);
+    if let Some(n) = cp.nodes
+        && n != cp.expected as usize
+    {
+        let want = cp.expected;
         add(
             Health::Warning,
             format!("{n} control-plane nodes, the policy says {want}"),
         );
     }
-    if c.workers.nodes > c.workers.max as usize {
-        let (n, max) = (c.workers.nodes, c.workers.max);
+    if let Some(n) = c.workers.nodes
+        && n > c.workers.max as usize
+    {
+        let max = c.workers.max;
         add(
             Health::Warning,
             format!("{n} workers, above the limit of {max}"),
         );
     }
-    let a = &c.alerts;
+    let none = AlertCounts::default();
+    let a = c.alerts.as_ref().unwrap_or(&none);
     if a.critical > 0 {
         add(
             Health::Critical,
@@ -386,6 +408,8 @@ fn judge(c: &mut ClusterStatus) {
     }
     match c.backup.status {
         backup::Status::Ok => {}
+        // Not listed yet: the API's own problem says why.
+        _ if !c.backup.known => {}
         s => {
             let health = if s == backup::Status::Critical {
                 Health::Critical
@@ -489,15 +513,21 @@ fn dash() -> Cell {
     Cell::new("-", Tone::Dim)
 }
 
+/// Not known yet (the source never answered): never a zero.
+fn unknown() -> Cell {
+    Cell::new("?", Tone::Warn)
+}
+
 fn row(env: &str, c: &ClusterStatus) -> Vec<Cell> {
     let api = match c.api.reachable {
         Some(true) => Cell::new("ok", Tone::Good),
         Some(false) => Cell::new("down", Tone::Bad),
         None => Cell::new("?", Tone::Warn),
     };
-    let count = |ok: usize, all: usize, bad: bool| {
+    let count = |ok: Option<usize>, all: Option<usize>, bad: bool| {
+        let n = |v: Option<usize>| v.map_or("?".to_string(), |v| v.to_string());
         Cell::new(
-            format!("{ok}/{all}"),
+            format!("{}/{}", n(ok), n(all)),
             if bad { Tone::Bad } else { Tone::Plain },
         )
     };
@@ -519,25 +549,26 @@ fn row(env: &str, c: &ClusterStatus) -> Vec<Cell> {
         Cell::from(c.cluster.as_str()),
         Cell::new(c.status.word(), c.status.tone()),
         api,
-        count(c.nodes.ready, c.nodes.total, c.nodes.ready < c.nodes.total),
+        count(
+            c.nodes.ready,
+            c.nodes.total,
+            matches!((c.nodes.ready, c.nodes.total), (Some(r), Some(t)) if r < t),
+        ),
         count(
             cp.ready,
-            cp.expected as usize,
-            cp.ready != cp.expected as usize,
+            Some(cp.expected as usize),
+            cp.ready.is_some_and(|r| r != cp.expected as usize),
         ),
-        Cell::new(
-            format!("{}/{}", c.workers.nodes, c.workers.max),
-            if c.workers.nodes > c.workers.max as usize {
-                Tone::Warn
-            } else {
-                Tone::Plain
-            },
+        count(
+            c.workers.nodes,
+            Some(c.workers.max as usize),
+            c.workers.nodes.is_some_and(|n| n > c.workers.max as usize),
         ),
         c.kubernetes_version
             .as_deref()
             .map_or_else(dash, Cell::from),
         apps,
-        alerts_cell(&c.alerts),
+        c.alerts.as_ref().map_or_else(unknown, alerts_cell),
         backup_cell(&c.backup),
         slo_cell(c.slo.as_ref()),
     ]
@@ -569,6 +600,9 @@ fn alerts_cell(a: &AlertCounts) -> Cell {
 }
 
 fn backup_cell(b: &BackupSummary) -> Cell {
+    if !b.known {
+        return unknown();
+    }
     let tone = match b.status {
         backup::Status::Ok => Tone::Good,
         backup::Status::Warning => Tone::Warn,

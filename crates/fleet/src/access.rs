@@ -38,7 +38,7 @@ pub async fn review(client: kube::Client, rbac: &Rbac, namespace: Option<&str>) 
             Some(s) => Permission::Denied(s.reason.unwrap_or_default()),
             None => Permission::Failed("the review came back without a status".into()),
         },
-        Ok(Err(e)) => Permission::Failed(e.to_string()),
+        Ok(Err(e)) => Permission::Failed(crate::failure::of_kube(&e).sentence),
         Err(_) => Permission::Failed("timed out".into()),
     }
 }

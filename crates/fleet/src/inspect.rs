@@ -11,6 +11,7 @@ use kube::Api;
 use kube::api::{ListParams, LogParams};
 
 use crate::config::ClusterRole;
+use crate::failure;
 use crate::sources::live::LiveFleet;
 use ck8s_model::access::{Permission, Rbac};
 
@@ -288,7 +289,7 @@ pub async fn pod_details(live: &LiveFleet, target: &PodTarget) -> Result<PodDeta
     })
     .await
     .map_err(|_| "timed out".to_string())?;
-    let pod = pod.map_err(|e| e.to_string())?;
+    let pod = pod.map_err(|e| failure::of_kube(&e).sentence)?;
     // Events are a nicety: a failure to list them must not hide the pod.
     let mut events = events.map(|l| l.items).unwrap_or_default();
     events.retain(|e| e.involved_object.name.as_deref() == Some(target.name.as_str()));
@@ -312,7 +313,7 @@ where
     let container = tokio::time::timeout(REQUEST_TIMEOUT, pods.get(&target.name))
         .await
         .map_err(|_| "timed out".to_string())?
-        .map_err(|e| e.to_string())?
+        .map_err(|e| failure::of_kube(&e).sentence)?
         .spec
         .and_then(|s| s.containers.first().map(|c| c.name.clone()));
     let params = LogParams {
@@ -324,7 +325,7 @@ where
     let stream = pods
         .log_stream(&target.name, &params)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| failure::of_kube(&e).sentence)?;
     // Whatever arrived together goes in one batch, so a chatty pod cannot flood the
     // console's event loop with one message per line.
     let mut batches = std::pin::pin!(stream.lines().ready_chunks(256));

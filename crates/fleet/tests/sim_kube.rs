@@ -216,7 +216,8 @@ fn live_fleet(sim: &common::Sim) -> LiveFleet {
 }
 
 /// The console's pod table never shrinks while its watcher reconnects after a dropped
-/// connection, nor while it relists after 410 Gone.
+/// connection, nor while it relists after 410 Gone; and a relist is routine, so the source
+/// never reads as failed meanwhile (a `status` would call the API down).
 #[test]
 fn relist_after_gone_never_shows_a_partial_table() {
     let sim = common::small();
@@ -227,12 +228,19 @@ fn relist_after_gone_never_shows_a_partial_table() {
     let lists_before = wc.read().pods.lists();
 
     let min_seen = Arc::new(AtomicUsize::new(usize::MAX));
+    let failed = Arc::new(std::sync::Mutex::new(None));
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
         let (wc, min_seen, stop) = (wc.clone(), min_seen.clone(), stop.clone());
+        let failed = failed.clone();
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                min_seen.fetch_min(wc.read().pods.len(), Ordering::Relaxed);
+                let s = wc.read();
+                min_seen.fetch_min(s.pods.len(), Ordering::Relaxed);
+                if let Some(h) = s.health.get(&Source::Pods).filter(|h| !h.is_ok()) {
+                    failed.lock().unwrap().get_or_insert_with(|| h.clone());
+                }
+                drop(s);
                 std::thread::yield_now();
             }
         })
@@ -256,6 +264,11 @@ fn relist_after_gone_never_shows_a_partial_table() {
         "the table shrank to {min} of {initial} pods during the relist"
     );
     assert_eq!(wc.read().pods.len(), initial);
+    assert_eq!(
+        *failed.lock().unwrap(),
+        None,
+        "the pods source read as failed during a routine relist"
+    );
     assert!(
         wc.health(Source::Pods).is_ok(),
         "{:?}",

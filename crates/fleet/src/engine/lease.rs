@@ -40,7 +40,7 @@ pub enum LockError {
         lease: String,
         until: DateTime<Utc>,
     },
-    #[error("the lock lease {NAMESPACE}/{lease}: {source}")]
+    #[error("the lock lease {NAMESPACE}/{lease}: {}", crate::failure::of_kube(.source))]
     Kube {
         lease: String,
         #[source]

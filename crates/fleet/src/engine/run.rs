@@ -18,6 +18,7 @@ use super::policy::{Facts, Intent};
 use super::workflows::{self, StepCtx, StepError, Target, WorkflowKind};
 use super::{Engine, Hints};
 use crate::config::{Environment, Fleet};
+use crate::failure;
 use crate::sources::alertmanager::{AlertFilter, AlertmanagerClient};
 use crate::sources::prometheus;
 
@@ -455,6 +456,7 @@ async fn last_good_backup(target: &Target, checked: &mut Vec<String>) -> Option<
             newest
         }
         Err(e) => {
+            let e = failure::of_kube(&e);
             checked.push(format!("backups: could not be read: {e}"));
             None
         }
@@ -467,6 +469,7 @@ async fn nodes_out(target: &Target, except: &str, checked: &mut Vec<String>) -> 
     let list = match api.list(&ListParams::default()).await {
         Ok(list) => list,
         Err(e) => {
+            let e = failure::of_kube(&e);
             checked.push(format!("nodes: could not be read: {e}"));
             return vec![format!("unknown (the nodes could not be read: {e})")];
         }
@@ -516,6 +519,7 @@ async fn upgrade_lock(target: &Target, checked: &mut Vec<String>) -> Option<Stri
             None
         }
         Err(e) => {
+            let e = failure::of_kube(&e);
             checked.push(format!("apps upgrade lock: could not be read: {e}"));
             Some(format!("unknown: the upgrade lock could not be read ({e})"))
         }

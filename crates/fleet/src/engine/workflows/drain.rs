@@ -523,7 +523,8 @@ async fn evict_all(ctx: &StepCtx<'_>, name: &str) -> Result<String, StepError> {
                 }
                 Err(e) => {
                     return Err(StepError::Failed(format!(
-                        "evicting pod {who} failed after {evicted} evictions: {e}; node {name} stays cordoned"
+                        "evicting pod {who} failed after {evicted} evictions: {}; node {name} stays cordoned",
+                        crate::failure::of_kube(&e)
                     )));
                 }
             }

@@ -329,7 +329,7 @@ impl<'a> StepCtx<'a> {
 pub enum StepError {
     #[error("{0}")]
     Failed(String),
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", crate::failure::of_kube(.source))]
     Kube {
         what: String,
         #[source]

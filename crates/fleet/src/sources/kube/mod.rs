@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use self::project::Watched;
 use crate::config::{ClusterConfig, ClusterRole};
+use crate::failure;
 use crate::state::ClusterHandle;
 use crate::state::health::{Source, SourceHealth};
 
@@ -45,7 +46,7 @@ pub enum KubeSourceError {
         #[source]
         source: kube::config::KubeconfigError,
     },
-    #[error("creating the Kubernetes client for {context:?}: {source}")]
+    #[error("creating the Kubernetes client for {context:?}: {}", crate::failure::of_kube(.source))]
     Client {
         context: String,
         #[source]
@@ -142,18 +143,6 @@ pub fn client_of(cfg: &ClusterConfig, config: kube::Config) -> Result<Client, Ku
     })
 }
 
-/// Whether a watch error means the credentials were refused rather than a fault.
-fn unauthorized(e: &watcher::Error) -> bool {
-    let code = match e {
-        watcher::Error::InitialListFailed(kube::Error::Api(s))
-        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
-        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code,
-        watcher::Error::WatchError(s) => s.code,
-        _ => 0,
-    };
-    code == 401 || code == 403
-}
-
 /// Applies one watch event to the cluster's table for `K`.
 pub fn apply<K: Watched>(handle: &ClusterHandle, event: Event<K>) {
     handle.update(|s| match event {
@@ -226,8 +215,20 @@ fn spawn_api_watch<K: Watched>(
             match item {
                 Ok(event) => apply(&handle, event),
                 Err(e) => {
-                    tracing::warn!(cluster = %handle.name(), source = %K::SOURCE, error = %e, "watch failed; retrying");
-                    handle.source_failed(K::SOURCE, Utc::now(), e.to_string(), unauthorized(&e));
+                    let failure = failure::of_watch(&e);
+                    if failure.kind == failure::Kind::Expired {
+                        // Routine (etcd compacted the history): the watcher relists at
+                        // once, and the rows stay until the relist replaces them.
+                        tracing::debug!(cluster = %handle.name(), source = %K::SOURCE, error = %failure, "watch expired; relisting");
+                        continue;
+                    }
+                    tracing::warn!(cluster = %handle.name(), source = %K::SOURCE, error = %failure, "watch failed; retrying");
+                    handle.source_failed(
+                        K::SOURCE,
+                        Utc::now(),
+                        failure.sentence,
+                        failure.kind.is_denied(),
+                    );
                 }
             }
         }
@@ -248,7 +249,12 @@ pub fn list_step<K: Watched>(api: Api<K>, handle: Arc<ClusterHandle>) -> ListSte
     Box::new(move || {
         let (api, handle) = (api.clone(), handle.clone());
         Box::pin(async move {
-            match list_all(&api).await {
+            let mut listed = list_all(&api).await;
+            if matches!(&listed, Err(e) if failure::of_kube(e).kind == failure::Kind::Expired) {
+                // The continue token of a long list expired: list again from the start.
+                listed = list_all(&api).await;
+            }
+            match listed {
                 Ok(items) => {
                     apply::<K>(&handle, Event::Init);
                     for obj in items {
@@ -257,10 +263,14 @@ pub fn list_step<K: Watched>(api: Api<K>, handle: Arc<ClusterHandle>) -> ListSte
                     apply::<K>(&handle, Event::InitDone);
                 }
                 Err(e) => {
-                    let denied =
-                        matches!(&e, kube::Error::Api(s) if s.code == 401 || s.code == 403);
-                    tracing::warn!(cluster = %handle.name(), source = %K::SOURCE, error = %e, "list failed; retrying");
-                    handle.source_failed(K::SOURCE, Utc::now(), e.to_string(), denied);
+                    let failure = failure::of_kube(&e);
+                    tracing::warn!(cluster = %handle.name(), source = %K::SOURCE, error = %failure, "list failed; retrying");
+                    handle.source_failed(
+                        K::SOURCE,
+                        Utc::now(),
+                        failure.sentence,
+                        failure.kind.is_denied(),
+                    );
                 }
             }
         })
