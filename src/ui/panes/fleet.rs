@@ -32,6 +32,8 @@ pub struct ClusterSummary {
     pub api: Api,
     pub nodes_ready: usize,
     pub nodes: usize,
+    /// The nodes have been listed once; until then the counts are unknown, not zero.
+    pub nodes_known: bool,
     pub kubernetes: Option<String>,
     pub apps: Option<String>,
     pub lock: Option<UpgradeLock>,
@@ -107,6 +109,7 @@ fn summarize(s: &ClusterState, policy: &Policy, now: DateTime<Utc>) -> ClusterSu
         api,
         nodes_ready,
         nodes,
+        nodes_known: s.nodes.synced(),
         kubernetes: s.version.clone(),
         apps: s.apps_version().map(String::from),
         lock: s.upgrade_lock(),
@@ -249,6 +252,9 @@ fn api_cell(api: &Api, theme: &Theme) -> Line<'static> {
 }
 
 fn nodes_cell(c: &ClusterSummary, theme: &Theme) -> Line<'static> {
+    if !c.nodes_known {
+        return styled("?", theme.s.muted);
+    }
     if c.nodes == 0 {
         return styled("-", theme.s.muted);
     }
@@ -471,7 +477,7 @@ fn cluster_line(role: ClusterRole, c: &ClusterSummary, ctx: &Ctx<'_>) -> Line<'s
     let sep = || Span::styled(" · ", s.muted);
     match &c.api {
         Api::Up => spans.push(Span::styled("API up", s.ok)),
-        Api::Down(e) => spans.push(Span::styled(format!("API down: {e}"), s.critical)),
+        Api::Down(e) => spans.push(Span::styled(format!("API: {e}"), s.critical)),
         Api::Unknown => spans.push(Span::styled("API not answered yet", s.muted)),
     }
     spans.push(sep());
@@ -480,10 +486,14 @@ fn cluster_line(role: ClusterRole, c: &ClusterSummary, ctx: &Ctx<'_>) -> Line<'s
     } else {
         s.text
     };
-    spans.push(Span::styled(
-        format!("{}/{} nodes ready", c.nodes_ready, c.nodes),
-        nodes_style,
-    ));
+    spans.push(if c.nodes_known {
+        Span::styled(
+            format!("{}/{} nodes ready", c.nodes_ready, c.nodes),
+            nodes_style,
+        )
+    } else {
+        Span::styled("nodes not listed yet", s.muted)
+    });
     if let Some(k) = &c.kubernetes {
         spans.push(sep());
         spans.push(Span::raw(format!("Kubernetes {k}")));
@@ -573,4 +583,23 @@ fn detail_lines(row: &FleetRow, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Before the first node list, the overview says the count is unknown, not `0/0`.
+    #[test]
+    fn nodes_not_listed_yet_are_unknown_not_zero() {
+        let theme = Theme::built_in("dark").expect("a built-in theme");
+        let policy = Policy::default();
+        let mut state = ClusterState::default();
+        let c = summarize(&state, &policy, Utc::now());
+        assert_eq!(nodes_cell(&c, &theme).to_string(), "?");
+        state.nodes.begin_relist();
+        state.nodes.commit_relist();
+        let c = summarize(&state, &policy, Utc::now());
+        assert_eq!(nodes_cell(&c, &theme).to_string(), "-", "listed, and empty");
+    }
 }
