@@ -50,13 +50,19 @@ fn main() -> ExitCode {
             match (
                 e.downcast_ref::<ConfigError>(),
                 e.downcast_ref::<UsageError>(),
+                e.downcast_ref::<ck8s_sim::scenario::ScenarioError>(),
             ) {
-                (Some(ce), _) => {
+                (Some(ce), ..) => {
                     eprintln!("{ce}");
                     ce.exit_code()
                 }
-                (_, Some(ue)) => {
+                (_, Some(ue), _) => {
                     eprintln!("error: {ue}");
+                    exit::USAGE
+                }
+                // A scenario naming what the simulated fleet does not have.
+                (.., Some(se)) => {
+                    eprintln!("error: {se}");
                     exit::USAGE
                 }
                 _ => {
@@ -111,7 +117,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         }
         Some(Command::Demo(args)) => runtime()?.block_on(demo(args, paths, cli.global.read_only)),
         None => {
-            let fleet = config::load(&paths.config_file)?;
+            let fleet = load_fleet(paths)?;
             runtime()?.block_on(console(&fleet, paths, cli.console, cli.global.read_only))
         }
         Some(Command::Status(args)) => report(paths, ReportKind::Status, &args),
@@ -120,7 +126,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         Some(Command::Backups(a)) => report(paths, ReportKind::Backups(a.options), &a.report),
         Some(Command::Slo(a)) => report(paths, ReportKind::Slo(a.options), &a.report),
         Some(Command::Run(args)) => {
-            let fleet = config::load(&paths.config_file)?;
+            let fleet = load_fleet(paths)?;
             let mode = engine_mode(cli.global.read_only);
             Ok(runtime()?.block_on(headless::runs::run(&args, fleet, paths, mode)))
         }
@@ -236,8 +242,32 @@ async fn console(
 /// Runs a read-only report. The config is loaded first, so a broken one exits 2 before any
 /// cluster is asked.
 fn report(paths: &Paths, kind: ReportKind, args: &ReportArgs) -> anyhow::Result<i32> {
-    let fleet = config::load(&paths.config_file)?;
+    let fleet = load_fleet(paths)?;
     runtime()?.block_on(headless::run(kind, args, &fleet))
+}
+
+/// The fleet config, with every cluster's kubeconfig and context checked (exit 2 if one
+/// cannot be used), for the commands that reach clusters.
+fn load_fleet(paths: &Paths) -> anyhow::Result<config::Fleet> {
+    let fleet = config::load(&paths.config_file)?;
+    kubeconfig_problems(&fleet, paths).map_or(Ok(fleet), |p| Err(UsageError(p).into()))
+}
+
+/// What is wrong with the kubeconfigs `fleet` names, in lines that name the cluster.
+fn kubeconfig_problems(fleet: &config::Fleet, paths: &Paths) -> Option<String> {
+    let problems = ck8s_fleet::sources::check_kubeconfigs(fleet);
+    if problems.is_empty() {
+        return None;
+    }
+    let mut text = format!(
+        "the fleet config {} names kubeconfigs that cannot be used:",
+        paths.config_file.display()
+    );
+    for (cluster, problem) in problems {
+        text.push_str(&format!("\n  {cluster}: {problem}"));
+    }
+    text.push_str("\nFix `kubeconfig` and `context` of those clusters in the fleet config.");
+    Some(text)
 }
 
 fn info(paths: &Paths, args: &InfoArgs) -> anyhow::Result<i32> {
@@ -245,7 +275,10 @@ fn info(paths: &Paths, args: &InfoArgs) -> anyhow::Result<i32> {
         "not found (copy assets/fleet.example.toml there, or pass --config)".to_string()
     } else {
         match config::load(&paths.config_file) {
-            Ok(f) => format!("valid, {} environment(s)", f.environments.len()),
+            Ok(f) => match kubeconfig_problems(&f, paths) {
+                None => format!("valid, {} environment(s)", f.environments.len()),
+                Some(p) => format!("invalid: {}", p.replace('\n', " ")),
+            },
             Err(e) => format!("invalid: {}", e.to_string().lines().next().unwrap_or("")),
         }
     };

@@ -637,13 +637,71 @@ fn a_kubeconfig_that_is_not_a_file_is_refused_not_read() {
         .replace(sim().kubeconfig.to_str().unwrap(), "/dev/zero");
     let fleet_file = dir.path().join("fleet.toml");
     std::fs::write(&fleet_file, fleet).unwrap();
-    let (code, json) = report_with(
+    let out = console_with(
         &fleet_file,
         &["status", "--env", "acme", "--timeout", "10s"],
     );
-    assert_eq!(code, 1, "{json:#}");
-    let errors = json["errors"].to_string();
-    assert!(errors.contains("/dev/zero: not a regular file"), "{errors}");
+    assert_eq!(code(&out), 2, "{}", common::stderr(&out));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("acme-sc: kubeconfig /dev/zero: not a regular file"),
+        "{err}"
+    );
+}
+
+/// A kubeconfig that does not exist, or lacks the context the fleet config names, is a
+/// config error: exit 2 before any cluster is asked, naming the cluster and the fix; and
+/// `info` says the config is not valid.
+#[test]
+fn a_missing_kubeconfig_or_context_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&sim().fleet_file).unwrap();
+    let missing = dir.path().join("gone.kubeconfig");
+    let cases = [
+        (
+            "no-file",
+            text.replace(
+                sim().kubeconfig.to_str().unwrap(),
+                missing.to_str().unwrap(),
+            ),
+            "No such file",
+        ),
+        (
+            "no-context",
+            text.replacen("context = \"acme-wc\"", "context = \"acme-prod\"", 1),
+            "it has no context \"acme-prod\"",
+        ),
+    ];
+    for (name, fleet, says) in cases {
+        let fleet_file = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&fleet_file, fleet).unwrap();
+        for args in [
+            &["status"][..],
+            &[
+                "run",
+                "backup",
+                "--env",
+                "acme",
+                "--cluster",
+                "wc",
+                "--plan",
+            ],
+        ] {
+            let out = console_with(&fleet_file, args);
+            assert_eq!(code(&out), 2, "{name} {args:?}: {}", common::stderr(&out));
+            let err = common::stderr(&out);
+            assert!(
+                err.contains(says) && err.contains("Fix `kubeconfig` and `context`"),
+                "{name}: {err}"
+            );
+        }
+        let out = console_with(&fleet_file, &["info"]);
+        let text = common::stdout(&out);
+        assert!(
+            text.contains("config status  invalid:") && text.contains(says),
+            "{name}: {text}"
+        );
+    }
 }
 
 /// An SLO whose query matches no series at all is not "no data" and exit 0: the report

@@ -96,3 +96,49 @@ fn sim_refuses_a_bad_scenario_with_exit_code_2() {
         "{err}"
     );
 }
+
+/// A scenario that names an environment, a cluster, a Deployment or a probe target the
+/// simulated fleet does not have is refused at start (exit 2), naming the incident and
+/// what is missing, instead of an incident that silently never happens.
+#[test]
+fn sim_refuses_a_scenario_naming_what_the_fleet_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let incident = |body: &str| format!("[[incident]]\nat = \"1m\"\n{body}");
+    let cases = [
+        (
+            incident("kind = \"node-not-ready\"\nenvironment = \"nope\"\ncluster = \"wc\"\n"),
+            "no cluster nope-wc",
+        ),
+        (
+            incident(
+                "kind = \"crashloop\"\nenvironment = \"acme\"\ncluster = \"wc\"\nnamespace = \"production\"\nname = \"no-such-app\"\n",
+            ),
+            "no Deployment production/no-such-app in acme-wc",
+        ),
+        (
+            incident(
+                "kind = \"probe-outage\"\nenvironment = \"acme\"\ncluster = \"sc\"\ntarget = \"nope\"\nduration = \"5m\"\n",
+            ),
+            "no probe target \"nope\" in acme-sc",
+        ),
+    ];
+    for (i, (text, says)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("case{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ck8s-console"))
+            .args(["sim", "--environments", "1", "--out"])
+            .arg(dir.path().join(format!("out{i}")))
+            .arg("--scenario")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{says}: {err}");
+        assert!(
+            err.contains(&format!("case{i}.toml"))
+                && err.contains("incident 1")
+                && err.contains(says),
+            "{says}: {err}"
+        );
+    }
+}

@@ -274,6 +274,7 @@ impl SimFleet {
             .context("building the simulated fleet")??;
         if let Some(scenario) = scenario {
             let fleet = FleetRef(Arc::downgrade(&inner));
+            super::scenario::check(&scenario, |name| fleet.cluster(name))?;
             let task = super::scenario::spawn(scenario, move |name| fleet.cluster(name));
             *inner.scenario.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
         }

@@ -42,6 +42,11 @@ pub enum IncidentKind {
     Scale,
 }
 
+/// The schedule a backup failure hits, and the location that becomes unavailable, when
+/// the incident names none.
+const DEFAULT_SCHEDULE: &str = "velero-daily-backup";
+const DEFAULT_BSL: &str = "default";
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Incident {
@@ -66,6 +71,9 @@ pub struct Incident {
 pub struct Scenario {
     #[serde(default, rename = "incident")]
     pub incidents: Vec<Incident>,
+    /// The file it was read from, for errors.
+    #[serde(skip)]
+    pub path: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +90,52 @@ pub enum ScenarioError {
 }
 
 impl Incident {
+    /// The object the incident acts on exists in `c`.
+    fn target_exists(&self, c: &ClusterSim) -> Result<(), String> {
+        let ns = self.namespace.as_deref().unwrap_or("");
+        let name = self.name.as_deref().unwrap_or("");
+        let (kind, ns, name, what) = match self.kind {
+            IncidentKind::Crashloop | IncidentKind::Scale => {
+                (*ids::DEPLOYMENTS, ns, name.to_string(), "Deployment")
+            }
+            IncidentKind::NodeNotReady | IncidentKind::NodeReady => {
+                let node = node_name(c, self.name.as_deref()).map_err(|e| e.to_string())?;
+                (*ids::NODES, "", node, "node")
+            }
+            IncidentKind::BackupFailure => (
+                *ids::SCHEDULES,
+                "velero",
+                self.name.as_deref().unwrap_or(DEFAULT_SCHEDULE).to_string(),
+                "Velero Schedule",
+            ),
+            IncidentKind::StorageUnavailable => (
+                *ids::BSLS,
+                "velero",
+                self.name.as_deref().unwrap_or(DEFAULT_BSL).to_string(),
+                "BackupStorageLocation",
+            ),
+            IncidentKind::ProbeOutage => {
+                let target = self.target.as_deref().unwrap_or("");
+                let probes = c.probes();
+                return if probes.iter().any(|p| p.target == target) {
+                    Ok(())
+                } else {
+                    let names: Vec<&str> = probes.iter().map(|p| p.target.as_str()).collect();
+                    Err(format!(
+                        "no probe target {target:?} in {} (it has: {})",
+                        c.name(),
+                        names.join(", ")
+                    ))
+                };
+            }
+        };
+        match c.store.get(kind, ns, &name) {
+            Some(_) => Ok(()),
+            None if ns.is_empty() => Err(format!("no {what} {name:?} in {}", c.name())),
+            None => Err(format!("no {what} {ns}/{name} in {}", c.name())),
+        }
+    }
+
     fn require<'a>(&self, field: &'a Option<String>, what: &str) -> Result<&'a str, String> {
         field
             .as_deref()
@@ -116,27 +170,54 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         path: p.clone(),
         source,
     })?;
-    let scenario: Scenario = toml::from_str(&text).map_err(|e| ScenarioError::Invalid {
+    let mut scenario: Scenario = toml::from_str(&text).map_err(|e| ScenarioError::Invalid {
         path: p.clone(),
         message: e.to_string(),
     })?;
+    scenario.path = p.clone();
     for (i, inc) in scenario.incidents.iter().enumerate() {
-        inc.validate().map_err(|message| ScenarioError::Invalid {
-            path: p.clone(),
-            message: format!(
-                "incident {} ({:?} in {}-{}): {message}",
-                i + 1,
-                inc.kind,
-                inc.environment,
-                inc.cluster
-            ),
-        })?;
+        inc.validate()
+            .map_err(|message| invalid(&scenario, i, inc, message))?;
     }
     Ok(scenario)
 }
 
-/// Runs every incident at its time against the cluster it names. Unknown clusters and
-/// objects are logged, not fatal: a scenario must not take the simulator down.
+fn invalid(scenario: &Scenario, i: usize, inc: &Incident, message: String) -> ScenarioError {
+    ScenarioError::Invalid {
+        path: scenario.path.clone(),
+        message: format!(
+            "incident {} ({:?} in {}-{}): {message}",
+            i + 1,
+            inc.kind,
+            inc.environment,
+            inc.cluster
+        ),
+    }
+}
+
+/// Checks that every incident names a cluster of the fleet and an object in it, so a
+/// typo is refused at start instead of an incident that silently never happens.
+pub fn check(
+    scenario: &Scenario,
+    find: impl Fn(&str) -> Option<Arc<ClusterSim>>,
+) -> Result<(), ScenarioError> {
+    for (i, inc) in scenario.incidents.iter().enumerate() {
+        let name = format!("{}-{}", inc.environment, inc.cluster);
+        let found = match find(&name) {
+            None => Err(format!(
+                "the simulated fleet has no cluster {name} (environment {:?})",
+                inc.environment
+            )),
+            Some(c) => inc.target_exists(&c),
+        };
+        found.map_err(|message| invalid(scenario, i, inc, message))?;
+    }
+    Ok(())
+}
+
+/// Runs every incident at its time against the cluster it names ([`check`] made sure it
+/// exists at start). An incident that fails later (its object was deleted meanwhile) is
+/// logged, not fatal: a scenario must not take the simulator down.
 pub fn spawn(
     scenario: Scenario,
     find: impl Fn(&str) -> Option<Arc<ClusterSim>> + Send + Sync + 'static,
@@ -235,7 +316,7 @@ fn apply(c: &ClusterSim, inc: &Incident) -> Result<(), ApiError> {
             )
         }
         IncidentKind::BackupFailure => {
-            let schedule = inc.name.as_deref().unwrap_or("velero-daily-backup");
+            let schedule = inc.name.as_deref().unwrap_or(DEFAULT_SCHEDULE);
             annotate(
                 c,
                 *ids::SCHEDULES,
@@ -263,7 +344,7 @@ fn apply(c: &ClusterSim, inc: &Incident) -> Result<(), ApiError> {
             Ok(())
         }
         IncidentKind::StorageUnavailable => {
-            let bsl = inc.name.as_deref().unwrap_or("default");
+            let bsl = inc.name.as_deref().unwrap_or(DEFAULT_BSL);
             annotate(
                 c,
                 *ids::BSLS,

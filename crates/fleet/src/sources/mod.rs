@@ -1,6 +1,8 @@
 pub mod alertmanager;
 pub mod bench;
 pub(crate) mod kube;
+
+pub use self::kube::{KubeSourceError, check_kubeconfigs};
 pub mod live;
 pub mod prometheus;
 

@@ -104,6 +104,63 @@ fn check_kubeconfig_file(path: &std::path::Path) -> Result<(), KubeSourceError> 
     Ok(())
 }
 
+/// Every cluster of `fleet` whose kubeconfig cannot be used: the file is missing, is not a
+/// readable kubeconfig, or lacks the context (or the context's cluster or user). Nothing is
+/// contacted and no exec plugin runs: this is a check of the config, made before any
+/// command reaches a cluster.
+pub fn check_kubeconfigs(fleet: &crate::config::Fleet) -> Vec<(String, KubeSourceError)> {
+    let cache = Kubeconfigs::default();
+    let mut problems = Vec::new();
+    for env in &fleet.environments {
+        for (role, cfg) in env.clusters() {
+            if let Err(e) = check_context(cfg, &cache) {
+                problems.push((format!("{}-{role}", env.name), e));
+            }
+        }
+    }
+    problems
+}
+
+fn check_context(cfg: &ClusterConfig, cache: &Kubeconfigs) -> Result<(), KubeSourceError> {
+    let kc = cache.get(&cfg.kubeconfig)?;
+    let missing = |what: String| KubeSourceError::NotAKubeconfig {
+        path: cfg.kubeconfig.display().to_string(),
+        why: what,
+    };
+    let Some(context) = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == cfg.context)
+        .and_then(|c| c.context.as_ref())
+    else {
+        let names: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+        return Err(missing(format!(
+            "it has no context {:?} (it has: {})",
+            cfg.context,
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        )));
+    };
+    if !kc.clusters.iter().any(|c| c.name == context.cluster) {
+        return Err(missing(format!(
+            "context {:?} names cluster {:?}, which it does not define",
+            cfg.context, context.cluster
+        )));
+    }
+    if let Some(user) = &context.user
+        && !kc.auth_infos.iter().any(|u| &u.name == user)
+    {
+        return Err(missing(format!(
+            "context {:?} names user {:?}, which it does not define",
+            cfg.context, user
+        )));
+    }
+    Ok(())
+}
+
 /// A client for one cluster from its kubeconfig file and context, reading the kubeconfig
 /// through `cache`. Exec-plugin and token-file credentials are refreshed by kube-rs when
 /// they expire.
