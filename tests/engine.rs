@@ -396,6 +396,87 @@ fn scale_through_the_binary_changes_the_machine_deployment_and_is_journaled_and_
     );
 }
 
+/// Success means the MachineDeployment has as many ready workers as asked for, whatever
+/// machines exist: a worker that went NotReady before the run holds it back as much as
+/// one the run added. The run finishes once that worker is Ready again.
+#[test]
+fn scale_succeeds_only_when_the_ready_workers_equal_the_target() {
+    let f = fleet();
+    let before = f.replicas("acme", "wc");
+    let nodes = f.kube_json(&[
+        "--context",
+        "acme-wc",
+        "get",
+        "nodes",
+        "-l",
+        "!node-role.kubernetes.io/control-plane",
+    ]);
+    let worker = nodes["items"][0]["metadata"]["name"]
+        .as_str()
+        .expect("a worker")
+        .to_owned();
+    let not_ready = |on: bool| {
+        let annotation = if on {
+            "sim.ck8s.io/not-ready=true".to_string()
+        } else {
+            "sim.ck8s.io/not-ready-".to_string()
+        };
+        f.sim.ok(&[
+            "--context",
+            "acme-wc",
+            "annotate",
+            "node",
+            &worker,
+            &annotation,
+        ]);
+    };
+    not_ready(true);
+    let ready_replicas = || {
+        f.kube_json(&[
+            "--context",
+            "acme-sc",
+            "-n",
+            "capi-clusters",
+            "get",
+            "machinedeployments.cluster.x-k8s.io",
+            "acme-wc-md-0",
+        ])["status"]["readyReplicas"]
+            .as_i64()
+            .unwrap_or(0)
+    };
+    common::eventually("the worker's machine to be not ready", PATIENCE, || {
+        (ready_replicas() == before - 1).then_some(())
+    });
+    let workers = format!("workers={}", before + 1);
+    let running = f.spawn(&[
+        "run",
+        "scale",
+        "--env",
+        "acme",
+        "--cluster",
+        "wc",
+        &workers,
+        "-o",
+        "json",
+    ]);
+    // The new machine becomes ready, but one worker of the target is not.
+    common::eventually("the run to wait for ready workers", PATIENCE, || {
+        let run = f.runs().into_iter().next()?;
+        let last = run["steps"][3]["log"].as_array()?.last()?.clone();
+        last["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("{before} of {} workers ready", before + 1)))
+            .then_some(())
+    });
+    assert_eq!(f.runs()[0]["outcome"], Value::Null, "not succeeded yet");
+    not_ready(false);
+    let out = running.finish();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let doc = parse(&out);
+    assert_eq!(doc["run"]["outcome"], "succeeded", "{doc:#}");
+    assert_eq!(ready_replicas(), before + 1);
+}
+
 #[test]
 fn the_policy_refuses_without_a_reason_and_changes_nothing() {
     let f = fleet();

@@ -184,7 +184,7 @@ pub async fn step(index: usize, ctx: &StepCtx<'_>) -> Result<String, StepError> 
         )),
         1 => set_replicas(ctx, &md, to).await,
         2 => wait_machines(ctx, &md, to).await,
-        _ => wait_nodes(ctx, &md).await,
+        _ => wait_nodes(ctx, &md, to).await,
     }
 }
 
@@ -297,10 +297,15 @@ fn run_start(ctx: &StepCtx<'_>) -> DateTime<Utc> {
     ctx.started_at - chrono::TimeDelta::minutes(1)
 }
 
-async fn wait_nodes(ctx: &StepCtx<'_>, md: &DynamicObject) -> Result<String, StepError> {
+/// Waits until the MachineDeployment has `to` ready replicas (whatever machines exist:
+/// one broken before the run counts against it as much as one the run added), and the
+/// nodes of the machines the run added are Ready.
+async fn wait_nodes(ctx: &StepCtx<'_>, md: &DynamicObject, to: u32) -> Result<String, StepError> {
     let since = run_start(ctx);
     let nodes: Api<Node> = Api::all(ctx.target.cluster.clone());
     wait_for(ctx, "the nodes", || async {
+        let fresh = find(ctx.target, ctx.params).await?;
+        let ready_replicas = int(&fresh, "status", "readyReplicas");
         let states = machine_states(ctx, md).await?;
         let wanted: Vec<String> = added(&states, since)
             .filter_map(|m| m.node.clone())
@@ -339,15 +344,21 @@ async fn wait_nodes(ctx: &StepCtx<'_>, md: &DynamicObject) -> Result<String, Ste
             })
             .filter(|n| ready(n))
             .count();
-        Ok(if missing.is_empty() {
-            Progress::Done(format!(
-                "{workers_ready} workers Ready in {}",
-                ctx.target.name()
-            ))
-        } else {
+        Ok(if !missing.is_empty() {
             Progress::Waiting(format!(
                 "waiting for node(s) {} to be Ready",
                 missing.join(", ")
+            ))
+        } else if ready_replicas != i64::from(to) {
+            Progress::Waiting(format!(
+                "{} has {ready_replicas} of {to} workers ready",
+                label(&fresh)
+            ))
+        } else {
+            Progress::Done(format!(
+                "{} has {to} of {to} workers ready; {workers_ready} workers Ready in {}",
+                label(&fresh),
+                ctx.target.name()
             ))
         })
     })
