@@ -556,6 +556,50 @@ fn the_policy_refuses_without_a_reason_and_changes_nothing() {
     assert!(f.lease("globex", "wc").is_none());
 }
 
+/// Of runs started at the same time on one cluster, one wins the lock, and every loser
+/// names the winner's run, however it lost (its plan saw the lock, the plan again at start
+/// did, or the lease was taken under it).
+#[test]
+fn every_loser_of_a_race_names_the_winning_run() {
+    let f = fleet();
+    f.pause("acme", "wc", true);
+    let workers = format!("workers={}", f.replicas("acme", "wc") + 1);
+    let racers: Vec<Running> = (0..3)
+        .map(|_| f.spawn(&["run", "scale", "--env", "acme", "--cluster", "wc", &workers]))
+        .collect();
+    let winner = common::eventually("one run to hold the cluster", PATIENCE, || {
+        let runs = f.runs();
+        (runs.len() == 1).then(|| text(&runs[0]["id"], "id").to_owned())
+    });
+    // The winner waits for machines that never come while the cluster is paused; the
+    // losers end.
+    let mut racers = racers;
+    common::eventually("the two losers to end", PATIENCE, || {
+        let mut ended = 0;
+        for r in &mut racers {
+            ended += usize::from(r.0.try_wait().expect("try_wait").is_some());
+        }
+        (ended == 2).then_some(())
+    });
+    let mut losers = 0;
+    for mut racer in racers {
+        if racer.0.try_wait().expect("try_wait").is_none() {
+            continue;
+        }
+        let out = racer.finish();
+        losers += 1;
+        assert_eq!(code(&out), 3, "{}", show(&out));
+        assert!(
+            common::stderr(&out).contains(&winner),
+            "the loser names the winner {winner}: {}",
+            show(&out)
+        );
+    }
+    assert_eq!(losers, 2, "exactly one run holds the cluster");
+    assert_eq!(f.runs().len(), 1);
+    f.pause("acme", "wc", false);
+}
+
 #[test]
 fn a_cluster_held_by_another_run_is_refused() {
     let f = fleet();

@@ -107,10 +107,7 @@ async fn run_inner(
     if args.plan {
         print_report(format, &plan, None);
         // The exit code says whether the real run would start; the error, why not.
-        if let Err(e) = plan.admits(args.reason.clone()) {
-            tell_refusal(format, &plan, &e);
-            return Err(e);
-        }
+        plan.admits(args.reason.clone())?;
         return Ok(exit::OK);
     }
     if format == OutputFormat::Table {
@@ -121,7 +118,6 @@ async fn run_inner(
         Err(e) => {
             if format == OutputFormat::Json {
                 print_report(format, &plan, None);
-                tell_refusal(format, &plan, &e);
             }
             return Err(e);
         }
@@ -213,17 +209,6 @@ impl Progress {
                 self.states[i] = step.state;
             }
         }
-    }
-}
-
-/// A policy refusal's error names only the rules; with JSON on stdout, stderr gets the
-/// findings beside it, as the plan text gives them in table mode (who holds the cluster,
-/// which alerts fire).
-fn tell_refusal(format: OutputFormat, plan: &Plan, e: &EngineError) {
-    if format == OutputFormat::Json
-        && matches!(e, EngineError::Denied(_) | EngineError::NeedsReason { .. })
-    {
-        eprint!("{}", verdict_text(&plan.decision));
     }
 }
 

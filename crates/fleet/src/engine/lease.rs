@@ -149,9 +149,9 @@ pub async fn acquire(
                 },
                 spec: Some(spec_for(holder, now, now)),
             };
-            api.create(&Default::default(), &lease)
-                .await
-                .map_err(|e| lock.conflict_or(e, now))?;
+            if let Err(e) = api.create(&Default::default(), &lease).await {
+                return Err(lock.conflict_or(e, now).await);
+            }
         }
         Some(mut lease) => {
             if let Some((other, until)) = current_holder(&lease)
@@ -161,9 +161,9 @@ pub async fn acquire(
                 return Err(lock.held(other, until));
             }
             lease.spec = Some(spec_for(holder, now, now));
-            api.replace(&name, &Default::default(), &lease)
-                .await
-                .map_err(|e| lock.conflict_or(e, now))?;
+            if let Err(e) = api.replace(&name, &Default::default(), &lease).await {
+                return Err(lock.conflict_or(e, now).await);
+            }
         }
     }
     Ok(lock)
@@ -268,14 +268,20 @@ impl ClusterLock {
         }
     }
 
-    /// A 409 means another console won the race: say who, like any other held lock.
-    fn conflict_or(&self, e: kube::Error, now: DateTime<Utc>) -> LockError {
+    /// A 409 means another run won the race: read the lease again and say which run holds
+    /// it, like any other held lock.
+    async fn conflict_or(&self, e: kube::Error, now: DateTime<Utc>) -> LockError {
         let conflict = matches!(&e, kube::Error::Api(s) if s.code == 409);
         if conflict {
-            return self.held(
-                "another console".into(),
-                now + chrono::TimeDelta::seconds(DURATION.as_secs() as i64),
-            );
+            let winner = self.api.get_opt(&self.name).await.ok().flatten();
+            return match winner.as_ref().and_then(current_holder) {
+                Some((holder, until)) => self.held(holder, until),
+                // Gone again already (the winner finished at once): still a lost race.
+                None => self.held(
+                    "another run (it took the lease while this one did)".into(),
+                    now + chrono::TimeDelta::seconds(DURATION.as_secs() as i64),
+                ),
+            };
         }
         LockError::Kube {
             lease: self.name.clone(),
@@ -306,11 +312,14 @@ impl ClusterLock {
             .map(chrono_of)
             .unwrap_or(now);
         lease.spec = Some(spec_for(&self.holder, acquired, now));
-        self.api
+        match self
+            .api
             .replace(&self.name, &Default::default(), &lease)
             .await
-            .map_err(|e| self.conflict_or(e, now))?;
-        Ok(())
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.conflict_or(e, now).await),
+        }
     }
 
     /// Deletes the lease if it is still ours. A failure only delays the next run by the
@@ -334,6 +343,55 @@ mod tests {
 
     fn at(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_780_000_000 + s, 0).unwrap()
+    }
+
+    /// A lost race (409 on create) names the run that won, read back from the lease, not
+    /// "another console".
+    #[test]
+    fn a_lost_race_names_the_winner() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        rt.block_on(async {
+            crate::install_crypto_provider();
+            let sim = ck8s_sim::SimFleet::start(ck8s_sim::SimOptions {
+                environments: 1,
+                ..ck8s_sim::SimOptions::default()
+            })
+            .await
+            .unwrap();
+            let (kubeconfig, _) = sim.write_files(dir.path()).unwrap();
+            let kc = kube::config::Kubeconfig::read_from(&kubeconfig).unwrap();
+            let opts = kube::config::KubeConfigOptions {
+                context: Some("acme-sc".into()),
+                ..Default::default()
+            };
+            let cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
+                .await
+                .unwrap();
+            let sc = Client::try_from(cfg).unwrap();
+            let now = Utc::now();
+            let winner = holder_identity("run-a", "bastion");
+            acquire(sc.clone(), "acme", ClusterRole::Wc, &winner, now)
+                .await
+                .unwrap();
+            // The loser read the lease as free, then its create was refused.
+            let loser = ClusterLock {
+                api: Api::namespaced(sc, NAMESPACE),
+                name: lease_name("acme", ClusterRole::Wc),
+                cluster: "acme-wc".into(),
+                holder: holder_identity("run-b", "bastion"),
+            };
+            let mut conflict = kube::core::Status::failure("already exists", "AlreadyExists");
+            conflict.code = 409;
+            let e = loser
+                .conflict_or(kube::Error::Api(Box::new(conflict)), now)
+                .await;
+            assert!(
+                matches!(&e, LockError::Held { holder, .. } if *holder == winner),
+                "{e}"
+            );
+            assert!(e.to_string().contains("locked by run run-a"), "{e}");
+        });
     }
 
     #[test]

@@ -130,15 +130,17 @@ pub enum EngineError {
     ReadOnly(String),
 }
 
-/// The rule ids of a verdict; the plan printed beside the error has the full sentences.
+/// The findings of a verdict, each as its rule id and its full sentence. A refusal at
+/// start comes from a fresh plan, which may differ from the one printed before (another
+/// run took the lock meanwhile), so the error itself says who holds what.
 fn rules(d: &Decision) -> String {
     match d {
         Decision::Allow => "no rule".into(),
         Decision::NeedsOverride { findings } | Decision::Deny { findings } => findings
             .iter()
-            .map(|f| f.rule)
+            .map(|f| format!("{}: {}", f.rule, f.message))
             .collect::<Vec<_>>()
-            .join(", "),
+            .join("; "),
     }
 }
 
