@@ -131,7 +131,8 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             Ok(runtime()?.block_on(headless::runs::run(&args, fleet, paths, mode)))
         }
         Some(Command::Runs(args)) => {
-            let fleet = config::load(&paths.config_file)?;
+            // `runs audit` works without a fleet config, on the local log alone.
+            let fleet = config::load(&paths.config_file).map_err(|e| e.to_string());
             let mode = engine_mode(cli.global.read_only);
             Ok(runtime()?.block_on(headless::runs::runs(&args, fleet, paths, mode)))
         }
@@ -216,7 +217,7 @@ async fn console(
         theme: args.theme,
         read_only,
         env: args.env,
-        engine: Some(engine),
+        engine: Some(engine.clone()),
         ..Default::default()
     };
     let theme = ck8s_console::ui::resolve_theme(&opts).map_err(|e| UsageError(e.to_string()))?;
@@ -236,7 +237,10 @@ async fn console(
         )
         .await,
     );
-    ck8s_console::ui::run(live, opts, theme).await
+    let code = ck8s_console::ui::run(live, opts, theme).await;
+    // Silences made just before quitting: let their audit anchors reach the clusters.
+    engine.settle().await;
+    code
 }
 
 /// Runs a read-only report. The config is loaded first, so a broken one exits 2 before any

@@ -1027,6 +1027,86 @@ fn a_tampered_audit_log_fails_verification() {
     assert!(err.contains("edited"), "{err}");
 }
 
+/// The chain is anchored in the service cluster: cutting the log short, or rewriting it
+/// whole with fresh hashes, passes the local chain check but not the anchor. Without a
+/// fleet config, --verify checks the local chain and says the anchors were not checked.
+/// A line that is not a record is reported once.
+#[test]
+fn the_audit_chain_is_anchored_in_the_cluster() {
+    let f = fleet();
+    let workers = format!("workers={}", f.replicas("acme", "wc"));
+    let out = f.console(&["run", "scale", "--env", "acme", "--cluster", "wc", &workers]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let log = std::fs::read_to_string(f.audit_log()).expect("audit log");
+    let lines: Vec<&str> = log.lines().collect();
+    let last: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    // The head is in acme's service cluster, as the command left it.
+    let cm = f.kube_json(&[
+        "--context",
+        "acme-sc",
+        "-n",
+        "kube-system",
+        "get",
+        "configmap",
+        "ck8s-console-audit",
+    ]);
+    let anchored: Vec<&str> = cm["data"]
+        .as_object()
+        .expect("anchor data")
+        .values()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        anchored,
+        [format!("{} {}", last["seq"], text(&last["hash"], "hash")).as_str()],
+        "{cm:#}"
+    );
+    let out = f.console(&["runs", "audit", "--verify"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(
+        common::stderr(&out).contains(&format!("acme-sc anchors record {}", last["seq"])),
+        "{}",
+        show(&out)
+    );
+
+    // The last line deleted: the chain alone is intact, the anchor is not.
+    let cut = lines[..lines.len() - 1].join("\n") + "\n";
+    std::fs::write(f.audit_log(), &cut).unwrap();
+    let out = f.console(&["runs", "audit", "--verify"]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let err = common::stderr(&out);
+    assert!(err.contains("hash chain intact"), "{err}");
+    assert!(
+        err.contains("acme-sc anchor") && err.contains("removed from its end"),
+        "{err}"
+    );
+
+    // Without a fleet config: the local chain only, and it says so.
+    let no_config = common::console_command_on(
+        &f.sim.dir.path().join("no-such-fleet.toml"),
+        &f.sim,
+        &f.state,
+        ACTOR,
+        &["runs", "audit", "--verify"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(code(&no_config), 0, "{}", show(&no_config));
+    let err = common::stderr(&no_config);
+    assert!(
+        err.contains("hash chain intact")
+            && err.contains("anchors in the clusters were not checked"),
+        "{err}"
+    );
+
+    // A line that is not a record: named once, not once per reader.
+    std::fs::write(f.audit_log(), cut + "not json\n").unwrap();
+    let out = f.console(&["runs", "audit", "--verify"]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let err = common::stderr(&out);
+    assert_eq!(err.matches("not an audit record").count(), 1, "{err}");
+}
+
 #[test]
 fn bad_input_exits_2() {
     let f = fleet();

@@ -3,6 +3,7 @@
 //! goes to stderr as it happens; the result goes to stdout once, as a table or JSON.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -14,7 +15,9 @@ use crate::config::Fleet;
 use crate::engine::journal::{Outcome, RunSummary, StepState};
 use crate::engine::policy::Decision;
 use crate::engine::workflows::WorkflowKind;
-use crate::engine::{self, Engine, EngineError, Hints, Mode, Plan, RunRequest, Tuning, audit};
+use crate::engine::{
+    self, AnchorCheck, Engine, EngineError, Hints, Mode, Plan, RunRequest, Tuning, audit,
+};
 use crate::exit;
 use crate::paths::Paths;
 
@@ -82,7 +85,10 @@ struct RunReport<'a> {
 pub async fn run(args: &RunArgs, fleet: Fleet, paths: &Paths, mode: Mode) -> i32 {
     let format = args.output.unwrap_or_else(output::default_format);
     let engine = engine(fleet, paths, mode);
-    match run_inner(args, &engine, format).await {
+    let result = run_inner(args, &engine, format).await;
+    // The run's audit records are on disk; let their anchors reach the cluster too.
+    engine.settle().await;
+    match result {
         Ok(code) => code,
         Err(e) => {
             note!("error: {e}");
@@ -307,9 +313,21 @@ struct RunsList<'a> {
     runs: Vec<&'a RunSummary>,
 }
 
-/// `ck8s-console runs ...`.
-pub async fn runs(args: &RunsArgs, fleet: Fleet, paths: &Paths, mode: Mode) -> i32 {
+/// `ck8s-console runs ...`. Without a fleet config (`fleet` is the reason why not), only
+/// `runs audit` works, on the local log alone.
+pub async fn runs(args: &RunsArgs, fleet: Result<Fleet, String>, paths: &Paths, mode: Mode) -> i32 {
     let format = args.output.unwrap_or_else(output::default_format);
+    let fleet = match (fleet, &args.action) {
+        (Ok(fleet), _) => fleet,
+        (Err(why), Some(RunsAction::Audit { verify })) => {
+            let anchors = Anchors::NotChecked(why);
+            return audit_log(&paths.audit_log, *verify, anchors, format).await;
+        }
+        (Err(why), _) => {
+            note!("{why}");
+            return exit::USAGE;
+        }
+    };
     let engine = engine(fleet, paths, mode);
     let result = match &args.action {
         None => Ok(list(&engine, args, format)),
@@ -329,8 +347,12 @@ pub async fn runs(args: &RunsArgs, fleet: Fleet, paths: &Paths, mode: Mode) -> i
             exit::OK
         }),
         Some(RunsAction::Resume { id }) => resume(&engine, id, format).await,
-        Some(RunsAction::Audit { verify }) => Ok(audit_log(&engine, *verify, format)),
+        Some(RunsAction::Audit { verify }) => {
+            let anchors = Anchors::Of(engine.clone());
+            Ok(audit_log(engine.audit_log(), *verify, anchors, format).await)
+        }
     };
+    engine.settle().await;
     result.unwrap_or_else(|e| {
         note!("error: {e}");
         e.exit_code()
@@ -426,35 +448,60 @@ fn list(engine: &Engine, args: &RunsArgs, format: OutputFormat) -> i32 {
 struct AuditReport {
     records: Vec<audit::AuditRecord>,
     verified: Option<bool>,
+    /// With --verify: what each environment's service cluster anchors of this log; `null`
+    /// when the anchors could not be checked (no fleet config).
+    anchors: Option<Vec<AnchorCheck>>,
 }
 
-fn audit_log(engine: &Engine, verify: bool, format: OutputFormat) -> i32 {
-    let path = engine.audit_log();
-    let verified = if verify {
-        match audit::verify(path) {
+/// Where `runs audit --verify` finds the anchors of the chain.
+enum Anchors {
+    Of(Arc<Engine>),
+    /// Without a fleet config the clusters are unknown: the local chain alone is checked.
+    NotChecked(String),
+}
+
+async fn audit_log(path: &Path, verify: bool, anchors: Anchors, format: OutputFormat) -> i32 {
+    // Records up to the first line that is not one; that line is reported once.
+    let (records, broken) = audit::read_valid(path);
+    let mut verified = None;
+    let mut checks = None;
+    if verify {
+        let chain = match &broken {
+            Some(e) => Err(e.to_string()),
+            None => audit::verify(path).map_err(|e| e.to_string()),
+        };
+        let mut ok = match chain {
             Ok(n) => {
                 note!("{}: {n} records, hash chain intact", path.display());
-                Some(true)
+                true
             }
             Err(e) => {
                 note!("error: {e}");
-                Some(false)
+                false
+            }
+        };
+        match anchors {
+            Anchors::Of(engine) => {
+                let found = engine.check_anchors(&records).await;
+                ok &= tell_anchors(&found);
+                checks = Some(found);
+            }
+            Anchors::NotChecked(why) => {
+                note!("the anchors in the clusters were not checked: {why}");
             }
         }
-    } else {
-        None
-    };
-    let records = match audit::read(path) {
-        Ok(r) => r,
-        Err(e) => {
-            note!("error: {e}");
-            return exit::FAILURE;
-        }
-    };
+        verified = Some(ok);
+    } else if let Some(e) = &broken {
+        note!("error: {e}");
+    }
     let text = match format {
         OutputFormat::Json => {
-            output::json("audit", Utc::now(), &AuditReport { records, verified }, &[])
-                .unwrap_or_default()
+            let report = AuditReport {
+                records,
+                verified,
+                anchors: checks,
+            };
+            output::json("audit", Utc::now(), &report, &[]).unwrap_or_default()
         }
         OutputFormat::Table => {
             let mut t =
@@ -479,9 +526,30 @@ fn audit_log(engine: &Engine, verify: bool, format: OutputFormat) -> i32 {
         }
     };
     let _ = output::print(&text);
-    if verified == Some(false) {
+    if verified == Some(false) || (!verify && broken.is_some()) {
         exit::FAILURE
     } else {
         exit::OK
     }
+}
+
+/// Says what each cluster anchors; false when one shows the log was tampered with.
+fn tell_anchors(checks: &[AnchorCheck]) -> bool {
+    let mut intact = true;
+    for c in checks {
+        match c {
+            AnchorCheck::Holds { env, seq } => {
+                note!("{env}-sc anchors record {seq}: the log holds it")
+            }
+            AnchorCheck::Absent { env } => note!("{env}-sc anchors nothing of this log yet"),
+            AnchorCheck::Broken { env, why } => {
+                intact = false;
+                note!("error: {env}-sc anchor: {why}");
+            }
+            AnchorCheck::Unchecked { env, why } => {
+                note!("{env}-sc anchor not checked: {why}")
+            }
+        }
+    }
+    intact
 }

@@ -219,6 +219,17 @@ pub fn read(path: &Path) -> Result<Vec<AuditRecord>, AuditError> {
     Ok(records)
 }
 
+/// The records up to the first line that is not one, and the error of that line: for
+/// showing what can be shown of a damaged log, with the damage named once.
+pub fn read_valid(path: &Path) -> (Vec<AuditRecord>, Option<AuditError>) {
+    let mut records = Vec::new();
+    let read = for_each_line(path, |number, line| {
+        records.push(parse_line(line).map_err(|reason| corrupt(path, number, reason))?);
+        Ok(())
+    });
+    (records, read.err())
+}
+
 /// Checks the whole chain: sequence numbers, `prev` links and every hash. Returns the number
 /// of records; a missing file is an empty, valid log.
 pub fn verify(path: &Path) -> Result<u64, AuditError> {

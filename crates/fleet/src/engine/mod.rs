@@ -2,6 +2,7 @@
 //! workflow's steps in a background task, journals every step and audits every change.
 //! The console and the headless `run` share it; it never draws and never prints.
 
+mod anchor;
 pub mod audit;
 pub mod journal;
 mod lease;
@@ -208,7 +209,29 @@ pub struct Engine {
     /// Runs driven by this process, by id, with their cancel switch.
     running: Mutex<HashMap<String, watch::Sender<bool>>>,
     changed: broadcast::Sender<String>,
+    /// Itself, for the tasks it spawns from `&self` (anchoring audit records).
+    me: std::sync::Weak<Engine>,
+    /// Anchor writes under way; [`Engine::settle`] waits for them before a process exits.
+    anchoring: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
+
+/// What one environment's service cluster says of the local audit log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AnchorCheck {
+    /// It anchors record `seq`, and the log holds that very record.
+    Holds { env: String, seq: u64 },
+    /// It anchors nothing of this log (no record of this log concerned it yet).
+    Absent { env: String },
+    /// The log does not hold the anchored record: cut short or rewritten.
+    Broken { env: String, why: String },
+    /// It could not be asked.
+    Unchecked { env: String, why: String },
+}
+
+/// How long anchoring may hold up the end of a command, and how long one cluster may take
+/// to answer a check.
+const ANCHOR_PATIENCE: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -346,7 +369,7 @@ impl Engine {
         tuning: Tuning,
         mode: Mode,
     ) -> Arc<Engine> {
-        Arc::new(Engine {
+        Arc::new_cyclic(|me| Engine {
             fleet,
             mode,
             journals: Journals::new(&paths.runs_dir),
@@ -356,6 +379,8 @@ impl Engine {
             clients: tokio::sync::Mutex::new(HashMap::new()),
             running: Mutex::new(HashMap::new()),
             changed: broadcast::channel(256).0,
+            me: me.clone(),
+            anchoring: Mutex::new(Vec::new()),
         })
     }
 
@@ -873,8 +898,82 @@ impl Engine {
 
     fn audit(&self, record: NewRecord) -> Result<(), EngineError> {
         let mut log = AuditLog::open(&self.audit_path)?;
-        log.append(record, Utc::now())?;
+        let written = log.append(record, Utc::now())?;
+        self.anchor(&written);
         Ok(())
+    }
+
+    /// Moves the chain head into the record's environment's service cluster, in the
+    /// background: the record is on disk already, and a cluster that does not answer must
+    /// not hold up the change. A failure is logged; the next record anchors again.
+    fn anchor(&self, record: &audit::AuditRecord) {
+        let (Some(engine), Ok(rt)) = (self.me.upgrade(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        if engine.fleet.environment(&record.env).is_none() {
+            return;
+        }
+        let env = record.env.clone();
+        let head = anchor::Anchor {
+            seq: record.seq,
+            hash: record.hash.clone(),
+        };
+        let task = rt.spawn(async move {
+            let key = anchor::log_key(&engine.audit_path);
+            let written = match engine.client(&env, ClusterRole::Sc).await {
+                Ok(sc) => anchor::advance(sc, &key, &head).await,
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = written {
+                tracing::warn!(env = %env, seq = head.seq, error = %e, "anchoring the audit log failed; the next record anchors again");
+            }
+        });
+        let mut anchoring = self.anchoring.lock().expect("anchor tasks");
+        anchoring.retain(|t| !t.is_finished());
+        anchoring.push(task);
+    }
+
+    /// Waits (a bounded while) for the anchor writes under way, so that a command that
+    /// changed something leaves its audit records anchored when it exits.
+    pub async fn settle(&self) {
+        let tasks = std::mem::take(&mut *self.anchoring.lock().expect("anchor tasks"));
+        let all = futures::future::join_all(tasks);
+        if tokio::time::timeout(ANCHOR_PATIENCE, all).await.is_err() {
+            tracing::warn!("anchoring the audit log did not finish in time");
+        }
+    }
+
+    /// Compares the local audit log (`records`, as read) with the anchor of every
+    /// environment's service cluster.
+    pub async fn check_anchors(&self, records: &[audit::AuditRecord]) -> Vec<AnchorCheck> {
+        let key = anchor::log_key(&self.audit_path);
+        let checks = self.fleet.environments.iter().map(|env| {
+            let key = key.clone();
+            async move {
+                let env = env.name.clone();
+                let read = async {
+                    let sc = self
+                        .client(&env, ClusterRole::Sc)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    anchor::read(sc, &key).await
+                };
+                match tokio::time::timeout(ANCHOR_PATIENCE, read).await {
+                    Err(_) => AnchorCheck::Unchecked {
+                        env,
+                        why: format!("no answer within {}s", ANCHOR_PATIENCE.as_secs()),
+                    },
+                    Ok(Err(why)) => AnchorCheck::Unchecked { env, why },
+                    Ok(Ok(None)) => AnchorCheck::Absent { env },
+                    Ok(Ok(Some(a))) => match anchor::check(records, &a) {
+                        Ok(()) => AnchorCheck::Holds { env, seq: a.seq },
+                        Err(why) => AnchorCheck::Broken { env, why },
+                    },
+                }
+            }
+        });
+        futures::future::join_all(checks).await
     }
 
     fn spawn(self: &Arc<Self>, drive: run::Drive, rx: watch::Receiver<bool>) {
