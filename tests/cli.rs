@@ -8,15 +8,33 @@ use std::process::{Command, Output};
 use clap::CommandFactory;
 use serde_json::Value;
 
+const KUBECONFIG: &str = "apiVersion: v1
+kind: Config
+clusters:
+- name: acme
+  cluster: {server: \"https://127.0.0.1:1\"}
+users:
+- name: acme
+  user: {token: fixture}
+contexts:
+- name: acme-sc
+  context: {cluster: acme, user: acme}
+- name: acme-wc
+  context: {cluster: acme, user: acme}
+";
+
 struct Home {
     dir: tempfile::TempDir,
 }
 
 impl Home {
+    /// A fresh HOME with the kubeconfig the config fixtures name (`~/.kube/acme.yaml`):
+    /// its contexts exist, and nothing listens where they point.
     fn new() -> Home {
-        Home {
-            dir: tempfile::tempdir().expect("temp HOME"),
-        }
+        let dir = tempfile::tempdir().expect("temp HOME");
+        std::fs::create_dir(dir.path().join(".kube")).unwrap();
+        std::fs::write(dir.path().join(".kube/acme.yaml"), KUBECONFIG).unwrap();
+        Home { dir }
     }
 
     fn path(&self) -> &Path {

@@ -716,6 +716,10 @@ target = "kube-apiserver"
     );
     let path = dir.join("fleet.toml");
     std::fs::write(&path, text).expect("write fleet.toml");
+    // The kubeconfig it names: the SLO report reads only Prometheus, but a fleet config
+    // whose kubeconfig is missing is refused whatever the command.
+    let kubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: demo\n  cluster: {server: \"https://127.0.0.1:1\"}\nusers:\n- name: demo\n  user: {token: fixture}\ncontexts:\n- name: demo-sc\n  context: {cluster: demo, user: demo}\n- name: demo-wc\n  context: {cluster: demo, user: demo}\n";
+    std::fs::write(dir.join("kubeconfig"), kubeconfig).expect("write kubeconfig");
     path
 }
 

@@ -374,6 +374,17 @@ fn scaling_workers_from_the_console_with_an_override_reason() {
         "{screen}"
     );
     assert!(screen.contains("critical-alerts"), "{screen}");
+    // globex-wc has a worker that stopped reporting, and a scale succeeds only when every
+    // worker of the target is ready: the on-call engineer fixes that node first.
+    let kubeconfig = sim.fleet_file.with_file_name("kubeconfig");
+    let fixed = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["--context", "globex-wc", "annotate", "nodes", "--all"])
+        .arg("sim.ck8s.io/not-ready-")
+        .output()
+        .expect("kubectl runs");
+    assert!(fixed.status.success(), "{fixed:?}");
     // Too short a reason is refused inline; nothing starts.
     tui.type_text("INC-4711");
     tui.send("\r");
@@ -388,7 +399,6 @@ fn scaling_workers_from_the_console_with_an_override_reason() {
         "{screen}"
     );
 
-    let kubeconfig = sim.fleet_file.with_file_name("kubeconfig");
     let out = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(&kubeconfig)
