@@ -477,6 +477,47 @@ fn scale_succeeds_only_when_the_ready_workers_equal_the_target() {
     assert_eq!(ready_replicas(), before + 1);
 }
 
+/// A server that goes down while a run waits pauses the wait, which says why and goes on
+/// once the server is back; the run still ends as it would have.
+#[test]
+fn a_run_waits_out_an_api_outage() {
+    let f = fleet();
+    let before = f.replicas("acme", "wc");
+    let (running, id) = f.scale_held("acme", before + 1);
+    f.pause("acme", "wc", false);
+    // 30 s of simulated time: 3 s at the fleet's speed.
+    let down = ck8s_sim::faults::FaultSpec {
+        service: ck8s_sim::faults::Service::Api,
+        kind: ck8s_sim::faults::FaultKind::Down,
+        duration: "30s".into(),
+        latency_ms: 0,
+        jitter_ms: 0,
+        code: None,
+        retry_after: None,
+        fraction: 1.0,
+    };
+    f.sim
+        .fleet
+        .inject_fault("acme-sc", down)
+        .expect("a valid fault");
+    let out = running.finish();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let run = f
+        .runs()
+        .into_iter()
+        .find(|r| r["id"] == id.as_str())
+        .expect("the run is listed");
+    assert_eq!(run["outcome"], "succeeded", "{run:#}");
+    let log = run["steps"].to_string();
+    assert!(
+        ["could not be reached", "closed the connection", "was reset"]
+            .iter()
+            .any(|why| log.contains(why))
+            && log.contains("retrying"),
+        "the wait said why it paused: {log}"
+    );
+}
+
 #[test]
 fn the_policy_refuses_without_a_reason_and_changes_nothing() {
     let f = fleet();

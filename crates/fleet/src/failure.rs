@@ -83,7 +83,7 @@ pub fn of_kube(e: &kube::Error) -> Failure {
         kube::Error::ReadEvents(io) => of_io(io).unwrap_or_else(|| {
             failure(
                 Kind::Unreachable,
-                format!("the connection to the API server broke ({io})"),
+                format!("reading the API server's answer failed ({io})"),
             )
         }),
         _ => failure(Kind::Other, innermost(e)),
@@ -164,9 +164,14 @@ fn of_io(io: &std::io::Error) -> Option<Failure> {
             Kind::Unreachable,
             "the API server could not be reached (connection refused)",
         ),
-        K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof | K::BrokenPipe => failure(
+        // The io text adds nothing a person can act on (rustls's names a web page).
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => failure(
             Kind::Unreachable,
-            format!("the connection to the API server broke ({io})"),
+            "the connection to the API server was reset",
+        ),
+        K::UnexpectedEof => failure(
+            Kind::Unreachable,
+            "the API server closed the connection mid-answer",
         ),
         _ => return None,
     })

@@ -106,6 +106,8 @@ pub struct ClusterSim {
     /// Set when the cluster is stopped: connections already open answer 503 and close, as
     /// a dead API server's would fail, instead of serving on.
     pub stopped: std::sync::atomic::AtomicBool,
+    /// Injected faults of its servers.
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 impl ClusterSim {
@@ -129,6 +131,7 @@ impl ClusterSim {
             probes: std::sync::RwLock::new(probes),
             booting: Default::default(),
             stopped: Default::default(),
+            faults: Default::default(),
         }
     }
 

@@ -18,6 +18,7 @@ use super::clock::SimClock;
 use super::cluster::{ClusterSim, Credentials, FleetOps, ProbeSpec};
 use super::controllers;
 use super::demo::{self, EnvPlan};
+use super::faults::{FaultSpec, GatedListener, Service, guard};
 use super::http_auth::require_bearer;
 use super::prometheus;
 use super::store::Store;
@@ -157,15 +158,30 @@ impl Inner {
         let state = ApiState {
             cluster: sim.clone(),
         };
+        // Every server can be made to misbehave (`faults`): its port closed, its answers
+        // late, refused or spoiled.
+        let gated =
+            |l, service| GatedListener::new(l, sim.faults.clone(), sim.clock.clone(), service);
+        let faulty =
+            |router, service| guard(router, sim.faults.clone(), sim.clock.clone(), service);
         let tasks = vec![
-            serve(self.tls.listener(api_l), apiserver::router(state)),
             serve(
-                prom_l,
-                require_bearer(prometheus::router(sim.clone()), token),
+                self.tls.listener(gated(api_l, Service::Api)?),
+                faulty(apiserver::router(state), Service::Api),
             ),
             serve(
-                am_l,
-                require_bearer(alertmanager::router(am.clone()), token),
+                gated(prom_l, Service::Prometheus)?,
+                faulty(
+                    require_bearer(prometheus::router(sim.clone()), token),
+                    Service::Prometheus,
+                ),
+            ),
+            serve(
+                gated(am_l, Service::Alertmanager)?,
+                faulty(
+                    require_bearer(alertmanager::router(am.clone()), token),
+                    Service::Alertmanager,
+                ),
             ),
             alertmanager::spawn_rules(am.clone()),
             controllers::spawn(sim.clone(), self.fleet_ops()),
@@ -282,6 +298,21 @@ impl SimFleet {
             inner,
             plans: Arc::new(plans),
         })
+    }
+
+    /// Makes a server of cluster `name` (`acme-wc`) misbehave for a while (see `faults`).
+    pub fn inject_fault(&self, name: &str, spec: FaultSpec) -> Result<(), String> {
+        let c = self
+            .cluster(name)
+            .ok_or_else(|| format!("no cluster {name} in the simulated fleet"))?;
+        c.sim.faults.add(c.sim.clock.now(), spec)
+    }
+
+    /// Ends every fault of cluster `name` now.
+    pub fn clear_faults(&self, name: &str) {
+        if let Some(c) = self.cluster(name) {
+            c.sim.faults.clear();
+        }
     }
 
     pub fn clusters(&self) -> Vec<Arc<RunningCluster>> {

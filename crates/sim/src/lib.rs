@@ -13,6 +13,7 @@ mod clock;
 mod cluster;
 mod controllers;
 mod demo;
+pub mod faults;
 mod fleet;
 mod hash;
 mod http_auth;

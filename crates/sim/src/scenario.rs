@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::cluster::{ClusterSim, Interval};
+use super::faults::FaultSpec;
 use super::registry::{KindId, ids};
 use super::status::ApiError;
 use crate::config::{self, ClusterRole};
@@ -66,11 +67,24 @@ pub struct Incident {
     pub replicas: Option<u32>,
 }
 
+/// A server fault at a time: `fault = { service = "api", kind = "down", duration = "30s" }`
+/// (see `faults::FaultSpec` for the kinds and their values).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledFault {
+    pub at: String,
+    pub environment: String,
+    pub cluster: ClusterRole,
+    pub fault: FaultSpec,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     #[serde(default, rename = "incident")]
     pub incidents: Vec<Incident>,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<ScheduledFault>,
     /// The file it was read from, for errors.
     #[serde(skip)]
     pub path: String,
@@ -179,6 +193,21 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         inc.validate()
             .map_err(|message| invalid(&scenario, i, inc, message))?;
     }
+    for (i, f) in scenario.faults.iter().enumerate() {
+        let valid = config::parse_duration(&f.at)
+            .map_err(|e| format!("`at = {:?}`: {e}", f.at))
+            .and_then(|_| f.fault.check().map(drop));
+        valid.map_err(|message| ScenarioError::Invalid {
+            path: p.clone(),
+            message: format!(
+                "fault {} ({:?} in {}-{}): {message}",
+                i + 1,
+                f.fault.kind,
+                f.environment,
+                f.cluster
+            ),
+        })?;
+    }
     Ok(scenario)
 }
 
@@ -212,6 +241,15 @@ pub fn check(
         };
         found.map_err(|message| invalid(scenario, i, inc, message))?;
     }
+    for (i, f) in scenario.faults.iter().enumerate() {
+        let name = format!("{}-{}", f.environment, f.cluster);
+        if find(&name).is_none() {
+            return Err(ScenarioError::Invalid {
+                path: scenario.path.clone(),
+                message: format!("fault {}: the simulated fleet has no cluster {name}", i + 1),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -237,6 +275,20 @@ pub fn spawn(
                 match apply(&cluster, &inc) {
                     Ok(()) => tracing::info!(kind = ?inc.kind, cluster = %cluster.name(), "scenario incident injected"),
                     Err(e) => tracing::warn!(kind = ?inc.kind, cluster = %cluster.name(), error = %e, "scenario incident failed"),
+                }
+            }));
+        }
+        for f in scenario.faults {
+            let find = find.clone();
+            tasks.push(tokio::spawn(async move {
+                let Some(cluster) = find(&format!("{}-{}", f.environment, f.cluster)) else {
+                    return;
+                };
+                let at = config::parse_duration(&f.at).unwrap_or_default();
+                cluster.clock.sleep(at).await;
+                match cluster.faults.add(cluster.clock.now(), f.fault) {
+                    Ok(()) => tracing::info!(cluster = %cluster.name(), "scenario fault injected"),
+                    Err(e) => tracing::warn!(cluster = %cluster.name(), error = %e, "scenario fault refused"),
                 }
             }));
         }

@@ -13,7 +13,9 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
+
+use super::faults::GatedListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
@@ -66,7 +68,7 @@ impl FleetTls {
     }
 
     /// A listener that speaks TLS on an already bound TCP listener.
-    pub fn listener(&self, tcp: TcpListener) -> TlsListener {
+    pub fn listener(&self, tcp: GatedListener) -> TlsListener {
         TlsListener {
             tcp,
             acceptor: self.acceptor.clone(),
@@ -76,7 +78,7 @@ impl FleetTls {
 
 /// A TLS listener for `axum::serve`.
 pub struct TlsListener {
-    tcp: TcpListener,
+    tcp: GatedListener,
     acceptor: TlsAcceptor,
 }
 
@@ -90,15 +92,7 @@ impl axum::serve::Listener for TlsListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            let (stream, addr) = match self.tcp.accept().await {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
+            let (stream, addr) = self.tcp.accept().await;
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => return (tls, addr),
                 Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
@@ -108,6 +102,6 @@ impl axum::serve::Listener for TlsListener {
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.tcp.local_addr()
+        Ok(self.tcp.local_addr())
     }
 }

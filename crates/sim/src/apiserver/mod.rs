@@ -82,6 +82,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/sim/v1/compact", post(compact))
         .route("/sim/v1/drop-watches", post(drop_watches))
+        .route("/sim/v1/faults", post(add_fault).delete(clear_faults))
         .fallback(dispatch)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state)
@@ -234,6 +235,28 @@ async fn compact(State(st): State<ApiState>, req: Request) -> ApiResult {
 async fn drop_watches(State(st): State<ApiState>, req: Request) -> ApiResult {
     require_admin(req.extensions().get::<Role>().unwrap_or(&Role::ReadOnly))?;
     st.cluster.store.drop_watches();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Fault injection: one fault (JSON, as `faults::FaultSpec`) on a server of this cluster.
+async fn add_fault(State(st): State<ApiState>, req: Request) -> ApiResult {
+    require_admin(req.extensions().get::<Role>().unwrap_or(&Role::ReadOnly))?;
+    let body = axum::body::to_bytes(req.into_body(), 64 * 1024)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("reading the fault: {e}")))?;
+    let spec: crate::faults::FaultSpec = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("not a fault: {e}")))?;
+    st.cluster
+        .faults
+        .add(st.cluster.clock.now(), spec)
+        .map_err(ApiError::bad_request)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Fault injection: every fault of this cluster ends now.
+async fn clear_faults(State(st): State<ApiState>, req: Request) -> ApiResult {
+    require_admin(req.extensions().get::<Role>().unwrap_or(&Role::ReadOnly))?;
+    st.cluster.faults.clear();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

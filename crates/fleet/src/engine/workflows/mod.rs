@@ -337,6 +337,26 @@ pub enum StepError {
     },
 }
 
+impl StepError {
+    /// A failure that may pass by itself: no connection, no answer in time, a server
+    /// error, throttling, a broken answer.
+    pub fn is_transient(&self) -> bool {
+        use crate::failure::Kind;
+        match self {
+            StepError::Kube { source, .. } => matches!(
+                crate::failure::of_kube(source).kind,
+                Kind::Unreachable
+                    | Kind::Timeout
+                    | Kind::ServerError
+                    | Kind::Throttled
+                    | Kind::BadResponse
+                    | Kind::Expired
+            ),
+            StepError::Failed(_) => false,
+        }
+    }
+}
+
 pub fn kube_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> StepError {
     let what = what.into();
     move |source| StepError::Kube { what, source }
@@ -428,14 +448,17 @@ where
     let deadline = tokio::time::Instant::now() + ctx.patience;
     let mut last = String::new();
     loop {
-        match check().await? {
-            Progress::Done(msg) => return Ok(msg),
-            Progress::Waiting(msg) => {
-                if msg != last {
-                    ctx.log(msg.clone());
-                    last = msg;
-                }
-            }
+        let msg = match check().await {
+            Ok(Progress::Done(msg)) => return Ok(msg),
+            Ok(Progress::Waiting(msg)) => msg,
+            // A server that is down, slow or failing for a while pauses the wait; it does
+            // not end it. Refusals and bad requests do.
+            Err(e) if e.is_transient() => format!("{e}; retrying"),
+            Err(e) => return Err(e),
+        };
+        if msg != last {
+            ctx.log(msg.clone());
+            last = msg;
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(StepError::Failed(format!(
