@@ -24,7 +24,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use serde::Deserialize;
 
 use super::clock::SimClock;
@@ -302,23 +301,29 @@ fn refusal(service: Service, code: u16, retry_after: Option<u64>) -> Response {
     response
 }
 
-/// The response with its body spoiled as `kind` says.
+/// The response with its body spoiled as `kind` says. A whole answer (it has a length) is
+/// cut in half; a stream (a watch) is spoiled from its start, so that the client notices at
+/// once rather than at the next event.
 async fn spoil(response: Response, kind: FaultKind) -> Response {
     let (mut parts, body) = response.into_parts();
-    // The length no longer holds.
-    parts.headers.remove(header::CONTENT_LENGTH);
-    let mut stream = body.into_data_stream();
-    let first = match stream.next().await {
-        Some(Ok(chunk)) => chunk.to_vec(),
-        _ => Vec::new(),
+    let head = match parts.headers.remove(header::CONTENT_LENGTH) {
+        Some(_) => match axum::body::to_bytes(body, MAX_SPOILED).await {
+            Ok(whole) => whole[..whole.len() / 2].to_vec(),
+            Err(_) => Vec::new(),
+        },
+        None => br#"{"type":"ADDED","object":{"kind":"#.to_vec(),
     };
     let body = match kind {
-        FaultKind::Truncate => Body::from(first[..first.len() / 2].to_vec()),
-        FaultKind::Malformed => Body::from(b"{\"kind\": \"Status\", \"items\": [tru".to_vec()),
-        _ => return Response::from_parts(parts, broken_stream(first[..first.len() / 2].to_vec())),
+        FaultKind::Truncate => Body::from(head),
+        // A syntax error, not an early end: clients skip a line that merely stops short.
+        FaultKind::Malformed => Body::from(&b"{\"type\": \"ADDED\", \"object\": nope}\n"[..]),
+        _ => broken_stream(head),
     };
     Response::from_parts(parts, body)
 }
+
+/// The largest answer a body fault reads whole before spoiling it.
+const MAX_SPOILED: usize = 64 * 1024 * 1024;
 
 /// A 200 whose body breaks after `head`: the server drops the connection.
 fn broken_body(head: Vec<u8>) -> Response {

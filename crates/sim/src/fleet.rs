@@ -308,6 +308,22 @@ impl SimFleet {
         c.sim.faults.add(c.sim.clock.now(), spec)
     }
 
+    /// Ends every open watch of cluster `name`'s API server, as a dropped connection does:
+    /// the clients reconnect, through whatever faults are set.
+    pub fn drop_watches(&self, name: &str) {
+        if let Some(c) = self.cluster(name) {
+            c.sim.store.drop_watches();
+        }
+    }
+
+    /// Forgets the watch history of cluster `name`'s API server (etcd compacted it): a
+    /// watch that resumes gets 410 Gone and must list again.
+    pub fn compact(&self, name: &str) {
+        if let Some(c) = self.cluster(name) {
+            c.sim.store.compact();
+        }
+    }
+
     /// Ends every fault of cluster `name` now.
     pub fn clear_faults(&self, name: &str) {
         if let Some(c) = self.cluster(name) {

@@ -60,6 +60,27 @@ pub async fn force_relist(
     Ok(())
 }
 
+/// Sets a fault on a cluster's simulated servers (`fault` is the simulator's JSON, e.g.
+/// `{"service":"api","kind":"down","duration":"3s"}`) through its admin endpoint.
+pub async fn inject_fault(
+    live: &LiveFleet,
+    env: &str,
+    role: ClusterRole,
+    fault: &serde_json::Value,
+) -> Result<(), BenchError> {
+    let client = client(live, env, role).await?;
+    let fail = request("injecting a fault");
+    let req = http::Request::post("/sim/v1/faults")
+        .header("content-type", "application/json")
+        .body(fault.to_string().into_bytes())
+        .map_err(|e| fail(e.to_string()))?;
+    client
+        .request_text(req)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
+
 /// Replays real pod objects of `cluster` as watch events through decode, projection and
 /// apply, on a scratch copy of its state, for two seconds. Returns events per second and
 /// how many were measured.

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 use tokio::task::JoinHandle;
@@ -265,32 +264,50 @@ fn spawn_api_watch<K: Watched>(
         handle.set_health(K::SOURCE, SourceHealth::Syncing);
     }
     tokio::spawn(async move {
-        let mut stream = watcher::watcher(api, config.page_size(PAGE_SIZE))
-            .default_backoff()
-            .boxed();
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(event) => apply(&handle, event),
-                Err(e) => {
-                    let failure = failure::of_watch(&e);
-                    if failure.kind == failure::Kind::Expired {
-                        // Routine (etcd compacted the history): the watcher relists at
-                        // once, and the rows stay until the relist replaces them.
-                        tracing::debug!(cluster = %handle.name(), source = %K::SOURCE, error = %failure, "watch expired; relisting");
-                        continue;
+        let mut pause = RESTART_FIRST;
+        loop {
+            // A fresh watcher lists first, so the source is known fresh again once the list
+            // is done; one that only resumed its watch after a failure would say nothing
+            // until the next change.
+            let mut stream =
+                watcher::watcher(api.clone(), config.clone().page_size(PAGE_SIZE)).boxed();
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(event) => {
+                        if matches!(event, Event::InitDone) {
+                            pause = RESTART_FIRST;
+                        }
+                        apply(&handle, event);
                     }
-                    tracing::warn!(cluster = %handle.name(), source = %K::SOURCE, error = %failure, "watch failed; retrying");
-                    handle.source_failed(
-                        K::SOURCE,
-                        Utc::now(),
-                        failure.sentence,
-                        failure.kind.is_denied(),
-                    );
+                    Err(e) => {
+                        let failure = failure::of_watch(&e);
+                        if failure.kind == failure::Kind::Expired {
+                            // Routine (etcd compacted the history): the watcher relists at
+                            // once, and the rows stay until the relist replaces them.
+                            tracing::debug!(cluster = %handle.name(), source = %K::SOURCE, error = %failure, "watch expired; relisting");
+                            continue;
+                        }
+                        tracing::warn!(cluster = %handle.name(), source = %K::SOURCE, error = %failure, "watch failed; retrying");
+                        handle.source_failed(
+                            K::SOURCE,
+                            Utc::now(),
+                            failure.sentence,
+                            failure.kind.is_denied(),
+                        );
+                        break;
+                    }
                 }
             }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RESTART_MAX);
         }
     })
 }
+
+/// How long a failed watch waits before it starts again, doubling to at most
+/// `RESTART_MAX` while it keeps failing.
+const RESTART_FIRST: Duration = Duration::from_millis(500);
+const RESTART_MAX: Duration = Duration::from_secs(30);
 
 /// How often slowly changing kinds are listed instead of watched.
 pub const POLL_EVERY: Duration = Duration::from_secs(15);
