@@ -274,9 +274,15 @@ async fn frames_under_faults(live: &LiveFleet, env: &str) -> anyhow::Result<f64>
     let mut slowest = Duration::ZERO;
     for fault in FAULTS {
         let spec: serde_json::Value = serde_json::from_str(fault).context("a fault")?;
-        bench::inject_fault(live, env, ClusterRole::Wc, &spec)
-            .await
-            .with_context(|| format!("injecting {fault}"))?;
+        // The previous fault may still be ending (a closed port reopens within 100 ms).
+        let mut tries = 0;
+        while let Err(e) = bench::inject_fault(live, env, ClusterRole::Wc, &spec).await {
+            tries += 1;
+            if tries == 50 {
+                return Err(e).with_context(|| format!("injecting {fault}"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         // Reconnect the watches through the fault; while the API server is down this
         // fails, and the fault's own effect is what is measured.
         let _ = bench::force_relist(live, env, ClusterRole::Wc).await;

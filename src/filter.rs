@@ -134,6 +134,23 @@ impl std::str::FromStr for Filter {
 mod tests {
     use super::*;
 
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any filter the user types is a filter or an error; matching with it never panics.
+        #[test]
+        fn any_filter_text_is_parsed_without_panicking(
+            text in proptest::collection::vec(proptest::prelude::any::<char>(), 0..200)
+                .prop_map(String::from_iter),
+        ) {
+            if let Ok(f) = Filter::parse(&text) {
+                let _ = f.matches_fields(&["payments-worker", "production", "Running"]);
+            }
+        }
+    }
+
     fn pod_matches(f: &str, fields: &[&str], labels: &[(&str, &str)]) -> bool {
         Filter::parse(f).unwrap().matches(fields, |k| {
             labels.iter().find(|(lk, _)| *lk == k).map(|(_, v)| *v)

@@ -286,6 +286,29 @@ fn parse_color(word: &str) -> Result<Color, String> {
 mod tests {
     use super::*;
 
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any theme file, and any style, is read or refused naming the theme; never a
+        /// panic.
+        #[test]
+        fn any_theme_file_is_loaded_or_refused(
+            text in proptest::collection::vec(proptest::prelude::any::<char>(), 0..1_500)
+                .prop_map(String::from_iter),
+            style in proptest::collection::vec(proptest::prelude::any::<char>(), 0..60)
+                .prop_map(String::from_iter),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("fuzzed.toml"), format!("[styles]\ntext = {style:?}\n{text}")).unwrap();
+            if let Err(e) = Theme::load("fuzzed", dir.path()) {
+                proptest::prop_assert!(e.to_string().contains("fuzzed"), "{e}");
+            }
+            let _ = parse_style(&style);
+        }
+    }
+
     #[test]
     fn every_built_in_theme_sets_every_role() {
         for (name, _) in BUILT_IN {

@@ -441,6 +441,31 @@ fn apply(c: &ClusterSim, inc: &Incident) -> Result<(), ApiError> {
 mod tests {
     use super::*;
 
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any scenario file is loaded or refused with its path, never a panic.
+        #[test]
+        fn any_scenario_file_is_loaded_or_refused(
+            text in proptest::collection::vec(proptest::prelude::any::<char>(), 0..1_500)
+                .prop_map(String::from_iter),
+            prefix in proptest::sample::select(vec![
+                "",
+                "[[incident]]\nat = \"1m\"\nenvironment = \"acme\"\ncluster = \"wc\"\n",
+                "[[fault]]\nat = \"0s\"\nenvironment = \"acme\"\ncluster = \"wc\"\n",
+            ]),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("s.toml");
+            std::fs::write(&path, format!("{prefix}{text}")).unwrap();
+            if let Err(e) = load(&path) {
+                proptest::prop_assert!(e.to_string().contains("s.toml"), "{e}");
+            }
+        }
+    }
+
     fn parse(text: &str) -> Result<Scenario, ScenarioError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.toml");

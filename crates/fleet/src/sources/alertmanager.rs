@@ -739,4 +739,18 @@ mod tests {
         assert_eq!(short.chars().count(), ERROR_BODY_LIMIT + 1);
         assert!(short.ends_with('…'));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Alert and silence lists and error bodies, whatever the bytes.
+        #[test]
+        fn any_answer_is_read_without_panicking(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4_000),
+        ) {
+            let _ = serde_json::from_slice::<Vec<Alert>>(&body);
+            let _ = serde_json::from_slice::<Vec<Silence>>(&body);
+            let _ = error_body(&String::from_utf8_lossy(&body), None);
+        }
+    }
 }

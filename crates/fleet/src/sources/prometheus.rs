@@ -1277,4 +1277,35 @@ mod tests {
         now += TimeDelta::minutes(5);
         poll(&mut cache, now).await;
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Whatever a server sends back, reading it is an answer or an error.
+        #[test]
+        fn any_answer_is_read_without_panicking(
+            status in 100u16..600,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4_000),
+        ) {
+            let _ = parse_response("http://p", "up", status, &body);
+            let _ = fast_matrix_points(&body);
+        }
+
+        /// A real matrix answer with bytes spoiled: still an answer or an error.
+        #[test]
+        fn spoiled_matrices_are_read_without_panicking(
+            edits in proptest::collection::vec(
+                (proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()),
+                1..6,
+            ),
+        ) {
+            let mut body = br#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"target":"dex"},"values":[[1700000000,"1"],[1700000060,"NaN"],[1700000120,"+Inf"]]}]}}"#.to_vec();
+            for (at, byte) in edits {
+                let i = at.index(body.len());
+                body[i] = byte;
+            }
+            let _ = parse_response("http://p", "up", 200, &body);
+            let _ = fast_matrix_points(&body);
+        }
+    }
 }

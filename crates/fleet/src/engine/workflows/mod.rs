@@ -587,4 +587,37 @@ mod name_tests {
         }
         assert_eq!(name_param(&Params::new(), "node", "w-1").unwrap(), None);
     }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any parameters to any workflow: accepted or refused, never a panic, and a value
+        /// that could reach a URL as a path is never accepted as a name.
+        #[test]
+        fn any_parameters_are_checked_without_panicking(
+            kind in proptest::sample::select(REGISTRY.to_vec()),
+            pairs in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["workers", "node", "backup", "schedule", "machinedeployment", "force", "x"]),
+                    proptest::collection::vec(proptest::prelude::any::<char>(), 0..80)
+                        .prop_map(String::from_iter),
+                ),
+                0..5,
+            ),
+        ) {
+            let params: Params = pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+            if check_params(kind, &params).is_ok() {
+                for name in ["node", "backup", "schedule", "machinedeployment"] {
+                    if let Some(v) = params.get(name) {
+                        proptest::prop_assert!(!v.contains('/') && !v.contains(".."), "{name}={v}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -528,6 +528,35 @@ fn spawn_version(client: Client, handle: Arc<ClusterHandle>) -> JoinHandle<()> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// Whatever a kubeconfig file holds, checking it is an answer or an error naming
+        /// the cluster.
+        #[test]
+        fn any_kubeconfig_is_checked_without_panicking(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3_000),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("kubeconfig");
+            std::fs::write(&path, &bytes).unwrap();
+            let text = format!(
+                "version = 1\n[[environment]]\nname = \"acme\"\n{}",
+                ["sc", "wc"]
+                    .map(|role| format!(
+                        "[environment.{role}]\nkubeconfig = {:?}\ncontext = \"acme-{role}\"\n\
+                         prometheus = \"http://p\"\nalertmanager = \"http://a\"\n",
+                        path.display().to_string()
+                    ))
+                    .concat()
+            );
+            let fleet = crate::config::parse(&text, std::path::Path::new("f.toml")).unwrap();
+            for (cluster, _) in check_kubeconfigs(&fleet) {
+                proptest::prop_assert!(cluster.starts_with("acme-"));
+            }
+        }
+    }
+
     #[test]
     fn only_a_regular_file_of_a_sane_size_is_read_as_a_kubeconfig() {
         let dir = tempfile::tempdir().unwrap();
