@@ -43,23 +43,6 @@ fn fleet() -> Fleet {
     Fleet { sim, state }
 }
 
-/// A fleet config of the simulated fleet whose kubeconfig `edit` changed (other users,
-/// unreachable servers), written beside it as `<name>.toml`.
-fn fleet_with_kubeconfig(f: &Fleet, name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
-    let dir = f.sim.dir.path();
-    let text = std::fs::read_to_string(&f.sim.kubeconfig).unwrap();
-    let mut kubeconfig: Value = serde_yaml_ng::from_str(&text).unwrap();
-    edit(&mut kubeconfig);
-    let path = dir.join(format!("{name}.kubeconfig"));
-    std::fs::write(&path, serde_yaml_ng::to_string(&kubeconfig).unwrap()).unwrap();
-    let fleet_text = std::fs::read_to_string(&f.sim.fleet_file)
-        .unwrap()
-        .replace(f.sim.kubeconfig.to_str().unwrap(), path.to_str().unwrap());
-    let fleet_file = dir.join(format!("{name}.toml"));
-    std::fs::write(&fleet_file, fleet_text).unwrap();
-    fleet_file
-}
-
 fn step_states(run: &Value) -> Vec<&str> {
     array(&run["steps"], "steps")
         .iter()
@@ -1356,7 +1339,7 @@ fn a_run_id_is_never_a_path() {
 fn the_plan_refuses_what_the_user_may_not_do() {
     let f = fleet();
     // The same fleet through the simulator's read-only users.
-    let ro_fleet = fleet_with_kubeconfig(&f, "read-only", |kubeconfig| {
+    let ro_fleet = common::fleet_with_kubeconfig(&f.sim, "read-only", |kubeconfig| {
         let read_only: Vec<Value> = kubeconfig["contexts"]
             .as_array()
             .unwrap()
@@ -1439,7 +1422,7 @@ fn the_plan_refuses_what_the_user_may_not_do() {
 fn an_unreachable_api_is_a_failure_not_a_lock() {
     let f = fleet();
     // The same fleet, with every API server at a port nothing listens on.
-    let down = fleet_with_kubeconfig(&f, "down", |kubeconfig| {
+    let down = common::fleet_with_kubeconfig(&f.sim, "down", |kubeconfig| {
         for cluster in kubeconfig["clusters"].as_array_mut().unwrap() {
             cluster["cluster"]["server"] = Value::from("https://127.0.0.1:1");
         }

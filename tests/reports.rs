@@ -436,27 +436,9 @@ fn an_unreachable_alertmanager_gives_a_partial_report_and_exit_1() {
     );
 }
 
-/// A copy of the sim's fleet whose kubeconfig is edited by `edit`.
-fn fleet_with_kubeconfig(name: &str, edit: impl FnOnce(&mut serde_yaml_ng::Value)) -> PathBuf {
-    let text = std::fs::read_to_string(&sim().kubeconfig).unwrap();
-    let mut kubeconfig: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
-    edit(&mut kubeconfig);
-    let path = sim().dir.path().join(format!("{name}.kubeconfig"));
-    std::fs::write(&path, serde_yaml_ng::to_string(&kubeconfig).unwrap()).unwrap();
-    let fleet_text = std::fs::read_to_string(&sim().fleet_file)
-        .unwrap()
-        .replace(sim().kubeconfig.to_str().unwrap(), path.to_str().unwrap());
-    let fleet_file = sim().dir.path().join(format!("{name}.toml"));
-    std::fs::write(&fleet_file, fleet_text).unwrap();
-    fleet_file
-}
-
-fn each<'v>(
-    kubeconfig: &'v mut serde_yaml_ng::Value,
-    list: &str,
-) -> Vec<&'v mut serde_yaml_ng::Value> {
+fn each<'v>(kubeconfig: &'v mut Value, list: &str) -> Vec<&'v mut Value> {
     kubeconfig[list]
-        .as_sequence_mut()
+        .as_array_mut()
         .unwrap()
         .iter_mut()
         .collect()
@@ -470,9 +452,9 @@ const DEBRIS: [&str; 5] = ["Status {", "Some(", "ListMeta", "ServiceError", "hyp
 #[test]
 fn an_unreachable_api_shows_unknowns_not_zeros() {
     let port = closed_port();
-    let file = fleet_with_kubeconfig("closed-api", |k| {
+    let file = common::fleet_with_kubeconfig(sim(), "closed-api", |k| {
         for c in each(k, "clusters") {
-            c["cluster"]["server"] = format!("https://127.0.0.1:{port}").into();
+            c["cluster"]["server"] = Value::from(format!("https://127.0.0.1:{port}"));
         }
     });
     let (code, json) = report_with(&file, &["status", "--env", "acme", "--timeout", "10s"]);
@@ -519,9 +501,9 @@ fn an_unreachable_api_shows_unknowns_not_zeros() {
 /// A token the API server refuses is reported as refused credentials, in one sentence.
 #[test]
 fn refused_credentials_are_said_plainly() {
-    let file = fleet_with_kubeconfig("revoked", |k| {
+    let file = common::fleet_with_kubeconfig(sim(), "revoked", |k| {
         for u in each(k, "users") {
-            u["user"]["token"] = "revoked-token".into();
+            u["user"]["token"] = Value::from("revoked-token");
         }
     });
     let (code, json) = report_with(&file, &["status", "--env", "acme", "--timeout", "10s"]);

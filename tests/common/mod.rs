@@ -76,3 +76,24 @@ pub fn array<'v>(v: &'v Value, what: &str) -> &'v Vec<Value> {
     v.as_array()
         .unwrap_or_else(|| panic!("{what} is not an array: {v}"))
 }
+
+/// A fleet config of `sim` whose kubeconfig `edit` changed (other users, unreachable
+/// servers, revoked tokens), written beside it as `<name>.toml` and `<name>.kubeconfig`.
+pub fn fleet_with_kubeconfig(
+    sim: &Sim,
+    name: &str,
+    edit: impl FnOnce(&mut Value),
+) -> std::path::PathBuf {
+    let dir = sim.dir.path();
+    let text = std::fs::read_to_string(&sim.kubeconfig).unwrap();
+    let mut kubeconfig: Value = serde_yaml_ng::from_str(&text).unwrap();
+    edit(&mut kubeconfig);
+    let path = dir.join(format!("{name}.kubeconfig"));
+    std::fs::write(&path, serde_yaml_ng::to_string(&kubeconfig).unwrap()).unwrap();
+    let fleet_text = std::fs::read_to_string(&sim.fleet_file)
+        .unwrap()
+        .replace(sim.kubeconfig.to_str().unwrap(), path.to_str().unwrap());
+    let fleet_file = dir.join(format!("{name}.toml"));
+    std::fs::write(&fleet_file, fleet_text).unwrap();
+    fleet_file
+}
