@@ -902,6 +902,7 @@ fn pod_details() {
     s.app.on_event(UiEvent::PodLoaded {
         target,
         result: Ok(Box::new(PodDetails {
+            status: "CrashLoopBackOff".into(),
             phase: "Running".into(),
             reason: None,
             node: Some("globex-wc-md-0-k4m7t".into()),

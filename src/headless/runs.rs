@@ -238,7 +238,7 @@ fn verdict_text(decision: &Decision) -> String {
             }
         }
         Decision::Deny { findings } => {
-            out.push_str("policy: denied\n");
+            out.push_str("policy: refused\n");
             for f in findings {
                 out.push_str(&format!("  - [{}] {}\n", f.rule, f.message));
             }

@@ -338,10 +338,13 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_
         {
             continue;
         }
-        // Dimmed when read-only mode or the selected object's cluster forbids it.
+        // Left out when read-only mode, the engine or the selected object's cluster rules
+        // it out: the footer offers what can be done (help lists the rest as off, and why).
         let target = app.action_target(spec, views);
         let target = target.as_ref().map(|(e, r)| (e.as_str(), *r));
-        let available = app.availability(spec, target) == Availability::Available;
+        if app.availability(spec, target) != Availability::Available {
+            continue;
+        }
         let key = spec.first_key();
         let label = footer_label(spec);
         let w = key.chars().count() + label.chars().count() + 3;
@@ -350,14 +353,8 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_
         }
         used += w;
         spans.push(Span::raw(" "));
-        spans.push(Span::styled(
-            key,
-            if available { s.key } else { s.disabled },
-        ));
-        spans.push(Span::styled(
-            format!(" {label} "),
-            if available { s.hint } else { s.disabled },
-        ));
+        spans.push(Span::styled(key, s.key));
+        spans.push(Span::styled(format!(" {label} "), s.hint));
     }
     put_line(
         f.buffer_mut(),

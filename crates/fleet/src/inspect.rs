@@ -38,6 +38,8 @@ impl PodTarget {
 /// What the overlay shows of a pod, projected from the full object.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PodDetails {
+    /// kubectl's STATUS word, as the pod list shows it (`CrashLoopBackOff`).
+    pub status: String,
     pub phase: String,
     pub reason: Option<String>,
     pub node: Option<String>,
@@ -143,7 +145,27 @@ impl PodDetails {
             })
             .collect();
         events.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
+        let containers_state = status
+            .and_then(|s| s.container_statuses.as_ref())
+            .into_iter()
+            .flatten()
+            .map(|cs| {
+                let state = cs.state.as_ref();
+                (
+                    state
+                        .and_then(|s| s.waiting.as_ref())
+                        .and_then(|w| w.reason.as_deref()),
+                    state
+                        .and_then(|s| s.terminated.as_ref())
+                        .and_then(|t| t.reason.as_deref()),
+                )
+            });
         PodDetails {
+            status: crate::state::rows::pod_status_word(
+                meta.deletion_timestamp.is_some(),
+                status.and_then(|s| s.phase.as_deref()),
+                containers_state,
+            ),
             phase: status
                 .and_then(|s| s.phase.clone())
                 .unwrap_or_else(|| "Unknown".into()),
@@ -372,6 +394,11 @@ mod tests {
         }))
         .unwrap();
         let d = PodDetails::from_pod(&pod, &[ev]);
+        // The list's word, not the phase: the details and the list say the same.
+        assert_eq!(
+            (d.status.as_str(), d.phase.as_str()),
+            ("CrashLoopBackOff", "Running")
+        );
         assert_eq!(d.owner.as_deref(), Some("ReplicaSet/p-1"));
         let c = &d.containers[0];
         assert_eq!(

@@ -347,10 +347,18 @@ fn overview_lines(d: &PodDetails, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     let s = &ctx.theme.s;
     let now = ctx.now;
     let mut out: Vec<Line<'static>> = Vec::new();
-    let status = match &d.reason {
-        Some(r) => format!("{} ({r})", d.phase),
-        None => d.phase.clone(),
-    };
+    // The list's word first (`CrashLoopBackOff`), then the phase behind it when it says
+    // more.
+    let mut status = d.status.clone();
+    if d.phase != d.status {
+        status.push_str(&format!(" (phase {}", d.phase));
+        if let Some(r) = &d.reason {
+            status.push_str(&format!(", {r}"));
+        }
+        status.push(')');
+    } else if let Some(r) = &d.reason {
+        status.push_str(&format!(" ({r})"));
+    }
     out.push(field("Status", status, ctx));
     out.push(field(
         "Node",

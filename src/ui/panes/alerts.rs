@@ -305,7 +305,10 @@ impl PaneView for AlertsView {
     fn summary(&self, app: &App, width: u16, ctx: &Ctx<'_>) -> Vec<Span<'static>> {
         if app.show_silences {
             return vec![Span::styled(
-                format!(" {} silences ", self.silences_len()),
+                match self.silences_len() {
+                    1 => " 1 silence ".to_string(),
+                    n => format!(" {n} silences "),
+                },
                 ctx.theme.s.muted,
             )];
         }

@@ -129,11 +129,12 @@ impl ClusterView {
     }
 }
 
+/// kubectl's words: a node whose Ready condition is False, or Unknown because its kubelet
+/// stopped reporting, is `NotReady`.
 fn node_status(n: &NodeRow) -> String {
     let ready = match n.ready {
         Some(true) => "Ready",
-        Some(false) => "NotReady",
-        None => "Unknown",
+        Some(false) | None => "NotReady",
     };
     if n.unschedulable {
         format!("{ready},Cordoned")
@@ -182,6 +183,8 @@ fn node_cells(n: &NodeLine, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'stat
         Some(true) => s.ok,
         _ => s.critical,
     };
+    // `None`: the Ready condition is Unknown, the kubelet stopped reporting.
+    let reporting = n.node.ready.is_some().then_some(());
     vec![
         styled(n.role.as_str(), s.muted),
         cell(n.node.name.to_string()),
@@ -192,13 +195,14 @@ fn node_cells(n: &NodeLine, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'stat
             cell(n.node.roles.to_string())
         },
         cell(n.node.version.to_string()),
+        // A node that stopped reporting has no live figures, whatever the last sample.
         usage_cell(
-            n.usage.map(|u| u.cpu),
+            reporting.and(n.usage).map(|u| u.cpu),
             n.node.cpu_millis as f64 / 1000.0,
             theme,
         ),
         usage_cell(
-            n.usage.map(|u| u.memory_bytes),
+            reporting.and(n.usage).map(|u| u.memory_bytes),
             n.node.memory_bytes as f64,
             theme,
         ),
@@ -564,4 +568,55 @@ fn render_capi(f: &mut Frame, area: Rect, view: &ClusterView, skip: usize, ctx: 
         &Line::from(spans),
         Align::Left,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(ready: Option<bool>, unschedulable: bool) -> NodeRow {
+        NodeRow {
+            name: "w-1".into(),
+            ready,
+            roles: "worker".into(),
+            version: "v1.33.4".into(),
+            unschedulable,
+            created: 0,
+            internal_ip: None,
+            cpu_millis: 4000,
+            memory_bytes: 8 << 30,
+            pressure: Vec::new(),
+        }
+    }
+
+    /// kubectl's words, and no live figures for a node that stopped reporting.
+    #[test]
+    fn nodes_read_as_kubectl_says_and_silent_ones_show_no_usage() {
+        assert_eq!(node_status(&node(Some(true), false)), "Ready");
+        assert_eq!(node_status(&node(Some(true), true)), "Ready,Cordoned");
+        assert_eq!(node_status(&node(Some(false), false)), "NotReady");
+        assert_eq!(node_status(&node(None, false)), "NotReady");
+        let theme = Theme::built_in("dark").expect("a built-in theme");
+        let usage = Some(Usage {
+            cpu: 2.0,
+            memory_bytes: (4u64 << 30) as f64,
+        });
+        let line = |ready| NodeLine {
+            role: ClusterRole::Wc,
+            node: node(ready, false),
+            usage,
+        };
+        let cells = |ready| {
+            node_cells(&line(ready), Utc::now(), &theme)
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert!(cells(Some(true)).iter().any(|c| c.contains('%')));
+        assert!(
+            !cells(None).iter().any(|c| c.contains('%')),
+            "{:?}",
+            cells(None)
+        );
+    }
 }

@@ -78,6 +78,36 @@ pub struct NodeRow {
     pub pressure: Vec<Str>,
 }
 
+/// The STATUS word kubectl prints for a pod: `Terminating` while it is deleted, else the
+/// first container's waiting reason (`CrashLoopBackOff`) or, for a pod not Succeeded, its
+/// termination reason (`Error`), else the phase (`Completed` for Succeeded). The one
+/// derivation of the pod list and the pod details.
+pub fn pod_status_word<'a>(
+    deleting: bool,
+    phase: Option<&str>,
+    containers: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> String {
+    if deleting {
+        return "Terminating".into();
+    }
+    let phase = phase.unwrap_or("Pending");
+    for (waiting, terminated) in containers {
+        if let Some(r) = waiting {
+            return r.into();
+        }
+        if let Some(r) = terminated
+            && phase != "Succeeded"
+        {
+            return r.into();
+        }
+    }
+    if phase == "Succeeded" {
+        "Completed".into()
+    } else {
+        phase.into()
+    }
+}
+
 impl NodeRow {
     pub fn is_control_plane(&self) -> bool {
         self.roles.contains("control-plane")

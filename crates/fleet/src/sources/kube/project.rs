@@ -58,29 +58,19 @@ fn interned(s: &Option<String>, i: &mut Interner) -> Option<Str> {
 
 /// The STATUS word kubectl prints for a pod.
 fn pod_status(p: &wire::Pod) -> String {
-    if p.metadata.deletion_timestamp.is_some() {
-        return "Terminating".into();
-    }
-    let phase = p.status.phase.as_deref().unwrap_or("Pending");
-    for cs in &p.status.container_statuses {
-        if let Some(r) = cs.state.waiting.as_ref().and_then(|w| w.reason.as_deref()) {
-            return r.into();
-        }
-        if let Some(r) = cs
-            .state
-            .terminated
-            .as_ref()
-            .and_then(|t| t.reason.as_deref())
-            && phase != "Succeeded"
-        {
-            return r.into();
-        }
-    }
-    if phase == "Succeeded" {
-        "Completed".into()
-    } else {
-        phase.into()
-    }
+    crate::state::rows::pod_status_word(
+        p.metadata.deletion_timestamp.is_some(),
+        p.status.phase.as_deref(),
+        p.status.container_statuses.iter().map(|cs| {
+            (
+                cs.state.waiting.as_ref().and_then(|w| w.reason.as_deref()),
+                cs.state
+                    .terminated
+                    .as_ref()
+                    .and_then(|t| t.reason.as_deref()),
+            )
+        }),
+    )
 }
 
 fn phase(p: Option<&str>) -> PodPhase {
