@@ -8,7 +8,8 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 
 use ck8s_console::cli::{
-    Cli, Command, ConsoleArgs, DemoArgs, InfoArgs, OutputFormat, ReportArgs, SimArgs, SimServeArgs,
+    Cli, Command, ConsoleArgs, DemoArgs, InfoArgs, OutputFormat, ReportArgs, RunsAction, SimArgs,
+    SimServeArgs,
 };
 use ck8s_console::headless::{self, ReportKind};
 use ck8s_console::{logging, terminal};
@@ -131,8 +132,17 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             Ok(runtime()?.block_on(headless::runs::run(&args, fleet, paths, mode)))
         }
         Some(Command::Runs(args)) => {
-            // `runs audit` works without a fleet config, on the local log alone.
-            let fleet = config::load(&paths.config_file).map_err(|e| e.to_string());
+            // `runs audit` works without a fleet config, on the local log alone; cancel and
+            // resume reach clusters, so their kubeconfigs are checked as for `run`.
+            let reaches = matches!(
+                args.action,
+                Some(RunsAction::Cancel { .. } | RunsAction::Resume { .. })
+            );
+            let fleet = if reaches {
+                Ok(load_fleet(paths)?)
+            } else {
+                config::load(&paths.config_file).map_err(|e| e.to_string())
+            };
             let mode = engine_mode(cli.global.read_only);
             Ok(runtime()?.block_on(headless::runs::runs(&args, fleet, paths, mode)))
         }

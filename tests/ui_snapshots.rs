@@ -981,6 +981,30 @@ fn alerts_of_the_whole_fleet_grouped_by_severity() {
     s.snap("alerts_fleet");
 }
 
+/// In the fleet-wide alerts pane, no environment is open: an alert of a read-only
+/// environment still cannot be silenced, and one of another environment can.
+#[test]
+fn a_read_only_environment_cannot_be_silenced_from_the_whole_fleet() {
+    let mut s = Screen::new().at(Pane::Alerts, None);
+    let selected = s.app.lists.alerts.selected;
+    s.views.refresh(&mut s.app, &s.state, now(), Instant::now());
+    let env = s.views.alerts.alert(selected).expect("an alert").sources[0]
+        .0
+        .clone();
+    s.app.read_only_envs.insert(env.clone());
+    s.key('s');
+    assert!(s.app.modals.is_empty(), "no silence form");
+    let flash = &s.app.flash.as_ref().expect("a message").text;
+    assert!(
+        flash.contains(&format!("{env} is read-only in the fleet config")),
+        "{flash}"
+    );
+    s.app.read_only_envs.clear();
+    s.app.read_only_envs.insert("some-other-env".into());
+    s.key('s');
+    assert!(matches!(s.app.modals.last(), Some(Modal::Silence(_))));
+}
+
 #[test]
 fn alert_details() {
     let mut s = Screen::new().at(Pane::Alerts, Some("globex"));

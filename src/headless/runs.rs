@@ -461,6 +461,12 @@ enum Anchors {
 }
 
 async fn audit_log(path: &Path, verify: bool, anchors: Anchors, format: OutputFormat) -> i32 {
+    // The anchors first: a record appended meanwhile then makes the log longer than its
+    // anchor, which is fine, instead of shorter, which would read as tampering.
+    let anchored = match (&anchors, verify) {
+        (Anchors::Of(engine), true) => Some(engine.read_anchors().await),
+        _ => None,
+    };
     // Records up to the first line that is not one; that line is reported once.
     let (records, broken) = audit::read_valid(path);
     let mut verified = None;
@@ -480,15 +486,16 @@ async fn audit_log(path: &Path, verify: bool, anchors: Anchors, format: OutputFo
                 false
             }
         };
-        match anchors {
-            Anchors::Of(engine) => {
-                let found = engine.check_anchors(&records).await;
+        match (anchors, anchored) {
+            (Anchors::NotChecked(why), _) => {
+                note!("the anchors in the clusters were not checked: {why}");
+            }
+            (_, Some(anchored)) => {
+                let found = anchored.check(&records, broken.is_some());
                 ok &= tell_anchors(&found);
                 checks = Some(found);
             }
-            Anchors::NotChecked(why) => {
-                note!("the anchors in the clusters were not checked: {why}");
-            }
+            (Anchors::Of(_), None) => {}
         }
         verified = Some(ok);
     } else if let Some(e) = &broken {
@@ -541,7 +548,14 @@ fn tell_anchors(checks: &[AnchorCheck]) -> bool {
             AnchorCheck::Holds { env, seq } => {
                 note!("{env}-sc anchors record {seq}: the log holds it")
             }
-            AnchorCheck::Absent { env } => note!("{env}-sc anchors nothing of this log yet"),
+            AnchorCheck::Absent { env, records: 0 } => {
+                note!("{env}-sc anchors nothing of this log yet")
+            }
+            AnchorCheck::Absent { env, records } => note!(
+                "warning: {env}-sc anchors nothing of this log, which holds {records} record(s) \
+                 of {env}: anchoring failed when they were written, or the log came from \
+                 another host"
+            ),
             AnchorCheck::Broken { env, why } => {
                 intact = false;
                 note!("error: {env}-sc anchor: {why}");

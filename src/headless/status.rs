@@ -13,7 +13,7 @@ use crate::config::{self, ClusterRole};
 use crate::slo::SloStatus;
 use crate::state::health::{Source, SourceHealth};
 use crate::state::rows::UpgradeLock;
-use crate::state::{self, Answer, ClusterHandle, ClusterState, FleetState};
+use crate::state::{self, ClusterHandle, ClusterState, FleetState};
 use ck8s_model::alert::{AlertState, Severity};
 
 /// How a cluster or environment is doing, worst first when compared.
@@ -301,7 +301,7 @@ fn api(state: &ClusterState) -> Api {
 
 /// `None` while Alertmanager has never answered: no alerts and no answer is not "none".
 fn alert_counts(state: &ClusterState) -> Option<AlertCounts> {
-    if state.alerts.is_empty() && state.answer(Source::Alertmanager) != Answer::Ok {
+    if !state.alerts_known {
         return None;
     }
     let mut counts = AlertCounts::default();

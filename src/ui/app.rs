@@ -456,8 +456,30 @@ impl App {
         }
     }
 
-    /// The cluster an action would act in, for its permission check.
+    /// The cluster an action would act in, for its permission and read-only checks: the
+    /// selected alert's, silence's or run's own, which in the fleet-wide panes need not be
+    /// the open environment.
     pub fn action_target(&self, spec: &ActionSpec, views: &Views) -> Option<(String, ClusterRole)> {
+        match spec.action {
+            Action::Silence => {
+                let sources = &views.alerts.alert(self.lists.alerts.selected)?.sources;
+                // An alert several clusters fire is silenced in each: a read-only one decides.
+                return sources
+                    .iter()
+                    .find(|(env, _)| self.read_only_envs.contains(env))
+                    .or(sources.first())
+                    .cloned();
+            }
+            Action::Expire => {
+                let s = views.alerts.silence(self.lists.silences.selected)?;
+                return Some((s.env.clone(), s.role));
+            }
+            Action::CancelRun | Action::ResumeRun => {
+                let run = self.selected_run()?;
+                return Some((run.env.clone(), run.cluster));
+            }
+            _ => {}
+        }
         spec.rbac?;
         if let Some(Modal::Pod(m)) = self.modals.last() {
             return Some((m.target.env.clone(), m.target.role));

@@ -121,6 +121,11 @@ impl Tasks {
                     let mut results = Vec::new();
                     for (env, role) in targets {
                         let cluster = format!("{env}-{role}");
+                        // The console's gate checked already; this holds for any caller.
+                        if let Some(why) = engine.as_ref().and_then(|e| e.read_only_reason(&env)) {
+                            results.push((cluster, Err(format!("read-only: {why}"))));
+                            continue;
+                        }
                         let result = match live.alertmanager(&env, role) {
                             Some(am) => {
                                 am.create_silence(&silence).await.map_err(|e| e.to_string())
@@ -141,9 +146,11 @@ impl Tasks {
             Effect::ExpireSilence { env, role, id } => {
                 let (live, tx, engine) = (self.live.clone(), self.tx.clone(), self.engine.clone());
                 tokio::spawn(async move {
-                    let result = match live.alertmanager(&env, role) {
-                        Some(am) => am.expire_silence(&id).await.map_err(|e| e.to_string()),
-                        None => Err("no Alertmanager client".into()),
+                    let refused = engine.as_ref().and_then(|e| e.read_only_reason(&env));
+                    let result = match (refused, live.alertmanager(&env, role)) {
+                        (Some(why), _) => Err(format!("read-only: {why}")),
+                        (None, Some(am)) => am.expire_silence(&id).await.map_err(|e| e.to_string()),
+                        (None, None) => Err("no Alertmanager client".into()),
                     };
                     if let (Some(engine), Ok(())) = (&engine, &result) {
                         let detail = serde_json::json!({});

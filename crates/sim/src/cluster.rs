@@ -135,6 +135,18 @@ impl ClusterSim {
         }
     }
 
+    /// Makes one of its servers misbehave from now (see `faults`). An API server that goes
+    /// down also ends its open watches, as a dead server's connections end.
+    pub fn add_fault(&self, spec: crate::faults::FaultSpec) -> Result<(), String> {
+        let cuts_watches = spec.service == crate::faults::Service::Api
+            && spec.kind == crate::faults::FaultKind::Down;
+        self.faults.add(self.clock.now(), spec)?;
+        if cuts_watches {
+            self.store.drop_watches();
+        }
+        Ok(())
+    }
+
     /// The uptime probes and their history (a snapshot; they are few).
     pub fn probes(&self) -> Vec<ProbeSpec> {
         self.probes

@@ -3,15 +3,17 @@
 //!
 //! - `latency`: every answer is late by `latency_ms` (plus up to `jitter_ms`), at most 5 s;
 //! - `status`: a `fraction` of requests get `code` (429 with `Retry-After`, 500 or 503);
-//! - `down`: connections are refused (the port is closed), and open ones are cut;
+//! - `down`: connections are refused (the port is closed), requests on open connections
+//!   fail, and the API server's open watches end;
 //! - `revoked`: every token is refused (401), as after a credential rotation;
 //! - `truncate`, `malformed`, `reset`: a `fraction` of answers end early, are not JSON, or
 //!   lose their connection mid-stream.
 //!
 //! A fault is set through the cluster's admin endpoint (`POST /sim/v1/faults`, cleared by
 //! `DELETE`), a scenario file (`[[fault]]`) or [`crate::SimFleet::inject_fault`]. It ends by
-//! itself after `duration` of simulated time. The admin endpoint itself is never faulted,
-//! so a fault can always be cleared.
+//! itself after `duration` of simulated time (a day at most). The admin endpoint is not
+//! faulted, so a fault can be cleared through it, except while its own API server is down:
+//! then only the fault's end (or [`crate::SimFleet::clear_faults`]) brings it back.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -80,12 +82,18 @@ fn all() -> f64 {
 
 /// The most latency a fault adds: enough to trip every client timeout worth testing.
 const MAX_LATENCY_MS: u64 = 5_000;
+/// The longest a fault lasts.
+const MAX_DURATION: Duration = Duration::from_secs(86_400);
 
 impl FaultSpec {
     /// Checks the values; says which one is wrong and what it may be.
     pub fn check(&self) -> Result<Duration, String> {
         let duration = config::parse_duration(&self.duration)
             .map_err(|e| format!("`duration = {:?}`: {e}", self.duration))?;
+        if duration > MAX_DURATION {
+            return Err(format!("`duration = {:?}`: a day at most", self.duration));
+        }
+        let latency = self.latency_ms.saturating_add(self.jitter_ms);
         if !(self.fraction > 0.0 && self.fraction <= 1.0) {
             return Err(format!(
                 "`fraction = {}`: give a share of requests above 0 and at most 1",
@@ -93,12 +101,12 @@ impl FaultSpec {
             ));
         }
         match self.kind {
-            FaultKind::Latency if self.latency_ms + self.jitter_ms == 0 => {
+            FaultKind::Latency if latency == 0 => {
                 Err("a latency fault needs `latency_ms` (and optionally `jitter_ms`)".into())
             }
-            FaultKind::Latency if self.latency_ms + self.jitter_ms > MAX_LATENCY_MS => Err(
-                format!("`latency_ms` + `jitter_ms` is at most {MAX_LATENCY_MS}"),
-            ),
+            FaultKind::Latency if latency > MAX_LATENCY_MS => Err(format!(
+                "`latency_ms` + `jitter_ms` is at most {MAX_LATENCY_MS}"
+            )),
             FaultKind::Status if !matches!(self.code, Some(429 | 500 | 503)) => {
                 Err("a status fault needs `code` = 429, 500 or 503".into())
             }
@@ -191,7 +199,7 @@ impl Faults {
                         0 => 0,
                         j => rand::random_range(0..=j),
                     };
-                    v.delay += Duration::from_millis(a.spec.latency_ms + jitter);
+                    v.delay += Duration::from_millis(a.spec.latency_ms.saturating_add(jitter));
                 }
                 FaultKind::Status if a.fires() => {
                     v.status = a.spec.code.map(|c| (c, a.spec.retry_after));
@@ -345,6 +353,9 @@ fn broken_stream(head: Vec<u8>) -> Body {
 /// refused as by a dead server, and opens it again on the same port when the fault ends.
 pub struct GatedListener {
     listener: Option<tokio::net::TcpListener>,
+    /// While down: the port, bound but not listening, so that it refuses connections and
+    /// no other server can take it meanwhile.
+    reserved: Option<tokio::net::TcpSocket>,
     addr: std::net::SocketAddr,
     faults: std::sync::Arc<Faults>,
     clock: SimClock,
@@ -364,6 +375,7 @@ impl GatedListener {
         Ok(GatedListener {
             addr: listener.local_addr()?,
             listener: Some(listener),
+            reserved: None,
             faults,
             clock,
             service,
@@ -375,15 +387,26 @@ impl GatedListener {
         loop {
             let down = self.faults.is_down(self.clock.now(), self.service);
             match (&self.listener, down) {
-                (Some(_), true) => self.listener = None,
+                (Some(_), true) => {
+                    self.listener = None;
+                    self.reserved = reserve(self.addr)
+                        .inspect_err(|e| tracing::warn!(addr = %self.addr, error = %e, "holding the closed port failed"))
+                        .ok();
+                }
                 (None, true) => tokio::time::sleep(DOWN_POLL).await,
-                (None, false) => match reopen(self.addr) {
-                    Ok(l) => self.listener = Some(l),
-                    Err(e) => {
-                        tracing::warn!(addr = %self.addr, error = %e, "reopening the port failed; retrying");
-                        tokio::time::sleep(DOWN_POLL).await;
+                (None, false) => {
+                    let reopened = match self.reserved.take() {
+                        Some(socket) => socket.listen(1024),
+                        None => reserve(self.addr).and_then(|s| s.listen(1024)),
+                    };
+                    match reopened {
+                        Ok(l) => self.listener = Some(l),
+                        Err(e) => {
+                            tracing::warn!(addr = %self.addr, error = %e, "reopening the port failed; retrying");
+                            tokio::time::sleep(DOWN_POLL).await;
+                        }
                     }
-                },
+                }
                 (Some(l), false) => {
                     // Look at the faults again now and then, so a fault that starts while
                     // nobody connects still closes the port.
@@ -405,11 +428,12 @@ impl GatedListener {
     }
 }
 
-fn reopen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+/// The port bound again, not yet listening: connections to it are refused.
+fn reserve(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
-    socket.listen(1024)
+    Ok(socket)
 }
 
 impl axum::serve::Listener for GatedListener {
@@ -499,6 +523,21 @@ mod tests {
                     ..spec(FaultKind::Down)
                 },
                 "duration",
+            ),
+            (
+                FaultSpec {
+                    duration: "100000000d".into(),
+                    ..spec(FaultKind::Down)
+                },
+                "a day at most",
+            ),
+            (
+                FaultSpec {
+                    latency_ms: u64::MAX,
+                    jitter_ms: u64::MAX,
+                    ..spec(FaultKind::Latency)
+                },
+                "at most",
             ),
         ] {
             let e = bad.check().unwrap_err();

@@ -305,7 +305,7 @@ impl SimFleet {
         let c = self
             .cluster(name)
             .ok_or_else(|| format!("no cluster {name} in the simulated fleet"))?;
-        c.sim.faults.add(c.sim.clock.now(), spec)
+        c.sim.add_fault(spec)
     }
 
     /// Ends every open watch of cluster `name`'s API server, as a dropped connection does:

@@ -286,7 +286,7 @@ pub fn spawn(
                 };
                 let at = config::parse_duration(&f.at).unwrap_or_default();
                 cluster.clock.sleep(at).await;
-                match cluster.faults.add(cluster.clock.now(), f.fault) {
+                match cluster.add_fault(f.fault) {
                     Ok(()) => tracing::info!(cluster = %cluster.name(), "scenario fault injected"),
                     Err(e) => tracing::warn!(cluster = %cluster.name(), error = %e, "scenario fault refused"),
                 }

@@ -164,6 +164,8 @@ pub fn summarize_env(env: &EnvHandle, policy: &Policy, now: DateTime<Utc>) -> Fl
 pub struct FleetView {
     /// The state's generation, the filter, and the minute (ages and verdicts move with it).
     key: Option<(u64, String, i64)>,
+    /// When the rows were last built.
+    built: Option<Instant>,
     pub rows: Vec<FleetRow>,
     /// How many environments the fleet has, whatever the filter.
     pub environments: usize,
@@ -178,7 +180,15 @@ impl PaneView for FleetView {
             app.filter_of(Pane::Fleet).to_string(),
             now.wall.timestamp() / 60,
         );
-        if self.key.as_ref() != Some(&key) {
+        // Behind another pane the rows only back number keys, `:` names and accents: a
+        // second old is fresh enough, and pod churn must not read every cluster each frame.
+        let behind = app.pane != Pane::Fleet
+            && self.key.as_ref().is_some_and(|k| k.1 == key.1)
+            && self
+                .built
+                .is_some_and(|b| now.clock.duration_since(b) < BEHIND_EVERY);
+        if self.key.as_ref() != Some(&key) && !behind {
+            self.built = Some(now.clock);
             self.rows = rows(state, &key.1, now.wall);
             self.environments = state.envs.len();
             self.accents = state
@@ -205,6 +215,9 @@ impl PaneView for FleetView {
         render(f, area, app, &self.rows, self.environments, ctx);
     }
 }
+
+/// How often the overview's rows are rebuilt while another pane is open.
+const BEHIND_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The rows of the environments matching `filter` (by name).
 fn rows(state: &FleetState, filter: &str, now: DateTime<Utc>) -> Vec<FleetRow> {

@@ -46,9 +46,14 @@ impl Anchor {
 /// The key of one audit log: this host and the log's path, as a ConfigMap key
 /// (`[-._a-zA-Z0-9]+`).
 pub fn log_key(audit_path: &Path) -> String {
-    let path = audit_path
+    // The directory, not the file: a deleted log must keep its key, or its anchors would
+    // read as "nothing anchored yet".
+    let dir = audit_path.parent().unwrap_or(Path::new("."));
+    let dir = dir
         .canonicalize()
-        .unwrap_or_else(|_| audit_path.to_owned());
+        .or_else(|_| std::path::absolute(dir))
+        .unwrap_or_else(|_| dir.to_owned());
+    let path = dir.join(audit_path.file_name().unwrap_or_default());
     let digest = ring::digest::digest(&ring::digest::SHA256, path.to_string_lossy().as_bytes());
     let short: String = digest.as_ref()[..6]
         .iter()
@@ -126,21 +131,37 @@ pub async fn read(sc: kube::Client, key: &str) -> Result<Option<Anchor>, String>
 }
 
 /// Whether the local `records` (as read, in order) hold the anchored record. Says what is
-/// wrong if not.
-pub fn check(records: &[AuditRecord], anchor: &Anchor) -> Result<(), String> {
+/// wrong if not. `damaged` says the log has a line that is not a record after the ones
+/// read: an anchor past them cannot be checked, which is [`Checked::Unreadable`].
+pub fn check(records: &[AuditRecord], anchor: &Anchor, damaged: bool) -> Checked {
     let last = records.last().map_or(0, |r| r.seq);
+    if damaged && anchor.seq > last {
+        return Checked::Unreadable(format!(
+            "record {} lies past the damaged line, so it cannot be compared",
+            anchor.seq
+        ));
+    }
     match records.iter().find(|r| r.seq == anchor.seq) {
-        Some(r) if r.hash == anchor.hash => Ok(()),
-        Some(_) => Err(format!(
+        Some(r) if r.hash == anchor.hash => Checked::Holds,
+        Some(_) => Checked::Differs(format!(
             "record {} differs from the one anchored: the log was rewritten",
             anchor.seq
         )),
-        None => Err(format!(
+        None => Checked::Differs(format!(
             "the log ends at record {last}, but record {} was anchored: records were removed \
              from its end",
             anchor.seq
         )),
     }
+}
+
+/// What an anchor says of the local log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    Holds,
+    /// The log was cut short or rewritten.
+    Differs(String),
+    Unreadable(String),
 }
 
 #[cfg(test)]
@@ -171,19 +192,28 @@ mod tests {
             seq,
             hash: hash.into(),
         };
-        assert_eq!(check(&log, &anchor(3, "h3")), Ok(()));
+        assert_eq!(check(&log, &anchor(3, "h3"), false), Checked::Holds);
         assert_eq!(
-            check(&log, &anchor(2, "h2")),
-            Ok(()),
+            check(&log, &anchor(2, "h2"), false),
+            Checked::Holds,
             "later records are fine"
         );
-        let cut = check(&log[..2], &anchor(3, "h3")).unwrap_err();
+        let Checked::Differs(cut) = check(&log[..2], &anchor(3, "h3"), false) else {
+            panic!("a cut log differs from its anchor");
+        };
         assert!(
             cut.contains("ends at record 2") && cut.contains("removed"),
             "{cut}"
         );
-        let rewritten = check(&log, &anchor(3, "other")).unwrap_err();
+        let Checked::Differs(rewritten) = check(&log, &anchor(3, "other"), false) else {
+            panic!("a rewritten log differs from its anchor");
+        };
         assert!(rewritten.contains("rewritten"), "{rewritten}");
+        // A damaged line before the anchored record: not checkable, not "removed".
+        assert!(matches!(
+            check(&log[..2], &anchor(3, "h3"), true),
+            Checked::Unreadable(_)
+        ));
     }
 
     #[test]
@@ -195,6 +225,13 @@ mod tests {
         assert_eq!(Anchor::decode(&a.encode()), Some(a));
         assert_eq!(Anchor::decode("x y"), None);
         let key = log_key(Path::new("/var/lib/ck8s/audit.jsonl"));
+        // The key of a log does not change when the file is gone.
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("audit.jsonl");
+        std::fs::write(&log, "x").unwrap();
+        let present = log_key(&log);
+        std::fs::remove_file(&log).unwrap();
+        assert_eq!(log_key(&log), present);
         assert!(
             key.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')),

@@ -274,7 +274,11 @@ impl ClusterLock {
         let conflict = matches!(&e, kube::Error::Api(s) if s.code == 409);
         if conflict {
             let winner = self.api.get_opt(&self.name).await.ok().flatten();
-            return match winner.as_ref().and_then(current_holder) {
+            let other = winner
+                .as_ref()
+                .and_then(current_holder)
+                .filter(|(holder, until)| *holder != self.holder && *until > now);
+            return match other {
                 Some((holder, until)) => self.held(holder, until),
                 // Gone again already (the winner finished at once): still a lost race.
                 None => self.held(

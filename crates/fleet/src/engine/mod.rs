@@ -215,14 +215,49 @@ pub struct Engine {
     anchoring: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
+/// The anchors as read from the clusters: per environment, the anchor, none, or why it
+/// could not be read.
+#[derive(Debug, Clone)]
+pub struct Anchors(Vec<(String, Result<Option<anchor::Anchor>, String>)>);
+
+impl Anchors {
+    /// Compares the local log (`records`, as read; `damaged` when a line after them is not
+    /// a record) with every anchor.
+    pub fn check(&self, records: &[audit::AuditRecord], damaged: bool) -> Vec<AnchorCheck> {
+        self.0
+            .iter()
+            .map(|(env, found)| {
+                let env = env.clone();
+                match found {
+                    Err(why) => AnchorCheck::Unchecked {
+                        env,
+                        why: why.clone(),
+                    },
+                    Ok(None) => AnchorCheck::Absent {
+                        records: records.iter().filter(|r| r.env == env).count(),
+                        env,
+                    },
+                    Ok(Some(a)) => match anchor::check(records, a, damaged) {
+                        anchor::Checked::Holds => AnchorCheck::Holds { env, seq: a.seq },
+                        anchor::Checked::Differs(why) => AnchorCheck::Broken { env, why },
+                        anchor::Checked::Unreadable(why) => AnchorCheck::Unchecked { env, why },
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
 /// What one environment's service cluster says of the local audit log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AnchorCheck {
     /// It anchors record `seq`, and the log holds that very record.
     Holds { env: String, seq: u64 },
-    /// It anchors nothing of this log (no record of this log concerned it yet).
-    Absent { env: String },
+    /// It anchors nothing of this log. Expected while no record concerned it; with
+    /// `records` of it in the log, the anchoring failed when they were written, or the log
+    /// came from elsewhere.
+    Absent { env: String, records: usize },
     /// The log does not hold the anchored record: cut short or rewritten.
     Broken { env: String, why: String },
     /// It could not be asked.
@@ -944,11 +979,12 @@ impl Engine {
         }
     }
 
-    /// Compares the local audit log (`records`, as read) with the anchor of every
-    /// environment's service cluster.
-    pub async fn check_anchors(&self, records: &[audit::AuditRecord]) -> Vec<AnchorCheck> {
+    /// The anchor of the local audit log in every environment's service cluster, as the
+    /// clusters say now. Read before the log, so that a record appended meanwhile makes the
+    /// log longer than its anchor, never shorter.
+    pub async fn read_anchors(&self) -> Anchors {
         let key = anchor::log_key(&self.audit_path);
-        let checks = self.fleet.environments.iter().map(|env| {
+        let reads = self.fleet.environments.iter().map(|env| {
             let key = key.clone();
             async move {
                 let env = env.name.clone();
@@ -959,21 +995,14 @@ impl Engine {
                         .map_err(|e| e.to_string())?;
                     anchor::read(sc, &key).await
                 };
-                match tokio::time::timeout(ANCHOR_PATIENCE, read).await {
-                    Err(_) => AnchorCheck::Unchecked {
-                        env,
-                        why: format!("no answer within {}s", ANCHOR_PATIENCE.as_secs()),
-                    },
-                    Ok(Err(why)) => AnchorCheck::Unchecked { env, why },
-                    Ok(Ok(None)) => AnchorCheck::Absent { env },
-                    Ok(Ok(Some(a))) => match anchor::check(records, &a) {
-                        Ok(()) => AnchorCheck::Holds { env, seq: a.seq },
-                        Err(why) => AnchorCheck::Broken { env, why },
-                    },
-                }
+                let found = match tokio::time::timeout(ANCHOR_PATIENCE, read).await {
+                    Err(_) => Err(format!("no answer within {}s", ANCHOR_PATIENCE.as_secs())),
+                    Ok(read) => read,
+                };
+                (env, found)
             }
         });
-        futures::future::join_all(checks).await
+        Anchors(futures::future::join_all(reads).await)
     }
 
     fn spawn(self: &Arc<Self>, drive: run::Drive, rx: watch::Receiver<bool>) {

@@ -350,6 +350,7 @@ async fn poll_alerts(am: &AlertmanagerClient, h: &ClusterHandle) -> Result<(), S
     h.update(|s| {
         s.alerts = alerts;
         s.silences = silences;
+        s.alerts_known = true;
     });
     Ok(())
 }

@@ -76,6 +76,8 @@ pub struct ClusterState {
     pub node_usage: HashMap<String, Usage>,
     pub pod_usage: HashMap<(Str, Box<str>), Usage>,
     pub alerts: Vec<ck8s_model::alert::Alert>,
+    /// Alertmanager has answered at least once: `alerts` is what it said, not a default.
+    pub alerts_known: bool,
     pub silences: Vec<ck8s_model::alert::Silence>,
     pub slo: Vec<crate::slo::SloReport>,
     pub interner: Interner,

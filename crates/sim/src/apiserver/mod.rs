@@ -246,10 +246,7 @@ async fn add_fault(State(st): State<ApiState>, req: Request) -> ApiResult {
         .map_err(|e| ApiError::bad_request(format!("reading the fault: {e}")))?;
     let spec: crate::faults::FaultSpec = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("not a fault: {e}")))?;
-    st.cluster
-        .faults
-        .add(st.cluster.clock.now(), spec)
-        .map_err(ApiError::bad_request)?;
+    st.cluster.add_fault(spec).map_err(ApiError::bad_request)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

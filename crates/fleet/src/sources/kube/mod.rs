@@ -38,6 +38,9 @@ pub enum KubeSourceError {
         "kubeconfig {path}: {why}; point `kubeconfig` in the fleet config at a kubeconfig file"
     )]
     NotAKubeconfig { path: String, why: String },
+    /// The file is a kubeconfig, but not one that reaches the cluster the config names.
+    #[error("kubeconfig {path}: {why}; fix `context` in the fleet config, or the kubeconfig")]
+    NoContext { path: String, why: String },
     #[error("context {context:?} in {path}: {source}")]
     Context {
         path: String,
@@ -122,9 +125,9 @@ pub fn check_kubeconfigs(fleet: &crate::config::Fleet) -> Vec<(String, KubeSourc
 
 fn check_context(cfg: &ClusterConfig, cache: &Kubeconfigs) -> Result<(), KubeSourceError> {
     let kc = cache.get(&cfg.kubeconfig)?;
-    let missing = |what: String| KubeSourceError::NotAKubeconfig {
+    let missing = |why: String| KubeSourceError::NoContext {
         path: cfg.kubeconfig.display().to_string(),
-        why: what,
+        why,
     };
     let Some(context) = kc
         .contexts
@@ -225,9 +228,9 @@ pub fn apply<K: Watched>(handle: &ClusterHandle, event: Event<K>) {
     });
 }
 
-/// Watches `K` (in one namespace, or all) until aborted. Errors never end the loop:
-/// the watcher backs off (0.8 s doubling to 30 s, jittered) and resumes, relisting
-/// when its resourceVersion has expired.
+/// Watches `K` (in one namespace, or all) until aborted. Errors never end the loop: after
+/// a failure (or a 410 Gone) the watch starts again with a list, after a pause that grows
+/// from 0.5 s to 30 s while failures keep coming (see `Backoff`).
 pub fn spawn_watch<K>(
     client: Client,
     namespace: Option<&str>,
@@ -264,50 +267,79 @@ fn spawn_api_watch<K: Watched>(
         handle.set_health(K::SOURCE, SourceHealth::Syncing);
     }
     tokio::spawn(async move {
-        let mut pause = RESTART_FIRST;
+        let mut backoff = Backoff::default();
         loop {
             // A fresh watcher lists first, so the source is known fresh again once the list
-            // is done; one that only resumed its watch after a failure would say nothing
-            // until the next change.
+            // is done (one that only resumed its watch after a failure would say nothing
+            // until the next change), and a 410 is answered by that list.
             let mut stream =
                 watcher::watcher(api.clone(), config.clone().page_size(PAGE_SIZE)).boxed();
             while let Some(item) = stream.next().await {
                 match item {
-                    Ok(event) => {
-                        if matches!(event, Event::InitDone) {
-                            pause = RESTART_FIRST;
-                        }
-                        apply(&handle, event);
-                    }
+                    Ok(event) => apply(&handle, event),
                     Err(e) => {
                         let failure = failure::of_watch(&e);
                         if failure.kind == failure::Kind::Expired {
-                            // Routine (etcd compacted the history): the watcher relists at
-                            // once, and the rows stay until the relist replaces them.
+                            // Routine (etcd compacted the history): list again; the rows
+                            // stay until the new list replaces them, and the source does
+                            // not read as failed.
                             tracing::debug!(cluster = %handle.name(), source = %K::SOURCE, error = %failure, "watch expired; relisting");
-                            continue;
+                        } else {
+                            tracing::warn!(cluster = %handle.name(), source = %K::SOURCE, error = %failure, "watch failed; retrying");
+                            handle.source_failed(
+                                K::SOURCE,
+                                Utc::now(),
+                                failure.sentence,
+                                failure.kind.is_denied(),
+                            );
                         }
-                        tracing::warn!(cluster = %handle.name(), source = %K::SOURCE, error = %failure, "watch failed; retrying");
-                        handle.source_failed(
-                            K::SOURCE,
-                            Utc::now(),
-                            failure.sentence,
-                            failure.kind.is_denied(),
-                        );
                         break;
                     }
                 }
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(RESTART_MAX);
+            tokio::time::sleep(backoff.next()).await;
         }
     })
 }
 
-/// How long a failed watch waits before it starts again, doubling to at most
-/// `RESTART_MAX` while it keeps failing.
+/// The pause before a failed watch starts again: doubling from half a second to at most
+/// half a minute while failures keep coming, back to the start once a minute has passed
+/// without one, and spread by up to a quarter so that many watchers of one cluster do not
+/// come back in step.
+struct Backoff {
+    pause: Duration,
+    last_failure: Option<std::time::Instant>,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            pause: RESTART_FIRST,
+            last_failure: None,
+        }
+    }
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let now = std::time::Instant::now();
+        let calm = self
+            .last_failure
+            .is_none_or(|t| now.duration_since(t) > CALM_AFTER);
+        self.pause = if calm {
+            RESTART_FIRST
+        } else {
+            (self.pause * 2).min(RESTART_MAX)
+        };
+        self.last_failure = Some(now);
+        self.pause + self.pause.mul_f64(rand::random_range(0.0..0.25))
+    }
+}
+
 const RESTART_FIRST: Duration = Duration::from_millis(500);
 const RESTART_MAX: Duration = Duration::from_secs(30);
+/// How long without a failure before the pause starts small again.
+const CALM_AFTER: Duration = Duration::from_secs(60);
 
 /// How often slowly changing kinds are listed instead of watched.
 pub const POLL_EVERY: Duration = Duration::from_secs(15);
