@@ -230,7 +230,7 @@ pub fn apply<K: Watched>(handle: &ClusterHandle, event: Event<K>) {
 
 /// Watches `K` (in one namespace, or all) until aborted. Errors never end the loop: after
 /// a failure (or a 410 Gone) the watch starts again with a list, after a pause that grows
-/// from 0.5 s to 30 s while failures keep coming (see `Backoff`).
+/// from 0.5 s to 5 s while failures keep coming (see `Backoff`).
 pub fn spawn_watch<K>(
     client: Client,
     namespace: Option<&str>,
@@ -274,6 +274,7 @@ fn spawn_api_watch<K: Watched>(
             // until the next change), and a 410 is answered by that list.
             let mut stream =
                 watcher::watcher(api.clone(), config.clone().page_size(PAGE_SIZE)).boxed();
+            let mut expired = false;
             while let Some(item) = stream.next().await {
                 match item {
                     Ok(event) => apply(&handle, event),
@@ -284,6 +285,7 @@ fn spawn_api_watch<K: Watched>(
                             // stay until the new list replaces them, and the source does
                             // not read as failed.
                             tracing::debug!(cluster = %handle.name(), source = %K::SOURCE, error = %failure, "watch expired; relisting");
+                            expired = true;
                         } else {
                             tracing::warn!(cluster = %handle.name(), source = %K::SOURCE, error = %failure, "watch failed; retrying");
                             handle.source_failed(
@@ -297,18 +299,20 @@ fn spawn_api_watch<K: Watched>(
                     }
                 }
             }
-            tokio::time::sleep(backoff.next()).await;
+            tokio::time::sleep(backoff.next(expired)).await;
         }
     })
 }
 
 /// The pause before a failed watch starts again: doubling from half a second to at most
-/// half a minute while failures keep coming, back to the start once a minute has passed
-/// without one, and spread by up to a quarter so that many watchers of one cluster do not
-/// come back in step.
+/// five seconds while failures keep coming (so a cluster that comes back is shown fresh
+/// within seconds), back to the start once a minute has passed without one, and spread by
+/// up to a quarter so that many watchers of one cluster do not come back in step. An
+/// expired watch (410) relists at once, unless expirations come back to back.
 struct Backoff {
     pause: Duration,
     last_failure: Option<std::time::Instant>,
+    last_expired: Option<std::time::Instant>,
 }
 
 impl Default for Backoff {
@@ -316,13 +320,23 @@ impl Default for Backoff {
         Backoff {
             pause: RESTART_FIRST,
             last_failure: None,
+            last_expired: None,
         }
     }
 }
 
 impl Backoff {
-    fn next(&mut self) -> Duration {
+    fn next(&mut self, expired: bool) -> Duration {
         let now = std::time::Instant::now();
+        if expired {
+            let routine = self
+                .last_expired
+                .is_none_or(|t| now.duration_since(t) > CALM_AFTER);
+            self.last_expired = Some(now);
+            if routine {
+                return Duration::ZERO;
+            }
+        }
         let calm = self
             .last_failure
             .is_none_or(|t| now.duration_since(t) > CALM_AFTER);
@@ -337,7 +351,7 @@ impl Backoff {
 }
 
 const RESTART_FIRST: Duration = Duration::from_millis(500);
-const RESTART_MAX: Duration = Duration::from_secs(30);
+const RESTART_MAX: Duration = Duration::from_secs(5);
 /// How long without a failure before the pause starts small again.
 const CALM_AFTER: Duration = Duration::from_secs(60);
 
