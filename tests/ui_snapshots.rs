@@ -1069,6 +1069,36 @@ fn journal_line(minutes: i64, entry: journal::Entry) -> journal::Line {
 
 /// Two runs as their journals tell them: a scale of globex-wc past the worker limit with
 /// an override, still waiting for its machines, and a failed backup of globex-wc.
+/// A run this console started ends while the user is elsewhere: the status line says so,
+/// and at which step and why it failed, until Esc or the runs pane.
+#[test]
+fn a_run_that_ends_says_so_until_acknowledged() {
+    let mut s = Screen::new().at(Pane::Cluster, Some("globex"));
+    let mut ended = runs_fixture();
+    let backup_id = ended.runs[1].id.clone();
+    ended.local.push(backup_id.clone());
+    let mut open = ended.clone();
+    open.runs[1].outcome = None;
+    open.runs[1].steps[2].state = journal::StepState::Running;
+    s.app.on_event(UiEvent::RunsLoaded(Box::new(open)));
+    assert!(s.app.notice.is_none(), "nothing ended yet");
+    s.app.on_event(UiEvent::RunsLoaded(Box::new(ended.clone())));
+    let notice = s.app.notice.as_ref().expect("a notice").text.clone();
+    assert!(
+        notice.contains("run backup on globex-wc FAILED at “wait for the backup”")
+            && notice.contains("error putting object"),
+        "{notice}"
+    );
+    s.snap("run_ended_notice");
+    // It stays through other keys, and also when the same data comes again.
+    s.key('j');
+    s.app.on_event(UiEvent::RunsLoaded(Box::new(ended)));
+    assert!(s.app.notice.is_some());
+    s.code(crossterm::event::KeyCode::Esc);
+    assert!(s.app.notice.is_none(), "Esc acknowledges");
+    assert_eq!(s.app.pane, Pane::Cluster, "and does nothing else");
+}
+
 fn runs_fixture() -> RunsData {
     use journal::Entry::*;
     let started =

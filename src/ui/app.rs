@@ -219,6 +219,29 @@ pub struct RunsData {
     pub local: Vec<String>,
 }
 
+/// What the status line says of a run of this console that ended: how, and for a failed
+/// one, at which step and why.
+fn ended_notice(run: &RunSummary, seq: u64) -> Flash {
+    use crate::engine::journal::{Outcome, StepState};
+    let what = format!("run {} on {}-{}", run.workflow, run.env, run.cluster);
+    let (text, level) = match run.outcome {
+        Some(Outcome::Succeeded) => (format!("{what} succeeded"), Level::Success),
+        Some(Outcome::Cancelled) => (format!("{what} was cancelled"), Level::Error),
+        _ => {
+            let failed = run.steps.iter().find(|s| s.state == StepState::Failed);
+            let why = failed.map_or(String::new(), |s| {
+                format!(
+                    " at “{}”: {}",
+                    s.name,
+                    s.message.as_deref().unwrap_or("no reason recorded")
+                )
+            });
+            (format!("{what} FAILED{why}"), Level::Error)
+        }
+    };
+    Flash { text, level, seq }
+}
+
 pub const NO_ENGINE: &str = "the console was started without the workflow engine";
 
 /// Everything about the console's state except the fleet data itself.
@@ -239,6 +262,9 @@ pub struct App {
     pub input: Option<InputLine>,
     pub modals: Vec<Modal>,
     pub flash: Option<Flash>,
+    /// A run of this console ended: said in the status line, whatever the pane, until
+    /// acknowledged (Esc, or opening the runs pane).
+    pub notice: Option<Flash>,
     pub read_only: bool,
     /// Environments that are read-only in the fleet config (`read_only = true`).
     pub read_only_envs: std::collections::HashSet<String>,
@@ -273,6 +299,7 @@ impl App {
             input: None,
             modals: Vec::new(),
             flash: None,
+            notice: None,
             read_only: false,
             read_only_envs: Default::default(),
             author: String::new(),
@@ -735,6 +762,9 @@ impl App {
 
     /// Esc: clears the pane's filter first, then goes back where the user came from.
     fn back(&mut self) -> Vec<Effect> {
+        if self.notice.take().is_some() {
+            return Vec::new();
+        }
         if !self.filter().is_empty() {
             let pane = self.pane;
             self.set_filter(pane, "");
@@ -761,6 +791,9 @@ impl App {
     /// Switches to `pane`, in `env` or the current one. A pane that shows one
     /// environment, asked for from the fleet overview, opens the selected environment.
     pub fn go(&mut self, pane: Pane, env: Option<String>) -> Vec<Effect> {
+        if pane == Pane::Runs {
+            self.notice = None;
+        }
         let env = env.or_else(|| self.env.clone()).or_else(|| {
             pane.needs_env()
                 .then(|| self.fleet_names.get(self.lists.fleet.selected).cloned())
@@ -1353,6 +1386,18 @@ impl App {
                 self.permissions.insert((env, role, action), result);
             }
             UiEvent::RunsLoaded(data) => {
+                if let Some(ended) = data.runs.iter().find(|r| {
+                    r.outcome.is_some()
+                        && data.local.contains(&r.id)
+                        && self
+                            .runs
+                            .runs
+                            .iter()
+                            .any(|before| before.id == r.id && before.outcome.is_none())
+                }) {
+                    let seq = self.next_id();
+                    self.notice = Some(ended_notice(ended, seq));
+                }
                 self.runs = *data;
                 self.lists.runs.set_len(self.runs.runs.len());
                 self.lists.audit.set_len(self.runs.audit.len());

@@ -327,6 +327,28 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_
         );
         return;
     }
+    if let Some(notice) = &app.notice {
+        let style = match notice.level {
+            Level::Success => s.ok,
+            _ => s.error,
+        };
+        // The hint stays whole; the text gives way (the runs pane has it in full).
+        let hint = "  7 runs · Esc dismisses";
+        let room = (area.width as usize).saturating_sub(format::width(hint) + 3);
+        let line = Line::from(vec![
+            Span::styled(format!(" ! {}", format::truncate(&notice.text, room)), style),
+            Span::styled(hint, s.muted),
+        ]);
+        put_line(
+            f.buffer_mut(),
+            area.x,
+            area.y,
+            area.width,
+            &line,
+            Align::Left,
+        );
+        return;
+    }
     let contexts = app.contexts();
     let mut spans: Vec<Span> = Vec::new();
     let mut used = 0usize;
