@@ -27,6 +27,7 @@ pub struct Targets {
     pub events_per_sec: f64,
     pub frame_p99_ms: f64,
     pub keystroke_ms: f64,
+    pub key_to_frame_p99_ms: f64,
     pub fault_frame_ms: f64,
 }
 
@@ -37,6 +38,7 @@ const TARGETS: Targets = Targets {
     events_per_sec: 50_000.0,
     frame_p99_ms: 8.0,
     keystroke_ms: 50.0,
+    key_to_frame_p99_ms: 16.0,
     fault_frame_ms: 50.0,
 };
 
@@ -54,6 +56,8 @@ const FAULT_LASTS: Duration = Duration::from_secs(3);
 
 /// Frames drawn for the render measurement, and the text typed into the pod filter.
 const FRAMES: usize = 300;
+/// Rounds of the key sequence of `key_to_frame`.
+const KEY_ROUNDS: usize = 30;
 const FILTER_TEXT: &str = "payments-";
 
 #[derive(Debug, Serialize)]
@@ -77,6 +81,10 @@ pub struct BenchReport {
     /// Re-filtering all pods per typed character of the pod filter.
     pub keystroke_p50_ms: f64,
     pub keystroke_max_ms: f64,
+    /// From a key (PageDown, j/k, End/Home, a typed filter) to its frame, as the event loop
+    /// handles input: at once, not at the next frame tick.
+    pub key_to_frame_p50_ms: f64,
+    pub key_to_frame_p99_ms: f64,
     /// The slowest frame drawn while the simulator injected each of [`FAULTS`].
     pub fault_frame_max_ms: f64,
     pub targets: Targets,
@@ -91,6 +99,7 @@ pub struct Met {
     pub events: bool,
     pub frame: bool,
     pub keystroke: bool,
+    pub key_to_frame: bool,
     pub fault_frame: bool,
 }
 
@@ -237,6 +246,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     let (frame_p50_ms, frame_p99_ms) = (percentile(&frames, 0.5), percentile(&frames, 0.99));
     let (keystroke_p50_ms, keystroke_max_ms) = (percentile(&keys, 0.5), percentile(&keys, 1.0));
 
+    let keys = crate::ui::bench::key_to_frame(&live.state, &env, KEY_ROUNDS);
+    let (key_to_frame_p50_ms, key_to_frame_p99_ms) =
+        (percentile(&keys, 0.5), percentile(&keys, 0.99));
     let fault_frame_max_ms = frames_under_faults(&live, &env).await?;
 
     let relist_peak_ratio = relist_peak_rss_mib / rss_after_sync_mib.max(1.0);
@@ -254,6 +266,8 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
         frame_p99_ms,
         keystroke_p50_ms,
         keystroke_max_ms,
+        key_to_frame_p50_ms,
+        key_to_frame_p99_ms,
         fault_frame_max_ms,
         met: Met {
             sync: sync_seconds <= TARGETS.sync_seconds,
@@ -262,6 +276,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
             events: events_per_sec >= TARGETS.events_per_sec,
             frame: frame_p99_ms <= TARGETS.frame_p99_ms,
             keystroke: keystroke_max_ms <= TARGETS.keystroke_ms,
+            key_to_frame: key_to_frame_p99_ms <= TARGETS.key_to_frame_p99_ms,
             fault_frame: fault_frame_max_ms <= TARGETS.fault_frame_ms,
         },
         targets: TARGETS,
@@ -356,6 +371,13 @@ pub fn print(report: &BenchReport, json: bool) -> anyhow::Result<()> {
         report.keystroke_max_ms,
         TARGETS.keystroke_ms,
         mark(report.met.keystroke)
+    ));
+    out.push_str(&format!(
+        "key to frame         p50 {:.2} ms, p99 {:.2} ms (target p99 <= {} ms) {}\n",
+        report.key_to_frame_p50_ms,
+        report.key_to_frame_p99_ms,
+        TARGETS.key_to_frame_p99_ms,
+        mark(report.met.key_to_frame)
     ));
     out.push_str(&format!(
         "frame under faults   max {:.2} ms over {} faults (target <= {} ms) {}\n",

@@ -82,6 +82,41 @@ pub fn filter_keystrokes(state: &FleetState, env: &str, text: &str) -> Vec<Durat
     times
 }
 
+/// Keys as an on-call engineer presses them in the pods pane of `env` at 200x50 (PageDown,
+/// j, k, End, Home, then a filter typed and cleared), each measured from the key to its
+/// frame: the state machine, the copy out of the state, and the drawing, which is what the
+/// event loop does at once after input.
+pub fn key_to_frame(state: &FleetState, env: &str, rounds: usize) -> Vec<Duration> {
+    let (mut app, mut views, mut term, theme) = setup(state, env, 200, 50);
+    let now = Utc::now();
+    let ctx = Ctx::new(state, &theme, now);
+    views.refresh(&mut app, state, now, Instant::now());
+    let _ = term.draw(|f| render::draw(f, &app, &views, &ctx));
+    let plain = |code| KeyEvent::new(code, KeyModifiers::NONE);
+    let mut keys = vec![
+        plain(KeyCode::PageDown),
+        plain(KeyCode::PageDown),
+        plain(KeyCode::Char('j')),
+        plain(KeyCode::Char('k')),
+        plain(KeyCode::End),
+        plain(KeyCode::Home),
+        plain(KeyCode::Char('/')),
+    ];
+    keys.extend("pay".chars().map(|c| plain(KeyCode::Char(c))));
+    keys.extend([plain(KeyCode::Enter), plain(KeyCode::Esc)]);
+    let mut times = Vec::with_capacity(rounds * keys.len());
+    for _ in 0..rounds {
+        for key in &keys {
+            let start = Instant::now();
+            let _ = app.on_key(*key, &views);
+            views.refresh(&mut app, state, now, Instant::now());
+            let _ = term.draw(|f| render::draw(f, &app, &views, &ctx));
+            times.push(start.elapsed());
+        }
+    }
+    times
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -336,7 +336,10 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_
         let hint = "  7 runs · Esc dismisses";
         let room = (area.width as usize).saturating_sub(format::width(hint) + 3);
         let line = Line::from(vec![
-            Span::styled(format!(" ! {}", format::truncate(&notice.text, room)), style),
+            Span::styled(
+                format!(" ! {}", format::truncate(&notice.text, room)),
+                style,
+            ),
             Span::styled(hint, s.muted),
         ]);
         put_line(

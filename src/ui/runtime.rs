@@ -82,6 +82,9 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
     let mut events = EventStream::new();
 
     let mut dirty = true;
+    // Set by input: the next frame is drawn at once, not at the next frame tick, so a key
+    // shows as fast as it can be drawn. The frame limit paces data-driven redraws only.
+    let mut urgent = false;
     let mut drawn_generation = u64::MAX;
     let mut drawn_minute = i64::MIN;
     let mut last_frame: Option<Instant> = None;
@@ -106,8 +109,9 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
             }
             flash_until = None;
         }
-        let frame_ready = last_frame.is_none_or(|t| now >= t + FRAME);
+        let frame_ready = may_draw(urgent, last_frame, now);
         if dirty && frame_ready {
+            urgent = false;
             drawn_generation = state.changes.generation();
             drawn_minute = wall.timestamp() / 60;
             due = views.refresh(&mut app, &state, wall, now);
@@ -146,15 +150,15 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
                         // A pane switched by the first key must be current for the second.
                         views.refresh(&mut app, &state, Utc::now(), Instant::now());
                     }
-                    dirty = true;
+                    (dirty, urgent) = (true, true);
                 }
                 Some(Ok(Event::Paste(text))) => {
                     app.on_paste(&text);
-                    dirty = true;
+                    (dirty, urgent) = (true, true);
                 }
                 Some(Ok(Event::Resize(..))) => {
                     term.autoresize()?;
-                    dirty = true;
+                    (dirty, urgent) = (true, true);
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(anyhow::anyhow!("reading the terminal: {e}")),
@@ -229,5 +233,26 @@ fn split_alt(k: KeyEvent) -> Vec<KeyEvent> {
         vec![KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE), plain]
     } else {
         vec![k]
+    }
+}
+
+/// Whether a frame may be drawn now: at once after input (`urgent`), else at most once per
+/// [`FRAME`], so a burst of data changes costs a frame per tick, not one per change.
+fn may_draw(urgent: bool, last_frame: Option<Instant>, now: Instant) -> bool {
+    urgent || last_frame.is_none_or(|t| now >= t + FRAME)
+}
+
+#[cfg(test)]
+mod frame_tests {
+    use super::*;
+
+    #[test]
+    fn input_draws_at_once_and_data_waits_for_the_tick() {
+        let now = Instant::now();
+        let just_drawn = Some(now);
+        assert!(may_draw(true, just_drawn, now), "a key is drawn at once");
+        assert!(!may_draw(false, just_drawn, now), "a data change waits");
+        assert!(may_draw(false, just_drawn, now + FRAME));
+        assert!(may_draw(false, None, now), "the first frame");
     }
 }
