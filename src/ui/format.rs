@@ -106,6 +106,42 @@ pub fn cut(s: &str, max: usize) -> String {
 
 /// Word-wraps `text` to `width` cells; a word longer than a line (a URL) is broken
 /// across lines rather than cut, so none of it is lost.
+/// `s` in at most `max` cells, with `…` in the middle when it is longer: the start and
+/// the end stay, the end a little longer (a generated suffix tells names apart).
+pub fn cut_middle(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_string();
+    }
+    if max <= 2 {
+        return cut(s, max);
+    }
+    let keep = max - 1;
+    let tail_w = keep.div_ceil(2);
+    let head_w = keep - tail_w;
+    let mut head = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if w + cw > head_w {
+            break;
+        }
+        head.push(c);
+        w += cw;
+    }
+    let mut tail: Vec<char> = Vec::new();
+    let mut w = 0;
+    for c in s.chars().rev() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if w + cw > tail_w {
+            break;
+        }
+        tail.push(c);
+        w += cw;
+    }
+    tail.reverse();
+    format!("{head}…{}", tail.into_iter().collect::<String>())
+}
+
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut lines = Vec::new();
@@ -186,6 +222,20 @@ pub fn count(n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_are_cut_in_the_middle_keeping_their_end() {
+        let names = [
+            "globex-wc-control-plane-4gnz7",
+            "globex-wc-control-plane-t76cj",
+        ];
+        let cut: Vec<String> = names.iter().map(|n| super::cut_middle(n, 16)).collect();
+        assert_eq!(cut[0], "globex-…ne-4gnz7");
+        assert_ne!(cut[0], cut[1], "rows stay apart");
+        assert_eq!(super::width(&cut[0]), 16);
+        assert_eq!(super::cut_middle("short", 16), "short");
+        assert_eq!(super::width(&super::cut_middle("ünïcödé-näme-x", 7)), 7);
+    }
+
     #[test]
     fn counts_group_thousands() {
         assert_eq!(super::count(30000), "30 000");

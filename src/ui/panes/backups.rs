@@ -165,7 +165,7 @@ const BACKUP_COLUMNS: [Column; 10] = [
     Column::new("CL", 2, 2),
     // Backup names share their schedule's prefix; the timestamp at the end is what
     // tells them apart, so the column does not shrink below a whole name.
-    Column::new("BACKUP", 34, 60).flex(),
+    Column::new("BACKUP", 34, 60).flex().middle(),
     Column::new("PHASE", 6, 18),
     Column::new("AGE", 3, 5).right(),
     Column::new("TOOK", 3, 6).right().priority(2),

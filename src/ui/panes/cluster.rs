@@ -165,7 +165,7 @@ fn usage_cell(used: Option<f64>, capacity: f64, theme: &Theme) -> Line<'static> 
 
 const NODE_COLUMNS: [Column; 9] = [
     Column::new("CL", 2, 2),
-    Column::new("NODE", 24, 40).flex(),
+    Column::new("NODE", 24, 40).flex().middle(),
     Column::new("STATUS", 6, 20),
     Column::new("ROLES", 6, 16).priority(2),
     Column::new("VERSION", 7, 10).priority(1),
@@ -222,7 +222,7 @@ fn node_cells(n: &NodeLine, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'stat
 const SET_COLUMNS: [Column; 8] = [
     Column::new("CL", 2, 2),
     Column::new("KIND", 3, 19).short("KIND"),
-    Column::new("NAME", 10, 40).flex().priority(2),
+    Column::new("NAME", 10, 40).flex().priority(2).middle(),
     Column::new("READY", 5, 7).right(),
     Column::new("UPDATED", 3, 7).short("UPD").right(),
     Column::new("VERSION", 7, 10),
@@ -267,7 +267,7 @@ fn set_cells(l: &SetLine, narrow: bool, theme: &Theme) -> Vec<Line<'static>> {
 const EVENT_COLUMNS: [Column; 6] = [
     Column::new("CL", 2, 2),
     Column::new("AGE", 3, 5).right(),
-    Column::new("OBJECT", 16, 50).flex(),
+    Column::new("OBJECT", 16, 50).flex().middle(),
     Column::new("REASON", 6, 24),
     Column::new("COUNT", 1, 5).short("#").right().priority(2),
     Column::new("MESSAGE", 20, 200).flex(),

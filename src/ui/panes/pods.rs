@@ -265,12 +265,12 @@ fn compare(x: &PodEntry, y: &PodEntry, column: PodColumn) -> std::cmp::Ordering 
 const COLUMNS: [Column; 10] = [
     Column::new("CL", 2, 2),
     Column::new("NAMESPACE", 8, 24).short("NS").flex(),
-    Column::new("NAME", 24, 63).flex(),
+    Column::new("NAME", 24, 63).flex().middle(),
     Column::new("READY", 3, 5).right(),
     Column::new("STATUS", 10, 24),
     Column::new("RESTARTS", 3, 8).short("RST").right(),
     Column::new("AGE", 3, 5).right(),
-    Column::new("NODE", 12, 40).flex().priority(2),
+    Column::new("NODE", 12, 40).flex().priority(2).middle(),
     Column::new("CPU", 4, 6).right().priority(3),
     Column::new("MEMORY", 5, 7).short("MEM").right().priority(3),
 ];

@@ -28,7 +28,7 @@ const COLUMNS: [Column; 7] = [
     Column::new("STEPS", 3, 5).right(),
     Column::new("STATE", 7, 10),
     Column::new("BY", 4, 24).priority(2),
-    Column::new("RUN", 10, 44).priority(3),
+    Column::new("RUN", 10, 44).priority(3).middle(),
 ];
 
 const AUDIT_COLUMNS: [Column; 6] = [
@@ -37,7 +37,7 @@ const AUDIT_COLUMNS: [Column; 6] = [
     Column::new("ACTION", 6, 12),
     Column::new("CLUSTER", 7, 24),
     Column::new("WHAT", 30, 90).flex(),
-    Column::new("RUN", 10, 44).priority(3),
+    Column::new("RUN", 10, 44).priority(3).middle(),
 ];
 
 pub fn state_of(run: &RunSummary, local: bool, theme: &Theme) -> (&'static str, Style) {

@@ -37,6 +37,9 @@ pub struct Column {
     pub priority: u8,
     /// Takes the width left over, up to `max`.
     pub flex: bool,
+    /// Names are cut in the middle (`globex-wc-co…ane-4gnz7`): their end is what tells
+    /// rows apart (a generated suffix), so it stays.
+    pub middle: bool,
 }
 
 impl Column {
@@ -50,7 +53,14 @@ impl Column {
             align: Align::Left,
             priority: 0,
             flex: false,
+            middle: false,
         }
+    }
+
+    /// Cut in the middle when too long, keeping the distinguishing end (names).
+    pub const fn middle(mut self) -> Column {
+        self.middle = true;
+        self
     }
 
     pub const fn right(mut self) -> Column {
@@ -352,7 +362,11 @@ impl<'a> TableView<'a> {
                 TableRow::Cells(cells) => {
                     for (c, cell) in cells.iter().enumerate() {
                         if let Some(Some((x, w))) = lay.spans.get(c) {
-                            put_line(buf, area.x + x, y, *w, cell, self.columns[c].align);
+                            let col = &self.columns[c];
+                            match middle_cut(cell, *w, col.middle) {
+                                Some(cut) => put_line(buf, area.x + x, y, *w, &cut, col.align),
+                                None => put_line(buf, area.x + x, y, *w, cell, col.align),
+                            }
                         }
                     }
                 }
@@ -436,6 +450,17 @@ pub fn put_line(buf: &mut Buffer, x: u16, y: u16, width: u16, line: &Line<'_>, a
             break;
         }
     }
+}
+
+/// `line` cut in the middle to `width` cells, when its column cuts so and it does not
+/// fit; `None` when it is drawn as it is.
+fn middle_cut(line: &Line<'_>, width: u16, middle: bool) -> Option<Line<'static>> {
+    if !middle || line.width() <= width as usize || line.spans.len() != 1 {
+        return None;
+    }
+    let span = &line.spans[0];
+    let text = format::cut_middle(&span.content, width as usize);
+    Some(Line::from(ratatui::text::Span::styled(text, span.style)).style(line.style))
 }
 
 /// A style-less cell.
