@@ -501,6 +501,32 @@ fn a_run_waits_out_an_api_outage() {
     );
 }
 
+/// Tables show times in the fleet's time zone (the service's Europe/Stockholm), and say
+/// which; JSON stays UTC.
+#[test]
+fn run_tables_show_the_fleet_time_zone_and_say_so() {
+    let f = fleet();
+    let workers = format!("workers={}", f.replicas("acme", "wc"));
+    let out = f.console(&["run", "scale", "--env", "acme", "--cluster", "wc", &workers]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let run = f.runs().remove(0);
+    let started: chrono::DateTime<chrono::Utc> =
+        text(&run["started_at"], "started_at").parse().unwrap();
+    let local = started.with_timezone(&chrono_tz::Europe::Stockholm);
+    let table = common::stdout(&f.console(&["runs", "-o", "table"]));
+    assert!(
+        table.contains(&format!(
+            "STARTED ({})",
+            chrono::Utc::now()
+                .with_timezone(&chrono_tz::Europe::Stockholm)
+                .format("%Z")
+        )) && table.contains(&local.format("%Y-%m-%d %H:%M").to_string()),
+        "{table}"
+    );
+    let audit = common::stdout(&f.console(&["runs", "audit", "-o", "table"]));
+    assert!(audit.contains("TIME (CE"), "{audit}");
+}
+
 #[test]
 fn the_policy_refuses_without_a_reason_and_changes_nothing() {
     let f = fleet();

@@ -75,14 +75,14 @@ impl From<&str> for Cell {
 /// Columns sized to their widest cell, two spaces apart, the last one unpadded.
 #[derive(Debug, Clone, Default)]
 pub struct TextTable {
-    headers: Vec<&'static str>,
+    headers: Vec<String>,
     rows: Vec<Vec<Cell>>,
 }
 
 impl TextTable {
-    pub fn new(headers: &[&'static str]) -> TextTable {
+    pub fn new(headers: &[&str]) -> TextTable {
         TextTable {
-            headers: headers.to_vec(),
+            headers: headers.iter().map(|h| h.to_string()).collect(),
             rows: Vec::new(),
         }
     }
@@ -104,7 +104,11 @@ impl TextTable {
                 *w = (*w).max(width(&cell.text));
             }
         }
-        let header: Vec<Cell> = self.headers.iter().map(|h| Cell::from(*h)).collect();
+        let header: Vec<Cell> = self
+            .headers
+            .iter()
+            .map(|h| Cell::from(h.as_str()))
+            .collect();
         for row in std::iter::once(&header).chain(&self.rows) {
             let mut line = String::new();
             for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+
+use chrono_tz::Tz;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -321,7 +323,8 @@ pub async fn runs(args: &RunsArgs, fleet: Result<Fleet, String>, paths: &Paths, 
         (Ok(fleet), _) => fleet,
         (Err(why), Some(RunsAction::Audit { verify })) => {
             let anchors = Anchors::NotChecked(why);
-            return audit_log(&paths.audit_log, *verify, anchors, format).await;
+            let tz = crate::config::Policy::default().timezone;
+            return audit_log(&paths.audit_log, *verify, anchors, format, tz).await;
         }
         (Err(why), _) => {
             note!("{why}");
@@ -332,7 +335,7 @@ pub async fn runs(args: &RunsArgs, fleet: Result<Fleet, String>, paths: &Paths, 
     let result = match &args.action {
         None => Ok(list(&engine, args, format)),
         Some(RunsAction::Show { id }) => engine.run(id).map(|run| {
-            print_run(format, &run);
+            print_run(format, &run, engine.timezone());
             exit::OK
         }),
         Some(RunsAction::Cancel { id }) => engine.cancel(id).await.map(|stopped| {
@@ -349,7 +352,8 @@ pub async fn runs(args: &RunsArgs, fleet: Result<Fleet, String>, paths: &Paths, 
         Some(RunsAction::Resume { id }) => resume(&engine, id, format).await,
         Some(RunsAction::Audit { verify }) => {
             let anchors = Anchors::Of(engine.clone());
-            Ok(audit_log(engine.audit_log(), *verify, anchors, format).await)
+            let tz = engine.timezone();
+            Ok(audit_log(engine.audit_log(), *verify, anchors, format, tz).await)
         }
     };
     engine.settle().await;
@@ -362,11 +366,13 @@ pub async fn runs(args: &RunsArgs, fleet: Result<Fleet, String>, paths: &Paths, 
 async fn resume(engine: &Arc<Engine>, id: &str, format: OutputFormat) -> Result<i32, EngineError> {
     engine.resume(id).await?;
     let run = follow(engine, id, format).await?;
-    print_run(format, &run);
+    print_run(format, &run, engine.timezone());
     Ok(outcome_code(&run))
 }
 
-fn print_run(format: OutputFormat, run: &RunSummary) {
+/// Times in tables are in the fleet's time zone (the policy's, Europe/Stockholm unless
+/// set), which the header names; JSON keeps RFC 3339 in UTC.
+fn print_run(format: OutputFormat, run: &RunSummary, tz: Tz) {
     let text = match format {
         OutputFormat::Json => {
             output::json("run", Utc::now(), &RunReportOnly { run }, &[]).unwrap_or_default()
@@ -375,7 +381,7 @@ fn print_run(format: OutputFormat, run: &RunSummary) {
             let mut t = run_text(run);
             for (i, s) in run.steps.iter().enumerate() {
                 for line in &s.log {
-                    let ts = line.ts.format("%H:%M:%S");
+                    let ts = line.ts.with_timezone(&tz).format("%H:%M:%S %Z");
                     t.push_str(&format!("{ts} [{}] {}\n", i + 1, line.message));
                 }
             }
@@ -390,7 +396,13 @@ struct RunReportOnly<'a> {
     run: &'a RunSummary,
 }
 
+/// A time column's header, naming the zone its times are in now (`TIME (CET)`).
+fn time_header(tz: Tz) -> String {
+    format!("TIME ({})", Utc::now().with_timezone(&tz).format("%Z"))
+}
+
 fn list(engine: &Engine, args: &RunsArgs, format: OutputFormat) -> i32 {
+    let tz = engine.timezone();
     let (all, errors) = engine.runs();
     let runs: Vec<&RunSummary> = all
         .iter()
@@ -404,8 +416,9 @@ fn list(engine: &Engine, args: &RunsArgs, format: OutputFormat) -> i32 {
             output::json("runs", Utc::now(), &RunsList { runs }, &[]).unwrap_or_default()
         }
         OutputFormat::Table => {
+            let started = time_header(tz).replace("TIME", "STARTED");
             let mut t = TextTable::new(&[
-                "RUN", "WORKFLOW", "CLUSTER", "PROGRESS", "STATE", "BY", "STARTED",
+                "RUN", "WORKFLOW", "CLUSTER", "PROGRESS", "STATE", "BY", &started,
             ]);
             for r in &runs {
                 let (state, tone) = match r.outcome {
@@ -424,7 +437,13 @@ fn list(engine: &Engine, args: &RunsArgs, format: OutputFormat) -> i32 {
                     Cell::new(format!("{}/{}", r.done_steps(), r.steps.len()), Tone::Plain),
                     Cell::new(state, tone),
                     Cell::new(r.actor.clone(), Tone::Dim),
-                    Cell::new(r.started_at.format("%Y-%m-%d %H:%M").to_string(), Tone::Dim),
+                    Cell::new(
+                        r.started_at
+                            .with_timezone(&tz)
+                            .format("%Y-%m-%d %H:%M")
+                            .to_string(),
+                        Tone::Dim,
+                    ),
                 ]);
             }
             let mut out = String::new();
@@ -460,7 +479,13 @@ enum Anchors {
     NotChecked(String),
 }
 
-async fn audit_log(path: &Path, verify: bool, anchors: Anchors, format: OutputFormat) -> i32 {
+async fn audit_log(
+    path: &Path,
+    verify: bool,
+    anchors: Anchors,
+    format: OutputFormat,
+    tz: Tz,
+) -> i32 {
     // The anchors first: a record appended meanwhile then makes the log longer than its
     // anchor, which is fine, instead of shorter, which would read as tampering.
     let anchored = match (&anchors, verify) {
@@ -511,12 +536,18 @@ async fn audit_log(path: &Path, verify: bool, anchors: Anchors, format: OutputFo
             output::json("audit", Utc::now(), &report, &[]).unwrap_or_default()
         }
         OutputFormat::Table => {
+            let time = time_header(tz);
             let mut t =
-                TextTable::new(&["SEQ", "TIME", "ACTOR", "ACTION", "CLUSTER", "RUN", "REASON"]);
+                TextTable::new(&["SEQ", &time, "ACTOR", "ACTION", "CLUSTER", "RUN", "REASON"]);
             for r in &records {
                 t.row(vec![
                     Cell::new(r.seq.to_string(), Tone::Dim),
-                    Cell::new(r.ts.format("%Y-%m-%d %H:%M:%S").to_string(), Tone::Plain),
+                    Cell::new(
+                        r.ts.with_timezone(&tz)
+                            .format("%Y-%m-%d %H:%M:%S")
+                            .to_string(),
+                        Tone::Plain,
+                    ),
                     Cell::new(r.actor.clone(), Tone::Plain),
                     Cell::new(r.action.clone(), Tone::Plain),
                     Cell::new(

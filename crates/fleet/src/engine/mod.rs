@@ -423,6 +423,11 @@ impl Engine {
         &self.actor
     }
 
+    /// The time zone times are shown in: the policy's (Europe/Stockholm unless set).
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.fleet.policy.timezone
+    }
+
     /// Why nothing may change in `env`, if it may not: the engine runs read-only, or the
     /// fleet config makes the environment read-only. Says how to lift it.
     pub fn read_only_reason(&self, env: &str) -> Option<String> {
