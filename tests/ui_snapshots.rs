@@ -1005,6 +1005,22 @@ fn a_read_only_environment_cannot_be_silenced_from_the_whole_fleet() {
     assert!(matches!(s.app.modals.last(), Some(Modal::Silence(_))));
 }
 
+/// A long message wraps onto up to three lines instead of being cut at the edge.
+#[test]
+fn long_messages_wrap_in_the_status_line() {
+    let mut s = Screen::new().at(Pane::Cluster, Some("globex"));
+    s.app.flash(
+        ck8s_console::ui::app::Level::Error,
+        "scale workers…: RBAC: you may not patch machinedeployments.cluster.x-k8s.io in \
+         globex-sc (the user read-only@globex has only get, list and watch there); ask the \
+         platform team for the operator role",
+    );
+    let term = s.draw(80, 24);
+    let text = format!("{:?}", term.backend());
+    assert!(text.contains("operator role"), "the end of the message shows: {text}");
+    s.snap("long_message");
+}
+
 #[test]
 fn alert_details() {
     let mut s = Screen::new().at(Pane::Alerts, Some("globex"));

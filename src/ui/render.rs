@@ -38,7 +38,7 @@ pub fn draw(f: &mut Frame, app: &App, views: &Views, ctx: &Ctx<'_>) {
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(0),
-        Constraint::Length(1),
+        Constraint::Length(footer_height(app, area.width)),
     ])
     .areas(area);
     draw_bar(f, bar, app, views, ctx);
@@ -272,6 +272,32 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_>)
     }
 }
 
+/// The most lines a message in the status line takes; longer ones end in `…`.
+const MESSAGE_LINES: usize = 3;
+
+/// A message wraps onto up to [`MESSAGE_LINES`] lines instead of being cut at the edge;
+/// everything else in the footer is one line.
+fn footer_height(app: &App, width: u16) -> u16 {
+    match (&app.input, &app.flash) {
+        (None, Some(flash)) => message_lines(&flash.text, width).len() as u16,
+        _ => 1,
+    }
+}
+
+fn message_lines(text: &str, width: u16) -> Vec<String> {
+    let mut lines = format::wrap(text, (width as usize).saturating_sub(2));
+    if lines.len() > MESSAGE_LINES {
+        lines.truncate(MESSAGE_LINES);
+        let last = &mut lines[MESSAGE_LINES - 1];
+        *last = format::cut(last, last.chars().count().max(2));
+    }
+    lines.truncate(MESSAGE_LINES);
+    if lines.is_empty() {
+        lines.push(String::new());
+    }
+    lines
+}
+
 fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
     if let Some(input) = app.input.as_ref() {
@@ -317,14 +343,16 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_
             Level::Success => s.ok,
             Level::Error => s.error,
         };
-        put_line(
-            f.buffer_mut(),
-            area.x,
-            area.y,
-            area.width,
-            &Line::styled(format!(" {}", flash.text), style),
-            Align::Left,
-        );
+        for (i, line) in message_lines(&flash.text, area.width).iter().enumerate() {
+            put_line(
+                f.buffer_mut(),
+                area.x,
+                area.y + i as u16,
+                area.width,
+                &Line::styled(format!(" {line}"), style),
+                Align::Left,
+            );
+        }
         return;
     }
     if let Some(notice) = &app.notice {
