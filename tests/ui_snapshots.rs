@@ -1021,6 +1021,29 @@ fn long_messages_wrap_in_the_status_line() {
     s.snap("long_message");
 }
 
+/// The light theme paints its own background, under the panes and under overlays, so its
+/// dark text reads on a dark terminal too.
+#[test]
+fn the_light_theme_paints_its_background() {
+    let mut s = Screen::new().at(Pane::Cluster, Some("globex"));
+    s.theme = Theme::built_in("light").unwrap();
+    s.key('?');
+    let term = s.draw(80, 24);
+    let buf = term.backend().buffer();
+    let blank_cells: Vec<_> = buf
+        .content()
+        .iter()
+        .filter(|c| c.symbol() == " ")
+        .collect();
+    assert!(!blank_cells.is_empty());
+    assert!(
+        blank_cells
+            .iter()
+            .all(|c| c.bg != ratatui::style::Color::Reset),
+        "every blank cell has the theme's background"
+    );
+}
+
 #[test]
 fn alert_details() {
     let mut s = Screen::new().at(Pane::Alerts, Some("globex"));

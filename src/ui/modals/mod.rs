@@ -99,6 +99,8 @@ pub fn large(area: Rect, pct_w: u16, pct_h: u16) -> Rect {
 /// Clears `area` and draws the overlay's frame; returns the inside.
 pub fn frame(f: &mut Frame, area: Rect, title: Line<'_>, theme: &Theme) -> Rect {
     f.render_widget(Clear, area);
+    // Cleared to the theme's base, not the terminal's: a light theme stays light.
+    f.buffer_mut().set_style(area, theme.s.text);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(theme.s.modal_border)
