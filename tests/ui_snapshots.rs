@@ -1017,7 +1017,10 @@ fn long_messages_wrap_in_the_status_line() {
     );
     let term = s.draw(80, 24);
     let text = format!("{:?}", term.backend());
-    assert!(text.contains("operator role"), "the end of the message shows: {text}");
+    assert!(
+        text.contains("operator role"),
+        "the end of the message shows: {text}"
+    );
     s.snap("long_message");
 }
 
@@ -1030,11 +1033,7 @@ fn the_light_theme_paints_its_background() {
     s.key('?');
     let term = s.draw(80, 24);
     let buf = term.backend().buffer();
-    let blank_cells: Vec<_> = buf
-        .content()
-        .iter()
-        .filter(|c| c.symbol() == " ")
-        .collect();
+    let blank_cells: Vec<_> = buf.content().iter().filter(|c| c.symbol() == " ").collect();
     assert!(!blank_cells.is_empty());
     assert!(
         blank_cells

@@ -108,6 +108,9 @@ pub struct ClusterSim {
     pub stopped: std::sync::atomic::AtomicBool,
     /// Injected faults of its servers.
     pub faults: Arc<crate::faults::Faults>,
+    /// The CA its API server's certificate chains to, published in every namespace as
+    /// `kube-root-ca.crt`, as the real root-CA publisher does.
+    pub ca_pem: std::sync::OnceLock<String>,
 }
 
 impl ClusterSim {
@@ -132,6 +135,7 @@ impl ClusterSim {
             booting: Default::default(),
             stopped: Default::default(),
             faults: Default::default(),
+            ca_pem: Default::default(),
         }
     }
 

@@ -208,7 +208,7 @@ impl Inner {
         seed: u64,
         probes: Vec<ProbeSpec>,
     ) -> Arc<ClusterSim> {
-        Arc::new(ClusterSim::new(
+        let sim = ClusterSim::new(
             env,
             role,
             Store::new(self.clock.clone()),
@@ -216,7 +216,9 @@ impl Inner {
             seed,
             credentials(),
             probes,
-        ))
+        );
+        let _ = sim.ca_pem.set(self.tls.ca_pem.clone());
+        Arc::new(sim)
     }
 }
 

@@ -89,8 +89,9 @@ fn line(v: &Value) -> Bytes {
     Bytes::from(b)
 }
 
-/// How often an idle watch gets a bookmark, so clients can resume close to now.
-const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
+/// How often an idle watch gets a bookmark, so clients can resume close to now: about once
+/// a minute, as the apiserver's watch cache sends them.
+const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
 
 /// A watch that only reports an error and ends.
 fn error_stream(err: &ApiError) -> Response {

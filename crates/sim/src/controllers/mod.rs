@@ -17,6 +17,7 @@ pub mod objects;
 mod pacing;
 pub mod placement;
 pub mod readiness;
+mod root_ca;
 #[cfg(test)]
 pub(crate) mod testkit;
 
@@ -70,6 +71,7 @@ pub fn all() -> Vec<Box<dyn Controller>> {
     list.push(Box::new(pods::Kubelet::default()));
     list.push(Box::new(disruption::Disruption::default()));
     list.push(Box::new(gc::GarbageCollector::default()));
+    list.push(Box::new(root_ca::RootCaPublisher::default()));
     list.push(Box::new(velero::Velero::new()));
     list.push(Box::new(capi::Capi::new()));
     list
