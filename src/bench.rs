@@ -322,70 +322,96 @@ pub fn print(report: &BenchReport, json: bool) -> anyhow::Result<()> {
     if json {
         return crate::headless::output::print(&format!("{}\n", serde_json::to_string(report)?));
     }
-    let mut out = String::new();
-    let mark = |ok: bool| if ok { "ok" } else { "MISSED" };
-    out.push_str(&format!(
-        "pods synced          {} of {}\n",
-        report.pods_synced, report.pods_requested
-    ));
-    out.push_str(&format!(
-        "first sync           {:.2} s (target <= {} s) {}\n",
-        report.sync_seconds,
-        TARGETS.sync_seconds,
-        mark(report.met.sync)
-    ));
-    out.push_str(&format!(
-        "RSS after sync       {:.1} MiB (target <= {} MiB) {}\n",
-        report.rss_after_sync_mib,
-        TARGETS.rss_mib,
-        mark(report.met.rss)
-    ));
-    out.push_str(&format!(
-        "relist peak RSS      {:.1} MiB, {:.2}x (target <= {}x) {}\n",
-        report.relist_peak_rss_mib,
-        report.relist_peak_ratio,
-        TARGETS.relist_peak_ratio,
-        mark(report.met.relist_peak)
-    ));
-    out.push_str(&format!(
-        "relist took          {:.2} s\n",
-        report.relist_seconds
-    ));
-    out.push_str(&format!(
-        "events applied       {:.0}/s over {} events (target >= {}) {}\n",
-        report.events_per_sec,
-        report.events_measured,
-        TARGETS.events_per_sec,
-        mark(report.met.events)
-    ));
-    out.push_str(&format!(
-        "frame at 200x50      p50 {:.2} ms, p99 {:.2} ms (target p99 <= {} ms) {}\n",
-        report.frame_p50_ms,
-        report.frame_p99_ms,
-        TARGETS.frame_p99_ms,
-        mark(report.met.frame)
-    ));
-    out.push_str(&format!(
-        "filter keystroke     p50 {:.2} ms, max {:.2} ms (target <= {} ms) {}\n",
-        report.keystroke_p50_ms,
-        report.keystroke_max_ms,
-        TARGETS.keystroke_ms,
-        mark(report.met.keystroke)
-    ));
-    out.push_str(&format!(
-        "key to frame         p50 {:.2} ms, p99 {:.2} ms (target p99 <= {} ms) {}\n",
-        report.key_to_frame_p50_ms,
-        report.key_to_frame_p99_ms,
-        TARGETS.key_to_frame_p99_ms,
-        mark(report.met.key_to_frame)
-    ));
-    out.push_str(&format!(
-        "frame under faults   max {:.2} ms over {} faults (target <= {} ms) {}\n",
-        report.fault_frame_max_ms,
-        FAULTS.len(),
-        TARGETS.fault_frame_ms,
-        mark(report.met.fault_frame)
-    ));
+    let (r, t) = (report, &TARGETS);
+    let mut out = format!(
+        "{:<20} {} of {}\n",
+        "pods synced", r.pods_synced, r.pods_requested
+    );
+    // One line per measurement: what was measured, the target, and whether it was met.
+    let mut line = |label: &str, measured: String, target: String, met: Option<bool>| {
+        let verdict = match met {
+            Some(true) => " ok",
+            Some(false) => " MISSED",
+            None => "",
+        };
+        let target = if target.is_empty() {
+            String::new()
+        } else {
+            format!(" (target {target})")
+        };
+        out.push_str(&format!("{label:<20} {measured}{target}{verdict}\n"));
+    };
+    let m = &r.met;
+    line(
+        "first sync",
+        format!("{:.2} s", r.sync_seconds),
+        format!("<= {} s", t.sync_seconds),
+        Some(m.sync),
+    );
+    line(
+        "RSS after sync",
+        format!("{:.1} MiB", r.rss_after_sync_mib),
+        format!("<= {} MiB", t.rss_mib),
+        Some(m.rss),
+    );
+    line(
+        "relist peak RSS",
+        format!(
+            "{:.1} MiB, {:.2}x",
+            r.relist_peak_rss_mib, r.relist_peak_ratio
+        ),
+        format!("<= {}x", t.relist_peak_ratio),
+        Some(m.relist_peak),
+    );
+    line(
+        "relist took",
+        format!("{:.2} s", r.relist_seconds),
+        String::new(),
+        None,
+    );
+    line(
+        "events applied",
+        format!(
+            "{:.0}/s over {} events",
+            r.events_per_sec, r.events_measured
+        ),
+        format!(">= {}", t.events_per_sec),
+        Some(m.events),
+    );
+    line(
+        "frame at 200x50",
+        format!("p50 {:.2} ms, p99 {:.2} ms", r.frame_p50_ms, r.frame_p99_ms),
+        format!("p99 <= {} ms", t.frame_p99_ms),
+        Some(m.frame),
+    );
+    line(
+        "filter keystroke",
+        format!(
+            "p50 {:.2} ms, max {:.2} ms",
+            r.keystroke_p50_ms, r.keystroke_max_ms
+        ),
+        format!("<= {} ms", t.keystroke_ms),
+        Some(m.keystroke),
+    );
+    line(
+        "key to frame",
+        format!(
+            "p50 {:.2} ms, p99 {:.2} ms",
+            r.key_to_frame_p50_ms, r.key_to_frame_p99_ms
+        ),
+        format!("p99 <= {} ms", t.key_to_frame_p99_ms),
+        Some(m.key_to_frame),
+    );
+    line(
+        "frame under faults",
+        format!(
+            "max {:.2} ms over {} faults",
+            r.fault_frame_max_ms,
+            FAULTS.len()
+        ),
+        format!("<= {} ms", t.fault_frame_ms),
+        Some(m.fault_frame),
+    );
     crate::headless::output::print(&out)
 }
 
