@@ -4,10 +4,15 @@
 /// (up to 47h), `4d`. Negative (clock skew) reads as `0s`. The console and the headless
 /// reports both use this one, so a report and a pane never disagree about an age.
 pub fn age(seconds: i64) -> String {
+    // One unit, as kubectl's coarse ages, except under ten minutes, where minutes and
+    // seconds (`1m41s`) read better than `101s`. At most five cells: the AGE columns and the
+    // overview's backup column are that narrow.
     let s = seconds.max(0);
     match s {
-        0..120 => format!("{s}s"),
-        120..7_200 => format!("{}m", s / 60),
+        0..60 => format!("{s}s"),
+        60..600 if s % 60 == 0 => format!("{}m", s / 60),
+        60..600 => format!("{}m{}s", s / 60, s % 60),
+        600..7_200 => format!("{}m", s / 60),
         7_200..172_800 => format!("{}h", s / 3_600),
         _ => format!("{}d", s / 86_400),
     }
@@ -20,11 +25,16 @@ mod tests {
     #[test]
     fn ages_read_like_kubectl() {
         assert_eq!(age(42), "42s");
-        assert_eq!(age(119), "119s");
+        assert_eq!(age(101), "1m41s", "not 101s");
+        assert_eq!(age(120), "2m");
         assert_eq!(age(600), "10m");
         assert_eq!(age(3 * 3600), "3h");
         assert_eq!(age(5 * 86_400), "5d");
         assert_eq!(age(-5), "0s");
+        // Every age fits a five-cell AGE column.
+        for s in (0..400 * 86_400).step_by(61) {
+            assert!(age(s).len() <= 5, "{s}: {}", age(s));
+        }
     }
 
     #[test]
