@@ -187,7 +187,14 @@ impl Tui {
     }
 
     /// Resizes the terminal, as dragging a window edge does.
+    /// Resizes as a terminal emulator does: its own grid first, then the window size the
+    /// program reads (and the SIGWINCH). The other way round, a program that redraws at
+    /// once is parsed at the old size.
     fn resize(&mut self, rows: u16, cols: u16) {
+        self.screen
+            .lock()
+            .unwrap()
+            .set_size(rows.try_into().unwrap(), cols.try_into().unwrap());
         self.master
             .resize(PtySize {
                 rows,
@@ -196,10 +203,6 @@ impl Tui {
                 pixel_height: 0,
             })
             .unwrap();
-        self.screen
-            .lock()
-            .unwrap()
-            .set_size(rows.try_into().unwrap(), cols.try_into().unwrap());
     }
 
     fn pid(&self) -> i32 {
