@@ -136,6 +136,9 @@ impl Active {
 #[derive(Default)]
 pub struct Faults {
     active: Mutex<Vec<Active>>,
+    /// Woken when faults are added or cleared, so a port closes or opens at once without
+    /// polling.
+    changed: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Faults {
@@ -166,6 +169,8 @@ impl Faults {
             until,
             seen: AtomicU64::new(0),
         });
+        drop(active);
+        self.changed.notify_waiters();
         Ok(())
     }
 
@@ -175,15 +180,25 @@ impl Faults {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        self.changed.notify_waiters();
     }
 
     /// Whether `service` is down now.
     pub fn is_down(&self, now: DateTime<Utc>, service: Service) -> bool {
+        self.down_until(now, service).is_some()
+    }
+
+    /// Until when `service` is down, if it is down now.
+    fn down_until(&self, now: DateTime<Utc>, service: Service) -> Option<DateTime<Utc>> {
         self.active
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .any(|a| a.until > now && a.spec.service == service && a.spec.kind == FaultKind::Down)
+            .filter(|a| {
+                a.until > now && a.spec.service == service && a.spec.kind == FaultKind::Down
+            })
+            .map(|a| a.until)
+            .max()
     }
 
     fn verdict(&self, now: DateTime<Utc>, service: Service) -> Verdict {
@@ -362,8 +377,8 @@ pub struct GatedListener {
     service: Service,
 }
 
-/// How often a closed port looks whether its fault ended.
-const DOWN_POLL: Duration = Duration::from_millis(100);
+/// How soon a port that could not be reopened tries again.
+const REOPEN_RETRY: Duration = Duration::from_millis(100);
 
 impl GatedListener {
     pub fn new(
@@ -385,16 +400,26 @@ impl GatedListener {
     /// The next connection, closing and reopening the port as the faults say.
     pub async fn accept(&mut self) -> (tokio::net::TcpStream, std::net::SocketAddr) {
         loop {
-            let down = self.faults.is_down(self.clock.now(), self.service);
-            match (&self.listener, down) {
-                (Some(_), true) => {
+            // Registered before the faults are read, so a change in between still wakes.
+            let changed = self.faults.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let now = self.clock.now();
+            match (&self.listener, self.faults.down_until(now, self.service)) {
+                (Some(_), Some(_)) => {
                     self.listener = None;
                     self.reserved = reserve(self.addr)
                         .inspect_err(|e| tracing::warn!(addr = %self.addr, error = %e, "holding the closed port failed"))
                         .ok();
                 }
-                (None, true) => tokio::time::sleep(DOWN_POLL).await,
-                (None, false) => {
+                (None, Some(until)) => {
+                    let left = (until - now).to_std().unwrap_or_default();
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.clock.real(left) + Duration::from_millis(1)) => {}
+                        _ = changed => {}
+                    }
+                }
+                (None, None) => {
                     let reopened = match self.reserved.take() {
                         Some(socket) => socket.listen(1024),
                         None => reserve(self.addr).and_then(|s| s.listen(1024)),
@@ -403,20 +428,21 @@ impl GatedListener {
                         Ok(l) => self.listener = Some(l),
                         Err(e) => {
                             tracing::warn!(addr = %self.addr, error = %e, "reopening the port failed; retrying");
-                            tokio::time::sleep(DOWN_POLL).await;
+                            tokio::time::sleep(REOPEN_RETRY).await;
                         }
                     }
                 }
-                (Some(l), false) => {
-                    // Look at the faults again now and then, so a fault that starts while
-                    // nobody connects still closes the port.
-                    match tokio::time::timeout(DOWN_POLL, l.accept()).await {
-                        Ok(Ok(conn)) => return conn,
-                        Ok(Err(e)) => {
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
-                        Err(_) => {}
+                (Some(l), None) => {
+                    tokio::select! {
+                        accepted = l.accept() => match accepted {
+                            Ok(conn) => return conn,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "accept failed");
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                        },
+                        // A fault that starts while nobody connects still closes the port.
+                        _ = changed => {}
                     }
                 }
             }
@@ -567,7 +593,7 @@ mod tests {
                 },
             )
             .unwrap();
-        tokio::time::sleep(DOWN_POLL * 3).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let refused = tokio::net::TcpStream::connect(addr).await.unwrap_err();
         assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
         tokio::time::sleep(Duration::from_millis(1200)).await;
