@@ -13,10 +13,10 @@
 use std::path::Path;
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, ObjectMeta, PostParams};
+use kube::api::{Api, PostParams};
 
 use super::audit::AuditRecord;
-use super::lease::NAMESPACE;
+use super::lease::{NAMESPACE, console_object};
 use crate::failure;
 
 /// The ConfigMap, in `kube-system` of each environment's service cluster.
@@ -84,14 +84,7 @@ pub async fn advance(sc: kube::Client, key: &str, head: &Anchor) -> Result<(), S
         let written = match api.get_opt(CONFIG_MAP).await.map_err(failed)? {
             None => {
                 let cm = ConfigMap {
-                    metadata: ObjectMeta {
-                        name: Some(CONFIG_MAP.to_owned()),
-                        namespace: Some(NAMESPACE.to_owned()),
-                        labels: Some(
-                            [("app.kubernetes.io/managed-by".into(), "ck8s-console".into())].into(),
-                        ),
-                        ..ObjectMeta::default()
-                    },
+                    metadata: console_object(CONFIG_MAP),
                     data: Some([(key.to_owned(), head.encode())].into()),
                     ..ConfigMap::default()
                 };

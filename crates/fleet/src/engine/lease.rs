@@ -48,6 +48,17 @@ pub enum LockError {
     },
 }
 
+/// The metadata of an object the console keeps beside the lock (the lease, the audit
+/// anchors): in [`NAMESPACE`], labelled as the console's.
+pub(super) fn console_object(name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(NAMESPACE.to_owned()),
+        labels: Some([("app.kubernetes.io/managed-by".into(), "ck8s-console".into())].into()),
+        ..ObjectMeta::default()
+    }
+}
+
 pub fn lease_name(env: &str, role: ClusterRole) -> String {
     format!("ck8s-console-{env}-{role}")
 }
@@ -139,14 +150,7 @@ pub async fn acquire(
     match api.get_opt(&name).await.map_err(kube_err)? {
         None => {
             let lease = Lease {
-                metadata: ObjectMeta {
-                    name: Some(name.clone()),
-                    namespace: Some(NAMESPACE.to_owned()),
-                    labels: Some(
-                        [("app.kubernetes.io/managed-by".into(), "ck8s-console".into())].into(),
-                    ),
-                    ..ObjectMeta::default()
-                },
+                metadata: console_object(&name),
                 spec: Some(spec_for(holder, now, now)),
             };
             if let Err(e) = api.create(&Default::default(), &lease).await {
