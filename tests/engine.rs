@@ -1449,7 +1449,7 @@ fn an_unreachable_api_is_a_failure_not_a_lock() {
     let f = fleet();
     // The same fleet, with every API server at a port nothing listens on.
     let down = common::fleet_with_kubeconfig(&f.sim, "down", |kubeconfig| {
-        for cluster in kubeconfig["clusters"].as_array_mut().unwrap() {
+        for cluster in common::each(kubeconfig, "clusters") {
             cluster["cluster"]["server"] = Value::from("https://127.0.0.1:1");
         }
     });

@@ -436,14 +436,6 @@ fn an_unreachable_alertmanager_gives_a_partial_report_and_exit_1() {
     );
 }
 
-fn each<'v>(kubeconfig: &'v mut Value, list: &str) -> Vec<&'v mut Value> {
-    kubeconfig[list]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .collect()
-}
-
 /// What kube-rs's own error text would leak.
 const DEBRIS: [&str; 5] = ["Status {", "Some(", "ListMeta", "ServiceError", "hyper"];
 
@@ -453,7 +445,7 @@ const DEBRIS: [&str; 5] = ["Status {", "Some(", "ListMeta", "ServiceError", "hyp
 fn an_unreachable_api_shows_unknowns_not_zeros() {
     let port = closed_port();
     let file = common::fleet_with_kubeconfig(sim(), "closed-api", |k| {
-        for c in each(k, "clusters") {
+        for c in common::each(k, "clusters") {
             c["cluster"]["server"] = Value::from(format!("https://127.0.0.1:{port}"));
         }
     });
@@ -502,7 +494,7 @@ fn an_unreachable_api_shows_unknowns_not_zeros() {
 #[test]
 fn refused_credentials_are_said_plainly() {
     let file = common::fleet_with_kubeconfig(sim(), "revoked", |k| {
-        for u in each(k, "users") {
+        for u in common::each(k, "users") {
             u["user"]["token"] = Value::from("revoked-token");
         }
     });

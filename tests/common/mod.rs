@@ -97,3 +97,12 @@ pub fn fleet_with_kubeconfig(
     std::fs::write(&fleet_file, fleet_text).unwrap();
     fleet_file
 }
+
+/// The entries of the list `list` of a kubeconfig (`clusters`, `users`, `contexts`), to edit.
+pub fn each<'v>(kubeconfig: &'v mut Value, list: &str) -> Vec<&'v mut Value> {
+    kubeconfig[list]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .collect()
+}
