@@ -492,21 +492,19 @@ async fn audit_log(
         (Anchors::Of(engine), true) => Some(engine.read_anchors().await),
         _ => None,
     };
-    // Records up to the first line that is not one; that line is reported once.
-    let (records, broken) = audit::read_valid(path);
+    // One read: the records up to the first line that is not one (named once), and
+    // whether their chain holds.
+    let read = audit::read_checked(path);
     let mut verified = None;
     let mut checks = None;
     if verify {
-        let chain = match &broken {
-            Some(e) => Err(e.to_string()),
-            None => audit::verify(path).map_err(|e| e.to_string()),
-        };
-        let mut ok = match chain {
-            Ok(n) => {
+        let mut ok = match read.problem() {
+            None => {
+                let n = read.records.len();
                 note!("{}: {n} records, hash chain intact", path.display());
                 true
             }
-            Err(e) => {
+            Some(e) => {
                 note!("error: {e}");
                 false
             }
@@ -516,16 +514,18 @@ async fn audit_log(
                 note!("the anchors in the clusters were not checked: {why}");
             }
             (_, Some(anchored)) => {
-                let found = anchored.check(&records, broken.is_some());
+                let found = anchored.check(&read.records, read.damaged.is_some());
                 ok &= tell_anchors(&found);
                 checks = Some(found);
             }
             (Anchors::Of(_), None) => {}
         }
         verified = Some(ok);
-    } else if let Some(e) = &broken {
+    } else if let Some(e) = &read.damaged {
         note!("error: {e}");
     }
+    let broken = read.damaged.is_some();
+    let records = read.records;
     let text = match format {
         OutputFormat::Json => {
             let report = AuditReport {
@@ -564,7 +564,7 @@ async fn audit_log(
         }
     };
     let _ = output::print(&text);
-    if verified == Some(false) || (!verify && broken.is_some()) {
+    if verified == Some(false) || (!verify && broken) {
         exit::FAILURE
     } else {
         exit::OK

@@ -219,31 +219,55 @@ pub fn read(path: &Path) -> Result<Vec<AuditRecord>, AuditError> {
     Ok(records)
 }
 
-/// The records up to the first line that is not one, and the error of that line: for
-/// showing what can be shown of a damaged log, with the damage named once.
-pub fn read_valid(path: &Path) -> (Vec<AuditRecord>, Option<AuditError>) {
-    let mut records = Vec::new();
+/// The log as one pass reads it: the records up to the first line that is not one, and
+/// what is wrong with it.
+#[derive(Debug)]
+pub struct Checked {
+    pub records: Vec<AuditRecord>,
+    /// The first line that is not a record (the reading stopped there).
+    pub damaged: Option<AuditError>,
+    /// The first break of the chain among the records read: a sequence number, a `prev`
+    /// link or a hash that does not hold.
+    pub broken: Option<AuditError>,
+}
+
+impl Checked {
+    /// The first thing wrong, by line: a break in the chain comes before the damage that
+    /// stopped the reading.
+    pub fn problem(&self) -> Option<&AuditError> {
+        self.broken.as_ref().or(self.damaged.as_ref())
+    }
+}
+
+/// Reads the log once and checks its chain; a missing file is an empty, valid log.
+pub fn read_checked(path: &Path) -> Checked {
+    let mut records: Vec<AuditRecord> = Vec::new();
+    let mut broken = None;
     let read = for_each_line(path, |number, line| {
-        records.push(parse_line(line).map_err(|reason| corrupt(path, number, reason))?);
+        let record = parse_line(line).map_err(|reason| corrupt(path, number, reason))?;
+        if broken.is_none() {
+            let holds = check_link(records.last(), &record, number)
+                .and_then(|()| check_hash(&record, line));
+            broken = holds.err().map(|reason| corrupt(path, number, reason));
+        }
+        records.push(record);
         Ok(())
     });
-    (records, read.err())
+    Checked {
+        records,
+        damaged: read.err(),
+        broken,
+    }
 }
 
 /// Checks the whole chain: sequence numbers, `prev` links and every hash. Returns the number
 /// of records; a missing file is an empty, valid log.
 pub fn verify(path: &Path) -> Result<u64, AuditError> {
-    let mut previous: Option<AuditRecord> = None;
-    let mut count = 0;
-    for_each_line(path, |number, line| {
-        let record = parse_line(line).map_err(|reason| corrupt(path, number, reason))?;
-        check_link(previous.as_ref(), &record, number).map_err(|r| corrupt(path, number, r))?;
-        check_hash(&record, line).map_err(|reason| corrupt(path, number, reason))?;
-        previous = Some(record);
-        count = number;
-        Ok(())
-    })?;
-    Ok(count)
+    let checked = read_checked(path);
+    match checked.broken.or(checked.damaged) {
+        Some(e) => Err(e),
+        None => Ok(checked.records.len() as u64),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
