@@ -36,7 +36,9 @@ pub fn draw(f: &mut Frame, app: &App, views: &Views, ctx: &Ctx<'_>) {
     }
     // The theme's base: a theme made for a light background paints it, so that its dark
     // text reads on any terminal (dark themes leave the terminal's own background).
-    f.buffer_mut().set_style(area, ctx.theme.s.text);
+    if ctx.theme.s.text.bg.is_some() {
+        f.buffer_mut().set_style(area, ctx.theme.s.text);
+    }
     let [bar, tabs, body, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),

@@ -100,7 +100,9 @@ pub fn large(area: Rect, pct_w: u16, pct_h: u16) -> Rect {
 pub fn frame(f: &mut Frame, area: Rect, title: Line<'_>, theme: &Theme) -> Rect {
     f.render_widget(Clear, area);
     // Cleared to the theme's base, not the terminal's: a light theme stays light.
-    f.buffer_mut().set_style(area, theme.s.text);
+    if theme.s.text.bg.is_some() {
+        f.buffer_mut().set_style(area, theme.s.text);
+    }
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(theme.s.modal_border)
