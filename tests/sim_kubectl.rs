@@ -485,6 +485,89 @@ fn auth_can_i_answers_per_role() {
     assert!(!row.contains("SchedulingDisabled"), "{row}");
 }
 
+/// `kubectl auth can-i --list` reads a SelfSubjectRulesReview, as it does from a real
+/// apiserver: a viewer reads pods but not secrets, an operator may also evict.
+#[test]
+fn auth_can_i_list_shows_each_roles_rules() {
+    let sim = small();
+    let list = |user: &str| {
+        sim.ok(&[
+            "--context",
+            "acme-wc",
+            "--user",
+            user,
+            "auth",
+            "can-i",
+            "--list",
+        ])
+    };
+    let row = |out: &str, resource: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(resource))
+            .map(str::to_string)
+    };
+    let viewer = list("acme-wc-readonly");
+    assert!(viewer.starts_with("Resources"), "a table:\n{viewer}");
+    let pods = row(&viewer, "pods").unwrap_or_else(|| panic!("pods listed:\n{viewer}"));
+    assert!(pods.contains("[get list watch]"), "{pods}");
+    assert_eq!(
+        row(&viewer, "secrets"),
+        None,
+        "no secrets for a viewer:\n{viewer}"
+    );
+    assert_eq!(row(&viewer, "pods/eviction"), None, "{viewer}");
+    let operator = list("acme-wc-operator");
+    let evict = row(&operator, "pods/eviction").unwrap_or_else(|| panic!("{operator}"));
+    assert!(evict.contains("[create]"), "{evict}");
+    let admin = list("acme-wc");
+    assert!(
+        row(&admin, "*.*").is_some_and(|r| r.contains("[*]")),
+        "{admin}"
+    );
+}
+
+/// The same seed builds the same fleet, name for name: node and pod names are drawn
+/// from the seed, not from a random generator.
+#[test]
+fn the_same_seed_builds_the_same_names() {
+    let names = || {
+        let sim = small();
+        let mut out = String::new();
+        for ctx in ["acme-sc", "acme-wc"] {
+            out += &sim.ok(&["--context", ctx, "get", "nodes,pods", "-A", "-o", "name"]);
+        }
+        out
+    };
+    let (first, second) = (names(), names());
+    assert!(first.contains("control-plane-"), "{first}");
+    assert_eq!(first, second);
+}
+
+/// A list at a resourceVersion the server has not reached is a 504, as the apiserver
+/// answers it, not data from an older version.
+#[test]
+fn a_list_from_the_future_is_too_large_a_resource_version() {
+    let sim = small();
+    let raw = |rv: &str| {
+        sim.kubectl(&[
+            "--context",
+            "acme-wc",
+            "get",
+            "--raw",
+            &format!("/api/v1/namespaces/default/pods?resourceVersion={rv}"),
+        ])
+    };
+    let out = raw("999999999");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Too large resource version: 999999999"),
+        "{}",
+        stderr(&out)
+    );
+    let now = raw("0");
+    assert!(now.status.success(), "{}", stderr(&now));
+}
+
 #[test]
 fn unknown_token_is_unauthorized() {
     let sim = small();

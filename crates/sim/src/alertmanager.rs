@@ -1241,7 +1241,14 @@ mod rules {
                     let when = if left <= TimeDelta::zero() {
                         format!("expired at {}", ts(expiry))
                     } else {
-                        format!("expires in {} days (at {})", left.num_days(), ts(expiry))
+                        // Days and hours, not whole days rounded down: a certificate due in
+                        // 4 days 23 hours is not "4 days" away.
+                        format!(
+                            "expires in {}d {}h (at {})",
+                            left.num_days(),
+                            left.num_hours() % 24,
+                            ts(expiry)
+                        )
                     };
                     rule.fire(
                         "warning",

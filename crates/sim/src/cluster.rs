@@ -195,7 +195,7 @@ impl ClusterSim {
             operator: "o".into(),
             read_only: "r".into(),
         };
-        let store = Store::new(clock.clone());
+        let store = Store::new(clock.clone(), 1);
         let c = ClusterSim::new(env, role, store, clock, 1, credentials, Vec::new());
         c.booting
             .store(booting, std::sync::atomic::Ordering::Relaxed);

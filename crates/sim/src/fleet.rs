@@ -19,6 +19,7 @@ use super::cluster::{ClusterSim, Credentials, FleetOps, ProbeSpec};
 use super::controllers;
 use super::demo::{self, EnvPlan};
 use super::faults::{FaultSpec, GatedListener, Service, guard};
+use super::hash;
 use super::http_auth::require_bearer;
 use super::prometheus;
 use super::store::Store;
@@ -211,7 +212,16 @@ impl Inner {
         let sim = ClusterSim::new(
             env,
             role,
-            Store::new(self.clock.clone()),
+            // Each cluster draws its names from its own stream, so the same deployment in
+            // two environments does not get the same pod names.
+            Store::new(
+                self.clock.clone(),
+                hash::fnv1a64(&[
+                    &seed.to_le_bytes(),
+                    env.as_bytes(),
+                    role.as_str().as_bytes(),
+                ]),
+            ),
             self.clock.clone(),
             seed,
             credentials(),

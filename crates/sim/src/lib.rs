@@ -17,6 +17,7 @@ pub mod faults;
 mod fleet;
 mod hash;
 mod http_auth;
+mod names;
 mod registry;
 pub mod scenario;
 mod status;

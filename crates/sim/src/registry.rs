@@ -266,6 +266,18 @@ pub static KINDS: &[Kind] = &[
         virtual_create: true,
         subresources: &[],
         ..kind(
+            "authorization.k8s.io",
+            "v1",
+            "SelfSubjectRulesReview",
+            "selfsubjectrulesreviews",
+            "",
+            false,
+        )
+    },
+    Kind {
+        virtual_create: true,
+        subresources: &[],
+        ..kind(
             "authentication.k8s.io",
             "v1",
             "SelfSubjectReview",
@@ -433,6 +445,7 @@ pub mod ids {
         JOBS = ("batch", "jobs");
         CRONJOBS = ("batch", "cronjobs");
         SSR = ("authentication.k8s.io", "selfsubjectreviews");
+        SSRR = ("authorization.k8s.io", "selfsubjectrulesreviews");
         BACKUPS = ("velero.io", "backups");
         RESTORES = ("velero.io", "restores");
         SCHEDULES = ("velero.io", "schedules");

@@ -100,6 +100,21 @@ impl ApiError {
         ApiError::new(410, "Expired", message)
     }
 
+    /// A list or watch at a resourceVersion the server has not reached: 504 with the
+    /// cause and retry hint client-go looks for (`storage.NewTooLargeResourceVersionError`).
+    pub fn too_large_resource_version(rv: u64, current: u64) -> ApiError {
+        let mut e = ApiError::new(
+            504,
+            "Timeout",
+            format!("Timeout: Too large resource version: {rv}, current: {current}"),
+        );
+        e.details = Some(json!({
+            "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+            "retryAfterSeconds": 1,
+        }));
+        e
+    }
+
     pub fn too_many_requests(message: impl Into<String>) -> ApiError {
         ApiError::new(429, "TooManyRequests", message)
     }

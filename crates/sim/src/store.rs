@@ -5,12 +5,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast};
 
 use super::clock::{SimClock, k8s_time};
+use super::names::NameSource;
 use super::registry::{KINDS, KindId, ids};
 use super::status::ApiError;
 
@@ -41,6 +43,8 @@ impl EventType {
 #[derive(Debug)]
 pub struct Event {
     pub rv: u64,
+    /// When it happened, in wall-clock time: history older than the window is compacted.
+    pub at: std::time::Instant,
     pub kind: KindId,
     pub etype: EventType,
     pub object: Obj,
@@ -73,6 +77,11 @@ pub struct DeleteOptions {
 /// Default number of events kept for watch resumption before a resume gets 410 Gone.
 pub const DEFAULT_LOG_CAPACITY: usize = 100_000;
 
+/// How long events stay resumable: etcd compacts every 5 minutes, after which a watch
+/// from an older resourceVersion gets 410 Gone and must relist, however few events
+/// happened since.
+pub const HISTORY_WINDOW: Duration = Duration::from_secs(300);
+
 type Key = (String, String);
 
 struct Inner {
@@ -82,6 +91,18 @@ struct Inner {
     /// Watches resuming from before this resourceVersion get 410 Gone.
     compacted_rv: u64,
     log_capacity: usize,
+    history_window: Duration,
+}
+
+impl Inner {
+    fn check_not_newer(&self, rv: u64) -> Result<(), ApiError> {
+        // The apiserver first waits up to 3 s for its cache to catch up; here the store
+        // is the cache, so a version it has not reached is not coming.
+        if rv > self.rv {
+            return Err(ApiError::too_large_resource_version(rv, self.rv));
+        }
+        Ok(())
+    }
 }
 
 pub struct Store {
@@ -91,6 +112,8 @@ pub struct Store {
     /// Bumped to end every open watch (a fault the tests inject).
     watch_epoch: tokio::sync::watch::Sender<u64>,
     pub clock: SimClock,
+    /// Where generated names come from.
+    pub names: NameSource,
 }
 
 impl std::fmt::Debug for Store {
@@ -117,15 +140,6 @@ pub fn uid_of(obj: &Value) -> &str {
     meta_str(obj, "uid")
 }
 
-/// Lower-case alphanumerics as the apiserver uses for generateName suffixes.
-pub fn random_suffix(len: usize) -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut rng = rand::rng();
-    (0..len)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
 fn new_uid() -> String {
     let b: [u8; 16] = rand::rng().random();
     format!(
@@ -139,11 +153,12 @@ fn new_uid() -> String {
 }
 
 impl Store {
-    pub fn new(clock: SimClock) -> Arc<Store> {
-        Store::with_log_capacity(clock, DEFAULT_LOG_CAPACITY)
+    /// A store whose generated names are drawn from `seed`.
+    pub fn new(clock: SimClock, seed: u64) -> Arc<Store> {
+        Store::with_log_capacity(clock, seed, DEFAULT_LOG_CAPACITY)
     }
 
-    pub fn with_log_capacity(clock: SimClock, log_capacity: usize) -> Arc<Store> {
+    pub fn with_log_capacity(clock: SimClock, seed: u64, log_capacity: usize) -> Arc<Store> {
         let (tx, _) = broadcast::channel(65_536);
         Arc::new(Store {
             inner: RwLock::new(Inner {
@@ -152,11 +167,13 @@ impl Store {
                 log: VecDeque::new(),
                 compacted_rv: 1,
                 log_capacity,
+                history_window: HISTORY_WINDOW,
             }),
             tx,
             changed: Notify::new(),
             watch_epoch: tokio::sync::watch::channel(0).0,
             clock,
+            names: NameSource::new(seed),
         })
     }
 
@@ -276,7 +293,9 @@ impl Store {
     /// Events after `rv` for a watch to replay, and a receiver for what follows, taken
     /// under one lock so nothing falls between them. 410 Gone when `rv` is compacted.
     pub fn watch_from(&self, kind: KindId, rv: u64) -> Result<WatchStart, ApiError> {
-        let inner = self.read();
+        let mut inner = self.write();
+        Store::forget_stale(&mut inner);
+        inner.check_not_newer(rv)?;
         if rv < inner.compacted_rv {
             return Err(ApiError::gone(format!(
                 "too old resource version: {rv} ({})",
@@ -302,6 +321,7 @@ impl Store {
     ) {
         let ev = Arc::new(Event {
             rv: inner.rv,
+            at: Instant::now(),
             kind,
             etype,
             object,
@@ -313,8 +333,30 @@ impl Store {
             inner.compacted_rv = dropped.rv;
         }
         inner.log.push_back(ev.clone());
+        Store::forget_stale(inner);
         let _ = self.tx.send(ev);
         self.changed.notify_waiters();
+    }
+
+    /// Drops the history older than the window, as etcd's compaction does.
+    fn forget_stale(inner: &mut Inner) {
+        while let Some(front) = inner.log.front()
+            && front.at.elapsed() > inner.history_window
+        {
+            inner.compacted_rv = front.rv;
+            inner.log.pop_front();
+        }
+    }
+
+    /// Sets how long history stays resumable (tests shorten it).
+    pub fn set_history_window(&self, window: Duration) {
+        self.write().history_window = window;
+    }
+
+    /// 504 for a resourceVersion the store has not reached, as the apiserver answers a
+    /// list or watch "not older than" a version from the future.
+    pub fn check_not_newer(&self, rv: u64) -> Result<(), ApiError> {
+        self.read().check_not_newer(rv)
     }
 
     fn next_rv(inner: &mut Inner) -> u64 {
@@ -353,7 +395,8 @@ impl Store {
         if name_of(&obj).is_empty() {
             match obj["metadata"]["generateName"].as_str() {
                 Some(prefix) if !prefix.is_empty() => {
-                    obj["metadata"]["name"] = json!(format!("{prefix}{}", random_suffix(5)))
+                    obj["metadata"]["name"] =
+                        json!(format!("{prefix}{}", self.names.suffix(prefix)))
                 }
                 _ => {
                     return Err(ApiError::invalid(
@@ -656,7 +699,7 @@ mod tests {
     use super::*;
 
     fn store() -> Arc<Store> {
-        let s = Store::new(SimClock::realtime(1.0));
+        let s = Store::new(SimClock::realtime(1.0), 1);
         s.create(*ids::NAMESPACES, json!({"metadata": {"name": "default"}}))
             .unwrap();
         s
@@ -763,6 +806,32 @@ mod tests {
         s.compact();
         assert_eq!(s.watch_from(*ids::PODS, rv).unwrap_err().code, 410);
         assert!(s.watch_from(*ids::PODS, s.resource_version()).is_ok());
+        let future = s
+            .watch_from(*ids::PODS, s.resource_version() + 10)
+            .unwrap_err();
+        assert_eq!((future.code, future.reason), (504, "Timeout"));
+    }
+
+    #[test]
+    fn history_older_than_the_window_is_compacted() {
+        let s = store();
+        s.set_history_window(Duration::from_millis(30));
+        s.create(*ids::NAMESPACES, json!({"metadata": {"name": "a"}}))
+            .unwrap();
+        let before = s.resource_version();
+        s.create(*ids::NAMESPACES, json!({"metadata": {"name": "b"}}))
+            .unwrap();
+        assert!(
+            s.watch_from(*ids::NAMESPACES, before).is_ok(),
+            "still in the window"
+        );
+        std::thread::sleep(Duration::from_millis(60));
+        // Nothing was written since: the window alone makes the resume 410.
+        assert_eq!(
+            s.watch_from(*ids::NAMESPACES, before).unwrap_err().code,
+            410
+        );
+        assert!(s.watch_from(*ids::NAMESPACES, s.resource_version()).is_ok());
     }
 
     #[test]

@@ -510,6 +510,13 @@ impl Ctx<'_> {
             Some(c) => Some(decode_continue(c)?),
             None => None,
         };
+        // "Not older than" this version (the default match): one the store has not
+        // reached is a 504, never data from the past.
+        if token.is_none()
+            && let Some(rv) = param_u64(self.params, "resourceVersion")?
+        {
+            self.store().check_not_newer(rv)?;
+        }
         let after = token.as_ref().map(|t| (t.ns.as_str(), t.name.as_str()));
         let keep = |o: &Value| labels.matches(o) && fields.matches(o);
         let (items, rv, next, remaining) = self.store().list_page(
@@ -805,7 +812,8 @@ impl Ctx<'_> {
             .into_response())
     }
 
-    /// SelfSubjectAccessReview and SelfSubjectReview: answered, never stored.
+    /// SelfSubjectAccessReview, SelfSubjectRulesReview and SelfSubjectReview: answered,
+    /// never stored.
     fn review(&self) -> ApiResult {
         let mut review = self.body_json()?;
         let k = self.t.k();
@@ -814,6 +822,8 @@ impl Ctx<'_> {
         if self.t.kind == *ids::SSR {
             review["status"] =
                 json!({"userInfo": {"username": self.role.user(), "groups": self.role.groups()}});
+        } else if self.t.kind == *ids::SSRR {
+            review["status"] = rbac::rules_review(self.role);
         } else {
             let attrs = &review["spec"]["resourceAttributes"];
             let allowed = if attrs.is_object() {

@@ -1,6 +1,6 @@
 //! The Kubernetes protobuf encoding, for the few request bodies kubectl's typed clients
 //! send that way (they never fall back to JSON): Eviction, SelfSubjectAccessReview,
-//! SelfSubjectReview and DeleteOptions. Each is decoded into the JSON the rest of the
+//! SelfSubjectRulesReview, SelfSubjectReview and DeleteOptions. Each is decoded into the JSON the rest of the
 //! server understands. Any other protobuf body is refused with 415.
 //!
 //! Wire format: the 4-byte magic `k8s\0`, then a `runtime.Unknown` message
@@ -194,6 +194,11 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
     let decoded = match kind.as_str() {
         "Eviction" => eviction(raw),
         "SelfSubjectAccessReview" => access_review(raw),
+        // `kubectl auth can-i --list`: only the namespace matters, and the answer is the
+        // same for every namespace here.
+        "SelfSubjectRulesReview" => Some(
+            json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview", "metadata": {}, "spec": {}}),
+        ),
         "SelfSubjectReview" => Some(
             json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {}}),
         ),

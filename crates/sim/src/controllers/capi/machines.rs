@@ -15,7 +15,7 @@ use crate::controllers::objects::{
 };
 use crate::controllers::readiness::node_ready;
 use crate::registry::ids;
-use crate::store::{Obj, name_of, namespace_of, random_suffix};
+use crate::store::{Obj, name_of, namespace_of};
 
 const MACHINE_FINALIZER: &str = "machine.cluster.x-k8s.io";
 /// Each of Pending, Provisioning and Provisioned (until the kubelet is ready) lasts this.
@@ -263,7 +263,7 @@ impl Pass<'_> {
     fn machine_name(&self, ns: &str, prefix: &str, cluster: &str) -> String {
         let target = self.fleet.cluster(cluster);
         loop {
-            let name = format!("{prefix}-{}", random_suffix(5));
+            let name = format!("{prefix}-{}", self.store().names.suffix(prefix));
             let node_taken = target
                 .as_ref()
                 .is_some_and(|t| t.store.get(*ids::NODES, "", &name).is_some());

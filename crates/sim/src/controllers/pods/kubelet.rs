@@ -167,7 +167,9 @@ fn settled(pod: &Value) -> bool {
 }
 
 /// The kubelet of an unreachable node reports nothing; the node controller marks its
-/// pods not Ready.
+/// pods not Ready. Only the Ready condition changes, as the node lifecycle controller's
+/// MarkPodsNotReady does: ContainersReady and the container statuses are the kubelet's
+/// last report, which nobody can update while the node is gone.
 fn mark_not_ready(cluster: &ClusterSim, pod: &Obj, now: DateTime<Utc>) -> bool {
     if !is_ready(pod) {
         return false;

@@ -17,7 +17,7 @@ use crate::controllers::pacing::{Pacer, Pass};
 use crate::controllers::placement::{node_selected, tolerates_all};
 use crate::controllers::readiness::{is_active, is_ready};
 use crate::registry::ids;
-use crate::store::{Obj, name_of, namespace_of, random_suffix};
+use crate::store::{Obj, name_of, namespace_of};
 
 /// DaemonSet → one pod per eligible node, bound through node affinity like the real one.
 #[derive(Debug, Default)]
@@ -118,7 +118,10 @@ fn sync_ds(cluster: &ClusterSim, ds: &Obj, pods: &[&Obj], nodes: &[Obj], pass: &
         sort_by_age(&mut here);
         match here.split_first() {
             None if can_create => {
-                changed |= create_pod(cluster, daemon_pod(ds, &hash, &tolerations, name_of(node)))
+                changed |= create_pod(
+                    cluster,
+                    daemon_pod(cluster, ds, &hash, &tolerations, name_of(node)),
+                )
             }
             None => {}
             Some((keep, extra)) => {
@@ -159,8 +162,18 @@ fn sync_ds(cluster: &ClusterSim, ds: &Obj, pods: &[&Obj], nodes: &[Obj], pass: &
     changed | write_status(&cluster.store, *ids::DAEMONSETS, ds, status)
 }
 
-fn daemon_pod(ds: &Value, hash: &str, tolerations: &Value, node: &str) -> Value {
-    let name = format!("{}-{}", name_of(ds), random_suffix(5));
+fn daemon_pod(
+    cluster: &ClusterSim,
+    ds: &Value,
+    hash: &str,
+    tolerations: &Value,
+    node: &str,
+) -> Value {
+    let name = format!(
+        "{}-{}",
+        name_of(ds),
+        cluster.store.names.suffix(name_of(ds))
+    );
     let mut pod = new_pod(ds, &ds["spec"]["template"], &name);
     pod["metadata"]["generateName"] = json!(format!("{}-", name_of(ds)));
     pod["metadata"]["labels"][REVISION_HASH] = json!(hash);

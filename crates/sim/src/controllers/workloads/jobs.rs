@@ -18,7 +18,7 @@ use crate::controllers::pacing::{Pacer, Pass};
 use crate::controllers::pods::FAIL_POD;
 use crate::controllers::readiness::{is_active, is_ready};
 use crate::registry::ids;
-use crate::store::{Obj, name_of, namespace_of, random_suffix, uid_of};
+use crate::store::{Obj, name_of, namespace_of, uid_of};
 
 /// Job → pods until `completions` succeeded or `backoffLimit` failures.
 #[derive(Debug, Default)]
@@ -192,7 +192,11 @@ fn job_should_fail(cluster: &ClusterSim, job: &Value) -> bool {
 }
 
 fn create_job_pod(cluster: &ClusterSim, job: &Value, fail: bool) -> bool {
-    let name = format!("{}-{}", name_of(job), random_suffix(5));
+    let name = format!(
+        "{}-{}",
+        name_of(job),
+        cluster.store.names.suffix(name_of(job))
+    );
     let mut pod = new_pod(job, &job["spec"]["template"], &name);
     pod["metadata"]["generateName"] = json!(format!("{}-", name_of(job)));
     let labels = &mut pod["metadata"]["labels"];

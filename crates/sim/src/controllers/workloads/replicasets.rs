@@ -14,7 +14,7 @@ use crate::controllers::objects::{created, delete, replicas_of, write_status};
 use crate::controllers::pacing::{Pacer, Pass};
 use crate::controllers::readiness::{is_active, is_ready};
 use crate::registry::ids;
-use crate::store::{Obj, name_of, namespace_of, random_suffix};
+use crate::store::{Obj, name_of, namespace_of};
 
 /// ReplicaSet → Pods: creates and deletes pods to match `spec.replicas`.
 #[derive(Debug, Default)]
@@ -45,7 +45,11 @@ fn sync_rs(cluster: &ClusterSim, rs: &Obj, pods: &[&Obj], pass: &mut Pass) -> bo
     if diff < 0 && !namespace_terminating(cluster, namespace_of(rs)) {
         let template = &rs["spec"]["template"];
         for _ in 0..(-diff).min(BURST) {
-            let name = format!("{}-{}", name_of(rs), random_suffix(5));
+            let name = format!(
+                "{}-{}",
+                name_of(rs),
+                cluster.store.names.suffix(name_of(rs))
+            );
             let mut pod = new_pod(rs, template, &name);
             pod["metadata"]["generateName"] = json!(format!("{}-", name_of(rs)));
             changed |= create_pod(cluster, pod);
