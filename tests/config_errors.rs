@@ -111,7 +111,7 @@ fn unknown_key_suggests_the_nearest_key() {
         "9:1",
         &[
             r#"unknown key `prometeus` in environment "acme" cluster sc"#,
-            "help: did you mean `prometheus`? Valid keys here: kubeconfig, context, prometheus, alertmanager, prometheus_credential, alertmanager_credential, probe",
+            "help: did you mean `prometheus`? Valid keys here: kubeconfig, context, prometheus, alertmanager, prometheus_credential, alertmanager_credential, slo_labels, probe",
         ],
     );
     assert!(matches!(
@@ -241,6 +241,32 @@ fn probe_slo_must_be_a_percentage() {
         &[
             r#"`slo` in environment "acme" cluster sc probe "harbor""#,
             "above 0 and below 100",
+        ],
+    );
+}
+
+#[test]
+fn a_probe_selector_with_a_range_is_refused() {
+    assert_refused(
+        "probe_selector_range.toml",
+        "13:12",
+        &[
+            r#"`selector` in environment "acme" cluster sc probe "harbor""#,
+            "a range vector: the console adds the ranges itself",
+            "selector = 'probe_success{job=",
+        ],
+    );
+}
+
+#[test]
+fn slo_labels_may_not_match_the_target() {
+    assert_refused(
+        "slo_labels_target.toml",
+        "10:14",
+        &[
+            r#"`slo_labels` in environment "acme" cluster sc"#,
+            "the label `target` is each probe's own",
+            "give that probe a `selector`",
         ],
     );
 }
@@ -425,6 +451,20 @@ fn valid_fixtures_load() {
         acme.wc.kubeconfig,
         fixture("valid", "kubeconfigs/acme-wc.yaml"),
         "relative paths resolve against the config's directory"
+    );
+    // The SLO's series: CK8s' cluster label by default, the cluster's own labels, or a
+    // probe's own selector.
+    assert_eq!(
+        acme.sc.probes[0].selector,
+        r#"probe_success{cluster="acme-sc",target="kube-apiserver"}"#
+    );
+    assert_eq!(
+        acme.wc.probes[0].selector,
+        r#"probe_success{cluster="wc",tenant="acme",target="wc-ingress"}"#
+    );
+    assert_eq!(
+        acme.wc.probes[1].selector,
+        r#"probe_success{job="blackbox",instance="https://api.acme.example:6443"}"#
     );
     let globex = full.environment("globex").unwrap();
     assert_eq!(globex.max_workers(&full.policy), 30);

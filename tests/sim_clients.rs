@@ -111,7 +111,11 @@ fn prometheus_serves_usage_and_a_month_of_probe_history() {
         let now = Utc::now();
         let start = now - chrono::Duration::days(30);
         let samples = prom
-            .probe_samples(Some("globex-sc"), "grafana", start, now)
+            .probe_samples(
+                r#"probe_success{cluster="globex-sc",target="grafana"}"#,
+                start,
+                now,
+            )
             .await
             .unwrap();
         let counts = slo::count(&samples, &[], start, now);

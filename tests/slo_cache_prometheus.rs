@@ -132,16 +132,8 @@ fn exclusions() -> Vec<Exclusion> {
 
 fn probes() -> Vec<Probe> {
     vec![
-        Probe {
-            target: "kube-apiserver".into(),
-            kind: ProbeKind::Cluster,
-            slo: 99.95,
-        },
-        Probe {
-            target: "dex".into(),
-            kind: ProbeKind::External,
-            slo: 99.5,
-        },
+        Probe::for_cluster(CLUSTER, "kube-apiserver", ProbeKind::Cluster, 99.95),
+        Probe::for_cluster(CLUSTER, "dex", ProbeKind::External, 99.5),
     ]
 }
 

@@ -152,11 +152,7 @@ fn exclusions() -> Vec<Exclusion> {
 }
 
 fn probes() -> Vec<Probe> {
-    let probe = |target: &str, kind, slo| Probe {
-        target: target.into(),
-        kind,
-        slo,
-    };
+    let probe = |target: &str, kind, slo| Probe::for_cluster(CLUSTER, target, kind, slo);
     vec![
         probe("kube-apiserver", ProbeKind::Cluster, 99.95),
         probe("grafana", ProbeKind::External, 99.5),
@@ -643,6 +639,7 @@ fn slo_reports_match_hand_computed_numbers_on_real_prometheus() {
         assert_report(report, e);
     }
     assert_kube_apiserver_chart(&json[0]);
+    assert_selectors_reach_prometheus(&rt, &client, &reports, at, tz);
 
     let binary = Instant::now();
     assert_binary_report(dir.path(), &prometheus.url, &expected);
@@ -650,6 +647,51 @@ fn slo_reports_match_hand_computed_numbers_on_real_prometheus() {
         "backfill {backfilled:?}, SLO queries {queried:?}, binary {:?}, total {:?}",
         binary.elapsed(),
         started.elapsed()
+    );
+}
+
+/// A probe's own selector goes to Prometheus as written: other matchers for the same
+/// series give the same report, and labels no series has give none.
+fn assert_selectors_reach_prometheus(
+    rt: &tokio::runtime::Runtime,
+    client: &PrometheusClient,
+    reports: &[ck8s_model::slo::SloReport],
+    at: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) {
+    let default = reports
+        .iter()
+        .find(|r| r.target == "dex")
+        .expect("dex report");
+    let with = |selector: &str| {
+        let mut probe = Probe::for_cluster(CLUSTER, "dex", ProbeKind::External, 99.5);
+        probe.selector = selector.to_owned();
+        probe.custom_selector = true;
+        rt.block_on(slo_reports(
+            client,
+            CLUSTER,
+            &[probe],
+            &exclusions(),
+            at,
+            tz,
+        ))
+        .expect("slo report")
+        .remove(0)
+    };
+    let same = with(&format!(
+        r#"{{__name__="probe_success",cluster=~"{}",target="dex"}}"#,
+        CLUSTER.replace('-', ".")
+    ));
+    assert_eq!(
+        serde_json::to_value(&same).unwrap(),
+        serde_json::to_value(default).unwrap(),
+        "the same series through other matchers"
+    );
+    let none = with(r#"probe_success{cluster="wc",target="dex"}"#);
+    assert_eq!(
+        none.minutes_30d.measured(),
+        0,
+        "no series has cluster=\"wc\""
     );
 }
 

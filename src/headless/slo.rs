@@ -151,14 +151,14 @@ async fn cluster_reports(
                 return (items, errors);
             }
         };
-        for r in reports
+        if reports
             .iter()
-            .filter(|r| r.minutes_30d.measured() == 0 && r.minutes_year.measured() == 0)
+            .any(|r| r.minutes_30d.measured() == 0 && r.minutes_year.measured() == 0)
         {
             errors.push(fail(format!(
-                "no series matched {} in the report's span; check the cluster label and the \
-                 probe's target in the fleet config",
-                prometheus::probe_selector(Some(&name), &r.target)
+                "no series matched {} in the report's span; check the probe's target, the \
+                 cluster's `slo_labels` or the probe's `selector` in the fleet config",
+                probe.selector
             )));
         }
         items.extend(reports.into_iter().map(|report| SloItem {

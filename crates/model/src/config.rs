@@ -11,6 +11,7 @@
 //! Errors of passes 2 and 3 are located by looking their span or key path up in the tree.
 //! A fleet without environments is valid: a fresh install starts empty.
 
+use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -225,6 +226,10 @@ pub struct ClusterConfig {
     pub prometheus_credential: Option<String>,
     /// As `prometheus_credential`, for Alertmanager.
     pub alertmanager_credential: Option<String>,
+    /// The label matchers that select this cluster's `probe_success` series, as written;
+    /// `None` is CK8s' default, `cluster = "<env>-<sc|wc>"`. Each probe's resolved
+    /// selector already includes them.
+    pub slo_labels: Option<BTreeMap<String, String>>,
     pub probes: Vec<Probe>,
 }
 
@@ -506,6 +511,8 @@ struct RawCluster {
     prometheus_credential: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     alertmanager_credential: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slo_labels: Option<BTreeMap<String, String>>,
     #[serde(default, rename = "probe", skip_serializing_if = "Vec::is_empty")]
     probes: Vec<RawProbe>,
 }
@@ -517,6 +524,8 @@ struct RawProbe {
     kind: ProbeKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     slo: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    selector: Option<String>,
 }
 
 /// Start and end are an RFC 3339 string or a bare TOML offset datetime; checked by hand so
@@ -658,6 +667,7 @@ impl RawCluster {
             alertmanager: cluster.alertmanager.clone(),
             prometheus_credential: cluster.prometheus_credential.clone(),
             alertmanager_credential: cluster.alertmanager_credential.clone(),
+            slo_labels: cluster.slo_labels.clone(),
             probes: cluster
                 .probes
                 .iter()
@@ -665,6 +675,7 @@ impl RawCluster {
                     target: probe.target.clone(),
                     kind: probe.kind,
                     slo: differs(&probe.slo, &policy.slo_for(probe.kind)),
+                    selector: probe.custom_selector.then(|| probe.selector.clone()),
                 })
                 .collect(),
         }
@@ -686,7 +697,7 @@ pub struct Location {
 ///
 /// ```text
 /// error: /home/me/.config/ck8s-console/fleet.toml:12:1: unknown key `prometeus` in environment "acme" cluster sc
-///   help: did you mean `prometheus`? Valid keys here: kubeconfig, context, prometheus, alertmanager, prometheus_credential, alertmanager_credential, probe
+///   help: did you mean `prometheus`? Valid keys here: kubeconfig, context, prometheus, alertmanager, prometheus_credential, alertmanager_credential, slo_labels, probe
 /// ```
 #[derive(Debug, Clone)]
 pub struct ConfigError(Box<Details>);
@@ -1025,6 +1036,7 @@ static CLUSTER: Section = Section {
             "alertmanager_credential",
             r#"alertmanager_credential = "{env}-{role}-metrics""#,
         ),
+        spec("slo_labels", r#"slo_labels = { cluster = "{role}" }"#),
         spec("probe", "[[environment.{role}.probe]]"),
     ],
 };
@@ -1035,6 +1047,10 @@ static PROBE: Section = Section {
         spec("target", r#"target = "kube-apiserver""#),
         spec("kind", r#"kind = "cluster""#),
         spec("slo", "slo = 99.95"),
+        spec(
+            "selector",
+            r#"selector = 'probe_success{job="blackbox",target="kube-apiserver"}'"#,
+        ),
     ],
 };
 
@@ -1062,6 +1078,34 @@ static SECTIONS: [&Section; 9] = [
     &PROBE,
     &EXCLUSION,
 ];
+
+/// What can be told about a PromQL selector without Prometheus: it is one instant-vector
+/// selector (a metric name and/or `{matchers}`), with no range or function around it,
+/// since the console appends `[range]` and wraps it in `*_over_time`.
+fn check_selector(selector: &str) -> Result<(), &'static str> {
+    let s = selector.trim();
+    if s.is_empty() {
+        return Err("the selector is empty");
+    }
+    if s.ends_with(']') {
+        return Err("a range vector: the console adds the ranges itself");
+    }
+    let name_end = s.find('{').unwrap_or(s.len());
+    let (name, matchers) = s.split_at(name_end);
+    let name_ok = name.chars().enumerate().all(|(i, c)| {
+        c == '_' || c == ':' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
+    });
+    if !name_ok {
+        return Err("not a selector: a metric name, then label matchers in {...}");
+    }
+    if name.is_empty() && matchers.is_empty() {
+        return Err("the selector names neither a metric nor labels");
+    }
+    if !matchers.is_empty() && !matchers.ends_with('}') {
+        return Err("the label matchers are not closed with '}'");
+    }
+    Ok(())
+}
 
 /// The schema of the table at `path`.
 fn section_of(path: &KeyPath) -> Option<&'static Section> {
@@ -1371,7 +1415,12 @@ impl<'a> Doc<'a> {
             "add the {long} to this environment, below its [[environment]] header \
              and before the next one:\n[environment.{role}]"
         );
-        let optional = ["probe", "prometheus_credential", "alertmanager_credential"];
+        let optional = [
+            "probe",
+            "prometheus_credential",
+            "alertmanager_credential",
+            "slo_labels",
+        ];
         for spec in CLUSTER.keys.iter().filter(|s| !optional.contains(&s.key)) {
             help.push('\n');
             help.push_str(&self.fill(spec.example, &cluster));
@@ -1740,8 +1789,8 @@ impl Doc<'_> {
             self.accent(&at.key("accent"), accent)?;
         }
         Ok(Environment {
-            sc: self.cluster(&at.key("sc"), raw.sc, policy)?,
-            wc: self.cluster(&at.key("wc"), raw.wc, policy)?,
+            sc: self.cluster(&at.key("sc"), raw.sc, policy, &format!("{}-sc", raw.name))?,
+            wc: self.cluster(&at.key("wc"), raw.wc, policy, &format!("{}-wc", raw.name))?,
             name: raw.name,
             accent: raw.accent,
             max_workers: raw.max_workers,
@@ -1762,11 +1811,13 @@ impl Doc<'_> {
         }
     }
 
+    /// `name` is the cluster's name, `<env>-<sc|wc>`: its series' default `cluster` label.
     fn cluster(
         &self,
         at: &KeyPath,
         raw: RawCluster,
         policy: &Policy,
+        name: &str,
     ) -> Result<ClusterConfig, ConfigError> {
         let kubeconfig = self.kubeconfig(&at.key("kubeconfig"), &raw.kubeconfig)?;
         if raw.context.trim().is_empty() {
@@ -1804,10 +1855,17 @@ impl Doc<'_> {
                 self.credential_name(&at.key(key), name)?;
             }
         }
+        if let Some(labels) = &raw.slo_labels {
+            self.slo_labels(&at.key("slo_labels"), labels)?;
+        }
+        let labels = raw
+            .slo_labels
+            .clone()
+            .unwrap_or_else(|| slo::default_cluster_labels(name));
         let probes_at = at.key("probe");
         let mut probes: Vec<Probe> = Vec::with_capacity(raw.probes.len());
         for (i, probe) in raw.probes.into_iter().enumerate() {
-            let probe = self.probe(&probes_at.index(i), probe, policy)?;
+            let probe = self.probe(&probes_at.index(i), probe, policy, &labels)?;
             if let Some(first) = probes.iter().position(|p| p.target == probe.target) {
                 return Err(self.invalid(
                     &probes_at.index(i).key("target"),
@@ -1825,8 +1883,42 @@ impl Doc<'_> {
             alertmanager: raw.alertmanager,
             prometheus_credential: raw.prometheus_credential,
             alertmanager_credential: raw.alertmanager_credential,
+            slo_labels: raw.slo_labels,
             probes,
         })
+    }
+
+    /// Label names as Prometheus allows them; `target` is each probe's own.
+    fn slo_labels(
+        &self,
+        at: &KeyPath,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), ConfigError> {
+        for name in labels.keys() {
+            let valid =
+                name.chars().enumerate().all(|(i, c)| {
+                    c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
+                }) && !name.is_empty();
+            if !valid {
+                return Err(self.invalid(
+                    at,
+                    name,
+                    "not a Prometheus label name",
+                    "use letters, digits and '_', not starting with a digit, e.g. \
+                     `slo_labels = { cluster = \"wc\" }`",
+                ));
+            }
+            if name == "target" {
+                return Err(self.invalid(
+                    at,
+                    name,
+                    "the label `target` is each probe's own",
+                    "leave `target` out here; to match a probe's series differently, give \
+                     that probe a `selector`",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A credential name: the key the secret is stored under, never the secret itself. The
@@ -1860,7 +1952,13 @@ impl Doc<'_> {
             .map_err(|reason| self.invalid(path, raw, reason, "write an absolute path instead"))
     }
 
-    fn probe(&self, at: &KeyPath, raw: RawProbe, policy: &Policy) -> Result<Probe, ConfigError> {
+    fn probe(
+        &self,
+        at: &KeyPath,
+        raw: RawProbe,
+        policy: &Policy,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Probe, ConfigError> {
         if raw.target.trim().is_empty() {
             return Err(self.invalid(
                 &at.key("target"),
@@ -1873,7 +1971,24 @@ impl Doc<'_> {
             Some(v) => self.slo(&at.key("slo"), v)?,
             None => policy.slo_for(raw.kind),
         };
+        if let Some(selector) = &raw.selector {
+            check_selector(selector).map_err(|reason| {
+                self.invalid(
+                    &at.key("selector"),
+                    selector,
+                    reason,
+                    "write one instant-vector selector of 0/1 probe results, e.g. \
+                     `selector = 'probe_success{job=\"blackbox\",instance=\"https://dex.example\"}'`; \
+                     the console adds the time ranges",
+                )
+            })?;
+        }
         Ok(Probe {
+            selector: raw
+                .selector
+                .clone()
+                .unwrap_or_else(|| slo::probe_selector(labels, &raw.target)),
+            custom_selector: raw.selector.is_some(),
             target: raw.target,
             kind: raw.kind,
             slo,
@@ -2455,6 +2570,15 @@ alertmanager = "http://[::1]:9093/am"
         fleet.policy.slo_external = 99.0;
         fleet.policy.maintenance_window.day = Weekday::Thu;
         fleet.policy.backup_window.end = hm(4, 30);
+        // A cluster with its own SLO labels, and a probe with its own selector.
+        let acme = &mut fleet.environments[0];
+        let labels = BTreeMap::from([("cluster".to_owned(), "wc".to_owned())]);
+        for probe in &mut acme.wc.probes {
+            probe.selector = slo::probe_selector(&labels, &probe.target);
+        }
+        acme.wc.slo_labels = Some(labels);
+        acme.sc.probes[0].selector = r#"up{job="apiserver"}"#.to_owned();
+        acme.sc.probes[0].custom_selector = true;
         let text = to_toml(&fleet);
         let mut back = parse_test(&text).unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
         back.source = fleet.source.clone();
@@ -2534,7 +2658,7 @@ alertmanager = "http://[::1]:9093/am"
             ),
             "{msg}"
         );
-        assert!(msg.contains("did you mean `prometheus`? Valid keys here: kubeconfig, context, prometheus, alertmanager, prometheus_credential, alertmanager_credential, probe"), "{msg}");
+        assert!(msg.contains("did you mean `prometheus`? Valid keys here: kubeconfig, context, prometheus, alertmanager, prometheus_credential, alertmanager_credential, slo_labels, probe"), "{msg}");
         assert_eq!(err.key_path(), Some("environment[0].wc.prometeus"));
         assert_eq!(err.exit_code(), crate::exit::USAGE);
     }

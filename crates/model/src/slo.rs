@@ -34,6 +34,7 @@
 //! minute in progress is not counted yet. Nothing is rounded; floats are the plain formulas
 //! written in the doc comments, in that order.
 
+use std::collections::BTreeMap;
 use std::ops::AddAssign;
 
 use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Utc};
@@ -57,6 +58,59 @@ pub struct Probe {
     pub kind: ProbeKind,
     /// The SLO in percent, resolved: the probe's own value or the policy's for its kind.
     pub slo: f64,
+    /// The PromQL instant-vector selector of its series, resolved: the probe's own
+    /// `selector`, or `probe_success{<the cluster's labels>,target="<target>"}`.
+    pub selector: String,
+    /// Whether `selector` was written in the config (not derived from the labels).
+    #[serde(skip)]
+    pub custom_selector: bool,
+}
+
+impl Probe {
+    /// A probe of the cluster CK8s labels `cluster="<name>"` (`acme-sc`), the default.
+    pub fn for_cluster(cluster: &str, target: &str, kind: ProbeKind, slo: f64) -> Probe {
+        Probe {
+            target: target.to_owned(),
+            kind,
+            slo,
+            selector: probe_selector(&default_cluster_labels(cluster), target),
+            custom_selector: false,
+        }
+    }
+}
+
+/// The label matchers that pick a cluster's series when the config sets none: `cluster`
+/// is the cluster's name (`<env>-<sc|wc>`), as CK8s labels every series.
+pub fn default_cluster_labels(cluster: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("cluster".to_owned(), cluster.to_owned())])
+}
+
+/// `probe_success{<labels>,target="<target>"}`: the series of one probe target, with the
+/// cluster's label matchers.
+pub fn probe_selector(labels: &BTreeMap<String, String>, target: &str) -> String {
+    let matchers: Vec<String> = labels
+        .iter()
+        .filter(|(name, _)| *name != "target")
+        .map(|(name, value)| format!("{name}={}", promql_string(value)))
+        .chain(std::iter::once(format!("target={}", promql_string(target))))
+        .collect();
+    format!("probe_success{{{}}}", matchers.join(","))
+}
+
+/// A PromQL string literal.
+pub fn promql_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1228,11 +1282,27 @@ mod tests {
     }
 
     fn probe(target: &str, kind: ProbeKind, slo: f64) -> Probe {
-        Probe {
-            target: target.into(),
-            kind,
-            slo,
-        }
+        Probe::for_cluster("acme-sc", target, kind, slo)
+    }
+
+    #[test]
+    fn selectors_quote_values_and_take_the_clusters_labels() {
+        assert_eq!(
+            Probe::for_cluster("acme-sc", r#"we"ird\"#, ProbeKind::Cluster, 99.95).selector,
+            r#"probe_success{cluster="acme-sc",target="we\"ird\\"}"#
+        );
+        let labels = BTreeMap::from([
+            ("cluster".to_owned(), "wc".to_owned()),
+            ("tenant".to_owned(), "acme".to_owned()),
+        ]);
+        assert_eq!(
+            probe_selector(&labels, "dex"),
+            r#"probe_success{cluster="wc",tenant="acme",target="dex"}"#
+        );
+        assert_eq!(
+            probe_selector(&BTreeMap::new(), "dex"),
+            r#"probe_success{target="dex"}"#
+        );
     }
 
     fn exclusion(start: &str, end: &str, kind: ExclusionKind) -> Exclusion {

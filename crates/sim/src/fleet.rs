@@ -411,14 +411,13 @@ impl SimFleet {
                     alertmanager: format!("http://{}", c.alertmanager),
                     prometheus_credential: credential.clone(),
                     alertmanager_credential: credential.clone(),
+                    slo_labels: None,
                     probes: c
                         .sim
                         .probes()
                         .iter()
-                        .map(|p| config::Probe {
-                            target: p.target.clone(),
-                            kind: p.kind,
-                            slo: p.slo,
+                        .map(|p| {
+                            config::Probe::for_cluster(&c.sim.name(), &p.target, p.kind, p.slo)
                         })
                         .collect(),
                 };

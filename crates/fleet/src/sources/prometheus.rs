@@ -435,18 +435,16 @@ impl PrometheusClient {
         self.get("api/v1/query_range", promql, &params).await
     }
 
-    /// The raw one-minute `probe_success` samples of `target` in `[start, end)`, where
-    /// `cluster` (when given) is the `cluster` label's value. When several series match (several
-    /// probers or instances), a minute is healthy if any of them succeeded in it: the
+    /// The raw one-minute samples of a probe's series (`selector`, an instant-vector
+    /// selector) in `[start, end)`. When several series match (several probers or
+    /// instances), a minute is healthy if any of them succeeded in it: the
     /// `max by (target)` of the CK8s uptime dashboard. Non-finite values are ignored.
     pub async fn probe_samples(
         &self,
-        cluster: Option<&str>,
-        target: &str,
+        selector: &str,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Samples, PromError> {
-        let selector = probe_selector(cluster, target);
         let mut samples = Samples::missing(start, end);
         let queries = chunks(samples.start(), samples.end())
             .into_iter()
@@ -465,8 +463,7 @@ impl PrometheusClient {
     /// series' sample count and sum over the day. A day without samples has one too.
     pub async fn day_fingerprints(
         &self,
-        cluster: Option<&str>,
-        target: &str,
+        selector: &str,
         from: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<DayFingerprints, PromError> {
@@ -485,7 +482,6 @@ impl PrometheusClient {
         // fingerprint needs. The span is at most a year and 34 days, far below MAX_POINTS.
         let at = |day: i64| DateTime::from_timestamp(day * DAY_SECS, 0).unwrap_or(end);
         let (start, last) = (at(first + 1), at(stop));
-        let selector = probe_selector(cluster, target);
         let step = Duration::from_secs(DAY_SECS as u64);
         let ask = |function: &str| {
             let promql = format!("{function}({selector}[1d])");
@@ -670,8 +666,8 @@ pub async fn cluster_client(
     Ok(client.with_credential(credential))
 }
 
-/// SLO reports for `probes` of `cluster`, as of `now`. `cluster` is both the reported name and
-/// the `cluster` label matched, as CK8s labels every series with its cluster. Reads each
+/// SLO reports for `probes` of `cluster`, as of `now`, each read through the probe's
+/// selector (by default the `cluster` label is `cluster`'s name). Reads each
 /// target's raw samples once over [`slo::report_span`] (the calendar year or 30 days, whichever
 /// is longer) and computes everything from that one set.
 pub async fn slo_reports(
@@ -685,9 +681,7 @@ pub async fn slo_reports(
     let (start, end) = slo::report_span(now, tz);
     let mut reports = Vec::with_capacity(probes.len());
     for probe in probes {
-        let samples = client
-            .probe_samples(Some(cluster), &probe.target, start, end)
-            .await?;
+        let samples = client.probe_samples(&probe.selector, start, end).await?;
         reports.push(slo::report(cluster, probe, &samples, exclusions, now, tz));
     }
     Ok(reports)
@@ -774,7 +768,7 @@ pub async fn slo_reports_cached(
         // Fingerprints first: a change landing while the samples are read then shows as a
         // changed day next time, instead of slipping in unnoticed.
         let fingerprints = client
-            .day_fingerprints(Some(cluster), &probe.target, layout.start(), layout.end())
+            .day_fingerprints(&probe.selector, layout.start(), layout.end())
             .await?;
         let changed = changed_days(&entry.fingerprints, &fingerprints, layout.reread_from());
         let refresh = entry.history.refresh(&layout, &changed);
@@ -788,11 +782,7 @@ pub async fn slo_reports_cached(
         let read_minutes = refresh.minutes();
         let mut read = Vec::new();
         for (from, to) in refresh.reads() {
-            read.push(
-                client
-                    .probe_samples(Some(cluster), &probe.target, from, to)
-                    .await?,
-            );
+            read.push(client.probe_samples(&probe.selector, from, to).await?);
         }
         entry.history.apply(refresh, read);
         entry.fingerprints = fingerprints;
@@ -875,32 +865,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 fn prom_time(t: DateTime<Utc>) -> String {
     let ms = t.timestamp_millis();
     format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
-}
-
-/// A PromQL string literal.
-fn quote(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// The series the SLO of `target` is computed from: `probe_success{cluster=..,target=..}`.
-pub fn probe_selector(cluster: Option<&str>, target: &str) -> String {
-    let mut matchers = Vec::with_capacity(2);
-    if let Some(cluster) = cluster {
-        matchers.push(format!("cluster={}", quote(cluster)));
-    }
-    matchers.push(format!("target={}", quote(target)));
-    format!("probe_success{{{}}}", matchers.join(","))
 }
 
 /// `(evaluation time, range)` pairs covering `[start, end)` backwards from `end`. Prometheus 2
@@ -1107,18 +1071,6 @@ mod tests {
     }
 
     #[test]
-    fn selectors_quote_label_values() {
-        assert_eq!(
-            probe_selector(Some("acme-sc"), r#"we"ird\"#),
-            r#"probe_success{cluster="acme-sc",target="we\"ird\\"}"#
-        );
-        assert_eq!(
-            probe_selector(None, "dex"),
-            r#"probe_success{target="dex"}"#
-        );
-    }
-
-    #[test]
     fn chunks_cover_the_span_backwards() {
         let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
         let c = chunks(t("2026-01-01T00:00:00Z"), t("2026-01-16T12:00:00Z"));
@@ -1232,11 +1184,12 @@ mod tests {
             exclusion("2026-10-20T21:00:00Z", "2026-10-20T23:00:30Z"),
             exclusion("2026-11-10T22:30:00Z", "2026-11-11T00:30:00Z"),
         ];
-        let probes = [Probe {
-            target: "dex".into(),
-            kind: ProbeKind::External,
-            slo: 99.5,
-        }];
+        let probes = [Probe::for_cluster(
+            "acme-wc",
+            "dex",
+            ProbeKind::External,
+            99.5,
+        )];
         let tz = chrono_tz::Europe::Stockholm;
         let mut cache = SloCache::default();
         let poll = async |cache: &mut SloCache, now: DateTime<Utc>| {
