@@ -828,6 +828,15 @@ impl Screen {
         let _ = self.app.on_key(ev, &self.views);
     }
 
+    /// The screen at `w`x`h` as text, one line per row.
+    fn text(&mut self, w: u16, h: u16) -> String {
+        let term = self.draw(w, h);
+        let buf = term.backend().buffer();
+        (0..h)
+            .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+            .collect()
+    }
+
     fn snap(&mut self, name: &str) {
         for (w, h) in [(80, 24), (200, 50)] {
             let term = self.draw(w, h);
@@ -846,6 +855,33 @@ fn fleet_overview_with_the_troubled_environment_selected() {
     let mut s = Screen::new();
     s.key('j');
     s.snap("fleet_globex");
+}
+
+/// At 80 columns the APPS and RUNS columns are gone; the story under the table starts
+/// with what is changing: an unfinished run, an apps upgrade in progress.
+#[test]
+fn the_overview_at_80_columns_names_runs_and_upgrades_in_progress() {
+    let mut s = Screen::new();
+    s.app
+        .on_event(UiEvent::RunsLoaded(Box::new(runs_fixture())));
+    s.key('j');
+    let globex = s.text(80, 24);
+    assert!(
+        !globex.contains("RUNS") && !globex.contains("APPS"),
+        "{globex}"
+    );
+    assert!(
+        globex.contains(
+            "run        scale workers=22 on wc · running · step 3/4 wait for the machines"
+        ),
+        "{globex}"
+    );
+    s.key('j');
+    let initech = s.text(80, 24);
+    assert!(
+        initech.contains("upgrade    wc apps") && initech.contains("v0.51, at 40-velero.sh"),
+        "{initech}"
+    );
 }
 
 #[test]
@@ -1049,6 +1085,136 @@ fn alert_details() {
     s.key('j');
     s.code(crossterm::event::KeyCode::Enter);
     s.snap("alert_details");
+}
+
+/// Enter on a row shows it whole: the node whose name the table cuts at 80 columns, with
+/// every field; Enter there goes on to its pods.
+#[test]
+fn a_node_shows_whole_in_its_details_and_enter_goes_on_to_its_pods() {
+    let mut s = Screen::new().at(Pane::Cluster, Some("globex"));
+    let name = "globex-sc-control-plane-a7k2q";
+    let table = s.text(80, 24);
+    assert!(
+        table.contains("globex-sc-co…-plane-a7k2q") && !table.contains(name),
+        "the table cuts the name:\n{table}"
+    );
+    s.code(crossterm::event::KeyCode::Enter);
+    assert!(matches!(s.app.modals.last(), Some(Modal::Details(_))));
+    let details = s.text(80, 24);
+    for whole in [name, "control-plane", "Internal IP", "v1.33.4"] {
+        assert!(details.contains(whole), "{whole} in:\n{details}");
+    }
+    s.snap("node_details");
+    s.code(crossterm::event::KeyCode::Enter);
+    assert!(s.app.modals.is_empty());
+    assert_eq!(s.app.pane, Pane::Pods);
+    assert_eq!(s.app.filter_of(Pane::Pods), name);
+    assert_eq!(s.app.scope, Scope::Sc);
+}
+
+/// The failed backup's reason, cut in the table, and the cluster's schedules, storage
+/// locations and findings, which 80x24 leaves out, show whole in its details.
+#[test]
+fn a_failed_backup_shows_its_reason_and_its_clusters_inventory_whole() {
+    let mut s = Screen::new().at(Pane::Backups, Some("globex"));
+    let pane = s.text(80, 24);
+    assert!(
+        pane.contains("more · Enter shows all"),
+        "the cut says so:\n{pane}"
+    );
+    let failed = s
+        .views
+        .backups
+        .backups
+        .iter()
+        .position(|(_, b)| b.phase.as_ref() == "Failed")
+        .expect("a failed backup in the fixture");
+    for _ in 0..failed {
+        s.key('j');
+    }
+    s.code(crossterm::event::KeyCode::Enter);
+    let details = s.text(80, 24);
+    for whole in [
+        "unable to upload: storage location unavailable",
+        "Failed",
+        "The workload cluster",
+    ] {
+        assert!(details.contains(whole), "{whole} in:\n{details}");
+    }
+    s.snap("backup_details");
+    // The rest is below: scrolling reaches the schedule and the storage location.
+    s.text(80, 24);
+    s.key('G');
+    let end = s.text(80, 24);
+    assert!(
+        end.contains("wc  schedule") && end.contains("wc  storage"),
+        "{end}"
+    );
+}
+
+/// A run's details show every log line (the pane only the newest), open at the end,
+/// scroll to the top, and wrap or cut long lines with `w`.
+#[test]
+fn a_runs_details_show_the_whole_log_and_scroll_and_wrap() {
+    let mut s = Screen::new().at(Pane::Runs, Some("globex"));
+    s.app
+        .on_event(UiEvent::RunsLoaded(Box::new(runs_fixture())));
+    s.code(crossterm::event::KeyCode::Enter);
+    // A small terminal first: the details open at their end, the newest log line.
+    let bottom = s.text(60, 14);
+    let last = "22 of 22 machines, 15 of 19 new ones running";
+    assert!(
+        bottom.contains(last) && bottom.contains("↑ "),
+        "opened at the end, with lines above:\n{bottom}"
+    );
+    s.key('g');
+    let top = s.text(60, 14);
+    assert!(
+        top.contains("override reason") && top.contains("more") && !top.contains(last),
+        "{top}"
+    );
+    let reason = "INC-4711 Black Friday traffic, approved by the customer's CTO";
+    let joined: String = top
+        .lines()
+        .map(|l| l.trim_matches(|c| c == '│' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        joined.contains(reason),
+        "wrapped, the whole reason shows:\n{top}"
+    );
+    s.key('w');
+    let cut = s.text(60, 14);
+    assert!(cut.contains("w wrap off") && !cut.contains("CTO"), "{cut}");
+    s.key('w');
+    let run = &s.app.runs.runs[0];
+    let log: Vec<String> = run
+        .steps
+        .iter()
+        .flat_map(|st| st.log.iter().map(|l| l.message.clone()))
+        .collect();
+    let all = s.text(200, 50);
+    for line in &log {
+        assert!(all.contains(line.as_str()), "{line} in:\n{all}");
+    }
+    s.snap("run_details");
+}
+
+/// `e` in the Cluster pane shows every warning event whole, where the pane has room for
+/// the newest only.
+#[test]
+fn every_warning_event_shows_whole() {
+    let mut s = Screen::new().at(Pane::Cluster, Some("globex"));
+    let pane = s.text(80, 24);
+    assert!(pane.contains("e shows all"), "{pane}");
+    s.key('e');
+    let events = s.text(200, 50);
+    let n = s.views.cluster.events.len();
+    assert!(n > 1);
+    for e in &s.views.cluster.events {
+        assert!(events.contains(e.event.message.as_ref()), "{events}");
+    }
+    s.snap("warning_events");
 }
 
 #[test]

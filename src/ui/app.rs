@@ -13,6 +13,7 @@ use super::keymap::{self, Action, ActionSpec, Context, Danger, Key};
 use super::modals::Form;
 use super::modals::alert::AlertModal;
 use super::modals::confirm::{Confirm, Pending};
+use super::modals::details::DetailsModal;
 use super::modals::help::{HelpModal, HelpView};
 use super::modals::pod::{PodDetails, PodModal, PodTab, PodTarget};
 use super::modals::run::{self, RunForm, Stage};
@@ -102,6 +103,7 @@ pub enum Modal {
     Help(HelpModal),
     Pod(Box<PodModal>),
     Alert(Box<AlertModal>),
+    Details(Box<DetailsModal>),
     Silence(Box<SilenceForm>),
     Run(Box<RunForm>),
     Confirm(Confirm),
@@ -368,6 +370,9 @@ impl App {
             Some(Modal::Pod(_)) => vec![Context::PodDetails, Context::Navigation, Context::Overlay],
             Some(Modal::Alert(_)) => {
                 vec![Context::AlertDetails, Context::Navigation, Context::Overlay]
+            }
+            Some(Modal::Details(_)) => {
+                vec![Context::Details, Context::Navigation, Context::Overlay]
             }
             Some(Modal::Silence(_)) => vec![Context::SilenceForm],
             Some(Modal::Run(_)) => vec![Context::RunForm],
@@ -648,6 +653,23 @@ impl App {
                 self.go(Pane::ALL[(self.pane.index() + step) % n], None)
             }
             Action::Go(pane) => self.go(pane, None),
+            Action::CycleScope if !self.pane.scoped() => {
+                // Said, not silently stored: a scope set here would filter the next pane.
+                let scoped: Vec<&str> = Pane::ALL
+                    .iter()
+                    .filter(|p| p.scoped())
+                    .map(|p| p.title())
+                    .collect();
+                self.flash(
+                    Level::Info,
+                    format!(
+                        "{} shows both clusters; c applies in {}",
+                        self.pane.title(),
+                        scoped.join(", ")
+                    ),
+                );
+                Vec::new()
+            }
             Action::CycleScope => {
                 self.scope = self.scope.next();
                 self.flash(Level::Info, format!("showing {}", self.scope.label()));
@@ -681,6 +703,13 @@ impl App {
                 self.show_audit = !self.show_audit;
                 Vec::new()
             }
+            Action::Events => {
+                self.modals.push(Modal::Details(Box::new(DetailsModal::new(
+                    self.pane,
+                    crate::ui::panes::cluster::EVENTS_KEY.to_owned(),
+                ))));
+                Vec::new()
+            }
             Action::CancelRun | Action::ResumeRun => self.act_unasked(action, views),
             _ => Vec::new(),
         }
@@ -700,6 +729,19 @@ impl App {
                 return Some(self.silence_form_for(&fingerprint, views));
             }
             (Modal::Alert(m), a) => {
+                m.scroll.apply(a);
+                Vec::new()
+            }
+            (Modal::Details(m), Action::Wrap) => {
+                m.wrap = !m.wrap;
+                Vec::new()
+            }
+            (Modal::Details(m), Action::Open) => {
+                let key = m.key.clone();
+                self.modals.pop();
+                return Some(self.descend(&key));
+            }
+            (Modal::Details(m), a) => {
                 m.scroll.apply(a);
                 Vec::new()
             }
@@ -863,21 +905,30 @@ impl App {
                 }
                 Vec::new()
             }
-            Pane::Cluster => match views.cluster.node(self.lists.cluster.selected) {
-                Some((role, node)) => {
-                    let node = node.to_string();
-                    let effects = self.go(Pane::Pods, None);
-                    self.scope = match role {
-                        ClusterRole::Sc => Scope::Sc,
-                        ClusterRole::Wc => Scope::Wc,
-                    };
-                    self.set_filter(Pane::Pods, &node);
-                    effects
+            _ => {
+                match views.pane(self.pane).detail_key(self) {
+                    Some(key) => self
+                        .modals
+                        .push(Modal::Details(Box::new(DetailsModal::new(self.pane, key)))),
+                    None => self.flash(Level::Info, "nothing selected"),
                 }
-                None => Vec::new(),
-            },
-            _ => Vec::new(),
+                Vec::new()
+            }
         }
+    }
+
+    /// Enter in a row's details: its next level, where it has one (a node's pods).
+    fn descend(&mut self, key: &str) -> Vec<Effect> {
+        let Some((role, node)) = crate::ui::panes::cluster::node_of_key(key) else {
+            return Vec::new();
+        };
+        let effects = self.go(Pane::Pods, None);
+        self.scope = match role {
+            ClusterRole::Sc => Scope::Sc,
+            ClusterRole::Wc => Scope::Wc,
+        };
+        self.set_filter(Pane::Pods, node);
+        effects
     }
 
     fn open_pod(&mut self, views: &Views, tab: PodTab) -> Vec<Effect> {
@@ -1698,6 +1749,16 @@ mod tests {
         let mut a = app();
         let v = Views::default();
         assert_eq!(a.scope, Scope::Both);
+        // The fleet overview shows both clusters: `c` says so and changes nothing that
+        // would silently filter the next pane.
+        a.on_key(key('c'), &v);
+        assert_eq!(a.scope, Scope::Both);
+        assert!(
+            a.flash
+                .as_ref()
+                .is_some_and(|f| f.text.contains("c applies in Pods"))
+        );
+        a.pane = Pane::Pods;
         a.on_key(key('c'), &v);
         assert_eq!(a.scope, Scope::Sc);
         a.on_key(key('c'), &v);

@@ -197,8 +197,26 @@ pub fn wrap_spans(
                 line.push(Span::raw(" ".repeat(indent)));
                 used = indent;
             }
-            line.push(Span::styled(word.to_string(), span.style));
-            used += self::width(word);
+            if used + w <= width {
+                line.push(Span::styled(word.to_string(), span.style));
+                used += self::width(word);
+                continue;
+            }
+            // A word wider than a whole line (a URL, a long log token) is split where
+            // the line ends, so nothing of it is cut.
+            let mut piece = String::new();
+            for c in word.chars() {
+                let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+                if used + cw > width && used > indent {
+                    line.push(Span::styled(std::mem::take(&mut piece), span.style));
+                    lines.push(Line::from(std::mem::take(&mut line)));
+                    line.push(Span::raw(" ".repeat(indent)));
+                    used = indent;
+                }
+                piece.push(c);
+                used += cw;
+            }
+            line.push(Span::styled(piece, span.style));
         }
     }
     if !line.is_empty() {
@@ -290,5 +308,15 @@ mod tests {
             text,
             ["  label   one two three ", "          four five six"]
         );
+    }
+
+    #[test]
+    fn a_word_longer_than_a_line_is_split_not_cut() {
+        use ratatui::text::Span;
+        let token = "x".repeat(30);
+        let lines = wrap_spans(vec![Span::raw(format!("log {token} end"))], 12, 2);
+        let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        assert!(text.iter().all(|l| width(l) <= 12), "{text:?}");
+        assert_eq!(text.concat().replace(' ', ""), format!("log{token}end"));
     }
 }

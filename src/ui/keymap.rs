@@ -49,6 +49,8 @@ pub enum Action {
     RestoreBackup,
     /// Runs pane: the audit history instead of the selected run's steps.
     ToggleAudit,
+    /// Cluster pane: every warning event, whole.
+    Events,
     NextTab,
     PrevTab,
     Follow,
@@ -99,6 +101,8 @@ pub enum Context {
     Silences,
     PodDetails,
     AlertDetails,
+    /// A row's details.
+    Details,
     Help,
     SilenceForm,
     RunForm,
@@ -118,6 +122,7 @@ impl Context {
             Context::Silences => "Silences",
             Context::PodDetails => "Pod details",
             Context::AlertDetails => "Alert details",
+            Context::Details => "Details",
             Context::Help => "Help",
             Context::SilenceForm => "Silence form",
             Context::RunForm => "Workflow form",
@@ -461,6 +466,14 @@ static ACTIONS: &[ActionSpec] = &[
     .danger(Danger::Caution)
     .confirm(),
     spec(
+        "silences.details",
+        A::Open,
+        &[K::Enter],
+        C::Silences,
+        "details",
+    )
+    .footer(),
+    spec(
         "silences.alerts",
         A::Silences,
         &[K::Char('S')],
@@ -470,11 +483,19 @@ static ACTIONS: &[ActionSpec] = &[
     .footer(),
     // Cluster.
     spec(
-        "cluster.node-pods",
+        "cluster.details",
         A::Open,
         &[K::Enter],
         C::Pane(Pane::Cluster),
-        "pods on node",
+        "node details",
+    )
+    .footer(),
+    spec(
+        "cluster.events",
+        A::Events,
+        &[K::Char('e')],
+        C::Pane(Pane::Cluster),
+        "all warning events",
     )
     .footer(),
     spec(
@@ -499,6 +520,14 @@ static ACTIONS: &[ActionSpec] = &[
     .danger(Danger::Danger),
     // Backups.
     spec(
+        "backups.details",
+        A::Open,
+        &[K::Enter],
+        C::Pane(Pane::Backups),
+        "details",
+    )
+    .footer(),
+    spec(
         "backups.restore",
         A::RestoreBackup,
         &[K::Char('R')],
@@ -518,7 +547,24 @@ static ACTIONS: &[ActionSpec] = &[
     .engine()
     .footer()
     .danger(Danger::Caution),
+    // SLO.
+    spec(
+        "slo.details",
+        A::Open,
+        &[K::Enter],
+        C::Pane(Pane::Slo),
+        "details",
+    )
+    .footer(),
     // Runs.
+    spec(
+        "runs.details",
+        A::Open,
+        &[K::Enter],
+        C::Pane(Pane::Runs),
+        "details",
+    )
+    .footer(),
     spec(
         "runs.audit",
         A::ToggleAudit,
@@ -582,6 +628,22 @@ static ACTIONS: &[ActionSpec] = &[
         "wrap long log lines on/off",
     )
     .footer(),
+    // A row's details.
+    spec(
+        "details.wrap",
+        A::Wrap,
+        &[K::Char('w')],
+        C::Details,
+        "wrap long lines on/off",
+    )
+    .footer(),
+    spec(
+        "details.open",
+        A::Open,
+        &[K::Enter],
+        C::Details,
+        "next level (a node's pods)",
+    ),
     // Alert details.
     spec(
         "alert.silence",

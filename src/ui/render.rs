@@ -59,6 +59,10 @@ pub fn draw(f: &mut Frame, app: &App, views: &Views, ctx: &Ctx<'_>) {
                 let live = views.alerts.by_fingerprint(&a.fingerprint);
                 a.render(f, body, live, ctx)
             }
+            Modal::Details(d) => {
+                let details = views.pane(d.pane).details(app, &d.key, ctx);
+                d.render(f, body, details, ctx)
+            }
             Modal::Silence(form) => form.render(f, body, ctx),
             Modal::Run(form) => form.render(f, body, ctx),
             Modal::Confirm(c) => c.render(f, body, ctx),
@@ -108,6 +112,10 @@ fn draw_bar(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_>) 
         Some(Modal::Alert(_)) => {
             crumbs.push(sep());
             crumbs.push(Span::styled("alert", s.bar));
+        }
+        Some(Modal::Details(_)) => {
+            crumbs.push(sep());
+            crumbs.push(Span::styled("details", s.bar));
         }
         _ => {}
     }

@@ -1,8 +1,9 @@
-//! Overlays drawn over the pane: help, pod and alert details, the silence form and
-//! confirmations. Each keeps its own state; the app keeps them on a stack.
+//! Overlays drawn over the pane: help, pod and alert details, any row's details, the
+//! silence form and confirmations. Each keeps its own state; the app keeps them on a stack.
 
 pub mod alert;
 pub mod confirm;
+pub mod details;
 pub mod help;
 pub mod pod;
 pub mod run;

@@ -12,6 +12,7 @@ use super::super::app::{App, Modal, Pane, Scope};
 use super::super::ctx::Ctx;
 use super::super::filter::Filter;
 use super::super::format;
+use super::super::modals::details::Details;
 use super::super::widgets::table::{Column, TableRow, TableView, cell, scroll, styled};
 use super::{Now, PaneView};
 use crate::config::ClusterRole;
@@ -327,6 +328,57 @@ impl PaneView for AlertsView {
     fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
         render(f, area, app, self, ctx);
     }
+
+    /// A silence (alerts have their own overlay).
+    fn detail_key(&self, app: &App) -> Option<String> {
+        let e = self.silence(app.lists.silences.selected)?;
+        Some(format!("{}-{}/{}", e.env, e.role, e.silence.id))
+    }
+
+    fn details(&self, _: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
+        let e = self
+            .silences
+            .iter()
+            .find(|e| format!("{}-{}/{}", e.env, e.role, e.silence.id) == key)?;
+        Some(silence_details(e, ctx))
+    }
+}
+
+/// A silence whole: its id, state, time span, author, comment and every matcher.
+fn silence_details(e: &SilenceEntry, ctx: &Ctx<'_>) -> Details {
+    let s = &ctx.theme.s;
+    let sil = &e.silence;
+    let mut d = Details::new(format!("silence {}", format::short_id(&sil.id)));
+    let (state, style) = match sil.status.state {
+        SilenceState::Active => ("active", s.ok),
+        SilenceState::Pending => ("pending", s.warning),
+        SilenceState::Expired => ("expired", s.muted),
+    };
+    let when = |t: DateTime<Utc>| {
+        let (n, dir) = if t > ctx.now {
+            ((t - ctx.now).num_seconds(), "in ")
+        } else {
+            ((ctx.now - t).num_seconds(), "")
+        };
+        let ago = if dir.is_empty() { " ago" } else { "" };
+        format!(
+            "{} ({dir}{}{ago})",
+            format::clock(t, ctx.tz),
+            format::age(n)
+        )
+    };
+    d.field("Id", sil.id.clone(), ctx);
+    d.field("Alertmanager", format!("{}-{}", e.env, e.role), ctx);
+    d.styled_field("State", state, style, ctx);
+    d.field("Starts", when(sil.starts_at), ctx);
+    d.field("Ends", when(sil.ends_at), ctx);
+    d.field("Created by", sil.created_by.clone(), ctx);
+    d.field("Comment", sil.comment.clone(), ctx);
+    d.section("Matchers", ctx);
+    for m in &sil.matchers {
+        d.line(Line::raw(format!("  {m}")));
+    }
+    d
 }
 
 fn render(f: &mut Frame, area: Rect, app: &App, view: &AlertsView, ctx: &Ctx<'_>) {

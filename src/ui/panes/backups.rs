@@ -13,11 +13,11 @@ use ratatui::text::{Line, Span};
 use super::super::app::{App, Pane, Scope};
 use super::super::ctx::Ctx;
 use super::super::format;
+use super::super::modals::details::Details;
 use super::super::theme::Theme;
+use super::super::widgets::put_lines;
 use super::super::widgets::share;
-use super::super::widgets::table::{
-    Align, Column, TableRow, cell, put_line, render_window, styled,
-};
+use super::super::widgets::table::{Column, TableRow, cell, render_window, styled};
 use super::{EnvKey, Now, PaneView};
 use crate::backup::{self, BackupAssessment, JobState, Status};
 use crate::config::ClusterRole;
@@ -363,6 +363,116 @@ impl PaneView for BackupsView {
     fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
         render(f, area, app, self, ctx);
     }
+
+    /// A backup, or (with none listed) the clusters' schedules, locations and jobs.
+    fn detail_key(&self, app: &App) -> Option<String> {
+        match self.backups.get(app.lists.backups.selected) {
+            Some((role, b)) => Some(format!("{role}/{}", b.name)),
+            None if !self.clusters.is_empty() => Some(INVENTORY_KEY.to_owned()),
+            None => None,
+        }
+    }
+
+    fn details(&self, _: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
+        if key == INVENTORY_KEY {
+            let mut d = Details::new("Backups");
+            for c in &self.clusters {
+                cluster_details(&mut d, c, ctx);
+            }
+            return Some(d);
+        }
+        let (role, name) = key.split_once('/')?;
+        let (role, b) = self
+            .backups
+            .iter()
+            .find(|(r, b)| r.as_str() == role && b.name.as_ref() == name)?;
+        let mut d = Details::new(format!("backup {}", b.name));
+        backup_details(&mut d, *role, b, ctx);
+        if let Some(c) = self.clusters.iter().find(|c| c.role == *role) {
+            cluster_details(&mut d, c, ctx);
+        }
+        Some(d)
+    }
+}
+
+const INVENTORY_KEY: &str = "inventory";
+
+/// Every field of a backup, its failure reason whole.
+fn backup_details(d: &mut Details, role: ClusterRole, b: &BackupRow, ctx: &Ctx<'_>) {
+    let s = &ctx.theme.s;
+    let when = |t: Option<i64>| match t.and_then(|t| DateTime::from_timestamp(t, 0)) {
+        Some(t) => format!(
+            "{} ({} ago)",
+            format::clock(t, ctx.tz),
+            format::age((ctx.now - t).num_seconds())
+        ),
+        None => "-".into(),
+    };
+    d.field("Name", format!("{}/{}", b.namespace, b.name), ctx);
+    d.field("Cluster", role.long_name(), ctx);
+    d.styled_field(
+        "Phase",
+        b.phase.to_string(),
+        phase_style(&b.phase, ctx.theme),
+        ctx,
+    );
+    if let Some(reason) = &b.failure_reason {
+        d.styled_field("Failure", reason.to_string(), s.critical, ctx);
+    }
+    d.field(
+        "Schedule",
+        b.schedule.as_deref().unwrap_or("- (on demand)"),
+        ctx,
+    );
+    d.field("Created", when(Some(b.created)), ctx);
+    d.field("Started", when(b.started), ctx);
+    d.field("Completed", when(b.completed), ctx);
+    if let (Some(a), Some(z)) = (b.started, b.completed) {
+        d.field("Took", format::age(z - a), ctx);
+    }
+    let expires = match b.expires.and_then(|t| DateTime::from_timestamp(t, 0)) {
+        Some(t) if t > ctx.now => format!(
+            "{} (in {})",
+            format::clock(t, ctx.tz),
+            format::age((t - ctx.now).num_seconds())
+        ),
+        Some(t) => format!("{} (due)", format::clock(t, ctx.tz)),
+        None => "-".into(),
+    };
+    d.field("Expires", expires, ctx);
+    d.styled_field(
+        "Errors",
+        b.errors.to_string(),
+        if b.errors > 0 { s.critical } else { s.text },
+        ctx,
+    );
+    d.styled_field(
+        "Warnings",
+        b.warnings.to_string(),
+        if b.warnings > 0 { s.warning } else { s.text },
+        ctx,
+    );
+    d.field(
+        "Location",
+        b.storage_location.as_deref().unwrap_or("-"),
+        ctx,
+    );
+}
+
+/// A cluster's verdict, every finding, and every schedule, location and job.
+fn cluster_details(d: &mut Details, c: &ClusterBackups, ctx: &Ctx<'_>) {
+    d.section(&format!("The {}", c.role.long_name()), ctx);
+    d.line(verdict(c, ctx));
+    for finding in &c.assessment.findings {
+        let style = finding_style(finding.severity, ctx.theme);
+        d.line(Line::from(vec![
+            Span::styled(format!("{}  ! ", c.role), style),
+            Span::styled(finding.message.clone(), style),
+        ]));
+    }
+    for line in inventory(c, ctx) {
+        d.line(line);
+    }
 }
 
 fn render(f: &mut Frame, area: Rect, app: &App, view: &BackupsView, ctx: &Ctx<'_>) {
@@ -400,7 +510,8 @@ fn render(f: &mut Frame, area: Rect, app: &App, view: &BackupsView, ctx: &Ctx<'_
         area.height.saturating_sub(verdict_h + 2),
         &[
             (table_need.min(4), table_need),
-            (0, findings.len() as u16),
+            // One row at least, to say that findings exist.
+            ((findings.len() as u16).min(1), findings.len() as u16),
             ((inventory.len() as u16).min(2), inventory.len() as u16),
         ],
         // What is left stays blank below, so the inventory follows the table.
@@ -409,16 +520,18 @@ fn render(f: &mut Frame, area: Rect, app: &App, view: &BackupsView, ctx: &Ctx<'_
         return;
     };
     let (gap1, gap2) = (1, u16::from(inventory_h > 0));
-    let top: Vec<Line> = verdicts
-        .into_iter()
-        .take(verdict_h as usize)
-        .chain(findings.into_iter().take(findings_h as usize))
-        .collect();
+    // The findings follow the verdicts they explain; what does not fit says so, and
+    // where it all is.
+    let hint = "Enter shows all";
+    let top: Vec<Line> = verdicts.into_iter().chain(findings).collect();
     let mut y = area.y;
-    for line in &top {
-        put_line(f.buffer_mut(), area.x, y, area.width, line, Align::Left);
-        y += 1;
-    }
+    y += put_lines(
+        f.buffer_mut(),
+        Rect::new(area.x, y, area.width, verdict_h + findings_h),
+        &top,
+        hint,
+        theme,
+    );
     y += gap1;
     let table_area = Rect::new(area.x, y, area.width, table_h);
     if view.backups.is_empty() {
@@ -446,8 +559,11 @@ fn render(f: &mut Frame, area: Rect, app: &App, view: &BackupsView, ctx: &Ctx<'_
         );
     }
     y += table_h + gap2;
-    for line in inventory.iter().take(inventory_h as usize) {
-        put_line(f.buffer_mut(), area.x, y, area.width, line, Align::Left);
-        y += 1;
-    }
+    put_lines(
+        f.buffer_mut(),
+        Rect::new(area.x, y, area.width, inventory_h),
+        &inventory,
+        hint,
+        theme,
+    );
 }

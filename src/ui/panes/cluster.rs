@@ -13,6 +13,7 @@ use ratatui::text::{Line, Span};
 use super::super::app::{App, Pane, Scope};
 use super::super::ctx::Ctx;
 use super::super::format;
+use super::super::modals::details::Details;
 use super::super::theme::Theme;
 use super::super::widgets::share;
 use super::super::widgets::table::{
@@ -256,12 +257,23 @@ fn set_cells(l: &SetLine, narrow: bool, theme: &Theme) -> Vec<Line<'static>> {
         cell(m.updated.to_string()),
         cell(version),
         cell(m.phase.as_deref().unwrap_or("-").to_string()),
-        if m.rolling {
-            styled("rolling", s.warning)
-        } else {
-            styled("done", s.muted)
+        match rollout(m) {
+            "done" => styled("done", s.muted),
+            word => styled(word, s.warning),
         },
     ]
+}
+
+/// `rolling` while machines are replaced, `scaling` while fewer are ready than wanted
+/// (a MachineDeployment `2/3 ScalingUp` is not done), else `done`.
+fn rollout(m: &crate::state::rows::MachineSetRow) -> &'static str {
+    if m.rolling {
+        "rolling"
+    } else if m.ready < m.desired || m.updated < m.desired {
+        "scaling"
+    } else {
+        "done"
+    }
 }
 
 const EVENT_COLUMNS: [Column; 6] = [
@@ -349,6 +361,189 @@ impl PaneView for ClusterView {
 
     fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
         render(f, area, app, self, ctx);
+    }
+
+    fn detail_key(&self, app: &App) -> Option<String> {
+        let n = self.nodes.get(app.lists.cluster.selected)?;
+        Some(format!("{NODE_PREFIX}{}/{}", n.role, n.node.name))
+    }
+
+    fn details(&self, _: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
+        if key == EVENTS_KEY {
+            return Some(self.events_details(ctx));
+        }
+        let (role, name) = node_of_key(key)?;
+        let n = self
+            .nodes
+            .iter()
+            .find(|n| n.role == role && n.node.name.as_ref() == name)?;
+        Some(self.node_details(n, ctx))
+    }
+}
+
+/// The details key of every warning event.
+pub const EVENTS_KEY: &str = "events";
+const NODE_PREFIX: &str = "node:";
+
+/// The cluster and name of a node's details key (`node:wc/acme-wc-md-0-x7k2p`).
+pub fn node_of_key(key: &str) -> Option<(ClusterRole, &str)> {
+    let (role, name) = key.strip_prefix(NODE_PREFIX)?.split_once('/')?;
+    Some((role.parse().ok()?, name))
+}
+
+impl ClusterView {
+    fn node_details(&self, n: &NodeLine, ctx: &Ctx<'_>) -> Details {
+        let s = &ctx.theme.s;
+        let node = &n.node;
+        let mut d = Details::new(format!("node {}", node.name));
+        d.enter = Some("shows its pods");
+        let (status, style) = match node.ready {
+            Some(true) if node.unschedulable => (node_status(node), s.warning),
+            Some(true) => (node_status(node), s.ok),
+            Some(false) => (node_status(node), s.critical),
+            None => (
+                format!("{} (its kubelet stopped reporting)", node_status(node)),
+                s.critical,
+            ),
+        };
+        d.field("Name", node.name.to_string(), ctx);
+        d.field("Cluster", n.role.long_name(), ctx);
+        d.styled_field("Status", status, style, ctx);
+        d.field("Roles", or_dash(&node.roles), ctx);
+        d.field("Version", node.version.to_string(), ctx);
+        d.field(
+            "Internal IP",
+            node.internal_ip.as_deref().unwrap_or("-").to_string(),
+            ctx,
+        );
+        let created = DateTime::from_timestamp(node.created, 0).unwrap_or(ctx.now);
+        d.field(
+            "Created",
+            format!(
+                "{} ({} ago)",
+                format::clock(created, ctx.tz),
+                format::age(ctx.now.timestamp() - node.created)
+            ),
+            ctx,
+        );
+        let cores = node.cpu_millis as f64 / 1000.0;
+        let live = node.ready.is_some().then_some(n.usage).flatten();
+        match live {
+            Some(u) => {
+                d.field(
+                    "CPU",
+                    format!("{} of {} cores", format::cpu(u.cpu), format::cpu(cores)),
+                    ctx,
+                );
+                d.field(
+                    "Memory",
+                    format!(
+                        "{} of {}",
+                        format::bytes(u.memory_bytes),
+                        format::bytes(node.memory_bytes as f64)
+                    ),
+                    ctx,
+                );
+            }
+            None => d.styled_field(
+                "Usage",
+                format!(
+                    "no live figures ({} cores, {} allocatable)",
+                    format::cpu(cores),
+                    format::bytes(node.memory_bytes as f64)
+                ),
+                s.muted,
+                ctx,
+            ),
+        }
+        if !node.pressure.is_empty() {
+            let pressure: Vec<&str> = node.pressure.iter().map(|p| p.as_ref()).collect();
+            d.styled_field("Pressure", pressure.join(", "), s.warning, ctx);
+        }
+        if let Some((_, m)) = self
+            .machines
+            .iter()
+            .find(|(role, m)| *role == n.role && m.node.as_deref() == Some(&*node.name))
+        {
+            d.section("Cluster API machine", ctx);
+            d.field("Machine", format!("{}/{}", m.namespace, m.name), ctx);
+            d.field("Phase", m.phase.to_string(), ctx);
+            if let Some(v) = &m.version {
+                d.field("Version", v.to_string(), ctx);
+            }
+            if let Some(draining) = &m.draining {
+                d.styled_field("Draining", draining.to_string(), s.warning, ctx);
+            }
+        }
+        let events: Vec<&EventLine> = self
+            .events
+            .iter()
+            .filter(|e| {
+                e.role == n.role
+                    && e.event.object_kind.as_ref() == "Node"
+                    && e.event.object_name.as_ref() == node.name.as_ref()
+            })
+            .collect();
+        d.section(&format!("Warning events ({})", events.len()), ctx);
+        if events.is_empty() {
+            d.line(Line::styled("none recently", s.muted));
+        }
+        for e in events {
+            event_lines(&mut d, e, ctx);
+        }
+        d
+    }
+
+    fn events_details(&self, ctx: &Ctx<'_>) -> Details {
+        let mut d = Details::new(format!(
+            "Warning events ({}, newest first)",
+            self.events.len()
+        ));
+        if self.events.is_empty() {
+            d.line(Line::styled(
+                "No warning events recently.",
+                ctx.theme.s.muted,
+            ));
+        }
+        for e in &self.events {
+            event_lines(&mut d, e, ctx);
+        }
+        d
+    }
+}
+
+/// An event whole: when, why, how often and about what, then its message.
+fn event_lines(d: &mut Details, e: &EventLine, ctx: &Ctx<'_>) {
+    let s = &ctx.theme.s;
+    let ev = &e.event;
+    let object = match ev.namespace.as_ref() {
+        "" => format!("{}/{}", ev.object_kind, ev.object_name),
+        ns => format!("{ns}/{}/{}", ev.object_kind, ev.object_name),
+    };
+    d.line(Line::from(vec![
+        Span::styled(format!("{} ", e.role), s.muted),
+        Span::styled(
+            format!(
+                "{:>5} ago ",
+                format::age(ctx.now.timestamp() - ev.last_seen)
+            ),
+            s.muted,
+        ),
+        Span::styled(format!("{} ", ev.reason), s.warning),
+        Span::styled(format!("×{} ", ev.count), s.muted),
+        Span::raw(object),
+    ]));
+    d.line(Line::from(vec![
+        Span::raw("    "),
+        Span::raw(ev.message.to_string()),
+    ]));
+}
+
+fn or_dash(s: &str) -> String {
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s.to_owned()
     }
 }
 
@@ -443,9 +638,9 @@ fn render(f: &mut Frame, area: Rect, app: &App, view: &ClusterView, ctx: &Ctx<'_
     let note = if view.events.is_empty() {
         "none recently".to_string()
     } else if shown < view.events.len() {
-        format!("newest {shown} of {}", view.events.len())
+        format!("newest {shown} of {} · e shows all", view.events.len())
     } else {
-        "newest first".to_string()
+        "newest first · e shows them whole".to_string()
     };
     heading(
         f,
@@ -482,11 +677,15 @@ fn render_capi(f: &mut Frame, area: Rect, view: &ClusterView, skip: usize, ctx: 
         return;
     }
     let theme = ctx.theme;
-    let rolling = view.sets.iter().filter(|s| s.set.rolling).count();
+    let rolling = view
+        .sets
+        .iter()
+        .filter(|s| rollout(&s.set) != "done")
+        .count();
     let note = if view.sets.is_empty() {
         "no Cluster API objects for these clusters".to_string()
     } else if rolling > 0 {
-        format!("{rolling} rolling out")
+        format!("{rolling} rolling out or scaling")
     } else {
         "all rolled out".to_string()
     };

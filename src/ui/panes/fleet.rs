@@ -9,17 +9,18 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use super::super::app::{App, Pane};
 use super::super::ctx::Ctx;
 use super::super::filter::Filter;
 use super::super::format;
 use super::super::theme::Theme;
+use super::super::widgets::put_lines;
 use super::super::widgets::table::{Column, TableRow, cell, render_window, styled};
 use super::{Now, PaneView};
 use crate::backup;
 use crate::config::{ClusterRole, Policy};
+use crate::engine::journal::{RunSummary, StepState};
 pub use crate::state::Api;
 use crate::state::health::{Source, SourceHealth};
 use crate::state::rows::UpgradeLock;
@@ -471,11 +472,18 @@ fn render(
     if let Some(row) = rows.get(app.lists.fleet.selected)
         && detail.height > 0
     {
-        let lines: Vec<Line> = detail_lines(row, ctx)
+        let runs: Vec<(&RunSummary, bool)> = app
+            .runs
+            .runs
+            .iter()
+            .filter(|run| run.env == row.env && !run.finished())
+            .map(|run| (run, app.runs.local.contains(&run.id)))
+            .collect();
+        let lines: Vec<Line> = detail_lines(row, &runs, ctx)
             .into_iter()
             .flat_map(|l| format::wrap_spans(l.spans, detail.width as usize, 13))
             .collect();
-        f.render_widget(Paragraph::new(lines), detail);
+        put_lines(f.buffer_mut(), detail, &lines, "Enter opens it", ctx.theme);
     }
 }
 
@@ -515,22 +523,65 @@ fn cluster_line(role: ClusterRole, c: &ClusterSummary, ctx: &Ctx<'_>) -> Line<'s
         spans.push(sep());
         spans.push(Span::raw(format!("apps {a}")));
     }
-    if let Some(l) = &c.lock {
-        spans.push(sep());
-        let step = l
-            .last_apply_step
-            .as_deref()
-            .map(|s| format!(", at {s}"))
-            .unwrap_or_default();
-        spans.push(Span::styled(
-            format!("upgrading to {}{step}", l.target_version),
-            s.warning,
-        ));
-    }
     Line::from(spans)
 }
 
-fn detail_lines(row: &FleetRow, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+/// What is changing now, right under the environment's name so that it shows at 80x24,
+/// where the APPS and RUNS columns do not: an apps upgrade in progress, and every run
+/// that has not finished.
+fn in_progress(row: &FleetRow, runs: &[(&RunSummary, bool)], ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+    let s = &ctx.theme.s;
+    let mut out = Vec::new();
+    for role in ClusterRole::ALL {
+        let c = row.cluster(role);
+        if let Some(l) = &c.lock {
+            let from = c
+                .apps
+                .as_deref()
+                .map(|a| format!("{a} → "))
+                .unwrap_or_default();
+            let step = l
+                .last_apply_step
+                .as_deref()
+                .map(|s| format!(", at {s}"))
+                .unwrap_or_default();
+            out.push(Line::from(vec![
+                label("upgrade", ctx),
+                Span::styled(
+                    format!("{role} apps {from}{}{step}", l.target_version),
+                    s.warning,
+                ),
+            ]));
+        }
+    }
+    for (run, local) in runs {
+        let (state, style) = super::runs::state_of(run, *local, ctx.theme);
+        let step = run
+            .steps
+            .iter()
+            .position(|st| !matches!(st.state, StepState::Done))
+            .map(|i| {
+                format!(
+                    " · step {}/{} {}",
+                    i + 1,
+                    run.steps.len(),
+                    run.steps[i].name
+                )
+            })
+            .unwrap_or_default();
+        let what: Vec<String> = std::iter::once(run.workflow.to_string())
+            .chain(run.params.iter().map(|(k, v)| format!("{k}={v}")))
+            .collect();
+        out.push(Line::from(vec![
+            label("run", ctx),
+            Span::styled(format!("{} on {}", what.join(" "), run.cluster), style),
+            Span::styled(format!(" · {state}{step}"), s.muted),
+        ]));
+    }
+    out
+}
+
+fn detail_lines(row: &FleetRow, runs: &[(&RunSummary, bool)], ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     let s = &ctx.theme.s;
     let mut out = vec![Line::from(vec![
         Span::styled(
@@ -539,6 +590,7 @@ fn detail_lines(row: &FleetRow, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         ),
         Span::styled("  Enter opens it; 2-6 open its panes", s.muted),
     ])];
+    out.extend(in_progress(row, runs, ctx));
     for role in ClusterRole::ALL {
         out.push(cluster_line(role, row.cluster(role), ctx));
     }

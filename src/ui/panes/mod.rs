@@ -21,6 +21,7 @@ use super::app::{App, Pane, Scope};
 use super::ctx::Ctx;
 use super::filter::Filter;
 use super::format;
+use super::modals::details::Details;
 use crate::config::ClusterRole;
 use crate::state::health::{Source, SourceHealth};
 use crate::state::{EnvHandle, FleetState};
@@ -108,6 +109,19 @@ pub trait PaneView: std::fmt::Debug {
     }
 
     fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>);
+
+    /// Enter on the selected row: a key naming it for [`PaneView::details`] that
+    /// survives re-sorting, or `None` when nothing is selected.
+    fn detail_key(&self, app: &App) -> Option<String> {
+        let _ = app;
+        None
+    }
+
+    /// The row `key` shown whole, from the current data; `None` once it is gone.
+    fn details(&self, app: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
+        let _ = (app, key, ctx);
+        None
+    }
 }
 
 /// The two clocks of a refresh: the wall clock the data is judged by, and the monotonic

@@ -13,7 +13,9 @@ use ratatui::text::{Line, Span};
 use super::super::app::App;
 use super::super::ctx::Ctx;
 use super::super::format;
+use super::super::modals::details::Details;
 use super::super::theme::Theme;
+use super::super::widgets::put_lines;
 use super::super::widgets::table::{
     Align, Column, TableRow, cell, put_line, render_window, styled,
 };
@@ -97,6 +99,67 @@ impl PaneView for RunsView {
     fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
         render(f, area, app, ctx);
     }
+
+    fn detail_key(&self, app: &App) -> Option<String> {
+        if app.show_audit {
+            // Newest first on screen.
+            let audit = &app.runs.audit;
+            let i = audit.len().checked_sub(app.lists.audit.selected + 1)?;
+            return Some(format!("{AUDIT_PREFIX}{}", audit[i].seq));
+        }
+        Some(app.runs.runs.get(app.lists.runs.selected)?.id.clone())
+    }
+
+    fn details(&self, app: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
+        if let Some(seq) = key.strip_prefix(AUDIT_PREFIX) {
+            let r = app.runs.audit.iter().find(|r| r.seq.to_string() == seq)?;
+            return Some(audit_details(r, ctx));
+        }
+        let run = app.runs.runs.iter().find(|r| r.id == key)?;
+        let mut d = Details::new(format!("run {}", run.id));
+        let local = app.runs.local.contains(&run.id);
+        d.lines = detail_lines(run, local, usize::MAX, ctx);
+        d.from_end = true;
+        Some(d)
+    }
+}
+
+const AUDIT_PREFIX: &str = "audit:";
+
+/// An audit record whole, its detail as indented JSON.
+fn audit_details(r: &crate::engine::audit::AuditRecord, ctx: &Ctx<'_>) -> Details {
+    let mut d = Details::new(format!("audit record {}", r.seq));
+    d.field(
+        "Time",
+        r.ts.with_timezone(&ctx.tz)
+            .format("%Y-%m-%d %H:%M:%S %Z")
+            .to_string(),
+        ctx,
+    );
+    d.field("Actor", r.actor.clone(), ctx);
+    d.field("Action", r.action.clone(), ctx);
+    d.field(
+        "Where",
+        format!("{}-{}", r.env, r.cluster.as_deref().unwrap_or("")),
+        ctx,
+    );
+    d.field("What", audit_what(r), ctx);
+    if let Some(target) = &r.target {
+        d.field("Object", target.clone(), ctx);
+    }
+    if let Some(run) = &r.run_id {
+        d.field("Run", run.clone(), ctx);
+    }
+    if let Some(reason) = &r.reason {
+        d.styled_field("Override", reason.clone(), ctx.theme.s.warning, ctx);
+    }
+    d.field("Chain", format!("{} after {}", r.hash, r.prev), ctx);
+    d.section("Detail", ctx);
+    let json = serde_json::to_string_pretty(&r.detail).unwrap_or_default();
+    for line in json.lines() {
+        d.line(Line::raw(line.to_owned()));
+    }
+    d
 }
 
 fn render(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
@@ -174,17 +237,40 @@ fn render(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
         area.height.saturating_sub(table_h + 1),
     );
     if let Some(run) = app.runs.runs.get(app.lists.runs.selected) {
-        render_detail(f, detail, run, ctx);
+        render_detail(f, detail, run, app.runs.local.contains(&run.id), ctx);
     }
 }
 
-/// The selected run: who and why, each step with its result, and the newest log lines.
-fn render_detail(f: &mut Frame, area: Rect, run: &RunSummary, ctx: &Ctx<'_>) {
+/// The selected run under the table: as much of [`detail_lines`] as fits, its newest log
+/// lines, and a note of what was left out.
+fn render_detail(f: &mut Frame, area: Rect, run: &RunSummary, local: bool, ctx: &Ctx<'_>) {
+    let lines: Vec<Line> = detail_lines(run, local, area.height as usize, ctx)
+        .into_iter()
+        .flat_map(|l| format::wrap_spans(l.spans, area.width as usize, 5))
+        .collect();
+    put_lines(
+        f.buffer_mut(),
+        area,
+        &lines,
+        "Enter shows the whole run",
+        ctx.theme,
+    );
+}
+
+/// The run: who and why, each step with its result, and at most `log_lines` of the
+/// newest log lines (all of them in the details), with a heading that says how many.
+fn detail_lines(
+    run: &RunSummary,
+    local: bool,
+    log_lines: usize,
+    ctx: &Ctx<'_>,
+) -> Vec<Line<'static>> {
     let s = &ctx.theme.s;
-    let width = area.width as usize;
-    let mut lines: Vec<Line> = vec![Line::from(vec![
+    let (state, style) = state_of(run, local, ctx.theme);
+    let mut lines: Vec<Line<'static>> = vec![Line::from(vec![
         Span::styled(format!("{} ", run.id), s.title),
-        Span::styled(format!("by {}", run.actor), s.muted),
+        Span::styled(format!("{state} "), style),
+        Span::styled(format!("by {} · {}", run.actor, params(run)), s.muted),
     ])];
     if let Some(reason) = &run.reason {
         lines.push(Line::from(vec![
@@ -199,15 +285,16 @@ fn render_detail(f: &mut Frame, area: Rect, run: &RunSummary, ctx: &Ctx<'_>) {
             StepState::Running => ("›", s.info),
             StepState::Pending => ("·", s.muted),
         };
-        let mut spans = vec![Span::styled(
-            format!("{mark} {}. {}", i + 1, step.name),
-            style,
-        )];
+        // The mark and number as a span of their own: wrapped lines hang under the name.
+        let mut spans = vec![
+            Span::styled(format!("{mark} {}. ", i + 1), style),
+            Span::styled(step.name.clone(), style),
+        ];
         if let Some(m) = &step.message {
             spans.push(Span::styled("  ", s.muted));
             spans.push(Span::raw(m.clone()));
         }
-        lines.extend(format::wrap_spans(spans, width, 5));
+        lines.push(Line::from(spans));
     }
     let log: Vec<(usize, &crate::engine::journal::LogLine)> = run
         .steps
@@ -215,12 +302,16 @@ fn render_detail(f: &mut Frame, area: Rect, run: &RunSummary, ctx: &Ctx<'_>) {
         .enumerate()
         .flat_map(|(i, st)| st.log.iter().map(move |l| (i, l)))
         .collect();
-    let room = (area.height as usize).saturating_sub(lines.len() + 1);
-    if room > 0 && !log.is_empty() {
-        lines.push(Line::styled("log", s.header));
-        let mut tail: Vec<_> = log.iter().rev().take(room.saturating_sub(1)).collect();
-        tail.reverse();
-        for (i, l) in tail {
+    // Under the table only what fits below the steps; in the details all.
+    let room = log_lines.saturating_sub(lines.len() + 1).min(log.len());
+    if room > 0 {
+        let heading = if room < log.len() {
+            format!("log (newest {room} of {})", log.len())
+        } else {
+            "log".to_owned()
+        };
+        lines.push(Line::styled(heading, s.header));
+        for (i, l) in &log[log.len() - room..] {
             let ts = l.ts.with_timezone(&ctx.tz).format("%H:%M:%S");
             lines.push(Line::from(vec![
                 Span::styled(format!("{ts} [{}] ", i + 1), s.muted),
@@ -228,16 +319,7 @@ fn render_detail(f: &mut Frame, area: Rect, run: &RunSummary, ctx: &Ctx<'_>) {
             ]));
         }
     }
-    for (i, line) in lines.iter().take(area.height as usize).enumerate() {
-        put_line(
-            f.buffer_mut(),
-            area.x,
-            area.y + i as u16,
-            area.width,
-            line,
-            Align::Left,
-        );
-    }
+    lines
 }
 
 fn render_audit(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {

@@ -13,6 +13,7 @@ use ratatui::text::{Line, Span};
 use super::super::app::{App, Pane, Scope};
 use super::super::ctx::Ctx;
 use super::super::format;
+use super::super::modals::details::Details;
 use super::super::theme::Theme;
 use super::super::widgets::chart::AvailabilityChart;
 use super::super::widgets::table::{Align, Column, TableRow, TableView, cell, put_line, styled};
@@ -190,6 +191,112 @@ impl PaneView for SloView {
     fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
         render(f, area, app, self, ctx);
     }
+
+    fn detail_key(&self, app: &App) -> Option<String> {
+        let (role, r) = self.reports.get(app.lists.slo.selected)?;
+        Some(format!("{role}/{}", r.target))
+    }
+
+    fn details(&self, _: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
+        let (role, target) = key.split_once('/')?;
+        let (role, r) = self
+            .reports
+            .iter()
+            .find(|(r, rep)| r.as_str() == role && rep.target == target)?;
+        Some(report_details(*role, r, ctx))
+    }
+}
+
+/// A target's report whole: every figure, every burn window and alert pair, and every
+/// exclusion.
+fn report_details(role: ClusterRole, r: &SloReport, ctx: &Ctx<'_>) -> Details {
+    let s = &ctx.theme.s;
+    let mut d = Details::new(format!("SLO {} ({})", r.target, r.cluster));
+    d.field("Target", r.target.clone(), ctx);
+    d.field("Cluster", role.long_name(), ctx);
+    d.styled_field(
+        "Status",
+        status_name(r.status),
+        status_style(r.status, ctx.theme),
+        ctx,
+    );
+    d.field("Objective", format!("{}%", r.slo_percent), ctx);
+    d.field("30 days", percent(r.availability_30d), ctx);
+    d.field(
+        "Lower bound",
+        format!(
+            "{} (as if every missing minute was down)",
+            percent(r.availability_30d_lower_bound)
+        ),
+        ctx,
+    );
+    d.field("This year", percent(r.availability_year), ctx);
+    let m = &r.minutes_30d;
+    d.field(
+        "Minutes",
+        format!(
+            "{} good, {} bad, {} missing, {} excluded",
+            m.good, m.bad, m.missing, m.excluded
+        ),
+        ctx,
+    );
+    let left = match r.budget_left_fraction {
+        Some(f) => format!(
+            "{} of {} ({:.0}%)",
+            format::minutes(r.budget_left_minutes),
+            format::minutes(r.budget_total_minutes),
+            f * 100.0
+        ),
+        None => "unknown (no samples)".into(),
+    };
+    d.field("Budget left", left, ctx);
+    d.section("Burn rates", ctx);
+    for w in slo::BurnWindow::ALL {
+        let rate = r
+            .burn_rates
+            .get(w)
+            .map_or("-".into(), |v| format!("{v:.2}"));
+        d.field(w.label(), rate, ctx);
+    }
+    d.section("Alert pairs", ctx);
+    for a in &r.alerts {
+        let rate = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
+        let (word, style) = if a.firing {
+            (
+                "FIRING",
+                if a.severity == slo::Severity::Page {
+                    s.critical
+                } else {
+                    s.warning
+                },
+            )
+        } else {
+            ("quiet", s.muted)
+        };
+        d.line(Line::from(vec![
+            Span::styled(format!("{word:<7}"), style),
+            Span::raw(format!(
+                "{} {}/{} above {}: {} and {}",
+                match a.severity {
+                    slo::Severity::Page => "page",
+                    slo::Severity::Ticket => "ticket",
+                },
+                a.long_window,
+                a.short_window,
+                a.factor,
+                rate(a.long_burn_rate),
+                rate(a.short_burn_rate)
+            )),
+        ]));
+    }
+    let exclusions = exclusion_lines(r, ctx.now, ctx);
+    if !exclusions.is_empty() {
+        d.section("Excluded intervals", ctx);
+        for line in exclusions {
+            d.line(line);
+        }
+    }
+    d
 }
 
 fn render(f: &mut Frame, area: Rect, app: &App, view: &SloView, ctx: &Ctx<'_>) {

@@ -422,7 +422,11 @@ impl<'a> TableView<'a> {
 
 /// Writes `line` into `width` cells at (`x`, `y`), aligned, cut with `…` when too long.
 pub fn put_line(buf: &mut Buffer, x: u16, y: u16, width: u16, line: &Line<'_>, align: Align) {
-    let total = line.width();
+    // Trailing blanks (a wrapped line keeps the space after its last word) need no room.
+    let blanks = line.spans.last().map_or(0, |s| {
+        s.content.len() - s.content.trim_end_matches(' ').len()
+    });
+    let total = line.width() - blanks;
     let width = width as usize;
     if total <= width {
         let mut at = match align {
@@ -431,9 +435,8 @@ pub fn put_line(buf: &mut Buffer, x: u16, y: u16, width: u16, line: &Line<'_>, a
         };
         for span in &line.spans {
             let style = line.style.patch(span.style);
-            at = buf
-                .set_stringn(at, y, span.content.as_ref(), width, style)
-                .0;
+            let left = (x as usize + width).saturating_sub(at as usize);
+            at = buf.set_stringn(at, y, span.content.as_ref(), left, style).0;
         }
         return;
     }
