@@ -311,7 +311,16 @@ fn an_on_call_session_from_fleet_to_silence() {
     tui.wait_for("Annotations");
     tui.send("s");
     tui.wait_for("Comment");
-    tui.type_text("e2e: silenced by the end-to-end test");
+    // Backspace (DEL, as terminals send it) in the comment and in the duration: a typo
+    // taken back, and the 2h default made 45m.
+    tui.type_text("e2e: silenced by the end-to-end testz");
+    tui.wait_for("end-to-end testz");
+    tui.send("\x7f");
+    tui.send("\x1b[Z");
+    tui.send("\x7f");
+    tui.send("\x7f");
+    tui.type_text("45m");
+    tui.wait_for("45m");
     tui.send("\r");
     tui.wait_for("created");
 
@@ -323,6 +332,11 @@ fn an_on_call_session_from_fleet_to_silence() {
         .find(|s| s.comment == "e2e: silenced by the end-to-end test");
     let silence = found.expect("the silence exists in the simulator's Alertmanager");
     assert_eq!(silence.created_by, "e2e-tester");
+    let minutes = (silence.ends_at - silence.starts_at).num_minutes();
+    assert!(
+        (44..=45).contains(&minutes),
+        "45m, not 2h: {minutes} minutes"
+    );
     assert!(silence.matchers.iter().any(|m| m.name == "alertname"));
     // Silencing changes who gets paged: it is in the audit log, chained like any change.
     let audit_log = dir.path().join("state").join("audit.jsonl");
@@ -388,11 +402,14 @@ fn scaling_workers_from_the_console_with_an_override_reason() {
         .output()
         .expect("kubectl runs");
     assert!(fixed.status.success(), "{fixed:?}");
-    // Too short a reason is refused inline; nothing starts.
+    // Too short a reason is refused inline; nothing starts. Backspace takes a typo back.
     tui.type_text("INC-4711");
     tui.send("\r");
     tui.wait_for("8 characters long");
-    tui.type_text(" capacity for the sale");
+    tui.type_text(" capacity for the saIe");
+    tui.send("\x7f");
+    tui.send("\x7f");
+    tui.type_text("le");
     tui.send("\r");
     tui.wait_for("Runs");
     let screen = tui.wait_until("the run succeeded", |s| s.contains("succeeded"));
@@ -433,6 +450,46 @@ fn scaling_workers_from_the_console_with_an_override_reason() {
         "start, steps and finish are audited: {audited}"
     );
 
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+}
+
+/// A run that fails while the engineer looks at another pane says so in the status line,
+/// whatever the pane, until it is acknowledged.
+#[test]
+fn a_run_that_fails_elsewhere_says_so_until_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    // globex-wc's backups fail in the demo (its object storage "errors").
+    let sim = start_sim_with(dir.path(), &["--speed", "10"]);
+    let mut tui = Tui::start(&sim.fleet_file, &dir.path().join("state"));
+    tui.wait_for("initech");
+    tui.send(":");
+    tui.type_text("backup globex wc");
+    tui.send("\r");
+    tui.wait_for("Run backup on globex-wc");
+    tui.send("\r");
+    tui.wait_for("Enter start run");
+    tui.send("\r");
+    tui.wait_for("╭ Runs");
+    // Away to the fleet's alerts while the backup runs.
+    tui.send("3");
+    tui.wait_for("╭ Alerts");
+    let screen = tui.wait_until("the failed-run notice", |s| {
+        s.contains("! run backup on globex-wc FAILED")
+    });
+    assert!(
+        screen.contains("╭ Alerts"),
+        "still on the alerts:\n{screen}"
+    );
+    // It stays through other keys and panes, until Esc acknowledges it.
+    tui.send("1");
+    let screen = tui.wait_for("╭ Fleet");
+    assert!(screen.contains("FAILED"), "{screen}");
+    tui.send("\x1b");
+    tui.wait_until("the notice acknowledged", |s| {
+        s.contains("╭ Fleet") && !s.contains("FAILED")
+    });
     tui.send("q");
     assert_eq!(tui.wait_exit(), 0);
     tui.assert_restored();

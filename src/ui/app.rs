@@ -267,6 +267,10 @@ pub struct App {
     /// A run of this console ended: said in the status line, whatever the pane, until
     /// acknowledged (Esc, or opening the runs pane).
     pub notice: Option<Flash>,
+    /// The runs this console started or drives that have not been seen to end: each gets
+    /// the notice once it has. (A run that fails within a second ends before the journals
+    /// are next read, so "was running at the last read" would miss it.)
+    watched_runs: Vec<String>,
     pub read_only: bool,
     /// Environments that are read-only in the fleet config (`read_only = true`).
     pub read_only_envs: std::collections::HashSet<String>,
@@ -302,6 +306,7 @@ impl App {
             modals: Vec::new(),
             flash: None,
             notice: None,
+            watched_runs: Vec::new(),
             read_only: false,
             read_only_envs: Default::default(),
             author: String::new(),
@@ -1437,18 +1442,26 @@ impl App {
                 self.permissions.insert((env, role, action), result);
             }
             UiEvent::RunsLoaded(data) => {
-                if let Some(ended) = data.runs.iter().find(|r| {
-                    r.outcome.is_some()
-                        && data.local.contains(&r.id)
-                        && self
-                            .runs
-                            .runs
-                            .iter()
-                            .any(|before| before.id == r.id && before.outcome.is_none())
-                }) {
-                    let seq = self.next_id();
-                    self.notice = Some(ended_notice(ended, seq));
+                for id in &data.local {
+                    if !self.watched_runs.contains(id) {
+                        self.watched_runs.push(id.clone());
+                    }
                 }
+                let ended: Vec<&RunSummary> = data
+                    .runs
+                    .iter()
+                    .filter(|r| r.outcome.is_some() && self.watched_runs.contains(&r.id))
+                    .collect();
+                // The worst news first: a failure outweighs a success that ended with it.
+                if let Some(run) = ended
+                    .iter()
+                    .max_by_key(|r| r.outcome != Some(crate::engine::journal::Outcome::Succeeded))
+                {
+                    let seq = self.next_id();
+                    self.notice = Some(ended_notice(run, seq));
+                }
+                self.watched_runs
+                    .retain(|id| !ended.iter().any(|r| &r.id == id));
                 self.runs = *data;
                 self.lists.runs.set_len(self.runs.runs.len());
                 self.lists.audit.set_len(self.runs.audit.len());
@@ -1474,6 +1487,7 @@ impl App {
                 if let Some(i) = index {
                     self.modals.truncate(i);
                 }
+                self.watched_runs.push(run_id.clone());
                 self.show_audit = false;
                 self.go(Pane::Runs, None);
                 self.lists.runs.selected = 0;
