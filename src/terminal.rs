@@ -20,6 +20,8 @@ impl TerminalGuard {
         install_panic_hook();
         terminal::enable_raw_mode()?;
         TAKEN.store(true, Ordering::SeqCst);
+        // From now on a credential plugin must not prompt: nobody could read it.
+        ck8s_fleet::sources::exec::credentials().set_terminal_taken(true);
         let mut out = io::stdout();
         if let Err(e) = execute!(
             out,
@@ -54,6 +56,7 @@ pub fn restore() {
         );
         let _ = terminal::disable_raw_mode();
         let _ = out.flush();
+        ck8s_fleet::sources::exec::credentials().set_terminal_taken(false);
     }
 }
 

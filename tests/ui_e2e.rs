@@ -36,9 +36,13 @@ fn start_sim(dir: &Path) -> Sim {
 }
 
 fn start_sim_with(dir: &Path, extra: &[&str]) -> Sim {
+    start_sim_of(dir, 3, extra)
+}
+
+fn start_sim_of(dir: &Path, environments: usize, extra: &[&str]) -> Sim {
     let out = dir.join("sim");
     let child = Command::new(BIN)
-        .args(["sim", "--environments", "3"])
+        .args(["sim", "--environments", &environments.to_string()])
         .args(extra)
         .arg("--out")
         .arg(&out)
@@ -493,6 +497,87 @@ fn a_run_that_fails_elsewhere_says_so_until_acknowledged() {
     tui.send("q");
     assert_eq!(tui.wait_exit(), 0);
     tui.assert_restored();
+}
+
+/// A kubeconfig whose users sign in through an exec plugin that asks the person, as
+/// kubelogin's device-code flow does: the console runs each plugin once, on the plain
+/// terminal before its full screen (so the prompt can be read and answered), and every
+/// client of the cluster, the engine's too, reuses the token.
+#[test]
+fn an_exec_plugin_prompts_before_the_full_screen_and_runs_once_per_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim_of(dir.path(), 1, &[]);
+    let kubeconfig = sim.fleet_file.with_file_name("kubeconfig");
+    let calls = dir.path().join("calls.log");
+    let plugin = dir.path().join("device-code-login.sh");
+    std::fs::write(
+        &plugin,
+        format!(
+            r#"#!/bin/sh
+token=$1; cluster=$2
+printf 'Sign in to %s: open https://dex.example/device and type the code WXYZ: ' "$cluster" >&2
+read code
+[ "$code" = WXYZ ] || {{ echo "wrong code" >&2; exit 1; }}
+echo "$cluster" >> {calls}
+exp=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)
+printf '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"%s","expirationTimestamp":"%s"}}}}' "$token" "$exp"
+"#,
+            calls = calls.display()
+        ),
+    )
+    .unwrap();
+    // Every admin user of the kubeconfig signs in through the plugin instead.
+    let mut doc: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+    for user in doc["users"].as_array_mut().unwrap() {
+        let name = user["name"].as_str().unwrap().to_owned();
+        let Some(token) = user["user"]["token"].as_str().map(str::to_owned) else {
+            continue;
+        };
+        user["user"] = serde_json::json!({"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": "sh",
+            "args": [plugin.to_str().unwrap(), token, name],
+            "interactiveMode": "IfAvailable",
+        }});
+    }
+    std::fs::write(&kubeconfig, serde_yaml_ng::to_string(&doc).unwrap()).unwrap();
+
+    let mut tui = Tui::start(&sim.fleet_file, &dir.path().join("state"));
+    for _ in 0..2 {
+        let screen = tui.wait_until("a sign-in prompt not yet answered", |s| {
+            s.lines()
+                .any(|l| l.trim_end().ends_with("type the code WXYZ:"))
+        });
+        assert!(
+            !tui.screen.lock().unwrap().screen().alternate_screen(),
+            "the prompt is on the plain terminal, not under the full screen:\n{screen}"
+        );
+        tui.send("WXYZ\r");
+        // The answered prompt scrolls up or gives way to the next one.
+        tui.wait_until("the answer taken", |s| {
+            !s.lines()
+                .any(|l| l.trim_end().ends_with("type the code WXYZ:"))
+                || s.matches("WXYZ: WXYZ").count() > screen.matches("WXYZ: WXYZ").count()
+        });
+    }
+    tui.wait_for("╭ Fleet");
+    tui.wait_until("both clusters up", |s| {
+        s.lines()
+            .any(|l| l.contains("acme") && l.matches(" up ").count() == 2)
+    });
+    // Into the environment: the heavy sources and the engine's permission checks build
+    // more clients of both clusters.
+    tui.send("\r");
+    tui.wait_for("Cluster acme");
+    tui.wait_for("ready");
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+    let log = std::fs::read_to_string(&calls).unwrap();
+    let mut signed: Vec<&str> = log.lines().collect();
+    signed.sort_unstable();
+    assert_eq!(signed, ["acme-sc", "acme-wc"], "once per cluster");
 }
 
 /// SIGTERM (a service manager, a closing tmux pane) restores the terminal and exits with

@@ -307,8 +307,8 @@ fn expired_exec_credentials_are_refreshed() {
     let dir = sim.dir.path();
     let calls = dir.join("calls.log");
     let plugin = dir.join("credential-plugin.sh");
-    // Credentials valid for 12 s; kube-rs refreshes 10 s before expiry, so a request
-    // after ~2 s already needs a new one.
+    // Credentials valid for 12 s; the console renews a token 10 s before it expires, so
+    // a request after ~2 s already needs a new one.
     std::fs::write(
         &plugin,
         format!(

@@ -505,7 +505,7 @@ impl Engine {
             .await
             .map_err(observe)?;
         config.default_retry = retries;
-        let c = kube_source::client_of(cfg, config).map_err(observe)?;
+        let c = kube_source::client_of(cfg, config).await.map_err(observe)?;
         clients.insert(key, c.clone());
         Ok(c)
     }

@@ -1,6 +1,8 @@
 pub mod alertmanager;
 pub mod bench;
 pub(crate) mod kube;
+/// Exec credential plugins: the console tells them when its screen has the terminal.
+pub use self::kube::exec;
 
 pub use self::kube::{KubeSourceError, check_kubeconfigs};
 pub mod live;

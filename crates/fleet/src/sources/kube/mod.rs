@@ -3,6 +3,7 @@
 //! after 410 Gone without blanking the table, and reconnect with capped, jittered
 //! backoff; each reports its health.
 
+pub mod exec;
 pub mod project;
 pub mod wire;
 
@@ -47,6 +48,12 @@ pub enum KubeSourceError {
         context: String,
         #[source]
         source: kube::config::KubeconfigError,
+    },
+    #[error("signing in to {context:?}: {source}")]
+    Credential {
+        context: String,
+        #[source]
+        source: exec::ExecError,
     },
     #[error("creating the Kubernetes client for {context:?}: {}", crate::failure::of_kube(.source))]
     Client {
@@ -164,14 +171,14 @@ fn check_context(cfg: &ClusterConfig, cache: &Kubeconfigs) -> Result<(), KubeSou
 }
 
 /// A client for one cluster from its kubeconfig file and context, reading the kubeconfig
-/// through `cache`. Exec-plugin and token-file credentials are refreshed by kube-rs when
-/// they expire.
+/// through `cache`. Exec-plugin tokens are the console's (see [`exec`]); token files are
+/// re-read by kube-rs.
 pub async fn client_from(
     cfg: &ClusterConfig,
     cache: &Kubeconfigs,
 ) -> Result<Client, KubeSourceError> {
     let config = config_from(cfg, cache).await?;
-    client_of(cfg, config)
+    client_of(cfg, config).await
 }
 
 /// The client configuration of a cluster, for callers that tune it (retries, timeouts)
@@ -195,11 +202,51 @@ pub async fn config_from(
         })
 }
 
-pub fn client_of(cfg: &ClusterConfig, config: kube::Config) -> Result<Client, KubeSourceError> {
-    Client::try_from(config).map_err(|source| KubeSourceError::Client {
+/// The client of `config`. A user whose exec plugin answers with a token gets it from
+/// the process's [`exec::credentials`]: the plugin runs once (at the first client, so at
+/// a console's start before the full screen) and every client of every cluster that uses
+/// the same plugin reuses the token until it expires.
+pub async fn client_of(
+    cfg: &ClusterConfig,
+    mut config: kube::Config,
+) -> Result<Client, KubeSourceError> {
+    let failed = |source| KubeSourceError::Client {
         context: cfg.context.clone(),
         source,
-    })
+    };
+    if let Some(exec) = config.auth_info.exec.clone() {
+        let entry = exec::credentials().entry(&exec, &cfg.context);
+        let token = entry
+            .gives_token()
+            .await
+            .map_err(|source| KubeSourceError::Credential {
+                context: cfg.context.clone(),
+                source,
+            })?;
+        if token {
+            config.auth_info.exec = None;
+            let attach = tower::filter::AsyncFilterLayer::new(
+                move |mut request: http::Request<kube::client::Body>| {
+                    let entry = entry.clone();
+                    async move {
+                        let header = entry.header().await?;
+                        request
+                            .headers_mut()
+                            .insert(http::header::AUTHORIZATION, header);
+                        Ok::<_, exec::ExecError>(request)
+                    }
+                },
+            );
+            // The filter needs a service it can clone for each request: a buffer in
+            // front of kube's stack (which the client buffers again on the outside).
+            return Ok(kube::client::ClientBuilder::try_from(config)
+                .map_err(failed)?
+                .with_layer(&tower::buffer::BufferLayer::new(1024))
+                .with_layer(&attach)
+                .build());
+        }
+    }
+    Client::try_from(config).map_err(failed)
 }
 
 /// Applies one watch event to the cluster's table for `K`.
