@@ -267,10 +267,12 @@ pub struct App {
     /// A run of this console ended: said in the status line, whatever the pane, until
     /// acknowledged (Esc, or opening the runs pane).
     pub notice: Option<Flash>,
-    /// The runs this console started or drives that have not been seen to end: each gets
-    /// the notice once it has. (A run that fails within a second ends before the journals
-    /// are next read, so "was running at the last read" would miss it.)
-    watched_runs: Vec<String>,
+    /// The runs this console started or drives that have not been seen to end, and
+    /// whether each was seen open: a run seen open gets the notice once it has ended. A
+    /// run started here counts as seen open (one that fails within a second ends before
+    /// the journals are next read); a failed run being resumed is not, until its resume
+    /// is journaled, so its old outcome is not news.
+    watched_runs: Vec<(String, bool)>,
     pub read_only: bool,
     /// Environments that are read-only in the fleet config (`read_only = true`).
     pub read_only_envs: std::collections::HashSet<String>,
@@ -742,7 +744,12 @@ impl App {
                 Vec::new()
             }
             (Modal::Details(m), Action::Open) => {
+                // Only a node has a next level (its pods); elsewhere Enter keeps the view.
                 let key = m.key.clone();
+                if crate::ui::panes::cluster::node_of_key(&key).is_none() {
+                    self.flash(Level::Info, "Enter: nothing further here; Esc closes");
+                    return Some(Vec::new());
+                }
                 self.modals.pop();
                 return Some(self.descend(&key));
             }
@@ -1443,14 +1450,25 @@ impl App {
             }
             UiEvent::RunsLoaded(data) => {
                 for id in &data.local {
-                    if !self.watched_runs.contains(id) {
-                        self.watched_runs.push(id.clone());
+                    if !self.watched_runs.iter().any(|(w, _)| w == id) {
+                        self.watched_runs.push((id.clone(), false));
+                    }
+                }
+                for (id, seen_open) in &mut self.watched_runs {
+                    if data.runs.iter().any(|r| &r.id == id && r.outcome.is_none()) {
+                        *seen_open = true;
                     }
                 }
                 let ended: Vec<&RunSummary> = data
                     .runs
                     .iter()
-                    .filter(|r| r.outcome.is_some() && self.watched_runs.contains(&r.id))
+                    .filter(|r| {
+                        r.outcome.is_some()
+                            && self
+                                .watched_runs
+                                .iter()
+                                .any(|(w, open)| *open && w == &r.id)
+                    })
                     .collect();
                 // The worst news first: a failure outweighs a success that ended with it.
                 if let Some(run) = ended
@@ -1460,8 +1478,11 @@ impl App {
                     let seq = self.next_id();
                     self.notice = Some(ended_notice(run, seq));
                 }
-                self.watched_runs
-                    .retain(|id| !ended.iter().any(|r| &r.id == id));
+                // Done with: the ended, and the ones no longer driven here that were never
+                // seen open (a resume that was refused).
+                self.watched_runs.retain(|(id, open)| {
+                    !ended.iter().any(|r| &r.id == id) && (*open || data.local.contains(id))
+                });
                 self.runs = *data;
                 self.lists.runs.set_len(self.runs.runs.len());
                 self.lists.audit.set_len(self.runs.audit.len());
@@ -1487,7 +1508,7 @@ impl App {
                 if let Some(i) = index {
                     self.modals.truncate(i);
                 }
-                self.watched_runs.push(run_id.clone());
+                self.watched_runs.push((run_id.clone(), true));
                 self.show_audit = false;
                 self.go(Pane::Runs, None);
                 self.lists.runs.selected = 0;
@@ -1756,6 +1777,57 @@ mod tests {
             a.availability(cancel, None),
             Availability::Unavailable(_)
         ));
+    }
+
+    fn run(id: &str, outcome: Option<crate::engine::journal::Outcome>) -> RunSummary {
+        RunSummary {
+            id: id.into(),
+            workflow: "backup".into(),
+            env: "acme".into(),
+            cluster: ClusterRole::Wc,
+            params: Default::default(),
+            actor: "op".into(),
+            reason: None,
+            started_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+            outcome,
+            steps: Vec::new(),
+        }
+    }
+
+    fn loaded(runs: Vec<RunSummary>, local: &[&str]) -> UiEvent {
+        UiEvent::RunsLoaded(Box::new(RunsData {
+            runs,
+            local: local.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }))
+    }
+
+    /// The notice is for news: a run started here that ended (even before it was ever
+    /// seen running), never the old outcome of a failed run whose resume is starting.
+    #[test]
+    fn a_run_ending_is_news_and_an_old_outcome_is_not() {
+        use crate::engine::journal::Outcome;
+        let mut a = app();
+        a.run_started(0, Ok("fast".into()));
+        a.on_event(loaded(vec![run("fast", Some(Outcome::Failed))], &[]));
+        assert!(a.notice.take().is_some_and(|n| n.text.contains("FAILED")));
+        // A resume of an old failure: driven here, still Failed in the journal.
+        a.on_event(loaded(vec![run("old", Some(Outcome::Failed))], &["old"]));
+        assert!(a.notice.is_none(), "the old outcome is not news");
+        a.on_event(loaded(vec![run("old", None)], &["old"]));
+        assert!(a.notice.is_none());
+        a.on_event(loaded(vec![run("old", Some(Outcome::Succeeded))], &[]));
+        assert!(
+            a.notice
+                .take()
+                .is_some_and(|n| n.text.contains("succeeded"))
+        );
+        // A refused resume: driven here a moment, never open, then let go.
+        a.on_event(loaded(vec![run("no", Some(Outcome::Failed))], &["no"]));
+        a.on_event(loaded(vec![run("no", Some(Outcome::Failed))], &[]));
+        assert!(a.notice.is_none());
+        assert!(a.watched_runs.is_empty(), "nothing left to watch");
     }
 
     #[test]

@@ -170,6 +170,41 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// Ends a wrapped line: the blanks after its last word stay behind, so a line of exactly
+/// `width` cells is not cut.
+fn finish_line(line: Vec<ratatui::text::Span<'static>>) -> ratatui::text::Line<'static> {
+    let mut line = line;
+    while line.len() > 1
+        && line
+            .last()
+            .is_some_and(|l| l.content.trim_end_matches(' ').is_empty())
+    {
+        line.pop();
+    }
+    if let Some(last) = line.last_mut() {
+        let kept = last.content.trim_end_matches(' ').len();
+        if kept != last.content.len() {
+            last.content = last.content[..kept].to_owned().into();
+        }
+    }
+    ratatui::text::Line::from(line)
+}
+
+/// A line wrapped to `width` cells (see [`wrap_spans`]), keeping its own style; a blank
+/// line stays one blank line.
+pub fn wrap_line(
+    line: ratatui::text::Line<'static>,
+    width: usize,
+    indent: usize,
+) -> Vec<ratatui::text::Line<'static>> {
+    let style = line.style;
+    let mut wrapped = wrap_spans(line.spans, width, indent);
+    if wrapped.is_empty() {
+        wrapped.push(ratatui::text::Line::raw(""));
+    }
+    wrapped.into_iter().map(|l| l.style(style)).collect()
+}
+
 /// Word-wraps styled text to `width` cells; lines after the first start with `indent`
 /// spaces, so that a labelled value keeps its column.
 pub fn wrap_spans(
@@ -193,7 +228,7 @@ pub fn wrap_spans(
             rest = &rest[word_end..];
             let w = self::width(word.trim_end());
             if used > indent && used + w > width {
-                lines.push(Line::from(std::mem::take(&mut line)));
+                lines.push(finish_line(std::mem::take(&mut line)));
                 line.push(Span::raw(" ".repeat(indent)));
                 used = indent;
             }
@@ -209,7 +244,7 @@ pub fn wrap_spans(
                 let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
                 if used + cw > width && used > indent {
                     line.push(Span::styled(std::mem::take(&mut piece), span.style));
-                    lines.push(Line::from(std::mem::take(&mut line)));
+                    lines.push(finish_line(std::mem::take(&mut line)));
                     line.push(Span::raw(" ".repeat(indent)));
                     used = indent;
                 }
@@ -306,7 +341,7 @@ mod tests {
         let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
         assert_eq!(
             text,
-            ["  label   one two three ", "          four five six"]
+            ["  label   one two three", "          four five six"]
         );
     }
 

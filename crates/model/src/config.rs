@@ -1090,21 +1090,83 @@ fn check_selector(selector: &str) -> Result<(), &'static str> {
     if s.ends_with(']') {
         return Err("a range vector: the console adds the ranges itself");
     }
-    let name_end = s.find('{').unwrap_or(s.len());
-    let (name, matchers) = s.split_at(name_end);
-    let name_ok = name.chars().enumerate().all(|(i, c)| {
-        c == '_' || c == ':' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
-    });
-    if !name_ok {
+    let (name, matchers) = s.split_at(s.find('{').unwrap_or(s.len()));
+    if !name.is_empty() && !is_name(name, true) {
         return Err("not a selector: a metric name, then label matchers in {...}");
     }
-    if name.is_empty() && matchers.is_empty() {
+    if matchers.is_empty() {
+        return if name.is_empty() {
+            Err("the selector names neither a metric nor labels")
+        } else {
+            Ok(())
+        };
+    }
+    let body = matchers
+        .strip_prefix('{')
+        .and_then(|m| m.strip_suffix('}'))
+        .ok_or("the label matchers are not closed with '}'")?;
+    let matchers = split_outside_quotes(body)?;
+    if name.is_empty() && matchers.iter().all(|m| m.trim().is_empty()) {
         return Err("the selector names neither a metric nor labels");
     }
-    if !matchers.is_empty() && !matchers.ends_with('}') {
-        return Err("the label matchers are not closed with '}'");
+    for m in matchers.iter().map(|m| m.trim()).filter(|m| !m.is_empty()) {
+        let op = m
+            .find(['=', '!'])
+            .ok_or("a label matcher is not label=\"value\"")?;
+        let (label, rest) = m.split_at(op);
+        let value = ["=~", "!~", "!=", "="]
+            .iter()
+            .find_map(|o| rest.strip_prefix(o))
+            .ok_or("a label matcher's operator is not =, !=, =~ or !~")?
+            .trim();
+        let quoted = value.len() >= 2
+            && ['"', '\'', '`']
+                .iter()
+                .any(|q| value.starts_with(*q) && value.ends_with(*q));
+        if !is_name(label.trim(), false) || !quoted {
+            return Err("a label matcher is not label=\"value\"");
+        }
     }
     Ok(())
+}
+
+/// A Prometheus label name (letters, digits and '_', not starting with a digit), or with
+/// `metric` a metric name, which may have ':' too.
+fn is_name(s: &str, metric: bool) -> bool {
+    !s.is_empty()
+        && s.chars().enumerate().all(|(i, c)| {
+            c == '_'
+                || (metric && c == ':')
+                || c.is_ascii_alphabetic()
+                || (i > 0 && c.is_ascii_digit())
+        })
+}
+
+/// `a="x,y",b!="z"` split at the commas outside quoted strings.
+fn split_outside_quotes(body: &str) -> Result<Vec<&str>, &'static str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quote, mut escaped) = (0, None, false);
+    for (i, c) in body.char_indices() {
+        match (quote, c) {
+            (Some(_), '\\') if !escaped => {
+                escaped = true;
+                continue;
+            }
+            (Some(q), c) if c == q && !escaped => quote = None,
+            (None, '"' | '\'' | '`') => quote = Some(c),
+            (None, ',') => {
+                parts.push(&body[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        escaped = false;
+    }
+    if quote.is_some() {
+        return Err("a quoted label value is not closed");
+    }
+    parts.push(&body[start..]);
+    Ok(parts)
 }
 
 /// The schema of the table at `path`.
@@ -1895,10 +1957,7 @@ impl Doc<'_> {
         labels: &BTreeMap<String, String>,
     ) -> Result<(), ConfigError> {
         for name in labels.keys() {
-            let valid =
-                name.chars().enumerate().all(|(i, c)| {
-                    c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
-                }) && !name.is_empty();
+            let valid = is_name(name, false);
             if !valid {
                 return Err(self.invalid(
                     at,
@@ -2559,6 +2618,33 @@ alertmanager = "http://[::1]:9093/am"
             "https://[zz]:80",
         ] {
             assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn selectors_are_checked_as_far_as_can_be_without_prometheus() {
+        for good in [
+            "probe_success",
+            r#"probe_success{job="blackbox",instance="https://a.example/x,y"}"#,
+            r#"{__name__="probe_success", target=~"dex|grafana"}"#,
+            r#"up{a!="\"q\"",b!~'x'}"#,
+            "job:probe_success:max{cluster=\"wc\",}",
+        ] {
+            assert_eq!(check_selector(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("probe_success[5m]", "range"),
+            ("{}", "neither"),
+            (r#"a{x="}"#, "not closed"),
+            (r#"a{x="y""#, "not closed with '}'"),
+            ("a{x}", "not label="),
+            ("a{x=y}", "not label="),
+            ("sum(a)", "not a selector"),
+            (r#"a{1x="y"}"#, "not label="),
+        ] {
+            let err = check_selector(bad).expect_err(bad);
+            assert!(err.contains(why), "{bad}: {err}");
         }
     }
 

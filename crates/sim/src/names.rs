@@ -27,6 +27,11 @@ impl NameSource {
         }
     }
 
+    /// The name of a new child of `parent`: `web-7d9f` gives `web-7d9f-x2k4q`.
+    pub fn child(&self, parent: &str) -> String {
+        format!("{parent}-{}", self.suffix(parent))
+    }
+
     /// The next suffix for `prefix`: five characters of the apiserver's alphabet.
     pub fn suffix(&self, prefix: &str) -> String {
         let n = {

@@ -125,20 +125,30 @@ impl DetailsModal {
         if let Some(enter) = d.enter {
             notes.push(format!("Enter {enter}"));
         }
-        let bottom = area.y + area.height.saturating_sub(1);
+        put_border_notes(f, area, notes, ctx);
+    }
+}
+
+/// Writes `notes` into the bottom border of `area`, right-aligned; on a narrow screen the
+/// last ones give way first (what is out of view comes first and stays longest).
+fn put_border_notes(f: &mut Frame, area: Rect, mut notes: Vec<String>, ctx: &Ctx<'_>) {
+    if area.height < 2 {
+        return;
+    }
+    let bottom = area.y + area.height - 1;
+    loop {
+        if notes.is_empty() {
+            return;
+        }
         let text = format!(" {} ", notes.join(" · "));
         let width = format::width(&text) as u16;
-        if area.width > width + 4 {
+        if area.width >= width + 4 {
             let x = area.x + area.width - width - 2;
-            put_line(
-                f.buffer_mut(),
-                x,
-                bottom,
-                width,
-                &Line::styled(text, s.muted),
-                Align::Left,
-            );
+            let line = Line::styled(text, ctx.theme.s.muted);
+            put_line(f.buffer_mut(), x, bottom, width, &line, Align::Left);
+            return;
         }
+        notes.pop();
     }
 }
 
@@ -156,13 +166,9 @@ pub fn draw_text(
         lines
             .into_iter()
             .flat_map(|l| {
-                let (indent, style) = (hanging_indent(&l), l.style);
-                let mut wrapped = format::wrap_spans(l.spans, width, indent);
-                if wrapped.is_empty() {
-                    // A blank line stays: it separates sections.
-                    wrapped.push(Line::raw(""));
-                }
-                wrapped.into_iter().map(move |w| w.style(style))
+                // Narrow screens: a deep label column would leave no room for values.
+                let indent = hanging_indent(&l).min(width / 3);
+                format::wrap_line(l, width, indent)
             })
             .collect()
     } else {
@@ -190,7 +196,7 @@ fn hanging_indent(line: &Line<'_>) -> usize {
         Some(first) if line.spans.len() > 1 && first.content.ends_with(' ') => {
             format::width(&first.content)
         }
-        Some(first) => first.content.len() - first.content.trim_start().len(),
+        Some(first) => first.content.len() - first.content.trim_start_matches(' ').len(),
         None => 0,
     }
 }

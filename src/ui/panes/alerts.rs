@@ -331,16 +331,19 @@ impl PaneView for AlertsView {
 
     /// A silence (alerts have their own overlay).
     fn detail_key(&self, app: &App) -> Option<String> {
-        let e = self.silence(app.lists.silences.selected)?;
-        Some(format!("{}-{}/{}", e.env, e.role, e.silence.id))
+        Some(self.silence(app.lists.silences.selected)?.key())
     }
 
     fn details(&self, _: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
-        let e = self
-            .silences
-            .iter()
-            .find(|e| format!("{}-{}/{}", e.env, e.role, e.silence.id) == key)?;
+        let e = self.silences.iter().find(|e| e.key() == key)?;
         Some(silence_details(e, ctx))
+    }
+}
+
+impl SilenceEntry {
+    /// Where it lives and its id: `acme-wc/7f3a…`, unique in the fleet.
+    fn key(&self) -> String {
+        format!("{}-{}/{}", self.env, self.role, self.silence.id)
     }
 }
 

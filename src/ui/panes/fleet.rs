@@ -481,7 +481,7 @@ fn render(
             .collect();
         let lines: Vec<Line> = detail_lines(row, &runs, ctx)
             .into_iter()
-            .flat_map(|l| format::wrap_spans(l.spans, detail.width as usize, 13))
+            .flat_map(|l| format::wrap_line(l, detail.width as usize, 13))
             .collect();
         put_lines(f.buffer_mut(), detail, &lines, "Enter opens it", ctx.theme);
     }

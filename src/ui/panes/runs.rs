@@ -118,7 +118,7 @@ impl PaneView for RunsView {
         let run = app.runs.runs.iter().find(|r| r.id == key)?;
         let mut d = Details::new(format!("run {}", run.id));
         let local = app.runs.local.contains(&run.id);
-        d.lines = detail_lines(run, local, usize::MAX, ctx);
+        d.lines = detail_lines(run, local, ctx);
         d.from_end = true;
         Some(d)
     }
@@ -241,13 +241,34 @@ fn render(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
     }
 }
 
-/// The selected run under the table: as much of [`detail_lines`] as fits, its newest log
-/// lines, and a note of what was left out.
+/// The selected run under the table: who and why and each step, wrapped, then as many of
+/// the newest log lines as fit, and a note of what was left out.
 fn render_detail(f: &mut Frame, area: Rect, run: &RunSummary, local: bool, ctx: &Ctx<'_>) {
-    let lines: Vec<Line> = detail_lines(run, local, area.height as usize, ctx)
-        .into_iter()
-        .flat_map(|l| format::wrap_spans(l.spans, area.width as usize, 5))
-        .collect();
+    let width = area.width as usize;
+    let wrap = |lines: Vec<Line<'static>>| -> Vec<Line<'static>> {
+        lines
+            .into_iter()
+            .flat_map(|l| format::wrap_line(l, width, 5))
+            .collect()
+    };
+    let mut lines = wrap(run_head(run, local, ctx));
+    let log = log_lines(run, ctx);
+    // Newest first, whole lines only, in the rows left under the heading.
+    let room = (area.height as usize).saturating_sub(lines.len() + 1);
+    let mut tail: Vec<Vec<Line<'static>>> = Vec::new();
+    let mut used = 0;
+    for line in log.iter().rev() {
+        let wrapped = wrap(vec![line.clone()]);
+        if used + wrapped.len() > room {
+            break;
+        }
+        used += wrapped.len();
+        tail.push(wrapped);
+    }
+    if !tail.is_empty() {
+        lines.push(log_heading(tail.len(), log.len(), ctx));
+        lines.extend(tail.into_iter().rev().flatten());
+    }
     put_lines(
         f.buffer_mut(),
         area,
@@ -257,14 +278,29 @@ fn render_detail(f: &mut Frame, area: Rect, run: &RunSummary, local: bool, ctx: 
     );
 }
 
-/// The run: who and why, each step with its result, and at most `log_lines` of the
-/// newest log lines (all of them in the details), with a heading that says how many.
-fn detail_lines(
-    run: &RunSummary,
-    local: bool,
-    log_lines: usize,
-    ctx: &Ctx<'_>,
-) -> Vec<Line<'static>> {
+/// The whole run, for its details: head, heading and every log line.
+fn detail_lines(run: &RunSummary, local: bool, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+    let mut lines = run_head(run, local, ctx);
+    let log = log_lines(run, ctx);
+    if !log.is_empty() {
+        lines.push(log_heading(log.len(), log.len(), ctx));
+        lines.extend(log);
+    }
+    lines
+}
+
+/// `log`, or `log (newest 3 of 40)` when some are left out.
+fn log_heading(shown: usize, all: usize, ctx: &Ctx<'_>) -> Line<'static> {
+    let text = if shown < all {
+        format!("log (newest {shown} of {all})")
+    } else {
+        "log".to_owned()
+    };
+    Line::styled(text, ctx.theme.s.header)
+}
+
+/// The run: its id and state, who and why, and each step with its result.
+fn run_head(run: &RunSummary, local: bool, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     let s = &ctx.theme.s;
     let (state, style) = state_of(run, local, ctx.theme);
     let mut lines: Vec<Line<'static>> = vec![Line::from(vec![
@@ -296,30 +332,23 @@ fn detail_lines(
         }
         lines.push(Line::from(spans));
     }
-    let log: Vec<(usize, &crate::engine::journal::LogLine)> = run
-        .steps
+    lines
+}
+
+/// Every log line of the run, oldest first, each with its time and step.
+fn log_lines(run: &RunSummary, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+    run.steps
         .iter()
         .enumerate()
         .flat_map(|(i, st)| st.log.iter().map(move |l| (i, l)))
-        .collect();
-    // Under the table only what fits below the steps; in the details all.
-    let room = log_lines.saturating_sub(lines.len() + 1).min(log.len());
-    if room > 0 {
-        let heading = if room < log.len() {
-            format!("log (newest {room} of {})", log.len())
-        } else {
-            "log".to_owned()
-        };
-        lines.push(Line::styled(heading, s.header));
-        for (i, l) in &log[log.len() - room..] {
+        .map(|(i, l)| {
             let ts = l.ts.with_timezone(&ctx.tz).format("%H:%M:%S");
-            lines.push(Line::from(vec![
-                Span::styled(format!("{ts} [{}] ", i + 1), s.muted),
+            Line::from(vec![
+                Span::styled(format!("{ts} [{}] ", i + 1), ctx.theme.s.muted),
                 Span::raw(l.message.clone()),
-            ]));
-        }
-    }
-    lines
+            ])
+        })
+        .collect()
 }
 
 fn render_audit(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {

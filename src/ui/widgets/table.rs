@@ -422,11 +422,7 @@ impl<'a> TableView<'a> {
 
 /// Writes `line` into `width` cells at (`x`, `y`), aligned, cut with `…` when too long.
 pub fn put_line(buf: &mut Buffer, x: u16, y: u16, width: u16, line: &Line<'_>, align: Align) {
-    // Trailing blanks (a wrapped line keeps the space after its last word) need no room.
-    let blanks = line.spans.last().map_or(0, |s| {
-        s.content.len() - s.content.trim_end_matches(' ').len()
-    });
-    let total = line.width() - blanks;
+    let total = line.width();
     let width = width as usize;
     if total <= width {
         let mut at = match align {

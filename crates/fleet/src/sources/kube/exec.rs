@@ -12,7 +12,11 @@
 //!   and again for each client of the same cluster. Here each distinct plugin
 //!   configuration runs once, and its token is reused by every client until it expires:
 //!   the process-wide cache client-go keeps for the same reason.
-//! - **Timeouts.** A plugin run without the person gets 30 s, then it is killed.
+//! - **Timeouts.** A plugin run without the person gets 30 s, then it is killed with
+//!   whatever it started; one with the person gets 5 minutes. A failure is remembered for
+//!   30 s, so the clients waiting for the plugin do not each run it again.
+//! - **Refusals.** A token the server refuses (401) is forgotten, and the next request
+//!   runs the plugin again, as client-go does.
 //!
 //! A plugin that answers with a client certificate instead of a token is left to kube-rs,
 //! which builds its TLS identity from it.
@@ -31,6 +35,10 @@ use serde::Deserialize;
 
 /// How long a plugin may take when nobody can answer it.
 const UNATTENDED: Duration = Duration::from_secs(30);
+/// How long a person gets to sign in.
+const ATTENDED: Duration = Duration::from_secs(300);
+/// How long a failed run is the answer, before the plugin is asked again.
+const REMEMBER_FAILURE: Duration = Duration::from_secs(30);
 /// A token this close to its expiry is renewed before it is used: a request must not
 /// reach the server with a token that lapses on the way.
 const MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
@@ -52,12 +60,16 @@ pub enum ExecError {
     )]
     NeedsPerson { command: String, context: String },
     #[error(
-        "credential plugin {command}: no answer within {}s without a terminal (it may be \
-         waiting for you to sign in); it was stopped. Quit and start the console again to \
-         sign in",
-        UNATTENDED.as_secs()
+        "credential plugin {command}: no answer within {}s{}; it was stopped. Quit and start \
+         the console again to sign in",
+        .waited.as_secs(),
+        if *.attended { "" } else { " without a terminal (it may be waiting for you to sign in)" }
     )]
-    Timeout { command: String },
+    Timeout {
+        command: String,
+        waited: Duration,
+        attended: bool,
+    },
     #[error("credential plugin {command} failed ({status}){last}")]
     Failed {
         command: String,
@@ -86,6 +98,8 @@ pub struct Entry {
     /// The context it was first met in, for messages.
     context: String,
     answer: Mutex<Option<Answer>>,
+    /// The last failed run, and when: the answer for [`REMEMBER_FAILURE`].
+    failure: Mutex<Option<(std::time::Instant, ExecError)>>,
     /// Its registry's: whether the console's full screen has the terminal.
     terminal_taken: Arc<AtomicBool>,
     /// One run at a time; the others wait for its answer.
@@ -128,7 +142,7 @@ impl ExecCredentials {
     pub fn entry(&self, exec: &ExecConfig, context: &str) -> Arc<Entry> {
         // The whole configuration is the key: the same plugin with other arguments or
         // environment (another cluster, another identity) is another sign-in.
-        let mut key = serde_json::to_string(exec).unwrap_or_default();
+        let mut key = serde_json::to_string(exec).unwrap_or_else(|_| format!("{exec:?}"));
         if exec.provide_cluster_info
             && let Some(cluster) = &exec.cluster
         {
@@ -142,6 +156,7 @@ impl ExecCredentials {
                     exec: exec.clone(),
                     context: context.to_owned(),
                     answer: Mutex::new(None),
+                    failure: Mutex::new(None),
                     terminal_taken: self.terminal_taken.clone(),
                     running: tokio::sync::Mutex::new(()),
                     runs: AtomicU32::new(0),
@@ -186,18 +201,48 @@ impl Entry {
         }
     }
 
+    /// The server refused the token (401): the next request asks the plugin again.
+    pub fn forget(&self) {
+        let mut answer = self.answer.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(*answer, Some(Answer::Token { .. })) {
+            *answer = None;
+        }
+    }
+
+    /// The last failure, while it is recent enough to stand for a new run.
+    fn recent_failure(&self) -> Option<ExecError> {
+        let failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        match failure.as_ref() {
+            Some((at, e)) if at.elapsed() < REMEMBER_FAILURE => Some(e.clone()),
+            _ => None,
+        }
+    }
+
     async fn answer(&self) -> Result<Answer, ExecError> {
         if let Some(a) = self.valid() {
             return Ok(a);
         }
         let _one = self.running.lock().await;
-        // Another caller may have renewed it while this one waited.
+        // Another caller may have run it while this one waited: take its answer, or its
+        // failure, rather than run the plugin again.
         if let Some(a) = self.valid() {
             return Ok(a);
         }
-        let answer = self.run().await?;
-        *self.answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(answer.clone());
-        Ok(answer)
+        if let Some(e) = self.recent_failure() {
+            return Err(e);
+        }
+        match self.run().await {
+            Ok(answer) => {
+                *self.answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(answer.clone());
+                *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                Ok(answer)
+            }
+            Err(e) => {
+                *self.failure.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((std::time::Instant::now(), e.clone()));
+                Err(e)
+            }
+        }
     }
 
     fn command(&self) -> String {
@@ -237,7 +282,12 @@ impl Entry {
                 self.context
             );
         } else {
-            cmd.stdin(Stdio::null()).stderr(Stdio::piped());
+            // A group of its own, so a timeout kills what it started too (a browser
+            // helper, a shell's children). Not with the terminal: a process outside the
+            // terminal's foreground group is stopped when it reads from it.
+            cmd.stdin(Stdio::null())
+                .stderr(Stdio::piped())
+                .process_group(0);
         }
         self.runs.fetch_add(1, Ordering::Relaxed);
         let child = cmd.spawn().map_err(|e| ExecError::Start {
@@ -250,15 +300,23 @@ impl Entry {
                 .map(|h| format!("; {}", h.trim()))
                 .unwrap_or_default(),
         })?;
-        let output = if interactive {
-            // A person may take their time; the console waits for them.
-            child.wait_with_output().await
-        } else {
-            tokio::time::timeout(UNATTENDED, child.wait_with_output())
-                .await
-                .map_err(|_| ExecError::Timeout {
+        let group = (!interactive).then(|| child.id()).flatten();
+        let waited = if interactive { ATTENDED } else { UNATTENDED };
+        let output = match tokio::time::timeout(waited, child.wait_with_output()).await {
+            Ok(output) => output,
+            Err(_) => {
+                // The child itself dies with its handle (`kill_on_drop`); its group here.
+                if let Some(pid) = group.and_then(|p| i32::try_from(p).ok()) {
+                    // SAFETY: kill(2) on a process group this process created; no memory
+                    // is touched.
+                    unsafe { libc::kill(-pid, libc::SIGKILL) };
+                }
+                return Err(ExecError::Timeout {
                     command: command.to_owned(),
-                })?
+                    waited,
+                    attended: interactive,
+                });
+            }
         }
         .map_err(|e| ExecError::Start {
             command: command.to_owned(),
@@ -321,9 +379,14 @@ struct ExecStatus {
     client_certificate_data: Option<String>,
 }
 
-/// An ExecCredential, in JSON or (as client-go tolerates) YAML.
+/// An ExecCredential, in JSON or (as client-go tolerates) YAML. The parser's own message
+/// is not passed on: it quotes what it read, and a plugin that prints a bare token would
+/// put the token on the screen and in the log.
 fn parse(stdout: &[u8]) -> Result<Answer, String> {
-    let cred: ExecCredential = serde_yaml_ng::from_slice(stdout).map_err(|e| e.to_string())?;
+    let cred: ExecCredential = serde_yaml_ng::from_slice(stdout).map_err(|_| {
+        "not JSON or YAML of the form {\"kind\": \"ExecCredential\", \"status\": {\"token\": ...}}"
+            .to_string()
+    })?;
     let status = cred.status.ok_or("it has no status")?;
     match (status.token, status.client_certificate_data) {
         (Some(token), _) if !token.is_empty() => {
@@ -393,6 +456,11 @@ mod tests {
         entry.header().await.unwrap();
         assert_eq!(entry.runs(), 1);
 
+        // A token the server refused is asked for again.
+        entry.forget();
+        entry.header().await.unwrap();
+        assert_eq!(entry.runs(), 2);
+
         let expired = plugin(&token_json("b", "2020-01-01T00:00:00Z"), None);
         let entry = creds.entry(&expired, "acme-sc");
         entry.header().await.unwrap();
@@ -427,6 +495,15 @@ mod tests {
         let err = failing.header().await.unwrap_err().to_string();
         assert!(err.ends_with(": login required"), "{err}");
         assert!(!err.contains("noise"), "only the last line: {err}");
+        // The clients waiting for it take the failure instead of running it again.
+        failing.header().await.unwrap_err();
+        assert_eq!(failing.runs(), 1);
+        let bare = creds.entry(&plugin("echo eyJhbGciOiJSUzI1NiJ9.secret", None), "c");
+        let err = bare.header().await.unwrap_err().to_string();
+        assert!(
+            !err.contains("eyJhbGci"),
+            "the token stays out of the message: {err}"
+        );
         let cert = creds.entry(
             &plugin(
                 r#"printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"clientCertificateData":"x","clientKeyData":"y"}}'"#,

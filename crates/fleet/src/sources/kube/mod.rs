@@ -225,6 +225,16 @@ pub async fn client_of(
             })?;
         if token {
             config.auth_info.exec = None;
+            let refused = entry.clone();
+            // A token the server refuses is forgotten; the next request signs in again.
+            let forget = tower::util::MapResponseLayer::new(
+                move |response: http::Response<Box<kube::client::DynBody>>| {
+                    if response.status() == http::StatusCode::UNAUTHORIZED {
+                        refused.forget();
+                    }
+                    response
+                },
+            );
             let attach = tower::filter::AsyncFilterLayer::new(
                 move |mut request: http::Request<kube::client::Body>| {
                     let entry = entry.clone();
@@ -241,6 +251,7 @@ pub async fn client_of(
             // front of kube's stack (which the client buffers again on the outside).
             return Ok(kube::client::ClientBuilder::try_from(config)
                 .map_err(failed)?
+                .with_layer(&forget)
                 .with_layer(&tower::buffer::BufferLayer::new(1024))
                 .with_layer(&attach)
                 .build());
@@ -492,8 +503,8 @@ impl Drop for ClusterSources {
 }
 
 impl ClusterSources {
-    /// Connects (without network I/O: the first request happens in the watchers) and
-    /// starts the light sources.
+    /// Connects (no request yet: the first happens in the watchers, though an exec
+    /// credential plugin may run to sign in) and starts the light sources.
     pub async fn start(
         handle: Arc<ClusterHandle>,
         kubeconfigs: &Kubeconfigs,

@@ -263,7 +263,7 @@ impl Pass<'_> {
     fn machine_name(&self, ns: &str, prefix: &str, cluster: &str) -> String {
         let target = self.fleet.cluster(cluster);
         loop {
-            let name = format!("{prefix}-{}", self.store().names.suffix(prefix));
+            let name = self.store().names.child(prefix);
             let node_taken = target
                 .as_ref()
                 .is_some_and(|t| t.store.get(*ids::NODES, "", &name).is_some());

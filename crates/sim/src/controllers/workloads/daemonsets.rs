@@ -169,11 +169,7 @@ fn daemon_pod(
     tolerations: &Value,
     node: &str,
 ) -> Value {
-    let name = format!(
-        "{}-{}",
-        name_of(ds),
-        cluster.store.names.suffix(name_of(ds))
-    );
+    let name = cluster.store.names.child(name_of(ds));
     let mut pod = new_pod(ds, &ds["spec"]["template"], &name);
     pod["metadata"]["generateName"] = json!(format!("{}-", name_of(ds)));
     pod["metadata"]["labels"][REVISION_HASH] = json!(hash);

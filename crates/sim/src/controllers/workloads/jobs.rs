@@ -192,11 +192,7 @@ fn job_should_fail(cluster: &ClusterSim, job: &Value) -> bool {
 }
 
 fn create_job_pod(cluster: &ClusterSim, job: &Value, fail: bool) -> bool {
-    let name = format!(
-        "{}-{}",
-        name_of(job),
-        cluster.store.names.suffix(name_of(job))
-    );
+    let name = cluster.store.names.child(name_of(job));
     let mut pod = new_pod(job, &job["spec"]["template"], &name);
     pod["metadata"]["generateName"] = json!(format!("{}-", name_of(job)));
     let labels = &mut pod["metadata"]["labels"];

@@ -45,11 +45,7 @@ fn sync_rs(cluster: &ClusterSim, rs: &Obj, pods: &[&Obj], pass: &mut Pass) -> bo
     if diff < 0 && !namespace_terminating(cluster, namespace_of(rs)) {
         let template = &rs["spec"]["template"];
         for _ in 0..(-diff).min(BURST) {
-            let name = format!(
-                "{}-{}",
-                name_of(rs),
-                cluster.store.names.suffix(name_of(rs))
-            );
+            let name = cluster.store.names.child(name_of(rs));
             let mut pod = new_pod(rs, template, &name);
             pod["metadata"]["generateName"] = json!(format!("{}-", name_of(rs)));
             changed |= create_pod(cluster, pod);
