@@ -339,10 +339,7 @@ mod tests {
             10,
         );
         let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-        assert_eq!(
-            text,
-            ["  label   one two three", "          four five six"]
-        );
+        assert_eq!(text, ["  label   one two three", "          four five six"]);
     }
 
     #[test]
