@@ -299,20 +299,21 @@ fn unreachable_cluster_goes_stale_and_keeps_its_rows() {
 }
 
 /// Exec-plugin credentials (as cloud CLIs and OIDC helpers issue them) expire; the
-/// sources fetch new ones and keep watching, without a restart.
+/// sources renew them before they do and keep watching, without a restart. The plugin
+/// issues tokens the simulator refuses from their expiry on, so an expired token that
+/// was merely sent again would show as a 401.
 #[test]
-fn expired_exec_credentials_are_refreshed() {
+fn expired_exec_credentials_are_renewed_before_the_server_refuses_them() {
     let sim = common::small();
     let (server, token) = common::admin_endpoint(&sim, "acme-wc");
     let dir = sim.dir.path();
     let calls = dir.join("calls.log");
     let plugin = dir.join("credential-plugin.sh");
-    // Credentials valid for 12 s; the console renews a token 10 s before it expires, so
-    // a request after ~2 s already needs a new one.
+    // Tokens valid for 14 s; the console renews a token 10 s before it expires.
     std::fs::write(
         &plugin,
         format!(
-            "#!/bin/sh\necho call >> {calls}\nexp=$(date -u -d '+12 seconds' +%Y-%m-%dT%H:%M:%SZ)\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"%s\",\"expirationTimestamp\":\"%s\"}}}}' \"$SIM_TOKEN\" \"$exp\"\n",
+            "#!/bin/sh\nexp=$(( $(date +%s) + 14 ))\ntok=\"$SIM_TOKEN.exp$exp\"\necho \"$exp\" >> {calls}\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"%s\",\"expirationTimestamp\":\"%s\"}}}}' \"$tok\" \"$(date -u -d @$exp +%Y-%m-%dT%H:%M:%SZ)\"\n",
             calls = calls.display()
         ),
     )
@@ -336,6 +337,19 @@ fn expired_exec_credentials_are_refreshed() {
     for env in &mut fleet.environments {
         env.wc.kubeconfig = kubeconfig.clone();
     }
+    let expiries = || -> Vec<i64> {
+        std::fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect()
+    };
+    let wc_sim = sim.fleet.cluster("acme-wc").unwrap().sim.clone();
+    let refused = || {
+        wc_sim
+            .unauthorized
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
     sim.rt.block_on(async {
         let live = LiveFleet::start(&fleet, Intervals::default()).await;
         live.open("acme").await;
@@ -344,16 +358,32 @@ fn expired_exec_credentials_are_refreshed() {
                 .await
         );
         let wc = live.state.env("acme").unwrap().wc.clone();
+        let first = expiries()[0];
+        // Past the first token's expiry: the simulator refuses it now.
+        let wait = (first + 1 - chrono::Utc::now().timestamp()).max(0) as u64;
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        let old = format!("{token}.exp{first}");
+        let answer = common::sim_http(&sim)
+            .get(format!("{server}/api/v1/nodes"))
+            .bearer_auth(&old)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.status(),
+            401,
+            "the simulator refuses an expired token"
+        );
+        let refused_before = refused();
         let lists = wc.read().pods.lists();
-        tokio::time::sleep(Duration::from_secs(4)).await;
-        // Reconnecting needs fresh credentials now.
+        // Reconnecting needs a valid token now.
         common::inject(&sim, "acme-wc", "compact").await;
         common::inject(&sim, "acme-wc", "drop-watches").await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while wc.read().pods.lists() <= lists {
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "no relist with refreshed credentials: {:?}",
+                "no relist with renewed credentials: {:?}",
                 wc.health(Source::Pods)
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -363,11 +393,16 @@ fn expired_exec_credentials_are_refreshed() {
             "{:?}",
             wc.health(Source::Pods)
         );
+        assert_eq!(
+            refused(),
+            refused_before,
+            "no request went out with an expired token"
+        );
     });
-    let n = std::fs::read_to_string(&calls).unwrap().lines().count();
+    let all = expiries();
     assert!(
-        n >= 2,
-        "the plugin ran {n} time(s); expired credentials were not refreshed"
+        all.iter().any(|e| *e > all[0]),
+        "the plugin issued a new token: {all:?}"
     );
 }
 

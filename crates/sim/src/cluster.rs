@@ -68,6 +68,22 @@ impl Role {
 }
 
 impl Credentials {
+    /// The role of a bearer token at `now`. A token may carry an expiry, as short-lived
+    /// OIDC tokens do: `<token>.exp<unix seconds>` is `<token>` until that second and
+    /// refused from it on, so tests can prove that expired credentials are renewed, not
+    /// merely re-sent.
+    pub fn role_at(&self, token: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Role> {
+        match token.rsplit_once(".exp") {
+            Some((base, expiry)) => {
+                let expiry: i64 = expiry.parse().ok()?;
+                (now.timestamp() < expiry)
+                    .then(|| self.role_of(base))
+                    .flatten()
+            }
+            None => self.role_of(token),
+        }
+    }
+
     pub fn role_of(&self, token: &str) -> Option<Role> {
         // Comparing every candidate keeps timing independent of which one matches.
         let m = |a: &str| constant_time_eq(a.as_bytes(), token.as_bytes());
@@ -111,6 +127,8 @@ pub struct ClusterSim {
     /// The CA its API server's certificate chains to, published in every namespace as
     /// `kube-root-ca.crt`, as the real root-CA publisher does.
     pub ca_pem: std::sync::OnceLock<String>,
+    /// Requests refused with 401 (an unknown or expired token).
+    pub unauthorized: std::sync::atomic::AtomicU64,
 }
 
 impl ClusterSim {
@@ -136,6 +154,7 @@ impl ClusterSim {
             stopped: Default::default(),
             faults: Default::default(),
             ca_pem: Default::default(),
+            unauthorized: Default::default(),
         }
     }
 
@@ -219,4 +238,24 @@ pub trait FleetOps: Send + Sync + std::fmt::Debug {
     ) -> Result<String, String>;
     /// Stops and forgets the simulated cluster of a deleted `Cluster`.
     fn decommission(&self, capi_name: &str);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_with_an_expiry_is_refused_from_that_second() {
+        let c = Credentials {
+            admin: "a".into(),
+            operator: "o".into(),
+            read_only: "r".into(),
+        };
+        let now = chrono::DateTime::from_timestamp(1_000, 0).unwrap();
+        assert_eq!(c.role_at("o.exp1001", now), Some(Role::Operator));
+        assert_eq!(c.role_at("o.exp1000", now), None, "expired");
+        assert_eq!(c.role_at("x.exp2000", now), None, "unknown");
+        assert_eq!(c.role_at("o.expsoon", now), None, "malformed");
+        assert_eq!(c.role_at("a", now), Some(Role::Admin), "no expiry");
+    }
 }

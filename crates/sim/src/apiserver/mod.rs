@@ -116,12 +116,18 @@ async fn authenticate(State(st): State<ApiState>, mut req: Request, next: Next) 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    match token.and_then(|t| st.cluster.credentials.role_of(t)) {
+    // Expiry is wall-clock time, as an ExecCredential's is, not the simulated clock.
+    match token.and_then(|t| st.cluster.credentials.role_at(t, chrono::Utc::now())) {
         Some(role) => {
             req.extensions_mut().insert(role);
             next.run(req).await
         }
-        None => ApiError::unauthorized().into_response(),
+        None => {
+            st.cluster
+                .unauthorized
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ApiError::unauthorized().into_response()
+        }
     }
 }
 
