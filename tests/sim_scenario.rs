@@ -7,6 +7,10 @@ use std::time::Duration;
 use ck8s_fleet::sources::alertmanager::{AlertFilter, AlertmanagerClient};
 use ck8s_sim::{SimOptions, scenario};
 
+/// Each incident happens at its time, measured from the fleet's start in simulated time:
+/// not before (checked until shortly before it is due) and not much after (the node's
+/// Ready condition changes within the window). At 60 simulated seconds a second, `5m` is
+/// five real seconds away.
 #[test]
 fn incidents_happen_at_their_time() {
     let dir = tempfile::tempdir().unwrap();
@@ -15,13 +19,13 @@ fn incidents_happen_at_their_time() {
         &file,
         r#"
 [[incident]]
-at = "1s"
+at = "5m"
 kind = "node-not-ready"
 environment = "acme"
 cluster = "wc"
 
 [[incident]]
-at = "1s"
+at = "5m"
 kind = "probe-outage"
 environment = "acme"
 cluster = "sc"
@@ -29,7 +33,7 @@ target = "dex"
 duration = "30m"
 
 [[incident]]
-at = "2s"
+at = "6m"
 kind = "crashloop"
 environment = "acme"
 cluster = "wc"
@@ -40,16 +44,54 @@ name = "orders-api"
     .unwrap();
     let sim = common::start(SimOptions {
         environments: 1,
+        speed: 60.0,
         scenario: Some(scenario::load(&file).expect("the scenario loads")),
         ..SimOptions::default()
     });
-    let before = sim.ok(&["--context", "acme-wc", "get", "nodes"]);
-    assert!(!before.contains("NotReady"), "{before}");
+    let clock = sim.fleet.clock();
+    let due = clock.start() + chrono::Duration::minutes(5);
+    // Not before: every look until 30 simulated seconds (half a real second) before it
+    // is due finds every node Ready.
+    let mut looks = 0;
+    while clock.now() < due - chrono::Duration::seconds(30) {
+        let nodes = sim.ok(&["--context", "acme-wc", "get", "nodes"]);
+        assert!(
+            !nodes.contains("NotReady"),
+            "too early, at {}:\n{nodes}",
+            clock.now()
+        );
+        looks += 1;
+    }
+    assert!(
+        looks > 0,
+        "the fleet took longer to build than the incident's time"
+    );
     common::eventually("a NotReady worker", Duration::from_secs(30), || {
         sim.ok(&["--context", "acme-wc", "get", "nodes"])
             .contains("NotReady")
             .then_some(())
     });
+    // Not much after: the Ready condition changed within 2 simulated minutes of its time
+    // (the node controller's next passes), whatever the real load.
+    let changed = sim.ok(&[
+        "--context",
+        "acme-wc",
+        "get",
+        "nodes",
+        "-o",
+        r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastTransitionTime}{"\n"}{end}"#,
+    ]);
+    let at: chrono::DateTime<chrono::Utc> = changed
+        .lines()
+        .find(|l| !l.starts_with("True"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect("a node not Ready")
+        .parse()
+        .unwrap();
+    assert!(
+        at >= due && at <= due + chrono::Duration::minutes(2),
+        "NotReady at {at}, due at {due}"
+    );
     common::eventually("orders-api crash-looping", Duration::from_secs(60), || {
         let pods = sim.ok(&[
             "--context",

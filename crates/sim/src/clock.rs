@@ -66,6 +66,18 @@ impl SimClock {
     pub async fn sleep(&self, sim: Duration) {
         tokio::time::sleep(self.real(sim)).await;
     }
+
+    /// When the simulation started, in simulated time.
+    pub fn start(&self) -> DateTime<Utc> {
+        self.0.sim_start
+    }
+
+    /// Sleeps until `sim` has passed since the start: a scenario's `at`, whenever the
+    /// task that waits for it began.
+    pub async fn sleep_until_elapsed(&self, sim: Duration) {
+        let at = tokio::time::Instant::from_std(self.0.real_start) + self.real(sim);
+        tokio::time::sleep_until(at).await;
+    }
 }
 
 /// Kubernetes timestamp format (RFC 3339, whole seconds, `Z`).

@@ -271,7 +271,8 @@ pub fn spawn(
                     return;
                 };
                 let at = config::parse_duration(&inc.at).unwrap_or_default();
-                cluster.clock.sleep(at).await;
+                // `at` counts from the fleet's start, not from this task's.
+                cluster.clock.sleep_until_elapsed(at).await;
                 match apply(&cluster, &inc) {
                     Ok(()) => tracing::info!(kind = ?inc.kind, cluster = %cluster.name(), "scenario incident injected"),
                     Err(e) => tracing::warn!(kind = ?inc.kind, cluster = %cluster.name(), error = %e, "scenario incident failed"),
@@ -285,7 +286,8 @@ pub fn spawn(
                     return;
                 };
                 let at = config::parse_duration(&f.at).unwrap_or_default();
-                cluster.clock.sleep(at).await;
+                // `at` counts from the fleet's start, not from this task's.
+                cluster.clock.sleep_until_elapsed(at).await;
                 match cluster.add_fault(f.fault) {
                     Ok(()) => tracing::info!(cluster = %cluster.name(), "scenario fault injected"),
                     Err(e) => tracing::warn!(cluster = %cluster.name(), error = %e, "scenario fault refused"),
