@@ -159,9 +159,14 @@ impl Tui {
     fn send(&mut self, keys: &str) {
         self.writer.write_all(keys.as_bytes()).unwrap();
         self.writer.flush().unwrap();
-        // Let the console take a key before the next: Esc alone must not merge with
-        // what follows into an escape sequence.
-        std::thread::sleep(Duration::from_millis(60));
+    }
+
+    /// Esc, then waits until the screen shows what it did. A key sent right after a bare
+    /// Esc can arrive in the same read and be taken as Alt+key: nothing is sent until the
+    /// Esc has been handled, however slow the machine.
+    fn esc_until(&mut self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        self.send("\x1b");
+        self.wait_until(what, ok)
     }
 
     fn type_text(&mut self, text: &str) {
@@ -268,7 +273,10 @@ fn an_on_call_session_from_fleet_to_silence() {
         screen.contains("acme") && screen.contains("globex"),
         "{screen}"
     );
-    tui.wait_for("up");
+    tui.wait_until("acme's clusters answering", |s| {
+        s.lines()
+            .any(|l| l.contains("acme ") && l.matches(" up ").count() == 2)
+    });
 
     // A bastion terminal is 80x24; the layout follows the window.
     tui.resize(24, 80);
@@ -361,11 +369,11 @@ fn an_on_call_session_from_fleet_to_silence() {
     );
 
     // Help comes from the action registry.
-    tui.send("\x1b");
+    tui.esc_until("the alert details closed", |s| !s.contains("Annotations"));
     tui.send("?");
     let screen = tui.wait_for("action registry");
     assert!(screen.contains("silence"), "{screen}");
-    tui.send("\x1b");
+    tui.esc_until("help closed", |s| !s.contains("action registry"));
 
     tui.send("q");
     assert_eq!(tui.wait_exit(), 0);
@@ -415,7 +423,7 @@ fn scaling_workers_from_the_console_with_an_override_reason() {
     tui.send("\x7f");
     tui.type_text("le");
     tui.send("\r");
-    tui.wait_for("Runs");
+    tui.wait_for("╭ Runs");
     let screen = tui.wait_until("the run succeeded", |s| s.contains("succeeded"));
     assert!(screen.contains("scale workers=4"), "{screen}");
     assert!(
@@ -490,8 +498,7 @@ fn a_run_that_fails_elsewhere_says_so_until_acknowledged() {
     tui.send("1");
     let screen = tui.wait_for("╭ Fleet");
     assert!(screen.contains("FAILED"), "{screen}");
-    tui.send("\x1b");
-    tui.wait_until("the notice acknowledged", |s| {
+    tui.esc_until("the notice acknowledged", |s| {
         s.contains("╭ Fleet") && !s.contains("FAILED")
     });
     tui.send("q");
@@ -631,7 +638,7 @@ fn backspace_edits_the_filter_and_the_command_line() {
     tui.type_text("lp");
     tui.send("\r");
     tui.wait_for("action registry");
-    tui.send("\x1b");
+    tui.esc_until("help closed", |s| !s.contains("action registry"));
     tui.send("q");
     assert_eq!(tui.wait_exit(), 0);
     tui.assert_restored();
