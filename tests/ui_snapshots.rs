@@ -15,7 +15,7 @@ use ck8s_console::ui::modals::pod::{ConditionInfo, ContainerInfo, EventInfo, Pod
 use ck8s_console::ui::render::{self, Ctx};
 use ck8s_console::ui::theme::Theme;
 use ck8s_console::ui::views::Views;
-use ck8s_fleet::engine::policy::{Decision, Finding};
+use ck8s_fleet::engine::policy::{self, Decision, Finding};
 use ck8s_fleet::engine::workflows::WorkflowKind;
 use ck8s_fleet::engine::{Plan, audit, journal};
 use ck8s_fleet::state::health::{Source, SourceHealth};
@@ -1541,20 +1541,44 @@ fn workflow_form_asks_for_an_override_reason_when_the_policy_does() {
         (request.env.as_str(), request.role),
         ("globex", ClusterRole::Wc)
     );
-    let decision = Decision::NeedsOverride {
-        findings: vec![
-            Finding {
-                rule: "worker-limit",
-                message: "20 workers is the most the service allows; 22 needs an explicit override.".into(),
-            },
-            Finding {
-                rule: "critical-alerts",
-                message: "2 critical alerts are firing (FalcoRuntimeEvent, VeleroBackupFailed); resolve them before scaling workers from 3 to 22, or override.".into(),
-            },
-        ],
+    // The real policy, asked with the fixture's facts: its critical alerts and backups.
+    let globex = s.state.env("globex").unwrap();
+    let wc = globex.wc.read();
+    let mut firing: Vec<String> = wc
+        .alerts
+        .iter()
+        .filter(|a| a.label("severity") == Some("critical"))
+        .map(|a| a.alertname().to_owned())
+        .collect();
+    firing.sort();
+    firing.dedup();
+    let facts = policy::Facts {
+        now: now(),
+        firing_critical: firing.clone(),
+        last_good_backup: wc
+            .backup
+            .backups
+            .values()
+            .filter(|b| b.phase.as_ref() == "Completed")
+            .filter_map(|b| b.completed)
+            .max()
+            .and_then(|t| DateTime::from_timestamp(t, 0)),
+        ..Default::default()
     };
+    drop(wc);
+    let decision = policy::evaluate(
+        &s.state.policy,
+        &policy::Intent::ScaleWorkers { from: 3, to: 22 },
+        &facts,
+    );
+    let rules: Vec<&str> = decision.findings().iter().map(|f| f.rule).collect();
+    assert_eq!(rules, ["worker-limit", "critical-alerts"], "{decision:?}");
+    assert!(
+        decision.findings()[1].message.contains("VeleroBackupFailed"),
+        "{decision:?}"
+    );
     let checked = vec![
-        "alerts: 2 critical firing in globex-wc".to_string(),
+        format!("alerts: {} critical firing in globex-wc", firing.len()),
         "backups: last good one 2026-11-27 00:12 UTC".to_string(),
         "cluster lock: free".to_string(),
     ];
@@ -1673,16 +1697,37 @@ fn severities_are_coloured_and_monochrome_has_no_colour() {
 #[test]
 fn stale_data_is_marked_and_kept() {
     let mut s = Screen::new().at(Pane::Pods, Some("globex"));
-    let term = s.draw(120, 30);
-    let text = format!("{}", term.backend());
+    let text = s.text(200, 50);
     assert!(
         text.contains("globex-wc metrics: stale since 11:08:00 (7m ago)"),
         "{text}"
     );
+    // The stale source's own last data stays: the wc pod's last CPU and memory figures.
+    let row = |text: &str, pod: &str| {
+        text.lines()
+            .find(|l| l.contains(pod))
+            .unwrap_or_else(|| panic!("{pod} listed:\n{text}"))
+            .to_string()
+    };
+    let worker = row(&text, "payments-worker-6b7d9c8f5-r2t4v");
+    assert!(worker.contains("372m") && worker.contains("279Mi"), "{worker}");
+    // And when the pod list itself goes stale, its last rows stay, marked.
+    s.state.env("globex").unwrap().wc.update(|st| {
+        st.health.insert(
+            Source::Pods,
+            SourceHealth::Stale {
+                since: now() - Duration::minutes(3),
+                error: "watch: connection reset".into(),
+            },
+        );
+    });
+    let text = s.text(200, 50);
     assert!(
-        text.contains("payments-worker-6b7d9c8f5-r2t4v") || text.contains("dex-7c9f6d5b8"),
-        "the last data stays"
+        text.contains("globex-wc pods: stale since 11:12:00 (3m ago)"),
+        "{text}"
     );
+    let worker = row(&text, "payments-worker-6b7d9c8f5-r2t4v");
+    assert!(worker.contains("CrashLoopBackOff"), "{worker}");
 }
 
 /// No size is too odd: every pane and overlay draws at sizes from below the minimum to a
