@@ -884,6 +884,21 @@ fn the_overview_at_80_columns_names_runs_and_upgrades_in_progress() {
     );
 }
 
+/// The troubled environment with every source fresh: no stale banner, usage figures
+/// of every node shown live.
+#[test]
+fn cluster_pane_with_every_source_fresh() {
+    let mut s = Screen::new().at(Pane::Cluster, Some("globex"));
+    s.state
+        .env("globex")
+        .unwrap()
+        .wc
+        .update(|st| healthy(st, &[Source::Metrics]));
+    let text = s.text(80, 24);
+    assert!(!text.contains("stale"), "{text}");
+    s.snap("cluster_fresh");
+}
+
 #[test]
 fn cluster_pane() {
     Screen::new()
@@ -1261,7 +1276,18 @@ fn slo_pane() {
 
 #[test]
 fn runs_pane() {
-    Screen::new().at(Pane::Runs, Some("globex")).snap("runs");
+    let mut s = Screen::new().at(Pane::Runs, Some("globex"));
+    // Before the journals are read, the pane says so rather than "no runs".
+    let text = s.text(80, 24);
+    assert!(
+        text.contains("Reading the run journals") && !text.contains("No workflow runs"),
+        "{text}"
+    );
+    s.app.on_event(UiEvent::RunsLoaded(Box::new(RunsData {
+        loaded: true,
+        ..Default::default()
+    })));
+    s.snap("runs");
 }
 
 fn journal_line(minutes: i64, entry: journal::Entry) -> journal::Line {
@@ -1441,6 +1467,7 @@ fn runs_fixture() -> RunsData {
         }
     };
     RunsData {
+        loaded: true,
         runs: vec![
             journal::replay(scale_id, &scale).unwrap(),
             journal::replay(backup_id, &backup).unwrap(),
@@ -1622,6 +1649,29 @@ fn help() {
     );
     s.key('?');
     s.snap("help");
+}
+
+/// Help once the permission checks are back: granted actions say so, a denied one says
+/// where.
+#[test]
+fn help_with_the_permissions_checked() {
+    let mut s = Screen::new().at(Pane::Pods, Some("globex"));
+    for spec in ck8s_console::ui::keymap::REGISTRY.iter().filter(|s| s.rbac.is_some()) {
+        for role in ClusterRole::ALL {
+            s.app
+                .permissions
+                .insert(("globex".into(), role, spec.id), Permission::Allowed);
+        }
+    }
+    s.app.permissions.insert(
+        ("globex".into(), ClusterRole::Wc, "pods.logs"),
+        Permission::Denied(String::new()),
+    );
+    s.key('?');
+    let text = s.text(200, 50);
+    assert!(!text.contains("checking…"), "{text}");
+    assert!(text.contains("allowed") && text.contains("denied in wc"), "{text}");
+    s.snap("help_granted");
 }
 
 #[test]

@@ -219,6 +219,8 @@ pub struct RunsData {
     pub errors: Vec<String>,
     /// Runs driven by this console (the others belong to other consoles or scripts).
     pub local: Vec<String>,
+    /// The journals have been read at least once: "no runs" is then a fact, not a guess.
+    pub loaded: bool,
 }
 
 /// What the status line says of a run of this console that ended: how, and for a failed

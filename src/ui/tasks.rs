@@ -403,5 +403,6 @@ fn load_runs(engine: &Engine) -> RunsData {
         audit,
         errors,
         local,
+        loaded: true,
     }
 }

@@ -185,6 +185,17 @@ fn render(f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
     if app.show_audit {
         return render_audit(f, area, app, ctx);
     }
+    if !app.runs.loaded {
+        put_line(
+            f.buffer_mut(),
+            area.x,
+            area.y,
+            area.width,
+            &Line::styled("Reading the run journals…", s.muted),
+            Align::Left,
+        );
+        return;
+    }
     if app.runs.runs.is_empty() {
         let lines = [
             Line::styled("No workflow runs yet.", s.title),
