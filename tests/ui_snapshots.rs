@@ -1601,7 +1601,9 @@ fn workflow_form_asks_for_an_override_reason_when_the_policy_does() {
     let rules: Vec<&str> = decision.findings().iter().map(|f| f.rule).collect();
     assert_eq!(rules, ["worker-limit", "critical-alerts"], "{decision:?}");
     assert!(
-        decision.findings()[1].message.contains("VeleroBackupFailed"),
+        decision.findings()[1]
+            .message
+            .contains("VeleroBackupFailed"),
         "{decision:?}"
     );
     let checked = vec![
@@ -1656,7 +1658,10 @@ fn help() {
 #[test]
 fn help_with_the_permissions_checked() {
     let mut s = Screen::new().at(Pane::Pods, Some("globex"));
-    for spec in ck8s_console::ui::keymap::REGISTRY.iter().filter(|s| s.rbac.is_some()) {
+    for spec in ck8s_console::ui::keymap::REGISTRY
+        .iter()
+        .filter(|s| s.rbac.is_some())
+    {
         for role in ClusterRole::ALL {
             s.app
                 .permissions
@@ -1670,7 +1675,10 @@ fn help_with_the_permissions_checked() {
     s.key('?');
     let text = s.text(200, 50);
     assert!(!text.contains("checking…"), "{text}");
-    assert!(text.contains("allowed") && text.contains("denied in wc"), "{text}");
+    assert!(
+        text.contains("allowed") && text.contains("denied in wc"),
+        "{text}"
+    );
     s.snap("help_granted");
 }
 
@@ -1760,7 +1768,10 @@ fn stale_data_is_marked_and_kept() {
             .to_string()
     };
     let worker = row(&text, "payments-worker-6b7d9c8f5-r2t4v");
-    assert!(worker.contains("372m") && worker.contains("279Mi"), "{worker}");
+    assert!(
+        worker.contains("372m") && worker.contains("279Mi"),
+        "{worker}"
+    );
     // And when the pod list itself goes stale, its last rows stay, marked.
     s.state.env("globex").unwrap().wc.update(|st| {
         st.health.insert(

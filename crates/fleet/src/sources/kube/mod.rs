@@ -661,6 +661,56 @@ mod tests {
         }
     }
 
+    /// A relist that a dropped connection cuts short, then a whole one: the table shows
+    /// every row it had at every step, and the whole relist's rows at the end.
+    #[test]
+    fn a_relist_cut_short_never_shows_a_partial_table() {
+        let text = "version = 1\n[[environment]]\nname = \"acme\"\n[environment.sc]\n\
+            kubeconfig = \"/k\"\ncontext = \"a\"\nprometheus = \"http://p\"\n\
+            alertmanager = \"http://a\"\n[environment.wc]\nkubeconfig = \"/k\"\n\
+            context = \"b\"\nprometheus = \"http://p\"\nalertmanager = \"http://a\"\n";
+        let fleet = crate::config::parse(text, std::path::Path::new("f.toml")).unwrap();
+        let handle = ClusterHandle::new(
+            "acme",
+            ClusterRole::Wc,
+            fleet.environments[0].wc.clone(),
+            Arc::new(crate::state::Changes::default()),
+        );
+        let pod = |i: usize| -> wire::Pod {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": format!("p{i}"), "namespace": "default", "uid": format!("u{i}")},
+                "spec": {}, "status": {"phase": "Running"},
+            }))
+            .unwrap()
+        };
+        let len = || handle.read().pods.len();
+        apply(&handle, Event::<wire::Pod>::Init);
+        (0..10).for_each(|i| apply(&handle, Event::InitApply(pod(i))));
+        apply(&handle, Event::<wire::Pod>::InitDone);
+        assert_eq!(len(), 10);
+        // Cut short halfway: the rows stay.
+        apply(&handle, Event::<wire::Pod>::Init);
+        for i in 0..5 {
+            apply(&handle, Event::InitApply(pod(i)));
+            assert_eq!(len(), 10);
+        }
+        // The next relist, in which p9 is gone and p10 is new.
+        apply(&handle, Event::<wire::Pod>::Init);
+        for i in (0..9).chain([10]) {
+            apply(&handle, Event::InitApply(pod(i)));
+            assert_eq!(len(), 10, "while relisting");
+        }
+        apply(&handle, Event::<wire::Pod>::InitDone);
+        let names: Vec<String> = handle
+            .read()
+            .pods
+            .values()
+            .map(|p| p.name.to_string())
+            .collect();
+        assert_eq!(names.len(), 10);
+        assert!(names.contains(&"p10".to_owned()) && !names.contains(&"p9".to_owned()));
+    }
+
     #[test]
     fn only_a_regular_file_of_a_sane_size_is_read_as_a_kubeconfig() {
         let dir = tempfile::tempdir().unwrap();
