@@ -118,6 +118,7 @@ fn unknown_key_suggests_the_nearest_key() {
         err.problem(),
         Problem::UnknownKey { suggestion: Some(s), .. } if s == "prometheus"
     ));
+    assert_eq!(err.key_path(), Some("environment[0].sc.prometeus"));
 }
 
 #[test]
@@ -510,6 +511,14 @@ fn shipped_example_parses() {
     let fleet = config::load(&path).unwrap();
     let names: Vec<&str> = fleet.environments.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["acme", "globex-prod"]);
+    assert_eq!(fleet.policy, config::Policy::default(), "the service's numbers");
+    assert_eq!(fleet.exclusions.len(), 2);
+    let acme = &fleet.environments[0];
+    assert_eq!(
+        acme.sc.prometheus_credential.as_deref(),
+        Some("acme-sc-metrics")
+    );
+    assert_eq!(acme.wc.alertmanager_credential, None);
     let sc_targets: Vec<&str> = fleet.environments[0]
         .sc
         .probes

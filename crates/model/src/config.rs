@@ -2485,20 +2485,6 @@ alertmanager = "http://[::1]:9093/am"
     }
 
     #[test]
-    fn the_embedded_example_parses() {
-        let fleet = parse_test(EXAMPLE).unwrap();
-        assert_eq!(fleet.policy, Policy::default());
-        assert_eq!(fleet.environments.len(), 2);
-        assert_eq!(fleet.exclusions.len(), 2);
-        let acme = &fleet.environments[0];
-        assert_eq!(
-            acme.sc.prometheus_credential.as_deref(),
-            Some("acme-sc-metrics")
-        );
-        assert_eq!(acme.wc.alertmanager_credential, None);
-    }
-
-    #[test]
     fn credential_names_are_validated_and_round_trip() {
         let text = MINIMAL.replace(
             "context = \"acme-sc\"",
@@ -2734,22 +2720,6 @@ alertmanager = "http://[::1]:9093/am"
     }
 
     #[test]
-    fn unknown_key_suggests_and_lists() {
-        let text = MINIMAL.replace("prometheus = \"http://10", "prometeus = \"http://10");
-        let err = parse_test(&text).unwrap_err();
-        let msg = err.to_string();
-        assert!(
-            msg.contains(
-                "fleet.toml:17:1: unknown key `prometeus` in environment \"acme\" cluster wc"
-            ),
-            "{msg}"
-        );
-        assert!(msg.contains("did you mean `prometheus`? Valid keys here: kubeconfig, context, prometheus, alertmanager, prometheus_credential, alertmanager_credential, slo_labels, probe"), "{msg}");
-        assert_eq!(err.key_path(), Some("environment[0].wc.prometeus"));
-        assert_eq!(err.exit_code(), crate::exit::USAGE);
-    }
-
-    #[test]
     fn misplaced_key_names_its_home() {
         let text = "version = 1\n[policy]\nkubeconfig = \"x\"\n";
         let msg = parse_test(text).unwrap_err().to_string();
@@ -2915,21 +2885,6 @@ target = "grafana"
     }
 
     #[test]
-    fn exclusion_must_end_after_it_starts() {
-        let msg = exclusion_error(
-            "start = \"2026-11-11T06:00:00Z\"\nend = \"2026-11-11T05:00:00Z\"\nkind = \"force-majeure\"\nreason = \"x\"",
-        );
-        assert!(
-            msg.contains(":22:7: `end` in exclusion #1 has an invalid value \"2026-11-11T05:00:00Z\": the interval ends before it starts at 2026-11-11T06:00:00Z"),
-            "{msg}"
-        );
-        assert!(
-            msg.contains("help: an exclusion covers [start, end)"),
-            "{msg}"
-        );
-    }
-
-    #[test]
     fn exclusion_times_need_an_offset() {
         let msg = exclusion_error(
             "start = 2026-11-11T06:00:00\nend = \"2026-11-11T07:00:00Z\"\nkind = \"force-majeure\"\nreason = \"x\"",
@@ -2942,21 +2897,6 @@ target = "grafana"
         );
         assert!(
             msg.contains("`start` in exclusion #1 must be an RFC 3339 time, found integer `7`"),
-            "{msg}"
-        );
-    }
-
-    #[test]
-    fn exclusion_environment_must_be_known() {
-        let msg = exclusion_error(
-            "start = \"2026-11-11T06:00:00Z\"\nend = \"2026-11-11T07:00:00Z\"\nkind = \"planned-maintenance\"\nreason = \"x\"\nenvironment = \"acne\"",
-        );
-        assert!(
-            msg.contains(":25:15: `environment` in exclusion #1 has an invalid value \"acne\": no environment has this name"),
-            "{msg}"
-        );
-        assert!(
-            msg.contains("did you mean `acme`? Environments: acme"),
             "{msg}"
         );
     }
