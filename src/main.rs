@@ -104,10 +104,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         Some(Command::Info(args)) => info(paths, &args),
         Some(Command::Credentials(args)) => ck8s_console::credentials::run(&args, paths),
         Some(Command::Completions(args)) => {
-            let mut cmd = Cli::command();
-            let mut script = Vec::new();
-            clap_complete::generate(args.shell, &mut cmd, "ck8s-console", &mut script);
-            headless::output::print(&String::from_utf8_lossy(&script))?;
+            headless::output::print(&completions(args.shell))?;
             Ok(exit::OK)
         }
         Some(Command::Sim(args)) => runtime()?.block_on(serve_sim(args)),
@@ -196,6 +193,28 @@ fn sim_options(args: &SimArgs) -> anyhow::Result<SimOptions> {
         scenario,
         metrics_token: args.metrics_token.clone(),
     })
+}
+
+/// The shell completion script. For bash it is generated for `ck8s_console` and then
+/// bound to `ck8s-console`: clap_complete spells a hyphenated name two ways in its bash
+/// script, so nothing after a subcommand completed (clap-rs/clap#6421).
+fn completions(shell: clap_complete::Shell) -> String {
+    let mut cmd = Cli::command();
+    let mut script = Vec::new();
+    if shell != clap_complete::Shell::Bash {
+        clap_complete::generate(shell, &mut cmd, "ck8s-console", &mut script);
+        return String::from_utf8_lossy(&script).into_owned();
+    }
+    clap_complete::generate(shell, &mut cmd, "ck8s_console", &mut script);
+    String::from_utf8_lossy(&script)
+        .lines()
+        .map(|line| match line.trim_start().starts_with("complete ") {
+            true => line.replace(" ck8s_console", " ck8s-console"),
+            false => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// The console on `fleet` until the user quits or a signal arrives.

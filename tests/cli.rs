@@ -336,25 +336,42 @@ fn bad_report_flags_are_usage_errors() {
     let home = Home::new();
     let valid = fixture("valid", "minimal.toml");
     let config = valid.to_str().unwrap();
-    for args in [
-        vec!["status", "--timeout", "0s"],
-        vec!["status", "--timeout", "soon"],
-        vec!["status", "--cluster", "mc"],
+    // Each names the flag, the value and what is wrong with it.
+    for (args, says) in [
+        (
+            vec!["status", "--timeout", "0s"],
+            "the timeout must be longer than zero",
+        ),
+        (vec!["status", "--timeout", "soon"], "expected a number"),
+        (
+            vec!["status", "--cluster", "mc"],
+            "[possible values: sc, wc]",
+        ),
         // `app` alone is a valid selector (the label exists); these are not.
-        vec!["pods", "--selector", "app in dex"],
-        vec!["pods", "--selector", "=web"],
-        vec!["pods", "--filter", "~["],
-        vec!["alerts", "--severity", "loud"],
-        vec!["slo", "--at", "yesterday"],
+        (
+            vec!["pods", "--selector", "app in dex"],
+            "invalid label selector",
+        ),
+        (
+            vec!["pods", "--selector", "=web"],
+            "a label selector needs a key",
+        ),
+        (vec!["pods", "--filter", "~["], "invalid regex `[`"),
+        (
+            vec!["alerts", "--severity", "loud"],
+            "[possible values: critical, high, warning, info, none]",
+        ),
+        (vec!["slo", "--at", "yesterday"], "write an RFC 3339 time"),
     ] {
         let mut all = vec!["--config", config];
         all.extend(&args);
         let out = home.run(&all);
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            text(&out.stderr)
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let (flag, value) = (args[1], args[2]);
+        assert!(
+            err.contains(&format!("invalid value '{value}' for '{flag}")) && err.contains(says),
+            "{args:?}: {err}"
         );
     }
 }
@@ -380,16 +397,35 @@ fn bad_console_flags_are_usage_errors_before_anything_starts() {
     );
 }
 
+/// The bash script completes: bash itself, asked as it asks when Tab is pressed, offers
+/// the subcommands that match and the values of a flag.
 #[test]
-fn completions_print_a_bash_script() {
+fn completions_complete_in_bash() {
     let out = Home::new().run(&["completions", "bash"]);
     assert!(out.status.success());
-    let script = text(&out.stdout);
-    assert!(script.contains("complete -F"), "{script}");
-    assert!(script.contains("ck8s-console"));
-    for sub in ["status", "backups", "slo"] {
-        assert!(script.contains(sub), "{sub}");
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("ck8s-console.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let complete = |words: &str| {
+        let line = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+             COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; \
+             f=$(complete -p ck8s-console | sed -E 's/.*-F ([^ ]+).*/\\1/'); \
+             $f ck8s-console \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+             echo \"${{COMPREPLY[*]}}\"",
+            script.display()
+        );
+        let out = std::process::Command::new("bash")
+            .args(["-c", &line])
+            .output()
+            .expect("bash runs");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(complete("ck8s-console st"), "status");
+    let subs = complete("ck8s-console b");
+    assert!(subs.split_whitespace().any(|w| w == "backups"), "{subs}");
+    assert_eq!(complete("ck8s-console status --cluster ''"), "sc wc");
 }
 
 /// Journals, the audit log and logs say who changed what for which customer: the state

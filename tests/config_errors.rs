@@ -511,7 +511,11 @@ fn shipped_example_parses() {
     let fleet = config::load(&path).unwrap();
     let names: Vec<&str> = fleet.environments.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["acme", "globex-prod"]);
-    assert_eq!(fleet.policy, config::Policy::default(), "the service's numbers");
+    assert_eq!(
+        fleet.policy,
+        config::Policy::default(),
+        "the service's numbers"
+    );
     assert_eq!(fleet.exclusions.len(), 2);
     let acme = &fleet.environments[0];
     assert_eq!(
