@@ -239,19 +239,41 @@ fn a_file_others_can_read_is_refused_with_the_fix() {
 #[test]
 fn bad_input_exits_2() {
     let home = Home::new();
-    let cases: [(&str, &[&str], &str); 4] = [
-        ("file", &["credentials", "set", "Acme_Prom"], "tok"),
-        ("file", &["credentials", "check", "a.b"], ""),
+    // Each says what is wrong and what would be right.
+    let cases: [(&str, &[&str], &str, &str); 4] = [
+        (
+            "file",
+            &["credentials", "set", "Acme_Prom"],
+            "tok",
+            "'A' is not allowed in a credential name (lowercase letters, digits and '-')",
+        ),
+        (
+            "file",
+            &["credentials", "check", "a.b"],
+            "",
+            "'.' is not allowed in a credential name",
+        ),
         (
             "file",
             &["credentials", "set", "acme", "--insecure-storage"],
             "",
+            "no bearer token on standard input",
         ),
-        ("gnome", &["credentials", "check", "acme"], ""),
+        (
+            "gnome",
+            &["credentials", "check", "acme"],
+            "",
+            "\"gnome\" is not a credential store; use one of auto, secret-service",
+        ),
     ];
-    for (keyring, args, input) in cases {
+    for (keyring, args, input, says) in cases {
         let out = home.run_with_input(keyring, args, input);
         assert_eq!(code(&out), 2, "{args:?}: {}", all_output(&out));
+        assert!(
+            common::stderr(&out).contains(says),
+            "{args:?}: {}",
+            all_output(&out)
+        );
     }
     let out = home.run_with_input(
         "file",

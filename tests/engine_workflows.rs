@@ -503,8 +503,6 @@ fn a_restore_brings_back_a_deleted_deployment_within_the_recovery_objective() {
     assert!(
         created.ends_with(&format!(
             "from Backup velero/{backup} for namespace(s) production"
-        )) || created.contains(&format!(
-            "from Backup velero/{backup} for namespace(s) production"
         )),
         "{run:#}"
     );

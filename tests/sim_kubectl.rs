@@ -264,15 +264,6 @@ fn cordon_and_uncordon() {
     sim.ok(&["--context", "acme-wc", "cordon", &node]);
     let row = sim.ok(&["--context", "acme-wc", "get", "node", &node]);
     assert!(row.contains("Ready,SchedulingDisabled"), "{row}");
-    let taints = sim.ok(&[
-        "--context",
-        "acme-wc",
-        "get",
-        "node",
-        &node,
-        "-o",
-        "jsonpath={.spec.taints[*].key}",
-    ]);
     eventually("the unschedulable taint", WAIT, || {
         let t = sim.ok(&[
             "--context",
@@ -285,10 +276,21 @@ fn cordon_and_uncordon() {
         ]);
         t.contains("node.kubernetes.io/unschedulable").then_some(())
     });
-    let _ = taints;
     sim.ok(&["--context", "acme-wc", "uncordon", &node]);
     let row = sim.ok(&["--context", "acme-wc", "get", "node", &node]);
     assert!(!row.contains("SchedulingDisabled"), "{row}");
+    eventually("the taint gone with the cordon", WAIT, || {
+        let t = sim.ok(&[
+            "--context",
+            "acme-wc",
+            "get",
+            "node",
+            &node,
+            "-o",
+            "jsonpath={.spec.taints[*].key}",
+        ]);
+        (!t.contains("node.kubernetes.io/unschedulable")).then_some(())
+    });
 }
 
 const PDB_DEMO: &str = "\

@@ -523,7 +523,8 @@ impl Backend for FileStore {
 pub struct MemoryStore {
     kind: StoreKind,
     entries: Mutex<BTreeMap<String, Secret>>,
-    unavailable: Option<String>,
+    /// What every call answers instead, for tests of a chain with a bad store in it.
+    broken: Option<StoreError>,
 }
 
 impl MemoryStore {
@@ -531,14 +532,23 @@ impl MemoryStore {
         MemoryStore {
             kind,
             entries: Mutex::new(BTreeMap::new()),
-            unavailable: None,
+            broken: None,
         }
     }
 
     /// A store that answers every call with [`StoreError::Unavailable`].
     pub fn unavailable(kind: StoreKind, reason: &str) -> MemoryStore {
         MemoryStore {
-            unavailable: Some(reason.to_owned()),
+            broken: Some(StoreError::Unavailable(reason.to_owned())),
+            ..MemoryStore::new(kind)
+        }
+    }
+
+    /// A store that exists but fails every call ([`StoreError::Failed`]), as a locked
+    /// keyring does.
+    pub fn failing(kind: StoreKind, reason: &str) -> MemoryStore {
+        MemoryStore {
+            broken: Some(StoreError::Failed(reason.to_owned())),
             ..MemoryStore::new(kind)
         }
     }
@@ -553,8 +563,8 @@ impl MemoryStore {
     }
 
     fn available(&self) -> Result<(), StoreError> {
-        match &self.unavailable {
-            Some(reason) => Err(StoreError::Unavailable(reason.clone())),
+        match &self.broken {
+            Some(e) => Err(e.clone()),
             None => Ok(()),
         }
     }
@@ -988,9 +998,20 @@ mod tests {
                 StoreKind::SecretService,
                 "no D-Bus",
             )),
+            Box::new(MemoryStore::failing(
+                StoreKind::SecretService,
+                "the collection is locked",
+            )),
             Box::new(MemoryStore::new(StoreKind::Keyutils).with("x", Secret::bearer("k"))),
         ]);
         assert_eq!(chain.get("x").unwrap().kind, StoreKind::Keyutils);
+        // A failure is named when nothing holds the credential; an absent store is not.
+        match chain.get("missing") {
+            Err(CredentialError::NotSet { problems, .. }) => {
+                assert_eq!(problems, ["the collection is locked"]);
+            }
+            other => panic!("{other:?}"),
+        }
         let stored = chain.set("y", &Secret::bearer("v"), false).unwrap();
         assert_eq!(
             stored.kind,
