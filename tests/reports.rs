@@ -711,3 +711,180 @@ fn an_slo_query_that_matches_nothing_says_so() {
         "the other targets are still reported"
     );
 }
+
+/// The filters the README lists narrow the report as they say.
+#[test]
+fn report_filters_narrow_as_they_say() {
+    // --node: only that node's pods, and not all pods.
+    let all = complete(&["pods", "--env", "globex", "--cluster", "wc"]);
+    let node = items(&all)
+        .iter()
+        .find_map(|p| p["node"].as_str())
+        .expect("a scheduled pod")
+        .to_owned();
+    let on = complete(&[
+        "pods",
+        "--env",
+        "globex",
+        "--cluster",
+        "wc",
+        "--node",
+        &node,
+    ]);
+    assert!(!items(&on).is_empty());
+    assert!(items(&on).len() < items(&all).len());
+    assert!(
+        items(&on).iter().all(|p| p["node"] == node.as_str()),
+        "{on:#}"
+    );
+
+    // A repeated --env: exactly those environments.
+    let two = complete(&["status", "--env", "acme", "--env", "globex"]);
+    let envs: Vec<&str> = two["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(envs, ["acme", "globex"]);
+}
+
+/// `--timeout` bounds the wait for a source that never answers: the report comes back
+/// incomplete (exit 1) at about that time, naming what did not answer.
+#[test]
+fn the_timeout_bounds_the_wait_for_a_silent_source() {
+    // A server that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = std::thread::spawn(move || {
+        let conns: Vec<_> = silent.incoming().take(8).collect();
+        std::thread::sleep(Duration::from_secs(20));
+        drop(conns);
+    });
+    let text = std::fs::read_to_string(&sim().fleet_file).unwrap();
+    let acme_prometheus = format!(
+        "http://{}",
+        sim().fleet.cluster("acme-sc").unwrap().prometheus
+    );
+    assert!(text.contains(&acme_prometheus));
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.toml");
+    std::fs::write(
+        &fleet,
+        text.replacen(&acme_prometheus, &format!("http://{addr}"), 1),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (code, json) = report_with(
+        &fleet,
+        &["slo", "--env", "acme", "--cluster", "sc", "--timeout", "2s"],
+    );
+    let took = started.elapsed();
+    assert_eq!(code, 1, "{json:#}");
+    assert!(
+        took < Duration::from_secs(8),
+        "the 2 s timeout bounded the wait: {took:?}"
+    );
+    let errors = json["errors"].to_string();
+    assert!(errors.contains("no answer within 2s"), "{errors}");
+    drop(held);
+}
+
+/// Logs go to the state dir's daily file, at the level asked for, and never to the
+/// terminal; no more than 7 files are kept.
+#[test]
+fn logs_go_to_a_daily_file_never_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    for day in 1..=9 {
+        std::fs::write(
+            logs.join(format!("ck8s-console.2026-01-{day:02}.log")),
+            "old\n",
+        )
+        .unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_ck8s-console"))
+        .arg("--config")
+        .arg(&sim().fleet_file)
+        .arg("--state-dir")
+        .arg(dir.path())
+        .args(["--log-level", "debug", "status", "--env", "acme"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("ck8s-console runs");
+    assert_eq!(code(&out), 0, "{}", common::stderr(&out));
+    assert_eq!(
+        common::stderr(&out),
+        "",
+        "nothing but the report on the terminal"
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let file = logs.join(format!("ck8s-console.{today}.log"));
+    let log = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    assert!(
+        log.contains(" DEBUG "),
+        "debug lines at --log-level debug:\n{log:.500}"
+    );
+    let kept = std::fs::read_dir(&logs).unwrap().count();
+    assert!(kept <= 7, "{kept} log files kept");
+}
+
+/// `alerts --silenced` includes the silenced alerts, which are left out otherwise. On a
+/// fleet of its own: the silence would change what the other tests here read.
+#[test]
+fn silenced_alerts_show_only_when_asked_for() {
+    use ck8s_fleet::sources::alertmanager::{AlertFilter, AlertmanagerClient};
+    let own = common::start(SimOptions {
+        environments: 2,
+        ..SimOptions::default()
+    });
+    let url = format!(
+        "http://{}",
+        own.fleet.cluster("globex-wc").unwrap().alertmanager
+    );
+    let am = AlertmanagerClient::new(&url, None, Duration::from_secs(5)).unwrap();
+    own.rt.block_on(async {
+        let alerts = am.alerts(&AlertFilter::default()).await.unwrap();
+        let crash = alerts
+            .iter()
+            .find(|a| a.alertname() == "KubePodCrashLooping")
+            .expect("the demo's crash loop alerts");
+        let silence = ck8s_model::alert::PostableSilence::for_alert(
+            crash,
+            chrono::TimeDelta::hours(1),
+            "oncall",
+            "fix deploying",
+        );
+        am.create_silence(&silence).await.unwrap();
+    });
+    let names = |args: &[&str]| -> Vec<(String, String)> {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        let out = console_with(&own.fleet_file, &all);
+        assert_eq!(code(&out), 0, "{}", common::stderr(&out));
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        items(&json)
+            .iter()
+            .map(|a| {
+                (
+                    a["alertname"].as_str().unwrap().to_owned(),
+                    a["state"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let loud = names(&["alerts", "--env", "globex"]);
+    assert!(!loud.is_empty());
+    assert!(
+        loud.iter()
+            .all(|(n, s)| n != "KubePodCrashLooping" && s == "active"),
+        "{loud:?}"
+    );
+    let all = names(&["alerts", "--env", "globex", "--silenced"]);
+    assert!(
+        all.contains(&("KubePodCrashLooping".to_owned(), "suppressed".to_owned())),
+        "{all:?}"
+    );
+    assert_eq!(all.len(), loud.len() + 1);
+}
