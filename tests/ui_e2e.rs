@@ -89,6 +89,19 @@ impl Drop for Tui {
 
 impl Tui {
     fn start(fleet_file: &Path, state_dir: &Path) -> Tui {
+        Tui::start_with(fleet_file, state_dir, &[])
+    }
+
+    /// As [`Tui::start`], with more flags.
+    fn start_with(fleet_file: &Path, state_dir: &Path, flags: &[&str]) -> Tui {
+        let (fleet, state) = (fleet_file.to_str().unwrap(), state_dir.to_str().unwrap());
+        let mut args = vec!["--config", fleet, "--state-dir", state];
+        args.extend(flags);
+        Tui::spawn(&args)
+    }
+
+    /// The binary with `args` in a pseudo-terminal.
+    fn spawn(args: &[&str]) -> Tui {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -98,10 +111,7 @@ impl Tui {
             })
             .expect("a pseudo-terminal");
         let mut cmd = CommandBuilder::new(BIN);
-        cmd.arg("--config");
-        cmd.arg(fleet_file);
-        cmd.arg("--state-dir");
-        cmd.arg(state_dir);
+        cmd.args(args);
         cmd.env("TERM", "xterm-256color");
         cmd.env("USER", "e2e-tester");
         cmd.env_remove("NO_COLOR");
@@ -585,6 +595,84 @@ printf '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential"
     let mut signed: Vec<&str> = log.lines().collect();
     signed.sort_unstable();
     assert_eq!(signed, ["acme-sc", "acme-wc"], "once per cluster");
+}
+
+/// The console's flags take effect: `--env` opens that environment, `--read-only` turns
+/// off every change (said in the bar, and refused when asked for), `--theme` paints the
+/// screen, and `:theme` repaints it at once.
+#[test]
+fn console_flags_open_an_environment_read_only_in_a_theme() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(dir.path());
+    let mut tui = Tui::start_with(
+        &sim.fleet_file,
+        &dir.path().join("state"),
+        &["--env", "globex", "--read-only", "--theme", "light"],
+    );
+    let screen = tui.wait_for("Cluster globex");
+    assert!(screen.contains("READ-ONLY"), "{screen}");
+    let background = |tui: &Tui| {
+        let parser = tui.screen.lock().unwrap();
+        // A cell inside the pane, clear of text: the theme's own background.
+        parser
+            .screen()
+            .cell(ROWS - 3, COLS - 3)
+            .map(|c| c.bgcolor())
+    };
+    tui.wait_until("light paints its background", |_| {
+        background(&tui).is_some_and(|c| c != vt100::Color::Default)
+    });
+    let light = background(&tui);
+    // Scaling the workers changes the cluster: refused, and said why.
+    tui.send("w");
+    tui.wait_for("read-only");
+    assert!(
+        !tui.contents().contains("Run scale"),
+        "no workflow form opens"
+    );
+    tui.send(":");
+    tui.type_text("theme dark");
+    tui.send("\r");
+    tui.wait_until("the dark theme", |_| background(&tui) != light);
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+}
+
+/// `demo` needs nothing set up: it builds its fleet, opens the console on it, and starts
+/// with a clean slate, since the runs of a previous demo acted on a fleet that is gone.
+#[test]
+fn the_demo_starts_on_its_own_fleet_with_a_clean_slate() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let old_runs = state.join("demo").join("runs");
+    std::fs::create_dir_all(&old_runs).unwrap();
+    std::fs::write(old_runs.join("old-run.jsonl"), "{}\n").unwrap();
+    std::fs::write(state.join("demo").join("audit.jsonl"), "{}\n").unwrap();
+    let mut tui = Tui::spawn(&[
+        "demo",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--environments",
+        "2",
+    ]);
+    tui.wait_for("╭ Fleet");
+    tui.wait_until("both environments answering", |s| {
+        ["acme ", "globex "].iter().all(|env| {
+            s.lines()
+                .any(|l| l.contains(env) && l.matches(" up ").count() >= 1)
+        })
+    });
+    assert!(!old_runs.join("old-run.jsonl").exists(), "old runs cleared");
+    assert!(
+        !state.join("demo").join("audit.jsonl").exists(),
+        "old audit cleared"
+    );
+    tui.send("7");
+    tui.wait_for("No workflow runs yet");
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
 }
 
 /// SIGTERM (a service manager, a closing tmux pane) restores the terminal and exits with

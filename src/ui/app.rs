@@ -1832,6 +1832,41 @@ mod tests {
         assert!(a.watched_runs.is_empty(), "nothing left to watch");
     }
 
+    /// `x` and `r` in the Runs pane and `b` in Backups reach the engine, through the
+    /// confirmation the registry asks for.
+    #[test]
+    fn the_runs_and_backups_keys_reach_the_engine() {
+        use crate::engine::journal::Outcome;
+        let v = Views::default();
+        let mut a = app();
+        a.engine = true;
+        a.on_event(loaded(
+            vec![run("open", None), run("stopped", Some(Outcome::Cancelled))],
+            &["open"],
+        ));
+        a.on_key(key('7'), &v);
+        assert_eq!(a.pane, Pane::Runs);
+        assert!(a.on_key(key('x'), &v).is_empty(), "asks first");
+        assert!(matches!(a.modals.last(), Some(Modal::Confirm(_))));
+        assert_eq!(a.on_key(key('y'), &v), [Effect::CancelRun("open".into())]);
+        a.on_key(key('j'), &v);
+        assert!(a.on_key(key('r'), &v).is_empty(), "asks first");
+        assert_eq!(
+            a.on_key(key('y'), &v),
+            [Effect::ResumeRun("stopped".into())]
+        );
+        // A run that ended cannot be cancelled: said, nothing sent.
+        assert!(a.on_key(key('x'), &v).is_empty());
+        assert!(a.modals.is_empty() && a.flash.is_some());
+
+        a.go(Pane::Backups, Some("acme".into()));
+        a.on_key(key('b'), &v);
+        match a.modals.last() {
+            Some(Modal::Run(form)) => assert_eq!(form.kind, WorkflowKind::Backup),
+            other => panic!("the backup form: {other:?}"),
+        }
+    }
+
     #[test]
     fn scope_cycles_through_both_clusters() {
         let mut a = app();
