@@ -468,35 +468,15 @@ fn the_state_dir_and_its_files_are_private() {
 #[test]
 fn the_simulators_metrics_token_comes_from_the_environment() {
     let home = Home::new();
-    let out_dir = home.path().join("sim");
-    let mut child = home
-        .command(&[
-            "sim",
-            "--environments",
-            "1",
-            "--out",
-            out_dir.to_str().unwrap(),
-        ])
-        .env("CK8S_CONSOLE_SIM_METRICS_TOKEN", "t0ken-from-env")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // The banner ends with the fleet config's path, once everything serves.
-    use std::io::BufRead;
-    let stdout = child.stdout.take().unwrap();
-    let mut banner = Vec::new();
-    for line in std::io::BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        let done = line.starts_with("fleet config:");
-        banner.push(line);
-        if done {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let banner = banner.join("\n");
+    let sim = SimProcess::start(
+        &home,
+        "sim",
+        &["--environments", "1"],
+        &[("CK8S_CONSOLE_SIM_METRICS_TOKEN", "t0ken-from-env")],
+    );
+    let banner = sim.banner.clone();
+    let out_dir = sim.out.clone();
+    drop(sim);
     assert!(
         banner.contains("api https://127.0.0.1:"),
         "the API servers speak HTTPS:\n{banner}"
@@ -513,6 +493,171 @@ fn the_simulators_metrics_token_comes_from_the_environment() {
     );
     let help = text(&home.run(&["sim", "--help"]).stdout);
     assert!(help.contains("CK8S_CONSOLE_SIM_METRICS_TOKEN"), "{help}");
+}
+
+/// A `sim` process of `home` with `args`, serving once its banner's last line is out;
+/// killed when dropped.
+struct SimProcess {
+    child: std::process::Child,
+    out: PathBuf,
+    banner: String,
+}
+
+impl SimProcess {
+    fn start(home: &Home, name: &str, args: &[&str], env: &[(&str, &str)]) -> SimProcess {
+        let out = home.path().join(name);
+        let mut all = vec!["sim", "--out", out.to_str().unwrap()];
+        all.extend(args);
+        let mut child = home
+            .command(&all)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::BufRead;
+        let stdout = child.stdout.take().unwrap();
+        let mut banner = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let done = line.starts_with("fleet config:");
+            banner.push(line);
+            if done {
+                break;
+            }
+        }
+        SimProcess {
+            child,
+            out,
+            banner: banner.join("\n"),
+        }
+    }
+
+    fn kubectl(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.out.join("kubeconfig"))
+            .args(args)
+            .env("KUBECACHEDIR", self.out.join("kube-cache"))
+            .output()
+            .expect("kubectl runs (scripts/setup-test-deps installs it)");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// The first `http://` address the banner gives for `what` (prometheus, alertmanager).
+    fn url(&self, what: &str) -> String {
+        let at = self.banner.find(&format!("{what} http://")).expect(what);
+        let rest = &self.banner[at + what.len() + 1..];
+        rest.split_whitespace().next().unwrap().to_owned()
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `sim`'s flags as the README gives them: the kubeconfig is private (0600), the same
+/// `--seed` builds the same fleet and another seed another, `--pods-per-cluster` fills
+/// the workload cluster to that count, and `--metrics-token` puts Prometheus and
+/// Alertmanager behind that token.
+#[test]
+fn the_simulators_flags_shape_its_fleet() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    let names =
+        |sim: &SimProcess| sim.kubectl(&["--context", "acme-wc", "get", "nodes", "-o", "name"]);
+    let a = SimProcess::start(
+        &home,
+        "a",
+        &[
+            "--environments",
+            "1",
+            "--seed",
+            "7",
+            "--pods-per-cluster",
+            "300",
+            "--metrics-token",
+            "t0k",
+        ],
+        &[],
+    );
+    let mode = std::fs::metadata(a.out.join("kubeconfig"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the kubeconfig holds admin tokens");
+    let pods = a
+        .kubectl(&["--context", "acme-wc", "get", "pods", "-A", "--no-headers"])
+        .lines()
+        .count();
+    assert!((300..320).contains(&pods), "{pods} pods in the wc");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    ck8s_fleet::install_crypto_provider();
+    let http = ck8s_fleet::sources::http_client().unwrap();
+    for what in ["prometheus", "alertmanager"] {
+        let url = format!(
+            "{}/{}",
+            a.url(what),
+            if what == "prometheus" {
+                "api/v1/query?query=up"
+            } else {
+                "api/v2/status"
+            }
+        );
+        let status = |token: Option<&str>| {
+            rt.block_on(async {
+                let mut req = http.get(&url);
+                if let Some(t) = token {
+                    req = req.bearer_auth(t);
+                }
+                req.send().await.unwrap().status().as_u16()
+            })
+        };
+        assert_eq!(status(None), 401, "{what} without the token");
+        assert_eq!(status(Some("t0k")), 200, "{what} with it");
+    }
+    let first = names(&a);
+    drop(a);
+    let again = SimProcess::start(
+        &home,
+        "b",
+        &[
+            "--environments",
+            "1",
+            "--seed",
+            "7",
+            "--pods-per-cluster",
+            "300",
+        ],
+        &[],
+    );
+    assert_eq!(names(&again), first, "the same seed, the same fleet");
+    drop(again);
+    let other = SimProcess::start(
+        &home,
+        "c",
+        &[
+            "--environments",
+            "1",
+            "--seed",
+            "8",
+            "--pods-per-cluster",
+            "300",
+        ],
+        &[],
+    );
+    assert_ne!(names(&other), first, "another seed, other names");
 }
 
 /// `completions bash | head -c 10` closes the pipe early: that is the reader's choice, not
