@@ -184,3 +184,107 @@ fn sim_refuses_a_scenario_naming_what_the_fleet_lacks() {
         );
     }
 }
+
+/// Every incident kind does what the README says it does.
+#[test]
+fn every_incident_kind_does_what_it_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("incidents.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[incident]]
+at = "0s"
+kind = "node-not-ready"
+environment = "acme"
+cluster = "wc"
+
+[[incident]]
+at = "3m"
+kind = "node-ready"
+environment = "acme"
+cluster = "wc"
+
+[[incident]]
+at = "0s"
+kind = "backup-failure"
+environment = "acme"
+cluster = "wc"
+
+[[incident]]
+at = "0s"
+kind = "storage-unavailable"
+environment = "acme"
+cluster = "sc"
+
+[[incident]]
+at = "0s"
+kind = "scale"
+environment = "acme"
+cluster = "wc"
+namespace = "production"
+name = "orders-api"
+replicas = 5
+"#,
+    )
+    .unwrap();
+    let sim = common::start(SimOptions {
+        environments: 1,
+        speed: 60.0,
+        scenario: Some(scenario::load(&file).expect("the scenario loads")),
+        ..SimOptions::default()
+    });
+    let wc = |args: &[&str]| sim.ok(&[&["--context", "acme-wc"][..], args].concat());
+    common::eventually("a NotReady worker", Duration::from_secs(30), || {
+        wc(&["get", "nodes"]).contains("NotReady").then_some(())
+    });
+    common::eventually("the worker Ready again", Duration::from_secs(60), || {
+        (!wc(&["get", "nodes"]).contains("NotReady")).then_some(())
+    });
+    common::eventually("a failed backup", Duration::from_secs(30), || {
+        wc(&[
+            "-n",
+            "velero",
+            "get",
+            "backups.velero.io",
+            "-o",
+            "jsonpath={.items[*].status.phase}",
+        ])
+        .contains("Failed")
+        .then_some(())
+    });
+    common::eventually(
+        "the storage location unavailable",
+        Duration::from_secs(30),
+        || {
+            sim.ok(&[
+                "--context",
+                "acme-sc",
+                "-n",
+                "velero",
+                "get",
+                "backupstoragelocations",
+                "-o",
+                "jsonpath={.items[*].status.phase}",
+            ])
+            .contains("Unavailable")
+            .then_some(())
+        },
+    );
+    common::eventually(
+        "orders-api at 5 ready replicas",
+        Duration::from_secs(60),
+        || {
+            (wc(&[
+                "-n",
+                "production",
+                "get",
+                "deployment",
+                "orders-api",
+                "-o",
+                "jsonpath={.spec.replicas}/{.status.readyReplicas}",
+            ]) == "5/5")
+                .then_some(())
+        },
+    );
+}

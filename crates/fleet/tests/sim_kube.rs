@@ -395,6 +395,43 @@ fn expired_exec_credentials_are_renewed_before_the_server_refuses_them() {
     );
 }
 
+/// An idle watch that asked for bookmarks gets them, with the resourceVersion to resume
+/// from; one that did not ask gets none. (About once a minute, as the watch cache sends
+/// them; shortened here.)
+#[test]
+fn idle_watches_get_bookmarks_when_they_ask() {
+    let sim = common::small();
+    let (server, token) = common::admin_endpoint(&sim, "acme-wc");
+    let store = sim.fleet.cluster("acme-wc").unwrap().sim.store.clone();
+    store.set_bookmark_every(Duration::from_millis(300));
+    let rv = store.resource_version();
+    sim.rt.block_on(async {
+        let http = common::sim_http(&sim);
+        let watch = |bookmarks: bool| {
+            http.get(format!(
+                "{server}/api/v1/namespaces/kube-system/configmaps?watch=1&resourceVersion={rv}\
+                 &allowWatchBookmarks={bookmarks}&timeoutSeconds=2"
+            ))
+            .bearer_auth(&token)
+            .send()
+        };
+        let body = watch(true).await.unwrap().text().await.unwrap();
+        let bookmark: serde_json::Value = body
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|e| e["type"] == "BOOKMARK")
+            .unwrap_or_else(|| panic!("no bookmark in 2 s:\n{body}"));
+        let at: u64 = bookmark["object"]["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(at >= rv, "{bookmark}");
+        let body = watch(false).await.unwrap().text().await.unwrap();
+        assert!(!body.contains("BOOKMARK"), "{body}");
+    });
+}
+
 /// Boolean query parameters read as the API server converts them (apimachinery's
 /// Convert_Slice_string_To_bool): `watch=True` (or `yes`) is a watch, not a list; only
 /// `0` and `false` in any case are false.

@@ -82,6 +82,10 @@ pub const DEFAULT_LOG_CAPACITY: usize = 100_000;
 /// happened since.
 pub const HISTORY_WINDOW: Duration = Duration::from_secs(300);
 
+/// How often an idle watch gets a bookmark, so clients can resume close to now: about once
+/// a minute, as the apiserver's watch cache sends them.
+pub const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
+
 type Key = (String, String);
 
 struct Inner {
@@ -92,6 +96,7 @@ struct Inner {
     compacted_rv: u64,
     log_capacity: usize,
     history_window: Duration,
+    bookmark_every: Duration,
 }
 
 impl Inner {
@@ -168,6 +173,7 @@ impl Store {
                 compacted_rv: 1,
                 log_capacity,
                 history_window: HISTORY_WINDOW,
+                bookmark_every: BOOKMARK_EVERY,
             }),
             tx,
             changed: Notify::new(),
@@ -346,6 +352,16 @@ impl Store {
             inner.compacted_rv = front.rv;
             inner.log.pop_front();
         }
+    }
+
+    /// How often an idle watch of this store gets a bookmark.
+    pub fn bookmark_every(&self) -> Duration {
+        self.read().bookmark_every
+    }
+
+    /// Sets how often idle watches get bookmarks (tests shorten it).
+    pub fn set_bookmark_every(&self, every: Duration) {
+        self.write().bookmark_every = every;
     }
 
     /// Sets how long history stays resumable (tests shorten it).

@@ -89,10 +89,6 @@ fn line(v: &Value) -> Bytes {
     Bytes::from(b)
 }
 
-/// How often an idle watch gets a bookmark, so clients can resume close to now: about once
-/// a minute, as the apiserver's watch cache sends them.
-const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
-
 /// A watch that only reports an error and ends.
 fn error_stream(err: &ApiError) -> Response {
     let event = line(&json!({"type": "ERROR", "object": err.to_status()}));
@@ -131,7 +127,7 @@ pub fn serve(store: Arc<Store>, spec: WatchSpec) -> Result<Response, ApiError> {
         }
         let deadline = tokio::time::sleep(spec.timeout);
         tokio::pin!(deadline);
-        let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
+        let mut ticker = tokio::time::interval(store.bookmark_every());
         ticker.tick().await;
         loop {
             tokio::select! {
