@@ -675,6 +675,51 @@ fn the_demo_starts_on_its_own_fleet_with_a_clean_slate() {
     tui.assert_restored();
 }
 
+/// Entering an environment asks each cluster, with SelfSubjectAccessReviews, what this
+/// user may do: with a read-only user in globex-wc, help says which actions are denied
+/// there, and the key is refused.
+#[test]
+fn entering_an_environment_checks_what_the_user_may_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(dir.path());
+    let kubeconfig = sim.fleet_file.with_file_name("kubeconfig");
+    let mut doc: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+    for ctx in doc["contexts"].as_array_mut().unwrap() {
+        if ctx["name"] == "globex-wc" {
+            ctx["context"]["user"] = "globex-wc-readonly".into();
+        }
+    }
+    std::fs::write(&kubeconfig, serde_yaml_ng::to_string(&doc).unwrap()).unwrap();
+    let mut tui = Tui::start(&sim.fleet_file, &dir.path().join("state"));
+    tui.wait_for("initech");
+    tui.send(":");
+    tui.type_text("cluster globex");
+    tui.send("\r");
+    tui.wait_for("Cluster globex");
+    tui.send("?");
+    let screen = tui.wait_until("the reviews answered", |s| {
+        s.contains("action registry") && s.contains("denied in wc") && !s.contains("checking…")
+    });
+    // The sc's admin may drain; the wc's viewer may not.
+    let drain = screen
+        .lines()
+        .find(|l| l.contains("drain node"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(drain.contains("denied in wc"), "{drain}");
+    tui.esc_until("help closed", |s| !s.contains("action registry"));
+    tui.send("c");
+    tui.send("c");
+    tui.wait_for("Cluster globex · wc");
+    // The first worker row selected: a wc node, where the viewer may not evict.
+    tui.send("d");
+    let screen = tui.wait_for("you may not create pods/eviction in globex-wc");
+    assert!(!screen.contains("Run drain"), "no form opens:\n{screen}");
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+}
+
 /// SIGTERM (a service manager, a closing tmux pane) restores the terminal and exits with
 /// 128 + 15, the shell's convention for death by that signal.
 #[test]

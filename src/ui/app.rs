@@ -519,6 +519,11 @@ impl App {
                 let run = self.selected_run()?;
                 return Some((run.env.clone(), run.cluster));
             }
+            // The selected node's cluster: where its pods are evicted.
+            Action::DrainNode => {
+                let (role, _) = views.cluster.node(self.lists.cluster.selected)?;
+                return Some((self.env.clone()?, role));
+            }
             _ => {}
         }
         spec.rbac?;

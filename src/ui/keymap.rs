@@ -517,7 +517,9 @@ static ACTIONS: &[ActionSpec] = &[
     )
     .engine()
     .footer()
-    .danger(Danger::Danger),
+    .danger(Danger::Danger)
+    // Evictions happen in the node's own cluster; the plan checks the rest.
+    .rbac("create", "pods", "eviction"),
     // Backups.
     spec(
         "backups.details",
