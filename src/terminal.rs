@@ -75,28 +75,60 @@ fn install_panic_hook() {
     }));
 }
 
-/// Resolves when the process is asked to stop: SIGINT, SIGTERM, or SIGHUP (the SSH
-/// session dropped). Returns the signal's conventional exit status (128 + number).
-pub async fn shutdown_signal() -> i32 {
-    use tokio::signal::unix::{SignalKind, signal};
-    let wait = |kind: SignalKind, code: i32| async move {
-        match signal(kind) {
-            Ok(mut s) => {
+/// SIGINT, SIGTERM and SIGHUP, watched from creation on. One value lives as long as its
+/// user needs: a second signal that arrives while the first is handled is then counted,
+/// where a fresh watch made after the first would miss it.
+pub struct ShutdownSignals {
+    streams: Vec<(tokio::signal::unix::Signal, i32)>,
+}
+
+impl ShutdownSignals {
+    pub fn new() -> ShutdownSignals {
+        use tokio::signal::unix::{SignalKind, signal};
+        let kinds = [
+            (SignalKind::interrupt(), libc::SIGINT),
+            (SignalKind::terminate(), libc::SIGTERM),
+            (SignalKind::hangup(), libc::SIGHUP),
+        ];
+        let streams = kinds
+            .into_iter()
+            .filter_map(|(kind, number)| match signal(kind) {
+                Ok(s) => Some((s, 128 + number)),
+                Err(e) => {
+                    // Without the handler the default action (exit) still applies.
+                    tracing::warn!(error = %e, "cannot watch for a signal");
+                    None
+                }
+            })
+            .collect();
+        ShutdownSignals { streams }
+    }
+
+    /// The next signal, as the shell's exit code for death by it (128 + its number).
+    pub async fn next(&mut self) -> i32 {
+        if self.streams.is_empty() {
+            return std::future::pending().await;
+        }
+        let waits = self.streams.iter_mut().map(|(s, code)| {
+            let code = *code;
+            Box::pin(async move {
                 s.recv().await;
                 code
-            }
-            Err(e) => {
-                // Without the handler the default action (exit) still applies.
-                tracing::warn!(error = %e, "cannot watch for a signal");
-                std::future::pending().await
-            }
-        }
-    };
-    tokio::select! {
-        c = wait(SignalKind::interrupt(), 128 + libc::SIGINT) => c,
-        c = wait(SignalKind::terminate(), 128 + libc::SIGTERM) => c,
-        c = wait(SignalKind::hangup(), 128 + libc::SIGHUP) => c,
+            })
+        });
+        futures::future::select_all(waits).await.0
     }
+}
+
+impl Default for ShutdownSignals {
+    fn default() -> Self {
+        ShutdownSignals::new()
+    }
+}
+
+/// The first of SIGINT, SIGTERM and SIGHUP, as the shell's exit code for it.
+pub async fn shutdown_signal() -> i32 {
+    ShutdownSignals::new().next().await
 }
 
 #[cfg(test)]

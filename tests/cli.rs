@@ -694,3 +694,40 @@ fn the_console_without_a_terminal_points_at_the_headless_commands() {
     assert!(err.contains("status, pods"), "{err}");
     assert!(!err.contains("os error"), "{err}");
 }
+
+/// `bench` (small) runs against its own simulated fleet and reports every figure with
+/// its target and whether it was met, as the README's table does.
+#[test]
+fn bench_reports_every_figure_against_its_target() {
+    let home = Home::new();
+    let out = home.run(&["bench", "--pods", "1000", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert!(report["pods_synced"].as_u64().unwrap() > 500, "{report}");
+    let met = report["met"].as_object().expect("a `met` object");
+    let targets = report["targets"].as_object().expect("a `targets` object");
+    for key in [
+        "sync",
+        "rss",
+        "relist_peak",
+        "events",
+        "frame",
+        "keystroke",
+        "key_to_frame",
+        "fault_frame",
+    ] {
+        assert!(met[key].is_boolean(), "{key}: {report}");
+    }
+    assert_eq!(met.len(), targets.len(), "a verdict per target: {report}");
+    for figure in [
+        "sync_seconds",
+        "rss_after_sync_mib",
+        "frame_p99_ms",
+        "key_to_frame_p99_ms",
+    ] {
+        assert!(
+            report[figure].as_f64().is_some_and(|v| v > 0.0),
+            "{figure}: {report}"
+        );
+    }
+}

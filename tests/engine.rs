@@ -1477,3 +1477,105 @@ fn an_unreachable_api_is_a_failure_not_a_lock() {
     assert!(said.contains("reachable"), "{said}");
     assert!(!said.contains("holds the cluster"), "{said}");
 }
+
+/// SIGTERM (a service manager) and SIGHUP (the SSH session dropping) stop a headless run
+/// at its next safe point, as Ctrl-C does: cancelled, its lock released.
+#[test]
+fn sigterm_and_sighup_stop_a_headless_run_at_a_safe_point() {
+    let f = fleet_of(1);
+    for signal in [libc::SIGTERM, libc::SIGHUP] {
+        let to = f.replicas("acme", "wc") + 1;
+        let (child, id) = f.scale_held("acme", to);
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(child.0.id() as i32, signal) }, 0);
+        let out = child.finish();
+        assert!(
+            show(&out).contains("next safe point"),
+            "{signal}: {}",
+            show(&out)
+        );
+        let out = f.console(&["runs", "show", &id, "-o", "json"]);
+        assert_eq!(
+            parse(&out)["run"]["outcome"],
+            "cancelled",
+            "{signal}: {}",
+            show(&out)
+        );
+        assert!(
+            f.lease("acme", "wc").is_none(),
+            "{signal}: the lock is released"
+        );
+        f.pause("acme", "wc", false);
+    }
+}
+
+/// A second Ctrl-C does not wait for the safe point: the process ends at once, the run
+/// stays open (its lease names it), and it resumes from where it was.
+#[test]
+fn a_second_ctrl_c_leaves_the_run_resumable() {
+    let f = fleet_of(1);
+    let to = f.replicas("acme", "wc") + 1;
+    let (mut child, id) = f.scale_held("acme", to);
+    // A slow management API: the run's next poll takes seconds, so its next safe point
+    // is seconds away when Ctrl-C comes.
+    f.sim
+        .fleet
+        .inject_fault(
+            "acme-sc",
+            ck8s_sim::faults::FaultSpec {
+                service: ck8s_sim::faults::Service::Api,
+                kind: ck8s_sim::faults::FaultKind::Latency,
+                duration: "10m".into(),
+                latency_ms: 4_000,
+                jitter_ms: 0,
+                code: None,
+                retry_after: None,
+                fraction: 1.0,
+            },
+        )
+        .unwrap();
+    let stderr = child.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let pid = child.0.id() as i32;
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let said = rx
+        .iter()
+        .find(|l| l.contains("next safe point"))
+        .expect("the first Ctrl-C is acknowledged");
+    assert!(said.contains("again to leave it open"), "{said}");
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let out = child.finish();
+    assert_eq!(code(&out), 128 + libc::SIGINT, "{}", show(&out));
+    let left: Vec<String> = rx.iter().collect();
+    assert!(
+        left.iter()
+            .any(|l| l.contains(&format!("runs resume {id}"))),
+        "{left:?}"
+    );
+    f.sim.fleet.clear_faults("acme-sc");
+    let out = f.console(&["runs", "show", &id, "-o", "json"]);
+    assert_eq!(
+        parse(&out)["run"]["outcome"],
+        Value::Null,
+        "still open: {}",
+        show(&out)
+    );
+    let lease = f.lease("acme", "wc").expect("the lock is still the run's");
+    let holder = text(&lease["spec"]["holderIdentity"], "holderIdentity");
+    assert!(holder.starts_with(&format!("{id} ")), "{holder}");
+    f.pause("acme", "wc", false);
+    let out = f.console(&["runs", "resume", &id, "-o", "json"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert_eq!(parse(&out)["run"]["outcome"], "succeeded");
+}

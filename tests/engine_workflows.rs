@@ -20,7 +20,7 @@ use chrono::Datelike;
 use ck8s_fleet::engine::journal::{Outcome, RunSummary, StepState};
 use ck8s_fleet::engine::workflows::WorkflowKind;
 use ck8s_fleet::engine::workflows::run_tag;
-use ck8s_fleet::engine::{Engine, Hints, RunRequest, Tuning};
+use ck8s_fleet::engine::{Engine, EngineError, Hints, RunRequest, Tuning};
 use ck8s_model::config::{self, ClusterRole};
 use ck8s_model::paths::{PathEnv, Paths};
 use ck8s_sim::SimOptions;
@@ -403,6 +403,41 @@ fn a_drain_held_by_a_disruption_budget_gives_up_after_its_patience_and_resumes()
         "{\"spec\":{\"minAvailable\":1}}",
     ]);
     let patient = engine(&f, Duration::from_millis(200), WAIT);
+    // But the policy is asked again at resume: while an apps upgrade holds its lock
+    // (the ConfigMap Welkin's upgrade writes), the resume is refused and nothing moves.
+    f.kubectl(&[
+        "create",
+        "configmap",
+        "welkin-apps-upgrade",
+        "-n",
+        "kube-system",
+        "--from-literal=version=v0.52",
+    ]);
+    let refused = f.sim.rt.block_on(patient.resume(&run.id));
+    match refused {
+        Err(EngineError::Denied(decision)) => {
+            // (This fleet's window is moved away from today: outside it too.)
+            let rules: Vec<&str> = decision.findings().iter().map(|f| f.rule).collect();
+            assert_eq!(
+                rules,
+                ["upgrade-in-progress", "maintenance-window"],
+                "{decision:?}"
+            );
+        }
+        other => panic!("the upgrade lock refuses the resume: {other:?}"),
+    }
+    assert!(
+        ledger_nodes().contains(&node),
+        "the refused resume evicted nothing"
+    );
+    assert_eq!(patient.run(&run.id).unwrap().outcome, Some(Outcome::Failed));
+    f.kubectl(&[
+        "delete",
+        "configmap",
+        "welkin-apps-upgrade",
+        "-n",
+        "kube-system",
+    ]);
     let resumed = f.sim.rt.block_on(async {
         patient.resume(&run.id).await.expect("resume");
         finished(&patient, &run.id).await

@@ -670,3 +670,42 @@ fn deleted_pod_is_recreated_by_its_owner() {
     });
     assert!(after.iter().all(|n| n.starts_with("payments-")));
 }
+
+/// `kubectl create configmap` and `create secret` send protobuf, as they do to a real
+/// apiserver; what they create reads back as they meant it.
+#[test]
+fn kubectl_creates_configmaps_and_secrets() {
+    let sim = small();
+    let ctx = ["--context", "acme-wc", "-n", "default"];
+    let run = |args: &[&str]| sim.ok(&[&ctx[..], args].concat());
+    run(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=mode=fast",
+        "--from-literal=empty=",
+    ]);
+    run(&["label", "configmap", "settings", "team=payments"]);
+    let cm: serde_json::Value =
+        serde_json::from_str(&run(&["get", "configmap", "settings", "-o", "json"])).unwrap();
+    assert_eq!(
+        cm["data"],
+        serde_json::json!({"mode": "fast", "empty": ""}),
+        "{cm}"
+    );
+    assert_eq!(cm["metadata"]["labels"]["team"], "payments");
+    run(&[
+        "create",
+        "secret",
+        "generic",
+        "token",
+        "--from-literal=key=s3cret",
+    ]);
+    let secret: serde_json::Value =
+        serde_json::from_str(&run(&["get", "secret", "token", "-o", "json"])).unwrap();
+    assert_eq!(secret["type"], "Opaque");
+    assert_eq!(
+        secret["data"]["key"], "czNjcmV0",
+        "base64 of s3cret: {secret}"
+    );
+}

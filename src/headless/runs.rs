@@ -152,8 +152,7 @@ async fn follow(
     let mut shown = Progress::default();
     // Ctrl-C (or SIGTERM, or a dropped SSH session) stops the run at its next safe point
     // and releases its lock; a second one leaves it open for `runs resume`.
-    let signal = crate::terminal::shutdown_signal();
-    tokio::pin!(signal);
+    let mut signals = crate::terminal::ShutdownSignals::new();
     let mut stopping = false;
     loop {
         // The driver is gone once it is no longer local: whatever the journal says then is
@@ -168,7 +167,7 @@ async fn follow(
         }
         tokio::select! {
             _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()) => {}
-            code = &mut signal => {
+            code = signals.next() => {
                 if stopping {
                     note!("left run {id} open; `ck8s-console runs resume {id}` goes on with it");
                     std::process::exit(code);
@@ -179,7 +178,6 @@ async fn follow(
                 if let Err(e) = engine.cancel(id).await {
                     note!("warning: {e}");
                 }
-                signal.set(crate::terminal::shutdown_signal());
             }
         }
     }

@@ -476,6 +476,21 @@ fn decode_continue(s: &str) -> Result<ContinueToken, ApiError> {
         .ok_or_else(|| ApiError::bad_request("continue key is not valid: invalid continue token"))
 }
 
+/// As the apiserver writes a Secret: `Opaque` when no type is given, and `stringData`
+/// folded into `data` (base64), where it is never read back from.
+fn secret_defaults(obj: &mut Value) {
+    if obj["type"].as_str().is_none_or(str::is_empty) {
+        obj["type"] = json!("Opaque");
+    }
+    if let Some(Value::Object(plain)) = obj.as_object_mut().and_then(|o| o.remove("stringData")) {
+        use base64::Engine;
+        for (k, v) in plain {
+            let text = v.as_str().unwrap_or_default();
+            obj["data"][k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+        }
+    }
+}
+
 impl Ctx<'_> {
     fn store(&self) -> &crate::store::Store {
         &self.st.cluster.store
@@ -628,6 +643,9 @@ impl Ctx<'_> {
         if self.t.kind == *ids::NAMESPACES {
             obj["spec"]["finalizers"] = json!(["kubernetes"]);
             obj["status"] = json!({"phase": "Active"});
+        }
+        if self.t.kind == *ids::SECRETS {
+            secret_defaults(&mut obj);
         }
         if self.dry_run() {
             return Ok((StatusCode::CREATED, axum::Json(obj)).into_response());

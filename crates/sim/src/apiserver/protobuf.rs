@@ -1,6 +1,7 @@
 //! The Kubernetes protobuf encoding, for the few request bodies kubectl's typed clients
 //! send that way (they never fall back to JSON): Eviction, SelfSubjectAccessReview,
-//! SelfSubjectRulesReview, SelfSubjectReview and DeleteOptions. Each is decoded into the JSON the rest of the
+//! SelfSubjectRulesReview, SelfSubjectReview, DeleteOptions, and the ConfigMaps and
+//! Secrets of `kubectl create configmap|secret`. Each is decoded into the JSON the rest of the
 //! server understands. Any other protobuf body is refused with 415.
 //!
 //! Wire format: the 4-byte magic `k8s\0`, then a `runtime.Unknown` message
@@ -90,7 +91,7 @@ fn strings(buf: &[u8], names: &[(u64, &str)]) -> Option<Value> {
 }
 
 fn object_meta(buf: &[u8]) -> Option<Value> {
-    strings(
+    let mut meta = strings(
         buf,
         &[
             (1, "name"),
@@ -99,7 +100,92 @@ fn object_meta(buf: &[u8]) -> Option<Value> {
             (5, "uid"),
             (6, "resourceVersion"),
         ],
-    )
+    )?;
+    for (num, key) in [(11, "labels"), (12, "annotations")] {
+        let map = string_map(buf, num, |b| std::str::from_utf8(b).ok().map(|s| json!(s)))?;
+        if !map.is_empty() {
+            meta[key] = Value::Object(map);
+        }
+    }
+    Some(meta)
+}
+
+/// A protobuf `map<string, V>` field `num` of a message: repeated entries with the key
+/// as field 1 and the value (read by `value`) as field 2.
+fn string_map(
+    buf: &[u8],
+    num: u64,
+    value: impl Fn(&[u8]) -> Option<Value>,
+) -> Option<Map<String, Value>> {
+    let mut map = Map::new();
+    for (n, f) in fields(buf)? {
+        if n != num {
+            continue;
+        }
+        let (mut k, mut v) = (None, None);
+        for (en, ef) in fields(message(&f))? {
+            match en {
+                1 => k = string(&ef),
+                2 => v = value(message(&ef)),
+                _ => {}
+            }
+        }
+        // A map entry may leave out an empty value.
+        map.insert(k?, v.unwrap_or_else(|| value(&[]).unwrap_or(Value::Null)));
+    }
+    Some(map)
+}
+
+/// ConfigMap: metadata 1, data 2, binaryData 3 (base64 in JSON), immutable 4.
+fn config_map(buf: &[u8]) -> Option<Value> {
+    let text = |b: &[u8]| std::str::from_utf8(b).ok().map(|s| json!(s));
+    let mut obj = json!({"apiVersion": "v1", "kind": "ConfigMap"});
+    for (num, f) in fields(buf)? {
+        match (num, &f) {
+            (1, _) => obj["metadata"] = object_meta(message(&f))?,
+            (4, Field::Varint(v)) => obj["immutable"] = json!(*v != 0),
+            _ => {}
+        }
+    }
+    for (num, key, value) in [
+        (2, "data", text as fn(&[u8]) -> Option<Value>),
+        (3, "binaryData", base64_value),
+    ] {
+        let map = string_map(buf, num, value)?;
+        if !map.is_empty() {
+            obj[key] = Value::Object(map);
+        }
+    }
+    Some(obj)
+}
+
+/// Secret: metadata 1, data 2 (bytes, base64 in JSON), type 3, stringData 4, immutable 5.
+fn secret(buf: &[u8]) -> Option<Value> {
+    let mut obj = json!({"apiVersion": "v1", "kind": "Secret"});
+    for (num, f) in fields(buf)? {
+        match (num, &f) {
+            (1, _) => obj["metadata"] = object_meta(message(&f))?,
+            (3, _) => obj["type"] = json!(string(&f)?),
+            (5, Field::Varint(v)) => obj["immutable"] = json!(*v != 0),
+            _ => {}
+        }
+    }
+    let data = string_map(buf, 2, base64_value)?;
+    if !data.is_empty() {
+        obj["data"] = Value::Object(data);
+    }
+    let string_data = string_map(buf, 4, |b| std::str::from_utf8(b).ok().map(|s| json!(s)))?;
+    if !string_data.is_empty() {
+        obj["stringData"] = Value::Object(string_data);
+    }
+    Some(obj)
+}
+
+fn base64_value(bytes: &[u8]) -> Option<Value> {
+    use base64::Engine;
+    Some(json!(
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    ))
 }
 
 fn delete_options(buf: &[u8]) -> Option<Value> {
@@ -203,6 +289,8 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
             json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {}}),
         ),
         "DeleteOptions" => delete_options(raw),
+        "ConfigMap" => config_map(raw),
+        "Secret" => secret(raw),
         other => return Err(unsupported(other)),
     };
     decoded.ok_or_else(malformed)
