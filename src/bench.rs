@@ -185,6 +185,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
         alerts: Duration::from_secs(30),
         metrics: Duration::from_secs(300),
         slo: Duration::from_secs(3600),
+        ..Intervals::default()
     };
 
     let t0 = Instant::now();

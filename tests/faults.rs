@@ -172,6 +172,7 @@ fn every_fault_is_survived_shown_and_recovered_from() {
         alerts: Duration::from_millis(500),
         metrics: Duration::from_secs(1),
         slo: Duration::from_secs(300),
+        ..Intervals::default()
     };
     let live = sim.rt.block_on(async {
         let live = LiveFleet::start(&fleet, intervals).await;

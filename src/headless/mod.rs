@@ -302,6 +302,7 @@ async fn start_live(kind: &ReportKind, selection: &Selection, timeout: Duration)
         alerts: timeout * 2,
         metrics: timeout * 2,
         slo: timeout * 2,
+        lists: timeout * 2,
     };
     let live = LiveFleet::start(&selection.fleet, intervals).await;
     if matches!(kind, ReportKind::Pods(_)) {

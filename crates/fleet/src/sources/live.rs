@@ -25,6 +25,9 @@ pub struct Intervals {
     pub alerts: Duration,
     pub metrics: Duration,
     pub slo: Duration,
+    /// The slowly changing kinds that are listed rather than watched (schedules, storage
+    /// locations, CronJobs, the Welkin ConfigMaps).
+    pub lists: Duration,
 }
 
 impl Default for Intervals {
@@ -33,6 +36,7 @@ impl Default for Intervals {
             alerts: Duration::from_secs(10),
             metrics: Duration::from_secs(30),
             slo: Duration::from_secs(300),
+            lists: super::kube::POLL_EVERY,
         }
     }
 }
@@ -182,7 +186,7 @@ async fn start_cluster(
     kubeconfigs: &super::kube::Kubeconfigs,
     policy: &config::Policy,
 ) -> ClusterRuntime {
-    let kube = match ClusterSources::start(handle.clone(), kubeconfigs).await {
+    let kube = match ClusterSources::start(handle.clone(), kubeconfigs, intervals.lists).await {
         Ok(k) => Some(k),
         Err(e) => {
             handle.source_failed(Source::Kubernetes, Utc::now(), e.to_string(), false);

@@ -413,7 +413,7 @@ const RESTART_MAX: Duration = Duration::from_secs(5);
 /// How long without a failure before the pause starts small again.
 const CALM_AFTER: Duration = Duration::from_secs(60);
 
-/// How often slowly changing kinds are listed instead of watched.
+/// How often slowly changing kinds are listed instead of watched, by default.
 pub const POLL_EVERY: Duration = Duration::from_secs(15);
 
 /// One list of one kind into its table, through the same path a watch relist takes.
@@ -505,9 +505,11 @@ impl Drop for ClusterSources {
 impl ClusterSources {
     /// Connects (no request yet: the first happens in the watchers, though an exec
     /// credential plugin may run to sign in) and starts the light sources.
+    /// `lists` is how often the kinds that are listed rather than watched are listed.
     pub async fn start(
         handle: Arc<ClusterHandle>,
         kubeconfigs: &Kubeconfigs,
+        lists: Duration,
     ) -> Result<ClusterSources, KubeSourceError> {
         let client = client_from(&handle.config, kubeconfigs).await?;
         let mut me = ClusterSources {
@@ -516,7 +518,7 @@ impl ClusterSources {
             light: Vec::new(),
             heavy: Vec::new(),
         };
-        me.start_light();
+        me.start_light(lists);
         Ok(me)
     }
 
@@ -524,7 +526,7 @@ impl ClusterSources {
         &self.client
     }
 
-    fn start_light(&mut self) {
+    fn start_light(&mut self, every: Duration) {
         let (c, h) = (self.client.clone(), self.handle.clone());
         let all = watcher::Config::default;
         let mut lists: Vec<ListStep> = vec![
@@ -567,7 +569,7 @@ impl ClusterSources {
             self.light
                 .push(spawn_watch::<wire::Machine>(c, None, all(), h));
         }
-        self.light.push(spawn_list_polls(lists, POLL_EVERY));
+        self.light.push(spawn_list_polls(lists, every));
     }
 
     /// Starts pods, workloads, warning events and PVCs (idempotent).
