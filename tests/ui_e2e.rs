@@ -720,6 +720,79 @@ fn entering_an_environment_checks_what_the_user_may_do() {
     tui.assert_restored();
 }
 
+/// Quitting with a run in progress asks first; yes stops the run at its next safe point
+/// and releases its lock, so the cluster is free for the next engineer at once.
+#[test]
+fn quitting_stops_the_consoles_runs_and_releases_their_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim_with(dir.path(), &["--speed", "10"]);
+    let kubeconfig = sim.fleet_file.with_file_name("kubeconfig");
+    let kubectl = |args: &[&str]| {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(args)
+            .output()
+            .expect("kubectl runs")
+    };
+    // acme-wc's machines wait while its Cluster is paused: the run stays in progress.
+    let paused = kubectl(&[
+        "--context",
+        "acme-sc",
+        "-n",
+        "capi-clusters",
+        "annotate",
+        "clusters.cluster.x-k8s.io",
+        "acme-wc",
+        "cluster.x-k8s.io/paused=true",
+    ]);
+    assert!(paused.status.success(), "{paused:?}");
+    let state = dir.path().join("state");
+    let mut tui = Tui::start(&sim.fleet_file, &state);
+    tui.wait_for("initech");
+    tui.send(":");
+    tui.type_text("scale acme wc 4");
+    tui.send("\r");
+    tui.wait_for("Run scale on acme-wc");
+    tui.send("\r");
+    tui.wait_for("Enter start run");
+    tui.send("\r");
+    tui.wait_until("the run waiting for its machines", |s| {
+        s.contains("3. wait for the machines") && s.contains("running")
+    });
+    let lease = || {
+        kubectl(&[
+            "--context",
+            "acme-sc",
+            "-n",
+            "kube-system",
+            "get",
+            "lease",
+            "ck8s-console-acme-wc",
+        ])
+    };
+    assert!(lease().status.success(), "the run holds acme-wc's lock");
+    tui.send("q");
+    tui.wait_for("1 run(s) of this console are in progress");
+    tui.send("y");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+    let gone = lease();
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("NotFound"),
+        "the lock is released: {gone:?}"
+    );
+    let journals = ck8s_fleet::engine::journal::Journals::new(&state.join("runs"));
+    let (runs, _) = journals.list();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        runs[0].outcome,
+        Some(ck8s_fleet::engine::journal::Outcome::Cancelled),
+        "{:?}",
+        runs[0]
+    );
+}
+
 /// SIGTERM (a service manager, a closing tmux pane) restores the terminal and exits with
 /// 128 + 15, the shell's convention for death by that signal.
 #[test]
