@@ -217,7 +217,8 @@ pub struct RunsData {
     pub audit: Vec<AuditRecord>,
     /// Journals or audit records that could not be read.
     pub errors: Vec<String>,
-    /// Runs driven by this console (the others belong to other consoles or scripts).
+    /// Runs in progress in this console: driven by it and not ended (the others belong
+    /// to other consoles or scripts, or are over).
     pub local: Vec<String>,
     /// The journals have been read at least once: "no runs" is then a fact, not a guess.
     pub loaded: bool,

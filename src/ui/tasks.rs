@@ -393,9 +393,11 @@ fn load_runs(engine: &Engine) -> RunsData {
             Vec::new()
         }
     };
+    // In progress here: driven by this process and not yet ended. (A run's task lets go
+    // a moment after it journals its end; in between it is over, not in progress.)
     let local = runs
         .iter()
-        .filter(|r| engine.is_local(&r.id))
+        .filter(|r| !r.finished() && engine.is_local(&r.id))
         .map(|r| r.id.clone())
         .collect();
     RunsData {

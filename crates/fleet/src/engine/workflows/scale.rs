@@ -275,20 +275,26 @@ async fn wait_machines(
     let since = run_start(ctx);
     wait_for(ctx, "the machines", || async {
         let states = machine_states(ctx, md).await?;
-        let live = states.iter().filter(|m| !m.deleting).count();
-        let going = states.len() - live;
-        let (new, new_running) = added(&states, since)
-            .fold((0, 0), |(n, r), m| (n + 1, r + usize::from(m.running)));
-        let status = format!(
-            "{live} of {to} machines, {new_running} of {new} new ones running, {going} being removed"
-        );
-        Ok(if live == to as usize && going == 0 && new_running == new {
-            Progress::Done(status)
-        } else {
-            Progress::Waiting(status)
-        })
+        Ok(machines_progress(&states, since, to))
     })
     .await
+}
+
+/// Done when the MachineDeployment has exactly `to` machines, none being removed, and
+/// every machine this run added is running.
+fn machines_progress(states: &[MachineState], since: DateTime<Utc>, to: u32) -> Progress {
+    let live = states.iter().filter(|m| !m.deleting).count();
+    let going = states.len() - live;
+    let (new, new_running) =
+        added(states, since).fold((0, 0), |(n, r), m| (n + 1, r + usize::from(m.running)));
+    let status = format!(
+        "{live} of {to} machines, {new_running} of {new} new ones running, {going} being removed"
+    );
+    if live == to as usize && going == 0 && new_running == new {
+        Progress::Done(status)
+    } else {
+        Progress::Waiting(status)
+    }
 }
 
 /// Machines created after this are the run's. The margin absorbs clock skew between this
@@ -363,4 +369,65 @@ async fn wait_nodes(ctx: &StepCtx<'_>, md: &DynamicObject, to: u32) -> Result<St
         })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + minute * 60, 0).unwrap()
+    }
+
+    fn machine(created: i64, running: bool, deleting: bool) -> MachineState {
+        MachineState {
+            created: Some(at(created)),
+            deleting,
+            running,
+            node: None,
+        }
+    }
+
+    fn done(p: &Progress) -> bool {
+        matches!(p, Progress::Done(_))
+    }
+
+    #[test]
+    fn the_machines_are_done_when_the_runs_new_ones_run_and_nothing_is_removed() {
+        let since = at(10);
+        let old = || machine(0, true, false);
+        let waiting = [old(), old(), old(), machine(11, false, false)];
+        let p = machines_progress(&waiting, since, 4);
+        assert!(!done(&p));
+        assert!(matches!(&p, Progress::Waiting(s)
+            if s == "4 of 4 machines, 0 of 1 new ones running, 0 being removed"));
+        let running = [old(), old(), old(), machine(11, true, false)];
+        assert!(done(&machines_progress(&running, since, 4)));
+        // A machine broken before the run is not the run's to fix.
+        let broken = [
+            old(),
+            old(),
+            machine(0, false, false),
+            machine(11, true, false),
+        ];
+        assert!(done(&machines_progress(&broken, since, 4)));
+        // A scale-down is done once the machines being removed are gone.
+        let going = [old(), old(), old(), machine(0, true, true)];
+        assert!(!done(&machines_progress(&going, since, 3)));
+        assert!(done(&machines_progress(&going[..3], since, 3)));
+        // Not enough machines yet.
+        assert!(!done(&machines_progress(&[old(), old()], since, 3)));
+    }
+
+    #[test]
+    fn a_worker_count_is_a_whole_number() {
+        let params = |v: &str| BTreeMap::from([("workers".to_owned(), v.to_owned())]);
+        assert_eq!(workers(&params("5")).unwrap(), 5);
+        assert_eq!(workers(&params(" 7 ")).unwrap(), 7);
+        for bad in ["", "-1", "five", "2.5"] {
+            let e = workers(&params(bad)).unwrap_err();
+            assert_eq!(e.param, "workers");
+            assert!(e.problem.contains("workers=5"), "{bad}: {}", e.problem);
+        }
+    }
 }
