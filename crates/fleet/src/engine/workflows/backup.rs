@@ -85,10 +85,16 @@ fn schedule_name<'p>(ctx: &'p StepCtx<'_>) -> &'p str {
 
 /// The backup's name comes from the run id, so a resumed run finds the backup it made.
 fn backup_name(ctx: &StepCtx<'_>) -> String {
-    let tag = super::run_tag(ctx.run_id);
-    let mut name = format!("{}-console-{tag}", schedule_name(ctx));
-    name.truncate(63);
-    name
+    name_for(schedule_name(ctx), ctx.run_id)
+}
+
+/// `<schedule>-console-<run tag>`, at most 63 characters (a Kubernetes name). A long
+/// schedule name gives way, never the run's tag: two runs must not share a name.
+fn name_for(schedule: &str, run_id: &str) -> String {
+    let suffix = format!("-console-{}", super::run_tag(run_id));
+    let room = 63usize.saturating_sub(suffix.len());
+    let head: String = schedule.chars().take(room).collect();
+    format!("{}{suffix}", head.trim_end_matches('-'))
 }
 
 fn api(ctx: &StepCtx<'_>, kind: &str, plural: &str) -> Api<DynamicObject> {
@@ -199,4 +205,27 @@ async fn wait(ctx: &StepCtx<'_>) -> Result<String, StepError> {
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backups_name_is_a_kubernetes_name_that_keeps_the_runs_tag() {
+        let id = "20261207T115024Z-backup-globex-wc-3450";
+        assert_eq!(
+            name_for("velero-daily-backup", id),
+            "velero-daily-backup-console-20261207t115024z-3450"
+        );
+        let long = format!("{}-x", "a".repeat(40));
+        for schedule in [long.as_str(), &"b-".repeat(40)] {
+            let name = name_for(schedule, id);
+            assert!(name.len() <= 63, "{name}");
+            assert!(name.ends_with("-console-20261207t115024z-3450"), "{name}");
+            assert!(!name.contains("--"), "no dash left hanging: {name}");
+        }
+        let other = "20261207T115024Z-backup-globex-wc-9999";
+        assert_ne!(name_for(&long, id), name_for(&long, other));
+    }
 }
