@@ -261,11 +261,8 @@ fn a_worker(sim: &common::Sim, ctx: &str) -> String {
 fn cordon_and_uncordon() {
     let sim = small();
     let node = a_worker(&sim, "acme-wc");
-    sim.ok(&["--context", "acme-wc", "cordon", &node]);
-    let row = sim.ok(&["--context", "acme-wc", "get", "node", &node]);
-    assert!(row.contains("Ready,SchedulingDisabled"), "{row}");
-    eventually("the unschedulable taint", WAIT, || {
-        let t = sim.ok(&[
+    let tainted = || {
+        sim.ok(&[
             "--context",
             "acme-wc",
             "get",
@@ -273,23 +270,18 @@ fn cordon_and_uncordon() {
             &node,
             "-o",
             "jsonpath={.spec.taints[*].key}",
-        ]);
-        t.contains("node.kubernetes.io/unschedulable").then_some(())
-    });
+        ])
+        .contains("node.kubernetes.io/unschedulable")
+    };
+    sim.ok(&["--context", "acme-wc", "cordon", &node]);
+    let row = sim.ok(&["--context", "acme-wc", "get", "node", &node]);
+    assert!(row.contains("Ready,SchedulingDisabled"), "{row}");
+    eventually("the unschedulable taint", WAIT, || tainted().then_some(()));
     sim.ok(&["--context", "acme-wc", "uncordon", &node]);
     let row = sim.ok(&["--context", "acme-wc", "get", "node", &node]);
     assert!(!row.contains("SchedulingDisabled"), "{row}");
     eventually("the taint gone with the cordon", WAIT, || {
-        let t = sim.ok(&[
-            "--context",
-            "acme-wc",
-            "get",
-            "node",
-            &node,
-            "-o",
-            "jsonpath={.spec.taints[*].key}",
-        ]);
-        (!t.contains("node.kubernetes.io/unschedulable")).then_some(())
+        (!tainted()).then_some(())
     });
 }
 
