@@ -52,6 +52,17 @@ pub fn clock(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%H:%M:%S").to_string()
 }
 
+/// A moment as the details views give it: its wall-clock time in `tz` and how far it is
+/// from `now`, `12:03:04 (3m ago)` or `12:03:04 (in 2d)`.
+pub fn moment(t: DateTime<Utc>, now: DateTime<Utc>, tz: Tz) -> String {
+    let clock = clock(t, tz);
+    if t > now {
+        format!("{clock} (in {})", age((t - now).num_seconds()))
+    } else {
+        format!("{clock} ({} ago)", age((now - t).num_seconds()))
+    }
+}
+
 /// Minutes as an error budget reads: `21.6 min`, `-3.0 min`, `3h 12m`.
 pub fn minutes(m: f64) -> String {
     if m.abs() < 120.0 {
@@ -340,6 +351,21 @@ mod tests {
         );
         let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
         assert_eq!(text, ["  label   one two three", "          four five six"]);
+    }
+
+    #[test]
+    fn a_moment_says_its_time_and_how_far_it_is() {
+        let now: DateTime<Utc> = "2026-12-07T10:00:00Z".parse().unwrap();
+        let tz = chrono_tz::Europe::Stockholm;
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            moment(at("2026-12-07T09:58:19Z"), now, tz),
+            "10:58:19 (1m41s ago)"
+        );
+        assert_eq!(
+            moment(at("2026-12-09T10:00:00Z"), now, tz),
+            "11:00:00 (in 2d)"
+        );
     }
 
     #[test]

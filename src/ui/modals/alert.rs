@@ -79,9 +79,8 @@ impl AlertModal {
             &mut lines,
             "State",
             format!(
-                "{state}, since {} ({} ago)",
-                format::clock(started, ctx.tz),
-                format::age((ctx.now - started).num_seconds())
+                "{state}, since {}",
+                format::moment(started, ctx.now, ctx.tz)
             ),
             s.text,
         );

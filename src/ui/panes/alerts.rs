@@ -357,19 +357,7 @@ fn silence_details(e: &SilenceEntry, ctx: &Ctx<'_>) -> Details {
         SilenceState::Pending => ("pending", s.warning),
         SilenceState::Expired => ("expired", s.muted),
     };
-    let when = |t: DateTime<Utc>| {
-        let (n, dir) = if t > ctx.now {
-            ((t - ctx.now).num_seconds(), "in ")
-        } else {
-            ((ctx.now - t).num_seconds(), "")
-        };
-        let ago = if dir.is_empty() { " ago" } else { "" };
-        format!(
-            "{} ({dir}{}{ago})",
-            format::clock(t, ctx.tz),
-            format::age(n)
-        )
-    };
+    let when = |t: DateTime<Utc>| format::moment(t, ctx.now, ctx.tz);
     d.field("Id", sil.id.clone(), ctx);
     d.field("Alertmanager", format!("{}-{}", e.env, e.role), ctx);
     d.styled_field("State", state, style, ctx);

@@ -401,11 +401,7 @@ const INVENTORY_KEY: &str = "inventory";
 fn backup_details(d: &mut Details, role: ClusterRole, b: &BackupRow, ctx: &Ctx<'_>) {
     let s = &ctx.theme.s;
     let when = |t: Option<i64>| match t.and_then(|t| DateTime::from_timestamp(t, 0)) {
-        Some(t) => format!(
-            "{} ({} ago)",
-            format::clock(t, ctx.tz),
-            format::age((ctx.now - t).num_seconds())
-        ),
+        Some(t) => format::moment(t, ctx.now, ctx.tz),
         None => "-".into(),
     };
     d.field("Name", format!("{}/{}", b.namespace, b.name), ctx);
@@ -431,11 +427,7 @@ fn backup_details(d: &mut Details, role: ClusterRole, b: &BackupRow, ctx: &Ctx<'
         d.field("Took", format::age(z - a), ctx);
     }
     let expires = match b.expires.and_then(|t| DateTime::from_timestamp(t, 0)) {
-        Some(t) if t > ctx.now => format!(
-            "{} (in {})",
-            format::clock(t, ctx.tz),
-            format::age((t - ctx.now).num_seconds())
-        ),
+        Some(t) if t > ctx.now => format::moment(t, ctx.now, ctx.tz),
         Some(t) => format!("{} (due)", format::clock(t, ctx.tz)),
         None => "-".into(),
     };

@@ -417,15 +417,7 @@ impl ClusterView {
             ctx,
         );
         let created = DateTime::from_timestamp(node.created, 0).unwrap_or(ctx.now);
-        d.field(
-            "Created",
-            format!(
-                "{} ({} ago)",
-                format::clock(created, ctx.tz),
-                format::age(ctx.now.timestamp() - node.created)
-            ),
-            ctx,
-        );
+        d.field("Created", format::moment(created, ctx.now, ctx.tz), ctx);
         let cores = node.cpu_millis as f64 / 1000.0;
         let live = node.ready.is_some().then_some(n.usage).flatten();
         match live {
