@@ -11,12 +11,22 @@ use ck8s_sim::{SimOptions, scenario};
 /// not before (checked until shortly before it is due) and not much after (the node's
 /// Ready condition changes within the window). At 60 simulated seconds a second, `5m` is
 /// five real seconds away.
-#[test]
-fn incidents_happen_at_their_time() {
+/// One environment at 60 simulated seconds a second, running the scenario `incidents`.
+fn at_sixty_times(incidents: &str) -> common::Sim {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("incidents.toml");
-    std::fs::write(
-        &file,
+    std::fs::write(&file, incidents).unwrap();
+    common::start(SimOptions {
+        environments: 1,
+        speed: 60.0,
+        scenario: Some(scenario::load(&file).expect("the scenario loads")),
+        ..SimOptions::default()
+    })
+}
+
+#[test]
+fn incidents_happen_at_their_time() {
+    let sim = at_sixty_times(
         r#"
 [[incident]]
 at = "5m"
@@ -40,14 +50,7 @@ cluster = "wc"
 namespace = "production"
 name = "orders-api"
 "#,
-    )
-    .unwrap();
-    let sim = common::start(SimOptions {
-        environments: 1,
-        speed: 60.0,
-        scenario: Some(scenario::load(&file).expect("the scenario loads")),
-        ..SimOptions::default()
-    });
+    );
     let clock = sim.fleet.clock();
     let due = clock.start() + chrono::Duration::minutes(5);
     // Not before: every look until 30 simulated seconds (half a real second) before it
@@ -188,10 +191,7 @@ fn sim_refuses_a_scenario_naming_what_the_fleet_lacks() {
 /// Every incident kind does what the README says it does.
 #[test]
 fn every_incident_kind_does_what_it_says() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("incidents.toml");
-    std::fs::write(
-        &file,
+    let sim = at_sixty_times(
         r#"
 [[incident]]
 at = "0s"
@@ -226,14 +226,7 @@ namespace = "production"
 name = "orders-api"
 replicas = 5
 "#,
-    )
-    .unwrap();
-    let sim = common::start(SimOptions {
-        environments: 1,
-        speed: 60.0,
-        scenario: Some(scenario::load(&file).expect("the scenario loads")),
-        ..SimOptions::default()
-    });
+    );
     let wc = |args: &[&str]| sim.ok(&[&["--context", "acme-wc"][..], args].concat());
     common::eventually("a NotReady worker", Duration::from_secs(30), || {
         wc(&["get", "nodes"]).contains("NotReady").then_some(())
