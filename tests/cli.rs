@@ -565,15 +565,19 @@ impl Drop for SimProcess {
 }
 
 /// `sim`'s flags as the README gives them: the kubeconfig is private (0600), the same
-/// `--seed` builds the same fleet and another seed another, `--pods-per-cluster` fills
+/// `--seed` builds the same fleet (names and uids) and another seed another, `--pods-per-cluster` fills
 /// the workload cluster to that count, and `--metrics-token` puts Prometheus and
 /// Alertmanager behind that token.
 #[test]
 fn the_simulators_flags_shape_its_fleet() {
     use std::os::unix::fs::PermissionsExt;
     let home = Home::new();
-    let names =
-        |sim: &SimProcess| sim.kubectl(&["--context", "acme-wc", "get", "nodes", "-o", "name"]);
+    // Names and uids of the nodes and of the Deployments' pods, as kubectl reads them.
+    let names = |sim: &SimProcess| {
+        let columns = "-o=custom-columns=NAME:.metadata.name,UID:.metadata.uid";
+        let get = |what: &str| sim.kubectl(&["--context", "acme-wc", "get", what, "-A", columns]);
+        format!("{}{}", get("nodes"), get("replicasets"))
+    };
     let a = SimProcess::start(
         &home,
         "a",
@@ -658,6 +662,10 @@ fn the_simulators_flags_shape_its_fleet() {
         &[],
     );
     assert_ne!(names(&other), first, "another seed, other names");
+    assert!(
+        first.lines().count() > 10 && first.contains("-4"),
+        "{first}"
+    );
 }
 
 /// `completions bash | head -c 10` closes the pipe early: that is the reader's choice, not

@@ -56,6 +56,36 @@ impl NameSource {
     }
 }
 
+impl NameSource {
+    /// The uid of an object: version 4 in form, drawn from the seed, the object's kind,
+    /// namespace and name, and its `incarnation` (how many objects of that name were
+    /// deleted before it), so a recreated object gets a new uid, as in Kubernetes, and
+    /// the same seed gives the same uids whatever order controllers create objects in.
+    pub fn uid(&self, kind: &str, namespace: &str, name: &str, incarnation: u64) -> String {
+        let part = |half: &[u8]| {
+            hash::fnv1a64(&[
+                &self.seed.to_le_bytes(),
+                half,
+                kind.as_bytes(),
+                b"/",
+                namespace.as_bytes(),
+                b"/",
+                name.as_bytes(),
+                &incarnation.to_le_bytes(),
+            ])
+        };
+        let (hi, lo) = (part(b"uid-hi"), part(b"uid-lo"));
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            hi >> 32,
+            (hi >> 16) & 0xffff,
+            hi & 0x0fff,
+            ((lo >> 48) & 0x3fff) | 0x8000,
+            lo & 0xffff_ffff_ffff
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +104,24 @@ mod tests {
                 .all(|s| s.len() == SUFFIX_LEN && s.bytes().all(|c| ALPHABET.contains(&c)))
         );
         assert_ne!(NameSource::new(8).suffix("web-"), first[0]);
+    }
+
+    #[test]
+    fn uids_come_from_the_seed_and_the_object_and_change_on_recreation() {
+        let (a, b) = (NameSource::new(7), NameSource::new(7));
+        let uid = a.uid("pods", "shop", "web-0", 0);
+        assert_eq!(uid, b.uid("pods", "shop", "web-0", 0));
+        assert_ne!(uid, a.uid("pods", "shop", "web-0", 1), "a recreated object");
+        assert_ne!(uid, a.uid("pods", "shop", "web-1", 0));
+        assert_ne!(uid, a.uid("pods", "shop2", "web-0", 0));
+        assert_ne!(uid, a.uid("services", "shop", "web-0", 0));
+        assert_ne!(uid, NameSource::new(8).uid("pods", "shop", "web-0", 0));
+        // The form of a version 4 UUID, as the apiserver's uids have.
+        let groups: Vec<&str> = uid.split('-').collect();
+        let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+        assert_eq!(lens, [8, 4, 4, 4, 12], "{uid}");
+        assert!(groups[2].starts_with('4'), "{uid}");
+        assert!("89ab".contains(&groups[3][..1]), "{uid}");
+        assert!(uid.bytes().all(|c| c == b'-' || c.is_ascii_hexdigit()));
     }
 }

@@ -3,11 +3,10 @@
 //! the simulator's etcd plus the apiserver's generic registry logic (metadata, optimistic
 //! concurrency, finalizers), so handlers and controllers share one set of rules.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast};
 
@@ -97,6 +96,9 @@ struct Inner {
     log_capacity: usize,
     history_window: Duration,
     bookmark_every: Duration,
+    /// How many objects of each kind and key were deleted: a recreated object's uid
+    /// differs from its predecessor's. Only names that were deleted have an entry.
+    deleted: HashMap<(KindId, Key), u64>,
 }
 
 impl Inner {
@@ -145,18 +147,6 @@ pub fn uid_of(obj: &Value) -> &str {
     meta_str(obj, "uid")
 }
 
-fn new_uid() -> String {
-    let b: [u8; 16] = rand::rng().random();
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-        u16::from_be_bytes([b[4], b[5]]),
-        u16::from_be_bytes([b[6], b[7]]) & 0x0fff,
-        (u16::from_be_bytes([b[8], b[9]]) & 0x3fff) | 0x8000,
-        u64::from_be_bytes([0, 0, b[10], b[11], b[12], b[13], b[14], b[15]])
-    )
-}
-
 impl Store {
     /// A store whose generated names are drawn from `seed`.
     pub fn new(clock: SimClock, seed: u64) -> Arc<Store> {
@@ -174,6 +164,7 @@ impl Store {
                 log_capacity,
                 history_window: HISTORY_WINDOW,
                 bookmark_every: BOOKMARK_EVERY,
+                deleted: HashMap::new(),
             }),
             tx,
             changed: Notify::new(),
@@ -438,8 +429,12 @@ impl Store {
             return Err(ApiError::already_exists(k.group, k.plural, &name));
         }
         let rv = Self::next_rv(&mut inner);
+        let incarnation = inner.deleted.get(&(kind, key.clone())).copied();
+        let uid = self
+            .names
+            .uid(k.plural, &key.0, &key.1, incarnation.unwrap_or(0));
         let m = &mut obj["metadata"];
-        m["uid"] = json!(new_uid());
+        m["uid"] = json!(uid);
         m["resourceVersion"] = json!(rv.to_string());
         m["creationTimestamp"] = json!(now);
         if k.has(super::registry::Sub::Status) {
@@ -532,6 +527,7 @@ impl Store {
         let next: Obj = Arc::new(next);
         if finalized {
             inner.buckets[kind].remove(&key);
+            *inner.deleted.entry((kind, key.clone())).or_default() += 1;
             self.commit(
                 &mut inner,
                 kind,
@@ -607,6 +603,7 @@ impl Store {
             return Ok((next, false));
         }
         inner.buckets[kind].remove(&key);
+        *inner.deleted.entry((kind, key.clone())).or_default() += 1;
         let next: Obj = Arc::new(next);
         self.commit(
             &mut inner,
@@ -735,6 +732,32 @@ mod tests {
         assert_eq!(p["metadata"]["generation"], 1);
         let err = s.create(*ids::PODS, pod("a")).unwrap_err();
         assert_eq!((err.code, err.reason), (409, "AlreadyExists"));
+    }
+
+    #[test]
+    fn uids_follow_the_seed_and_a_recreated_object_gets_a_new_one() {
+        let (a, b) = (store(), store());
+        // Created in another order: the uid belongs to the object, not to the sequence.
+        let a1 = uid_of(&a.create(*ids::PODS, pod("one")).unwrap()).to_owned();
+        let a2 = uid_of(&a.create(*ids::PODS, pod("two")).unwrap()).to_owned();
+        let b2 = uid_of(&b.create(*ids::PODS, pod("two")).unwrap()).to_owned();
+        let b1 = uid_of(&b.create(*ids::PODS, pod("one")).unwrap()).to_owned();
+        assert_eq!((&a1, &a2), (&b1, &b2));
+        assert_ne!(a1, a2);
+        // A pod waits for its kubelet; a ConfigMap goes at once.
+        let cm = || json!({"metadata": {"name": "one", "namespace": "default"}});
+        let first = uid_of(&a.create(*ids::CONFIGMAPS, cm()).unwrap()).to_owned();
+        a.delete(*ids::CONFIGMAPS, "default", "one", DeleteOptions::default())
+            .unwrap();
+        let again = a.create(*ids::CONFIGMAPS, cm()).unwrap();
+        assert_ne!(uid_of(&again), first, "a new object of the same name");
+        assert_ne!(first, a1, "nor the same uid as a pod of that name");
+        let other_seed = Store::new(SimClock::realtime(1.0), 2);
+        other_seed
+            .create(*ids::NAMESPACES, json!({"metadata": {"name": "default"}}))
+            .unwrap();
+        let c1 = other_seed.create(*ids::PODS, pod("one")).unwrap();
+        assert_ne!(uid_of(&c1), a1);
     }
 
     #[test]
