@@ -15,6 +15,8 @@ pub mod headless;
 pub mod logging;
 pub mod private;
 pub mod terminal;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod ui;
 
 // The lower layers under the names the console has always used for them.

@@ -199,3 +199,114 @@ impl Report for AlertsReport {
         table.render(out, colour);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headless::testing::selection;
+    use crate::state::test_fleet;
+    use crate::testing::{alert, firing};
+
+    /// The `alerts` JSON items for globex, where the sc and the wc both fire `sc` and `wc`.
+    fn items(options: &AlertsOptions, sc: Vec<Alert>, wc: Vec<Alert>) -> serde_json::Value {
+        let state = test_fleet("globex");
+        let env = state.env("globex").unwrap();
+        firing(env.cluster(ClusterRole::Sc), sc);
+        firing(env.cluster(ClusterRole::Wc), wc);
+        let built = build(
+            &state,
+            &selection("globex"),
+            options,
+            Utc::now(),
+            Vec::new(),
+        );
+        let doc: serde_json::Value = serde_json::from_str(&built.json("alerts").unwrap()).unwrap();
+        doc["items"].clone()
+    }
+
+    use ck8s_model::alert::Alert;
+
+    fn names(items: &serde_json::Value) -> Vec<&str> {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["alertname"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn one_row_per_alert_that_several_alertmanagers_report() {
+        let shared = alert("KubeAPIErrorsHigh", "warning", false, &[]);
+        let items = items(
+            &AlertsOptions::default(),
+            vec![shared.clone()],
+            vec![shared, alert("TargetDown", "critical", false, &[])],
+        );
+        assert_eq!(
+            names(&items),
+            ["TargetDown", "KubeAPIErrorsHigh"],
+            "most urgent first"
+        );
+        let sources = items[1]["sources"].as_array().unwrap();
+        assert_eq!(sources.len(), 2, "{sources:?}");
+    }
+
+    #[test]
+    fn severity_keeps_as_urgent_or_more_and_info_hides_heartbeats_by_default() {
+        let wc = vec![
+            alert("Watchdog", "none", false, &[]),
+            alert("CPUThrottlingHigh", "info", false, &[]),
+            alert("KubeNodeNotReady", "warning", false, &[]),
+            alert("KubeAPIDown", "critical", false, &[]),
+        ];
+        let all = items(&AlertsOptions::default(), vec![], wc.clone());
+        assert_eq!(
+            names(&all),
+            ["KubeAPIDown", "KubeNodeNotReady", "CPUThrottlingHigh"]
+        );
+        let warning = AlertsOptions {
+            severity: Some(SeverityArg::Warning),
+            ..Default::default()
+        };
+        assert_eq!(
+            names(&items(&warning, vec![], wc)),
+            ["KubeAPIDown", "KubeNodeNotReady"]
+        );
+    }
+
+    #[test]
+    fn silenced_alerts_show_only_when_asked_with_their_silence() {
+        let wc = vec![alert("KubePodCrashLooping", "high", true, &[])];
+        assert!(names(&items(&AlertsOptions::default(), vec![], wc.clone())).is_empty());
+        let silenced = AlertsOptions {
+            silenced: true,
+            ..Default::default()
+        };
+        let items = items(&silenced, vec![], wc);
+        assert_eq!(items[0]["state"], "suppressed");
+        assert_eq!(items[0]["silenced_by"][0], "s1");
+    }
+
+    #[test]
+    fn the_subject_names_what_fires() {
+        let subject = |labels: &[(&str, &str)]| {
+            let a = alert("A", "warning", false, labels);
+            subject(&MergedAlert {
+                alert: a,
+                sources: vec![],
+            })
+        };
+        assert_eq!(
+            subject(&[("namespace", "shop"), ("pod", "web-1")]).as_deref(),
+            Some("shop/web-1")
+        );
+        assert_eq!(subject(&[("node", "w1")]).as_deref(), Some("node/w1"));
+        assert_eq!(
+            subject(&[("namespace", "shop"), ("deployment", "web")]).as_deref(),
+            Some("shop/web")
+        );
+        assert_eq!(subject(&[("namespace", "shop")]).as_deref(), Some("shop"));
+        assert_eq!(subject(&[]), None);
+    }
+}

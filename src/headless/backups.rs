@@ -200,3 +200,69 @@ impl Report for BackupsReport {
         table.render(out, colour);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headless::testing::selection;
+    use crate::state::rows::StorageLocationRow;
+    use crate::state::test_fleet;
+    use std::sync::Arc;
+
+    /// globex, where the wc has listed no backups and one storage location in `phase`; the
+    /// sc has listed nothing yet.
+    fn report(options: &BackupsOptions, phase: &str) -> (serde_json::Value, String) {
+        let state = test_fleet("globex");
+        state
+            .env("globex")
+            .unwrap()
+            .cluster(ClusterRole::Wc)
+            .update(|s| {
+                s.backup.backups.commit_relist();
+                s.backup.schedules.commit_relist();
+                s.backup.locations.upsert(
+                    (Arc::from("velero"), Box::from("default")),
+                    StorageLocationRow {
+                        namespace: Arc::from("velero"),
+                        name: Box::from("default"),
+                        phase: Arc::from(phase),
+                        default: true,
+                        last_validated: None,
+                        message: None,
+                    },
+                );
+                s.backup.locations.commit_relist();
+            });
+        let built = build(
+            &state,
+            &selection("globex"),
+            options,
+            Utc::now(),
+            Vec::new(),
+        );
+        let json = serde_json::from_str(&built.json("backups").unwrap()).unwrap();
+        (json, built.table(false))
+    }
+
+    fn row<'a>(table: &'a str, cluster: &str) -> Vec<&'a str> {
+        table
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|cells| cells.get(1) == Some(&cluster))
+            .unwrap_or_else(|| panic!("no {cluster} row in\n{table}"))
+    }
+
+    #[test]
+    fn a_cluster_that_never_backed_up_is_critical_and_its_row_says_what_is_missing() {
+        let (json, table) = report(&BackupsOptions::default(), "Unavailable");
+        let wc = &json["items"][1];
+        assert_eq!(
+            (&wc["name"], &wc["status"]),
+            (&"globex-wc".into(), &"critical".into())
+        );
+        let row = row(&table, "wc");
+        assert_eq!(row[..4], ["globex", "wc", "critical", "none"], "{table}");
+        assert!(row.contains(&"0/3"), "kept against the policy's 3: {table}");
+        assert!(row.contains(&"unavailable"), "{table}");
+    }
+}

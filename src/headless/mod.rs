@@ -362,3 +362,109 @@ async fn settle(
     }
     errors
 }
+
+/// The reports' unit tests cover the one-environment test fleet.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Selection;
+    use crate::state;
+
+    /// Every cluster of the test fleet's environment `env`.
+    pub fn selection(env: &str) -> Selection {
+        Selection {
+            fleet: state::test_config(env),
+            role: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(envs: &[&str], cluster: Option<crate::cli::ClusterArg>) -> ReportArgs {
+        ReportArgs {
+            envs: envs.iter().map(|e| e.to_string()).collect(),
+            cluster,
+            output: None,
+            timeout: Duration::from_secs(20),
+        }
+    }
+
+    fn fleet() -> config::Fleet {
+        let mut fleet = crate::state::test_config("globex");
+        let mut acme = fleet.environments[0].clone();
+        acme.name = "acme".into();
+        fleet.environments.push(acme);
+        fleet
+    }
+
+    #[test]
+    fn env_narrows_the_fleet_and_cluster_the_roles() {
+        let s = Selection::new(&args(&["acme"], None), &fleet()).unwrap();
+        let names: Vec<&str> = s
+            .fleet
+            .environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(names, ["acme"]);
+        assert_eq!(s.roles(), [ClusterRole::Sc, ClusterRole::Wc]);
+
+        let s = Selection::new(&args(&[], Some(crate::cli::ClusterArg::Wc)), &fleet()).unwrap();
+        assert_eq!(
+            s.fleet.environments.len(),
+            2,
+            "no --env is every environment"
+        );
+        assert_eq!(s.roles(), [ClusterRole::Wc]);
+        let state = FleetState::new(&s.fleet);
+        let handles: Vec<String> = s.handles(&state).iter().map(|h| h.name()).collect();
+        assert_eq!(handles, ["globex-wc", "acme-wc"], "config order");
+    }
+
+    #[test]
+    fn an_unknown_env_is_named_with_the_nearest_and_every_known_one() {
+        let e = Selection::new(&args(&["acme", "glbex"], None), &fleet()).unwrap_err();
+        assert_eq!(
+            e,
+            "unknown environment `glbex` (--env). Did you mean `globex`? \
+             Known environments: globex, acme"
+        );
+        let far = Selection::new(&args(&["initech"], None), &fleet()).unwrap_err();
+        assert!(!far.contains("Did you mean"), "{far}");
+        let mut empty = fleet();
+        empty.environments.clear();
+        let none = Selection::new(&args(&["acme"], None), &empty).unwrap_err();
+        assert!(
+            none.ends_with("the fleet config has no environments"),
+            "{none}"
+        );
+    }
+
+    #[test]
+    fn each_report_waits_only_for_the_sources_it_reads() {
+        use Source::*;
+        assert_eq!(
+            ReportKind::Pods(Default::default()).sources(ClusterRole::Wc),
+            [Pods]
+        );
+        let backups = ReportKind::Backups(Default::default());
+        assert!(
+            backups.sources(ClusterRole::Sc).contains(&CronJobs),
+            "Harbor and OpenSearch jobs run in the sc"
+        );
+        assert!(!backups.sources(ClusterRole::Wc).contains(&CronJobs));
+        let status = ReportKind::Status.sources(ClusterRole::Wc);
+        assert!(
+            status.contains(&Nodes) && status.contains(&Alertmanager) && status.contains(&Backups)
+        );
+        assert!(!status.contains(&Pods), "status never lists every pod");
+        assert!(
+            ReportKind::Slo(Default::default())
+                .sources(ClusterRole::Sc)
+                .is_empty(),
+            "slo asks Prometheus directly"
+        );
+    }
+}

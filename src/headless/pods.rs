@@ -173,3 +173,125 @@ fn status_tone(p: &PodItem) -> Tone {
         _ => Tone::Warn,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn pod(ns: &str, name: &str, status: &str, node: Option<&str>, app: &str) -> PodRow {
+        PodRow {
+            namespace: Arc::from(ns),
+            name: Box::from(name),
+            phase: PodPhase::Running,
+            status: Arc::from(status),
+            ready: 1,
+            containers: 1,
+            restarts: 0,
+            created: 0,
+            node: node.map(Arc::from),
+            ip: None,
+            owner: Some((Arc::from("ReplicaSet"), Box::from(format!("{app}-7d4f")))),
+            labels: Box::new([(Arc::from("app"), Arc::from(app))]),
+        }
+    }
+
+    fn pods() -> Vec<PodRow> {
+        vec![
+            pod(
+                "production",
+                "payments-1",
+                "Running",
+                Some("w1"),
+                "payments",
+            ),
+            pod(
+                "production",
+                "worker-1",
+                "CrashLoopBackOff",
+                Some("w2"),
+                "worker",
+            ),
+            pod("staging", "web-1", "Pending", None, "web"),
+        ]
+    }
+
+    fn kept(o: &PodsOptions) -> Vec<String> {
+        pods()
+            .iter()
+            .filter(|p| matches(p, o))
+            .map(|p| p.name.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn no_filter_keeps_every_pod() {
+        assert_eq!(kept(&PodsOptions::default()).len(), 3);
+    }
+
+    #[test]
+    fn namespace_node_and_status_match_exactly_status_in_any_case() {
+        let ns = PodsOptions {
+            namespace: Some("production".into()),
+            ..Default::default()
+        };
+        assert_eq!(kept(&ns), ["payments-1", "worker-1"]);
+        let node = PodsOptions {
+            node: Some("w2".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            kept(&node),
+            ["worker-1"],
+            "a pod on no node never matches --node"
+        );
+        let status = PodsOptions {
+            status: Some("crashloopbackoff".into()),
+            ..Default::default()
+        };
+        assert_eq!(kept(&status), ["worker-1"]);
+        let prefix = PodsOptions {
+            namespace: Some("prod".into()),
+            ..Default::default()
+        };
+        assert!(
+            kept(&prefix).is_empty(),
+            "--namespace is not a prefix match"
+        );
+    }
+
+    #[test]
+    fn selector_and_filter_read_labels_and_owner() {
+        let selector = PodsOptions {
+            selector: Some("app in (web,worker)".parse().unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(kept(&selector), ["worker-1", "web-1"]);
+        let by_owner = PodsOptions {
+            filter: Some("payments-7d4f".parse().unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(kept(&by_owner), ["payments-1"]);
+        let all_of = PodsOptions {
+            namespace: Some("production".into()),
+            filter: Some("app=web".parse().unwrap()),
+            ..Default::default()
+        };
+        assert!(kept(&all_of).is_empty(), "every option given must match");
+    }
+
+    #[test]
+    fn items_carry_the_cluster_owner_and_age() {
+        let now = Utc::now();
+        let p = &pods()[0];
+        let i = item("globex", ClusterRole::Wc, p, now);
+        assert_eq!((i.env.as_str(), i.cluster), ("globex", ClusterRole::Wc));
+        let owner = i.owner.unwrap();
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str()),
+            ("ReplicaSet", "payments-7d4f")
+        );
+        assert_eq!(i.age_seconds, now.timestamp());
+        assert_eq!(i.labels["app"], "payments");
+    }
+}

@@ -596,3 +596,139 @@ fn tell_anchors(checks: &[AnchorCheck]) -> bool {
     }
     intact
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::journal::StepSummary;
+    use crate::engine::policy::Finding;
+
+    fn words(w: &[&str]) -> Vec<String> {
+        w.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn parameters_are_key_value_words_each_given_once() {
+        let p = parse_params(&words(&["workers=5", " reason = nightly fix "])).unwrap();
+        assert_eq!(p["workers"], "5");
+        assert_eq!(p["reason"], "nightly fix", "spaces around key and value go");
+        assert_eq!(
+            parse_params(&words(&["selector=a=b"])).unwrap()["selector"],
+            "a=b"
+        );
+
+        let bare = parse_params(&words(&["workers"])).unwrap_err();
+        assert!(matches!(bare, EngineError::Usage(_)));
+        assert_eq!(
+            bare.to_string(),
+            "\"workers\": parameters are KEY=VALUE, for example workers=5"
+        );
+        let twice = parse_params(&words(&["workers=5", "workers=6"])).unwrap_err();
+        assert_eq!(
+            twice.to_string(),
+            "workers is given twice (workers=5, workers=6); give each parameter once"
+        );
+    }
+
+    #[test]
+    fn a_planned_workflow_says_it_is_not_here_yet_an_unknown_one_is_unknown() {
+        assert_eq!(
+            workflow("scale").unwrap(),
+            WorkflowKind::parse("scale").unwrap()
+        );
+        let known: Vec<_> = WorkflowKind::all().map(|k| k.name()).collect();
+        let later = workflow("provision").unwrap_err().to_string();
+        assert_eq!(
+            later,
+            format!(
+                "the provision workflow is not available yet in this version; this version runs: {}",
+                known.join(", ")
+            )
+        );
+        let typo = workflow("scal").unwrap_err().to_string();
+        assert!(
+            typo.starts_with("no workflow \"scal\"; this version runs: "),
+            "{typo}"
+        );
+    }
+
+    fn summary(outcome: Option<Outcome>) -> RunSummary {
+        let step = |name: &str, state, message: Option<&str>| StepSummary {
+            name: name.into(),
+            state,
+            message: message.map(str::to_owned),
+            log: Vec::new(),
+        };
+        RunSummary {
+            id: "r-20261207-1".into(),
+            workflow: "scale".into(),
+            env: "globex".into(),
+            cluster: ClusterRole::Wc,
+            params: [("workers".to_owned(), "5".to_owned())].into(),
+            actor: "alice".into(),
+            reason: Some("customer asked".into()),
+            started_at: Utc::now(),
+            updated_at: Utc::now(),
+            outcome,
+            steps: vec![
+                step("check", StepState::Done, Some("policy allows 5 workers")),
+                step(
+                    "scale",
+                    StepState::Failed,
+                    Some("MachineDeployment not found"),
+                ),
+                step("wait", StepState::Pending, None),
+            ],
+        }
+    }
+
+    use crate::config::ClusterRole;
+
+    #[test]
+    fn only_a_succeeded_run_exits_zero() {
+        assert_eq!(outcome_code(&summary(Some(Outcome::Succeeded))), exit::OK);
+        for outcome in [Some(Outcome::Failed), Some(Outcome::Cancelled), None] {
+            assert_eq!(
+                outcome_code(&summary(outcome)),
+                exit::FAILURE,
+                "{outcome:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_run_table_names_who_what_where_and_every_step() {
+        let text = run_text(&summary(Some(Outcome::Failed)));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "run r-20261207-1: scale workers=5 globex-wc by alice: failed"
+        );
+        assert_eq!(lines[1], "override reason: customer asked");
+        assert!(lines[2].starts_with("STEP"), "{text}");
+        let step = |n: usize| lines[n].split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(step(3), "1. check done policy allows 5 workers");
+        assert_eq!(step(4), "2. scale failed MachineDeployment not found");
+        assert_eq!(step(5), "3. wait pending");
+    }
+
+    #[test]
+    fn the_verdict_lists_every_finding_with_its_rule() {
+        assert_eq!(verdict_text(&Decision::Allow), "policy: allowed\n");
+        let finding = Finding {
+            rule: "maintenance-window",
+            message: "Upgrades run on Wednesdays 02:00-06:00 UTC.".into(),
+        };
+        let needs = Decision::NeedsOverride {
+            findings: vec![finding.clone()],
+        };
+        assert_eq!(
+            verdict_text(&needs),
+            "policy: needs an override reason\n  - [maintenance-window] Upgrades run on Wednesdays 02:00-06:00 UTC.\n"
+        );
+        let deny = Decision::Deny {
+            findings: vec![finding],
+        };
+        assert!(verdict_text(&deny).starts_with("policy: refused\n  - [maintenance-window]"));
+    }
+}

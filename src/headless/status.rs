@@ -628,3 +628,181 @@ fn slo_cell(slo: Option<&SloSummary>) -> Cell {
         .unwrap_or_default();
     Cell::new(format!("{word}{left}"), tone)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headless::testing::selection;
+    use crate::state::rows::NodeRow;
+    use crate::state::test_fleet;
+    use crate::testing::{alert, firing, listed_nodes, node};
+
+    /// The `status` JSON, as scripts read it, of globex after `fill` set each cluster.
+    fn status_json(fill: impl Fn(&ClusterHandle, DateTime<Utc>)) -> serde_json::Value {
+        let state = test_fleet("globex");
+        let now = Utc::now();
+        for cluster in state.clusters() {
+            fill(cluster, now);
+        }
+        let built = build(&state, &selection("globex"), now, Vec::new());
+        serde_json::from_str(&built.json("status").expect("the report serialises")).unwrap()
+    }
+
+    /// Three ready control-plane nodes and `workers` ready workers.
+    fn healthy(workers: usize) -> Vec<NodeRow> {
+        let mut nodes: Vec<NodeRow> = (1..=3)
+            .map(|i| node(&format!("cp-{i}"), true, Some(true)))
+            .collect();
+        nodes.extend((1..=workers).map(|i| node(&format!("w-{i}"), false, Some(true))));
+        nodes
+    }
+
+    /// The judged status of one cluster whose state `fill` set.
+    fn judged(fill: impl FnOnce(&ClusterHandle, DateTime<Utc>)) -> ClusterStatus {
+        let state = test_fleet("globex");
+        let now = Utc::now();
+        let sc = state
+            .env("globex")
+            .unwrap()
+            .cluster(ClusterRole::Sc)
+            .clone();
+        fill(&sc, now);
+        let sel = selection("globex");
+        let env = sel.fleet.environment("globex").unwrap();
+        cluster_status(&sc, env, &sel.fleet.policy, now)
+    }
+
+    #[test]
+    fn a_cluster_with_every_node_ready_and_nothing_firing_is_ok() {
+        let c = judged(|sc, now| {
+            listed_nodes(sc, healthy(2), now);
+            firing(sc, vec![alert("Watchdog", "none", false, &[])]);
+        });
+        assert_eq!(c.status, Health::Ok, "problems: {:?}", c.problems);
+        assert!(c.problems.is_empty());
+        assert_eq!((c.nodes.ready, c.nodes.total), (Some(5), Some(5)));
+        assert_eq!((c.control_plane.nodes, c.workers.nodes), (Some(3), Some(2)));
+        assert_eq!(c.api.reachable, Some(true));
+    }
+
+    #[test]
+    fn counts_not_yet_listed_are_unknown_never_zero() {
+        let c = judged(|_, _| {});
+        assert_eq!(c.api.reachable, None);
+        assert_eq!((c.nodes.ready, c.nodes.total), (None, None));
+        assert_eq!((c.control_plane.nodes, c.workers.ready), (None, None));
+        assert!(
+            c.alerts.is_none(),
+            "no answer from Alertmanager is not zero alerts"
+        );
+        // Nothing known is not a problem of its own: the sources' errors say why.
+        assert_eq!(c.status, Health::Ok);
+        let cells: Vec<String> = row("globex", &c).into_iter().map(|c| c.text).collect();
+        assert!(cells.iter().any(|t| t == "?/?"), "node cell: {cells:?}");
+        assert!(!cells.iter().any(|t| t.starts_with("0/")), "{cells:?}");
+    }
+
+    #[test]
+    fn a_control_plane_node_not_ready_is_critical_and_a_worker_a_warning() {
+        let c = judged(|sc, now| {
+            let mut nodes = healthy(2);
+            nodes[0].ready = Some(false);
+            listed_nodes(sc, nodes, now);
+        });
+        assert_eq!(c.status, Health::Critical);
+        assert_eq!(c.problems, ["1 control-plane node(s) not Ready"]);
+
+        let c = judged(|sc, now| {
+            let mut nodes = healthy(2);
+            nodes[4].ready = None;
+            listed_nodes(sc, nodes, now);
+        });
+        assert_eq!(c.status, Health::Warning);
+        assert_eq!(c.problems, ["1 worker node(s) not Ready: w-2"]);
+        assert_eq!(c.nodes.not_ready, ["w-2"]);
+    }
+
+    #[test]
+    fn the_policy_bounds_control_plane_and_worker_counts() {
+        let c = judged(|sc, now| {
+            let mut nodes = healthy(21);
+            nodes.remove(0);
+            listed_nodes(sc, nodes, now);
+        });
+        assert_eq!(c.status, Health::Warning);
+        assert_eq!(
+            c.problems,
+            [
+                "2 control-plane nodes, the policy says 3",
+                "21 workers, above the limit of 20"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unreachable_api_is_critical_and_says_why() {
+        let c = judged(|sc, now| {
+            sc.update(|s| {
+                s.health.insert(
+                    Source::Nodes,
+                    SourceHealth::Stale {
+                        since: now,
+                        error: "connection refused".into(),
+                    },
+                )
+            });
+        });
+        assert_eq!(c.api.reachable, Some(false));
+        assert_eq!(c.status, Health::Critical);
+        assert_eq!(c.problems[0], "API: connection refused");
+        assert!(
+            c.problems[1].starts_with("stale since") && c.problems[1].ends_with(": nodes"),
+            "{:?}",
+            c.problems
+        );
+        assert!(c.stale_since.is_some());
+    }
+
+    #[test]
+    fn alerts_count_by_severity_leaving_out_the_suppressed_and_worst_comes_first() {
+        let c = judged(|sc, now| {
+            listed_nodes(sc, healthy(1), now);
+            firing(
+                sc,
+                vec![
+                    alert("KubeNodeNotReady", "warning", false, &[]),
+                    alert("KubePodCrashLooping", "high", false, &[]),
+                    alert("KubeAPIDown", "critical", true, &[]),
+                    alert("TargetDown", "critical", false, &[]),
+                ],
+            );
+        });
+        let a = c.alerts.as_ref().unwrap();
+        assert_eq!((a.critical, a.high, a.warning), (1, 1, 1));
+        assert_eq!(c.status, Health::Critical);
+        assert_eq!(
+            c.problems,
+            [
+                "1 critical alert(s) firing",
+                "1 high, 1 warning alert(s) firing"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_environment_is_as_bad_as_its_worst_cluster() {
+        let doc = status_json(|cluster, now| {
+            let mut nodes = healthy(1);
+            if cluster.role == ClusterRole::Wc {
+                nodes[3].ready = Some(false);
+            }
+            listed_nodes(cluster, nodes, now);
+        });
+        let env = &doc["environments"][0];
+        assert_eq!(env["name"], "globex");
+        assert_eq!(env["status"], "warning");
+        assert_eq!(env["clusters"][0]["status"], "ok");
+        assert_eq!(env["clusters"][1]["status"], "warning");
+        assert_eq!(env["clusters"][1]["nodes"]["not_ready"][0], "w-1");
+    }
+}

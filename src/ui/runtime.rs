@@ -81,64 +81,25 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
     let mut views = Views::default();
     let mut events = EventStream::new();
 
-    let mut dirty = true;
-    // Set by input: the next frame is drawn at once, not at the next frame tick, so a key
-    // shows as fast as it can be drawn. The frame limit paces data-driven redraws only.
-    let mut urgent = false;
-    let mut drawn_generation = u64::MAX;
-    let mut drawn_minute = i64::MIN;
-    let mut last_frame: Option<Instant> = None;
-    let mut due: Option<Instant> = None;
-    let mut flash_until: Option<(u64, Instant)> = None;
+    let mut pacing = Pacing::new();
 
     let code = loop {
         let now = Instant::now();
         let wall = Utc::now();
-        if state.changes.generation() != drawn_generation
-            || wall.timestamp() / 60 != drawn_minute
-            || due.is_some_and(|d| now >= d)
-        {
-            dirty = true;
-        }
-        if let Some((seq, until)) = flash_until
-            && now >= until
-        {
-            if app.flash.as_ref().is_some_and(|f| f.seq == seq) {
-                app.flash = None;
-                dirty = true;
-            }
-            flash_until = None;
-        }
-        let frame_ready = may_draw(urgent, last_frame, now);
-        if dirty && frame_ready {
-            urgent = false;
-            drawn_generation = state.changes.generation();
-            drawn_minute = wall.timestamp() / 60;
-            due = views.refresh(&mut app, &state, wall, now);
+        let generation = state.changes.generation();
+        pacing.observe(generation, wall, now);
+        pacing.expire_flash(&mut app, now);
+        if pacing.should_draw(now) {
+            let due = views.refresh(&mut app, &state, wall, now);
             let ctx = Ctx::new(&state, &theme, wall);
             term.draw(|f| render::draw(f, &app, &views, &ctx))?;
-            last_frame = Some(now);
-            dirty = false;
+            pacing.drawn(generation, wall, due, now);
         }
-        if let Some(f) = &app.flash
-            && flash_until.is_none_or(|(seq, _)| seq != f.seq)
-        {
-            flash_until = Some((f.seq, now + FLASH));
-        }
+        pacing.track_flash(&app, now);
         if let Some(code) = app.quit {
             break code;
         }
-        let mut wake = now + HEARTBEAT;
-        for t in [
-            dirty.then(|| last_frame.map_or(now, |t| t + FRAME)),
-            due,
-            flash_until.map(|f| f.1),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            wake = wake.min(t);
-        }
+        let wake = pacing.wake(now);
         tokio::select! {
             biased;
             code = &mut shutdown => break code,
@@ -150,15 +111,15 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
                         // A pane switched by the first key must be current for the second.
                         views.refresh(&mut app, &state, Utc::now(), Instant::now());
                     }
-                    (dirty, urgent) = (true, true);
+                    pacing.input();
                 }
                 Some(Ok(Event::Paste(text))) => {
                     app.on_paste(&text);
-                    (dirty, urgent) = (true, true);
+                    pacing.input();
                 }
                 Some(Ok(Event::Resize(..))) => {
                     term.autoresize()?;
-                    (dirty, urgent) = (true, true);
+                    pacing.input();
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(anyhow::anyhow!("reading the terminal: {e}")),
@@ -167,9 +128,9 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
             },
             Some(ev) = rx.recv() => {
                 app.on_event(ev);
-                dirty = true;
+                pacing.changed();
             }
-            _ = state.changes.wait(), if !dirty => dirty = true,
+            _ = state.changes.wait(), if !pacing.dirty => pacing.changed(),
             _ = sleep_until(tokio::time::Instant::from_std(wake)) => {}
         }
     };
@@ -236,6 +197,113 @@ fn split_alt(k: KeyEvent) -> Vec<KeyEvent> {
     }
 }
 
+/// When the loop draws and when it wakes, apart from its I/O: a frame only when something
+/// changed, at once after input, at most once per [`FRAME`] for data, and nothing at all
+/// while idle (a heartbeat looks, and draws only if the minute in the clock changed).
+#[derive(Debug)]
+struct Pacing {
+    /// Something on screen may have changed since the last frame.
+    dirty: bool,
+    /// Set by input: the next frame is drawn at once, not at the next frame tick, so a key
+    /// shows as fast as it can be drawn. The frame limit paces data-driven redraws only.
+    urgent: bool,
+    drawn_generation: u64,
+    drawn_minute: i64,
+    last_frame: Option<Instant>,
+    /// When the views asked to be drawn again (a countdown, a spinner).
+    due: Option<Instant>,
+    /// The footer message shown and when it goes.
+    flash_until: Option<(u64, Instant)>,
+}
+
+impl Pacing {
+    fn new() -> Pacing {
+        Pacing {
+            dirty: true,
+            urgent: false,
+            drawn_generation: u64::MAX,
+            drawn_minute: i64::MIN,
+            last_frame: None,
+            due: None,
+            flash_until: None,
+        }
+    }
+
+    /// Input arrived: draw at once.
+    fn input(&mut self) {
+        (self.dirty, self.urgent) = (true, true);
+    }
+
+    /// Data or a task report arrived: draw at the next frame tick.
+    fn changed(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Looks at the fleet's change counter, the wall clock's minute and the views' due time.
+    fn observe(&mut self, generation: u64, wall: chrono::DateTime<Utc>, now: Instant) {
+        if generation != self.drawn_generation
+            || wall.timestamp() / 60 != self.drawn_minute
+            || self.due.is_some_and(|d| now >= d)
+        {
+            self.dirty = true;
+        }
+    }
+
+    /// Clears the footer message once its time is up, unless a newer one replaced it.
+    fn expire_flash(&mut self, app: &mut App, now: Instant) {
+        if let Some((seq, until)) = self.flash_until
+            && now >= until
+        {
+            if app.flash.as_ref().is_some_and(|f| f.seq == seq) {
+                app.flash = None;
+                self.dirty = true;
+            }
+            self.flash_until = None;
+        }
+    }
+
+    fn should_draw(&self, now: Instant) -> bool {
+        self.dirty && may_draw(self.urgent, self.last_frame, now)
+    }
+
+    fn drawn(
+        &mut self,
+        generation: u64,
+        wall: chrono::DateTime<Utc>,
+        due: Option<Instant>,
+        now: Instant,
+    ) {
+        self.urgent = false;
+        self.dirty = false;
+        self.drawn_generation = generation;
+        self.drawn_minute = wall.timestamp() / 60;
+        self.due = due;
+        self.last_frame = Some(now);
+    }
+
+    /// A new footer message starts its own timer.
+    fn track_flash(&mut self, app: &App, now: Instant) {
+        if let Some(f) = &app.flash
+            && self.flash_until.is_none_or(|(seq, _)| seq != f.seq)
+        {
+            self.flash_until = Some((f.seq, now + FLASH));
+        }
+    }
+
+    /// The next time the loop must look even if nothing wakes it.
+    fn wake(&self, now: Instant) -> Instant {
+        [
+            self.dirty
+                .then(|| self.last_frame.map_or(now, |t| t + FRAME)),
+            self.due,
+            self.flash_until.map(|f| f.1),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(now + HEARTBEAT, Instant::min)
+    }
+}
+
 /// Whether a frame may be drawn now: at once after input (`urgent`), else at most once per
 /// [`FRAME`], so a burst of data changes costs a frame per tick, not one per change.
 fn may_draw(urgent: bool, last_frame: Option<Instant>, now: Instant) -> bool {
@@ -243,8 +311,9 @@ fn may_draw(urgent: bool, last_frame: Option<Instant>, now: Instant) -> bool {
 }
 
 #[cfg(test)]
-mod frame_tests {
+mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     #[test]
     fn input_draws_at_once_and_data_waits_for_the_tick() {
@@ -254,5 +323,99 @@ mod frame_tests {
         assert!(!may_draw(false, just_drawn, now), "a data change waits");
         assert!(may_draw(false, just_drawn, now + FRAME));
         assert!(may_draw(false, None, now), "the first frame");
+    }
+
+    /// A pacing that has drawn its first frame at `t0`, generation 1, 12:00:10.
+    fn drawn_at(t0: Instant) -> (Pacing, chrono::DateTime<Utc>) {
+        let wall = Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 10).unwrap();
+        let mut p = Pacing::new();
+        p.observe(1, wall, t0);
+        assert!(p.should_draw(t0), "the first frame is drawn");
+        p.drawn(1, wall, None, t0);
+        (p, wall)
+    }
+
+    #[test]
+    fn idle_draws_nothing_and_wakes_only_at_the_heartbeat() {
+        let t0 = Instant::now();
+        let (mut p, wall) = drawn_at(t0);
+        assert_eq!(p.wake(t0), t0 + HEARTBEAT);
+        let later = t0 + HEARTBEAT;
+        p.observe(1, wall + chrono::Duration::seconds(1), later);
+        assert!(!p.should_draw(later), "same data, same minute: no output");
+        // The minute in the clock changed: the ages on screen did too.
+        let next_minute = wall + chrono::Duration::seconds(50);
+        p.observe(1, next_minute, later);
+        assert!(p.should_draw(later));
+    }
+
+    #[test]
+    fn data_changes_wait_for_the_frame_tick_and_input_does_not() {
+        let t0 = Instant::now();
+        let (mut p, wall) = drawn_at(t0);
+        let soon = t0 + Duration::from_millis(5);
+        p.observe(2, wall, soon);
+        assert!(
+            !p.should_draw(soon),
+            "a burst of changes costs one frame per tick"
+        );
+        assert_eq!(p.wake(soon), t0 + FRAME, "and wakes for that tick");
+        p.input();
+        assert!(p.should_draw(soon), "a key is drawn at once");
+        p.drawn(2, wall, None, soon);
+        assert!(!p.urgent && !p.dirty);
+        p.changed();
+        assert!(!p.should_draw(soon + Duration::from_millis(1)));
+        assert!(p.should_draw(soon + FRAME));
+    }
+
+    #[test]
+    fn a_view_asking_to_be_drawn_again_wakes_the_loop_then() {
+        let t0 = Instant::now();
+        let (mut p, wall) = drawn_at(t0);
+        let due = t0 + Duration::from_millis(200);
+        p.drawn(1, wall, Some(due), t0);
+        assert_eq!(p.wake(t0), due);
+        p.observe(1, wall, due - Duration::from_millis(1));
+        assert!(!p.dirty);
+        p.observe(1, wall, due);
+        assert!(p.should_draw(due));
+    }
+
+    #[test]
+    fn a_footer_message_goes_after_its_time_unless_a_newer_one_replaced_it() {
+        let t0 = Instant::now();
+        let (mut p, wall) = drawn_at(t0);
+        let mut app = App::new(vec!["globex".into()]);
+        app.flash(Level::Info, "first");
+        p.track_flash(&app, t0);
+        assert_eq!(p.wake(t0), t0 + HEARTBEAT, "the heartbeat comes first");
+        let half = t0 + FLASH / 2;
+        app.flash(Level::Error, "second");
+        p.expire_flash(&mut app, half);
+        p.track_flash(&app, half);
+        p.expire_flash(&mut app, t0 + FLASH);
+        assert_eq!(app.flash.as_ref().map(|f| f.text.as_str()), Some("second"));
+        p.drawn(1, wall, None, t0 + FLASH);
+        assert_eq!(p.wake(half + FLASH - HEARTBEAT), half + FLASH);
+        p.expire_flash(&mut app, half + FLASH);
+        assert!(app.flash.is_none());
+        assert!(p.dirty, "its going is drawn");
+    }
+
+    #[test]
+    fn alt_key_is_read_as_esc_then_the_key() {
+        let alt_q = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::ALT);
+        assert_eq!(
+            split_alt(alt_q),
+            [
+                KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE),
+                KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)
+            ]
+        );
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(split_alt(ctrl_c), [ctrl_c]);
+        let alt_enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT);
+        assert_eq!(split_alt(alt_enter), [alt_enter]);
     }
 }

@@ -33,8 +33,8 @@ pub struct Tasks {
     live: Arc<LiveFleet>,
     tx: mpsc::Sender<UiEvent>,
     env_ops: mpsc::UnboundedSender<EnvOp>,
-    open: VecDeque<String>,
-    checked: HashMap<String, Instant>,
+    open: RecentEnvs,
+    checked: Checked,
     log_tail: Option<JoinHandle<()>>,
     env_worker: JoinHandle<()>,
     engine: Option<Arc<Engine>>,
@@ -78,8 +78,8 @@ impl Tasks {
             live,
             tx,
             env_ops,
-            open: VecDeque::new(),
-            checked: HashMap::new(),
+            open: RecentEnvs::default(),
+            checked: Checked::default(),
             log_tail: None,
             env_worker,
             runs_watcher,
@@ -231,30 +231,19 @@ impl Tasks {
     }
 
     fn open_env(&mut self, env: String) {
-        if let Some(i) = self.open.iter().position(|e| *e == env) {
-            let e = self.open.remove(i).unwrap_or_default();
-            self.open.push_back(e);
-            return;
+        let change = self.open.touch(&env);
+        if change.opened {
+            let _ = self.env_ops.send(EnvOp::Open(env));
         }
-        self.open.push_back(env.clone());
-        let _ = self.env_ops.send(EnvOp::Open(env));
-        while self.open.len() > KEEP_OPEN {
-            if let Some(old) = self.open.pop_front() {
-                let _ = self.env_ops.send(EnvOp::Close(old));
-            }
+        for old in change.closed {
+            let _ = self.env_ops.send(EnvOp::Close(old));
         }
     }
 
     fn check_permissions(&mut self, env: String) {
-        let now = Instant::now();
-        if self
-            .checked
-            .get(&env)
-            .is_some_and(|t| now.duration_since(*t) < PERMISSION_TTL)
-        {
+        if !self.checked.due(&env, Instant::now()) {
             return;
         }
-        self.checked.insert(env.clone(), now);
         for role in ClusterRole::ALL {
             let (live, tx, env) = (self.live.clone(), self.tx.clone(), env.clone());
             tokio::spawn(async move {
@@ -282,6 +271,57 @@ impl Tasks {
                 }
             });
         }
+    }
+}
+
+/// The environments whose heavy sources run, least recently opened first.
+#[derive(Debug, Default)]
+struct RecentEnvs(VecDeque<String>);
+
+/// What opening an environment changes.
+#[derive(Debug, PartialEq)]
+struct EnvChange {
+    /// It was not open: start its heavy sources.
+    opened: bool,
+    /// Environments to close, beyond the [`KEEP_OPEN`] most recent.
+    closed: Vec<String>,
+}
+
+impl RecentEnvs {
+    fn touch(&mut self, env: &str) -> EnvChange {
+        if let Some(i) = self.0.iter().position(|e| e == env) {
+            let e = self.0.remove(i).unwrap_or_default();
+            self.0.push_back(e);
+            return EnvChange {
+                opened: false,
+                closed: Vec::new(),
+            };
+        }
+        self.0.push_back(env.to_owned());
+        let excess = self.0.len().saturating_sub(KEEP_OPEN);
+        EnvChange {
+            opened: true,
+            closed: self.0.drain(..excess).collect(),
+        }
+    }
+}
+
+/// When each environment's permissions were last reviewed.
+#[derive(Debug, Default)]
+struct Checked(HashMap<String, Instant>);
+
+impl Checked {
+    /// Whether the permissions of `env` are to be reviewed (again) now; if so, notes it.
+    fn due(&mut self, env: &str, now: Instant) -> bool {
+        if self
+            .0
+            .get(env)
+            .is_some_and(|t| now.duration_since(*t) < PERMISSION_TTL)
+        {
+            return false;
+        }
+        self.0.insert(env.to_owned(), now);
+        true
     }
 }
 
@@ -406,5 +446,227 @@ fn load_runs(engine: &Engine) -> RunsData {
         errors,
         local,
         loaded: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Fleet;
+    use crate::engine::{Mode, Tuning};
+    use crate::paths::{PathEnv, Paths};
+    use crate::testing::slo_report;
+    use chrono::{Duration as Span, Utc};
+    use ck8s_model::alert::{Matcher, PostableSilence};
+
+    #[test]
+    fn the_two_most_recently_opened_environments_stay_open() {
+        let mut recent = RecentEnvs::default();
+        let opened = |closed: &[&str]| EnvChange {
+            opened: true,
+            closed: closed.iter().map(|c| c.to_string()).collect(),
+        };
+        assert_eq!(recent.touch("acme"), opened(&[]));
+        assert_eq!(recent.touch("globex"), opened(&[]));
+        assert_eq!(
+            recent.touch("acme"),
+            EnvChange {
+                opened: false,
+                closed: vec![]
+            },
+            "opening an open one only makes it the most recent"
+        );
+        assert_eq!(recent.touch("initech"), opened(&["globex"]));
+        assert_eq!(recent.touch("globex"), opened(&["acme"]));
+        assert_eq!(recent.0, ["initech", "globex"]);
+    }
+
+    #[test]
+    fn permissions_are_reviewed_again_only_after_their_time_to_live() {
+        let mut checked = Checked::default();
+        let t0 = Instant::now();
+        assert!(checked.due("globex", t0));
+        assert!(!checked.due("globex", t0 + PERMISSION_TTL - Duration::from_secs(1)));
+        assert!(checked.due("acme", t0), "each environment on its own");
+        assert!(checked.due("globex", t0 + PERMISSION_TTL));
+        assert!(!checked.due("globex", t0 + PERMISSION_TTL));
+    }
+
+    #[test]
+    fn spent_budgets_are_named_and_unknown_until_reports_are_in() {
+        let state = crate::state::test_fleet("globex");
+        assert_eq!(exhausted_budgets(&state, "globex", ClusterRole::Wc), None);
+        let wc = state.env("globex").unwrap().cluster(ClusterRole::Wc);
+        wc.update(|s| {
+            s.slo = vec![
+                slo_report("globex-wc", "grafana", false),
+                slo_report("globex-wc", "harbor", true),
+            ]
+        });
+        assert_eq!(
+            exhausted_budgets(&state, "globex", ClusterRole::Wc),
+            Some(vec!["grafana".to_owned()])
+        );
+        assert_eq!(exhausted_budgets(&state, "initech", ClusterRole::Wc), None);
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        engine: Arc<Engine>,
+        fleet: Fleet,
+    }
+
+    fn engine(mode: Mode) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let env = PathEnv {
+            home: Some(dir.path().to_owned()),
+            xdg_config_home: None,
+            xdg_state_home: None,
+        };
+        let paths = Paths::resolve(None, None, &env);
+        let fleet = crate::state::test_config("globex");
+        let engine = Engine::with_mode(
+            Arc::new(fleet.clone()),
+            &paths,
+            "alice".into(),
+            Tuning::default(),
+            mode,
+        );
+        Fixture {
+            _dir: dir,
+            engine,
+            fleet,
+        }
+    }
+
+    fn record(action: &str, n: usize) -> audit::NewRecord {
+        audit::NewRecord {
+            actor: "alice".into(),
+            action: action.into(),
+            env: "globex".into(),
+            detail: serde_json::json!({"n": n}),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_runs_pane_gets_the_newest_audit_records_and_the_errors() {
+        let f = engine(Mode::ReadWrite);
+        let empty = load_runs(&f.engine);
+        assert!(empty.loaded && empty.runs.is_empty() && empty.audit.is_empty());
+        assert!(
+            empty.errors.is_empty(),
+            "no log yet is no error: {:?}",
+            empty.errors
+        );
+
+        for n in 0..AUDIT_SHOWN + 3 {
+            f.engine.record(record("silence.create", n)).unwrap();
+        }
+        let data = load_runs(&f.engine);
+        assert_eq!(data.audit.len(), AUDIT_SHOWN);
+        assert_eq!(data.audit[0].detail["n"], 3, "the oldest go first");
+        assert_eq!(data.audit.last().unwrap().detail["n"], AUDIT_SHOWN + 2);
+
+        std::fs::write(f.engine.audit_log(), "not json\n").unwrap();
+        let broken = load_runs(&f.engine);
+        assert!(broken.audit.is_empty());
+        assert_eq!(broken.errors.len(), 1);
+        assert!(broken.errors[0].contains("audit"), "{:?}", broken.errors);
+    }
+
+    #[test]
+    fn a_silence_audit_record_says_who_what_where_and_why() {
+        let f = engine(Mode::ReadWrite);
+        let now = Utc::now();
+        let silence = PostableSilence {
+            id: None,
+            matchers: vec![Matcher {
+                name: "alertname".into(),
+                value: "KubePodCrashLooping".into(),
+                is_regex: false,
+                is_equal: true,
+            }],
+            starts_at: now,
+            ends_at: now + Span::hours(2),
+            created_by: "alice".into(),
+            comment: "INC-42 being fixed".into(),
+        };
+        audit_silence(
+            &f.engine,
+            "silence.create",
+            "globex",
+            ClusterRole::Wc,
+            "s-1",
+            &silence,
+        );
+        let records = audit::read(f.engine.audit_log()).unwrap();
+        let r = &records[0];
+        assert_eq!(
+            (r.actor.as_str(), r.action.as_str()),
+            ("alice", "silence.create")
+        );
+        assert_eq!(
+            (r.env.as_str(), r.cluster.as_deref()),
+            ("globex", Some("wc"))
+        );
+        assert_eq!(r.target.as_deref(), Some("silence s-1"));
+        assert_eq!(r.detail["matchers"][0], "alertname=\"KubePodCrashLooping\"");
+        assert_eq!(r.detail["comment"], "INC-42 being fixed");
+    }
+
+    #[tokio::test]
+    async fn a_read_only_console_refuses_silences_without_asking_alertmanager() {
+        let f = engine(Mode::ReadOnly);
+        let live = Arc::new(LiveFleet::start(&f.fleet, Default::default()).await);
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut tasks = Tasks::new(live, Some(f.engine.clone()), tx);
+        let silence = PostableSilence {
+            id: None,
+            matchers: vec![],
+            starts_at: Utc::now(),
+            ends_at: Utc::now(),
+            created_by: "alice".into(),
+            comment: "x".into(),
+        };
+        tasks.run(Effect::CreateSilence {
+            id: 7,
+            targets: vec![
+                ("globex".into(), ClusterRole::Sc),
+                ("globex".into(), ClusterRole::Wc),
+            ],
+            silence,
+        });
+        tasks.run(Effect::ExpireSilence {
+            env: "globex".into(),
+            role: ClusterRole::Wc,
+            id: "s-1".into(),
+        });
+        let mut created = None;
+        let mut expired = None;
+        while created.is_none() || expired.is_none() {
+            match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(UiEvent::SilenceCreated { id, results })) => created = Some((id, results)),
+                Ok(Some(UiEvent::SilenceExpired { result, .. })) => expired = Some(result),
+                Ok(Some(_)) => {}
+                other => panic!("no silence answer: {other:?}"),
+            }
+        }
+        let (id, results) = created.unwrap();
+        assert_eq!(id, 7);
+        assert_eq!(results.len(), 2);
+        for (cluster, result) in results {
+            let why = result.unwrap_err();
+            assert!(
+                why.starts_with("read-only: this console runs read-only"),
+                "{cluster}: {why}"
+            );
+        }
+        assert!(expired.unwrap().unwrap_err().starts_with("read-only"));
+        let records = audit::read(f.engine.audit_log()).unwrap();
+        assert!(
+            records.is_empty(),
+            "nothing changed, nothing audited: {records:?}"
+        );
     }
 }

@@ -557,3 +557,145 @@ pub fn title_counts(view: &AlertsView, ctx: &Ctx<'_>) -> Vec<Span<'static>> {
     }
     spans
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{alert, firing};
+
+    /// globex: the sc fires a warning and the dead man's switch; the wc a critical, a
+    /// silenced critical and the same warning as the sc.
+    fn fleet() -> FleetState {
+        let state = crate::state::test_fleet("globex");
+        let env = state.env("globex").unwrap();
+        let disk = alert(
+            "NodeFilesystemFillingUp",
+            "warning",
+            false,
+            &[("node", "w1")],
+        );
+        firing(
+            env.cluster(ClusterRole::Sc),
+            vec![disk.clone(), alert("Watchdog", "none", false, &[])],
+        );
+        firing(
+            env.cluster(ClusterRole::Wc),
+            vec![
+                disk,
+                alert("KubePodCrashLooping", "critical", true, &[("pod", "old")]),
+                alert(
+                    "KubePodCrashLooping",
+                    "critical",
+                    false,
+                    &[("pod", "web-1")],
+                ),
+            ],
+        );
+        state
+    }
+
+    fn view(app: &App, state: &FleetState) -> AlertsView {
+        let mut v = AlertsView::default();
+        v.update(app, state);
+        v
+    }
+
+    fn app() -> App {
+        let mut app = App::new(vec!["globex".into()]);
+        app.env = Some("globex".into());
+        app
+    }
+
+    /// The shown rows as `alertname pod-or-node state`.
+    fn rows(v: &AlertsView) -> Vec<String> {
+        (0..v.len())
+            .map(|i| {
+                let a = &v.alert(i).unwrap().alert;
+                let on = a.label("pod").or(a.label("node")).unwrap_or("-");
+                format!("{} {on} {:?}", a.alertname(), a.status.state)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn groups_go_worst_first_and_what_still_notifies_leads_each_group() {
+        let state = fleet();
+        let v = view(&app(), &state);
+        assert_eq!(
+            rows(&v),
+            [
+                "KubePodCrashLooping web-1 Active",
+                "KubePodCrashLooping old Suppressed",
+                "NodeFilesystemFillingUp w1 Active",
+            ]
+        );
+        let groups: Vec<(&str, usize)> = v
+            .groups
+            .iter()
+            .map(|g| (g.label.as_str(), g.count))
+            .collect();
+        assert_eq!(
+            groups,
+            [("KubePodCrashLooping", 2), ("NodeFilesystemFillingUp", 1)]
+        );
+        assert_eq!(
+            v.alert(2).unwrap().sources.len(),
+            2,
+            "one row for the alert both clusters fire"
+        );
+        assert_eq!(v.hidden_always_firing, 1, "Watchdog is counted, not listed");
+        let counts = v.counts();
+        assert_eq!(
+            counts[0],
+            (Severity::Critical, 1),
+            "the silenced one is not counted"
+        );
+        assert_eq!(counts[2], (Severity::Warning, 1));
+    }
+
+    #[test]
+    fn scope_filter_and_grouping_narrow_and_regroup() {
+        let state = fleet();
+        let mut app = app();
+        app.scope = Scope::Sc;
+        assert_eq!(
+            rows(&view(&app, &state)),
+            ["NodeFilesystemFillingUp w1 Active"]
+        );
+
+        app.scope = Scope::Both;
+        app.set_filter(Pane::Alerts, "web-1");
+        assert_eq!(
+            rows(&view(&app, &state)),
+            ["KubePodCrashLooping web-1 Active"]
+        );
+
+        app.set_filter(Pane::Alerts, "~(");
+        let v = view(&app, &state);
+        assert!(v.filter_error.is_some(), "a bad filter says why");
+        assert_eq!(v.len(), 3, "and hides nothing");
+
+        app.set_filter(Pane::Alerts, "");
+        app.grouping = Grouping::Severity;
+        let v = view(&app, &state);
+        let labels: Vec<&str> = v.groups.iter().map(|g| g.label.as_str()).collect();
+        assert_eq!(labels, ["critical", "warning"]);
+    }
+
+    #[test]
+    fn a_view_is_rebuilt_only_when_its_inputs_change() {
+        let state = fleet();
+        let app = app();
+        let mut v = view(&app, &state);
+        // Without a change of data, place, filter or grouping the rows are kept as they are.
+        v.shown.clear();
+        v.update(&app, &state);
+        assert!(v.is_empty());
+        firing(
+            state.env("globex").unwrap().cluster(ClusterRole::Sc),
+            vec![],
+        );
+        v.update(&app, &state);
+        assert_eq!(v.len(), 3, "new data rebuilds it");
+    }
+}

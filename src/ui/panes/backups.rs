@@ -559,3 +559,112 @@ fn render(f: &mut Frame, area: Rect, app: &App, view: &BackupsView, ctx: &Ctx<'_
         theme,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn backup(name: &str, phase: &str, created: i64) -> BackupRow {
+        BackupRow {
+            namespace: Arc::from("velero"),
+            name: name.into(),
+            schedule: Some(Arc::from("velero-daily-backup")),
+            phase: Arc::from(phase),
+            created,
+            started: Some(created),
+            completed: (phase == "Completed").then_some(created),
+            expires: None,
+            errors: 0,
+            warnings: 0,
+            failure_reason: (phase == "Failed").then(|| "node-agent gone".into()),
+            storage_location: Some(Arc::from("default")),
+        }
+    }
+
+    fn fleet(now: DateTime<Utc>) -> FleetState {
+        let state = crate::state::test_fleet("globex");
+        let env = state.env("globex").unwrap();
+        let t = now.timestamp();
+        for (role, rows) in [
+            (
+                ClusterRole::Sc,
+                vec![backup("sc-1", "Completed", t - 3 * 3600)],
+            ),
+            (
+                ClusterRole::Wc,
+                vec![
+                    backup("wc-1", "Completed", t - 26 * 3600),
+                    backup("wc-2", "Failed", t - 2 * 3600),
+                ],
+            ),
+        ] {
+            env.cluster(role).update(|s| {
+                for b in rows {
+                    s.backup
+                        .backups
+                        .upsert((b.namespace.clone(), b.name.clone()), b);
+                }
+                s.backup.backups.commit_relist();
+            });
+        }
+        state
+    }
+
+    fn names(v: &BackupsView) -> Vec<String> {
+        v.backups
+            .iter()
+            .map(|(r, b)| format!("{r}/{}", b.name))
+            .collect()
+    }
+
+    #[test]
+    fn backups_of_both_clusters_newest_first_narrowed_by_the_filter() {
+        let now = Utc::now();
+        let state = fleet(now);
+        let mut app = App::new(vec!["globex".into()]);
+        app.env = Some("globex".into());
+        let mut v = BackupsView::default();
+        v.update(&app, &state, now);
+        assert_eq!(names(&v), ["wc/wc-2", "sc/sc-1", "wc/wc-1"]);
+        assert_eq!(v.clusters.len(), 2);
+        assert_eq!(v.detail_key(&app).as_deref(), Some("wc/wc-2"));
+
+        app.set_filter(Pane::Backups, "failed");
+        v.update(&app, &state, now);
+        assert_eq!(names(&v), ["wc/wc-2"]);
+        app.set_filter(Pane::Backups, "nothing-like-it");
+        v.update(&app, &state, now);
+        assert_eq!(
+            v.detail_key(&app).as_deref(),
+            Some(INVENTORY_KEY),
+            "with no backup shown, Enter shows the schedules and locations"
+        );
+    }
+
+    #[test]
+    fn the_verdict_says_when_the_last_backup_completed_or_that_none_did() {
+        let now = Utc::now();
+        let state = fleet(now);
+        let theme = Theme::built_in("dark").unwrap();
+        let ctx = Ctx::new(&state, &theme, now);
+        let mut app = App::new(vec!["globex".into()]);
+        app.env = Some("globex".into());
+        let mut v = BackupsView::default();
+        v.update(&app, &state, now);
+        let sc = verdict(&v.clusters[0], &ctx).to_string();
+        assert!(
+            sc.starts_with("sc  ") && sc.contains("last completed 3h ago"),
+            "{sc}"
+        );
+
+        state
+            .env("globex")
+            .unwrap()
+            .cluster(ClusterRole::Sc)
+            .update(|s| s.backup.backups = Default::default());
+        v.update(&app, &state, now);
+        let sc = verdict(&v.clusters[0], &ctx).to_string();
+        assert!(sc.contains("no completed backup"), "{sc}");
+    }
+}

@@ -434,3 +434,136 @@ fn audit_what(r: &crate::engine::audit::AuditRecord) -> String {
         None => text("workflow").to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClusterRole;
+    use crate::engine::audit::AuditRecord;
+    use crate::engine::journal::{StepState, StepSummary};
+    use crate::ui::theme::Theme;
+
+    fn run(id: &str, outcome: Option<Outcome>) -> RunSummary {
+        RunSummary {
+            id: id.into(),
+            workflow: "scale".into(),
+            env: "globex".into(),
+            cluster: ClusterRole::Wc,
+            params: [("workers".to_owned(), "5".to_owned())].into(),
+            actor: "alice".into(),
+            reason: None,
+            started_at: Utc::now(),
+            updated_at: Utc::now(),
+            outcome,
+            steps: vec![StepSummary {
+                name: "check".into(),
+                state: StepState::Done,
+                message: None,
+                log: Vec::new(),
+            }],
+        }
+    }
+
+    fn record(
+        seq: u64,
+        reason: Option<&str>,
+        target: Option<&str>,
+        detail: serde_json::Value,
+    ) -> AuditRecord {
+        AuditRecord {
+            seq,
+            ts: Utc::now(),
+            actor: "alice".into(),
+            action: "run.step".into(),
+            env: "globex".into(),
+            cluster: Some("wc".into()),
+            target: target.map(str::to_owned),
+            run_id: None,
+            reason: reason.map(str::to_owned),
+            detail,
+            prev: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_run_nobody_here_drives_is_open_not_running() {
+        let theme = Theme::built_in("dark").unwrap();
+        let open = run("r1", None);
+        assert_eq!(state_of(&open, true, &theme).0, "running");
+        assert_eq!(state_of(&open, false, &theme).0, "open");
+        for (outcome, word) in [
+            (Outcome::Succeeded, "succeeded"),
+            (Outcome::Failed, "failed"),
+            (Outcome::Cancelled, "cancelled"),
+        ] {
+            assert_eq!(state_of(&run("r", Some(outcome)), true, &theme).0, word);
+        }
+        assert_eq!(params(&open), "scale workers=5");
+    }
+
+    #[test]
+    fn an_audit_line_says_what_matters_most_about_the_record() {
+        use serde_json::json;
+        let what = |reason, target, detail| audit_what(&record(1, reason, target, detail));
+        assert_eq!(
+            what(Some("INC-9"), None, json!({"step": "scale"})),
+            "override: INC-9",
+            "an override reason comes first"
+        );
+        assert_eq!(
+            what(
+                None,
+                None,
+                json!({"step": "wait", "result": "5 ready", "error": "timed out"})
+            ),
+            "wait: timed out",
+            "a step's error before its result"
+        );
+        assert_eq!(
+            what(None, None, json!({"step": "wait", "result": "5 ready"})),
+            "wait: 5 ready"
+        );
+        assert_eq!(
+            what(None, None, json!({"outcome": "succeeded"})),
+            "succeeded"
+        );
+        assert_eq!(
+            what(None, Some("silence s-1"), json!({"comment": "INC-9"})),
+            "silence s-1: INC-9"
+        );
+        assert_eq!(what(None, Some("silence s-1"), json!({})), "silence s-1");
+        assert_eq!(what(None, None, json!({"workflow": "backup"})), "backup");
+    }
+
+    #[test]
+    fn enter_opens_the_selected_run_at_its_end_or_the_selected_audit_record() {
+        let state = crate::state::test_fleet("globex");
+        let theme = Theme::built_in("dark").unwrap();
+        let ctx = Ctx::new(&state, &theme, Utc::now());
+        let mut app = App::new(vec!["globex".into()]);
+        app.runs.runs = vec![run("r1", None), run("r2", Some(Outcome::Failed))];
+        app.runs.audit = (1..=3)
+            .map(|n| record(n, None, None, serde_json::json!({})))
+            .collect();
+        app.lists.runs.selected = 1;
+        let view = RunsView;
+        let key = view.detail_key(&app).unwrap();
+        assert_eq!(key, "r2");
+        let d = view.details(&app, &key, &ctx).unwrap();
+        assert_eq!(d.title, "run r2");
+        assert!(d.from_end, "a run's newest log lines matter most");
+
+        app.show_audit = true;
+        app.lists.audit.selected = 0;
+        let key = view.detail_key(&app).unwrap();
+        assert_eq!(key, "audit:3", "the audit list shows the newest first");
+        assert!(view.details(&app, &key, &ctx).is_some());
+        assert!(
+            view.details(&app, "audit:9", &ctx).is_none(),
+            "a record gone is no view"
+        );
+        app.lists.audit.selected = 5;
+        assert_eq!(view.detail_key(&app), None);
+    }
+}

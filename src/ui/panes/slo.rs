@@ -431,3 +431,71 @@ fn exclusion_lines(r: &SloReport, _now: DateTime<Utc>, ctx: &Ctx<'_>) -> Vec<Lin
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::slo_report;
+
+    fn fleet() -> FleetState {
+        let state = crate::state::test_fleet("globex");
+        let env = state.env("globex").unwrap();
+        env.cluster(ClusterRole::Sc)
+            .update(|s| s.slo = vec![slo_report("globex-sc", "grafana", true)]);
+        env.cluster(ClusterRole::Wc).update(|s| {
+            s.slo = vec![
+                slo_report("globex-wc", "ingress", false),
+                slo_report("globex-wc", "harbor", true),
+            ]
+        });
+        state
+    }
+
+    fn targets(app: &App, state: &FleetState) -> Vec<String> {
+        let mut v = SloView::default();
+        v.update(app, state);
+        v.reports
+            .iter()
+            .map(|(role, r)| format!("{role} {}", r.target))
+            .collect()
+    }
+
+    #[test]
+    fn the_pane_lists_the_scoped_clusters_targets_narrowed_by_target_or_status() {
+        let state = fleet();
+        let mut app = App::new(vec!["globex".into()]);
+        app.env = Some("globex".into());
+        assert_eq!(
+            targets(&app, &state),
+            ["sc grafana", "wc ingress", "wc harbor"]
+        );
+        app.scope = crate::ui::app::Scope::Wc;
+        assert_eq!(targets(&app, &state), ["wc ingress", "wc harbor"]);
+        app.set_filter(Pane::Slo, "PAGE");
+        assert_eq!(targets(&app, &state), ["wc ingress"], "the status as shown");
+    }
+
+    #[test]
+    fn a_breached_target_shouts_and_marks_its_firing_burn_rates() {
+        let theme = Theme::built_in("dark").unwrap();
+        let bad = slo_report("globex-wc", "ingress", false);
+        let text = |cells: &[Line<'static>]| -> Vec<String> {
+            cells.iter().map(|l| l.to_string()).collect()
+        };
+        let row = cells(ClusterRole::Wc, &bad, &theme);
+        let t = text(&row);
+        assert_eq!(t[1], "ingress");
+        assert_eq!(t[4], "0.000%");
+        assert_eq!(t[12], "PAGE");
+        assert!(t[7].ends_with('!') && t[8].ends_with('!'), "{t:?}");
+        assert_eq!(row[4].style, theme.s.critical, "below the objective");
+
+        let good = slo_report("globex-wc", "harbor", true);
+        let t = text(&cells(ClusterRole::Wc, &good, &theme));
+        assert_eq!(
+            (t[4].as_str(), t[6].as_str(), t[7].as_str()),
+            ("100.000%", "100%", "0.0")
+        );
+        assert_eq!(t[12], "ok");
+    }
+}

@@ -392,3 +392,82 @@ async fn poll_metrics(p: &PrometheusClient, h: &ClusterHandle, pods: bool) -> Re
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A poller whose steps answer from `answers` in turn, and how many steps ran.
+    fn poller(
+        every: Duration,
+        wake: Option<Arc<tokio::sync::Notify>>,
+        answers: Vec<Result<(), String>>,
+    ) -> (Arc<ClusterHandle>, Arc<Mutex<usize>>, JoinHandle<()>) {
+        let state = crate::state::test_fleet("globex");
+        let handle = state.clusters().next().unwrap().clone();
+        let calls = Arc::new(Mutex::new(0));
+        let answers = Arc::new(answers);
+        let counted = calls.clone();
+        let task = poll(
+            handle.clone(),
+            Source::Alertmanager,
+            every,
+            wake,
+            move |_| {
+                let n = {
+                    let mut c = counted.lock().unwrap();
+                    *c += 1;
+                    *c - 1
+                };
+                let answer = answers.get(n).cloned().unwrap_or(Ok(()));
+                async move { answer }
+            },
+        );
+        (handle, calls, task)
+    }
+
+    /// Lets the spawned poller run until it waits again.
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poller_marks_failures_stale_recovers_and_keeps_its_interval() {
+        let every = Duration::from_secs(10);
+        let (handle, calls, task) = poller(every, None, vec![Err("refused".into()), Ok(())]);
+        assert_eq!(handle.health(Source::Alertmanager), SourceHealth::Syncing);
+        settle().await;
+        assert_eq!(*calls.lock().unwrap(), 1, "the first poll runs at once");
+        match handle.health(Source::Alertmanager) {
+            SourceHealth::Stale { error, .. } => assert_eq!(error, "refused"),
+            other => panic!("a failed poll is stale, not {other:?}"),
+        }
+        tokio::time::advance(every - Duration::from_millis(1)).await;
+        settle().await;
+        assert_eq!(*calls.lock().unwrap(), 1, "not before the interval");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        settle().await;
+        assert_eq!(*calls.lock().unwrap(), 2);
+        assert!(handle.health(Source::Alertmanager).is_ok(), "recovered");
+        task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wake_polls_at_once_without_waiting_out_the_interval() {
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let (_, calls, task) = poller(Duration::from_secs(30), Some(wake.clone()), vec![]);
+        settle().await;
+        assert_eq!(*calls.lock().unwrap(), 1);
+        wake.notify_one();
+        settle().await;
+        assert_eq!(
+            *calls.lock().unwrap(),
+            2,
+            "opening an environment asks for metrics now"
+        );
+        task.abort();
+    }
+}

@@ -360,14 +360,18 @@ impl FleetState {
 /// A fleet state of one environment with no data, for tests that fill it by hand.
 #[cfg(any(test, feature = "testkit"))]
 pub fn test_fleet(env: &str) -> FleetState {
+    FleetState::new(&test_config(env))
+}
+
+/// The fleet config behind [`test_fleet`]: one environment, default policy.
+#[cfg(any(test, feature = "testkit"))]
+pub fn test_config(env: &str) -> config::Fleet {
     let text = format!(
         "version = 1\n[[environment]]\nname = \"{env}\"\n\
          [environment.sc]\nkubeconfig = \"/k\"\ncontext = \"sc\"\nprometheus = \"http://p\"\nalertmanager = \"http://a\"\n\
          [environment.wc]\nkubeconfig = \"/k\"\ncontext = \"wc\"\nprometheus = \"http://p\"\nalertmanager = \"http://a\"\n"
     );
-    let fleet =
-        config::parse(&text, std::path::Path::new("/f.toml")).expect("the test fleet parses");
-    FleetState::new(&fleet)
+    config::parse(&text, std::path::Path::new("/f.toml")).expect("the test fleet parses")
 }
 
 #[cfg(test)]
