@@ -15,7 +15,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "ck8s-console",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = ck8s_model::exit::TABLE
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -63,6 +64,9 @@ pub enum Command {
     Sim(SimServeArgs),
     /// Show the health of every environment and cluster.
     Status(ReportArgs),
+    /// One verdict for a monitoring system (Nagios, Icinga, Sensu, Zabbix): OK, WARNING,
+    /// CRITICAL or UNKNOWN, with a line per finding and performance data.
+    Check(CheckArgs),
     /// List pods across clusters.
     Pods(PodsArgs),
     /// List firing alerts from both clusters' Alertmanagers.
@@ -72,8 +76,8 @@ pub enum Command {
     /// Show availability, error budget and burn rates per uptime target.
     Slo(SloArgs),
     /// Start a workflow (scale, backup, drain, restore) and follow it to the end. Exit codes:
-    /// 0 succeeded, 1 failed or cancelled, 2 bad input, 3 refused by the policy or the
-    /// cluster lock.
+    /// 0 succeeded, 1 failed or cancelled, 2 bad input, 3 refused by the policy, 4 another
+    /// run holds the cluster, 130/143 stopped by Ctrl-C/SIGTERM (resumable).
     Run(RunArgs),
     /// List workflow runs; show, cancel or resume one; read or verify the audit log.
     Runs(RunsArgs),
@@ -84,6 +88,9 @@ pub enum Command {
     Info(InfoArgs),
     /// Print shell completions.
     Completions(CompletionArgs),
+    /// Write the man pages: the main page to stdout (`ck8s-console man | man -l -`), or one
+    /// page per command into a directory.
+    Man(ManArgs),
     /// Measure sync time, memory, event throughput and rendering against a simulated
     /// fleet run in a separate process. Build with --release for meaningful numbers.
     Bench(BenchArgs),
@@ -149,10 +156,25 @@ pub struct SimServeArgs {
     pub out: PathBuf,
 }
 
+/// How a report or a run is written to stdout.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum OutputFormat {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON document with a versioned `schema`.
+    Json,
+    /// The JSON document as YAML.
+    Yaml,
+    /// One object name a line, for xargs.
+    Name,
+}
+
+/// `info`'s formats: it has no objects to name.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum InfoFormat {
     Table,
     Json,
+    Yaml,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -174,20 +196,50 @@ impl From<ClusterArg> for crate::config::ClusterRole {
 /// long to wait for the clusters.
 #[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
+    #[command(flatten)]
+    pub reach: Reach,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<OutputFormat>,
+}
+
+/// Which environments and clusters a report or a check reads, and how long it waits.
+#[derive(Debug, Args, Clone)]
+pub struct Reach {
     /// Only this environment (repeatable, or comma-separated).
     #[arg(long = "env", value_name = "NAME", value_delimiter = ',')]
     pub envs: Vec<String>,
     /// Only the service cluster (sc) or the workload cluster (wc).
     #[arg(long, value_enum)]
     pub cluster: Option<ClusterArg>,
-    /// Output format [default: table on a terminal, json otherwise].
-    #[arg(long, short = 'o', value_enum)]
-    pub output: Option<OutputFormat>,
     /// How long to wait for the clusters to answer, e.g. 20s or 1m. What has not answered
     /// by then is reported as an error, and the report is partial (exit code 1).
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_timeout)]
     pub timeout: Duration,
 }
+
+/// `check`: what a monitoring system runs.
+#[derive(Debug, Args, Clone)]
+#[command(after_help = CHECK_HELP)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub reach: Reach,
+}
+
+const CHECK_HELP: &str = "\
+Exit codes follow the monitoring plugin convention (Nagios, Icinga, Sensu, Zabbix):
+  0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for a bad config or --env).
+
+CRITICAL: an API unreachable, a control-plane node not Ready, a critical alert firing, the
+newest backup failed or none completed within the policy's backup_max_age (27h), an SLO
+burn rate that pages, an error budget spent.
+WARNING: a worker node not Ready, a high or warning alert, a backup window missed, an SLO
+burn rate that opens a ticket, node counts off the policy.
+UNKNOWN: a source that did not answer within --timeout, or failed.
+
+Examples:
+  ck8s-console check
+  ck8s-console check --env globex --timeout 30s";
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     match crate::config::parse_duration(text)? {
@@ -429,8 +481,8 @@ fn parse_credential_name(text: &str) -> Result<String, String> {
 #[derive(Debug, Args, Clone)]
 pub struct InfoArgs {
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    #[arg(long, short = 'o', value_enum, default_value_t = InfoFormat::Table)]
+    pub output: InfoFormat,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -441,6 +493,14 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ManArgs {
+    /// Write ck8s-console.1 and a page per command (ck8s-console-status.1, ...) here,
+    /// e.g. /usr/local/share/man/man1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -456,6 +516,7 @@ impl Command {
             Command::Demo(_) => "demo",
             Command::Sim(_) => "sim",
             Command::Status(_) => "status",
+            Command::Check(_) => "check",
             Command::Pods(_) => "pods",
             Command::Alerts(_) => "alerts",
             Command::Backups(_) => "backups",
@@ -465,6 +526,7 @@ impl Command {
             Command::Credentials(_) => "credentials",
             Command::Info(_) => "info",
             Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
             Command::Bench(_) => "bench",
         }
     }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 
 use ck8s_console::cli::{
-    Cli, Command, ConsoleArgs, DemoArgs, InfoArgs, OutputFormat, ReportArgs, RunsAction, SimArgs,
+    Cli, Command, ConsoleArgs, DemoArgs, InfoArgs, InfoFormat, ReportArgs, RunsAction, SimArgs,
     SimServeArgs,
 };
 use ck8s_console::headless::{self, ReportKind};
@@ -107,6 +107,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             headless::output::print(&completions(args.shell))?;
             Ok(exit::OK)
         }
+        Some(Command::Man(args)) => man(args.dir.as_deref()),
         Some(Command::Sim(args)) => runtime()?.block_on(serve_sim(args)),
         Some(Command::Bench(args)) => {
             let report = runtime()?.block_on(ck8s_console::bench::run(&args))?;
@@ -119,6 +120,12 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             runtime()?.block_on(console(&fleet, paths, cli.console, cli.global.read_only))
         }
         Some(Command::Status(args)) => report(paths, ReportKind::Status, &args),
+        Some(Command::Check(args)) => {
+            // Every failure of a check is one of its states: a config it cannot use is
+            // UNKNOWN (3), not the usage error (2) a monitoring system would read as CRITICAL.
+            let fleet = load_fleet(paths).map_err(|e| format!("{e:#}"));
+            Ok(runtime()?.block_on(headless::check::run(&args, fleet)))
+        }
         Some(Command::Pods(a)) => report(paths, ReportKind::Pods(a.options), &a.report),
         Some(Command::Alerts(a)) => report(paths, ReportKind::Alerts(a.options), &a.report),
         Some(Command::Backups(a)) => report(paths, ReportKind::Backups(a.options), &a.report),
@@ -274,6 +281,46 @@ async fn console(
 
 /// Runs a read-only report. The config is loaded first, so a broken one exits 2 before any
 /// cluster is asked.
+/// The man pages, from the same definitions as `--help`.
+fn man(dir: Option<&std::path::Path>) -> anyhow::Result<i32> {
+    let page = main_man_page()?;
+    match dir {
+        Some(dir) => {
+            let writing = || format!("writing the man pages into {}", dir.display());
+            std::fs::create_dir_all(dir).with_context(writing)?;
+            // A page per command; the main one is ours, with its exit status section.
+            clap_mangen::generate_to(Cli::command(), dir).with_context(writing)?;
+            std::fs::write(dir.join("ck8s-console.1"), page).with_context(writing)?;
+            eprintln!("man pages written to {}", dir.display());
+        }
+        None => headless::output::print(&page)?,
+    }
+    Ok(exit::OK)
+}
+
+/// ck8s-console(1): clap_mangen's sections, with the exit codes as an EXIT STATUS section
+/// kept in its columns (the reflowed `--help` epilogue would run them together).
+fn main_man_page() -> anyhow::Result<String> {
+    let cmd = Cli::command().after_help(None::<&str>);
+    let man = clap_mangen::Man::new(cmd);
+    let mut page = Vec::new();
+    man.render_title(&mut page)?;
+    man.render_name_section(&mut page)?;
+    man.render_synopsis_section(&mut page)?;
+    man.render_description_section(&mut page)?;
+    man.render_options_section(&mut page)?;
+    man.render_subcommands_section(&mut page)?;
+    let table = exit::TABLE
+        .lines()
+        .skip(1)
+        .map(|l| l.replace('\\', "\\e").replace('-', "\\-"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    page.extend(format!(".SH \"EXIT STATUS\"\n.nf\n{table}\n.fi\n").bytes());
+    man.render_version_section(&mut page)?;
+    Ok(String::from_utf8(page)?)
+}
+
 fn report(paths: &Paths, kind: ReportKind, args: &ReportArgs) -> anyhow::Result<i32> {
     let fleet = load_fleet(paths)?;
     runtime()?.block_on(headless::run(kind, args, &fleet))
@@ -315,21 +362,21 @@ fn info(paths: &Paths, args: &InfoArgs) -> anyhow::Result<i32> {
             Err(e) => format!("invalid: {}", e.to_string().lines().next().unwrap_or("")),
         }
     };
-    match args.output {
-        OutputFormat::Json => {
-            let mut v = serde_json::to_value(paths)?;
-            v["config_status"] = serde_json::json!(config_state);
-            headless::output::print(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
-        }
-        OutputFormat::Table => {
+    let mut doc = serde_json::to_value(paths)?;
+    doc["config_status"] = serde_json::json!(config_state);
+    let text = match args.output {
+        InfoFormat::Json => format!("{}\n", serde_json::to_string_pretty(&doc)?),
+        InfoFormat::Yaml => serde_yaml_ng::to_string(&doc)?,
+        InfoFormat::Table => {
             let mut out = String::new();
             for (label, path) in paths.entries() {
                 out.push_str(&format!("{label:<14} {}\n", path.display()));
             }
             out.push_str(&format!("{:<14} {config_state}\n", "config status"));
-            headless::output::print(&out)?;
+            out
         }
-    }
+    };
+    headless::output::print(&text)?;
     Ok(exit::OK)
 }
 

@@ -93,7 +93,7 @@ impl ShutdownSignals {
         let streams = kinds
             .into_iter()
             .filter_map(|(kind, number)| match signal(kind) {
-                Ok(s) => Some((s, 128 + number)),
+                Ok(s) => Some((s, ck8s_model::exit::interrupted(number))),
                 Err(e) => {
                     // Without the handler the default action (exit) still applies.
                     tracing::warn!(error = %e, "cannot watch for a signal");

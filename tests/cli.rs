@@ -77,6 +77,83 @@ fn path(v: &Value) -> PathBuf {
     PathBuf::from(v.as_str().expect("a path string"))
 }
 
+/// One table of exit codes, the same in `--help` and the README.
+#[test]
+fn help_and_readme_give_the_same_exit_codes() {
+    let table = ck8s_model::exit::TABLE;
+    let help = text(&Home::new().run(&["--help"]).stdout);
+    assert!(help.contains(table), "--help:\n{help}");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    assert!(
+        readme.contains(table),
+        "the README's exit code table differs from:\n{table}"
+    );
+    for code in ["0", "1", "2", "3", "4", "130"] {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{code} "))),
+            "{code} is in the table"
+        );
+    }
+}
+
+/// `ck8s-console man | man -l -` renders, with the exit codes in their own section, and
+/// `man --dir` writes a page per command.
+#[test]
+fn man_pages_render() {
+    use std::io::Write;
+    let home = Home::new();
+    let page = home.run(&["man"]);
+    assert!(page.status.success(), "{}", text(&page.stderr));
+    let mut man = Command::new("man")
+        .args(["-l", "-"])
+        .env("MANWIDTH", "100")
+        .env("MANPAGER", "cat")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("man(1) is installed (Debian: apt install man-db)");
+    man.stdin.take().unwrap().write_all(&page.stdout).unwrap();
+    let shown = man.wait_with_output().unwrap();
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    // Rendered text, bold and underline overstrikes taken out.
+    let plain = strip_overstrike(&text(&shown.stdout));
+    assert!(plain.contains("EXIT STATUS"), "{plain}");
+    assert!(
+        plain.contains("4    another run holds the cluster's lock (it is named); nothing changed"),
+        "the table keeps its columns: {plain}"
+    );
+    assert!(plain.contains("ck8s-console-check(1)"), "{plain}");
+
+    let dir = home.dir.path().join("man1");
+    let out = home.run(&["man", "--dir", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for page in [
+        "ck8s-console.1",
+        "ck8s-console-check.1",
+        "ck8s-console-runs-resume.1",
+    ] {
+        assert!(dir.join(page).is_file(), "{page}");
+    }
+}
+
+/// `a\x08a` (bold) and `_\x08a` (underline) as `a`.
+fn strip_overstrike(text: &str) -> String {
+    let mut out: Vec<char> = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if chars.peek() == Some(&'\u{8}') {
+            chars.next();
+            continue;
+        }
+        out.push(c);
+    }
+    out.into_iter().collect()
+}
+
 #[test]
 fn help_lists_every_subcommand() {
     let out = Home::new().run(&["--help"]);
@@ -92,6 +169,7 @@ fn help_lists_every_subcommand() {
         "demo",
         "sim",
         "status",
+        "check",
         "pods",
         "alerts",
         "backups",

@@ -322,6 +322,19 @@ fn bad_duration_is_explained() {
 }
 
 #[test]
+fn a_zero_backup_age_is_refused() {
+    assert_refused(
+        "zero_backup_max_age.toml",
+        "4:18",
+        &[
+            "`backup_max_age` in [policy]",
+            "must be longer than zero",
+            r#""1h30m""#,
+        ],
+    );
+}
+
+#[test]
 fn unknown_timezone_is_refused() {
     assert_refused(
         "bad_timezone.toml",
@@ -440,6 +453,11 @@ fn valid_fixtures_load() {
     assert_eq!(full.environments.len(), 2);
     assert_eq!(full.policy.backups_kept, 7);
     assert_eq!(full.policy.recovery_within.as_secs(), 90 * 60);
+    assert_eq!(
+        full.policy.backup_max_age.as_secs(),
+        30 * 3600,
+        "a number is minutes"
+    );
     assert_eq!(full.policy.slo_external, 99.0);
     let acme = full.environment("acme").unwrap();
     assert_eq!(acme.max_workers(&full.policy), 40);

@@ -644,7 +644,7 @@ fn every_loser_of_a_race_names_the_winning_run() {
         }
         let out = racer.finish();
         losers += 1;
-        assert_eq!(code(&out), 3, "{}", show(&out));
+        assert_eq!(code(&out), 4, "{}", show(&out));
         assert!(
             common::stderr(&out).contains(&winner),
             "the loser names the winner {winner}: {}",
@@ -683,7 +683,7 @@ fn a_cluster_held_by_another_run_is_refused() {
         file.to_str().expect("utf-8 path"),
     ]);
 
-    // The policy sees the lock.
+    // The policy sees the lock: busy, exit 4, not refused for good (3).
     let out = f.console(&[
         "run",
         "backup",
@@ -694,7 +694,7 @@ fn a_cluster_held_by_another_run_is_refused() {
         "-o",
         "json",
     ]);
-    assert_eq!(code(&out), 3, "{}", show(&out));
+    assert_eq!(code(&out), 4, "{}", show(&out));
     assert!(
         common::stderr(&out).contains("someone-else"),
         "{}",
@@ -712,7 +712,7 @@ fn a_cluster_held_by_another_run_is_refused() {
     // only the lease stops it.
     let workers = format!("workers={}", f.replicas("acme", "wc"));
     let out = f.console(&["run", "scale", "--env", "acme", "--cluster", "wc", &workers]);
-    assert_eq!(code(&out), 3, "{}", show(&out));
+    assert_eq!(code(&out), 4, "{}", show(&out));
     let err = common::stderr(&out);
     assert!(
         err.contains("locked by run someone-else otherhost:1"),
@@ -883,7 +883,7 @@ fn ctrl_c_stops_a_headless_run_at_a_safe_point() {
     let rc = unsafe { libc::kill(child.0.id() as i32, libc::SIGINT) };
     assert_eq!(rc, 0);
     let out = child.finish();
-    assert_eq!(code(&out), 1, "a cancelled run exits 1: {}", show(&out));
+    assert_eq!(code(&out), 130, "stopped by SIGINT: {}", show(&out));
     assert!(show(&out).contains("next safe point"), "{}", show(&out));
     assert_eq!(parse(&out)["run"]["outcome"], "cancelled");
     assert!(f.lease("acme", "wc").is_none(), "the lock is released");
@@ -950,7 +950,7 @@ fn a_killed_run_resumes_at_once() {
 
     // While its process lives, the lock is that process's: a resume elsewhere is refused.
     let out = f.console(&["runs", "resume", &id, "-o", "json"]);
-    assert_eq!(code(&out), 3, "{}", show(&out));
+    assert_eq!(code(&out), 4, "{}", show(&out));
     assert!(common::stderr(&out).contains(&id), "{}", show(&out));
 
     let pid = child.0.id();
@@ -1492,6 +1492,12 @@ fn sigterm_and_sighup_stop_a_headless_run_at_a_safe_point() {
         assert!(
             show(&out).contains("next safe point"),
             "{signal}: {}",
+            show(&out)
+        );
+        assert_eq!(
+            code(&out),
+            128 + signal,
+            "as a shell says death by it: {}",
             show(&out)
         );
         let out = f.console(&["runs", "show", &id, "-o", "json"]);

@@ -888,3 +888,133 @@ fn silenced_alerts_show_only_when_asked_for() {
     );
     assert_eq!(all.len(), loud.len() + 1);
 }
+
+/// `check` on the demo fleet: CRITICAL for globex with its findings, OK for acme, UNKNOWN
+/// when a source does not answer, in the plugin format a monitoring system reads.
+#[test]
+fn check_gives_monitoring_its_verdict() {
+    let out = console(&["check", "--env", "acme"]);
+    let text = common::stdout(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "CK8S OK - 1 environment(s), 2 cluster(s): no problems"
+    );
+    assert!(
+        lines[1].starts_with("| acme-sc_nodes_ready=6;;;0;6 "),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("acme-wc_nodes_ready=6;;;0;6 "),
+        "{text}"
+    );
+
+    let out = console(&["check"]);
+    let text = common::stdout(&out);
+    assert_eq!(code(&out), 2, "CRITICAL: {text}");
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with("CK8S CRITICAL - globex: "), "{first}");
+    assert!(
+        !first.contains("acme"),
+        "a healthy environment is not named: {first}"
+    );
+    for finding in [
+        "CRITICAL globex-wc: backups critical (",
+        "CRITICAL globex-sc: SLO burn rate pages (grafana has ",
+        "WARNING globex-wc: 1 worker node(s) not Ready: ",
+    ] {
+        assert!(text.contains(finding), "{finding}: {text}");
+    }
+    assert!(
+        text.contains("globex-wc_alerts_critical=") && text.contains("initech-wc_backup_age="),
+        "{text}"
+    );
+    assert!(common::stderr(&out).is_empty(), "{}", common::stderr(&out));
+
+    // The same fleet with acme's Alertmanager silent: acme becomes UNKNOWN.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut fleet = config::load(&sim().fleet_file).expect("sim fleet config");
+    let acme = fleet
+        .environments
+        .iter_mut()
+        .find(|e| e.name == "acme")
+        .unwrap();
+    acme.wc.alertmanager = format!("http://{}", silent.local_addr().unwrap());
+    let file = sim().dir.path().join("fleet-silent-alertmanager.toml");
+    std::fs::write(&file, config::to_toml(&fleet)).expect("write fleet config");
+    let out = console_with(&file, &["check", "--env", "acme", "--timeout", "2s"]);
+    let text = common::stdout(&out);
+    assert_eq!(code(&out), 3, "UNKNOWN: {text}");
+    assert!(
+        text.starts_with("CK8S UNKNOWN - acme: wc alertmanager: "),
+        "{text}"
+    );
+    assert!(text.contains("acme-wc_alerts_critical=U;;1;0"), "{text}");
+
+    let out = console(&["check", "--env", "nope"]);
+    assert_eq!(code(&out), 3, "a check that cannot run is UNKNOWN");
+    assert!(
+        common::stdout(&out).starts_with("CK8S UNKNOWN - unknown environment `nope`"),
+        "{}",
+        common::stdout(&out)
+    );
+}
+
+/// `-o yaml` is the JSON document as YAML; `-o name` one object a line.
+#[test]
+fn yaml_and_names_carry_the_same_report() {
+    let json = complete(&["pods", "--env", "globex", "--status", "CrashLoopBackOff"]);
+    let out = console(&[
+        "pods",
+        "--env",
+        "globex",
+        "--status",
+        "CrashLoopBackOff",
+        "-o",
+        "yaml",
+    ]);
+    assert_eq!(code(&out), 0);
+    let yaml: Value = serde_yaml_ng::from_slice(&out.stdout).expect("YAML");
+    assert_eq!(yaml["schema"], "ck8s-console.pods/v1");
+    assert_eq!(yaml["items"], json["items"], "the same items");
+
+    let out = console(&[
+        "pods",
+        "--env",
+        "globex",
+        "--status",
+        "CrashLoopBackOff",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(code(&out), 0);
+    let names: Vec<String> = common::stdout(&out).lines().map(str::to_owned).collect();
+    let expected: Vec<String> = items(&json)
+        .iter()
+        .map(|p| {
+            format!(
+                "globex-{}/{}/{}",
+                p["cluster"].as_str().unwrap(),
+                p["namespace"].as_str().unwrap(),
+                p["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(!names.is_empty());
+    assert_eq!(names, expected);
+
+    let out = console(&["status", "-o", "name"]);
+    assert_eq!(
+        common::stdout(&out),
+        "acme-sc\nacme-wc\nglobex-sc\nglobex-wc\ninitech-sc\ninitech-wc\n"
+    );
+    let out = console(&["slo", "--env", "globex", "--cluster", "sc", "-o", "name"]);
+    assert!(
+        common::stdout(&out)
+            .lines()
+            .any(|l| l == "globex-sc/grafana"),
+        "{}",
+        common::stdout(&out)
+    );
+}

@@ -150,6 +150,13 @@ fn severity_cell(s: Severity) -> Cell {
 }
 
 impl Report for AlertsReport {
+    fn names(&self) -> Vec<String> {
+        self.items
+            .iter()
+            .map(|a| format!("{}/{}", a.alertname, a.fingerprint))
+            .collect()
+    }
+
     fn errors(&self) -> &[SourceError] {
         &self.errors
     }

@@ -150,6 +150,10 @@ impl BackupsReport {
 }
 
 impl Report for BackupsReport {
+    fn names(&self) -> Vec<String> {
+        self.items.iter().map(|i| i.name.clone()).collect()
+    }
+
     fn errors(&self) -> &[SourceError] {
         &self.errors
     }

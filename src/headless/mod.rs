@@ -10,6 +10,7 @@
 
 mod alerts;
 mod backups;
+pub mod check;
 pub mod output;
 mod pods;
 pub mod runs;
@@ -22,7 +23,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::cli::{
-    AlertsOptions, BackupsOptions, OutputFormat, PodsOptions, ReportArgs, SloOptions,
+    AlertsOptions, BackupsOptions, OutputFormat, PodsOptions, Reach, ReportArgs, SloOptions,
 };
 use crate::config::{self, ClusterRole};
 use crate::exit;
@@ -103,7 +104,7 @@ pub async fn run(
     args: &ReportArgs,
     fleet: &config::Fleet,
 ) -> anyhow::Result<i32> {
-    let selection = match Selection::new(args, fleet) {
+    let selection = match Selection::new(&args.reach, fleet) {
         Ok(s) => s,
         Err(message) => {
             eprintln!("error: {message}");
@@ -112,7 +113,7 @@ pub async fn run(
     };
     let format = args.output.unwrap_or_else(output::default_format);
     let colour = format == OutputFormat::Table && output::use_colour();
-    let (sel, timeout) = (&selection, args.timeout);
+    let (sel, timeout) = (&selection, args.reach.timeout);
     let report = match &kind {
         ReportKind::Slo(options) => {
             if let Err(message) = slo::check_targets(sel, options) {
@@ -146,11 +147,7 @@ pub async fn run(
             .await
         }
     };
-    let text = match format {
-        OutputFormat::Json => report.json(kind.name())?,
-        OutputFormat::Table => report.table(colour),
-    };
-    output::print(&text)?;
+    output::print(&report.text(format, kind.name(), colour)?)?;
     Ok(if report.errors().is_empty() {
         exit::OK
     } else {
@@ -176,34 +173,65 @@ impl Built {
         self.body.errors()
     }
 
-    fn json(&self, name: &str) -> anyhow::Result<String> {
-        self.body.json(name, self.generated_at)
+    /// The report as `format` has it; a table ends with the partial report's warnings.
+    fn text(&self, format: OutputFormat, name: &str, colour: bool) -> anyhow::Result<String> {
+        self.body.text(format, name, self.generated_at, colour)
     }
 
+    #[cfg(test)]
+    fn json(&self, name: &str) -> anyhow::Result<String> {
+        self.text(OutputFormat::Json, name, false)
+    }
+
+    #[cfg(test)]
     fn table(&self, colour: bool) -> String {
-        let mut out = String::new();
-        self.body.render(&mut out, colour);
-        output::errors(&mut out, self.errors(), colour);
-        out
+        self.text(OutputFormat::Table, "", colour)
+            .expect("a table is always written")
     }
 }
 
 /// What each report module provides.
-trait Report: ReportJson {
+trait Report: ReportText {
     fn render(&self, out: &mut String, colour: bool);
     fn errors(&self) -> &[SourceError];
+    /// One name per object listed, for `-o name`.
+    fn names(&self) -> Vec<String>;
 }
 
-/// The JSON of every [`Report`], from its `Serialize`.
-trait ReportJson {
-    /// The whole JSON document, through [`output::json`]: the report's own fields (e.g.
-    /// `items`) sit between `generated_at` and `errors`.
-    fn json(&self, name: &str, generated_at: DateTime<Utc>) -> anyhow::Result<String>;
+/// Every [`Report`] in every format, the documents from its `Serialize`.
+trait ReportText {
+    /// JSON and YAML hold the report's own fields (e.g. `items`) between `generated_at`
+    /// and `errors`, through [`output::format`].
+    fn text(
+        &self,
+        format: OutputFormat,
+        name: &str,
+        generated_at: DateTime<Utc>,
+        colour: bool,
+    ) -> anyhow::Result<String>;
 }
 
-impl<T: Report + serde::Serialize> ReportJson for T {
-    fn json(&self, name: &str, generated_at: DateTime<Utc>) -> anyhow::Result<String> {
-        output::json(name, generated_at, self, self.errors())
+impl<T: Report + serde::Serialize> ReportText for T {
+    fn text(
+        &self,
+        format: OutputFormat,
+        name: &str,
+        generated_at: DateTime<Utc>,
+        colour: bool,
+    ) -> anyhow::Result<String> {
+        let doc = output::Doc {
+            report: name,
+            generated_at,
+            body: self,
+            errors: self.errors(),
+        };
+        let table = || {
+            let mut out = String::new();
+            self.render(&mut out, colour);
+            output::errors(&mut out, self.errors(), colour);
+            out
+        };
+        output::format(format, doc, table, || self.names())
     }
 }
 
@@ -220,7 +248,7 @@ pub(crate) struct Selection {
 }
 
 impl Selection {
-    fn new(args: &ReportArgs, fleet: &config::Fleet) -> Result<Selection, String> {
+    fn new(args: &Reach, fleet: &config::Fleet) -> Result<Selection, String> {
         for name in &args.envs {
             if fleet.environment(name).is_none() {
                 return Err(unknown_environment(name, fleet));
@@ -382,11 +410,10 @@ pub(crate) mod testing {
 mod tests {
     use super::*;
 
-    fn args(envs: &[&str], cluster: Option<crate::cli::ClusterArg>) -> ReportArgs {
-        ReportArgs {
+    fn args(envs: &[&str], cluster: Option<crate::cli::ClusterArg>) -> Reach {
+        Reach {
             envs: envs.iter().map(|e| e.to_string()).collect(),
             cluster,
-            output: None,
             timeout: Duration::from_secs(20),
         }
     }

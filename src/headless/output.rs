@@ -1,4 +1,5 @@
-//! How reports reach stdout: aligned text tables for people, one JSON object for scripts.
+//! How reports reach stdout: aligned text tables for people; one JSON or YAML document, or
+//! one name a line, for scripts.
 
 use std::io::{IsTerminal, Write};
 
@@ -164,7 +165,8 @@ pub fn errors(out: &mut String, errors: &[SourceError], colour: bool) {
     );
 }
 
-/// The JSON document of every report: `{schema, generated_at, <body fields>, errors}`.
+/// The JSON and YAML document of every report: `{schema, generated_at, <body fields>,
+/// errors}`.
 #[derive(Serialize)]
 struct Envelope<'a, T: Serialize> {
     schema: String,
@@ -174,21 +176,60 @@ struct Envelope<'a, T: Serialize> {
     errors: &'a [SourceError],
 }
 
+/// What a report holds, for the machine formats.
+pub struct Doc<'a, T: Serialize> {
+    /// The report's name, as in its JSON `schema`: `ck8s-console.<report>/v1`.
+    pub report: &'a str,
+    pub generated_at: DateTime<Utc>,
+    pub body: &'a T,
+    pub errors: &'a [SourceError],
+}
+
+impl<T: Serialize> Doc<'_, T> {
+    fn envelope(&self) -> Envelope<'_, T> {
+        Envelope {
+            schema: format!("ck8s-console.{}/v1", self.report),
+            generated_at: self.generated_at,
+            body: self.body,
+            errors: self.errors,
+        }
+    }
+}
+
+/// A report in `format`: JSON and YAML from the same document, the table and the names
+/// (one a line, for `xargs`) as the report writes them.
+pub fn format<T: Serialize>(
+    format: OutputFormat,
+    doc: Doc<'_, T>,
+    table: impl FnOnce() -> String,
+    names: impl FnOnce() -> Vec<String>,
+) -> anyhow::Result<String> {
+    Ok(match format {
+        OutputFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&doc.envelope())?;
+            text.push('\n');
+            text
+        }
+        OutputFormat::Yaml => serde_yaml_ng::to_string(&doc.envelope())?,
+        OutputFormat::Table => table(),
+        OutputFormat::Name => names().into_iter().map(|n| n + "\n").collect(),
+    })
+}
+
+/// The JSON document alone (progress events, tests).
 pub fn json<T: Serialize>(
     report: &str,
     generated_at: DateTime<Utc>,
     body: &T,
     errors: &[SourceError],
 ) -> anyhow::Result<String> {
-    let envelope = Envelope {
-        schema: format!("ck8s-console.{report}/v1"),
+    let doc = Doc {
+        report,
         generated_at,
         body,
         errors,
     };
-    let mut text = serde_json::to_string_pretty(&envelope)?;
-    text.push('\n');
-    Ok(text)
+    format(OutputFormat::Json, doc, String::new, Vec::new)
 }
 
 /// Writes the whole report at once. A reader that went away (`| head`) is not an error.

@@ -127,6 +127,13 @@ fn item(env: &str, role: ClusterRole, p: &PodRow, now: DateTime<Utc>) -> PodItem
 }
 
 impl Report for PodsReport {
+    fn names(&self) -> Vec<String> {
+        self.items
+            .iter()
+            .map(|p| format!("{}-{}/{}/{}", p.env, p.cluster, p.namespace, p.name))
+            .collect()
+    }
+
     fn errors(&self) -> &[SourceError] {
         &self.errors
     }

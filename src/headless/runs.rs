@@ -124,36 +124,41 @@ async fn run_inner(
     let id = match engine.start(plan.clone(), args.reason.clone()).await {
         Ok(id) => id,
         Err(e) => {
-            if format == OutputFormat::Json {
+            // A script reading the document learns the plan that was refused.
+            if matches!(format, OutputFormat::Json | OutputFormat::Yaml) {
                 print_report(format, &plan, None);
             }
             return Err(e);
         }
     };
-    let summary = follow(engine, &id, format).await?;
+    let (summary, signal) = follow(engine, &id, format).await?;
     print_report(format, &plan, Some(&summary));
-    Ok(outcome_code(&summary))
+    Ok(outcome_code(&summary, signal))
 }
 
-fn outcome_code(run: &RunSummary) -> i32 {
-    match run.outcome {
-        Some(Outcome::Succeeded) => exit::OK,
+/// 0 for a run that succeeded; 128 + the signal's number for one a signal stopped (it can
+/// be resumed); 1 for any other end.
+fn outcome_code(run: &RunSummary, signal: Option<i32>) -> i32 {
+    match (run.outcome, signal) {
+        (Some(Outcome::Succeeded), _) => exit::OK,
+        (_, Some(code)) => code,
         _ => exit::FAILURE,
     }
 }
 
-/// Waits for the run, telling stderr each step and log line as it is journaled.
+/// Waits for the run, telling stderr each step and log line as it is journaled. Returns
+/// how it ended, and the exit code of the signal that stopped it, if one did.
 async fn follow(
     engine: &Arc<Engine>,
     id: &str,
     format: OutputFormat,
-) -> Result<RunSummary, EngineError> {
+) -> Result<(RunSummary, Option<i32>), EngineError> {
     let mut rx = engine.subscribe();
     let mut shown = Progress::default();
     // Ctrl-C (or SIGTERM, or a dropped SSH session) stops the run at its next safe point
     // and releases its lock; a second one leaves it open for `runs resume`.
     let mut signals = crate::terminal::ShutdownSignals::new();
-    let mut stopping = false;
+    let mut stopping: Option<i32> = None;
     loop {
         // The driver is gone once it is no longer local: whatever the journal says then is
         // how the run ended (a journal write that failed must not keep us waiting).
@@ -163,16 +168,16 @@ async fn follow(
             shown.tell(&run);
         }
         if done {
-            return Ok(run);
+            return Ok((run, stopping));
         }
         tokio::select! {
             _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()) => {}
             code = signals.next() => {
-                if stopping {
+                if stopping.is_some() {
                     note!("left run {id} open; `ck8s-console runs resume {id}` goes on with it");
                     std::process::exit(code);
                 }
-                stopping = true;
+                stopping = Some(code);
                 note!("stopping run {id} at its next safe point (again to leave it open)");
                 // It may have just ended by itself; either way, follow it to its end.
                 if let Err(e) = engine.cancel(id).await {
@@ -248,15 +253,29 @@ fn verdict_text(decision: &Decision) -> String {
 }
 
 fn print_report(format: OutputFormat, plan: &Plan, run: Option<&RunSummary>) {
-    let text = match format {
-        OutputFormat::Json => output::json("run", Utc::now(), &RunReport { plan, run }, &[])
-            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}\n")),
-        OutputFormat::Table => match run {
-            None => plan_text(plan),
-            Some(run) => run_text(run),
-        },
+    let doc = output::Doc {
+        report: "run",
+        generated_at: Utc::now(),
+        body: &RunReport { plan, run },
+        errors: &[],
     };
-    let _ = output::print(&text);
+    let table = || match run {
+        None => plan_text(plan),
+        Some(run) => run_text(run),
+    };
+    // A plan has no run to name yet.
+    let names = || run.map(|r| r.id.clone()).into_iter().collect();
+    print_or_warn(output::format(format, doc, table, names));
+}
+
+/// Prints a formatted report; one that cannot be encoded says why on stderr.
+fn print_or_warn(text: anyhow::Result<String>) {
+    match text {
+        Ok(text) => {
+            let _ = output::print(&text);
+        }
+        Err(e) => note!("error: the output could not be written: {e:#}"),
+    }
 }
 
 fn run_text(run: &RunSummary) -> String {
@@ -363,30 +382,31 @@ pub async fn runs(args: &RunsArgs, fleet: Result<Fleet, String>, paths: &Paths, 
 
 async fn resume(engine: &Arc<Engine>, id: &str, format: OutputFormat) -> Result<i32, EngineError> {
     engine.resume(id).await?;
-    let run = follow(engine, id, format).await?;
+    let (run, signal) = follow(engine, id, format).await?;
     print_run(format, &run, engine.timezone());
-    Ok(outcome_code(&run))
+    Ok(outcome_code(&run, signal))
 }
 
 /// Times in tables are in the fleet's time zone (the policy's, Europe/Stockholm unless
 /// set), which the header names; JSON keeps RFC 3339 in UTC.
 fn print_run(format: OutputFormat, run: &RunSummary, tz: Tz) {
-    let text = match format {
-        OutputFormat::Json => {
-            output::json("run", Utc::now(), &RunReportOnly { run }, &[]).unwrap_or_default()
-        }
-        OutputFormat::Table => {
-            let mut t = run_text(run);
-            for (i, s) in run.steps.iter().enumerate() {
-                for line in &s.log {
-                    let ts = line.ts.with_timezone(&tz).format("%H:%M:%S %Z");
-                    t.push_str(&format!("{ts} [{}] {}\n", i + 1, line.message));
-                }
-            }
-            t
-        }
+    let doc = output::Doc {
+        report: "run",
+        generated_at: Utc::now(),
+        body: &RunReportOnly { run },
+        errors: &[],
     };
-    let _ = output::print(&text);
+    let table = || {
+        let mut t = run_text(run);
+        for (i, s) in run.steps.iter().enumerate() {
+            for line in &s.log {
+                let ts = line.ts.with_timezone(&tz).format("%H:%M:%S %Z");
+                t.push_str(&format!("{ts} [{}] {}\n", i + 1, line.message));
+            }
+        }
+        t
+    };
+    print_or_warn(output::format(format, doc, table, || vec![run.id.clone()]));
 }
 
 #[derive(Serialize)]
@@ -409,51 +429,53 @@ fn list(engine: &Engine, args: &RunsArgs, format: OutputFormat) -> i32 {
     for e in &errors {
         note!("warning: {e}");
     }
-    let text = match format {
-        OutputFormat::Json => {
-            output::json("runs", Utc::now(), &RunsList { runs }, &[]).unwrap_or_default()
-        }
-        OutputFormat::Table => {
-            let started = time_header(tz).replace("TIME", "STARTED");
-            let mut t = TextTable::new(&[
-                "RUN", "WORKFLOW", "CLUSTER", "PROGRESS", "STATE", "BY", &started,
-            ]);
-            for r in &runs {
-                let (state, tone) = match r.outcome {
-                    Some(Outcome::Succeeded) => ("succeeded", Tone::Good),
-                    Some(Outcome::Failed) => ("failed", Tone::Bad),
-                    Some(Outcome::Cancelled) => ("cancelled", Tone::Warn),
-                    None => ("running or stopped", Tone::Warn),
-                };
-                t.row(vec![
-                    Cell::new(r.id.clone(), Tone::Plain),
-                    Cell::new(
-                        format!("{} {}", r.workflow, params_text(&r.params)),
-                        Tone::Plain,
-                    ),
-                    Cell::new(format!("{}-{}", r.env, r.cluster), Tone::Plain),
-                    Cell::new(format!("{}/{}", r.done_steps(), r.steps.len()), Tone::Plain),
-                    Cell::new(state, tone),
-                    Cell::new(r.actor.clone(), Tone::Dim),
-                    Cell::new(
-                        r.started_at
-                            .with_timezone(&tz)
-                            .format("%Y-%m-%d %H:%M")
-                            .to_string(),
-                        Tone::Dim,
-                    ),
-                ]);
-            }
-            let mut out = String::new();
-            if t.is_empty() {
-                out.push_str("no runs yet\n");
-            } else {
-                t.render(&mut out, output::use_colour());
-            }
-            out
-        }
+    let doc = output::Doc {
+        report: "runs",
+        generated_at: Utc::now(),
+        body: &RunsList { runs: runs.clone() },
+        errors: &[],
     };
-    let _ = output::print(&text);
+    let table = || {
+        let started = time_header(tz).replace("TIME", "STARTED");
+        let mut t = TextTable::new(&[
+            "RUN", "WORKFLOW", "CLUSTER", "PROGRESS", "STATE", "BY", &started,
+        ]);
+        for r in &runs {
+            let (state, tone) = match r.outcome {
+                Some(Outcome::Succeeded) => ("succeeded", Tone::Good),
+                Some(Outcome::Failed) => ("failed", Tone::Bad),
+                Some(Outcome::Cancelled) => ("cancelled", Tone::Warn),
+                None => ("running or stopped", Tone::Warn),
+            };
+            t.row(vec![
+                Cell::new(r.id.clone(), Tone::Plain),
+                Cell::new(
+                    format!("{} {}", r.workflow, params_text(&r.params)),
+                    Tone::Plain,
+                ),
+                Cell::new(format!("{}-{}", r.env, r.cluster), Tone::Plain),
+                Cell::new(format!("{}/{}", r.done_steps(), r.steps.len()), Tone::Plain),
+                Cell::new(state, tone),
+                Cell::new(r.actor.clone(), Tone::Dim),
+                Cell::new(
+                    r.started_at
+                        .with_timezone(&tz)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string(),
+                    Tone::Dim,
+                ),
+            ]);
+        }
+        let mut out = String::new();
+        if t.is_empty() {
+            out.push_str("no runs yet\n");
+        } else {
+            t.render(&mut out, output::use_colour());
+        }
+        out
+    };
+    let names = || runs.iter().map(|r| r.id.clone()).collect();
+    print_or_warn(output::format(format, doc, table, names));
     if errors.is_empty() {
         exit::OK
     } else {
@@ -523,45 +545,20 @@ async fn audit_log(
         note!("error: {e}");
     }
     let broken = read.damaged.is_some();
-    let records = read.records;
-    let text = match format {
-        OutputFormat::Json => {
-            let report = AuditReport {
-                records,
-                verified,
-                anchors: checks,
-            };
-            output::json("audit", Utc::now(), &report, &[]).unwrap_or_default()
-        }
-        OutputFormat::Table => {
-            let time = time_header(tz);
-            let mut t =
-                TextTable::new(&["SEQ", &time, "ACTOR", "ACTION", "CLUSTER", "RUN", "REASON"]);
-            for r in &records {
-                t.row(vec![
-                    Cell::new(r.seq.to_string(), Tone::Dim),
-                    Cell::new(
-                        r.ts.with_timezone(&tz)
-                            .format("%Y-%m-%d %H:%M:%S")
-                            .to_string(),
-                        Tone::Plain,
-                    ),
-                    Cell::new(r.actor.clone(), Tone::Plain),
-                    Cell::new(r.action.clone(), Tone::Plain),
-                    Cell::new(
-                        format!("{}-{}", r.env, r.cluster.as_deref().unwrap_or("")),
-                        Tone::Plain,
-                    ),
-                    Cell::new(r.run_id.clone().unwrap_or_default(), Tone::Dim),
-                    Cell::new(r.reason.clone().unwrap_or_default(), Tone::Plain),
-                ]);
-            }
-            let mut out = String::new();
-            t.render(&mut out, output::use_colour());
-            out
-        }
+    let report = AuditReport {
+        records: read.records,
+        verified,
+        anchors: checks,
     };
-    let _ = output::print(&text);
+    let doc = output::Doc {
+        report: "audit",
+        generated_at: Utc::now(),
+        body: &report,
+        errors: &[],
+    };
+    let table = || audit_table(&report.records, tz);
+    let names = || report.records.iter().map(|r| r.seq.to_string()).collect();
+    print_or_warn(output::format(format, doc, table, names));
     if verified == Some(false) || (!verify && broken) {
         exit::FAILURE
     } else {
@@ -570,6 +567,33 @@ async fn audit_log(
 }
 
 /// Says what each cluster anchors; false when one shows the log was tampered with.
+fn audit_table(records: &[audit::AuditRecord], tz: Tz) -> String {
+    let time = time_header(tz);
+    let mut t = TextTable::new(&["SEQ", &time, "ACTOR", "ACTION", "CLUSTER", "RUN", "REASON"]);
+    for r in records {
+        t.row(vec![
+            Cell::new(r.seq.to_string(), Tone::Dim),
+            Cell::new(
+                r.ts.with_timezone(&tz)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string(),
+                Tone::Plain,
+            ),
+            Cell::new(r.actor.clone(), Tone::Plain),
+            Cell::new(r.action.clone(), Tone::Plain),
+            Cell::new(
+                format!("{}-{}", r.env, r.cluster.as_deref().unwrap_or("")),
+                Tone::Plain,
+            ),
+            Cell::new(r.run_id.clone().unwrap_or_default(), Tone::Dim),
+            Cell::new(r.reason.clone().unwrap_or_default(), Tone::Plain),
+        ]);
+    }
+    let mut out = String::new();
+    t.render(&mut out, output::use_colour());
+    out
+}
+
 fn tell_anchors(checks: &[AnchorCheck]) -> bool {
     let mut intact = true;
     for c in checks {
@@ -685,15 +709,29 @@ mod tests {
     use crate::config::ClusterRole;
 
     #[test]
-    fn only_a_succeeded_run_exits_zero() {
-        assert_eq!(outcome_code(&summary(Some(Outcome::Succeeded))), exit::OK);
+    fn only_a_succeeded_run_exits_zero_and_one_a_signal_stopped_says_which() {
+        assert_eq!(
+            outcome_code(&summary(Some(Outcome::Succeeded)), None),
+            exit::OK
+        );
         for outcome in [Some(Outcome::Failed), Some(Outcome::Cancelled), None] {
             assert_eq!(
-                outcome_code(&summary(outcome)),
+                outcome_code(&summary(outcome), None),
                 exit::FAILURE,
                 "{outcome:?}"
             );
         }
+        let sigint = exit::interrupted(libc::SIGINT);
+        assert_eq!(sigint, 130);
+        assert_eq!(
+            outcome_code(&summary(Some(Outcome::Cancelled)), Some(sigint)),
+            130
+        );
+        // It ended by itself before the safe point came: it succeeded all the same.
+        assert_eq!(
+            outcome_code(&summary(Some(Outcome::Succeeded)), Some(sigint)),
+            0
+        );
     }
 
     #[test]

@@ -171,6 +171,13 @@ async fn cluster_reports(
 }
 
 impl Report for SloReportList {
+    fn names(&self) -> Vec<String> {
+        self.items
+            .iter()
+            .map(|i| format!("{}-{}/{}", i.env, i.cluster, i.report.target))
+            .collect()
+    }
+
     fn errors(&self) -> &[SourceError] {
         &self.errors
     }

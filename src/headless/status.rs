@@ -51,34 +51,37 @@ struct StatusReport {
 }
 
 #[derive(Debug, Serialize)]
-struct EnvStatus {
-    name: String,
+pub(super) struct EnvStatus {
+    pub name: String,
     /// The worst of its clusters.
-    status: Health,
-    clusters: Vec<ClusterStatus>,
+    pub status: Health,
+    pub clusters: Vec<ClusterStatus>,
 }
 
 #[derive(Debug, Serialize)]
-struct ClusterStatus {
+pub(super) struct ClusterStatus {
     /// `sc` or `wc`.
-    cluster: ClusterRole,
+    pub cluster: ClusterRole,
     /// `<env>-<sc|wc>`.
-    name: String,
-    status: Health,
-    /// Why the status is not ok, one line each.
+    pub name: String,
+    pub status: Health,
+    /// Why the status is not ok, one line each, worst first.
     problems: Vec<String>,
+    /// The same, with what each is about and how bad it is.
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
     api: Api,
-    nodes: Nodes,
+    pub nodes: Nodes,
     control_plane: ControlPlane,
     workers: Workers,
     kubernetes_version: Option<String>,
     apps: Apps,
     /// Firing alerts that notify (neither silenced nor inhibited), by severity.
     /// `null` while Alertmanager has never answered.
-    alerts: Option<AlertCounts>,
-    backup: BackupSummary,
+    pub alerts: Option<AlertCounts>,
+    pub backup: BackupSummary,
     /// `null` until the SLO poller has reported.
-    slo: Option<SloSummary>,
+    pub slo: Option<SloSummary>,
     /// Every source's health: `{"nodes": {"state": "connected", "since": ...}, ...}`.
     sources: BTreeMap<Source, SourceHealth>,
     /// Since when the oldest failing source has been failing; `null` when none fails.
@@ -95,9 +98,9 @@ struct Api {
 /// Counts are `null` (`?` in the table) until the node list has answered once: an
 /// unknown is never shown as a zero.
 #[derive(Debug, Serialize)]
-struct Nodes {
-    ready: Option<usize>,
-    total: Option<usize>,
+pub(super) struct Nodes {
+    pub ready: Option<usize>,
+    pub total: Option<usize>,
     /// Names of the nodes that are not Ready.
     not_ready: Vec<String>,
 }
@@ -127,21 +130,21 @@ struct Apps {
 }
 
 #[derive(Debug, Default, Serialize)]
-struct AlertCounts {
-    critical: usize,
-    high: usize,
-    warning: usize,
-    info: usize,
+pub(super) struct AlertCounts {
+    pub critical: usize,
+    pub high: usize,
+    pub warning: usize,
+    pub info: usize,
 }
 
 #[derive(Debug, Serialize)]
-struct BackupSummary {
+pub(super) struct BackupSummary {
     /// Whether the Backups have been listed; until then the rest is not a verdict.
     known: bool,
     /// `backup::assess`'s status: `ok`, `warning` or `critical`.
     status: backup::Status,
     last_completed: Option<DateTime<Utc>>,
-    last_completed_age_seconds: Option<i64>,
+    pub last_completed_age_seconds: Option<i64>,
     /// Set when the latest ended backup window holds no Completed backup.
     late_since: Option<DateTime<Utc>>,
     /// The codes of its warning and critical findings.
@@ -149,12 +152,12 @@ struct BackupSummary {
 }
 
 #[derive(Debug, Serialize)]
-struct SloSummary {
+pub(super) struct SloSummary {
     /// The worst status of the cluster's targets: `page`, `ticket`, `no_data` or `ok`.
     status: SloStatus,
     /// The target with the least error budget left.
-    target: String,
-    budget_left_fraction: Option<f64>,
+    pub target: String,
+    pub budget_left_fraction: Option<f64>,
     /// How many targets the cluster has.
     targets: usize,
 }
@@ -165,8 +168,24 @@ pub(super) fn build(
     now: DateTime<Utc>,
     errors: Vec<SourceError>,
 ) -> Built {
+    let environments = environments(state, selection, now);
+    Built::new(
+        now,
+        StatusReport {
+            environments,
+            errors,
+        },
+    )
+}
+
+/// Each selected environment's clusters, judged: the one judgment of `status` and `check`.
+pub(super) fn environments(
+    state: &FleetState,
+    selection: &Selection,
+    now: DateTime<Utc>,
+) -> Vec<EnvStatus> {
     let roles = selection.roles();
-    let environments = state
+    state
         .envs
         .iter()
         .filter_map(|env| {
@@ -187,14 +206,7 @@ pub(super) fn build(
                 clusters,
             })
         })
-        .collect();
-    Built::new(
-        now,
-        StatusReport {
-            environments,
-            errors,
-        },
-    )
+        .collect()
 }
 
 fn cluster_status(
@@ -225,6 +237,7 @@ fn cluster_status(
         name: handle.name(),
         status: Health::Ok,
         problems: Vec::new(),
+        findings: Vec::new(),
         api: api(&state),
         nodes: Nodes {
             ready: known.then_some(ready),
@@ -280,6 +293,13 @@ fn cluster_status(
     };
     judge(&mut status);
     status
+}
+
+impl ClusterStatus {
+    /// The API server did not answer: every source of the cluster fails with it.
+    pub(super) fn api_down(&self) -> bool {
+        self.api.reachable == Some(false)
+    }
 }
 
 fn api(state: &ClusterState) -> Api {
@@ -339,17 +359,43 @@ fn slo_summary(state: &ClusterState) -> Option<SloSummary> {
     })
 }
 
+/// What a problem of a cluster is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Topic {
+    Api,
+    Nodes,
+    Alerts,
+    Backups,
+    Slo,
+    /// Sources that failed and left their data stale.
+    Stale,
+}
+
+/// One problem of a cluster: how bad, about what, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Finding {
+    pub health: Health,
+    pub topic: Topic,
+    pub text: String,
+}
+
 /// Sets the status and its reasons. Critical: the API is down, a control-plane node is not
-/// Ready, a critical alert fires, backups are critical, or an SLO pages. Warning: anything
-/// else off the policy or firing.
+/// Ready, a critical alert fires, backups are critical, an SLO pages or its error budget
+/// is spent. Warning: anything else off the policy or firing.
 fn judge(c: &mut ClusterStatus) {
-    let mut problems: Vec<(Health, String)> = Vec::new();
-    let mut add = |h: Health, text: String| problems.push((h, text));
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut add = |health: Health, topic: Topic, text: String| {
+        findings.push(Finding {
+            health,
+            topic,
+            text,
+        })
+    };
     if c.api.reachable == Some(false) {
         // The error is one sentence that says what failed: unreachable, refused
         // credentials, forbidden, a server error.
         let error = c.api.error.as_deref().unwrap_or("no answer");
-        add(Health::Critical, format!("API: {error}"));
+        add(Health::Critical, Topic::Api, format!("API: {error}"));
     }
     let cp = &c.control_plane;
     if let (Some(nodes), Some(ready)) = (cp.nodes, cp.ready)
@@ -358,6 +404,7 @@ fn judge(c: &mut ClusterStatus) {
         let n = nodes - ready;
         add(
             Health::Critical,
+            Topic::Nodes,
             format!("{n} control-plane node(s) not Ready"),
         );
     }
@@ -366,6 +413,7 @@ fn judge(c: &mut ClusterStatus) {
         let names = c.nodes.not_ready.join(", ");
         add(
             Health::Warning,
+            Topic::Nodes,
             format!("{workers_down} worker node(s) not Ready: {names}"),
         );
     }
@@ -375,6 +423,7 @@ fn judge(c: &mut ClusterStatus) {
         let want = cp.expected;
         add(
             Health::Warning,
+            Topic::Nodes,
             format!("{n} control-plane nodes, the policy says {want}"),
         );
     }
@@ -384,6 +433,7 @@ fn judge(c: &mut ClusterStatus) {
         let max = c.workers.max;
         add(
             Health::Warning,
+            Topic::Nodes,
             format!("{n} workers, above the limit of {max}"),
         );
     }
@@ -392,6 +442,7 @@ fn judge(c: &mut ClusterStatus) {
     if a.critical > 0 {
         add(
             Health::Critical,
+            Topic::Alerts,
             format!("{} critical alert(s) firing", a.critical),
         );
     }
@@ -403,6 +454,7 @@ fn judge(c: &mut ClusterStatus) {
     if !lesser.is_empty() {
         add(
             Health::Warning,
+            Topic::Alerts,
             format!("{} alert(s) firing", lesser.join(", ")),
         );
     }
@@ -418,26 +470,31 @@ fn judge(c: &mut ClusterStatus) {
             };
             add(
                 health,
-                format!("backups {}: {}", s.as_str(), c.backup.findings.join(", ")),
+                Topic::Backups,
+                format!("backups {} ({})", s.as_str(), c.backup.findings.join(", ")),
             );
         }
     }
     if let Some(slo) = &c.slo {
         let left = slo
             .budget_left_fraction
-            .map(|f| format!(", {} has {:.0}% of its budget left", slo.target, f * 100.0))
+            .map(|f| format!(" ({} has {:.0}% of its budget left)", slo.target, f * 100.0))
             .unwrap_or_default();
+        let mut slo_problem = |health, text| add(health, Topic::Slo, text);
         match slo.status {
-            SloStatus::Page => add(Health::Critical, format!("SLO burn rate pages{left}")),
-            SloStatus::Ticket => add(
+            SloStatus::Page => slo_problem(Health::Critical, format!("SLO burn rate pages{left}")),
+            SloStatus::Ticket => slo_problem(
                 Health::Warning,
                 format!("SLO burn rate opens a ticket{left}"),
             ),
-            SloStatus::BudgetSpent => add(
-                Health::Warning,
+            // The objective is missed for this 30-day window: that is the breach itself.
+            SloStatus::BudgetSpent => slo_problem(
+                Health::Critical,
                 format!("SLO error budget spent on {}", slo.target),
             ),
-            SloStatus::NoData => add(Health::Warning, "SLO probes report no data".to_owned()),
+            SloStatus::NoData => {
+                slo_problem(Health::Warning, "SLO probes report no data".to_owned())
+            }
             SloStatus::Ok => {}
         }
     }
@@ -450,6 +507,7 @@ fn judge(c: &mut ClusterStatus) {
             .collect();
         add(
             Health::Warning,
+            Topic::Stale,
             format!(
                 "stale since {}: {}",
                 since.format("%Y-%m-%d %H:%M:%SZ"),
@@ -457,12 +515,18 @@ fn judge(c: &mut ClusterStatus) {
             ),
         );
     }
-    c.status = problems.iter().map(|(h, _)| *h).max().unwrap_or(Health::Ok);
-    problems.sort_by_key(|(health, _)| std::cmp::Reverse(*health));
-    c.problems = problems.into_iter().map(|(_, text)| text).collect();
+    findings.sort_by_key(|f| std::cmp::Reverse(f.health));
+    c.status = findings.first().map_or(Health::Ok, |f| f.health);
+    c.problems = findings.iter().map(|f| f.text.clone()).collect();
+    c.findings = findings;
 }
 
 impl Report for StatusReport {
+    fn names(&self) -> Vec<String> {
+        let clusters = self.environments.iter().flat_map(|e| &e.clusters);
+        clusters.map(|c| c.name.clone()).collect()
+    }
+
     fn errors(&self) -> &[SourceError] {
         &self.errors
     }

@@ -32,6 +32,7 @@
 
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
+use ck8s_model::format;
 use serde::Serialize;
 
 use crate::config::{DailyWindow, Policy};
@@ -308,10 +309,17 @@ pub fn assess(state: &ClusterState, policy: &Policy, now: DateTime<Utc>) -> Back
     let backups_known = tables.backups.synced();
 
     let last_completed = newest_completed(&backups).cloned();
+    let last_completed_age_seconds = last_completed
+        .as_ref()
+        .map(|b| (now - completion_of(b)).num_seconds());
     let window = window_check(&backups, backups_known, policy, now);
     let kept = kept(&backups, policy);
     if backups_known {
-        check_window(&window, policy.timezone, &mut findings);
+        let age = Age {
+            seconds: last_completed_age_seconds,
+            max: policy.backup_max_age,
+        };
+        check_window(&window, policy.timezone, age, &mut findings);
         check_kept(&kept, &mut findings);
         check_failures(&backups, last_completed.as_ref(), &mut findings);
     }
@@ -335,9 +343,7 @@ pub fn assess(state: &ClusterState, policy: &Policy, now: DateTime<Utc>) -> Back
     BackupAssessment {
         status: status_of(&findings),
         evaluated_at: now,
-        last_completed_age_seconds: last_completed
-            .as_ref()
-            .map(|b| (now - completion_of(b)).num_seconds()),
+        last_completed_age_seconds,
         last_completed,
         latest: backups.first().cloned(),
         window,
@@ -682,8 +688,34 @@ fn local(at: DateTime<Utc>, tz: Tz) -> String {
         .to_string()
 }
 
-fn check_window(window: &WindowCheck, tz: Tz, findings: &mut Vec<Finding>) {
+/// How old the newest completed backup is, against the policy's `backup_max_age`.
+#[derive(Clone, Copy)]
+struct Age {
+    seconds: Option<i64>,
+    max: std::time::Duration,
+}
+
+/// A missed window is a warning while the newest completed backup is younger than the
+/// policy's maximum age (it completed, only not in the window), and critical after: then
+/// there is no backup of the last day to restore from.
+fn check_window(window: &WindowCheck, tz: Tz, age: Age, findings: &mut Vec<Finding>) {
     let Some(late) = window.late else { return };
+    let max = age.max.as_secs() as i64;
+    let (severity, newest) = match age.seconds {
+        Some(s) if s <= max => (
+            Severity::Warning,
+            format!("; the newest completed backup is {} old", format::age(s)),
+        ),
+        Some(s) => (
+            Severity::Critical,
+            format!(
+                "; the newest completed backup is {} old, more than {}",
+                format::age(s),
+                format::age(max)
+            ),
+        ),
+        None => (Severity::Critical, "; no backup has completed".to_owned()),
+    };
     let span = format!(
         "{} to {}",
         local(window.start, tz),
@@ -694,10 +726,10 @@ fn check_window(window: &WindowCheck, tz: Tz, findings: &mut Vec<Finding>) {
         n => format!(", {n} windows in a row"),
     };
     findings.push(finding(
-        Severity::Critical,
+        severity,
         code::BACKUP_LATE,
         format!(
-            "no Completed backup in the backup window {span} ({}); late since {}{missed}",
+            "no Completed backup in the backup window {span} ({}); late since {}{missed}{newest}",
             tz.name(),
             local(late.since, tz)
         ),
@@ -1136,7 +1168,8 @@ mod tests {
         let late = a.window.late.expect("late");
         assert_eq!(late.since, sthlm("2026-11-27 03:00:00"));
         assert_eq!(late.missed_windows, 1);
-        assert_eq!(a.status, Status::Critical);
+        // Missed, but a backup completed 3 h ago: late, not yet without a backup.
+        assert_eq!(a.status, Status::Warning);
         assert!(codes(&a).contains(&code::BACKUP_LATE), "{:?}", codes(&a));
         assert_eq!(a.window.next_window_end, sthlm("2026-11-28 03:00:00"));
 
@@ -1166,6 +1199,15 @@ mod tests {
         assert!(
             message.contains("2026-11-28 00:00 CET to 03:00 CET (Europe/Stockholm); late since 2026-11-28 03:00 CET"),
             "{message}"
+        );
+        assert!(
+            message.ends_with("; the newest completed backup is 6h old"),
+            "{message}"
+        );
+        assert_eq!(
+            a.findings[0].severity,
+            Severity::Warning,
+            "a backup of today exists"
         );
         // The window end itself is outside: [start, end).
         let state = cluster(vec![completed("edge", sthlm("2026-11-28 03:00:00"))]);
@@ -1197,6 +1239,14 @@ mod tests {
         let late = a.window.late.expect("late");
         assert_eq!(late.missed_windows, 3, "the 26th, 27th and 28th");
         assert_eq!(late.since, sthlm("2026-11-26 03:00:00"));
+        assert_eq!(a.findings[0].severity, Severity::Critical);
+        assert!(
+            a.findings[0]
+                .message
+                .ends_with("the newest completed backup is 3d old, more than 27h"),
+            "{}",
+            a.findings[0].message
+        );
         assert!(
             a.findings[0].message.contains("3 windows in a row"),
             "{}",

@@ -279,6 +279,10 @@ pub struct Policy {
     pub max_workers: u32,
     pub backup_window: DailyWindow,
     pub backups_kept: u32,
+    /// A cluster whose newest completed backup is older than this is critical (and only
+    /// late, a warning, before): a day plus the backup window.
+    #[serde(serialize_with = "ser_duration")]
+    pub backup_max_age: Duration,
     #[serde(serialize_with = "ser_duration")]
     pub recovery_within: Duration,
     /// Percent, for probes of kind `cluster`.
@@ -306,6 +310,7 @@ impl Default for Policy {
                 end: hm(3, 0),
             },
             backups_kept: 3,
+            backup_max_age: Duration::from_secs(27 * 3600),
             recovery_within: Duration::from_secs(4 * 3600),
             slo_cluster: 99.95,
             slo_external: 99.5,
@@ -454,8 +459,10 @@ struct RawPolicy {
     backup_window: Option<RawDailyWindow>,
     #[serde(skip_serializing_if = "Option::is_none")]
     backups_kept: Option<u32>,
-    /// A duration string or a number of minutes; checked by hand for a clearer message than
-    /// an untagged enum would give.
+    /// Durations are a string or a number of minutes; checked by hand for a clearer
+    /// message than an untagged enum would give.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup_max_age: Option<toml::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     recovery_within: Option<toml::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -651,6 +658,8 @@ impl RawPolicy {
                 end: format_time(w.end),
             }),
             backups_kept: differs(&p.backups_kept, &d.backups_kept),
+            backup_max_age: differs(&p.backup_max_age, &d.backup_max_age)
+                .map(|r| toml::Value::String(format_duration(r))),
             recovery_within: differs(&p.recovery_within, &d.recovery_within)
                 .map(|r| toml::Value::String(format_duration(r))),
             slo: (slo.cluster.is_some() || slo.external.is_some()).then_some(slo),
@@ -973,6 +982,7 @@ static POLICY: Section = Section {
             r#"backup_window = { start = "00:00", end = "03:00" }"#,
         ),
         spec("backups_kept", "backups_kept = 3"),
+        spec("backup_max_age", r#"backup_max_age = "27h""#),
         spec("recovery_within", r#"recovery_within = "4h""#),
         spec("slo", "slo = { cluster = 99.95, external = 99.5 }"),
     ],
@@ -1693,8 +1703,12 @@ impl Doc<'_> {
                 Some(n) => n,
                 None => d.backups_kept,
             },
+            backup_max_age: match raw.backup_max_age {
+                Some(value) => self.duration(&at.key("backup_max_age"), &value)?,
+                None => d.backup_max_age,
+            },
             recovery_within: match raw.recovery_within {
-                Some(value) => self.recovery_within(&at.key("recovery_within"), &value)?,
+                Some(value) => self.duration(&at.key("recovery_within"), &value)?,
                 None => d.recovery_within,
             },
             slo_cluster: match slo.cluster {
@@ -1786,11 +1800,8 @@ impl Doc<'_> {
         ))
     }
 
-    fn recovery_within(
-        &self,
-        path: &KeyPath,
-        value: &toml::Value,
-    ) -> Result<Duration, ConfigError> {
+    /// A duration of the policy: a string such as "4h", or a number of minutes.
+    fn duration(&self, path: &KeyPath, value: &toml::Value) -> Result<Duration, ConfigError> {
         let help = r#"write a duration such as "4h", "90m" or "1h30m", or a number of minutes"#;
         let duration = match value {
             toml::Value::Integer(minutes) => u64::try_from(*minutes)

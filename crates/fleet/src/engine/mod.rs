@@ -146,18 +146,20 @@ fn rules(d: &Decision) -> String {
 }
 
 impl EngineError {
-    /// Exit codes of `run`: refusals are 3 so scripts can tell "not allowed now" from
-    /// "broken input" (2) and "tried and failed" (1).
+    /// Exit codes of `run`: refusals are 3 and a held lock 4, so scripts can tell "not
+    /// allowed now" and "busy, try later" from "broken input" (2) and "tried and failed"
+    /// (1).
     pub fn exit_code(&self) -> i32 {
         match self {
             EngineError::Usage(_)
             | EngineError::NotResumable { .. }
             | EngineError::Journal(JournalError::UnknownRun(_)) => exit::USAGE,
+            EngineError::Locked(LockError::Held { .. }) => exit::LOCKED,
+            EngineError::Denied(decision) if decision.only_locked() => exit::LOCKED,
             EngineError::Denied(_)
             | EngineError::NeedsReason { .. }
             | EngineError::Stale(_)
-            | EngineError::ReadOnly(_)
-            | EngineError::Locked(LockError::Held { .. }) => exit::REFUSED,
+            | EngineError::ReadOnly(_) => exit::REFUSED,
             _ => exit::FAILURE,
         }
     }

@@ -195,6 +195,17 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// Refused only because another run holds the cluster: trying again once it is done
+    /// may succeed, which scripts tell by the exit code.
+    pub fn only_locked(&self) -> bool {
+        let findings = self.findings();
+        matches!(self, Decision::Deny { .. })
+            && findings
+                .iter()
+                .filter(|f| f.is_deny())
+                .all(|f| f.rule == CLUSTER_LOCKED)
+    }
+
     pub fn findings(&self) -> &[Finding] {
         match self {
             Decision::Allow => &[],
@@ -288,10 +299,13 @@ fn one_node_at_a_time(intent: &Intent, facts: &Facts) -> Option<Finding> {
     ))
 }
 
+/// The rule of a run refused because another run holds the cluster.
+pub const CLUSTER_LOCKED: &str = "cluster-locked";
+
 fn cluster_locked(facts: &Facts) -> Option<Finding> {
     let run = facts.another_run.as_deref()?;
     Some(Finding::new(
-        "cluster-locked",
+        CLUSTER_LOCKED,
         format!("Run {run} holds the cluster; wait for it to finish or cancel it, then try again."),
     ))
 }
@@ -859,6 +873,10 @@ mod tests {
         let d = evaluate(&policy(), &restore(), &facts);
         assert!(matches!(d, Decision::Deny { .. }), "{d:?}");
         assert_eq!(rules(&d), ["cluster-locked"]);
+        assert!(d.only_locked(), "busy, not forbidden: exit 4");
+        let read_only = d.read_only("--read-only".into());
+        assert!(!read_only.only_locked(), "waiting would not help");
+        assert!(!Decision::Allow.only_locked());
     }
 
     // --- Intent ------------------------------------------------------------------------------
