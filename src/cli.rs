@@ -379,6 +379,17 @@ pub struct RunArgs {
     /// Only show the plan and the policy's verdict; change nothing.
     #[arg(long)]
     pub plan: bool,
+    /// Stream the run's events on stdout as NDJSON (as `runs watch` does) instead of one
+    /// report at the end.
+    #[arg(long, conflicts_with = "plan")]
+    pub follow: bool,
+    /// Start the run in the background, print its id and return; the run goes on after
+    /// this shell or SSH session ends. Follow it with `runs watch ID`.
+    #[arg(long, conflicts_with_all = ["plan", "follow"])]
+    pub detach: bool,
+    /// The background process of --detach: it prints the run's id, then goes quiet.
+    #[arg(long, hide = true)]
+    pub detached: bool,
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<OutputFormat>,
@@ -409,6 +420,10 @@ pub enum RunsAction {
     Cancel { id: String },
     /// Resume a stopped, failed or cancelled run at its first unfinished step, and follow it.
     Resume { id: String },
+    /// Follow a run, or every run, as NDJSON events (one JSON object a line: run, step
+    /// started, log, step finished, outcome), whichever process drives it. With an id it
+    /// ends when the run does (exit 0 succeeded, 1 otherwise); without, on Ctrl-C.
+    Watch { id: Option<String> },
     /// The audit log; --verify checks its hash chain (exit 1 when broken).
     Audit {
         #[arg(long)]

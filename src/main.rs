@@ -130,6 +130,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         Some(Command::Alerts(a)) => report(paths, ReportKind::Alerts(a.options), &a.report),
         Some(Command::Backups(a)) => report(paths, ReportKind::Backups(a.options), &a.report),
         Some(Command::Slo(a)) => report(paths, ReportKind::Slo(a.options), &a.report),
+        Some(Command::Run(args)) if args.detach => Ok(headless::runs::detach()),
         Some(Command::Run(args)) => {
             let fleet = load_fleet(paths)?;
             let mode = engine_mode(cli.global.read_only);

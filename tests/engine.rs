@@ -1585,3 +1585,179 @@ fn a_second_ctrl_c_leaves_the_run_resumable() {
     assert_eq!(code(&out), 0, "{}", show(&out));
     assert_eq!(parse(&out)["run"]["outcome"], "succeeded");
 }
+
+/// Reads a child's stdout lines as they come, on a thread, into a channel.
+fn lines_of(child: &mut Running) -> std::sync::mpsc::Receiver<String> {
+    let stdout = child.0.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+/// Waits for the NDJSON event that `want` accepts; returns every event up to it.
+fn until(
+    rx: &std::sync::mpsc::Receiver<String>,
+    what: &str,
+    want: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|e| panic!("no {what} ({e}); saw {seen:#?}"));
+        let event: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not one JSON object a line ({e}): {line}"));
+        let done = want(&event);
+        seen.push(event);
+        if done {
+            return seen;
+        }
+    }
+}
+
+/// A run started headless shows live in another process's `runs watch`, step by step and
+/// log line by log line, through the journal; `runs watch ID` of an ended run tells it whole
+/// and exits with its outcome; `run --follow` streams the same events.
+#[test]
+fn runs_watch_follows_a_run_another_process_drives() {
+    let f = fleet_of(1);
+    let mut watcher = f.spawn(&["runs", "watch"]);
+    let events = lines_of(&mut watcher);
+    let to = f.replicas("acme", "wc") + 1;
+    let (child, id) = f.scale_held("acme", to);
+    let started = until(&events, "the wait step", |e| {
+        e["event"] == "step_started" && e["step"] == 3
+    });
+    assert_eq!(started[0]["event"], "run", "{started:#?}");
+    assert_eq!(started[0]["run"], id.as_str());
+    assert_eq!(started[0]["workflow"], "scale");
+    assert_eq!(started[0]["cluster"], "wc");
+    assert!(
+        started
+            .iter()
+            .any(|e| e["event"] == "step_finished" && e["step"] == 1 && e["state"] == "done"),
+        "{started:#?}"
+    );
+    f.pause("acme", "wc", false);
+    let out = child.finish();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let ended = until(&events, "the outcome", |e| e["event"] == "outcome");
+    let outcome = ended.last().unwrap();
+    assert_eq!(outcome["outcome"], "succeeded");
+    assert_eq!(outcome["run"], id.as_str());
+    assert!(
+        ended.iter().any(|e| e["event"] == "log" && e["step"] == 3),
+        "the wait step's log lines: {ended:#?}"
+    );
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(
+        unsafe { libc::kill(watcher.0.id() as i32, libc::SIGINT) },
+        0
+    );
+    let out = watcher.finish();
+    assert_eq!(code(&out), 130, "{}", show(&out));
+
+    let out = f.console(&["runs", "watch", &id]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let whole: Vec<Value> = common::stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("NDJSON"))
+        .collect();
+    assert_eq!(whole.first().unwrap()["event"], "run");
+    assert_eq!(whole.last().unwrap()["outcome"], "succeeded");
+    assert_eq!(
+        whole
+            .iter()
+            .filter(|e| e["event"] == "step_finished")
+            .count(),
+        started[0]["steps"].as_u64().unwrap() as usize,
+        "every step, told once"
+    );
+
+    let workers = format!("workers={to}");
+    let mut following = f.spawn(&[
+        "run",
+        "scale",
+        "--env",
+        "acme",
+        "--cluster",
+        "wc",
+        &workers,
+        "--follow",
+    ]);
+    let followed = lines_of(&mut following);
+    let streamed = until(&followed, "the followed run's outcome", |e| {
+        e["event"] == "outcome"
+    });
+    assert_eq!(streamed[0]["event"], "run");
+    assert_eq!(streamed.last().unwrap()["outcome"], "succeeded");
+    let out = following.finish();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+
+    let out = f.console(&["runs", "watch", "no-such-run"]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+}
+
+/// `run --detach` prints the id of a run that goes on without the shell; `runs watch ID`
+/// then sees it to its end. A refused one says why and exits as the run would.
+#[test]
+fn a_detached_run_goes_on_without_its_shell() {
+    let f = fleet_of(1);
+    let to = f.replicas("acme", "wc") + 1;
+    let workers = format!("workers={to}");
+    let out = f.console(&[
+        "run",
+        "scale",
+        "--env",
+        "acme",
+        "--cluster",
+        "wc",
+        &workers,
+        "--detach",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let id = common::stdout(&out).trim().to_owned();
+    assert!(id.contains("scale"), "one id: {id:?}");
+    assert!(
+        common::stderr(&out).contains(&format!("runs watch {id}")),
+        "{}",
+        show(&out)
+    );
+    let out = f.console(&["runs", "watch", &id]);
+    assert_eq!(
+        code(&out),
+        0,
+        "it succeeded without its shell: {}",
+        show(&out)
+    );
+    assert_eq!(f.replicas("acme", "wc"), to);
+
+    let out = f.console(&[
+        "run",
+        "scale",
+        "--env",
+        "acme",
+        "--cluster",
+        "wc",
+        "workers=99",
+        "--detach",
+    ]);
+    assert_eq!(code(&out), 3, "{}", show(&out));
+    assert!(
+        common::stdout(&out).is_empty(),
+        "no id for a run that did not start"
+    );
+    assert!(
+        common::stderr(&out).contains("worker-limit"),
+        "{}",
+        show(&out)
+    );
+}

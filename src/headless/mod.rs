@@ -16,6 +16,7 @@ mod pods;
 pub mod runs;
 mod slo;
 mod status;
+pub mod watch;
 
 use std::time::Duration;
 

@@ -12,6 +12,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::output::{self, Cell, TextTable, Tone};
+use super::watch::{self, Event, Seen};
 use crate::cli::{OutputFormat, RunArgs, RunsAction, RunsArgs};
 use crate::config::Fleet;
 use crate::engine::journal::{Outcome, RunSummary, StepState};
@@ -83,6 +84,74 @@ struct RunReport<'a> {
     run: Option<&'a RunSummary>,
 }
 
+/// `run --detach`: the same command again, as a process of its own session (so the
+/// terminal's hangup does not reach it), which prints the run's id once it started. Its
+/// errors before that come through on stderr, with its exit code.
+pub fn detach() -> i32 {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let args = std::env::args_os()
+        .skip(1)
+        .filter(|a| a != "--detach")
+        .chain([std::ffi::OsString::from("--detached")]);
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            note!("error: cannot find this program to start it in the background: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped());
+    // SAFETY: setsid(2) is async-signal-safe, and nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            note!("error: starting the background run: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    match line.trim() {
+        // Refused or failed before it started: its message is on stderr already.
+        "" => child
+            .wait()
+            .ok()
+            .and_then(|s| s.code())
+            .unwrap_or(exit::FAILURE),
+        id => {
+            let _ = output::print(&format!("{id}\n"));
+            note!("run {id} goes on in the background; `ck8s-console runs watch {id}` follows it");
+            exit::OK
+        }
+    }
+}
+
+/// The background process says its run's id, then lets go of the terminal: what it would
+/// say goes to the log file and the journal, not to a shell that may be long gone.
+fn detached(id: &str) {
+    let _ = output::print(&format!("{id}\n"));
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        // SAFETY: dup2(2) onto the standard descriptors, which stay open.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), libc::STDOUT_FILENO);
+            libc::dup2(null.as_raw_fd(), libc::STDERR_FILENO);
+        }
+    }
+}
+
 /// `ck8s-console run`.
 pub async fn run(args: &RunArgs, fleet: Fleet, paths: &Paths, mode: Mode) -> i32 {
     let format = args.output.unwrap_or_else(output::default_format);
@@ -118,21 +187,28 @@ async fn run_inner(
         plan.admits(args.reason.clone())?;
         return Ok(exit::OK);
     }
-    if format == OutputFormat::Table {
+    if Following::of(format, args.follow) == Following::Steps && !args.detached {
         eprint!("{}", plan_text(&plan));
     }
     let id = match engine.start(plan.clone(), args.reason.clone()).await {
         Ok(id) => id,
         Err(e) => {
             // A script reading the document learns the plan that was refused.
-            if matches!(format, OutputFormat::Json | OutputFormat::Yaml) {
+            if matches!(format, OutputFormat::Json | OutputFormat::Yaml) && !args.detached {
                 print_report(format, &plan, None);
             }
             return Err(e);
         }
     };
-    let (summary, signal) = follow(engine, &id, format).await?;
-    print_report(format, &plan, Some(&summary));
+    let mut follow_as = Following::of(format, args.follow);
+    if args.detached {
+        detached(&id);
+        follow_as = Following::Quietly;
+    }
+    let (summary, signal) = follow(engine, &id, follow_as).await?;
+    if follow_as != Following::Events && !args.detached {
+        print_report(format, &plan, Some(&summary));
+    }
     Ok(outcome_code(&summary, signal))
 }
 
@@ -146,15 +222,36 @@ fn outcome_code(run: &RunSummary, signal: Option<i32>) -> i32 {
     }
 }
 
-/// Waits for the run, telling stderr each step and log line as it is journaled. Returns
+/// How a followed run is told as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Following {
+    /// `--follow`: NDJSON events on stdout, and no report at the end.
+    Events,
+    /// Its steps and log lines on stderr, for a person at a table.
+    Steps,
+    /// Nothing until the report: stdout is a document a script reads whole.
+    Quietly,
+}
+
+impl Following {
+    fn of(format: OutputFormat, events: bool) -> Following {
+        match (events, format) {
+            (true, _) => Following::Events,
+            (false, OutputFormat::Table) => Following::Steps,
+            (false, _) => Following::Quietly,
+        }
+    }
+}
+
+/// Waits for the run, telling each step and log line as it is journaled. Returns
 /// how it ended, and the exit code of the signal that stopped it, if one did.
 async fn follow(
     engine: &Arc<Engine>,
     id: &str,
-    format: OutputFormat,
+    follow_as: Following,
 ) -> Result<(RunSummary, Option<i32>), EngineError> {
     let mut rx = engine.subscribe();
-    let mut shown = Progress::default();
+    let mut seen = Seen::default();
     // Ctrl-C (or SIGTERM, or a dropped SSH session) stops the run at its next safe point
     // and releases its lock; a second one leaves it open for `runs resume`.
     let mut signals = crate::terminal::ShutdownSignals::new();
@@ -164,8 +261,17 @@ async fn follow(
         // how the run ended (a journal write that failed must not keep us waiting).
         let done = !engine.is_local(id);
         let run = engine.run(id)?;
-        if format == OutputFormat::Table {
-            shown.tell(&run);
+        let events = seen.events(&run);
+        match follow_as {
+            // The events are the output, on stdout; a reader gone is no reason to stop the run.
+            Following::Events => {
+                let _ = watch::emit(&events);
+            }
+            Following::Steps => events
+                .iter()
+                .filter_map(Event::text)
+                .for_each(|t| note!("{t}")),
+            Following::Quietly => {}
         }
         if done {
             return Ok((run, stopping));
@@ -183,41 +289,6 @@ async fn follow(
                 if let Err(e) = engine.cancel(id).await {
                     note!("warning: {e}");
                 }
-            }
-        }
-    }
-}
-
-/// What has been told on stderr so far.
-#[derive(Default)]
-struct Progress {
-    states: Vec<StepState>,
-    logs: Vec<usize>,
-}
-
-impl Progress {
-    fn tell(&mut self, run: &RunSummary) {
-        self.states.resize(run.steps.len(), StepState::Pending);
-        self.logs.resize(run.steps.len(), 0);
-        for (i, step) in run.steps.iter().enumerate() {
-            for line in step.log.iter().skip(self.logs[i]) {
-                note!("      {}", line.message);
-            }
-            self.logs[i] = step.log.len();
-            if step.state != self.states[i] {
-                match step.state {
-                    StepState::Running => {
-                        note!("  [{}/{}] {}", i + 1, run.steps.len(), step.name)
-                    }
-                    StepState::Done => {
-                        note!("  done: {}", step.message.as_deref().unwrap_or(""))
-                    }
-                    StepState::Failed => {
-                        note!("  FAILED: {}", step.message.as_deref().unwrap_or(""))
-                    }
-                    StepState::Pending => {}
-                }
-                self.states[i] = step.state;
             }
         }
     }
@@ -367,6 +438,7 @@ pub async fn runs(args: &RunsArgs, fleet: Result<Fleet, String>, paths: &Paths, 
             exit::OK
         }),
         Some(RunsAction::Resume { id }) => resume(&engine, id, format).await,
+        Some(RunsAction::Watch { id }) => watch::watch(&engine, id.as_deref()).await,
         Some(RunsAction::Audit { verify }) => {
             let anchors = Anchors::Of(engine.clone());
             let tz = engine.timezone();
@@ -382,7 +454,7 @@ pub async fn runs(args: &RunsArgs, fleet: Result<Fleet, String>, paths: &Paths, 
 
 async fn resume(engine: &Arc<Engine>, id: &str, format: OutputFormat) -> Result<i32, EngineError> {
     engine.resume(id).await?;
-    let (run, signal) = follow(engine, id, format).await?;
+    let (run, signal) = follow(engine, id, Following::of(format, false)).await?;
     print_run(format, &run, engine.timezone());
     Ok(outcome_code(&run, signal))
 }
