@@ -167,6 +167,9 @@ pub enum OutputFormat {
     Yaml,
     /// One object name a line, for xargs.
     Name,
+    /// The figures as OpenMetrics text, for node_exporter's textfile collector (status,
+    /// slo and backups).
+    Openmetrics,
 }
 
 /// `info`'s formats: it has no objects to name.

@@ -1027,3 +1027,76 @@ fn yaml_and_names_carry_the_same_report() {
         common::stdout(&out)
     );
 }
+
+/// `-o openmetrics` writes what Prometheus's own `promtool check metrics` accepts, for
+/// node_exporter's textfile collector: status, slo and backups, per environment and cluster.
+#[test]
+fn openmetrics_is_what_prometheus_reads() {
+    use std::io::Write;
+    let promtool = |text: &str| {
+        let mut child = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("promtool is installed (Debian: apt install prometheus)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool: {}{}\n{text}",
+            common::stdout(&out),
+            common::stderr(&out)
+        );
+    };
+    let metrics = |args: &[&str]| {
+        let out = console(args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", common::stderr(&out));
+        let text = common::stdout(&out);
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        promtool(&text);
+        text
+    };
+    let status = metrics(&["status", "--env", "globex", "-o", "openmetrics"]);
+    for sample in [
+        "ck8s_cluster_status{env=\"globex\",cluster=\"wc\"} 2\n",
+        "ck8s_nodes_ready{env=\"globex\",cluster=\"wc\"} 5\n",
+        "ck8s_api_up{env=\"globex\",cluster=\"sc\"} 1\n",
+    ] {
+        assert!(status.contains(sample), "{sample}: {status}");
+    }
+    let slo = metrics(&[
+        "slo",
+        "--env",
+        "globex",
+        "--cluster",
+        "sc",
+        "-o",
+        "openmetrics",
+    ]);
+    assert!(
+        slo.contains("ck8s_slo_paging{env=\"globex\",cluster=\"sc\",target=\"grafana\"} 1\n"),
+        "{slo}"
+    );
+    assert!(
+        slo.contains(
+            "ck8s_slo_burn_rate{env=\"globex\",cluster=\"sc\",target=\"grafana\",window=\"5m\"} "
+        ),
+        "{slo}"
+    );
+    let backups = metrics(&["backups", "-o", "openmetrics"]);
+    assert!(
+        backups.contains("ck8s_backup_status{env=\"globex\",cluster=\"wc\"} 2\n")
+            && backups.contains("ck8s_backup_status{env=\"acme\",cluster=\"wc\"} 0\n"),
+        "{backups}"
+    );
+    let out = console(&["pods", "-o", "openmetrics"]);
+    assert_eq!(code(&out), 2, "pods have no figures to scrape");
+    assert!(common::stderr(&out).contains("status, slo and backups"));
+}

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::openmetrics::{Metrics, severity};
 use super::output::{self, Cell, TextTable, Tone};
 use super::{Built, Report, Selection, SourceError};
 use crate::backup::{self, BackupAssessment, Severity, Status};
@@ -152,6 +153,53 @@ impl BackupsReport {
 impl Report for BackupsReport {
     fn names(&self) -> Vec<String> {
         self.items.iter().map(|i| i.name.clone()).collect()
+    }
+
+    fn metrics(&self, m: &mut Metrics) -> bool {
+        for item in &self.items {
+            let a = &item.assessment;
+            let at = [
+                ("env", item.env.as_str()),
+                ("cluster", item.cluster.as_str()),
+            ];
+            m.gauge(
+                "ck8s_backup_status",
+                "The backups' verdict: 0 ok, 1 warning, 2 critical.",
+                &at,
+                severity(a.status.as_str()),
+            );
+            m.gauge(
+                "ck8s_backup_last_completed_age_seconds",
+                "Age of the newest Completed Velero backup.",
+                &at,
+                a.last_completed_age_seconds.map(|s| s as f64),
+            );
+            m.gauge(
+                "ck8s_backup_window_late",
+                "1 when the latest ended backup window holds no Completed backup.",
+                &at,
+                Some(f64::from(u8::from(a.window.late.is_some()))),
+            );
+            m.gauge(
+                "ck8s_backups_completed",
+                "Completed backups kept.",
+                &at,
+                Some(f64::from(a.kept.completed)),
+            );
+            m.gauge(
+                "ck8s_backups_expected",
+                "Backups the policy keeps.",
+                &at,
+                Some(f64::from(a.kept.expected)),
+            );
+            m.gauge(
+                "ck8s_backups_failed",
+                "Failed or PartiallyFailed backups present.",
+                &at,
+                Some(a.failed_backups.len() as f64),
+            );
+        }
+        true
     }
 
     fn errors(&self) -> &[SourceError] {

@@ -11,6 +11,7 @@
 mod alerts;
 mod backups;
 pub mod check;
+mod openmetrics;
 pub mod output;
 mod pods;
 pub mod runs;
@@ -52,6 +53,14 @@ impl ReportKind {
             ReportKind::Backups(_) => "backups",
             ReportKind::Slo(_) => "slo",
         }
+    }
+
+    /// Whether `-o openmetrics` writes its figures.
+    fn has_metrics(&self) -> bool {
+        matches!(
+            self,
+            ReportKind::Status | ReportKind::Slo(_) | ReportKind::Backups(_)
+        )
     }
 
     /// The live sources the report reads from a cluster of `role`.
@@ -113,6 +122,13 @@ pub async fn run(
         }
     };
     let format = args.output.unwrap_or_else(output::default_format);
+    if format == OutputFormat::Openmetrics && !kind.has_metrics() {
+        eprintln!(
+            "error: `-o openmetrics` is for the status, slo and backups reports, not {}",
+            kind.name()
+        );
+        return Ok(exit::USAGE);
+    }
     let colour = format == OutputFormat::Table && output::use_colour();
     let (sel, timeout) = (&selection, args.reach.timeout);
     let report = match &kind {
@@ -197,6 +213,10 @@ trait Report: ReportText {
     fn errors(&self) -> &[SourceError];
     /// One name per object listed, for `-o name`.
     fn names(&self) -> Vec<String>;
+    /// Its figures for `-o openmetrics`; `false` for a report that has none.
+    fn metrics(&self, _: &mut openmetrics::Metrics) -> bool {
+        false
+    }
 }
 
 /// Every [`Report`] in every format, the documents from its `Serialize`.
@@ -226,6 +246,12 @@ impl<T: Report + serde::Serialize> ReportText for T {
             body: self,
             errors: self.errors(),
         };
+        if format == OutputFormat::Openmetrics {
+            let mut metrics = openmetrics::Metrics::default();
+            if self.metrics(&mut metrics) {
+                return Ok(metrics.text());
+            }
+        }
         let table = || {
             let mut out = String::new();
             self.render(&mut out, colour);

@@ -213,6 +213,9 @@ pub fn format<T: Serialize>(
         OutputFormat::Yaml => serde_yaml_ng::to_string(&doc.envelope())?,
         OutputFormat::Table => table(),
         OutputFormat::Name => names().into_iter().map(|n| n + "\n").collect(),
+        OutputFormat::Openmetrics => anyhow::bail!(
+            "`-o openmetrics` is for the status, slo and backups reports; use json or yaml here"
+        ),
     })
 }
 

@@ -152,9 +152,20 @@ fn detached(id: &str) {
     }
 }
 
+/// Runs have no figures to scrape: `-o openmetrics` is bad input here.
+fn refuse_metrics(format: OutputFormat) -> Option<i32> {
+    (format == OutputFormat::Openmetrics).then(|| {
+        note!("error: `-o openmetrics` is for the status, slo and backups reports, not runs");
+        exit::USAGE
+    })
+}
+
 /// `ck8s-console run`.
 pub async fn run(args: &RunArgs, fleet: Fleet, paths: &Paths, mode: Mode) -> i32 {
     let format = args.output.unwrap_or_else(output::default_format);
+    if let Some(code) = refuse_metrics(format) {
+        return code;
+    }
     let engine = engine(fleet, paths, mode);
     let result = run_inner(args, &engine, format).await;
     // The run's audit records are on disk; let their anchors reach the cluster too.
@@ -407,6 +418,9 @@ struct RunsList<'a> {
 /// `runs audit` works, on the local log alone.
 pub async fn runs(args: &RunsArgs, fleet: Result<Fleet, String>, paths: &Paths, mode: Mode) -> i32 {
     let format = args.output.unwrap_or_else(output::default_format);
+    if let Some(code) = refuse_metrics(format) {
+        return code;
+    }
     let fleet = match (fleet, &args.action) {
         (Ok(fleet), _) => fleet,
         (Err(why), Some(RunsAction::Audit { verify })) => {

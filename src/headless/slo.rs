@@ -8,11 +8,12 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use serde::Serialize;
 
+use super::openmetrics::Metrics;
 use super::output::{Cell, TextTable, Tone};
 use super::{Built, Report, Selection, SourceError};
 use crate::cli::SloOptions;
 use crate::config::{self, ClusterRole, Probe};
-use crate::slo::{SloReport, SloStatus};
+use crate::slo::{self, SloReport, SloStatus};
 use crate::sources::prometheus;
 use crate::state::health::Source;
 
@@ -171,6 +172,50 @@ async fn cluster_reports(
 }
 
 impl Report for SloReportList {
+    fn metrics(&self, m: &mut Metrics) -> bool {
+        for item in &self.items {
+            let r = &item.report;
+            let at = [
+                ("env", item.env.as_str()),
+                ("cluster", item.cluster.as_str()),
+                ("target", r.target.as_str()),
+            ];
+            m.gauge(
+                "ck8s_slo_objective_ratio",
+                "The availability objective (0.9995 is 99.95 %).",
+                &at,
+                Some(r.slo_percent / 100.0),
+            );
+            m.gauge(
+                "ck8s_slo_availability_30d_ratio",
+                "Good minutes of all measured in the last 30 days.",
+                &at,
+                r.availability_30d.map(|a| a / 100.0),
+            );
+            m.gauge(
+                "ck8s_slo_budget_left_ratio",
+                "Error budget left of the 30-day window (1 is all of it; below 0 the SLO is missed).",
+                &at,
+                r.budget_left_fraction,
+            );
+            for window in slo::BurnWindow::ALL {
+                m.gauge(
+                    "ck8s_slo_burn_rate",
+                    "How fast the error budget burns over the window (1 spends it in 30 days).",
+                    &[at[0], at[1], at[2], ("window", window.label())],
+                    r.burn_rates.get(window),
+                );
+            }
+            m.gauge(
+                "ck8s_slo_paging",
+                "1 while a page-level burn rate alert pair fires.",
+                &at,
+                Some(f64::from(u8::from(r.status == SloStatus::Page))),
+            );
+        }
+        true
+    }
+
     fn names(&self) -> Vec<String> {
         self.items
             .iter()

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::openmetrics::{Metrics, severity};
 use super::output::{self, Cell, TextTable, Tone};
 use super::{Built, Report, Selection, SourceError};
 use crate::backup;
@@ -527,6 +528,15 @@ impl Report for StatusReport {
         clusters.map(|c| c.name.clone()).collect()
     }
 
+    fn metrics(&self, m: &mut Metrics) -> bool {
+        for env in &self.environments {
+            for c in &env.clusters {
+                cluster_metrics(m, &env.name, c);
+            }
+        }
+        true
+    }
+
     fn errors(&self) -> &[SourceError] {
         &self.errors
     }
@@ -570,6 +580,59 @@ impl Report for StatusReport {
                 output::line(out, &format!("{}: {p}", c.name), c.status.tone(), colour);
             }
         }
+    }
+}
+
+fn cluster_metrics(m: &mut Metrics, env: &str, c: &ClusterStatus) {
+    let at = [("env", env), ("cluster", c.cluster.as_str())];
+    let count = |n: Option<usize>| n.map(|n| n as f64);
+    m.gauge(
+        "ck8s_cluster_status",
+        "How the cluster is doing: 0 ok, 1 warning, 2 critical, as status and check judge.",
+        &at,
+        severity(c.status.word()),
+    );
+    m.gauge(
+        "ck8s_api_up",
+        "1 when the API server answered the node list, 0 when it failed.",
+        &at,
+        c.api.reachable.map(|up| f64::from(u8::from(up))),
+    );
+    m.gauge("ck8s_nodes", "Nodes.", &at, count(c.nodes.total));
+    m.gauge(
+        "ck8s_nodes_ready",
+        "Nodes with Ready=True.",
+        &at,
+        count(c.nodes.ready),
+    );
+    if let Some(a) = &c.alerts {
+        for (severity, n) in [
+            ("critical", a.critical),
+            ("high", a.high),
+            ("warning", a.warning),
+            ("info", a.info),
+        ] {
+            m.gauge(
+                "ck8s_alerts_firing",
+                "Firing alerts that notify (neither silenced nor inhibited).",
+                &[at[0], at[1], ("severity", severity)],
+                Some(n as f64),
+            );
+        }
+    }
+    m.gauge(
+        "ck8s_backup_last_completed_age_seconds",
+        "Age of the newest Completed Velero backup.",
+        &at,
+        c.backup.last_completed_age_seconds.map(|s| s as f64),
+    );
+    if let Some(slo) = &c.slo {
+        m.gauge(
+            "ck8s_slo_budget_left_least_ratio",
+            "The error budget left of the cluster's target with the least (1 is all of it).",
+            &[at[0], at[1], ("target", &slo.target)],
+            slo.budget_left_fraction,
+        );
     }
 }
 
