@@ -1615,6 +1615,7 @@ fn until(
             .unwrap_or_else(|e| panic!("no {what} ({e}); saw {seen:#?}"));
         let event: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("not one JSON object a line ({e}): {line}"));
+        common::conforms_to(&event, "run-event");
         let done = want(&event);
         seen.push(event);
         if done {

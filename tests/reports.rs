@@ -68,6 +68,8 @@ fn report_with(fleet_file: &Path, args: &[&str]) -> (i32, Value) {
             common::stderr(&out)
         )
     });
+    // Complete or partial, what is printed is what the shipped schema says.
+    common::conforms(&json);
     (code(&out), json)
 }
 

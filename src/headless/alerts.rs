@@ -13,8 +13,8 @@ use crate::config::ClusterRole;
 use crate::state::FleetState;
 use ck8s_model::alert::{AlertState, MergedAlert, Severity, merge_alerts};
 
-#[derive(Debug, Serialize)]
-struct AlertsReport {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct AlertsReport {
     items: Vec<AlertItem>,
     #[serde(skip)]
     errors: Vec<SourceError>,
@@ -22,7 +22,7 @@ struct AlertsReport {
     show_state: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct AlertItem {
     alertname: String,
     /// `critical`, `high`, `warning`, `info` or `none`.
@@ -46,7 +46,7 @@ struct AlertItem {
     sources: Vec<AlertSource>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct AlertSource {
     env: String,
     cluster: ClusterRole,

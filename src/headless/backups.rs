@@ -13,8 +13,8 @@ use crate::cli::BackupsOptions;
 use crate::config::ClusterRole;
 use crate::state::FleetState;
 
-#[derive(Debug, Serialize)]
-struct BackupsReport {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct BackupsReport {
     items: Vec<BackupItem>,
     #[serde(skip)]
     errors: Vec<SourceError>,
@@ -22,7 +22,7 @@ struct BackupsReport {
     timezone: chrono_tz::Tz,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct BackupItem {
     env: String,
     cluster: ClusterRole,

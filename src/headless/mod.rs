@@ -15,6 +15,7 @@ mod openmetrics;
 pub mod output;
 mod pods;
 pub mod runs;
+pub mod schema;
 mod slo;
 mod status;
 pub mod watch;
@@ -96,7 +97,7 @@ impl ReportKind {
 }
 
 /// A source that did not answer, so the report misses its part.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SourceError {
     pub env: String,
     /// `sc` or `wc`.

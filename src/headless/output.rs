@@ -167,8 +167,8 @@ pub fn errors(out: &mut String, errors: &[SourceError], colour: bool) {
 
 /// The JSON and YAML document of every report: `{schema, generated_at, <body fields>,
 /// errors}`.
-#[derive(Serialize)]
-struct Envelope<'a, T: Serialize> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct Envelope<'a, T: Serialize> {
     schema: String,
     generated_at: DateTime<Utc>,
     #[serde(flatten)]

@@ -13,14 +13,14 @@ use crate::config::ClusterRole;
 use crate::state::FleetState;
 use crate::state::rows::{PodPhase, PodRow};
 
-#[derive(Debug, Serialize)]
-struct PodsReport {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct PodsReport {
     items: Vec<PodItem>,
     #[serde(skip)]
     errors: Vec<SourceError>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct PodItem {
     env: String,
     cluster: ClusterRole,
@@ -42,7 +42,7 @@ struct PodItem {
     labels: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Owner {
     kind: String,
     name: String,

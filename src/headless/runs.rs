@@ -78,9 +78,11 @@ fn workflow(name: &str) -> Result<WorkflowKind, EngineError> {
     })
 }
 
-#[derive(Serialize)]
-struct RunReport<'a> {
-    plan: &'a Plan,
+/// `run` and `runs show`: the plan (`null` for `runs show`: the journal keeps the run, not
+/// its plan) and the run (`null` while only planned or refused).
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct RunReport<'a> {
+    plan: Option<&'a Plan>,
     run: Option<&'a RunSummary>,
 }
 
@@ -338,7 +340,10 @@ fn print_report(format: OutputFormat, plan: &Plan, run: Option<&RunSummary>) {
     let doc = output::Doc {
         report: "run",
         generated_at: Utc::now(),
-        body: &RunReport { plan, run },
+        body: &RunReport {
+            plan: Some(plan),
+            run,
+        },
         errors: &[],
     };
     let table = || match run {
@@ -409,8 +414,8 @@ fn params_text(params: &BTreeMap<String, String>) -> String {
         .join(" ")
 }
 
-#[derive(Serialize)]
-struct RunsList<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct RunsList<'a> {
     runs: Vec<&'a RunSummary>,
 }
 
@@ -479,7 +484,10 @@ fn print_run(format: OutputFormat, run: &RunSummary, tz: Tz) {
     let doc = output::Doc {
         report: "run",
         generated_at: Utc::now(),
-        body: &RunReportOnly { run },
+        body: &RunReport {
+            plan: None,
+            run: Some(run),
+        },
         errors: &[],
     };
     let table = || {
@@ -493,11 +501,6 @@ fn print_run(format: OutputFormat, run: &RunSummary, tz: Tz) {
         t
     };
     print_or_warn(output::format(format, doc, table, || vec![run.id.clone()]));
-}
-
-#[derive(Serialize)]
-struct RunReportOnly<'a> {
-    run: &'a RunSummary,
 }
 
 /// A time column's header, naming the zone its times are in now (`TIME (CET)`).
@@ -569,8 +572,8 @@ fn list(engine: &Engine, args: &RunsArgs, format: OutputFormat) -> i32 {
     }
 }
 
-#[derive(Serialize)]
-struct AuditReport {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct AuditReport {
     records: Vec<audit::AuditRecord>,
     verified: Option<bool>,
     /// With --verify: what each environment's service cluster anchors of this log; `null`

@@ -17,14 +17,14 @@ use crate::slo::{self, SloReport, SloStatus};
 use crate::sources::prometheus;
 use crate::state::health::Source;
 
-#[derive(Debug, Serialize)]
-struct SloReportList {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct SloReportList {
     items: Vec<SloItem>,
     #[serde(skip)]
     errors: Vec<SourceError>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct SloItem {
     env: String,
     cluster: ClusterRole,

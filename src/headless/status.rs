@@ -18,7 +18,7 @@ use crate::state::{self, ClusterHandle, ClusterState, FleetState};
 use ck8s_model::alert::{AlertState, Severity};
 
 /// How a cluster or environment is doing, worst first when compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     Ok,
@@ -44,14 +44,14 @@ impl Health {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct StatusReport {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct StatusReport {
     environments: Vec<EnvStatus>,
     #[serde(skip)]
     errors: Vec<SourceError>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(super) struct EnvStatus {
     pub name: String,
     /// The worst of its clusters.
@@ -59,7 +59,7 @@ pub(super) struct EnvStatus {
     pub clusters: Vec<ClusterStatus>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(super) struct ClusterStatus {
     /// `sc` or `wc`.
     pub cluster: ClusterRole,
@@ -89,7 +89,7 @@ pub(super) struct ClusterStatus {
     stale_since: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Api {
     /// `null` when the node list has not answered yet.
     reachable: Option<bool>,
@@ -98,7 +98,7 @@ struct Api {
 
 /// Counts are `null` (`?` in the table) until the node list has answered once: an
 /// unknown is never shown as a zero.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(super) struct Nodes {
     pub ready: Option<usize>,
     pub total: Option<usize>,
@@ -106,7 +106,7 @@ pub(super) struct Nodes {
     not_ready: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct ControlPlane {
     nodes: Option<usize>,
     ready: Option<usize>,
@@ -114,7 +114,7 @@ struct ControlPlane {
     expected: u32,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Workers {
     nodes: Option<usize>,
     ready: Option<usize>,
@@ -122,7 +122,7 @@ struct Workers {
     max: u32,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Apps {
     /// From `kube-system/welkin-apps-meta`.
     version: Option<String>,
@@ -130,7 +130,7 @@ struct Apps {
     upgrade_lock: Option<UpgradeLock>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
 pub(super) struct AlertCounts {
     pub critical: usize,
     pub high: usize,
@@ -138,7 +138,7 @@ pub(super) struct AlertCounts {
     pub info: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(super) struct BackupSummary {
     /// Whether the Backups have been listed; until then the rest is not a verdict.
     known: bool,
@@ -152,7 +152,7 @@ pub(super) struct BackupSummary {
     findings: Vec<&'static str>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(super) struct SloSummary {
     /// The worst status of the cluster's targets: `page`, `ticket`, `no_data` or `ok`.
     status: SloStatus,

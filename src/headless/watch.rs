@@ -19,7 +19,7 @@ use crate::engine::{Engine, EngineError};
 const LOOK_EVERY: Duration = Duration::from_millis(500);
 
 /// One thing that happened to a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The run is followed from here on: what it is, and who drives it.

@@ -62,9 +62,41 @@ pub fn show(out: &Output) -> String {
     )
 }
 
+/// The JSON document on stdout, checked against the schema it names.
 pub fn parse(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON on stdout ({e}): {}", show(out)))
+    let doc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON on stdout ({e}): {}", show(out)));
+    conforms(&doc);
+    doc
+}
+
+/// Checks a document against the schema it names in `schema` (`ck8s-console.<name>/v1` is
+/// `assets/schemas/<name>.json`, the files the console ships).
+pub fn conforms(doc: &Value) {
+    let named = doc["schema"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a document names its schema: {doc:#}"));
+    let name = named
+        .strip_prefix("ck8s-console.")
+        .and_then(|n| n.strip_suffix("/v1"))
+        .unwrap_or_else(|| panic!("schema {named:?} is not ck8s-console.<name>/v1"));
+    conforms_to(doc, name);
+}
+
+/// Checks `doc` against `assets/schemas/<name>.json`.
+pub fn conforms_to(doc: &Value, name: &str) {
+    let path = format!("{}/assets/schemas/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
+    )
+    .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "the output does not match {path}:\n{}\n{doc:#}",
+        errors.join("\n")
+    );
 }
 
 pub fn text<'v>(v: &'v Value, what: &str) -> &'v str {

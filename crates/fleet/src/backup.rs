@@ -81,7 +81,9 @@ pub mod code {
 }
 
 /// How much a finding matters. Ordered from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Worth knowing; needs no action.
@@ -93,7 +95,9 @@ pub enum Severity {
 }
 
 /// The one-word summary of an assessment: its worst finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Ok,
@@ -112,7 +116,7 @@ impl Status {
 }
 
 /// One thing wrong (or worth knowing) about a cluster's backups.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     pub severity: Severity,
     /// A stable machine code from [`code`].
@@ -124,7 +128,7 @@ pub struct Finding {
 }
 
 /// The backup picture of one cluster.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct BackupAssessment {
     /// `ok`, `warning` or `critical`: the most severe finding (info findings count as ok).
     pub status: Status,
@@ -152,7 +156,7 @@ pub struct BackupAssessment {
 }
 
 /// A Velero backup as the assessment shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct BackupInfo {
     pub namespace: String,
     pub name: String,
@@ -170,7 +174,7 @@ pub struct BackupInfo {
 }
 
 /// The daily backup window check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct WindowCheck {
     /// The policy time zone the window is defined in (IANA name).
     pub timezone: String,
@@ -186,7 +190,7 @@ pub struct WindowCheck {
 }
 
 /// Since when backups have been late.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Late {
     /// The end of the first missed window of the current run of missed windows.
     pub since: DateTime<Utc>,
@@ -196,7 +200,7 @@ pub struct Late {
 }
 
 /// Backups kept, compared with the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Kept {
     /// `Completed` backups present.
     pub completed: u32,
@@ -206,7 +210,7 @@ pub struct Kept {
     pub expected: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ScheduleInfo {
     pub namespace: String,
     pub name: String,
@@ -217,7 +221,7 @@ pub struct ScheduleInfo {
     pub last_backup: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LocationInfo {
     pub namespace: String,
     pub name: String,
@@ -230,7 +234,7 @@ pub struct LocationInfo {
 }
 
 /// A backup CronJob outside Velero.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct JobCheck {
     pub namespace: String,
     pub name: String,
@@ -249,7 +253,7 @@ pub struct JobCheck {
     pub last_run: Option<JobRun>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct JobRun {
     pub name: String,
     pub state: JobState,
@@ -259,7 +263,7 @@ pub struct JobRun {
     pub failure: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Pending,

@@ -24,7 +24,7 @@ pub struct InvalidSilence(pub String);
 // ---------------------------------------------------------------------------------------------
 
 /// `gettableAlert`: an alert as Alertmanager holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
     #[serde(default, deserialize_with = "nullable")]
@@ -49,7 +49,7 @@ pub struct Alert {
     pub status: AlertStatus,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertStatus {
     pub state: AlertState,
@@ -66,7 +66,7 @@ pub struct AlertStatus {
     pub muted_by: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertState {
     Unprocessed,
@@ -75,13 +75,13 @@ pub enum AlertState {
     Suppressed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Receiver {
     pub name: String,
 }
 
 /// `alertGroup`: the alerts one route groups together for one receiver.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AlertGroup {
     #[serde(default, deserialize_with = "nullable")]
     pub labels: BTreeMap<String, String>,
@@ -91,7 +91,7 @@ pub struct AlertGroup {
 }
 
 /// `gettableSilence`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Silence {
     pub id: String,
@@ -107,12 +107,12 @@ pub struct Silence {
     pub comment: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SilenceStatus {
     pub state: SilenceState,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SilenceState {
     Expired,
@@ -121,7 +121,7 @@ pub enum SilenceState {
 }
 
 /// A label matcher of a silence or of an alert filter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Matcher {
     pub name: String,
@@ -180,7 +180,7 @@ impl fmt::Display for Matcher {
 }
 
 /// `postableAlert`: what Prometheus (or a test) pushes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PostableAlert {
     pub labels: BTreeMap<String, String>,
@@ -218,7 +218,7 @@ impl PostableAlert {
 }
 
 /// `postableSilence`: a new silence, or with `id` the replacement of an existing one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PostableSilence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -294,7 +294,7 @@ fn alert_matchers(labels: &BTreeMap<String, String>) -> Vec<Matcher> {
 
 /// What `GET /status` says about the Alertmanager itself. The running configuration is left
 /// out on purpose: it can hold receiver credentials.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AmStatus {
     pub version: String,
     pub cluster: ClusterStatus,
@@ -302,7 +302,7 @@ pub struct AmStatus {
     pub started_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClusterStatus {
     /// Absent when clustering is disabled.
     #[serde(default, deserialize_with = "nullable")]
@@ -312,7 +312,7 @@ pub struct ClusterStatus {
     pub peers: Vec<PeerStatus>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ClusterState {
     Ready,
@@ -321,7 +321,7 @@ pub enum ClusterState {
     Disabled,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PeerStatus {
     pub name: String,
     pub address: String,
@@ -355,7 +355,7 @@ fn collect_labels<K: Into<String>, V: Into<String>>(
 
 /// The `severity` label as CK8s uses it (`critical`, `high`, `warning`, `none`), plus the
 /// `info` of the upstream kube-prometheus rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Critical,

@@ -52,7 +52,7 @@ const DAY_MINUTES: i64 = 24 * 60;
 // ---------------------------------------------------------------------------------------------
 
 /// An uptime probe (`probe_success`) that counts towards the SLO.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Probe {
     pub target: String,
     pub kind: ProbeKind,
@@ -113,7 +113,7 @@ pub fn promql_string(value: &str) -> String {
     out
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProbeKind {
     /// Kubernetes API and ingress: the cluster SLO.
@@ -123,7 +123,7 @@ pub enum ProbeKind {
 }
 
 /// Why an interval does not count towards the SLO.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExclusionKind {
     /// A recorded planned-maintenance interval.
@@ -134,7 +134,7 @@ pub enum ExclusionKind {
 
 /// An interval `[start, end)` left out of every SLO window. A minute is excluded when its
 /// first instant lies inside.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Exclusion {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
@@ -242,7 +242,7 @@ impl Samples {
 // ---------------------------------------------------------------------------------------------
 
 /// How the minutes of one window split up. Serialized as `{good, bad, missing, excluded}`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MinuteCounts {
     /// Minutes with a healthy sample.
     pub good: u64,
@@ -429,7 +429,7 @@ impl BurnWindow {
 }
 
 /// Burn rates per window; `null` in JSON when the window holds no sample.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct BurnRates {
     #[serde(rename = "5m")]
     pub m5: Option<f64>,
@@ -478,7 +478,7 @@ impl BurnRates {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Page,
@@ -541,7 +541,7 @@ impl AlertRule {
 }
 
 /// One alert pair's state, as reported.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AlertState {
     /// `"page"` or `"ticket"`.
     pub severity: Severity,
@@ -557,7 +557,7 @@ pub struct AlertState {
 }
 
 /// The one-word summary of a report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SloStatus {
     /// A page alert fires.
@@ -604,7 +604,7 @@ impl SloStatus {
 /// One target's SLO state. Its JSON (`slo --output json`) is a public contract: field names
 /// are stable and in snake_case, times are RFC 3339 UTC, percentages are 0..=100, and a value
 /// that cannot be known (no sample in its window) is `null`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SloReport {
     /// Cluster name, as in the `cluster` label (e.g. `"acme-sc"`).
     pub cluster: String,
@@ -664,7 +664,7 @@ impl SloReport {
 }
 
 /// One bucket of the availability chart.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ChartPoint {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,

@@ -31,7 +31,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 const TAIL_CHUNK: u64 = 8 * 1024;
 
 /// One line of the audit log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditRecord {
     pub seq: u64,
     pub ts: DateTime<Utc>,

@@ -51,7 +51,7 @@ pub enum Entry {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Succeeded,
@@ -103,7 +103,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
 }
 
 /// The step states a replay yields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepState {
     Pending,
@@ -112,7 +112,7 @@ pub enum StepState {
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StepSummary {
     pub name: String,
     pub state: StepState,
@@ -121,14 +121,14 @@ pub struct StepSummary {
     pub log: Vec<LogLine>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct LogLine {
     pub ts: DateTime<Utc>,
     pub message: String,
 }
 
 /// A run as its journal tells it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RunSummary {
     pub id: String,
     pub workflow: String,

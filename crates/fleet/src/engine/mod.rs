@@ -50,7 +50,7 @@ pub struct Hints {
 }
 
 /// A planned run: what it would do, and what the policy says about it now.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Plan {
     pub workflow: &'static str,
     pub env: String,
@@ -251,7 +251,7 @@ impl Anchors {
 }
 
 /// What one environment's service cluster says of the local audit log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AnchorCheck {
     /// It anchors record `seq`, and the log holds that very record.

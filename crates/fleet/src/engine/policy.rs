@@ -162,7 +162,7 @@ pub struct Facts {
 }
 
 /// One reason a run cannot go ahead as is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     /// Stable kebab-case id, e.g. "worker-limit".
     pub rule: &'static str,
@@ -181,7 +181,7 @@ impl Finding {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "verdict", rename_all = "kebab-case")]
 pub enum Decision {
     Allow,

@@ -97,13 +97,27 @@ impl PartialOrd for Source {
     }
 }
 
+/// In the reports' schemas: a source by its name, as [`Source::name`] spells it.
+impl schemars::JsonSchema for Source {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Source".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A source of the console, e.g. `nodes`, `backups`, `alertmanager`, `slo`."
+        })
+    }
+}
+
 impl Serialize for Source {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.name())
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SourceHealth {
     /// Not started yet (a heavy source of an environment nobody has opened).

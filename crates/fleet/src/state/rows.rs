@@ -8,7 +8,9 @@ use serde::Serialize;
 
 pub type Str = Arc<str>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "PascalCase")]
 pub enum PodPhase {
     Pending,
@@ -276,7 +278,7 @@ pub struct MachineRow {
 }
 
 /// `kube-system/welkin-apps-upgrade`: an apps upgrade is in progress.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct UpgradeLock {
     pub target_version: String,
     pub since: Option<String>,
