@@ -1762,3 +1762,30 @@ fn a_detached_run_goes_on_without_its_shell() {
         show(&out)
     );
 }
+
+/// Followed with stderr a file or a pipe (cron, CI), a run tells its steps as plain lines:
+/// no spinner, no escape sequences.
+#[test]
+fn a_run_tells_a_log_file_its_steps_as_plain_lines() {
+    let f = fleet_of(1);
+    let out = f.console(&[
+        "run",
+        "backup",
+        "--env",
+        "acme",
+        "--cluster",
+        "sc",
+        "-o",
+        "table",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let err = common::stderr(&out);
+    for line in ["  [1/3] read the schedule", "  [3/3] wait for the backup"] {
+        assert!(err.lines().any(|l| l == line), "{line}: {err}");
+    }
+    assert!(
+        err.lines().any(|l| l.starts_with("  done: Backup ")),
+        "{err}"
+    );
+    assert!(!err.contains('\r') && !err.contains('\x1b'), "{err:?}");
+}

@@ -850,3 +850,37 @@ fn backspace_edits_the_filter_and_the_command_line() {
     assert_eq!(tui.wait_exit(), 0);
     tui.assert_restored();
 }
+
+/// A `run` followed at a terminal draws a line per step that settles to its result; with
+/// stderr a pipe the same steps come as plain lines (`tests/engine.rs` reads those).
+#[test]
+fn a_run_at_a_terminal_shows_its_steps_as_they_go() {
+    let dir = tempfile::tempdir().unwrap();
+    // At 60x the simulator's Velero finishes a backup in about a second.
+    let sim = start_sim_of(dir.path(), 1, &["--speed", "60"]);
+    let mut tui = Tui::start_with(
+        &sim.fleet_file,
+        &dir.path().join("state"),
+        &[
+            "run",
+            "backup",
+            "--env",
+            "acme",
+            "--cluster",
+            "sc",
+            "-o",
+            "table",
+        ],
+    );
+    tui.wait_for(": succeeded");
+    assert_eq!(tui.wait_exit(), 0, "{}", tui.contents());
+    let screen = tui.contents();
+    // One line per step, its result beside it: the spinner's line, finished.
+    for step in [
+        "[1/3] read the schedule  done: ",
+        "[3/3] wait for the backup  done: ",
+    ] {
+        assert!(screen.contains(step), "{step}: {screen}");
+    }
+    assert!(screen.contains(": succeeded"), "{screen}");
+}

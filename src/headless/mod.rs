@@ -14,6 +14,7 @@ pub mod check;
 mod openmetrics;
 pub mod output;
 mod pods;
+mod progress;
 pub mod runs;
 pub mod schema;
 mod slo;

@@ -3,6 +3,7 @@
 //! goes to stderr as it happens; the result goes to stdout once, as a table or JSON.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::Path;
 
 use chrono_tz::Tz;
@@ -12,6 +13,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::output::{self, Cell, TextTable, Tone};
+use super::progress::StepBars;
 use super::watch::{self, Event, Seen};
 use crate::cli::{OutputFormat, RunArgs, RunsAction, RunsArgs};
 use crate::config::Fleet;
@@ -265,6 +267,9 @@ async fn follow(
 ) -> Result<(RunSummary, Option<i32>), EngineError> {
     let mut rx = engine.subscribe();
     let mut seen = Seen::default();
+    // A person at a terminal sees spinners; a log file gets the same steps as lines.
+    let mut bars =
+        (follow_as == Following::Steps && std::io::stderr().is_terminal()).then(StepBars::new);
     // Ctrl-C (or SIGTERM, or a dropped SSH session) stops the run at its next safe point
     // and releases its lock; a second one leaves it open for `runs resume`.
     let mut signals = crate::terminal::ShutdownSignals::new();
@@ -280,10 +285,13 @@ async fn follow(
             Following::Events => {
                 let _ = watch::emit(&events);
             }
-            Following::Steps => events
-                .iter()
-                .filter_map(Event::text)
-                .for_each(|t| note!("{t}")),
+            Following::Steps => match bars.as_mut() {
+                Some(bars) => events.iter().for_each(|e| bars.show(e)),
+                None => events
+                    .iter()
+                    .filter_map(Event::text)
+                    .for_each(|t| note!("{t}")),
+            },
             Following::Quietly => {}
         }
         if done {
@@ -293,11 +301,16 @@ async fn follow(
             _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()) => {}
             code = signals.next() => {
                 if stopping.is_some() {
+                    drop(bars.take());
                     note!("left run {id} open; `ck8s-console runs resume {id}` goes on with it");
                     std::process::exit(code);
                 }
                 stopping = Some(code);
-                note!("stopping run {id} at its next safe point (again to leave it open)");
+                let said = format!("stopping run {id} at its next safe point (again to leave it open)");
+                match &bars {
+                    Some(bars) => bars.println(&said),
+                    None => note!("{said}"),
+                }
                 // It may have just ended by itself; either way, follow it to its end.
                 if let Err(e) = engine.cancel(id).await {
                     note!("warning: {e}");
