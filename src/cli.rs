@@ -59,40 +59,81 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open the console on the built-in simulated fleet (no cluster needed).
+    #[command(after_help = "Examples:
+  ck8s-console demo                      # the console on three simulated environments
+  ck8s-console demo --environments 10 --speed 60 --scenario incidents.toml")]
     Demo(DemoArgs),
     /// Serve the simulated fleet alone, and write a kubeconfig and fleet config for it.
+    #[command(after_help = "Examples:
+  ck8s-console sim --out ./ck8s-sim      # then: --config ./ck8s-sim/fleet.toml
+  KUBECONFIG=./ck8s-sim/kubeconfig kubectl --context acme-wc get nodes")]
     Sim(SimServeArgs),
     /// Show the health of every environment and cluster.
+    #[command(after_help = "Examples:
+  ck8s-console status
+  ck8s-console status --env globex --cluster wc -o json
+  ck8s-console status -o openmetrics > /var/lib/node_exporter/textfile/ck8s.prom")]
     Status(ReportArgs),
     /// One verdict for a monitoring system (Nagios, Icinga, Sensu, Zabbix): OK, WARNING,
     /// CRITICAL or UNKNOWN, with a line per finding and performance data.
     Check(CheckArgs),
     /// List pods across clusters.
+    #[command(after_help = "Examples:
+  ck8s-console pods --env globex --status CrashLoopBackOff
+  ck8s-console pods -n production -l app=web -o name
+  ck8s-console pods --node acme-wc-md-0-x7k2p --filter payments")]
     Pods(PodsArgs),
     /// List firing alerts from both clusters' Alertmanagers.
+    #[command(after_help = "Examples:
+  ck8s-console alerts --severity critical
+  ck8s-console alerts --env globex --silenced -o yaml")]
     Alerts(AlertsArgs),
     /// Show backups, schedules and storage locations, judged against the backup policy.
+    #[command(after_help = "Examples:
+  ck8s-console backups --problems
+  ck8s-console backups --env acme -o json | jq '.items[].last_completed_age_seconds'")]
     Backups(BackupsArgs),
     /// Show availability, error budget and burn rates per uptime target.
+    #[command(after_help = "Examples:
+  ck8s-console slo --env globex
+  ck8s-console slo --target grafana --at 2026-11-20T12:00:00Z -o json")]
     Slo(SloArgs),
     /// Start a workflow (scale, backup, drain, restore) and follow it to the end. Exit codes:
     /// 0 succeeded, 1 failed or cancelled, 2 bad input, 3 refused by the policy, 4 another
     /// run holds the cluster, 130/143 stopped by Ctrl-C/SIGTERM (resumable).
     Run(RunArgs),
     /// List workflow runs; show, cancel or resume one; read or verify the audit log.
+    #[command(after_help = "Examples:
+  ck8s-console runs                                  # every run, newest first
+  ck8s-console runs show 20261207T101500Z-scale-acme-wc-3f9a
+  ck8s-console runs watch                            # every run's events as NDJSON
+  ck8s-console runs cancel 20261207T101500Z-scale-acme-wc-3f9a
+  ck8s-console runs resume 20261207T101500Z-scale-acme-wc-3f9a
+  ck8s-console runs audit --verify")]
     Runs(RunsArgs),
     /// Store, check or delete the credentials (bearer tokens, user names and passwords) that
     /// clusters' Prometheus and Alertmanager ask for.
     Credentials(CredentialsArgs),
     /// Print the resolved paths: config, state dir, journals, audit log, log file, themes.
+    #[command(after_help = "Examples:
+  ck8s-console info
+  ck8s-console info -o json | jq -r .audit_log")]
     Info(InfoArgs),
     /// Print shell completions.
+    #[command(after_help = "Examples:
+  source <(ck8s-console completions bash)            # in ~/.bashrc
+  ck8s-console completions fish > ~/.config/fish/completions/ck8s-console.fish")]
     Completions(CompletionArgs),
     /// Write the man pages: the main page to stdout (`ck8s-console man | man -l -`), or one
     /// page per command into a directory.
+    #[command(after_help = "Examples:
+  ck8s-console man | man -l -
+  sudo ck8s-console man --dir /usr/local/share/man/man1")]
     Man(ManArgs),
     /// Measure sync time, memory, event throughput and rendering against a simulated
     /// fleet run in a separate process. Build with --release for meaningful numbers.
+    #[command(after_help = "Examples:
+  cargo build --release && ./target/release/ck8s-console bench --pods 30000 --json")]
     Bench(BenchArgs),
 }
 

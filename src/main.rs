@@ -104,7 +104,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         Some(Command::Info(args)) => info(paths, &args),
         Some(Command::Credentials(args)) => ck8s_console::credentials::run(&args, paths),
         Some(Command::Completions(args)) => {
-            headless::output::print(&completions(args.shell))?;
+            headless::output::print(&completions(args.shell, paths))?;
             Ok(exit::OK)
         }
         Some(Command::Man(args)) => man(args.dir.as_deref()),
@@ -206,23 +206,96 @@ fn sim_options(args: &SimArgs) -> anyhow::Result<SimOptions> {
 /// The shell completion script. For bash it is generated for `ck8s_console` and then
 /// bound to `ck8s-console`: clap_complete spells a hyphenated name two ways in its bash
 /// script, so nothing after a subcommand completed (clap-rs/clap#6421).
-fn completions(shell: clap_complete::Shell) -> String {
-    let mut cmd = Cli::command();
+/// The completion script for `shell`. It also offers the environments of the fleet config
+/// (as it is when the script is made: `source <(ck8s-console completions bash)` in a shell's
+/// start-up reads it anew each time) and the workflows; bash also asks the console for run
+/// ids as they are typed.
+fn completions(shell: clap_complete::Shell, paths: &Paths) -> String {
+    let mut cmd = with_known_values(Cli::command(), &known_environments(paths));
     let mut script = Vec::new();
     if shell != clap_complete::Shell::Bash {
         clap_complete::generate(shell, &mut cmd, "ck8s-console", &mut script);
         return String::from_utf8_lossy(&script).into_owned();
     }
+    // Generated under a name that is a valid bash identifier, then bound to the real one
+    // (clap_complete would name its function after `ck8s-console`, with the dash).
     clap_complete::generate(shell, &mut cmd, "ck8s_console", &mut script);
-    String::from_utf8_lossy(&script)
+    // Its function, without its own `complete` lines at the end: ours bind the wrapper.
+    let generated: Vec<String> = String::from_utf8_lossy(&script)
         .lines()
-        .map(|line| match line.trim_start().starts_with("complete ") {
-            true => line.replace(" ck8s_console", " ck8s-console"),
-            false => line.to_owned(),
+        .take_while(|line| !line.starts_with("if [[ \"${BASH_VERSINFO"))
+        .map(str::to_owned)
+        .collect();
+    generated.join("\n") + BASH_RUN_IDS
+}
+
+/// Run ids where a `runs` action takes one, from `ck8s-console runs -o name`; everything
+/// else from clap's completion.
+const BASH_RUN_IDS: &str = r#"
+_ck8s_console_with_runs() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
+    case "$prev" in
+        show|cancel|resume|watch)
+            if [[ " ${COMP_WORDS[*]:0:COMP_CWORD} " == *" runs "* ]]; then
+                COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" runs -o name 2>/dev/null)" -- "$cur"))
+                return 0
+            fi
+            ;;
+    esac
+    _ck8s_console "$@"
+}
+if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
+    complete -F _ck8s_console_with_runs -o nosort -o bashdefault -o default ck8s-console
+else
+    complete -F _ck8s_console_with_runs -o bashdefault -o default ck8s-console
+fi
+"#;
+
+/// The environment names of the fleet config, if it can be read.
+fn known_environments(paths: &Paths) -> Vec<String> {
+    config::load(&paths.config_file)
+        .map(|f| f.environments.into_iter().map(|e| e.name).collect())
+        .unwrap_or_default()
+}
+
+/// The command as the completion scripts see it: `--env` takes the fleet's environments and
+/// `run` the workflows. Only the scripts see these lists; parsing keeps its own checks and
+/// their clearer messages.
+fn with_known_values(cmd: clap::Command, environments: &[String]) -> clap::Command {
+    let workflows: Vec<&'static str> = ck8s_fleet::engine::workflows::WorkflowKind::all()
+        .map(|w| w.name())
+        .collect();
+    let envs = environments.to_vec();
+    // Mutating an argument moves it to the end: the positions are said again.
+    let mut cmd = cmd.mut_subcommand("run", |run| {
+        run.mut_arg("workflow", |a| {
+            a.index(1)
+                .value_parser(clap::builder::PossibleValuesParser::new(workflows))
         })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
+        .mut_arg("params", |a| a.index(2))
+    });
+    if envs.is_empty() {
+        return cmd;
+    }
+    let env_values =
+        move |a: clap::Arg| a.value_parser(clap::builder::PossibleValuesParser::new(envs.clone()));
+    cmd = cmd.mut_arg("env", env_values.clone());
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(&name, |sub| {
+            let ids: Vec<String> = sub
+                .get_arguments()
+                .filter(|a| a.get_long() == Some("env"))
+                .map(|a| a.get_id().to_string())
+                .collect();
+            ids.into_iter()
+                .fold(sub, |sub, id| sub.mut_arg(id, env_values.clone()))
+        });
+    }
+    cmd
 }
 
 /// The console on `fleet` until the user quits or a signal arrives.

@@ -154,6 +154,25 @@ fn strip_overstrike(text: &str) -> String {
     out.into_iter().collect()
 }
 
+/// Every command's `--help` ends with examples to copy.
+#[test]
+fn every_command_has_examples() {
+    let home = Home::new();
+    let cli = ck8s_console::cli::Cli::command();
+    for sub in cli.get_subcommands().filter(|c| !c.is_hide_set()) {
+        let name = sub.get_name();
+        let help = text(&home.run(&[name, "--help"]).stdout);
+        let examples = help
+            .split_once("Examples:")
+            .map(|(_, e)| e)
+            .unwrap_or_else(|| panic!("`{name} --help` has no examples:\n{help}"));
+        assert!(
+            examples.contains(&format!("ck8s-console {name}")),
+            "`{name}`'s examples use it:\n{examples}"
+        );
+    }
+}
+
 #[test]
 fn help_lists_every_subcommand() {
     let out = Home::new().run(&["--help"]);
@@ -504,6 +523,73 @@ fn completions_complete_in_bash() {
     let subs = complete("ck8s-console b");
     assert!(subs.split_whitespace().any(|w| w == "backups"), "{subs}");
     assert_eq!(complete("ck8s-console status --cluster ''"), "sc wc");
+    let workflows = complete("ck8s-console run ''");
+    for w in ["scale", "backup", "drain", "restore"] {
+        assert!(
+            workflows.split_whitespace().any(|x| x == w),
+            "{w}: {workflows}"
+        );
+    }
+}
+
+/// With a fleet config, completion offers its environments; bash also offers the run ids
+/// the state dir holds where a `runs` action takes one.
+#[test]
+fn completions_offer_environments_and_run_ids() {
+    let home = Home::new();
+    let config = home.path().join(".config/ck8s-console");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::copy(fixture("valid", "minimal.toml"), config.join("fleet.toml")).unwrap();
+    let runs = home.path().join(".local/state/ck8s-console/runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let id = "20261207T120000Z-scale-acme-wc-abcd";
+    std::fs::write(
+        runs.join(format!("{id}.jsonl")),
+        r#"{"ts":"2026-12-07T12:00:00Z","event":"started","workflow":"scale","env":"acme","cluster":"wc","params":{"workers":"4"},"actor":"a@b","steps":["a","b"]}"#
+            .to_owned()
+            + "\n",
+    )
+    .unwrap();
+    let out = home.run(&["completions", "bash"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let script = home.path().join("ck8s-console.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_ck8s-console"))
+        .parent()
+        .unwrap();
+    let complete = |words: &str| {
+        let line = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+             COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; \
+             f=$(complete -p ck8s-console | sed -E 's/.*-F ([^ ]+).*/\\1/'); \
+             $f ck8s-console \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+             echo \"${{COMPREPLY[*]}}\"",
+            script.display()
+        );
+        // The script asks `ck8s-console` itself for run ids: the one built here.
+        let out = std::process::Command::new("bash")
+            .args(["-c", &line])
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+            .output()
+            .expect("bash runs");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(complete("ck8s-console status --env ''"), "acme");
+    assert_eq!(complete("ck8s-console run scale --env ''"), "acme");
+    assert_eq!(complete("ck8s-console --env ''"), "acme");
+    assert_eq!(complete("ck8s-console runs show ''"), id);
+    assert_eq!(complete("ck8s-console runs watch 2026"), id);
+    for shell in ["zsh", "fish"] {
+        let out = home.run(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        assert!(
+            text(&out.stdout).contains("acme"),
+            "{shell} offers the environments"
+        );
+    }
 }
 
 /// Journals, the audit log and logs say who changed what for which customer: the state
