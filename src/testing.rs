@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::state::ClusterHandle;
 use crate::state::health::{Source, SourceHealth};
-use crate::state::rows::NodeRow;
+use crate::state::rows::{NodeRow, PodPhase, PodRow};
 use ck8s_model::alert::Alert;
 
 pub fn node(name: &str, control_plane: bool, ready: Option<bool>) -> NodeRow {
@@ -91,4 +91,22 @@ pub fn slo_report(cluster: &str, target: &str, good: bool) -> ck8s_model::slo::S
     let minutes = (now - start).num_minutes() as usize;
     let samples = Samples::from_values(start, vec![Some(good); minutes]);
     slo::report(cluster, &probe, &samples, &[], now, chrono_tz::UTC)
+}
+
+/// A Running pod of one ready container on node `w1`, labelled `app=<app>`.
+pub fn pod(ns: &str, name: &str, status: &str, app: &str) -> PodRow {
+    PodRow {
+        namespace: Arc::from(ns),
+        name: Box::from(name),
+        phase: PodPhase::Running,
+        status: Arc::from(status),
+        ready: 1,
+        containers: 1,
+        restarts: 0,
+        created: 0,
+        node: Some(Arc::from("w1")),
+        ip: None,
+        owner: None,
+        labels: Box::new([(Arc::from("app"), Arc::from(app))]),
+    }
 }

@@ -496,6 +496,22 @@ fn bad_console_flags_are_usage_errors_before_anything_starts() {
 
 /// The bash script completes: bash itself, asked as it asks when Tab is pressed, offers
 /// the subcommands that match and the values of a flag.
+/// What bash completes for the command line `words` (the word being completed last), with
+/// the completion `script` sourced, in `bash`.
+fn bash_complete(script: &Path, words: &str, bash: &mut Command) -> String {
+    let line = format!(
+        "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+         COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; \
+         f=$(complete -p ck8s-console | sed -E 's/.*-F ([^ ]+).*/\\1/'); \
+         $f ck8s-console \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+         echo \"${{COMPREPLY[*]}}\"",
+        script.display()
+    );
+    let out = bash.args(["-c", &line]).output().expect("bash runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
 #[test]
 fn completions_complete_in_bash() {
     let out = Home::new().run(&["completions", "bash"]);
@@ -503,22 +519,7 @@ fn completions_complete_in_bash() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("ck8s-console.bash");
     std::fs::write(&script, &out.stdout).unwrap();
-    let complete = |words: &str| {
-        let line = format!(
-            "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
-             COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; \
-             f=$(complete -p ck8s-console | sed -E 's/.*-F ([^ ]+).*/\\1/'); \
-             $f ck8s-console \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
-             echo \"${{COMPREPLY[*]}}\"",
-            script.display()
-        );
-        let out = std::process::Command::new("bash")
-            .args(["-c", &line])
-            .output()
-            .expect("bash runs");
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        text(&out.stdout).trim().to_owned()
-    };
+    let complete = |words: &str| bash_complete(&script, words, &mut Command::new("bash"));
     assert_eq!(complete("ck8s-console st"), "status");
     let subs = complete("ck8s-console b");
     assert!(subs.split_whitespace().any(|w| w == "backups"), "{subs}");
@@ -557,25 +558,13 @@ fn completions_offer_environments_and_run_ids() {
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_ck8s-console"))
         .parent()
         .unwrap();
+    // The script asks `ck8s-console` itself for run ids: the one built here.
     let complete = |words: &str| {
-        let line = format!(
-            "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
-             COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; \
-             f=$(complete -p ck8s-console | sed -E 's/.*-F ([^ ]+).*/\\1/'); \
-             $f ck8s-console \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
-             echo \"${{COMPREPLY[*]}}\"",
-            script.display()
-        );
-        // The script asks `ck8s-console` itself for run ids: the one built here.
-        let out = std::process::Command::new("bash")
-            .args(["-c", &line])
-            .env_clear()
+        let mut bash = Command::new("bash");
+        bash.env_clear()
             .env("HOME", home.path())
-            .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
-            .output()
-            .expect("bash runs");
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        text(&out.stdout).trim().to_owned()
+            .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()));
+        bash_complete(&script, words, &mut bash)
     };
     assert_eq!(complete("ck8s-console status --env ''"), "acme");
     assert_eq!(complete("ck8s-console run scale --env ''"), "acme");

@@ -887,10 +887,14 @@ fn ctrl_c_stops_a_headless_run_at_a_safe_point() {
     assert!(show(&out).contains("next safe point"), "{}", show(&out));
     assert_eq!(parse(&out)["run"]["outcome"], "cancelled");
     assert!(f.lease("acme", "wc").is_none(), "the lock is released");
-    // That a stopped run resumes is `cancel_then_resume_from_another_process`'s to show.
     let out = f.console(&["runs", "show", &id, "-o", "json"]);
     assert_eq!(parse(&out)["run"]["outcome"], "cancelled", "{}", show(&out));
+    // And it goes on from where it stopped.
     f.pause("acme", "wc", false);
+    let out = f.console(&["runs", "resume", &id, "-o", "json"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert_eq!(parse(&out)["run"]["outcome"], "succeeded", "{}", show(&out));
+    assert_eq!(f.replicas("acme", "wc"), to);
 }
 
 /// A run whose process was killed is not left "open" by a cancel nobody would read: with
@@ -1540,17 +1544,7 @@ fn a_second_ctrl_c_leaves_the_run_resumable() {
             },
         )
         .unwrap();
-    let stderr = child.0.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = lines_from(child.0.stderr.take().unwrap());
     let pid = child.0.id() as i32;
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
@@ -1586,16 +1580,17 @@ fn a_second_ctrl_c_leaves_the_run_resumable() {
     assert_eq!(parse(&out)["run"]["outcome"], "succeeded");
 }
 
-/// Reads a child's stdout lines as they come, on a thread, into a channel.
+/// Reads a child's stdout lines as they come.
 fn lines_of(child: &mut Running) -> std::sync::mpsc::Receiver<String> {
-    let stdout = child.0.stdout.take().expect("piped stdout");
+    lines_from(child.0.stdout.take().expect("piped stdout"))
+}
+
+/// Reads lines as they come, on a thread, into a channel.
+fn lines_from(pipe: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });

@@ -1102,3 +1102,60 @@ fn openmetrics_is_what_prometheus_reads() {
     assert_eq!(code(&out), 2, "pods have no figures to scrape");
     assert!(common::stderr(&out).contains("status, slo and backups"));
 }
+
+/// Every report in every format, on the demo fleet: each complete (exit 0) and well formed
+/// for its reader: YAML is the schema's document as JSON is, names are one a line, tables
+/// have their header, OpenMetrics ends with `# EOF`.
+#[test]
+fn every_report_in_every_format() {
+    let reports: [&[&str]; 5] = [
+        &["status"],
+        &["pods", "--env", "globex"],
+        &["alerts"],
+        &["backups"],
+        &["slo", "--env", "acme"],
+    ];
+    for report in reports {
+        let name = report[0];
+        for format in ["table", "json", "yaml", "name", "openmetrics"] {
+            let out = console(&[report, &["-o", format]].concat());
+            let text = common::stdout(&out);
+            let metrics = ["status", "slo", "backups"].contains(&name);
+            if format == "openmetrics" && !metrics {
+                assert_eq!(code(&out), 2, "{name} -o {format}");
+                continue;
+            }
+            assert_eq!(
+                code(&out),
+                0,
+                "{name} -o {format}: {}",
+                common::stderr(&out)
+            );
+            assert!(
+                !text.trim().is_empty(),
+                "{name} -o {format} printed nothing"
+            );
+            match format {
+                "json" => common::conforms(&serde_json::from_str(&text).unwrap()),
+                "yaml" => {
+                    let doc: Value = serde_yaml_ng::from_str(&text)
+                        .unwrap_or_else(|e| panic!("{name} -o yaml: {e}\n{text}"));
+                    common::conforms(&doc);
+                }
+                "name" => assert!(
+                    text.lines().all(|l| !l.is_empty() && !l.contains(' ')),
+                    "{name} -o name: {text}"
+                ),
+                "table" => assert!(
+                    text.lines()
+                        .next()
+                        .unwrap()
+                        .chars()
+                        .any(|c| c.is_ascii_uppercase()),
+                    "{name}: {text}"
+                ),
+                _ => assert!(text.ends_with("# EOF\n"), "{name}: {text}"),
+            }
+        }
+    }
+}

@@ -188,18 +188,9 @@ mod tests {
 
     fn pod(ns: &str, name: &str, status: &str, node: Option<&str>, app: &str) -> PodRow {
         PodRow {
-            namespace: Arc::from(ns),
-            name: Box::from(name),
-            phase: PodPhase::Running,
-            status: Arc::from(status),
-            ready: 1,
-            containers: 1,
-            restarts: 0,
-            created: 0,
             node: node.map(Arc::from),
-            ip: None,
             owner: Some((Arc::from("ReplicaSet"), Box::from(format!("{app}-7d4f")))),
-            labels: Box::new([(Arc::from("app"), Arc::from(app))]),
+            ..crate::testing::pod(ns, name, status, app)
         }
     }
 

@@ -395,22 +395,11 @@ fn render(f: &mut Frame, area: Rect, app: &App, index: &PodsIndex, ctx: &Ctx<'_>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn pod(ns: &str, name: &str, status: &str, restarts: u32, app: &str) -> PodRow {
         PodRow {
-            namespace: Arc::from(ns),
-            name: Box::from(name),
-            phase: PodPhase::Running,
-            status: Arc::from(status),
-            ready: 1,
-            containers: 1,
             restarts,
-            created: 0,
-            node: Some(Arc::from("w1")),
-            ip: None,
-            owner: None,
-            labels: Box::new([(Arc::from("app"), Arc::from(app))]),
+            ..crate::testing::pod(ns, name, status, app)
         }
     }
 
