@@ -275,7 +275,8 @@ Exit codes follow the monitoring plugin convention (Nagios, Icinga, Sensu, Zabbi
   0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for a bad config or --env).
 
 CRITICAL: an API unreachable, a control-plane node not Ready, a critical alert firing, the
-newest backup failed or none completed within the policy's backup_max_age (27h), an SLO
+newest backup failed or a window missed with none completed within the policy's
+backup_max_age (a day plus the backup window, 27h), an SLO
 burn rate that pages, an error budget spent.
 WARNING: a worker node not Ready, a high or warning alert, a backup window missed, an SLO
 burn rate that opens a ticket, node counts off the policy.

@@ -454,7 +454,7 @@ fn valid_fixtures_load() {
     assert_eq!(full.policy.backups_kept, 7);
     assert_eq!(full.policy.recovery_within.as_secs(), 90 * 60);
     assert_eq!(
-        full.policy.backup_max_age.as_secs(),
+        full.policy.backup_max_age().as_secs(),
         30 * 3600,
         "a number is minutes"
     );

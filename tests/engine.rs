@@ -982,6 +982,19 @@ fn a_killed_run_resumes_at_once() {
         lapses > chrono::Utc::now(),
         "the lease lapsed already ({lapses}); the takeover would prove nothing"
     );
+    // Watching it does not wait forever for an end that will not come.
+    let out = f.console(&["runs", "watch", &id]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(
+        common::stderr(&out).contains("has no live process any more"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        common::stdout(&out).starts_with("{\"event\":\"run\""),
+        "{}",
+        show(&out)
+    );
 
     f.pause("acme", "wc", false);
     let out = f.console(&["runs", "resume", &id, "-o", "json"]);

@@ -954,7 +954,7 @@ fn check_gives_monitoring_its_verdict() {
             && first.contains("wc alertmanager: no answer within 8s"),
         "{text}"
     );
-    assert!(text.contains("acme-wc_alerts_critical=U;;1;0"), "{text}");
+    assert!(text.contains("acme-wc_alerts_critical=U;;0;0"), "{text}");
 
     let out = console(&["check", "--env", "nope"]);
     assert_eq!(code(&out), 3, "a check that cannot run is UNKNOWN");

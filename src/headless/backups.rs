@@ -30,6 +30,9 @@ struct BackupItem {
     name: String,
     #[serde(flatten)]
     assessment: BackupAssessment,
+    /// Whether the Backups have been listed: figures before that are not zeros.
+    #[serde(skip)]
+    listed: bool,
 }
 
 pub(super) fn build(
@@ -43,11 +46,15 @@ pub(super) fn build(
     let items = selection
         .handles(state)
         .into_iter()
-        .map(|h| BackupItem {
-            env: h.env.clone(),
-            cluster: h.role,
-            name: h.name(),
-            assessment: backup::assess(&h.read(), policy, now),
+        .map(|h| {
+            let state = h.read();
+            BackupItem {
+                env: h.env.clone(),
+                cluster: h.role,
+                name: h.name(),
+                assessment: backup::assess(&state, policy, now),
+                listed: state.backup.backups.synced(),
+            }
         })
         .filter(|item| !options.problems || item.assessment.status != Status::Ok)
         .collect();
@@ -174,6 +181,9 @@ impl Report for BackupsReport {
                 &at,
                 a.last_completed_age_seconds.map(|s| s as f64),
             );
+            if !item.listed {
+                continue;
+            }
             m.gauge(
                 "ck8s_backup_window_late",
                 "1 when the latest ended backup window holds no Completed backup.",

@@ -170,12 +170,29 @@ fn cluster_lines(env: &str, c: &ClusterStatus, errors: &[SourceError]) -> Vec<Li
         .collect();
     // An API that is down is CRITICAL already; what could not be read through it says
     // nothing more.
-    if !c.api_down() {
-        let unread = errors
+    if c.api_down() {
+        return lines;
+    }
+    let unread: Vec<&SourceError> = errors
+        .iter()
+        .filter(|e| e.env == env && e.cluster == c.cluster)
+        .collect();
+    lines.extend(
+        unread
             .iter()
-            .filter(|e| e.env == env && e.cluster == c.cluster)
-            .map(|e| line(State::Unknown, format!("{}: {}", e.source, e.error)));
-        lines.extend(unread);
+            .map(|e| line(State::Unknown, format!("{}: {}", e.source, e.error))),
+    );
+    // Sources the check does not wait for (Cluster API objects, metrics) can fail too.
+    let stale: Vec<&str> = c
+        .failing_sources()
+        .into_iter()
+        .filter(|s| !unread.iter().any(|e| e.source == *s))
+        .collect();
+    if !stale.is_empty() {
+        lines.push(line(
+            State::Unknown,
+            format!("{}: failing, the data shown is stale", stale.join(", ")),
+        ));
     }
     lines
 }
@@ -196,16 +213,17 @@ fn perf_data(c: &ClusterStatus, policy: &Policy) -> Vec<String> {
         Some(a) => (Some(a.critical), Some(a.high + a.warning)),
         None => (None, None),
     };
-    perf.push(format!("{name}_alerts_critical={};;1;0", known(critical)));
-    perf.push(format!("{name}_alerts_warning={};1;;0", known(warning)));
+    // Plugin ranges: `0` alerts above 0, `0:` below 0.
+    perf.push(format!("{name}_alerts_critical={};;0;0", known(critical)));
+    perf.push(format!("{name}_alerts_warning={};0;;0", known(warning)));
     let age = c.backup.last_completed_age_seconds;
     perf.push(format!(
         "{name}_backup_age={};;{};0",
         age.map_or("U".to_owned(), |s| format!("{s}s")),
-        policy.backup_max_age.as_secs()
+        policy.backup_max_age().as_secs()
     ));
     if let Some(left) = c.slo.as_ref().and_then(|s| s.budget_left_fraction) {
-        perf.push(format!("{name}_slo_budget_left={:.1}%;;0", left * 100.0));
+        perf.push(format!("{name}_slo_budget_left={:.1}%;;0:", left * 100.0));
     }
     perf
 }
@@ -301,7 +319,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            lines[2].contains(" globex-wc_alerts_critical=0;;1;0 "),
+            lines[2].contains(" globex-wc_alerts_critical=0;;0;0 "),
             "{text}"
         );
         assert!(
@@ -401,6 +419,41 @@ mod tests {
         assert!(
             text.contains("\nglobex-wc_nodes_ready=U;;;0;4 "),
             "what the API said before it went is not a figure of now: {text}"
+        );
+    }
+
+    #[test]
+    fn a_failing_source_the_check_does_not_wait_for_is_unknown_once() {
+        let v = check(
+            |c, now| {
+                if c.role == ClusterRole::Wc {
+                    for source in [Source::Machines, Source::Alertmanager] {
+                        c.set_health(
+                            source,
+                            SourceHealth::Stale {
+                                since: now,
+                                error: "503".into(),
+                            },
+                        );
+                    }
+                }
+            },
+            &[error(ClusterRole::Wc, "alertmanager", "503")],
+        );
+        assert_eq!(v.state, State::Unknown);
+        let text = v.text();
+        let findings: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.starts_with('|'))
+            .collect();
+        assert_eq!(
+            findings,
+            [
+                "UNKNOWN globex-wc: alertmanager: 503",
+                "UNKNOWN globex-wc: machines: failing, the data shown is stale",
+            ],
+            "{text}"
         );
     }
 

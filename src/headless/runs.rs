@@ -197,10 +197,10 @@ async fn run_inner(
     };
     let plan = engine.plan(request).await?;
     if args.plan {
-        print_report(format, &plan, None);
+        let printed = print_report(format, &plan, None);
         // The exit code says whether the real run would start; the error, why not.
         plan.admits(args.reason.clone())?;
-        return Ok(exit::OK);
+        return Ok(written(printed, exit::OK));
     }
     if Following::of(format, args.follow) == Following::Steps && !args.detached {
         eprint!("{}", plan_text(&plan));
@@ -209,8 +209,9 @@ async fn run_inner(
         Ok(id) => id,
         Err(e) => {
             // A script reading the document learns the plan that was refused.
-            if matches!(format, OutputFormat::Json | OutputFormat::Yaml) && !args.detached {
-                print_report(format, &plan, None);
+            let events_only = args.detached || args.follow;
+            if matches!(format, OutputFormat::Json | OutputFormat::Yaml) && !events_only {
+                let _ = print_report(format, &plan, None);
             }
             return Err(e);
         }
@@ -221,10 +222,10 @@ async fn run_inner(
         follow_as = Following::Quietly;
     }
     let (summary, signal) = follow(engine, &id, follow_as).await?;
-    if follow_as != Following::Events && !args.detached {
-        print_report(format, &plan, Some(&summary));
-    }
-    Ok(outcome_code(&summary, signal))
+    let printed = follow_as == Following::Events
+        || args.detached
+        || print_report(format, &plan, Some(&summary));
+    Ok(written(printed, outcome_code(&summary, signal)))
 }
 
 /// 0 for a run that succeeded; 128 + the signal's number for one a signal stopped (it can
@@ -232,7 +233,8 @@ async fn run_inner(
 fn outcome_code(run: &RunSummary, signal: Option<i32>) -> i32 {
     match (run.outcome, signal) {
         (Some(Outcome::Succeeded), _) => exit::OK,
-        (_, Some(code)) => code,
+        // Stopped for the signal; one that failed by itself meanwhile failed.
+        (Some(Outcome::Cancelled) | None, Some(code)) => code,
         _ => exit::FAILURE,
     }
 }
@@ -349,7 +351,7 @@ fn verdict_text(decision: &Decision) -> String {
     out
 }
 
-fn print_report(format: OutputFormat, plan: &Plan, run: Option<&RunSummary>) {
+fn print_report(format: OutputFormat, plan: &Plan, run: Option<&RunSummary>) -> bool {
     let doc = output::Doc {
         report: "run",
         generated_at: Utc::now(),
@@ -365,17 +367,25 @@ fn print_report(format: OutputFormat, plan: &Plan, run: Option<&RunSummary>) {
     };
     // A plan has no run to name yet.
     let names = || run.map(|r| r.id.clone()).into_iter().collect();
-    print_or_warn(output::format(format, doc, table, names));
+    print_or_warn(output::format(format, doc, table, names))
 }
 
 /// Prints a formatted report; one that cannot be encoded says why on stderr.
-fn print_or_warn(text: anyhow::Result<String>) {
-    match text {
-        Ok(text) => {
-            let _ = output::print(&text);
+/// Prints a formatted report; `false`, said on stderr, when it could not be encoded or
+/// written (a full disk), which makes the command fail. A reader gone (`| head`) is fine.
+fn print_or_warn(text: anyhow::Result<String>) -> bool {
+    match text.and_then(|text| output::print(&text)) {
+        Ok(()) => true,
+        Err(e) => {
+            note!("error: the output could not be written: {e:#}");
+            false
         }
-        Err(e) => note!("error: the output could not be written: {e:#}"),
     }
+}
+
+/// `code`, unless the output was lost: then the command failed.
+fn written(printed: bool, code: i32) -> i32 {
+    if printed { code } else { exit::FAILURE }
 }
 
 fn run_text(run: &RunSummary) -> String {
@@ -454,10 +464,9 @@ pub async fn runs(args: &RunsArgs, fleet: Result<Fleet, String>, paths: &Paths, 
     let engine = engine(fleet, paths, mode);
     let result = match &args.action {
         None => Ok(list(&engine, args, format)),
-        Some(RunsAction::Show { id }) => engine.run(id).map(|run| {
-            print_run(format, &run, engine.timezone());
-            exit::OK
-        }),
+        Some(RunsAction::Show { id }) => engine
+            .run(id)
+            .map(|run| written(print_run(format, &run, engine.timezone()), exit::OK)),
         Some(RunsAction::Cancel { id }) => engine.cancel(id).await.map(|stopped| {
             match stopped {
                 engine::Cancelled::Requested => {
@@ -487,13 +496,13 @@ pub async fn runs(args: &RunsArgs, fleet: Result<Fleet, String>, paths: &Paths, 
 async fn resume(engine: &Arc<Engine>, id: &str, format: OutputFormat) -> Result<i32, EngineError> {
     engine.resume(id).await?;
     let (run, signal) = follow(engine, id, Following::of(format, false)).await?;
-    print_run(format, &run, engine.timezone());
-    Ok(outcome_code(&run, signal))
+    let printed = print_run(format, &run, engine.timezone());
+    Ok(written(printed, outcome_code(&run, signal)))
 }
 
 /// Times in tables are in the fleet's time zone (the policy's, Europe/Stockholm unless
 /// set), which the header names; JSON keeps RFC 3339 in UTC.
-fn print_run(format: OutputFormat, run: &RunSummary, tz: Tz) {
+fn print_run(format: OutputFormat, run: &RunSummary, tz: Tz) -> bool {
     let doc = output::Doc {
         report: "run",
         generated_at: Utc::now(),
@@ -513,7 +522,7 @@ fn print_run(format: OutputFormat, run: &RunSummary, tz: Tz) {
         }
         t
     };
-    print_or_warn(output::format(format, doc, table, || vec![run.id.clone()]));
+    print_or_warn(output::format(format, doc, table, || vec![run.id.clone()]))
 }
 
 /// A time column's header, naming the zone its times are in now (`TIME (CET)`).
@@ -577,12 +586,8 @@ fn list(engine: &Engine, args: &RunsArgs, format: OutputFormat) -> i32 {
         out
     };
     let names = || runs.iter().map(|r| r.id.clone()).collect();
-    print_or_warn(output::format(format, doc, table, names));
-    if errors.is_empty() {
-        exit::OK
-    } else {
-        exit::FAILURE
-    }
+    let printed = print_or_warn(output::format(format, doc, table, names));
+    written(printed && errors.is_empty(), exit::OK)
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
@@ -660,12 +665,11 @@ async fn audit_log(
     };
     let table = || audit_table(&report.records, tz);
     let names = || report.records.iter().map(|r| r.seq.to_string()).collect();
-    print_or_warn(output::format(format, doc, table, names));
-    if verified == Some(false) || (!verify && broken) {
-        exit::FAILURE
-    } else {
-        exit::OK
-    }
+    let printed = print_or_warn(output::format(format, doc, table, names));
+    written(
+        printed && verified != Some(false) && (verify || !broken),
+        exit::OK,
+    )
 }
 
 /// Says what each cluster anchors; false when one shows the log was tampered with.
@@ -829,7 +833,11 @@ mod tests {
             outcome_code(&summary(Some(Outcome::Cancelled)), Some(sigint)),
             130
         );
-        // It ended by itself before the safe point came: it succeeded all the same.
+        // It ended by itself before the safe point came: as it ended.
+        assert_eq!(
+            outcome_code(&summary(Some(Outcome::Failed)), Some(sigint)),
+            1
+        );
         assert_eq!(
             outcome_code(&summary(Some(Outcome::Succeeded)), Some(sigint)),
             0

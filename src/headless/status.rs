@@ -301,6 +301,15 @@ impl ClusterStatus {
     pub(super) fn api_down(&self) -> bool {
         self.api.reachable == Some(false)
     }
+
+    /// The sources whose last attempt failed (stale or refused), by name.
+    pub(super) fn failing_sources(&self) -> Vec<&'static str> {
+        self.sources
+            .iter()
+            .filter(|(_, h)| h.severity() >= 2)
+            .map(|(source, _)| source.name())
+            .collect()
+    }
 }
 
 fn api(state: &ClusterState) -> Api {
@@ -500,12 +509,7 @@ fn judge(c: &mut ClusterStatus) {
         }
     }
     if let Some(since) = c.stale_since {
-        let failing: Vec<&str> = c
-            .sources
-            .iter()
-            .filter(|(_, h)| h.severity() >= 2)
-            .map(|(source, _)| source.name())
-            .collect();
+        let failing = c.failing_sources();
         add(
             Health::Warning,
             Topic::Stale,
@@ -586,11 +590,13 @@ impl Report for StatusReport {
 fn cluster_metrics(m: &mut Metrics, env: &str, c: &ClusterStatus) {
     let at = [("env", env), ("cluster", c.cluster.as_str())];
     let count = |n: Option<usize>| n.map(|n| n as f64);
+    // A cluster never heard from has no verdict to scrape, not an "ok".
+    let heard = c.api.reachable.is_some();
     m.gauge(
         "ck8s_cluster_status",
         "How the cluster is doing: 0 ok, 1 warning, 2 critical, as status and check judge.",
         &at,
-        severity(c.status.word()),
+        severity(c.status.word()).filter(|_| heard),
     );
     m.gauge(
         "ck8s_api_up",

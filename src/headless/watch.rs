@@ -17,6 +17,9 @@ use crate::engine::{Engine, EngineError};
 
 /// How often the journals of runs driven elsewhere are read again.
 const LOOK_EVERY: Duration = Duration::from_millis(500);
+/// Every how many looks a watched run's driver is checked (through its lease, a request
+/// to the service cluster): about every 5 s.
+const DRIVER_EVERY: u32 = 10;
 
 /// One thing that happened to a run.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -183,8 +186,8 @@ pub fn emit(events: &[Event]) -> bool {
 }
 
 /// `runs watch [ID]`: the events of one run until it ends (the exit code is then its
-/// outcome's), or of every run open now or started later, until a signal (its exit code)
-/// or the reader going away (0).
+/// outcome's) or its process is found gone (1), or of every run open now or started later,
+/// until a signal (its exit code) or the reader going away (0).
 pub async fn watch(engine: &Arc<Engine>, id: Option<&str>) -> Result<i32, EngineError> {
     if let Some(id) = id {
         // An unknown or malformed id is bad input, said before anything is printed.
@@ -193,6 +196,7 @@ pub async fn watch(engine: &Arc<Engine>, id: Option<&str>) -> Result<i32, Engine
     let mut changes = engine.subscribe();
     let mut signals = crate::terminal::ShutdownSignals::new();
     let mut seen: HashMap<String, Seen> = HashMap::new();
+    let mut looks: u32 = 0;
     // Every run is followed from its start, but runs already over when the watch began are
     // history, not news: `runs` lists them.
     let mut past: HashSet<String> = match id {
@@ -225,6 +229,21 @@ pub async fn watch(engine: &Arc<Engine>, id: Option<&str>) -> Result<i32, Engine
                 Some(Outcome::Succeeded) => crate::exit::OK,
                 _ => crate::exit::FAILURE,
             });
+        }
+        // A run whose process died never ends by itself: say so rather than wait forever.
+        looks += 1;
+        if let Some(run) = runs
+            .first()
+            .filter(|_| id.is_some() && looks.is_multiple_of(DRIVER_EVERY))
+            && engine.driverless(run).await
+        {
+            let _ = writeln!(
+                std::io::stderr(),
+                "run {} has no live process any more; `ck8s-console runs resume {}` goes on with it",
+                run.id,
+                run.id
+            );
+            return Ok(crate::exit::FAILURE);
         }
         tokio::select! {
             _ = tokio::time::timeout(LOOK_EVERY, changes.recv()) => {}

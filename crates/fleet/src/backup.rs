@@ -321,7 +321,7 @@ pub fn assess(state: &ClusterState, policy: &Policy, now: DateTime<Utc>) -> Back
     if backups_known {
         let age = Age {
             seconds: last_completed_age_seconds,
-            max: policy.backup_max_age,
+            max: policy.backup_max_age(),
         };
         check_window(&window, policy.timezone, age, &mut findings);
         check_kept(&kept, &mut findings);

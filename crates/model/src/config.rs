@@ -276,6 +276,26 @@ pub struct DailyWindow {
     pub end: NaiveTime,
 }
 
+impl DailyWindow {
+    /// How long the window lasts; one that ends at or before its start crosses midnight.
+    pub fn length(&self) -> Duration {
+        let minutes = (self.end - self.start).num_minutes().rem_euclid(24 * 60);
+        let minutes = if minutes == 0 { 24 * 60 } else { minutes };
+        Duration::from_secs(minutes as u64 * 60)
+    }
+}
+
+impl Policy {
+    /// How old the newest completed backup may be before a cluster has none to restore
+    /// from: `backup_max_age` when the config sets it, else a day plus the backup window
+    /// (27 h for the service description's 00:00-03:00). `status`, `check`, the Backups
+    /// pane and the policy's backup-freshness rule all judge by it.
+    pub fn backup_max_age(&self) -> Duration {
+        self.backup_max_age
+            .unwrap_or(Duration::from_secs(24 * 3600) + self.backup_window.length())
+    }
+}
+
 /// The service commitments the console enforces or measures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Policy {
@@ -289,10 +309,9 @@ pub struct Policy {
     pub max_workers: u32,
     pub backup_window: DailyWindow,
     pub backups_kept: u32,
-    /// A cluster whose newest completed backup is older than this is critical (and only
-    /// late, a warning, before): a day plus the backup window.
-    #[serde(serialize_with = "ser_duration")]
-    pub backup_max_age: Duration,
+    /// Set in the config: see [`Policy::backup_max_age`] for the default.
+    #[serde(serialize_with = "ser_opt_duration")]
+    pub backup_max_age: Option<Duration>,
     #[serde(serialize_with = "ser_duration")]
     pub recovery_within: Duration,
     /// Percent, for probes of kind `cluster`.
@@ -320,7 +339,7 @@ impl Default for Policy {
                 end: hm(3, 0),
             },
             backups_kept: 3,
-            backup_max_age: Duration::from_secs(27 * 3600),
+            backup_max_age: None,
             recovery_within: Duration::from_secs(4 * 3600),
             slo_cluster: 99.95,
             slo_external: 99.5,
@@ -357,6 +376,13 @@ fn ser_weekday<S: Serializer>(day: &Weekday, s: S) -> Result<S::Ok, S::Error> {
 
 fn ser_duration<S: Serializer>(duration: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_duration(*duration))
+}
+
+fn ser_opt_duration<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&format_duration(*d)),
+        None => s.serialize_none(),
+    }
 }
 
 fn ser_exclusion_kind<S: Serializer>(kind: &ExclusionKind, s: S) -> Result<S::Ok, S::Error> {
@@ -668,7 +694,8 @@ impl RawPolicy {
                 end: format_time(w.end),
             }),
             backups_kept: differs(&p.backups_kept, &d.backups_kept),
-            backup_max_age: differs(&p.backup_max_age, &d.backup_max_age)
+            backup_max_age: p
+                .backup_max_age
                 .map(|r| toml::Value::String(format_duration(r))),
             recovery_within: differs(&p.recovery_within, &d.recovery_within)
                 .map(|r| toml::Value::String(format_duration(r))),
@@ -1714,7 +1741,7 @@ impl Doc<'_> {
                 None => d.backups_kept,
             },
             backup_max_age: match raw.backup_max_age {
-                Some(value) => self.duration(&at.key("backup_max_age"), &value)?,
+                Some(value) => Some(self.duration(&at.key("backup_max_age"), &value)?),
                 None => d.backup_max_age,
             },
             recovery_within: match raw.recovery_within {
@@ -2961,5 +2988,22 @@ target = "grafana"
     fn locations_count_characters() {
         assert_eq!(location("ab\nåäx", 7), Location { line: 2, column: 3 });
         assert_eq!(location("", 5), Location { line: 1, column: 1 });
+    }
+
+    #[test]
+    fn backups_may_be_a_day_plus_the_window_old_unless_the_policy_says() {
+        let mut p = Policy::default();
+        assert_eq!(p.backup_window.length(), Duration::from_secs(3 * 3600));
+        assert_eq!(p.backup_max_age(), Duration::from_secs(27 * 3600));
+        // A window across midnight, and one of the whole day.
+        p.backup_window = DailyWindow {
+            start: hm(22, 0),
+            end: hm(2, 0),
+        };
+        assert_eq!(p.backup_max_age(), Duration::from_secs(28 * 3600));
+        p.backup_window.end = hm(22, 0);
+        assert_eq!(p.backup_window.length(), Duration::from_secs(24 * 3600));
+        p.backup_max_age = Some(Duration::from_secs(30 * 3600));
+        assert_eq!(p.backup_max_age(), Duration::from_secs(30 * 3600));
     }
 }

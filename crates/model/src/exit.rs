@@ -29,7 +29,7 @@ Exit codes:
   2    bad input: flags, config, parameters, an unknown environment or workflow
   3    refused by the policy, a missing permission or --read-only; nothing changed
   4    another run holds the cluster's lock (it is named); nothing changed
-  130  interrupted by SIGINT (143 SIGTERM, 129 SIGHUP): the run stopped at a safe point
-       and `runs resume ID` goes on with it
+  130  interrupted by SIGINT (143 SIGTERM, 129 SIGHUP); a run stops at a safe point
+       first (a second signal does not wait), and `runs resume ID` goes on with it
 `check` follows the monitoring plugin convention instead: 0 OK, 1 WARNING, 2 CRITICAL,
 3 UNKNOWN.";

@@ -858,6 +858,13 @@ impl Engine {
     /// run's id, so a free lock, another run's lock, or the lock of the run's own dead
     /// process on this host all mean nobody does. When the lock cannot be read, assume a
     /// driver exists: the cancel request then waits for it.
+    /// An open run nobody drives any more: not this process's, and its lock lapsed or its
+    /// holder is gone (killed, or left by a second Ctrl-C). `runs resume` goes on with it.
+    /// `false` when that cannot be told (the service cluster does not answer).
+    pub async fn driverless(&self, run: &RunSummary) -> bool {
+        !run.finished() && !self.is_local(&run.id) && self.orphaned(run).await
+    }
+
     async fn orphaned(&self, run: &RunSummary) -> bool {
         let Ok(sc) = self.client(&run.env, ClusterRole::Sc).await else {
             return false;

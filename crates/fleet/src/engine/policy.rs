@@ -39,10 +39,6 @@ use serde::Serialize;
 
 use crate::config::{MajorUpdates, Policy};
 
-/// How long a backup counts as fresh, before the length of the backup window is added: the
-/// service takes one a day.
-const BACKUP_INTERVAL: TimeDelta = TimeDelta::hours(24);
-
 /// Findings with these rules deny the run; all others need an override.
 const DENY_RULES: &[&str] = &[
     "read-only",
@@ -195,15 +191,12 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// Refused only because another run holds the cluster: trying again once it is done
-    /// may succeed, which scripts tell by the exit code.
+    /// Refused only because another run holds the cluster: the same command once it is
+    /// done may succeed, which scripts tell by the exit code. Any other finding, even one an
+    /// override reason would clear, makes it a refusal.
     pub fn only_locked(&self) -> bool {
-        let findings = self.findings();
         matches!(self, Decision::Deny { .. })
-            && findings
-                .iter()
-                .filter(|f| f.is_deny())
-                .all(|f| f.rule == CLUSTER_LOCKED)
+            && self.findings().iter().all(|f| f.rule == CLUSTER_LOCKED)
     }
 
     pub fn findings(&self) -> &[Finding] {
@@ -471,13 +464,18 @@ fn backup_freshness(policy: &Policy, intent: &Intent, facts: &Facts) -> Option<F
     if !intent.disruptive() {
         return None;
     }
-    let window = daily_window_length(policy);
-    let max_age = BACKUP_INTERVAL + window;
+    let max_age = TimeDelta::from_std(policy.backup_max_age()).unwrap_or(TimeDelta::MAX);
+    let why = match policy.backup_max_age {
+        Some(_) => "the policy's backup_max_age".to_owned(),
+        None => format!(
+            "a day plus the backup window of {}",
+            format_age(TimeDelta::from_std(policy.backup_window.length()).unwrap_or_default())
+        ),
+    };
     let limit = format!(
-        "a disruptive change needs one from the last {} (a day plus the backup window of {}); \
-         take a backup first or override.",
+        "a disruptive change needs one from the last {} ({why}); take a backup first or \
+         override.",
         format_age(max_age),
-        format_age(window)
     );
     match facts.last_good_backup {
         None => Some(Finding::new(
@@ -524,16 +522,6 @@ fn unique(names: &[String]) -> Vec<&str> {
         }
     }
     seen
-}
-
-fn daily_window_length(policy: &Policy) -> TimeDelta {
-    let (start, end) = (policy.backup_window.start, policy.backup_window.end);
-    let length = end - start;
-    if length > TimeDelta::zero() {
-        length
-    } else {
-        length + TimeDelta::days(1)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -874,6 +862,13 @@ mod tests {
         assert!(matches!(d, Decision::Deny { .. }), "{d:?}");
         assert_eq!(rules(&d), ["cluster-locked"]);
         assert!(d.only_locked(), "busy, not forbidden: exit 4");
+        let mut late = clear(OUTSIDE);
+        late.another_run = facts.another_run.clone();
+        let with_more = evaluate(&policy(), &scale(3, 25), &late);
+        assert!(
+            rules(&with_more).contains(&"cluster-locked") && !with_more.only_locked(),
+            "the same command would still be refused: {with_more:?}"
+        );
         let read_only = d.read_only("--read-only".into());
         assert!(!read_only.only_locked(), "waiting would not help");
         assert!(!Decision::Allow.only_locked());
