@@ -203,9 +203,6 @@ fn sim_options(args: &SimArgs) -> anyhow::Result<SimOptions> {
     })
 }
 
-/// The shell completion script. For bash it is generated for `ck8s_console` and then
-/// bound to `ck8s-console`: clap_complete spells a hyphenated name two ways in its bash
-/// script, so nothing after a subcommand completed (clap-rs/clap#6421).
 /// The completion script for `shell`. It also offers the environments of the fleet config
 /// (as it is when the script is made: `source <(ck8s-console completions bash)` in a shell's
 /// start-up reads it anew each time) and the workflows; bash also asks the console for run
@@ -217,8 +214,9 @@ fn completions(shell: clap_complete::Shell, paths: &Paths) -> String {
         clap_complete::generate(shell, &mut cmd, "ck8s-console", &mut script);
         return String::from_utf8_lossy(&script).into_owned();
     }
-    // Generated under a name that is a valid bash identifier, then bound to the real one
-    // (clap_complete would name its function after `ck8s-console`, with the dash).
+    // Generated for `ck8s_console` and bound to `ck8s-console` below: clap_complete spells a
+    // hyphenated name two ways in its bash script, so nothing after a subcommand would
+    // complete (clap-rs/clap#6421).
     clap_complete::generate(shell, &mut cmd, "ck8s_console", &mut script);
     // Its function, without its own `complete` lines at the end: ours bind the wrapper.
     let generated: Vec<String> = String::from_utf8_lossy(&script)
@@ -353,8 +351,6 @@ async fn console(
     code
 }
 
-/// Runs a read-only report. The config is loaded first, so a broken one exits 2 before any
-/// cluster is asked.
 /// The man pages, from the same definitions as `--help`.
 fn man(dir: Option<&std::path::Path>) -> anyhow::Result<i32> {
     let page = main_man_page()?;
@@ -395,6 +391,8 @@ fn main_man_page() -> anyhow::Result<String> {
     Ok(String::from_utf8(page)?)
 }
 
+/// Runs a read-only report. The config is loaded first, so a broken one exits 2 before any
+/// cluster is asked.
 fn report(paths: &Paths, kind: ReportKind, args: &ReportArgs) -> anyhow::Result<i32> {
     let fleet = load_fleet(paths)?;
     runtime()?.block_on(headless::run(kind, args, &fleet))
