@@ -278,8 +278,9 @@ CRITICAL: an API unreachable, a control-plane node not Ready, a critical alert f
 newest backup failed or a window missed with none completed within the policy's
 backup_max_age (a day plus the backup window, 27h), an SLO
 burn rate that pages, an error budget spent.
-WARNING: a worker node not Ready, a high or warning alert, a backup window missed, an SLO
-burn rate that opens a ticket, node counts off the policy.
+WARNING: a worker node not Ready, a high or warning alert, a certificate expiring within the
+policy's certificate_warning (14 days), a backup window missed, an SLO burn rate that opens a
+ticket, node counts off the policy. An expired certificate is CRITICAL.
 UNKNOWN: a source that did not answer within --timeout, or failed.
 
 Examples:

@@ -458,6 +458,7 @@ fn valid_fixtures_load() {
         30 * 3600,
         "a number is minutes"
     );
+    assert_eq!(full.policy.certificate_warning.as_secs(), 21 * 86_400);
     assert_eq!(full.policy.slo_external, 99.0);
     let acme = full.environment("acme").unwrap();
     assert_eq!(acme.max_workers(&full.policy), 40);

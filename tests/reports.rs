@@ -252,6 +252,14 @@ fn status_shows_globex_in_trouble_and_acme_clean() {
             >= 1,
         "grafana's EndpointDown"
     );
+    let certs = &globex["clusters"][0]["certificates"];
+    assert_eq!(
+        certs["total"], 3,
+        "Harbor's, Dex's and the ingress default: {certs:#}"
+    );
+    assert_eq!(certs["expiring"][0]["name"], "harbor-tls", "{certs:#}");
+    assert_eq!(certs["warning_seconds"], 14 * 86_400);
+    assert!(certs["expiring"][0]["seconds_left"].as_i64().unwrap() > 4 * 86_400);
 
     let acme = &envs[0];
     for c in acme["clusters"].as_array().unwrap() {
@@ -268,6 +276,11 @@ fn status_shows_globex_in_trouble_and_acme_clean() {
         assert_eq!(c["kubernetes_version"], "v1.33.4", "{what}");
         assert_eq!(c["apps"]["version"], "v0.51.1", "{what}");
         assert_eq!(c["stale_since"], Value::Null, "{what}");
+        assert_eq!(
+            c["certificates"]["expiring"],
+            serde_json::json!([]),
+            "{what}"
+        );
     }
     assert_eq!(acme["clusters"][1]["status"], "ok", "{acme:#}");
     assert_eq!(acme["status"], "ok", "{acme:#}");
@@ -925,6 +938,8 @@ fn check_gives_monitoring_its_verdict() {
         "CRITICAL globex-wc: backups critical (",
         "CRITICAL globex-sc: SLO burn rate pages (grafana has ",
         "WARNING globex-wc: 1 worker node(s) not Ready: ",
+        // cert-manager's metric in Prometheus: Harbor's certificate ends in 5 days.
+        "WARNING globex-sc: 1 certificate(s) expire within 14d: harbor/harbor-tls in ",
     ] {
         assert!(text.contains(finding), "{finding}: {text}");
     }

@@ -222,6 +222,18 @@ fn perf_data(c: &ClusterStatus, policy: &Policy) -> Vec<String> {
         age.map_or("U".to_owned(), |s| format!("{s}s")),
         policy.backup_max_age().as_secs()
     ));
+    if let Some(certs) = &c.certificates
+        && let Some(soonest) = certs.soonest_expires_at
+    {
+        // Warning below the policy's days, critical once expired.
+        let days = |s: i64| s as f64 / 86_400.0;
+        let left = (soonest - chrono::Utc::now()).num_seconds();
+        perf.push(format!(
+            "{name}_certificate_days_left={:.1};{:.0}:;0:",
+            days(left),
+            days(certs.warning_seconds)
+        ));
+    }
     if let Some(left) = c.slo.as_ref().and_then(|s| s.budget_left_fraction) {
         perf.push(format!("{name}_slo_budget_left={:.1}%;;0:", left * 100.0));
     }

@@ -85,6 +85,7 @@ impl ReportKind {
                     Source::ConfigMaps,
                     Source::Alertmanager,
                     Source::Slo,
+                    Source::Certificates,
                 ];
                 s.extend(backups(role));
                 s

@@ -13,9 +13,10 @@ use crate::backup;
 use crate::config::{self, ClusterRole};
 use crate::slo::SloStatus;
 use crate::state::health::{Source, SourceHealth};
-use crate::state::rows::UpgradeLock;
+use crate::state::rows::{CertificateRow, UpgradeLock};
 use crate::state::{self, ClusterHandle, ClusterState, FleetState};
 use ck8s_model::alert::{AlertState, Severity};
+use ck8s_model::format;
 
 /// How a cluster or environment is doing, worst first when compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
@@ -83,6 +84,8 @@ pub(super) struct ClusterStatus {
     pub backup: BackupSummary,
     /// `null` until the SLO poller has reported.
     pub slo: Option<SloSummary>,
+    /// cert-manager's certificates, from Prometheus; `null` until it has answered.
+    pub certificates: Option<Certificates>,
     /// Every source's health: `{"nodes": {"state": "connected", "since": ...}, ...}`.
     sources: BTreeMap<Source, SourceHealth>,
     /// Since when the oldest failing source has been failing; `null` when none fails.
@@ -128,6 +131,27 @@ struct Apps {
     version: Option<String>,
     /// `kube-system/welkin-apps-upgrade`, while an apps upgrade holds it.
     upgrade_lock: Option<UpgradeLock>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct Certificates {
+    /// How many certificates the cluster's cert-manager reports.
+    pub total: usize,
+    /// When the first of them expires.
+    pub soonest_expires_at: Option<DateTime<Utc>>,
+    /// The policy's `certificate_warning`: certificates expiring sooner are listed.
+    pub warning_seconds: i64,
+    /// Those expiring within `warning_seconds`, or expired, soonest first.
+    pub expiring: Vec<ExpiringCertificate>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct ExpiringCertificate {
+    pub namespace: String,
+    pub name: String,
+    pub expires_at: DateTime<Utc>,
+    /// Negative once expired.
+    pub seconds_left: i64,
 }
 
 #[derive(Debug, Default, Serialize, schemars::JsonSchema)]
@@ -280,6 +304,10 @@ fn cluster_status(
                 .collect(),
         },
         slo: slo_summary(&state),
+        certificates: state
+            .certificates
+            .as_deref()
+            .map(|all| certificates(all, policy.certificate_warning, now)),
         sources: state.health.clone(),
         stale_since: state
             .health
@@ -351,6 +379,33 @@ fn alert_counts(state: &ClusterState) -> Option<AlertCounts> {
     Some(counts)
 }
 
+/// The certificates that expire within `warning`, soonest first, and the soonest of all.
+fn certificates(
+    all: &[CertificateRow],
+    warning: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Certificates {
+    let left = |c: &CertificateRow| (c.expires - now).num_seconds();
+    let warning = warning.as_secs() as i64;
+    let mut expiring: Vec<ExpiringCertificate> = all
+        .iter()
+        .filter(|c| left(c) < warning)
+        .map(|c| ExpiringCertificate {
+            namespace: c.namespace.clone(),
+            name: c.name.clone(),
+            expires_at: c.expires,
+            seconds_left: left(c),
+        })
+        .collect();
+    expiring.sort_by_key(|c| c.seconds_left);
+    Certificates {
+        total: all.len(),
+        soonest_expires_at: all.iter().map(|c| c.expires).min(),
+        warning_seconds: warning,
+        expiring,
+    }
+}
+
 fn slo_summary(state: &ClusterState) -> Option<SloSummary> {
     let least_budget = state.slo.iter().min_by(|a, b| {
         let left = |r: &crate::slo::SloReport| r.budget_left_fraction.unwrap_or(f64::INFINITY);
@@ -377,6 +432,7 @@ pub(super) enum Topic {
     Alerts,
     Backups,
     Slo,
+    Certificates,
     /// Sources that failed and left their data stale.
     Stale,
 }
@@ -508,6 +564,36 @@ fn judge(c: &mut ClusterStatus) {
             SloStatus::Ok => {}
         }
     }
+    if let Some(certs) = &c.certificates {
+        let (expired, soon): (Vec<_>, Vec<_>) =
+            certs.expiring.iter().partition(|c| c.seconds_left <= 0);
+        let named = |list: &[&ExpiringCertificate], when: &dyn Fn(i64) -> String| {
+            list.iter()
+                .map(|c| format!("{}/{} {}", c.namespace, c.name, when(c.seconds_left)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !expired.is_empty() {
+            let text = named(&expired, &|s| format!("{} ago", format::age(-s)));
+            add(
+                Health::Critical,
+                Topic::Certificates,
+                format!("{} certificate(s) expired: {text}", expired.len()),
+            );
+        }
+        if !soon.is_empty() {
+            let text = named(&soon, &|s| format!("in {}", format::age(s)));
+            let within = format::age(certs.warning_seconds);
+            add(
+                Health::Warning,
+                Topic::Certificates,
+                format!(
+                    "{} certificate(s) expire within {within}: {text}",
+                    soon.len()
+                ),
+            );
+        }
+    }
     if let Some(since) = c.stale_since {
         let failing = c.failing_sources();
         add(
@@ -632,6 +718,14 @@ fn cluster_metrics(m: &mut Metrics, env: &str, c: &ClusterStatus) {
         &at,
         c.backup.last_completed_age_seconds.map(|s| s as f64),
     );
+    if let Some(soonest) = c.certificates.as_ref().and_then(|c| c.soonest_expires_at) {
+        m.gauge(
+            "ck8s_certificate_soonest_expiry_timestamp_seconds",
+            "When the first of the cluster's cert-manager certificates expires.",
+            &at,
+            Some(soonest.timestamp() as f64),
+        );
+    }
     if let Some(slo) = &c.slo {
         m.gauge(
             "ck8s_slo_budget_left_least_ratio",
@@ -920,6 +1014,41 @@ mod tests {
                 "1 high, 1 warning alert(s) firing"
             ]
         );
+    }
+
+    #[test]
+    fn certificates_near_their_end_warn_and_expired_ones_are_critical() {
+        let cert = |name: &str, days: i64| CertificateRow {
+            namespace: "ingress-nginx".into(),
+            name: name.into(),
+            expires: Utc::now() + chrono::Duration::days(days) + chrono::Duration::hours(1),
+        };
+        let c = judged(|sc, now| {
+            listed_nodes(sc, healthy(1), now);
+            sc.update(|s| {
+                s.certificates = Some(vec![cert("web-tls", 60), cert("api-tls", 5)]);
+            });
+        });
+        assert_eq!(c.status, Health::Warning);
+        assert_eq!(
+            c.problems,
+            ["1 certificate(s) expire within 14d: ingress-nginx/api-tls in 5d"]
+        );
+        let certs = c.certificates.as_ref().unwrap();
+        assert_eq!((certs.total, certs.expiring.len()), (2, 1));
+
+        let c = judged(|sc, now| {
+            listed_nodes(sc, healthy(1), now);
+            sc.update(|s| s.certificates = Some(vec![cert("old-tls", -3)]));
+        });
+        assert_eq!(c.status, Health::Critical);
+        assert_eq!(
+            c.problems,
+            ["1 certificate(s) expired: ingress-nginx/old-tls 2d ago"]
+        );
+        // Not known yet is not "none expiring".
+        let c = judged(|sc, now| listed_nodes(sc, healthy(1), now));
+        assert!(c.certificates.is_none());
     }
 
     #[test]

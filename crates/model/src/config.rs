@@ -312,6 +312,9 @@ pub struct Policy {
     /// Set in the config: see [`Policy::backup_max_age`] for the default.
     #[serde(serialize_with = "ser_opt_duration")]
     pub backup_max_age: Option<Duration>,
+    /// A certificate that expires sooner than this is a warning (and critical once expired).
+    #[serde(serialize_with = "ser_duration")]
+    pub certificate_warning: Duration,
     #[serde(serialize_with = "ser_duration")]
     pub recovery_within: Duration,
     /// Percent, for probes of kind `cluster`.
@@ -340,6 +343,7 @@ impl Default for Policy {
             },
             backups_kept: 3,
             backup_max_age: None,
+            certificate_warning: Duration::from_secs(14 * 86_400),
             recovery_within: Duration::from_secs(4 * 3600),
             slo_cluster: 99.95,
             slo_external: 99.5,
@@ -499,6 +503,8 @@ struct RawPolicy {
     /// message than an untagged enum would give.
     #[serde(skip_serializing_if = "Option::is_none")]
     backup_max_age: Option<toml::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate_warning: Option<toml::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     recovery_within: Option<toml::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -696,6 +702,8 @@ impl RawPolicy {
             backups_kept: differs(&p.backups_kept, &d.backups_kept),
             backup_max_age: p
                 .backup_max_age
+                .map(|r| toml::Value::String(format_duration(r))),
+            certificate_warning: differs(&p.certificate_warning, &d.certificate_warning)
                 .map(|r| toml::Value::String(format_duration(r))),
             recovery_within: differs(&p.recovery_within, &d.recovery_within)
                 .map(|r| toml::Value::String(format_duration(r))),
@@ -1020,6 +1028,7 @@ static POLICY: Section = Section {
         ),
         spec("backups_kept", "backups_kept = 3"),
         spec("backup_max_age", r#"backup_max_age = "27h""#),
+        spec("certificate_warning", r#"certificate_warning = "14d""#),
         spec("recovery_within", r#"recovery_within = "4h""#),
         spec("slo", "slo = { cluster = 99.95, external = 99.5 }"),
     ],
@@ -1743,6 +1752,10 @@ impl Doc<'_> {
             backup_max_age: match raw.backup_max_age {
                 Some(value) => Some(self.duration(&at.key("backup_max_age"), &value)?),
                 None => d.backup_max_age,
+            },
+            certificate_warning: match raw.certificate_warning {
+                Some(value) => self.duration(&at.key("certificate_warning"), &value)?,
+                None => d.certificate_warning,
             },
             recovery_within: match raw.recovery_within {
                 Some(value) => self.duration(&at.key("recovery_within"), &value)?,

@@ -493,14 +493,17 @@ const NODE_MEM_AVAILABLE: &str = "node_memory_MemAvailable_bytes";
 const POD_CPU: &str = "container_cpu_usage_seconds_total";
 const POD_MEM: &str = "container_memory_working_set_bytes";
 const PROBE: &str = "probe_success";
+/// cert-manager's own metric: when each Certificate's current certificate expires.
+const CERT_EXPIRY: &str = "certmanager_certificate_expiration_timestamp_seconds";
 
-const FAMILIES: [&str; 6] = [
+const FAMILIES: [&str; 7] = [
     PROBE,
     NODE_CPU,
     NODE_MEM_TOTAL,
     NODE_MEM_AVAILABLE,
     POD_CPU,
     POD_MEM,
+    CERT_EXPIRY,
 ];
 
 /// Shares of busy CPU time per node-exporter mode; idle takes the rest.
@@ -531,6 +534,7 @@ impl Storage for ClusterStorage<'_> {
         for name in names {
             let series = match name {
                 PROBE => self.probe_series(),
+                CERT_EXPIRY => self.certificate_series(),
                 NODE_CPU | NODE_MEM_TOTAL | NODE_MEM_AVAILABLE => self.node_series(name),
                 _ => self.pod_series(name),
             };
@@ -574,6 +578,38 @@ impl ClusterStorage<'_> {
             all.push(&[0xff]);
         }
         fnv1a64(&all)
+    }
+
+    /// One series per cert-manager TLS Secret (the demo's Certificates are named as their
+    /// Secrets), from its `cert-manager.io/expiry` annotation. Only metadata is read: a
+    /// Secret's data never leaves the store.
+    fn certificate_series(&self) -> Vec<Series> {
+        let cluster = self.cluster().name();
+        let (secrets, _) = self.cluster().store.list(*ids::SECRETS, None);
+        secrets
+            .iter()
+            .filter(|s| s["type"] == "kubernetes.io/tls")
+            .filter_map(|s| {
+                let meta = &s["metadata"];
+                let annotations = &meta["annotations"];
+                let expiry = annotations["cert-manager.io/expiry"].as_str()?;
+                let at = DateTime::parse_from_rfc3339(expiry).ok()?.timestamp() as f64;
+                let l = labels(&[
+                    ("__name__", CERT_EXPIRY),
+                    ("cluster", &cluster),
+                    ("namespace", meta["namespace"].as_str()?),
+                    ("name", meta["name"].as_str()?),
+                    (
+                        "issuer_name",
+                        annotations["cert-manager.io/issuer-name"]
+                            .as_str()
+                            .unwrap_or(""),
+                    ),
+                    ("issuer_kind", "ClusterIssuer"),
+                ]);
+                Some(self.series(l, PROBE_INTERVAL_MS, Arc::new(move |_| Some(at))))
+            })
+            .collect()
     }
 
     fn probe_series(&self) -> Vec<Series> {
@@ -977,6 +1013,39 @@ mod tests {
             .expect("sample values are strings")
             .parse()
             .unwrap()
+    }
+
+    #[tokio::test]
+    async fn certificate_expiry_comes_from_tls_secrets_and_never_their_data() {
+        let c = testkit::cluster();
+        let _ = c
+            .store
+            .create(*ids::NAMESPACES, json!({"metadata": {"name": "harbor"}}));
+        let annotations = json!({"cert-manager.io/expiry": "2026-12-12T00:00:00Z",
+            "cert-manager.io/issuer-name": "letsencrypt-prod"});
+        for (name, kind) in [("harbor-tls", "kubernetes.io/tls"), ("other", "Opaque")] {
+            c.store
+                .create(
+                    *ids::SECRETS,
+                    json!({"metadata": {"name": name, "namespace": "harbor", "annotations": annotations},
+                        "type": kind, "data": {"tls.key": "c2VjcmV0LWtleQ=="}}),
+                )
+                .unwrap();
+        }
+        let base = testkit::serve(router(c)).await;
+        let (status, body) = get(&format!("{base}/api/v1/query"), &[("query", CERT_EXPIRY)]).await;
+        assert_eq!(status, 200, "{body}");
+        let series = result(&body);
+        assert_eq!(series.len(), 1, "TLS Secrets only: {body}");
+        assert_eq!(series[0]["metric"]["namespace"], "harbor");
+        assert_eq!(series[0]["metric"]["name"], "harbor-tls");
+        assert_eq!(series[0]["metric"]["issuer_name"], "letsencrypt-prod");
+        let expiry = DateTime::parse_from_rfc3339("2026-12-12T00:00:00Z").unwrap();
+        assert_eq!(num(&series[0]["value"][1]), expiry.timestamp() as f64);
+        assert!(
+            !body.to_string().contains("c2VjcmV0"),
+            "secret data never leaks"
+        );
     }
 
     #[tokio::test]

@@ -258,6 +258,21 @@ async fn start_cluster(
                 async move { poll_metrics(&p, &h, open.load(Ordering::Relaxed)).await }
             },
         ));
+        let p3 = p.clone();
+        tasks.push(poll(
+            handle.clone(),
+            Source::Certificates,
+            intervals.lists,
+            None,
+            move |h| {
+                let p = p3.clone();
+                async move {
+                    let certificates = p.certificates().await.map_err(|e| e.to_string())?;
+                    h.update(|s| s.certificates = Some(certificates));
+                    Ok(())
+                }
+            },
+        ));
         let tz = policy.timezone;
         // What earlier polls read, so that later ones read only the last few days.
         let cache = Arc::new(tokio::sync::Mutex::new(prometheus::SloCache::default()));

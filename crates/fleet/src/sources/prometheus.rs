@@ -39,6 +39,7 @@ use serde::Deserialize;
 use crate::config::Probe;
 use crate::secrets::{Credential, Secret};
 use crate::slo::{self, Exclusion, History, HistoryLayout, Samples, SloReport};
+use crate::state::rows::CertificateRow;
 
 /// Longest range one raw-sample query asks for: 10 080 one-minute samples per series.
 const CHUNK: TimeDelta = TimeDelta::days(7);
@@ -327,6 +328,7 @@ const NODE_MEMORY: &str =
     "sum by (node) (node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes)";
 const POD_CPU: &str =
     r#"sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{container!=""}[5m]))"#;
+const CERT_EXPIRY: &str = "certmanager_certificate_expiration_timestamp_seconds";
 const POD_MEMORY: &str =
     r#"sum by (namespace, pod) (container_memory_working_set_bytes{container!=""})"#;
 
@@ -526,6 +528,25 @@ impl PrometheusClient {
                 memory_bytes,
             })
             .collect())
+    }
+
+    /// When each cert-manager Certificate's current certificate expires (cert-manager's
+    /// own metric), sorted by namespace and name.
+    pub async fn certificates(&self) -> Result<Vec<CertificateRow>, PromError> {
+        let samples = self.vector(CERT_EXPIRY).await?;
+        let mut rows: Vec<CertificateRow> = samples
+            .into_iter()
+            .filter_map(|s| {
+                let label = |k: &str| s.metric.get(k).cloned().unwrap_or_default();
+                Some(CertificateRow {
+                    namespace: label("namespace"),
+                    name: label("name"),
+                    expires: DateTime::from_timestamp(s.value.value as i64, 0)?,
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        Ok(rows)
     }
 
     /// Pod CPU and memory now, sorted by namespace and pod.

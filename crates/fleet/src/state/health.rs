@@ -15,6 +15,8 @@ pub enum Source {
     Backups,
     BackupStorageLocations,
     CapiClusters,
+    /// cert-manager's certificate expiry, from Prometheus.
+    Certificates,
     ConfigMaps,
     ControlPlanes,
     CronJobs,
@@ -45,6 +47,7 @@ impl Source {
             Source::Backups => "backups",
             Source::BackupStorageLocations => "backupstoragelocations",
             Source::CapiClusters => "capi-clusters",
+            Source::Certificates => "certificates",
             Source::ConfigMaps => "configmaps",
             Source::ControlPlanes => "control-planes",
             Source::CronJobs => "cronjobs",
@@ -71,7 +74,9 @@ impl Source {
     /// client, the metrics and SLO pollers a Prometheus client.
     pub const fn client(self) -> Source {
         match self {
-            Source::Slo | Source::Metrics | Source::Prometheus => Source::Prometheus,
+            Source::Slo | Source::Metrics | Source::Certificates | Source::Prometheus => {
+                Source::Prometheus
+            }
             Source::Alertmanager => Source::Alertmanager,
             _ => Source::Kubernetes,
         }

@@ -80,6 +80,8 @@ pub struct ClusterState {
     pub alerts_known: bool,
     pub silences: Vec<ck8s_model::alert::Silence>,
     pub slo: Vec<crate::slo::SloReport>,
+    /// cert-manager's certificates; `None` until Prometheus has answered.
+    pub certificates: Option<Vec<rows::CertificateRow>>,
     pub interner: Interner,
 }
 

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub type Str = Arc<str>;
@@ -283,6 +284,15 @@ pub struct UpgradeLock {
     pub target_version: String,
     pub since: Option<String>,
     pub last_apply_step: Option<String>,
+}
+
+/// A cert-manager Certificate's current certificate, from Prometheus'
+/// `certmanager_certificate_expiration_timestamp_seconds`.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct CertificateRow {
+    pub namespace: String,
+    pub name: String,
+    pub expires: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
