@@ -212,7 +212,12 @@ fn completions(shell: clap_complete::Shell, paths: &Paths) -> String {
     let mut script = Vec::new();
     if shell != clap_complete::Shell::Bash {
         clap_complete::generate(shell, &mut cmd, "ck8s-console", &mut script);
-        return String::from_utf8_lossy(&script).into_owned();
+        let generated = String::from_utf8_lossy(&script).into_owned();
+        return match shell {
+            clap_complete::Shell::Zsh => zsh_with_run_ids(&generated),
+            clap_complete::Shell::Fish => generated + FISH_RUN_IDS,
+            _ => generated,
+        };
     }
     // Generated for `ck8s_console` and bound to `ck8s-console` below: clap_complete spells a
     // hyphenated name two ways in its bash script, so nothing after a subcommand would
@@ -248,6 +253,32 @@ else
     complete -F _ck8s_console_with_runs -o bashdefault -o default ck8s-console
 fi
 "#;
+
+/// Fish: run ids after `runs show|cancel|resume|watch`, from the console itself.
+const FISH_RUN_IDS: &str = r#"
+complete -c ck8s-console -n "__fish_ck8s_console_using_subcommand runs; and __fish_seen_subcommand_from show cancel resume watch" -f -a "(ck8s-console runs -o name 2>/dev/null)"
+"#;
+
+/// Zsh: the run id arguments complete from `ck8s-console runs -o name`. The function goes
+/// before the script's last lines, which call the completion at once when zsh autoloads
+/// the file from `fpath`.
+fn zsh_with_run_ids(generated: &str) -> String {
+    const RUN_IDS: &str = r#"(( $+functions[_ck8s_console_run_ids] )) ||
+_ck8s_console_run_ids() {
+    local -a ids
+    ids=(${(f)"$(${words[1]} runs -o name 2>/dev/null)"})
+    compadd -a ids
+}
+
+"#;
+    let script = generated
+        .replace("':id:_default'", "':id:_ck8s_console_run_ids'")
+        .replace("'::id:_default'", "'::id:_ck8s_console_run_ids'");
+    match script.rfind("if [ \"$funcstack[1]\"") {
+        Some(at) => format!("{}{RUN_IDS}{}", &script[..at], &script[at..]),
+        None => script + RUN_IDS,
+    }
+}
 
 /// The environment names of the fleet config, if it can be read.
 fn known_environments(paths: &Paths) -> Vec<String> {

@@ -571,14 +571,46 @@ fn completions_offer_environments_and_run_ids() {
     assert_eq!(complete("ck8s-console --env ''"), "acme");
     assert_eq!(complete("ck8s-console runs show ''"), id);
     assert_eq!(complete("ck8s-console runs watch 2026"), id);
-    for shell in ["zsh", "fish"] {
-        let out = home.run(&["completions", shell]);
-        assert!(out.status.success(), "{shell}");
-        assert!(
-            text(&out.stdout).contains("acme"),
-            "{shell} offers the environments"
-        );
-    }
+    // The other shells, run for real: fish completes a command line itself (`complete -C`);
+    // zsh's completion needs a terminal, so its run id function is called directly with
+    // `compadd` standing in, and the arguments are checked to use it.
+    let shell = |name: &str, line: &str| {
+        let out = home.run(&["completions", name]);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        let file = home.path().join(format!("completions.{name}"));
+        std::fs::write(&file, &out.stdout).unwrap();
+        let run = Command::new(name)
+            .args(["-c", &line.replace("SCRIPT", &file.display().to_string())])
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+            .output()
+            .unwrap_or_else(|e| panic!("{name} runs ({e}; Debian: apt install {name})"));
+        assert!(run.status.success(), "{name}: {}", text(&run.stderr));
+        (text(&out.stdout), text(&run.stdout).trim().to_owned())
+    };
+    // Candidates, without the descriptions fish puts after a tab.
+    let fish = |words: &str| {
+        let out = shell("fish", &format!("source SCRIPT; complete -C '{words}'")).1;
+        let names: Vec<&str> = out.lines().map(|l| l.split('\t').next().unwrap()).collect();
+        names.join(" ")
+    };
+    assert_eq!(fish("ck8s-console runs show "), id);
+    assert_eq!(fish("ck8s-console runs watch 2026"), id);
+    assert_eq!(fish("ck8s-console status --env "), "acme");
+    let (zsh_script, ids) = shell(
+        "zsh",
+        "autoload -U compinit; compinit -u -D; source SCRIPT; \
+         words=(ck8s-console runs show ''); \
+         compadd() { [[ $1 == -a ]] && print -l -- ${(P)2} }; _ck8s_console_run_ids",
+    );
+    assert_eq!(ids, id);
+    assert_eq!(
+        zsh_script.matches("id:_ck8s_console_run_ids'").count(),
+        4,
+        "show, cancel, resume and watch take run ids"
+    );
+    assert!(zsh_script.contains("acme"), "zsh offers the environments");
 }
 
 /// Journals, the audit log and logs say who changed what for which customer: the state
