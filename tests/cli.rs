@@ -154,6 +154,27 @@ fn strip_overstrike(text: &str) -> String {
     out.into_iter().collect()
 }
 
+/// Output that cannot be written (a full disk) fails the command rather than exit 0 with
+/// nothing written; a reader that went away (`| head`) is not a failure.
+#[test]
+fn lost_output_is_a_failure() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = Home::new()
+        .command(&["runs", "audit", "-o", "json"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the output could not be written"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// Every command's `--help` ends with examples to copy.
 #[test]
 fn every_command_has_examples() {

@@ -1769,6 +1769,19 @@ fn a_detached_run_goes_on_without_its_shell() {
         "{}",
         show(&out)
     );
+    // Followed, a refusal leaves the NDJSON stream empty too: the reason is on stderr.
+    let out = f.console(&[
+        "run",
+        "scale",
+        "--env",
+        "acme",
+        "--cluster",
+        "wc",
+        "workers=99",
+        "--follow",
+    ]);
+    assert_eq!(code(&out), 3, "{}", show(&out));
+    assert!(common::stdout(&out).is_empty(), "{}", show(&out));
 }
 
 /// Followed with stderr a file or a pipe (cron, CI), a run tells its steps as plain lines:

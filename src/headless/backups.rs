@@ -315,6 +315,30 @@ mod tests {
     }
 
     #[test]
+    fn figures_of_backups_not_listed_yet_are_left_out_not_zero() {
+        let state = test_fleet("globex");
+        let built = build(
+            &state,
+            &selection("globex"),
+            &BackupsOptions::default(),
+            Utc::now(),
+            Vec::new(),
+        );
+        let text = built
+            .text(crate::cli::OutputFormat::Openmetrics, "backups", false)
+            .unwrap();
+        let status = "ck8s_backup_status{env=\"globex\",cluster=\"wc\"}";
+        assert!(text.contains(status), "the verdict is known: {text}");
+        for unknown in [
+            "ck8s_backups_completed",
+            "ck8s_backups_failed",
+            "ck8s_backup_window_late",
+        ] {
+            assert!(!text.contains(&format!("{unknown}{{")), "{unknown}: {text}");
+        }
+    }
+
+    #[test]
     fn a_cluster_that_never_backed_up_is_critical_and_its_row_says_what_is_missing() {
         let (json, table) = report(&BackupsOptions::default(), "Unavailable");
         let wc = &json["items"][1];
