@@ -1227,17 +1227,13 @@ mod rules {
             expr: "certmanager_certificate_expiration_timestamp_seconds - time() < 14 * 86400",
             runbook: format!("{WELKIN_OPS}/troubleshooting/"),
         };
-        let (secrets, _) = cluster.store.list(*ids::SECRETS, None);
-        // Only metadata and type are read: a Secret's data never leaves the store.
-        secrets
-            .iter()
-            .filter(|s| s["type"] == "kubernetes.io/tls")
-            .filter_map(|s| {
-                let expiry = s["metadata"]["annotations"]["cert-manager.io/expiry"].as_str()?;
-                let expiry = super::super::clock::parse_time(expiry)?;
-                let left = expiry - now;
+        cluster
+            .certificates()
+            .into_iter()
+            .filter_map(|c| {
+                let (expiry, left) = (c.expires, c.expires - now);
                 (left < CERT_WARNING).then(|| {
-                    let (ns, name) = (namespace_of(s), name_of(s));
+                    let (ns, name) = (c.namespace.as_str(), c.name.as_str());
                     let when = if left <= TimeDelta::zero() {
                         format!("expired at {}", ts(expiry))
                     } else {

@@ -197,6 +197,39 @@ impl ClusterSim {
     pub fn name(&self) -> String {
         format!("{}-{}", self.env, self.role)
     }
+
+    /// cert-manager's certificates as the cluster holds them: its TLS Secrets with a
+    /// `cert-manager.io/expiry` annotation. The one source of the simulated Prometheus'
+    /// expiry metric and of the alert rule built on it. Only metadata and type are read: a
+    /// Secret's data never leaves the store.
+    pub fn certificates(&self) -> Vec<SimCertificate> {
+        let (secrets, _) = self.store.list(*super::registry::ids::SECRETS, None);
+        secrets
+            .iter()
+            .filter(|s| s["type"] == "kubernetes.io/tls")
+            .filter_map(|s| {
+                let meta = &s["metadata"];
+                let annotation = |key: &str| meta["annotations"][key].as_str();
+                Some(SimCertificate {
+                    namespace: meta["namespace"].as_str()?.to_owned(),
+                    name: meta["name"].as_str()?.to_owned(),
+                    issuer: annotation("cert-manager.io/issuer-name")
+                        .unwrap_or_default()
+                        .to_owned(),
+                    expires: super::clock::parse_time(annotation("cert-manager.io/expiry")?)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// One of [`ClusterSim::certificates`]: named as its Secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimCertificate {
+    pub namespace: String,
+    pub name: String,
+    pub issuer: String,
+    pub expires: DateTime<Utc>,
 }
 
 #[cfg(any(test, feature = "testkit"))]

@@ -580,34 +580,23 @@ impl ClusterStorage<'_> {
         fnv1a64(&all)
     }
 
-    /// One series per cert-manager TLS Secret (the demo's Certificates are named as their
-    /// Secrets), from its `cert-manager.io/expiry` annotation. Only metadata is read: a
-    /// Secret's data never leaves the store.
+    /// One series per cert-manager certificate (the demo's are named as their Secrets).
     fn certificate_series(&self) -> Vec<Series> {
         let cluster = self.cluster().name();
-        let (secrets, _) = self.cluster().store.list(*ids::SECRETS, None);
-        secrets
-            .iter()
-            .filter(|s| s["type"] == "kubernetes.io/tls")
-            .filter_map(|s| {
-                let meta = &s["metadata"];
-                let annotations = &meta["annotations"];
-                let expiry = annotations["cert-manager.io/expiry"].as_str()?;
-                let at = DateTime::parse_from_rfc3339(expiry).ok()?.timestamp() as f64;
+        self.cluster()
+            .certificates()
+            .into_iter()
+            .map(|c| {
                 let l = labels(&[
                     ("__name__", CERT_EXPIRY),
                     ("cluster", &cluster),
-                    ("namespace", meta["namespace"].as_str()?),
-                    ("name", meta["name"].as_str()?),
-                    (
-                        "issuer_name",
-                        annotations["cert-manager.io/issuer-name"]
-                            .as_str()
-                            .unwrap_or(""),
-                    ),
+                    ("namespace", &c.namespace),
+                    ("name", &c.name),
+                    ("issuer_name", &c.issuer),
                     ("issuer_kind", "ClusterIssuer"),
                 ]);
-                Some(self.series(l, PROBE_INTERVAL_MS, Arc::new(move |_| Some(at))))
+                let at = c.expires.timestamp() as f64;
+                self.series(l, PROBE_INTERVAL_MS, Arc::new(move |_| Some(at)))
             })
             .collect()
     }
