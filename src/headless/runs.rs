@@ -202,29 +202,30 @@ async fn run_inner(
         plan.admits(args.reason.clone())?;
         return Ok(written(printed, exit::OK));
     }
-    if Following::of(format, args.follow) == Following::Steps && !args.detached {
+    let follow_as = match args.detached {
+        true => Following::Detached,
+        false => Following::of(format, args.follow),
+    };
+    if follow_as == Following::Steps {
         eprint!("{}", plan_text(&plan));
     }
     let id = match engine.start(plan.clone(), args.reason.clone()).await {
         Ok(id) => id,
         Err(e) => {
             // A script reading the document learns the plan that was refused.
-            let events_only = args.detached || args.follow;
-            if matches!(format, OutputFormat::Json | OutputFormat::Yaml) && !events_only {
+            let document = matches!(format, OutputFormat::Json | OutputFormat::Yaml);
+            if follow_as == Following::Quietly && document {
                 let _ = print_report(format, &plan, None);
             }
             return Err(e);
         }
     };
-    let mut follow_as = Following::of(format, args.follow);
-    if args.detached {
+    if follow_as == Following::Detached {
         detached(&id);
-        follow_as = Following::Quietly;
     }
     let (summary, signal) = follow(engine, &id, follow_as).await?;
-    let printed = follow_as == Following::Events
-        || args.detached
-        || print_report(format, &plan, Some(&summary));
+    let reported = matches!(follow_as, Following::Steps | Following::Quietly);
+    let printed = !reported || print_report(format, &plan, Some(&summary));
     Ok(written(printed, outcome_code(&summary, signal)))
 }
 
@@ -248,6 +249,8 @@ enum Following {
     Steps,
     /// Nothing until the report: stdout is a document a script reads whole.
     Quietly,
+    /// The background process of `--detach`: nothing after the run's id.
+    Detached,
 }
 
 impl Following {
@@ -294,7 +297,7 @@ async fn follow(
                     .filter_map(Event::text)
                     .for_each(|t| note!("{t}")),
             },
-            Following::Quietly => {}
+            Following::Quietly | Following::Detached => {}
         }
         if done {
             return Ok((run, stopping));
