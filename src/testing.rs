@@ -110,3 +110,14 @@ pub fn pod(ns: &str, name: &str, status: &str, app: &str) -> PodRow {
         labels: Box::new([(Arc::from("app"), Arc::from(app))]),
     }
 }
+
+/// `source` of `cluster` failed at `since` with `error`: its data is stale.
+pub fn stale(cluster: &ClusterHandle, source: Source, since: DateTime<Utc>, error: &str) {
+    cluster.set_health(
+        source,
+        SourceHealth::Stale {
+            since,
+            error: error.into(),
+        },
+    );
+}

@@ -275,10 +275,10 @@ mod tests {
     use super::*;
     use crate::config::ClusterRole;
     use crate::headless::testing::selection;
-    use crate::state::health::{Source, SourceHealth};
+    use crate::state::health::Source;
     use crate::state::rows::NodeRow;
     use crate::state::{ClusterHandle, test_fleet};
-    use crate::testing::{alert, firing, listed_nodes, node};
+    use crate::testing::{alert, firing, listed_nodes, node, stale};
     use chrono::DateTime;
 
     fn healthy() -> Vec<NodeRow> {
@@ -402,13 +402,7 @@ mod tests {
         let v = check(
             |c, now| {
                 if c.role == ClusterRole::Wc {
-                    c.set_health(
-                        Source::Nodes,
-                        SourceHealth::Stale {
-                            since: now,
-                            error: "connection refused".into(),
-                        },
-                    );
+                    stale(c, Source::Nodes, now, "connection refused");
                 }
             },
             &[
@@ -440,13 +434,7 @@ mod tests {
             |c, now| {
                 if c.role == ClusterRole::Wc {
                     for source in [Source::Machines, Source::Alertmanager] {
-                        c.set_health(
-                            source,
-                            SourceHealth::Stale {
-                                since: now,
-                                error: "503".into(),
-                            },
-                        );
+                        stale(c, source, now, "503");
                     }
                 }
             },

@@ -862,7 +862,7 @@ mod tests {
     use crate::headless::testing::selection;
     use crate::state::rows::NodeRow;
     use crate::state::test_fleet;
-    use crate::testing::{alert, firing, listed_nodes, node};
+    use crate::testing::{alert, firing, listed_nodes, node, stale};
 
     /// The `status` JSON, as scripts read it, of globex after `fill` set each cluster.
     fn status_json(fill: impl Fn(&ClusterHandle, DateTime<Utc>)) -> serde_json::Value {
@@ -968,17 +968,7 @@ mod tests {
 
     #[test]
     fn an_unreachable_api_is_critical_and_says_why() {
-        let c = judged(|sc, now| {
-            sc.update(|s| {
-                s.health.insert(
-                    Source::Nodes,
-                    SourceHealth::Stale {
-                        since: now,
-                        error: "connection refused".into(),
-                    },
-                )
-            });
-        });
+        let c = judged(|sc, now| stale(sc, Source::Nodes, now, "connection refused"));
         assert_eq!(c.api.reachable, Some(false));
         assert_eq!(c.status, Health::Critical);
         assert_eq!(c.problems[0], "API: connection refused");
