@@ -140,7 +140,7 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct SimArgs {
     /// Number of customer environments in the simulated fleet.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=200))]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub environments: u32,
     /// Pods per cluster (about 150 in the demo; 15000 builds large clusters for benchmarks).
     #[arg(long, default_value_t = 150, value_parser = clap::value_parser!(u32).range(10..=100_000))]
@@ -166,6 +166,11 @@ pub struct SimArgs {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
+    /// The API servers offer only HTTP/1.1 (as behind a proxy without HTTP/2), so clients
+    /// hold a connection per open watch; by default they offer HTTP/2 through ALPN, as the
+    /// real apiserver does.
+    #[arg(long)]
+    pub http1_only: bool,
 }
 
 /// How the console opens (the TUI: no command, or `demo`).

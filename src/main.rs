@@ -43,6 +43,17 @@ fn main() -> ExitCode {
             None
         }
     };
+    // As Go programs do: a login shell's soft limit (often 1 024) would stop a console
+    // watching a large fleet, while the hard limit allows it.
+    match ck8s_fleet::limits::raise_file_limit() {
+        Ok(l) => tracing::info!(
+            started = l.started,
+            soft = l.soft,
+            hard = l.hard,
+            "open-file limit"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
     let code = match run(cli, &paths) {
         Ok(code) => code,
         Err(e) => {
@@ -200,6 +211,7 @@ fn sim_options(args: &SimArgs) -> anyhow::Result<SimOptions> {
         speed: args.speed,
         scenario,
         metrics_token: args.metrics_token.clone(),
+        http1_only: args.http1_only,
     })
 }
 

@@ -363,6 +363,9 @@ async fn start_live(kind: &ReportKind, selection: &Selection, timeout: Duration)
         lists: timeout * 2,
     };
     let live = LiveFleet::start(&selection.fleet, intervals).await;
+    if let Some(text) = &live.shortfall {
+        eprintln!("warning: {text}");
+    }
     if matches!(kind, ReportKind::Pods(_)) {
         for env in &selection.fleet.environments {
             live.open(&env.name).await;

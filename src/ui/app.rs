@@ -370,6 +370,16 @@ impl App {
         });
     }
 
+    /// A warning in the status line, whatever the pane, until acknowledged (Esc).
+    pub fn warn_until_acknowledged(&mut self, text: impl Into<String>) {
+        let seq = self.next_id();
+        self.notice = Some(Flash {
+            text: text.into(),
+            level: Level::Error,
+            seq,
+        });
+    }
+
     /// Where keys go now, most specific first.
     pub fn contexts(&self) -> Vec<Context> {
         if self.input.is_some() {

@@ -48,6 +48,9 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
         .collect();
     app.author = opts.author.clone().unwrap_or_else(crate::engine::user_name);
     app.themes = Theme::names(&opts.themes_dir);
+    if let Some(text) = &live.shortfall {
+        app.warn_until_acknowledged(text);
+    }
     let (tx, mut rx) = mpsc::channel(1024);
     app.engine = opts.engine.is_some();
     let mut tasks = Tasks::new(live.clone(), opts.engine.clone(), tx);

@@ -61,10 +61,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use ck8s_fleet::sources::HTTP1_CONNECTIONS;
 use ck8s_fleet::sources::live::{Intervals, LiveFleet};
 use ck8s_fleet::state::health::Source;
 use ck8s_model::config;
 use ck8s_sim::SimOptions;
+use ck8s_sim::faults::Service;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
@@ -199,6 +201,84 @@ fn watcher_sees_what_kubectl_sees() {
     });
     let _ = kubectl.kill();
     let _ = kubectl.wait();
+}
+
+/// Every light source (the overview's) a service cluster runs.
+const LIGHT: [Source; 12] = [
+    Source::Nodes,
+    Source::Backups,
+    Source::ConfigMaps,
+    Source::Schedules,
+    Source::Restores,
+    Source::BackupStorageLocations,
+    Source::CronJobs,
+    Source::Jobs,
+    Source::CapiClusters,
+    Source::ControlPlanes,
+    Source::MachineDeployments,
+    Source::Machines,
+];
+
+/// Connections each cluster's API server has accepted so far.
+fn api_connections(sim: &common::Sim) -> Vec<(String, u64)> {
+    ["acme-sc", "acme-wc"]
+        .map(|name| {
+            let cluster = sim.fleet.cluster(name).expect("the cluster runs");
+            (name.to_owned(), cluster.sim.faults.accepted(Service::Api))
+        })
+        .to_vec()
+}
+
+/// Connections opened by `live` to each API server: what they accepted since `before`.
+fn opened_since(sim: &common::Sim, before: &[(String, u64)]) -> Vec<(String, u64)> {
+    api_connections(sim)
+        .into_iter()
+        .zip(before)
+        .map(|((name, now), (_, then))| (name, now - then))
+        .collect()
+}
+
+/// Over HTTP/2 every watch, list and poll of a cluster shares one connection: the light
+/// sources, and the pods, workloads and events of an opened environment on top.
+#[test]
+fn every_watch_and_list_of_a_cluster_shares_one_http2_connection() {
+    let sim = common::small();
+    let before = api_connections(&sim);
+    let live = live_fleet(&sim);
+    sim.rt.block_on(async {
+        assert!(live.wait_settled(&LIGHT, Duration::from_secs(60)).await);
+    });
+    for (name, opened) in opened_since(&sim, &before) {
+        assert_eq!(opened, 1, "{name}: every source shares one connection");
+    }
+}
+
+/// A server that offers only HTTP/1.1 (a proxy without HTTP/2 in front) still gets every
+/// source, through at most HTTP1_CONNECTIONS connections: the slowly changing kinds are
+/// listed in turn on one pooled connection instead of each holding a watch.
+#[test]
+fn a_server_without_http2_gets_every_source_over_capped_http1_connections() {
+    let sim = common::start(SimOptions {
+        environments: 1,
+        http1_only: true,
+        ..SimOptions::default()
+    });
+    let before = api_connections(&sim);
+    let live = live_fleet(&sim);
+    sim.rt.block_on(async {
+        assert!(live.wait_settled(&LIGHT, Duration::from_secs(60)).await);
+    });
+    let sc = live.state.env("acme").unwrap().sc.clone();
+    assert!(
+        !sc.read().backup.schedules.is_empty(),
+        "listed over HTTP/1.1"
+    );
+    for (name, opened) in opened_since(&sim, &before) {
+        assert!(
+            opened > 1 && opened <= HTTP1_CONNECTIONS as u64,
+            "{name}: {opened} connections"
+        );
+    }
 }
 
 fn live_fleet(sim: &common::Sim) -> LiveFleet {

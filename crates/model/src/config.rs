@@ -135,6 +135,8 @@ pub struct Environment {
     /// Nothing may change it from this console or its scripts (a production environment
     /// viewed from a shared bastion): the engine refuses its runs, the console its actions.
     pub read_only: bool,
+    /// Free labels to filter the fleet by (`gold`, `eu-north`).
+    pub tags: Vec<String>,
     pub sc: ClusterConfig,
     pub wc: ClusterConfig,
 }
@@ -545,6 +547,8 @@ struct RawEnvironment {
     max_workers: Option<u32>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     read_only: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
     sc: RawCluster,
     wc: RawCluster,
 }
@@ -657,6 +661,7 @@ impl RawFleet {
                     accent: env.accent.clone(),
                     max_workers: env.max_workers,
                     read_only: env.read_only,
+                    tags: env.tags.clone(),
                     sc: RawCluster::from_model(&env.sc, &fleet.policy),
                     wc: RawCluster::from_model(&env.wc, &fleet.policy),
                 })
@@ -1066,6 +1071,7 @@ static ENVIRONMENT: Section = Section {
         spec("accent", r#"accent = "magenta""#),
         spec("max_workers", "max_workers = 25"),
         spec("read_only", "read_only = true"),
+        spec("tags", r#"tags = ["gold", "eu-north"]"#),
         spec("sc", "[environment.sc]"),
         spec("wc", "[environment.wc]"),
     ],
@@ -1911,6 +1917,9 @@ impl Doc<'_> {
         if let Some(accent) = &raw.accent {
             self.accent(&at.key("accent"), accent)?;
         }
+        for (i, tag) in raw.tags.iter().enumerate() {
+            self.tag(&at.key("tags").index(i), tag)?;
+        }
         Ok(Environment {
             sc: self.cluster(&at.key("sc"), raw.sc, policy, &format!("{}-sc", raw.name))?,
             wc: self.cluster(&at.key("wc"), raw.wc, policy, &format!("{}-wc", raw.name))?,
@@ -1918,7 +1927,22 @@ impl Doc<'_> {
             accent: raw.accent,
             max_workers: raw.max_workers,
             read_only: raw.read_only,
+            tags: raw.tags,
         })
+    }
+
+    /// A tag is one word the fleet filter can match: letters, digits, `-`, `_` and `.`.
+    fn tag(&self, path: &KeyPath, tag: &str) -> Result<(), ConfigError> {
+        let word = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if !tag.is_empty() && tag.len() <= 63 && tag.chars().all(word) {
+            return Ok(());
+        }
+        Err(self.invalid(
+            path,
+            tag,
+            "not a tag",
+            r#"a tag is 1-63 letters, digits, '-', '_' or '.', e.g. `tags = ["gold", "eu-north"]`"#,
+        ))
     }
 
     fn accent(&self, path: &KeyPath, accent: &str) -> Result<(), ConfigError> {

@@ -42,6 +42,8 @@ pub struct EnvPlan {
     pub upgrading: bool,
     pub workers: u32,
     pub pods_per_cluster: u32,
+    /// A service tier and a region, as a provider tags its customers.
+    pub tags: Vec<String>,
 }
 
 pub fn env_name(i: usize) -> String {
@@ -67,6 +69,10 @@ pub fn plan(n: u32, pods_per_cluster: u32) -> Vec<EnvPlan> {
             upgrading: i == 2,
             workers,
             pods_per_cluster,
+            tags: vec![
+                ["gold", "silver", "bronze"][i % 3].to_owned(),
+                ["eu-north", "eu-west"][i % 2].to_owned(),
+            ],
         })
         .collect()
 }

@@ -139,6 +139,8 @@ pub struct Faults {
     /// Woken when faults are added or cleared, so a port closes or opens at once without
     /// polling.
     changed: tokio::sync::Notify,
+    /// Connections each server accepted, for tests of how clients share them.
+    accepted: [std::sync::atomic::AtomicU64; 3],
 }
 
 impl std::fmt::Debug for Faults {
@@ -158,6 +160,11 @@ struct Verdict {
 }
 
 impl Faults {
+    /// How many connections `service` has accepted since the cluster started.
+    pub fn accepted(&self, service: Service) -> u64 {
+        self.accepted[service as usize].load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Adds a fault from now for its duration.
     pub fn add(&self, now: DateTime<Utc>, spec: FaultSpec) -> Result<(), String> {
         let duration = spec.check()?;
@@ -435,7 +442,11 @@ impl GatedListener {
                 (Some(l), None) => {
                     tokio::select! {
                         accepted = l.accept() => match accepted {
-                            Ok(conn) => return conn,
+                            Ok(conn) => {
+                                self.faults.accepted[self.service as usize]
+                                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                return conn;
+                            }
                             Err(e) => {
                                 tracing::warn!(error = %e, "accept failed");
                                 tokio::time::sleep(Duration::from_millis(50)).await;

@@ -39,6 +39,9 @@ pub struct SimOptions {
     /// authenticating proxy; the fleet config then names the credential [`SIM_CREDENTIAL`].
     /// Off (`None`) by default.
     pub metrics_token: Option<String>,
+    /// The API servers offer only HTTP/1.1, as one behind a proxy that does not speak
+    /// HTTP/2 would: clients get a connection per open request.
+    pub http1_only: bool,
 }
 
 /// The credential the simulated fleet's config names when it requires a token.
@@ -53,6 +56,7 @@ impl Default for SimOptions {
             speed: 1.0,
             scenario: None,
             metrics_token: None,
+            http1_only: false,
         }
     }
 }
@@ -282,7 +286,7 @@ impl SimFleet {
     pub async fn start(opts: SimOptions) -> anyhow::Result<SimFleet> {
         let clock = SimClock::realtime(opts.speed);
         let policy = Policy::default();
-        let tls = FleetTls::generate()?;
+        let tls = FleetTls::generate(opts.http1_only)?;
         let inner = Arc::new_cyclic(|me| Inner {
             clock: clock.clone(),
             tls,
@@ -426,6 +430,7 @@ impl SimFleet {
                     accent: None,
                     max_workers: None,
                     read_only: false,
+                    tags: p.tags.clone(),
                     sc: cluster(&sc),
                     wc: cluster(&wc),
                 })

@@ -34,7 +34,8 @@ impl std::fmt::Debug for FleetTls {
 }
 
 impl FleetTls {
-    pub fn generate() -> anyhow::Result<FleetTls> {
+    /// A CA and a server identity; the servers offer HTTP/2 unless `http1_only`.
+    pub fn generate(http1_only: bool) -> anyhow::Result<FleetTls> {
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params
@@ -54,13 +55,17 @@ impl FleetTls {
             .signed_by(&key, &ca)
             .context("signing the API server certificate")?;
 
-        let server = rustls::ServerConfig::builder()
+        let mut server = rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(
                 vec![cert.der().clone()],
                 PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
             )
             .context("building the TLS server configuration")?;
+        // As the real apiserver: HTTP/2 for clients that offer it through ALPN (client-go,
+        // the console), HTTP/1.1 for those that ask for it or offer nothing.
+        let offered = if http1_only { &ALPN[1..] } else { &ALPN[..] };
+        server.alpn_protocols = offered.iter().map(|p| p.to_vec()).collect();
         Ok(FleetTls {
             ca_pem: ca.pem(),
             acceptor: TlsAcceptor::from(Arc::new(server)),
@@ -75,6 +80,9 @@ impl FleetTls {
         }
     }
 }
+
+/// The protocols the API servers offer, in order of preference.
+const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 /// A TLS listener for `axum::serve`.
 pub struct TlsListener {

@@ -71,6 +71,8 @@ impl Drop for ClusterRuntime {
 pub struct LiveFleet {
     pub state: Arc<FleetState>,
     clusters: Vec<ClusterRuntime>,
+    /// Set when the open-file limit is below what the fleet needs: what to tell the user.
+    pub shortfall: Option<String>,
 }
 
 impl LiveFleet {
@@ -79,28 +81,28 @@ impl LiveFleet {
     /// the fleet must still show.
     pub async fn start(fleet: &config::Fleet, intervals: Intervals) -> LiveFleet {
         let state = Arc::new(FleetState::new(fleet));
-        let fleet = Arc::new(fleet.clone());
-        let slo_permits = Arc::new(tokio::sync::Semaphore::new(SLO_CONCURRENCY));
-        // One HTTP client for every Prometheus and Alertmanager: one TLS set-up and
-        // connection pool instead of one per cluster.
-        let http = super::http_client().ok();
-        let kubeconfigs = super::kube::Kubeconfigs::default();
+        let shared = Shared {
+            intervals,
+            fleet: Arc::new(fleet.clone()),
+            slo_permits: Arc::new(tokio::sync::Semaphore::new(SLO_CONCURRENCY)),
+            http: super::http_client().ok(),
+            kubeconfigs: super::kube::Kubeconfigs::default(),
+            lists: super::kube::Lists::default(),
+        };
         let mut clusters = Vec::new();
         for handle in state.clusters() {
-            clusters.push(
-                start_cluster(
-                    handle.clone(),
-                    &intervals,
-                    fleet.clone(),
-                    slo_permits.clone(),
-                    http.clone(),
-                    &kubeconfigs,
-                    &state.policy,
-                )
-                .await,
-            );
+            clusters.push(start_cluster(handle.clone(), &shared).await);
         }
-        LiveFleet { state, clusters }
+        let shortfall = crate::limits::file_limit()
+            .and_then(|limit| crate::limits::shortfall(clusters.len(), limit));
+        if let Some(text) = &shortfall {
+            tracing::warn!("{text}");
+        }
+        LiveFleet {
+            state,
+            clusters,
+            shortfall,
+        }
     }
 
     fn runtime(&self, env: &str, role: ClusterRole) -> Option<&ClusterRuntime> {
@@ -177,22 +179,39 @@ impl LiveFleet {
     }
 }
 
-async fn start_cluster(
-    handle: Arc<ClusterHandle>,
-    intervals: &Intervals,
+/// What every cluster's sources share.
+struct Shared {
+    intervals: Intervals,
     fleet: Arc<config::Fleet>,
+    /// See [`SLO_CONCURRENCY`].
     slo_permits: Arc<tokio::sync::Semaphore>,
+    /// One HTTP client for every Prometheus and Alertmanager: one TLS set-up and
+    /// connection pool instead of one per cluster.
     http: Option<reqwest::Client>,
-    kubeconfigs: &super::kube::Kubeconfigs,
-    policy: &config::Policy,
-) -> ClusterRuntime {
-    let kube = match ClusterSources::start(handle.clone(), kubeconfigs, intervals.lists).await {
-        Ok(k) => Some(k),
-        Err(e) => {
-            handle.source_failed(Source::Kubernetes, Utc::now(), e.to_string(), false);
-            None
-        }
-    };
+    kubeconfigs: super::kube::Kubeconfigs,
+    lists: super::kube::Lists,
+}
+
+async fn start_cluster(handle: Arc<ClusterHandle>, shared: &Shared) -> ClusterRuntime {
+    let Shared {
+        intervals,
+        fleet,
+        slo_permits,
+        http,
+        kubeconfigs,
+        lists,
+    } = shared;
+    let (fleet, slo_permits) = (fleet.clone(), slo_permits.clone());
+    let kube =
+        match ClusterSources::start(handle.clone(), kubeconfigs, intervals.lists, lists.clone())
+            .await
+        {
+            Ok(k) => Some(k),
+            Err(e) => {
+                handle.source_failed(Source::Kubernetes, Utc::now(), e.to_string(), false);
+                None
+            }
+        };
     let open = Arc::new(AtomicBool::new(false));
     let metrics_now = Arc::new(tokio::sync::Notify::new());
     let cfg = &handle.config;
@@ -234,46 +253,53 @@ async fn start_cluster(
     };
     let mut tasks = Vec::new();
     if let Some(am) = alertmanager.clone() {
+        let lists = lists.clone();
         tasks.push(poll(
             handle.clone(),
             Source::Alertmanager,
             intervals.alerts,
             None,
             move |h| {
-                let am = am.clone();
-                async move { poll_alerts(&am, &h).await }
+                let (am, lists) = (am.clone(), lists.clone());
+                async move {
+                    let _turn = lists.turn().await;
+                    poll_alerts(&am, &h).await
+                }
             },
         ));
     }
     if let Some(p) = prom {
-        let p2 = p.clone();
-        let open2 = open.clone();
+        let (p2, open2, lists2) = (p.clone(), open.clone(), lists.clone());
         tasks.push(poll(
             handle.clone(),
             Source::Metrics,
             intervals.metrics,
             Some(metrics_now.clone()),
             move |h| {
-                let (p, open) = (p2.clone(), open2.clone());
-                async move { poll_metrics(&p, &h, open.load(Ordering::Relaxed)).await }
+                let (p, open, lists) = (p2.clone(), open2.clone(), lists2.clone());
+                async move {
+                    let _turn = lists.turn().await;
+                    poll_metrics(&p, &h, open.load(Ordering::Relaxed)).await
+                }
             },
         ));
-        let p3 = p.clone();
+        let (p3, lists3) = (p.clone(), lists.clone());
         tasks.push(poll(
             handle.clone(),
             Source::Certificates,
             intervals.lists,
             None,
             move |h| {
-                let p = p3.clone();
+                let (p, lists) = (p3.clone(), lists3.clone());
                 async move {
+                    let _turn = lists.turn().await;
                     let certificates = p.certificates().await.map_err(|e| e.to_string())?;
                     h.update(|s| s.certificates = Some(certificates));
                     Ok(())
                 }
             },
         ));
-        let tz = policy.timezone;
+        let tz = fleet.policy.timezone;
         // What earlier polls read, so that later ones read only the last few days.
         let cache = Arc::new(tokio::sync::Mutex::new(prometheus::SloCache::default()));
         tasks.push(poll(

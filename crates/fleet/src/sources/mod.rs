@@ -4,9 +4,13 @@ pub(crate) mod kube;
 /// Exec credential plugins: the console tells them when its screen has the terminal.
 pub use self::kube::exec;
 
+pub use self::kube::transport::HTTP1_CONNECTIONS;
 pub use self::kube::{KubeSourceError, check_kubeconfigs};
 pub mod live;
 pub mod prometheus;
+
+/// How long an idle Prometheus or Alertmanager connection is kept.
+const IDLE_CONNECTION: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The HTTP client behind the Prometheus and Alertmanager clients. One is meant to be
 /// shared (it pools connections per host); timeouts and credentials go on each request.
@@ -17,6 +21,12 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .user_agent(concat!("ck8s-console/", env!("CARGO_PKG_VERSION")))
+        // Prometheus and Alertmanager are polled every 10 s or more: a connection kept
+        // between polls would cost a descriptor per server (two per cluster, the largest
+        // share of a big fleet's descriptors), so one is kept only across the requests of
+        // one poll.
+        .pool_idle_timeout(IDLE_CONNECTION)
+        .pool_max_idle_per_host(1)
         .build()
 }
 

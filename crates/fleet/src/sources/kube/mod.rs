@@ -5,6 +5,7 @@
 
 pub mod exec;
 pub mod project;
+pub mod transport;
 pub mod wire;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use kube::{Api, Client};
 use tokio::task::JoinHandle;
 
 use self::project::Watched;
+use self::transport::Protocol;
 use crate::config::{ClusterConfig, ClusterRole};
 use crate::failure;
 use crate::state::ClusterHandle;
@@ -249,7 +251,7 @@ pub async fn client_of(
             );
             // The filter needs a service it can clone for each request: a buffer in
             // front of kube's stack (which the client buffers again on the outside).
-            return Ok(kube::client::ClientBuilder::try_from(config)
+            return Ok(transport::builder(&config)
                 .map_err(failed)?
                 .with_layer(&forget)
                 .with_layer(&tower::buffer::BufferLayer::new(1024))
@@ -257,7 +259,7 @@ pub async fn client_of(
                 .build());
         }
     }
-    Client::try_from(config).map_err(failed)
+    Ok(transport::builder(&config).map_err(failed)?.build())
 }
 
 /// Applies one watch event to the cluster's table for `K`.
@@ -286,57 +288,72 @@ pub fn apply<K: Watched>(handle: &ClusterHandle, event: Event<K>) {
     });
 }
 
-/// Watches `K` (in one namespace, or all) until aborted. Errors never end the loop: after
-/// a failure (or a 410 Gone) the watch starts again with a list, after a pause that grows
-/// from 0.5 s to 5 s while failures keep coming (see `Backoff`).
-pub fn spawn_watch<K>(
-    client: Client,
-    namespace: Option<&str>,
-    config: watcher::Config,
-    handle: Arc<ClusterHandle>,
-) -> JoinHandle<()>
-where
-    K: Watched + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-{
-    let api: Api<K> = match namespace {
-        Some(ns) => Api::namespaced(client, ns),
-        None => Api::all(client),
-    };
-    spawn_api_watch(api, config, handle)
+/// How many initial lists (and relists), and Prometheus and Alertmanager polls, may run at
+/// once across the whole fleet, so that a console starting on a thousand clusters neither
+/// stampedes their servers nor runs out of descriptors; later watch events do not count.
+pub const CONCURRENT_LISTS: usize = 32;
+
+/// The fleet-wide gate of [`CONCURRENT_LISTS`].
+#[derive(Clone)]
+pub struct Lists(Arc<tokio::sync::Semaphore>);
+
+impl Default for Lists {
+    fn default() -> Self {
+        Lists(Arc::new(tokio::sync::Semaphore::new(CONCURRENT_LISTS)))
+    }
 }
 
-/// As [`spawn_watch`], for cluster-scoped kinds.
-pub fn spawn_cluster_watch<K: Watched>(
-    client: Client,
-    config: watcher::Config,
-    handle: Arc<ClusterHandle>,
-) -> JoinHandle<()> {
-    spawn_api_watch(Api::<K>::all(client), config, handle)
+impl Lists {
+    /// A turn to list (or poll); it ends when the permit is dropped.
+    pub(crate) async fn turn(&self) -> tokio::sync::OwnedSemaphorePermit {
+        // The semaphore is never closed.
+        self.0
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the list gate is never closed")
+    }
 }
 
+/// Registers `K`'s source as syncing before any task runs, so a waiter never mistakes a
+/// source that has not started yet for one this cluster does not have.
+fn register<K: Watched>(handle: &ClusterHandle) {
+    if !handle.health(K::SOURCE).is_ok() {
+        handle.set_health(K::SOURCE, SourceHealth::Syncing);
+    }
+}
+
+/// Watches `K` until aborted. Errors never end the loop: after a failure (or a 410 Gone)
+/// the watch starts again with a list, after a pause that grows from 0.5 s to 5 s while
+/// failures keep coming (see `Backoff`).
 fn spawn_api_watch<K: Watched>(
     api: Api<K>,
     config: watcher::Config,
     handle: Arc<ClusterHandle>,
+    lists: Lists,
 ) -> JoinHandle<()> {
-    // Registered before the task runs, so a waiter never mistakes a source that has not
-    // started yet for one this cluster does not have.
-    if !handle.health(K::SOURCE).is_ok() {
-        handle.set_health(K::SOURCE, SourceHealth::Syncing);
-    }
+    register::<K>(&handle);
     tokio::spawn(async move {
         let mut backoff = Backoff::default();
         loop {
             // A fresh watcher lists first, so the source is known fresh again once the list
             // is done (one that only resumed its watch after a failure would say nothing
             // until the next change), and a 410 is answered by that list.
+            let mut turn = Some(lists.turn().await);
             let mut stream =
                 watcher::watcher(api.clone(), config.clone().page_size(PAGE_SIZE)).boxed();
             let mut expired = false;
             while let Some(item) = stream.next().await {
                 match item {
-                    Ok(event) => apply(&handle, event),
+                    Ok(event) => {
+                        if matches!(event, Event::InitDone) {
+                            // The list is done; the watch that follows is no load.
+                            drop(turn.take());
+                        }
+                        apply(&handle, event)
+                    }
                     Err(e) => {
+                        drop(turn.take());
                         let failure = failure::of_watch(&e);
                         if failure.kind == failure::Kind::Expired {
                             // Routine (etcd compacted the history): list again; the rows
@@ -420,18 +437,18 @@ pub const POLL_EVERY: Duration = Duration::from_secs(15);
 pub type ListStep = Box<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
 /// A step that lists `K` and replaces its table whole.
-pub fn list_step<K: Watched>(api: Api<K>, handle: Arc<ClusterHandle>) -> ListStep {
-    if !handle.health(K::SOURCE).is_ok() {
-        handle.set_health(K::SOURCE, SourceHealth::Syncing);
-    }
+fn list_step<K: Watched>(api: Api<K>, handle: Arc<ClusterHandle>, lists: Lists) -> ListStep {
+    register::<K>(&handle);
     Box::new(move || {
-        let (api, handle) = (api.clone(), handle.clone());
+        let (api, handle, lists) = (api.clone(), handle.clone(), lists.clone());
         Box::pin(async move {
+            let turn = lists.turn().await;
             let mut listed = list_all(&api).await;
             if matches!(&listed, Err(e) if failure::of_kube(e).kind == failure::Kind::Expired) {
                 // The continue token of a long list expired: list again from the start.
                 listed = list_all(&api).await;
             }
+            drop(turn);
             match listed {
                 Ok(items) => {
                     apply::<K>(&handle, Event::Init);
@@ -455,11 +472,11 @@ pub fn list_step<K: Watched>(api: Api<K>, handle: Arc<ClusterHandle>) -> ListSte
     })
 }
 
-/// Lists small, slowly changing kinds every `every`, one after another. kube-client
-/// speaks HTTP/1.1 only, so each watch holds a TLS connection of its own; sequential
-/// lists share one pooled connection (a fleet of 200 clusters held 5 000 connections
-/// when everything was watched).
-pub fn spawn_list_polls(steps: Vec<ListStep>, every: Duration) -> JoinHandle<()> {
+/// Lists small, slowly changing kinds every `every`, one after another, over one pooled
+/// connection: for a server that speaks only HTTP/1.1, where each watch would hold a
+/// connection of its own (a fleet of 200 clusters held 5 000 connections when everything
+/// was watched that way).
+fn spawn_list_polls(steps: Vec<ListStep>, every: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             for step in &steps {
@@ -490,6 +507,11 @@ async fn list_all<K: Watched>(api: &Api<K>) -> Result<Vec<K>, kube::Error> {
 pub struct ClusterSources {
     client: Client,
     handle: Arc<ClusterHandle>,
+    lists: Lists,
+    /// Turns true once the first request (the protocol probe) has been answered or has
+    /// failed: sources wait for it, so that over HTTP/2 they all find its connection
+    /// instead of racing to open their own.
+    contacted: tokio::sync::watch::Receiver<bool>,
     light: Vec<JoinHandle<()>>,
     heavy: Vec<JoinHandle<()>>,
 }
@@ -502,23 +524,89 @@ impl Drop for ClusterSources {
     }
 }
 
+/// A light source, registered at once and started by [`ClusterSources::run_light`] once
+/// the cluster's protocol is known.
+type Deferred = Box<dyn FnOnce() -> JoinHandle<()> + Send + Sync>;
+
+/// A slowly changing kind: watched over HTTP/2, where a watch costs no connection, and
+/// listed every so often over HTTP/1.1, where it would.
+struct Followed {
+    watch: Deferred,
+    list: ListStep,
+}
+
+fn followed<K: Watched>(api: Api<K>, handle: Arc<ClusterHandle>, lists: &Lists) -> Followed {
+    let list = list_step(api.clone(), handle.clone(), lists.clone());
+    let lists = lists.clone();
+    Followed {
+        watch: Box::new(move || spawn_api_watch(api, watcher::Config::default(), handle, lists)),
+        list,
+    }
+}
+
+fn watched<K: Watched>(api: Api<K>, handle: Arc<ClusterHandle>, lists: &Lists) -> Deferred {
+    watched_with(api, watcher::Config::default(), handle, lists)
+}
+
+fn watched_with<K: Watched>(
+    api: Api<K>,
+    config: watcher::Config,
+    handle: Arc<ClusterHandle>,
+    lists: &Lists,
+) -> Deferred {
+    register::<K>(&handle);
+    let lists = lists.clone();
+    Box::new(move || spawn_api_watch(api, config, handle, lists))
+}
+
+/// Starts `sources` once the cluster has been contacted; they end with the returned task.
+fn start_after_contact(
+    mut contacted: tokio::sync::watch::Receiver<bool>,
+    sources: Vec<Deferred>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        // An error means the prober is gone, which happens only when the sources stop.
+        if contacted.wait_for(|c| *c).await.is_err() {
+            return;
+        }
+        let _children = Children(sources.into_iter().map(|start| start()).collect());
+        std::future::pending::<()>().await;
+    })
+}
+
+/// Aborts its tasks when dropped: the children of an aborted supervisor end with it.
+struct Children(Vec<JoinHandle<()>>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
 impl ClusterSources {
-    /// Connects (no request yet: the first happens in the watchers, though an exec
-    /// credential plugin may run to sign in) and starts the light sources.
-    /// `lists` is how often the kinds that are listed rather than watched are listed.
+    /// Makes the client (an exec credential plugin may run to sign in) and starts the
+    /// light sources; the first request happens in them. `lists` is how often the kinds
+    /// that are listed rather than watched are listed, and `gate` bounds the fleet's
+    /// concurrent lists.
     pub async fn start(
         handle: Arc<ClusterHandle>,
         kubeconfigs: &Kubeconfigs,
         lists: Duration,
+        gate: Lists,
     ) -> Result<ClusterSources, KubeSourceError> {
         let client = client_from(&handle.config, kubeconfigs).await?;
+        let (contact, contacted) = tokio::sync::watch::channel(false);
         let mut me = ClusterSources {
             client,
             handle,
+            lists: gate,
+            contacted,
             light: Vec::new(),
             heavy: Vec::new(),
         };
-        me.start_light(lists);
+        me.start_light(lists, contact);
         Ok(me)
     }
 
@@ -526,50 +614,120 @@ impl ClusterSources {
         &self.client
     }
 
-    fn start_light(&mut self, every: Duration) {
-        let (c, h) = (self.client.clone(), self.handle.clone());
-        let all = watcher::Config::default;
-        let mut lists: Vec<ListStep> = vec![
-            list_step::<wire::ConfigMap>(Api::namespaced(c.clone(), "kube-system"), h.clone()),
-            list_step::<wire::Schedule>(Api::namespaced(c.clone(), "velero"), h.clone()),
-            list_step::<wire::Restore>(Api::namespaced(c.clone(), "velero"), h.clone()),
-            list_step::<wire::BackupStorageLocation>(
-                Api::namespaced(c.clone(), "velero"),
+    fn start_light(&mut self, every: Duration, contact: tokio::sync::watch::Sender<bool>) {
+        let (c, h, g) = (&self.client, &self.handle, &self.lists);
+        // Watched whatever the protocol: what the overview shows changing (node readiness,
+        // backups finishing, rollouts).
+        let mut always = vec![
+            watched(Api::<wire::Node>::all(c.clone()), h.clone(), g),
+            watched(
+                Api::<wire::Backup>::namespaced(c.clone(), "velero"),
                 h.clone(),
+                g,
             ),
         ];
-        // Watched: what the overview shows changing (node readiness, backups finishing).
-        self.light = vec![
-            spawn_cluster_watch::<wire::Node>(c.clone(), all(), h.clone()),
-            spawn_watch::<wire::Backup>(c.clone(), Some("velero"), all(), h.clone()),
-            spawn_version(c.clone(), h.clone()),
+        let mut kinds = vec![
+            followed(
+                Api::<wire::ConfigMap>::namespaced(c.clone(), "kube-system"),
+                h.clone(),
+                g,
+            ),
+            followed(
+                Api::<wire::Schedule>::namespaced(c.clone(), "velero"),
+                h.clone(),
+                g,
+            ),
+            followed(
+                Api::<wire::Restore>::namespaced(c.clone(), "velero"),
+                h.clone(),
+                g,
+            ),
+            followed(
+                Api::<wire::BackupStorageLocation>::namespaced(c.clone(), "velero"),
+                h.clone(),
+                g,
+            ),
         ];
         if h.role == ClusterRole::Sc {
+            always.push(watched(
+                Api::<wire::KubeadmControlPlane>::all(c.clone()),
+                h.clone(),
+                g,
+            ));
+            always.push(watched(
+                Api::<wire::MachineDeployment>::all(c.clone()),
+                h.clone(),
+                g,
+            ));
+            always.push(watched(Api::<wire::Machine>::all(c.clone()), h.clone(), g));
             // Harbor's and OpenSearch's backup CronJobs live in two namespaces; one list
             // over all of them (a service cluster has few) keeps one table whole.
-            lists.push(list_step::<wire::CronJob>(Api::all(c.clone()), h.clone()));
-            lists.push(list_step::<wire::Job>(Api::all(c.clone()), h.clone()));
-            lists.push(list_step::<wire::CapiCluster>(
-                Api::all(c.clone()),
+            kinds.push(followed(Api::<wire::CronJob>::all(c.clone()), h.clone(), g));
+            kinds.push(followed(Api::<wire::Job>::all(c.clone()), h.clone(), g));
+            kinds.push(followed(
+                Api::<wire::CapiCluster>::all(c.clone()),
                 h.clone(),
+                g,
             ));
-            // Rollouts are followed live.
-            self.light.push(spawn_watch::<wire::KubeadmControlPlane>(
-                c.clone(),
-                None,
-                all(),
-                h.clone(),
-            ));
-            self.light.push(spawn_watch::<wire::MachineDeployment>(
-                c.clone(),
-                None,
-                all(),
-                h.clone(),
-            ));
-            self.light
-                .push(spawn_watch::<wire::Machine>(c, None, all(), h));
         }
-        self.light.push(spawn_list_polls(lists, every));
+        self.light = vec![tokio::spawn(Self::run_light(
+            c.clone(),
+            h.clone(),
+            g.clone(),
+            contact,
+            always,
+            kinds,
+            every,
+        ))];
+    }
+
+    /// Asks the server which protocol it speaks before anything else, so that every
+    /// source shares the connection the probe opened when it is HTTP/2; then starts the
+    /// light sources accordingly. While the server cannot be reached, the listed kinds are
+    /// listed every `every` (so their health says why) and the probe is tried again.
+    async fn run_light(
+        client: Client,
+        handle: Arc<ClusterHandle>,
+        gate: Lists,
+        contact: tokio::sync::watch::Sender<bool>,
+        always: Vec<Deferred>,
+        kinds: Vec<Followed>,
+        every: Duration,
+    ) {
+        let first = {
+            let _turn = gate.turn().await;
+            transport::probe(&client).await
+        };
+        contact.send_replace(true);
+        let mut children = Children(always.into_iter().map(|start| start()).collect());
+        children
+            .0
+            .push(spawn_version(client.clone(), handle.clone()));
+        let mut probed = first;
+        let protocol = loop {
+            match probed {
+                Ok(protocol) => break protocol,
+                Err(e) => {
+                    tracing::debug!(cluster = %handle.name(), error = %e, "protocol probe failed");
+                    for kind in &kinds {
+                        (kind.list)().await;
+                    }
+                    tokio::time::sleep(every).await;
+                    probed = transport::probe(&client).await;
+                }
+            }
+        };
+        tracing::debug!(cluster = %handle.name(), ?protocol, "API server protocol");
+        match protocol {
+            Protocol::Http2 => children.0.extend(kinds.into_iter().map(|k| (k.watch)())),
+            Protocol::Http1 => children.0.push(spawn_list_polls(
+                kinds.into_iter().map(|k| k.list).collect(),
+                every,
+            )),
+        }
+        // The children run until this task is aborted, which drops them.
+        std::future::pending::<()>().await;
+        drop(children);
     }
 
     /// Starts pods, workloads, warning events and PVCs (idempotent).
@@ -579,14 +737,21 @@ impl ClusterSources {
         }
         let (c, h) = (self.client.clone(), self.handle.clone());
         let all = watcher::Config::default;
-        self.heavy = vec![
-            spawn_watch::<wire::Pod>(c.clone(), None, all(), h.clone()),
-            spawn_watch::<wire::Deployment>(c.clone(), None, all(), h.clone()),
-            spawn_watch::<wire::StatefulSet>(c.clone(), None, all(), h.clone()),
-            spawn_watch::<wire::DaemonSet>(c.clone(), None, all(), h.clone()),
-            spawn_watch::<wire::Event>(c.clone(), None, all().fields("type=Warning"), h.clone()),
-            spawn_watch::<wire::PersistentVolumeClaim>(c, None, all(), h),
+        let g = &self.lists;
+        let sources = vec![
+            watched(Api::<wire::Pod>::all(c.clone()), h.clone(), g),
+            watched(Api::<wire::Deployment>::all(c.clone()), h.clone(), g),
+            watched(Api::<wire::StatefulSet>::all(c.clone()), h.clone(), g),
+            watched(Api::<wire::DaemonSet>::all(c.clone()), h.clone(), g),
+            watched_with(
+                Api::<wire::Event>::all(c.clone()),
+                all().fields("type=Warning"),
+                h.clone(),
+                g,
+            ),
+            watched(Api::<wire::PersistentVolumeClaim>::all(c), h, g),
         ];
+        self.heavy = vec![start_after_contact(self.contacted.clone(), sources)];
     }
 
     /// Stops the heavy sources and frees their rows.

@@ -1,0 +1,105 @@
+//! The process's open-file limit against what a fleet needs.
+//!
+//! A login shell on a bastion usually starts with a soft limit of 1 024 descriptors and a
+//! much higher hard limit. Go programs raise the soft limit to the hard one at start
+//! (since Go 1.19); the console does the same, and says once, with the number, when even
+//! the hard limit is too low for the fleet it watches.
+
+/// The open-file limit before and after [`raise_file_limit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileLimit {
+    /// The soft limit the process started with.
+    pub started: u64,
+    /// The soft limit now: the hard limit, unless raising it failed.
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit.
+pub fn raise_file_limit() -> std::io::Result<FileLimit> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only into the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let started = limit.rlim_cur;
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: setrlimit only reads the struct it is given.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        limit = raised;
+    }
+    Ok(FileLimit {
+        started,
+        soft: limit.rlim_cur,
+        hard: limit.rlim_max,
+    })
+}
+
+/// The current soft open-file limit.
+pub fn file_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only into the struct it is given.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0).then_some(limit.rlim_cur)
+}
+
+/// Descriptors the process needs for itself: the terminal, logs, journals, the runtime's
+/// own, and the connections of an open environment's heavy sources and workflows.
+const BASE: u64 = 64;
+
+/// Descriptors a live fleet of `clusters` clusters needs: one connection to each API
+/// server (every watch of a cluster shares it over HTTP/2), and about one in two clusters
+/// with a Prometheus or Alertmanager poll in flight or just finished.
+pub fn descriptors_needed(clusters: usize) -> u64 {
+    BASE + (clusters as u64 * 3).div_ceil(2)
+}
+
+/// What to tell the user when `limit` is below what `clusters` clusters need.
+pub fn shortfall(clusters: usize, limit: u64) -> Option<String> {
+    let needed = descriptors_needed(clusters);
+    (needed > limit).then(|| {
+        format!(
+            "the fleet's {clusters} clusters need about {needed} open files, but this process \
+             may open only {limit}: some clusters will not be reached. Raise the hard limit \
+             (`ulimit -Hn {needed}` as root, `LimitNOFILE=` in a systemd unit, or nofile in \
+             /etc/security/limits.conf), or narrow the fleet with --env"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_soft_limit_is_raised_to_the_hard_one() {
+        let limit = raise_file_limit().unwrap();
+        assert_eq!(limit.soft, limit.hard);
+        assert!(limit.started <= limit.soft);
+        assert_eq!(file_limit(), Some(limit.hard));
+    }
+
+    #[test]
+    fn a_fleet_beyond_the_limit_is_told_the_number_it_needs() {
+        assert_eq!(descriptors_needed(1000), 1564);
+        assert_eq!(shortfall(1000, 4096), None);
+        let text = shortfall(1000, 1024).unwrap();
+        assert!(
+            text.contains("1000 clusters need about 1564 open files"),
+            "{text}"
+        );
+        assert!(text.contains("only 1024"), "{text}");
+        assert!(text.contains("--env"), "{text}");
+    }
+}
