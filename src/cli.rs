@@ -133,7 +133,9 @@ pub enum Command {
     /// Measure sync time, memory, event throughput and rendering against a simulated
     /// fleet run in a separate process. Build with --release for meaningful numbers.
     #[command(after_help = "Examples:
-  cargo build --release && ./target/release/ck8s-console bench --pods 30000 --json")]
+  cargo build --release && ./target/release/ck8s-console bench --pods 30000 --json
+  ./target/release/ck8s-console bench --environments 500 --json
+  ./target/release/ck8s-console bench --environments 100 --nofile 1024")]
     Bench(BenchArgs),
 }
 
@@ -556,6 +558,17 @@ pub struct BenchArgs {
     /// Pods across the two clusters of one environment.
     #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u32).range(100..=200_000))]
     pub pods: u32,
+    /// Measure the fleet overview at scale instead: this many environments (two clusters
+    /// each), with --pods-per-cluster pods in each cluster.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500), conflicts_with = "pods")]
+    pub environments: Option<u32>,
+    /// Pods per cluster of the fleet bench (--environments).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(10..=1_000), requires = "environments")]
+    pub pods_per_cluster: u32,
+    /// Run the console part of the fleet bench under this open-file limit (soft and hard,
+    /// as `ulimit -n` sets them); the simulator keeps its own.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(64..), requires = "environments")]
+    pub nofile: Option<u64>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,

@@ -121,8 +121,17 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         Some(Command::Man(args)) => man(args.dir.as_deref()),
         Some(Command::Sim(args)) => runtime()?.block_on(serve_sim(args)),
         Some(Command::Bench(args)) => {
-            let report = runtime()?.block_on(ck8s_console::bench::run(&args))?;
-            ck8s_console::bench::print(&report, args.json)?;
+            use ck8s_console::bench;
+            match args.environments {
+                Some(n) => {
+                    let report = runtime()?.block_on(bench::fleet::run(&args, n))?;
+                    bench::fleet::print(&report, args.json)?;
+                }
+                None => {
+                    let report = runtime()?.block_on(bench::run(&args))?;
+                    bench::print(&report, args.json)?;
+                }
+            }
             Ok(exit::OK)
         }
         Some(Command::Demo(args)) => runtime()?.block_on(demo(args, paths, cli.global.read_only)),

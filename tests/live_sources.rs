@@ -56,11 +56,17 @@ fn only_the_two_most_recent_environments_keep_their_pods() {
     });
 }
 
-/// Listed kinds follow changes at their interval: 15 s by default, shortened here.
+/// From a server without HTTP/2, where each watch would hold a connection, the slowly
+/// changing kinds are listed and follow changes at their interval: 15 s by default,
+/// shortened here. (Over HTTP/2 they are watched.)
 #[test]
 fn listed_kinds_follow_changes_at_their_interval() {
     assert_eq!(Intervals::default().lists, Duration::from_secs(15));
-    let sim = common::small();
+    let sim = common::start(SimOptions {
+        environments: 1,
+        http1_only: true,
+        ..SimOptions::default()
+    });
     let fleet = config::load(&sim.fleet_file).unwrap();
     let intervals = Intervals {
         lists: Duration::from_millis(500),

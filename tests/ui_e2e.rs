@@ -302,8 +302,11 @@ fn an_on_call_session_from_fleet_to_silence() {
             .is_some_and(|l| l.trim_end().chars().count() == 100)
     });
 
-    // Into the troubled environment: its clusters side by side.
-    tui.send("j");
+    // Into the troubled environment, first by attention once its alerts are in: its
+    // clusters side by side.
+    tui.wait_until("globex sorted first", |s| {
+        s.lines().nth(5).is_some_and(|l| l.contains("│globex "))
+    });
     tui.send("\r");
     tui.wait_for("Cluster globex");
 

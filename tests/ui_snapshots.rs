@@ -853,8 +853,12 @@ fn fleet_overview() {
 #[test]
 fn fleet_overview_with_the_troubled_environment_selected() {
     let mut s = Screen::new();
-    s.key('j');
+    // Sorted by attention, the troubled environment comes first; by name, second.
+    assert_eq!(s.app.lists.fleet.selected, 0);
     s.snap("fleet_globex");
+    s.key('s');
+    s.key('j');
+    assert!(s.text(200, 50).contains(" globex   Enter opens it"));
 }
 
 /// At 80 columns the APPS and RUNS columns are gone; the story under the table starts
@@ -864,7 +868,6 @@ fn the_overview_at_80_columns_names_runs_and_upgrades_in_progress() {
     let mut s = Screen::new();
     s.app
         .on_event(UiEvent::RunsLoaded(Box::new(runs_fixture())));
-    s.key('j');
     let globex = s.text(80, 24);
     assert!(
         !globex.contains("RUNS") && !globex.contains("APPS"),
@@ -876,6 +879,8 @@ fn the_overview_at_80_columns_names_runs_and_upgrades_in_progress() {
         ),
         "{globex}"
     );
+    // After acme: the rest by name.
+    s.key('j');
     s.key('j');
     let initech = s.text(80, 24);
     assert!(
@@ -1813,7 +1818,6 @@ fn every_pane_and_overlay_draws_at_any_size() {
                 match (overlay, pane) {
                     ('?', _) => s.key('?'),
                     ('o', Pane::Pods | Pane::Alerts) => s.code(crossterm::event::KeyCode::Enter),
-                    ('o', Pane::Fleet) => s.key('j'),
                     _ => {}
                 }
                 for (w, h) in sizes {

@@ -21,6 +21,7 @@ use super::modals::silence::{SilenceForm, Submit};
 use super::nav::with_panes;
 pub use super::nav::{Availability, ListState, Pane, Scope};
 use super::panes::alerts::Grouping;
+use super::panes::fleet::FleetSort;
 use super::panes::pods::PodSort;
 use super::views::Views;
 use super::widgets::field::{Edited, TextField};
@@ -262,6 +263,7 @@ pub struct App {
     pub lists: Lists,
     filters: [String; Pane::ALL.len()],
     pub pod_sort: PodSort,
+    pub fleet_sort: FleetSort,
     pub grouping: Grouping,
     pub show_silences: bool,
     pub input: Option<InputLine>,
@@ -305,6 +307,7 @@ impl App {
             lists: Lists::default(),
             filters: Default::default(),
             pod_sort: PodSort::default(),
+            fleet_sort: FleetSort::default(),
             grouping: Grouping::default(),
             show_silences: false,
             input: None,
@@ -701,6 +704,11 @@ impl App {
                 Vec::new()
             }
             Action::Open => self.open(views),
+            Action::SortNext if self.pane == Pane::Fleet => {
+                self.fleet_sort = self.fleet_sort.next();
+                self.flash(Level::Info, format!("sorted {}", self.fleet_sort.label()));
+                Vec::new()
+            }
             Action::SortNext => {
                 self.pod_sort = self.pod_sort.next_column();
                 Vec::new()

@@ -408,6 +408,14 @@ static ACTIONS: &[ActionSpec] = &[
     .footer()
     .rbac("get", "pods", "log"),
     spec(
+        "fleet.sort",
+        A::SortNext,
+        &[K::Char('s')],
+        C::Pane(Pane::Fleet),
+        "sort by attention or name",
+    )
+    .footer(),
+    spec(
         "pods.sort",
         A::SortNext,
         &[K::Char('s')],

@@ -44,6 +44,20 @@ pub fn raise_file_limit() -> std::io::Result<FileLimit> {
     })
 }
 
+/// Sets the soft and hard open-file limits to `limit`, as `ulimit -n` does (a benchmark
+/// of the console under a login shell's limit). The hard limit cannot be raised again.
+pub fn set_file_limit(limit: u64) -> std::io::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    // SAFETY: setrlimit only reads the struct it is given.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// The current soft open-file limit.
 pub fn file_limit() -> Option<u64> {
     let mut limit = libc::rlimit {

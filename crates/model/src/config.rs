@@ -2868,6 +2868,32 @@ alertmanager = "http://[::1]:9093/am"
     }
 
     #[test]
+    fn tags_are_read_written_and_checked_one_by_one() {
+        let text = MINIMAL.replace(
+            "name = \"acme\"",
+            "name = \"acme\"\ntags = [\"gold\", \"eu-north\"]",
+        );
+        let fleet = parse_test(&text).unwrap();
+        assert_eq!(fleet.environments[0].tags, ["gold", "eu-north"]);
+        let written = to_toml(&fleet);
+        assert_eq!(
+            parse_test(&written).unwrap().environments[0].tags,
+            ["gold", "eu-north"]
+        );
+        // The second tag is pointed at, with what a tag may hold.
+        let text = MINIMAL.replace(
+            "name = \"acme\"",
+            "name = \"acme\"\ntags = [\"gold\", \"eu north\"]",
+        );
+        let msg = parse_test(&text).unwrap_err().to_string();
+        assert!(
+            msg.contains(":6:17: `tags`") && msg.contains("\"eu north\""),
+            "{msg}"
+        );
+        assert!(msg.contains("1-63 letters, digits"), "{msg}");
+    }
+
+    #[test]
     fn bad_accent_is_refused() {
         let text = MINIMAL.replace("name = \"acme\"", "name = \"acme\"\naccent = \"magneta\"");
         let msg = parse_test(&text).unwrap_err().to_string();

@@ -212,19 +212,22 @@ impl Inner {
         role: ClusterRole,
         seed: u64,
         probes: Vec<ProbeSpec>,
+        pods: u32,
     ) -> Arc<ClusterSim> {
         let sim = ClusterSim::new(
             env,
             role,
             // Each cluster draws its names from its own stream, so the same deployment in
             // two environments does not get the same pod names.
-            Store::new(
+            Store::with_capacities(
                 self.clock.clone(),
                 hash::fnv1a64(&[
                     &seed.to_le_bytes(),
                     env.as_bytes(),
                     role.as_str().as_bytes(),
                 ]),
+                crate::store::DEFAULT_LOG_CAPACITY,
+                watch_buffer(pods),
             ),
             self.clock.clone(),
             seed,
@@ -261,7 +264,7 @@ impl FleetOps for FleetRef {
             ClusterRole::Wc
         };
         let env = capi_name.trim_end_matches("-sc").trim_end_matches("-wc");
-        let sim = inner.new_cluster(env, role, manager.seed, Vec::new());
+        let sim = inner.new_cluster(env, role, manager.seed, Vec::new(), 0);
         for ns in ["default", "kube-system", "kube-public"] {
             let _ = sim.store.create(*super::registry::ids::NAMESPACES, json!({"metadata": {"name": ns}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}));
         }
@@ -477,6 +480,14 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// The watch buffer of a cluster of about `pods` pods: room for every pod to change a few
+/// times at once (a rollout, a node lost), at least 1 024 events, at most the default.
+fn watch_buffer(pods: u32) -> usize {
+    (pods as usize * 8)
+        .next_power_of_two()
+        .clamp(1024, crate::store::WATCH_BUFFER)
+}
+
 fn build(inner: &Arc<Inner>, plans: &[EnvPlan], opts: &SimOptions) -> anyhow::Result<()> {
     let now = inner.clock.now();
     let fleet = inner.fleet_ops();
@@ -492,7 +503,7 @@ fn build(inner: &Arc<Inner>, plans: &[EnvPlan], opts: &SimOptions) -> anyhow::Re
         let mut sims = Vec::new();
         for role in ClusterRole::ALL {
             let probes = demo::probes(plan, role, opts.seed, now, &inner.policy);
-            let sim = inner.new_cluster(&plan.name, role, opts.seed, probes);
+            let sim = inner.new_cluster(&plan.name, role, opts.seed, probes, plan.pods_per_cluster);
             demo::seed_cluster(&sim, plan);
             if role == ClusterRole::Sc {
                 demo::seed_capi(&sim, plan);
@@ -525,6 +536,9 @@ fn build(inner: &Arc<Inner>, plans: &[EnvPlan], opts: &SimOptions) -> anyhow::Re
             settle(sim);
         }
         for sim in sims {
+            // Nothing watched it while it was built: the versions it went through would
+            // only hold memory (7-9 MB a cluster).
+            sim.store.forget_history();
             inner.launch(sim)?;
         }
     }

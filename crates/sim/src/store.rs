@@ -76,6 +76,9 @@ pub struct DeleteOptions {
 /// Default number of events kept for watch resumption before a resume gets 410 Gone.
 pub const DEFAULT_LOG_CAPACITY: usize = 100_000;
 
+/// Events a watch stream may fall behind by before it must relist, by default.
+pub const WATCH_BUFFER: usize = 65_536;
+
 /// How long events stay resumable: etcd compacts every 5 minutes, after which a watch
 /// from an older resourceVersion gets 410 Gone and must relist, however few events
 /// happened since.
@@ -154,7 +157,19 @@ impl Store {
     }
 
     pub fn with_log_capacity(clock: SimClock, seed: u64, log_capacity: usize) -> Arc<Store> {
-        let (tx, _) = broadcast::channel(65_536);
+        Store::with_capacities(clock, seed, log_capacity, WATCH_BUFFER)
+    }
+
+    /// As [`Store::new`], with room for `watch_buffer` events between a write and the
+    /// slowest watch stream reading it (one further behind is told to relist). Every slot
+    /// is allocated at once: a fleet of a thousand small clusters needs small buffers.
+    pub fn with_capacities(
+        clock: SimClock,
+        seed: u64,
+        log_capacity: usize,
+        watch_buffer: usize,
+    ) -> Arc<Store> {
+        let (tx, _) = broadcast::channel(watch_buffer);
         Arc::new(Store {
             inner: RwLock::new(Inner {
                 rv: 1,
@@ -204,6 +219,15 @@ impl Store {
     /// Ends every open watch stream, as a restarting apiserver or a dropped connection does.
     pub fn drop_watches(&self) {
         self.watch_epoch.send_modify(|e| *e += 1);
+    }
+
+    /// Forgets the event log without moving the resourceVersion: for a store nobody has
+    /// watched yet (a cluster built before it serves), whose history of intermediate
+    /// versions would only hold memory.
+    pub fn forget_history(&self) {
+        let mut inner = self.write();
+        inner.log = VecDeque::new();
+        inner.compacted_rv = inner.rv;
     }
 
     /// Forgets the event log and moves past the current resourceVersion, so every

@@ -26,6 +26,7 @@ use crate::state::health::{Source, SourceHealth};
 use crate::state::rows::UpgradeLock;
 use crate::state::{ClusterState, EnvHandle, FleetState};
 use ck8s_model::alert::{AlertState, Severity};
+use ck8s_model::slo::SloStatus;
 
 /// What the overview shows of one cluster.
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub struct ClusterSummary {
     pub backup: BackupMark,
     /// The lowest error budget left among its SLO targets, with the target.
     pub budget: Option<(f64, String)>,
+    /// A target burns its budget fast enough to page.
+    pub slo_page: bool,
     pub health: SourceHealth,
     /// Sources that are not fresh, with their state.
     pub stale: Vec<(Source, SourceHealth)>,
@@ -62,6 +65,7 @@ pub struct BackupMark {
 pub struct FleetRow {
     pub env: String,
     pub accent: Option<String>,
+    pub tags: Vec<String>,
     pub sc: ClusterSummary,
     pub wc: ClusterSummary,
     /// Firing, unsilenced alerts: critical, high, warning.
@@ -74,6 +78,84 @@ impl FleetRow {
         match role {
             ClusterRole::Sc => &self.sc,
             ClusterRole::Wc => &self.wc,
+        }
+    }
+
+    /// What most needs an on-call engineer's eyes here.
+    pub fn attention(&self) -> Attention {
+        let clusters = [&self.sc, &self.wc];
+        if clusters.iter().any(|c| matches!(c.api, Api::Down(_))) {
+            Attention::Unreachable
+        } else if self.alerts[0] > 0 {
+            Attention::Critical
+        } else if clusters
+            .iter()
+            .any(|c| !c.backup.unknown && c.backup.status == backup::Status::Critical)
+        {
+            Attention::Backup
+        } else if clusters.iter().any(|c| c.slo_page) {
+            Attention::Burning
+        } else {
+            Attention::Rest
+        }
+    }
+}
+
+/// The states the overview sorts by and counts, most urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Attention {
+    /// A cluster's API server cannot be reached.
+    Unreachable,
+    /// A critical alert fires.
+    Critical,
+    /// A backup failed or is late.
+    Backup,
+    /// An SLO burns its budget fast enough to page.
+    Burning,
+    Rest,
+}
+
+impl Attention {
+    const ALL: [Attention; 5] = [
+        Attention::Unreachable,
+        Attention::Critical,
+        Attention::Backup,
+        Attention::Burning,
+        Attention::Rest,
+    ];
+
+    fn word(self) -> &'static str {
+        match self {
+            Attention::Unreachable => "unreachable",
+            Attention::Critical => "alerting critical",
+            Attention::Backup => "backup failing",
+            Attention::Burning => "burning budget",
+            Attention::Rest => "ok or minor",
+        }
+    }
+}
+
+/// The overview's order: by attention (the default: the environments that need a look
+/// first, each state by name), or by name alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum FleetSort {
+    #[default]
+    Attention,
+    Name,
+}
+
+impl FleetSort {
+    pub fn next(self) -> FleetSort {
+        match self {
+            FleetSort::Attention => FleetSort::Name,
+            FleetSort::Name => FleetSort::Attention,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FleetSort::Attention => "by attention",
+            FleetSort::Name => "by name",
         }
     }
 }
@@ -100,6 +182,7 @@ fn summarize(s: &ClusterState, policy: &Policy, now: DateTime<Utc>) -> ClusterSu
         .iter()
         .filter_map(|r| r.budget_left_fraction.map(|f| (f, r.target.clone())))
         .min_by(|a, b| a.0.total_cmp(&b.0));
+    let slo_page = s.slo.iter().any(|r| r.status == SloStatus::Page);
     let stale = s
         .health
         .iter()
@@ -116,6 +199,7 @@ fn summarize(s: &ClusterState, policy: &Policy, now: DateTime<Utc>) -> ClusterSu
         lock: s.upgrade_lock(),
         backup,
         budget,
+        slo_page,
         health: s.overall_health(),
         stale,
     }
@@ -152,6 +236,7 @@ pub fn summarize_env(env: &EnvHandle, policy: &Policy, now: DateTime<Utc>) -> Fl
     FleetRow {
         env: env.name.clone(),
         accent: env.accent.clone(),
+        tags: env.tags.clone(),
         sc,
         wc,
         alerts,
@@ -163,8 +248,9 @@ pub fn summarize_env(env: &EnvHandle, policy: &Policy, now: DateTime<Utc>) -> Fl
 /// needs of the fleet (the accents, and the environments' names for Enter and `:`).
 #[derive(Debug, Default)]
 pub struct FleetView {
-    /// The state's generation, the filter, and the minute (ages and verdicts move with it).
-    key: Option<(u64, String, i64)>,
+    /// The state's generation, the filter, the order, and the minute (ages and verdicts
+    /// move with it).
+    key: Option<(u64, String, FleetSort, i64)>,
     /// When the rows were last built.
     built: Option<Instant>,
     pub rows: Vec<FleetRow>,
@@ -179,18 +265,22 @@ impl PaneView for FleetView {
         let key = (
             state.changes.generation(),
             app.filter_of(Pane::Fleet).to_string(),
+            app.fleet_sort,
             now.wall.timestamp() / 60,
         );
         // Behind another pane the rows only back number keys, `:` names and accents: a
         // second old is fresh enough, and pod churn must not read every cluster each frame.
         let behind = app.pane != Pane::Fleet
-            && self.key.as_ref().is_some_and(|k| k.1 == key.1)
+            && self
+                .key
+                .as_ref()
+                .is_some_and(|k| (&k.1, k.2) == (&key.1, key.2))
             && self
                 .built
                 .is_some_and(|b| now.clock.duration_since(b) < BEHIND_EVERY);
         if self.key.as_ref() != Some(&key) && !behind {
             self.built = Some(now.clock);
-            self.rows = rows(state, &key.1, now.wall);
+            self.rows = rows(state, &key.1, key.2, now.wall);
             self.environments = state.envs.len();
             self.accents = state
                 .envs
@@ -204,12 +294,8 @@ impl PaneView for FleetView {
         None
     }
 
-    fn summary(&self, _: &App, _: u16, ctx: &Ctx<'_>) -> Vec<Span<'static>> {
-        let n = self.rows.len();
-        vec![Span::styled(
-            format!(" {n} environment{} ", if n == 1 { "" } else { "s" }),
-            ctx.theme.s.muted,
-        )]
+    fn summary(&self, app: &App, width: u16, ctx: &Ctx<'_>) -> Vec<Span<'static>> {
+        summary_spans(&self.rows, self.environments, app.fleet_sort, width, ctx)
     }
 
     fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
@@ -220,15 +306,84 @@ impl PaneView for FleetView {
 /// How often the overview's rows are rebuilt while another pane is open.
 const BEHIND_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The rows of the environments matching `filter` (by name).
-fn rows(state: &FleetState, filter: &str, now: DateTime<Utc>) -> Vec<FleetRow> {
+/// The rows of the environments matching `filter` (by name or tag), in `sort` order.
+fn rows(state: &FleetState, filter: &str, sort: FleetSort, now: DateTime<Utc>) -> Vec<FleetRow> {
     let filter = Filter::parse(filter).unwrap_or_default();
-    state
+    let mut rows: Vec<FleetRow> = state
         .envs
         .iter()
-        .filter(|e| filter.matches_fields(&[e.name.as_str()]))
+        .filter(|e| {
+            let mut fields = vec![e.name.as_str()];
+            fields.extend(e.tags.iter().map(String::as_str));
+            filter.matches_fields(&fields)
+        })
         .map(|e| summarize_env(e, &state.policy, now))
-        .collect()
+        .collect();
+    sort_rows(&mut rows, sort);
+    rows
+}
+
+fn sort_rows(rows: &mut [FleetRow], sort: FleetSort) {
+    match sort {
+        FleetSort::Attention => rows.sort_by_cached_key(|r| (r.attention(), r.env.clone())),
+        FleetSort::Name => rows.sort_by(|a, b| a.env.cmp(&b.env)),
+    }
+}
+
+/// The pane's heading: how many environments are in each state, and the order.
+fn summary_spans(
+    rows: &[FleetRow],
+    environments: usize,
+    sort: FleetSort,
+    width: u16,
+    ctx: &Ctx<'_>,
+) -> Vec<Span<'static>> {
+    let s = &ctx.theme.s;
+    let n = rows.len();
+    let of = if n < environments {
+        format!(" of {environments}")
+    } else {
+        String::new()
+    };
+    let mut spans = vec![Span::styled(
+        format!(
+            " {n}{of} environment{}",
+            if environments == 1 { "" } else { "s" }
+        ),
+        s.muted,
+    )];
+    let mut counts = [0usize; Attention::ALL.len()];
+    for row in rows {
+        counts[row.attention() as usize] += 1;
+    }
+    // On a narrow screen the states would crowd out the title: how many need a look.
+    if width < 100 {
+        let look = n - counts[Attention::Rest as usize];
+        if look > 0 {
+            spans.push(Span::styled(" · ", s.muted));
+            spans.push(Span::styled(format!("{look} need a look"), s.warning));
+        }
+        spans.push(Span::styled(format!(" · {} ", sort.label()), s.muted));
+        return spans;
+    }
+    for (state, count) in Attention::ALL.into_iter().zip(counts) {
+        if count == 0 || state == Attention::Rest {
+            continue;
+        }
+        let style = match state {
+            Attention::Unreachable | Attention::Critical => s.critical,
+            _ => s.warning,
+        };
+        spans.push(Span::styled(" · ", s.muted));
+        spans.push(Span::styled(format!("{count} {}", state.word()), style));
+    }
+    let rest = counts[Attention::Rest as usize];
+    spans.push(Span::styled(
+        format!(" · {rest} {}", Attention::Rest.word()),
+        s.muted,
+    ));
+    spans.push(Span::styled(format!(" · {} (s) ", sort.label()), s.muted));
+    spans
 }
 
 const COLUMNS: [Column; 14] = [
@@ -590,6 +745,12 @@ fn detail_lines(row: &FleetRow, runs: &[(&RunSummary, bool)], ctx: &Ctx<'_>) -> 
         ),
         Span::styled("  Enter opens it; 2-6 open its panes", s.muted),
     ])];
+    if !row.tags.is_empty() {
+        out.push(Line::from(vec![
+            label("tags", ctx),
+            Span::styled(row.tags.join(" · "), s.text),
+        ]));
+    }
     out.extend(in_progress(row, runs, ctx));
     for role in ClusterRole::ALL {
         out.push(cluster_line(role, row.cluster(role), ctx));
@@ -653,6 +814,118 @@ fn detail_lines(row: &FleetRow, runs: &[(&RunSummary, bool)], ctx: &Ctx<'_>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing;
+
+    /// A fleet of `names`, each tagged with `tags` (in order), every cluster's nodes
+    /// listed and Ready.
+    fn fleet(envs: &[(&str, &[&str])]) -> FleetState {
+        let text: String = std::iter::once("version = 1\n".to_owned())
+            .chain(envs.iter().map(|(name, tags)| {
+                let cluster = |role: &str| {
+                    format!(
+                        "[environment.{role}]\nkubeconfig = \"/k\"\ncontext = \"{name}-{role}\"\n\
+                         prometheus = \"http://p\"\nalertmanager = \"http://a\"\n"
+                    )
+                };
+                format!(
+                    "[[environment]]\nname = \"{name}\"\ntags = {tags:?}\n{}{}",
+                    cluster("sc"),
+                    cluster("wc")
+                )
+            }))
+            .collect();
+        let state =
+            FleetState::new(&crate::config::parse(&text, std::path::Path::new("/f.toml")).unwrap());
+        for c in state.clusters() {
+            let nodes = vec![testing::node("n1", true, Some(true))];
+            testing::listed_nodes(c, nodes, Utc::now());
+        }
+        state
+    }
+
+    fn names(rows: &[FleetRow]) -> Vec<&str> {
+        rows.iter().map(|r| r.env.as_str()).collect()
+    }
+
+    /// Unreachable first, then critical alerts, a failed backup, a paging burn, then the
+    /// rest; each state by name. `s` switches to names alone.
+    #[test]
+    fn the_overview_puts_what_needs_a_look_first_and_counts_it() {
+        let state = fleet(&[
+            ("alpha", &[]),
+            ("burning", &[]),
+            ("critical", &[]),
+            ("down", &[]),
+            ("zulu", &[]),
+        ]);
+        let env = |name: &str| state.env(name).unwrap();
+        let now = Utc::now();
+        testing::stale(&env("down").wc, Source::Nodes, now, "connection refused");
+        testing::firing(
+            &env("critical").sc,
+            vec![testing::alert("KubeNodeNotReady", "critical", false, &[])],
+        );
+        // A worse state wins: a critical alert in an environment that also burns.
+        testing::firing(
+            &env("burning").sc,
+            vec![testing::alert("Minor", "warning", false, &[])],
+        );
+        env("burning")
+            .wc
+            .update(|s| s.slo = vec![testing::slo_report("burning-wc", "ingress", false)]);
+        let rows = rows(&state, "", FleetSort::Attention, now);
+        assert_eq!(
+            names(&rows),
+            ["down", "critical", "burning", "alpha", "zulu"]
+        );
+        let by_name = super::rows(&state, "", FleetSort::Name, now);
+        assert_eq!(
+            names(&by_name),
+            ["alpha", "burning", "critical", "down", "zulu"]
+        );
+
+        let theme = Theme::built_in("dark").unwrap();
+        let ctx = Ctx::new(&state, &theme, now);
+        let heading = |width| -> String {
+            summary_spans(&rows, 5, FleetSort::Attention, width, &ctx)
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect()
+        };
+        assert_eq!(
+            heading(200),
+            " 5 environments · 1 unreachable · 1 alerting critical · 1 burning budget \
+             · 2 ok or minor · by attention (s) "
+        );
+        assert_eq!(
+            heading(80),
+            " 5 environments · 3 need a look · by attention "
+        );
+    }
+
+    /// The filter matches names and tags; the heading says how many of the fleet show.
+    #[test]
+    fn the_filter_matches_tags_too() {
+        let state = fleet(&[
+            ("acme", &["gold", "eu-north"]),
+            ("globex", &["silver", "eu-west"]),
+            ("gold-rush", &[]),
+        ]);
+        let now = Utc::now();
+        let rows = rows(&state, "gold", FleetSort::Name, now);
+        assert_eq!(names(&rows), ["acme", "gold-rush"]);
+        assert_eq!(
+            names(&super::rows(&state, "eu-west", FleetSort::Name, now)),
+            ["globex"]
+        );
+        let theme = Theme::built_in("dark").unwrap();
+        let ctx = Ctx::new(&state, &theme, now);
+        let heading: String = summary_spans(&rows, 3, FleetSort::Name, 80, &ctx)
+            .iter()
+            .map(|s| s.content.as_ref())
+            .collect();
+        assert_eq!(heading, " 2 of 3 environments · by name ");
+    }
 
     /// Before the first node list, the overview says the count is unknown, not `0/0`.
     #[test]

@@ -294,6 +294,8 @@ pub struct EnvHandle {
     pub accent: Option<String>,
     /// `read_only = true` in the fleet config: nothing may change in it from here.
     pub read_only: bool,
+    /// The fleet config's tags, to filter the overview by.
+    pub tags: Vec<String>,
     pub sc: Arc<ClusterHandle>,
     pub wc: Arc<ClusterHandle>,
 }
@@ -338,6 +340,7 @@ impl FleetState {
                     name: e.name.clone(),
                     accent: e.accent.clone(),
                     read_only: e.read_only,
+                    tags: e.tags.clone(),
                     sc: handle(ClusterRole::Sc),
                     wc: handle(ClusterRole::Wc),
                 })

@@ -18,6 +18,8 @@ use crate::state::ClusterHandle;
 use crate::state::health::Source;
 use ck8s_fleet::sources::bench;
 
+pub mod fleet;
+
 /// The targets from the design's quality bars.
 #[derive(Debug, Serialize)]
 pub struct Targets {
@@ -139,10 +141,12 @@ impl Drop for SimProcess {
     }
 }
 
-fn start_sim(pods_per_cluster: u32, dir: &Path) -> anyhow::Result<SimProcess> {
+fn start_sim(environments: u32, pods_per_cluster: u32, dir: &Path) -> anyhow::Result<SimProcess> {
     let exe = std::env::current_exe().context("finding this executable")?;
     let mut child = Command::new(exe)
-        .args(["sim", "--environments", "1", "--pods-per-cluster"])
+        .args(["sim", "--environments"])
+        .arg(environments.to_string())
+        .arg("--pods-per-cluster")
         .arg(pods_per_cluster.to_string())
         .arg("--out")
         .arg(dir)
@@ -171,9 +175,10 @@ fn peak_sampler(stop: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::Joi
     })
 }
 
+/// The one-environment bench: `--pods` pods across its two clusters.
 pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     let dir = tempfile_dir()?;
-    let _sim = start_sim(args.pods / 2, &dir)?;
+    let _sim = start_sim(1, args.pods / 2, &dir)?;
     let fleet = config::load(&dir.join("fleet.toml"))?;
     let env = fleet
         .environments
@@ -318,18 +323,26 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     Ok(dir)
 }
 
-/// Prints the report as one JSON object or as aligned lines.
-pub fn print(report: &BenchReport, json: bool) -> anyhow::Result<()> {
+/// Prints a report as one JSON object, or as aligned lines through `lines`.
+pub fn print_report<R: Serialize>(
+    report: &R,
+    json: bool,
+    lines: impl FnOnce(&R, &mut Lines),
+) -> anyhow::Result<()> {
     if json {
         return crate::headless::output::print(&format!("{}\n", serde_json::to_string(report)?));
     }
-    let (r, t) = (report, &TARGETS);
-    let mut out = format!(
-        "{:<20} {} of {}\n",
-        "pods synced", r.pods_synced, r.pods_requested
-    );
-    // One line per measurement: what was measured, the target, and whether it was met.
-    let mut line = |label: &str, measured: String, target: String, met: Option<bool>| {
+    let mut out = Lines::default();
+    lines(report, &mut out);
+    crate::headless::output::print(&out.0)
+}
+
+/// A bench report as text: one line per measurement with its target and verdict.
+#[derive(Default)]
+pub struct Lines(String);
+
+impl Lines {
+    pub fn line(&mut self, label: &str, measured: String, target: String, met: Option<bool>) {
         let verdict = match met {
             Some(true) => " ok",
             Some(false) => " MISSED",
@@ -340,7 +353,26 @@ pub fn print(report: &BenchReport, json: bool) -> anyhow::Result<()> {
         } else {
             format!(" (target {target})")
         };
-        out.push_str(&format!("{label:<20} {measured}{target}{verdict}\n"));
+        self.0
+            .push_str(&format!("{label:<20} {measured}{target}{verdict}\n"));
+    }
+}
+
+/// Prints the report as one JSON object or as aligned lines.
+pub fn print(report: &BenchReport, json: bool) -> anyhow::Result<()> {
+    print_report(report, json, pods_lines)
+}
+
+fn pods_lines(r: &BenchReport, out: &mut Lines) {
+    let t = &TARGETS;
+    out.line(
+        "pods synced",
+        format!("{} of {}", r.pods_synced, r.pods_requested),
+        String::new(),
+        None,
+    );
+    let mut line = |label: &str, measured: String, target: String, met: Option<bool>| {
+        out.line(label, measured, target, met)
     };
     let m = &r.met;
     line(
@@ -413,7 +445,6 @@ pub fn print(report: &BenchReport, json: bool) -> anyhow::Result<()> {
         format!("<= {} ms", t.fault_frame_ms),
         Some(m.fault_frame),
     );
-    crate::headless::output::print(&out)
 }
 
 #[cfg(test)]
