@@ -18,6 +18,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use ck8s_fleet::sources::prometheus::{
     PrometheusClient, SloCache, slo_reports, slo_reports_cached,
 };
+use ck8s_fleet::sources::slo_counts::slo_reports_counted;
 use ck8s_model::config::{Probe, ProbeKind};
 use ck8s_model::slo::{Exclusion, ExclusionKind};
 
@@ -265,6 +266,34 @@ fn cached_polls_equal_full_reads_on_real_prometheus() {
             (cached, full)
         });
         assert_eq!(cached, full, "reports at {now}");
+        // Counted by Prometheus: the same reports, to the last bit, for a target with one
+        // series; dex, once its second prober runs, needs the samples (a minute is good if
+        // either prober says so).
+        let with_exclusions: Vec<(Probe, Vec<Exclusion>)> = probes
+            .iter()
+            .map(|p| (p.clone(), exclusions.clone()))
+            .collect();
+        let counted = rt
+            .block_on(slo_reports_counted(
+                &client,
+                CLUSTER,
+                &with_exclusions,
+                now,
+                tz,
+            ))
+            .expect("counted reports");
+        let two_probers = now > t(END) - TimeDelta::days(5);
+        for ((counted, full), probe) in counted.iter().zip(&full).zip(&probes) {
+            match counted {
+                Some(c) => assert_eq!(c, full, "{} counted at {now}", probe.target),
+                None => assert!(
+                    probe.target == "dex" && two_probers,
+                    "{} not counted at {now}",
+                    probe.target
+                ),
+            }
+        }
+        assert_eq!(counted[1].is_none(), two_probers, "dex at {now}");
         // The first poll reads the whole span; later ones the time since the last poll, the
         // last two complete days and today (each at most 1500 minutes), nothing else: the
         // day fingerprints are stable on a real Prometheus.

@@ -13,8 +13,8 @@ use super::output::{Cell, TextTable, Tone};
 use super::{Built, Report, Selection, SourceError};
 use crate::cli::SloOptions;
 use crate::config::{self, ClusterRole, Probe};
-use crate::slo::{self, SloReport, SloStatus};
-use crate::sources::prometheus;
+use crate::slo::{self, Exclusion, SloReport, SloStatus};
+use crate::sources::{prometheus, slo_counts};
 use crate::state::health::Source;
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -98,10 +98,10 @@ pub(super) async fn build(selection: &Selection, options: &SloOptions, timeout: 
     Built::new(now, SloReportList { items, errors })
 }
 
-/// The reports of one cluster's probes, one query set per probe so that each gets its own
-/// exclusions. Stops at the first failure (the rest would fail alike) and keeps what it has.
-/// A probe whose query matched no series at all is an error too: its report would say
-/// "no data" where the truth is more likely a wrong label or target.
+/// The reports of one cluster's probes, each with its own exclusions, counted by Prometheus
+/// where the series allow (see `slo_counts`). A probe whose query matched no series at all
+/// is an error: its report would say "no data" where the truth is more likely a wrong
+/// label or target.
 #[allow(clippy::too_many_arguments)]
 async fn cluster_reports(
     fleet: &config::Fleet,
@@ -126,48 +126,40 @@ async fn cluster_reports(
         Ok(c) => c,
         Err(e) => return (Vec::new(), vec![fail(e)]),
     };
-    let mut errors = Vec::new();
     let name = format!("{env}-{role}");
-    let tz = fleet.policy.timezone;
-    let mut items = Vec::new();
-    for probe in probes {
-        let exclusions = fleet.slo_exclusions(env, role, &probe.target);
-        let query = prometheus::slo_reports(
-            &client,
-            &name,
-            std::slice::from_ref(probe),
-            &exclusions,
-            at,
-            tz,
-        );
-        let reports = match tokio::time::timeout_at(deadline, query).await {
-            Ok(Ok(reports)) => reports,
-            Ok(Err(e)) => {
-                errors.push(fail(e.to_string()));
-                return (items, errors);
-            }
-            Err(_) => {
-                let waited = config::format_duration(timeout);
-                errors.push(fail(format!("no answer within {waited}")));
-                return (items, errors);
-            }
-        };
-        if reports
-            .iter()
-            .any(|r| r.minutes_30d.measured() == 0 && r.minutes_year.measured() == 0)
-        {
-            errors.push(fail(format!(
+    let probes: Vec<(Probe, Vec<Exclusion>)> = probes
+        .into_iter()
+        .map(|p| (p.clone(), fleet.slo_exclusions(env, role, &p.target)))
+        .collect();
+    let query = slo_counts::slo_reports_fast(&client, &name, &probes, at, fleet.policy.timezone);
+    let reports = match tokio::time::timeout_at(deadline, query).await {
+        Ok(Ok(reports)) => reports,
+        Ok(Err(e)) => return (Vec::new(), vec![fail(e.to_string())]),
+        Err(_) => {
+            let waited = config::format_duration(timeout);
+            return (Vec::new(), vec![fail(format!("no answer within {waited}"))]);
+        }
+    };
+    let errors = probes
+        .iter()
+        .zip(&reports)
+        .filter(|(_, r)| r.minutes_30d.measured() == 0 && r.minutes_year.measured() == 0)
+        .map(|((probe, _), _)| {
+            fail(format!(
                 "no series matched {} in the report's span; check the probe's target, the \
                  cluster's `slo_labels` or the probe's `selector` in the fleet config",
                 probe.selector
-            )));
-        }
-        items.extend(reports.into_iter().map(|report| SloItem {
+            ))
+        })
+        .collect();
+    let items = reports
+        .into_iter()
+        .map(|report| SloItem {
             env: env.to_owned(),
             cluster: role,
             report,
-        }));
-    }
+        })
+        .collect();
     (items, errors)
 }
 

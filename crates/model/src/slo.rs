@@ -354,6 +354,12 @@ impl Timeline {
         }
     }
 
+    fn count_all(&self) -> MinuteCounts {
+        self.count(i64::MIN, i64::MAX)
+    }
+}
+
+impl MinuteSource for Timeline {
     /// Counts `[from, to)`, clipped to the timeline.
     fn count(&self, from: i64, to: i64) -> MinuteCounts {
         let end = self.start_minute + self.minutes.len() as i64;
@@ -363,15 +369,6 @@ impl Timeline {
             counts.add(m);
         }
         counts
-    }
-
-    fn count_all(&self) -> MinuteCounts {
-        self.count(i64::MIN, i64::MAX)
-    }
-
-    /// The window of `minutes` ending at `end`.
-    fn last(&self, end: i64, minutes: i64) -> MinuteCounts {
-        self.count(end - minutes, end)
     }
 }
 
@@ -708,24 +705,29 @@ pub fn report(
         unix_minute(span_start),
         unix_minute(end),
     );
-    build_report(
-        cluster,
-        probe,
-        &timeline,
-        MinuteCounts::default(),
-        exclusions,
-        now,
-        tz,
-    )
+    let year = timeline.count(unix_minute(year_start(end, tz)), unix_minute(end));
+    build_report(cluster, probe, &timeline, year, exclusions, now, tz)
 }
 
-/// The report from `timeline`, which must cover the 30-day window; the year's minutes before
-/// the timeline's start are `counted_before` (exclusions applied).
+/// The minutes of `[from, to)` (Unix minutes), exclusions applied, however they were
+/// counted: from samples ([`Timeline`]) or by Prometheus ([`WindowCounts`]). A report asks
+/// only for the windows of [`Windows`].
+trait MinuteSource {
+    fn count(&self, from: i64, to: i64) -> MinuteCounts;
+
+    /// The window of `minutes` ending at `end`.
+    fn last(&self, end: i64, minutes: i64) -> MinuteCounts {
+        self.count(end - minutes, end)
+    }
+}
+
+/// The report from the minutes of `source`, which must hold the 30-day window and the
+/// windows under it; the year's are `minutes_year`.
 fn build_report(
     cluster: &str,
     probe: &Probe,
-    timeline: &Timeline,
-    counted_before: MinuteCounts,
+    source: &dyn MinuteSource,
+    minutes_year: MinuteCounts,
     exclusions: &[Exclusion],
     now: DateTime<Utc>,
     tz: Tz,
@@ -733,11 +735,9 @@ fn build_report(
     let (span_start, end) = report_span(now, tz);
     let end_minute = unix_minute(end);
     let window_minutes = WINDOW_DAYS * DAY_MINUTES;
-    let minutes_30d = timeline.last(end_minute, window_minutes);
+    let minutes_30d = source.last(end_minute, window_minutes);
     let year_start = year_start(end, tz);
-    let mut minutes_year = counted_before;
-    minutes_year += timeline.count(unix_minute(year_start), end_minute);
-    let burn_rates = burn_rates(timeline, end_minute, probe.slo);
+    let burn_rates = burn_rates(source, end_minute, probe.slo);
     let alerts: Vec<AlertState> = ALERT_RULES
         .iter()
         .map(|r| r.evaluate(&burn_rates))
@@ -761,16 +761,125 @@ fn build_report(
         budget_left_minutes: budget.left,
         budget_left_fraction: budget.left_fraction,
         burn_rates,
-        status: status(
-            &alerts,
-            &budget,
-            &minutes_30d,
-            &timeline.last(end_minute, 60),
-        ),
+        status: status(&alerts, &budget, &minutes_30d, &source.last(end_minute, 60)),
         alerts,
-        chart: chart(timeline, end_minute),
+        chart: chart(source, end_minute),
         exclusions: overlapping(exclusions, span_start, end),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports from minutes counted by Prometheus
+// ---------------------------------------------------------------------------------------------
+
+/// The minutes of the short buckets: every burn window up to 6 h is a whole number of them.
+pub const RECENT_BUCKET_MINUTES: i64 = 5;
+/// Short buckets before the end: 6 hours.
+pub const RECENT_BUCKETS: i64 = 72;
+
+/// The buckets, in Unix minutes `[from, to)` ending at `now` floored to the minute, whose
+/// minutes make up every figure of a report: the 30 days of the chart (oldest first; the
+/// 30-day window and the 1- and 3-day burn windows are sums of them), 6 hours of 5-minute
+/// buckets (the shorter burn windows and the last hour), and the calendar year so far.
+/// Counted by Prometheus instead of read as samples, a fleet's reports cost a few queries
+/// per cluster instead of a year of samples per target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Windows {
+    pub days: Vec<(i64, i64)>,
+    pub recent: Vec<(i64, i64)>,
+    pub year: (i64, i64),
+}
+
+impl Windows {
+    pub fn at(now: DateTime<Utc>, tz: Tz) -> Windows {
+        let end = floor_minute(now);
+        let end_minute = unix_minute(end);
+        let buckets = |count: i64, minutes: i64| -> Vec<(i64, i64)> {
+            (0..count)
+                .map(|i| {
+                    let from = end_minute - (count - i) * minutes;
+                    (from, from + minutes)
+                })
+                .collect()
+        };
+        Windows {
+            days: buckets(WINDOW_DAYS, DAY_MINUTES),
+            recent: buckets(RECENT_BUCKETS, RECENT_BUCKET_MINUTES),
+            year: (unix_minute(year_start(end, tz)), end_minute),
+        }
+    }
+}
+
+/// The minutes of each bucket of [`Windows`], exclusions applied, in the same order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WindowCounts {
+    pub days: Vec<MinuteCounts>,
+    pub recent: Vec<MinuteCounts>,
+    pub year: MinuteCounts,
+}
+
+/// A [`WindowCounts`] with the buckets it counts.
+struct Counted<'a> {
+    windows: &'a Windows,
+    counts: &'a WindowCounts,
+}
+
+impl MinuteSource for Counted<'_> {
+    /// The sum of the buckets `[from, to)` spans exactly; a report asks for no other span.
+    fn count(&self, from: i64, to: i64) -> MinuteCounts {
+        let sum = |buckets: &[(i64, i64)], counts: &[MinuteCounts]| {
+            let first = buckets.iter().position(|b| b.0 == from)?;
+            let last = buckets.iter().position(|b| b.1 == to)?;
+            let mut total = MinuteCounts::default();
+            for c in counts.get(first..=last)? {
+                total += *c;
+            }
+            Some(total)
+        };
+        sum(&self.windows.days, &self.counts.days)
+            .or_else(|| sum(&self.windows.recent, &self.counts.recent))
+            .unwrap_or_else(|| {
+                debug_assert!(false, "no buckets make up [{from}, {to})");
+                MinuteCounts::default()
+            })
+    }
+}
+
+/// The report of one probe of `cluster` from the minutes of [`Windows::at`]`(now, tz)`,
+/// counted elsewhere: the same as [`report`] over the samples those counts came from.
+pub fn report_from_counts(
+    cluster: &str,
+    probe: &Probe,
+    counts: &WindowCounts,
+    exclusions: &[Exclusion],
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> SloReport {
+    let windows = Windows::at(now, tz);
+    let source = Counted {
+        windows: &windows,
+        counts,
+    };
+    build_report(cluster, probe, &source, counts.year, exclusions, now, tz)
+}
+
+/// The minute ranges `[from, to)` (Unix minutes) that exclusions cover, merged and sorted,
+/// as a report counts them: from the minute after each start's to the one after its end's.
+pub fn excluded_minutes(exclusions: &[Exclusion]) -> Vec<(i64, i64)> {
+    let mut ranges: Vec<(i64, i64)> = exclusions
+        .iter()
+        .map(|ex| (ceil_minute(ex.start), ceil_minute(ex.end)))
+        .filter(|(from, to)| from < to)
+        .collect();
+    ranges.sort_unstable();
+    let mut merged: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
+    for (from, to) in ranges {
+        match merged.last_mut() {
+            Some(last) if from <= last.1 => last.1 = last.1.max(to),
+            _ => merged.push((from, to)),
+        }
+    }
+    merged
 }
 
 /// No error budget left; a budget without samples is unknown, not spent.
@@ -801,10 +910,10 @@ impl Budget {
     }
 }
 
-fn burn_rates(timeline: &Timeline, end_minute: i64, slo_percent: f64) -> BurnRates {
+fn burn_rates(source: &dyn MinuteSource, end_minute: i64, slo_percent: f64) -> BurnRates {
     let mut rates = BurnRates::default();
     for window in BurnWindow::ALL {
-        let counts = timeline.last(end_minute, window.minutes());
+        let counts = source.last(end_minute, window.minutes());
         rates.set(window, counts.burn_rate(slo_percent));
     }
     rates
@@ -831,12 +940,12 @@ fn status(
     }
 }
 
-fn chart(timeline: &Timeline, end_minute: i64) -> Vec<ChartPoint> {
+fn chart(source: &dyn MinuteSource, end_minute: i64) -> Vec<ChartPoint> {
     let first = end_minute - WINDOW_DAYS * DAY_MINUTES;
     (0..WINDOW_DAYS)
         .map(|day| {
             let from = first + day * DAY_MINUTES;
-            let minutes = timeline.count(from, from + DAY_MINUTES);
+            let minutes = source.count(from, from + DAY_MINUTES);
             ChartPoint {
                 start: from_unix_minute(from),
                 end: from_unix_minute(from + DAY_MINUTES),
@@ -1230,15 +1339,16 @@ impl History {
         let end = unix_minute(floor_minute(now));
         let samples = self.samples.unpack();
         let timeline = Timeline::new(&samples, &self.exclusions, samples.start_minute, end);
-        let mut counted = MinuteCounts::default();
+        let mut year = MinuteCounts::default();
         for day in &self.days {
-            counted += day.counts();
+            year += day.counts();
         }
+        year += timeline.count(unix_minute(year_start(from_unix_minute(end), self.tz)), end);
         build_report(
             cluster,
             probe,
             &timeline,
-            counted,
+            year,
             &self.exclusions,
             now,
             self.tz,
@@ -1302,6 +1412,84 @@ mod tests {
         assert_eq!(
             probe_selector(&BTreeMap::new(), "dex"),
             r#"probe_success{target="dex"}"#
+        );
+    }
+
+    /// Reports from minutes counted per bucket (as Prometheus counts them) equal reports
+    /// from the samples: outages, gaps and exclusions across bucket edges, in January
+    /// (a year shorter than the 30-day window) and in June.
+    #[test]
+    fn reports_from_bucket_counts_equal_reports_from_samples() {
+        let exclusions = [
+            exclusion(
+                "2026-06-10T06:59:30Z",
+                "2026-06-10T12:00:00Z",
+                ExclusionKind::PlannedMaintenance,
+            ),
+            exclusion(
+                "2026-06-10T11:00:00Z",
+                "2026-06-10T13:30:10Z",
+                ExclusionKind::ForceMajeure,
+            ),
+            exclusion(
+                "2026-06-14T21:02:00Z",
+                "2026-06-14T21:13:00Z",
+                ExclusionKind::PlannedMaintenance,
+            ),
+        ];
+        for (start, now) in [
+            ("2025-11-01T00:00:00Z", "2026-01-09T13:37:42Z"),
+            ("2026-04-01T00:00:00Z", "2026-06-14T21:37:42Z"),
+        ] {
+            let end = unix_minute(t(now));
+            let since = end - unix_minute(t(start));
+            // Bad minutes within the last hours and days, gaps at bucket edges.
+            let bad: Vec<i64> = [3, 17, 29, 61, 300, 1441, 5000]
+                .iter()
+                .map(|back| since - back)
+                .chain(1000..1100)
+                .collect();
+            let absent: Vec<i64> = [1, 2, 360, 1440, 4321]
+                .iter()
+                .map(|back| since - back)
+                .collect();
+            let samples = samples(start, now, &bad, &absent);
+            let tz = chrono_tz::Europe::Stockholm;
+            let windows = Windows::at(t(now), tz);
+            // Minutes before the samples count as missing, as for a report.
+            let span = report_span(t(now), tz);
+            let timeline = Timeline::new(&samples, &exclusions, unix_minute(span.0), end);
+            let counts = WindowCounts {
+                days: windows
+                    .days
+                    .iter()
+                    .map(|&(f, to)| timeline.count(f, to))
+                    .collect(),
+                recent: windows
+                    .recent
+                    .iter()
+                    .map(|&(f, to)| timeline.count(f, to))
+                    .collect(),
+                year: timeline.count(windows.year.0, windows.year.1),
+            };
+            let p = probe("grafana", ProbeKind::External, 99.5);
+            let from_samples = report("acme-sc", &p, &samples, &exclusions, t(now), tz);
+            let from_counts = report_from_counts("acme-sc", &p, &counts, &exclusions, t(now), tz);
+            assert_eq!(from_counts, from_samples, "at {now}");
+            assert!(from_samples.minutes_30d.bad > 0 && from_samples.minutes_30d.missing > 0);
+        }
+        assert_eq!(
+            excluded_minutes(&exclusions),
+            [
+                (
+                    unix_minute(t("2026-06-10T07:00:00Z")),
+                    unix_minute(t("2026-06-10T13:31:00Z"))
+                ),
+                (
+                    unix_minute(t("2026-06-14T21:02:00Z")),
+                    unix_minute(t("2026-06-14T21:13:00Z"))
+                ),
+            ]
         );
     }
 

@@ -17,10 +17,12 @@ use super::lease::{self, ClusterLock};
 use super::policy::{Facts, Intent};
 use super::workflows::{self, StepCtx, StepError, Target, WorkflowKind};
 use super::{Engine, Hints};
+use crate::config::Probe;
 use crate::config::{Environment, Fleet};
 use crate::failure;
+use crate::slo::Exclusion;
 use crate::sources::alertmanager::{AlertFilter, AlertmanagerClient};
-use crate::sources::prometheus;
+use crate::sources::{prometheus, slo_counts};
 
 /// `20261128T081502Z-scale-acme-wc-3f9a`: sorts by time, says what it is at a glance.
 pub fn new_id(
@@ -367,29 +369,24 @@ async fn exhausted_budgets(
     }
     let client = prometheus::cluster_client(cluster, Duration::from_secs(10)).await?;
     let name = target.name();
-    let mut spent = Vec::new();
-    for probe in &cluster.probes {
-        let exclusions = fleet.slo_exclusions(&target.env, target.role, &probe.target);
-        let reports = prometheus::slo_reports(
-            &client,
-            &name,
-            std::slice::from_ref(probe),
-            &exclusions,
-            now,
-            fleet.policy.timezone,
-        );
-        let reports = tokio::time::timeout(Duration::from_secs(20), reports)
-            .await
-            .map_err(|_| "no answer within 20s".to_string())?
-            .map_err(|e| e.to_string())?;
-        spent.extend(
-            reports
-                .iter()
-                .filter(|r| r.budget_spent())
-                .map(|r| r.target.clone()),
-        );
-    }
-    Ok(spent)
+    let probes: Vec<(Probe, Vec<Exclusion>)> = cluster
+        .probes
+        .iter()
+        .map(|p| {
+            let exclusions = fleet.slo_exclusions(&target.env, target.role, &p.target);
+            (p.clone(), exclusions)
+        })
+        .collect();
+    let reports = slo_counts::slo_reports_fast(&client, &name, &probes, now, fleet.policy.timezone);
+    let reports = tokio::time::timeout(Duration::from_secs(20), reports)
+        .await
+        .map_err(|_| "no answer within 20s".to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok(reports
+        .iter()
+        .filter(|r| r.budget_spent())
+        .map(|r| r.target.clone())
+        .collect())
 }
 
 async fn critical_alerts(

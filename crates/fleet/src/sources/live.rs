@@ -14,7 +14,9 @@ use tokio::task::JoinHandle;
 use super::alertmanager::{AlertFilter, AlertmanagerClient};
 use super::kube::ClusterSources;
 use super::prometheus::{self, PrometheusClient};
-use crate::config::{self, ClusterRole};
+use super::slo_counts;
+use crate::config::{self, ClusterRole, Probe};
+use crate::slo::Exclusion;
 use crate::state::health::{Source, SourceHealth};
 use crate::state::rows::Usage;
 use crate::state::{ClusterHandle, FleetState};
@@ -43,9 +45,11 @@ impl Default for Intervals {
 
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// A cluster's first SLO poll reads a year of one-minute samples per target (later polls
-/// read a few days, see `prometheus::SloCache`); computing a few clusters' at a time keeps
-/// memory flat however large the fleet (a fleet of 200 clusters at once peaked at 500 MiB).
+/// SLO reports are counted by Prometheus (`slo_counts`) where a probe has one series. A
+/// probe with several is read as samples: a year of one-minute samples per target at the
+/// first poll (later polls read a few days, see `prometheus::SloCache`); computing a few
+/// clusters' at a time keeps memory flat however large the fleet (a fleet of 200 clusters
+/// at once peaked at 500 MiB).
 const SLO_CONCURRENCY: usize = 2;
 
 /// One cluster's running sources.
@@ -302,6 +306,7 @@ async fn start_cluster(handle: Arc<ClusterHandle>, shared: &Shared) -> ClusterRu
         let tz = fleet.policy.timezone;
         // What earlier polls read, so that later ones read only the last few days.
         let cache = Arc::new(tokio::sync::Mutex::new(prometheus::SloCache::default()));
+        let lists = lists.clone();
         tasks.push(poll(
             handle.clone(),
             Source::Slo,
@@ -309,28 +314,48 @@ async fn start_cluster(handle: Arc<ClusterHandle>, shared: &Shared) -> ClusterRu
             None,
             move |h| {
                 let (p, fleet, permits) = (p.clone(), fleet.clone(), slo_permits.clone());
-                let cache = cache.clone();
+                let (cache, lists) = (cache.clone(), lists.clone());
                 async move {
-                    let _permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
-                    let mut cache = cache.lock().await;
                     // Exclusions may be scoped to one target, so each probe gets its own.
-                    let mut reports = Vec::with_capacity(h.config.probes.len());
-                    for probe in &h.config.probes {
-                        let ex = fleet.slo_exclusions(&h.env, h.role, &probe.target);
+                    let probes: Vec<(Probe, Vec<Exclusion>)> = h
+                        .config
+                        .probes
+                        .iter()
+                        .map(|probe| {
+                            let ex = fleet.slo_exclusions(&h.env, h.role, &probe.target);
+                            (probe.clone(), ex)
+                        })
+                        .collect();
+                    let now = Utc::now();
+                    let counted = {
+                        let _turn = lists.turn().await;
+                        slo_counts::slo_reports_counted(&p, &h.name(), &probes, now, tz).await
+                    }
+                    .map_err(|e| e.to_string())?;
+                    let mut reports = Vec::with_capacity(probes.len());
+                    for ((probe, ex), counted) in probes.iter().zip(counted) {
+                        if let Some(report) = counted {
+                            reports.push(report);
+                            continue;
+                        }
+                        // Several series (probers): minute by minute from the samples, a
+                        // few clusters at a time, kept between polls.
+                        let _permit = permits.acquire().await.map_err(|e| e.to_string())?;
+                        let mut cache = cache.lock().await;
                         let one = std::slice::from_ref(probe);
-                        let now = Utc::now();
-                        let r = prometheus::slo_reports_cached(
-                            &p,
-                            &h.name(),
-                            one,
-                            &ex,
-                            now,
-                            tz,
-                            &mut cache,
-                        )
-                        .await
-                        .map_err(|e| e.to_string())?;
-                        reports.extend(r);
+                        reports.extend(
+                            prometheus::slo_reports_cached(
+                                &p,
+                                &h.name(),
+                                one,
+                                ex,
+                                now,
+                                tz,
+                                &mut cache,
+                            )
+                            .await
+                            .map_err(|e| e.to_string())?,
+                        );
                     }
                     h.update(|s| s.slo = reports);
                     Ok(())
@@ -361,8 +386,36 @@ where
     F: Fn(Arc<ClusterHandle>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), String>> + Send,
 {
+    let phase = phase(&handle.name(), source, every);
+    poll_in_phase(handle, source, every, phase, wake, step)
+}
+
+/// Where in its interval a cluster's poller of `source` runs after the first poll, the same
+/// every time for the same cluster: spread over the interval, so that a fleet's pollers,
+/// all started together, do not all ask (and hold connections) at the same instant.
+fn phase(cluster: &str, source: Source, every: Duration) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    (cluster, source.name()).hash(&mut hasher);
+    every.mul_f64((hasher.finish() % 1000) as f64 / 1000.0)
+}
+
+/// As [`poll`], with the second poll `phase` later than the interval says.
+fn poll_in_phase<F, Fut>(
+    handle: Arc<ClusterHandle>,
+    source: Source,
+    every: Duration,
+    phase: Duration,
+    wake: Option<Arc<tokio::sync::Notify>>,
+    step: F,
+) -> JoinHandle<()>
+where
+    F: Fn(Arc<ClusterHandle>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), String>> + Send,
+{
     handle.set_health(source, SourceHealth::Syncing);
     tokio::spawn(async move {
+        let mut phase = Some(phase);
         loop {
             match step(handle.clone()).await {
                 Ok(()) => {
@@ -375,14 +428,15 @@ where
                     handle.source_failed(source, Utc::now(), e, false);
                 }
             }
+            let pause = every + phase.take().unwrap_or_default();
             match &wake {
                 Some(w) => {
                     tokio::select! {
-                        _ = tokio::time::sleep(every) => {}
+                        _ = tokio::time::sleep(pause) => {}
                         _ = w.notified() => {}
                     }
                 }
-                None => tokio::time::sleep(every).await,
+                None => tokio::time::sleep(pause).await,
             }
         }
     })
@@ -442,6 +496,7 @@ mod tests {
     /// A poller whose steps answer from `answers` in turn, and how many steps ran.
     fn poller(
         every: Duration,
+        phase: Duration,
         wake: Option<Arc<tokio::sync::Notify>>,
         answers: Vec<Result<(), String>>,
     ) -> (Arc<ClusterHandle>, Arc<Mutex<usize>>, JoinHandle<()>) {
@@ -450,10 +505,11 @@ mod tests {
         let calls = Arc::new(Mutex::new(0));
         let answers = Arc::new(answers);
         let counted = calls.clone();
-        let task = poll(
+        let task = poll_in_phase(
             handle.clone(),
             Source::Alertmanager,
             every,
+            phase,
             wake,
             move |_| {
                 let n = {
@@ -478,7 +534,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_poller_marks_failures_stale_recovers_and_keeps_its_interval() {
         let every = Duration::from_secs(10);
-        let (handle, calls, task) = poller(every, None, vec![Err("refused".into()), Ok(())]);
+        let (handle, calls, task) = poller(
+            every,
+            Duration::ZERO,
+            None,
+            vec![Err("refused".into()), Ok(())],
+        );
         assert_eq!(handle.health(Source::Alertmanager), SourceHealth::Syncing);
         settle().await;
         assert_eq!(*calls.lock().unwrap(), 1, "the first poll runs at once");
@@ -496,10 +557,48 @@ mod tests {
         task.abort();
     }
 
+    /// A fleet's pollers, started together, spread over their interval after the first
+    /// poll (at once), each in a phase of its own, and keep their interval from there.
+    #[tokio::test(start_paused = true)]
+    async fn pollers_spread_over_their_interval_after_the_first_poll() {
+        let every = Duration::from_secs(10);
+        let phase = Duration::from_secs(4);
+        let (_, calls, task) = poller(every, phase, None, vec![]);
+        settle().await;
+        assert_eq!(*calls.lock().unwrap(), 1, "the first poll runs at once");
+        tokio::time::advance(every + phase - Duration::from_millis(1)).await;
+        settle().await;
+        assert_eq!(
+            *calls.lock().unwrap(),
+            1,
+            "the second waits out its phase too"
+        );
+        tokio::time::advance(Duration::from_millis(1)).await;
+        settle().await;
+        assert_eq!(*calls.lock().unwrap(), 2);
+        tokio::time::advance(every).await;
+        settle().await;
+        assert_eq!(*calls.lock().unwrap(), 3, "then the interval alone");
+        task.abort();
+        // Phases differ between clusters and stay within the interval.
+        let phases: std::collections::BTreeSet<Duration> = (0..20)
+            .map(|i| super::phase(&format!("env{i}-sc"), Source::Alertmanager, every))
+            .collect();
+        assert!(
+            phases.len() > 15 && phases.iter().all(|p| *p < every),
+            "{phases:?}"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_wake_polls_at_once_without_waiting_out_the_interval() {
         let wake = Arc::new(tokio::sync::Notify::new());
-        let (_, calls, task) = poller(Duration::from_secs(30), Some(wake.clone()), vec![]);
+        let (_, calls, task) = poller(
+            Duration::from_secs(30),
+            Duration::ZERO,
+            Some(wake.clone()),
+            vec![],
+        );
         settle().await;
         assert_eq!(*calls.lock().unwrap(), 1);
         wake.notify_one();

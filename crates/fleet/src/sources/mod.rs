@@ -8,6 +8,7 @@ pub use self::kube::transport::HTTP1_CONNECTIONS;
 pub use self::kube::{KubeSourceError, check_kubeconfigs};
 pub mod live;
 pub mod prometheus;
+pub mod slo_counts;
 
 /// How long an idle Prometheus or Alertmanager connection is kept.
 const IDLE_CONNECTION: std::time::Duration = std::time::Duration::from_secs(1);

@@ -587,6 +587,32 @@ impl PrometheusClient {
             .collect())
     }
 
+    /// Whether a range selector includes both of its ends, as Prometheus 2 does (3 leaves
+    /// out the start): from `/api/v1/status/buildinfo`. A server that does not say is taken
+    /// for a 2.
+    pub async fn closed_ranges(&self) -> Result<bool, PromError> {
+        #[derive(Deserialize)]
+        struct Build {
+            data: Option<Version>,
+        }
+        #[derive(Deserialize)]
+        struct Version {
+            version: String,
+        }
+        let (_, status, body) = self.fetch("api/v1/status/buildinfo", &[]).await?;
+        let version = (200..300)
+            .contains(&status)
+            .then(|| serde_json::from_slice::<Build>(body.as_ref()).ok())
+            .flatten()
+            .and_then(|b| b.data)
+            .map(|d| d.version);
+        let major = version
+            .as_deref()
+            .and_then(|v| v.split('.').next())
+            .and_then(|m| m.parse::<u32>().ok());
+        Ok(major.is_none_or(|m| m < 3))
+    }
+
     async fn vector(&self, promql: &str) -> Result<Vec<InstantSample>, PromError> {
         match self.query(promql, None).await?.data {
             QueryData::Vector(v) => Ok(v),
@@ -1191,8 +1217,16 @@ mod tests {
                 iv("2026-11-02T22:30:00Z", "2026-11-03T01:00:00Z"),
             ],
         };
+        // A second target of the cluster, to be counted in the same queries as dex.
+        let ingress = ProbeSpec {
+            target: "wc-ingress".into(),
+            kind: ProbeKind::Cluster,
+            slo: 99.95,
+            outages: vec![iv("2026-11-19T20:00:00Z", "2026-11-19T20:07:00Z")],
+            missing: vec![iv("2026-11-19T20:30:00Z", "2026-11-19T20:32:00Z")],
+        };
         let cluster = testkit::cluster();
-        cluster.set_probes(vec![dex]);
+        cluster.set_probes(vec![dex, ingress]);
         let url = testkit::serve(router(cluster.clone())).await;
         let client = PrometheusClient::new(&url, None, Duration::from_secs(30)).unwrap();
         let exclusion = |start: &str, end: &str| Exclusion {
@@ -1205,12 +1239,10 @@ mod tests {
             exclusion("2026-10-20T21:00:00Z", "2026-10-20T23:00:30Z"),
             exclusion("2026-11-10T22:30:00Z", "2026-11-11T00:30:00Z"),
         ];
-        let probes = [Probe::for_cluster(
-            "acme-wc",
-            "dex",
-            ProbeKind::External,
-            99.5,
-        )];
+        let probes = [
+            Probe::for_cluster("acme-wc", "dex", ProbeKind::External, 99.5),
+            Probe::for_cluster("acme-wc", "wc-ingress", ProbeKind::Cluster, 99.95),
+        ];
         let tz = chrono_tz::Europe::Stockholm;
         let mut cache = SloCache::default();
         let poll = async |cache: &mut SloCache, now: DateTime<Utc>| {
@@ -1223,6 +1255,25 @@ mod tests {
                 .unwrap();
             assert_eq!(cached, full, "at {now}");
             assert!(full[0].minutes_30d.bad > 0 && full[0].minutes_year.missing > 0);
+            // Counted by Prometheus, the same reports, to the last bit.
+            let with_exclusions: Vec<(Probe, Vec<Exclusion>)> = probes
+                .iter()
+                .map(|p| (p.clone(), exclusions.to_vec()))
+                .collect();
+            let counted = crate::sources::slo_counts::slo_reports_counted(
+                &client,
+                "acme-wc",
+                &with_exclusions,
+                now,
+                tz,
+            )
+            .await
+            .unwrap();
+            let counted: Vec<SloReport> = counted
+                .into_iter()
+                .map(|r| r.expect("one series a minute is counted"))
+                .collect();
+            assert_eq!(counted, full, "counted at {now}");
         };
         let mut now = t("2026-11-19T21:17:10Z");
         let mut previous: Option<DateTime<Utc>> = None;
