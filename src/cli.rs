@@ -569,6 +569,9 @@ pub struct BenchArgs {
     /// as `ulimit -n` sets them); the simulator keeps its own.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(64..), requires = "environments")]
     pub nofile: Option<u64>,
+    /// Seconds the fleet bench measures idle CPU and descriptors over.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600), requires = "environments")]
+    pub idle: u64,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,

@@ -18,7 +18,7 @@ use crate::state::health::Source;
 
 /// Every source the fleet overview reads. (A wc has no Cluster API or backup CronJob
 /// sources; absent ones are not waited for.)
-pub const OVERVIEW: [Source; 16] = [
+pub const OVERVIEW: [Source; 15] = [
     Source::Nodes,
     Source::Backups,
     Source::Schedules,
@@ -32,7 +32,6 @@ pub const OVERVIEW: [Source; 16] = [
     Source::MachineDeployments,
     Source::Machines,
     Source::Alertmanager,
-    Source::Metrics,
     Source::Certificates,
     Source::Slo,
 ];
@@ -55,9 +54,6 @@ const TARGETS: FleetTargets = FleetTargets {
     status_seconds: 3.0,
 };
 
-/// How long the idle CPU is measured.
-const IDLE_FOR: Duration = Duration::from_secs(20);
-
 #[derive(Debug, Serialize)]
 pub struct FleetReport {
     pub environments: u32,
@@ -77,6 +73,7 @@ pub struct FleetReport {
     pub descriptors_peak: usize,
     /// CPU the console used while the fleet stood still, in percent of one core.
     pub idle_cpu_percent: f64,
+    pub idle_seconds: u64,
     /// `ck8s-console status -o json` on the whole fleet, as a separate process.
     pub status_seconds: f64,
     pub status_exit: i32,
@@ -104,7 +101,7 @@ pub async fn run(args: &BenchArgs, environments: u32) -> anyhow::Result<FleetRep
     }
 
     let t0 = Instant::now();
-    let live = LiveFleet::start(&fleet, Intervals::default()).await;
+    let live = LiveFleet::start(&fleet, Intervals::for_fleet(fleet.environments.len() * 2)).await;
     if !live.wait_settled(&OVERVIEW, Duration::from_secs(600)).await {
         // Settled with failures is still settled; only a timeout stops the bench.
         let pending = live.state.clusters().any(|c| {
@@ -136,14 +133,15 @@ pub async fn run(args: &BenchArgs, environments: u32) -> anyhow::Result<FleetRep
 
     // Idle: the fleet stands still while the sources keep polling. Descriptors are looked
     // at twice a second (a look costs next to nothing next to the CPU measured).
+    let idle_for = Duration::from_secs(args.idle);
     let cpu0 = cpu_seconds()?;
     let mut descriptors_peak = open_descriptors()?;
-    let idle_until = Instant::now() + IDLE_FOR;
+    let idle_until = Instant::now() + idle_for;
     while Instant::now() < idle_until {
         tokio::time::sleep(Duration::from_millis(500)).await;
         descriptors_peak = descriptors_peak.max(open_descriptors()?);
     }
-    let idle_cpu_percent = (cpu_seconds()? - cpu0) / IDLE_FOR.as_secs_f64() * 100.0;
+    let idle_cpu_percent = (cpu_seconds()? - cpu0) / idle_for.as_secs_f64() * 100.0;
     let descriptors = open_descriptors()?;
     drop(live);
 
@@ -161,6 +159,7 @@ pub async fn run(args: &BenchArgs, environments: u32) -> anyhow::Result<FleetRep
         descriptors_per_cluster,
         descriptors_peak,
         idle_cpu_percent,
+        idle_seconds: args.idle,
         status_seconds,
         status_exit,
         met: FleetMet {
@@ -259,8 +258,7 @@ fn lines(r: &FleetReport, out: &mut Lines) {
         "idle CPU",
         format!(
             "{:.2} % of a core over {} s",
-            r.idle_cpu_percent,
-            IDLE_FOR.as_secs()
+            r.idle_cpu_percent, r.idle_seconds
         ),
         format!("<= {} %", t.idle_cpu_percent),
         Some(m.idle_cpu),

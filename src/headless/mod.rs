@@ -353,14 +353,13 @@ async fn from_live(
 }
 
 async fn start_live(kind: &ReportKind, selection: &Selection, timeout: Duration) -> LiveFleet {
-    // LiveFleet gives one exclusion list to every cluster and target, so only fleet-wide
-    // exclusions are safe to pass; the `slo` report scopes them exactly.
     let intervals = Intervals {
         // One poll is all a report reads; later ones would only add load.
         alerts: timeout * 2,
         metrics: timeout * 2,
         slo: timeout * 2,
         lists: timeout * 2,
+        certificates: timeout * 2,
     };
     let live = LiveFleet::start(&selection.fleet, intervals).await;
     if let Some(text) = &live.shortfall {
@@ -395,8 +394,7 @@ async fn settle(
         })
     };
     while pending() && tokio::time::Instant::now() < deadline {
-        let changed = live.state.changes.wait();
-        let _ = tokio::time::timeout(Duration::from_millis(200), changed).await;
+        live.state.changes.next_look().await;
     }
     let mut errors: Vec<SourceError> = Vec::new();
     for h in handles {

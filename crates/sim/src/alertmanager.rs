@@ -979,7 +979,14 @@ async fn delete_silence(
 }
 
 /// Re-evaluates the rules every second and soon after each store change, until aborted.
-pub fn spawn_rules(am: Arc<AlertmanagerSim>) -> tokio::task::JoinHandle<()> {
+/// Runs the rules every `every` and after changes: gathered for a tenth of a second when
+/// rules run every second (a small fleet), for half the interval when less often.
+pub fn spawn_rules(am: Arc<AlertmanagerSim>, every: Duration) -> tokio::task::JoinHandle<()> {
+    let gather = if every <= EVAL_INTERVAL {
+        Duration::from_millis(100)
+    } else {
+        every / 2
+    };
     tokio::spawn(async move {
         let store = am.cluster.store.clone();
         loop {
@@ -991,9 +998,9 @@ pub fn spawn_rules(am: Arc<AlertmanagerSim>) -> tokio::task::JoinHandle<()> {
             tokio::select! {
                 _ = &mut changed => {
                     // Coalesce bursts of changes (a rollout touches many pods).
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tokio::time::sleep(gather).await;
                 }
-                _ = tokio::time::sleep(EVAL_INTERVAL) => {}
+                _ = tokio::time::sleep(every) => {}
             }
         }
     })

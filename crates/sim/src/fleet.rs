@@ -91,6 +91,15 @@ struct Inner {
     scenario: Mutex<Option<JoinHandle<()>>>,
     /// See [`SimOptions::metrics_token`].
     metrics_token: Option<String>,
+    /// How often each cluster's alert rules run when nothing changes, and how long
+    /// changes are gathered before they run.
+    rules_every: std::time::Duration,
+}
+
+/// Alert rules run every second in a small fleet; a large one spreads them out, as its
+/// Prometheus would, so that a thousand clusters' rules do not keep a core busy.
+fn rules_every(environments: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::from(environments / 50).clamp(1, 10))
 }
 
 impl Drop for Inner {
@@ -188,7 +197,7 @@ impl Inner {
                     Service::Alertmanager,
                 ),
             ),
-            alertmanager::spawn_rules(am.clone()),
+            alertmanager::spawn_rules(am.clone(), self.rules_every),
             controllers::spawn(sim.clone(), self.fleet_ops()),
         ];
         let running = Arc::new(RunningCluster {
@@ -298,6 +307,7 @@ impl SimFleet {
             policy: policy.clone(),
             scenario: Mutex::new(None),
             metrics_token: opts.metrics_token.clone(),
+            rules_every: rules_every(opts.environments),
         });
         let plans = demo::plan(opts.environments, opts.pods_per_cluster);
         let scenario = opts.scenario.clone();

@@ -388,6 +388,35 @@ impl ProbeTimeline {
         }
     }
 
+    /// The number and sum of the samples at multiples of `every` in `from <= t <= to`, as
+    /// [`ProbeTimeline::sample`] gives them, counted by interval rather than sample.
+    fn totals(&self, every: i64, from: i64, to: i64) -> (u64, f64) {
+        let points = |from: i64, to: i64| -> i64 {
+            // Multiples of `every` in [from, to].
+            (to.div_euclid(every) - (from + every - 1).div_euclid(every) + 1).max(0)
+        };
+        let missing = merged(&self.missing);
+        let outages = merged(&self.outages);
+        // Points inside [s, e) ∩ [from, to] of each (disjoint) interval.
+        let within = |ivs: &[(i64, i64)]| -> i64 {
+            ivs.iter()
+                .map(|&(s, e)| points(s.max(from), (e - 1).min(to)))
+                .sum()
+        };
+        let both: Vec<(i64, i64)> = outages
+            .iter()
+            .flat_map(|&(s, e)| {
+                missing
+                    .iter()
+                    .map(move |&(ms, me)| (s.max(ms), e.min(me)))
+                    .filter(|(a, b)| a < b)
+            })
+            .collect();
+        let count = points(from, to) - within(&missing);
+        let bad = within(&outages) - within(&both);
+        (count.max(0) as u64, (count - bad) as f64)
+    }
+
     fn sample(&self, t: i64) -> Option<f64> {
         let inside = |ivs: &[(i64, i64)]| ivs.iter().any(|&(s, e)| s <= t && t < e);
         if inside(&self.missing) {
@@ -398,6 +427,20 @@ impl ProbeTimeline {
             Some(1.0)
         }
     }
+}
+
+/// `ivs` sorted and with overlapping or touching ones joined.
+fn merged(ivs: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut sorted: Vec<(i64, i64)> = ivs.iter().copied().filter(|(s, e)| s < e).collect();
+    sorted.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(sorted.len());
+    for (s, e) in sorted {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -567,6 +610,7 @@ impl ClusterStorage<'_> {
             first_ms: self.sim.history_start_ms,
             last_ms: self.now_ms,
             value,
+            totals: None,
         }
     }
 
@@ -615,7 +659,13 @@ impl ClusterStorage<'_> {
                     ("job", "blackbox"),
                     ("target", &spec.target),
                 ]);
-                self.series(l, PROBE_INTERVAL_MS, Arc::new(move |t| timeline.sample(t)))
+                let sampled = timeline.clone();
+                Series {
+                    totals: Some(Arc::new(move |from, to| {
+                        timeline.totals(PROBE_INTERVAL_MS, from, to)
+                    })),
+                    ..self.series(l, PROBE_INTERVAL_MS, Arc::new(move |t| sampled.sample(t)))
+                }
             })
             .collect()
     }
@@ -1442,5 +1492,42 @@ mod tests {
                 ("c".into(), String::new())
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod totals {
+    use super::ProbeTimeline;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// A probe's count and sum over any window, counted by interval, equal those of
+        /// its samples one by one, whatever its outages and gaps (overlapping ones too).
+        #[test]
+        fn counted_totals_equal_the_samples(
+            outages in proptest::collection::vec((0i64..600, 1i64..120), 0..5),
+            missing in proptest::collection::vec((0i64..600, 1i64..120), 0..5),
+            from in -30i64..700,
+            len in 0i64..800,
+        ) {
+            const EVERY: i64 = 60_000;
+            let ms = |ivs: &[(i64, i64)]| -> Vec<(i64, i64)> {
+                // Minutes to milliseconds, with edges off the minute as well.
+                ivs.iter().map(|&(s, l)| (s * EVERY + 7, (s + l) * EVERY - 13)).collect()
+            };
+            let timeline = ProbeTimeline { outages: ms(&outages), missing: ms(&missing) };
+            let (from, to) = (from * EVERY + 500, (from + len) * EVERY);
+            let (mut count, mut sum) = (0u64, 0.0);
+            let mut t = from.div_euclid(EVERY) * EVERY;
+            while t <= to {
+                if t >= from && let Some(v) = timeline.sample(t) {
+                    count += 1;
+                    sum += v;
+                }
+                t += EVERY;
+            }
+            proptest::prop_assert_eq!(timeline.totals(EVERY, from, to), (count, sum));
+        }
     }
 }

@@ -796,6 +796,11 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
 /// The value of a series at one scrape time, or `None` when that scrape recorded nothing.
 pub type SampleFn = Arc<dyn Fn(i64) -> Option<f64> + Send + Sync>;
 
+/// The number and the sum of a series' samples with `from <= t <= to`, where a series can
+/// say without visiting each (a probe's, from its few outages): `count_over_time` and
+/// `sum_over_time` over a month then cost as much as over a minute.
+pub type TotalsFn = Arc<dyn Fn(i64, i64) -> (u64, f64) + Send + Sync>;
+
 /// A series computed on demand: samples exist at multiples of `interval_ms` between
 /// `first_ms` and `last_ms` (inclusive) where `value` answers.
 #[derive(Clone)]
@@ -805,6 +810,8 @@ pub struct Series {
     pub first_ms: i64,
     pub last_ms: i64,
     pub value: SampleFn,
+    /// Must agree with `value`, sample for sample.
+    pub totals: Option<TotalsFn>,
 }
 
 impl std::fmt::Debug for Series {
@@ -816,6 +823,20 @@ impl std::fmt::Debug for Series {
 }
 
 impl Series {
+    /// `count_over_time` or `sum_over_time` over `from <= t <= to` from [`Series::totals`];
+    /// `None` for other functions, or when the series cannot tell.
+    fn total(&self, func: Func, from: i64, to: i64) -> Option<Option<f64>> {
+        let totals = self.totals.as_ref()?;
+        let (count, sum) = totals(from.max(self.first_ms), to.min(self.last_ms));
+        let value = match func {
+            Func::CountOverTime => count as f64,
+            Func::SumOverTime => sum,
+            _ => return None,
+        };
+        // No sample in the window: no result, as for any function.
+        Some((count > 0).then_some(value))
+    }
+
     /// The raw samples with `from <= t <= to`.
     pub fn samples(&self, from: i64, to: i64) -> impl Iterator<Item = (i64, f64)> + '_ {
         let iv = self.interval_ms.max(1);
@@ -962,9 +983,14 @@ fn eval(expr: &Expr, series: &[Vec<Series>], t: i64) -> Result<Value, QueryError
                 series[sel.id]
                     .iter()
                     .filter_map(|s| {
-                        let samples: Vec<_> = s.samples(t - range_ms, t).collect();
-                        apply_func(*func, &samples, t - range_ms, t)
-                            .map(|v| (without_name(&s.labels), v))
+                        let value = match s.total(*func, t - range_ms, t) {
+                            Some(total) => total,
+                            None => {
+                                let samples: Vec<_> = s.samples(t - range_ms, t).collect();
+                                apply_func(*func, &samples, t - range_ms, t)
+                            }
+                        };
+                        value.map(|v| (without_name(&s.labels), v))
                     })
                     .collect(),
             )
@@ -1161,6 +1187,7 @@ mod tests {
                 .collect(),
             interval_ms: iv,
             first_ms: 0,
+            totals: None,
             last_ms: last,
             value: Arc::new(f),
         }

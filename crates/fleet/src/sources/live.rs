@@ -21,15 +21,17 @@ use crate::state::health::{Source, SourceHealth};
 use crate::state::rows::Usage;
 use crate::state::{ClusterHandle, FleetState};
 
-/// How often each poller asks. Alerts change fastest; SLO history is a year of samples.
+/// How often each poller asks. Alerts change fastest; certificates expire over days.
 #[derive(Debug, Clone)]
 pub struct Intervals {
     pub alerts: Duration,
+    /// Node and pod usage, of open environments only.
     pub metrics: Duration,
     pub slo: Duration,
     /// The slowly changing kinds that are listed rather than watched (schedules, storage
-    /// locations, CronJobs, the Welkin ConfigMaps).
+    /// locations, CronJobs, the Welkin ConfigMaps) where a server has no HTTP/2.
     pub lists: Duration,
+    pub certificates: Duration,
 }
 
 impl Default for Intervals {
@@ -39,6 +41,25 @@ impl Default for Intervals {
             metrics: Duration::from_secs(30),
             slo: Duration::from_secs(300),
             lists: super::kube::POLL_EVERY,
+            certificates: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Alertmanager polls a fleet may make per second: beyond 200 clusters the alerts interval
+/// grows with the fleet (30 s at 1 000 clusters), so a large fleet costs the console a
+/// steady trickle of work instead of a core.
+const ALERT_POLLS_PER_SECOND: u64 = 20;
+const ALERTS_AT_MOST: Duration = Duration::from_secs(30);
+
+impl Intervals {
+    /// The default intervals for a fleet of `clusters` clusters.
+    pub fn for_fleet(clusters: usize) -> Intervals {
+        let defaults = Intervals::default();
+        let spread = Duration::from_secs(clusters as u64 / ALERT_POLLS_PER_SECOND);
+        Intervals {
+            alerts: defaults.alerts.max(spread.min(ALERTS_AT_MOST)),
+            ..defaults
         }
     }
 }
@@ -130,6 +151,10 @@ impl LiveFleet {
     pub async fn close(&self, env: &str) {
         for c in self.clusters.iter().filter(|c| c.handle.env == env) {
             c.open.store(false, Ordering::Relaxed);
+            c.handle.update(|s| {
+                s.node_usage.clear();
+                s.pod_usage.clear();
+            });
             if let Some(k) = c.kube.lock().await.as_mut() {
                 k.close();
             }
@@ -177,8 +202,7 @@ impl LiveFleet {
             if tokio::time::Instant::now() >= deadline {
                 return false;
             }
-            let changed = self.state.changes.wait();
-            let _ = tokio::time::timeout(Duration::from_millis(200), changed).await;
+            self.state.changes.next_look().await;
         }
     }
 }
@@ -273,17 +297,20 @@ async fn start_cluster(handle: Arc<ClusterHandle>, shared: &Shared) -> ClusterRu
         ));
     }
     if let Some(p) = prom {
-        let (p2, open2, lists2) = (p.clone(), open.clone(), lists.clone());
-        tasks.push(poll(
+        // Node and pod usage show only in an open environment's panes.
+        let (p2, lists2) = (p.clone(), lists.clone());
+        tasks.push(poll_in_phase(
             handle.clone(),
             Source::Metrics,
             intervals.metrics,
+            phase(&handle.name(), Source::Metrics, intervals.metrics),
             Some(metrics_now.clone()),
+            Some(open.clone()),
             move |h| {
-                let (p, open, lists) = (p2.clone(), open2.clone(), lists2.clone());
+                let (p, lists) = (p2.clone(), lists2.clone());
                 async move {
                     let _turn = lists.turn().await;
-                    poll_metrics(&p, &h, open.load(Ordering::Relaxed)).await
+                    poll_metrics(&p, &h).await
                 }
             },
         ));
@@ -291,7 +318,7 @@ async fn start_cluster(handle: Arc<ClusterHandle>, shared: &Shared) -> ClusterRu
         tasks.push(poll(
             handle.clone(),
             Source::Certificates,
-            intervals.lists,
+            intervals.certificates,
             None,
             move |h| {
                 let (p, lists) = (p3.clone(), lists3.clone());
@@ -387,7 +414,7 @@ where
     Fut: Future<Output = Result<(), String>> + Send,
 {
     let phase = phase(&handle.name(), source, every);
-    poll_in_phase(handle, source, every, phase, wake, step)
+    poll_in_phase(handle, source, every, phase, wake, None, step)
 }
 
 /// Where in its interval a cluster's poller of `source` runs after the first poll, the same
@@ -400,13 +427,15 @@ fn phase(cluster: &str, source: Source, every: Duration) -> Duration {
     every.mul_f64((hasher.finish() % 1000) as f64 / 1000.0)
 }
 
-/// As [`poll`], with the second poll `phase` later than the interval says.
+/// As [`poll`], with the second poll `phase` later than the interval says; with `active`,
+/// only while it is true (the source is idle meanwhile, and `wake` starts it again).
 fn poll_in_phase<F, Fut>(
     handle: Arc<ClusterHandle>,
     source: Source,
     every: Duration,
     phase: Duration,
     wake: Option<Arc<tokio::sync::Notify>>,
+    active: Option<Arc<AtomicBool>>,
     step: F,
 ) -> JoinHandle<()>
 where
@@ -417,6 +446,14 @@ where
     tokio::spawn(async move {
         let mut phase = Some(phase);
         loop {
+            if active.as_ref().is_some_and(|a| !a.load(Ordering::Relaxed)) {
+                handle.set_health(source, SourceHealth::Idle);
+                match &wake {
+                    Some(w) => w.notified().await,
+                    None => tokio::time::sleep(every).await,
+                }
+                continue;
+            }
             match step(handle.clone()).await {
                 Ok(()) => {
                     if !handle.health(source).is_ok() {
@@ -454,13 +491,9 @@ async fn poll_alerts(am: &AlertmanagerClient, h: &ClusterHandle) -> Result<(), S
     Ok(())
 }
 
-async fn poll_metrics(p: &PrometheusClient, h: &ClusterHandle, pods: bool) -> Result<(), String> {
+async fn poll_metrics(p: &PrometheusClient, h: &ClusterHandle) -> Result<(), String> {
     let nodes = p.node_usage().await.map_err(|e| e.to_string())?;
-    let pod_usage = if pods {
-        Some(p.pod_usage().await.map_err(|e| e.to_string())?)
-    } else {
-        None
-    };
+    let pods = p.pod_usage().await.map_err(|e| e.to_string())?;
     let usage = |cpu: Option<f64>, mem: Option<f64>| Usage {
         cpu: cpu.unwrap_or(0.0),
         memory_bytes: mem.unwrap_or(0.0),
@@ -470,20 +503,15 @@ async fn poll_metrics(p: &PrometheusClient, h: &ClusterHandle, pods: bool) -> Re
             .into_iter()
             .map(|n| (n.node, usage(n.cpu_cores, n.memory_bytes)))
             .collect();
-        match pod_usage {
-            Some(pods) => {
-                let mut map = std::collections::HashMap::with_capacity(pods.len());
-                for p in pods {
-                    let ns = s.interner.get(&p.namespace);
-                    map.insert(
-                        (ns, p.pod.into_boxed_str()),
-                        usage(p.cpu_cores, p.memory_bytes),
-                    );
-                }
-                s.pod_usage = map;
-            }
-            None => s.pod_usage.clear(),
+        let mut map = std::collections::HashMap::with_capacity(pods.len());
+        for p in pods {
+            let ns = s.interner.get(&p.namespace);
+            map.insert(
+                (ns, p.pod.into_boxed_str()),
+                usage(p.cpu_cores, p.memory_bytes),
+            );
         }
+        s.pod_usage = map;
     });
     Ok(())
 }
@@ -498,6 +526,7 @@ mod tests {
         every: Duration,
         phase: Duration,
         wake: Option<Arc<tokio::sync::Notify>>,
+        active: Option<Arc<AtomicBool>>,
         answers: Vec<Result<(), String>>,
     ) -> (Arc<ClusterHandle>, Arc<Mutex<usize>>, JoinHandle<()>) {
         let state = crate::state::test_fleet("globex");
@@ -511,6 +540,7 @@ mod tests {
             every,
             phase,
             wake,
+            active,
             move |_| {
                 let n = {
                     let mut c = counted.lock().unwrap();
@@ -538,6 +568,7 @@ mod tests {
             every,
             Duration::ZERO,
             None,
+            None,
             vec![Err("refused".into()), Ok(())],
         );
         assert_eq!(handle.health(Source::Alertmanager), SourceHealth::Syncing);
@@ -563,7 +594,7 @@ mod tests {
     async fn pollers_spread_over_their_interval_after_the_first_poll() {
         let every = Duration::from_secs(10);
         let phase = Duration::from_secs(4);
-        let (_, calls, task) = poller(every, phase, None, vec![]);
+        let (_, calls, task) = poller(every, phase, None, None, vec![]);
         settle().await;
         assert_eq!(*calls.lock().unwrap(), 1, "the first poll runs at once");
         tokio::time::advance(every + phase - Duration::from_millis(1)).await;
@@ -590,6 +621,49 @@ mod tests {
         );
     }
 
+    /// An environment's usage is polled only while it is open: idle before, at once when
+    /// it opens, idle again when it closes.
+    #[tokio::test(start_paused = true)]
+    async fn a_poller_for_open_environments_idles_until_woken_open() {
+        let (open, wake) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        let every = Duration::from_secs(30);
+        let (handle, calls, task) = poller(
+            every,
+            Duration::ZERO,
+            Some(wake.clone()),
+            Some(open.clone()),
+            vec![],
+        );
+        settle().await;
+        tokio::time::advance(every * 3).await;
+        settle().await;
+        assert_eq!(*calls.lock().unwrap(), 0, "closed: no poll");
+        assert_eq!(handle.health(Source::Alertmanager), SourceHealth::Idle);
+        open.store(true, Ordering::Relaxed);
+        wake.notify_one();
+        settle().await;
+        assert_eq!(*calls.lock().unwrap(), 1, "opened: at once");
+        assert!(handle.health(Source::Alertmanager).is_ok());
+        open.store(false, Ordering::Relaxed);
+        tokio::time::advance(every * 3).await;
+        settle().await;
+        assert_eq!(*calls.lock().unwrap(), 1, "closed again");
+        assert_eq!(handle.health(Source::Alertmanager), SourceHealth::Idle);
+        task.abort();
+    }
+
+    #[test]
+    fn a_large_fleet_polls_alerts_less_often_up_to_half_a_minute() {
+        assert_eq!(Intervals::for_fleet(6).alerts, Duration::from_secs(10));
+        assert_eq!(Intervals::for_fleet(200).alerts, Duration::from_secs(10));
+        assert_eq!(Intervals::for_fleet(400).alerts, Duration::from_secs(20));
+        assert_eq!(Intervals::for_fleet(1000).alerts, Duration::from_secs(30));
+        assert_eq!(Intervals::for_fleet(5000).alerts, Duration::from_secs(30));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_wake_polls_at_once_without_waiting_out_the_interval() {
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -597,6 +671,7 @@ mod tests {
             Duration::from_secs(30),
             Duration::ZERO,
             Some(wake.clone()),
+            None,
             vec![],
         );
         settle().await;

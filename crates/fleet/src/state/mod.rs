@@ -203,6 +203,16 @@ impl Changes {
     pub async fn wait(&self) {
         self.notify.notified().await;
     }
+
+    /// For a waiter that looks at the whole fleet after each change: returns after the next
+    /// change (or 200 ms without one), but no sooner than 25 ms after it was called. A fleet
+    /// starting up changes thousands of times a second, and looking at every cluster after
+    /// each change cost more than the changes.
+    pub async fn next_look(&self) {
+        let called = tokio::time::Instant::now();
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(200), self.wait()).await;
+        tokio::time::sleep_until(called + std::time::Duration::from_millis(25)).await;
+    }
 }
 
 /// One cluster's state behind a lock, with the fleet's change signal.

@@ -69,11 +69,14 @@ pub enum KubeSourceError {
 /// file with hundreds of contexts is worth parsing once, not once per cluster.
 #[derive(Default)]
 pub struct Kubeconfigs(
-    std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, kube::config::Kubeconfig>>,
+    std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, Arc<kube::config::Kubeconfig>>>,
 );
 
 impl Kubeconfigs {
-    fn get(&self, path: &std::path::Path) -> Result<kube::config::Kubeconfig, KubeSourceError> {
+    fn get(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<Arc<kube::config::Kubeconfig>, KubeSourceError> {
         let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(kc) = cache.get(path) {
             return Ok(kc.clone());
@@ -85,8 +88,40 @@ impl Kubeconfigs {
                 source,
             }
         })?;
+        let kc = Arc::new(kc);
         cache.insert(path.to_path_buf(), kc.clone());
         Ok(kc)
+    }
+}
+
+/// The part of `kc` that `context` uses: the context, its cluster and its user. A client is
+/// made from one context; copying a file of a thousand contexts for each of a thousand
+/// clusters took seconds.
+fn only_context(kc: &kube::config::Kubeconfig, context: &str) -> kube::config::Kubeconfig {
+    let named = kc.contexts.iter().find(|c| c.name == context);
+    let uses = named.and_then(|c| c.context.as_ref());
+    let cluster = uses.map(|c| c.cluster.as_str());
+    let user = uses.and_then(|c| c.user.as_deref());
+    kube::config::Kubeconfig {
+        preferences: kc.preferences.clone(),
+        clusters: kc
+            .clusters
+            .iter()
+            .filter(|c| Some(c.name.as_str()) == cluster)
+            .cloned()
+            .collect(),
+        auth_infos: kc
+            .auth_infos
+            .iter()
+            .filter(|u| Some(u.name.as_str()) == user)
+            .cloned()
+            .collect(),
+        contexts: named.cloned().into_iter().collect(),
+        current_context: Some(context.to_owned()),
+        extensions: kc.extensions.clone(),
+        kind: kc.kind.clone(),
+        api_version: kc.api_version.clone(),
+        other: kc.other.clone(),
     }
 }
 
@@ -190,7 +225,7 @@ pub async fn config_from(
     cache: &Kubeconfigs,
 ) -> Result<kube::Config, KubeSourceError> {
     let path = cfg.kubeconfig.display().to_string();
-    let kubeconfig = cache.get(&cfg.kubeconfig)?;
+    let kubeconfig = only_context(cache.get(&cfg.kubeconfig)?.as_ref(), &cfg.context);
     let options = kube::config::KubeConfigOptions {
         context: Some(cfg.context.clone()),
         ..Default::default()
