@@ -567,7 +567,7 @@ pub struct BenchArgs {
     pub pods_per_cluster: u32,
     /// Run the console part of the fleet bench under this open-file limit (soft and hard,
     /// as `ulimit -n` sets them); the simulator keeps its own.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(64..), requires = "environments")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(64..=1_048_576), requires = "environments")]
     pub nofile: Option<u64>,
     /// Seconds the fleet bench measures idle CPU and descriptors over.
     #[arg(long, value_name = "SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600), requires = "environments")]
