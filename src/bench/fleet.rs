@@ -13,28 +13,7 @@ use serde::Serialize;
 use super::{Lines, rss_mib, start_sim, tempfile_dir};
 use crate::cli::BenchArgs;
 use crate::config;
-use crate::sources::live::{Intervals, LiveFleet};
-use crate::state::health::Source;
-
-/// Every source the fleet overview reads. (A wc has no Cluster API or backup CronJob
-/// sources; absent ones are not waited for.)
-pub const OVERVIEW: [Source; 15] = [
-    Source::Nodes,
-    Source::Backups,
-    Source::Schedules,
-    Source::Restores,
-    Source::BackupStorageLocations,
-    Source::ConfigMaps,
-    Source::CronJobs,
-    Source::Jobs,
-    Source::CapiClusters,
-    Source::ControlPlanes,
-    Source::MachineDeployments,
-    Source::Machines,
-    Source::Alertmanager,
-    Source::Certificates,
-    Source::Slo,
-];
+use crate::sources::live::{Intervals, LiveFleet, OVERVIEW};
 
 /// The targets of the fleet-scale issue, for 500 environments.
 #[derive(Debug, Serialize)]

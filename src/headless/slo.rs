@@ -13,7 +13,7 @@ use super::output::{Cell, TextTable, Tone};
 use super::{Built, Report, Selection, SourceError};
 use crate::cli::SloOptions;
 use crate::config::{self, ClusterRole, Probe};
-use crate::slo::{self, Exclusion, SloReport, SloStatus};
+use crate::slo::{self, SloReport, SloStatus};
 use crate::sources::{prometheus, slo_counts};
 use crate::state::health::Source;
 
@@ -127,10 +127,7 @@ async fn cluster_reports(
         Err(e) => return (Vec::new(), vec![fail(e)]),
     };
     let name = format!("{env}-{role}");
-    let probes: Vec<(Probe, Vec<Exclusion>)> = probes
-        .into_iter()
-        .map(|p| (p.clone(), fleet.slo_exclusions(env, role, &p.target)))
-        .collect();
+    let probes = fleet.with_exclusions(env, role, probes);
     let query = slo_counts::slo_reports_fast(&client, &name, &probes, at, fleet.policy.timezone);
     let reports = match tokio::time::timeout_at(deadline, query).await {
         Ok(Ok(reports)) => reports,

@@ -62,7 +62,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ck8s_fleet::sources::HTTP1_CONNECTIONS;
-use ck8s_fleet::sources::live::{Intervals, LiveFleet};
+use ck8s_fleet::sources::live::{Intervals, LiveFleet, OVERVIEW};
 use ck8s_fleet::state::health::Source;
 use ck8s_model::config;
 use ck8s_sim::SimOptions;
@@ -203,22 +203,6 @@ fn watcher_sees_what_kubectl_sees() {
     let _ = kubectl.wait();
 }
 
-/// Every light source (the overview's) a service cluster runs.
-const LIGHT: [Source; 12] = [
-    Source::Nodes,
-    Source::Backups,
-    Source::ConfigMaps,
-    Source::Schedules,
-    Source::Restores,
-    Source::BackupStorageLocations,
-    Source::CronJobs,
-    Source::Jobs,
-    Source::CapiClusters,
-    Source::ControlPlanes,
-    Source::MachineDeployments,
-    Source::Machines,
-];
-
 /// Connections each cluster's API server has accepted so far.
 fn api_connections(sim: &common::Sim) -> Vec<(String, u64)> {
     ["acme-sc", "acme-wc"]
@@ -246,7 +230,7 @@ fn every_watch_and_list_of_a_cluster_shares_one_http2_connection() {
     let before = api_connections(&sim);
     let live = live_fleet(&sim);
     sim.rt.block_on(async {
-        assert!(live.wait_settled(&LIGHT, Duration::from_secs(60)).await);
+        assert!(live.wait_settled(&OVERVIEW, Duration::from_secs(60)).await);
     });
     for (name, opened) in opened_since(&sim, &before) {
         assert_eq!(opened, 1, "{name}: every source shares one connection");
@@ -266,7 +250,7 @@ fn a_server_without_http2_gets_every_source_over_capped_http1_connections() {
     let before = api_connections(&sim);
     let live = live_fleet(&sim);
     sim.rt.block_on(async {
-        assert!(live.wait_settled(&LIGHT, Duration::from_secs(60)).await);
+        assert!(live.wait_settled(&OVERVIEW, Duration::from_secs(60)).await);
     });
     let sc = live.state.env("acme").unwrap().sc.clone();
     assert!(

@@ -82,6 +82,19 @@ impl Fleet {
             .map(ExclusionConfig::to_slo)
             .collect()
     }
+
+    /// `probes` of one cluster, each with the exclusions that apply to it.
+    pub fn with_exclusions<'a>(
+        &self,
+        env: &str,
+        role: ClusterRole,
+        probes: impl IntoIterator<Item = &'a slo::Probe>,
+    ) -> Vec<(slo::Probe, Vec<slo::Exclusion>)> {
+        probes
+            .into_iter()
+            .map(|p| (p.clone(), self.slo_exclusions(env, role, &p.target)))
+            .collect()
+    }
 }
 
 /// An interval `[start, end)` left out of the SLO: planned maintenance or a declared

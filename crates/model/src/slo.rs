@@ -866,14 +866,20 @@ pub fn report_from_counts(
 /// The minute ranges `[from, to)` (Unix minutes) that exclusions cover, merged and sorted,
 /// as a report counts them: from the minute after each start's to the one after its end's.
 pub fn excluded_minutes(exclusions: &[Exclusion]) -> Vec<(i64, i64)> {
-    let mut ranges: Vec<(i64, i64)> = exclusions
-        .iter()
-        .map(|ex| (ceil_minute(ex.start), ceil_minute(ex.end)))
-        .filter(|(from, to)| from < to)
-        .collect();
-    ranges.sort_unstable();
-    let mut merged: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
-    for (from, to) in ranges {
+    merge_intervals(
+        exclusions
+            .iter()
+            .map(|ex| (ceil_minute(ex.start), ceil_minute(ex.end))),
+    )
+}
+
+/// Half-open intervals `[from, to)`, sorted, with overlapping or touching ones joined and
+/// empty ones left out.
+pub fn merge_intervals(intervals: impl IntoIterator<Item = (i64, i64)>) -> Vec<(i64, i64)> {
+    let mut sorted: Vec<(i64, i64)> = intervals.into_iter().filter(|(f, t)| f < t).collect();
+    sorted.sort_unstable();
+    let mut merged: Vec<(i64, i64)> = Vec::with_capacity(sorted.len());
+    for (from, to) in sorted {
         match merged.last_mut() {
             Some(last) if from <= last.1 => last.1 = last.1.max(to),
             _ => merged.push((from, to)),

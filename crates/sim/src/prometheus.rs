@@ -395,8 +395,8 @@ impl ProbeTimeline {
             // Multiples of `every` in [from, to].
             (to.div_euclid(every) - (from + every - 1).div_euclid(every) + 1).max(0)
         };
-        let missing = merged(&self.missing);
-        let outages = merged(&self.outages);
+        let missing = ck8s_model::slo::merge_intervals(self.missing.iter().copied());
+        let outages = ck8s_model::slo::merge_intervals(self.outages.iter().copied());
         // Points inside [s, e) ∩ [from, to] of each (disjoint) interval.
         let within = |ivs: &[(i64, i64)]| -> i64 {
             ivs.iter()
@@ -427,20 +427,6 @@ impl ProbeTimeline {
             Some(1.0)
         }
     }
-}
-
-/// `ivs` sorted and with overlapping or touching ones joined.
-fn merged(ivs: &[(i64, i64)]) -> Vec<(i64, i64)> {
-    let mut sorted: Vec<(i64, i64)> = ivs.iter().copied().filter(|(s, e)| s < e).collect();
-    sorted.sort_unstable();
-    let mut out: Vec<(i64, i64)> = Vec::with_capacity(sorted.len());
-    for (s, e) in sorted {
-        match out.last_mut() {
-            Some(last) if s <= last.1 => last.1 = last.1.max(e),
-            _ => out.push((s, e)),
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------

@@ -17,10 +17,8 @@ use super::lease::{self, ClusterLock};
 use super::policy::{Facts, Intent};
 use super::workflows::{self, StepCtx, StepError, Target, WorkflowKind};
 use super::{Engine, Hints};
-use crate::config::Probe;
 use crate::config::{Environment, Fleet};
 use crate::failure;
-use crate::slo::Exclusion;
 use crate::sources::alertmanager::{AlertFilter, AlertmanagerClient};
 use crate::sources::{prometheus, slo_counts};
 
@@ -369,14 +367,7 @@ async fn exhausted_budgets(
     }
     let client = prometheus::cluster_client(cluster, Duration::from_secs(10)).await?;
     let name = target.name();
-    let probes: Vec<(Probe, Vec<Exclusion>)> = cluster
-        .probes
-        .iter()
-        .map(|p| {
-            let exclusions = fleet.slo_exclusions(&target.env, target.role, &p.target);
-            (p.clone(), exclusions)
-        })
-        .collect();
+    let probes = fleet.with_exclusions(&target.env, target.role, &cluster.probes);
     let reports = slo_counts::slo_reports_fast(&client, &name, &probes, now, fleet.policy.timezone);
     let reports = tokio::time::timeout(Duration::from_secs(20), reports)
         .await

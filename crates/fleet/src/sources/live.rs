@@ -15,11 +15,30 @@ use super::alertmanager::{AlertFilter, AlertmanagerClient};
 use super::kube::ClusterSources;
 use super::prometheus::{self, PrometheusClient};
 use super::slo_counts;
-use crate::config::{self, ClusterRole, Probe};
-use crate::slo::Exclusion;
+use crate::config::{self, ClusterRole};
 use crate::state::health::{Source, SourceHealth};
 use crate::state::rows::Usage;
 use crate::state::{ClusterHandle, FleetState};
+
+/// Every source the fleet overview reads. (A wc has no Cluster API or backup CronJob
+/// sources; absent ones are not waited for.)
+pub const OVERVIEW: [Source; 15] = [
+    Source::Nodes,
+    Source::Backups,
+    Source::Schedules,
+    Source::Restores,
+    Source::BackupStorageLocations,
+    Source::ConfigMaps,
+    Source::CronJobs,
+    Source::Jobs,
+    Source::CapiClusters,
+    Source::ControlPlanes,
+    Source::MachineDeployments,
+    Source::Machines,
+    Source::Alertmanager,
+    Source::Certificates,
+    Source::Slo,
+];
 
 /// How often each poller asks. Alerts change fastest; certificates expire over days.
 #[derive(Debug, Clone)]
@@ -344,15 +363,7 @@ async fn start_cluster(handle: Arc<ClusterHandle>, shared: &Shared) -> ClusterRu
                 let (cache, lists) = (cache.clone(), lists.clone());
                 async move {
                     // Exclusions may be scoped to one target, so each probe gets its own.
-                    let probes: Vec<(Probe, Vec<Exclusion>)> = h
-                        .config
-                        .probes
-                        .iter()
-                        .map(|probe| {
-                            let ex = fleet.slo_exclusions(&h.env, h.role, &probe.target);
-                            (probe.clone(), ex)
-                        })
-                        .collect();
+                    let probes = fleet.with_exclusions(&h.env, h.role, &h.config.probes);
                     let now = Utc::now();
                     let counted = {
                         let _turn = lists.turn().await;
