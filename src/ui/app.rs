@@ -264,6 +264,10 @@ pub struct App {
     filters: [String; Pane::ALL.len()],
     pub pod_sort: PodSort,
     pub fleet_sort: FleetSort,
+    /// The user has picked an environment in the overview (moved to it, or entered one):
+    /// the cursor then stays on it when the order changes. Until then it stays on the first
+    /// row, the environment that most needs a look.
+    pub fleet_chosen: bool,
     pub grouping: Grouping,
     pub show_silences: bool,
     pub input: Option<InputLine>,
@@ -308,6 +312,7 @@ impl App {
             filters: Default::default(),
             pod_sort: PodSort::default(),
             fleet_sort: FleetSort::default(),
+            fleet_chosen: false,
             grouping: Grouping::default(),
             show_silences: false,
             input: None,
@@ -658,6 +663,7 @@ impl App {
         }
         if let Some(step) = action.movement() {
             self.list_mut(self.pane).apply(step);
+            self.fleet_chosen |= self.pane == Pane::Fleet;
             return Vec::new();
         }
         match action {
@@ -914,6 +920,7 @@ impl App {
             Some(e) => {
                 if let Some(i) = self.fleet_names.iter().position(|n| n == e) {
                     self.lists.fleet.selected = i;
+                    self.fleet_chosen = true;
                 }
                 vec![
                     Effect::OpenEnv(e.to_string()),

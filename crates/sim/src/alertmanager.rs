@@ -978,9 +978,9 @@ async fn delete_silence(
     }
 }
 
-/// Re-evaluates the rules every second and soon after each store change, until aborted.
-/// Runs the rules every `every` and after changes: gathered for a tenth of a second when
-/// rules run every second (a small fleet), for half the interval when less often.
+/// Runs the rules every `every` and after changes, until aborted: changes are gathered for a
+/// tenth of a second when rules run every second (a small fleet), for half the interval
+/// when less often.
 pub fn spawn_rules(am: Arc<AlertmanagerSim>, every: Duration) -> tokio::task::JoinHandle<()> {
     let gather = if every <= EVAL_INTERVAL {
         Duration::from_millis(100)

@@ -86,6 +86,8 @@ impl FleetRow {
         let clusters = [&self.sc, &self.wc];
         if clusters.iter().any(|c| matches!(c.api, Api::Down(_))) {
             Attention::Unreachable
+        } else if clusters.iter().any(|c| c.api == Api::Unknown) {
+            Attention::NoAnswer
         } else if self.alerts[0] > 0 {
             Attention::Critical
         } else if clusters
@@ -106,6 +108,8 @@ impl FleetRow {
 pub enum Attention {
     /// A cluster's API server cannot be reached.
     Unreachable,
+    /// A cluster's API server has not answered yet: starting, or hanging.
+    NoAnswer,
     /// A critical alert fires.
     Critical,
     /// A backup failed or is late.
@@ -116,8 +120,9 @@ pub enum Attention {
 }
 
 impl Attention {
-    const ALL: [Attention; 5] = [
+    const ALL: [Attention; 6] = [
         Attention::Unreachable,
+        Attention::NoAnswer,
         Attention::Critical,
         Attention::Backup,
         Attention::Burning,
@@ -127,6 +132,7 @@ impl Attention {
     fn word(self) -> &'static str {
         match self {
             Attention::Unreachable => "unreachable",
+            Attention::NoAnswer => "no answer yet",
             Attention::Critical => "alerting critical",
             Attention::Backup => "backup failing",
             Attention::Burning => "burning budget",
@@ -280,7 +286,17 @@ impl PaneView for FleetView {
                 .is_some_and(|b| now.clock.duration_since(b) < BEHIND_EVERY);
         if self.key.as_ref() != Some(&key) && !behind {
             self.built = Some(now.clock);
+            // The order moves with the fleet's state: the cursor stays on the environment
+            // the user picked (until one is picked, on the first row).
+            let selected = self
+                .rows
+                .get(app.lists.fleet.selected)
+                .filter(|_| app.fleet_chosen)
+                .map(|r| r.env.clone());
             self.rows = rows(state, &key.1, key.2, now.wall);
+            if let Some(at) = selected.and_then(|env| self.rows.iter().position(|r| r.env == env)) {
+                app.lists.fleet.selected = at;
+            }
             self.environments = state.envs.len();
             self.accents = state
                 .envs
@@ -865,14 +881,17 @@ mod tests {
             &env("critical").sc,
             vec![testing::alert("KubeNodeNotReady", "critical", false, &[])],
         );
-        // A worse state wins: a critical alert in an environment that also burns.
+        // A worse state wins: a critical alert in an environment that also burns; a warning
+        // alert does not outrank a burn.
+        let burning = |name: &str| vec![testing::slo_report(name, "ingress", false)];
+        env("critical")
+            .wc
+            .update(|s| s.slo = burning("critical-wc"));
         testing::firing(
             &env("burning").sc,
             vec![testing::alert("Minor", "warning", false, &[])],
         );
-        env("burning")
-            .wc
-            .update(|s| s.slo = vec![testing::slo_report("burning-wc", "ingress", false)]);
+        env("burning").wc.update(|s| s.slo = burning("burning-wc"));
         let rows = rows(&state, "", FleetSort::Attention, now);
         assert_eq!(
             names(&rows),
@@ -901,6 +920,49 @@ mod tests {
             heading(80),
             " 5 environments · 3 need a look · by attention "
         );
+        // A cluster that has not answered yet is not counted as fine.
+        let fresh = fleet(&[("quiet", &[]), ("started", &[])]);
+        fresh.env("quiet").unwrap().sc.update(|s| {
+            s.nodes = Default::default();
+            s.health.clear();
+        });
+        let rows = super::rows(&fresh, "", FleetSort::Attention, now);
+        assert_eq!(names(&rows), ["quiet", "started"]);
+        assert_eq!(rows[0].attention(), Attention::NoAnswer);
+    }
+
+    /// The cursor stays on its environment when the order changes under it.
+    #[test]
+    fn the_cursor_follows_its_environment_when_the_order_changes() {
+        let state = fleet(&[("acme", &[]), ("globex", &[]), ("initech", &[])]);
+        let mut app = App::new(vec!["acme".into(), "globex".into(), "initech".into()]);
+        let mut view = FleetView::default();
+        let at = |view: &mut FleetView, app: &mut App| {
+            let now = Now {
+                wall: Utc::now(),
+                clock: Instant::now(),
+            };
+            view.refresh(app, &state, now);
+            view.rows[app.lists.fleet.selected].env.clone()
+        };
+        assert_eq!(at(&mut view, &mut app), "acme");
+        // Until the user picks one, the first row stays selected, whatever it holds.
+        testing::firing(
+            &state.env("globex").unwrap().sc,
+            vec![testing::alert("KubeNodeNotReady", "critical", false, &[])],
+        );
+        assert_eq!(at(&mut view, &mut app), "globex");
+        app.apply(crate::ui::keymap::Action::Down, &Default::default());
+        assert_eq!(at(&mut view, &mut app), "acme");
+        app.lists.fleet.selected = 2;
+        assert_eq!(at(&mut view, &mut app), "initech");
+        // initech's critical alert moves it up, after globex: the cursor goes with it.
+        testing::firing(
+            &state.env("initech").unwrap().wc,
+            vec![testing::alert("KubeNodeNotReady", "critical", false, &[])],
+        );
+        assert_eq!(at(&mut view, &mut app), "initech");
+        assert_eq!(app.lists.fleet.selected, 1);
     }
 
     /// The filter matches names and tags; the heading says how many of the fleet show.

@@ -369,9 +369,11 @@ async fn exhausted_budgets(
     let name = target.name();
     let probes = fleet.with_exclusions(&target.env, target.role, &cluster.probes);
     let reports = slo_counts::slo_reports_fast(&client, &name, &probes, now, fleet.policy.timezone);
-    let reports = tokio::time::timeout(Duration::from_secs(20), reports)
+    // 20 s a probe, as when each was read on its own.
+    let wait = Duration::from_secs(20) * probes.len().max(1) as u32;
+    let reports = tokio::time::timeout(wait, reports)
         .await
-        .map_err(|_| "no answer within 20s".to_string())?
+        .map_err(|_| format!("no answer within {} s", wait.as_secs()))?
         .map_err(|e| e.to_string())?;
     Ok(reports
         .iter()

@@ -317,7 +317,7 @@ async fn start_cluster(handle: Arc<ClusterHandle>, shared: &Shared) -> ClusterRu
     }
     if let Some(p) = prom {
         // Node and pod usage show only in an open environment's panes.
-        let (p2, lists2) = (p.clone(), lists.clone());
+        let (p2, lists2, open2) = (p.clone(), lists.clone(), open.clone());
         tasks.push(poll_in_phase(
             handle.clone(),
             Source::Metrics,
@@ -326,10 +326,10 @@ async fn start_cluster(handle: Arc<ClusterHandle>, shared: &Shared) -> ClusterRu
             Some(metrics_now.clone()),
             Some(open.clone()),
             move |h| {
-                let (p, lists) = (p2.clone(), lists2.clone());
+                let (p, lists, open) = (p2.clone(), lists2.clone(), open2.clone());
                 async move {
                     let _turn = lists.turn().await;
-                    poll_metrics(&p, &h).await
+                    poll_metrics(&p, &h, &open).await
                 }
             },
         ));
@@ -502,7 +502,13 @@ async fn poll_alerts(am: &AlertmanagerClient, h: &ClusterHandle) -> Result<(), S
     Ok(())
 }
 
-async fn poll_metrics(p: &PrometheusClient, h: &ClusterHandle) -> Result<(), String> {
+/// Node and pod usage into the cluster's state, unless the environment was closed meanwhile
+/// (which cleared them).
+async fn poll_metrics(
+    p: &PrometheusClient,
+    h: &ClusterHandle,
+    open: &AtomicBool,
+) -> Result<(), String> {
     let nodes = p.node_usage().await.map_err(|e| e.to_string())?;
     let pods = p.pod_usage().await.map_err(|e| e.to_string())?;
     let usage = |cpu: Option<f64>, mem: Option<f64>| Usage {
@@ -510,6 +516,9 @@ async fn poll_metrics(p: &PrometheusClient, h: &ClusterHandle) -> Result<(), Str
         memory_bytes: mem.unwrap_or(0.0),
     };
     h.update(|s| {
+        if !open.load(Ordering::Relaxed) {
+            return;
+        }
         s.node_usage = nodes
             .into_iter()
             .map(|n| (n.node, usage(n.cpu_cores, n.memory_bytes)))

@@ -3,9 +3,10 @@
 //! A report needs the minutes of a few dozen windows ([`slo::Windows`]): 30 days, 6 hours
 //! of 5-minute buckets, the year so far. Where a probe has one sample a minute on one
 //! series, `count_over_time` and `sum_over_time` over a window are its measured and good
-//! minutes, so six queries per cluster (all its targets at once) give every figure of
-//! every report, where the samples of one target are half a million points. Minutes inside
-//! exclusions are counted the same way and taken off.
+//! minutes, so six queries per cluster (all its targets at once, plus one for the server's
+//! version) give every figure of every report, where the samples of one target are half a
+//! million points. Minutes inside exclusions are counted the same way and taken off: two
+//! queries per probe for each piece of an exclusion within a bucket.
 //!
 //! A probe whose answer does not fit that (several series, as with two probers; more
 //! samples than minutes; values other than 0 and 1) is left to the sample path
@@ -57,7 +58,12 @@ pub async fn slo_reports_counted(
     let closed = client.closed_ranges().await?;
     let mut totals: Vec<Option<Totals>> = vec![None; probes.len()];
     for batch in batches(probes) {
-        let answer = totals_by_series(client, &batch.selector, &windows, closed).await?;
+        let Some(answer) = totals_by_series(client, &batch.selector, &windows, closed).await?
+        else {
+            // Points off the buckets' ends (a query frontend aligning the steps): the
+            // buckets cannot be trusted, the samples can.
+            continue;
+        };
         for (i, target) in batch.probes {
             let mut matching = answer.iter().filter(|(labels, _)| {
                 target.is_none_or(|t| labels.get("target").map(String::as_str) == Some(t))
@@ -170,13 +176,14 @@ fn before(end_minute: i64) -> DateTime<Utc> {
     from_unix_minute(end_minute) - chrono::TimeDelta::milliseconds(1)
 }
 
-/// Sample counts and sums per bucket for every series of `selector`, by their labels.
+/// Sample counts and sums per bucket for every series of `selector`, by their labels;
+/// `None` when the answer's points are not at the buckets' ends.
 async fn totals_by_series(
     client: &PrometheusClient,
     selector: &str,
     windows: &Windows,
     closed: bool,
-) -> Result<Vec<(BTreeMap<String, String>, Totals)>, PromError> {
+) -> Result<Option<Vec<(BTreeMap<String, String>, Totals)>>, PromError> {
     let mut by_series: BTreeMap<BTreeMap<String, String>, Totals> = BTreeMap::new();
     for (slot, function) in ["count_over_time", "sum_over_time"].into_iter().enumerate() {
         for (buckets, recent) in [(&windows.days, false), (&windows.recent, true)] {
@@ -204,7 +211,11 @@ async fn totals_by_series(
                 for point in &s.values {
                     // The bucket whose end is 1 ms after the point.
                     let end_ms = (point.timestamp * 1000.0).round() as i64 + 1;
-                    let i = (end_ms - first.1 * MINUTE_MS).div_euclid(minutes * MINUTE_MS);
+                    let after_first = end_ms - first.1 * MINUTE_MS;
+                    if after_first.rem_euclid(minutes * MINUTE_MS) != 0 {
+                        return Ok(None);
+                    }
+                    let i = after_first.div_euclid(minutes * MINUTE_MS);
                     if let Some(cell) = usize::try_from(i).ok().and_then(|i| cells.get_mut(i)) {
                         cell[slot] = point.value;
                     }
@@ -225,7 +236,7 @@ async fn totals_by_series(
             }
         }
     }
-    Ok(by_series.into_iter().collect())
+    Ok(Some(by_series.into_iter().collect()))
 }
 
 /// The minute counts of every bucket of one probe: its totals less what its exclusions

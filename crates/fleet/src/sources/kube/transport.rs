@@ -5,7 +5,9 @@
 //! through ALPN, as client-go does, so every watch, list and poll of a cluster shares one
 //! connection; a server that offers only HTTP/1.1 gets HTTP/1.1, with at most
 //! [`HTTP1_CONNECTIONS`] connections. On top sit kube's own layers from the config (base
-//! URI, authentication, extra headers, retries), as in kube's default stack.
+//! URI, authentication, extra headers, retries), as in kube's default stack. Unlike it, the
+//! connect timeout covers the TLS handshake too, and a kubeconfig's `proxy-url` is refused
+//! rather than gone around.
 //!
 //! Calls that upgrade the connection (exec, attach, port-forward) cannot run over HTTP/2;
 //! the console hands those to kubectl, which opens its own connection.
@@ -27,8 +29,11 @@ use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
 /// The most connections a client holds to a server that speaks only HTTP/1.1, where each
 /// open watch holds one. (Over HTTP/2 there is one.) A request beyond it waits for a
-/// connection to come free.
+/// connection to come free, at most [`CONNECTION_WAIT`].
 pub const HTTP1_CONNECTIONS: usize = 16;
+
+/// How long a request waits for one of the [`HTTP1_CONNECTIONS`] before it fails.
+const CONNECTION_WAIT: Duration = Duration::from_secs(30);
 
 /// How often an idle HTTP/2 connection is pinged, and how long an answer may take before
 /// the connection (and every watch on it) is taken for dead. A dead TCP peer would
@@ -61,10 +66,15 @@ pub type Stack = tower::util::BoxService<Request<Body>, Response<Box<DynBody>>, 
 /// A client builder for `config`, offering HTTP/2 and HTTP/1.1, with kube's config
 /// layers; callers may add layers before building.
 pub fn builder(config: &kube::Config) -> Result<ClientBuilder<Stack>, kube::Error> {
+    // kube's own stack would tunnel through it; this one cannot, and must not go around it.
+    if let Some(proxy_url) = &config.proxy_url {
+        return Err(kube::Error::ProxyProtocolUnsupported {
+            proxy_url: Box::new(proxy_url.clone()),
+        });
+    }
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
-    tcp.set_connect_timeout(config.connect_timeout);
 
     let tls = config.rustls_client_config()?;
     let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -80,7 +90,10 @@ pub fn builder(config: &kube::Config) -> Result<ClientBuilder<Stack>, kube::Erro
         None => https,
     };
     let https = https.enable_all_versions().wrap_connector(tcp);
+    // On the TLS connector, so that a server that accepts TCP and never finishes its
+    // handshake (a balancer with a dead backend) fails too.
     let mut timed = hyper_timeout::TimeoutConnector::new(https);
+    timed.set_connect_timeout(config.connect_timeout);
     timed.set_read_timeout(config.read_timeout);
     timed.set_write_timeout(config.write_timeout);
     let capped = Capped {
@@ -117,13 +130,20 @@ pub fn builder(config: &kube::Config) -> Result<ClientBuilder<Stack>, kube::Erro
     ))
 }
 
-/// The protocol the server at `client` answers with: one `GET /version`.
-pub async fn probe(client: &kube::Client) -> Result<Protocol, kube::Error> {
+/// How long the protocol probe may take.
+const PROBE_WAIT: Duration = Duration::from_secs(30);
+
+/// The protocol the server at `client` answers with: one `GET /version`, which fails after
+/// [`PROBE_WAIT`] (a server that never answers must not hold a start up).
+pub async fn probe(client: &kube::Client) -> Result<Protocol, String> {
     let request = Request::get("/version")
         .body(Vec::new())
-        .map_err(kube::Error::HttpError)?;
-    let response = client.send(request.map(Body::from)).await?;
-    Ok(Protocol::of(&response))
+        .map_err(|e| e.to_string())?;
+    match tokio::time::timeout(PROBE_WAIT, client.send(request.map(Body::from))).await {
+        Ok(Ok(response)) => Ok(Protocol::of(&response)),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", PROBE_WAIT.as_secs())),
+    }
 }
 
 /// A connector that holds a permit of a shared semaphore for each connection's life, so a
@@ -154,7 +174,14 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let permits = self.permits.clone();
         Box::pin(async move {
-            let permit = permits.acquire_owned().await?;
+            let permit = tokio::time::timeout(CONNECTION_WAIT, permits.acquire_owned())
+                .await
+                .map_err(|_| {
+                    format!(
+                        "all {HTTP1_CONNECTIONS} connections to the API server are busy \
+                         (it offers no HTTP/2, so each watch holds one)"
+                    )
+                })??;
             let io = inner.call(uri).await.map_err(Into::into)?;
             Ok(Held {
                 io,
