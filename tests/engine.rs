@@ -66,6 +66,13 @@ impl Fleet {
         self.command(args).output().expect("ck8s-console runs")
     }
 
+    /// `run scale --env acme --cluster wc <workers> <extra>`.
+    fn scale_acme_wc(&self, workers: &str, extra: &[&str]) -> Output {
+        let mut args = vec!["run", "scale", "--env", "acme", "--cluster", "wc", workers];
+        args.extend_from_slice(extra);
+        self.console(&args)
+    }
+
     /// Starts the binary in the background; it is killed if the test ends first.
     fn spawn(&self, args: &[&str]) -> Running {
         let child = self
@@ -296,17 +303,7 @@ fn scale_through_the_binary_changes_the_machine_deployment_and_is_journaled_and_
         "the demo's acme-wc has 3 workers"
     );
 
-    let out = f.console(&[
-        "run",
-        "scale",
-        "--env",
-        "acme",
-        "--cluster",
-        "wc",
-        "workers=5",
-        "-o",
-        "json",
-    ]);
+    let out = f.scale_acme_wc("workers=5", &["-o", "json"]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     let doc = parse(&out);
     assert_eq!(doc["schema"], "ck8s-console.run/v1");
@@ -513,7 +510,7 @@ fn a_run_waits_out_an_api_outage() {
 fn run_tables_show_the_fleet_time_zone_and_say_so() {
     let f = fleet();
     let workers = format!("workers={}", f.replicas("acme", "wc"));
-    let out = f.console(&["run", "scale", "--env", "acme", "--cluster", "wc", &workers]);
+    let out = f.scale_acme_wc(&workers, &[]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     let run = f.runs().remove(0);
     let started: chrono::DateTime<chrono::Utc> =
@@ -711,7 +708,7 @@ fn a_cluster_held_by_another_run_is_refused() {
     // And so does the lock itself: a no-op scale passes the policy whatever the facts, and
     // only the lease stops it.
     let workers = format!("workers={}", f.replicas("acme", "wc"));
-    let out = f.console(&["run", "scale", "--env", "acme", "--cluster", "wc", &workers]);
+    let out = f.scale_acme_wc(&workers, &[]);
     assert_eq!(code(&out), 4, "{}", show(&out));
     let err = common::stderr(&out);
     assert!(
@@ -927,16 +924,7 @@ fn cancelling_a_run_whose_process_died_ends_it_at_once() {
         common::stdout(&lease)
     );
     let workers = format!("workers={to}");
-    let plan = f.console(&[
-        "run",
-        "scale",
-        "--env",
-        "acme",
-        "--cluster",
-        "wc",
-        &workers,
-        "--plan",
-    ]);
+    let plan = f.scale_acme_wc(&workers, &["--plan"]);
     assert_eq!(code(&plan), 0, "{}", show(&plan));
     assert!(
         show(&plan).contains("cluster lock: free"),
@@ -1077,7 +1065,7 @@ fn backups_complete_from_the_schedule_and_a_failing_one_fails_the_run() {
 fn a_tampered_audit_log_fails_verification() {
     let f = fleet();
     let workers = format!("workers={}", f.replicas("acme", "wc"));
-    let out = f.console(&["run", "scale", "--env", "acme", "--cluster", "wc", &workers]);
+    let out = f.scale_acme_wc(&workers, &[]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     let out = f.console(&["runs", "audit", "--verify"]);
     assert_eq!(code(&out), 0, "{}", show(&out));
@@ -1108,7 +1096,7 @@ fn a_tampered_audit_log_fails_verification() {
 fn the_audit_chain_is_anchored_in_the_cluster() {
     let f = fleet();
     let workers = format!("workers={}", f.replicas("acme", "wc"));
-    let out = f.console(&["run", "scale", "--env", "acme", "--cluster", "wc", &workers]);
+    let out = f.scale_acme_wc(&workers, &[]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     let log = std::fs::read_to_string(f.audit_log()).expect("audit log");
     let lines: Vec<&str> = log.lines().collect();
@@ -1449,18 +1437,7 @@ fn the_plan_refuses_what_the_user_may_not_do() {
     assert_eq!(f.journals(), Vec::<PathBuf>::new(), "no run was started");
 
     // The admin may: the same check passes, and the plan says it was made.
-    let ok = f.console(&[
-        "run",
-        "scale",
-        "--env",
-        "acme",
-        "--cluster",
-        "wc",
-        &workers,
-        "--plan",
-        "-o",
-        "json",
-    ]);
+    let ok = f.scale_acme_wc(&workers, &["--plan", "-o", "json"]);
     assert_eq!(code(&ok), 0, "{}", show(&ok));
     assert!(show(&ok).contains("permissions: all"), "{}", show(&ok));
 }
@@ -1722,16 +1699,7 @@ fn a_detached_run_goes_on_without_its_shell() {
     let f = fleet_of(1);
     let to = f.replicas("acme", "wc") + 1;
     let workers = format!("workers={to}");
-    let out = f.console(&[
-        "run",
-        "scale",
-        "--env",
-        "acme",
-        "--cluster",
-        "wc",
-        &workers,
-        "--detach",
-    ]);
+    let out = f.scale_acme_wc(&workers, &["--detach"]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     let id = common::stdout(&out).trim().to_owned();
     assert!(id.contains("scale"), "one id: {id:?}");
@@ -1749,16 +1717,7 @@ fn a_detached_run_goes_on_without_its_shell() {
     );
     assert_eq!(f.replicas("acme", "wc"), to);
 
-    let out = f.console(&[
-        "run",
-        "scale",
-        "--env",
-        "acme",
-        "--cluster",
-        "wc",
-        "workers=99",
-        "--detach",
-    ]);
+    let out = f.scale_acme_wc("workers=99", &["--detach"]);
     assert_eq!(code(&out), 3, "{}", show(&out));
     assert!(
         common::stdout(&out).is_empty(),
@@ -1770,16 +1729,7 @@ fn a_detached_run_goes_on_without_its_shell() {
         show(&out)
     );
     // Followed, a refusal leaves the NDJSON stream empty too: the reason is on stderr.
-    let out = f.console(&[
-        "run",
-        "scale",
-        "--env",
-        "acme",
-        "--cluster",
-        "wc",
-        "workers=99",
-        "--follow",
-    ]);
+    let out = f.scale_acme_wc("workers=99", &["--follow"]);
     assert_eq!(code(&out), 3, "{}", show(&out));
     assert!(common::stdout(&out).is_empty(), "{}", show(&out));
 }

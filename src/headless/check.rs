@@ -273,6 +273,14 @@ fn one_line(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The finding lines of a check's text: after the first line, before the perf data.
+    fn findings(text: &str) -> Vec<&str> {
+        text.lines()
+            .skip(1)
+            .take_while(|l| !l.starts_with('|'))
+            .collect()
+    }
     use crate::config::ClusterRole;
     use crate::headless::testing::selection;
     use crate::state::health::Source;
@@ -412,11 +420,7 @@ mod tests {
         );
         assert_eq!(v.state, State::Critical);
         let text = v.text();
-        let findings: Vec<&str> = text
-            .lines()
-            .skip(1)
-            .take_while(|l| !l.starts_with('|'))
-            .collect();
+        let findings = findings(&text);
         assert_eq!(
             findings,
             ["CRITICAL globex-wc: API: connection refused"],
@@ -442,11 +446,7 @@ mod tests {
         );
         assert_eq!(v.state, State::Unknown);
         let text = v.text();
-        let findings: Vec<&str> = text
-            .lines()
-            .skip(1)
-            .take_while(|l| !l.starts_with('|'))
-            .collect();
+        let findings = findings(&text);
         assert_eq!(
             findings,
             [
