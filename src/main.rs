@@ -393,7 +393,7 @@ async fn console(
     let live = std::sync::Arc::new(
         ck8s_fleet::sources::live::LiveFleet::start(
             fleet,
-            ck8s_fleet::sources::live::Intervals::for_fleet(fleet.environments.len() * 2),
+            ck8s_fleet::sources::live::Intervals::for_fleet(fleet),
         )
         .await,
     );

@@ -15,8 +15,8 @@ pub struct FileLimit {
     pub hard: u64,
 }
 
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit.
-pub fn raise_file_limit() -> std::io::Result<FileLimit> {
+/// The open-file limits now.
+fn current() -> std::io::Result<libc::rlimit> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -25,21 +25,18 @@ pub fn raise_file_limit() -> std::io::Result<FileLimit> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    let started = limit.rlim_cur;
+    Ok(limit)
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit.
+pub fn raise_file_limit() -> std::io::Result<FileLimit> {
+    let limit = current()?;
     if limit.rlim_cur < limit.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: limit.rlim_max,
-            rlim_max: limit.rlim_max,
-        };
-        // SAFETY: setrlimit only reads the struct it is given.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        limit = raised;
+        set(limit.rlim_max, limit.rlim_max)?;
     }
     Ok(FileLimit {
-        started,
-        soft: limit.rlim_cur,
+        started: limit.rlim_cur,
+        soft: limit.rlim_max,
         hard: limit.rlim_max,
     })
 }
@@ -47,9 +44,13 @@ pub fn raise_file_limit() -> std::io::Result<FileLimit> {
 /// Sets the soft and hard open-file limits to `limit`, as `ulimit -n` does (a benchmark
 /// of the console under a login shell's limit). The hard limit cannot be raised again.
 pub fn set_file_limit(limit: u64) -> std::io::Result<()> {
+    set(limit, limit)
+}
+
+fn set(soft: u64, hard: u64) -> std::io::Result<()> {
     let limit = libc::rlimit {
-        rlim_cur: limit,
-        rlim_max: limit,
+        rlim_cur: soft,
+        rlim_max: hard,
     };
     // SAFETY: setrlimit only reads the struct it is given.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
@@ -60,12 +61,7 @@ pub fn set_file_limit(limit: u64) -> std::io::Result<()> {
 
 /// The current soft open-file limit.
 pub fn file_limit() -> Option<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes only into the struct it is given.
-    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0).then_some(limit.rlim_cur)
+    current().ok().map(|l| l.rlim_cur)
 }
 
 /// Descriptors the process needs for itself: the terminal, logs, journals, the runtime's

@@ -72,8 +72,13 @@ const ALERT_POLLS_PER_SECOND: u64 = 20;
 const ALERTS_AT_MOST: Duration = Duration::from_secs(30);
 
 impl Intervals {
+    /// The default intervals for `fleet`.
+    pub fn for_fleet(fleet: &config::Fleet) -> Intervals {
+        Intervals::for_clusters(fleet.environments.len() * 2)
+    }
+
     /// The default intervals for a fleet of `clusters` clusters.
-    pub fn for_fleet(clusters: usize) -> Intervals {
+    fn for_clusters(clusters: usize) -> Intervals {
         let defaults = Intervals::default();
         let spread = Duration::from_secs(clusters as u64 / ALERT_POLLS_PER_SECOND);
         Intervals {
@@ -677,11 +682,17 @@ mod tests {
 
     #[test]
     fn a_large_fleet_polls_alerts_less_often_up_to_half_a_minute() {
-        assert_eq!(Intervals::for_fleet(6).alerts, Duration::from_secs(10));
-        assert_eq!(Intervals::for_fleet(200).alerts, Duration::from_secs(10));
-        assert_eq!(Intervals::for_fleet(400).alerts, Duration::from_secs(20));
-        assert_eq!(Intervals::for_fleet(1000).alerts, Duration::from_secs(30));
-        assert_eq!(Intervals::for_fleet(5000).alerts, Duration::from_secs(30));
+        assert_eq!(Intervals::for_clusters(6).alerts, Duration::from_secs(10));
+        assert_eq!(Intervals::for_clusters(200).alerts, Duration::from_secs(10));
+        assert_eq!(Intervals::for_clusters(400).alerts, Duration::from_secs(20));
+        assert_eq!(
+            Intervals::for_clusters(1000).alerts,
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            Intervals::for_clusters(5000).alerts,
+            Duration::from_secs(30)
+        );
     }
 
     #[tokio::test(start_paused = true)]

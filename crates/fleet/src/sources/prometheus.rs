@@ -341,6 +341,8 @@ pub struct PrometheusClient {
     credential: Option<String>,
     timeout: Duration,
     http: reqwest::Client,
+    /// [`PrometheusClient::closed_ranges`], asked once.
+    closed_ranges: tokio::sync::OnceCell<bool>,
 }
 
 impl fmt::Debug for PrometheusClient {
@@ -366,13 +368,7 @@ impl PrometheusClient {
             url: display_url(&base),
             reason: error_chain(&e.without_url()),
         })?;
-        Ok(PrometheusClient {
-            base,
-            auth: bearer_token.map(Secret::Bearer),
-            credential: None,
-            timeout,
-            http,
-        })
+        PrometheusClient::with_http(base_url, bearer_token, timeout, http)
     }
 
     /// As [`PrometheusClient::new`], sharing `http` (its connection pools and TLS set-up)
@@ -389,6 +385,7 @@ impl PrometheusClient {
             credential: None,
             timeout,
             http,
+            closed_ranges: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -588,9 +585,16 @@ impl PrometheusClient {
     }
 
     /// Whether a range selector includes both of its ends, as Prometheus 2 does (3 leaves
-    /// out the start): from `/api/v1/status/buildinfo`. A server that does not say is taken
-    /// for a 2.
+    /// out the start): from `/api/v1/status/buildinfo`, asked once per client. A server that
+    /// does not say is taken for a 2.
     pub async fn closed_ranges(&self) -> Result<bool, PromError> {
+        self.closed_ranges
+            .get_or_try_init(|| self.ask_closed_ranges())
+            .await
+            .copied()
+    }
+
+    async fn ask_closed_ranges(&self) -> Result<bool, PromError> {
         #[derive(Deserialize)]
         struct Build {
             data: Option<Version>,
