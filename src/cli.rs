@@ -102,6 +102,31 @@ pub enum Command {
     /// 0 succeeded, 1 failed or cancelled, 2 bad input, 3 refused by the policy, 4 another
     /// run holds the cluster, 130/143 stopped by Ctrl-C/SIGTERM (resumable).
     Run(RunArgs),
+    /// Delete objects of any kind the cluster serves. Deleting cannot be undone, so it needs
+    /// --yes. Exit codes as for `run`: 3 refused (read-only, permission), 4 a run holds the
+    /// cluster.
+    #[command(after_help = "Examples:
+  ck8s-console delete pod web-7d4b9c-x2x1z --env acme --cluster wc -n production --yes
+  ck8s-console delete pod/web-7d4b9c-x2x1z pod/web-7d4b9c-k9j2q --env acme --cluster wc -n production --yes")]
+    Delete(DeleteArgs),
+    /// Restart Deployments, StatefulSets or DaemonSets: a rollout of new pods, as
+    /// `kubectl rollout restart` does.
+    #[command(after_help = "Examples:
+  ck8s-console restart deploy payments-api --env globex --cluster wc -n production")]
+    Restart(ObjectArgs),
+    /// Set the replicas of Deployments, StatefulSets or any kind with a scale subresource.
+    /// (The workers of a cluster are scaled by the `run scale` workflow.)
+    #[command(after_help = "Examples:
+  ck8s-console scale deploy web --replicas 4 --env acme --cluster wc -n production")]
+    Scale(ScaleArgs),
+    /// Mark nodes unschedulable: no new pods go there. `run drain` also evicts its pods.
+    #[command(after_help = "Examples:
+  ck8s-console cordon acme-wc-md-0-x7k2p --env acme --cluster wc")]
+    Cordon(NodeArgs),
+    /// Make cordoned nodes schedulable again.
+    #[command(after_help = "Examples:
+  ck8s-console uncordon acme-wc-md-0-x7k2p --env acme --cluster wc")]
+    Uncordon(NodeArgs),
     /// List workflow runs; show, cancel or resume one; read or verify the audit log.
     #[command(after_help = "Examples:
   ck8s-console runs                                  # every run, newest first
@@ -226,6 +251,62 @@ pub enum InfoFormat {
     Table,
     Json,
     Yaml,
+}
+
+/// Where the objects of a small action are, and how to report on them.
+#[derive(Debug, Args, Clone)]
+pub struct ObjectPlace {
+    /// The environment of the objects.
+    #[arg(long, value_name = "NAME")]
+    pub env: String,
+    /// The cluster of the objects.
+    #[arg(long, value_enum)]
+    pub cluster: ClusterArg,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<OutputFormat>,
+}
+
+/// Objects named as kubectl takes them.
+#[derive(Debug, Args, Clone)]
+pub struct ObjectArgs {
+    /// The kind, then one or more names (`deploy web api`), or KIND/NAME words
+    /// (`deploy/web pod/web-1`). Any name of a kind kubectl takes: plural, singular, short
+    /// name or Kind, with `.group` for the ambiguous ones (`backups.velero.io`).
+    #[arg(required = true, value_name = "KIND NAME")]
+    pub objects: Vec<String>,
+    /// The namespace of namespaced objects (ignored for cluster-scoped ones).
+    #[arg(long, short = 'n', value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub place: ObjectPlace,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub objects: ObjectArgs,
+    /// Delete without asking: deleting cannot be undone, so this is required.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    pub objects: ObjectArgs,
+    /// The number of replicas to set.
+    #[arg(long, value_name = "N")]
+    pub replicas: u32,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct NodeArgs {
+    /// The nodes, by name.
+    #[arg(required = true, value_name = "NODE")]
+    pub nodes: Vec<String>,
+    #[command(flatten)]
+    pub place: ObjectPlace,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -605,6 +686,11 @@ impl Command {
             Command::Slo(_) => "slo",
             Command::Run(_) => "run",
             Command::Runs(_) => "runs",
+            Command::Delete(_) => "delete",
+            Command::Restart(_) => "restart",
+            Command::Scale(_) => "scale",
+            Command::Cordon(_) => "cordon",
+            Command::Uncordon(_) => "uncordon",
             Command::Credentials(_) => "credentials",
             Command::Info(_) => "info",
             Command::Completions(_) => "completions",

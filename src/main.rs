@@ -11,8 +11,10 @@ use ck8s_console::cli::{
     Cli, Command, ConsoleArgs, DemoArgs, InfoArgs, InfoFormat, ReportArgs, RunsAction, SimArgs,
     SimServeArgs,
 };
+use ck8s_console::headless::objects::Request;
 use ck8s_console::headless::{self, ReportKind};
 use ck8s_console::{logging, terminal};
+use ck8s_fleet::engine::ops::Op;
 use ck8s_model::config::{self, ConfigError};
 use ck8s_model::exit;
 use ck8s_model::paths::{PathEnv, Paths};
@@ -156,6 +158,29 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             let mode = engine_mode(cli.global.read_only);
             Ok(runtime()?.block_on(headless::runs::run(&args, fleet, paths, mode)))
         }
+        Some(Command::Delete(args)) => {
+            let request = Request::of_objects(Op::Delete, &args.objects, args.yes);
+            objects(paths, request, cli.global.read_only)
+        }
+        Some(Command::Restart(args)) => objects(
+            paths,
+            Request::of_objects(Op::Restart, &args, false),
+            cli.global.read_only,
+        ),
+        Some(Command::Scale(args)) => {
+            let request = Request::of_objects(Op::Scale(args.replicas), &args.objects, false);
+            objects(paths, request, cli.global.read_only)
+        }
+        Some(Command::Cordon(args)) => objects(
+            paths,
+            Ok(Request::of_nodes(Op::Cordon, &args)),
+            cli.global.read_only,
+        ),
+        Some(Command::Uncordon(args)) => objects(
+            paths,
+            Ok(Request::of_nodes(Op::Uncordon, &args)),
+            cli.global.read_only,
+        ),
         Some(Command::Runs(args)) => {
             // `runs audit` works without a fleet config, on the local log alone; cancel and
             // resume reach clusters, so their kubeconfigs are checked as for `run`.
@@ -172,6 +197,17 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             Ok(runtime()?.block_on(headless::runs::runs(&args, fleet, paths, mode)))
         }
     }
+}
+
+/// A small action from the command line, gated by the engine like the console's keys.
+fn objects(
+    paths: &Paths,
+    request: Result<headless::objects::Request, ck8s_fleet::engine::EngineError>,
+    read_only: bool,
+) -> anyhow::Result<i32> {
+    let fleet = load_fleet(paths)?;
+    let mode = engine_mode(read_only);
+    Ok(runtime()?.block_on(headless::objects::run(request, fleet, paths, mode)))
 }
 
 /// The console on the built-in simulated fleet: the simulator serves on loopback and the

@@ -1376,34 +1376,7 @@ fn a_run_id_is_never_a_path() {
 fn the_plan_refuses_what_the_user_may_not_do() {
     let f = fleet();
     // The same fleet through the simulator's read-only users.
-    let ro_fleet = common::fleet_with_kubeconfig(&f.sim, "read-only", |kubeconfig| {
-        let read_only: Vec<Value> = kubeconfig["contexts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                let name = c["name"].as_str().unwrap();
-                serde_json::json!({
-                    "name": format!("{name}-ro"),
-                    "context": {"cluster": c["context"]["cluster"], "user": format!("{name}-readonly")},
-                })
-            })
-            .collect();
-        kubeconfig["contexts"]
-            .as_array_mut()
-            .unwrap()
-            .extend(read_only);
-    });
-    let mut fleet_text = std::fs::read_to_string(&ro_fleet).unwrap();
-    for env in ["acme", "globex", "initech"] {
-        for role in ["sc", "wc"] {
-            fleet_text = fleet_text.replace(
-                &format!("context = \"{env}-{role}\""),
-                &format!("context = \"{env}-{role}-ro\""),
-            );
-        }
-    }
-    std::fs::write(&ro_fleet, fleet_text).unwrap();
+    let ro_fleet = common::fleet_as(&f.sim, "readonly");
 
     let before = f.replicas("acme", "wc");
     let workers = format!("workers={}", before + 1);

@@ -8,9 +8,19 @@
 //! and the exit code is 1. Exit codes say whether the report is complete, not whether the
 //! fleet is healthy: read `status` fields for that. `docs/reports.md` documents every field.
 
+/// `eprintln!` that cannot panic: after a hangup stderr is gone, and a run being followed
+/// must still stop cleanly.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod alerts;
 mod backups;
 pub mod check;
+pub mod objects;
 mod openmetrics;
 pub mod output;
 mod pods;
@@ -322,12 +332,8 @@ fn unknown_environment(name: &str, fleet: &config::Fleet) -> String {
             "unknown environment `{name}` (--env): the fleet config has no environments"
         );
     }
-    let nearest = known
-        .iter()
-        .map(|k| (strsim::damerau_levenshtein(name, k), *k))
-        .filter(|(d, k)| *d <= (k.len() / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| format!(" Did you mean `{k}`?"))
+    let nearest = ck8s_model::format::closest(name, known.iter().copied())
+        .map(|k| format!(" Did you mean `{k}`?"))
         .unwrap_or_default();
     format!(
         "unknown environment `{name}` (--env).{nearest} Known environments: {}",

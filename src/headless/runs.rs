@@ -26,16 +26,7 @@ use crate::engine::{
 use crate::exit;
 use crate::paths::Paths;
 
-/// `eprintln!` that cannot panic: after a hangup stderr is gone, and a run being followed
-/// must still stop cleanly.
-macro_rules! note {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
-fn engine(fleet: Fleet, paths: &Paths, mode: Mode) -> Arc<Engine> {
+pub(super) fn engine(fleet: Fleet, paths: &Paths, mode: Mode) -> Arc<Engine> {
     Engine::with_mode(
         Arc::new(fleet),
         paths,
@@ -376,7 +367,7 @@ fn print_report(format: OutputFormat, plan: &Plan, run: Option<&RunSummary>) -> 
 /// Prints a formatted report; one that cannot be encoded says why on stderr.
 /// Prints a formatted report; `false`, said on stderr, when it could not be encoded or
 /// written (a full disk), which makes the command fail. A reader gone (`| head`) is fine.
-fn print_or_warn(text: anyhow::Result<String>) -> bool {
+pub(super) fn print_or_warn(text: anyhow::Result<String>) -> bool {
     match text.and_then(|text| output::print(&text)) {
         Ok(()) => true,
         Err(e) => {

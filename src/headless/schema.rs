@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::output::Envelope;
-use super::{alerts, backups, pods, runs, slo, status, watch};
+use super::{alerts, backups, objects, pods, runs, slo, status, watch};
 
 /// Every schema, by file name without `.json`.
 pub fn all() -> Vec<(&'static str, Value)> {
@@ -21,6 +21,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
         document::<runs::RunReport<'static>>("run"),
         document::<runs::RunsList<'static>>("runs"),
         document::<runs::AuditReport>("audit"),
+        document::<objects::ObjectsReport>("objects"),
         ("run-event", of::<watch::Event>("run-event", None)),
     ]
 }
@@ -99,6 +100,7 @@ mod tests {
                 "run",
                 "runs",
                 "audit",
+                "objects",
                 "run-event"
             ]
         );

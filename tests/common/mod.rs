@@ -130,6 +130,37 @@ pub fn fleet_with_kubeconfig(
     fleet_file
 }
 
+/// A fleet config of `sim` whose clusters are reached as another of the simulator's users
+/// (`readonly`, `operator`): each context `C` gets a twin `C-<user>` that the config names.
+pub fn fleet_as(sim: &Sim, user: &str) -> std::path::PathBuf {
+    let mut names = Vec::new();
+    let fleet_file = fleet_with_kubeconfig(sim, user, |kubeconfig| {
+        let twins: Vec<Value> = kubeconfig["contexts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let name = c["name"].as_str().unwrap();
+                names.push(name.to_owned());
+                serde_json::json!({
+                    "name": format!("{name}-{user}"),
+                    "context": {"cluster": c["context"]["cluster"], "user": format!("{name}-{user}")},
+                })
+            })
+            .collect();
+        kubeconfig["contexts"].as_array_mut().unwrap().extend(twins);
+    });
+    let mut text = std::fs::read_to_string(&fleet_file).unwrap();
+    for name in names {
+        text = text.replace(
+            &format!("context = \"{name}\""),
+            &format!("context = \"{name}-{user}\""),
+        );
+    }
+    std::fs::write(&fleet_file, text).unwrap();
+    fleet_file
+}
+
 /// The entries of the list `list` of a kubeconfig (`clusters`, `users`, `contexts`), to edit.
 pub fn each<'v>(kubeconfig: &'v mut Value, list: &str) -> Vec<&'v mut Value> {
     kubeconfig[list]

@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
-};
+pub use k8s_openapi::api::authorization::v1::ResourceAttributes;
+use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
 use kube::Api;
 use kube::api::PostParams;
 
@@ -17,16 +16,25 @@ const REVIEW_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// May the client's user do `rbac` (in `namespace`, or cluster-wide)?
 pub async fn review(client: kube::Client, rbac: &Rbac, namespace: Option<&str>) -> Permission {
+    review_attributes(
+        client,
+        ResourceAttributes {
+            verb: Some(rbac.verb.to_string()),
+            group: Some(rbac.group.to_string()),
+            resource: Some(rbac.resource.to_string()),
+            subresource: (!rbac.subresource.is_empty()).then(|| rbac.subresource.to_string()),
+            namespace: namespace.map(str::to_owned),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// May the client's user do what `attributes` say? For one named object, or any.
+pub async fn review_attributes(client: kube::Client, attributes: ResourceAttributes) -> Permission {
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
-            resource_attributes: Some(ResourceAttributes {
-                verb: Some(rbac.verb.to_string()),
-                group: Some(rbac.group.to_string()),
-                resource: Some(rbac.resource.to_string()),
-                subresource: (!rbac.subresource.is_empty()).then(|| rbac.subresource.to_string()),
-                namespace: namespace.map(str::to_owned),
-                ..Default::default()
-            }),
+            resource_attributes: Some(attributes),
             ..Default::default()
         },
         ..Default::default()

@@ -18,6 +18,7 @@ pub mod backup;
 pub mod engine;
 pub mod failure;
 pub mod inspect;
+pub mod kinds;
 pub mod limits;
 pub mod secrets;
 pub mod sources;

@@ -11,6 +11,7 @@
 //! Errors of passes 2 and 3 are located by looking their span or key path up in the tree.
 //! A fleet without environments is valid: a fresh install starts empty.
 
+use crate::format::closest;
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::ops::Range;
@@ -1684,17 +1685,6 @@ fn friendly_found(found: &str) -> String {
         "sequence" => "an array".to_owned(),
         f => f.replace("floating point", "float"),
     }
-}
-
-/// The candidate nearest to `word`, if it is close enough to be a likely typo.
-fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
-    let word = word.to_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&word, &c.to_lowercase()), c))
-        .filter(|(distance, c)| *distance <= (word.len().max(c.len()) / 3).max(1))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, c)| c)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,18 @@ pub fn age(seconds: i64) -> String {
     }
 }
 
+/// The candidate nearest to `word`, if it is close enough to be a likely typo: the "did you
+/// mean" of every error that names something unknown (a config key, an environment, a kind).
+pub fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let word = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(&word, &c.to_lowercase()), c))
+        .filter(|(distance, c)| *distance <= (word.len().max(c.len()) / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, c)| c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,6 +113,34 @@ pub async fn holder(
     role: ClusterRole,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, LockError> {
+    Ok(held_until(sc, env, role, now).await?.map(|(h, _)| h))
+}
+
+/// Refuses with [`LockError::Held`] while a run holds `role` of `env`: small actions take no
+/// lock of their own, and do not run under a workflow's.
+pub async fn ensure_free(
+    sc: Client,
+    env: &str,
+    role: ClusterRole,
+    now: DateTime<Utc>,
+) -> Result<(), LockError> {
+    match held_until(sc, env, role, now).await? {
+        None => Ok(()),
+        Some((holder, until)) => Err(LockError::Held {
+            cluster: format!("{env}-{role}"),
+            holder,
+            lease: lease_name(env, role),
+            until,
+        }),
+    }
+}
+
+async fn held_until(
+    sc: Client,
+    env: &str,
+    role: ClusterRole,
+    now: DateTime<Utc>,
+) -> Result<Option<(String, DateTime<Utc>)>, LockError> {
     let name = lease_name(env, role);
     let api: Api<Lease> = Api::namespaced(sc, NAMESPACE);
     let lease = api.get_opt(&name).await.map_err(|source| LockError::Kube {
@@ -122,8 +150,7 @@ pub async fn holder(
     Ok(lease
         .as_ref()
         .and_then(current_holder)
-        .filter(|(_, until)| *until > now)
-        .map(|(h, _)| h))
+        .filter(|(_, until)| *until > now))
 }
 
 /// Takes the lock for `holder`. Optimistic concurrency on the lease's resourceVersion makes

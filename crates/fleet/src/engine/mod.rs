@@ -6,6 +6,7 @@ mod anchor;
 pub mod audit;
 pub mod journal;
 mod lease;
+pub mod ops;
 pub mod policy;
 mod run;
 pub mod workflows;
@@ -129,6 +130,9 @@ pub enum EngineError {
     /// fleet config: it plans, lists and shows, and changes nothing.
     #[error("read-only: {0}; nothing was changed")]
     ReadOnly(String),
+    /// A SelfSubjectAccessReview said no (or could not say yes) for an action's object.
+    #[error("{0}; nothing was changed")]
+    Forbidden(String),
 }
 
 /// The findings of a verdict, each as its rule id and its full sentence. A refusal at
@@ -159,7 +163,8 @@ impl EngineError {
             EngineError::Denied(_)
             | EngineError::NeedsReason { .. }
             | EngineError::Stale(_)
-            | EngineError::ReadOnly(_) => exit::REFUSED,
+            | EngineError::ReadOnly(_)
+            | EngineError::Forbidden(_) => exit::REFUSED,
             _ => exit::FAILURE,
         }
     }
@@ -215,6 +220,8 @@ pub struct Engine {
     me: std::sync::Weak<Engine>,
     /// Anchor writes under way; [`Engine::settle`] waits for them before a process exits.
     anchoring: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The kinds each cluster serves, for small actions on objects.
+    catalogs: ops::Catalogs,
 }
 
 /// The anchors as read from the clusters: per environment, the anchor, none, or why it
@@ -418,6 +425,7 @@ impl Engine {
             changed: broadcast::channel(256).0,
             me: me.clone(),
             anchoring: Mutex::new(Vec::new()),
+            catalogs: Default::default(),
         })
     }
 
@@ -1033,8 +1041,11 @@ impl Engine {
 
 fn unknown_env(fleet: &Fleet, env: &str) -> EngineError {
     let names: Vec<_> = fleet.environments.iter().map(|e| e.name.as_str()).collect();
+    let nearest = ck8s_model::format::closest(env, names.iter().copied())
+        .map(|n| format!(" Did you mean `{n}`?"))
+        .unwrap_or_default();
     EngineError::Usage(format!(
-        "no environment {env:?} in the fleet config; it has {}",
+        "no environment {env:?} in the fleet config.{nearest} It has {}",
         names.join(", ")
     ))
 }

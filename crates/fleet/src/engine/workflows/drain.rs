@@ -395,7 +395,7 @@ async fn ensure_cordoned(ctx: &StepCtx<'_>, name: &str) -> Result<bool, StepErro
     if is_cordoned(&node) {
         return Ok(false);
     }
-    let patch = json!({"spec": {"unschedulable": true}});
+    let patch = crate::engine::ops::cordon_patch(true);
     nodes(ctx)
         .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await

@@ -488,20 +488,33 @@ pub enum Progress {
     Waiting(String),
 }
 
-/// Records an action as a Kubernetes Event on the object, so `kubectl describe` shows who
-/// changed it and through which run. Best effort: the audit log is the record of truth.
-/// `client` is the cluster the object lives in. Events about cluster-scoped objects (nodes)
-/// go to the `default` namespace, as the kubelet's do.
+/// Records a run's action as a Kubernetes Event on the object, so `kubectl describe` shows
+/// who changed it and through which run. Best effort: the audit log is the record of truth.
+/// `client` is the cluster the object lives in.
 pub async fn post_event(
     ctx: &StepCtx<'_>,
     client: &Client,
     obj: &DynamicObject,
+    type_meta: (&str, &str),
+    reason: &str,
+    message: &str,
+) {
+    let message = format!("{message} (run {}, by {})", ctx.run_id, ctx.actor);
+    record_event(client, &obj.metadata, type_meta, reason, &message).await;
+}
+
+/// Posts a Normal Event about the object `meta` names. Events about cluster-scoped objects
+/// (nodes) go to the `default` namespace, as the kubelet's do. Best effort: a failure is
+/// logged, since the audit log already holds the record.
+pub(crate) async fn record_event(
+    client: &Client,
+    meta: &kube::api::ObjectMeta,
     (api_version, kind): (&str, &str),
     reason: &str,
     message: &str,
 ) {
-    let ns = obj.metadata.namespace.clone().unwrap_or_default();
-    let name = obj.metadata.name.clone().unwrap_or_default();
+    let ns = meta.namespace.clone().unwrap_or_default();
+    let name = meta.name.clone().unwrap_or_default();
     let event_ns = if ns.is_empty() {
         "default"
     } else {
@@ -513,9 +526,9 @@ pub async fn post_event(
         "kind": "Event",
         "metadata": {"generateName": format!("{name}."), "namespace": event_ns},
         "involvedObject": {"apiVersion": api_version, "kind": kind, "namespace": ns, "name": name,
-            "uid": obj.metadata.uid},
+            "uid": meta.uid},
         "reason": reason,
-        "message": format!("{message} (run {}, by {})", ctx.run_id, ctx.actor),
+        "message": message,
         "type": "Normal",
         "source": {"component": "ck8s-console"},
         "firstTimestamp": ts,

@@ -1,0 +1,533 @@
+//! Small actions on objects: delete, restart, cordon, uncordon and scale, as the console's
+//! keys and the headless verbs do them outside workflows. Each is one request per object,
+//! takes no lock and journals nothing, and passes the gate runs pass: read-only, a cluster a
+//! workflow holds, the permission (a SelfSubjectAccessReview for that verb on that very
+//! object), the confirmation its danger asks for, and the audit log. Each leaves a
+//! Kubernetes Event on its object, so `kubectl describe` shows who did it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::Utc;
+use kube::api::{Api, DeleteParams, DynamicObject, ObjectMeta, Patch, PatchParams};
+use serde::Serialize;
+use serde_json::json;
+
+use super::audit::NewRecord;
+use super::{Engine, EngineError, lease, workflows};
+use crate::access::{self, ResourceAttributes};
+use crate::config::ClusterRole;
+use crate::kinds::{Catalog, ServedKind};
+use ck8s_model::access::Permission;
+
+/// The annotation `kubectl rollout restart` sets on the pod template: changing it rolls out
+/// new pods without any other change.
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+
+/// What a small action does to each object it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Delete,
+    /// A rolling restart of a Deployment, StatefulSet or DaemonSet.
+    Restart,
+    Cordon,
+    Uncordon,
+    /// Set the replicas through the scale subresource.
+    Scale(u32),
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Delete => "delete",
+            Op::Restart => "restart",
+            Op::Cordon => "cordon",
+            Op::Uncordon => "uncordon",
+            Op::Scale(_) => "scale",
+        }
+    }
+
+    /// Deleting cannot be undone, so it is done only when the caller confirmed it (the
+    /// console's question, or `--yes` of a script).
+    pub fn needs_confirmation(self) -> bool {
+        matches!(self, Op::Delete)
+    }
+
+    /// The verb and subresource the permission check asks about.
+    fn access(self) -> (&'static str, &'static str) {
+        match self {
+            Op::Delete => ("delete", ""),
+            Op::Scale(_) => ("patch", "scale"),
+            Op::Restart | Op::Cordon | Op::Uncordon => ("patch", ""),
+        }
+    }
+
+    /// Why objects of `kind` cannot take this action, if they cannot.
+    pub fn unfit(self, kind: &ServedKind) -> Option<String> {
+        let restartable = kind.group == "apps"
+            && matches!(
+                kind.plural.as_str(),
+                "deployments" | "statefulsets" | "daemonsets"
+            );
+        let node = kind.group.is_empty() && kind.plural == "nodes";
+        match self {
+            Op::Delete if !kind.serves("delete") => Some(format!(
+                "{} cannot be deleted: the server offers no delete for them",
+                kind.qualified()
+            )),
+            Op::Restart if !restartable => Some(format!(
+                "{} do not restart: only Deployments, StatefulSets and DaemonSets roll out new \
+                 pods (delete a pod to have its owner replace it)",
+                kind.qualified()
+            )),
+            Op::Cordon | Op::Uncordon if !node => Some(format!(
+                "only nodes are {}ed, not {}",
+                self.name(),
+                kind.qualified()
+            )),
+            Op::Scale(_) if !kind.has_subresource("scale") => Some(format!(
+                "{} have no scale subresource, so they cannot be scaled",
+                kind.qualified()
+            )),
+            _ => None,
+        }
+    }
+
+    fn event_reason(self) -> &'static str {
+        match self {
+            Op::Delete => "DeletedByConsole",
+            Op::Restart => "RestartedByConsole",
+            Op::Cordon => "CordonedByConsole",
+            Op::Uncordon => "UncordonedByConsole",
+            Op::Scale(_) => "ScaledByConsole",
+        }
+    }
+}
+
+/// The patch that cordons a node (`true`) or uncordons it, as kubectl sends it: uncordoning
+/// removes the field.
+pub(crate) fn cordon_patch(on: bool) -> serde_json::Value {
+    json!({"spec": {"unschedulable": if on { json!(true) } else { json!(null) }}})
+}
+
+/// One object of one cluster, as a key, a `:` command or a script names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectRef {
+    pub env: String,
+    pub role: ClusterRole,
+    /// Any name of the kind kubectl takes: `pod`, `deploy`, `backups.velero.io`.
+    pub kind: String,
+    /// Needed for namespaced kinds; ignored for cluster-scoped ones, as kubectl does.
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+/// What a small action did to one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct OpOutcome {
+    pub env: String,
+    pub cluster: ClusterRole,
+    /// The kind as kubectl names it in full: `pods`, `deployments.apps`.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    pub ok: bool,
+    /// What was done (`deleted`, `terminating`, `already cordoned`), or why it failed.
+    pub message: String,
+}
+
+impl OpOutcome {
+    /// `acme-wc deployments.apps production/web`.
+    pub fn object(&self) -> String {
+        let path = match &self.namespace {
+            Some(ns) => format!("{ns}/{}", self.name),
+            None => self.name.clone(),
+        };
+        format!("{}-{} {} {path}", self.env, self.cluster, self.kind)
+    }
+}
+
+/// An object whose kind the cluster was asked about: what the gate checks and the action
+/// changes.
+struct Resolved {
+    env: String,
+    role: ClusterRole,
+    kind: ServedKind,
+    namespace: Option<String>,
+    name: String,
+}
+
+impl Resolved {
+    fn outcome(&self, result: Result<String, String>) -> OpOutcome {
+        let ok = result.is_ok();
+        OpOutcome {
+            env: self.env.clone(),
+            cluster: self.role,
+            kind: self.kind.qualified(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            ok,
+            message: result.unwrap_or_else(|e| e),
+        }
+    }
+
+    fn label(&self) -> String {
+        self.outcome(Ok(String::new())).object()
+    }
+
+    fn api(&self, client: kube::Client) -> Api<DynamicObject> {
+        let resource = self.kind.api_resource();
+        match &self.namespace {
+            Some(ns) => Api::namespaced_with(client, ns, &resource),
+            None => Api::all_with(client, &resource),
+        }
+    }
+
+    /// The metadata an Event names the object by, when the server returned none.
+    fn meta(&self) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(self.name.clone()),
+            namespace: self.namespace.clone(),
+            ..ObjectMeta::default()
+        }
+    }
+}
+
+/// The kinds each cluster serves, asked once per engine.
+pub(super) type Catalogs = tokio::sync::Mutex<HashMap<(String, ClusterRole), Arc<Catalog>>>;
+
+impl Engine {
+    /// The kinds `role` of `env` serves, from discovery (asked once, then kept).
+    pub async fn catalog(&self, env: &str, role: ClusterRole) -> Result<Arc<Catalog>, EngineError> {
+        let key = (env.to_owned(), role);
+        if let Some(c) = self.catalogs.lock().await.get(&key) {
+            return Ok(c.clone());
+        }
+        let client = self.client(env, role).await?;
+        let catalog = Catalog::discover(&client).await.map_err(|e| {
+            EngineError::Observe(format!(
+                "{env}-{role}: discovery failed, so the kinds it serves are unknown: {}",
+                crate::failure::of_kube(&e).sentence
+            ))
+        })?;
+        let catalog = Arc::new(catalog);
+        self.catalogs.lock().await.insert(key, catalog.clone());
+        Ok(catalog)
+    }
+
+    /// Checks every gate of `op` on `objects` and changes nothing: read-only, the kinds, a
+    /// workflow's lock, the permission. What a confirmation is shown after, and what
+    /// [`Engine::act`] checks again.
+    pub async fn check_op(&self, op: Op, objects: &[ObjectRef]) -> Result<(), EngineError> {
+        self.admit(op, objects).await.map(drop)
+    }
+
+    /// Does `op` to each of `objects`, after the gate. All objects pass the gate or none is
+    /// touched; then each is acted on in turn, and each outcome says what happened to it.
+    pub async fn act(
+        &self,
+        op: Op,
+        objects: &[ObjectRef],
+        confirmed: bool,
+    ) -> Result<Vec<OpOutcome>, EngineError> {
+        if op.needs_confirmation() && !confirmed {
+            return Err(EngineError::Usage(format!(
+                "{} cannot be undone and was not confirmed (answer the question, or pass \
+                 --yes); nothing was changed",
+                op.name()
+            )));
+        }
+        let resolved = self.admit(op, objects).await?;
+        let mut outcomes = Vec::with_capacity(resolved.len());
+        for r in &resolved {
+            outcomes.push(self.act_on(op, r).await);
+        }
+        Ok(outcomes)
+    }
+
+    async fn admit(&self, op: Op, objects: &[ObjectRef]) -> Result<Vec<Resolved>, EngineError> {
+        if objects.is_empty() {
+            return Err(EngineError::Usage(format!(
+                "nothing to {}: name at least one object",
+                op.name()
+            )));
+        }
+        for env in objects.iter().map(|o| &o.env).collect::<BTreeSet<_>>() {
+            self.fleet
+                .environment(env)
+                .ok_or_else(|| super::unknown_env(&self.fleet, env))?;
+            self.writable(env, op.name())?;
+        }
+        let mut resolved = Vec::with_capacity(objects.len());
+        for o in objects {
+            resolved.push(self.resolve(op, o).await?);
+        }
+        let now = Utc::now();
+        let clusters: BTreeSet<(&str, ClusterRole)> =
+            objects.iter().map(|o| (o.env.as_str(), o.role)).collect();
+        for (env, role) in clusters {
+            let sc = self.client(env, ClusterRole::Sc).await?;
+            lease::ensure_free(sc, env, role, now).await?;
+        }
+        self.permitted(op, &resolved).await?;
+        Ok(resolved)
+    }
+
+    async fn resolve(&self, op: Op, o: &ObjectRef) -> Result<Resolved, EngineError> {
+        let cluster = format!("{}-{}", o.env, o.role);
+        let catalog = self.catalog(&o.env, o.role).await?;
+        let kind = catalog
+            .resolve(&o.kind)
+            .map_err(|e| EngineError::Usage(format!("{cluster}: {e}")))?
+            .clone();
+        if let Some(why) = op.unfit(&kind) {
+            return Err(EngineError::Usage(format!("{cluster}: {why}")));
+        }
+        if o.name.is_empty() {
+            return Err(EngineError::Usage(format!(
+                "{cluster}: which {} to {}? Name it",
+                kind.singular,
+                op.name()
+            )));
+        }
+        let namespace = match (&o.namespace, kind.namespaced) {
+            (Some(ns), true) if !ns.is_empty() => Some(ns.clone()),
+            (_, true) => {
+                return Err(EngineError::Usage(format!(
+                    "{cluster}: {} are namespaced; say in which namespace {} is (-n)",
+                    kind.qualified(),
+                    o.name
+                )));
+            }
+            (_, false) => None,
+        };
+        Ok(Resolved {
+            env: o.env.clone(),
+            role: o.role,
+            kind,
+            namespace,
+            name: o.name.clone(),
+        })
+    }
+
+    /// One SelfSubjectAccessReview per object, all at once; any "no" refuses them all.
+    async fn permitted(&self, op: Op, resolved: &[Resolved]) -> Result<(), EngineError> {
+        let (verb, subresource) = op.access();
+        let mut reviews = Vec::with_capacity(resolved.len());
+        for r in resolved {
+            let client = self.client(&r.env, r.role).await?;
+            let attributes = ResourceAttributes {
+                verb: Some(verb.into()),
+                group: Some(r.kind.group.clone()),
+                resource: Some(r.kind.plural.clone()),
+                subresource: (!subresource.is_empty()).then(|| subresource.into()),
+                namespace: r.namespace.clone(),
+                name: Some(r.name.clone()),
+                ..Default::default()
+            };
+            reviews.push(access::review_attributes(client, attributes));
+        }
+        let answers = futures::future::join_all(reviews).await;
+        let what = match subresource {
+            "" => verb.to_owned(),
+            sub => format!("{verb} the {sub} of"),
+        };
+        let refusals: Vec<String> = resolved
+            .iter()
+            .zip(answers)
+            .filter_map(|(r, answer)| match answer {
+                Permission::Allowed => None,
+                Permission::Denied(why) => Some(format!(
+                    "you may not {what} {}{}",
+                    r.label(),
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({why})")
+                    }
+                )),
+                Permission::Failed(e) => Some(format!(
+                    "whether you may {what} {} could not be checked ({e})",
+                    r.label()
+                )),
+            })
+            .collect();
+        if refusals.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Forbidden(format!(
+                "{}; ask for it in RBAC, or act as a user who has it",
+                refusals.join("; ")
+            )))
+        }
+    }
+
+    /// Audits, acts, and leaves an Event. Nothing is done without its audit record.
+    async fn act_on(&self, op: Op, r: &Resolved) -> OpOutcome {
+        let record = |action: String, detail: serde_json::Value| NewRecord {
+            actor: self.actor.clone(),
+            action,
+            env: r.env.clone(),
+            cluster: Some(r.role.to_string()),
+            target: Some(r.label()),
+            run_id: None,
+            reason: None,
+            detail,
+        };
+        let mut detail =
+            json!({"kind": r.kind.qualified(), "namespace": r.namespace, "name": r.name});
+        if let Op::Scale(replicas) = op {
+            detail["replicas"] = json!(replicas);
+        }
+        let action = format!("object.{}", op.name());
+        if let Err(e) = self.record(record(action.clone(), detail.clone())) {
+            return r.outcome(Err(format!("not done: {e}")));
+        }
+        let client = match self.client(&r.env, r.role).await {
+            Ok(c) => c,
+            Err(e) => return r.outcome(Err(e.to_string())),
+        };
+        match self.change(op, r, client.clone()).await {
+            Ok((message, meta)) => {
+                if let Some(meta) = meta {
+                    let api_version = r.kind.api_version();
+                    let note = format!("{message} (by {} through ck8s-console)", self.actor);
+                    let type_meta = (api_version.as_str(), r.kind.kind.as_str());
+                    workflows::record_event(&client, &meta, type_meta, op.event_reason(), &note)
+                        .await;
+                }
+                r.outcome(Ok(message))
+            }
+            Err(e) => {
+                let why = crate::failure::of_kube(&e).sentence;
+                detail["error"] = json!(why);
+                // The first record says it was asked for; this one that it did not happen.
+                if let Err(audit) = self.record(record(format!("{action}.failed"), detail)) {
+                    tracing::warn!(error = %audit, "auditing a failed {action} failed");
+                }
+                r.outcome(Err(why))
+            }
+        }
+    }
+
+    /// The change itself: what it did, and the object to leave an Event on (none when
+    /// nothing changed).
+    async fn change(
+        &self,
+        op: Op,
+        r: &Resolved,
+        client: kube::Client,
+    ) -> Result<(String, Option<ObjectMeta>), kube::Error> {
+        let api = r.api(client);
+        let params = PatchParams::default();
+        match op {
+            Op::Delete => {
+                // Background propagation, as kubectl: owned objects go after their owner.
+                let params = DeleteParams::background();
+                Ok(match api.delete(&r.name, &params).await? {
+                    either::Either::Left(obj) if obj.metadata.deletion_timestamp.is_some() => {
+                        ("terminating".into(), Some(obj.metadata))
+                    }
+                    either::Either::Left(obj) => ("deleted".into(), Some(obj.metadata)),
+                    either::Either::Right(status) => {
+                        let mut meta = r.meta();
+                        meta.uid = status
+                            .details
+                            .and_then(|d| (!d.uid.is_empty()).then_some(d.uid));
+                        ("deleted".into(), Some(meta))
+                    }
+                })
+            }
+            Op::Restart => {
+                let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let patch = json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at}}}}});
+                let obj = api.patch(&r.name, &params, &Patch::Merge(&patch)).await?;
+                Ok((
+                    "restarted: a rollout replaces its pods".into(),
+                    Some(obj.metadata),
+                ))
+            }
+            Op::Cordon | Op::Uncordon => {
+                let on = op == Op::Cordon;
+                let node = api.get(&r.name).await?;
+                if (node.data["spec"]["unschedulable"] == json!(true)) == on {
+                    return Ok((format!("already {}ed", op.name()), None));
+                }
+                let obj = api
+                    .patch(&r.name, &params, &Patch::Merge(&cordon_patch(on)))
+                    .await?;
+                let message = if on {
+                    "cordoned: no new pods are scheduled on it"
+                } else {
+                    "uncordoned: new pods may be scheduled on it again"
+                };
+                Ok((message.into(), Some(obj.metadata)))
+            }
+            Op::Scale(replicas) => {
+                let before = api.get_scale(&r.name).await?;
+                let from = before.spec.and_then(|s| s.replicas).unwrap_or(0);
+                let patch = json!({"spec": {"replicas": replicas}});
+                api.patch_scale(&r.name, &params, &Patch::Merge(&patch))
+                    .await?;
+                let message = match u32::try_from(from) {
+                    Ok(from) if from == replicas => format!("already at {replicas} replicas"),
+                    _ => format!("scaled from {from} to {replicas} replicas"),
+                };
+                Ok((message, Some(r.meta())))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(group: &str, plural: &str, verbs: &[&str], subresources: &[&str]) -> ServedKind {
+        ServedKind {
+            group: group.into(),
+            version: "v1".into(),
+            kind: "K".into(),
+            plural: plural.into(),
+            singular: plural.trim_end_matches('s').into(),
+            short_names: Vec::new(),
+            namespaced: true,
+            verbs: verbs.iter().map(|v| v.to_string()).collect(),
+            subresources: subresources.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn each_action_takes_only_the_kinds_it_fits() {
+        let deploy = kind("apps", "deployments", &["delete", "patch"], &["scale"]);
+        let rs = kind("apps", "replicasets", &["delete", "patch"], &["scale"]);
+        let node = kind("", "nodes", &["delete", "patch"], &[]);
+        let events = kind("", "componentstatuses", &["get"], &[]);
+        assert_eq!(Op::Restart.unfit(&deploy), None);
+        assert!(Op::Restart.unfit(&rs).unwrap().contains("only Deployments"));
+        assert_eq!(Op::Cordon.unfit(&node), None);
+        assert!(Op::Uncordon.unfit(&deploy).unwrap().contains("only nodes"));
+        assert_eq!(Op::Scale(2).unfit(&rs), None);
+        assert!(Op::Scale(2).unfit(&node).is_some());
+        assert!(Op::Delete.unfit(&events).unwrap().contains("no delete"));
+        assert_eq!(Op::Delete.unfit(&node), None);
+    }
+
+    #[test]
+    fn only_delete_asks_to_be_confirmed_and_permissions_name_the_subresource() {
+        assert!(Op::Delete.needs_confirmation());
+        assert!(!Op::Restart.needs_confirmation() && !Op::Scale(1).needs_confirmation());
+        assert_eq!(Op::Scale(3).access(), ("patch", "scale"));
+        assert_eq!(Op::Delete.access(), ("delete", ""));
+    }
+
+    #[test]
+    fn uncordoning_removes_the_field_as_kubectl_does() {
+        assert_eq!(cordon_patch(true), json!({"spec": {"unschedulable": true}}));
+        assert_eq!(
+            cordon_patch(false),
+            json!({"spec": {"unschedulable": null}})
+        );
+    }
+}

@@ -1,0 +1,263 @@
+//! The small actions from the command line: `delete`, `restart`, `scale`, `cordon` and
+//! `uncordon`. The engine gates them exactly as it gates the console's keys; this module
+//! only turns words into objects and outcomes into a report.
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::output::{self, Cell, TextTable, Tone};
+use super::runs::{engine, print_or_warn};
+use crate::cli::{NodeArgs, ObjectArgs, ObjectPlace, OutputFormat};
+use crate::config::{ClusterRole, Fleet};
+use crate::engine::ops::{ObjectRef, Op, OpOutcome};
+use crate::engine::{EngineError, Mode};
+use crate::exit;
+use crate::paths::Paths;
+
+/// The `objects` document: the action and what it did to each object.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ObjectsReport {
+    /// `delete`, `restart`, `scale`, `cordon` or `uncordon`.
+    pub action: String,
+    /// The replicas asked for, for `scale`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    pub items: Vec<OpOutcome>,
+}
+
+/// What to do, to which objects, confirmed or not.
+pub struct Request {
+    pub op: Op,
+    pub objects: Vec<ObjectRef>,
+    pub confirmed: bool,
+    pub output: Option<OutputFormat>,
+}
+
+impl Request {
+    /// `delete`, `restart` and `scale`: a kind and names, or KIND/NAME words.
+    pub fn of_objects(op: Op, args: &ObjectArgs, confirmed: bool) -> Result<Request, EngineError> {
+        let place = &args.place;
+        let objects = parse_objects(&args.objects)?
+            .into_iter()
+            .map(|(kind, name)| object(place, kind, args.namespace.clone(), name))
+            .collect();
+        Ok(Request {
+            op,
+            objects,
+            confirmed,
+            output: place.output,
+        })
+    }
+
+    /// `cordon` and `uncordon`.
+    pub fn of_nodes(op: Op, args: &NodeArgs) -> Request {
+        let objects = args
+            .nodes
+            .iter()
+            .map(|n| object(&args.place, "nodes".into(), None, n.clone()))
+            .collect();
+        Request {
+            op,
+            objects,
+            confirmed: false,
+            output: args.place.output,
+        }
+    }
+}
+
+fn object(place: &ObjectPlace, kind: String, namespace: Option<String>, name: String) -> ObjectRef {
+    ObjectRef {
+        env: place.env.clone(),
+        role: ClusterRole::from(place.cluster),
+        kind,
+        namespace,
+        name,
+    }
+}
+
+/// `deploy web api` or `deploy/web pod/x`, as kubectl reads them: (kind, name) pairs.
+pub fn parse_objects(words: &[String]) -> Result<Vec<(String, String)>, EngineError> {
+    let usage = |why: String| {
+        EngineError::Usage(format!(
+            "{why}: name the objects as KIND NAME... (`deploy web api`) or KIND/NAME... \
+             (`deploy/web pod/web-1`)"
+        ))
+    };
+    let Some(first) = words.first() else {
+        return Err(usage("no objects".into()));
+    };
+    if first.contains('/') {
+        return words
+            .iter()
+            .map(|w| match w.split_once('/') {
+                Some((k, n)) if !k.is_empty() && !n.is_empty() && !n.contains('/') => {
+                    Ok((k.to_owned(), n.to_owned()))
+                }
+                _ => Err(usage(format!("`{w}` is not KIND/NAME"))),
+            })
+            .collect();
+    }
+    if words.len() < 2 {
+        return Err(usage(format!("which `{first}`? No name was given")));
+    }
+    if let Some(w) = words[1..].iter().find(|w| w.contains('/')) {
+        return Err(usage(format!(
+            "`{w}` mixes KIND/NAME with a kind given first"
+        )));
+    }
+    Ok(words[1..]
+        .iter()
+        .map(|n| (first.clone(), n.clone()))
+        .collect())
+}
+
+/// Runs the action and prints what it did. Exit 0 when every object took it, 1 when one
+/// did not, and the engine's codes when the gate refused (nothing was changed then).
+pub async fn run(
+    request: Result<Request, EngineError>,
+    fleet: Fleet,
+    paths: &Paths,
+    mode: Mode,
+) -> i32 {
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => {
+            note!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    let format = request.output.unwrap_or_else(output::default_format);
+    if format == OutputFormat::Openmetrics {
+        note!("error: `-o openmetrics` is for the status, slo and backups reports");
+        return exit::USAGE;
+    }
+    let engine = engine(fleet, paths, mode);
+    let result = engine
+        .act(request.op, &request.objects, request.confirmed)
+        .await;
+    // The audit records are on disk; let their anchors reach the cluster too.
+    engine.settle().await;
+    let items = match result {
+        Ok(items) => items,
+        Err(e) => {
+            note!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    let failed = items.iter().any(|o| !o.ok);
+    let report = ObjectsReport {
+        action: request.op.name().into(),
+        replicas: match request.op {
+            Op::Scale(n) => Some(n),
+            _ => None,
+        },
+        items,
+    };
+    let printed = print_or_warn(formatted(format, &report));
+    match (printed, failed) {
+        (true, false) => exit::OK,
+        _ => exit::FAILURE,
+    }
+}
+
+fn formatted(format: OutputFormat, report: &ObjectsReport) -> anyhow::Result<String> {
+    let doc = output::Doc {
+        report: "objects",
+        generated_at: Utc::now(),
+        body: report,
+        errors: &[],
+    };
+    let names = || {
+        report
+            .items
+            .iter()
+            .filter(|o| o.ok)
+            .map(|o| format!("{}/{}", o.kind, o.name))
+            .collect()
+    };
+    output::format(format, doc, || table(report), names)
+}
+
+fn table(report: &ObjectsReport) -> String {
+    let mut t = TextTable::new(&["CLUSTER", "KIND", "NAMESPACE", "NAME", "RESULT"]);
+    for o in &report.items {
+        let tone = if o.ok { Tone::Good } else { Tone::Bad };
+        t.row(vec![
+            format!("{}-{}", o.env, o.cluster).into(),
+            o.kind.as_str().into(),
+            o.namespace.as_deref().unwrap_or("-").into(),
+            o.name.as_str().into(),
+            Cell::new(o.message.as_str(), tone),
+        ]);
+    }
+    let mut out = String::new();
+    t.render(&mut out, output::use_colour());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(w: &[&str]) -> Vec<String> {
+        w.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn objects_are_read_as_kubectl_reads_them() {
+        let pairs = |w: &[&str]| parse_objects(&words(w)).unwrap();
+        assert_eq!(
+            pairs(&["deploy", "web", "api"]),
+            [
+                ("deploy".into(), "web".into()),
+                ("deploy".into(), "api".into())
+            ]
+        );
+        assert_eq!(
+            pairs(&["deploy/web", "pod/web-1"]),
+            [
+                ("deploy".into(), "web".into()),
+                ("pod".into(), "web-1".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_objects_are_input_errors_that_say_the_forms() {
+        for bad in [
+            &["deploy"][..],
+            &["deploy/web", "api"],
+            &["deploy", "pod/x"],
+            &["deploy/"],
+            &["/web"],
+            &["a/b/c"],
+        ] {
+            let e = parse_objects(&words(bad)).unwrap_err();
+            assert_eq!(e.exit_code(), exit::USAGE, "{bad:?}");
+            assert!(e.to_string().contains("KIND/NAME"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_table_says_what_happened_to_each_object() {
+        let report = ObjectsReport {
+            action: "delete".into(),
+            replicas: None,
+            items: vec![OpOutcome {
+                env: "acme".into(),
+                cluster: ClusterRole::Wc,
+                kind: "pods".into(),
+                namespace: Some("production".into()),
+                name: "web-1".into(),
+                ok: true,
+                message: "terminating".into(),
+            }],
+        };
+        let text = table(&report);
+        assert!(text.starts_with("CLUSTER"), "{text}");
+        assert!(
+            text.contains("acme-wc  pods  production  web-1  terminating"),
+            "{text}"
+        );
+    }
+}
