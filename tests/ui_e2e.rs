@@ -887,3 +887,112 @@ fn a_run_at_a_terminal_shows_its_steps_as_they_go() {
     }
     assert!(screen.contains(": succeeded"), "{screen}");
 }
+
+/// kubectl on the simulator the console runs against: stdout, and whether it succeeded.
+fn kubectl(sim: &Sim, args: &[&str]) -> (bool, String) {
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(sim.fleet_file.with_file_name("kubeconfig"))
+        .args(args)
+        .output()
+        .expect("kubectl runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Space marks two pods, one question deletes both; `y` shows a pod's YAML; `C` and `U`
+/// cordon and uncordon a node. kubectl sees each change, and each is audited.
+#[test]
+fn marked_pods_are_deleted_together_and_a_node_is_cordoned_and_uncordoned() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim_of(dir.path(), 1, &[]);
+    let state = dir.path().join("state");
+    let mut tui = Tui::start(&sim.fleet_file, &state);
+    tui.wait_for("acme");
+    tui.send("\r");
+    tui.wait_for("╭ Cluster");
+    tui.send("2");
+    tui.send("/");
+    tui.type_text("falco");
+    tui.send("\r");
+    tui.wait_until("falco pods only", |s| {
+        let rows = pod_rows(s);
+        rows.len() > 2 && rows.iter().all(|r| r.contains("falco"))
+    });
+
+    tui.send(" ");
+    tui.send(" ");
+    let screen = tui.wait_for("2 marked");
+    let name = regex::Regex::new(r"● (falco-[a-z0-9]+)").unwrap();
+    let marked: Vec<String> = name
+        .captures_iter(&screen)
+        .map(|c| c[1].to_owned())
+        .collect();
+    assert_eq!(marked.len(), 2, "{screen}");
+    tui.send("x");
+    let question = tui.wait_for("Delete these 2 pods?");
+    for pod in &marked {
+        assert!(question.contains(&format!("falco/{pod}")), "{question}");
+    }
+    tui.send("y");
+    tui.wait_for("delete: done for all 2 pods");
+    for pod in &marked {
+        let (found, deleting) = kubectl(
+            &sim,
+            &["--context", "acme-wc", "get", "pod", "-n", "falco", pod]
+                .into_iter()
+                .chain(["-o", "jsonpath={.metadata.deletionTimestamp}"])
+                .collect::<Vec<_>>(),
+        );
+        assert!(!found || !deleting.is_empty(), "{pod} is going");
+    }
+
+    // The selected pod's YAML, managedFields folded away.
+    tui.send("y");
+    let screen = tui.wait_for("kind: Pod");
+    assert!(screen.contains("YAML"), "{screen}");
+    assert!(!screen.contains("managedFields:"), "{screen}");
+    tui.esc_until("the pod closed", |s| !s.contains("kind: Pod"));
+
+    // The last node of the cluster pane is a worker of the workload cluster.
+    tui.send("4");
+    tui.wait_for("╭ Cluster");
+    tui.send("G");
+    tui.send("C");
+    let question = tui.wait_for("Cordon this node?");
+    let node = regex::Regex::new(r"acme-wc node (acme-wc-[a-z0-9-]+)")
+        .unwrap()
+        .captures(&question)
+        .unwrap_or_else(|| panic!("the node is named: {question}"))[1]
+        .to_owned();
+    tui.send("y");
+    tui.wait_for("cordoned: no new pods");
+    let unschedulable = || {
+        let args = ["--context", "acme-wc", "get", "node", &node];
+        let args = [&args[..], &["-o", "jsonpath={.spec.unschedulable}"]].concat();
+        kubectl(&sim, &args).1
+    };
+    assert_eq!(unschedulable(), "true");
+    tui.send("U");
+    tui.wait_for("Uncordon this node?");
+    tui.send("y");
+    tui.wait_for("uncordoned: new pods may be scheduled");
+    assert_eq!(unschedulable(), "");
+
+    let records = ck8s_fleet::engine::audit::read(&state.join("audit.jsonl")).unwrap();
+    let actions: Vec<&str> = records.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "object.delete",
+            "object.delete",
+            "object.cordon",
+            "object.uncordon"
+        ]
+    );
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+}

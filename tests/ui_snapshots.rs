@@ -1003,6 +1003,26 @@ fn pod_details() {
                 count: 42,
                 last_seen: Some(ago(1)),
             }],
+            yaml: [
+                "# metadata.managedFields: 3 entries folded away",
+                "apiVersion: v1",
+                "kind: Pod",
+                "metadata:",
+                "  labels:",
+                "    app: payments-worker",
+                "    pod-template-hash: 6b7d9c8f5",
+                "  name: payments-worker-6b7d9c8f5-x2x1z",
+                "  namespace: production",
+                "spec:",
+                "  containers:",
+                "  - image: harbor.globex.example/shop/payments-worker:2.4.1",
+                "    name: worker",
+                "  nodeName: globex-wc-md-0-k4m7t",
+                "status:",
+                "  phase: Running",
+            ]
+            .map(String::from)
+            .to_vec(),
         })),
     });
     s.snap("pod_details");
@@ -1021,6 +1041,21 @@ fn pod_details() {
             .collect(),
     });
     s.snap("pod_logs");
+    s.key('y');
+    s.snap("pod_yaml");
+}
+
+#[test]
+fn deleting_marked_pods_asks_once_for_all_of_them() {
+    let mut s = Screen::new().at(Pane::Pods, Some("globex"));
+    s.app.engine = true;
+    s.app.scope = Scope::Wc;
+    s.app.set_filter(Pane::Pods, "payments");
+    s.key(' ');
+    s.key(' ');
+    s.snap("pods_marked");
+    s.key('x');
+    s.snap("pods_delete_marked");
 }
 
 #[test]

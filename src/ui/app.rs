@@ -28,6 +28,7 @@ use super::widgets::field::{Edited, TextField};
 use crate::config::ClusterRole;
 use crate::engine::audit::AuditRecord;
 use crate::engine::journal::RunSummary;
+use crate::engine::ops::{ObjectRef, Op, OpOutcome};
 use crate::engine::workflows::WorkflowKind;
 use crate::engine::{Plan, RunRequest};
 use ck8s_model::alert::PostableSilence;
@@ -163,6 +164,11 @@ pub enum Effect {
     },
     CancelRun(String),
     ResumeRun(String),
+    /// A small action (delete, cordon, ...) through the engine's gate, confirmed.
+    Act {
+        op: Op,
+        objects: Vec<ObjectRef>,
+    },
 }
 
 /// What background tasks report.
@@ -208,6 +214,11 @@ pub enum UiEvent {
     },
     /// A cancel or resume was asked for: what happened, for the footer.
     RunControl(Result<String, String>),
+    /// What a small action did to each object, or why the gate refused it.
+    Acted {
+        op: Op,
+        result: Result<Vec<OpOutcome>, String>,
+    },
 }
 
 /// What the runs pane shows, as last read from the journals and the audit log.
@@ -296,6 +307,8 @@ pub struct App {
     pub show_audit: bool,
     /// Set when the console should exit, with its exit code.
     pub quit: Option<i32>,
+    /// Pods marked with Space; delete acts on those of the open environment.
+    pub marks: std::collections::HashSet<PodTarget>,
     next_id: u64,
 }
 
@@ -329,6 +342,7 @@ impl App {
             runs: RunsData::default(),
             show_audit: false,
             quit: None,
+            marks: Default::default(),
             next_id: 1,
         }
     }
@@ -497,6 +511,8 @@ impl App {
             Action::Expire => self.confirm_expire(views),
             Action::CancelRun => self.confirm_run_control(true),
             Action::ResumeRun => self.confirm_run_control(false),
+            Action::Delete => self.confirm_delete(views),
+            Action::Cordon | Action::Uncordon => self.confirm_cordon(action, views),
             other => {
                 self.flash(
                     Level::Error,
@@ -539,7 +555,7 @@ impl App {
                 return Some((run.env.clone(), run.cluster));
             }
             // The selected node's cluster: where its pods are evicted.
-            Action::DrainNode => {
+            Action::DrainNode | Action::Cordon | Action::Uncordon => {
                 let (role, _) = views.cluster.node(self.lists.cluster.selected)?;
                 return Some((self.env.clone()?, role));
             }
@@ -724,6 +740,9 @@ impl App {
                 Vec::new()
             }
             Action::Logs => self.open_pod(views, PodTab::Logs),
+            Action::Yaml => self.open_pod(views, PodTab::Yaml),
+            Action::Mark => self.toggle_mark(views),
+            Action::Delete | Action::Cordon | Action::Uncordon => self.act_unasked(action, views),
             Action::Silence => self.open_silence_form(views),
             Action::Silences => {
                 self.show_silences = !self.show_silences;
@@ -794,6 +813,7 @@ impl App {
                     Action::NextTab => Some(m.tab.next()),
                     Action::PrevTab => Some(m.tab.prev()),
                     Action::Logs => Some(PodTab::Logs),
+                    Action::Yaml => Some(PodTab::Yaml),
                     Action::Follow => {
                         m.logs.toggle_follow();
                         None
@@ -978,7 +998,12 @@ impl App {
 
     fn open_pod(&mut self, views: &Views, tab: PodTab) -> Vec<Effect> {
         if let Some(Modal::Pod(_)) = self.modals.last() {
-            return self.apply(Action::Logs, views);
+            let switch = if tab == PodTab::Yaml {
+                Action::Yaml
+            } else {
+                Action::Logs
+            };
+            return self.apply(switch, views);
         }
         let Some(env) = self.env.clone() else {
             return Vec::new();
@@ -1118,6 +1143,180 @@ impl App {
                 Vec::new()
             }
             Pending::ResumeRun(id) => vec![Effect::ResumeRun(id)],
+            Pending::Act { op, objects } => {
+                if op == Op::Delete {
+                    // Asked and answered: the marks have done their job.
+                    self.marks.clear();
+                }
+                vec![Effect::Act { op, objects }]
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Small actions: marks, delete, cordon
+    // -----------------------------------------------------------------------------------
+
+    /// Space: marks the selected pod, or unmarks it, and moves on to the next row so that
+    /// several can be marked in a row.
+    fn toggle_mark(&mut self, views: &Views) -> Vec<Effect> {
+        let target = self
+            .env
+            .as_deref()
+            .and_then(|env| views.pods.target(self.lists.pods.selected, env));
+        let Some(target) = target else {
+            self.flash(Level::Info, "no pod selected");
+            return Vec::new();
+        };
+        if !self.marks.remove(&target) {
+            self.marks.insert(target);
+        }
+        self.list_mut(Pane::Pods).apply(super::nav::Move::Down);
+        Vec::new()
+    }
+
+    /// How many pods of the open environment are marked.
+    pub fn marked_here(&self) -> usize {
+        let env = self.env.as_deref();
+        self.marks
+            .iter()
+            .filter(|t| Some(t.env.as_str()) == env)
+            .count()
+    }
+
+    /// The pods delete acts on: the marked ones of the open environment, else the
+    /// selected one.
+    fn pods_to_act_on(&self, views: &Views) -> Vec<PodTarget> {
+        let Some(env) = self.env.as_deref() else {
+            return Vec::new();
+        };
+        let mut marked: Vec<PodTarget> = self
+            .marks
+            .iter()
+            .filter(|t| t.env == env)
+            .cloned()
+            .collect();
+        marked
+            .sort_by(|a, b| (a.role, &a.namespace, &a.name).cmp(&(b.role, &b.namespace, &b.name)));
+        if marked.is_empty() {
+            marked.extend(views.pods.target(self.lists.pods.selected, env));
+        }
+        marked
+    }
+
+    fn confirm_delete(&mut self, views: &Views) -> Option<Confirm> {
+        let pods = self.pods_to_act_on(views);
+        if pods.is_empty() {
+            self.flash(Level::Info, "no pod selected");
+            return None;
+        }
+        const SHOWN: usize = 8;
+        let mut body: Vec<String> = pods
+            .iter()
+            .take(SHOWN)
+            .map(|t| format!("  {} {}/{}", t.cluster(), t.namespace, t.name))
+            .collect();
+        if pods.len() > SHOWN {
+            body.push(format!("  … and {} more", pods.len() - SHOWN));
+        }
+        body.push(String::new());
+        body.push(
+            "A pod with an owner (ReplicaSet, StatefulSet, Job) is replaced; one without is \
+             gone for good."
+                .into(),
+        );
+        let objects = pods
+            .into_iter()
+            .map(|t| ObjectRef {
+                env: t.env,
+                role: t.role,
+                kind: "pods".into(),
+                namespace: Some(t.namespace),
+                name: t.name,
+            })
+            .collect::<Vec<_>>();
+        let title = match objects.len() {
+            1 => "Delete this pod?".to_string(),
+            n => format!("Delete these {n} pods?"),
+        };
+        Some(Confirm::new(
+            &title,
+            body,
+            Pending::Act {
+                op: Op::Delete,
+                objects,
+            },
+        ))
+    }
+
+    fn confirm_cordon(&mut self, action: Action, views: &Views) -> Option<Confirm> {
+        let (env, node) = match (&self.env, views.cluster.node(self.lists.cluster.selected)) {
+            (Some(env), Some(node)) => (env.clone(), node),
+            _ => {
+                self.flash(Level::Info, "no node selected");
+                return None;
+            }
+        };
+        let (role, name) = (node.0, node.1.to_owned());
+        let (op, title, what) = if action == Action::Cordon {
+            (
+                Op::Cordon,
+                "Cordon this node?",
+                "No new pods are scheduled on it; its pods keep running (d drains them, U \
+                 uncordons).",
+            )
+        } else {
+            (
+                Op::Uncordon,
+                "Uncordon this node?",
+                "New pods may be scheduled on it again.",
+            )
+        };
+        Some(Confirm::new(
+            title,
+            vec![
+                format!("  {env}-{role} node {name}"),
+                String::new(),
+                what.into(),
+            ],
+            Pending::Act {
+                op,
+                objects: vec![ObjectRef {
+                    env,
+                    role,
+                    kind: "nodes".into(),
+                    namespace: None,
+                    name,
+                }],
+            },
+        ))
+    }
+
+    fn acted(&mut self, op: Op, result: Result<Vec<OpOutcome>, String>) {
+        let outcomes = match result {
+            Ok(o) => o,
+            Err(e) => return self.flash(Level::Error, format!("{}: {e}", op.name())),
+        };
+        let failed: Vec<&OpOutcome> = outcomes.iter().filter(|o| !o.ok).collect();
+        match (failed.first(), outcomes.as_slice()) {
+            (None, [one]) => {
+                self.flash(Level::Success, format!("{}: {}", one.object(), one.message))
+            }
+            (None, all) => self.flash(
+                Level::Success,
+                format!("{}: done for all {} {}", op.name(), all.len(), all[0].kind),
+            ),
+            (Some(first), all) => self.flash(
+                Level::Error,
+                format!(
+                    "{}: {} of {} failed; {}: {}",
+                    op.name(),
+                    failed.len(),
+                    all.len(),
+                    first.object(),
+                    first.message
+                ),
+            ),
         }
     }
 
@@ -1481,6 +1680,7 @@ impl App {
             } => {
                 self.permissions.insert((env, role, action), result);
             }
+            UiEvent::Acted { op, result } => self.acted(op, result),
             UiEvent::RunsLoaded(data) => {
                 for id in &data.local {
                     if !self.watched_runs.iter().any(|(w, _)| w == id) {
@@ -1966,6 +2166,9 @@ mod tests {
                     | Action::BackupNow
                     | Action::DrainNode
                     | Action::RestoreBackup
+                    | Action::Delete
+                    | Action::Cordon
+                    | Action::Uncordon
             );
             assert_eq!(spec.needs_engine, engine_action, "{}", spec.id);
             if spec.needs_engine {
@@ -1981,7 +2184,12 @@ mod tests {
                 assert!(
                     matches!(
                         spec.action,
-                        Action::Expire | Action::CancelRun | Action::ResumeRun
+                        Action::Expire
+                            | Action::CancelRun
+                            | Action::ResumeRun
+                            | Action::Delete
+                            | Action::Cordon
+                            | Action::Uncordon
                     ),
                     "{} is marked confirm but App::confirmation has no question for it",
                     spec.id

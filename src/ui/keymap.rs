@@ -51,6 +51,14 @@ pub enum Action {
     ToggleAudit,
     /// Cluster pane: every warning event, whole.
     Events,
+    /// A pod's YAML.
+    Yaml,
+    /// Mark or unmark the selected row; actions that take several rows act on the marked.
+    Mark,
+    /// Delete the marked pods, or the selected one.
+    Delete,
+    Cordon,
+    Uncordon,
     NextTab,
     PrevTab,
     Follow,
@@ -269,6 +277,9 @@ pub struct ActionSpec {
     pub needs_engine: bool,
     /// Listed in the footer of its context.
     pub footer: bool,
+    /// The k9s key for the same action, where the console's differs (a k9s key that the
+    /// console uses for something else): help shows it beside.
+    pub k9s: Option<&'static str>,
 }
 
 impl ActionSpec {
@@ -290,6 +301,7 @@ impl ActionSpec {
             confirm: false,
             needs_engine: false,
             footer: false,
+            k9s: None,
         }
     }
 
@@ -325,6 +337,11 @@ impl ActionSpec {
 
     const fn footer(mut self) -> Self {
         self.footer = true;
+        self
+    }
+
+    const fn k9s(mut self, key: &'static str) -> Self {
+        self.k9s = Some(key);
         self
     }
 
@@ -416,6 +433,33 @@ static ACTIONS: &[ActionSpec] = &[
     )
     .footer(),
     spec(
+        "pods.yaml",
+        A::Yaml,
+        &[K::Char('y')],
+        C::Pane(Pane::Pods),
+        "YAML",
+    )
+    .rbac("get", "pods", ""),
+    spec(
+        "pods.mark",
+        A::Mark,
+        &[K::Char(' ')],
+        C::Pane(Pane::Pods),
+        "mark / unmark",
+    ),
+    spec(
+        "pods.delete",
+        A::Delete,
+        &[K::Char('x'), K::Delete],
+        C::Pane(Pane::Pods),
+        "delete pods…",
+    )
+    .engine()
+    .danger(Danger::Danger)
+    .rbac("delete", "pods", "")
+    .confirm()
+    .k9s("Ctrl-D"),
+    spec(
         "pods.sort",
         A::SortNext,
         &[K::Char('s')],
@@ -506,6 +550,29 @@ static ACTIONS: &[ActionSpec] = &[
         "all warning events",
     )
     .footer(),
+    spec(
+        "cluster.cordon",
+        A::Cordon,
+        &[K::Char('C')],
+        C::Pane(Pane::Cluster),
+        "cordon node",
+    )
+    .engine()
+    .danger(Danger::Caution)
+    .rbac("patch", "nodes", "")
+    .confirm()
+    .k9s("c"),
+    spec(
+        "cluster.uncordon",
+        A::Uncordon,
+        &[K::Char('U'), K::Char('u')],
+        C::Pane(Pane::Cluster),
+        "uncordon node",
+    )
+    .engine()
+    .danger(Danger::Caution)
+    .rbac("patch", "nodes", "")
+    .confirm(),
     spec(
         "cluster.scale",
         A::ScaleWorkers,
@@ -622,6 +689,7 @@ static ACTIONS: &[ActionSpec] = &[
         "previous tab",
     ),
     spec("pod.logs", A::Logs, &[K::Char('l')], C::PodDetails, "logs").rbac("get", "pods", "log"),
+    spec("pod.yaml", A::Yaml, &[K::Char('y')], C::PodDetails, "YAML").footer(),
     spec(
         "pod.follow",
         A::Follow,

@@ -169,6 +169,20 @@ impl Tasks {
                         .await;
                 });
             }
+            Effect::Act { op, objects } => {
+                let (tx, engine) = (self.tx.clone(), self.engine.clone());
+                tokio::spawn(async move {
+                    let result = match engine {
+                        // The gate again, for every caller: read-only, lock, permission.
+                        Some(engine) => engine
+                            .act(op, &objects, true)
+                            .await
+                            .map_err(|e| e.to_string()),
+                        None => Err("no workflow engine in this console".into()),
+                    };
+                    let _ = tx.send(UiEvent::Acted { op, result }).await;
+                });
+            }
             // The event loop owns the theme.
             Effect::SetTheme(_) => {}
             Effect::PlanRun { .. }

@@ -53,6 +53,8 @@ pub struct PodDetails {
     pub containers: Vec<ContainerInfo>,
     pub conditions: Vec<ConditionInfo>,
     pub events: Vec<EventInfo>,
+    /// The pod as `kubectl get -o yaml` shows it, managedFields folded away.
+    pub yaml: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -89,6 +91,30 @@ pub struct EventInfo {
 
 fn secs(t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Option<i64> {
     t.as_ref().map(|t| t.0.as_second())
+}
+
+/// An object as YAML lines, safe to print, with `metadata.managedFields` folded into one
+/// comment line: they are server bookkeeping, often longer than the object itself.
+pub fn yaml_lines(object: &impl serde::Serialize) -> Vec<String> {
+    let mut value = match serde_json::to_value(object) {
+        Ok(v) => v,
+        Err(e) => return vec![format!("# the object could not be shown as YAML: {e}")],
+    };
+    let folded = value
+        .get_mut("metadata")
+        .and_then(|m| m.as_object_mut())
+        .and_then(|m| m.remove("managedFields"))
+        .and_then(|f| f.as_array().map(Vec::len));
+    let text = serde_yaml_ng::to_string(&value)
+        .unwrap_or_else(|e| format!("# the object could not be shown as YAML: {e}"));
+    let mut lines: Vec<String> = text.lines().map(sanitize).collect();
+    if let Some(n) = folded {
+        lines.insert(
+            0,
+            format!("# metadata.managedFields: {n} entries folded away"),
+        );
+    }
+    lines
 }
 
 impl PodDetails {
@@ -197,6 +223,7 @@ impl PodDetails {
                 })
                 .collect(),
             events,
+            yaml: yaml_lines(pod),
         }
     }
 }
@@ -408,5 +435,20 @@ mod tests {
         assert_eq!(c.last.as_deref(), Some("last run ended: Error (exit 1)"));
         assert_eq!(d.events[0].count, 9);
         assert!(d.events[0].warning);
+        assert!(d.yaml.iter().any(|l| l == "kind: Pod"), "{:?}", d.yaml);
+        assert!(d.yaml.iter().any(|l| l == "  nodeName: w1"), "{:?}", d.yaml);
+    }
+
+    #[test]
+    fn yaml_folds_managed_fields_and_cannot_drive_the_terminal() {
+        let obj = serde_json::json!({
+            "metadata": {"name": "p\u{1b}[2J", "managedFields": [{"manager": "kubectl"}, {"manager": "kubelet"}]},
+            "spec": {"replicas": 2},
+        });
+        let lines = yaml_lines(&obj);
+        assert_eq!(lines[0], "# metadata.managedFields: 2 entries folded away");
+        assert!(!lines.iter().any(|l| l.contains("manager")), "{lines:?}");
+        assert!(lines.iter().any(|l| l == "  replicas: 2"), "{lines:?}");
+        assert!(!lines.iter().any(|l| l.contains('\u{1b}')), "{lines:?}");
     }
 }

@@ -20,6 +20,11 @@ pub enum Pending {
     ResumeRun(String),
     /// Quit although runs of this console are in progress (they are stopped first).
     Quit,
+    /// A small action through the engine's gate.
+    Act {
+        op: crate::engine::ops::Op,
+        objects: Vec<crate::engine::ops::ObjectRef>,
+    },
 }
 
 #[derive(Debug)]

@@ -65,6 +65,7 @@ fn section_lines(
         } else {
             spec.label.to_string()
         };
+
         let danger = match spec.danger {
             Danger::Safe => Span::raw(format!("{:<8}", "")),
             d => Span::styled(
@@ -109,6 +110,20 @@ fn reference_lines(ctx: &Ctx<'_>) -> Vec<Line<'static>> {
             Span::styled(format!("  :{name:<13}"), s.key),
             Span::raw(what),
         ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "Keys that differ from k9s (k9s's key does something else here)",
+        s.title,
+    ));
+    for spec in keymap::REGISTRY.iter() {
+        if let Some(k9s) = spec.k9s {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<14}", spec.keys_label()), s.key),
+                Span::raw(format!("{:<34}", spec.label)),
+                Span::styled(format!("k9s: {k9s}"), s.muted),
+            ]));
+        }
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("Filters (/)", s.title));

@@ -28,17 +28,18 @@ pub enum PodTab {
     Overview,
     Events,
     Logs,
+    Yaml,
 }
 
 impl PodTab {
-    const ALL: [PodTab; 3] = [PodTab::Overview, PodTab::Events, PodTab::Logs];
+    const ALL: [PodTab; 4] = [PodTab::Overview, PodTab::Events, PodTab::Logs, PodTab::Yaml];
 
     pub fn next(self) -> PodTab {
-        Self::ALL[(self.index() + 1) % 3]
+        Self::ALL[(self.index() + 1) % Self::ALL.len()]
     }
 
     pub fn prev(self) -> PodTab {
-        Self::ALL[(self.index() + 2) % 3]
+        Self::ALL[(self.index() + Self::ALL.len() - 1) % Self::ALL.len()]
     }
 
     fn index(self) -> usize {
@@ -50,6 +51,7 @@ impl PodTab {
             PodTab::Overview => "Overview",
             PodTab::Events => "Events",
             PodTab::Logs => "Logs",
+            PodTab::Yaml => "YAML",
         }
     }
 }
@@ -168,6 +170,7 @@ pub struct PodModal {
     pub log_task: Option<u64>,
     overview: Scroll,
     events: Scroll,
+    yaml: Scroll,
 }
 
 impl PodModal {
@@ -180,6 +183,7 @@ impl PodModal {
             log_task: None,
             overview: Scroll::default(),
             events: Scroll::default(),
+            yaml: Scroll::default(),
         }
     }
 
@@ -192,6 +196,9 @@ impl PodModal {
                 self.events.apply(action);
             }
             PodTab::Logs => self.logs.scroll(action),
+            PodTab::Yaml => {
+                self.yaml.apply(action);
+            }
         }
     }
 
@@ -234,11 +241,13 @@ impl PodModal {
             ],
             (Loading::Ready(d), PodTab::Overview) => overview_lines(d, ctx),
             (Loading::Ready(d), PodTab::Events) => event_lines(d, ctx),
+            (Loading::Ready(d), PodTab::Yaml) => yaml_lines(d, ctx),
         };
         let height = body.height as usize;
         let skip = match self.tab {
             PodTab::Overview => self.overview.fit(lines.len(), height),
             PodTab::Events => self.events.fit(lines.len(), height),
+            PodTab::Yaml => self.yaml.fit(lines.len(), height),
             PodTab::Logs => {
                 let max = self.logs.scroll.fit(lines.len(), height);
                 if self.logs.follow {
@@ -461,6 +470,26 @@ fn overview_lines(d: &PodDetails, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         }
     }
     out
+}
+
+/// The pod as YAML: keys muted, values plain, comments (what was folded) dim.
+fn yaml_lines(d: &PodDetails, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
+    let s = &ctx.theme.s;
+    d.yaml
+        .iter()
+        .map(|l| {
+            if l.trim_start().starts_with('#') {
+                return Line::styled(l.clone(), s.muted);
+            }
+            match l.split_once(": ") {
+                Some((key, value)) => Line::from(vec![
+                    Span::styled(format!("{key}:"), s.muted),
+                    Span::raw(format!(" {value}")),
+                ]),
+                None => Line::raw(l.clone()),
+            }
+        })
+        .collect()
 }
 
 fn event_lines(d: &PodDetails, ctx: &Ctx<'_>) -> Vec<Line<'static>> {

@@ -292,7 +292,10 @@ pub fn status_style(pod: &PodRow, theme: &Theme) -> Style {
     }
 }
 
-fn cells<'a>(e: &'a PodEntry, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'a>> {
+/// A marked pod's name starts with this.
+pub const MARK: &str = "● ";
+
+fn cells<'a>(e: &'a PodEntry, marked: bool, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'a>> {
     let s = &theme.s;
     let p = &e.pod;
     let ready_style = if p.ready < p.containers && p.phase == PodPhase::Running {
@@ -303,7 +306,14 @@ fn cells<'a>(e: &'a PodEntry, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'a>
     vec![
         styled(e.role.as_str(), s.muted),
         cell(p.namespace.as_ref()),
-        cell(p.name.as_ref()),
+        if marked {
+            Line::from(vec![
+                Span::styled(MARK, s.key),
+                Span::styled(p.name.as_ref(), s.key),
+            ])
+        } else {
+            cell(p.name.as_ref())
+        },
         styled(format!("{}/{}", p.ready, p.containers), ready_style),
         styled(p.status.as_ref(), status_style(p, theme)),
         styled(
@@ -343,7 +353,7 @@ impl PaneView for PodsIndex {
         } else {
             format!(" {} of {} pods", format::count(shown), format::count(total))
         };
-        vec![
+        let mut spans = vec![
             Span::styled(what, s.text),
             Span::styled(
                 format!(
@@ -353,7 +363,12 @@ impl PaneView for PodsIndex {
                 ),
                 s.muted,
             ),
-        ]
+        ];
+        let marked = app.marked_here();
+        if marked > 0 {
+            spans.push(Span::styled(format!("· {marked} marked "), s.key));
+        }
+        spans
     }
 
     fn render(&self, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {
@@ -378,9 +393,21 @@ fn render(f: &mut Frame, area: Rect, app: &App, index: &PodsIndex, ctx: &Ctx<'_>
     let body = TableView::body_height(columns, area.height) as usize;
     let window = app.lists.pods.window(body);
     let selected = app.lists.pods.selected - window.start;
+    let marked = |e: &PodEntry| {
+        // Most of the time nothing is marked: no lookups then.
+        !app.marks.is_empty()
+            && app.env.as_deref().is_some_and(|env| {
+                app.marks.contains(&PodTarget {
+                    env: env.to_owned(),
+                    role: e.role,
+                    namespace: e.pod.namespace.to_string(),
+                    name: e.pod.name.to_string(),
+                })
+            })
+    };
     let rows: Vec<TableRow> = window
         .filter_map(|i| index.entry(i))
-        .map(|e| TableRow::Cells(cells(e, ctx.now, ctx.theme).split_off(skip)))
+        .map(|e| TableRow::Cells(cells(e, marked(e), ctx.now, ctx.theme).split_off(skip)))
         .collect();
     let sort = app.pod_sort;
     let mut table = TableView::new(columns, rows, ctx.theme)
@@ -528,5 +555,68 @@ mod tests {
             "web-1"
         );
         assert_eq!(app.lists.pods.selected, 0);
+    }
+
+    #[test]
+    fn space_marks_pods_and_delete_asks_about_the_marked_ones_then_acts_through_the_engine() {
+        use crate::engine::ops::{ObjectRef, Op};
+        use crate::ui::app::{Effect, Modal};
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        let state = fleet();
+        let mut app = App::new(vec!["globex".into()]);
+        app.env = Some("globex".into());
+        app.engine = true;
+        app.pane = Pane::Pods;
+        let mut views = crate::ui::views::Views::default();
+        views.pods.update(&mut app, &state, Instant::now());
+        // grafana-0 (sc), payments-1, payments-worker-1, web-1.
+        assert!(app.on_key(key(' '), &views).is_empty());
+        assert_eq!(app.lists.pods.selected, 1, "Space moves on");
+        app.on_key(key('j'), &views);
+        app.on_key(key(' '), &views);
+        assert_eq!(app.marked_here(), 2);
+
+        assert!(app.on_key(key('x'), &views).is_empty(), "it asks first");
+        let Some(Modal::Confirm(c)) = app.modals.last() else {
+            panic!("a confirmation: {:?}", app.modals.len())
+        };
+        assert_eq!(c.title, "Delete these 2 pods?");
+        assert_eq!(c.body[0], "  globex-sc monitoring/grafana-0");
+        assert_eq!(c.body[1], "  globex-wc production/payments-worker-1");
+        let pod = |role, ns: &str, name: &str| ObjectRef {
+            env: "globex".into(),
+            role,
+            kind: "pods".into(),
+            namespace: Some(ns.into()),
+            name: name.into(),
+        };
+        assert_eq!(
+            app.on_key(key('y'), &views),
+            [Effect::Act {
+                op: Op::Delete,
+                objects: vec![
+                    pod(ClusterRole::Sc, "monitoring", "grafana-0"),
+                    pod(ClusterRole::Wc, "production", "payments-worker-1"),
+                ],
+            }]
+        );
+        assert_eq!(app.marked_here(), 0, "the marks did their job");
+
+        // Nothing marked: the selected pod; and no is no.
+        app.on_key(key('x'), &views);
+        let Some(Modal::Confirm(c)) = app.modals.last() else {
+            panic!("a confirmation")
+        };
+        assert_eq!(c.title, "Delete this pod?");
+        assert_eq!(c.body[0], "  globex-wc staging/web-1");
+        assert!(app.on_key(key('n'), &views).is_empty());
+        assert!(app.modals.is_empty());
+
+        // Read-only: refused before any question.
+        app.read_only = true;
+        assert!(app.on_key(key('x'), &views).is_empty());
+        assert!(app.modals.is_empty());
+        assert!(app.flash.as_ref().unwrap().text.contains("read-only"));
     }
 }
