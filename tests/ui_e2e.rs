@@ -996,3 +996,78 @@ fn marked_pods_are_deleted_together_and_a_node_is_cordoned_and_uncordoned() {
     assert_eq!(tui.wait_exit(), 0);
     tui.assert_restored();
 }
+
+/// `:deploy production` lists Deployments with the server's columns; `r` restarts one
+/// (kubectl sees the rollout's annotation), Enter shows its YAML, and deleting a
+/// namespace waits for its name to be typed.
+#[test]
+fn any_kind_is_listed_restarted_and_shown_as_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim_of(dir.path(), 1, &[]);
+    let state = dir.path().join("state");
+    let mut tui = Tui::start(&sim.fleet_file, &state);
+    tui.wait_for("acme");
+    tui.send("\r");
+    tui.wait_for("╭ Cluster");
+    tui.send(":");
+    tui.type_text("deploy production");
+    tui.send("\r");
+    let screen = tui.wait_for("wc production");
+    assert!(screen.contains("UP-TO-DATE"), "kubectl's columns: {screen}");
+    assert!(
+        screen.contains("deployments.apps in production"),
+        "{screen}"
+    );
+
+    tui.send("r");
+    tui.wait_for("Restart this deployment?");
+    tui.send("y");
+    let screen = tui.wait_for("restarted: a rollout");
+    let name = regex::Regex::new(r"production/([a-z0-9-]+): restarted")
+        .unwrap()
+        .captures(&screen.replace('\n', ""))
+        .unwrap_or_else(|| panic!("the flash names it: {screen}"))[1]
+        .to_owned();
+    let (ok, at) = kubectl(
+        &sim,
+        &[
+            "--context",
+            "acme-wc",
+            "get",
+            "deploy",
+            "-n",
+            "production",
+            &name,
+            "-o",
+            r"jsonpath={.spec.template.metadata.annotations.kubectl\.kubernetes\.io/restartedAt}",
+        ],
+    );
+    assert!(ok && !at.is_empty(), "restartedAt is set on {name}: {at:?}");
+
+    tui.send("\r");
+    let screen = tui.wait_for("kind: Deployment");
+    assert!(screen.contains("YAML wc/production/"), "{screen}");
+    tui.esc_until("the YAML closed", |s| !s.contains("kind: Deployment"));
+
+    tui.send(":");
+    tui.type_text("ns wc");
+    tui.send("\r");
+    tui.wait_for("velero ");
+    tui.send("G");
+    tui.send("x");
+    let screen = tui.wait_for("Delete this namespace?");
+    assert!(screen.contains("and Enter to go on"), "{screen}");
+    tui.type_text("y");
+    tui.send("\r");
+    tui.wait_for("exactly to go on");
+    tui.esc_until("the question closed", |s| {
+        !s.contains("Delete this namespace?")
+    });
+    let records = ck8s_fleet::engine::audit::read(&state.join("audit.jsonl")).unwrap();
+    let actions: Vec<&str> = records.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["object.restart"], "nothing was deleted");
+
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+}

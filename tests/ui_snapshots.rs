@@ -2035,3 +2035,113 @@ fn a_narrow_table_never_draws_over_its_frame() {
         );
     }
 }
+
+/// A kind's objects as the server's Table, for one environment's clusters.
+fn objects_of(
+    s: &mut Screen,
+    kind: ck8s_fleet::kinds::ServedKind,
+    columns: &[&str],
+    rows: &[(ClusterRole, Option<&str>, Vec<&str>)],
+) {
+    use ck8s_fleet::objects::{ObjectRow, ObjectTable};
+    s.app.objects.env = Some("globex".into());
+    s.app.objects.query = Some(ck8s_console::ui::command::ObjectsQuery {
+        kind: kind.plural.clone(),
+        ..Default::default()
+    });
+    for role in ClusterRole::ALL {
+        let table = ObjectTable {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows: rows
+                .iter()
+                .filter(|r| r.0 == role)
+                .map(|(_, ns, cells)| ObjectRow {
+                    namespace: ns.map(String::from),
+                    name: cells[0].to_string(),
+                    cells: cells.iter().map(|c| c.to_string()).collect(),
+                    labels: Vec::new(),
+                })
+                .collect(),
+            truncated: false,
+        };
+        s.app
+            .objects
+            .answers
+            .insert(role, Ok((kind.clone(), table)));
+    }
+    s.app.objects.generation += 1;
+}
+
+fn served(
+    group: &str,
+    kind: &str,
+    plural: &str,
+    namespaced: bool,
+) -> ck8s_fleet::kinds::ServedKind {
+    ck8s_fleet::kinds::ServedKind {
+        group: group.into(),
+        version: "v1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+        singular: kind.to_lowercase(),
+        short_names: Vec::new(),
+        namespaced,
+        verbs: ["delete", "get", "list", "patch"]
+            .map(String::from)
+            .to_vec(),
+        subresources: vec!["scale".into()],
+    }
+}
+
+#[test]
+fn any_kind_in_the_servers_columns_and_deleting_a_namespace_wants_its_name() {
+    let mut s = Screen::new().at(Pane::Objects, Some("globex"));
+    s.app.engine = true;
+    let deploy = served("apps", "Deployment", "deployments", true);
+    let columns = ["Name", "Ready", "Up-to-date", "Available", "Age"];
+    objects_of(
+        &mut s,
+        deploy,
+        &columns,
+        &[
+            (
+                ClusterRole::Sc,
+                Some("monitoring"),
+                vec!["grafana", "1/1", "1", "1", "181d"],
+            ),
+            (
+                ClusterRole::Sc,
+                Some("dex"),
+                vec!["dex", "2/2", "2", "2", "200d"],
+            ),
+            (
+                ClusterRole::Wc,
+                Some("production"),
+                vec!["payments", "5/7", "7", "5", "123d"],
+            ),
+            (
+                ClusterRole::Wc,
+                Some("production"),
+                vec!["payments-worker", "0/1", "1", "0", "190d"],
+            ),
+        ],
+    );
+    s.snap("objects_deployments");
+    s.key('r');
+    s.snap("objects_restart");
+    s.code(crossterm::event::KeyCode::Esc);
+
+    let ns = served("", "Namespace", "namespaces", false);
+    objects_of(
+        &mut s,
+        ns,
+        &["Name", "Status", "Age"],
+        &[(ClusterRole::Wc, None, vec!["staging", "Active", "300d"])],
+    );
+    s.app.scope = Scope::Wc;
+    s.key('x');
+    for c in "stag".chars() {
+        s.key(c);
+    }
+    s.snap("objects_delete_namespace_typed");
+}

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::command::ObjectsQuery;
 use super::command::{self, Command, Vocabulary};
 use super::keymap::{self, Action, ActionSpec, Context, Danger, Key};
 use super::modals::Form;
@@ -22,6 +23,7 @@ use super::nav::with_panes;
 pub use super::nav::{Availability, ListState, Pane, Scope};
 use super::panes::alerts::Grouping;
 use super::panes::fleet::FleetSort;
+use super::panes::objects::{Answer, ObjectsData, Selected};
 use super::panes::pods::PodSort;
 use super::views::Views;
 use super::widgets::field::{Edited, TextField};
@@ -108,7 +110,7 @@ pub enum Modal {
     Details(Box<DetailsModal>),
     Silence(Box<SilenceForm>),
     Run(Box<RunForm>),
-    Confirm(Confirm),
+    Confirm(Box<Confirm>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +166,19 @@ pub enum Effect {
     },
     CancelRun(String),
     ResumeRun(String),
+    /// List `query` in `env`'s clusters now and every few seconds, until another query
+    /// replaces it.
+    WatchObjects {
+        poll: u64,
+        env: String,
+        query: ObjectsQuery,
+    },
+    /// One object as YAML, for its details.
+    FetchObjectYaml {
+        key: String,
+        env: String,
+        object: Selected,
+    },
     /// A small action (delete, cordon, ...) through the engine's gate, confirmed.
     Act {
         op: Op,
@@ -214,6 +229,21 @@ pub enum UiEvent {
     },
     /// A cancel or resume was asked for: what happened, for the footer.
     RunControl(Result<String, String>),
+    /// One cluster's answer to a poll of [`Effect::WatchObjects`].
+    Objects {
+        poll: u64,
+        role: ClusterRole,
+        result: Answer,
+    },
+    ObjectYaml {
+        key: String,
+        result: Result<Vec<String>, String>,
+    },
+    /// The names of the kinds an environment's clusters serve.
+    Kinds {
+        env: String,
+        names: Vec<String>,
+    },
     /// What a small action did to each object, or why the gate refused it.
     Acted {
         op: Op,
@@ -309,6 +339,10 @@ pub struct App {
     pub quit: Option<i32>,
     /// Pods marked with Space; delete acts on those of the open environment.
     pub marks: std::collections::HashSet<PodTarget>,
+    /// The kind the objects pane lists, and what the clusters answered.
+    pub objects: ObjectsData,
+    /// The kinds the open environment's clusters serve, for completing `:`.
+    pub kinds: (String, Vec<String>),
     next_id: u64,
 }
 
@@ -343,6 +377,8 @@ impl App {
             show_audit: false,
             quit: None,
             marks: Default::default(),
+            objects: ObjectsData::default(),
+            kinds: Default::default(),
             next_id: 1,
         }
     }
@@ -418,6 +454,8 @@ impl App {
             }
             Some(Modal::Silence(_)) => vec![Context::SilenceForm],
             Some(Modal::Run(_)) => vec![Context::RunForm],
+            // A name is typed: y and n are letters of it, and only Esc closes.
+            Some(Modal::Confirm(c)) if c.typed.is_some() => vec![Context::Overlay],
             Some(Modal::Confirm(_)) => vec![Context::Confirm],
             None => {
                 // The silence list replaces the alert list and its keys.
@@ -450,6 +488,9 @@ impl App {
         if matches!(self.modals.last(), Some(Modal::Run(_))) {
             return self.on_run_form_key(ev, key);
         }
+        if matches!(self.modals.last(), Some(Modal::Confirm(c)) if c.typed.is_some()) {
+            return self.on_typed_confirm_key(ev, key);
+        }
         match keymap::resolve(&self.contexts(), key) {
             Some(spec) => self.run(spec, views),
             None => {
@@ -458,6 +499,38 @@ impl App {
                     Level::Info,
                     format!("{}: no action here; ? for help", key.label()),
                 );
+                Vec::new()
+            }
+        }
+    }
+
+    /// A confirmation that wants a name typed: keys edit it, Enter goes on only when it
+    /// is the name, Esc keeps everything as it is.
+    fn on_typed_confirm_key(&mut self, ev: KeyEvent, key: Key) -> Vec<Effect> {
+        let Some(Modal::Confirm(c)) = self.modals.last_mut() else {
+            return Vec::new();
+        };
+        match key {
+            Key::Esc => {
+                self.modals.pop();
+                Vec::new()
+            }
+            Key::Enter if c.typed_right() => match self.modals.pop() {
+                Some(Modal::Confirm(c)) => self.execute(c.pending),
+                _ => Vec::new(),
+            },
+            Key::Enter => {
+                let want = c.typed.as_ref().map(|(w, _)| w.clone()).unwrap_or_default();
+                self.flash(
+                    Level::Error,
+                    format!("type {want} exactly to go on, or Esc"),
+                );
+                Vec::new()
+            }
+            _ => {
+                if let Some((_, field)) = c.typed.as_mut() {
+                    field.edit(ev);
+                }
                 Vec::new()
             }
         }
@@ -473,7 +546,7 @@ impl App {
         }
         if spec.confirm {
             if let Some(confirm) = self.confirmation(spec.action, views) {
-                self.modals.push(Modal::Confirm(confirm));
+                self.modals.push(Modal::Confirm(Box::new(confirm)));
             }
             return Vec::new();
         }
@@ -511,6 +584,8 @@ impl App {
             Action::Expire => self.confirm_expire(views),
             Action::CancelRun => self.confirm_run_control(true),
             Action::ResumeRun => self.confirm_run_control(false),
+            Action::Delete if self.pane == Pane::Objects => self.confirm_object(Op::Delete, views),
+            Action::Restart => self.confirm_object(Op::Restart, views),
             Action::Delete => self.confirm_delete(views),
             Action::Cordon | Action::Uncordon => self.confirm_cordon(action, views),
             other => {
@@ -740,9 +815,12 @@ impl App {
                 Vec::new()
             }
             Action::Logs => self.open_pod(views, PodTab::Logs),
+            Action::Yaml if self.pane == Pane::Objects => self.open_object_yaml(views),
             Action::Yaml => self.open_pod(views, PodTab::Yaml),
             Action::Mark => self.toggle_mark(views),
-            Action::Delete | Action::Cordon | Action::Uncordon => self.act_unasked(action, views),
+            Action::Delete | Action::Cordon | Action::Uncordon | Action::Restart => {
+                self.act_unasked(action, views)
+            }
             Action::Silence => self.open_silence_form(views),
             Action::Silences => {
                 self.show_silences = !self.show_silences;
@@ -1292,6 +1370,69 @@ impl App {
         ))
     }
 
+    /// The selected object's YAML in its details.
+    fn open_object_yaml(&mut self, views: &Views) -> Vec<Effect> {
+        let (Some(env), Some(object)) = (self.env.clone(), views.objects.selected(self)) else {
+            self.flash(Level::Info, "no object selected");
+            return Vec::new();
+        };
+        let key = object.key();
+        self.objects.yaml = Some((key.clone(), Ok(vec!["Loading…".into()])));
+        self.modals.push(Modal::Details(Box::new(DetailsModal::new(
+            Pane::Objects,
+            key.clone(),
+        ))));
+        vec![Effect::FetchObjectYaml { key, env, object }]
+    }
+
+    /// Delete or restart the selected object. A namespace, or anything cluster-scoped,
+    /// is deleted only once its name is typed.
+    fn confirm_object(&mut self, op: Op, views: &Views) -> Option<Confirm> {
+        let (Some(env), Some(o)) = (self.env.clone(), views.objects.selected(self)) else {
+            self.flash(Level::Info, "no object selected");
+            return None;
+        };
+        if let Some(why) = op.unfit(&o.kind) {
+            self.flash(Level::Info, why);
+            return None;
+        }
+        let path = match &o.namespace {
+            Some(ns) => format!("{ns}/{}", o.name),
+            None => o.name.clone(),
+        };
+        let what = format!("  {env}-{} {} {path}", o.role, o.kind.qualified());
+        let (title, note) = match op {
+            Op::Delete => (
+                format!("Delete this {}?", o.kind.singular),
+                "Deleting cannot be undone; what it owns goes with it.",
+            ),
+            _ => (
+                format!("Restart this {}?", o.kind.singular),
+                "A rollout replaces its pods one by one, as `kubectl rollout restart` does.",
+            ),
+        };
+        let typed = op == Op::Delete && (!o.kind.namespaced || o.kind.plural == "namespaces");
+        let confirm = Confirm::new(
+            &title,
+            vec![what, String::new(), note.into()],
+            Pending::Act {
+                op,
+                objects: vec![ObjectRef {
+                    env,
+                    role: o.role,
+                    kind: o.kind.qualified(),
+                    namespace: o.namespace.clone(),
+                    name: o.name.clone(),
+                }],
+            },
+        );
+        Some(if typed {
+            confirm.typing(&o.name)
+        } else {
+            confirm
+        })
+    }
+
     fn acted(&mut self, op: Op, result: Result<Vec<OpOutcome>, String>) {
         let outcomes = match result {
             Ok(o) => o,
@@ -1436,8 +1577,11 @@ impl App {
              `ck8s-console runs resume ID` goes on later."
                 .into(),
         );
-        self.modals
-            .push(Modal::Confirm(Confirm::new("Quit?", body, Pending::Quit)));
+        self.modals.push(Modal::Confirm(Box::new(Confirm::new(
+            "Quit?",
+            body,
+            Pending::Quit,
+        ))));
         Vec::new()
     }
 
@@ -1522,6 +1666,7 @@ impl App {
                 let vocab = Vocabulary {
                     envs: &self.envs,
                     themes: &self.themes,
+                    kinds: kinds_of(self.env.as_deref(), &self.kinds),
                 };
                 match command::parse(&line, &vocab) {
                     Ok(cmd) => {
@@ -1538,9 +1683,11 @@ impl App {
                 }
             }
             (Some(Action::Complete), InputKind::Command) => {
+                let kinds = kinds_of(self.env.as_deref(), &self.kinds);
                 let vocab = Vocabulary {
                     envs: &self.envs,
                     themes: &self.themes,
+                    kinds,
                 };
                 let (line, candidates) = command::complete(input.value(), &vocab);
                 input.text = TextField::new(&line);
@@ -1630,7 +1777,33 @@ impl App {
             }
             Command::Help => self.apply(Action::Help, views),
             Command::Quit => self.apply(Action::Quit, views),
+            Command::Objects(query) => self.open_objects(query),
         }
+    }
+
+    /// `:KIND …`: the objects pane on that kind, in the named or open environment.
+    fn open_objects(&mut self, query: ObjectsQuery) -> Vec<Effect> {
+        if let Some(s) = query.scope {
+            self.scope = s;
+        }
+        let mut effects = self.go(Pane::Objects, query.env.clone());
+        let Some(env) = self.env.clone() else {
+            self.flash(
+                Level::Info,
+                "open an environment first (:env NAME), or name one",
+            );
+            return effects;
+        };
+        self.set_filter(Pane::Objects, query.filter.as_deref().unwrap_or(""));
+        let poll = self.next_id();
+        self.objects = ObjectsData {
+            env: Some(env.clone()),
+            query: Some(query.clone()),
+            poll,
+            ..ObjectsData::default()
+        };
+        effects.push(Effect::WatchObjects { poll, env, query });
+        effects
     }
 
     // -----------------------------------------------------------------------------------
@@ -1681,6 +1854,18 @@ impl App {
                 self.permissions.insert((env, role, action), result);
             }
             UiEvent::Acted { op, result } => self.acted(op, result),
+            UiEvent::Objects { poll, role, result } => {
+                if poll == self.objects.poll {
+                    self.objects.answers.insert(role, result);
+                    self.objects.generation += 1;
+                }
+            }
+            UiEvent::ObjectYaml { key, result } => {
+                if self.objects.yaml.as_ref().is_some_and(|(k, _)| *k == key) {
+                    self.objects.yaml = Some((key, result));
+                }
+            }
+            UiEvent::Kinds { env, names } => self.kinds = (env, names),
             UiEvent::RunsLoaded(data) => {
                 for id in &data.local {
                     if !self.watched_runs.iter().any(|(w, _)| w == id) {
@@ -1810,6 +1995,15 @@ impl App {
     }
 }
 
+/// The kind names of `env`'s clusters, once discovered (`kinds` holds the last
+/// environment's).
+fn kinds_of<'a>(env: Option<&str>, kinds: &'a (String, Vec<String>)) -> &'a [String] {
+    match env {
+        Some(env) if env == kinds.0 => &kinds.1,
+        _ => &[],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1904,7 +2098,7 @@ mod tests {
         );
         assert!(effects.contains(&Effect::OpenEnv("globex".into())));
         a.on_key(key(':'), &v);
-        a.on_key(key('x'), &v);
+        a.on_key(key('%'), &v);
         a.on_key(code(KeyCode::Enter), &v);
         assert!(a.input.is_none(), "a failed command closes the line");
         let flash = a.flash.clone().expect("the error is in the status line");
@@ -2169,6 +2363,7 @@ mod tests {
                     | Action::Delete
                     | Action::Cordon
                     | Action::Uncordon
+                    | Action::Restart
             );
             assert_eq!(spec.needs_engine, engine_action, "{}", spec.id);
             if spec.needs_engine {
@@ -2190,6 +2385,7 @@ mod tests {
                             | Action::Delete
                             | Action::Cordon
                             | Action::Uncordon
+                            | Action::Restart
                     ),
                     "{} is marked confirm but App::confirmation has no question for it",
                     spec.id

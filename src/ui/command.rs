@@ -29,6 +29,54 @@ pub enum Command {
     },
     Help,
     Quit,
+    /// Objects of any kind the clusters serve (`:deploy payments`, `:svc /api`), found
+    /// through discovery when the command names no command of the console's.
+    Objects(ObjectsQuery),
+}
+
+/// `:KIND [namespace] [/text | label=value] [env] [sc|wc|both]`, as k9s takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObjectsQuery {
+    pub kind: String,
+    pub namespace: Option<String>,
+    /// The pane's filter: `/text` as text, `app=web` as a label.
+    pub filter: Option<String>,
+    pub env: Option<String>,
+    pub scope: Option<Scope>,
+}
+
+/// A word that can name a kind: letters, digits, dots and dashes (`backups.velero.io`).
+fn kind_like(word: &str) -> bool {
+    word.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
+fn objects(kind: &str, words: &[&str], vocab: &Vocabulary<'_>) -> Result<Command, String> {
+    let mut q = ObjectsQuery {
+        kind: kind.to_ascii_lowercase(),
+        ..ObjectsQuery::default()
+    };
+    for word in words {
+        if let Some(text) = word.strip_prefix('/') {
+            q.filter = Some(text.to_string());
+        } else if word.contains('=') {
+            q.filter = Some(word.to_string());
+        } else if let Some(s) = Scope::parse(word) {
+            q.scope = Some(s);
+        } else if vocab.envs.iter().any(|e| e == word) {
+            q.env = Some(word.to_string());
+        } else if q.namespace.is_none() {
+            q.namespace = Some(word.to_string());
+        } else {
+            return Err(format!(
+                ":{kind} takes one namespace; `{word}` is not an environment, sc|wc|both, \
+                 /text or a label=value"
+            ));
+        }
+    }
+    Ok(Command::Objects(q))
 }
 
 /// What the arguments of a command may be.
@@ -105,6 +153,8 @@ const SCOPES: [&str; 3] = ["sc", "wc", "both"];
 pub struct Vocabulary<'a> {
     pub envs: &'a [String],
     pub themes: &'a [String],
+    /// The kinds the open environment's clusters serve, by every name.
+    pub kinds: &'a [String],
 }
 
 pub fn parse(line: &str, vocab: &Vocabulary<'_>) -> Result<Command, String> {
@@ -112,7 +162,15 @@ pub fn parse(line: &str, vocab: &Vocabulary<'_>) -> Result<Command, String> {
     let Some(first) = words.next() else {
         return Err("type a command, e.g. :pods wc (Tab completes)".into());
     };
-    let (name, args, _) = find_command(first)?;
+    let (name, args, _) = match find_command(first) {
+        Ok(found) => found,
+        // Not a command of the console's: a kind the clusters serve, as in k9s.
+        Err(_) if kind_like(first) && !COMMANDS.iter().any(|c| c.0.starts_with(first)) => {
+            let rest: Vec<&str> = words.collect();
+            return objects(first, &rest, vocab);
+        }
+        Err(e) => return Err(e),
+    };
     let rest: Vec<&str> = words.collect();
     let one = |what: &str| -> Result<&str, String> {
         match rest.as_slice() {
@@ -254,7 +312,12 @@ pub fn complete(line: &str, vocab: &Vocabulary<'_>) -> (String, Vec<String>) {
         (Some((last, before)), false) => (before, last),
     };
     let candidates: Vec<String> = if done.is_empty() {
-        COMMANDS.iter().map(|c| c.0.to_string()).collect()
+        let commands = COMMANDS.iter().map(|c| c.0.to_string());
+        // Kinds too, once a word is begun: all of them would drown the commands.
+        let kinds = vocab.kinds.iter().filter(|_| !current.is_empty()).cloned();
+        let mut all: Vec<String> = commands.chain(kinds).collect();
+        all.dedup();
+        all
     } else {
         match find_command(done[0]).map(|c| c.1) {
             Ok(Args::Pane(pane)) if !pane.scoped() => Vec::new(),
@@ -338,6 +401,7 @@ mod tests {
         let v = Vocabulary {
             envs: &envs,
             themes: &themes,
+            kinds: &[],
         };
         for pane in Pane::ALL {
             let (name, ..) = *COMMANDS
@@ -373,6 +437,7 @@ mod tests {
         let v = Vocabulary {
             envs: &envs,
             themes: &themes,
+            kinds: &[],
         };
         assert_eq!(
             parse("pods wc", &v),
@@ -412,6 +477,7 @@ mod tests {
         let v = Vocabulary {
             envs: &envs,
             themes: &themes,
+            kinds: &[],
         };
         assert_eq!(
             parse("scale glob wc 5", &v),
@@ -444,6 +510,7 @@ mod tests {
         let v = Vocabulary {
             envs: &envs,
             themes: &themes,
+            kinds: &[],
         };
         assert_eq!(complete("po", &v), ("pods ".into(), vec![]));
         let (line, cands) = complete("s", &v);
@@ -454,5 +521,64 @@ mod tests {
         assert_eq!(line, "pods ");
         assert!(cands.contains(&"wc".to_string()) && cands.contains(&"acme".to_string()));
         assert_eq!(complete("theme l", &v).0, "theme light ");
+    }
+
+    #[test]
+    fn a_word_that_is_no_command_lists_that_kind_as_k9s_takes_it() {
+        let (envs, themes) = vocab();
+        let v = Vocabulary {
+            envs: &envs,
+            themes: &themes,
+            kinds: &[],
+        };
+        assert_eq!(
+            parse("deploy payments /api wc acme", &v),
+            Ok(Command::Objects(ObjectsQuery {
+                kind: "deploy".into(),
+                namespace: Some("payments".into()),
+                filter: Some("api".into()),
+                env: Some("acme".into()),
+                scope: Some(Scope::Wc),
+            }))
+        );
+        let q = |line: &str| match parse(line, &v) {
+            Ok(Command::Objects(q)) => q,
+            other => panic!("{line}: {other:?}"),
+        };
+        assert_eq!(q("backups.velero.io").kind, "backups.velero.io");
+        assert_eq!(q("CM app=web").filter.as_deref(), Some("app=web"));
+        assert_eq!(q("CM app=web").kind, "cm");
+        // The console's own commands and their prefixes come first.
+        assert!(matches!(
+            parse("po", &v),
+            Ok(Command::Go {
+                pane: Pane::Pods,
+                ..
+            })
+        ));
+        assert!(matches!(parse("drain", &v), Ok(Command::Workflow { .. })));
+        let e = parse("deploy a b", &v).unwrap_err();
+        assert!(e.contains("takes one namespace"), "{e}");
+        assert!(parse("9x", &v).unwrap_err().contains("unknown command"));
+    }
+
+    #[test]
+    fn the_served_kinds_complete_once_a_word_is_begun() {
+        let (envs, themes) = vocab();
+        let kinds = vec!["deploy".to_string(), "deployments".into(), "ds".into()];
+        let v = Vocabulary {
+            envs: &envs,
+            themes: &themes,
+            kinds: &kinds,
+        };
+        let (line, candidates) = complete("dep", &v);
+        assert_eq!(line, "deploy");
+        assert_eq!(candidates, ["deploy", "deployments"]);
+        assert_eq!(complete("ds", &v).0, "ds ");
+        let (_, all) = complete("", &v);
+        assert!(
+            !all.contains(&"ds".to_string()),
+            "not before a word is begun"
+        );
     }
 }

@@ -59,6 +59,8 @@ pub enum Action {
     Delete,
     Cordon,
     Uncordon,
+    /// A rolling restart of the selected Deployment, StatefulSet or DaemonSet.
+    Restart,
     NextTab,
     PrevTab,
     Follow,
@@ -550,6 +552,35 @@ static ACTIONS: &[ActionSpec] = &[
         "all warning events",
     )
     .footer(),
+    spec(
+        "objects.yaml",
+        A::Yaml,
+        &[K::Enter, K::Char('y')],
+        C::Pane(Pane::Objects),
+        "YAML",
+    )
+    .footer(),
+    spec(
+        "objects.delete",
+        A::Delete,
+        &[K::Char('x'), K::Delete],
+        C::Pane(Pane::Objects),
+        "delete…",
+    )
+    .engine()
+    .danger(Danger::Danger)
+    .confirm()
+    .k9s("Ctrl-D"),
+    spec(
+        "objects.restart",
+        A::Restart,
+        &[K::Char('r')],
+        C::Pane(Pane::Objects),
+        "restart (rollout)…",
+    )
+    .engine()
+    .danger(Danger::Caution)
+    .confirm(),
     spec(
         "cluster.cordon",
         A::Cordon,

@@ -32,6 +32,7 @@ macro_rules! with_panes {
             Backups backups: BackupsView, "Backups", Env,   "backups";
             Slo     slo:     SloView,     "SLO",     Env,   "SLO";
             Runs    runs:    RunsView,    "Runs",    Fleet, "runs and audit";
+            Objects objects: ObjectsView, "Objects", Env,   "objects of any kind: :deploy, :svc …";
         }
     };
 }

@@ -11,9 +11,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::app::{Effect, Permission, RunsData, UiEvent};
+use super::command::ObjectsQuery;
 use super::keymap::{self, Rbac};
+use super::panes::objects;
 use crate::config::ClusterRole;
 use crate::engine::{Engine, audit};
+use crate::kinds::ServedKind;
 use crate::sources::live::LiveFleet;
 use ck8s_fleet::inspect;
 
@@ -39,6 +42,10 @@ pub struct Tasks {
     env_worker: JoinHandle<()>,
     engine: Option<Arc<Engine>>,
     runs_watcher: Option<JoinHandle<()>>,
+    /// The poll of the objects pane's kind.
+    objects_poll: Option<JoinHandle<()>>,
+    /// The environment whose kinds were last discovered, for completion.
+    kinds_of: Option<String>,
 }
 
 impl Drop for Tasks {
@@ -48,6 +55,9 @@ impl Drop for Tasks {
         }
         self.env_worker.abort();
         if let Some(t) = self.runs_watcher.take() {
+            t.abort();
+        }
+        if let Some(t) = self.objects_poll.take() {
             t.abort();
         }
     }
@@ -83,6 +93,8 @@ impl Tasks {
             log_tail: None,
             env_worker,
             runs_watcher,
+            objects_poll: None,
+            kinds_of: None,
             engine,
         }
     }
@@ -169,6 +181,28 @@ impl Tasks {
                         .await;
                 });
             }
+            Effect::WatchObjects { poll, env, query } => {
+                if let Some(t) = self.objects_poll.take() {
+                    t.abort();
+                }
+                let (live, tx) = (self.live.clone(), self.tx.clone());
+                self.objects_poll = Some(tokio::spawn(poll_objects(live, tx, poll, env, query)));
+            }
+            Effect::FetchObjectYaml { key, env, object } => {
+                let (live, tx) = (self.live.clone(), self.tx.clone());
+                tokio::spawn(async move {
+                    let result = crate::objects::yaml(
+                        &live,
+                        &env,
+                        object.role,
+                        &object.kind,
+                        object.namespace.as_deref(),
+                        &object.name,
+                    )
+                    .await;
+                    let _ = tx.send(UiEvent::ObjectYaml { key, result }).await;
+                });
+            }
             Effect::Act { op, objects } => {
                 let (tx, engine) = (self.tx.clone(), self.engine.clone());
                 tokio::spawn(async move {
@@ -245,6 +279,22 @@ impl Tasks {
     }
 
     fn open_env(&mut self, env: String) {
+        if self.kinds_of.as_ref() != Some(&env) {
+            self.kinds_of = Some(env.clone());
+            let (live, tx, env) = (self.live.clone(), self.tx.clone(), env.clone());
+            tokio::spawn(async move {
+                let mut names = Vec::new();
+                for role in ClusterRole::ALL {
+                    // Only for completion: a cluster that does not answer offers none.
+                    if let Ok(catalog) = crate::objects::catalog(&live, &env, role).await {
+                        names.extend(catalog.names().map(str::to_owned));
+                    }
+                }
+                names.sort();
+                names.dedup();
+                let _ = tx.send(UiEvent::Kinds { env, names }).await;
+            });
+        }
         let change = self.open.touch(&env);
         if change.opened {
             let _ = self.env_ops.send(EnvOp::Open(env));
@@ -285,6 +335,55 @@ impl Tasks {
                 }
             });
         }
+    }
+}
+
+/// Lists `query`'s kind in both clusters of `env` now and every [`objects::POLL`], until
+/// aborted. The kind is looked up once per cluster; an unknown kind is said once and not
+/// asked again.
+async fn poll_objects(
+    live: Arc<LiveFleet>,
+    tx: mpsc::Sender<UiEvent>,
+    poll: u64,
+    env: String,
+    query: ObjectsQuery,
+) {
+    let mut kinds: HashMap<ClusterRole, Result<ServedKind, String>> = HashMap::new();
+    let send = |role, result| UiEvent::Objects { poll, role, result };
+    loop {
+        for role in ClusterRole::ALL {
+            // Discovery that fails is asked again next time; an unknown kind is kept.
+            let kind = match kinds.get(&role) {
+                Some(kind) => kind.clone(),
+                None => match crate::objects::catalog(&live, &env, role).await {
+                    Ok(catalog) => {
+                        let kind = catalog.resolve(&query.kind).cloned();
+                        let kind = kind.map_err(|e| e.to_string());
+                        kinds.insert(role, kind.clone());
+                        kind
+                    }
+                    Err(e) => {
+                        if tx.send(send(role, Err(e))).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                },
+            };
+            let result = match kind {
+                Ok(kind) => {
+                    let namespace = query.namespace.as_deref();
+                    crate::objects::table(&live, &env, role, &kind, namespace)
+                        .await
+                        .map(|table| (kind, table))
+                }
+                Err(unknown) => Err(unknown),
+            };
+            if tx.send(send(role, result)).await.is_err() {
+                return;
+            }
+        }
+        tokio::time::sleep(objects::POLL).await;
     }
 }
 

@@ -20,6 +20,7 @@ pub mod failure;
 pub mod inspect;
 pub mod kinds;
 pub mod limits;
+pub mod objects;
 pub mod secrets;
 pub mod sources;
 pub mod state;

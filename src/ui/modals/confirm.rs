@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::super::ctx::Ctx;
+use super::super::widgets::field::TextField;
 use crate::config::ClusterRole;
 
 /// What runs on yes.
@@ -32,6 +33,9 @@ pub struct Confirm {
     pub title: String,
     pub body: Vec<String>,
     pub pending: Pending,
+    /// For what is hardest to undo (a namespace, anything cluster-scoped): the name that
+    /// must be typed, and what has been typed. `y` is then just a letter.
+    pub typed: Option<(String, TextField)>,
 }
 
 impl Confirm {
@@ -40,7 +44,21 @@ impl Confirm {
             title: title.to_string(),
             body,
             pending,
+            typed: None,
         }
+    }
+
+    /// Asks for `name` typed before acting.
+    pub fn typing(mut self, name: &str) -> Confirm {
+        self.typed = Some((name.to_owned(), TextField::new("")));
+        self
+    }
+
+    /// Whether what was typed is the name asked for.
+    pub fn typed_right(&self) -> bool {
+        self.typed
+            .as_ref()
+            .is_none_or(|(want, got)| got.value() == want)
     }
 
     pub fn render(&self, f: &mut Frame, area: Rect, ctx: &Ctx<'_>) {
@@ -51,7 +69,8 @@ impl Confirm {
             .iter()
             .map(|l| super::super::format::wrap(l, width.saturating_sub(2) as usize).len())
             .sum();
-        let height = (wrapped as u16 + 4).min(area.height);
+        let typing = usize::from(self.typed.is_some()) * 2;
+        let height = ((wrapped + typing) as u16 + 4).min(area.height);
         let outer = super::centered(area, 0, 0, width, height);
         let inner = super::frame(
             f,
@@ -61,6 +80,28 @@ impl Confirm {
         );
         let mut lines: Vec<Line> = self.body.iter().map(|l| Line::raw(l.clone())).collect();
         lines.push(Line::raw(""));
+        if let Some((want, got)) = &self.typed {
+            lines.push(Line::from(vec![
+                Span::styled("Type ", s.hint),
+                Span::styled(want.clone(), s.key),
+                Span::styled(" and Enter to go on; Esc to keep it", s.hint),
+            ]));
+            let rows = |text: &str| {
+                super::super::format::wrap(text, inner.width as usize)
+                    .len()
+                    .max(1)
+            };
+            let ask = format!("Type {want} and Enter to go on; Esc to keep it");
+            let used = (self.body.iter().map(|l| rows(l)).sum::<usize>() + 1 + rows(&ask)) as u16;
+            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+            let field = Rect {
+                y: inner.y + used.min(inner.height.saturating_sub(1)),
+                height: 1,
+                ..inner
+            };
+            got.render(f, field, s.input, Some(s.selection));
+            return;
+        }
         lines.push(Line::from(vec![
             Span::styled("y", s.key),
             Span::styled(" yes   ", s.hint),

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod backups;
 pub mod cluster;
 pub mod fleet;
+pub mod objects;
 pub mod pods;
 pub mod runs;
 pub mod slo;

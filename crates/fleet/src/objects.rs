@@ -1,0 +1,236 @@
+//! Objects of any kind, read the way kubectl reads them: a list as the server's own Table
+//! (`Accept: application/json;as=Table`, the columns `kubectl get` prints), and one
+//! object as YAML. Secrets are never read beyond their metadata here.
+
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject};
+use serde_json::Value;
+
+use crate::config::ClusterRole;
+use crate::failure;
+use crate::inspect::{sanitize, yaml_lines};
+use crate::kinds::{Catalog, ServedKind};
+use crate::sources::live::LiveFleet;
+
+/// How long one read may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The most rows one table holds: a list beyond it says it was cut (the pods pane is the
+/// place for tens of thousands of pods).
+pub const MAX_ROWS: usize = 2_000;
+
+/// What kubectl asks for: a Table of v1, else the plain list.
+const TABLE_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+
+/// A kind's objects in one cluster, as the server's Table shows them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ObjectTable {
+    /// The columns kubectl shows by default (priority 0), NAME first.
+    pub columns: Vec<String>,
+    pub rows: Vec<ObjectRow>,
+    /// More objects exist than [`MAX_ROWS`].
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObjectRow {
+    pub namespace: Option<String>,
+    pub name: String,
+    /// One per column, made safe to print.
+    pub cells: Vec<String>,
+    /// For label filters (`app=web`).
+    pub labels: Vec<(String, String)>,
+}
+
+async fn client(live: &LiveFleet, env: &str, role: ClusterRole) -> Result<kube::Client, String> {
+    live.kube_client(env, role)
+        .await
+        .ok_or_else(|| format!("no Kubernetes client for {env}-{role} (see its source status)"))
+}
+
+async fn timed<T>(
+    what: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(REQUEST_TIMEOUT, what).await {
+        Ok(r) => r.map_err(|e| failure::of_kube(&e).sentence),
+        Err(_) => Err(format!("no answer in {} s", REQUEST_TIMEOUT.as_secs())),
+    }
+}
+
+/// The kinds the cluster serves.
+pub async fn catalog(live: &LiveFleet, env: &str, role: ClusterRole) -> Result<Catalog, String> {
+    let client = client(live, env, role).await?;
+    timed(Catalog::discover(&client)).await
+}
+
+/// The objects of `kind` (in `namespace`, or all) as the server's Table.
+pub async fn table(
+    live: &LiveFleet,
+    env: &str,
+    role: ClusterRole,
+    kind: &ServedKind,
+    namespace: Option<&str>,
+) -> Result<ObjectTable, String> {
+    let client = client(live, env, role).await?;
+    let mut url = match kind.group.as_str() {
+        "" => format!("/api/{}", kind.version),
+        g => format!("/apis/{g}/{}", kind.version),
+    };
+    if let Some(ns) = namespace.filter(|_| kind.namespaced) {
+        url.push_str(&format!("/namespaces/{ns}"));
+    }
+    // Metadata only with each row: a Secret's values never travel for a list.
+    url.push_str(&format!(
+        "/{}?limit={MAX_ROWS}&includeObject=Metadata",
+        kind.plural
+    ));
+    let request = http::Request::get(&url)
+        .header(http::header::ACCEPT, TABLE_ACCEPT)
+        .body(Vec::new())
+        .map_err(|e| e.to_string())?;
+    let answer: Value = timed(client.request(request)).await?;
+    Ok(parse_table(&answer))
+}
+
+/// A Table answer, or a plain list from a server that serves no Table for the kind.
+fn parse_table(answer: &Value) -> ObjectTable {
+    let truncated = answer["metadata"]["continue"]
+        .as_str()
+        .is_some_and(|c| !c.is_empty());
+    if answer["kind"] != "Table" {
+        let rows = answer["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|item| row_of(&item["metadata"], vec![text(&item["metadata"]["name"])]))
+            .collect();
+        return ObjectTable {
+            columns: vec!["Name".into()],
+            rows,
+            truncated,
+        };
+    }
+    let definitions: Vec<&Value> = answer["columnDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    let shown: Vec<usize> = (0..definitions.len())
+        .filter(|i| definitions[*i]["priority"].as_i64().unwrap_or(0) == 0)
+        .collect();
+    let columns = shown
+        .iter()
+        .map(|i| text(&definitions[*i]["name"]))
+        .collect();
+    let rows = answer["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let cells = shown.iter().map(|i| text(&r["cells"][*i])).collect();
+            row_of(&r["object"]["metadata"], cells)
+        })
+        .collect();
+    ObjectTable {
+        columns,
+        rows,
+        truncated,
+    }
+}
+
+fn row_of(meta: &Value, cells: Vec<String>) -> ObjectRow {
+    let labels = meta["labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    ObjectRow {
+        namespace: meta["namespace"].as_str().map(sanitize),
+        name: sanitize(meta["name"].as_str().unwrap_or_default()),
+        cells,
+        labels,
+    }
+}
+
+/// A cell as kubectl prints it: strings as they are, numbers and booleans in JSON, and
+/// nothing for null.
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => sanitize(s),
+        Value::Null => String::new(),
+        other => sanitize(&other.to_string()),
+    }
+}
+
+/// One object as YAML lines. Secrets (and any kind named `secrets`) show their metadata
+/// alone: their values are not fetched.
+pub async fn yaml(
+    live: &LiveFleet,
+    env: &str,
+    role: ClusterRole,
+    kind: &ServedKind,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<Vec<String>, String> {
+    let client = client(live, env, role).await?;
+    let resource = kind.api_resource();
+    let api: Api<DynamicObject> = match namespace.filter(|_| kind.namespaced) {
+        Some(ns) => Api::namespaced_with(client, ns, &resource),
+        None => Api::all_with(client, &resource),
+    };
+    if kind.plural == "secrets" {
+        let meta = timed(api.get_metadata(name)).await?;
+        let mut lines = vec!["# a Secret: its metadata only; the values are not fetched".into()];
+        lines.extend(yaml_lines(&meta));
+        return Ok(lines);
+    }
+    let object = timed(api.get(name)).await?;
+    Ok(yaml_lines(&object))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_table_keeps_the_default_columns_and_names_each_row() {
+        let answer = json!({
+            "kind": "Table", "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"continue": "abc"},
+            "columnDefinitions": [
+                {"name": "Name", "type": "string", "priority": 0},
+                {"name": "Ready", "type": "string", "priority": 0},
+                {"name": "Containers", "type": "string", "priority": 1},
+                {"name": "Age", "type": "string", "priority": 0},
+            ],
+            "rows": [{"cells": ["web", "2/2", "nginx", "3d"],
+                      "object": {"metadata": {"name": "web", "namespace": "prod", "labels": {"app": "web"}}}},
+                     {"cells": ["api\u{1b}[2J", 3, null, "1h"],
+                      "object": {"metadata": {"name": "api", "namespace": "prod"}}}],
+        });
+        let t = parse_table(&answer);
+        assert_eq!(t.columns, ["Name", "Ready", "Age"]);
+        assert!(t.truncated);
+        assert_eq!(t.rows[0].cells, ["web", "2/2", "3d"]);
+        assert_eq!(t.rows[0].namespace.as_deref(), Some("prod"));
+        assert_eq!(t.rows[0].labels, [("app".to_string(), "web".to_string())]);
+        assert_eq!(
+            t.rows[1].cells,
+            ["api", "3", "1h"],
+            "made safe, numbers as text"
+        );
+    }
+
+    #[test]
+    fn a_plain_list_is_read_when_the_server_has_no_table() {
+        let answer = json!({"kind": "ThingList", "items": [{"metadata": {"name": "a"}}]});
+        let t = parse_table(&answer);
+        assert_eq!(t.columns, ["Name"]);
+        assert_eq!(t.rows[0].name, "a");
+        assert_eq!(t.rows[0].namespace, None);
+        assert!(!t.truncated);
+    }
+}
