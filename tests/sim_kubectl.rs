@@ -701,3 +701,129 @@ fn kubectl_creates_configmaps_and_secrets() {
         "base64 of s3cret: {secret}"
     );
 }
+
+/// `--dry-run=server` on every verb answers as the write would and keeps nothing, as
+/// the apiserver does; an unknown `dryRun` is a 400; and a ConfigMap deleted at once is
+/// answered with a `Status` naming it.
+#[test]
+fn server_side_dry_runs_keep_nothing_and_a_delete_answers_with_a_status() {
+    let sim = small();
+    let wc = |args: &[&str]| sim.ok(&[&["--context", "acme-wc"][..], args].concat());
+    let created: serde_json::Value = serde_json::from_str(&wc(&[
+        "create",
+        "configmap",
+        "dry",
+        "-n",
+        "default",
+        "--from-literal=a=b",
+        "--dry-run=server",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert!(
+        created["metadata"]["uid"].is_string(),
+        "as it would be stored: {created}"
+    );
+    let missing = sim.kubectl(&["--context", "acme-wc", "get", "cm", "dry", "-n", "default"]);
+    assert!(!missing.status.success(), "a dry-run create stores nothing");
+
+    wc(&[
+        "create",
+        "configmap",
+        "real",
+        "-n",
+        "default",
+        "--from-literal=a=b",
+    ]);
+    wc(&[
+        "label",
+        "cm",
+        "real",
+        "-n",
+        "default",
+        "x=y",
+        "--dry-run=server",
+    ]);
+    let labels = wc(&[
+        "get",
+        "cm",
+        "real",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.metadata.labels}",
+    ]);
+    assert!(!labels.contains("\"x\""), "{labels}");
+    wc(&["delete", "cm", "real", "-n", "default", "--dry-run=server"]);
+    wc(&["get", "cm", "real", "-n", "default"]);
+
+    let replicas = || {
+        wc(&[
+            "get",
+            "deploy",
+            "coredns",
+            "-n",
+            "kube-system",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
+    };
+    let before = replicas();
+    wc(&[
+        "scale",
+        "deploy",
+        "coredns",
+        "-n",
+        "kube-system",
+        "--replicas=9",
+        "--dry-run=server",
+    ]);
+    assert_eq!(replicas(), before);
+
+    let node = a_worker(&sim, "acme-wc");
+    wc(&[
+        "drain",
+        &node,
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--dry-run=server",
+    ]);
+    let spec = wc(&["get", "node", &node, "-o", "jsonpath={.spec.unschedulable}"]);
+    assert_eq!(spec, "", "the cordon of a dry-run drain is not kept");
+    let going = wc(&[
+        "get",
+        "pods",
+        "-A",
+        "--field-selector",
+        &format!("spec.nodeName={node}"),
+        "-o",
+        "jsonpath={.items[*].metadata.deletionTimestamp}",
+    ]);
+    assert_eq!(going.trim(), "", "no pod was evicted");
+
+    let bogus = sim.kubectl(&[
+        "--context",
+        "acme-wc",
+        "delete",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps/real?dryRun=Bogus",
+    ]);
+    assert!(!bogus.status.success());
+    let said = String::from_utf8_lossy(&bogus.stderr);
+    assert!(
+        said.contains("Unsupported value") || said.contains("400"),
+        "{said}"
+    );
+
+    let status: serde_json::Value = serde_json::from_str(&wc(&[
+        "delete",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps/real",
+    ]))
+    .unwrap();
+    assert_eq!(status["kind"], "Status", "{status}");
+    assert_eq!(status["status"], "Success", "{status}");
+    assert_eq!(status["details"]["name"], "real", "{status}");
+    assert_eq!(status["details"]["kind"], "configmaps", "{status}");
+}

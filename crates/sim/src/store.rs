@@ -59,6 +59,15 @@ fn pending_finalizers(kind: KindId, obj: &Value) -> bool {
         || (kind == *ids::NAMESPACES && nonempty(&obj["spec"]["finalizers"]))
 }
 
+/// Whether a write is kept, or only checked and answered (`dryRun=All`): a dry run
+/// validates and answers as the write would, and persists nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Write {
+    #[default]
+    Commit,
+    DryRun,
+}
+
 /// Which part of an object an update may change, as with the real `/status` split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
@@ -397,7 +406,13 @@ impl Store {
 
     /// Creates an object, filling in name (from generateName), uid, resourceVersion,
     /// generation and creationTimestamp.
-    pub fn create(&self, kind: KindId, mut obj: Value) -> Result<Obj, ApiError> {
+    pub fn create(&self, kind: KindId, obj: Value) -> Result<Obj, ApiError> {
+        self.create_as(kind, obj, Write::Commit)
+    }
+
+    /// As [`Store::create`]; a dry run answers with the object as it would be stored
+    /// (uid, creationTimestamp; no resourceVersion) and stores nothing.
+    pub fn create_as(&self, kind: KindId, mut obj: Value, write: Write) -> Result<Obj, ApiError> {
         let k = &KINDS[kind];
         if !obj.is_object() {
             return Err(ApiError::bad_request(
@@ -452,21 +467,24 @@ impl Store {
         if inner.buckets[kind].contains_key(&key) {
             return Err(ApiError::already_exists(k.group, k.plural, &name));
         }
-        let rv = Self::next_rv(&mut inner);
         let incarnation = inner.deleted.get(&(kind, key.clone())).copied();
         let uid = self
             .names
             .uid(k.plural, &key.0, &key.1, incarnation.unwrap_or(0));
         let m = &mut obj["metadata"];
         m["uid"] = json!(uid);
-        m["resourceVersion"] = json!(rv.to_string());
         m["creationTimestamp"] = json!(now);
         if k.has(super::registry::Sub::Status) {
             m["generation"] = json!(1);
         }
         if let Some(m) = m.as_object_mut() {
             m.remove("deletionTimestamp");
+            m.remove("resourceVersion");
         }
+        if write == Write::DryRun {
+            return Ok(Arc::new(obj));
+        }
+        obj["metadata"]["resourceVersion"] = json!(Self::next_rv(&mut inner).to_string());
         let obj: Obj = Arc::new(obj);
         inner.buckets[kind].insert(key, obj.clone());
         self.commit(&mut inner, kind, EventType::Added, obj.clone(), None);
@@ -475,6 +493,16 @@ impl Store {
 
     /// Replaces an object (PUT). A resourceVersion in `obj` must match the stored one.
     pub fn update(&self, kind: KindId, obj: Value, part: Part) -> Result<Obj, ApiError> {
+        self.update_as(kind, obj, part, Write::Commit)
+    }
+
+    pub fn update_as(
+        &self,
+        kind: KindId,
+        obj: Value,
+        part: Part,
+        write: Write,
+    ) -> Result<Obj, ApiError> {
         let k = &KINDS[kind];
         let ns = if k.namespaced {
             namespace_of(&obj).to_string()
@@ -483,7 +511,7 @@ impl Store {
         };
         let name = name_of(&obj).to_string();
         let expected_rv = meta_str(&obj, "resourceVersion").to_string();
-        self.replace(kind, &ns, &name, |current| {
+        self.replace_as(kind, &ns, &name, write, |current| {
             if !expected_rv.is_empty() && expected_rv != meta_str(current, "resourceVersion") {
                 return Err(ApiError::conflict(k.group, k.plural, &name));
             }
@@ -504,6 +532,19 @@ impl Store {
         kind: KindId,
         ns: &str,
         name: &str,
+        f: impl FnOnce(&Value) -> Result<Value, ApiError>,
+    ) -> Result<Obj, ApiError> {
+        self.replace_as(kind, ns, name, Write::Commit, f)
+    }
+
+    /// As [`Store::replace`]; a dry run answers with the object as it would be, and
+    /// keeps the stored one.
+    pub fn replace_as(
+        &self,
+        kind: KindId,
+        ns: &str,
+        name: &str,
+        write: Write,
         f: impl FnOnce(&Value) -> Result<Value, ApiError>,
     ) -> Result<Obj, ApiError> {
         let k = &KINDS[kind];
@@ -542,6 +583,9 @@ impl Store {
             && let Some(g) = current["metadata"]["generation"].as_i64()
         {
             next["metadata"]["generation"] = json!(g + 1);
+        }
+        if write == Write::DryRun {
+            return Ok(Arc::new(next));
         }
         let rv = Self::next_rv(&mut inner);
         next["metadata"]["resourceVersion"] = json!(rv.to_string());
@@ -583,6 +627,19 @@ impl Store {
         name: &str,
         opts: DeleteOptions,
     ) -> Result<(Obj, bool), ApiError> {
+        self.delete_as(kind, ns, name, opts, Write::Commit)
+    }
+
+    /// As [`Store::delete`]; a dry run answers as the delete would (terminating or
+    /// gone) and keeps the object.
+    pub fn delete_as(
+        &self,
+        kind: KindId,
+        ns: &str,
+        name: &str,
+        opts: DeleteOptions,
+        write: Write,
+    ) -> Result<(Obj, bool), ApiError> {
         let k = &KINDS[kind];
         let now = k8s_time(self.clock.now());
         let mut inner = self.write();
@@ -605,6 +662,14 @@ impl Store {
         let remove_now = !has_finalizers && grace <= 0;
         if terminating && !remove_now {
             return Ok((current, false));
+        }
+        if write == Write::DryRun {
+            let mut next = (*current).clone();
+            if !remove_now {
+                next["metadata"]["deletionTimestamp"] = json!(now);
+                next["metadata"]["deletionGracePeriodSeconds"] = json!(grace.max(0));
+            }
+            return Ok((Arc::new(next), remove_now));
         }
         let rv = Self::next_rv(&mut inner);
         let mut next = (*current).clone();

@@ -30,7 +30,7 @@ use crate::cluster::{ClusterSim, Role};
 use crate::labels::LabelSelector;
 use crate::registry::{self, KINDS, Kind, KindId, Sub, ids};
 use crate::status::{ApiError, success_status};
-use crate::store::{DeleteOptions, Obj, Part, namespace_of};
+use crate::store::{DeleteOptions, Obj, Part, Write, namespace_of};
 
 /// Shared by every handler of one cluster's API server.
 #[derive(Clone)]
@@ -634,8 +634,27 @@ impl Ctx<'_> {
         Ok(obj)
     }
 
-    fn dry_run(&self) -> bool {
-        self.params.get("dryRun").is_some_and(|v| v == "All")
+    /// `dryRun=All` checks and answers without persisting, on every verb that writes; any
+    /// other value is refused, as the apiserver refuses it.
+    /// A DELETE (and an eviction's `deleteOptions`) may say it in the body instead, as
+    /// kubectl does: `"dryRun": ["All"]`.
+    fn write(&self) -> Result<Write, ApiError> {
+        let body = (!self.body.is_empty())
+            .then(|| serde_json::from_slice::<Value>(self.body).ok())
+            .flatten()
+            .unwrap_or_default();
+        let in_body = body["dryRun"]
+            .as_array()
+            .or(body["deleteOptions"]["dryRun"].as_array())
+            .and_then(|values| values.first())
+            .map(|v| v.as_str().unwrap_or_default().to_owned());
+        match self.params.get("dryRun").cloned().or(in_body).as_deref() {
+            None => Ok(Write::Commit),
+            Some("All") => Ok(Write::DryRun),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+            ))),
+        }
     }
 
     fn create(&self) -> ApiResult {
@@ -647,10 +666,7 @@ impl Ctx<'_> {
         if self.t.kind == *ids::SECRETS {
             secret_defaults(&mut obj);
         }
-        if self.dry_run() {
-            return Ok((StatusCode::CREATED, axum::Json(obj)).into_response());
-        }
-        let created = self.store().create(self.t.kind, obj)?;
+        let created = self.store().create_as(self.t.kind, obj, self.write()?)?;
         Ok((StatusCode::CREATED, axum::Json(created.as_ref().clone())).into_response())
     }
 
@@ -671,7 +687,9 @@ impl Ctx<'_> {
         if obj["metadata"]["name"].as_str() != Some(self.t.name()) {
             obj["metadata"]["name"] = json!(self.t.name());
         }
-        let updated = self.store().update(self.t.kind, obj, part)?;
+        let updated = self
+            .store()
+            .update_as(self.t.kind, obj, part, self.write()?)?;
         Ok(json_ok(updated.as_ref().clone()))
     }
 
@@ -685,6 +703,7 @@ impl Ctx<'_> {
     }
 
     fn patch(&self, part: Part) -> ApiResult {
+        let write = self.write()?;
         let ptype = self.patch_type()?;
         let patch = patch::parse_body(ptype, self.body)?;
         let t = self.t;
@@ -692,23 +711,25 @@ impl Ctx<'_> {
             // Server-side apply creates what does not exist yet.
             let mut obj = self.place(patch)?;
             obj["metadata"]["name"] = json!(t.name());
-            let created = self.store().create(t.kind, obj)?;
+            let created = self.store().create_as(t.kind, obj, write)?;
             return Ok((StatusCode::CREATED, axum::Json(created.as_ref().clone())).into_response());
         }
         let has_status = t.k().has(Sub::Status);
-        let updated = self.store().replace(t.kind, t.ns(), t.name(), |cur| {
-            let patched = patch::apply(ptype, cur, &patch)?;
-            let wanted_rv = patched["metadata"]["resourceVersion"]
-                .as_str()
-                .unwrap_or("");
-            if patch["metadata"]["resourceVersion"].is_string()
-                && wanted_rv != cur["metadata"]["resourceVersion"].as_str().unwrap_or("")
-            {
-                let k = t.k();
-                return Err(ApiError::conflict(k.group, k.plural, t.name()));
-            }
-            Ok(crate::store::split_status(cur, patched, part, has_status))
-        })?;
+        let updated = self
+            .store()
+            .replace_as(t.kind, t.ns(), t.name(), write, |cur| {
+                let patched = patch::apply(ptype, cur, &patch)?;
+                let wanted_rv = patched["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or("");
+                if patch["metadata"]["resourceVersion"].is_string()
+                    && wanted_rv != cur["metadata"]["resourceVersion"].as_str().unwrap_or("")
+                {
+                    let k = t.k();
+                    return Err(ApiError::conflict(k.group, k.plural, t.name()));
+                }
+                Ok(crate::store::split_status(cur, patched, part, has_status))
+            })?;
         Ok(self.render_one(&updated))
     }
 
@@ -728,14 +749,26 @@ impl Ctx<'_> {
     }
 
     fn delete(&self) -> ApiResult {
-        let (obj, gone) = self.store().delete(
+        let (obj, gone) = self.store().delete_as(
             self.t.kind,
             self.t.ns(),
             self.t.name(),
             self.delete_options(),
+            self.write()?,
         )?;
-        // The real server answers with the object: as deleted, or as now terminating
-        // (202 while finalizers hold it).
+        let k = self.t.k();
+        // As the apiserver: an object removed at once is answered with a Status naming
+        // it (a pod, with the pod); one that stays (finalizers, a pod's grace period) as
+        // it is now, 202 while finalizers hold it.
+        if gone && self.t.kind != *ids::PODS {
+            let details = json!({
+                "name": self.t.name(),
+                "group": k.group,
+                "kind": k.plural,
+                "uid": obj["metadata"]["uid"],
+            });
+            return Ok(json_ok(success_status(details)));
+        }
         let code = if gone || self.t.kind == *ids::PODS {
             StatusCode::OK
         } else {
@@ -745,6 +778,7 @@ impl Ctx<'_> {
     }
 
     fn delete_collection(&self) -> ApiResult {
+        let write = self.write()?;
         let (labels, fields) = self.selectors()?;
         let (items, _) = self.store().list(self.t.kind, self.t.namespace.as_deref());
         let opts = self.delete_options();
@@ -756,7 +790,7 @@ impl Ctx<'_> {
             // Already gone is fine: another client or the GC was faster.
             let _ = self
                 .store()
-                .delete(self.t.kind, namespace_of(o), name, opts);
+                .delete_as(self.t.kind, namespace_of(o), name, opts, write);
         }
         Ok(json_ok(success_status(json!({}))))
     }
@@ -786,6 +820,7 @@ impl Ctx<'_> {
     }
 
     fn write_scale(&self, is_patch: bool) -> ApiResult {
+        let write = self.write()?;
         let current = self.current()?;
         let scale = self.scale_of(&current)?;
         let desired = if is_patch {
@@ -809,26 +844,33 @@ impl Ctx<'_> {
             .unwrap_or("")
             .to_string();
         let k = self.t.k();
-        let updated = self
-            .store()
-            .replace(self.t.kind, self.t.ns(), self.t.name(), |cur| {
-                if !is_patch
-                    && !expected_rv.is_empty()
-                    && cur["metadata"]["resourceVersion"].as_str() != Some(expected_rv.as_str())
-                {
-                    return Err(ApiError::conflict(k.group, k.plural, self.t.name()));
-                }
-                let mut next = cur.clone();
-                next["spec"]["replicas"] = json!(replicas);
-                Ok(next)
-            })?;
+        let updated =
+            self.store()
+                .replace_as(self.t.kind, self.t.ns(), self.t.name(), write, |cur| {
+                    if !is_patch
+                        && !expected_rv.is_empty()
+                        && cur["metadata"]["resourceVersion"].as_str() != Some(expected_rv.as_str())
+                    {
+                        return Err(ApiError::conflict(k.group, k.plural, self.t.name()));
+                    }
+                    let mut next = cur.clone();
+                    next["spec"]["replicas"] = json!(replicas);
+                    Ok(next)
+                })?;
         Ok(json_ok(self.scale_of(&updated)?))
     }
 
     fn evict(&self) -> ApiResult {
         let body = self.body_json().unwrap_or(json!({}));
         let grace = body["deleteOptions"]["gracePeriodSeconds"].as_i64();
-        crate::controllers::disruption::evict(&self.st.cluster, self.t.ns(), self.t.name(), grace)?;
+        let write = self.write()?;
+        crate::controllers::disruption::evict(
+            &self.st.cluster,
+            self.t.ns(),
+            self.t.name(),
+            grace,
+            write,
+        )?;
         Ok((
             StatusCode::CREATED,
             axum::Json(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})),

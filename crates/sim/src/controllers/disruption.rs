@@ -16,7 +16,7 @@ use crate::cluster::{ClusterSim, FleetOps};
 use crate::labels::{LabelSelector, selector_matches};
 use crate::registry::ids;
 use crate::status::ApiError;
-use crate::store::{DeleteOptions, Obj, name_of, namespace_of};
+use crate::store::{DeleteOptions, Obj, Write, name_of, namespace_of};
 
 /// An eviction recorded in `disruptedPods` is forgotten after this long if the pod
 /// never went (the real controller's DeletionTimeout).
@@ -221,6 +221,7 @@ pub fn evict(
     namespace: &str,
     pod: &str,
     grace: Option<i64>,
+    write: Write,
 ) -> Result<(), ApiError> {
     let _guard = EVICTIONS.lock().unwrap_or_else(|e| e.into_inner());
     let store = &cluster.store;
@@ -230,7 +231,11 @@ pub fn evict(
     let opts = DeleteOptions {
         grace_period_seconds: grace.filter(|g| *g >= 0),
     };
-    let delete = || store.delete(*ids::PODS, namespace, pod, opts).map(|_| ());
+    let delete = || {
+        store
+            .delete_as(*ids::PODS, namespace, pod, opts, write)
+            .map(|_| ())
+    };
     // Pods that are not running, or already going, are never protected.
     let phase = target["status"]["phase"].as_str().unwrap_or("Pending");
     if is_terminating(&target) || matches!(phase, "Pending" | "Succeeded" | "Failed") {
@@ -265,6 +270,10 @@ pub fn evict(
     }
     if b.disruptions_allowed <= 0 {
         return Err(budget_exhausted(name_of(pdb), &b));
+    }
+    if write == Write::DryRun {
+        // Allowed: said, and neither the budget nor the pod is touched.
+        return Ok(());
     }
     let pod_name = pod.to_string();
     patch(&cluster.store, *ids::PDBS, pdb, |next| {
@@ -363,7 +372,7 @@ mod tests {
         settle(&c, &ctl);
         let victim = pods_of(&c, "web-")[0].clone();
         let victim_node = victim["spec"]["nodeName"].as_str().unwrap().to_string();
-        let err = evict(&c, "default", name_of(&victim), None).unwrap_err();
+        let err = evict(&c, "default", name_of(&victim), None, Write::Commit).unwrap_err();
         assert_eq!((err.code, err.reason), (429, "TooManyRequests"));
         assert_eq!(
             err.message,
@@ -384,7 +393,7 @@ mod tests {
         edit(&c, *ids::PDBS, "default", "web", |next| {
             next["spec"]["minAvailable"] = json!(1);
         });
-        evict(&c, "default", name_of(&victim), Some(0)).unwrap();
+        evict(&c, "default", name_of(&victim), Some(0), Write::Commit).unwrap();
         let s = &get_pdb(&c, "web")["status"];
         assert_eq!(
             s["disruptionsAllowed"], 0,
@@ -396,7 +405,7 @@ mod tests {
             .find(|p| name_of(p) != name_of(&victim))
             .unwrap();
         assert_eq!(
-            evict(&c, "default", name_of(&second), None)
+            evict(&c, "default", name_of(&second), None, Write::Commit)
                 .unwrap_err()
                 .code,
             429
@@ -427,7 +436,12 @@ mod tests {
     fn eviction_of_missing_pod_is_404_and_two_budgets_are_500() {
         let c = cluster(1);
         let ctl = controllers();
-        assert_eq!(evict(&c, "default", "nope", None).unwrap_err().code, 404);
+        assert_eq!(
+            evict(&c, "default", "nope", None, Write::Commit)
+                .unwrap_err()
+                .code,
+            404
+        );
         c.store
             .create(*ids::DEPLOYMENTS, deployment("web", 1))
             .unwrap();
@@ -439,7 +453,7 @@ mod tests {
             .unwrap();
         settle(&c, &ctl);
         let p = pods_of(&c, "web-")[0].clone();
-        let err = evict(&c, "default", name_of(&p), None).unwrap_err();
+        let err = evict(&c, "default", name_of(&p), None, Write::Commit).unwrap_err();
         assert_eq!((err.code, err.reason), (500, "InternalError"));
         assert!(err.message.contains("more than one PodDisruptionBudget"));
     }
@@ -450,7 +464,7 @@ mod tests {
         let ctl = controllers();
         c.store.create(*ids::PODS, pod("lonely")).unwrap();
         settle(&c, &ctl);
-        evict(&c, "default", "lonely", None).unwrap();
+        evict(&c, "default", "lonely", None, Write::Commit).unwrap();
         let p = c.store.get(*ids::PODS, "default", "lonely").unwrap();
         assert!(is_terminating(&p));
         assert_eq!(p["metadata"]["deletionGracePeriodSeconds"], 30);

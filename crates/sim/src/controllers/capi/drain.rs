@@ -50,7 +50,7 @@ impl Pass<'_> {
             }
             let (ns, name) = (namespace_of(p), name_of(p));
             if !is_terminating(p) {
-                match evict(target, ns, name, None) {
+                match evict(target, ns, name, None, crate::store::Write::Commit) {
                     Ok(()) => self.changed = true,
                     Err(e) if e.code == 429 => {
                         blocked.push(format!("{ns}/{name}"));
