@@ -383,6 +383,37 @@ fn the_gate_refuses_read_only_a_read_only_user_and_a_held_cluster() {
     assert_eq!(audited, ["\"object.cordon\" \"sc\""]);
 }
 
+/// A paused rollout would not roll: the restart says so, as kubectl does, and the audit
+/// log says it failed.
+#[test]
+fn restarting_a_paused_deployment_says_to_resume_it_first() {
+    let e = env();
+    let (deploy, _) = e.deployment();
+    e.sim.ok(&[
+        "--context",
+        "acme-wc",
+        "rollout",
+        "pause",
+        "deploy",
+        &deploy,
+        "-n",
+        NS,
+    ]);
+    let out = e.wc("restart", &["deploy", &deploy, "-n", NS]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let doc = parse(&out);
+    let message = text(&doc["items"][0]["message"], "message");
+    assert!(message.contains("rollout resume"), "{message}");
+    let d = e.get(&["deploy", "-n", NS, &deploy]);
+    assert!(
+        d["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+            .is_null(),
+        "{d}"
+    );
+    let actions: Vec<String> = e.audit().iter().map(|r| r["action"].to_string()).collect();
+    assert_eq!(actions, ["\"object.restart\"", "\"object.restart.failed\""]);
+}
+
 #[test]
 fn bad_input_exits_2_and_says_how_to_fix_it() {
     let e = env();

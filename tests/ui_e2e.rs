@@ -939,14 +939,20 @@ fn marked_pods_are_deleted_together_and_a_node_is_cordoned_and_uncordoned() {
     tui.send("y");
     tui.wait_for("delete: done for all 2 pods");
     for pod in &marked {
-        let (found, deleting) = kubectl(
-            &sim,
-            &["--context", "acme-wc", "get", "pod", "-n", "falco", pod]
-                .into_iter()
-                .chain(["-o", "jsonpath={.metadata.deletionTimestamp}"])
-                .collect::<Vec<_>>(),
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(sim.fleet_file.with_file_name("kubeconfig"))
+            .args(["--context", "acme-wc", "get", "pod", "-n", "falco", pod])
+            .args(["-o", "jsonpath={.metadata.deletionTimestamp}"])
+            .output()
+            .expect("kubectl runs");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
         );
-        assert!(!found || !deleting.is_empty(), "{pod} is going");
+        let gone = !out.status.success() && stderr.contains("NotFound");
+        let going = out.status.success() && !stdout.is_empty();
+        assert!(gone || going, "{pod} is going: {stdout} {stderr}");
     }
 
     // The selected pod's YAML, managedFields folded away.
@@ -1046,7 +1052,7 @@ fn any_kind_is_listed_restarted_and_shown_as_yaml() {
 
     tui.send("\r");
     let screen = tui.wait_for("kind: Deployment");
-    assert!(screen.contains("YAML wc/production/"), "{screen}");
+    assert!(screen.contains("YAML wc/deployments.apps/production/"), "{screen}");
     tui.esc_until("the YAML closed", |s| !s.contains("kind: Deployment"));
 
     tui.send(":");

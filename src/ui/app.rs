@@ -173,6 +173,8 @@ pub enum Effect {
         env: String,
         query: ObjectsQuery,
     },
+    /// Stop listing: no environment is open.
+    StopObjects,
     /// One object as YAML, for its details.
     FetchObjectYaml {
         key: String,
@@ -602,6 +604,17 @@ impl App {
     /// the registry does not mark `confirm`.
     fn act_unasked(&mut self, action: Action, views: &Views) -> Vec<Effect> {
         match self.confirmation(action, views) {
+            // A change to objects is made only once asked and answered.
+            Some(Confirm {
+                pending: Pending::Act { .. },
+                ..
+            }) => {
+                self.flash(
+                    Level::Error,
+                    format!("{action:?} asks first; nothing was done"),
+                );
+                Vec::new()
+            }
             Some(confirm) => self.execute(confirm.pending),
             None => Vec::new(),
         }
@@ -818,9 +831,6 @@ impl App {
             Action::Yaml if self.pane == Pane::Objects => self.open_object_yaml(views),
             Action::Yaml => self.open_pod(views, PodTab::Yaml),
             Action::Mark => self.toggle_mark(views),
-            Action::Delete | Action::Cordon | Action::Uncordon | Action::Restart => {
-                self.act_unasked(action, views)
-            }
             Action::Silence => self.open_silence_form(views),
             Action::Silences => {
                 self.show_silences = !self.show_silences;
@@ -1014,18 +1024,26 @@ impl App {
         self.lists.cluster = ListState::default();
         self.lists.backups = ListState::default();
         self.lists.slo = ListState::default();
+        self.lists.objects = ListState::default();
+        // Marks name pods of the environment left; nothing may act on them from here.
+        self.marks.clear();
+        let query = self.objects.query.take();
+        self.objects = ObjectsData::default();
         match env {
             Some(e) => {
                 if let Some(i) = self.fleet_names.iter().position(|n| n == e) {
                     self.lists.fleet.selected = i;
                     self.fleet_chosen = true;
                 }
-                vec![
+                let mut effects = vec![
                     Effect::OpenEnv(e.to_string()),
                     Effect::CheckPermissions(e.to_string()),
-                ]
+                ];
+                // The kind listed follows into the new environment, as k9s's view does.
+                effects.extend(query.map(|q| self.watch_objects(e.to_string(), q)));
+                effects
             }
-            None => Vec::new(),
+            None => vec![Effect::StopObjects],
         }
     }
 
@@ -1221,13 +1239,7 @@ impl App {
                 Vec::new()
             }
             Pending::ResumeRun(id) => vec![Effect::ResumeRun(id)],
-            Pending::Act { op, objects } => {
-                if op == Op::Delete {
-                    // Asked and answered: the marks have done their job.
-                    self.marks.clear();
-                }
-                vec![Effect::Act { op, objects }]
-            }
+            Pending::Act { op, objects } => vec![Effect::Act { op, objects }],
         }
     }
 
@@ -1438,6 +1450,15 @@ impl App {
             Ok(o) => o,
             Err(e) => return self.flash(Level::Error, format!("{}: {e}", op.name())),
         };
+        // A mark has done its job once its pod is deleted; a refused one stays.
+        for done in outcomes.iter().filter(|o| o.ok && o.kind == "pods") {
+            self.marks.retain(|t| {
+                !(t.env == done.env
+                    && t.role == done.cluster
+                    && Some(&t.namespace) == done.namespace.as_ref()
+                    && t.name == done.name)
+            });
+        }
         let failed: Vec<&OpOutcome> = outcomes.iter().filter(|o| !o.ok).collect();
         match (failed.first(), outcomes.as_slice()) {
             (None, [one]) => {
@@ -1786,6 +1807,8 @@ impl App {
         if let Some(s) = query.scope {
             self.scope = s;
         }
+        // The old kind does not follow into the environment named here: this one does.
+        self.objects = ObjectsData::default();
         let mut effects = self.go(Pane::Objects, query.env.clone());
         let Some(env) = self.env.clone() else {
             self.flash(
@@ -1795,6 +1818,12 @@ impl App {
             return effects;
         };
         self.set_filter(Pane::Objects, query.filter.as_deref().unwrap_or(""));
+        effects.push(self.watch_objects(env, query));
+        effects
+    }
+
+    /// Lists `query` in `env` from now on; answers of an earlier poll are dropped.
+    fn watch_objects(&mut self, env: String, query: ObjectsQuery) -> Effect {
         let poll = self.next_id();
         self.objects = ObjectsData {
             env: Some(env.clone()),
@@ -1802,8 +1831,7 @@ impl App {
             poll,
             ..ObjectsData::default()
         };
-        effects.push(Effect::WatchObjects { poll, env, query });
-        effects
+        Effect::WatchObjects { poll, env, query }
     }
 
     // -----------------------------------------------------------------------------------
@@ -2042,6 +2070,43 @@ mod tests {
         assert_eq!(a.pane, Pane::Cluster);
         a.on_key(code(KeyCode::Esc), &v);
         assert_eq!((a.pane, a.env.as_deref()), (Pane::Fleet, None));
+    }
+
+    /// The kind listed follows into the next environment, and nothing selected or marked
+    /// in the one left can be acted on from the next.
+    #[test]
+    fn switching_environments_lists_the_same_kind_there_and_forgets_marks() {
+        let mut a = app();
+        let v = Views::default();
+        let q = ObjectsQuery {
+            kind: "deploy".into(),
+            ..ObjectsQuery::default()
+        };
+        a.go(Pane::Cluster, Some("acme".into()));
+        let effects = a.run_command(Command::Objects(q.clone()), &v);
+        let first = a.objects.poll;
+        assert!(effects.contains(&Effect::WatchObjects {
+            poll: first,
+            env: "acme".into(),
+            query: q.clone()
+        }));
+        a.marks.insert(PodTarget {
+            env: "acme".into(),
+            role: ClusterRole::Wc,
+            namespace: "production".into(),
+            name: "web-1".into(),
+        });
+        let effects = a.go(Pane::Objects, Some("globex".into()));
+        assert!(a.objects.poll > first, "answers of acme's poll are dropped");
+        assert!(effects.contains(&Effect::WatchObjects {
+            poll: a.objects.poll,
+            env: "globex".into(),
+            query: q
+        }));
+        assert_eq!(a.objects.env.as_deref(), Some("globex"));
+        assert!(a.objects.answers.is_empty());
+        assert!(a.marks.is_empty());
+        assert_eq!(a.enter(None), [Effect::StopObjects]);
     }
 
     #[test]

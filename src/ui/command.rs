@@ -53,6 +53,17 @@ fn kind_like(word: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
 
+/// An RFC 1123 label, as namespace names are.
+fn is_dns_label(word: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    word.len() <= 63
+        && edge(word.chars().next())
+        && edge(word.chars().last())
+        && word
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 fn objects(kind: &str, words: &[&str], vocab: &Vocabulary<'_>) -> Result<Command, String> {
     let mut q = ObjectsQuery {
         kind: kind.to_ascii_lowercase(),
@@ -67,8 +78,13 @@ fn objects(kind: &str, words: &[&str], vocab: &Vocabulary<'_>) -> Result<Command
             q.scope = Some(s);
         } else if vocab.envs.iter().any(|e| e == word) {
             q.env = Some(word.to_string());
-        } else if q.namespace.is_none() {
+        } else if q.namespace.is_none() && is_dns_label(word) {
             q.namespace = Some(word.to_string());
+        } else if q.namespace.is_none() {
+            return Err(format!(
+                "`{word}` is no namespace name (lower-case letters, digits and -, at most 63), \
+                 nor an environment, sc|wc|both, /text or label=value"
+            ));
         } else {
             return Err(format!(
                 ":{kind} takes one namespace; `{word}` is not an environment, sc|wc|both, \
@@ -559,6 +575,10 @@ mod tests {
         assert!(matches!(parse("drain", &v), Ok(Command::Workflow { .. })));
         let e = parse("deploy a b", &v).unwrap_err();
         assert!(e.contains("takes one namespace"), "{e}");
+        for bad in ["a/b", "..", "Payments", "-x"] {
+            let e = parse(&format!("deploy {bad}"), &v).unwrap_err();
+            assert!(e.contains("is no namespace name"), "{bad}: {e}");
+        }
         assert!(parse("9x", &v).unwrap_err().contains("unknown command"));
     }
 

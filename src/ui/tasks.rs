@@ -188,6 +188,11 @@ impl Tasks {
                 let (live, tx) = (self.live.clone(), self.tx.clone());
                 self.objects_poll = Some(tokio::spawn(poll_objects(live, tx, poll, env, query)));
             }
+            Effect::StopObjects => {
+                if let Some(t) = self.objects_poll.take() {
+                    t.abort();
+                }
+            }
             Effect::FetchObjectYaml { key, env, object } => {
                 let (live, tx) = (self.live.clone(), self.tx.clone());
                 tokio::spawn(async move {

@@ -3,9 +3,14 @@
 //! Kind (`Deployment`), optionally qualified by group (`backups.velero.io`) or by version
 //! and group (`deployments.v1.apps`). CRDs are found like built-in kinds.
 
+use std::time::Duration;
+
 use kube::discovery::ApiResource;
 
 use ck8s_model::format::closest;
+
+/// How long discovery may take.
+pub const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// One kind as the cluster serves it, in its group's preferred version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,8 +95,25 @@ impl Catalog {
         Catalog(kinds)
     }
 
+    /// [`Catalog::discover`] within [`DISCOVERY_TIMEOUT`], its failure in words.
+    pub async fn fetch(client: &kube::Client) -> Result<Catalog, String> {
+        match tokio::time::timeout(DISCOVERY_TIMEOUT, Catalog::discover(client)).await {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) => Err(format!(
+                "discovery failed, so the kinds it serves are unknown: {}",
+                crate::failure::of_kube(&e).sentence
+            )),
+            Err(_) => Err(format!(
+                "discovery had no answer in {} s",
+                DISCOVERY_TIMEOUT.as_secs()
+            )),
+        }
+    }
+
     /// Asks the API server: `/api/v1`, `/apis`, then each group's preferred version, all
-    /// groups at once.
+    /// groups at once. A group that does not answer (an aggregated API whose service is
+    /// down, as metrics-server often is) is left out, as kubectl leaves it out with a
+    /// warning: its kinds are unknown until it answers.
     pub async fn discover(client: &kube::Client) -> Result<Catalog, kube::Error> {
         let core = client.list_core_api_resources("v1").await?;
         let groups = client.list_api_groups().await?;
@@ -114,7 +136,12 @@ impl Catalog {
         let mut kinds = kinds_of("", "v1", &core);
         for (gv, list) in versions.iter().zip(lists) {
             let (group, version) = gv.split_once('/').unwrap_or(("", gv));
-            kinds.extend(kinds_of(group, version, &list?));
+            match list {
+                Ok(list) => kinds.extend(kinds_of(group, version, &list)),
+                Err(e) => {
+                    tracing::warn!(group_version = %gv, error = %e, "discovery of a group failed; its kinds are left out")
+                }
+            }
         }
         Ok(Catalog(kinds))
     }

@@ -13,6 +13,9 @@ use crate::inspect::{sanitize, yaml_lines};
 use crate::kinds::{Catalog, ServedKind};
 use crate::sources::live::LiveFleet;
 
+/// Where `kubectl apply` keeps the object it applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// How long one read may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -60,8 +63,7 @@ async fn timed<T>(
 
 /// The kinds the cluster serves.
 pub async fn catalog(live: &LiveFleet, env: &str, role: ClusterRole) -> Result<Catalog, String> {
-    let client = client(live, env, role).await?;
-    timed(Catalog::discover(&client)).await
+    Catalog::fetch(&client(live, env, role).await?).await
 }
 
 /// The objects of `kind` (in `namespace`, or all) as the server's Table.
@@ -181,13 +183,21 @@ pub async fn yaml(
         None => Api::all_with(client, &resource),
     };
     if kind.plural == "secrets" {
-        let meta = timed(api.get_metadata(name)).await?;
-        let mut lines = vec!["# a Secret: its metadata only; the values are not fetched".into()];
-        lines.extend(yaml_lines(&meta));
-        return Ok(lines);
+        return Ok(secret_lines(timed(api.get_metadata(name)).await?));
     }
     let object = timed(api.get(name)).await?;
     Ok(yaml_lines(&object))
+}
+
+/// A Secret as its metadata alone, without what `kubectl apply` keeps of the whole
+/// applied object (values and all).
+fn secret_lines(mut meta: kube::core::PartialObjectMeta<DynamicObject>) -> Vec<String> {
+    if let Some(a) = meta.metadata.annotations.as_mut() {
+        a.remove(LAST_APPLIED);
+    }
+    let mut lines = vec!["# a Secret: its metadata only; the values are not fetched".into()];
+    lines.extend(yaml_lines(&meta));
+    lines
 }
 
 #[cfg(test)]
@@ -222,6 +232,21 @@ mod tests {
             ["api", "3", "1h"],
             "made safe, numbers as text"
         );
+    }
+
+    #[test]
+    fn a_secret_shows_no_value_even_where_kubectl_apply_kept_one() {
+        let meta: kube::core::PartialObjectMeta<DynamicObject> = serde_json::from_value(json!({
+            "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+            "metadata": {"name": "db", "namespace": "prod", "annotations": {
+                LAST_APPLIED: "{\"data\":{\"password\":\"aHVudGVyMg==\"}}",
+                "owner": "team-a"}},
+        }))
+        .unwrap();
+        let text = secret_lines(meta).join("\n");
+        assert!(!text.contains("aHVudGVyMg"), "{text}");
+        assert!(!text.contains("last-applied"), "{text}");
+        assert!(text.contains("owner: team-a"), "{text}");
     }
 
     #[test]

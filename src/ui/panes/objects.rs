@@ -63,11 +63,13 @@ pub struct Selected {
 }
 
 impl Selected {
-    /// The key of its details: `role/namespace/name`.
+    /// The key of its details: `role/kind/namespace/name`, so that an answer that comes
+    /// late for another kind's object of the same name is not shown for this one.
     pub fn key(&self) -> String {
         format!(
-            "{}/{}/{}",
+            "{}/{}/{}/{}",
             self.role,
+            self.kind.qualified(),
             self.namespace.as_deref().unwrap_or(""),
             self.name
         )
@@ -93,8 +95,11 @@ impl ObjectsView {
         Some((role, kind, table.rows.get(j as usize)?))
     }
 
-    /// The selected row.
+    /// The selected row, of the open environment's objects only.
     pub fn selected(&self, app: &App) -> Option<Selected> {
+        if app.objects.env.is_none() || app.objects.env != app.env {
+            return None;
+        }
         let (role, kind, row) = self.row(app, app.lists.objects.selected)?;
         Some(Selected {
             role,
@@ -175,12 +180,12 @@ impl PaneView for ObjectsView {
             kind.qualified()
         };
         let mut text = format!(" {} {name}", format::count(n));
-        if let Some(ns) = app
+        let namespace = app
             .objects
             .query
             .as_ref()
-            .and_then(|q| q.namespace.as_deref())
-        {
+            .and_then(|q| q.namespace.as_deref());
+        if let Some(ns) = namespace.filter(|_| kind.namespaced) {
             text.push_str(&format!(" in {ns}"));
         }
         vec![Span::styled(text + " ", s.text)]

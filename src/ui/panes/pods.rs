@@ -601,7 +601,29 @@ mod tests {
                 ],
             }]
         );
-        assert_eq!(app.marked_here(), 0, "the marks did their job");
+        assert_eq!(
+            app.marked_here(),
+            2,
+            "kept until the engine says what happened"
+        );
+        let outcome = |role, ns: &str, name: &str, ok| crate::engine::ops::OpOutcome {
+            env: "globex".into(),
+            cluster: role,
+            kind: "pods".into(),
+            namespace: Some(ns.into()),
+            name: name.into(),
+            ok,
+            message: String::new(),
+        };
+        app.on_event(crate::ui::app::UiEvent::Acted {
+            op: Op::Delete,
+            result: Ok(vec![
+                outcome(ClusterRole::Sc, "monitoring", "grafana-0", true),
+                outcome(ClusterRole::Wc, "production", "payments-worker-1", false),
+            ]),
+        });
+        assert_eq!(app.marked_here(), 1, "the one that failed stays marked");
+        app.marks.clear();
 
         // Nothing marked: the selected pod; and no is no.
         app.on_key(key('x'), &views);

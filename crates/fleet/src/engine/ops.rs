@@ -198,29 +198,43 @@ impl Resolved {
 pub(super) type Catalogs = tokio::sync::Mutex<HashMap<(String, ClusterRole), Arc<Catalog>>>;
 
 impl Engine {
-    /// The kinds `role` of `env` serves, from discovery (asked once, then kept).
-    pub async fn catalog(&self, env: &str, role: ClusterRole) -> Result<Arc<Catalog>, EngineError> {
+    /// The kinds `role` of `env` serves, from discovery: kept, and asked again when
+    /// `fresh` (a kind was not found: a CRD may have been installed since).
+    async fn catalog(
+        &self,
+        env: &str,
+        role: ClusterRole,
+        fresh: bool,
+    ) -> Result<Arc<Catalog>, EngineError> {
         let key = (env.to_owned(), role);
-        if let Some(c) = self.catalogs.lock().await.get(&key) {
+        if !fresh && let Some(c) = self.catalogs.lock().await.get(&key) {
             return Ok(c.clone());
         }
         let client = self.client(env, role).await?;
-        let catalog = Catalog::discover(&client).await.map_err(|e| {
-            EngineError::Observe(format!(
-                "{env}-{role}: discovery failed, so the kinds it serves are unknown: {}",
-                crate::failure::of_kube(&e).sentence
-            ))
-        })?;
+        let catalog = Catalog::fetch(&client)
+            .await
+            .map_err(|e| EngineError::Observe(format!("{env}-{role}: {e}")))?;
         let catalog = Arc::new(catalog);
         self.catalogs.lock().await.insert(key, catalog.clone());
         Ok(catalog)
     }
 
-    /// Checks every gate of `op` on `objects` and changes nothing: read-only, the kinds, a
-    /// workflow's lock, the permission. What a confirmation is shown after, and what
-    /// [`Engine::act`] checks again.
-    pub async fn check_op(&self, op: Op, objects: &[ObjectRef]) -> Result<(), EngineError> {
-        self.admit(op, objects).await.map(drop)
+    /// The kind `name` names in `role` of `env`.
+    async fn kind(
+        &self,
+        env: &str,
+        role: ClusterRole,
+        name: &str,
+    ) -> Result<ServedKind, EngineError> {
+        let kept = self.catalog(env, role, false).await?;
+        if let Ok(kind) = kept.resolve(name) {
+            return Ok(kind.clone());
+        }
+        let fresh = self.catalog(env, role, true).await?;
+        fresh
+            .resolve(name)
+            .cloned()
+            .map_err(|e| EngineError::Usage(format!("{env}-{role}: {e}")))
     }
 
     /// Does `op` to each of `objects`, after the gate. All objects pass the gate or none is
@@ -276,11 +290,7 @@ impl Engine {
 
     async fn resolve(&self, op: Op, o: &ObjectRef) -> Result<Resolved, EngineError> {
         let cluster = format!("{}-{}", o.env, o.role);
-        let catalog = self.catalog(&o.env, o.role).await?;
-        let kind = catalog
-            .resolve(&o.kind)
-            .map_err(|e| EngineError::Usage(format!("{cluster}: {e}")))?
-            .clone();
+        let kind = self.kind(&o.env, o.role, &o.kind).await?;
         if let Some(why) = op.unfit(&kind) {
             return Err(EngineError::Usage(format!("{cluster}: {why}")));
         }
@@ -333,34 +343,36 @@ impl Engine {
             "" => verb.to_owned(),
             sub => format!("{verb} the {sub} of"),
         };
-        let refusals: Vec<String> = resolved
-            .iter()
-            .zip(answers)
-            .filter_map(|(r, answer)| match answer {
-                Permission::Allowed => None,
-                Permission::Denied(why) => Some(format!(
-                    "you may not {what} {}{}",
-                    r.label(),
-                    if why.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({why})")
-                    }
-                )),
-                Permission::Failed(e) => Some(format!(
+        let (mut refusals, mut unknown) = (Vec::new(), Vec::new());
+        for (r, answer) in resolved.iter().zip(answers) {
+            match answer {
+                Permission::Allowed => {}
+                Permission::Denied(why) if why.is_empty() => {
+                    refusals.push(format!("you may not {what} {}", r.label()))
+                }
+                Permission::Denied(why) => {
+                    refusals.push(format!("you may not {what} {} ({why})", r.label()))
+                }
+                Permission::Failed(e) => unknown.push(format!(
                     "whether you may {what} {} could not be checked ({e})",
                     r.label()
                 )),
-            })
-            .collect();
-        if refusals.is_empty() {
-            Ok(())
-        } else {
-            Err(EngineError::Forbidden(format!(
+            }
+        }
+        if !refusals.is_empty() {
+            return Err(EngineError::Forbidden(format!(
                 "{}; ask for it in RBAC, or act as a user who has it",
                 refusals.join("; ")
-            )))
+            )));
         }
+        // Not a refusal: nothing is known to forbid it. Nothing is done until it is known.
+        if !unknown.is_empty() {
+            return Err(EngineError::Observe(format!(
+                "{}; nothing was changed, try again",
+                unknown.join("; ")
+            )));
+        }
+        Ok(())
     }
 
     /// Audits, acts, and leaves an Event. Nothing is done without its audit record.
@@ -381,13 +393,14 @@ impl Engine {
             detail["replicas"] = json!(replicas);
         }
         let action = format!("object.{}", op.name());
+        // The client first: the record says it was asked for, and then it is tried.
+        let client = match self.client(&r.env, r.role).await {
+            Ok(c) => c,
+            Err(e) => return r.outcome(Err(format!("not done: {e}"))),
+        };
         if let Err(e) = self.record(record(action.clone(), detail.clone())) {
             return r.outcome(Err(format!("not done: {e}")));
         }
-        let client = match self.client(&r.env, r.role).await {
-            Ok(c) => c,
-            Err(e) => return r.outcome(Err(e.to_string())),
-        };
         match self.change(op, r, client.clone()).await {
             Ok((message, meta)) => {
                 if let Some(meta) = meta {
@@ -399,8 +412,7 @@ impl Engine {
                 }
                 r.outcome(Ok(message))
             }
-            Err(e) => {
-                let why = crate::failure::of_kube(&e).sentence;
+            Err(why) => {
                 detail["error"] = json!(why);
                 // The first record says it was asked for; this one that it did not happen.
                 if let Err(audit) = self.record(record(format!("{action}.failed"), detail)) {
@@ -412,8 +424,29 @@ impl Engine {
     }
 
     /// The change itself: what it did, and the object to leave an Event on (none when
-    /// nothing changed).
+    /// nothing changed); or why it was not made.
     async fn change(
+        &self,
+        op: Op,
+        r: &Resolved,
+        client: kube::Client,
+    ) -> Result<(String, Option<ObjectMeta>), String> {
+        let said = |e: kube::Error| crate::failure::of_kube(&e).sentence;
+        if op == Op::Restart {
+            // As kubectl: a paused rollout would not roll; say so instead of "restarted".
+            let current = r.api(client.clone()).get(&r.name).await.map_err(said)?;
+            if current.data["spec"]["paused"] == json!(true) {
+                return Err(format!(
+                    "its rollout is paused, so a restart would not roll: resume it first \
+                     (kubectl rollout resume {} {})",
+                    r.kind.singular, r.name
+                ));
+            }
+        }
+        self.apply_op(op, r, client).await.map_err(said)
+    }
+
+    async fn apply_op(
         &self,
         op: Op,
         r: &Resolved,
