@@ -1052,7 +1052,10 @@ fn any_kind_is_listed_restarted_and_shown_as_yaml() {
 
     tui.send("\r");
     let screen = tui.wait_for("kind: Deployment");
-    assert!(screen.contains("YAML wc/deployments.apps/production/"), "{screen}");
+    assert!(
+        screen.contains("YAML wc/deployments.apps/production/"),
+        "{screen}"
+    );
     tui.esc_until("the YAML closed", |s| !s.contains("kind: Deployment"));
 
     tui.send(":");

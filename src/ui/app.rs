@@ -819,6 +819,24 @@ impl App {
                 self.flash(Level::Info, format!("sorted {}", self.fleet_sort.label()));
                 Vec::new()
             }
+            Action::Involved => match views.objects.involved(self) {
+                Some(query) => self.open_objects(query),
+                None => {
+                    self.flash(
+                        Level::Info,
+                        "o goes from an event to its object; this is no event",
+                    );
+                    Vec::new()
+                }
+            },
+            Action::SortNext if self.pane == Pane::Objects => {
+                self.objects.sort_next();
+                Vec::new()
+            }
+            Action::SortReverse if self.pane == Pane::Objects => {
+                self.objects.sort_reverse();
+                Vec::new()
+            }
             Action::SortNext => {
                 self.pod_sort = self.pod_sort.next_column();
                 Vec::new()

@@ -61,6 +61,8 @@ pub enum Action {
     Uncordon,
     /// A rolling restart of the selected Deployment, StatefulSet or DaemonSet.
     Restart,
+    /// The object an event is about.
+    Involved,
     NextTab,
     PrevTab,
     Follow,
@@ -560,6 +562,28 @@ static ACTIONS: &[ActionSpec] = &[
         "YAML",
     )
     .footer(),
+    spec(
+        "objects.involved",
+        A::Involved,
+        &[K::Char('o')],
+        C::Pane(Pane::Objects),
+        "an event's object",
+    ),
+    spec(
+        "objects.sort",
+        A::SortNext,
+        &[K::Char('s')],
+        C::Pane(Pane::Objects),
+        "sort by next column",
+    )
+    .footer(),
+    spec(
+        "objects.reverse",
+        A::SortReverse,
+        &[K::Char('S')],
+        C::Pane(Pane::Objects),
+        "reverse sort",
+    ),
     spec(
         "objects.delete",
         A::Delete,

@@ -36,6 +36,19 @@ pub enum Columns {
     Machine,
     /// Replica-counted objects (ReplicaSet, MachineDeployment, KCP): NAME, DESIRED, READY, AGE.
     Replicas,
+    // The columns kubectl prints for these kinds (pkg/printers/internalversion).
+    Event,
+    ConfigMap,
+    Secret,
+    Service,
+    DisruptionBudget,
+    ReplicaSet,
+    StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
+    Lease,
+    ServiceAccount,
 }
 
 /// What a cluster-scoped or namespaced resource is and how it is served.
@@ -141,6 +154,7 @@ pub static KINDS: &[Kind] = &[
     Kind {
         short_names: &["svc"],
         in_all: true,
+        columns: Columns::Service,
         ..kind(CORE, "v1", "Service", "services", "service", true)
     },
     Kind {
@@ -151,15 +165,18 @@ pub static KINDS: &[Kind] = &[
     Kind {
         short_names: &["cm"],
         subresources: &[],
+        columns: Columns::ConfigMap,
         ..kind(CORE, "v1", "ConfigMap", "configmaps", "configmap", true)
     },
     Kind {
         subresources: &[],
+        columns: Columns::Secret,
         ..kind(CORE, "v1", "Secret", "secrets", "secret", true)
     },
     Kind {
         short_names: &["ev"],
         subresources: &[],
+        columns: Columns::Event,
         ..kind(CORE, "v1", "Event", "events", "event", true)
     },
     Kind {
@@ -177,6 +194,7 @@ pub static KINDS: &[Kind] = &[
     Kind {
         short_names: &["sa"],
         subresources: &[],
+        columns: Columns::ServiceAccount,
         ..kind(
             CORE,
             "v1",
@@ -196,14 +214,14 @@ pub static KINDS: &[Kind] = &[
     Kind {
         short_names: &["rs"],
         subresources: &[Sub::Status, Sub::Scale],
-        columns: Columns::Replicas,
+        columns: Columns::ReplicaSet,
         in_all: true,
         ..kind(APPS, "v1", "ReplicaSet", "replicasets", "replicaset", true)
     },
     Kind {
         short_names: &["sts"],
         subresources: &[Sub::Status, Sub::Scale],
-        columns: Columns::Replicas,
+        columns: Columns::StatefulSet,
         in_all: true,
         ..kind(
             APPS,
@@ -217,10 +235,12 @@ pub static KINDS: &[Kind] = &[
     Kind {
         short_names: &["ds"],
         in_all: true,
+        columns: Columns::DaemonSet,
         ..kind(APPS, "v1", "DaemonSet", "daemonsets", "daemonset", true)
     },
     Kind {
         short_names: &["pdb"],
+        columns: Columns::DisruptionBudget,
         ..kind(
             "policy",
             "v1",
@@ -232,6 +252,7 @@ pub static KINDS: &[Kind] = &[
     },
     Kind {
         subresources: &[],
+        columns: Columns::Lease,
         ..kind(
             "coordination.k8s.io",
             "v1",
@@ -243,11 +264,13 @@ pub static KINDS: &[Kind] = &[
     },
     Kind {
         in_all: true,
+        columns: Columns::Job,
         ..kind("batch", "v1", "Job", "jobs", "job", true)
     },
     Kind {
         short_names: &["cj"],
         in_all: true,
+        columns: Columns::CronJob,
         ..kind("batch", "v1", "CronJob", "cronjobs", "cronjob", true)
     },
     Kind {

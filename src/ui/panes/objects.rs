@@ -42,6 +42,88 @@ pub struct ObjectsData {
     pub generation: u64,
     /// The YAML shown in details, by row key.
     pub yaml: Option<(String, Result<Vec<String>, String>)>,
+    /// The server column sorted by, and whether descending; `None` keeps the server's
+    /// order (by namespace and name), except for events, newest first.
+    pub sort: Option<(usize, bool)>,
+}
+
+impl ObjectsData {
+    /// `s`: the next column, then the server's order again.
+    pub fn sort_next(&mut self) {
+        let columns = self.columns().map_or(0, Vec::len);
+        self.sort = match self.sort {
+            None if columns > 0 => Some((0, false)),
+            Some((c, desc)) if c + 1 < columns => Some((c + 1, desc)),
+            _ => None,
+        };
+        self.generation += 1;
+    }
+
+    /// `S`: the other way round.
+    pub fn sort_reverse(&mut self) {
+        if let Some((_, desc)) = self.sort.as_mut() {
+            *desc = !*desc;
+            self.generation += 1;
+        }
+    }
+
+    fn columns(&self) -> Option<&Vec<String>> {
+        self.answers
+            .values()
+            .find_map(|a| a.as_ref().ok().map(|(_, t)| &t.columns))
+    }
+
+    /// The sort in effect: the chosen one, or events by when they were last seen.
+    fn sort_in_effect(&self) -> Option<(usize, bool)> {
+        self.sort.or_else(|| {
+            let events = self.kind().is_some_and(|k| k.plural == "events");
+            let last_seen = self.columns()?.iter().position(|c| c == "Last Seen");
+            last_seen.filter(|_| events).map(|c| (c, false))
+        })
+    }
+
+    /// The name of the column sorted by, for the heading.
+    pub fn sorted_by(&self) -> Option<(String, bool)> {
+        let (c, desc) = self.sort_in_effect()?;
+        Some((self.columns()?.get(c)?.to_lowercase(), desc))
+    }
+}
+
+/// How two cells of a column compare: as ages (`5m`, `2d4h`) when both are, as numbers
+/// when both are, else as text.
+fn compare_cells(a: &str, b: &str) -> std::cmp::Ordering {
+    if let (Some(x), Some(y)) = (age_seconds(a), age_seconds(b)) {
+        return x.cmp(&y);
+    }
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        _ => a.cmp(b),
+    }
+}
+
+/// Seconds in a kubectl age (`45s`, `3m12s`, `5h10m`, `2d4h`, `1y20d`).
+fn age_seconds(text: &str) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    let (mut total, mut number) = (0u64, String::new());
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            'y' => 365 * 86_400,
+            _ => return None,
+        };
+        total += number.parse::<u64>().ok()? * unit;
+        number.clear();
+    }
+    number.is_empty().then_some(total)
 }
 
 impl ObjectsData {
@@ -110,6 +192,39 @@ impl ObjectsView {
     }
 }
 
+impl ObjectsView {
+    /// For an event, the object it is about, as a query of that kind in its namespace
+    /// filtered to its name: the OBJECT column (`pod/web-1`).
+    pub fn involved(&self, app: &App) -> Option<ObjectsQuery> {
+        let (_, kind, row) = self.row(app, app.lists.objects.selected)?;
+        if kind.plural != "events" {
+            return None;
+        }
+        let (_, table) = app.objects.answers.values().find_map(|a| a.as_ref().ok())?;
+        let column = table.columns.iter().position(|c| c == "Object")?;
+        let (kind, name) = row.cells.get(column)?.split_once('/')?;
+        Some(ObjectsQuery {
+            kind: kind.to_owned(),
+            namespace: row.namespace.clone(),
+            filter: Some(format!("~^{}$", regex_escape(name))),
+            ..ObjectsQuery::default()
+        })
+    }
+}
+
+/// `name` as a regex that matches only itself.
+fn regex_escape(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$".contains(c);
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
+        })
+        .collect()
+}
+
 fn matches(filter: &Filter, row: &ObjectRow) -> bool {
     let mut fields: Vec<&str> = vec![&row.name];
     fields.extend(row.namespace.as_deref());
@@ -143,6 +258,7 @@ impl PaneView for ObjectsView {
             }
         };
         self.visible.clear();
+        let sort = app.objects.sort_in_effect();
         for role in key.2.roles() {
             if let Some(Ok((_, table))) = app.objects.answers.get(role) {
                 self.visible.extend(
@@ -154,6 +270,17 @@ impl PaneView for ObjectsView {
                         .map(|(j, _)| (*role, j as u32)),
                 );
             }
+        }
+        if let Some((column, desc)) = sort {
+            let cell = |(role, j): &(ClusterRole, u32)| {
+                let rows = app.objects.answers.get(role).and_then(|a| a.as_ref().ok());
+                rows.and_then(|(_, t)| t.rows.get(*j as usize)?.cells.get(column))
+                    .map_or("", String::as_str)
+            };
+            self.visible.sort_by(|a, b| {
+                let order = compare_cells(cell(a), cell(b));
+                if desc { order.reverse() } else { order }
+            });
         }
         app.lists.objects.set_len(self.visible.len());
         self.last = Some(key);
@@ -180,6 +307,9 @@ impl PaneView for ObjectsView {
             kind.qualified()
         };
         let mut text = format!(" {} {name}", format::count(n));
+        if let Some((column, desc)) = app.objects.sorted_by() {
+            text.push_str(&format!(" · by {column} {}", if desc { "▼" } else { "▲" }));
+        }
         let namespace = app
             .objects
             .query
@@ -333,7 +463,17 @@ fn render(view: &ObjectsView, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_
         let style = if i == selected { s.selection } else { s.text };
         Row::new(cells.into_iter().map(Cell::from)).style(style)
     });
-    let table = Table::new(table_rows, widths.into_iter().map(Constraint::Max))
+    // Each column as wide as its widest visible cell (at most 60); the last one takes
+    // what is left, as kubectl's last column (often a message) runs to the edge.
+    let last = widths.len().saturating_sub(1);
+    let constraints = widths.into_iter().enumerate().map(|(i, w)| {
+        if i == last {
+            Constraint::Fill(1)
+        } else {
+            Constraint::Length(w)
+        }
+    });
+    let table = Table::new(table_rows, constraints)
         .header(Row::new(header.into_iter().map(Cell::from)).style(s.header))
         .column_spacing(1);
     f.render_widget(table, area);
@@ -355,5 +495,116 @@ impl ObjectsQuery {
             .as_deref()
             .or(app.objects.env.as_deref())
             .unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::ObjectRow;
+
+    fn events() -> App {
+        let mut app = App::new(vec!["acme".into()]);
+        app.env = Some("acme".into());
+        app.scope = Scope::Wc;
+        let kind = ServedKind {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "Event".into(),
+            plural: "events".into(),
+            singular: "event".into(),
+            short_names: vec!["ev".into()],
+            namespaced: true,
+            verbs: vec!["list".into()],
+            subresources: Vec::new(),
+        };
+        let row = |seen: &str, ty: &str, object: &str| ObjectRow {
+            namespace: Some("production".into()),
+            name: format!("{object}.17a"),
+            cells: vec![
+                seen.into(),
+                ty.into(),
+                "Reason".into(),
+                object.into(),
+                "m".into(),
+            ],
+            labels: Vec::new(),
+        };
+        let table = ObjectTable {
+            columns: ["Last Seen", "Type", "Reason", "Object", "Message"]
+                .map(String::from)
+                .to_vec(),
+            rows: vec![
+                row("2d4h", "Normal", "pod/web-1"),
+                row("45s", "Warning", "pod/api-0"),
+                row("3m12s", "Normal", "deployment/web"),
+                row("1y20d", "Normal", "node/w-1"),
+            ],
+            truncated: false,
+        };
+        app.objects.env = Some("acme".into());
+        app.objects
+            .answers
+            .insert(ClusterRole::Wc, Ok((kind, table)));
+        app.objects.generation = 1;
+        app
+    }
+
+    fn order(view: &ObjectsView, app: &App) -> Vec<String> {
+        (0..view.visible.len())
+            .map(|i| view.row(app, i).unwrap().2.cells[3].clone())
+            .collect()
+    }
+
+    fn now() -> Now {
+        Now {
+            wall: chrono::Utc::now(),
+            clock: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn events_come_newest_first_and_s_sorts_by_any_column() {
+        let mut app = events();
+        let mut view = ObjectsView::default();
+        let state = crate::state::test_fleet("acme");
+        view.refresh(&mut app, &state, now());
+        assert_eq!(
+            order(&view, &app),
+            ["pod/api-0", "deployment/web", "pod/web-1", "node/w-1"]
+        );
+        assert_eq!(app.objects.sorted_by(), Some(("last seen".into(), false)));
+        app.objects.sort_next(); // Last Seen, chosen
+        app.objects.sort_next(); // Type
+        view.refresh(&mut app, &state, now());
+        assert_eq!(order(&view, &app)[3], "pod/api-0", "Normal < Warning");
+        app.objects.sort_reverse();
+        view.refresh(&mut app, &state, now());
+        assert_eq!(order(&view, &app)[0], "pod/api-0");
+    }
+
+    #[test]
+    fn ages_numbers_and_text_compare_as_what_they_are() {
+        use std::cmp::Ordering::*;
+        assert_eq!(age_seconds("3m12s"), Some(192));
+        assert_eq!(age_seconds("1y20d"), Some(385 * 86_400));
+        assert_eq!(age_seconds("5"), None, "a bare number is no age");
+        assert_eq!(age_seconds("web"), None);
+        assert_eq!(compare_cells("45s", "2m"), Less);
+        assert_eq!(compare_cells("10", "9"), Greater, "numbers, not text");
+        assert_eq!(compare_cells("b", "a"), Greater);
+    }
+
+    #[test]
+    fn o_on_an_event_names_its_object_exactly() {
+        let mut app = events();
+        let mut view = ObjectsView::default();
+        view.refresh(&mut app, &crate::state::test_fleet("acme"), now());
+        app.lists.objects.selected = 1; // deployment/web
+        let q = view.involved(&app).unwrap();
+        assert_eq!(q.kind, "deployment");
+        assert_eq!(q.namespace.as_deref(), Some("production"));
+        assert_eq!(q.filter.as_deref(), Some("~^web$"));
+        assert_eq!(regex_escape("a.b"), "a\\.b");
     }
 }

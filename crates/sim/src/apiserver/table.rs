@@ -102,7 +102,277 @@ fn columns(c: Columns) -> &'static [Col] {
             ];
             C
         }
+        Columns::Event => {
+            const C: &[Col] = &[
+                col("Last Seen", "string", 0),
+                col("Type", "string", 0),
+                col("Reason", "string", 0),
+                col("Object", "string", 0),
+                col("Subobject", "string", 1),
+                col("Source", "string", 1),
+                col("Message", "string", 0),
+                col("First Seen", "string", 1),
+                col("Count", "string", 1),
+                col("Name", "string", 1),
+            ];
+            C
+        }
+        Columns::ConfigMap => {
+            const C: &[Col] = &[
+                col("Name", "string", 0),
+                col("Data", "string", 0),
+                col("Age", "string", 0),
+            ];
+            C
+        }
+        Columns::Secret => {
+            const C: &[Col] = &[
+                col("Name", "string", 0),
+                col("Type", "string", 0),
+                col("Data", "string", 0),
+                col("Age", "string", 0),
+            ];
+            C
+        }
+        Columns::Service => {
+            const C: &[Col] = &[
+                col("Name", "string", 0),
+                col("Type", "string", 0),
+                col("Cluster-IP", "string", 0),
+                col("External-IP", "string", 0),
+                col("Port(s)", "string", 0),
+                col("Age", "string", 0),
+                col("Selector", "string", 1),
+            ];
+            C
+        }
+        Columns::DisruptionBudget => {
+            const C: &[Col] = &[
+                col("Name", "string", 0),
+                col("Min Available", "string", 0),
+                col("Max Unavailable", "string", 0),
+                col("Allowed Disruptions", "integer", 0),
+                col("Age", "string", 0),
+            ];
+            C
+        }
+        Columns::ReplicaSet => {
+            const C: &[Col] = &[
+                col("Name", "string", 0),
+                col("Desired", "integer", 0),
+                col("Current", "integer", 0),
+                col("Ready", "integer", 0),
+                col("Age", "string", 0),
+            ];
+            C
+        }
+        Columns::StatefulSet => {
+            const C: &[Col] = &[
+                col("Name", "string", 0),
+                col("Ready", "string", 0),
+                col("Age", "string", 0),
+            ];
+            C
+        }
+        Columns::DaemonSet => {
+            const C: &[Col] = &[
+                col("Name", "string", 0),
+                col("Desired", "integer", 0),
+                col("Current", "integer", 0),
+                col("Ready", "integer", 0),
+                col("Up-to-date", "integer", 0),
+                col("Available", "integer", 0),
+                col("Node Selector", "string", 0),
+                col("Age", "string", 0),
+            ];
+            C
+        }
+        Columns::Job => {
+            const C: &[Col] = &[
+                col("Name", "string", 0),
+                col("Status", "string", 0),
+                col("Completions", "string", 0),
+                col("Duration", "string", 0),
+                col("Age", "string", 0),
+            ];
+            C
+        }
+        Columns::CronJob => {
+            const C: &[Col] = &[
+                col("Name", "string", 0),
+                col("Schedule", "string", 0),
+                col("Timezone", "string", 0),
+                col("Suspend", "boolean", 0),
+                col("Active", "integer", 0),
+                col("Last Schedule", "string", 0),
+                col("Age", "string", 0),
+            ];
+            C
+        }
+        Columns::Lease => {
+            const C: &[Col] = &[
+                col("Name", "string", 0),
+                col("Holder", "string", 0),
+                col("Age", "string", 0),
+            ];
+            C
+        }
+        Columns::ServiceAccount => {
+            const C: &[Col] = &[
+                col("Name", "string", 0),
+                col("Secrets", "integer", 0),
+                col("Age", "string", 0),
+            ];
+            C
+        }
     }
+}
+
+/// How long ago the time in `v` was, as kubectl prints it; `<unknown>` without one.
+fn since(v: &Value, now: DateTime<Utc>) -> Value {
+    v.as_str()
+        .and_then(parse_time)
+        .map(|t| json!(human_age(t, now)))
+        .unwrap_or(json!("<unknown>"))
+}
+
+/// `<none>` for nothing, else the text, as kubectl prints empty cells.
+fn or_none(text: String) -> Value {
+    json!(if text.is_empty() {
+        "<none>".into()
+    } else {
+        text
+    })
+}
+
+/// How many entries a map has (`data` of a ConfigMap or Secret).
+fn entries(v: &Value) -> usize {
+    v.as_object().map_or(0, |m| m.len())
+}
+
+fn event_cells(e: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let last = [
+        &e["lastTimestamp"],
+        &e["eventTime"],
+        &e["metadata"]["creationTimestamp"],
+    ]
+    .into_iter()
+    .find(|t| t.is_string())
+    .cloned()
+    .unwrap_or_default();
+    let first = if e["firstTimestamp"].is_string() {
+        &e["firstTimestamp"]
+    } else {
+        &last
+    };
+    let object = &e["involvedObject"];
+    let kind = object["kind"].as_str().unwrap_or_default().to_lowercase();
+    let name = object["name"].as_str().unwrap_or_default();
+    let source = [&e["source"]["component"], &e["reportingComponent"]]
+        .into_iter()
+        .find_map(|s| s.as_str().filter(|s| !s.is_empty()))
+        .unwrap_or_default();
+    vec![
+        since(&last, now),
+        s(&e["type"]),
+        s(&e["reason"]),
+        json!(format!("{kind}/{name}")),
+        json!(object["fieldPath"].as_str().unwrap_or_default()),
+        json!(source),
+        json!(e["message"].as_str().unwrap_or_default()),
+        since(first, now),
+        json!(e["count"].as_i64().unwrap_or(1).to_string()),
+        json!(e["metadata"]["name"].as_str().unwrap_or_default()),
+    ]
+}
+
+fn service_cells(svc: &Value) -> Vec<Value> {
+    let spec = &svc["spec"];
+    let ty = spec["type"].as_str().unwrap_or("ClusterIP");
+    let external = match (spec["externalIPs"].as_array(), ty) {
+        (Some(ips), _) if !ips.is_empty() => ips
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+        (_, "LoadBalancer") => svc["status"]["loadBalancer"]["ingress"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["ip"].as_str().or(i["hostname"].as_str()))
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => String::new(),
+    };
+    let external = match (external.is_empty(), ty) {
+        (true, "LoadBalancer") => "<pending>".to_string(),
+        (true, _) => "<none>".to_string(),
+        (false, _) => external,
+    };
+    let ports = spec["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let port = p["port"].as_i64().unwrap_or(0);
+            let proto = p["protocol"].as_str().unwrap_or("TCP");
+            match p["nodePort"].as_i64() {
+                Some(node) => format!("{port}:{node}/{proto}"),
+                None => format!("{port}/{proto}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let selector = spec["selector"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(",");
+    vec![
+        json!(ty),
+        json!(spec["clusterIP"].as_str().unwrap_or("<none>")),
+        json!(external),
+        or_none(ports),
+        json!(selector),
+    ]
+}
+
+fn job_cells(job: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let status = &job["status"];
+    let conditions = status["conditions"].as_array().cloned().unwrap_or_default();
+    let holds = |ty: &str| {
+        conditions
+            .iter()
+            .any(|c| c["type"] == ty && c["status"] == "True")
+    };
+    let state = if holds("Complete") {
+        "Complete"
+    } else if holds("Failed") {
+        "Failed"
+    } else if job["spec"]["suspend"] == json!(true) {
+        "Suspended"
+    } else {
+        "Running"
+    };
+    let duration = match (
+        status["startTime"].as_str().and_then(parse_time),
+        status["completionTime"].as_str().and_then(parse_time),
+    ) {
+        (Some(start), Some(end)) => human_age(start, end),
+        (Some(start), None) => human_age(start, now),
+        _ => String::new(),
+    };
+    vec![
+        json!(state),
+        json!(format!(
+            "{}/{}",
+            status["succeeded"].as_i64().unwrap_or(0),
+            job["spec"]["completions"].as_i64().unwrap_or(1)
+        )),
+        json!(duration),
+    ]
 }
 
 /// kubectl's short human durations: 45s, 3m12s, 5h10m, 2d4h, 400d.
@@ -266,8 +536,98 @@ fn deployment_cells(d: &Value, now: DateTime<Utc>) -> Vec<Value> {
 }
 
 fn cells(c: Columns, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    if c == Columns::Event {
+        return event_cells(obj, now);
+    }
     let name = json!(obj["metadata"]["name"].as_str().unwrap_or(""));
+    let ready_of = |want: &Value| {
+        json!(format!(
+            "{}/{}",
+            obj["status"]["readyReplicas"].as_i64().unwrap_or(0),
+            want.as_i64().unwrap_or(1)
+        ))
+    };
     let rest = match c {
+        Columns::Event => Vec::new(),
+        Columns::ConfigMap => vec![
+            json!(entries(&obj["data"]) + entries(&obj["binaryData"])),
+            age(obj, now),
+        ],
+        Columns::Secret => vec![s(&obj["type"]), json!(entries(&obj["data"])), age(obj, now)],
+        Columns::Service => {
+            let mut cells = service_cells(obj);
+            cells.insert(4, age(obj, now));
+            cells
+        }
+        Columns::DisruptionBudget => vec![
+            json!(obj["spec"]["minAvailable"].as_i64().map_or_else(
+                || {
+                    obj["spec"]["minAvailable"]
+                        .as_str()
+                        .unwrap_or("N/A")
+                        .to_string()
+                },
+                |n| n.to_string()
+            )),
+            json!(obj["spec"]["maxUnavailable"].as_i64().map_or_else(
+                || {
+                    obj["spec"]["maxUnavailable"]
+                        .as_str()
+                        .unwrap_or("N/A")
+                        .to_string()
+                },
+                |n| n.to_string()
+            )),
+            int(&obj["status"]["disruptionsAllowed"]),
+            age(obj, now),
+        ],
+        Columns::ReplicaSet => vec![
+            int(&obj["spec"]["replicas"]),
+            int(&obj["status"]["replicas"]),
+            int(&obj["status"]["readyReplicas"]),
+            age(obj, now),
+        ],
+        Columns::StatefulSet => vec![ready_of(&obj["spec"]["replicas"]), age(obj, now)],
+        Columns::DaemonSet => {
+            let st = &obj["status"];
+            let selector = obj["spec"]["template"]["spec"]["nodeSelector"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",");
+            vec![
+                int(&st["desiredNumberScheduled"]),
+                int(&st["currentNumberScheduled"]),
+                int(&st["numberReady"]),
+                int(&st["updatedNumberScheduled"]),
+                int(&st["numberAvailable"]),
+                or_none(selector),
+                age(obj, now),
+            ]
+        }
+        Columns::Job => {
+            let mut cells = job_cells(obj, now);
+            cells.push(age(obj, now));
+            cells
+        }
+        Columns::CronJob => vec![
+            s(&obj["spec"]["schedule"]),
+            s(&obj["spec"]["timeZone"]),
+            json!(obj["spec"]["suspend"].as_bool().unwrap_or(false)),
+            json!(obj["status"]["active"].as_array().map_or(0, Vec::len)),
+            match obj["status"]["lastScheduleTime"].as_str() {
+                Some(_) => since(&obj["status"]["lastScheduleTime"], now),
+                None => json!("<none>"),
+            },
+            age(obj, now),
+        ],
+        Columns::Lease => vec![s(&obj["spec"]["holderIdentity"]), age(obj, now)],
+        Columns::ServiceAccount => vec![
+            json!(obj["secrets"].as_array().map_or(0, Vec::len)),
+            age(obj, now),
+        ],
         Columns::Generic => vec![age(obj, now)],
         Columns::Pod => pod_cells(obj, now),
         Columns::Node => node_cells(obj, now),
