@@ -699,6 +699,52 @@ mod tests {
     use super::*;
     use crate::registry::ids;
 
+    /// Every kind's rows have as many cells as its Table has columns, whatever the
+    /// object lacks.
+    #[test]
+    fn every_kinds_cells_line_up_with_its_columns() {
+        let now = parse_time("2026-01-01T00:00:00Z").unwrap();
+        for k in KINDS {
+            for obj in [
+                json!({}),
+                json!({"metadata": {"name": "x"}, "spec": {}, "status": {}}),
+            ] {
+                assert_eq!(
+                    cells(k.columns, &obj, now).len(),
+                    columns(k.columns).len(),
+                    "{}",
+                    k.plural
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_event_reads_as_kubectl_get_events() {
+        let now = parse_time("2026-01-01T00:10:00Z").unwrap();
+        let ev = json!({
+            "metadata": {"name": "web-1.17a", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "involvedObject": {"kind": "Pod", "name": "web-1"},
+            "type": "Warning", "reason": "BackOff", "message": "Back-off restarting",
+            "source": {"component": "kubelet"}, "count": 7,
+            "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:08:00Z",
+        });
+        let c = cells(Columns::Event, &ev, now);
+        assert_eq!(c[0], "2m");
+        assert_eq!(
+            c[1..4],
+            [json!("Warning"), json!("BackOff"), json!("pod/web-1")]
+        );
+        assert_eq!(c[6], "Back-off restarting");
+        assert_eq!(c[7], "10m");
+        assert_eq!(c[8], "7");
+        let pdb = json!({"spec": {"minAvailable": "50%"}, "status": {"disruptionsAllowed": 2}});
+        assert_eq!(
+            cells(Columns::DisruptionBudget, &pdb, now)[1..4],
+            [json!("50%"), json!("N/A"), json!(2)]
+        );
+    }
+
     #[test]
     fn ages_read_like_kubectl() {
         let t0 = parse_time("2026-01-01T00:00:00Z").unwrap();
