@@ -827,3 +827,53 @@ fn server_side_dry_runs_keep_nothing_and_a_delete_answers_with_a_status() {
     assert_eq!(status["details"]["name"], "real", "{status}");
     assert_eq!(status["details"]["kind"], "configmaps", "{status}");
 }
+
+/// `kubectl logs --previous` reads a restarted container's last run, which differs from
+/// the current one; a container that never restarted has none (400); `--limit-bytes`
+/// and `--since` cut the log as the kubelet does.
+#[test]
+fn logs_of_the_previous_run_and_limits() {
+    let sim = common::start(ck8s_sim::SimOptions {
+        environments: 2,
+        ..ck8s_sim::SimOptions::default()
+    });
+    let wc = |args: &[&str]| sim.kubectl(&[&["--context", "globex-wc"][..], args].concat());
+    let pods = sim.ok(&[
+        "--context", "globex-wc", "get", "pods", "-n", "production", "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.status.containerStatuses[0].restartCount}{\"\\n\"}{end}",
+    ]);
+    let restarted = pods
+        .lines()
+        .find(|l| l.split(' ').nth(1).is_some_and(|r| r != "0"))
+        .and_then(|l| l.split(' ').next())
+        .expect("a crash-looping pod")
+        .to_owned();
+    let fresh = pods
+        .lines()
+        .find(|l| l.ends_with(" 0"))
+        .and_then(|l| l.split(' ').next())
+        .expect("a pod that never restarted")
+        .to_owned();
+
+    let previous = wc(&["logs", "-n", "production", &restarted, "--previous"]);
+    assert!(previous.status.success(), "{previous:?}");
+    let previous = String::from_utf8_lossy(&previous.stdout).into_owned();
+    assert!(
+        previous.trim_end().ends_with("exit=1"),
+        "it died of something: {previous}"
+    );
+    let current =
+        String::from_utf8_lossy(&wc(&["logs", "-n", "production", &restarted]).stdout).into_owned();
+    assert_ne!(previous, current);
+
+    let none = wc(&["logs", "-n", "production", &fresh, "--previous"]);
+    assert!(!none.status.success());
+    let said = String::from_utf8_lossy(&none.stderr);
+    assert!(said.contains("previous terminated container"), "{said}");
+
+    let limited = wc(&["logs", "-n", "production", &fresh, "--limit-bytes=20"]);
+    assert_eq!(limited.stdout.len(), 20, "{limited:?}");
+    let recent = wc(&["logs", "-n", "production", &fresh, "--since=30s"]);
+    let lines = String::from_utf8_lossy(&recent.stdout).lines().count();
+    assert!((1..=5).contains(&lines), "a line every 7 s: {lines}");
+}

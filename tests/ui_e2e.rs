@@ -1080,3 +1080,33 @@ fn any_kind_is_listed_restarted_and_shown_as_yaml() {
     assert_eq!(tui.wait_exit(), 0);
     tui.assert_restored();
 }
+
+/// `p` on the crash-looping pod shows its previous run's log, which ends in what it died
+/// of; `p` again goes back to the current log.
+#[test]
+fn the_previous_runs_log_of_a_crash_looping_pod() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim_of(dir.path(), 2, &[]);
+    let state = dir.path().join("state");
+    let mut tui = Tui::start(&sim.fleet_file, &state);
+    tui.wait_for("globex");
+    tui.send(":");
+    tui.type_text("pods globex wc");
+    tui.send("\r");
+    tui.send("/");
+    tui.type_text("payments-worker");
+    tui.send("\r");
+    tui.wait_until("the crash-looping pod alone", |s| {
+        let rows = pod_rows(s);
+        rows.len() == 1 && rows[0].contains("CrashLoopBackOff")
+    });
+    tui.send("p");
+    let screen = tui.wait_for("previous run (p: the current one)");
+    assert!(screen.contains("exit=1"), "{screen}");
+    tui.send("p");
+    tui.wait_for("following");
+    tui.esc_until("the pod closed", |s| !s.contains("following"));
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+}

@@ -16,7 +16,7 @@ use super::modals::alert::AlertModal;
 use super::modals::confirm::{Confirm, Pending};
 use super::modals::details::DetailsModal;
 use super::modals::help::{HelpModal, HelpView};
-use super::modals::pod::{PodDetails, PodModal, PodTab, PodTarget};
+use super::modals::pod::{LogBuffer, PodDetails, PodModal, PodTab, PodTarget};
 use super::modals::run::{self, RunForm, Stage};
 use super::modals::silence::{SilenceForm, Submit};
 use super::nav::with_panes;
@@ -142,6 +142,8 @@ pub enum Effect {
     TailLogs {
         id: u64,
         target: PodTarget,
+        /// The previous run's log, whole, instead of following the current one.
+        previous: bool,
     },
     StopLogs,
     CreateSilence {
@@ -846,6 +848,7 @@ impl App {
                 Vec::new()
             }
             Action::Logs => self.open_pod(views, PodTab::Logs),
+            Action::Previous => self.open_pod_logs(views, PodTab::Logs, true),
             Action::Yaml if self.pane == Pane::Objects => self.open_object_yaml(views),
             Action::Yaml => self.open_pod(views, PodTab::Yaml),
             Action::Mark => self.toggle_mark(views),
@@ -920,6 +923,13 @@ impl App {
                     Action::PrevTab => Some(m.tab.prev()),
                     Action::Logs => Some(PodTab::Logs),
                     Action::Yaml => Some(PodTab::Yaml),
+                    Action::Previous => {
+                        // Another log: the old tail stops, the new one starts empty.
+                        let previous = !m.logs.previous;
+                        m.logs = LogBuffer::of_run(previous, m.logs.wrap);
+                        m.log_task = None;
+                        Some(PodTab::Logs)
+                    }
                     Action::Follow => {
                         m.logs.toggle_follow();
                         None
@@ -938,11 +948,16 @@ impl App {
                         let target = m.target.clone();
                         m.tab = t;
                         if t == PodTab::Logs && m.log_task.is_none() {
+                            let previous = m.logs.previous;
                             let id = self.next_id();
                             if let Some(Modal::Pod(m)) = self.modals.last_mut() {
                                 m.log_task = Some(id);
                             }
-                            vec![Effect::TailLogs { id, target }]
+                            vec![Effect::TailLogs {
+                                id,
+                                target,
+                                previous,
+                            }]
                         } else {
                             Vec::new()
                         }
@@ -1111,6 +1126,11 @@ impl App {
     }
 
     fn open_pod(&mut self, views: &Views, tab: PodTab) -> Vec<Effect> {
+        self.open_pod_logs(views, tab, false)
+    }
+
+    /// The pod overlay on `tab`; on its logs, the previous run's when `previous`.
+    fn open_pod_logs(&mut self, views: &Views, tab: PodTab, previous: bool) -> Vec<Effect> {
         if let Some(Modal::Pod(_)) = self.modals.last() {
             let switch = if tab == PodTab::Yaml {
                 Action::Yaml
@@ -1127,11 +1147,16 @@ impl App {
             return Vec::new();
         };
         let mut modal = PodModal::new(target.clone(), tab);
+        modal.logs.previous = previous;
         let mut effects = vec![Effect::FetchPod(target.clone())];
         if tab == PodTab::Logs {
             let id = self.next_id();
             modal.log_task = Some(id);
-            effects.push(Effect::TailLogs { id, target });
+            effects.push(Effect::TailLogs {
+                id,
+                target,
+                previous,
+            });
         }
         self.modals.push(Modal::Pod(Box::new(modal)));
         effects

@@ -63,6 +63,8 @@ pub enum Action {
     Restart,
     /// The object an event is about.
     Involved,
+    /// The log of a restarted container's previous run.
+    Previous,
     NextTab,
     PrevTab,
     Follow,
@@ -437,6 +439,14 @@ static ACTIONS: &[ActionSpec] = &[
     )
     .footer(),
     spec(
+        "pods.previous",
+        A::Previous,
+        &[K::Char('p')],
+        C::Pane(Pane::Pods),
+        "previous run's log",
+    )
+    .rbac("get", "pods", "log"),
+    spec(
         "pods.yaml",
         A::Yaml,
         &[K::Char('y')],
@@ -745,6 +755,14 @@ static ACTIONS: &[ActionSpec] = &[
     ),
     spec("pod.logs", A::Logs, &[K::Char('l')], C::PodDetails, "logs").rbac("get", "pods", "log"),
     spec("pod.yaml", A::Yaml, &[K::Char('y')], C::PodDetails, "YAML").footer(),
+    spec(
+        "pod.previous",
+        A::Previous,
+        &[K::Char('p')],
+        C::PodDetails,
+        "previous run's log / current log",
+    )
+    .rbac("get", "pods", "log"),
     spec(
         "pod.follow",
         A::Follow,

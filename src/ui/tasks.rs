@@ -110,7 +110,11 @@ impl Tasks {
                     let _ = tx.send(UiEvent::PodLoaded { target, result }).await;
                 });
             }
-            Effect::TailLogs { id, target } => {
+            Effect::TailLogs {
+                id,
+                target,
+                previous,
+            } => {
                 self.stop_logs();
                 let (live, tx) = (self.live.clone(), self.tx.clone());
                 self.log_tail = Some(tokio::spawn(async move {
@@ -118,7 +122,9 @@ impl Tasks {
                         let tx = tx.clone();
                         async move { tx.send(UiEvent::LogLines { id, lines }).await.is_ok() }
                     };
-                    let error = inspect::follow_log(&live, &target, deliver).await.err();
+                    let error = inspect::follow_log(&live, &target, previous, deliver)
+                        .await
+                        .err();
                     let _ = tx.send(UiEvent::LogEnded { id, error }).await;
                 }));
             }

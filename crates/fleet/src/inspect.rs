@@ -346,10 +346,12 @@ pub async fn pod_details(live: &LiveFleet, target: &PodTarget) -> Result<PodDeta
 }
 
 /// Follows the pod's log from its last [`TAIL_LINES`] lines, handing `deliver` the lines
-/// (made safe to print) in batches, until the stream ends or `deliver` says stop.
+/// (made safe to print) in batches, until the stream ends or `deliver` says stop. With
+/// `previous`, the previous run's log of a restarted container instead, which ends.
 pub async fn follow_log<F, Fut>(
     live: &LiveFleet,
     target: &PodTarget,
+    previous: bool,
     mut deliver: F,
 ) -> Result<(), String>
 where
@@ -366,7 +368,8 @@ where
         .spec
         .and_then(|s| s.containers.first().map(|c| c.name.clone()));
     let params = LogParams {
-        follow: true,
+        follow: !previous,
+        previous,
         tail_lines: Some(TAIL_LINES),
         container,
         ..LogParams::default()

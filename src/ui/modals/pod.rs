@@ -93,6 +93,8 @@ pub struct LogBuffer {
     pub wrap: bool,
     pub state: LogState,
     pub scroll: Scroll,
+    /// The previous run's log (a restarted container's), not the running one's.
+    pub previous: bool,
 }
 
 impl Default for LogBuffer {
@@ -104,11 +106,22 @@ impl Default for LogBuffer {
             wrap: false,
             state: LogState::Starting,
             scroll: Scroll::default(),
+            previous: false,
         }
     }
 }
 
 impl LogBuffer {
+    /// An empty buffer for the previous run's log or the current one's, wrapping as the
+    /// one it replaces did.
+    pub fn of_run(previous: bool, wrap: bool) -> LogBuffer {
+        LogBuffer {
+            previous,
+            wrap,
+            ..LogBuffer::default()
+        }
+    }
+
     pub fn push(&mut self, lines: Vec<String>) {
         for line in lines {
             if self.lines.len() == LOG_LINES {
@@ -262,6 +275,9 @@ impl PodModal {
 
     fn log_status(&self) -> String {
         let state = match &self.logs.state {
+            _ if self.logs.previous && self.logs.state == LogState::Ended => {
+                "previous run (p: the current one)".to_string()
+            }
             LogState::Starting => "connecting…".to_string(),
             LogState::Streaming if self.logs.follow => "following".to_string(),
             LogState::Streaming => "paused (G or f follows)".to_string(),

@@ -24,15 +24,17 @@ fn hash(s: &str) -> u64 {
     crate::hash::fnv64(s.as_bytes())
 }
 
+/// A line of the log of run `run` of a container (its restart count when it ran): each
+/// run logs its own lines, so a previous run's log differs from the current one.
 fn log_line(
     pod: &str,
     container: &str,
     crashing: bool,
-    n: i64,
+    (run, n): (i64, i64),
     at: DateTime<Utc>,
     stamps: bool,
 ) -> String {
-    let h = hash(&format!("{pod}/{container}/{n}"));
+    let h = hash(&format!("{pod}/{container}/{run}/{n}"));
     let text = if crashing && n % 5 == 4 {
         "level=error msg=\"fatal: could not connect to database: connection refused\"".to_string()
     } else {
@@ -103,7 +105,28 @@ fn prepare(
         )));
     }
     let crashing = pod["metadata"]["annotations"]["sim.ck8s.io/crashloop"] == "true";
+    let restarts = pod["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["name"] == container.as_str())
+        .and_then(|s| s["restartCount"].as_i64())
+        .unwrap_or(0);
     let stamps = super::param_bool(params, "timestamps");
+    if super::param_bool(params, "previous") {
+        // As the kubelet: only a container that restarted has a previous log.
+        if restarts == 0 {
+            return Err(ApiError::bad_request(format!(
+                "previous terminated container \"{container}\" in pod \"{name}\" not found"
+            )));
+        }
+        let text = previous_log(name, &container, restarts - 1, cluster.clock.now(), stamps);
+        return Ok((
+            [(header::CONTENT_TYPE, "text/plain")],
+            limited(text, params),
+        )
+            .into_response());
+    }
     let tail = params
         .get("tailLines")
         .and_then(|t| t.parse::<i64>().ok())
@@ -112,13 +135,31 @@ fn prepare(
     let now = cluster.clock.now();
     let n_now = now.timestamp() / LINE_EVERY_SECS;
     let at = move |n: i64| DateTime::from_timestamp(n * LINE_EVERY_SECS, 0).unwrap_or(now);
+    let since = params
+        .get("sinceSeconds")
+        .and_then(|s| s.parse::<i64>().ok())
+        .map(|s| now - chrono::TimeDelta::seconds(s));
     let mut text = String::new();
     for n in (n_now - tail + 1)..=n_now {
-        text.push_str(&log_line(name, &container, crashing, n, at(n), stamps));
+        if since.is_some_and(|since| at(n) < since) {
+            continue;
+        }
+        text.push_str(&log_line(
+            name,
+            &container,
+            crashing,
+            (restarts, n),
+            at(n),
+            stamps,
+        ));
     }
     let follow = super::param_bool(params, "follow");
     if !follow {
-        return Ok(([(header::CONTENT_TYPE, "text/plain")], text).into_response());
+        return Ok((
+            [(header::CONTENT_TYPE, "text/plain")],
+            limited(text, params),
+        )
+            .into_response());
     }
     let cluster = cluster.clone();
     let (ns, name) = (ns.to_string(), name.to_string());
@@ -133,7 +174,7 @@ fn prepare(
                 break;
             }
             n += 1;
-            yield Ok(Bytes::from(log_line(&name, &container, crashing, n, at(n), stamps)));
+            yield Ok(Bytes::from(log_line(&name, &container, crashing, (restarts, n), at(n), stamps)));
         }
     };
     Ok((
@@ -141,6 +182,41 @@ fn prepare(
         Body::from_stream(stream),
     )
         .into_response())
+}
+
+/// The log of a run that ended: a few lines, then the error it died of.
+fn previous_log(pod: &str, container: &str, run: i64, now: DateTime<Utc>, stamps: bool) -> String {
+    let ended = now - chrono::TimeDelta::seconds(30);
+    let mut text = String::new();
+    for n in 0..12 {
+        let at = ended - chrono::TimeDelta::seconds((12 - n) * LINE_EVERY_SECS);
+        text.push_str(&log_line(pod, container, false, (run, n), at, stamps));
+    }
+    let last = "level=fatal msg=\"could not connect to database: connection refused\" exit=1";
+    if stamps {
+        text.push_str(&format!(
+            "{} {last}\n",
+            ended.format("%Y-%m-%dT%H:%M:%S%.9fZ")
+        ));
+    } else {
+        text.push_str(&format!("{last}\n"));
+    }
+    text
+}
+
+/// `limitBytes`: at most that many bytes of the log, cut at a character boundary.
+fn limited(mut text: String, params: &Params) -> String {
+    if let Some(limit) = params
+        .get("limitBytes")
+        .and_then(|l| l.parse::<usize>().ok())
+    {
+        let mut end = limit.min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
 
 #[cfg(test)]
@@ -151,12 +227,20 @@ mod tests {
     fn lines_are_reproducible_and_crashers_log_errors() {
         let t = Utc::now();
         assert_eq!(
-            log_line("p", "c", false, 3, t, false),
-            log_line("p", "c", false, 3, t, false)
+            log_line("p", "c", false, (0, 3), t, false),
+            log_line("p", "c", false, (0, 3), t, false)
         );
-        assert!(log_line("p", "c", true, 4, t, false).contains("level=error"));
+        assert!(log_line("p", "c", true, (0, 4), t, false).contains("level=error"));
         assert!(
-            log_line("p", "c", false, 4, t, true).starts_with(&t.format("%Y-%m-%dT").to_string())
+            log_line("p", "c", false, (0, 4), t, true)
+                .starts_with(&t.format("%Y-%m-%dT").to_string())
+        );
+        let previous = previous_log("p", "c", 2, t, false);
+        assert!(previous.ends_with("exit=1\n"), "{previous}");
+        assert_ne!(
+            previous,
+            previous_log("p", "c", 1, t, false),
+            "each run its own"
         );
     }
 }
