@@ -18,17 +18,7 @@ pub struct TerminalGuard(());
 impl TerminalGuard {
     pub fn enter() -> io::Result<TerminalGuard> {
         install_panic_hook();
-        terminal::enable_raw_mode()?;
-        TAKEN.store(true, Ordering::SeqCst);
-        // From now on a credential plugin must not prompt: nobody could read it.
-        ck8s_fleet::sources::exec::credentials().set_terminal_taken(true);
-        let mut out = io::stdout();
-        if let Err(e) = execute!(
-            out,
-            terminal::EnterAlternateScreen,
-            event::EnableBracketedPaste,
-            cursor::Hide
-        ) {
+        if let Err(e) = resume() {
             restore();
             return Err(e);
         }
@@ -40,6 +30,26 @@ impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();
     }
+}
+
+/// Gives the terminal to another program for a while (a shell, an editor): as
+/// [`restore`], until [`resume`].
+pub fn suspend() {
+    restore();
+}
+
+/// Takes the terminal back after [`suspend`]: raw mode and the alternate screen again.
+pub fn resume() -> io::Result<()> {
+    terminal::enable_raw_mode()?;
+    TAKEN.store(true, Ordering::SeqCst);
+    // From now on a credential plugin must not prompt: nobody could read it.
+    ck8s_fleet::sources::exec::credentials().set_terminal_taken(true);
+    execute!(
+        io::stdout(),
+        terminal::EnterAlternateScreen,
+        event::EnableBracketedPaste,
+        cursor::Hide
+    )
 }
 
 /// Leaves raw mode and the alternate screen if this process took them. Errors are

@@ -102,6 +102,11 @@ impl Tui {
 
     /// The binary with `args` in a pseudo-terminal.
     fn spawn(args: &[&str]) -> Tui {
+        Tui::spawn_with(args, &[])
+    }
+
+    /// As [`Tui::spawn`], with more environment variables.
+    fn spawn_with(args: &[&str], env: &[(&str, String)]) -> Tui {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -115,6 +120,9 @@ impl Tui {
         cmd.env("TERM", "xterm-256color");
         cmd.env("USER", "e2e-tester");
         cmd.env_remove("NO_COLOR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let child = pty.slave.spawn_command(cmd).expect("the console starts");
         drop(pty.slave);
         let mut reader = pty.master.try_clone_reader().expect("pty reader");
@@ -1106,6 +1114,74 @@ fn the_previous_runs_log_of_a_crash_looping_pod() {
     tui.send("p");
     tui.wait_for("following");
     tui.esc_until("the pod closed", |s| !s.contains("following"));
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+}
+
+/// `e` hands the terminal to `kubectl exec -it` in the selected pod, with the cluster's
+/// kubeconfig and context, and takes it back after: a fake kubectl on PATH records what
+/// it was asked, and the console draws again and is audited.
+#[test]
+fn a_shell_hands_the_terminal_to_kubectl_and_takes_it_back() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim_of(dir.path(), 1, &[]);
+    let state = dir.path().join("state");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let recorded = dir.path().join("kubectl-args");
+    let fake = bin.join("kubectl");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\necho 'a shell would be here'\nsleep 0.3\n",
+            recorded.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (fleet, state_arg) = (sim.fleet_file.to_str().unwrap(), state.to_str().unwrap());
+    let mut tui = Tui::spawn_with(
+        &["--config", fleet, "--state-dir", state_arg],
+        &[("PATH", path)],
+    );
+    tui.wait_for("acme");
+    tui.send(":");
+    tui.type_text("pods acme wc");
+    tui.send("\r");
+    let screen = tui.wait_until("pods", |s| !pod_rows(s).is_empty());
+    // NAMESPACE, NAME, READY, ...: one cluster, so no cluster column.
+    let pod = pod_rows(&screen)[0]
+        .split_whitespace()
+        .nth(1)
+        .expect("a pod name")
+        .to_owned();
+    tui.send("e");
+    tui.wait_for("back from the shell in acme-wc");
+    let args = std::fs::read_to_string(&recorded).expect("kubectl was run");
+    let args: Vec<&str> = args.lines().collect();
+    let at = |flag: &str| args.iter().position(|a| *a == flag).map(|i| args[i + 1]);
+    assert_eq!(at("--context"), Some("acme-wc"), "{args:?}");
+    assert!(
+        at("--kubeconfig").is_some_and(|k| k.ends_with("kubeconfig")),
+        "{args:?}"
+    );
+    assert!(args.contains(&"exec") && args.contains(&"-it"), "{args:?}");
+    let shown = pod.trim_end_matches('…');
+    assert!(
+        shown.len() > 3 && args.iter().any(|a| a.starts_with(shown)),
+        "{pod} in {args:?}"
+    );
+    // The console draws again on its own screen.
+    tui.wait_for("╭ Pods acme");
+    let records = ck8s_fleet::engine::audit::read(&state.join("audit.jsonl")).unwrap();
+    assert_eq!(records.last().map(|r| r.action.as_str()), Some("pod.shell"));
     tui.send("q");
     assert_eq!(tui.wait_exit(), 0);
     tui.assert_restored();

@@ -183,6 +183,8 @@ pub enum Effect {
         env: String,
         object: Selected,
     },
+    /// Hand the terminal to `kubectl exec -it` in the pod, and take it back after.
+    Shell(PodTarget),
     /// A small action (delete, cordon, ...) through the engine's gate, confirmed.
     Act {
         op: Op,
@@ -849,6 +851,19 @@ impl App {
             }
             Action::Logs => self.open_pod(views, PodTab::Logs),
             Action::Previous => self.open_pod_logs(views, PodTab::Logs, true),
+            Action::Shell => {
+                let target = self
+                    .env
+                    .as_deref()
+                    .and_then(|env| views.pods.target(self.lists.pods.selected, env));
+                match target {
+                    Some(t) => vec![Effect::Shell(t)],
+                    None => {
+                        self.flash(Level::Info, "no pod selected");
+                        Vec::new()
+                    }
+                }
+            }
             Action::Yaml if self.pane == Pane::Objects => self.open_object_yaml(views),
             Action::Yaml => self.open_pod(views, PodTab::Yaml),
             Action::Mark => self.toggle_mark(views),
@@ -917,6 +932,7 @@ impl App {
                 m.scroll.apply(a);
                 Vec::new()
             }
+            (Modal::Pod(m), Action::Shell) => vec![Effect::Shell(m.target.clone())],
             (Modal::Pod(m), a) => {
                 let tab = match a {
                     Action::NextTab => Some(m.tab.next()),

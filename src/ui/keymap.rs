@@ -65,6 +65,8 @@ pub enum Action {
     Involved,
     /// The log of a restarted container's previous run.
     Previous,
+    /// A shell in the pod: `kubectl exec -it`, with the terminal handed over.
+    Shell,
     NextTab,
     PrevTab,
     Follow,
@@ -438,6 +440,26 @@ static ACTIONS: &[ActionSpec] = &[
         "sort by attention or name",
     )
     .footer(),
+    spec(
+        "pods.shell",
+        A::Shell,
+        &[K::Char('e')],
+        C::Pane(Pane::Pods),
+        "shell (kubectl exec)",
+    )
+    .danger(Danger::Caution)
+    .rbac("create", "pods", "exec")
+    .k9s("s"),
+    spec(
+        "pod.shell",
+        A::Shell,
+        &[K::Char('e')],
+        C::PodDetails,
+        "shell (kubectl exec)",
+    )
+    .danger(Danger::Caution)
+    .rbac("create", "pods", "exec")
+    .k9s("s"),
     spec(
         "pods.previous",
         A::Previous,

@@ -24,6 +24,7 @@ use super::theme::Theme;
 use super::views::Views;
 use crate::sources::live::LiveFleet;
 use crate::terminal::{self, TerminalGuard};
+use ck8s_fleet::inspect::{self, PodTarget};
 
 /// The shortest time between frames: about 30 per second.
 const FRAME: Duration = Duration::from_millis(33);
@@ -71,15 +72,7 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
     let guard = TerminalGuard::enter()?;
     // One write per frame: crossterm issues a write per command, and an unbuffered
     // writer turns every cell change into a syscall.
-    let backend = QuietBackend::new(CrosstermBackend::new(BufWriter::with_capacity(
-        1 << 16,
-        io::stdout(),
-    )));
-    let mut term: Term = Terminal::new(backend)?;
-    // Not `Terminal::clear`: it asks the terminal where the cursor is, a round trip that
-    // a slow SSH link or a terminal that never answers turns into a 2 s stall or an error.
-    term.backend_mut()
-        .clear_region(ratatui::backend::ClearType::All)?;
+    let mut term = new_terminal()?;
 
     let mut views = Views::default();
     let mut events = EventStream::new();
@@ -109,8 +102,20 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
                     for key in split_alt(k) {
-                        let effects = app.on_key(key, &views);
+                        let (shells, effects): (Vec<Effect>, Vec<Effect>) = app
+                            .on_key(key, &views)
+                            .into_iter()
+                            .partition(|e| matches!(e, Effect::Shell(_)));
                         apply(effects, &mut tasks, &mut app, &mut theme, &opts);
+                        for shell in shells {
+                            if let Effect::Shell(target) = shell {
+                                // The terminal goes to kubectl: nothing may read it meanwhile.
+                                drop(events);
+                                hand_over(&live, &target, &mut app, &opts).await;
+                                term = new_terminal()?;
+                                events = EventStream::new();
+                            }
+                        }
                         // A pane switched by the first key must be current for the second.
                         views.refresh(&mut app, &state, Utc::now(), Instant::now());
                     }
@@ -144,6 +149,85 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
         stop_runs(engine).await;
     }
     Ok(code)
+}
+
+/// A terminal drawn from scratch on a cleared screen: at start, and after a program the
+/// terminal was handed to. One write per frame: crossterm issues a write per command, and
+/// an unbuffered writer turns every cell change into a syscall.
+fn new_terminal() -> io::Result<Term> {
+    let backend = QuietBackend::new(CrosstermBackend::new(BufWriter::with_capacity(
+        1 << 16,
+        io::stdout(),
+    )));
+    let mut term: Term = Terminal::new(backend)?;
+    // Not `Terminal::clear`: it asks the terminal where the cursor is, a round trip that
+    // a slow SSH link or a terminal that never answers turns into a 2 s stall or an error.
+    // A new terminal's last frame is blank, as the cleared screen is: the first draw is
+    // whole.
+    term.backend_mut()
+        .clear_region(ratatui::backend::ClearType::All)?;
+    Ok(term)
+}
+
+/// Hands the terminal to `kubectl exec -it` in the pod and takes it back when kubectl
+/// exits, as k9s does. A shell can change anything the user may: it is audited, and
+/// read-only mode (the registry's gate) never gets here.
+async fn hand_over(live: &LiveFleet, target: &PodTarget, app: &mut App, opts: &UiOptions) {
+    let Some(handover) = inspect::shell(&live.fleet, target, None) else {
+        app.flash(
+            Level::Error,
+            format!("{} is not in the fleet config", target.cluster()),
+        );
+        return;
+    };
+    if let Some(engine) = &opts.engine {
+        let record = crate::engine::audit::NewRecord {
+            actor: engine.actor().to_owned(),
+            action: "pod.shell".into(),
+            env: target.env.clone(),
+            cluster: Some(target.role.to_string()),
+            target: Some(format!("{}/{}", target.namespace, target.name)),
+            run_id: None,
+            reason: None,
+            detail: serde_json::json!({"program": handover.program}),
+        };
+        if let Err(e) = engine.record(record) {
+            app.flash(Level::Error, format!("not opened: {e}"));
+            return;
+        }
+    }
+    terminal::suspend();
+    println!(
+        "ck8s-console: {} (exit the shell to come back)",
+        handover.what
+    );
+    let status = tokio::process::Command::new(&handover.program)
+        .args(&handover.args)
+        .status()
+        .await;
+    if !status.as_ref().is_ok_and(|s| s.success()) {
+        // What kubectl said is on this screen; the console's would cover it at once.
+        println!("ck8s-console: press Enter to go back to the console");
+        let _ =
+            tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
+    }
+    if let Err(e) = terminal::resume() {
+        tracing::error!(error = %e, "taking the terminal back failed");
+    }
+    match status {
+        Ok(s) if s.success() => app.flash(Level::Info, format!("back from the {}", handover.what)),
+        Ok(s) => app.flash(
+            Level::Error,
+            format!("kubectl exec ended with {s} ({})", handover.what),
+        ),
+        Err(e) => app.flash(
+            Level::Error,
+            format!(
+                "could not run {}: {e}; is kubectl on PATH?",
+                handover.program
+            ),
+        ),
+    }
 }
 
 /// Runs of this console stop at a safe point before it exits, however it exits (quit, a

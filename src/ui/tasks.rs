@@ -228,8 +228,8 @@ impl Tasks {
                     let _ = tx.send(UiEvent::Acted { op, result }).await;
                 });
             }
-            // The event loop owns the theme.
-            Effect::SetTheme(_) => {}
+            // The event loop owns the theme and the terminal.
+            Effect::SetTheme(_) | Effect::Shell(_) => {}
             Effect::PlanRun { .. }
             | Effect::StartRun { .. }
             | Effect::CancelRun(_)

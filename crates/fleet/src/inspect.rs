@@ -307,6 +307,59 @@ pub fn sanitize(line: &str) -> String {
     out
 }
 
+/// A program the console hands the terminal to, as k9s hands it to kubectl for a shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handover {
+    pub program: String,
+    pub args: Vec<String>,
+    /// What it is, for the audit log and the status line: `shell in acme-wc prod/web-1`.
+    pub what: String,
+}
+
+/// `kubectl exec -it` into the pod with the cluster's own kubeconfig and context: bash
+/// where the image has it, else sh. Without a container named, kubectl takes the pod's
+/// default one (and says which).
+pub fn shell(
+    fleet: &crate::config::Fleet,
+    target: &PodTarget,
+    container: Option<&str>,
+) -> Option<Handover> {
+    let cluster = fleet.environment(&target.env)?.cluster(target.role);
+    let mut args = vec![
+        "--kubeconfig".to_owned(),
+        cluster.kubeconfig.display().to_string(),
+        "--context".to_owned(),
+        cluster.context.clone(),
+        "exec".to_owned(),
+        "-it".to_owned(),
+        "-n".to_owned(),
+        target.namespace.clone(),
+        target.name.clone(),
+    ];
+    if let Some(c) = container {
+        args.extend(["-c".to_owned(), c.to_owned()]);
+    }
+    args.extend(
+        [
+            "--",
+            "sh",
+            "-c",
+            "command -v bash >/dev/null && exec bash || exec sh",
+        ]
+        .map(String::from),
+    );
+    Some(Handover {
+        program: "kubectl".to_owned(),
+        args,
+        what: format!(
+            "shell in {} {}/{}",
+            target.cluster(),
+            target.namespace,
+            target.name
+        ),
+    })
+}
+
 /// One SelfSubjectAccessReview in a cluster: may the user do `rbac` there?
 pub async fn review(live: &LiveFleet, env: &str, role: ClusterRole, rbac: &Rbac) -> Permission {
     match live.kube_client(env, role).await {

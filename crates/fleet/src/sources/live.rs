@@ -119,6 +119,8 @@ impl Drop for ClusterRuntime {
 /// The running sources of a whole fleet. Dropping it stops them.
 pub struct LiveFleet {
     pub state: Arc<FleetState>,
+    /// The fleet config it was started from: where each cluster's kubeconfig is.
+    pub fleet: Arc<config::Fleet>,
     clusters: Vec<ClusterRuntime>,
     /// Set when the open-file limit is below what the fleet needs: what to tell the user.
     pub shortfall: Option<String>,
@@ -149,6 +151,7 @@ impl LiveFleet {
         }
         LiveFleet {
             state,
+            fleet: shared.fleet.clone(),
             clusters,
             shortfall,
         }
