@@ -1119,7 +1119,7 @@ fn the_previous_runs_log_of_a_crash_looping_pod() {
     tui.assert_restored();
 }
 
-/// `e` hands the terminal to `kubectl exec -it` in the selected pod, with the cluster's
+/// `a` hands the terminal to `kubectl exec -it` in the selected pod, with the cluster's
 /// kubeconfig and context, and takes it back after: a fake kubectl on PATH records what
 /// it was asked, and the console draws again and is audited.
 #[test]
@@ -1162,7 +1162,7 @@ fn a_shell_hands_the_terminal_to_kubectl_and_takes_it_back() {
         .nth(1)
         .expect("a pod name")
         .to_owned();
-    tui.send("e");
+    tui.send("a");
     tui.wait_for("back from the shell in acme-wc");
     let args = std::fs::read_to_string(&recorded).expect("kubectl was run");
     let args: Vec<&str> = args.lines().collect();
@@ -1182,6 +1182,96 @@ fn a_shell_hands_the_terminal_to_kubectl_and_takes_it_back() {
     tui.wait_for("╭ Pods acme");
     let records = ck8s_fleet::engine::audit::read(&state.join("audit.jsonl")).unwrap();
     assert_eq!(records.last().map(|r| r.action.as_str()), Some("pod.shell"));
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+}
+
+/// `e` on a Deployment: the editor (a script here, as $EDITOR) changes its replicas; the
+/// server's dry-run diff shows the change; Enter applies it (kubectl sees it). An edit
+/// that meets a change someone else made is refused and the text kept: `e` again puts it
+/// on the new version, and it applies.
+#[test]
+fn an_edit_in_the_editor_shows_the_servers_diff_then_applies_and_a_conflict_keeps_the_text() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim_of(dir.path(), 1, &[]);
+    let state = dir.path().join("state");
+    let editor = dir.path().join("editor");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i 's/^  replicas: .*/  replicas: 2/' \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (fleet, state_arg) = (sim.fleet_file.to_str().unwrap(), state.to_str().unwrap());
+    let mut tui = Tui::spawn_with(
+        &["--config", fleet, "--state-dir", state_arg],
+        &[
+            ("EDITOR", editor.display().to_string()),
+            ("VISUAL", String::new()),
+        ],
+    );
+    tui.wait_for("acme");
+    tui.send(":");
+    tui.type_text("deploy production wc");
+    tui.send("\r");
+    let row = regex::Regex::new(r"│production\s+([a-z0-9-]+)\s").unwrap();
+    let screen = tui.wait_until("a deployment row", |s| row.is_match(s));
+    let name = row
+        .captures(&screen)
+        .unwrap_or_else(|| panic!("a deployment: {screen}"))[1]
+        .to_owned();
+    let replicas = || {
+        let args = [
+            "--context",
+            "acme-wc",
+            "get",
+            "deploy",
+            "-n",
+            "production",
+            &name,
+        ];
+        kubectl(
+            &sim,
+            &[&args[..], &["-o", "jsonpath={.spec.replicas}"]].concat(),
+        )
+        .1
+    };
+    let before = replicas();
+    assert_ne!(before, "2");
+
+    // An edit meets a change made meanwhile: refused, the text kept.
+    tui.send("e");
+    let diff = tui.wait_for("+  replicas: 2");
+    assert!(diff.contains(&format!("-  replicas: {before}")), "{diff}");
+    let args = [
+        "--context",
+        "acme-wc",
+        "scale",
+        "deploy",
+        "-n",
+        "production",
+        &name,
+    ];
+    assert!(kubectl(&sim, &[&args[..], &["--replicas=5"]].concat()).0);
+    tui.send("\r");
+    tui.wait_for("changed since it was read");
+    assert_eq!(replicas(), "5", "nothing was overwritten");
+
+    // Again: on the new version, the diff is against it, and it applies.
+    tui.send("e");
+    let diff = tui.wait_for("+  replicas: 2");
+    assert!(diff.contains("-  replicas: 5"), "{diff}");
+    tui.send("\r");
+    tui.wait_for("edited: the server stored it");
+    assert_eq!(replicas(), "2");
+    let records = ck8s_fleet::engine::audit::read(&state.join("audit.jsonl")).unwrap();
+    let actions: Vec<&str> = records.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["object.edit", "object.edit.failed", "object.edit"]
+    );
     tui.send("q");
     assert_eq!(tui.wait_exit(), 0);
     tui.assert_restored();

@@ -2145,3 +2145,52 @@ fn any_kind_in_the_servers_columns_and_deleting_a_namespace_wants_its_name() {
     }
     s.snap("objects_delete_namespace_typed");
 }
+
+#[test]
+fn an_edits_dry_run_diff() {
+    use ck8s_console::ui::panes::objects::Edit;
+    let mut s = Screen::new().at(Pane::Objects, Some("globex"));
+    s.app.engine = true;
+    let deploy = served("apps", "Deployment", "deployments", true);
+    objects_of(
+        &mut s,
+        deploy,
+        &["Name", "Ready", "Up-to-date", "Available", "Age"],
+        &[(
+            ClusterRole::Wc,
+            Some("production"),
+            vec!["payments", "5/7", "7", "5", "123d"],
+        )],
+    );
+    let key = "wc/deployments.apps/production/payments".to_string();
+    let diff = [
+        "@@",
+        "   name: payments",
+        "   namespace: production",
+        "   resourceVersion: '884'",
+        " spec:",
+        "-  replicas: 7",
+        "+  replicas: 2",
+        "   selector:",
+    ];
+    s.app.edit = Some(Edit {
+        key: key.clone(),
+        object: ck8s_fleet::engine::ops::ObjectRef {
+            env: "globex".into(),
+            role: ClusterRole::Wc,
+            kind: "deployments.apps".into(),
+            namespace: Some("production".into()),
+            name: "payments".into(),
+        },
+        original: String::new(),
+        text: String::new(),
+        diff: Some(Ok(diff.map(String::from).to_vec())),
+    });
+    s.app.modals.push(Modal::Details(Box::new(
+        ck8s_console::ui::modals::details::DetailsModal::new(
+            Pane::Objects,
+            ck8s_console::ui::panes::objects::diff_key(&key),
+        ),
+    )));
+    s.snap("objects_edit_diff");
+}

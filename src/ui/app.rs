@@ -23,7 +23,7 @@ use super::nav::with_panes;
 pub use super::nav::{Availability, ListState, Pane, Scope};
 use super::panes::alerts::Grouping;
 use super::panes::fleet::FleetSort;
-use super::panes::objects::{Answer, ObjectsData, Selected};
+use super::panes::objects::{Answer, Edit, ObjectsData, Selected, diff_key};
 use super::panes::pods::PodSort;
 use super::views::Views;
 use super::widgets::field::{Edited, TextField};
@@ -33,6 +33,7 @@ use crate::engine::journal::RunSummary;
 use crate::engine::ops::{ObjectRef, Op, OpOutcome};
 use crate::engine::workflows::WorkflowKind;
 use crate::engine::{Plan, RunRequest};
+use crate::objects::parse_edit;
 use ck8s_model::alert::PostableSilence;
 
 /// `Lists`: one list per registered pane, named after its module, plus the two lists a
@@ -185,6 +186,17 @@ pub enum Effect {
     },
     /// Hand the terminal to `kubectl exec -it` in the pod, and take it back after.
     Shell(PodTarget),
+    /// Hand the terminal to the editor on the object (or on the text kept from a failed
+    /// edit of it), then ask for the server's dry run.
+    EditObject {
+        env: String,
+        object: Selected,
+        kept: Option<Edit>,
+    },
+    /// The server's dry run of an edit, for its diff.
+    DryRunEdit(Edit),
+    /// Make the edit whose diff was shown.
+    ApplyEdit(Edit),
     /// A small action (delete, cordon, ...) through the engine's gate, confirmed.
     Act {
         op: Op,
@@ -244,6 +256,16 @@ pub enum UiEvent {
     ObjectYaml {
         key: String,
         result: Result<Vec<String>, String>,
+    },
+    /// An edit's dry-run diff, or why there is none.
+    EditPlanned {
+        key: String,
+        result: Result<Vec<String>, String>,
+    },
+    /// An edit was made, or why not (the text is kept).
+    Edited {
+        key: String,
+        result: Result<String, String>,
     },
     /// The names of the kinds an environment's clusters serve.
     Kinds {
@@ -349,6 +371,8 @@ pub struct App {
     pub objects: ObjectsData,
     /// The kinds the open environment's clusters serve, for completing `:`.
     pub kinds: (String, Vec<String>),
+    /// An edit under way, its text kept until it is made.
+    pub edit: Option<Edit>,
     next_id: u64,
 }
 
@@ -385,6 +409,7 @@ impl App {
             marks: Default::default(),
             objects: ObjectsData::default(),
             kinds: Default::default(),
+            edit: None,
             next_id: 1,
         }
     }
@@ -823,6 +848,20 @@ impl App {
                 self.flash(Level::Info, format!("sorted {}", self.fleet_sort.label()));
                 Vec::new()
             }
+            Action::Edit => {
+                let (Some(env), Some(object)) = (self.env.clone(), views.objects.selected(self))
+                else {
+                    self.flash(Level::Info, "no object selected");
+                    return Vec::new();
+                };
+                if let Some(why) = Op::Edit.unfit(&object.kind) {
+                    self.flash(Level::Info, why);
+                    return Vec::new();
+                }
+                // The text of an edit that failed comes back, not the object anew.
+                let kept = self.edit.clone().filter(|e| e.key == object.key());
+                vec![Effect::EditObject { env, object, kept }]
+            }
             Action::Involved => match views.objects.involved(self) {
                 Some(query) => self.open_objects(query),
                 None => {
@@ -917,6 +956,26 @@ impl App {
             (Modal::Details(m), Action::Wrap) => {
                 m.wrap = !m.wrap;
                 Vec::new()
+            }
+            (Modal::Details(m), Action::Open) if m.key.starts_with("edit:") => {
+                let key = m.key.trim_start_matches("edit:").to_owned();
+                let ready = self.edit.as_ref().filter(|e| {
+                    e.key == key
+                        && e.diff
+                            .as_ref()
+                            .is_some_and(|d| d.as_ref().is_ok_and(|d| !d.is_empty()))
+                });
+                match ready.cloned() {
+                    Some(edit) => {
+                        self.modals.pop();
+                        self.flash(Level::Info, format!("applying the edit of {key}…"));
+                        vec![Effect::ApplyEdit(edit)]
+                    }
+                    None => {
+                        self.flash(Level::Info, "nothing to apply; Esc closes");
+                        Vec::new()
+                    }
+                }
             }
             (Modal::Details(m), Action::Open) => {
                 // Only a node has a next level (its pods); elsewhere Enter keeps the view.
@@ -1441,6 +1500,40 @@ impl App {
         ))
     }
 
+    /// What the editor left: nothing to do, a text to fix (kept), or a dry run to ask
+    /// for, whose diff shows in the details.
+    pub fn after_editor(&mut self, edit: Edit) -> Vec<Effect> {
+        if edit.text.trim().is_empty() {
+            self.edit = None;
+            self.flash(Level::Info, "the text was emptied: the edit is cancelled");
+            return Vec::new();
+        }
+        if edit.text == edit.original {
+            self.edit = None;
+            self.flash(Level::Info, format!("{}: no change", edit.key));
+            return Vec::new();
+        }
+        let key = edit.key.clone();
+        if let Err(e) = parse_edit(&edit.text) {
+            self.flash(
+                Level::Error,
+                format!("{key}: {e}; your text is kept: e edits it again"),
+            );
+            self.edit = Some(Edit {
+                diff: Some(Err(e)),
+                ..edit
+            });
+            return Vec::new();
+        }
+        let edit = Edit { diff: None, ..edit };
+        self.edit = Some(edit.clone());
+        self.modals.push(Modal::Details(Box::new(DetailsModal::new(
+            Pane::Objects,
+            diff_key(&key),
+        ))));
+        vec![Effect::DryRunEdit(edit)]
+    }
+
     /// The selected object's YAML in its details.
     fn open_object_yaml(&mut self, views: &Views) -> Vec<Effect> {
         let (Some(env), Some(object)) = (self.env.clone(), views.objects.selected(self)) else {
@@ -1953,6 +2046,21 @@ impl App {
                 }
             }
             UiEvent::Kinds { env, names } => self.kinds = (env, names),
+            UiEvent::EditPlanned { key, result } => {
+                if let Some(edit) = self.edit.as_mut().filter(|e| e.key == key) {
+                    edit.diff = Some(result);
+                }
+            }
+            UiEvent::Edited { key, result } => match result {
+                Ok(done) => {
+                    self.edit = None;
+                    self.flash(Level::Success, format!("{key}: {done}"));
+                }
+                Err(e) => self.flash(
+                    Level::Error,
+                    format!("{key} was not changed: {e} (e edits your text again)"),
+                ),
+            },
             UiEvent::RunsLoaded(data) => {
                 for id in &data.local {
                     if !self.watched_runs.iter().any(|(w, _)| w == id) {

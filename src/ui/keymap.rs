@@ -67,6 +67,8 @@ pub enum Action {
     Previous,
     /// A shell in the pod: `kubectl exec -it`, with the terminal handed over.
     Shell,
+    /// Edit the selected object in `$EDITOR`, then see the server's dry-run diff.
+    Edit,
     NextTab,
     PrevTab,
     Follow,
@@ -443,7 +445,7 @@ static ACTIONS: &[ActionSpec] = &[
     spec(
         "pods.shell",
         A::Shell,
-        &[K::Char('e')],
+        &[K::Char('a')],
         C::Pane(Pane::Pods),
         "shell (kubectl exec)",
     )
@@ -453,7 +455,7 @@ static ACTIONS: &[ActionSpec] = &[
     spec(
         "pod.shell",
         A::Shell,
-        &[K::Char('e')],
+        &[K::Char('a')],
         C::PodDetails,
         "shell (kubectl exec)",
     )
@@ -594,6 +596,15 @@ static ACTIONS: &[ActionSpec] = &[
         "YAML",
     )
     .footer(),
+    spec(
+        "objects.edit",
+        A::Edit,
+        &[K::Char('e')],
+        C::Pane(Pane::Objects),
+        "edit ($EDITOR), diff, apply",
+    )
+    .engine()
+    .danger(Danger::Caution),
     spec(
         "objects.involved",
         A::Involved,
@@ -815,7 +826,7 @@ static ACTIONS: &[ActionSpec] = &[
         A::Open,
         &[K::Enter],
         C::Details,
-        "next level (a node's pods)",
+        "next level (a node's pods); apply an edit",
     ),
     // Alert details.
     spec(

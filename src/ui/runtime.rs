@@ -18,10 +18,12 @@ use super::UiOptions;
 use super::app::{App, Effect, Level};
 use super::ctx::Ctx;
 use super::output::QuietBackend;
+use super::panes::objects::{Edit, Selected};
 use super::render;
 use super::tasks::Tasks;
 use super::theme::Theme;
 use super::views::Views;
+use crate::engine::ops::ObjectRef;
 use crate::sources::live::LiveFleet;
 use crate::terminal::{self, TerminalGuard};
 use ck8s_fleet::inspect::{self, PodTarget};
@@ -102,19 +104,28 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
                     for key in split_alt(k) {
-                        let (shells, effects): (Vec<Effect>, Vec<Effect>) = app
+                        let (handovers, effects): (Vec<Effect>, Vec<Effect>) = app
                             .on_key(key, &views)
                             .into_iter()
-                            .partition(|e| matches!(e, Effect::Shell(_)));
+                            .partition(|e| matches!(e, Effect::Shell(_) | Effect::EditObject { .. }));
                         apply(effects, &mut tasks, &mut app, &mut theme, &opts);
-                        for shell in shells {
-                            if let Effect::Shell(target) = shell {
-                                // The terminal goes to kubectl: nothing may read it meanwhile.
-                                drop(events);
-                                hand_over(&live, &target, &mut app, &opts).await;
-                                term = new_terminal()?;
-                                events = EventStream::new();
-                            }
+                        for handover in handovers {
+                            // The terminal goes to another program: nothing may read it
+                            // meanwhile, and the screen is drawn whole after.
+                            drop(events);
+                            let effects = match handover {
+                                Effect::Shell(target) => {
+                                    hand_over(&live, &target, &mut app, &opts).await;
+                                    Vec::new()
+                                }
+                                Effect::EditObject { env, object, kept } => {
+                                    edit_object(&live, &env, object, kept, &mut app).await
+                                }
+                                _ => Vec::new(),
+                            };
+                            term = new_terminal()?;
+                            events = EventStream::new();
+                            apply(effects, &mut tasks, &mut app, &mut theme, &opts);
                         }
                         // A pane switched by the first key must be current for the second.
                         views.refresh(&mut app, &state, Utc::now(), Instant::now());
@@ -227,6 +238,103 @@ async fn hand_over(live: &LiveFleet, target: &PodTarget, app: &mut App, opts: &U
                 handover.program
             ),
         ),
+    }
+}
+
+/// `e` on an object: its YAML (or the text kept from a failed edit) in the user's editor,
+/// with the terminal handed over; what the editor leaves goes to the App, which asks for
+/// the server's dry run and shows its diff before anything is applied.
+async fn edit_object(
+    live: &LiveFleet,
+    env: &str,
+    object: Selected,
+    kept: Option<Edit>,
+    app: &mut App,
+) -> Vec<Effect> {
+    let namespace = object.namespace.as_deref();
+    let read = crate::objects::for_edit(
+        live,
+        env,
+        object.role,
+        &object.kind,
+        namespace,
+        &object.name,
+    );
+    let edit = match (kept, read.await) {
+        // The text kept from a failed edit, on the object as it is now.
+        (Some(kept), Ok(fresh)) => Edit {
+            text: crate::objects::rebase(&kept.text, &fresh),
+            original: fresh,
+            diff: None,
+            ..kept
+        },
+        (Some(kept), Err(_)) => kept,
+        (None, read) => match read {
+            Ok(text) => Edit {
+                key: object.key(),
+                object: ObjectRef {
+                    env: env.to_owned(),
+                    role: object.role,
+                    kind: object.kind.qualified(),
+                    namespace: object.namespace.clone(),
+                    name: object.name.clone(),
+                },
+                original: text.clone(),
+                text,
+                diff: None,
+            },
+            Err(e) => {
+                app.flash(
+                    Level::Error,
+                    format!("{} could not be read: {e}", object.key()),
+                );
+                return Vec::new();
+            }
+        },
+    };
+    let file = match crate::objects::edit_file(&edit.text) {
+        Ok(f) => f,
+        Err(e) => {
+            app.flash(Level::Error, format!("no file for the editor: {e}"));
+            return Vec::new();
+        }
+    };
+    let editor = crate::objects::editor();
+    terminal::suspend();
+    let status = tokio::process::Command::new(&editor[0])
+        .args(&editor[1..])
+        .arg(file.path())
+        .status()
+        .await;
+    if let Err(e) = terminal::resume() {
+        tracing::error!(error = %e, "taking the terminal back failed");
+    }
+    let text = match status {
+        Ok(s) if s.success() => std::fs::read_to_string(file.path()),
+        Ok(s) => {
+            app.flash(
+                Level::Error,
+                format!("{} ended with {s}; nothing was changed", editor[0]),
+            );
+            return Vec::new();
+        }
+        Err(e) => {
+            app.flash(
+                Level::Error,
+                format!("could not run {}: {e}; set $EDITOR", editor[0]),
+            );
+            return Vec::new();
+        }
+    };
+    match text {
+        Ok(text) => app.after_editor(Edit { text, ..edit }),
+        Err(e) => {
+            app.flash(
+                Level::Error,
+                format!("the edited file could not be read: {e}"),
+            );
+            Vec::new()
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use super::app::{Effect, Permission, RunsData, UiEvent};
 use super::command::ObjectsQuery;
 use super::keymap::{self, Rbac};
-use super::panes::objects;
+use super::panes::objects::{self, Edit};
 use crate::config::ClusterRole;
 use crate::engine::{Engine, audit};
 use crate::kinds::ServedKind;
@@ -228,8 +228,10 @@ impl Tasks {
                     let _ = tx.send(UiEvent::Acted { op, result }).await;
                 });
             }
+            Effect::DryRunEdit(edit) => self.edit(edit, true),
+            Effect::ApplyEdit(edit) => self.edit(edit, false),
             // The event loop owns the theme and the terminal.
-            Effect::SetTheme(_) | Effect::Shell(_) => {}
+            Effect::SetTheme(_) | Effect::Shell(_) | Effect::EditObject { .. } => {}
             Effect::PlanRun { .. }
             | Effect::StartRun { .. }
             | Effect::CancelRun(_)
@@ -278,6 +280,34 @@ impl Tasks {
                         .map_err(|e| e.to_string()),
                 ),
                 _ => return,
+            };
+            let _ = tx.send(event).await;
+        });
+    }
+
+    /// Asks the engine for an edit's dry run (and its diff against what was read), or
+    /// makes the edit. Both pass the engine's gate.
+    fn edit(&self, edit: Edit, dry_run: bool) {
+        let (tx, engine) = (self.tx.clone(), self.engine.clone());
+        tokio::spawn(async move {
+            let key = edit.key.clone();
+            let result = match (engine, crate::objects::parse_edit(&edit.text)) {
+                (None, _) => Err("no workflow engine in this console".to_owned()),
+                (_, Err(e)) => Err(e),
+                (Some(engine), Ok(edited)) => engine
+                    .edit(&edit.object, edited, dry_run)
+                    .await
+                    .map_err(|e| e.to_string()),
+            };
+            let event = if dry_run {
+                let diff = result.and_then(|would| {
+                    let would = crate::objects::edit_text(&would)?;
+                    Ok(crate::objects::diff(&edit.original, &would))
+                });
+                UiEvent::EditPlanned { key, result: diff }
+            } else {
+                let done = result.map(|_| "edited: the server stored it".to_owned());
+                UiEvent::Edited { key, result: done }
             };
             let _ = tx.send(event).await;
         });

@@ -200,6 +200,109 @@ fn secret_lines(mut meta: kube::core::PartialObjectMeta<DynamicObject>) -> Vec<S
     lines
 }
 
+/// One object as text to edit: YAML without `metadata.managedFields` (server
+/// bookkeeping). Its resourceVersion stays, so that an edit of an object someone changed
+/// meanwhile is a conflict, not an overwrite.
+pub async fn for_edit(
+    live: &LiveFleet,
+    env: &str,
+    role: ClusterRole,
+    kind: &ServedKind,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<String, String> {
+    let client = client(live, env, role).await?;
+    let resource = kind.api_resource();
+    let api: Api<DynamicObject> = match namespace.filter(|_| kind.namespaced) {
+        Some(ns) => Api::namespaced_with(client, ns, &resource),
+        None => Api::all_with(client, &resource),
+    };
+    let object = timed(api.get(name)).await?;
+    edit_text(&serde_json::to_value(object).map_err(|e| e.to_string())?)
+}
+
+/// An object as the YAML text that is edited, managedFields left out.
+pub fn edit_text(object: &Value) -> Result<String, String> {
+    let mut object = object.clone();
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    serde_yaml_ng::to_string(&object).map_err(|e| e.to_string())
+}
+
+/// The edited text as an object; what is wrong with it, with its line, if it is none.
+pub fn parse_edit(text: &str) -> Result<Value, String> {
+    let value: Value = serde_yaml_ng::from_str(text).map_err(|e| match e.location() {
+        Some(at) => format!("line {}, column {}: {e}", at.line(), at.column()),
+        None => e.to_string(),
+    })?;
+    if !value.is_object() {
+        return Err("the text is no object (a mapping with apiVersion, kind, metadata)".into());
+    }
+    Ok(value)
+}
+
+/// The edited `text` moved onto the object as it is now (`fresh`, as [`edit_text`] gives
+/// it): its resourceVersion becomes the current one, so that applying it is judged, and
+/// its diff shown, against what the server holds now, not what was read before a
+/// conflict. A text that does not parse yet is left as it is.
+pub fn rebase(text: &str, fresh: &str) -> String {
+    let (Ok(mut edited), Ok(now)) = (parse_edit(text), parse_edit(fresh)) else {
+        return text.to_owned();
+    };
+    let rv = &now["metadata"]["resourceVersion"];
+    if edited["metadata"]["resourceVersion"] == *rv || !edited["metadata"].is_object() {
+        return text.to_owned();
+    }
+    edited["metadata"]["resourceVersion"] = rv.clone();
+    serde_yaml_ng::to_string(&edited).unwrap_or_else(|_| text.to_owned())
+}
+
+/// The editor the user chose: `$VISUAL`, else `$EDITOR` (with its arguments, such as
+/// `code -w`), else `vi`, as kubectl edit picks it.
+pub fn editor() -> Vec<String> {
+    ["VISUAL", "EDITOR"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .map(|e| e.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .find(|words| !words.is_empty())
+        .unwrap_or_else(|| vec!["vi".to_owned()])
+}
+
+/// A private file (0600, removed when dropped) holding `text`, for an editor to open.
+pub fn edit_file(text: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::io::Write;
+    let mut file = tempfile::Builder::new()
+        .prefix("ck8s-edit-")
+        .suffix(".yaml")
+        .tempfile()?;
+    file.write_all(text.as_bytes())?;
+    file.flush()?;
+    Ok(file)
+}
+
+/// The lines that differ between two texts, with three lines of context around each
+/// change: ` ` kept, `-` removed, `+` added; `@@` starts a hunk. Empty when equal.
+pub fn diff(before: &str, after: &str) -> Vec<String> {
+    let diff = similar::TextDiff::from_lines(before, after);
+    let mut lines = Vec::new();
+    for group in diff.grouped_ops(3) {
+        lines.push("@@".to_owned());
+        for op in group {
+            for change in diff.iter_changes(&op) {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Equal => ' ',
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                };
+                let text = change.value().trim_end_matches('\n');
+                lines.push(format!("{sign}{}", sanitize(text)));
+            }
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +350,48 @@ mod tests {
         assert!(!text.contains("aHVudGVyMg"), "{text}");
         assert!(!text.contains("last-applied"), "{text}");
         assert!(text.contains("owner: team-a"), "{text}");
+    }
+
+    #[test]
+    fn an_edit_diff_shows_what_changes_with_context_and_nothing_when_equal() {
+        let before = "a: 1\nb: 2\nc: 3\nd: 4\ne: 5\nf: 6\ng: 7\nh: 8\n";
+        let after = before.replace("b: 2", "b: 3");
+        let d = diff(before, &after);
+        assert_eq!(d[0], "@@");
+        assert!(
+            d.contains(&"-b: 2".to_string()) && d.contains(&"+b: 3".to_string()),
+            "{d:?}"
+        );
+        assert!(
+            !d.contains(&" h: 8".to_string()),
+            "only three lines of context: {d:?}"
+        );
+        assert!(diff(before, before).is_empty());
+    }
+
+    #[test]
+    fn edited_text_parses_or_says_where_it_is_wrong() {
+        let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "managedFields": [{"manager": "x"}], "resourceVersion": "7"}});
+        let text = edit_text(&object).unwrap();
+        assert!(
+            !text.contains("managedFields") && text.contains("resourceVersion"),
+            "{text}"
+        );
+        assert_eq!(parse_edit(&text).unwrap()["metadata"]["name"], "a");
+        let e = parse_edit("kind: [unclosed\n").unwrap_err();
+        assert!(e.starts_with("line "), "{e}");
+        assert!(parse_edit("- a\n").unwrap_err().contains("no object"));
+    }
+
+    #[test]
+    fn a_kept_edit_moves_onto_the_current_version_and_a_broken_one_stays_as_typed() {
+        let kept = "metadata:\n  name: a\n  resourceVersion: '7'\ndata:\n  k: mine\n";
+        let fresh = "metadata:\n  name: a\n  resourceVersion: '9'\ndata:\n  k: theirs\n";
+        let moved = parse_edit(&rebase(kept, fresh)).unwrap();
+        assert_eq!(moved["metadata"]["resourceVersion"], "9");
+        assert_eq!(moved["data"]["k"], "mine", "the edit is kept");
+        assert_eq!(rebase("a: [", fresh), "a: [");
     }
 
     #[test]

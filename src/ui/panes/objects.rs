@@ -135,6 +135,25 @@ impl ObjectsData {
     }
 }
 
+/// An edit under way: what was read, what was typed (kept whatever fails), and the
+/// server's dry-run diff once asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edit {
+    /// The object's row key ([`Selected::key`]).
+    pub key: String,
+    pub object: crate::engine::ops::ObjectRef,
+    /// The object as read, as YAML.
+    pub original: String,
+    /// The edited text.
+    pub text: String,
+    pub diff: Option<Result<Vec<String>, String>>,
+}
+
+/// The details key of an edit's diff.
+pub fn diff_key(key: &str) -> String {
+    format!("edit:{key}")
+}
+
 /// The selected row, as actions need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selected {
@@ -300,6 +319,17 @@ impl PaneView for ObjectsView {
         let Some(kind) = app.objects.kind() else {
             return Vec::new();
         };
+        let waiting = app
+            .scope
+            .roles()
+            .iter()
+            .any(|r| !app.objects.answers.contains_key(r));
+        if waiting {
+            return vec![Span::styled(
+                format!(" listing {}… ", kind.qualified()),
+                s.muted,
+            )];
+        }
         let n = self.visible.len();
         let name = if n == 1 {
             kind.singular.clone()
@@ -330,6 +360,9 @@ impl PaneView for ObjectsView {
     }
 
     fn details(&self, app: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
+        if let Some(edited) = key.strip_prefix("edit:") {
+            return diff_details(app, edited, ctx);
+        }
         let (shown, result) = app.objects.yaml.as_ref()?;
         if shown != key {
             return None;
@@ -348,6 +381,43 @@ impl PaneView for ObjectsView {
         }
         Some(d)
     }
+}
+
+/// An edit's dry-run diff: what the server would store, against what was read.
+fn diff_details(app: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
+    let s = &ctx.theme.s;
+    let edit = app.edit.as_ref().filter(|e| e.key == key)?;
+    let mut d = Details::new("Edit · Enter applies · Esc keeps your text");
+    d.line(Line::styled(
+        format!("{key}: what the server would store (its dry run), against what was read"),
+        s.muted,
+    ));
+    match &edit.diff {
+        None => d.line(Line::styled("Asking the server for a dry run…", s.muted)),
+        Some(Err(e)) => {
+            d.line(Line::styled(format!("The server refuses it: {e}"), s.error));
+            d.line(Line::styled(
+                "Your text is kept: e edits it again.",
+                s.muted,
+            ));
+        }
+        Some(Ok(lines)) if lines.is_empty() => d.line(Line::styled(
+            "The server would store it as it is: nothing to apply.",
+            s.muted,
+        )),
+        Some(Ok(lines)) => {
+            for l in lines {
+                let style = match l.chars().next() {
+                    Some('+') => s.ok,
+                    Some('-') => s.error,
+                    Some('@') => s.muted,
+                    _ => s.text,
+                };
+                d.line(Line::styled(l.clone(), style));
+            }
+        }
+    }
+    Some(d)
 }
 
 fn render(view: &ObjectsView, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_>) {

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::Utc;
-use kube::api::{Api, DeleteParams, DynamicObject, ObjectMeta, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ObjectMeta, Patch, PatchParams, PostParams};
 use serde::Serialize;
 use serde_json::json;
 
@@ -24,6 +24,9 @@ use ck8s_model::access::Permission;
 /// new pods without any other change.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
+/// Who the server records as the writer of what the console writes (managedFields).
+pub const FIELD_MANAGER: &str = "ck8s-console";
+
 /// What a small action does to each object it is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -34,6 +37,8 @@ pub enum Op {
     Uncordon,
     /// Set the replicas through the scale subresource.
     Scale(u32),
+    /// Replace the object with an edited one ([`Engine::edit`]).
+    Edit,
 }
 
 impl Op {
@@ -44,6 +49,7 @@ impl Op {
             Op::Cordon => "cordon",
             Op::Uncordon => "uncordon",
             Op::Scale(_) => "scale",
+            Op::Edit => "edit",
         }
     }
 
@@ -58,6 +64,7 @@ impl Op {
         match self {
             Op::Delete => ("delete", ""),
             Op::Scale(_) => ("patch", "scale"),
+            Op::Edit => ("update", ""),
             Op::Restart | Op::Cordon | Op::Uncordon => ("patch", ""),
         }
     }
@@ -89,6 +96,14 @@ impl Op {
                 "{} have no scale subresource, so they cannot be scaled",
                 kind.qualified()
             )),
+            Op::Edit if !kind.serves("update") => Some(format!(
+                "{} cannot be edited: the server offers no update for them",
+                kind.qualified()
+            )),
+            // Editing shows the values; a Secret's never reach the screen.
+            Op::Edit if kind.group.is_empty() && kind.plural == "secrets" => {
+                Some("Secrets are not edited here: that would show their values".into())
+            }
             _ => None,
         }
     }
@@ -100,6 +115,7 @@ impl Op {
             Op::Cordon => "CordonedByConsole",
             Op::Uncordon => "UncordonedByConsole",
             Op::Scale(_) => "ScaledByConsole",
+            Op::Edit => "EditedByConsole",
         }
     }
 }
@@ -245,6 +261,11 @@ impl Engine {
         objects: &[ObjectRef],
         confirmed: bool,
     ) -> Result<Vec<OpOutcome>, EngineError> {
+        if op == Op::Edit {
+            return Err(EngineError::Usage(
+                "an edit carries the edited object: it goes through Engine::edit".into(),
+            ));
+        }
         if op.needs_confirmation() && !confirmed {
             return Err(EngineError::Usage(format!(
                 "{} cannot be undone and was not confirmed (answer the question, or pass \
@@ -375,9 +396,86 @@ impl Engine {
         Ok(())
     }
 
-    /// Audits, acts, and leaves an Event. Nothing is done without its audit record.
-    async fn act_on(&self, op: Op, r: &Resolved) -> OpOutcome {
-        let record = |action: String, detail: serde_json::Value| NewRecord {
+    /// Replaces `object` with `edited`, after the gate (as `update`): with `dry_run`, the
+    /// server says what it would store and keeps nothing (`dryRun=All`); else the edit
+    /// is audited, made, and left as an Event. The object as the server stored (or would
+    /// store) it. A conflict (someone changed it since it was read) is [`EngineError::Stale`]
+    /// and an object the server refuses is [`EngineError::Usage`]: the edited text is the
+    /// caller's to keep.
+    pub async fn edit(
+        &self,
+        object: &ObjectRef,
+        edited: serde_json::Value,
+        dry_run: bool,
+    ) -> Result<serde_json::Value, EngineError> {
+        let resolved = self.admit(Op::Edit, std::slice::from_ref(object)).await?;
+        let r = &resolved[0];
+        let obj: DynamicObject = serde_json::from_value(edited).map_err(|e| {
+            EngineError::Usage(format!("the edited text is no {}: {e}", r.kind.kind))
+        })?;
+        if obj.metadata.name.as_deref() != Some(r.name.as_str())
+            || (r.kind.namespaced && obj.metadata.namespace != r.namespace)
+        {
+            return Err(EngineError::Usage(format!(
+                "the edited object is another one (metadata.name or namespace changed); \
+                 {} keeps its name: create a new object instead",
+                r.label()
+            )));
+        }
+        let client = self.client(&r.env, r.role).await?;
+        let params = PostParams {
+            dry_run,
+            field_manager: Some(FIELD_MANAGER.into()),
+        };
+        let refused = |e: kube::Error| match &e {
+            kube::Error::Api(s) if s.code == 409 => EngineError::Stale(format!(
+                "{} changed since it was read (someone else edited it); nothing was \
+                 changed, and your text is kept: edit again to redo it on the new version",
+                r.label()
+            )),
+            kube::Error::Api(s) if matches!(s.code, 400 | 422) => EngineError::Usage(format!(
+                "the server refuses the edited {}: {}",
+                r.kind.kind, s.message
+            )),
+            _ => EngineError::Observe(crate::failure::of_kube(&e).sentence),
+        };
+        let api = r.api(client.clone());
+        if dry_run {
+            let would = api.replace(&r.name, &params, &obj).await.map_err(refused)?;
+            return serde_json::to_value(would).map_err(|e| EngineError::Observe(e.to_string()));
+        }
+        let detail = json!({"kind": r.kind.qualified(), "namespace": r.namespace, "name": r.name});
+        self.record(self.object_record(r, "object.edit".into(), detail.clone()))?;
+        match api.replace(&r.name, &params, &obj).await {
+            Ok(stored) => {
+                let note = format!("edited (by {} through ck8s-console)", self.actor);
+                let api_version = r.kind.api_version();
+                let type_meta = (api_version.as_str(), r.kind.kind.as_str());
+                workflows::record_event(
+                    &client,
+                    &stored.metadata,
+                    type_meta,
+                    "EditedByConsole",
+                    &note,
+                )
+                .await;
+                serde_json::to_value(stored).map_err(|e| EngineError::Observe(e.to_string()))
+            }
+            Err(e) => {
+                let mut detail = detail;
+                detail["error"] = json!(crate::failure::of_kube(&e).sentence);
+                let failed = self.object_record(r, "object.edit.failed".into(), detail);
+                if let Err(audit) = self.record(failed) {
+                    tracing::warn!(error = %audit, "auditing a failed edit failed");
+                }
+                Err(refused(e))
+            }
+        }
+    }
+
+    /// The audit record of an action on one object.
+    fn object_record(&self, r: &Resolved, action: String, detail: serde_json::Value) -> NewRecord {
+        NewRecord {
             actor: self.actor.clone(),
             action,
             env: r.env.clone(),
@@ -386,7 +484,13 @@ impl Engine {
             run_id: None,
             reason: None,
             detail,
-        };
+        }
+    }
+
+    /// Audits, acts, and leaves an Event. Nothing is done without its audit record.
+    async fn act_on(&self, op: Op, r: &Resolved) -> OpOutcome {
+        let record =
+            |action: String, detail: serde_json::Value| self.object_record(r, action, detail);
         let mut detail =
             json!({"kind": r.kind.qualified(), "namespace": r.namespace, "name": r.name});
         if let Op::Scale(replicas) = op {
@@ -497,6 +601,11 @@ impl Engine {
                 };
                 Ok((message.into(), Some(obj.metadata)))
             }
+            // An edit carries the edited object: Engine::edit makes it.
+            Op::Edit => Ok((
+                "not changed: an edit goes through Engine::edit".into(),
+                None,
+            )),
             Op::Scale(replicas) => {
                 let before = api.get_scale(&r.name).await?;
                 let from = before.spec.and_then(|s| s.replicas).unwrap_or(0);
