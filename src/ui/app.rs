@@ -2596,6 +2596,7 @@ mod tests {
                     | Action::Cordon
                     | Action::Uncordon
                     | Action::Restart
+                    | Action::Edit
             );
             assert_eq!(spec.needs_engine, engine_action, "{}", spec.id);
             if spec.needs_engine {
