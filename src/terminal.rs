@@ -32,10 +32,13 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Gives the terminal to another program for a while (a shell, an editor): as
-/// [`restore`], until [`resume`].
+/// Gives the terminal to another program for a while (a shell, an editor) until
+/// [`resume`]. Unlike [`restore`], a credential plugin still may not prompt: the terminal
+/// is that program's, and a prompt would land in its screen and take its keys.
 pub fn suspend() {
-    restore();
+    if TAKEN.swap(false, Ordering::SeqCst) {
+        give_back();
+    }
 }
 
 /// Takes the terminal back after [`suspend`]: raw mode and the alternate screen again.
@@ -57,17 +60,22 @@ pub fn resume() -> io::Result<()> {
 /// to tell.
 pub fn restore() {
     if TAKEN.swap(false, Ordering::SeqCst) {
-        let mut out = io::stdout();
-        let _ = execute!(
-            out,
-            event::DisableBracketedPaste,
-            terminal::LeaveAlternateScreen,
-            cursor::Show
-        );
-        let _ = terminal::disable_raw_mode();
-        let _ = out.flush();
+        give_back();
         ck8s_fleet::sources::exec::credentials().set_terminal_taken(false);
     }
+}
+
+/// The main screen, cooked mode and the cursor, as the shell had them.
+fn give_back() {
+    let mut out = io::stdout();
+    let _ = execute!(
+        out,
+        event::DisableBracketedPaste,
+        terminal::LeaveAlternateScreen,
+        cursor::Show
+    );
+    let _ = terminal::disable_raw_mode();
+    let _ = out.flush();
 }
 
 /// Restores the terminal before the default panic message is printed, so the message is

@@ -2174,6 +2174,7 @@ fn an_edits_dry_run_diff() {
         "   selector:",
     ];
     s.app.edit = Some(Edit {
+        id: 1,
         key: key.clone(),
         object: ck8s_fleet::engine::ops::ObjectRef {
             env: "globex".into(),

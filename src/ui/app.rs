@@ -259,7 +259,8 @@ pub enum UiEvent {
     },
     /// An edit's dry-run diff, or why there is none.
     EditPlanned {
-        key: String,
+        /// The round of editing it answers ([`Edit::id`]).
+        id: u64,
         result: Result<Vec<String>, String>,
     },
     /// An edit was made, or why not (the text is kept).
@@ -267,6 +268,10 @@ pub enum UiEvent {
         key: String,
         result: Result<String, String>,
     },
+    /// A program is ready to have the terminal (the gate passed, the object read).
+    HandOver(super::handover::Handover),
+    /// Why a shell or an editor was not opened.
+    NotHandedOver(String),
     /// The names of the kinds an environment's clusters serve.
     Kinds {
         env: String,
@@ -373,6 +378,8 @@ pub struct App {
     pub kinds: (String, Vec<String>),
     /// An edit under way, its text kept until it is made.
     pub edit: Option<Edit>,
+    /// A program to hand the terminal to, prepared and waiting for the event loop.
+    pub handover: Option<super::handover::Handover>,
     next_id: u64,
 }
 
@@ -410,6 +417,7 @@ impl App {
             objects: ObjectsData::default(),
             kinds: Default::default(),
             edit: None,
+            handover: None,
             next_id: 1,
         }
     }
@@ -858,8 +866,12 @@ impl App {
                     self.flash(Level::Info, why);
                     return Vec::new();
                 }
-                // The text of an edit that failed comes back, not the object anew.
-                let kept = self.edit.clone().filter(|e| e.key == object.key());
+                // The text of an edit of this very object that failed comes back, not the
+                // object anew.
+                let kept = self
+                    .edit
+                    .clone()
+                    .filter(|e| e.key == object.key() && e.object.env == env);
                 vec![Effect::EditObject { env, object, kept }]
             }
             Action::Involved => match views.objects.involved(self) {
@@ -1137,6 +1149,8 @@ impl App {
         self.marks.clear();
         let query = self.objects.query.take();
         self.objects = ObjectsData::default();
+        // An edit's text belongs to the object it was made on, in the environment left.
+        self.edit = None;
         match env {
             Some(e) => {
                 if let Some(i) = self.fleet_names.iter().position(|n| n == e) {
@@ -1525,7 +1539,11 @@ impl App {
             });
             return Vec::new();
         }
-        let edit = Edit { diff: None, ..edit };
+        let edit = Edit {
+            diff: None,
+            id: self.next_id(),
+            ..edit
+        };
         self.edit = Some(edit.clone());
         self.modals.push(Modal::Details(Box::new(DetailsModal::new(
             Pane::Objects,
@@ -2046,8 +2064,10 @@ impl App {
                 }
             }
             UiEvent::Kinds { env, names } => self.kinds = (env, names),
-            UiEvent::EditPlanned { key, result } => {
-                if let Some(edit) = self.edit.as_mut().filter(|e| e.key == key) {
+            UiEvent::HandOver(h) => self.handover = Some(h),
+            UiEvent::NotHandedOver(why) => self.flash(Level::Error, why),
+            UiEvent::EditPlanned { id, result } => {
+                if let Some(edit) = self.edit.as_mut().filter(|e| e.id == id) {
                     edit.diff = Some(result);
                 }
             }
@@ -2597,6 +2617,7 @@ mod tests {
                     | Action::Uncordon
                     | Action::Restart
                     | Action::Edit
+                    | Action::Shell
             );
             assert_eq!(spec.needs_engine, engine_action, "{}", spec.id);
             if spec.needs_engine {

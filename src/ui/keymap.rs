@@ -449,6 +449,7 @@ static ACTIONS: &[ActionSpec] = &[
         C::Pane(Pane::Pods),
         "shell (kubectl exec)",
     )
+    .engine()
     .danger(Danger::Caution)
     .rbac("create", "pods", "exec")
     .k9s("s"),
@@ -459,6 +460,7 @@ static ACTIONS: &[ActionSpec] = &[
         C::PodDetails,
         "shell (kubectl exec)",
     )
+    .engine()
     .danger(Danger::Caution)
     .rbac("create", "pods", "exec")
     .k9s("s"),

@@ -13,6 +13,7 @@ pub mod command;
 pub mod ctx;
 pub use crate::filter;
 pub mod format;
+pub mod handover;
 pub mod keymap;
 pub mod modals;
 pub mod nav;

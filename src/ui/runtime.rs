@@ -17,16 +17,14 @@ use tokio::time::sleep_until;
 use super::UiOptions;
 use super::app::{App, Effect, Level};
 use super::ctx::Ctx;
+use super::handover;
 use super::output::QuietBackend;
-use super::panes::objects::{Edit, Selected};
 use super::render;
 use super::tasks::Tasks;
 use super::theme::Theme;
 use super::views::Views;
-use crate::engine::ops::ObjectRef;
 use crate::sources::live::LiveFleet;
 use crate::terminal::{self, TerminalGuard};
-use ck8s_fleet::inspect::{self, PodTarget};
 
 /// The shortest time between frames: about 30 per second.
 const FRAME: Duration = Duration::from_millis(33);
@@ -97,6 +95,37 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
         if let Some(code) = app.quit {
             break code;
         }
+        if let Some(handover) = app.handover.take() {
+            // The terminal goes to another program: nothing may read it meanwhile, and
+            // the screen is drawn whole after.
+            drop(events);
+            let effects = match handover::run(handover, &mut app).await {
+                Ok(effects) => effects,
+                Err(e) => {
+                    tracing::error!(error = %e, "taking the terminal back failed");
+                    break crate::exit::FAILURE;
+                }
+            };
+            term = match new_terminal() {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(error = %e, "drawing again failed");
+                    break crate::exit::FAILURE;
+                }
+            };
+            events = EventStream::new();
+            // A Ctrl-C meant for the program (before it took the terminal raw, or at its
+            // prompt) is not the console's; a hangup or SIGTERM still is.
+            if let std::task::Poll::Ready(code) = futures::poll!(&mut shutdown) {
+                if code != crate::exit::interrupted(libc::SIGINT) {
+                    break code;
+                }
+                shutdown.set(terminal::shutdown_signal());
+            }
+            apply(effects, &mut tasks, &mut app, &mut theme, &opts);
+            pacing.input();
+            continue;
+        }
         let wake = pacing.wake(now);
         tokio::select! {
             biased;
@@ -104,29 +133,8 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
                     for key in split_alt(k) {
-                        let (handovers, effects): (Vec<Effect>, Vec<Effect>) = app
-                            .on_key(key, &views)
-                            .into_iter()
-                            .partition(|e| matches!(e, Effect::Shell(_) | Effect::EditObject { .. }));
+                        let effects = app.on_key(key, &views);
                         apply(effects, &mut tasks, &mut app, &mut theme, &opts);
-                        for handover in handovers {
-                            // The terminal goes to another program: nothing may read it
-                            // meanwhile, and the screen is drawn whole after.
-                            drop(events);
-                            let effects = match handover {
-                                Effect::Shell(target) => {
-                                    hand_over(&live, &target, &mut app, &opts).await;
-                                    Vec::new()
-                                }
-                                Effect::EditObject { env, object, kept } => {
-                                    edit_object(&live, &env, object, kept, &mut app).await
-                                }
-                                _ => Vec::new(),
-                            };
-                            term = new_terminal()?;
-                            events = EventStream::new();
-                            apply(effects, &mut tasks, &mut app, &mut theme, &opts);
-                        }
                         // A pane switched by the first key must be current for the second.
                         views.refresh(&mut app, &state, Utc::now(), Instant::now());
                     }
@@ -178,164 +186,6 @@ fn new_terminal() -> io::Result<Term> {
     term.backend_mut()
         .clear_region(ratatui::backend::ClearType::All)?;
     Ok(term)
-}
-
-/// Hands the terminal to `kubectl exec -it` in the pod and takes it back when kubectl
-/// exits, as k9s does. A shell can change anything the user may: it is audited, and
-/// read-only mode (the registry's gate) never gets here.
-async fn hand_over(live: &LiveFleet, target: &PodTarget, app: &mut App, opts: &UiOptions) {
-    let Some(handover) = inspect::shell(&live.fleet, target, None) else {
-        app.flash(
-            Level::Error,
-            format!("{} is not in the fleet config", target.cluster()),
-        );
-        return;
-    };
-    if let Some(engine) = &opts.engine {
-        let record = crate::engine::audit::NewRecord {
-            actor: engine.actor().to_owned(),
-            action: "pod.shell".into(),
-            env: target.env.clone(),
-            cluster: Some(target.role.to_string()),
-            target: Some(format!("{}/{}", target.namespace, target.name)),
-            run_id: None,
-            reason: None,
-            detail: serde_json::json!({"program": handover.program}),
-        };
-        if let Err(e) = engine.record(record) {
-            app.flash(Level::Error, format!("not opened: {e}"));
-            return;
-        }
-    }
-    terminal::suspend();
-    println!(
-        "ck8s-console: {} (exit the shell to come back)",
-        handover.what
-    );
-    let status = tokio::process::Command::new(&handover.program)
-        .args(&handover.args)
-        .status()
-        .await;
-    if !status.as_ref().is_ok_and(|s| s.success()) {
-        // What kubectl said is on this screen; the console's would cover it at once.
-        println!("ck8s-console: press Enter to go back to the console");
-        let _ =
-            tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
-    }
-    if let Err(e) = terminal::resume() {
-        tracing::error!(error = %e, "taking the terminal back failed");
-    }
-    match status {
-        Ok(s) if s.success() => app.flash(Level::Info, format!("back from the {}", handover.what)),
-        Ok(s) => app.flash(
-            Level::Error,
-            format!("kubectl exec ended with {s} ({})", handover.what),
-        ),
-        Err(e) => app.flash(
-            Level::Error,
-            format!(
-                "could not run {}: {e}; is kubectl on PATH?",
-                handover.program
-            ),
-        ),
-    }
-}
-
-/// `e` on an object: its YAML (or the text kept from a failed edit) in the user's editor,
-/// with the terminal handed over; what the editor leaves goes to the App, which asks for
-/// the server's dry run and shows its diff before anything is applied.
-async fn edit_object(
-    live: &LiveFleet,
-    env: &str,
-    object: Selected,
-    kept: Option<Edit>,
-    app: &mut App,
-) -> Vec<Effect> {
-    let namespace = object.namespace.as_deref();
-    let read = crate::objects::for_edit(
-        live,
-        env,
-        object.role,
-        &object.kind,
-        namespace,
-        &object.name,
-    );
-    let edit = match (kept, read.await) {
-        // The text kept from a failed edit, on the object as it is now.
-        (Some(kept), Ok(fresh)) => Edit {
-            text: crate::objects::rebase(&kept.text, &fresh),
-            original: fresh,
-            diff: None,
-            ..kept
-        },
-        (Some(kept), Err(_)) => kept,
-        (None, read) => match read {
-            Ok(text) => Edit {
-                key: object.key(),
-                object: ObjectRef {
-                    env: env.to_owned(),
-                    role: object.role,
-                    kind: object.kind.qualified(),
-                    namespace: object.namespace.clone(),
-                    name: object.name.clone(),
-                },
-                original: text.clone(),
-                text,
-                diff: None,
-            },
-            Err(e) => {
-                app.flash(
-                    Level::Error,
-                    format!("{} could not be read: {e}", object.key()),
-                );
-                return Vec::new();
-            }
-        },
-    };
-    let file = match crate::objects::edit_file(&edit.text) {
-        Ok(f) => f,
-        Err(e) => {
-            app.flash(Level::Error, format!("no file for the editor: {e}"));
-            return Vec::new();
-        }
-    };
-    let editor = crate::objects::editor();
-    terminal::suspend();
-    let status = tokio::process::Command::new(&editor[0])
-        .args(&editor[1..])
-        .arg(file.path())
-        .status()
-        .await;
-    if let Err(e) = terminal::resume() {
-        tracing::error!(error = %e, "taking the terminal back failed");
-    }
-    let text = match status {
-        Ok(s) if s.success() => std::fs::read_to_string(file.path()),
-        Ok(s) => {
-            app.flash(
-                Level::Error,
-                format!("{} ended with {s}; nothing was changed", editor[0]),
-            );
-            return Vec::new();
-        }
-        Err(e) => {
-            app.flash(
-                Level::Error,
-                format!("could not run {}: {e}; set $EDITOR", editor[0]),
-            );
-            return Vec::new();
-        }
-    };
-    match text {
-        Ok(text) => app.after_editor(Edit { text, ..edit }),
-        Err(e) => {
-            app.flash(
-                Level::Error,
-                format!("the edited file could not be read: {e}"),
-            );
-            Vec::new()
-        }
-    }
 }
 
 /// Runs of this console stop at a safe point before it exits, however it exits (quit, a

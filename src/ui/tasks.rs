@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::app::{Effect, Permission, RunsData, UiEvent};
 use super::command::ObjectsQuery;
+use super::handover;
 use super::keymap::{self, Rbac};
 use super::panes::objects::{self, Edit};
 use crate::config::ClusterRole;
@@ -230,8 +231,22 @@ impl Tasks {
             }
             Effect::DryRunEdit(edit) => self.edit(edit, true),
             Effect::ApplyEdit(edit) => self.edit(edit, false),
-            // The event loop owns the theme and the terminal.
-            Effect::SetTheme(_) | Effect::Shell(_) | Effect::EditObject { .. } => {}
+            Effect::Shell(target) => {
+                let (live, tx, engine) = (self.live.clone(), self.tx.clone(), self.engine.clone());
+                tokio::spawn(async move {
+                    let ready = handover::prepare_shell(&live, engine.as_deref(), &target).await;
+                    let _ = tx.send(handed(ready)).await;
+                });
+            }
+            Effect::EditObject { env, object, kept } => {
+                let (live, tx) = (self.live.clone(), self.tx.clone());
+                tokio::spawn(async move {
+                    let ready = handover::prepare_edit(&live, &env, object, kept).await;
+                    let _ = tx.send(handed(ready)).await;
+                });
+            }
+            // The event loop owns the theme.
+            Effect::SetTheme(_) => {}
             Effect::PlanRun { .. }
             | Effect::StartRun { .. }
             | Effect::CancelRun(_)
@@ -290,7 +305,7 @@ impl Tasks {
     fn edit(&self, edit: Edit, dry_run: bool) {
         let (tx, engine) = (self.tx.clone(), self.engine.clone());
         tokio::spawn(async move {
-            let key = edit.key.clone();
+            let (key, id) = (edit.key.clone(), edit.id);
             let result = match (engine, crate::objects::parse_edit(&edit.text)) {
                 (None, _) => Err("no workflow engine in this console".to_owned()),
                 (_, Err(e)) => Err(e),
@@ -304,7 +319,7 @@ impl Tasks {
                     let would = crate::objects::edit_text(&would)?;
                     Ok(crate::objects::diff(&edit.original, &would))
                 });
-                UiEvent::EditPlanned { key, result: diff }
+                UiEvent::EditPlanned { id, result: diff }
             } else {
                 let done = result.map(|_| "edited: the server stored it".to_owned());
                 UiEvent::Edited { key, result: done }
@@ -376,6 +391,14 @@ impl Tasks {
                 }
             });
         }
+    }
+}
+
+/// A prepared handover for the event loop, or why there is none.
+fn handed(ready: Result<handover::Handover, String>) -> UiEvent {
+    match ready {
+        Ok(h) => UiEvent::HandOver(h),
+        Err(why) => UiEvent::NotHandedOver(why),
     }
 }
 

@@ -55,6 +55,11 @@ impl ServedKind {
         }
     }
 
+    /// A core Secret: its values are never read beyond metadata, shown or edited here.
+    pub fn is_secret(&self) -> bool {
+        self.group.is_empty() && self.plural == "secrets"
+    }
+
     pub fn serves(&self, verb: &str) -> bool {
         self.verbs.iter().any(|v| v == verb)
     }

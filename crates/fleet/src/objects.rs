@@ -52,6 +52,19 @@ async fn client(live: &LiveFleet, env: &str, role: ClusterRole) -> Result<kube::
         .ok_or_else(|| format!("no Kubernetes client for {env}-{role} (see its source status)"))
 }
 
+/// The API of `kind`'s objects, in `namespace` for a namespaced kind.
+pub(crate) fn api_of(
+    client: kube::Client,
+    kind: &ServedKind,
+    namespace: Option<&str>,
+) -> Api<DynamicObject> {
+    let resource = kind.api_resource();
+    match namespace.filter(|_| kind.namespaced) {
+        Some(ns) => Api::namespaced_with(client, ns, &resource),
+        None => Api::all_with(client, &resource),
+    }
+}
+
 async fn timed<T>(
     what: impl std::future::Future<Output = Result<T, kube::Error>>,
 ) -> Result<T, String> {
@@ -176,13 +189,8 @@ pub async fn yaml(
     namespace: Option<&str>,
     name: &str,
 ) -> Result<Vec<String>, String> {
-    let client = client(live, env, role).await?;
-    let resource = kind.api_resource();
-    let api: Api<DynamicObject> = match namespace.filter(|_| kind.namespaced) {
-        Some(ns) => Api::namespaced_with(client, ns, &resource),
-        None => Api::all_with(client, &resource),
-    };
-    if kind.plural == "secrets" {
+    let api = api_of(client(live, env, role).await?, kind, namespace);
+    if kind.is_secret() {
         return Ok(secret_lines(timed(api.get_metadata(name)).await?));
     }
     let object = timed(api.get(name)).await?;
@@ -211,12 +219,7 @@ pub async fn for_edit(
     namespace: Option<&str>,
     name: &str,
 ) -> Result<String, String> {
-    let client = client(live, env, role).await?;
-    let resource = kind.api_resource();
-    let api: Api<DynamicObject> = match namespace.filter(|_| kind.namespaced) {
-        Some(ns) => Api::namespaced_with(client, ns, &resource),
-        None => Api::all_with(client, &resource),
-    };
+    let api = api_of(client(live, env, role).await?, kind, namespace);
     let object = timed(api.get(name)).await?;
     edit_text(&serde_json::to_value(object).map_err(|e| e.to_string())?)
 }
@@ -242,20 +245,17 @@ pub fn parse_edit(text: &str) -> Result<Value, String> {
     Ok(value)
 }
 
-/// The edited `text` moved onto the object as it is now (`fresh`, as [`edit_text`] gives
-/// it): its resourceVersion becomes the current one, so that applying it is judged, and
-/// its diff shown, against what the server holds now, not what was read before a
-/// conflict. A text that does not parse yet is left as it is.
-pub fn rebase(text: &str, fresh: &str) -> String {
-    let (Ok(mut edited), Ok(now)) = (parse_edit(text), parse_edit(fresh)) else {
-        return text.to_owned();
-    };
-    let rv = &now["metadata"]["resourceVersion"];
-    if edited["metadata"]["resourceVersion"] == *rv || !edited["metadata"].is_object() {
-        return text.to_owned();
-    }
-    edited["metadata"]["resourceVersion"] = rv.clone();
-    serde_yaml_ng::to_string(&edited).unwrap_or_else(|_| text.to_owned())
+/// The changes made from `original` to `text` (as read, as edited), made again on the
+/// object as it is now (`fresh`): a three-way merge, so that what someone else changed
+/// meanwhile stays, and the edit is judged (and its diff shown) against what the server
+/// holds now. Fails, saying why, when a change no longer fits (what it changed is gone).
+pub fn rebase(original: &str, text: &str, fresh: &str) -> Result<String, String> {
+    let (before, after) = (parse_edit(original)?, parse_edit(text)?);
+    let mut now = parse_edit(fresh)?;
+    let changes = json_patch::diff(&before, &after);
+    json_patch::patch(&mut now, &changes)
+        .map_err(|e| format!("your change does not fit the object as it is now ({e})"))?;
+    serde_yaml_ng::to_string(&now).map_err(|e| e.to_string())
 }
 
 /// The editor the user chose: `$VISUAL`, else `$EDITOR` (with its arguments, such as
@@ -385,13 +385,24 @@ mod tests {
     }
 
     #[test]
-    fn a_kept_edit_moves_onto_the_current_version_and_a_broken_one_stays_as_typed() {
-        let kept = "metadata:\n  name: a\n  resourceVersion: '7'\ndata:\n  k: mine\n";
-        let fresh = "metadata:\n  name: a\n  resourceVersion: '9'\ndata:\n  k: theirs\n";
-        let moved = parse_edit(&rebase(kept, fresh)).unwrap();
+    fn a_kept_edit_is_made_again_on_the_current_version_keeping_what_others_changed() {
+        let read = "metadata:\n  name: a\n  resourceVersion: '7'\ndata:\n  k: old\n  x: '1'\n";
+        let kept = "metadata:\n  name: a\n  resourceVersion: '7'\ndata:\n  k: mine\n  x: '1'\n";
+        let fresh = "metadata:\n  name: a\n  resourceVersion: '9'\ndata:\n  k: old\n  x: '2'\n";
+        let moved = parse_edit(&rebase(read, kept, fresh).unwrap()).unwrap();
         assert_eq!(moved["metadata"]["resourceVersion"], "9");
-        assert_eq!(moved["data"]["k"], "mine", "the edit is kept");
-        assert_eq!(rebase("a: [", fresh), "a: [");
+        assert_eq!(moved["data"]["k"], "mine", "the edit is made again");
+        assert_eq!(moved["data"]["x"], "2", "what someone else changed stays");
+        assert!(
+            rebase(read, "a: [", fresh).is_err(),
+            "a broken text cannot be moved"
+        );
+        let gone = "metadata:\n  name: a\n  resourceVersion: '9'\n";
+        let removed = read.replace("  x: '1'\n", "");
+        assert!(
+            rebase(read, &removed, gone).is_err(),
+            "what it removed is gone"
+        );
     }
 
     #[test]

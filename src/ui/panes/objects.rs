@@ -89,16 +89,24 @@ impl ObjectsData {
     }
 }
 
-/// How two cells of a column compare: as ages (`5m`, `2d4h`) when both are, as numbers
-/// when both are, else as text.
+/// How two cells of a column compare: ages (`5m`, `2d4h`) as durations, numbers as
+/// numbers, the rest as text; across those classes ages come first, then numbers, then
+/// text, so the order is total (a sort needs that) whatever the server printed.
 fn compare_cells(a: &str, b: &str) -> std::cmp::Ordering {
-    if let (Some(x), Some(y)) = (age_seconds(a), age_seconds(b)) {
-        return x.cmp(&y);
-    }
-    match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x.total_cmp(&y),
-        _ => a.cmp(b),
-    }
+    let class = |c: &str| -> (u8, u64, f64) {
+        if let Some(s) = age_seconds(c) {
+            (0, s, 0.0)
+        } else if let Ok(n) = c.parse::<f64>() {
+            (1, 0, n)
+        } else {
+            (2, 0, 0.0)
+        }
+    };
+    let ((ca, sa, na), (cb, sb, nb)) = (class(a), class(b));
+    ca.cmp(&cb)
+        .then(sa.cmp(&sb))
+        .then(na.total_cmp(&nb))
+        .then_with(|| a.cmp(b))
 }
 
 /// Seconds in a kubectl age (`45s`, `3m12s`, `5h10m`, `2d4h`, `1y20d`).
@@ -120,7 +128,7 @@ fn age_seconds(text: &str) -> Option<u64> {
             'y' => 365 * 86_400,
             _ => return None,
         };
-        total += number.parse::<u64>().ok()? * unit;
+        total = total.checked_add(number.parse::<u64>().ok()?.checked_mul(unit)?)?;
         number.clear();
     }
     number.is_empty().then_some(total)
@@ -139,6 +147,8 @@ impl ObjectsData {
 /// server's dry-run diff once asked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Edit {
+    /// Which round of editing: a dry run's answer counts for its own round only.
+    pub id: u64,
     /// The object's row key ([`Selected::key`]).
     pub key: String,
     pub object: crate::engine::ops::ObjectRef,
@@ -225,23 +235,10 @@ impl ObjectsView {
         Some(ObjectsQuery {
             kind: kind.to_owned(),
             namespace: row.namespace.clone(),
-            filter: Some(format!("~^{}$", regex_escape(name))),
+            filter: Some(format!("~^{}$", regex::escape(name))),
             ..ObjectsQuery::default()
         })
     }
-}
-
-/// `name` as a regex that matches only itself.
-fn regex_escape(name: &str) -> String {
-    name.chars()
-        .flat_map(|c| {
-            let special = "\\.+*?()|[]{}^$".contains(c);
-            special
-                .then_some('\\')
-                .into_iter()
-                .chain(std::iter::once(c))
-        })
-        .collect()
 }
 
 fn matches(filter: &Filter, row: &ObjectRow) -> bool {
@@ -663,6 +660,17 @@ mod tests {
         assert_eq!(compare_cells("45s", "2m"), Less);
         assert_eq!(compare_cells("10", "9"), Greater, "numbers, not text");
         assert_eq!(compare_cells("b", "a"), Greater);
+        assert_eq!(
+            compare_cells("20", "3 (1m ago)"),
+            Less,
+            "numbers before text"
+        );
+        assert_eq!(
+            compare_cells("3 (1m ago)", "4"),
+            Greater,
+            "so the order is total"
+        );
+        assert_eq!(age_seconds("999999999999999y"), None, "no overflow");
     }
 
     #[test]
@@ -675,6 +683,6 @@ mod tests {
         assert_eq!(q.kind, "deployment");
         assert_eq!(q.namespace.as_deref(), Some("production"));
         assert_eq!(q.filter.as_deref(), Some("~^web$"));
-        assert_eq!(regex_escape("a.b"), "a\\.b");
+        assert_eq!(regex::escape("a.b"), "a\\.b");
     }
 }

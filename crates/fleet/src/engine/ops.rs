@@ -39,6 +39,8 @@ pub enum Op {
     Scale(u32),
     /// Replace the object with an edited one ([`Engine::edit`]).
     Edit,
+    /// A shell in a pod (`kubectl exec`; [`Engine::shell`]).
+    Shell,
 }
 
 impl Op {
@@ -50,6 +52,7 @@ impl Op {
             Op::Uncordon => "uncordon",
             Op::Scale(_) => "scale",
             Op::Edit => "edit",
+            Op::Shell => "shell",
         }
     }
 
@@ -65,6 +68,7 @@ impl Op {
             Op::Delete => ("delete", ""),
             Op::Scale(_) => ("patch", "scale"),
             Op::Edit => ("update", ""),
+            Op::Shell => ("create", "exec"),
             Op::Restart | Op::Cordon | Op::Uncordon => ("patch", ""),
         }
     }
@@ -101,7 +105,11 @@ impl Op {
                 kind.qualified()
             )),
             // Editing shows the values; a Secret's never reach the screen.
-            Op::Edit if kind.group.is_empty() && kind.plural == "secrets" => {
+            Op::Shell if !(kind.group.is_empty() && kind.plural == "pods") => Some(format!(
+                "a shell runs in a pod, not in {}",
+                kind.qualified()
+            )),
+            Op::Edit if kind.is_secret() => {
                 Some("Secrets are not edited here: that would show their values".into())
             }
             _ => None,
@@ -116,6 +124,7 @@ impl Op {
             Op::Uncordon => "UncordonedByConsole",
             Op::Scale(_) => "ScaledByConsole",
             Op::Edit => "EditedByConsole",
+            Op::Shell => "ShellByConsole",
         }
     }
 }
@@ -193,11 +202,7 @@ impl Resolved {
     }
 
     fn api(&self, client: kube::Client) -> Api<DynamicObject> {
-        let resource = self.kind.api_resource();
-        match &self.namespace {
-            Some(ns) => Api::namespaced_with(client, ns, &resource),
-            None => Api::all_with(client, &resource),
-        }
+        crate::objects::api_of(client, &self.kind, self.namespace.as_deref())
     }
 
     /// The metadata an Event names the object by, when the server returned none.
@@ -261,10 +266,12 @@ impl Engine {
         objects: &[ObjectRef],
         confirmed: bool,
     ) -> Result<Vec<OpOutcome>, EngineError> {
-        if op == Op::Edit {
-            return Err(EngineError::Usage(
-                "an edit carries the edited object: it goes through Engine::edit".into(),
-            ));
+        if matches!(op, Op::Edit | Op::Shell) {
+            return Err(EngineError::Usage(format!(
+                "{} is not a change made here: it goes through Engine::{}",
+                op.name(),
+                op.name()
+            )));
         }
         if op.needs_confirmation() && !confirmed {
             return Err(EngineError::Usage(format!(
@@ -473,6 +480,16 @@ impl Engine {
         }
     }
 
+    /// A shell in `pod`: the gate (read-only, a run's lock, `create pods/exec` for that
+    /// pod) and the audit record, before the terminal is handed to kubectl, which does
+    /// the rest. A shell can change anything the user may, so it is gated as a change.
+    pub async fn shell(&self, pod: &ObjectRef) -> Result<(), EngineError> {
+        let resolved = self.admit(Op::Shell, std::slice::from_ref(pod)).await?;
+        let r = &resolved[0];
+        let detail = json!({"kind": r.kind.qualified(), "namespace": r.namespace, "name": r.name});
+        self.record(self.object_record(r, "pod.shell".into(), detail))
+    }
+
     /// The audit record of an action on one object.
     fn object_record(&self, r: &Resolved, action: String, detail: serde_json::Value) -> NewRecord {
         NewRecord {
@@ -601,11 +618,10 @@ impl Engine {
                 };
                 Ok((message.into(), Some(obj.metadata)))
             }
-            // An edit carries the edited object: Engine::edit makes it.
-            Op::Edit => Ok((
-                "not changed: an edit goes through Engine::edit".into(),
-                None,
-            )),
+            // An edit carries the edited object, a shell is kubectl's: act refuses both.
+            Op::Edit | Op::Shell => {
+                Ok((format!("not changed: {} has its own way", op.name()), None))
+            }
             Op::Scale(replicas) => {
                 let before = api.get_scale(&r.name).await?;
                 let from = before.spec.and_then(|s| s.replicas).unwrap_or(0);

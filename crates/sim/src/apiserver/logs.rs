@@ -113,6 +113,20 @@ fn prepare(
         .and_then(|s| s["restartCount"].as_i64())
         .unwrap_or(0);
     let stamps = super::param_bool(params, "timestamps");
+    // As the apiserver's validation: positive numbers only.
+    for p in ["limitBytes", "sinceSeconds", "tailLines"] {
+        let bad = params.get(p).is_some_and(|v| {
+            v.parse::<i64>()
+                .map_or(true, |n| n < 0 || (n == 0 && p != "tailLines"))
+        });
+        if bad {
+            return Err(ApiError::invalid(
+                "PodLogOptions",
+                "",
+                format!("{p}: Invalid value: {}: must be greater than 0", params[p]),
+            ));
+        }
+    }
     if super::param_bool(params, "previous") {
         // As the kubelet: only a container that restarted has a previous log.
         if restarts == 0 {
@@ -138,7 +152,8 @@ fn prepare(
     let since = params
         .get("sinceSeconds")
         .and_then(|s| s.parse::<i64>().ok())
-        .map(|s| now - chrono::TimeDelta::seconds(s));
+        .and_then(chrono::TimeDelta::try_seconds)
+        .and_then(|d| now.checked_sub_signed(d));
     let mut text = String::new();
     for n in (n_now - tail + 1)..=n_now {
         if since.is_some_and(|since| at(n) < since) {

@@ -399,6 +399,7 @@ async fn dispatch(
         headers: &headers,
         body: &body,
         t: &target,
+        verb,
     };
     let result = match (verb, target.sub) {
         ("watch", _) => ctx.watch(),
@@ -435,6 +436,8 @@ struct Ctx<'a> {
     headers: &'a HeaderMap,
     body: &'a Bytes,
     t: &'a Target,
+    /// The RBAC verb of the request (`create`, `delete`, ...).
+    verb: &'static str,
 }
 
 /// A boolean query parameter as the API server converts it (apimachinery's
@@ -639,7 +642,11 @@ impl Ctx<'_> {
     /// A DELETE (and an eviction's `deleteOptions`) may say it in the body instead, as
     /// kubectl does: `"dryRun": ["All"]`.
     fn write(&self) -> Result<Write, ApiError> {
-        let body = (!self.body.is_empty())
+        // Only DeleteOptions bodies say it: any other body is the object itself, whose own
+        // fields (a custom resource may have a `dryRun`) say nothing about the request.
+        let options_body = matches!(self.verb, "delete" | "deletecollection")
+            || (self.verb == "create" && self.t.sub == Some(Sub::Eviction));
+        let body = (options_body && !self.body.is_empty())
             .then(|| serde_json::from_slice::<Value>(self.body).ok())
             .flatten()
             .unwrap_or_default();
