@@ -875,7 +875,10 @@ fn logs_of_the_previous_run_and_limits() {
     assert_eq!(limited.stdout.len(), 20, "{limited:?}");
     let path = format!("/api/v1/namespaces/production/pods/{fresh}/log?sinceSeconds=-5");
     let refused = wc(&["get", "--raw", &path]);
-    assert!(!refused.status.success(), "a negative sinceSeconds is invalid");
+    assert!(
+        !refused.status.success(),
+        "a negative sinceSeconds is invalid"
+    );
     let recent = wc(&["logs", "-n", "production", &fresh, "--since=30s"]);
     let lines = String::from_utf8_lossy(&recent.stdout).lines().count();
     assert!((1..=5).contains(&lines), "a line every 7 s: {lines}");

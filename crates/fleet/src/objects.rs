@@ -179,8 +179,8 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// One object as YAML lines. Secrets (and any kind named `secrets`) show their metadata
-/// alone: their values are not fetched.
+/// One object as YAML lines. A Secret shows its metadata alone: its values are not
+/// fetched.
 pub async fn yaml(
     live: &LiveFleet,
     env: &str,
