@@ -55,6 +55,16 @@ pub fn resume() -> io::Result<()> {
     )
 }
 
+/// Puts `text` on the clipboard of the terminal the console runs in, with OSC 52: it
+/// travels in the output stream, so it works over SSH and in tmux (`set-clipboard on`).
+pub fn copy_to_clipboard(text: &str) -> io::Result<()> {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    let mut out = io::stdout();
+    write!(out, "\x1b]52;c;{encoded}\x07")?;
+    out.flush()
+}
+
 /// Leaves raw mode and the alternate screen if this process took them. Errors are
 /// ignored on purpose: after SIGHUP the terminal may be gone, and there is nobody left
 /// to tell.

@@ -78,8 +78,13 @@ struct Tui {
     child: Box<dyn portable_pty::Child + Send + Sync>,
     writer: Box<dyn Write + Send>,
     screen: Arc<Mutex<vt100::Parser>>,
+    /// What the console wrote, as bytes, the last [`RAW_KEPT`] of it: for what a terminal
+    /// emulator does not show (OSC 52).
+    raw: Arc<Mutex<Vec<u8>>>,
     reader: Option<JoinHandle<()>>,
 }
+
+const RAW_KEPT: usize = 1 << 20;
 
 impl Drop for Tui {
     fn drop(&mut self) {
@@ -133,12 +138,20 @@ impl Tui {
             0,
         )));
         let sink = screen.clone();
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let raw_sink = raw.clone();
         let reader = std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             loop {
                 match reader.read(&mut buf) {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => sink.lock().unwrap().process(&buf[..n]),
+                    Ok(n) => {
+                        sink.lock().unwrap().process(&buf[..n]);
+                        let mut kept = raw_sink.lock().unwrap();
+                        kept.extend_from_slice(&buf[..n]);
+                        let excess = kept.len().saturating_sub(RAW_KEPT);
+                        kept.drain(..excess);
+                    }
                 }
             }
         });
@@ -147,6 +160,7 @@ impl Tui {
             child,
             writer,
             screen,
+            raw,
             reader: Some(reader),
         }
     }
@@ -1119,11 +1133,12 @@ fn the_previous_runs_log_of_a_crash_looping_pod() {
     tui.assert_restored();
 }
 
-/// `a` hands the terminal to `kubectl exec -it` in the selected pod, with the cluster's
-/// kubeconfig and context, and takes it back after: a fake kubectl on PATH records what
-/// it was asked, and the console draws again and is audited.
+/// `Y` copies the pod's name to the clipboard (OSC 52). `a` hands the terminal to
+/// `kubectl exec -it` in the pod, with the cluster's kubeconfig and context, and takes it
+/// back after: a fake kubectl on PATH records what it was asked, and the console draws
+/// again and is audited.
 #[test]
-fn a_shell_hands_the_terminal_to_kubectl_and_takes_it_back() {
+fn copy_a_pods_name_and_hand_the_terminal_to_a_shell_and_back() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let sim = start_sim_of(dir.path(), 1, &[]);
@@ -1162,6 +1177,27 @@ fn a_shell_hands_the_terminal_to_kubectl_and_takes_it_back() {
         .nth(1)
         .expect("a pod name")
         .to_owned();
+    // Y copies the pod's name to the terminal's clipboard (OSC 52), which works over SSH.
+    tui.send("Y");
+    let copied = tui.wait_for("copied ");
+    let name = regex::Regex::new(r"copied ([a-z0-9-]+/[a-z0-9-]+)")
+        .unwrap()
+        .captures(&copied)
+        .unwrap_or_else(|| panic!("the flash names it: {copied}"))[1]
+        .to_owned();
+    let osc52 = {
+        use base64::Engine as _;
+        format!(
+            "\x1b]52;c;{}\x07",
+            base64::engine::general_purpose::STANDARD.encode(&name)
+        )
+    };
+    let raw = tui.raw.lock().unwrap().clone();
+    assert!(
+        raw.windows(osc52.len()).any(|w| w == osc52.as_bytes()),
+        "the clipboard got {name}"
+    );
+
     tui.send("a");
     tui.wait_for("back from the shell in acme-wc");
     let args = std::fs::read_to_string(&recorded).expect("kubectl was run");

@@ -186,6 +186,14 @@ pub enum Effect {
     },
     /// Hand the terminal to `kubectl exec -it` in the pod, and take it back after.
     Shell(PodTarget),
+    /// Put the text on the terminal's clipboard.
+    Copy(String),
+    /// Write an export; `what` says what it holds.
+    WriteFile {
+        path: String,
+        text: String,
+        what: String,
+    },
     /// Hand the terminal to the editor on the object (or on the text kept from a failed
     /// edit of it), then ask for the server's dry run.
     EditObject {
@@ -272,6 +280,8 @@ pub enum UiEvent {
     HandOver(super::handover::Handover),
     /// Why a shell or an editor was not opened.
     NotHandedOver(String),
+    /// An export was written (where, what), or why not.
+    Written(Result<String, String>),
     /// The names of the kinds an environment's clusters serve.
     Kinds {
         env: String,
@@ -873,6 +883,29 @@ impl App {
                     .clone()
                     .filter(|e| e.key == object.key() && e.object.env == env);
                 vec![Effect::EditObject { env, object, kept }]
+            }
+            Action::Copy => {
+                let name = match self.pane {
+                    Pane::Objects => views.objects.selected(self).map(|o| match o.namespace {
+                        Some(ns) => format!("{ns}/{}", o.name),
+                        None => o.name,
+                    }),
+                    _ => self
+                        .env
+                        .as_deref()
+                        .and_then(|env| views.pods.target(self.lists.pods.selected, env))
+                        .map(|t| format!("{}/{}", t.namespace, t.name)),
+                };
+                match name {
+                    Some(name) => {
+                        self.flash(Level::Info, format!("copied {name}"));
+                        vec![Effect::Copy(name)]
+                    }
+                    None => {
+                        self.flash(Level::Info, "nothing selected to copy");
+                        Vec::new()
+                    }
+                }
             }
             Action::Involved => match views.objects.involved(self) {
                 Some(query) => self.open_objects(query),
@@ -1969,7 +2002,44 @@ impl App {
             Command::Help => self.apply(Action::Help, views),
             Command::Quit => self.apply(Action::Quit, views),
             Command::Objects(query) => self.open_objects(query),
+            Command::Export { format, path } => self.export(format, path, views),
         }
+    }
+
+    /// `:export`: the pods or objects shown, to `path` (else a new file named after the
+    /// pane, the environment and the time, in the working directory).
+    fn export(
+        &mut self,
+        format: super::export::Format,
+        path: Option<String>,
+        views: &Views,
+    ) -> Vec<Effect> {
+        let sheet = match self.pane {
+            Pane::Pods => views.pods.sheet(chrono::Utc::now()),
+            Pane::Objects => views.objects.sheet(self),
+            _ => {
+                self.flash(Level::Info, ":export works in the pods and objects panes");
+                return Vec::new();
+            }
+        };
+        let path = path.unwrap_or_else(|| {
+            let what = match (self.pane, self.objects.kind()) {
+                (Pane::Objects, Some(kind)) => kind.plural.clone(),
+                _ => "pods".to_owned(),
+            };
+            format!(
+                "{what}-{}-{}.{}",
+                self.env.as_deref().unwrap_or("fleet"),
+                chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+                format.extension()
+            )
+        });
+        let rows = sheet.rows.len();
+        vec![Effect::WriteFile {
+            path,
+            text: sheet.render(format),
+            what: format!("{rows} rows"),
+        }]
     }
 
     /// `:KIND …`: the objects pane on that kind, in the named or open environment.
@@ -2066,6 +2136,8 @@ impl App {
             UiEvent::Kinds { env, names } => self.kinds = (env, names),
             UiEvent::HandOver(h) => self.handover = Some(h),
             UiEvent::NotHandedOver(why) => self.flash(Level::Error, why),
+            UiEvent::Written(Ok(said)) => self.flash(Level::Success, said),
+            UiEvent::Written(Err(why)) => self.flash(Level::Error, why),
             UiEvent::EditPlanned { id, result } => {
                 if let Some(edit) = self.edit.as_mut().filter(|e| e.id == id) {
                     edit.diff = Some(result);

@@ -29,6 +29,11 @@ pub enum Command {
     },
     Help,
     Quit,
+    /// The pods or objects shown, to a file.
+    Export {
+        format: super::export::Format,
+        path: Option<String>,
+    },
     /// Objects of any kind the clusters serve (`:deploy payments`, `:svc /api`), found
     /// through discovery when the command names no command of the console's.
     Objects(ObjectsQuery),
@@ -104,6 +109,8 @@ enum Args {
     Env,
     Column,
     Theme,
+    /// csv|json and an optional file.
+    Export,
     /// Environment, sc/wc, and the workflow's KEY=VALUE parameters (a bare number is
     /// the worker count of `scale`).
     Workflow,
@@ -156,6 +163,11 @@ const OTHERS: &[(&str, Args, &str)] = &[
         "restore [env] sc|wc backup=NAME: a Velero restore (opens the workflow form)",
     ),
     ("env", Args::Env, "env <name>: open an environment"),
+    (
+        "export",
+        Args::Export,
+        "export csv|json [FILE]: the pods or objects shown, as filtered and sorted",
+    ),
     ("silences", Args::None, "list silences"),
     ("sort", Args::Column, "sort <column>: sort pods"),
     ("theme", Args::Theme, "theme <name>"),
@@ -217,6 +229,15 @@ pub fn parse(line: &str, vocab: &Vocabulary<'_>) -> Result<Command, String> {
             Ok(go(pane, env, scope))
         }
         Args::Workflow => workflow(name, &rest, vocab),
+        Args::Export => match rest.as_slice() {
+            [format] | [format, _] if super::export::Format::parse(format).is_some() => {
+                Ok(Command::Export {
+                    format: super::export::Format::parse(format).expect("checked"),
+                    path: rest.get(1).map(|p| p.to_string()),
+                })
+            }
+            _ => Err(":export takes csv or json, then a file if you like".into()),
+        },
         Args::Env => Ok(Command::Env(find_env(
             one("an environment name")?,
             vocab.envs,

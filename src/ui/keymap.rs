@@ -69,6 +69,8 @@ pub enum Action {
     Shell,
     /// Edit the selected object in `$EDITOR`, then see the server's dry-run diff.
     Edit,
+    /// The selected row's name to the terminal's clipboard (OSC 52).
+    Copy,
     NextTab,
     PrevTab,
     Follow,
@@ -443,6 +445,14 @@ static ACTIONS: &[ActionSpec] = &[
     )
     .footer(),
     spec(
+        "pods.copy",
+        A::Copy,
+        &[K::Char('Y')],
+        C::Pane(Pane::Pods),
+        "copy the name (namespace/name)",
+    )
+    .k9s("c"),
+    spec(
         "pods.shell",
         A::Shell,
         &[K::Char('a')],
@@ -607,6 +617,14 @@ static ACTIONS: &[ActionSpec] = &[
     )
     .engine()
     .danger(Danger::Caution),
+    spec(
+        "objects.copy",
+        A::Copy,
+        &[K::Char('Y')],
+        C::Pane(Pane::Objects),
+        "copy the name (namespace/name)",
+    )
+    .k9s("c"),
     spec(
         "objects.involved",
         A::Involved,

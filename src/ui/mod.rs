@@ -12,6 +12,7 @@ pub mod bench;
 pub mod command;
 pub mod ctx;
 pub use crate::filter;
+pub mod export;
 pub mod format;
 pub mod handover;
 pub mod keymap;

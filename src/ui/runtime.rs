@@ -217,6 +217,11 @@ fn apply(
 ) {
     for effect in effects {
         match effect {
+            Effect::Copy(text) => {
+                if let Err(e) = terminal::copy_to_clipboard(&text) {
+                    app.flash(Level::Error, format!("copying failed: {e}"));
+                }
+            }
             Effect::SetTheme(name) => match Theme::load(&name, &opts.themes_dir) {
                 Ok(t) => {
                     *theme = t;

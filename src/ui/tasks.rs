@@ -231,6 +231,16 @@ impl Tasks {
             }
             Effect::DryRunEdit(edit) => self.edit(edit, true),
             Effect::ApplyEdit(edit) => self.edit(edit, false),
+            Effect::WriteFile { path, text, what } => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let result = match tokio::fs::write(&path, text).await {
+                        Ok(()) => Ok(format!("exported {what} to {path}")),
+                        Err(e) => Err(format!("the export could not be written to {path}: {e}")),
+                    };
+                    let _ = tx.send(UiEvent::Written(result)).await;
+                });
+            }
             Effect::Shell(target) => {
                 let (live, tx, engine) = (self.live.clone(), self.tx.clone(), self.engine.clone());
                 tokio::spawn(async move {
@@ -245,8 +255,8 @@ impl Tasks {
                     let _ = tx.send(handed(ready)).await;
                 });
             }
-            // The event loop owns the theme.
-            Effect::SetTheme(_) => {}
+            // The event loop owns the theme and the terminal.
+            Effect::SetTheme(_) | Effect::Copy(_) => {}
             Effect::PlanRun { .. }
             | Effect::StartRun { .. }
             | Effect::CancelRun(_)

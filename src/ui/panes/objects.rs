@@ -222,6 +222,21 @@ impl ObjectsView {
 }
 
 impl ObjectsView {
+    /// The rows shown, as filtered and sorted, for `:export`.
+    pub fn sheet(&self, app: &App) -> super::super::export::Sheet {
+        let mut columns = vec!["Cluster".to_owned(), "Namespace".to_owned()];
+        columns.extend(columns_of(app).cloned().unwrap_or_default());
+        let rows = (0..self.visible.len())
+            .filter_map(|i| self.row(app, i))
+            .map(|(role, _, row)| {
+                let mut cells = vec![role.to_string(), row.namespace.clone().unwrap_or_default()];
+                cells.extend(row.cells.iter().cloned());
+                cells
+            })
+            .collect();
+        super::super::export::Sheet { columns, rows }
+    }
+
     /// For an event, the object it is about, as a query of that kind in its namespace
     /// filtered to its name: the OBJECT column (`pod/web-1`).
     pub fn involved(&self, app: &App) -> Option<ObjectsQuery> {
@@ -472,7 +487,7 @@ fn render(view: &ObjectsView, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_
         height: area.height - top,
         ..area
     };
-    let Some(columns) = columns(app) else {
+    let Some(columns) = columns_of(app) else {
         return;
     };
     let waiting = app
@@ -547,7 +562,7 @@ fn render(view: &ObjectsView, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_
 }
 
 /// The server's columns of the first cluster of the scope that answered.
-fn columns(app: &App) -> Option<&Vec<String>> {
+fn columns_of(app: &App) -> Option<&Vec<String>> {
     app.scope
         .roles()
         .iter()

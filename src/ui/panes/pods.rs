@@ -86,6 +86,40 @@ impl PodsIndex {
         self.visible.is_empty()
     }
 
+    /// The pods shown, as filtered and sorted, for `:export`.
+    pub fn sheet(&self, now: DateTime<Utc>) -> super::super::export::Sheet {
+        let columns = [
+            "Cluster",
+            "Namespace",
+            "Name",
+            "Ready",
+            "Status",
+            "Restarts",
+            "Age",
+            "Node",
+        ];
+        let rows = (0..self.len())
+            .filter_map(|i| self.entry(i))
+            .map(|e| {
+                let p = &e.pod;
+                vec![
+                    e.role.to_string(),
+                    p.namespace.to_string(),
+                    p.name.to_string(),
+                    format!("{}/{}", p.ready, p.containers),
+                    p.status.to_string(),
+                    p.restarts.to_string(),
+                    format::age(now.timestamp() - p.created),
+                    p.node.as_deref().unwrap_or("").to_owned(),
+                ]
+            })
+            .collect();
+        super::super::export::Sheet {
+            columns: columns.map(String::from).to_vec(),
+            rows,
+        }
+    }
+
     /// The `i`-th visible pod.
     pub fn entry(&self, i: usize) -> Option<&PodEntry> {
         self.visible.get(i).map(|j| &self.entries[*j as usize])
@@ -640,5 +674,41 @@ mod tests {
         assert!(app.on_key(key('x'), &views).is_empty());
         assert!(app.modals.is_empty());
         assert!(app.flash.as_ref().unwrap().text.contains("read-only"));
+    }
+
+    #[test]
+    fn export_writes_the_pods_shown_in_their_order() {
+        use crate::ui::app::Effect;
+        use crate::ui::command::Command;
+        use crate::ui::export::Format;
+        let state = fleet();
+        let mut app = App::new(vec!["globex".into()]);
+        app.env = Some("globex".into());
+        app.pane = Pane::Pods;
+        app.set_filter(Pane::Pods, "pay");
+        let mut views = crate::ui::views::Views::default();
+        views.pods.update(&mut app, &state, Instant::now());
+        let effects = app.run_command(
+            Command::Export {
+                format: Format::Csv,
+                path: Some("out.csv".into()),
+            },
+            &views,
+        );
+        let [Effect::WriteFile { path, text, what }] = effects.as_slice() else {
+            panic!("{effects:?}")
+        };
+        assert_eq!((path.as_str(), what.as_str()), ("out.csv", "2 rows"));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Cluster,Namespace,Name,Ready,Status,Restarts,Age,Node"
+        );
+        assert!(lines[1].starts_with("wc,production,payments-1,"), "{text}");
+        assert!(
+            lines[2].starts_with("wc,production,payments-worker-1,"),
+            "{text}"
+        );
+        assert_eq!(lines.len(), 3, "only what the filter shows");
     }
 }
