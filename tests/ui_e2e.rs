@@ -1312,3 +1312,58 @@ fn an_edit_in_the_editor_shows_the_servers_diff_then_applies_and_a_conflict_keep
     assert_eq!(tui.wait_exit(), 0);
     tui.assert_restored();
 }
+
+/// `:events` lists the events of both clusters newest first, `o` goes to an event's
+/// object; `O` on an alert opens the pod its labels name.
+#[test]
+fn the_events_view_and_from_an_alert_to_its_pod() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim_of(dir.path(), 2, &[]);
+    let state = dir.path().join("state");
+    let mut tui = Tui::start(&sim.fleet_file, &state);
+    tui.wait_for("globex");
+    tui.send(":");
+    tui.type_text("events globex");
+    tui.send("\r");
+    let screen = tui.wait_for("NodeNotReady");
+    assert!(screen.contains("by last seen ▲"), "newest first: {screen}");
+    assert!(
+        screen.contains("LAST SEEN") && screen.contains("REASON"),
+        "{screen}"
+    );
+    let row = screen
+        .lines()
+        .position(|l| l.contains("NodeNotReady"))
+        .unwrap();
+    let first = screen
+        .lines()
+        .position(|l| l.contains("LAST SEEN"))
+        .unwrap();
+    for _ in first + 1..row {
+        tui.send("j");
+    }
+    tui.send("o");
+    let screen = tui.wait_for(" 1 node ");
+    assert!(
+        screen.contains("NotReady"),
+        "the node of the event: {screen}"
+    );
+
+    tui.send(":");
+    tui.type_text("alerts globex");
+    tui.send("\r");
+    tui.wait_for("FalcoRuntimeEvent");
+    tui.send("/");
+    tui.type_text("Falco");
+    tui.send("\r");
+    tui.wait_until("the falco alert alone", |s| !s.contains("EndpointDown"));
+    tui.send("j");
+    tui.send("O");
+    let screen = tui.wait_for("╭ Pods globex · wc");
+    let rows = pod_rows(&screen);
+    assert_eq!(rows.len(), 1, "the pod the alert names: {screen}");
+    assert!(rows[0].contains("legacy-admi"), "{screen}");
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+}

@@ -45,20 +45,96 @@ pub fn sources(a: &MergedAlert, in_env: bool) -> String {
 /// The object an alert is about, from its usual labels.
 pub fn subject(a: &MergedAlert) -> String {
     let l = |k: &str| a.alert.label(k);
-    match (l("namespace"), l("pod"), l("node")) {
-        (Some(ns), Some(pod), _) => format!("{ns}/{pod}"),
-        (_, _, Some(node)) => node.to_string(),
-        (Some(ns), None, None) => l("deployment")
-            .or(l("statefulset"))
-            .or(l("job_name"))
-            .or(l("schedule"))
-            .map(|o| format!("{ns}/{o}"))
-            .unwrap_or_else(|| ns.to_string()),
-        _ => l("target")
+    match subject_object(a) {
+        Some(o) => match o.namespace {
+            Some(ns) => format!("{ns}/{}", o.name),
+            None => o.name,
+        },
+        None => l("target")
             .or(l("instance"))
             .or(l("schedule"))
             .or(l("job"))
             .unwrap_or("-")
             .to_string(),
+    }
+}
+
+/// A Kubernetes object an alert names in its labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// The kind, as kubectl takes it.
+    pub kind: &'static str,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+/// The object an alert is about, when its labels name one: a pod, a node, a workload
+/// (as kube-state-metrics and the kubernetes-mixin alerts label them), or a namespace.
+pub fn subject_object(a: &MergedAlert) -> Option<Subject> {
+    let l = |k: &str| a.alert.label(k).map(str::to_owned);
+    let subject = |kind, namespace, name| Subject {
+        kind,
+        namespace,
+        name,
+    };
+    match (l("namespace"), l("pod"), l("node")) {
+        (Some(ns), Some(pod), _) => Some(subject("pods", Some(ns), pod)),
+        (_, _, Some(node)) => Some(subject("nodes", None, node)),
+        (Some(ns), None, None) => {
+            let workloads = [
+                ("deployment", "deployments"),
+                ("statefulset", "statefulsets"),
+                ("daemonset", "daemonsets"),
+                ("job_name", "jobs"),
+                ("cronjob", "cronjobs"),
+                ("schedule", "schedules.velero.io"),
+            ];
+            let named = workloads
+                .iter()
+                .find_map(|(label, kind)| Some(subject(kind, Some(ns.clone()), l(label)?)));
+            Some(named.unwrap_or_else(|| subject("namespaces", None, ns)))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClusterRole;
+
+    fn about(labels: &[(&str, &str)]) -> MergedAlert {
+        MergedAlert {
+            alert: crate::testing::alert("A", "critical", false, labels),
+            sources: vec![("acme".into(), ClusterRole::Wc)],
+        }
+    }
+
+    #[test]
+    fn an_alert_names_the_object_its_labels_name() {
+        let o = |labels: &[(&str, &str)]| subject_object(&about(labels));
+        let pod = o(&[("namespace", "prod"), ("pod", "web-1"), ("node", "w-1")]).unwrap();
+        assert_eq!(
+            (pod.kind, pod.namespace.as_deref(), pod.name.as_str()),
+            ("pods", Some("prod"), "web-1")
+        );
+        assert_eq!(o(&[("node", "w-1")]).unwrap().kind, "nodes");
+        let deploy = o(&[("namespace", "prod"), ("deployment", "web")]).unwrap();
+        assert_eq!((deploy.kind, deploy.name.as_str()), ("deployments", "web"));
+        let ns = o(&[("namespace", "prod")]).unwrap();
+        assert_eq!(
+            (ns.kind, ns.namespace, ns.name.as_str()),
+            ("namespaces", None, "prod")
+        );
+        assert_eq!(o(&[("instance", "10.0.0.1:9100")]), None);
+        // The subject column reads the same.
+        assert_eq!(
+            subject(&about(&[("namespace", "prod"), ("deployment", "web")])),
+            "prod/web"
+        );
+        assert_eq!(
+            subject(&about(&[("instance", "10.0.0.1:9100")])),
+            "10.0.0.1:9100"
+        );
     }
 }

@@ -884,6 +884,7 @@ impl App {
                     .filter(|e| e.key == object.key() && e.object.env == env);
                 vec![Effect::EditObject { env, object, kept }]
             }
+            Action::Subject => self.open_subject(views),
             Action::Copy => {
                 let name = match self.pane {
                     Pane::Objects => views.objects.selected(self).map(|o| match o.namespace {
@@ -994,6 +995,7 @@ impl App {
                 let fingerprint = m.fingerprint.clone();
                 return Some(self.silence_form_for(&fingerprint, views));
             }
+            (Modal::Alert(_), Action::Subject) => return Some(self.open_subject(views)),
             (Modal::Alert(m), a) => {
                 m.scroll.apply(a);
                 Vec::new()
@@ -2004,6 +2006,54 @@ impl App {
             Command::Objects(query) => self.open_objects(query),
             Command::Export { format, path } => self.export(format, path, views),
         }
+    }
+
+    /// `O` on an alert: the pod (in the pods pane) or the node, workload or namespace (in
+    /// the objects pane) its labels name, in the cluster that fires it.
+    fn open_subject(&mut self, views: &Views) -> Vec<Effect> {
+        let alert = match self.modals.last() {
+            Some(Modal::Alert(m)) => views.alerts.by_fingerprint(&m.fingerprint),
+            _ => views.alerts.alert(self.lists.alerts.selected),
+        };
+        let Some(alert) = alert else {
+            self.flash(Level::Info, "no alert selected");
+            return Vec::new();
+        };
+        let here = alert
+            .sources
+            .iter()
+            .find(|(env, _)| Some(env) == self.env.as_ref())
+            .or(alert.sources.first())
+            .cloned();
+        let (Some(subject), Some((env, role))) = (super::alert_text::subject_object(alert), here)
+        else {
+            self.flash(
+                Level::Info,
+                "its labels name no pod, node, workload or namespace",
+            );
+            return Vec::new();
+        };
+        if matches!(self.modals.last(), Some(Modal::Alert(_))) {
+            self.modals.pop();
+        }
+        let scope = match role {
+            ClusterRole::Sc => Scope::Sc,
+            ClusterRole::Wc => Scope::Wc,
+        };
+        let exactly = format!("~^{}$", regex::escape(&subject.name));
+        if subject.kind == "pods" {
+            self.scope = scope;
+            let effects = self.go(Pane::Pods, Some(env));
+            self.set_filter(Pane::Pods, &exactly);
+            return effects;
+        }
+        self.open_objects(ObjectsQuery {
+            kind: subject.kind.to_owned(),
+            namespace: subject.namespace,
+            filter: Some(exactly),
+            env: Some(env),
+            scope: Some(scope),
+        })
     }
 
     /// `:export`: the pods or objects shown, to `path` (else a new file named after the

@@ -71,6 +71,8 @@ pub enum Action {
     Edit,
     /// The selected row's name to the terminal's clipboard (OSC 52).
     Copy,
+    /// The object an alert is about: its pod, node, workload or namespace.
+    Subject,
     NextTab,
     PrevTab,
     Follow,
@@ -550,6 +552,20 @@ static ACTIONS: &[ActionSpec] = &[
         "list silences",
     )
     .footer(),
+    spec(
+        "alerts.subject",
+        A::Subject,
+        &[K::Char('O')],
+        C::Pane(Pane::Alerts),
+        "open its pod, node or workload",
+    ),
+    spec(
+        "alert.subject",
+        A::Subject,
+        &[K::Char('O')],
+        C::AlertDetails,
+        "open its pod, node or workload",
+    ),
     spec(
         "alerts.group",
         A::GroupBy,
