@@ -1072,6 +1072,28 @@ fn any_kind_is_listed_restarted_and_shown_as_yaml() {
     );
     assert!(ok && !at.is_empty(), "restartedAt is set on {name}: {at:?}");
 
+    // :replicas scales the selected one, after a question.
+    tui.send(":");
+    tui.type_text("replicas 2");
+    tui.send("\r");
+    tui.wait_for("Scale this deployment to 2?");
+    tui.send("y");
+    tui.wait_for("to 2 replicas");
+    let args = [
+        "--context",
+        "acme-wc",
+        "get",
+        "deploy",
+        "-n",
+        "production",
+        &name,
+    ];
+    let (_, replicas) = kubectl(
+        &sim,
+        &[&args[..], &["-o", "jsonpath={.spec.replicas}"]].concat(),
+    );
+    assert_eq!(replicas, "2");
+
     tui.send("\r");
     let screen = tui.wait_for("kind: Deployment");
     assert!(
@@ -1096,7 +1118,11 @@ fn any_kind_is_listed_restarted_and_shown_as_yaml() {
     });
     let records = ck8s_fleet::engine::audit::read(&state.join("audit.jsonl")).unwrap();
     let actions: Vec<&str> = records.iter().map(|r| r.action.as_str()).collect();
-    assert_eq!(actions, ["object.restart"], "nothing was deleted");
+    assert_eq!(
+        actions,
+        ["object.restart", "object.scale"],
+        "nothing was deleted"
+    );
 
     tui.send("q");
     assert_eq!(tui.wait_exit(), 0);

@@ -1623,6 +1623,10 @@ impl App {
                 format!("Delete this {}?", o.kind.singular),
                 "Deleting cannot be undone; what it owns goes with it.",
             ),
+            Op::Scale(n) => (
+                format!("Scale this {} to {n}?", o.kind.singular),
+                "Through its scale subresource, as kubectl scale does.",
+            ),
             _ => (
                 format!("Restart this {}?", o.kind.singular),
                 "A rollout replaces its pods one by one, as `kubectl rollout restart` does.",
@@ -2005,6 +2009,30 @@ impl App {
             Command::Quit => self.apply(Action::Quit, views),
             Command::Objects(query) => self.open_objects(query),
             Command::Export { format, path } => self.export(format, path, views),
+            Command::Replicas(n) => {
+                let spec = &keymap::REPLICAS_BY_COMMAND;
+                let target = self.env.clone().map(|env| {
+                    let role = views
+                        .objects
+                        .selected(self)
+                        .map_or(ClusterRole::Wc, |o| o.role);
+                    (env, role)
+                });
+                if self.pane != Pane::Objects {
+                    self.flash(
+                        Level::Info,
+                        ":replicas scales the selected object of the objects pane",
+                    );
+                    return Vec::new();
+                }
+                if !self.admit(spec, target.as_ref().map(|(e, r)| (e.as_str(), *r))) {
+                    return Vec::new();
+                }
+                if let Some(confirm) = self.confirm_object(Op::Scale(n), views) {
+                    self.modals.push(Modal::Confirm(Box::new(confirm)));
+                }
+                Vec::new()
+            }
         }
     }
 

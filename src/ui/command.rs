@@ -29,6 +29,8 @@ pub enum Command {
     },
     Help,
     Quit,
+    /// Set the replicas of the selected object (objects pane), after a question.
+    Replicas(u32),
     /// The pods or objects shown, to a file.
     Export {
         format: super::export::Format,
@@ -111,6 +113,8 @@ enum Args {
     Theme,
     /// csv|json and an optional file.
     Export,
+    /// A number of replicas.
+    Replicas,
     /// Environment, sc/wc, and the workflow's KEY=VALUE parameters (a bare number is
     /// the worker count of `scale`).
     Workflow,
@@ -163,6 +167,11 @@ const OTHERS: &[(&str, Args, &str)] = &[
         "restore [env] sc|wc backup=NAME: a Velero restore (opens the workflow form)",
     ),
     ("env", Args::Env, "env <name>: open an environment"),
+    (
+        "replicas",
+        Args::Replicas,
+        "replicas N: scale the selected object (objects pane) through its scale subresource",
+    ),
     (
         "export",
         Args::Export,
@@ -229,6 +238,12 @@ pub fn parse(line: &str, vocab: &Vocabulary<'_>) -> Result<Command, String> {
             Ok(go(pane, env, scope))
         }
         Args::Workflow => workflow(name, &rest, vocab),
+        Args::Replicas => {
+            let word = one("a number of replicas")?;
+            word.parse::<u32>().map(Command::Replicas).map_err(|_| {
+                format!("`{word}` is no number of replicas: a whole number, 0 or more")
+            })
+        }
         Args::Export => match rest.as_slice() {
             [format] | [format, _] if super::export::Format::parse(format).is_some() => {
                 Ok(Command::Export {
@@ -601,6 +616,17 @@ mod tests {
             assert!(e.contains("is no namespace name"), "{bad}: {e}");
         }
         assert!(parse("9x", &v).unwrap_err().contains("unknown command"));
+        assert_eq!(parse("replicas 3", &v), Ok(Command::Replicas(3)));
+        assert!(
+            parse("replicas -1", &v)
+                .unwrap_err()
+                .contains("no number of replicas")
+        );
+        assert!(
+            parse("replicas", &v)
+                .unwrap_err()
+                .contains("needs a number")
+        );
     }
 
     #[test]

@@ -263,6 +263,17 @@ static WORKFLOW_BY_NAME: ActionSpec = ActionSpec::new(
 .danger(Danger::Caution)
 .engine();
 
+/// The gate entry of `:replicas N`, which has no key of its own.
+pub static REPLICAS_BY_COMMAND: ActionSpec = ActionSpec::new(
+    "objects.replicas",
+    Action::Command,
+    &[],
+    Context::Pane(Pane::Objects),
+    "scale the selected object",
+)
+.danger(Danger::Caution)
+.engine();
+
 /// The registry entry whose key opens `kind`'s form, so that a `:` command starting a
 /// workflow passes the same gate as the key; a workflow without a key passes as
 /// [`WORKFLOW_BY_NAME`].
