@@ -1351,7 +1351,12 @@ fn the_events_view_and_from_an_alert_to_its_pod() {
     tui.send(":");
     tui.type_text("events globex");
     tui.send("\r");
-    let screen = tui.wait_for("NodeNotReady");
+    // Not the fleet's "KubeNodeNotReady": the event's own row, in the events table.
+    let screen = tui.wait_until("the NodeNotReady event", |s| {
+        s.contains("LAST SEEN")
+            && s.lines()
+                .any(|l| l.contains("NodeNotReady") && l.contains("node/"))
+    });
     assert!(screen.contains("by last seen ▲"), "newest first: {screen}");
     assert!(
         screen.contains("LAST SEEN") && screen.contains("REASON"),
