@@ -1959,6 +1959,11 @@ impl App {
             form.paste(line);
         } else if let Some(Modal::Run(form)) = self.modals.last_mut() {
             form.paste(line);
+        } else if let Some(Modal::Confirm(c)) = self.modals.last_mut()
+            && let Some((_, field)) = c.typed.as_mut()
+        {
+            // The name asked for, pasted from elsewhere, as a shell line takes it.
+            field.insert_str(line);
         }
     }
 

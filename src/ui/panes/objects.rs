@@ -688,6 +688,86 @@ mod tests {
         assert_eq!(age_seconds("999999999999999y"), None, "no overflow");
     }
 
+    /// Deleting a namespace asks for its name: typed (Backspace mends a typo) or pasted,
+    /// only the very name goes on, and Esc keeps it.
+    #[test]
+    fn a_namespace_is_deleted_only_once_its_name_is_typed() {
+        use crate::ui::app::{Effect, Modal};
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
+        let mut app = App::new(vec!["acme".into()]);
+        app.env = Some("acme".into());
+        app.scope = Scope::Wc;
+        app.engine = true;
+        app.pane = Pane::Objects;
+        let kind = ServedKind {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "Namespace".into(),
+            plural: "namespaces".into(),
+            singular: "namespace".into(),
+            short_names: vec!["ns".into()],
+            namespaced: false,
+            verbs: vec!["delete".into(), "list".into()],
+            subresources: Vec::new(),
+        };
+        let table = ObjectTable {
+            columns: vec!["Name".into()],
+            rows: vec![ObjectRow {
+                namespace: None,
+                name: "staging".into(),
+                cells: vec!["staging".into()],
+                labels: Vec::new(),
+            }],
+            truncated: false,
+        };
+        app.objects.env = Some("acme".into());
+        app.objects
+            .answers
+            .insert(ClusterRole::Wc, Ok((kind, table)));
+        app.objects.generation = 1;
+        let mut views = crate::ui::views::Views::default();
+        views
+            .objects
+            .refresh(&mut app, &crate::state::test_fleet("acme"), now());
+        app.on_key(key(KeyCode::Char('x')), &views);
+        assert!(matches!(app.modals.last(), Some(Modal::Confirm(c)) if c.typed.is_some()));
+        for c in "stagx".chars() {
+            app.on_key(key(KeyCode::Char(c)), &views);
+        }
+        assert!(
+            app.on_key(key(KeyCode::Enter), &views).is_empty(),
+            "not the name"
+        );
+        assert!(
+            app.flash
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("type staging exactly")
+        );
+        app.on_key(key(KeyCode::Backspace), &views);
+        for c in "ing".chars() {
+            app.on_key(key(KeyCode::Char(c)), &views);
+        }
+        let effects = app.on_key(key(KeyCode::Enter), &views);
+        assert!(
+            matches!(effects.as_slice(), [Effect::Act { .. }]),
+            "{effects:?}"
+        );
+        // Pasted, the same; Esc keeps it.
+        app.on_key(key(KeyCode::Char('x')), &views);
+        app.on_paste("staging\n");
+        let effects = app.on_key(key(KeyCode::Enter), &views);
+        assert!(
+            matches!(effects.as_slice(), [Effect::Act { .. }]),
+            "{effects:?}"
+        );
+        app.on_key(key(KeyCode::Char('x')), &views);
+        assert!(app.on_key(key(KeyCode::Esc), &views).is_empty());
+        assert!(app.modals.is_empty());
+    }
+
     #[test]
     fn o_on_an_event_names_its_object_exactly() {
         let mut app = events();
