@@ -892,9 +892,7 @@ impl App {
                         None => o.name,
                     }),
                     _ => self
-                        .env
-                        .as_deref()
-                        .and_then(|env| views.pods.target(self.lists.pods.selected, env))
+                        .selected_pod(views)
                         .map(|t| format!("{}/{}", t.namespace, t.name)),
                 };
                 match name {
@@ -937,10 +935,7 @@ impl App {
             Action::Logs => self.open_pod(views, PodTab::Logs),
             Action::Previous => self.open_pod_logs(views, PodTab::Logs, true),
             Action::Shell => {
-                let target = self
-                    .env
-                    .as_deref()
-                    .and_then(|env| views.pods.target(self.lists.pods.selected, env));
+                let target = self.selected_pod(views);
                 match target {
                     Some(t) => vec![Effect::Shell(t)],
                     None => {
@@ -1241,10 +1236,7 @@ impl App {
             return Vec::new();
         };
         let effects = self.go(Pane::Pods, None);
-        self.scope = match role {
-            ClusterRole::Sc => Scope::Sc,
-            ClusterRole::Wc => Scope::Wc,
-        };
+        self.scope = Scope::of(role);
         self.set_filter(Pane::Pods, node);
         effects
     }
@@ -1263,10 +1255,10 @@ impl App {
             };
             return self.apply(switch, views);
         }
-        let Some(env) = self.env.clone() else {
+        if self.env.is_none() {
             return Vec::new();
-        };
-        let Some(target) = views.pods.target(self.lists.pods.selected, &env) else {
+        }
+        let Some(target) = self.selected_pod(views) else {
             self.flash(Level::Info, "no pod selected");
             return Vec::new();
         };
@@ -1417,10 +1409,7 @@ impl App {
     /// Space: marks the selected pod, or unmarks it, and moves on to the next row so that
     /// several can be marked in a row.
     fn toggle_mark(&mut self, views: &Views) -> Vec<Effect> {
-        let target = self
-            .env
-            .as_deref()
-            .and_then(|env| views.pods.target(self.lists.pods.selected, env));
+        let target = self.selected_pod(views);
         let Some(target) = target else {
             self.flash(Level::Info, "no pod selected");
             return Vec::new();
@@ -1430,6 +1419,13 @@ impl App {
         }
         self.list_mut(Pane::Pods).apply(super::nav::Move::Down);
         Vec::new()
+    }
+
+    /// The pod selected in the pods pane of the open environment.
+    fn selected_pod(&self, views: &Views) -> Option<PodTarget> {
+        views
+            .pods
+            .target(self.lists.pods.selected, self.env.as_deref()?)
     }
 
     /// How many pods of the open environment are marked.
@@ -1456,7 +1452,7 @@ impl App {
         marked
             .sort_by(|a, b| (a.role, &a.namespace, &a.name).cmp(&(b.role, &b.namespace, &b.name)));
         if marked.is_empty() {
-            marked.extend(views.pods.target(self.lists.pods.selected, env));
+            marked.extend(self.selected_pod(views));
         }
         marked
     }
@@ -1638,13 +1634,7 @@ impl App {
             vec![what, String::new(), note.into()],
             Pending::Act {
                 op,
-                objects: vec![ObjectRef {
-                    env,
-                    role: o.role,
-                    kind: o.kind.qualified(),
-                    namespace: o.namespace.clone(),
-                    name: o.name.clone(),
-                }],
+                objects: vec![o.object_ref(&env)],
             },
         );
         Some(if typed {
@@ -2069,10 +2059,7 @@ impl App {
         if matches!(self.modals.last(), Some(Modal::Alert(_))) {
             self.modals.pop();
         }
-        let scope = match role {
-            ClusterRole::Sc => Scope::Sc,
-            ClusterRole::Wc => Scope::Wc,
-        };
+        let scope = Scope::of(role);
         let exactly = format!("~^{}$", regex::escape(&subject.name));
         if subject.kind == "pods" {
             self.scope = scope;

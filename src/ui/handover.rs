@@ -78,13 +78,7 @@ pub async fn prepare_edit(
         (None, Ok(text)) => Edit {
             id: 0,
             key: object.key(),
-            object: ObjectRef {
-                env: env.to_owned(),
-                role: object.role,
-                kind: object.kind.qualified(),
-                namespace: object.namespace.clone(),
-                name: object.name.clone(),
-            },
+            object: object.object_ref(env),
             original: text.clone(),
             text,
             diff: None,

@@ -113,6 +113,14 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// The scope of one cluster.
+    pub fn of(role: ClusterRole) -> Scope {
+        match role {
+            ClusterRole::Sc => Scope::Sc,
+            ClusterRole::Wc => Scope::Wc,
+        }
+    }
+
     pub fn roles(self) -> &'static [ClusterRole] {
         match self {
             Scope::Sc => &[ClusterRole::Sc],

@@ -48,6 +48,11 @@ pub struct ObjectsData {
 }
 
 impl ObjectsData {
+    /// Whether a cluster of `scope` has not answered yet.
+    pub fn waiting(&self, scope: Scope) -> bool {
+        scope.roles().iter().any(|r| !self.answers.contains_key(r))
+    }
+
     /// `s`: the next column, then the server's order again.
     pub fn sort_next(&mut self) {
         let columns = self.columns().map_or(0, Vec::len);
@@ -174,6 +179,17 @@ pub struct Selected {
 }
 
 impl Selected {
+    /// The object as the engine's actions name it.
+    pub fn object_ref(&self, env: &str) -> crate::engine::ops::ObjectRef {
+        crate::engine::ops::ObjectRef {
+            env: env.to_owned(),
+            role: self.role,
+            kind: self.kind.qualified(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+
     /// The key of its details: `role/kind/namespace/name`, so that an answer that comes
     /// late for another kind's object of the same name is not shown for this one.
     pub fn key(&self) -> String {
@@ -331,12 +347,7 @@ impl PaneView for ObjectsView {
         let Some(kind) = app.objects.kind() else {
             return Vec::new();
         };
-        let waiting = app
-            .scope
-            .roles()
-            .iter()
-            .any(|r| !app.objects.answers.contains_key(r));
-        if waiting {
+        if app.objects.waiting(app.scope) {
             return vec![Span::styled(
                 format!(" listing {}… ", kind.qualified()),
                 s.muted,
@@ -490,12 +501,7 @@ fn render(view: &ObjectsView, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_
     let Some(columns) = columns_of(app) else {
         return;
     };
-    let waiting = app
-        .scope
-        .roles()
-        .iter()
-        .any(|r| !app.objects.answers.contains_key(r));
-    if view.visible.is_empty() && waiting {
+    if view.visible.is_empty() && app.objects.waiting(app.scope) {
         return;
     }
     if view.visible.is_empty() {
@@ -585,10 +591,20 @@ mod tests {
     use super::*;
     use crate::objects::ObjectRow;
 
-    fn events() -> App {
+    /// acme's workload cluster answered `table` for `kind`.
+    fn answered(kind: ServedKind, table: ObjectTable) -> App {
         let mut app = App::new(vec!["acme".into()]);
         app.env = Some("acme".into());
         app.scope = Scope::Wc;
+        app.objects.env = Some("acme".into());
+        app.objects
+            .answers
+            .insert(ClusterRole::Wc, Ok((kind, table)));
+        app.objects.generation = 1;
+        app
+    }
+
+    fn events() -> App {
         let kind = ServedKind {
             group: String::new(),
             version: "v1".into(),
@@ -624,12 +640,7 @@ mod tests {
             ],
             truncated: false,
         };
-        app.objects.env = Some("acme".into());
-        app.objects
-            .answers
-            .insert(ClusterRole::Wc, Ok((kind, table)));
-        app.objects.generation = 1;
-        app
+        answered(kind, table)
     }
 
     fn order(view: &ObjectsView, app: &App) -> Vec<String> {
@@ -695,11 +706,6 @@ mod tests {
         use crate::ui::app::{Effect, Modal};
         use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
         let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
-        let mut app = App::new(vec!["acme".into()]);
-        app.env = Some("acme".into());
-        app.scope = Scope::Wc;
-        app.engine = true;
-        app.pane = Pane::Objects;
         let kind = ServedKind {
             group: String::new(),
             version: "v1".into(),
@@ -721,11 +727,9 @@ mod tests {
             }],
             truncated: false,
         };
-        app.objects.env = Some("acme".into());
-        app.objects
-            .answers
-            .insert(ClusterRole::Wc, Ok((kind, table)));
-        app.objects.generation = 1;
+        let mut app = answered(kind, table);
+        app.engine = true;
+        app.pane = Pane::Objects;
         let mut views = crate::ui::views::Views::default();
         views
             .objects
