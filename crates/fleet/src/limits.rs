@@ -78,14 +78,59 @@ pub fn descriptors_needed(clusters: usize) -> u64 {
 /// What to tell the user when `limit` is below what `clusters` clusters need.
 pub fn shortfall(clusters: usize, limit: u64) -> Option<String> {
     let needed = descriptors_needed(clusters);
-    (needed > limit).then(|| {
-        format!(
-            "the fleet's {clusters} clusters need about {needed} open files, but this process \
-             may open only {limit}: some clusters will not be reached. Raise the hard limit \
-             (`ulimit -Hn {needed}` as root, `LimitNOFILE=` in a systemd unit, or nofile in \
-             /etc/security/limits.conf), or narrow the fleet with --env"
-        )
-    })
+    if needed <= limit {
+        return None;
+    }
+    let consequence = if limit > BASE + clusters as u64 {
+        "Prometheus and Alertmanager are asked a few at a time, so the overview fills slowly"
+    } else {
+        "some clusters will not be reached"
+    };
+    Some(format!(
+        "the fleet's {clusters} clusters need about {needed} open files, but this process may \
+         open only {limit}: {consequence}. Raise the hard limit (`ulimit -Hn {needed}` as root, \
+         `LimitNOFILE=` in a systemd unit, or nofile in /etc/security/limits.conf), or narrow \
+         the fleet with --env"
+    ))
+}
+
+/// Prometheus and Alertmanager requests in flight at once, fleet-wide, when descriptors
+/// are plenty.
+pub const MAX_REQUESTS: usize = 64;
+
+/// How the live fleet's Prometheus and Alertmanager client spends descriptors: every
+/// request in flight holds a connection, and a connection kept idle between requests holds
+/// one too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpBudget {
+    /// Requests in flight at once.
+    pub requests: usize,
+    /// Whether a connection is kept (one per server) between the requests of a poll.
+    pub keep_idle: bool,
+}
+
+/// The budget of `clusters` clusters under the open-file limit `limit` (`None`: unknown).
+/// With enough descriptors, a connection per server may idle beside [`MAX_REQUESTS`] in
+/// flight. Without, no connection idles, and the requests in flight are what is left once
+/// the process and one API server connection per cluster are counted, so a tight limit
+/// makes the polls slower instead of failing them.
+pub fn http_budget(clusters: usize, limit: Option<u64>) -> HttpBudget {
+    let plenty = HttpBudget {
+        requests: MAX_REQUESTS,
+        keep_idle: true,
+    };
+    let Some(limit) = limit else {
+        return plenty;
+    };
+    let spare = limit.saturating_sub(BASE + clusters as u64);
+    let idle = 2 * clusters as u64;
+    if spare >= idle + MAX_REQUESTS as u64 {
+        return plenty;
+    }
+    HttpBudget {
+        requests: spare.clamp(1, MAX_REQUESTS as u64) as usize,
+        keep_idle: false,
+    }
 }
 
 #[cfg(test)]
@@ -111,5 +156,42 @@ mod tests {
         );
         assert!(text.contains("only 1024"), "{text}");
         assert!(text.contains("--env"), "{text}");
+        assert!(text.contains("will not be reached"), "{text}");
+        // Enough for every API server, not for every poll at once: slower, not failing.
+        let text = shortfall(24, 96).unwrap();
+        assert!(text.contains("a few at a time"), "{text}");
+    }
+
+    #[test]
+    fn a_tight_limit_narrows_the_requests_in_flight_and_keeps_no_idle_connection() {
+        let plenty = HttpBudget {
+            requests: MAX_REQUESTS,
+            keep_idle: true,
+        };
+        assert_eq!(http_budget(1000, None), plenty);
+        assert_eq!(http_budget(1000, Some(1 << 20)), plenty);
+        // 96 descriptors: 64 for the process, 24 API servers, 8 left for requests.
+        let tight = http_budget(24, Some(96));
+        assert_eq!(
+            tight,
+            HttpBudget {
+                requests: 8,
+                keep_idle: false
+            }
+        );
+        // Below even the API servers' need, one request at a time still runs.
+        assert_eq!(http_budget(1000, Some(1024)).requests, 1);
+        // The budget is never more than the limit leaves.
+        for clusters in [1, 24, 200, 1000] {
+            for limit in [96, 256, 1024, 4096] {
+                let b = http_budget(clusters, Some(limit));
+                let idle = if b.keep_idle { 2 * clusters as u64 } else { 0 };
+                let used = BASE + clusters as u64 + idle + b.requests as u64;
+                assert!(
+                    used <= limit || b.requests == 1,
+                    "{clusters} clusters under {limit}: {b:?}"
+                );
+            }
+        }
     }
 }

@@ -161,6 +161,7 @@ pub enum AmError {
 /// An Alertmanager API v2 client for one Alertmanager.
 pub struct AlertmanagerClient {
     http: reqwest::Client,
+    requests: super::Requests,
     /// Everything up to, but without, `/api/v2`; may carry a path prefix of a proxy.
     base: Url,
     timeout: Duration,
@@ -193,6 +194,7 @@ impl AlertmanagerClient {
         })?;
         Ok(AlertmanagerClient {
             http,
+            requests: super::Requests::default(),
             base,
             timeout,
             auth: bearer_secret(bearer),
@@ -210,6 +212,7 @@ impl AlertmanagerClient {
     ) -> Result<Self, AmError> {
         Ok(AlertmanagerClient {
             http,
+            requests: super::Requests::default(),
             base: parse_base(base_url)?,
             timeout,
             auth: bearer_secret(bearer),
@@ -224,6 +227,12 @@ impl AlertmanagerClient {
             self.auth = Some(c.secret);
             self.credential = Some(c.name);
         }
+        self
+    }
+
+    /// Takes a turn of `requests` for every request.
+    pub fn with_requests(mut self, requests: super::Requests) -> Self {
+        self.requests = requests;
         self
     }
 
@@ -253,6 +262,7 @@ impl AlertmanagerClient {
     pub async fn create_silence(&self, silence: &PostableSilence) -> Result<String, AmError> {
         silence.validate()?;
         let url = self.endpoint(&["silences"]);
+        let _turn = self.requests.turn().await;
         let request = self.http.post(url.clone()).json(silence);
         let response = self.send(Method::POST, &url, request).await?;
         let created: SilenceCreated = self.decode(Method::POST, &url, response).await?;
@@ -265,6 +275,7 @@ impl AlertmanagerClient {
             return Err(AmError::InvalidSilence("the silence id is empty".into()));
         }
         let url = self.endpoint(&["silence", id]);
+        let _turn = self.requests.turn().await;
         let request = self.http.delete(url.clone());
         self.send(Method::DELETE, &url, request).await.map(drop)
     }
@@ -273,6 +284,7 @@ impl AlertmanagerClient {
     /// Alertmanager.
     pub async fn post_alerts(&self, alerts: &[PostableAlert]) -> Result<(), AmError> {
         let url = self.endpoint(&["alerts"]);
+        let _turn = self.requests.turn().await;
         let request = self.http.post(url.clone()).json(alerts);
         self.send(Method::POST, &url, request).await.map(drop)
     }
@@ -297,6 +309,8 @@ impl AlertmanagerClient {
     }
 
     async fn get<T: DeserializeOwned>(&self, url: Url) -> Result<T, AmError> {
+        // Held until the body is read: the connection is busy until then.
+        let _turn = self.requests.turn().await;
         let request = self.http.get(url.clone());
         let response = self.send(Method::GET, &url, request).await?;
         self.decode(Method::GET, &url, response).await

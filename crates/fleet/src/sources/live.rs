@@ -132,11 +132,15 @@ impl LiveFleet {
     /// the fleet must still show.
     pub async fn start(fleet: &config::Fleet, intervals: Intervals) -> LiveFleet {
         let state = Arc::new(FleetState::new(fleet));
+        let limit = crate::limits::file_limit();
+        let budget = crate::limits::http_budget(state.clusters().count(), limit);
+        tracing::debug!(?limit, ?budget, "Prometheus and Alertmanager requests");
         let shared = Shared {
             intervals,
             fleet: Arc::new(fleet.clone()),
             slo_permits: Arc::new(tokio::sync::Semaphore::new(SLO_CONCURRENCY)),
-            http: super::http_client().ok(),
+            http: super::http_client_keeping(budget.keep_idle).ok(),
+            requests: super::Requests::limited(budget.requests),
             kubeconfigs: super::kube::Kubeconfigs::default(),
             lists: super::kube::Lists::default(),
         };
@@ -144,8 +148,7 @@ impl LiveFleet {
         for handle in state.clusters() {
             clusters.push(start_cluster(handle.clone(), &shared).await);
         }
-        let shortfall = crate::limits::file_limit()
-            .and_then(|limit| crate::limits::shortfall(clusters.len(), limit));
+        let shortfall = limit.and_then(|limit| crate::limits::shortfall(clusters.len(), limit));
         if let Some(text) = &shortfall {
             tracing::warn!("{text}");
         }
@@ -243,6 +246,8 @@ struct Shared {
     /// One HTTP client for every Prometheus and Alertmanager: one TLS set-up and
     /// connection pool instead of one per cluster.
     http: Option<reqwest::Client>,
+    /// Every Prometheus and Alertmanager request's turn, sized by the open-file limit.
+    requests: super::Requests,
     kubeconfigs: super::kube::Kubeconfigs,
     lists: super::kube::Lists,
 }
@@ -253,6 +258,7 @@ async fn start_cluster(handle: Arc<ClusterHandle>, shared: &Shared) -> ClusterRu
         fleet,
         slo_permits,
         http,
+        requests,
         kubeconfigs,
         lists,
     } = shared;
@@ -278,7 +284,10 @@ async fn start_cluster(handle: Arc<ClusterHandle>, shared: &Shared) -> ClusterRu
     };
     let am_credential = crate::secrets::resolve(cfg.alertmanager_credential.as_deref()).await;
     let alertmanager = match (am, am_credential) {
-        (Ok(c), Ok(credential)) => Some(Arc::new(c.with_credential(credential))),
+        (Ok(c), Ok(credential)) => Some(Arc::new(
+            c.with_credential(credential)
+                .with_requests(requests.clone()),
+        )),
         (Err(e), _) => {
             handle.source_failed(Source::Alertmanager, Utc::now(), e.to_string(), false);
             None
@@ -296,7 +305,10 @@ async fn start_cluster(handle: Arc<ClusterHandle>, shared: &Shared) -> ClusterRu
     };
     let prom_credential = crate::secrets::resolve(cfg.prometheus_credential.as_deref()).await;
     let prom = match (prom, prom_credential) {
-        (Ok(c), Ok(credential)) => Some(Arc::new(c.with_credential(credential))),
+        (Ok(c), Ok(credential)) => Some(Arc::new(
+            c.with_credential(credential)
+                .with_requests(requests.clone()),
+        )),
         (Err(e), _) => {
             handle.source_failed(Source::Prometheus, Utc::now(), e.to_string(), false);
             None

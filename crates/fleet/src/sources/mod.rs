@@ -16,6 +16,12 @@ const IDLE_CONNECTION: std::time::Duration = std::time::Duration::from_secs(1);
 /// The HTTP client behind the Prometheus and Alertmanager clients. One is meant to be
 /// shared (it pools connections per host); timeouts and credentials go on each request.
 pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    http_client_keeping(true)
+}
+
+/// As [`http_client`]; `keep_idle` false closes each connection once its request is done
+/// (see [`crate::limits::HttpBudget`]).
+pub fn http_client_keeping(keep_idle: bool) -> Result<reqwest::Client, reqwest::Error> {
     // reqwest is built without a rustls crypto provider and panics at `build()` when none
     // is installed, even for plain http. The binary installs ring first; this covers
     // library users such as tests, and a second install is a harmless error.
@@ -27,8 +33,30 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
         // share of a big fleet's descriptors), so one is kept only across the requests of
         // one poll.
         .pool_idle_timeout(IDLE_CONNECTION)
-        .pool_max_idle_per_host(1)
+        .pool_max_idle_per_host(usize::from(keep_idle))
         .build()
+}
+
+/// Requests to Prometheus and Alertmanager in flight at once, shared by every client of a
+/// live fleet (see [`crate::limits::HttpBudget`]); the default is no limit.
+#[derive(Debug, Clone, Default)]
+pub struct Requests(Option<std::sync::Arc<tokio::sync::Semaphore>>);
+
+impl Requests {
+    pub fn limited(at_once: usize) -> Requests {
+        Requests(Some(std::sync::Arc::new(tokio::sync::Semaphore::new(
+            at_once.max(1),
+        ))))
+    }
+
+    /// A turn for one request, body included; it ends when the permit is dropped.
+    pub(crate) async fn turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        match &self.0 {
+            // The semaphore is never closed.
+            Some(s) => s.acquire().await.ok(),
+            None => None,
+        }
+    }
 }
 
 /// What to do about a 401 or 403 from `service` ("prometheus" or "alertmanager"), whose

@@ -341,6 +341,7 @@ pub struct PrometheusClient {
     credential: Option<String>,
     timeout: Duration,
     http: reqwest::Client,
+    requests: super::Requests,
     /// [`PrometheusClient::closed_ranges`], asked once.
     closed_ranges: tokio::sync::OnceCell<bool>,
 }
@@ -385,8 +386,15 @@ impl PrometheusClient {
             credential: None,
             timeout,
             http,
+            requests: super::Requests::default(),
             closed_ranges: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// Takes a turn of `requests` for every request.
+    pub fn with_requests(mut self, requests: super::Requests) -> PrometheusClient {
+        self.requests = requests;
+        self
     }
 
     /// Sends `credential` (a bearer token or basic auth) with every request, and names it
@@ -675,6 +683,7 @@ impl PrometheusClient {
             url: shown.clone(),
             reason: error_chain(&e.without_url()),
         };
+        let _turn = self.requests.turn().await;
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         if matches!(status, 401 | 403) {
