@@ -1026,8 +1026,9 @@ fn marked_pods_are_deleted_together_and_a_node_is_cordoned_and_uncordoned() {
 }
 
 /// `:deploy production` lists Deployments with the server's columns; `r` restarts one
-/// (kubectl sees the rollout's annotation), Enter shows its YAML, and deleting a
-/// namespace waits for its name to be typed.
+/// (kubectl sees the rollout's annotation, then new pods), Enter shows its YAML, `d`
+/// describes it and leads to what it owns and back to its owner, and deleting a namespace
+/// waits for its name to be typed.
 #[test]
 fn any_kind_is_listed_restarted_and_shown_as_yaml() {
     let dir = tempfile::tempdir().unwrap();
@@ -1047,6 +1048,27 @@ fn any_kind_is_listed_restarted_and_shown_as_yaml() {
         "{screen}"
     );
 
+    let pods = || {
+        let (ok, names) = kubectl(
+            &sim,
+            &[
+                "--context",
+                "acme-wc",
+                "get",
+                "pods",
+                "-n",
+                "production",
+                "-o",
+                "jsonpath={.items[*].metadata.name}",
+            ],
+        );
+        assert!(ok, "{names}");
+        names
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let before = pods();
     tui.send("r");
     tui.wait_for("Restart this deployment?");
     tui.send("y");
@@ -1071,6 +1093,22 @@ fn any_kind_is_listed_restarted_and_shown_as_yaml() {
         ],
     );
     assert!(ok && !at.is_empty(), "restartedAt is set on {name}: {at:?}");
+    // The changed template rolls out: pods of a new ReplicaSet replace the old ones.
+    let deadline = Instant::now() + SCREEN_TIMEOUT;
+    loop {
+        let now = pods();
+        if now
+            .iter()
+            .any(|p| p.starts_with(&format!("{name}-")) && !before.contains(p))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new pod of {name}: {before:?} then {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // :replicas scales the selected one, after a question.
     tui.send(":");
@@ -1101,6 +1139,36 @@ fn any_kind_is_listed_restarted_and_shown_as_yaml() {
         "{screen}"
     );
     tui.esc_until("the YAML closed", |s| !s.contains("kind: Deployment"));
+
+    // d describes it; o goes to the ReplicaSets it owns, and from one of them to its
+    // pods in the pods pane; J goes back up to the ReplicaSet.
+    tui.send("d");
+    let screen = tui.wait_for("Owns (");
+    assert!(screen.contains("Replicas:"), "{screen}");
+    assert!(screen.contains("ReplicaSet/"), "{screen}");
+    tui.send("o");
+    tui.wait_for("DESIRED");
+    // The restart left an old ReplicaSet, scaled to nothing: describe the one with pods.
+    let mut owning = false;
+    for _ in 0..3 {
+        tui.send("d");
+        let screen = tui.wait_for("Events:");
+        assert!(
+            screen.contains(&format!("Controlled By:   Deployment/{name}")),
+            "the ReplicaSet names its Deployment: {screen}"
+        );
+        if screen.contains("Pod/") {
+            owning = true;
+            break;
+        }
+        tui.esc_until("the description closed", |s| !s.contains("Events:"));
+        tui.send("j");
+    }
+    assert!(owning, "a ReplicaSet of {name} owns its pods");
+    tui.send("o");
+    tui.wait_for("Pods acme");
+    tui.send("J");
+    tui.wait_for("1 replicaset");
 
     tui.send(":");
     tui.type_text("ns wc");

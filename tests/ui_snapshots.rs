@@ -2060,6 +2060,7 @@ fn objects_of(
                     name: cells[0].to_string(),
                     cells: cells.iter().map(|c| c.to_string()).collect(),
                     labels: Vec::new(),
+                    owner: None,
                 })
                 .collect(),
             truncated: false,
@@ -2194,4 +2195,79 @@ fn an_edits_dry_run_diff() {
         ),
     )));
     s.snap("objects_edit_diff");
+}
+
+/// `d` on a Deployment: kubectl describe's fields, its conditions, the ReplicaSet it owns
+/// and its events, with the keys to its owner and what it owns.
+#[test]
+fn a_deployment_described() {
+    use ck8s_console::ui::panes::objects::{Described, describe_key};
+    let mut s = Screen::new().at(Pane::Objects, Some("globex"));
+    let deploy = served("apps", "Deployment", "deployments", true);
+    objects_of(
+        &mut s,
+        deploy,
+        &["Name", "Ready", "Up-to-date", "Available", "Age"],
+        &[(
+            ClusterRole::Wc,
+            Some("production"),
+            vec!["payments", "5/7", "7", "5", "123d"],
+        )],
+    );
+    let object = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {
+            "name": "payments", "namespace": "production", "uid": "u1",
+            "creationTimestamp": "2026-08-06T09:00:00Z",
+            "labels": {"app": "payments", "team": "checkout"},
+            "annotations": {"deployment.kubernetes.io/revision": "4"}
+        },
+        "spec": {
+            "replicas": 7,
+            "selector": {"matchLabels": {"app": "payments"}},
+            "strategy": {"type": "RollingUpdate"},
+            "template": {"spec": {"containers": [
+                {"name": "api", "image": "registry.globex.example/payments:2.14.1"}
+            ]}}
+        },
+        "status": {
+            "replicas": 7, "updatedReplicas": 7, "readyReplicas": 5, "availableReplicas": 5,
+            "conditions": [
+                {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
+                 "message": "Deployment does not have minimum availability."},
+                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}
+            ]
+        }
+    });
+    let owned = vec![ck8s_fleet::describe::Related {
+        kind: "ReplicaSet".into(),
+        group: "apps".into(),
+        namespace: Some("production".into()),
+        name: "payments-7c9f8d".into(),
+    }];
+    let events = vec![serde_json::json!({
+        "type": "Normal", "reason": "ScalingReplicaSet", "count": 2,
+        "lastTimestamp": "2026-12-07T11:40:00Z",
+        "source": {"component": "deployment-controller"},
+        "message": "Scaled up replica set payments-7c9f8d to 7"
+    })];
+    let now = chrono::DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let key = describe_key("wc/deployments.apps/production/payments");
+    s.app.objects.described = Some(Described {
+        key: key.clone(),
+        env: "globex".into(),
+        role: ClusterRole::Wc,
+        result: Some(Ok(ck8s_fleet::describe::description(
+            &object,
+            Some(Ok(owned)),
+            &Ok(events),
+            now,
+        ))),
+    });
+    s.app.modals.push(Modal::Details(Box::new(
+        ck8s_console::ui::modals::details::DetailsModal::new(Pane::Objects, key),
+    )));
+    s.snap("objects_describe");
 }

@@ -3,6 +3,8 @@
 
 use ck8s_model::alert::{AlertState, MergedAlert, Severity};
 
+use crate::describe::Related;
+
 /// The severity as a word.
 pub fn severity_name(s: Severity) -> &'static str {
     match s {
@@ -59,40 +61,32 @@ pub fn subject(a: &MergedAlert) -> String {
     }
 }
 
-/// A Kubernetes object an alert names in its labels.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subject {
-    /// The kind, as kubectl takes it.
-    pub kind: &'static str,
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
 /// The object an alert is about, when its labels name one: a pod, a node, a workload
 /// (as kube-state-metrics and the kubernetes-mixin alerts label them), or a namespace.
-pub fn subject_object(a: &MergedAlert) -> Option<Subject> {
+pub fn subject_object(a: &MergedAlert) -> Option<Related> {
     let l = |k: &str| a.alert.label(k).map(str::to_owned);
-    let subject = |kind, namespace, name| Subject {
-        kind,
+    let subject = |(kind, group): (&str, &str), namespace, name| Related {
+        kind: kind.to_owned(),
+        group: group.to_owned(),
         namespace,
         name,
     };
     match (l("namespace"), l("pod"), l("node")) {
-        (Some(ns), Some(pod), _) => Some(subject("pods", Some(ns), pod)),
-        (_, _, Some(node)) => Some(subject("nodes", None, node)),
+        (Some(ns), Some(pod), _) => Some(subject(("Pod", ""), Some(ns), pod)),
+        (_, _, Some(node)) => Some(subject(("Node", ""), None, node)),
         (Some(ns), None, None) => {
             let workloads = [
-                ("deployment", "deployments"),
-                ("statefulset", "statefulsets"),
-                ("daemonset", "daemonsets"),
-                ("job_name", "jobs"),
-                ("cronjob", "cronjobs"),
-                ("schedule", "schedules.velero.io"),
+                ("deployment", ("Deployment", "apps")),
+                ("statefulset", ("StatefulSet", "apps")),
+                ("daemonset", ("DaemonSet", "apps")),
+                ("job_name", ("Job", "batch")),
+                ("cronjob", ("CronJob", "batch")),
+                ("schedule", ("Schedule", "velero.io")),
             ];
             let named = workloads
                 .iter()
-                .find_map(|(label, kind)| Some(subject(kind, Some(ns.clone()), l(label)?)));
-            Some(named.unwrap_or_else(|| subject("namespaces", None, ns)))
+                .find_map(|(label, kind)| Some(subject(*kind, Some(ns.clone()), l(label)?)));
+            Some(named.unwrap_or_else(|| subject(("Namespace", ""), None, ns)))
         }
         _ => None,
     }
@@ -115,16 +109,19 @@ mod tests {
         let o = |labels: &[(&str, &str)]| subject_object(&about(labels));
         let pod = o(&[("namespace", "prod"), ("pod", "web-1"), ("node", "w-1")]).unwrap();
         assert_eq!(
-            (pod.kind, pod.namespace.as_deref(), pod.name.as_str()),
-            ("pods", Some("prod"), "web-1")
+            (pod.kind_name(), pod.namespace.as_deref(), pod.name.as_str()),
+            ("pod".to_owned(), Some("prod"), "web-1")
         );
-        assert_eq!(o(&[("node", "w-1")]).unwrap().kind, "nodes");
+        assert_eq!(o(&[("node", "w-1")]).unwrap().kind_name(), "node");
         let deploy = o(&[("namespace", "prod"), ("deployment", "web")]).unwrap();
-        assert_eq!((deploy.kind, deploy.name.as_str()), ("deployments", "web"));
+        assert_eq!(
+            (deploy.kind_name(), deploy.name.as_str()),
+            ("deployment.apps".to_owned(), "web")
+        );
         let ns = o(&[("namespace", "prod")]).unwrap();
         assert_eq!(
-            (ns.kind, ns.namespace, ns.name.as_str()),
-            ("namespaces", None, "prod")
+            (ns.kind_name(), ns.namespace, ns.name.as_str()),
+            ("namespace".to_owned(), None, "prod")
         );
         assert_eq!(o(&[("instance", "10.0.0.1:9100")]), None);
         // The subject column reads the same.

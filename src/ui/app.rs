@@ -23,7 +23,9 @@ use super::nav::with_panes;
 pub use super::nav::{Availability, ListState, Pane, Scope};
 use super::panes::alerts::Grouping;
 use super::panes::fleet::FleetSort;
-use super::panes::objects::{Answer, Edit, ObjectsData, Selected, diff_key};
+use super::panes::objects::{
+    Answer, Described, Edit, ObjectsData, Selected, describe_key, diff_key,
+};
 use super::panes::pods::PodSort;
 use super::views::Views;
 use super::widgets::field::{Edited, TextField};
@@ -184,6 +186,12 @@ pub enum Effect {
         env: String,
         object: Selected,
     },
+    /// One object described, for its details.
+    Describe {
+        key: String,
+        env: String,
+        object: Selected,
+    },
     /// Hand the terminal to `kubectl exec -it` in the pod, and take it back after.
     Shell(PodTarget),
     /// Put the text on the terminal's clipboard.
@@ -264,6 +272,10 @@ pub enum UiEvent {
     ObjectYaml {
         key: String,
         result: Result<Vec<String>, String>,
+    },
+    Described {
+        key: String,
+        result: Result<crate::describe::Description, String>,
     },
     /// An edit's dry-run diff, or why there is none.
     EditPlanned {
@@ -911,7 +923,8 @@ impl App {
                 None => {
                     self.flash(
                         Level::Info,
-                        "o goes from an event to its object; this is no event",
+                        "o goes from an event to its object; d describes this one, and o \
+                         there lists what it owns",
                     );
                     Vec::new()
                 }
@@ -945,6 +958,8 @@ impl App {
                 }
             }
             Action::Yaml if self.pane == Pane::Objects => self.open_object_yaml(views),
+            Action::Describe => self.open_description(views),
+            Action::Owner => self.open_owner(views),
             Action::Yaml => self.open_pod(views, PodTab::Yaml),
             Action::Mark => self.toggle_mark(views),
             Action::Silence => self.open_silence_form(views),
@@ -998,6 +1013,11 @@ impl App {
             (Modal::Details(m), Action::Wrap) => {
                 m.wrap = !m.wrap;
                 Vec::new()
+            }
+            (Modal::Details(m), Action::Owner | Action::Involved)
+                if m.key.starts_with("describe:") =>
+            {
+                return Some(self.follow_description(action));
             }
             (Modal::Details(m), Action::Open) if m.key.starts_with("edit:") => {
                 let key = m.key.trim_start_matches("edit:").to_owned();
@@ -1583,6 +1603,109 @@ impl App {
         vec![Effect::DryRunEdit(edit)]
     }
 
+    /// The selected object described, in its details.
+    fn open_description(&mut self, views: &Views) -> Vec<Effect> {
+        let (Some(env), Some(object)) = (self.env.clone(), views.objects.selected(self)) else {
+            self.flash(Level::Info, "no object selected");
+            return Vec::new();
+        };
+        let key = describe_key(&object.key());
+        self.objects.described = Some(Described {
+            key: key.clone(),
+            env: env.clone(),
+            role: object.role,
+            result: None,
+        });
+        self.modals.push(Modal::Details(Box::new(DetailsModal::new(
+            Pane::Objects,
+            key.clone(),
+        ))));
+        vec![Effect::Describe { key, env, object }]
+    }
+
+    /// `J`: what controls the selected pod or object, in the objects pane.
+    fn open_owner(&mut self, views: &Views) -> Vec<Effect> {
+        let owner = match self.pane {
+            Pane::Pods => views.pods.owner(self.lists.pods.selected),
+            Pane::Objects => views.objects.owner(self),
+            _ => None,
+        };
+        match (self.env.clone(), owner) {
+            (Some(env), Some((role, owner))) => self.show_related(env, role, &[owner]),
+            _ => {
+                self.flash(Level::Info, "J: nothing controls it");
+                Vec::new()
+            }
+        }
+    }
+
+    /// `J` or `o` in a description: its owner, or what it owns.
+    fn follow_description(&mut self, action: Action) -> Vec<Effect> {
+        let Some(Described {
+            env, role, result, ..
+        }) = self.objects.described.clone()
+        else {
+            return Vec::new();
+        };
+        let d = match result {
+            Some(Ok(d)) => d,
+            Some(Err(_)) => return Vec::new(),
+            None => {
+                self.flash(Level::Info, "the description is still being read");
+                return Vec::new();
+            }
+        };
+        let related = match action {
+            Action::Owner => d.owner.into_iter().collect(),
+            _ => d.owned,
+        };
+        if related.is_empty() {
+            let what = match action {
+                Action::Owner => "J: nothing controls it",
+                _ => "o: it owns nothing",
+            };
+            self.flash(Level::Info, what);
+            return Vec::new();
+        }
+        self.modals.pop();
+        self.show_related(env, role, &related)
+    }
+
+    /// Objects one names another by (an owner, what it owns, an alert's subject): pods
+    /// in the pods pane, anything else in the objects pane, filtered to exactly them.
+    /// Those of the first kind are shown when they are of several.
+    fn show_related(
+        &mut self,
+        env: String,
+        role: ClusterRole,
+        related: &[crate::describe::Related],
+    ) -> Vec<Effect> {
+        let Some(first) = related.first() else {
+            return Vec::new();
+        };
+        let names: Vec<String> = related
+            .iter()
+            .filter(|r| r.kind == first.kind && r.group == first.group)
+            // A dash needs no escape outside a class; unescaped, the filter reads plainly.
+            .map(|r| regex::escape(&r.name).replace("\\-", "-"))
+            .collect();
+        let exactly = format!("~^({})$", names.join("|"));
+        let scope = Scope::of(role);
+        if first.kind == "Pod" && first.group.is_empty() {
+            self.scope = scope;
+            let effects = self.go(Pane::Pods, Some(env));
+            self.set_filter(Pane::Pods, &exactly);
+            return effects;
+        }
+        self.open_objects(ObjectsQuery {
+            kind: first.kind_name(),
+            namespace: first.namespace.clone(),
+            filter: Some(exactly),
+            env: Some(env),
+            scope: Some(scope),
+        })
+    }
+
     /// The selected object's YAML in its details.
     fn open_object_yaml(&mut self, views: &Views) -> Vec<Effect> {
         let (Some(env), Some(object)) = (self.env.clone(), views.objects.selected(self)) else {
@@ -2059,21 +2182,7 @@ impl App {
         if matches!(self.modals.last(), Some(Modal::Alert(_))) {
             self.modals.pop();
         }
-        let scope = Scope::of(role);
-        let exactly = format!("~^{}$", regex::escape(&subject.name));
-        if subject.kind == "pods" {
-            self.scope = scope;
-            let effects = self.go(Pane::Pods, Some(env));
-            self.set_filter(Pane::Pods, &exactly);
-            return effects;
-        }
-        self.open_objects(ObjectsQuery {
-            kind: subject.kind.to_owned(),
-            namespace: subject.namespace,
-            filter: Some(exactly),
-            env: Some(env),
-            scope: Some(scope),
-        })
+        self.show_related(env, role, &[subject])
     }
 
     /// `:export`: the pods or objects shown, to `path` (else a new file named after the
@@ -2201,6 +2310,11 @@ impl App {
             UiEvent::ObjectYaml { key, result } => {
                 if self.objects.yaml.as_ref().is_some_and(|(k, _)| *k == key) {
                     self.objects.yaml = Some((key, result));
+                }
+            }
+            UiEvent::Described { key, result } => {
+                if let Some(d) = self.objects.described.as_mut().filter(|d| d.key == key) {
+                    d.result = Some(result);
                 }
             }
             UiEvent::Kinds { env, names } => self.kinds = (env, names),

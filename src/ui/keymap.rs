@@ -61,8 +61,12 @@ pub enum Action {
     Uncordon,
     /// A rolling restart of the selected Deployment, StatefulSet or DaemonSet.
     Restart,
-    /// The object an event is about.
+    /// The object an event is about; in a description, what the object owns.
     Involved,
+    /// `kubectl describe` of the selected object.
+    Describe,
+    /// The object that controls the selected one.
+    Owner,
     /// The log of a restarted container's previous run.
     Previous,
     /// A shell in the pod: `kubectl exec -it`, with the terminal handed over.
@@ -504,6 +508,13 @@ static ACTIONS: &[ActionSpec] = &[
     )
     .rbac("get", "pods", ""),
     spec(
+        "pods.owner",
+        A::Owner,
+        &[K::Char('J')],
+        C::Pane(Pane::Pods),
+        "the pod's owner (ReplicaSet, StatefulSet…)",
+    ),
+    spec(
         "pods.mark",
         A::Mark,
         &[K::Char(' ')],
@@ -636,6 +647,21 @@ static ACTIONS: &[ActionSpec] = &[
     )
     .footer(),
     spec(
+        "objects.describe",
+        A::Describe,
+        &[K::Char('d')],
+        C::Pane(Pane::Objects),
+        "describe",
+    )
+    .footer(),
+    spec(
+        "objects.owner",
+        A::Owner,
+        &[K::Char('J')],
+        C::Pane(Pane::Objects),
+        "its owner (what controls it)",
+    ),
+    spec(
         "objects.edit",
         A::Edit,
         &[K::Char('e')],
@@ -665,8 +691,7 @@ static ACTIONS: &[ActionSpec] = &[
         &[K::Char('s')],
         C::Pane(Pane::Objects),
         "sort by next column",
-    )
-    .footer(),
+    ),
     spec(
         "objects.reverse",
         A::SortReverse,
@@ -874,6 +899,20 @@ static ACTIONS: &[ActionSpec] = &[
         &[K::Enter],
         C::Details,
         "next level (a node's pods); apply an edit",
+    ),
+    spec(
+        "details.owner",
+        A::Owner,
+        &[K::Char('J')],
+        C::Details,
+        "a described object's owner",
+    ),
+    spec(
+        "details.owned",
+        A::Involved,
+        &[K::Char('o')],
+        C::Details,
+        "what a described object owns",
     ),
     // Alert details.
     spec(

@@ -215,6 +215,21 @@ impl Tasks {
                     let _ = tx.send(UiEvent::ObjectYaml { key, result }).await;
                 });
             }
+            Effect::Describe { key, env, object } => {
+                let (live, tx) = (self.live.clone(), self.tx.clone());
+                tokio::spawn(async move {
+                    let result = crate::describe::describe(
+                        &live,
+                        &env,
+                        object.role,
+                        &object.kind,
+                        object.namespace.as_deref(),
+                        &object.name,
+                    )
+                    .await;
+                    let _ = tx.send(UiEvent::Described { key, result }).await;
+                });
+            }
             Effect::Act { op, objects } => {
                 let (tx, engine) = (self.tx.clone(), self.engine.clone());
                 tokio::spawn(async move {

@@ -15,6 +15,7 @@ pub(crate) use ck8s_model::{config, exit, paths, slo};
 
 pub mod access;
 pub mod backup;
+pub mod describe;
 pub mod engine;
 pub mod failure;
 pub mod inspect;

@@ -14,7 +14,7 @@ use crate::kinds::{Catalog, ServedKind};
 use crate::sources::live::LiveFleet;
 
 /// Where `kubectl apply` keeps the object it applied.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+pub(crate) const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// How long one read may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -44,9 +44,15 @@ pub struct ObjectRow {
     pub cells: Vec<String>,
     /// For label filters (`app=web`).
     pub labels: Vec<(String, String)>,
+    /// What controls it (`J` goes there).
+    pub owner: Option<crate::describe::Related>,
 }
 
-async fn client(live: &LiveFleet, env: &str, role: ClusterRole) -> Result<kube::Client, String> {
+pub(crate) async fn client(
+    live: &LiveFleet,
+    env: &str,
+    role: ClusterRole,
+) -> Result<kube::Client, String> {
     live.kube_client(env, role)
         .await
         .ok_or_else(|| format!("no Kubernetes client for {env}-{role} (see its source status)"))
@@ -65,7 +71,7 @@ pub(crate) fn api_of(
     }
 }
 
-async fn timed<T>(
+pub(crate) async fn timed<T>(
     what: impl std::future::Future<Output = Result<T, kube::Error>>,
 ) -> Result<T, String> {
     match tokio::time::timeout(REQUEST_TIMEOUT, what).await {
@@ -166,6 +172,7 @@ fn row_of(meta: &Value, cells: Vec<String>) -> ObjectRow {
         name: sanitize(meta["name"].as_str().unwrap_or_default()),
         cells,
         labels,
+        owner: crate::describe::owner_of(meta),
     }
 }
 

@@ -18,6 +18,7 @@ use super::super::format;
 use super::super::modals::details::Details;
 use super::{Now, PaneView};
 use crate::config::ClusterRole;
+use crate::describe::{Description, Related};
 use crate::filter::Filter;
 use crate::kinds::ServedKind;
 use crate::objects::{ObjectRow, ObjectTable};
@@ -42,6 +43,8 @@ pub struct ObjectsData {
     pub generation: u64,
     /// The YAML shown in details, by row key.
     pub yaml: Option<(String, Result<Vec<String>, String>)>,
+    /// The description shown in details.
+    pub described: Option<Described>,
     /// The server column sorted by, and whether descending; `None` keeps the server's
     /// order (by namespace and name), except for events, newest first.
     pub sort: Option<(usize, bool)>,
@@ -164,6 +167,22 @@ pub struct Edit {
     pub diff: Option<Result<Vec<String>, String>>,
 }
 
+/// A description in details: of which object, and what the cluster answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Described {
+    /// [`describe_key`] of the object's row key.
+    pub key: String,
+    pub env: String,
+    pub role: ClusterRole,
+    /// `None` until the cluster answers.
+    pub result: Option<Result<Description, String>>,
+}
+
+/// The details key of a description.
+pub fn describe_key(key: &str) -> String {
+    format!("describe:{key}")
+}
+
 /// The details key of an edit's diff.
 pub fn diff_key(key: &str) -> String {
     format!("edit:{key}")
@@ -251,6 +270,12 @@ impl ObjectsView {
             })
             .collect();
         super::super::export::Sheet { columns, rows }
+    }
+
+    /// What controls the selected row's object, and in which cluster.
+    pub fn owner(&self, app: &App) -> Option<(ClusterRole, Related)> {
+        let (role, _, row) = self.row(app, app.lists.objects.selected)?;
+        Some((role, row.owner.clone()?))
     }
 
     /// For an event, the object it is about, as a query of that kind in its namespace
@@ -386,6 +411,9 @@ impl PaneView for ObjectsView {
         if let Some(edited) = key.strip_prefix("edit:") {
             return diff_details(app, edited, ctx);
         }
+        if key.starts_with("describe:") {
+            return describe_details(app, key, ctx);
+        }
         let (shown, result) = app.objects.yaml.as_ref()?;
         if shown != key {
             return None;
@@ -404,6 +432,41 @@ impl PaneView for ObjectsView {
         }
         Some(d)
     }
+}
+
+/// A description: `kubectl describe`'s fields, what owns it and what it owns, its events.
+fn describe_details(app: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
+    let s = &ctx.theme.s;
+    let described = app.objects.described.as_ref().filter(|d| d.key == key)?;
+    let object = key.trim_start_matches("describe:");
+    let mut d = Details::new(format!("Describe {object}"));
+    match &described.result {
+        None => d.line(Line::styled("Loading…", s.muted)),
+        Some(Ok(description)) => {
+            for l in &description.lines {
+                // Section titles (`Containers:`, `Events:`) stand out.
+                let style = if l.ends_with(':') && !l.starts_with(' ') {
+                    s.title
+                } else {
+                    s.text
+                };
+                d.line(Line::styled(l.clone(), style));
+            }
+            let mut hints = Vec::new();
+            if description.owner.is_some() {
+                hints.push("J its owner");
+            }
+            if !description.owned.is_empty() {
+                hints.push("o what it owns");
+            }
+            if !hints.is_empty() {
+                d.line(Line::raw(""));
+                d.line(Line::styled(hints.join(" · "), s.muted));
+            }
+        }
+        Some(Err(e)) => d.line(Line::styled(format!("Could not describe it: {e}"), s.error)),
+    }
+    Some(d)
 }
 
 /// An edit's dry-run diff: what the server would store, against what was read.
@@ -627,6 +690,7 @@ mod tests {
                 "m".into(),
             ],
             labels: Vec::new(),
+            owner: None,
         };
         let table = ObjectTable {
             columns: ["Last Seen", "Type", "Reason", "Object", "Message"]
@@ -724,6 +788,7 @@ mod tests {
                 name: "staging".into(),
                 cells: vec!["staging".into()],
                 labels: Vec::new(),
+                owner: None,
             }],
             truncated: false,
         };
@@ -783,5 +848,102 @@ mod tests {
         assert_eq!(q.namespace.as_deref(), Some("production"));
         assert_eq!(q.filter.as_deref(), Some("~^web$"));
         assert_eq!(regex::escape("a.b"), "a\\.b");
+    }
+
+    /// `J` goes to what controls a row; `d` describes it, and there `o` goes to what it
+    /// owns (pods to the pods pane) and `J` to its owner, each filtered to exactly them.
+    #[test]
+    fn owners_and_owned_objects_are_one_key_away() {
+        use crate::describe::{Description, Related};
+        use crate::ui::app::{Effect, Modal, UiEvent};
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        let related = |kind: &str, group: &str, name: &str| Related {
+            kind: kind.into(),
+            group: group.into(),
+            namespace: Some("production".into()),
+            name: name.into(),
+        };
+        let kind = ServedKind {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: "ReplicaSet".into(),
+            plural: "replicasets".into(),
+            singular: "replicaset".into(),
+            short_names: vec!["rs".into()],
+            namespaced: true,
+            verbs: vec!["get".into(), "list".into()],
+            subresources: Vec::new(),
+        };
+        let table = ObjectTable {
+            columns: vec!["Name".into()],
+            rows: vec![ObjectRow {
+                namespace: Some("production".into()),
+                name: "web-7c9".into(),
+                cells: vec!["web-7c9".into()],
+                labels: Vec::new(),
+                owner: Some(related("Deployment", "apps", "web.v2")),
+            }],
+            truncated: false,
+        };
+        let fresh = || {
+            let mut app = answered(kind.clone(), table.clone());
+            app.pane = Pane::Objects;
+            let mut views = crate::ui::views::Views::default();
+            views
+                .objects
+                .refresh(&mut app, &crate::state::test_fleet("acme"), now());
+            (app, views)
+        };
+
+        let (mut app, views) = fresh();
+        app.on_key(key('J'), &views);
+        let q = app.objects.query.clone().unwrap();
+        assert_eq!(q.kind, "deployment.apps");
+        assert_eq!(q.namespace.as_deref(), Some("production"));
+        assert_eq!(app.filter_of(Pane::Objects), "~^(web\\.v2)$");
+        assert_eq!(app.scope, Scope::Wc);
+
+        let (mut app, views) = fresh();
+        let effects = app.on_key(key('d'), &views);
+        let [
+            Effect::Describe {
+                key: shown, object, ..
+            },
+        ] = effects.as_slice()
+        else {
+            panic!("{effects:?}");
+        };
+        assert_eq!(object.name, "web-7c9");
+        assert!(matches!(app.modals.last(), Some(Modal::Details(_))));
+        app.on_event(UiEvent::Described {
+            key: shown.clone(),
+            result: Ok(Description {
+                lines: vec!["Name: web-7c9".into()],
+                owner: Some(related("Deployment", "apps", "web.v2")),
+                owned: vec![
+                    related("Pod", "", "web-7c9-a"),
+                    related("Pod", "", "web-7c9-b"),
+                ],
+            }),
+        });
+        app.on_key(key('o'), &views);
+        assert!(app.modals.is_empty());
+        assert_eq!(app.pane, Pane::Pods);
+        assert_eq!(app.filter_of(Pane::Pods), "~^(web-7c9-a|web-7c9-b)$");
+
+        // A description that has not come yet goes nowhere, and says so.
+        let (mut app, views) = fresh();
+        app.on_key(key('d'), &views);
+        app.on_key(key('J'), &views);
+        assert_eq!(app.pane, Pane::Objects);
+        assert!(matches!(app.modals.last(), Some(Modal::Details(_))));
+        assert!(
+            app.flash
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("still being read")
+        );
     }
 }

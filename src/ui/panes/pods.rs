@@ -8,6 +8,7 @@
 //! data, the sort or the filter changes — from the previous result when the filter was
 //! only typed further. A frame then formats just the visible window of that index.
 
+use crate::describe::Related;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -132,6 +133,22 @@ impl PodsIndex {
             namespace: e.pod.namespace.to_string(),
             name: e.pod.name.to_string(),
         })
+    }
+
+    /// What controls the pod in row `i` (its ReplicaSet, StatefulSet, Job…), and where.
+    pub fn owner(&self, i: usize) -> Option<(ClusterRole, Related)> {
+        let e = self.entry(i)?;
+        let (kind, name) = e.pod.owner.as_ref()?;
+        Some((
+            e.role,
+            Related {
+                kind: kind.to_string(),
+                // The pod list keeps the Kind alone; the catalog resolves it by that.
+                group: String::new(),
+                namespace: Some(e.pod.namespace.to_string()),
+                name: name.to_string(),
+            },
+        ))
     }
 
     fn key_of(&self, i: usize) -> Option<(ClusterRole, String, String)> {
