@@ -883,3 +883,62 @@ fn logs_of_the_previous_run_and_limits() {
     let lines = String::from_utf8_lossy(&recent.stdout).lines().count();
     assert!((1..=5).contains(&lines), "a line every 7 s: {lines}");
 }
+
+const TWO_CONTAINERS: &str = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: two, namespace: default}
+spec:
+  initContainers: [{name: setup, image: busybox:1.37}]
+  containers: [{name: app, image: app:1}, {name: sidecar, image: sidecar:1}]
+";
+
+/// A pod of several containers: the log of each by name, an init container's too; none
+/// named is a 400 that lists them (kubectl itself picks the annotated default), and an
+/// unknown name is a 400.
+#[test]
+fn logs_of_each_container_of_a_pod() {
+    let sim = small();
+    let k = |args: &[&str]| sim.kubectl(&[&["--context", "acme-wc"][..], args].concat());
+    let manifest = sim.dir.path().join("two.yaml");
+    std::fs::write(&manifest, TWO_CONTAINERS).unwrap();
+    sim.ok(&[
+        "--context",
+        "acme-wc",
+        "apply",
+        "-f",
+        manifest.to_str().unwrap(),
+    ]);
+    eventually("the pod running", WAIT, || {
+        let phase = sim.ok(&[
+            "--context",
+            "acme-wc",
+            "get",
+            "pod",
+            "two",
+            "-o",
+            "jsonpath={.status.phase}",
+        ]);
+        (phase == "Running").then_some(())
+    });
+    let text = |out: std::process::Output| {
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let app = text(k(&["logs", "two", "-c", "app", "--tail", "5"]));
+    let sidecar = text(k(&["logs", "two", "-c", "sidecar", "--tail", "5"]));
+    let setup = text(k(&["logs", "two", "-c", "setup", "--tail", "5"]));
+    assert!(
+        !app.is_empty() && app != sidecar && setup != app,
+        "each its own log"
+    );
+    let path = "/api/v1/namespaces/default/pods/two/log?tailLines=1";
+    let unnamed = k(&["get", "--raw", path]);
+    assert!(!unnamed.status.success());
+    let said = String::from_utf8_lossy(&unnamed.stderr);
+    assert!(said.contains("choose one of: [app sidecar]"), "{said}");
+    let unknown = k(&["logs", "two", "-c", "nope"]);
+    assert!(!unknown.status.success());
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(said.contains("container nope is not valid"), "{said}");
+}

@@ -110,8 +110,18 @@ impl Tui {
         Tui::spawn_with(args, &[])
     }
 
+    /// As [`Tui::start`], working in `cwd` (where files the console writes go).
+    fn start_in(fleet_file: &Path, state_dir: &Path, cwd: &Path) -> Tui {
+        let (fleet, state) = (fleet_file.to_str().unwrap(), state_dir.to_str().unwrap());
+        Tui::spawn_full(&["--config", fleet, "--state-dir", state], &[], Some(cwd))
+    }
+
     /// As [`Tui::spawn`], with more environment variables.
     fn spawn_with(args: &[&str], env: &[(&str, String)]) -> Tui {
+        Tui::spawn_full(args, env, None)
+    }
+
+    fn spawn_full(args: &[&str], env: &[(&str, String)], cwd: Option<&Path>) -> Tui {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -127,6 +137,9 @@ impl Tui {
         cmd.env_remove("NO_COLOR");
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        if let Some(cwd) = cwd {
+            cmd.cwd(cwd);
         }
         let child = pty.slave.spawn_command(cmd).expect("the console starts");
         drop(pty.slave);
@@ -1146,6 +1159,9 @@ fn any_kind_is_listed_restarted_and_shown_as_yaml() {
     let screen = tui.wait_for("Owns (");
     assert!(screen.contains("Replicas:"), "{screen}");
     assert!(screen.contains("ReplicaSet/"), "{screen}");
+    // Its events end the description, the console's own restart and scale among them.
+    tui.send("G");
+    tui.wait_for("ck8s-console");
     tui.send("o");
     tui.wait_for("DESIRED");
     // The restart left an old ReplicaSet, scaled to nothing: describe the one with pods.
@@ -1204,7 +1220,9 @@ fn the_previous_runs_log_of_a_crash_looping_pod() {
     let dir = tempfile::tempdir().unwrap();
     let sim = start_sim_of(dir.path(), 2, &[]);
     let state = dir.path().join("state");
-    let mut tui = Tui::start(&sim.fleet_file, &state);
+    let cwd = dir.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let mut tui = Tui::start_in(&sim.fleet_file, &state, &cwd);
     tui.wait_for("globex");
     tui.send(":");
     tui.type_text("pods globex wc");
@@ -1221,7 +1239,129 @@ fn the_previous_runs_log_of_a_crash_looping_pod() {
     assert!(screen.contains("exit=1"), "{screen}");
     tui.send("p");
     tui.wait_for("following");
-    tui.esc_until("the pod closed", |s| !s.contains("following"));
+
+    // `/` finds as typed (Backspace mends it), Enter goes to the first match, and the
+    // status counts them; `t` restarts the tail with timestamps, the search kept.
+    tui.send("/");
+    tui.type_text("DATABASx");
+    tui.send("\x7f");
+    tui.type_text("E");
+    tui.send("\r");
+    let screen = tui.wait_for("/DATABASE: 0 match");
+    assert!(
+        screen.contains("paused") || screen.contains("following"),
+        "{screen}"
+    );
+    tui.send("/");
+    for _ in 0.."DATABASE".len() {
+        tui.send("\x7f");
+    }
+    tui.type_text("database");
+    tui.send("\r");
+    let screen = tui.wait_until("matches counted, case-blind", |s| {
+        regex::Regex::new(r"/database: [1-9][0-9]* match")
+            .unwrap()
+            .is_match(s)
+    });
+    assert!(
+        screen.contains("paused (G or f follows)"),
+        "n went to one: {screen}"
+    );
+    tui.send("t");
+    tui.wait_until("a timestamp begins each line", |s| {
+        s.contains("timestamps")
+            && regex::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+                .unwrap()
+                .is_match(s)
+    });
+    // Ctrl-S keeps what the tail holds in a file of the working directory.
+    tui.send("\x13");
+    tui.wait_for("log lines to production_payments-worker");
+    let saved: Vec<_> = std::fs::read_dir(&cwd).unwrap().flatten().collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let text = std::fs::read_to_string(saved[0].path()).unwrap();
+    assert!(text.lines().count() > 1, "{text}");
+    assert!(text.contains("database"), "{text}");
+    tui.esc_until("the pod closed", |s| !s.contains("timestamps"));
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+}
+
+/// A pod of two containers: the log is the annotated default container's, `c` goes to
+/// the other one's, whose lines differ.
+#[test]
+fn the_log_of_each_container_of_a_pod() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim_of(dir.path(), 1, &[]);
+    let state = dir.path().join("state");
+    let mut tui = Tui::start(&sim.fleet_file, &state);
+    tui.wait_for("acme");
+    tui.send(":");
+    tui.type_text("pods acme wc");
+    tui.send("\r");
+    tui.send("/");
+    tui.type_text("postgres-0");
+    tui.send("\r");
+    tui.wait_until("the database pod alone", |s| {
+        let rows = pod_rows(s);
+        rows.len() == 1 && rows[0].contains("2/2")
+    });
+    // The log lines on screen (as far as they fit), and the container's log by kubectl.
+    let shown = |screen: &str| -> Vec<String> {
+        screen
+            .lines()
+            .filter_map(|l| l.find("level=").map(|i| &l[i..]))
+            .map(|l| l.trim_end_matches(['│', ' ']).to_owned())
+            .filter(|l| l.len() > 20)
+            .collect()
+    };
+    let log_of = |container: &str| {
+        let (ok, text) = kubectl(
+            &sim,
+            &[
+                "--context",
+                "acme-wc",
+                "logs",
+                "-n",
+                "production",
+                "postgres-0",
+                "-c",
+                container,
+                "--tail",
+                "400",
+            ],
+        );
+        assert!(ok, "{text}");
+        text
+    };
+    tui.send("l");
+    tui.wait_for("container postgres");
+    let database = shown(&tui.wait_for("level="));
+    tui.send("c");
+    tui.wait_for("container metrics");
+    let metrics = shown(&tui.wait_for("level="));
+    let (database_log, metrics_log) = (log_of("postgres"), log_of("metrics"));
+    assert!(!database.is_empty() && !metrics.is_empty());
+    for line in &database {
+        assert!(
+            database_log.contains(line.as_str()),
+            "{line} in postgres's log"
+        );
+    }
+    for line in &metrics {
+        assert!(
+            metrics_log.contains(line.as_str()),
+            "{line} in metrics's log"
+        );
+    }
+    assert!(
+        metrics.iter().any(|l| !database_log.contains(l.as_str())),
+        "the other container's own lines: {metrics:?}"
+    );
+    tui.send("c");
+    tui.wait_for("container postgres");
+    tui.esc_until("the pod closed", |s| !s.contains("container postgres"));
     tui.send("q");
     assert_eq!(tui.wait_exit(), 0);
     tui.assert_restored();

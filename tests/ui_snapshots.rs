@@ -983,6 +983,7 @@ fn pod_details() {
                 problem: true,
                 last: Some("last run ended: Error (exit 1)".into()),
             }],
+            default_container: Some("worker".into()),
             conditions: vec![
                 ConditionInfo {
                     kind: "PodScheduled".into(),

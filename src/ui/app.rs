@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Local};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::command::ObjectsQuery;
@@ -16,7 +17,7 @@ use super::modals::alert::AlertModal;
 use super::modals::confirm::{Confirm, Pending};
 use super::modals::details::DetailsModal;
 use super::modals::help::{HelpModal, HelpView};
-use super::modals::pod::{LogBuffer, PodDetails, PodModal, PodTab, PodTarget};
+use super::modals::pod::{LogOptions, PodDetails, PodModal, PodTab, PodTarget, SINCE};
 use super::modals::run::{self, RunForm, Stage};
 use super::modals::silence::{SilenceForm, Submit};
 use super::nav::with_panes;
@@ -78,6 +79,8 @@ struct Location {
 pub enum InputKind {
     Filter,
     Command,
+    /// `/` in a pod's log: found as typed, highlighted, `n`/`N` go from match to match.
+    LogSearch,
 }
 
 /// The line being typed after `/` or `:`.
@@ -145,8 +148,7 @@ pub enum Effect {
     TailLogs {
         id: u64,
         target: PodTarget,
-        /// The previous run's log, whole, instead of following the current one.
-        previous: bool,
+        options: LogOptions,
     },
     StopLogs,
     CreateSilence {
@@ -193,7 +195,11 @@ pub enum Effect {
         object: Selected,
     },
     /// Hand the terminal to `kubectl exec -it` in the pod, and take it back after.
-    Shell(PodTarget),
+    /// In the named container, else the pod's default one.
+    Shell {
+        target: PodTarget,
+        container: Option<String>,
+    },
     /// Put the text on the terminal's clipboard.
     Copy(String),
     /// Write an export; `what` says what it holds.
@@ -275,6 +281,7 @@ pub enum UiEvent {
     },
     Described {
         key: String,
+        env: String,
         result: Result<crate::describe::Description, String>,
     },
     /// An edit's dry-run diff, or why there is none.
@@ -950,7 +957,10 @@ impl App {
             Action::Shell => {
                 let target = self.selected_pod(views);
                 match target {
-                    Some(t) => vec![Effect::Shell(t)],
+                    Some(target) => vec![Effect::Shell {
+                        target,
+                        container: None,
+                    }],
                     None => {
                         self.flash(Level::Info, "no pod selected");
                         Vec::new()
@@ -1053,17 +1063,44 @@ impl App {
                 m.scroll.apply(a);
                 Vec::new()
             }
-            (Modal::Pod(m), Action::Shell) => vec![Effect::Shell(m.target.clone())],
+            (Modal::Pod(m), Action::Shell) => vec![Effect::Shell {
+                target: m.target.clone(),
+                container: m.logs.options.container.clone(),
+            }],
+            (Modal::Pod(m), Action::Filter) => {
+                let text = m.logs.search.clone().unwrap_or_default();
+                m.tab = PodTab::Logs;
+                self.input = Some(InputLine::new(InputKind::LogSearch, &text));
+                Vec::new()
+            }
+            (Modal::Pod(m), Action::NextMatch | Action::PrevMatch) => {
+                if !m.logs.find(action == Action::NextMatch) {
+                    self.flash(Level::Info, "no line of the log holds it (/ searches)");
+                }
+                Vec::new()
+            }
+            (Modal::Pod(m), Action::Save) => {
+                let path = log_file_name(&m.target, &m.logs.options, Local::now());
+                let text = m.logs.text();
+                let what = format!("{} log lines", m.logs.len());
+                vec![Effect::WriteFile { path, text, what }]
+            }
             (Modal::Pod(m), a) => {
                 let tab = match a {
                     Action::NextTab => Some(m.tab.next()),
                     Action::PrevTab => Some(m.tab.prev()),
                     Action::Logs => Some(PodTab::Logs),
                     Action::Yaml => Some(PodTab::Yaml),
-                    Action::Previous => {
+                    Action::Previous | Action::Container | Action::Timestamps | Action::Since => {
                         // Another log: the old tail stops, the new one starts empty.
-                        let previous = !m.logs.previous;
-                        m.logs = LogBuffer::of_run(previous, m.logs.wrap);
+                        let mut options = m.logs.options.clone();
+                        match a {
+                            Action::Previous => options.previous = !options.previous,
+                            Action::Container => options.container = m.next_container(),
+                            Action::Timestamps => options.timestamps = !options.timestamps,
+                            _ => options.since_seconds = next_since(options.since_seconds),
+                        }
+                        m.logs = m.logs.restarted(options);
                         m.log_task = None;
                         Some(PodTab::Logs)
                     }
@@ -1085,7 +1122,7 @@ impl App {
                         let target = m.target.clone();
                         m.tab = t;
                         if t == PodTab::Logs && m.log_task.is_none() {
-                            let previous = m.logs.previous;
+                            let options = m.logs.options.clone();
                             let id = self.next_id();
                             if let Some(Modal::Pod(m)) = self.modals.last_mut() {
                                 m.log_task = Some(id);
@@ -1093,7 +1130,7 @@ impl App {
                             vec![Effect::TailLogs {
                                 id,
                                 target,
-                                previous,
+                                options,
                             }]
                         } else {
                             Vec::new()
@@ -1283,7 +1320,7 @@ impl App {
             return Vec::new();
         };
         let mut modal = PodModal::new(target.clone(), tab);
-        modal.logs.previous = previous;
+        modal.logs.options.previous = previous;
         let mut effects = vec![Effect::FetchPod(target.clone())];
         if tab == PodTab::Logs {
             let id = self.next_id();
@@ -1291,7 +1328,7 @@ impl App {
             effects.push(Effect::TailLogs {
                 id,
                 target,
-                previous,
+                options: modal.logs.options.clone(),
             });
         }
         self.modals.push(Modal::Pod(Box::new(modal)));
@@ -1649,7 +1686,10 @@ impl App {
         };
         let d = match result {
             Some(Ok(d)) => d,
-            Some(Err(_)) => return Vec::new(),
+            Some(Err(_)) => {
+                self.flash(Level::Info, "the object could not be described; Esc closes");
+                return Vec::new();
+            }
             None => {
                 self.flash(Level::Info, "the description is still being read");
                 return Vec::new();
@@ -2000,6 +2040,24 @@ impl App {
                 self.input = None;
                 Vec::new()
             }
+            (Some(Action::Close), InputKind::LogSearch) => {
+                let before = input.before.clone();
+                self.input = None;
+                if let Some(Modal::Pod(m)) = self.modals.last_mut() {
+                    m.logs.set_search(&before);
+                }
+                Vec::new()
+            }
+            (Some(Action::Submit), InputKind::LogSearch) => {
+                self.input = None;
+                if let Some(Modal::Pod(m)) = self.modals.last_mut()
+                    && m.logs.search.is_some()
+                    && !m.logs.find(true)
+                {
+                    self.flash(Level::Info, "no line of the log holds it");
+                }
+                Vec::new()
+            }
             (Some(Action::Submit), InputKind::Filter) => {
                 self.input = None;
                 Vec::new()
@@ -2047,13 +2105,24 @@ impl App {
                 }
                 if input.text.edit(ev) == Edited::Changed {
                     input.candidates.clear();
-                    if input.kind == InputKind::Filter {
-                        let text = input.value().to_string();
-                        self.set_filter(pane, &text);
-                    }
+                    let (kind, text) = (input.kind, input.value().to_string());
+                    self.typed(kind, &text, pane);
                 }
                 Vec::new()
             }
+        }
+    }
+
+    /// What typing in the line does at once: a filter filters, a log search finds.
+    fn typed(&mut self, kind: InputKind, text: &str, pane: Pane) {
+        match kind {
+            InputKind::Filter => self.set_filter(pane, text),
+            InputKind::LogSearch => {
+                if let Some(Modal::Pod(m)) = self.modals.last_mut() {
+                    m.logs.set_search(text);
+                }
+            }
+            InputKind::Command => {}
         }
     }
 
@@ -2064,10 +2133,8 @@ impl App {
         let pane = self.pane;
         if let Some(input) = self.input.as_mut() {
             input.text.insert_str(line);
-            if input.kind == InputKind::Filter {
-                let value = input.value().to_string();
-                self.set_filter(pane, &value);
-            }
+            let (kind, value) = (input.kind, input.value().to_string());
+            self.typed(kind, &value, pane);
         } else if let Some(Modal::Silence(form)) = self.modals.last_mut() {
             form.paste(line);
         } else if let Some(Modal::Run(form)) = self.modals.last_mut() {
@@ -2312,8 +2379,9 @@ impl App {
                     self.objects.yaml = Some((key, result));
                 }
             }
-            UiEvent::Described { key, result } => {
-                if let Some(d) = self.objects.described.as_mut().filter(|d| d.key == key) {
+            UiEvent::Described { key, env, result } => {
+                let asked = |d: &&mut Described| d.key == key && d.env == env;
+                if let Some(d) = self.objects.described.as_mut().filter(asked) {
                     d.result = Some(result);
                 }
             }
@@ -2468,6 +2536,25 @@ impl App {
 
 /// The kind names of `env`'s clusters, once discovered (`kinds` holds the last
 /// environment's).
+/// The step of [`SINCE`] after `since`.
+fn next_since(since: Option<i64>) -> Option<i64> {
+    let at = SINCE.iter().position(|s| *s == since).unwrap_or(0);
+    SINCE[(at + 1) % SINCE.len()]
+}
+
+/// Where `Ctrl-S` saves a log: a new file in the working directory named after the pod,
+/// the container, the run and the time (`production_web-1_app-20261207-2301.log`).
+fn log_file_name(target: &PodTarget, options: &LogOptions, now: DateTime<Local>) -> String {
+    let mut name = format!("{}_{}", target.namespace, target.name);
+    if let Some(c) = &options.container {
+        name.push_str(&format!("_{c}"));
+    }
+    if options.previous {
+        name.push_str("_previous");
+    }
+    format!("{name}-{}.log", now.format("%Y%m%d-%H%M%S"))
+}
+
 fn kinds_of<'a>(env: Option<&str>, kinds: &'a (String, Vec<String>)) -> &'a [String] {
     match env {
         Some(env) if env == kinds.0 => &kinds.1,
@@ -2489,6 +2576,66 @@ mod tests {
 
     fn code(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    /// In a pod's logs, `s` steps through since-when, each step a new tail; `c` goes from
+    /// container to container; Ctrl-S names its file after the pod, container and run.
+    #[test]
+    fn the_log_keys_start_the_tail_they_name() {
+        let mut a = app();
+        a.env = Some("acme".into());
+        let target = PodTarget {
+            env: "acme".into(),
+            role: ClusterRole::Wc,
+            namespace: "production".into(),
+            name: "postgres-0".into(),
+        };
+        let mut modal = PodModal::new(target.clone(), PodTab::Logs);
+        modal.details = super::super::modals::pod::Loading::Ready(Box::new(PodDetails {
+            containers: ["postgres", "metrics"]
+                .map(|n| super::super::modals::pod::ContainerInfo {
+                    name: n.into(),
+                    ..Default::default()
+                })
+                .to_vec(),
+            default_container: Some("postgres".into()),
+            ..Default::default()
+        }));
+        a.modals.push(Modal::Pod(Box::new(modal)));
+        let views = Views::default();
+        let tail = |effects: Vec<Effect>| match effects.as_slice() {
+            [Effect::TailLogs { options, .. }] => options.clone(),
+            other => panic!("{other:?}"),
+        };
+        let mut seen = Vec::new();
+        for _ in 0..SINCE.len() {
+            seen.push(tail(a.on_key(key('s'), &views)).since_seconds);
+        }
+        assert_eq!(seen.last(), Some(&None), "back to the last lines");
+        assert_eq!(seen[0], Some(60));
+        let options = tail(a.on_key(key('c'), &views));
+        assert_eq!(options.container.as_deref(), Some("metrics"));
+        let options = tail(a.on_key(key('c'), &views));
+        assert_eq!(options.container.as_deref(), Some("postgres"));
+        assert!(tail(a.on_key(key('t'), &views)).timestamps);
+        let at = chrono::TimeZone::with_ymd_and_hms(&Local, 2026, 12, 7, 23, 1, 2).unwrap();
+        let previous = LogOptions {
+            container: Some("postgres".into()),
+            previous: true,
+            ..LogOptions::default()
+        };
+        assert_eq!(
+            log_file_name(&target, &previous, at),
+            "production_postgres-0_postgres_previous-20261207-230102.log"
+        );
+        let save = a.on_key(
+            KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL),
+            &views,
+        );
+        assert!(
+            matches!(save.as_slice(), [Effect::WriteFile { path, .. }] if path.starts_with("production_postgres-0_postgres-")),
+            "{save:?}"
+        );
     }
 
     #[test]

@@ -20,12 +20,14 @@ pub enum Handover {
     Editor(Edit),
 }
 
-/// A shell in `target`: through the engine's gate (read-only, a run's lock,
-/// `create pods/exec`), audited, then the kubectl command for it.
+/// A shell in `target` (in `container`, else the pod's default one): through the engine's
+/// gate (read-only, a run's lock, `create pods/exec`), audited, then the kubectl command
+/// for it.
 pub async fn prepare_shell(
     live: &LiveFleet,
     engine: Option<&Engine>,
     target: &PodTarget,
+    container: Option<&str>,
 ) -> Result<Handover, String> {
     let engine = engine.ok_or("a shell needs the workflow engine, which this console lacks")?;
     let pod = ObjectRef {
@@ -36,7 +38,7 @@ pub async fn prepare_shell(
         name: target.name.clone(),
     };
     engine.shell(&pod).await.map_err(|e| e.to_string())?;
-    inspect::shell(&live.fleet, target, None)
+    inspect::shell(&live.fleet, target, container)
         .map(Handover::Shell)
         .ok_or_else(|| format!("{} is not in the fleet config", target.cluster()))
 }

@@ -65,6 +65,17 @@ pub enum Action {
     Involved,
     /// `kubectl describe` of the selected object.
     Describe,
+    /// The log of the pod's next container.
+    Container,
+    /// Timestamps on the log's lines on or off.
+    Timestamps,
+    /// The log since the next step of [`crate::ui::modals::pod::SINCE`].
+    Since,
+    /// The next and the previous line the log search finds.
+    NextMatch,
+    PrevMatch,
+    /// The log's kept lines to a file.
+    Save,
     /// The object that controls the selected one.
     Owner,
     /// The log of a restarted container's previous run.
@@ -868,6 +879,55 @@ static ACTIONS: &[ActionSpec] = &[
         "previous run's log / current log",
     )
     .rbac("get", "pods", "log"),
+    spec(
+        "pod.container",
+        A::Container,
+        &[K::Char('c')],
+        C::PodDetails,
+        "log and shell of the next container",
+    ),
+    spec(
+        "pod.timestamps",
+        A::Timestamps,
+        &[K::Char('t')],
+        C::PodDetails,
+        "timestamps on/off",
+    ),
+    spec(
+        "pod.since",
+        A::Since,
+        &[K::Char('s')],
+        C::PodDetails,
+        "log since: last 200 lines, 1m, 5m, 15m, 1h, 1d",
+    ),
+    spec(
+        "pod.search",
+        A::Filter,
+        &[K::Char('/')],
+        C::PodDetails,
+        "search the log",
+    ),
+    spec(
+        "pod.next-match",
+        A::NextMatch,
+        &[K::Char('n')],
+        C::PodDetails,
+        "next match",
+    ),
+    spec(
+        "pod.prev-match",
+        A::PrevMatch,
+        &[K::Char('N')],
+        C::PodDetails,
+        "previous match",
+    ),
+    spec(
+        "pod.save",
+        A::Save,
+        &[K::Ctrl('s')],
+        C::PodDetails,
+        "save the log to a file",
+    ),
     spec(
         "pod.follow",
         A::Follow,

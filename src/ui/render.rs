@@ -315,7 +315,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_
     let s = &ctx.theme.s;
     if let Some(input) = app.input.as_ref() {
         let prompt = match input.kind {
-            InputKind::Filter => "/",
+            InputKind::Filter | InputKind::LogSearch => "/",
             InputKind::Command => ":",
         };
         f.render_widget(Span::styled(prompt, s.key), Rect { width: 1, ..area });
@@ -328,6 +328,10 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_
             (true, InputKind::Command) => {
                 Line::styled(" Tab completes · Enter runs · Esc cancels", s.muted)
             }
+            (true, InputKind::LogSearch) => Line::styled(
+                " Enter goes to the next · n/N from match to match · Esc restores",
+                s.muted,
+            ),
         };
         let text_w = (input.value().len() as u16 + 2)
             .max(20)

@@ -114,7 +114,7 @@ impl Tasks {
             Effect::TailLogs {
                 id,
                 target,
-                previous,
+                options,
             } => {
                 self.stop_logs();
                 let (live, tx) = (self.live.clone(), self.tx.clone());
@@ -123,7 +123,7 @@ impl Tasks {
                         let tx = tx.clone();
                         async move { tx.send(UiEvent::LogLines { id, lines }).await.is_ok() }
                     };
-                    let error = inspect::follow_log(&live, &target, previous, deliver)
+                    let error = inspect::follow_log(&live, &target, &options, deliver)
                         .await
                         .err();
                     let _ = tx.send(UiEvent::LogEnded { id, error }).await;
@@ -227,7 +227,7 @@ impl Tasks {
                         &object.name,
                     )
                     .await;
-                    let _ = tx.send(UiEvent::Described { key, result }).await;
+                    let _ = tx.send(UiEvent::Described { key, env, result }).await;
                 });
             }
             Effect::Act { op, objects } => {
@@ -250,16 +250,22 @@ impl Tasks {
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
                     let result = match tokio::fs::write(&path, text).await {
-                        Ok(()) => Ok(format!("exported {what} to {path}")),
+                        Ok(()) => Ok(format!("wrote {what} to {path}")),
                         Err(e) => Err(format!("the export could not be written to {path}: {e}")),
                     };
                     let _ = tx.send(UiEvent::Written(result)).await;
                 });
             }
-            Effect::Shell(target) => {
+            Effect::Shell { target, container } => {
                 let (live, tx, engine) = (self.live.clone(), self.tx.clone(), self.engine.clone());
                 tokio::spawn(async move {
-                    let ready = handover::prepare_shell(&live, engine.as_deref(), &target).await;
+                    let ready = handover::prepare_shell(
+                        &live,
+                        engine.as_deref(),
+                        &target,
+                        container.as_deref(),
+                    )
+                    .await;
                     let _ = tx.send(handed(ready)).await;
                 });
             }

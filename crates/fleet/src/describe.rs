@@ -97,12 +97,16 @@ pub async fn describe(
     let client = client(live, env, role).await?;
     let api = api_of(client.clone(), kind, namespace);
     let object = if kind.is_secret() {
-        serde_json::to_value(timed(api.get_metadata(name)).await?)
+        // Metadata alone comes as a PartialObjectMetadata: it is described as the kind
+        // it is.
+        let meta = serde_json::to_value(timed(api.get_metadata(name)).await?);
+        meta.map(|m| as_kind(m, kind))
     } else {
         serde_json::to_value(timed(api.get(name)).await?)
     }
     .map_err(|e| e.to_string())?;
-    let events = events_of(&client, &kind.kind, namespace, name).await;
+    let uid = object["metadata"]["uid"].as_str().unwrap_or_default();
+    let events = events_of(&client, &kind.kind, namespace, name, uid).await;
     let owned = owned_by(&client, live, env, role, &object).await;
     Ok(description(&object, owned, &events, Utc::now()))
 }
@@ -125,19 +129,37 @@ pub fn description(
     }
 }
 
+/// `object` (its metadata, as a PartialObjectMetadata) with the kind and API version of
+/// `kind`.
+fn as_kind(mut object: Value, kind: &ServedKind) -> Value {
+    object["kind"] = Value::String(kind.kind.clone());
+    object["apiVersion"] = Value::String(match kind.group.as_str() {
+        "" => kind.version.clone(),
+        g => format!("{g}/{}", kind.version),
+    });
+    object
+}
+
 /// The events of one object, oldest first (as kubectl lists them), at most the newest
-/// [`MAX_EVENTS`].
+/// [`MAX_EVENTS`]. They are matched by uid too, so an earlier object of the same name
+/// (a StatefulSet's pod, a Job run again) lends none of its own; except a node's, which
+/// the kubelet records under the node's name rather than its uid. A cluster-scoped
+/// object's events are in the `default` namespace, hence the search in all.
 async fn events_of(
     client: &kube::Client,
     kind: &str,
     namespace: Option<&str>,
     name: &str,
+    uid: &str,
 ) -> Result<Vec<Value>, String> {
     let api: Api<DynamicObject> = match namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &event_resource()),
         None => Api::all_with(client.clone(), &event_resource()),
     };
-    let selector = format!("involvedObject.name={name},involvedObject.kind={kind}");
+    let mut selector = format!("involvedObject.name={name},involvedObject.kind={kind}");
+    if kind != "Node" && !uid.is_empty() {
+        selector.push_str(&format!(",involvedObject.uid={uid}"));
+    }
     let list = timed(api.list(&ListParams::default().fields(&selector))).await?;
     let mut events: Vec<Value> = list
         .items
@@ -219,8 +241,8 @@ async fn owned_by(
                         .any(|o| o.uid == uid)
                 })
                 .map(|m| Related {
-                    kind: kind.kind.clone(),
-                    group: kind.group.clone(),
+                    kind: sanitize(&kind.kind),
+                    group: sanitize(&kind.group),
                     namespace: m.metadata.namespace.as_deref().map(sanitize),
                     name: sanitize(m.metadata.name.as_deref().unwrap_or_default()),
                 }),
@@ -329,8 +351,16 @@ pub fn describe_lines(object: &Value, now: DateTime<Utc>) -> Vec<String> {
     ));
     lines.push(field("Created", when(&meta["creationTimestamp"], now)));
     if let Some(owner) = owner_of(meta) {
+        // kubectl says "Controlled By" of the controller only.
+        let controlled = meta["ownerReferences"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|o| o["controller"] == true));
         lines.push(field(
-            "Controlled By",
+            if controlled {
+                "Controlled By"
+            } else {
+                "Owned By"
+            },
             format!("{}/{}", owner.kind, owner.name),
         ));
     }
@@ -575,7 +605,10 @@ fn condition_lines(conditions: &Value) -> Vec<String> {
 fn owned_lines(owned: &Option<Result<Vec<Related>, String>>) -> Vec<String> {
     match owned {
         None => Vec::new(),
-        Some(Err(e)) => vec![field("Owns", format!("could not be listed: {e}"))],
+        Some(Err(e)) => vec![field(
+            "Owns",
+            format!("could not be listed: {}", sanitize(e)),
+        )],
         Some(Ok(o)) if o.is_empty() => vec![field("Owns", "<none>")],
         Some(Ok(o)) => {
             let mut lines = vec![format!("Owns ({}):", o.len())];
@@ -594,7 +627,12 @@ fn owned_lines(owned: &Option<Result<Vec<Related>, String>>) -> Vec<String> {
 
 fn event_lines(events: &Result<Vec<Value>, String>, now: DateTime<Utc>) -> Vec<String> {
     let events = match events {
-        Err(e) => return vec![field("Events", format!("could not be read: {e}"))],
+        Err(e) => {
+            return vec![field(
+                "Events",
+                format!("could not be read: {}", sanitize(e)),
+            )];
+        }
         Ok(e) if e.is_empty() => return vec![field("Events", "<none>")],
         Ok(e) => e,
     };
@@ -754,8 +792,23 @@ mod tests {
         assert!(text.contains("Spec:\n  ttl: 720h0m0s"), "{text}");
         assert!(text.contains("Status:\n  phase: Completed"), "{text}");
         assert!(!text.contains("conditions"), "{text}");
-        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque"});
-        let text = describe_lines(&secret, now()).join("\n");
+        // A Secret's metadata comes as the server sends it alone, and is described as a
+        // Secret.
+        let partial = json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+                             "metadata": {"name": "s", "namespace": "shop"}});
+        let secret = ServedKind {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "Secret".into(),
+            plural: "secrets".into(),
+            singular: "secret".into(),
+            short_names: Vec::new(),
+            namespaced: true,
+            verbs: vec!["get".into()],
+            subresources: Vec::new(),
+        };
+        let text = describe_lines(&as_kind(partial, &secret), now()).join("\n");
+        assert!(text.contains(&field("Kind", "Secret (v1)")), "{text}");
         assert!(text.contains("not fetched"), "{text}");
     }
 

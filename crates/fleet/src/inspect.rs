@@ -50,7 +50,10 @@ pub struct PodDetails {
     pub owner: Option<String>,
     pub service_account: Option<String>,
     pub labels: Vec<(String, String)>,
+    /// Init containers first, as they run.
     pub containers: Vec<ContainerInfo>,
+    /// The container a log or shell uses when none is named ([`default_container`]).
+    pub default_container: Option<String>,
     pub conditions: Vec<ConditionInfo>,
     pub events: Vec<EventInfo>,
     /// The pod as `kubectl get -o yaml` shows it, managedFields folded away.
@@ -187,6 +190,7 @@ impl PodDetails {
                 )
             });
         PodDetails {
+            default_container: default_container(pod),
             status: crate::state::rows::pod_status_word(
                 meta.deletion_timestamp.is_some(),
                 status.and_then(|s| s.phase.as_deref()),
@@ -398,13 +402,46 @@ pub async fn pod_details(live: &LiveFleet, target: &PodTarget) -> Result<PodDeta
     Ok(PodDetails::from_pod(&pod, &events))
 }
 
-/// Follows the pod's log from its last [`TAIL_LINES`] lines, handing `deliver` the lines
-/// (made safe to print) in batches, until the stream ends or `deliver` says stop. With
-/// `previous`, the previous run's log of a restarted container instead, which ends.
+/// Which log of a pod, and how: what `kubectl logs` takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    /// The container; `None` is the pod's default, as kubectl picks it: the one its
+    /// `kubectl.kubernetes.io/default-container` annotation names, else the first.
+    pub container: Option<String>,
+    /// The previous run's log of a restarted container, which ends, instead of following
+    /// the current one.
+    pub previous: bool,
+    /// Each line begins with the time the runtime received it (RFC 3339).
+    pub timestamps: bool,
+    /// The lines of the last this many seconds, instead of the last [`TAIL_LINES`].
+    pub since_seconds: Option<i64>,
+}
+
+/// The container kubectl takes when none is named.
+const DEFAULT_CONTAINER: &str = "kubectl.kubernetes.io/default-container";
+
+/// The container a log or shell uses when none is named: the annotated default, else the
+/// first container.
+pub fn default_container(pod: &Pod) -> Option<String> {
+    let spec = pod.spec.as_ref()?;
+    let annotated = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(DEFAULT_CONTAINER))
+        .filter(|name| spec.containers.iter().any(|c| &c.name == *name));
+    annotated
+        .cloned()
+        .or_else(|| spec.containers.first().map(|c| c.name.clone()))
+}
+
+/// Follows the pod's log as `options` say, from its last [`TAIL_LINES`] lines (or those of
+/// the last `since_seconds`), handing `deliver` the lines (made safe to print) in batches,
+/// until the stream ends or `deliver` says stop.
 pub async fn follow_log<F, Fut>(
     live: &LiveFleet,
     target: &PodTarget,
-    previous: bool,
+    options: &LogOptions,
     mut deliver: F,
 ) -> Result<(), String>
 where
@@ -413,17 +450,22 @@ where
 {
     let client = client_for(live, target).await?;
     let pods: Api<Pod> = Api::namespaced(client, &target.namespace);
-    // A pod with several containers needs one named; take the first app container.
-    let container = tokio::time::timeout(REQUEST_TIMEOUT, pods.get(&target.name))
-        .await
-        .map_err(|_| "timed out".to_string())?
-        .map_err(|e| failure::of_kube(&e).sentence)?
-        .spec
-        .and_then(|s| s.containers.first().map(|c| c.name.clone()));
+    let container = match &options.container {
+        Some(c) => Some(c.clone()),
+        // A pod with several containers needs one named.
+        None => default_container(
+            &tokio::time::timeout(REQUEST_TIMEOUT, pods.get(&target.name))
+                .await
+                .map_err(|_| "timed out".to_string())?
+                .map_err(|e| failure::of_kube(&e).sentence)?,
+        ),
+    };
     let params = LogParams {
-        follow: !previous,
-        previous,
-        tail_lines: Some(TAIL_LINES),
+        follow: !options.previous,
+        previous: options.previous,
+        tail_lines: options.since_seconds.is_none().then_some(TAIL_LINES),
+        since_seconds: options.since_seconds,
+        timestamps: options.timestamps,
         container,
         ..LogParams::default()
     };
@@ -449,6 +491,25 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_container_is_the_annotated_one_else_the_first() {
+        let pod = |annotation: Option<&str>| -> Pod {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "p", "annotations": annotation
+                    .map(|a| serde_json::json!({DEFAULT_CONTAINER: a}))},
+                "spec": {"containers": [{"name": "proxy"}, {"name": "app"}]}
+            }))
+            .unwrap()
+        };
+        assert_eq!(default_container(&pod(None)).as_deref(), Some("proxy"));
+        assert_eq!(default_container(&pod(Some("app"))).as_deref(), Some("app"));
+        // An annotation naming no container of the pod is ignored, as kubectl does.
+        assert_eq!(
+            default_container(&pod(Some("gone"))).as_deref(),
+            Some("proxy")
+        );
+    }
 
     #[test]
     fn log_lines_cannot_drive_the_terminal() {

@@ -81,10 +81,14 @@ pub fn shortfall(clusters: usize, limit: u64) -> Option<String> {
     if needed <= limit {
         return None;
     }
-    let consequence = if limit > BASE + clusters as u64 {
-        "Prometheus and Alertmanager are asked a few at a time, so the overview fills slowly"
-    } else {
-        "some clusters will not be reached"
+    let consequence = match http_budget(clusters, Some(limit)) {
+        HttpBudget::Tight { requests } if requests > 1 => format!(
+            "Prometheus and Alertmanager are asked {requests} at a time, so the overview fills \
+             slowly"
+        ),
+        _ => "Prometheus and Alertmanager are asked one at a time, and some clusters may not \
+              be reached"
+            .to_owned(),
     };
     Some(format!(
         "the fleet's {clusters} clusters need about {needed} open files, but this process may \
@@ -94,42 +98,34 @@ pub fn shortfall(clusters: usize, limit: u64) -> Option<String> {
     ))
 }
 
-/// Prometheus and Alertmanager requests in flight at once, fleet-wide, when descriptors
-/// are plenty.
-pub const MAX_REQUESTS: usize = 64;
+/// Prometheus and Alertmanager requests in flight at once, fleet-wide, under a tight
+/// limit at most (as many as lists and polls may run at once).
+pub const MAX_TIGHT_REQUESTS: usize = 32;
 
 /// How the live fleet's Prometheus and Alertmanager client spends descriptors: every
-/// request in flight holds a connection, and a connection kept idle between requests holds
-/// one too.
+/// request in flight holds a connection, and so does one kept idle between the requests
+/// of a poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpBudget {
-    /// Requests in flight at once.
-    pub requests: usize,
-    /// Whether a connection is kept (one per server) between the requests of a poll.
-    pub keep_idle: bool,
+pub enum HttpBudget {
+    /// The limit covers what the fleet needs ([`descriptors_needed`]): no limit beyond the
+    /// list gate, and a connection per server may idle through a poll.
+    Plenty,
+    /// Below it: no connection idles, and `requests` are in flight at once, what is left
+    /// once the process and one API server connection per cluster are counted (at least
+    /// one), so a tight limit makes the polls slower instead of failing them.
+    Tight { requests: usize },
 }
 
 /// The budget of `clusters` clusters under the open-file limit `limit` (`None`: unknown).
-/// With enough descriptors, a connection per server may idle beside [`MAX_REQUESTS`] in
-/// flight. Without, no connection idles, and the requests in flight are what is left once
-/// the process and one API server connection per cluster are counted, so a tight limit
-/// makes the polls slower instead of failing them.
 pub fn http_budget(clusters: usize, limit: Option<u64>) -> HttpBudget {
-    let plenty = HttpBudget {
-        requests: MAX_REQUESTS,
-        keep_idle: true,
-    };
-    let Some(limit) = limit else {
-        return plenty;
-    };
-    let spare = limit.saturating_sub(BASE + clusters as u64);
-    let idle = 2 * clusters as u64;
-    if spare >= idle + MAX_REQUESTS as u64 {
-        return plenty;
-    }
-    HttpBudget {
-        requests: spare.clamp(1, MAX_REQUESTS as u64) as usize,
-        keep_idle: false,
+    match limit {
+        Some(limit) if limit < descriptors_needed(clusters) => {
+            let spare = limit.saturating_sub(BASE + clusters as u64);
+            HttpBudget::Tight {
+                requests: spare.clamp(1, MAX_TIGHT_REQUESTS as u64) as usize,
+            }
+        }
+        _ => HttpBudget::Plenty,
     }
 }
 
@@ -156,41 +152,42 @@ mod tests {
         );
         assert!(text.contains("only 1024"), "{text}");
         assert!(text.contains("--env"), "{text}");
-        assert!(text.contains("will not be reached"), "{text}");
+        assert!(text.contains("one at a time"), "{text}");
         // Enough for every API server, not for every poll at once: slower, not failing.
         let text = shortfall(24, 96).unwrap();
-        assert!(text.contains("a few at a time"), "{text}");
+        assert!(text.contains("asked 8 at a time"), "{text}");
     }
 
     #[test]
     fn a_tight_limit_narrows_the_requests_in_flight_and_keeps_no_idle_connection() {
-        let plenty = HttpBudget {
-            requests: MAX_REQUESTS,
-            keep_idle: true,
-        };
-        assert_eq!(http_budget(1000, None), plenty);
-        assert_eq!(http_budget(1000, Some(1 << 20)), plenty);
+        assert_eq!(http_budget(1000, None), HttpBudget::Plenty);
+        assert_eq!(http_budget(1000, Some(1 << 20)), HttpBudget::Plenty);
+        assert_eq!(http_budget(24, Some(100)), HttpBudget::Plenty);
         // 96 descriptors: 64 for the process, 24 API servers, 8 left for requests.
-        let tight = http_budget(24, Some(96));
+        assert_eq!(http_budget(24, Some(96)), HttpBudget::Tight { requests: 8 });
+        // Plenty of spare, still below the need: no more than the list gate.
         assert_eq!(
-            tight,
-            HttpBudget {
-                requests: 8,
-                keep_idle: false
+            http_budget(1000, Some(1500)),
+            HttpBudget::Tight {
+                requests: MAX_TIGHT_REQUESTS
             }
         );
         // Below even the API servers' need, one request at a time still runs.
-        assert_eq!(http_budget(1000, Some(1024)).requests, 1);
-        // The budget is never more than the limit leaves.
+        assert_eq!(
+            http_budget(1000, Some(1024)),
+            HttpBudget::Tight { requests: 1 }
+        );
+        // What a tight budget spends fits the limit whenever one request does.
         for clusters in [1, 24, 200, 1000] {
             for limit in [96, 256, 1024, 4096] {
-                let b = http_budget(clusters, Some(limit));
-                let idle = if b.keep_idle { 2 * clusters as u64 } else { 0 };
-                let used = BASE + clusters as u64 + idle + b.requests as u64;
-                assert!(
-                    used <= limit || b.requests == 1,
-                    "{clusters} clusters under {limit}: {b:?}"
-                );
+                if let HttpBudget::Tight { requests } = http_budget(clusters, Some(limit)) {
+                    let used = BASE + clusters as u64 + requests as u64;
+                    let one = BASE + clusters as u64 + 1;
+                    assert!(
+                        used <= limit.max(one),
+                        "{clusters} clusters under {limit}: {requests}"
+                    );
+                }
             }
         }
     }

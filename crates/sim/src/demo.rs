@@ -591,6 +591,25 @@ fn workload_cluster(c: &ClusterSim, env: &EnvPlan, platform_pods: u32) {
         "postgres:16.6",
         json!({}),
     );
+    // A metrics exporter beside each database: a pod of two containers, whose logs and
+    // shells default to the database, as its annotation says.
+    let _ = c
+        .store
+        .replace(*ids::STATEFULSETS, "production", "postgres", |s| {
+            let mut s = s.clone();
+            let template = &mut s["spec"]["template"];
+            template["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"] =
+                json!("postgres");
+            if let Some(containers) = template["spec"]["containers"].as_array_mut() {
+                containers.push(json!({
+                    "name": "metrics",
+                    "image": "quay.io/prometheuscommunity/postgres-exporter:v0.16.0",
+                    "ports": [{"containerPort": 9187, "protocol": "TCP"}],
+                    "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
+                }));
+            }
+            Ok(s)
+        });
     pdb(c, "production", "postgres", json!({"minAvailable": 2}));
     if env.troubled {
         workload(

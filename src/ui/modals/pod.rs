@@ -20,8 +20,20 @@ use super::Scroll;
 pub const LOG_LINES: usize = 2_000;
 
 pub use ck8s_fleet::inspect::{
-    ConditionInfo, ContainerInfo, EventInfo, PodDetails, PodTarget, TAIL_LINES, sanitize,
+    ConditionInfo, ContainerInfo, EventInfo, LogOptions, PodDetails, PodTarget, TAIL_LINES,
+    sanitize,
 };
+
+/// What `s` steps through in the logs: the last [`TAIL_LINES`] lines, then the lines of the
+/// last minute, 5 and 15 minutes, hour and day.
+pub const SINCE: [Option<i64>; 6] = [
+    None,
+    Some(60),
+    Some(300),
+    Some(900),
+    Some(3600),
+    Some(86_400),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PodTab {
@@ -93,8 +105,17 @@ pub struct LogBuffer {
     pub wrap: bool,
     pub state: LogState,
     pub scroll: Scroll,
-    /// The previous run's log (a restarted container's), not the running one's.
-    pub previous: bool,
+    /// Which log: the container, the previous run's or the current one, timestamps,
+    /// since when. Changing them starts another tail.
+    pub options: LogOptions,
+    /// The text searched for (`/`), highlighted where it occurs; see [`LogBuffer::set_search`].
+    pub search: Option<String>,
+    pattern: Option<regex::Regex>,
+    /// The line of the match `n`/`N` went to, by its index among the lines kept.
+    pub found: Option<usize>,
+    /// A line to bring into view at the next frame (its row depends on the width when
+    /// lines wrap).
+    jump: std::cell::Cell<Option<usize>>,
 }
 
 impl Default for LogBuffer {
@@ -106,20 +127,87 @@ impl Default for LogBuffer {
             wrap: false,
             state: LogState::Starting,
             scroll: Scroll::default(),
-            previous: false,
+            options: LogOptions::default(),
+            search: None,
+            pattern: None,
+            found: None,
+            jump: std::cell::Cell::new(None),
         }
     }
 }
 
 impl LogBuffer {
-    /// An empty buffer for the previous run's log or the current one's, wrapping as the
-    /// one it replaces did.
-    pub fn of_run(previous: bool, wrap: bool) -> LogBuffer {
+    /// An empty buffer for the log `options` name, wrapping and searching as the one it
+    /// replaces did.
+    pub fn restarted(&self, options: LogOptions) -> LogBuffer {
         LogBuffer {
-            previous,
-            wrap,
+            options,
+            wrap: self.wrap,
+            search: self.search.clone(),
+            pattern: self.pattern.clone(),
             ..LogBuffer::default()
         }
+    }
+
+    /// Searches for `text` from now on (empty: no search): as typed, case-blind unless it
+    /// has a capital (smart case, as in less and vim).
+    pub fn set_search(&mut self, text: &str) {
+        self.found = None;
+        if text.is_empty() {
+            self.search = None;
+            self.pattern = None;
+            return;
+        }
+        self.search = Some(text.to_owned());
+        // An escaped text always compiles; its size is bounded by the input line.
+        self.pattern = regex::RegexBuilder::new(&regex::escape(text))
+            .case_insensitive(!text.chars().any(char::is_uppercase))
+            .build()
+            .ok();
+    }
+
+    fn matches(&self, line: &str) -> bool {
+        self.pattern.as_ref().is_some_and(|p| p.is_match(line))
+    }
+
+    /// `n` (forward) or `N`: the next line holding the search text after the one gone to
+    /// last (else after the top of the view), wrapping around; it comes into view.
+    pub fn find(&mut self, forward: bool) -> bool {
+        let n = self.lines.len();
+        if n == 0 || self.pattern.is_none() {
+            return false;
+        }
+        let from = self.found.unwrap_or(if forward { n - 1 } else { 0 });
+        let hit = (1..=n)
+            .map(|k| {
+                if forward {
+                    (from + k) % n
+                } else {
+                    (from + n - k % n) % n
+                }
+            })
+            .find(|&i| self.matches(&self.lines[i]));
+        self.found = hit;
+        if let Some(i) = hit {
+            self.follow = false;
+            self.jump.set(Some(i));
+        }
+        hit.is_some()
+    }
+
+    /// How many kept lines hold the search text.
+    pub fn match_count(&self) -> usize {
+        self.lines.iter().filter(|l| self.matches(l)).count()
+    }
+
+    /// The kept lines, as a file's text.
+    pub fn text(&self) -> String {
+        let mut text = String::new();
+        for l in &self.lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        text
     }
 
     pub fn push(&mut self, lines: Vec<String>) {
@@ -127,6 +215,8 @@ impl LogBuffer {
             if self.lines.len() == LOG_LINES {
                 self.lines.pop_front();
                 self.dropped += 1;
+                // The match gone to moved up one with the rest, or went.
+                self.found = self.found.and_then(|i| i.checked_sub(1));
                 // Keep what the reader is looking at in place while new lines arrive.
                 if !self.follow {
                     self.scroll
@@ -200,6 +290,24 @@ impl PodModal {
         }
     }
 
+    /// The container after the one whose log is shown (the pod's default one at first),
+    /// init containers included; `None` until the pod is read.
+    pub fn next_container(&self) -> Option<String> {
+        let Loading::Ready(d) = &self.details else {
+            return self.logs.options.container.clone();
+        };
+        let names: Vec<&str> = d.containers.iter().map(|c| c.name.as_str()).collect();
+        let shown = self
+            .logs
+            .options
+            .container
+            .as_deref()
+            .or(d.default_container.as_deref());
+        let at = names.iter().position(|n| Some(*n) == shown);
+        let next = at.map_or(0, |i| (i + 1) % names.len().max(1));
+        names.get(next).map(|n| (*n).to_owned())
+    }
+
     pub fn scroll(&mut self, action: Action) {
         match self.tab {
             PodTab::Overview => {
@@ -263,7 +371,13 @@ impl PodModal {
             PodTab::Yaml => self.yaml.fit(lines.len(), height),
             PodTab::Logs => {
                 let max = self.logs.scroll.fit(lines.len(), height);
-                if self.logs.follow {
+                if let Some(i) = self.logs.jump.take() {
+                    // The match a third of the way down, with what led to it above.
+                    let row = self.logs.row_of(i, body.width as usize);
+                    self.logs
+                        .scroll
+                        .set_offset(row.saturating_sub(height / 3).min(max));
+                } else if self.logs.follow {
                     self.logs.scroll.set_offset(max);
                 }
                 self.logs.scroll.offset()
@@ -274,25 +388,51 @@ impl PodModal {
     }
 
     fn log_status(&self) -> String {
-        let state = match &self.logs.state {
-            _ if self.logs.previous && self.logs.state == LogState::Ended => {
+        let logs = &self.logs;
+        let state = match &logs.state {
+            _ if logs.options.previous && logs.state == LogState::Ended => {
                 "previous run (p: the current one)".to_string()
             }
             LogState::Starting => "connecting…".to_string(),
-            LogState::Streaming if self.logs.follow => "following".to_string(),
+            LogState::Streaming if logs.follow => "following".to_string(),
             LogState::Streaming => "paused (G or f follows)".to_string(),
             LogState::Ended => "stream ended".to_string(),
             LogState::Failed(e) => format!("failed: {e}"),
         };
-        let dropped = if self.logs.dropped > 0 {
-            format!(", {} older dropped", self.logs.dropped)
+        let mut parts = vec![state];
+        // Which container, once the pod has several to choose from (`c`).
+        let several = matches!(&self.details, Loading::Ready(d) if d.containers.len() > 1);
+        let default = match &self.details {
+            Loading::Ready(d) => d.default_container.as_deref(),
+            _ => None,
+        };
+        if let Some(c) = logs
+            .options
+            .container
+            .as_deref()
+            .or(default.filter(|_| several))
+        {
+            parts.push(format!("container {c}"));
+        }
+        if let Some(since) = logs.options.since_seconds {
+            parts.push(format!("since {}", format::age(since)));
+        }
+        if logs.options.timestamps {
+            parts.push("timestamps".into());
+        }
+        if let Some(text) = &logs.search {
+            parts.push(format!("/{text}: {} match", logs.match_count()));
+        }
+        let dropped = if logs.dropped > 0 {
+            format!(", {} older dropped", logs.dropped)
         } else {
             String::new()
         };
-        format!(
-            "{state} · {} lines (last {LOG_LINES} kept{dropped})",
-            self.logs.len()
-        )
+        parts.push(format!(
+            "{} lines (last {LOG_LINES} kept{dropped})",
+            logs.len()
+        ));
+        parts.join(" · ")
     }
 
     fn log_lines(&self, width: usize, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
@@ -309,25 +449,60 @@ impl PodModal {
             };
             return vec![Line::styled(msg, ctx.theme.s.muted)];
         }
-        let style = |l: &str| log_style(l, ctx);
-        if self.logs.wrap {
-            self.logs
-                .lines
-                .iter()
-                .flat_map(|l| {
-                    let st = style(l);
-                    format::wrap(l, width)
-                        .into_iter()
-                        .map(move |p| Line::styled(p, st))
-                })
-                .collect()
-        } else {
-            self.logs
-                .lines
-                .iter()
-                .map(|l| Line::styled(l.clone(), style(l)))
-                .collect()
+        let logs = &self.logs;
+        let mut out = Vec::with_capacity(logs.lines.len());
+        for (i, l) in logs.lines.iter().enumerate() {
+            let mut style = log_style(l, ctx);
+            if logs.found == Some(i) {
+                style = style.patch(ctx.theme.s.selection);
+            }
+            let pieces = if logs.wrap {
+                format::wrap(l, width)
+            } else {
+                vec![l.clone()]
+            };
+            out.extend(
+                pieces
+                    .into_iter()
+                    .map(|p| highlighted(p, style, logs.pattern.as_ref())),
+            );
         }
+        out
+    }
+}
+
+/// `text` in `style`, with what `pattern` finds in it reversed.
+fn highlighted(
+    text: String,
+    style: ratatui::style::Style,
+    pattern: Option<&regex::Regex>,
+) -> Line<'static> {
+    let Some(pattern) = pattern.filter(|p| p.is_match(&text)) else {
+        return Line::styled(text, style);
+    };
+    let hit = style.add_modifier(ratatui::style::Modifier::REVERSED);
+    let mut spans = Vec::new();
+    let mut at = 0;
+    for m in pattern.find_iter(&text) {
+        spans.push(Span::styled(text[at..m.start()].to_owned(), style));
+        spans.push(Span::styled(m.as_str().to_owned(), hit));
+        at = m.end();
+    }
+    spans.push(Span::styled(text[at..].to_owned(), style));
+    Line::from(spans)
+}
+
+impl LogBuffer {
+    /// The row line `i` starts on, as drawn `width` wide.
+    fn row_of(&self, i: usize, width: usize) -> usize {
+        if !self.wrap {
+            return i;
+        }
+        self.lines
+            .iter()
+            .take(i)
+            .map(|l| format::wrap(l, width).len().max(1))
+            .sum()
     }
 }
 
@@ -546,6 +721,7 @@ fn event_lines(d: &PodDetails, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ratatui::style::{Modifier, Style};
 
     #[test]
     fn the_log_buffer_is_bounded_and_counts_what_it_drops() {
@@ -561,5 +737,85 @@ mod tests {
         assert!(b.follow);
         b.ended(Some("EOF".into()));
         assert_eq!(b.state, LogState::Failed("EOF".into()));
+    }
+
+    fn lines(b: &mut LogBuffer, lines: &[&str]) {
+        b.push(lines.iter().map(|l| l.to_string()).collect());
+    }
+
+    /// Smart case, n and N wrapping around, the match kept as old lines drop, and the
+    /// search kept when the tail starts again with other options.
+    #[test]
+    fn the_log_search_finds_as_less_does() {
+        let mut b = LogBuffer::default();
+        lines(&mut b, &["a Error", "ok", "error again", "ok", "ERROR"]);
+        b.set_search("error");
+        assert_eq!(b.match_count(), 3, "lower case is case-blind");
+        assert!(b.find(true));
+        assert_eq!(b.found, Some(0));
+        assert!(!b.follow, "going to a match stops following");
+        assert!(b.find(true));
+        assert_eq!(b.found, Some(2));
+        assert!(b.find(true));
+        assert_eq!(b.found, Some(4));
+        assert!(b.find(true), "wraps around");
+        assert_eq!(b.found, Some(0));
+        assert!(b.find(false), "N goes back, wrapping too");
+        assert_eq!(b.found, Some(4));
+        b.set_search("Error");
+        assert_eq!(b.match_count(), 1, "a capital makes it exact");
+        b.set_search("e.r");
+        assert_eq!(b.match_count(), 0, "text, not a pattern");
+        b.set_search("");
+        assert!(!b.find(true));
+        assert_eq!(b.search, None);
+
+        b.set_search("again");
+        assert!(b.find(true));
+        assert_eq!(b.found, Some(2));
+        b.push((0..LOG_LINES - 4).map(|i| format!("filler {i}")).collect());
+        assert_eq!(b.found, Some(1), "the line moved up with the rest");
+        b.push(vec!["x".into(), "y".into()]);
+        assert_eq!(b.found, None, "and went");
+
+        let again = b.restarted(LogOptions {
+            timestamps: true,
+            ..LogOptions::default()
+        });
+        assert_eq!(again.search.as_deref(), Some("again"));
+        assert!(again.is_empty() && again.options.timestamps);
+    }
+
+    #[test]
+    fn matches_are_highlighted_where_they_are() {
+        let mut b = LogBuffer::default();
+        b.set_search("db");
+        let line = highlighted(
+            "DB down, db up".into(),
+            Style::default(),
+            b.pattern.as_ref(),
+        );
+        let hits: Vec<&str> = line
+            .spans
+            .iter()
+            .filter(|s| s.style.add_modifier.contains(Modifier::REVERSED))
+            .map(|s| s.content.as_ref())
+            .collect();
+        assert_eq!(hits, ["DB", "db"]);
+        let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+        assert_eq!(text, "DB down, db up");
+    }
+
+    #[test]
+    fn a_wrapped_line_is_found_on_its_row() {
+        let mut b = LogBuffer::default();
+        lines(&mut b, &["0123456789", "ab", "x"]);
+        assert_eq!(b.row_of(2, 100), 2);
+        b.wrap = true;
+        assert_eq!(
+            b.row_of(2, 4),
+            4,
+            "the first line takes three rows at width 4"
+        );
     }
 }

@@ -916,8 +916,16 @@ mod tests {
         };
         assert_eq!(object.name, "web-7c9");
         assert!(matches!(app.modals.last(), Some(Modal::Details(_))));
+        // An answer for the same object in another environment is not this one's.
         app.on_event(UiEvent::Described {
             key: shown.clone(),
+            env: "globex".into(),
+            result: Err("not this one".into()),
+        });
+        assert!(app.objects.described.as_ref().unwrap().result.is_none());
+        app.on_event(UiEvent::Described {
+            key: shown.clone(),
+            env: "acme".into(),
             result: Ok(Description {
                 lines: vec!["Name: web-7c9".into()],
                 owner: Some(related("Deployment", "apps", "web.v2")),

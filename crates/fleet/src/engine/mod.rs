@@ -588,15 +588,18 @@ impl Engine {
         // else scaled. The plan is made again, and must still say the same thing.
         check_reason(&plan.decision, reason.clone())?;
         let fresh = self.plan(plan.request.clone()).await?;
-        // The fresh decision first: when another run took the cluster since the plan, that
-        // run is why the cluster changed, and the refusal names it (exit 4, not "stale").
-        let reason = check_reason(&fresh.decision, reason)?;
+        // Another run that took the cluster since the plan is why it changed: the refusal
+        // names that run (exit 4), rather than calling the plan stale.
+        if let Some(locked) = fresh.decision.lock_alone() {
+            return Err(EngineError::Denied(locked));
+        }
         if fresh.change != plan.change {
             return Err(EngineError::Stale(format!(
                 "the cluster changed since the plan: it was to {}, now it would {}; plan again",
                 plan.change, fresh.change
             )));
         }
+        let reason = check_reason(&fresh.decision, reason)?;
         let now = Utc::now();
         let req = plan.request;
         let id = run::new_id(now, req.workflow.name(), &req.env, req.role);

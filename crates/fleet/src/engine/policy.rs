@@ -199,6 +199,18 @@ impl Decision {
             && self.findings().iter().all(|f| f.rule == CLUSTER_LOCKED)
     }
 
+    /// The refusal for another run holding the cluster alone, when that is among the
+    /// findings: it explains the others, which may be its doing.
+    pub fn lock_alone(&self) -> Option<Decision> {
+        let findings: Vec<Finding> = self
+            .findings()
+            .iter()
+            .filter(|f| f.rule == CLUSTER_LOCKED)
+            .cloned()
+            .collect();
+        (!findings.is_empty()).then_some(Decision::Deny { findings })
+    }
+
     pub fn findings(&self) -> &[Finding] {
         match self {
             Decision::Allow => &[],
@@ -872,6 +884,16 @@ mod tests {
         let read_only = d.read_only("--read-only".into());
         assert!(!read_only.only_locked(), "waiting would not help");
         assert!(!Decision::Allow.only_locked());
+        // At start, the lock alone is said: the other findings may be the holder's doing.
+        let alone = with_more.lock_alone().unwrap();
+        assert_eq!(rules(&alone), ["cluster-locked"]);
+        assert!(alone.only_locked());
+        assert!(alone.findings()[0].message.contains("3f9a"), "{alone:?}");
+        assert_eq!(Decision::Allow.lock_alone(), None);
+        assert_eq!(
+            evaluate(&policy(), &scale(3, 25), &clear(OUTSIDE)).lock_alone(),
+            None
+        );
     }
 
     // --- Intent ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ use super::kube::ClusterSources;
 use super::prometheus::{self, PrometheusClient};
 use super::slo_counts;
 use crate::config::{self, ClusterRole};
+use crate::limits::{HttpBudget, http_budget};
 use crate::state::health::{Source, SourceHealth};
 use crate::state::rows::Usage;
 use crate::state::{ClusterHandle, FleetState};
@@ -133,14 +134,17 @@ impl LiveFleet {
     pub async fn start(fleet: &config::Fleet, intervals: Intervals) -> LiveFleet {
         let state = Arc::new(FleetState::new(fleet));
         let limit = crate::limits::file_limit();
-        let budget = crate::limits::http_budget(state.clusters().count(), limit);
+        let budget = http_budget(state.clusters().count(), limit);
         tracing::debug!(?limit, ?budget, "Prometheus and Alertmanager requests");
         let shared = Shared {
             intervals,
             fleet: Arc::new(fleet.clone()),
             slo_permits: Arc::new(tokio::sync::Semaphore::new(SLO_CONCURRENCY)),
-            http: super::http_client_keeping(budget.keep_idle).ok(),
-            requests: super::Requests::limited(budget.requests),
+            http: super::http_client_keeping(budget == HttpBudget::Plenty).ok(),
+            requests: match budget {
+                HttpBudget::Plenty => super::Requests::default(),
+                HttpBudget::Tight { requests } => super::Requests::limited(requests),
+            },
             kubeconfigs: super::kube::Kubeconfigs::default(),
             lists: super::kube::Lists::default(),
         };

@@ -10,6 +10,9 @@ pub mod live;
 pub mod prometheus;
 pub mod slo_counts;
 
+/// How long connecting to a Prometheus or Alertmanager may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How long an idle Prometheus or Alertmanager connection is kept.
 const IDLE_CONNECTION: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -20,7 +23,7 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
 }
 
 /// As [`http_client`]; `keep_idle` false closes each connection once its request is done
-/// (see [`crate::limits::HttpBudget`]).
+/// (under [`crate::limits::HttpBudget::Tight`]).
 pub fn http_client_keeping(keep_idle: bool) -> Result<reqwest::Client, reqwest::Error> {
     // reqwest is built without a rustls crypto provider and panics at `build()` when none
     // is installed, even for plain http. The binary installs ring first; this covers
@@ -34,11 +37,14 @@ pub fn http_client_keeping(keep_idle: bool) -> Result<reqwest::Client, reqwest::
         // one poll.
         .pool_idle_timeout(IDLE_CONNECTION)
         .pool_max_idle_per_host(usize::from(keep_idle))
+        // An unreachable server fails its request within this, not the request's whole
+        // timeout: under a tight open-file limit other polls wait for its turn.
+        .connect_timeout(CONNECT_TIMEOUT)
         .build()
 }
 
 /// Requests to Prometheus and Alertmanager in flight at once, shared by every client of a
-/// live fleet (see [`crate::limits::HttpBudget`]); the default is no limit.
+/// live fleet under [`crate::limits::HttpBudget::Tight`]; the default is no limit.
 #[derive(Debug, Clone, Default)]
 pub struct Requests(Option<std::sync::Arc<tokio::sync::Semaphore>>);
 

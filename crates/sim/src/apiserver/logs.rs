@@ -78,14 +78,18 @@ fn prepare(
         .store
         .get(*ids::PODS, ns, name)
         .ok_or_else(|| ApiError::not_found(k.group, k.plural, name))?;
-    let containers: Vec<String> = pod["spec"]["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str().map(String::from))
-        .collect();
+    let names = |field: &str| -> Vec<String> {
+        pod["spec"][field]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str().map(String::from))
+            .collect()
+    };
+    let (containers, init) = (names("containers"), names("initContainers"));
     let container = match params.get("container") {
-        Some(c) if containers.contains(c) => c.clone(),
+        // An init container's log may be asked for by name too, never by default.
+        Some(c) if containers.contains(c) || init.contains(c) => c.clone(),
         Some(c) => {
             return Err(ApiError::bad_request(format!(
                 "container {c} is not valid for pod {name}"
