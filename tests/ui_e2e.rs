@@ -1288,6 +1288,75 @@ fn the_previous_runs_log_of_a_crash_looping_pod() {
     tui.assert_restored();
 }
 
+/// With no `$EDITOR`, `e` opens the console's own editor: typed text (Backspace mends it)
+/// is kept when Esc closes it, `e` brings it back, and Ctrl-S shows the server's dry-run
+/// diff, which Enter applies.
+#[test]
+fn an_edit_in_the_consoles_own_editor() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim_of(dir.path(), 1, &[]);
+    let state = dir.path().join("state");
+    let (fleet, state_arg) = (sim.fleet_file.to_str().unwrap(), state.to_str().unwrap());
+    let mut tui = Tui::spawn_with(
+        &["--config", fleet, "--state-dir", state_arg],
+        &[("EDITOR", String::new()), ("VISUAL", String::new())],
+    );
+    tui.wait_for("acme");
+    tui.send(":");
+    tui.type_text("cm kube-system wc");
+    tui.send("\r");
+    tui.wait_for("kube-root-ca.crt");
+    tui.send("e");
+    let screen = tui.wait_for("Ctrl-S dry run");
+    assert!(
+        screen.contains("configmaps/kube-system/kube-root-ca.crt"),
+        "{screen}"
+    );
+    // The line after `data:`, by its number in the editor's margin.
+    let data_line: usize = regex::Regex::new(r"(\d+)\s+data:")
+        .unwrap()
+        .captures(&screen)
+        .unwrap_or_else(|| panic!("the YAML has data: {screen}"))[1]
+        .parse()
+        .unwrap();
+    for _ in 0..data_line {
+        tui.send("\x1b[B");
+    }
+    tui.send("\x1b[H");
+    tui.type_text("  note: \"editedX");
+    tui.send("\x7f");
+    tui.type_text("\"\r");
+    tui.wait_for("note: \"edited\"");
+    tui.send("\x1b");
+    tui.wait_for("your text is kept");
+    // Kept, and made again on the object as it is now (so written as the server has it).
+    tui.send("e");
+    tui.wait_for("note: edited");
+    tui.send("\x13");
+    tui.wait_for("+  note: edited");
+    tui.send("\r");
+    tui.wait_for("edited: the server stored it");
+    let (ok, note) = kubectl(
+        &sim,
+        &[
+            "--context",
+            "acme-wc",
+            "get",
+            "cm",
+            "-n",
+            "kube-system",
+            "kube-root-ca.crt",
+            "-o",
+            "jsonpath={.data.note}",
+        ],
+    );
+    assert!(ok);
+    assert_eq!(note, "edited");
+    tui.send("q");
+    assert_eq!(tui.wait_exit(), 0);
+    tui.assert_restored();
+}
+
 /// A pod of two containers: the log is the annotated default container's, `c` goes to
 /// the other one's, whose lines differ.
 #[test]

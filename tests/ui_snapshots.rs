@@ -2272,3 +2272,31 @@ fn a_deployment_described() {
     )));
     s.snap("objects_describe");
 }
+
+/// The console's own editor (no `$EDITOR`): the YAML with line numbers, the keys in the
+/// title and the footer.
+#[test]
+fn the_consoles_own_editor() {
+    use ck8s_console::ui::modals::editor::EditorModal;
+    use ck8s_console::ui::panes::objects::Edit;
+    let mut s = Screen::new().at(Pane::Objects, Some("globex"));
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: payments\n  \
+                namespace: production\n  resourceVersion: '884'\nspec:\n  replicas: 7\n";
+    s.app
+        .modals
+        .push(Modal::Editor(Box::new(EditorModal::new(Edit {
+            id: 1,
+            key: "wc/deployments.apps/production/payments".into(),
+            object: ck8s_fleet::engine::ops::ObjectRef {
+                env: "globex".into(),
+                role: ClusterRole::Wc,
+                kind: "deployments.apps".into(),
+                namespace: Some("production".into()),
+                name: "payments".into(),
+            },
+            original: text.into(),
+            text: text.into(),
+            diff: None,
+        }))));
+    s.snap("objects_editor");
+}

@@ -16,6 +16,7 @@ use super::modals::Form;
 use super::modals::alert::AlertModal;
 use super::modals::confirm::{Confirm, Pending};
 use super::modals::details::DetailsModal;
+use super::modals::editor::EditorModal;
 use super::modals::help::{HelpModal, HelpView};
 use super::modals::pod::{LogOptions, PodDetails, PodModal, PodTab, PodTarget, SINCE};
 use super::modals::run::{self, RunForm, Stage};
@@ -116,6 +117,7 @@ pub enum Modal {
     Details(Box<DetailsModal>),
     Silence(Box<SilenceForm>),
     Run(Box<RunForm>),
+    Editor(Box<EditorModal>),
     Confirm(Box<Confirm>),
 }
 
@@ -279,6 +281,8 @@ pub enum UiEvent {
         key: String,
         result: Result<Vec<String>, String>,
     },
+    /// No editor is named: the edit opens in the console's own.
+    EditInApp(Edit),
     Described {
         key: String,
         env: String,
@@ -521,6 +525,7 @@ impl App {
                 vec![Context::Details, Context::Navigation, Context::Overlay]
             }
             Some(Modal::Silence(_)) => vec![Context::SilenceForm],
+            Some(Modal::Editor(_)) => vec![Context::Editor],
             Some(Modal::Run(_)) => vec![Context::RunForm],
             // A name is typed: y and n are letters of it, and only Esc closes.
             Some(Modal::Confirm(c)) if c.typed.is_some() => vec![Context::Overlay],
@@ -556,6 +561,9 @@ impl App {
         if matches!(self.modals.last(), Some(Modal::Run(_))) {
             return self.on_run_form_key(ev, key);
         }
+        if matches!(self.modals.last(), Some(Modal::Editor(_))) {
+            return self.on_editor_key(ev, key);
+        }
         if matches!(self.modals.last(), Some(Modal::Confirm(c)) if c.typed.is_some()) {
             return self.on_typed_confirm_key(ev, key);
         }
@@ -567,6 +575,38 @@ impl App {
                     Level::Info,
                     format!("{}: no action here; ? for help", key.label()),
                 );
+                Vec::new()
+            }
+        }
+    }
+
+    /// The in-app editor: Ctrl-S goes on as saving in `$EDITOR` does, Esc keeps the text
+    /// for the next `e`, every other key edits.
+    fn on_editor_key(&mut self, ev: KeyEvent, key: Key) -> Vec<Effect> {
+        let action = keymap::resolve(&[Context::Editor], key).map(|s| s.action);
+        let Some(Modal::Editor(m)) = self.modals.last_mut() else {
+            return Vec::new();
+        };
+        match action {
+            Some(Action::Submit) => {
+                let edit = m.edited();
+                self.modals.pop();
+                self.after_editor(edit)
+            }
+            Some(Action::Close) => {
+                let edit = m.edited();
+                self.modals.pop();
+                if edit.text != edit.original {
+                    self.flash(
+                        Level::Info,
+                        format!("{}: your text is kept; e edits it again", edit.key),
+                    );
+                    self.edit = Some(Edit { diff: None, ..edit });
+                }
+                Vec::new()
+            }
+            _ => {
+                m.input(ev);
                 Vec::new()
             }
         }
@@ -1145,7 +1185,10 @@ impl App {
                 };
                 return Some(self.execute(c.pending));
             }
-            (Modal::Confirm(_), _) | (Modal::Silence(_), _) | (Modal::Run(_), _) => Vec::new(),
+            (Modal::Confirm(_), _)
+            | (Modal::Silence(_), _)
+            | (Modal::Run(_), _)
+            | (Modal::Editor(_), _) => Vec::new(),
         };
         Some(effects)
     }
@@ -2139,6 +2182,8 @@ impl App {
             form.paste(line);
         } else if let Some(Modal::Run(form)) = self.modals.last_mut() {
             form.paste(line);
+        } else if let Some(Modal::Editor(editor)) = self.modals.last_mut() {
+            editor.paste(text);
         } else if let Some(Modal::Confirm(c)) = self.modals.last_mut()
             && let Some((_, field)) = c.typed.as_mut()
         {
@@ -2387,6 +2432,10 @@ impl App {
             }
             UiEvent::Kinds { env, names } => self.kinds = (env, names),
             UiEvent::HandOver(h) => self.handover = Some(h),
+            UiEvent::EditInApp(edit) => {
+                self.modals
+                    .push(Modal::Editor(Box::new(EditorModal::new(edit))));
+            }
             UiEvent::NotHandedOver(why) => self.flash(Level::Error, why),
             UiEvent::Written(Ok(said)) => self.flash(Level::Success, said),
             UiEvent::Written(Err(why)) => self.flash(Level::Error, why),
@@ -2576,6 +2625,54 @@ mod tests {
 
     fn code(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    /// The console's own editor keeps every key but Ctrl-S and Esc: Esc keeps a changed
+    /// text for the next `e`, Ctrl-S asks for the dry run of what was typed.
+    #[test]
+    fn the_consoles_own_editor_keeps_what_is_typed() {
+        let mut a = app();
+        let views = Views::default();
+        let text = "data:\n  a: '1'\n";
+        let edit = Edit {
+            id: 0,
+            key: "wc/configmaps/shop/settings".into(),
+            object: ObjectRef {
+                env: "acme".into(),
+                role: ClusterRole::Wc,
+                kind: "configmaps".into(),
+                namespace: Some("shop".into()),
+                name: "settings".into(),
+            },
+            original: text.into(),
+            text: text.into(),
+            diff: None,
+        };
+        a.on_event(UiEvent::EditInApp(edit.clone()));
+        assert!(matches!(a.modals.last(), Some(Modal::Editor(_))));
+        assert!(a.on_key(key('q'), &views).is_empty(), "q is a letter here");
+        a.on_key(code(KeyCode::Backspace), &views);
+        a.on_key(code(KeyCode::Esc), &views);
+        assert!(a.modals.is_empty());
+        assert!(a.edit.is_none(), "a text as it was is not kept");
+
+        a.on_event(UiEvent::EditInApp(edit.clone()));
+        for c in "b: '2'".chars() {
+            a.on_key(key(c), &views);
+        }
+        a.on_key(code(KeyCode::Enter), &views);
+        a.on_key(code(KeyCode::Esc), &views);
+        let kept = a.edit.clone().expect("the text is kept");
+        assert_eq!(kept.text, "b: '2'\ndata:\n  a: '1'\n");
+        assert!(a.flash.as_ref().unwrap().text.contains("kept"));
+
+        a.on_event(UiEvent::EditInApp(kept));
+        let save = KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL);
+        let effects = a.on_key(save, &views);
+        assert!(
+            matches!(effects.as_slice(), [Effect::DryRunEdit(e)] if e.text.starts_with("b: '2'")),
+            "{effects:?}"
+        );
     }
 
     /// In a pod's logs, `s` steps through since-when, each step a new tail; `c` goes from

@@ -120,7 +120,11 @@ pub async fn run(handover: Handover, app: &mut App) -> io::Result<Vec<Effect>> {
                     return Ok(Vec::new());
                 }
             };
-            let mut editor = crate::objects::editor();
+            let Some(mut editor) = crate::objects::editor() else {
+                // Unset meanwhile: the console's own editor, then.
+                app.on_event(super::app::UiEvent::EditInApp(edit));
+                return Ok(Vec::new());
+            };
             editor.push(file.path().display().to_string());
             let banner = format!("editing {}", edit.key);
             match program(&editor[0], &editor[1..], &banner, false).await? {

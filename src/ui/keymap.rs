@@ -143,6 +143,8 @@ pub enum Context {
     Help,
     SilenceForm,
     RunForm,
+    /// The in-app editor: every other key edits the text.
+    Editor,
     Confirm,
     /// The `/` filter and `:` command line.
     Input,
@@ -163,6 +165,7 @@ impl Context {
             Context::Help => "Help",
             Context::SilenceForm => "Silence form",
             Context::RunForm => "Workflow form",
+            Context::Editor => "Editor (when $EDITOR is unset)",
             Context::Confirm => "Confirmation",
             Context::Input => "Filter and command line",
             Context::Overlay => "Overlays",
@@ -1010,6 +1013,23 @@ static ACTIONS: &[ActionSpec] = &[
     .footer()
     .danger(Danger::Caution),
     spec("form.cancel", A::Close, &[K::Esc], C::SilenceForm, "cancel").footer(),
+    // The in-app editor.
+    spec(
+        "editor.save",
+        A::Submit,
+        &[K::Ctrl('s')],
+        C::Editor,
+        "the server's dry run, then its diff",
+    )
+    .footer(),
+    spec(
+        "editor.close",
+        A::Close,
+        &[K::Esc],
+        C::Editor,
+        "close, keeping the text for e",
+    )
+    .footer(),
     // Workflow form.
     spec(
         "run-form.next",

@@ -65,6 +65,7 @@ pub fn draw(f: &mut Frame, app: &App, views: &Views, ctx: &Ctx<'_>) {
             }
             Modal::Silence(form) => form.render(f, body, ctx),
             Modal::Run(form) => form.render(f, body, ctx),
+            Modal::Editor(e) => e.render(f, body, ctx),
             Modal::Confirm(c) => c.render(f, body, ctx),
         }
     }

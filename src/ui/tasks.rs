@@ -273,7 +273,15 @@ impl Tasks {
                 let (live, tx) = (self.live.clone(), self.tx.clone());
                 tokio::spawn(async move {
                     let ready = handover::prepare_edit(&live, &env, object, kept).await;
-                    let _ = tx.send(handed(ready)).await;
+                    let event = match ready {
+                        Ok(handover::Handover::Editor(edit))
+                            if crate::objects::editor().is_none() =>
+                        {
+                            UiEvent::EditInApp(edit)
+                        }
+                        other => handed(other),
+                    };
+                    let _ = tx.send(event).await;
                 });
             }
             // The event loop owns the theme and the terminal.

@@ -266,14 +266,18 @@ pub fn rebase(original: &str, text: &str, fresh: &str) -> Result<String, String>
 }
 
 /// The editor the user chose: `$VISUAL`, else `$EDITOR` (with its arguments, such as
-/// `code -w`), else `vi`, as kubectl edit picks it.
-pub fn editor() -> Vec<String> {
-    ["VISUAL", "EDITOR"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
+/// `code -w`); `None` when neither names one, and the console's own editor serves.
+pub fn editor() -> Option<Vec<String>> {
+    editor_of(["VISUAL", "EDITOR"].map(|v| std::env::var(v).ok()))
+}
+
+/// The editor command `$VISUAL` or else `$EDITOR` names, split into words; `None` when
+/// both are unset or blank.
+fn editor_of(vars: [Option<String>; 2]) -> Option<Vec<String>> {
+    vars.into_iter()
+        .flatten()
         .map(|e| e.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
         .find(|words| !words.is_empty())
-        .unwrap_or_else(|| vec!["vi".to_owned()])
 }
 
 /// A private file (0600, removed when dropped) holding `text`, for an editor to open.
@@ -313,6 +317,23 @@ pub fn diff(before: &str, after: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_editor_is_visual_else_editor_else_none() {
+        let of = |v: Option<&str>, e: Option<&str>| editor_of([v, e].map(|x| x.map(String::from)));
+        assert_eq!(
+            of(Some("code -w"), Some("vim")),
+            Some(vec!["code".into(), "-w".into()])
+        );
+        assert_eq!(of(None, Some("nano")), Some(vec!["nano".into()]));
+        assert_eq!(
+            of(Some("  "), Some("nano")),
+            Some(vec!["nano".into()]),
+            "blank is unset"
+        );
+        assert_eq!(of(None, None), None);
+        assert_eq!(of(Some(""), Some("")), None);
+    }
     use serde_json::json;
 
     #[test]

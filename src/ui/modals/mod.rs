@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod confirm;
 pub mod details;
+pub mod editor;
 pub mod help;
 pub mod pod;
 pub mod run;
