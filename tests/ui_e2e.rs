@@ -1290,7 +1290,7 @@ fn the_previous_runs_log_of_a_crash_looping_pod() {
 
 /// With no `$EDITOR`, `e` opens the console's own editor: typed text (Backspace mends it)
 /// is kept when Esc closes it, `e` brings it back, and Ctrl-S shows the server's dry-run
-/// diff, which Enter applies.
+/// diff, which Enter applies. `:create` makes a new object the same way.
 #[test]
 fn an_edit_in_the_consoles_own_editor() {
     let dir = tempfile::tempdir().unwrap();
@@ -1352,6 +1352,46 @@ fn an_edit_in_the_consoles_own_editor() {
     );
     assert!(ok);
     assert_eq!(note, "edited");
+
+    // :create starts from what every ConfigMap needs; named, it is dry-run, then made.
+    tui.send(":");
+    tui.type_text("create");
+    tui.send("\r");
+    let screen = tui.wait_for("a new ConfigMap");
+    let name_line: usize = regex::Regex::new(r"(\d+)\s+name: ''")
+        .unwrap()
+        .captures(&screen)
+        .unwrap_or_else(|| panic!("the template names nothing yet: {screen}"))[1]
+        .parse()
+        .unwrap();
+    for _ in 1..name_line {
+        tui.send("\x1b[B");
+    }
+    tui.send("\x1b[F");
+    tui.send("\x7f\x7f");
+    tui.type_text("runbook-notes");
+    tui.send("\x13");
+    tui.wait_for("+  name: runbook-notes");
+    tui.send("\r");
+    tui.wait_for("created: the server stored it");
+    let (ok, made) = kubectl(
+        &sim,
+        &[
+            "--context",
+            "acme-wc",
+            "get",
+            "cm",
+            "-n",
+            "kube-system",
+            "runbook-notes",
+            "-o",
+            "jsonpath={.metadata.name}",
+        ],
+    );
+    assert!(ok && made == "runbook-notes", "{made}");
+    let records = ck8s_fleet::engine::audit::read(&state.join("audit.jsonl")).unwrap();
+    let actions: Vec<&str> = records.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["object.edit", "object.create"]);
     tui.send("q");
     assert_eq!(tui.wait_exit(), 0);
     tui.assert_restored();

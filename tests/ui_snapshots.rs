@@ -2188,6 +2188,7 @@ fn an_edits_dry_run_diff() {
         original: String::new(),
         text: String::new(),
         diff: Some(Ok(diff.map(String::from).to_vec())),
+        creating: false,
     });
     s.app.modals.push(Modal::Details(Box::new(
         ck8s_console::ui::modals::details::DetailsModal::new(
@@ -2297,6 +2298,7 @@ fn the_consoles_own_editor() {
             original: text.into(),
             text: text.into(),
             diff: None,
+            creating: false,
         }))));
     s.snap("objects_editor");
 }

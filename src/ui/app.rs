@@ -190,6 +190,8 @@ pub enum Effect {
         env: String,
         object: Selected,
     },
+    /// An editor on `edit` as it is: `$EDITOR`'s, else the console's own.
+    OpenEditor(Edit),
     /// One object described, for its details.
     Describe {
         key: String,
@@ -1683,6 +1685,71 @@ impl App {
         vec![Effect::DryRunEdit(edit)]
     }
 
+    /// `:create`: an editor on a new object of the kind listed, in the namespace listed
+    /// (else `default`), in the one cluster shown.
+    fn open_create(&mut self) -> Vec<Effect> {
+        let kind = self.objects.kind().cloned();
+        let (Some(env), Some(kind), Pane::Objects) = (self.env.clone(), kind, self.pane) else {
+            self.flash(
+                Level::Info,
+                ":create makes an object of the kind the objects pane lists (:deploy, :cm…)",
+            );
+            return Vec::new();
+        };
+        let role = match self.scope {
+            Scope::Sc => ClusterRole::Sc,
+            Scope::Wc => ClusterRole::Wc,
+            Scope::Both => {
+                self.flash(
+                    Level::Info,
+                    "in which cluster? c shows the sc or the wc alone",
+                );
+                return Vec::new();
+            }
+        };
+        if !self.admit(&keymap::CREATE_BY_COMMAND, Some((&env, role))) {
+            return Vec::new();
+        }
+        if let Some(why) = Op::Create.unfit(&kind) {
+            self.flash(Level::Info, why);
+            return Vec::new();
+        }
+        let namespace = kind.namespaced.then(|| {
+            self.objects
+                .query
+                .as_ref()
+                .and_then(|q| q.namespace.clone())
+                .unwrap_or_else(|| "default".into())
+        });
+        // A new object's text that failed comes back, as an edit's does.
+        let kept = self.edit.clone().filter(|e| {
+            e.creating
+                && e.object.env == env
+                && e.object.role == role
+                && e.object.kind == kind.qualified()
+        });
+        if let Some(kept) = kept {
+            return vec![Effect::OpenEditor(Edit { diff: None, ..kept })];
+        }
+        let text = crate::objects::new_object_text(&kind, namespace.as_deref());
+        let edit = Edit {
+            id: 0,
+            key: format!("a new {} in {env}-{role}", kind.singular),
+            object: ObjectRef {
+                env,
+                role,
+                kind: kind.qualified(),
+                namespace,
+                name: String::new(),
+            },
+            original: String::new(),
+            text,
+            diff: None,
+            creating: true,
+        };
+        vec![Effect::OpenEditor(edit)]
+    }
+
     /// The selected object described, in its details.
     fn open_description(&mut self, views: &Views) -> Vec<Effect> {
         let (Some(env), Some(object)) = (self.env.clone(), views.objects.selected(self)) else {
@@ -2239,6 +2306,7 @@ impl App {
             Command::Quit => self.apply(Action::Quit, views),
             Command::Objects(query) => self.open_objects(query),
             Command::Export { format, path } => self.export(format, path, views),
+            Command::Create => self.open_create(),
             Command::Replicas(n) => {
                 let spec = &keymap::REPLICAS_BY_COMMAND;
                 let target = self.env.clone().map(|env| {
@@ -2449,10 +2517,16 @@ impl App {
                     self.edit = None;
                     self.flash(Level::Success, format!("{key}: {done}"));
                 }
-                Err(e) => self.flash(
-                    Level::Error,
-                    format!("{key} was not changed: {e} (e edits your text again)"),
-                ),
+                Err(e) => {
+                    let again = match &self.edit {
+                        Some(edit) if edit.creating => ":create opens your text again",
+                        _ => "e edits your text again",
+                    };
+                    self.flash(
+                        Level::Error,
+                        format!("{key} was not changed: {e} ({again})"),
+                    );
+                }
             },
             UiEvent::RunsLoaded(data) => {
                 for id in &data.local {
@@ -2647,6 +2721,7 @@ mod tests {
             original: text.into(),
             text: text.into(),
             diff: None,
+            creating: false,
         };
         a.on_event(UiEvent::EditInApp(edit.clone()));
         assert!(matches!(a.modals.last(), Some(Modal::Editor(_))));
@@ -2673,6 +2748,63 @@ mod tests {
             matches!(effects.as_slice(), [Effect::DryRunEdit(e)] if e.text.starts_with("b: '2'")),
             "{effects:?}"
         );
+    }
+
+    /// `:create` opens an editor on a new object of the kind listed, in the namespace
+    /// listed and the one cluster shown; it passes the gate of a change first, and a text
+    /// that failed comes back.
+    #[test]
+    fn create_starts_from_the_kind_listed_and_passes_the_gate() {
+        let mut a = app();
+        a.engine = true;
+        a.env = Some("acme".into());
+        a.pane = Pane::Objects;
+        a.objects.env = Some("acme".into());
+        a.objects.query = Some(ObjectsQuery {
+            kind: "cm".into(),
+            namespace: Some("shop".into()),
+            ..ObjectsQuery::default()
+        });
+        let kind = crate::kinds::ServedKind {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            plural: "configmaps".into(),
+            singular: "configmap".into(),
+            short_names: vec!["cm".into()],
+            namespaced: true,
+            verbs: vec!["create".into(), "list".into()],
+            subresources: Vec::new(),
+        };
+        let table = crate::objects::ObjectTable::default();
+        a.objects
+            .answers
+            .insert(ClusterRole::Wc, Ok((kind.clone(), table)));
+        a.scope = Scope::Both;
+        assert!(a.open_create().is_empty());
+        assert!(a.flash.as_ref().unwrap().text.contains("in which cluster"));
+        a.scope = Scope::Wc;
+        let effects = a.open_create();
+        let [Effect::OpenEditor(edit)] = effects.as_slice() else {
+            panic!("{effects:?}");
+        };
+        assert!(edit.creating && edit.original.is_empty());
+        assert_eq!(edit.object.namespace.as_deref(), Some("shop"));
+        assert_eq!(edit.object.role, ClusterRole::Wc);
+        assert!(edit.text.contains("kind: ConfigMap"), "{}", edit.text);
+        assert!(edit.text.contains("namespace: shop"), "{}", edit.text);
+        // A text that failed is what :create opens next.
+        a.edit = Some(Edit {
+            text: "kept".into(),
+            ..edit.clone()
+        });
+        let effects = a.open_create();
+        assert!(
+            matches!(effects.as_slice(), [Effect::OpenEditor(e)] if e.text == "kept"),
+            "{effects:?}"
+        );
+        a.read_only = true;
+        assert!(a.open_create().is_empty(), "read-only refuses it");
     }
 
     /// In a pod's logs, `s` steps through since-when, each step a new tail; `c` goes from

@@ -31,6 +31,8 @@ pub enum Command {
     Quit,
     /// Set the replicas of the selected object (objects pane), after a question.
     Replicas(u32),
+    /// A new object of the kind the objects pane lists, from YAML typed in an editor.
+    Create,
     /// The pods or objects shown, to a file.
     Export {
         format: super::export::Format,
@@ -177,6 +179,11 @@ const OTHERS: &[(&str, Args, &str)] = &[
         Args::Export,
         "export csv|json [FILE]: the pods or objects shown, as filtered and sorted",
     ),
+    (
+        "create",
+        Args::None,
+        "create: a new object of the kind listed (objects pane), from YAML, after a dry run",
+    ),
     ("silences", Args::None, "list silences"),
     ("sort", Args::Column, "sort <column>: sort pods"),
     ("theme", Args::Theme, "theme <name>"),
@@ -221,6 +228,7 @@ pub fn parse(line: &str, vocab: &Vocabulary<'_>) -> Result<Command, String> {
         Args::None => Ok(match name {
             "silences" => Command::Silences,
             "help" => Command::Help,
+            "create" => Command::Create,
             _ => Command::Quit,
         }),
         Args::Pane(pane) if pane.reach() == Reach::Fleet && !rest.is_empty() => {

@@ -84,6 +84,7 @@ pub async fn prepare_edit(
             original: text.clone(),
             text,
             diff: None,
+            creating: false,
         },
         (None, Err(e)) => return Err(format!("{} could not be read: {e}", object.key())),
     };

@@ -292,6 +292,17 @@ pub static REPLICAS_BY_COMMAND: ActionSpec = ActionSpec::new(
 .danger(Danger::Caution)
 .engine();
 
+/// The gate entry of `:create`, which has no key of its own.
+pub static CREATE_BY_COMMAND: ActionSpec = ActionSpec::new(
+    "objects.create",
+    Action::Command,
+    &[],
+    Context::Pane(Pane::Objects),
+    "create an object from YAML",
+)
+.danger(Danger::Caution)
+.engine();
+
 /// The registry entry whose key opens `kind`'s form, so that a `:` command starting a
 /// workflow passes the same gate as the key; a workflow without a key passes as
 /// [`WORKFLOW_BY_NAME`].

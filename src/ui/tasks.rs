@@ -269,16 +269,17 @@ impl Tasks {
                     let _ = tx.send(handed(ready)).await;
                 });
             }
+            Effect::OpenEditor(edit) => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(editor_for(edit)).await;
+                });
+            }
             Effect::EditObject { env, object, kept } => {
                 let (live, tx) = (self.live.clone(), self.tx.clone());
                 tokio::spawn(async move {
-                    let ready = handover::prepare_edit(&live, &env, object, kept).await;
-                    let event = match ready {
-                        Ok(handover::Handover::Editor(edit))
-                            if crate::objects::editor().is_none() =>
-                        {
-                            UiEvent::EditInApp(edit)
-                        }
+                    let event = match handover::prepare_edit(&live, &env, object, kept).await {
+                        Ok(handover::Handover::Editor(edit)) => editor_for(edit),
                         other => handed(other),
                     };
                     let _ = tx.send(event).await;
@@ -348,6 +349,13 @@ impl Tasks {
             let result = match (engine, crate::objects::parse_edit(&edit.text)) {
                 (None, _) => Err("no workflow engine in this console".to_owned()),
                 (_, Err(e)) => Err(e),
+                (Some(engine), Ok(value)) if edit.creating => {
+                    let object = crate::objects::named_by(&edit.object, &value);
+                    engine
+                        .create(&object, value, dry_run)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
                 (Some(engine), Ok(edited)) => engine
                     .edit(&edit.object, edited, dry_run)
                     .await
@@ -360,7 +368,8 @@ impl Tasks {
                 });
                 UiEvent::EditPlanned { id, result: diff }
             } else {
-                let done = result.map(|_| "edited: the server stored it".to_owned());
+                let done = if edit.creating { "created" } else { "edited" };
+                let done = result.map(|_| format!("{done}: the server stored it"));
                 UiEvent::Edited { key, result: done }
             };
             let _ = tx.send(event).await;
@@ -434,6 +443,14 @@ impl Tasks {
 }
 
 /// A prepared handover for the event loop, or why there is none.
+/// `edit` in `$VISUAL` or `$EDITOR`, handed the terminal, else in the console's own.
+fn editor_for(edit: Edit) -> UiEvent {
+    match crate::objects::editor() {
+        Some(_) => UiEvent::HandOver(handover::Handover::Editor(edit)),
+        None => UiEvent::EditInApp(edit),
+    }
+}
+
 fn handed(ready: Result<handover::Handover, String>) -> UiEvent {
     match ready {
         Ok(h) => UiEvent::HandOver(h),

@@ -8,6 +8,7 @@ use kube::api::{Api, DynamicObject};
 use serde_json::Value;
 
 use crate::config::ClusterRole;
+use crate::engine::ops::ObjectRef;
 use crate::failure;
 use crate::inspect::{sanitize, yaml_lines};
 use crate::kinds::{Catalog, ServedKind};
@@ -265,6 +266,37 @@ pub fn rebase(original: &str, text: &str, fresh: &str) -> Result<String, String>
     serde_yaml_ng::to_string(&now).map_err(|e| e.to_string())
 }
 
+/// The text a new object of `kind` starts from: what every object needs, its name left
+/// to fill in.
+pub fn new_object_text(kind: &ServedKind, namespace: Option<&str>) -> String {
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("name".into(), Value::String(String::new()));
+    if let Some(ns) = namespace.filter(|_| kind.namespaced) {
+        metadata.insert("namespace".into(), Value::String(ns.to_owned()));
+    }
+    let object = serde_json::json!({
+        "apiVersion": kind.api_version(),
+        "kind": kind.kind,
+        "metadata": metadata,
+    });
+    let yaml = serde_yaml_ng::to_string(&object).unwrap_or_default();
+    format!("# a new {}: name it, add what it needs\n{yaml}", kind.kind)
+}
+
+/// `object` (a kind, a cluster and a namespace) named as `value` names itself: its
+/// `metadata.name`, and its `metadata.namespace` when it gives one.
+pub fn named_by(object: &ObjectRef, value: &Value) -> ObjectRef {
+    let meta = &value["metadata"];
+    ObjectRef {
+        name: meta["name"].as_str().unwrap_or_default().to_owned(),
+        namespace: meta["namespace"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| object.namespace.clone()),
+        ..object.clone()
+    }
+}
+
 /// The editor the user chose: `$VISUAL`, else `$EDITOR` (with its arguments, such as
 /// `code -w`); `None` when neither names one, and the console's own editor serves.
 pub fn editor() -> Option<Vec<String>> {
@@ -317,6 +349,44 @@ pub fn diff(before: &str, after: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_object_starts_from_its_kind_and_is_named_by_its_text() {
+        let kind = ServedKind {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: "Deployment".into(),
+            plural: "deployments".into(),
+            singular: "deployment".into(),
+            short_names: Vec::new(),
+            namespaced: true,
+            verbs: vec!["create".into()],
+            subresources: Vec::new(),
+        };
+        let text = new_object_text(&kind, Some("shop"));
+        let value = parse_edit(&text).unwrap();
+        assert_eq!(value["apiVersion"], "apps/v1");
+        assert_eq!(value["kind"], "Deployment");
+        assert_eq!(value["metadata"]["namespace"], "shop");
+        assert_eq!(value["metadata"]["name"], "");
+        let place = ObjectRef {
+            env: "acme".into(),
+            role: ClusterRole::Wc,
+            kind: "deployments.apps".into(),
+            namespace: Some("shop".into()),
+            name: String::new(),
+        };
+        let named = named_by(&place, &serde_json::json!({"metadata": {"name": "web"}}));
+        assert_eq!(
+            (named.name.as_str(), named.namespace.as_deref()),
+            ("web", Some("shop"))
+        );
+        let elsewhere = serde_json::json!({"metadata": {"name": "web", "namespace": "ops"}});
+        assert_eq!(
+            named_by(&place, &elsewhere).namespace.as_deref(),
+            Some("ops")
+        );
+    }
 
     #[test]
     fn the_editor_is_visual_else_editor_else_none() {

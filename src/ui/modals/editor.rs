@@ -86,6 +86,7 @@ mod tests {
             original: text.into(),
             text: text.into(),
             diff: None,
+            creating: false,
         }
     }
 

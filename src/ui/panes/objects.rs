@@ -165,6 +165,9 @@ pub struct Edit {
     /// The edited text.
     pub text: String,
     pub diff: Option<Result<Vec<String>, String>>,
+    /// A new object (`:create`): `object` names its kind, cluster and namespace, the text
+    /// its name, and `original` is empty.
+    pub creating: bool,
 }
 
 /// A description in details: of which object, and what the cluster answered.
@@ -482,10 +485,12 @@ fn diff_details(app: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
         None => d.line(Line::styled("Asking the server for a dry run…", s.muted)),
         Some(Err(e)) => {
             d.line(Line::styled(format!("The server refuses it: {e}"), s.error));
-            d.line(Line::styled(
-                "Your text is kept: e edits it again.",
-                s.muted,
-            ));
+            let again = if edit.creating {
+                "Your text is kept: :create opens it again."
+            } else {
+                "Your text is kept: e edits it again."
+            };
+            d.line(Line::styled(again, s.muted));
         }
         Some(Ok(lines)) if lines.is_empty() => d.line(Line::styled(
             "The server would store it as it is: nothing to apply.",

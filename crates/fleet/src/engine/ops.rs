@@ -39,6 +39,8 @@ pub enum Op {
     Scale(u32),
     /// Replace the object with an edited one ([`Engine::edit`]).
     Edit,
+    /// Create an object from a text ([`Engine::create`]).
+    Create,
     /// A shell in a pod (`kubectl exec`; [`Engine::shell`]).
     Shell,
 }
@@ -52,6 +54,7 @@ impl Op {
             Op::Uncordon => "uncordon",
             Op::Scale(_) => "scale",
             Op::Edit => "edit",
+            Op::Create => "create",
             Op::Shell => "shell",
         }
     }
@@ -68,6 +71,7 @@ impl Op {
             Op::Delete => ("delete", ""),
             Op::Scale(_) => ("patch", "scale"),
             Op::Edit => ("update", ""),
+            Op::Create => ("create", ""),
             Op::Shell => ("create", "exec"),
             Op::Restart | Op::Cordon | Op::Uncordon => ("patch", ""),
         }
@@ -112,6 +116,15 @@ impl Op {
             Op::Edit if kind.is_secret() => {
                 Some("Secrets are not edited here: that would show their values".into())
             }
+            Op::Create if !kind.serves("create") => Some(format!(
+                "{} cannot be created: the server offers no create for them",
+                kind.qualified()
+            )),
+            Op::Create if kind.is_secret() => Some(
+                "Secrets are not created here: the diff would show their values (kubectl \
+                 create secret keeps them off the screen)"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -124,6 +137,7 @@ impl Op {
             Op::Uncordon => "UncordonedByConsole",
             Op::Scale(_) => "ScaledByConsole",
             Op::Edit => "EditedByConsole",
+            Op::Create => "CreatedByConsole",
             Op::Shell => "ShellByConsole",
         }
     }
@@ -266,7 +280,7 @@ impl Engine {
         objects: &[ObjectRef],
         confirmed: bool,
     ) -> Result<Vec<OpOutcome>, EngineError> {
-        if matches!(op, Op::Edit | Op::Shell) {
+        if matches!(op, Op::Edit | Op::Create | Op::Shell) {
             return Err(EngineError::Usage(format!(
                 "{} is not a change made here: it goes through Engine::{}",
                 op.name(),
@@ -415,11 +429,33 @@ impl Engine {
         edited: serde_json::Value,
         dry_run: bool,
     ) -> Result<serde_json::Value, EngineError> {
-        let resolved = self.admit(Op::Edit, std::slice::from_ref(object)).await?;
+        self.write(Op::Edit, object, edited, dry_run).await
+    }
+
+    /// Creates `object` from `value` (which names it), after the gate (as `create`), as
+    /// [`Engine::edit`] replaces one: a dry run first, then audited, made and left as an
+    /// Event. One that exists already is [`EngineError::Stale`].
+    pub async fn create(
+        &self,
+        object: &ObjectRef,
+        value: serde_json::Value,
+        dry_run: bool,
+    ) -> Result<serde_json::Value, EngineError> {
+        self.write(Op::Create, object, value, dry_run).await
+    }
+
+    /// An edit or a create: the object sent whole.
+    async fn write(
+        &self,
+        op: Op,
+        object: &ObjectRef,
+        value: serde_json::Value,
+        dry_run: bool,
+    ) -> Result<serde_json::Value, EngineError> {
+        let resolved = self.admit(op, std::slice::from_ref(object)).await?;
         let r = &resolved[0];
-        let obj: DynamicObject = serde_json::from_value(edited).map_err(|e| {
-            EngineError::Usage(format!("the edited text is no {}: {e}", r.kind.kind))
-        })?;
+        let obj: DynamicObject = serde_json::from_value(value)
+            .map_err(|e| EngineError::Usage(format!("the text is no {}: {e}", r.kind.kind)))?;
         if obj.metadata.name.as_deref() != Some(r.name.as_str())
             || (r.kind.namespaced && obj.metadata.namespace != r.namespace)
         {
@@ -435,34 +471,51 @@ impl Engine {
             field_manager: Some(FIELD_MANAGER.into()),
         };
         let refused = |e: kube::Error| match &e {
+            kube::Error::Api(s) if s.code == 409 && op == Op::Create => {
+                EngineError::Stale(format!("{} exists already: edit it instead (e)", r.label()))
+            }
             kube::Error::Api(s) if s.code == 409 => EngineError::Stale(format!(
                 "{} changed since it was read (someone else edited it); nothing was \
                  changed, and your text is kept: edit again to redo it on the new version",
                 r.label()
             )),
             kube::Error::Api(s) if matches!(s.code, 400 | 422) => EngineError::Usage(format!(
-                "the server refuses the edited {}: {}",
-                r.kind.kind, s.message
+                "the server refuses the {} {}: {}",
+                if op == Op::Create { "new" } else { "edited" },
+                r.kind.kind,
+                s.message
             )),
             _ => EngineError::Observe(crate::failure::of_kube(&e).sentence),
         };
         let api = r.api(client.clone());
+        let send = || async {
+            match op {
+                Op::Create => api.create(&params, &obj).await,
+                _ => api.replace(&r.name, &params, &obj).await,
+            }
+        };
         if dry_run {
-            let would = api.replace(&r.name, &params, &obj).await.map_err(refused)?;
+            let would = send().await.map_err(refused)?;
             return serde_json::to_value(would).map_err(|e| EngineError::Observe(e.to_string()));
         }
+        let action = format!("object.{}", op.name());
         let detail = json!({"kind": r.kind.qualified(), "namespace": r.namespace, "name": r.name});
-        self.record(self.object_record(r, "object.edit".into(), detail.clone()))?;
-        match api.replace(&r.name, &params, &obj).await {
+        self.record(self.object_record(r, action.clone(), detail.clone()))?;
+        match send().await {
             Ok(stored) => {
-                let note = format!("edited (by {} through ck8s-console)", self.actor);
+                let done = if op == Op::Create {
+                    "created"
+                } else {
+                    "edited"
+                };
+                let note = format!("{done} (by {} through ck8s-console)", self.actor);
                 let api_version = r.kind.api_version();
                 let type_meta = (api_version.as_str(), r.kind.kind.as_str());
                 workflows::record_event(
                     &client,
                     &stored.metadata,
                     type_meta,
-                    "EditedByConsole",
+                    op.event_reason(),
                     &note,
                 )
                 .await;
@@ -471,9 +524,9 @@ impl Engine {
             Err(e) => {
                 let mut detail = detail;
                 detail["error"] = json!(crate::failure::of_kube(&e).sentence);
-                let failed = self.object_record(r, "object.edit.failed".into(), detail);
+                let failed = self.object_record(r, format!("{action}.failed"), detail);
                 if let Err(audit) = self.record(failed) {
-                    tracing::warn!(error = %audit, "auditing a failed edit failed");
+                    tracing::warn!(error = %audit, "auditing a failed {} failed", op.name());
                 }
                 Err(refused(e))
             }
@@ -619,7 +672,7 @@ impl Engine {
                 Ok((message.into(), Some(obj.metadata)))
             }
             // An edit carries the edited object, a shell is kubectl's: act refuses both.
-            Op::Edit | Op::Shell => {
+            Op::Edit | Op::Create | Op::Shell => {
                 Ok((format!("not changed: {} has its own way", op.name()), None))
             }
             Op::Scale(replicas) => {
