@@ -117,7 +117,8 @@ pub enum Command {
     /// Set the replicas of Deployments, StatefulSets or any kind with a scale subresource.
     /// (The workers of a cluster are scaled by the `run scale` workflow.)
     #[command(after_help = "Examples:
-  ck8s-console scale deploy web --replicas 4 --env acme --cluster wc -n production")]
+  ck8s-console scale deploy web --replicas 4 --env acme --cluster wc -n production
+  ck8s-console scale sts postgres --replicas 3 --wait --env acme --cluster wc -n production")]
     Scale(ScaleArgs),
     /// Mark nodes unschedulable: no new pods go there. `run drain` also evicts its pods.
     #[command(after_help = "Examples:
@@ -298,6 +299,14 @@ pub struct ScaleArgs {
     /// The number of replicas to set.
     #[arg(long, value_name = "N")]
     pub replicas: u32,
+    /// Then wait until every replica is updated and ready, as `kubectl rollout status`
+    /// does (Deployments, StatefulSets, ReplicaSets); exit 1 when they are not within
+    /// --timeout.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout, requires = "wait")]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -168,7 +168,8 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             cli.global.read_only,
         ),
         Some(Command::Scale(args)) => {
-            let request = Request::of_objects(Op::Scale(args.replicas), &args.objects, false);
+            let request = Request::of_objects(Op::Scale(args.replicas), &args.objects, false)
+                .map(|r| r.waiting(args.wait.then_some(args.timeout)));
             objects(paths, request, cli.global.read_only)
         }
         Some(Command::Cordon(args)) => objects(

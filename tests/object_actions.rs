@@ -383,6 +383,75 @@ fn the_gate_refuses_read_only_a_read_only_user_and_a_held_cluster() {
     assert_eq!(audited, ["\"object.cordon\" \"sc\""]);
 }
 
+/// `scale --wait` waits for every replica to be updated and ready, saying how it goes on
+/// stderr; one whose pods cannot be placed is a failure (exit 1) once --timeout passes.
+#[test]
+fn scaling_with_wait_follows_the_rollout_to_its_end() {
+    let e = env();
+    let (deploy, _) = e.deployment();
+    let replicas = |e: &Env| e.get(&["deploy", "-n", NS, &deploy])["spec"]["replicas"].clone();
+    let want = replicas(&e).as_i64().unwrap() + 2;
+    let n = want.to_string();
+    let args = ["deploy", &deploy, "--replicas", &n, "-n", NS, "--wait"];
+    let scaled = item(&e.wc("scale", &args));
+    let message = text(&scaled["message"], "message");
+    assert!(
+        message.ends_with(&format!("; {want}/{want} ready")),
+        "{message}"
+    );
+    let d = e.get(&["deploy", "-n", NS, &deploy]);
+    assert_eq!(d["status"]["readyReplicas"], want, "{d}");
+
+    // Pods that fit no node never become ready: the wait gives up and says where it was.
+    let nowhere = r#"{"spec":{"template":{"spec":{"nodeSelector":{"ck8s.io/nowhere":"true"}}}}}"#;
+    e.sim.ok(&[
+        "--context",
+        "acme-wc",
+        "-n",
+        NS,
+        "patch",
+        "deploy",
+        &deploy,
+        "-p",
+        nowhere,
+    ]);
+    let more = (want + 1).to_string();
+    let out = e.wc(
+        "scale",
+        &[
+            "deploy",
+            &deploy,
+            "--replicas",
+            &more,
+            "-n",
+            NS,
+            "--wait",
+            "--timeout",
+            "2s",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let doc = parse(&out);
+    let message = text(&doc["items"][0]["message"], "message");
+    assert!(message.contains("not ready within 2 s"), "{message}");
+    assert!(common::stderr(&out).contains("ready"), "{}", show(&out));
+    // --timeout without --wait is a usage error.
+    let out = e.wc(
+        "scale",
+        &[
+            "deploy",
+            &deploy,
+            "--replicas",
+            "1",
+            "-n",
+            NS,
+            "--timeout",
+            "2s",
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", show(&out));
+}
+
 /// A paused rollout would not roll: the restart says so, as kubectl does, and the audit
 /// log says it failed.
 #[test]

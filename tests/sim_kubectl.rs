@@ -936,7 +936,10 @@ fn logs_of_each_container_of_a_pod() {
     let unnamed = k(&["get", "--raw", path]);
     assert!(!unnamed.status.success());
     let said = String::from_utf8_lossy(&unnamed.stderr);
-    assert!(said.contains("choose one of: [app sidecar]"), "{said}");
+    assert!(
+        said.contains("choose one of: [app sidecar] or one of the init containers: [setup]"),
+        "{said}"
+    );
     let unknown = k(&["logs", "two", "-c", "nope"]);
     assert!(!unknown.status.success());
     let said = String::from_utf8_lossy(&unknown.stderr);

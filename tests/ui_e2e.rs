@@ -1130,6 +1130,8 @@ fn any_kind_is_listed_restarted_and_shown_as_yaml() {
     tui.wait_for("Scale this deployment to 2?");
     tui.send("y");
     tui.wait_for("to 2 replicas");
+    // The console follows the rollout to its end, as `kubectl rollout status` does.
+    tui.wait_for("rolled out: 2/2 ready");
     let args = [
         "--context",
         "acme-wc",
@@ -1247,7 +1249,7 @@ fn the_previous_runs_log_of_a_crash_looping_pod() {
     tui.send("\x7f");
     tui.type_text("E");
     tui.send("\r");
-    let screen = tui.wait_for("/DATABASE: 0 match");
+    let screen = tui.wait_for("/DATABASE: in 0 lines");
     assert!(
         screen.contains("paused") || screen.contains("following"),
         "{screen}"
@@ -1259,7 +1261,7 @@ fn the_previous_runs_log_of_a_crash_looping_pod() {
     tui.type_text("database");
     tui.send("\r");
     let screen = tui.wait_until("matches counted, case-blind", |s| {
-        regex::Regex::new(r"/database: [1-9][0-9]* match")
+        regex::Regex::new(r"/database: in [1-9][0-9]* lines")
             .unwrap()
             .is_match(s)
     });

@@ -31,6 +31,8 @@ pub struct Request {
     pub objects: Vec<ObjectRef>,
     pub confirmed: bool,
     pub output: Option<OutputFormat>,
+    /// After the action, wait this long at most for each object's rollout to be done.
+    pub wait: Option<std::time::Duration>,
 }
 
 impl Request {
@@ -46,7 +48,16 @@ impl Request {
             objects,
             confirmed,
             output: place.output,
+            wait: None,
         })
+    }
+
+    /// The same, waiting up to `patience` for the rollouts it starts.
+    pub fn waiting(self, patience: Option<std::time::Duration>) -> Request {
+        Request {
+            wait: patience,
+            ..self
+        }
     }
 
     /// `cordon` and `uncordon`.
@@ -61,6 +72,7 @@ impl Request {
             objects,
             confirmed: false,
             output: args.place.output,
+            wait: None,
         }
     }
 }
@@ -144,6 +156,14 @@ pub async fn run(
             return e.exit_code();
         }
     };
+    let mut items = items;
+    if let Some(patience) = request.wait {
+        for (item, object) in items.iter_mut().zip(&request.objects) {
+            if item.ok {
+                wait_for(&engine, item, object, patience).await;
+            }
+        }
+    }
     let failed = items.iter().any(|o| !o.ok);
     let report = ObjectsReport {
         action: request.op.name().into(),
@@ -159,6 +179,42 @@ pub async fn run(
         _ => exit::FAILURE,
     }
 }
+
+/// Waits for `object`'s rollout, saying on stderr how it goes, and adds the end to
+/// `item`: not done in time (or not readable) makes it a failure.
+async fn wait_for(
+    engine: &crate::engine::Engine,
+    item: &mut OpOutcome,
+    object: &ObjectRef,
+    patience: std::time::Duration,
+) {
+    let label = item.object();
+    let said = engine
+        .wait_ready(object, patience, WAIT_EVERY, |r| {
+            note!("{label}: {}", r.summary())
+        })
+        .await;
+    match said {
+        Ok(Some(r)) if r.done() => item.message.push_str(&format!("; {}", r.summary())),
+        Ok(Some(r)) => {
+            item.ok = false;
+            item.message.push_str(&format!(
+                "; not ready within {} s: {}",
+                patience.as_secs(),
+                r.summary()
+            ));
+        }
+        Ok(None) => item.message.push_str("; no rollout to wait for"),
+        Err(e) => {
+            item.ok = false;
+            item.message
+                .push_str(&format!("; its rollout could not be read: {e}"));
+        }
+    }
+}
+
+/// How often a wait reads the rollout.
+const WAIT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn formatted(format: OutputFormat, report: &ObjectsReport) -> anyhow::Result<String> {
     let doc = output::Doc {

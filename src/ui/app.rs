@@ -206,11 +206,14 @@ pub enum Effect {
     },
     /// Put the text on the terminal's clipboard.
     Copy(String),
-    /// Write an export; `what` says what it holds.
+    /// Write an export or a log; `what` says what it holds. A `fresh` file is a new one,
+    /// private to the user (a log may hold what others should not read): one of that name
+    /// is never overwritten.
     WriteFile {
         path: String,
         text: String,
         what: String,
+        fresh: bool,
     },
     /// Hand the terminal to the editor on the object (or on the text kept from a failed
     /// edit of it), then ask for the server's dry run.
@@ -285,6 +288,13 @@ pub enum UiEvent {
     },
     /// No editor is named: the edit opens in the console's own.
     EditInApp(Edit),
+    /// How a rollout the console started goes: `done` is `None` while it is followed,
+    /// then whether it finished in time.
+    Rollout {
+        label: String,
+        text: String,
+        done: Option<bool>,
+    },
     Described {
         key: String,
         env: String,
@@ -548,6 +558,12 @@ impl App {
     // Keys
     // -----------------------------------------------------------------------------------
 
+    /// Whether Alt-keys are keys of their own now: in the console's editor, whose
+    /// emacs-like keys use them (elsewhere an Alt-key is an Esc typed just before a key).
+    pub fn takes_alt_keys(&self) -> bool {
+        self.input.is_none() && matches!(self.modals.last(), Some(Modal::Editor(_)))
+    }
+
     pub fn on_key(&mut self, ev: KeyEvent, views: &Views) -> Vec<Effect> {
         let Some(key) = Key::from_event(&ev) else {
             return Vec::new();
@@ -601,7 +617,7 @@ impl App {
                 if edit.text != edit.original {
                     self.flash(
                         Level::Info,
-                        format!("{}: your text is kept; e edits it again", edit.key),
+                        format!("{}: your text is kept; {}", edit.key, edit.reopened_by()),
                     );
                     self.edit = Some(Edit { diff: None, ..edit });
                 }
@@ -1111,9 +1127,9 @@ impl App {
             }],
             (Modal::Pod(m), Action::Filter) => {
                 let text = m.logs.search.clone().unwrap_or_default();
-                m.tab = PodTab::Logs;
                 self.input = Some(InputLine::new(InputKind::LogSearch, &text));
-                Vec::new()
+                // The search is of the log: to its tab, its tail started if it was not.
+                return self.apply_to_modal(Action::Logs, views);
             }
             (Modal::Pod(m), Action::NextMatch | Action::PrevMatch) => {
                 if !m.logs.find(action == Action::NextMatch) {
@@ -1121,11 +1137,28 @@ impl App {
                 }
                 Vec::new()
             }
+            (Modal::Pod(m), Action::Container) if m.containers() < 2 => {
+                let why = match m.containers() {
+                    0 => "the pod is still being read",
+                    _ => "this pod has one container",
+                };
+                self.flash(Level::Info, why);
+                Vec::new()
+            }
+            (Modal::Pod(m), Action::Save) if m.tab != PodTab::Logs || m.logs.is_empty() => {
+                self.flash(Level::Info, "Ctrl-S saves the log's lines: l shows them");
+                Vec::new()
+            }
             (Modal::Pod(m), Action::Save) => {
                 let path = log_file_name(&m.target, &m.logs.options, Local::now());
                 let text = m.logs.text();
                 let what = format!("{} log lines", m.logs.len());
-                vec![Effect::WriteFile { path, text, what }]
+                vec![Effect::WriteFile {
+                    path,
+                    text,
+                    what,
+                    fresh: true,
+                }]
             }
             (Modal::Pod(m), a) => {
                 let tab = match a {
@@ -1650,13 +1683,19 @@ impl App {
     /// What the editor left: nothing to do, a text to fix (kept), or a dry run to ask
     /// for, whose diff shows in the details.
     pub fn after_editor(&mut self, edit: Edit) -> Vec<Effect> {
+        // Another object's kept text stays kept.
+        let forget = |app: &mut App| {
+            if app.edit.as_ref().is_some_and(|e| e.key == edit.key) {
+                app.edit = None;
+            }
+        };
         if edit.text.trim().is_empty() {
-            self.edit = None;
+            forget(self);
             self.flash(Level::Info, "the text was emptied: the edit is cancelled");
             return Vec::new();
         }
         if edit.text == edit.original {
-            self.edit = None;
+            forget(self);
             self.flash(Level::Info, format!("{}: no change", edit.key));
             return Vec::new();
         }
@@ -1664,7 +1703,7 @@ impl App {
         if let Err(e) = parse_edit(&edit.text) {
             self.flash(
                 Level::Error,
-                format!("{key}: {e}; your text is kept: e edits it again"),
+                format!("{key}: {e}; your text is kept: {}", edit.reopened_by()),
             );
             self.edit = Some(Edit {
                 diff: Some(Err(e)),
@@ -1688,7 +1727,17 @@ impl App {
     /// `:create`: an editor on a new object of the kind listed, in the namespace listed
     /// (else `default`), in the one cluster shown.
     fn open_create(&mut self) -> Vec<Effect> {
-        let kind = self.objects.kind().cloned();
+        let role = match self.scope {
+            Scope::Sc => ClusterRole::Sc,
+            _ => ClusterRole::Wc,
+        };
+        // The kind as the cluster it is made in serves it.
+        let kind = self
+            .objects
+            .answers
+            .get(&role)
+            .and_then(|a| a.as_ref().ok());
+        let kind = kind.map(|(k, _)| k.clone());
         let (Some(env), Some(kind), Pane::Objects) = (self.env.clone(), kind, self.pane) else {
             self.flash(
                 Level::Info,
@@ -1696,17 +1745,13 @@ impl App {
             );
             return Vec::new();
         };
-        let role = match self.scope {
-            Scope::Sc => ClusterRole::Sc,
-            Scope::Wc => ClusterRole::Wc,
-            Scope::Both => {
-                self.flash(
-                    Level::Info,
-                    "in which cluster? c shows the sc or the wc alone",
-                );
-                return Vec::new();
-            }
-        };
+        if self.scope == Scope::Both {
+            self.flash(
+                Level::Info,
+                "in which cluster? c shows the sc or the wc alone",
+            );
+            return Vec::new();
+        }
         if !self.admit(&keymap::CREATE_BY_COMMAND, Some((&env, role))) {
             return Vec::new();
         }
@@ -1742,7 +1787,7 @@ impl App {
                 namespace,
                 name: String::new(),
             },
-            original: String::new(),
+            original: text.clone(),
             text,
             diff: None,
             creating: true,
@@ -2398,6 +2443,7 @@ impl App {
             path,
             text: sheet.render(format),
             what: format!("{rows} rows"),
+            fresh: false,
         }]
     }
 
@@ -2500,6 +2546,16 @@ impl App {
             }
             UiEvent::Kinds { env, names } => self.kinds = (env, names),
             UiEvent::HandOver(h) => self.handover = Some(h),
+            UiEvent::Rollout { label, text, done } => match done {
+                None => self.flash(Level::Info, format!("{label}; rolling out: {text}")),
+                Some(true) => self.flash(Level::Success, format!("{label}; rolled out: {text}")),
+                Some(false) => self.flash(
+                    Level::Error,
+                    format!("{label}; not rolled out after 5 minutes: {text}"),
+                ),
+            },
+            // One editor at a time: a second `e` before the first opened asks again.
+            UiEvent::EditInApp(_) if matches!(self.modals.last(), Some(Modal::Editor(_))) => {}
             UiEvent::EditInApp(edit) => {
                 self.modals
                     .push(Modal::Editor(Box::new(EditorModal::new(edit))));
@@ -2518,14 +2574,12 @@ impl App {
                     self.flash(Level::Success, format!("{key}: {done}"));
                 }
                 Err(e) => {
-                    let again = match &self.edit {
-                        Some(edit) if edit.creating => ":create opens your text again",
-                        _ => "e edits your text again",
+                    let (what, again) = match &self.edit {
+                        Some(edit) if edit.creating => ("created", edit.reopened_by()),
+                        Some(edit) => ("changed", edit.reopened_by()),
+                        None => ("changed", "e edits it again"),
                     };
-                    self.flash(
-                        Level::Error,
-                        format!("{key} was not changed: {e} ({again})"),
-                    );
+                    self.flash(Level::Error, format!("{key} was not {what}: {e} ({again})"));
                 }
             },
             UiEvent::RunsLoaded(data) => {
@@ -2657,8 +2711,6 @@ impl App {
     }
 }
 
-/// The kind names of `env`'s clusters, once discovered (`kinds` holds the last
-/// environment's).
 /// The step of [`SINCE`] after `since`.
 fn next_since(since: Option<i64>) -> Option<i64> {
     let at = SINCE.iter().position(|s| *s == since).unwrap_or(0);
@@ -2666,7 +2718,7 @@ fn next_since(since: Option<i64>) -> Option<i64> {
 }
 
 /// Where `Ctrl-S` saves a log: a new file in the working directory named after the pod,
-/// the container, the run and the time (`production_web-1_app-20261207-2301.log`).
+/// the container, the run and the time (`production_web-1_app-20261207-230102.log`).
 fn log_file_name(target: &PodTarget, options: &LogOptions, now: DateTime<Local>) -> String {
     let mut name = format!("{}_{}", target.namespace, target.name);
     if let Some(c) = &options.container {
@@ -2678,6 +2730,8 @@ fn log_file_name(target: &PodTarget, options: &LogOptions, now: DateTime<Local>)
     format!("{name}-{}.log", now.format("%Y%m%d-%H%M%S"))
 }
 
+/// The kind names of `env`'s clusters, once discovered (`kinds` holds the last
+/// environment's).
 fn kinds_of<'a>(env: Option<&str>, kinds: &'a (String, Vec<String>)) -> &'a [String] {
     match env {
         Some(env) if env == kinds.0 => &kinds.1,
@@ -2726,10 +2780,16 @@ mod tests {
         a.on_event(UiEvent::EditInApp(edit.clone()));
         assert!(matches!(a.modals.last(), Some(Modal::Editor(_))));
         assert!(a.on_key(key('q'), &views).is_empty(), "q is a letter here");
+        let Some(Modal::Editor(m)) = a.modals.last() else {
+            panic!("the editor stays open")
+        };
+        assert!(m.edited().text.starts_with("qdata:"), "{}", m.edited().text);
+        assert!(a.takes_alt_keys(), "Alt-keys are the editor's");
         a.on_key(code(KeyCode::Backspace), &views);
         a.on_key(code(KeyCode::Esc), &views);
         assert!(a.modals.is_empty());
         assert!(a.edit.is_none(), "a text as it was is not kept");
+        assert!(!a.takes_alt_keys());
 
         a.on_event(UiEvent::EditInApp(edit.clone()));
         for c in "b: '2'".chars() {
@@ -2788,7 +2848,7 @@ mod tests {
         let [Effect::OpenEditor(edit)] = effects.as_slice() else {
             panic!("{effects:?}");
         };
-        assert!(edit.creating && edit.original.is_empty());
+        assert!(edit.creating && edit.original == edit.text);
         assert_eq!(edit.object.namespace.as_deref(), Some("shop"));
         assert_eq!(edit.object.role, ClusterRole::Wc);
         assert!(edit.text.contains("kind: ConfigMap"), "{}", edit.text);
@@ -2857,12 +2917,14 @@ mod tests {
             log_file_name(&target, &previous, at),
             "production_postgres-0_postgres_previous-20261207-230102.log"
         );
-        let save = a.on_key(
-            KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL),
-            &views,
-        );
+        let ctrl_s = KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL);
+        assert!(a.on_key(ctrl_s, &views).is_empty(), "no lines, no file");
+        if let Some(Modal::Pod(m)) = a.modals.last_mut() {
+            m.logs.push(vec!["a line".into()]);
+        }
+        let save = a.on_key(ctrl_s, &views);
         assert!(
-            matches!(save.as_slice(), [Effect::WriteFile { path, .. }] if path.starts_with("production_postgres-0_postgres-")),
+            matches!(save.as_slice(), [Effect::WriteFile { path, fresh: true, .. }] if path.starts_with("production_postgres-0_postgres-")),
             "{save:?}"
         );
     }

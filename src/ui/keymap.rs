@@ -899,21 +899,24 @@ static ACTIONS: &[ActionSpec] = &[
         &[K::Char('c')],
         C::PodDetails,
         "log and shell of the next container",
-    ),
+    )
+    .rbac("get", "pods", "log"),
     spec(
         "pod.timestamps",
         A::Timestamps,
         &[K::Char('t')],
         C::PodDetails,
         "timestamps on/off",
-    ),
+    )
+    .rbac("get", "pods", "log"),
     spec(
         "pod.since",
         A::Since,
         &[K::Char('s')],
         C::PodDetails,
         "log since: last 200 lines, 1m, 5m, 15m, 1h, 1d",
-    ),
+    )
+    .rbac("get", "pods", "log"),
     spec(
         "pod.search",
         A::Filter,

@@ -132,7 +132,12 @@ pub async fn run(live: Arc<LiveFleet>, opts: UiOptions, mut theme: Theme) -> any
             code = &mut shutdown => break code,
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
-                    for key in split_alt(k) {
+                    let keys = if app.takes_alt_keys() {
+                        vec![k]
+                    } else {
+                        split_alt(k)
+                    };
+                    for key in keys {
                         let effects = app.on_key(key, &views);
                         apply(effects, &mut tasks, &mut app, &mut theme, &opts);
                         // A pane switched by the first key must be current for the second.
@@ -236,7 +241,8 @@ fn apply(
 
 /// A key typed right after Esc arrives as one Alt-key (`ESC q` is how terminals send
 /// Alt-q); over a slow SSH link that happens to quick typists. The console binds no
-/// Alt-keys, so it reads such a key as the Esc and the key it was.
+/// Alt-keys (its own editor aside, which takes them), so it reads such a key as the Esc
+/// and the key it was.
 fn split_alt(k: KeyEvent) -> Vec<KeyEvent> {
     if k.modifiers.contains(KeyModifiers::ALT) && matches!(k.code, KeyCode::Char(_)) {
         let mut plain = k;

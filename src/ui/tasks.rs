@@ -16,6 +16,7 @@ use super::handover;
 use super::keymap::{self, Rbac};
 use super::panes::objects::{self, Edit};
 use crate::config::ClusterRole;
+use crate::engine::ops::{ObjectRef, Op};
 use crate::engine::{Engine, audit};
 use crate::kinds::ServedKind;
 use crate::sources::live::LiveFleet;
@@ -233,7 +234,7 @@ impl Tasks {
             Effect::Act { op, objects } => {
                 let (tx, engine) = (self.tx.clone(), self.engine.clone());
                 tokio::spawn(async move {
-                    let result = match engine {
+                    let result = match &engine {
                         // The gate again, for every caller: read-only, lock, permission.
                         Some(engine) => engine
                             .act(op, &objects, true)
@@ -241,17 +242,44 @@ impl Tasks {
                             .map_err(|e| e.to_string()),
                         None => Err("no workflow engine in this console".into()),
                     };
+                    let started: Vec<(String, ObjectRef)> = match &result {
+                        Ok(outcomes) if matches!(op, Op::Scale(_) | Op::Restart) => outcomes
+                            .iter()
+                            .zip(&objects)
+                            .filter(|(o, _)| o.ok)
+                            .map(|(o, object)| {
+                                // Short enough for the status line of a narrow terminal.
+                                let name = match &o.namespace {
+                                    Some(ns) => format!("{ns}/{}", o.name),
+                                    None => o.name.clone(),
+                                };
+                                (format!("{name}: {}", o.message), object.clone())
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
                     let _ = tx.send(UiEvent::Acted { op, result }).await;
+                    // Then the rollouts, as `kubectl rollout status` follows them.
+                    if let Some(engine) = engine {
+                        for (label, object) in started {
+                            follow_rollout(&engine, &tx, label, &object).await;
+                        }
+                    }
                 });
             }
             Effect::DryRunEdit(edit) => self.edit(edit, true),
             Effect::ApplyEdit(edit) => self.edit(edit, false),
-            Effect::WriteFile { path, text, what } => {
+            Effect::WriteFile {
+                path,
+                text,
+                what,
+                fresh,
+            } => {
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
-                    let result = match tokio::fs::write(&path, text).await {
+                    let result = match write_file(&path, text, fresh).await {
                         Ok(()) => Ok(format!("wrote {what} to {path}")),
-                        Err(e) => Err(format!("the export could not be written to {path}: {e}")),
+                        Err(e) => Err(format!("{what} could not be written to {path}: {e}")),
                     };
                     let _ = tx.send(UiEvent::Written(result)).await;
                 });
@@ -362,9 +390,11 @@ impl Tasks {
                     .map_err(|e| e.to_string()),
             };
             let event = if dry_run {
+                // A new object's diff is against nothing.
+                let before = if edit.creating { "" } else { &edit.original };
                 let diff = result.and_then(|would| {
                     let would = crate::objects::edit_text(&would)?;
-                    Ok(crate::objects::diff(&edit.original, &would))
+                    Ok(crate::objects::diff(before, &would))
                 });
                 UiEvent::EditPlanned { id, result: diff }
             } else {
@@ -442,7 +472,60 @@ impl Tasks {
     }
 }
 
-/// A prepared handover for the event loop, or why there is none.
+/// Writes `text` to `path`; a `fresh` file must not exist yet and is made readable by its
+/// owner alone.
+async fn write_file(path: &str, text: String, fresh: bool) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    if !fresh {
+        return tokio::fs::write(path, text).await;
+    }
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .await?;
+    file.write_all(text.as_bytes()).await?;
+    file.flush().await
+}
+
+/// How long the console follows a rollout it started.
+const ROLLOUT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Follows `object`'s rollout until done or [`ROLLOUT_PATIENCE`], each change to the
+/// status line after `label` (the object and what was done to it).
+async fn follow_rollout(
+    engine: &crate::engine::Engine,
+    tx: &tokio::sync::mpsc::Sender<UiEvent>,
+    label: String,
+    object: &ObjectRef,
+) {
+    let progress = |r: &crate::engine::readiness::Readiness| {
+        // A reading the loop has no room for is one the next replaces.
+        let _ = tx.try_send(UiEvent::Rollout {
+            label: label.clone(),
+            text: r.summary(),
+            done: None,
+        });
+    };
+    let every = std::time::Duration::from_secs(1);
+    let end = match engine
+        .wait_ready(object, ROLLOUT_PATIENCE, every, progress)
+        .await
+    {
+        Ok(Some(r)) => (r.summary(), Some(r.done())),
+        Ok(None) => return,
+        Err(e) => (format!("its rollout could not be read: {e}"), Some(false)),
+    };
+    let _ = tx
+        .send(UiEvent::Rollout {
+            label,
+            text: end.0,
+            done: end.1,
+        })
+        .await;
+}
+
 /// `edit` in `$VISUAL` or `$EDITOR`, handed the terminal, else in the console's own.
 fn editor_for(edit: Edit) -> UiEvent {
     match crate::objects::editor() {
@@ -451,6 +534,7 @@ fn editor_for(edit: Edit) -> UiEvent {
     }
 }
 
+/// A prepared handover for the event loop, or why there is none.
 fn handed(ready: Result<handover::Handover, String>) -> UiEvent {
     match ready {
         Ok(h) => UiEvent::HandOver(h),

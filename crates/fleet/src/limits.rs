@@ -107,8 +107,8 @@ pub const MAX_TIGHT_REQUESTS: usize = 32;
 /// of a poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpBudget {
-    /// The limit covers what the fleet needs ([`descriptors_needed`]): no limit beyond the
-    /// list gate, and a connection per server may idle through a poll.
+    /// The limit covers the worst case ([`at_ease`]): no limit beyond the list gate, and
+    /// a connection per server may idle through a poll.
     Plenty,
     /// Below it: no connection idles, and `requests` are in flight at once, what is left
     /// once the process and one API server connection per cluster are counted (at least
@@ -116,10 +116,18 @@ pub enum HttpBudget {
     Tight { requests: usize },
 }
 
+/// Descriptors the live fleet may hold at worst: the process's, an API server connection
+/// per cluster, a Prometheus and an Alertmanager connection idling per cluster, and the
+/// list gate's polls in flight on new ones. More than [`descriptors_needed`], which is
+/// what it holds when polls keep no connection idle.
+pub fn at_ease(clusters: usize) -> u64 {
+    BASE + 3 * clusters as u64 + MAX_TIGHT_REQUESTS as u64
+}
+
 /// The budget of `clusters` clusters under the open-file limit `limit` (`None`: unknown).
 pub fn http_budget(clusters: usize, limit: Option<u64>) -> HttpBudget {
     match limit {
-        Some(limit) if limit < descriptors_needed(clusters) => {
+        Some(limit) if limit < at_ease(clusters) => {
             let spare = limit.saturating_sub(BASE + clusters as u64);
             HttpBudget::Tight {
                 requests: spare.clamp(1, MAX_TIGHT_REQUESTS as u64) as usize,
@@ -162,7 +170,12 @@ mod tests {
     fn a_tight_limit_narrows_the_requests_in_flight_and_keeps_no_idle_connection() {
         assert_eq!(http_budget(1000, None), HttpBudget::Plenty);
         assert_eq!(http_budget(1000, Some(1 << 20)), HttpBudget::Plenty);
-        assert_eq!(http_budget(24, Some(100)), HttpBudget::Plenty);
+        assert_eq!(http_budget(24, Some(at_ease(24))), HttpBudget::Plenty);
+        // What the fleet needs without idling is not yet at ease: 12 requests at once.
+        assert_eq!(
+            http_budget(24, Some(descriptors_needed(24))),
+            HttpBudget::Tight { requests: 12 }
+        );
         // 96 descriptors: 64 for the process, 24 API servers, 8 left for requests.
         assert_eq!(http_budget(24, Some(96)), HttpBudget::Tight { requests: 8 });
         // Plenty of spare, still below the need: no more than the list gate.
@@ -177,17 +190,18 @@ mod tests {
             http_budget(1000, Some(1024)),
             HttpBudget::Tight { requests: 1 }
         );
-        // What a tight budget spends fits the limit whenever one request does.
+        // At worst the budget spends no more than the limit, whenever one request fits.
         for clusters in [1, 24, 200, 1000] {
             for limit in [96, 256, 1024, 4096] {
-                if let HttpBudget::Tight { requests } = http_budget(clusters, Some(limit)) {
-                    let used = BASE + clusters as u64 + requests as u64;
-                    let one = BASE + clusters as u64 + 1;
-                    assert!(
-                        used <= limit.max(one),
-                        "{clusters} clusters under {limit}: {requests}"
-                    );
-                }
+                let worst = match http_budget(clusters, Some(limit)) {
+                    HttpBudget::Plenty => at_ease(clusters),
+                    HttpBudget::Tight { requests } => BASE + clusters as u64 + requests as u64,
+                };
+                let fits_one = limit > BASE + clusters as u64;
+                assert!(
+                    worst <= limit || !fits_one,
+                    "{clusters} clusters under {limit}: {worst}"
+                );
             }
         }
     }

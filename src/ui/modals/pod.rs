@@ -116,6 +116,8 @@ pub struct LogBuffer {
     /// A line to bring into view at the next frame (its row depends on the width when
     /// lines wrap).
     jump: std::cell::Cell<Option<usize>>,
+    /// The width the log was last drawn at, to tell a row from a line.
+    width: std::cell::Cell<usize>,
 }
 
 impl Default for LogBuffer {
@@ -132,6 +134,7 @@ impl Default for LogBuffer {
             pattern: None,
             found: None,
             jump: std::cell::Cell::new(None),
+            width: std::cell::Cell::new(80),
         }
     }
 }
@@ -171,13 +174,19 @@ impl LogBuffer {
     }
 
     /// `n` (forward) or `N`: the next line holding the search text after the one gone to
-    /// last (else after the top of the view), wrapping around; it comes into view.
+    /// last (else from the top of the view), wrapping around; it comes into view.
     pub fn find(&mut self, forward: bool) -> bool {
         let n = self.lines.len();
         if n == 0 || self.pattern.is_none() {
             return false;
         }
-        let from = self.found.unwrap_or(if forward { n - 1 } else { 0 });
+        // Not gone to one yet: from the line at the top of the view, itself included.
+        let top = self
+            .line_at_row(self.scroll.offset(), self.width.get())
+            .min(n - 1);
+        let from = self
+            .found
+            .unwrap_or(if forward { (top + n - 1) % n } else { top });
         let hit = (1..=n)
             .map(|k| {
                 if forward {
@@ -290,6 +299,14 @@ impl PodModal {
         }
     }
 
+    /// How many containers the pod has, init containers included; 0 until it is read.
+    pub fn containers(&self) -> usize {
+        match &self.details {
+            Loading::Ready(d) => d.containers.len(),
+            _ => 0,
+        }
+    }
+
     /// The container after the one whose log is shown (the pod's default one at first),
     /// init containers included; `None` until the pod is read.
     pub fn next_container(&self) -> Option<String> {
@@ -370,6 +387,7 @@ impl PodModal {
             PodTab::Events => self.events.fit(lines.len(), height),
             PodTab::Yaml => self.yaml.fit(lines.len(), height),
             PodTab::Logs => {
+                self.logs.width.set(body.width as usize);
                 let max = self.logs.scroll.fit(lines.len(), height);
                 if let Some(i) = self.logs.jump.take() {
                     // The match a third of the way down, with what led to it above.
@@ -421,7 +439,7 @@ impl PodModal {
             parts.push("timestamps".into());
         }
         if let Some(text) = &logs.search {
-            parts.push(format!("/{text}: {} match", logs.match_count()));
+            parts.push(format!("/{text}: in {} lines", logs.match_count()));
         }
         let dropped = if logs.dropped > 0 {
             format!(", {} older dropped", logs.dropped)
@@ -493,6 +511,21 @@ fn highlighted(
 }
 
 impl LogBuffer {
+    /// The line row `row` belongs to, as drawn `width` wide.
+    fn line_at_row(&self, row: usize, width: usize) -> usize {
+        if !self.wrap {
+            return row;
+        }
+        let mut rows = 0;
+        for (i, l) in self.lines.iter().enumerate() {
+            rows += format::wrap(l, width).len().max(1);
+            if rows > row {
+                return i;
+            }
+        }
+        self.lines.len()
+    }
+
     /// The row line `i` starts on, as drawn `width` wide.
     fn row_of(&self, i: usize, width: usize) -> usize {
         if !self.wrap {

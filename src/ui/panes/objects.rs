@@ -166,8 +166,19 @@ pub struct Edit {
     pub text: String,
     pub diff: Option<Result<Vec<String>, String>>,
     /// A new object (`:create`): `object` names its kind, cluster and namespace, the text
-    /// its name, and `original` is empty.
+    /// its name, and `original` is the text it started from.
     pub creating: bool,
+}
+
+impl Edit {
+    /// How the kept text comes back.
+    pub fn reopened_by(&self) -> &'static str {
+        if self.creating {
+            ":create opens it again"
+        } else {
+            "e edits it again"
+        }
+    }
 }
 
 /// A description in details: of which object, and what the cluster answered.
@@ -485,12 +496,10 @@ fn diff_details(app: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
         None => d.line(Line::styled("Asking the server for a dry run…", s.muted)),
         Some(Err(e)) => {
             d.line(Line::styled(format!("The server refuses it: {e}"), s.error));
-            let again = if edit.creating {
-                "Your text is kept: :create opens it again."
-            } else {
-                "Your text is kept: e edits it again."
-            };
-            d.line(Line::styled(again, s.muted));
+            d.line(Line::styled(
+                format!("Your text is kept: {}.", edit.reopened_by()),
+                s.muted,
+            ));
         }
         Some(Ok(lines)) if lines.is_empty() => d.line(Line::styled(
             "The server would store it as it is: nothing to apply.",

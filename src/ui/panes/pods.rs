@@ -712,7 +712,12 @@ mod tests {
             },
             &views,
         );
-        let [Effect::WriteFile { path, text, what }] = effects.as_slice() else {
+        let [
+            Effect::WriteFile {
+                path, text, what, ..
+            },
+        ] = effects.as_slice()
+        else {
             panic!("{effects:?}")
         };
         assert_eq!((path.as_str(), what.as_str()), ("out.csv", "2 rows"));

@@ -8,6 +8,7 @@ pub mod journal;
 mod lease;
 pub mod ops;
 pub mod policy;
+pub mod readiness;
 mod run;
 pub mod workflows;
 

@@ -255,7 +255,7 @@ impl Engine {
     }
 
     /// The kind `name` names in `role` of `env`.
-    async fn kind(
+    pub(super) async fn kind(
         &self,
         env: &str,
         role: ClusterRole,
@@ -375,7 +375,8 @@ impl Engine {
                 resource: Some(r.kind.plural.clone()),
                 subresource: (!subresource.is_empty()).then(|| subresource.into()),
                 namespace: r.namespace.clone(),
-                name: Some(r.name.clone()),
+                // RBAC cannot limit a create by name, so the question names none.
+                name: (op != Op::Create).then(|| r.name.clone()),
                 ..Default::default()
             };
             reviews.push(access::review_attributes(client, attributes));
@@ -454,8 +455,13 @@ impl Engine {
     ) -> Result<serde_json::Value, EngineError> {
         let resolved = self.admit(op, std::slice::from_ref(object)).await?;
         let r = &resolved[0];
-        let obj: DynamicObject = serde_json::from_value(value)
+        let mut obj: DynamicObject = serde_json::from_value(value)
             .map_err(|e| EngineError::Usage(format!("the text is no {}: {e}", r.kind.kind)))?;
+        // A manifest without a namespace goes to the one it is created in, as with
+        // `kubectl create -f`.
+        if op == Op::Create && r.kind.namespaced && obj.metadata.namespace.is_none() {
+            obj.metadata.namespace = r.namespace.clone();
+        }
         if obj.metadata.name.as_deref() != Some(r.name.as_str())
             || (r.kind.namespaced && obj.metadata.namespace != r.namespace)
         {

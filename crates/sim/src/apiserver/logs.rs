@@ -97,10 +97,17 @@ fn prepare(
         }
         None if containers.len() == 1 => containers[0].clone(),
         None => {
-            return Err(ApiError::bad_request(format!(
+            let mut said = format!(
                 "a container name must be specified for pod {name}, choose one of: [{}]",
                 containers.join(" ")
-            )));
+            );
+            if !init.is_empty() {
+                said.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    init.join(" ")
+                ));
+            }
+            return Err(ApiError::bad_request(said));
         }
     };
     if pod["status"]["phase"] == "Pending" {
