@@ -192,6 +192,12 @@ pub enum Effect {
     },
     /// An editor on `edit` as it is: `$EDITOR`'s, else the console's own.
     OpenEditor(Edit),
+    /// One value of a Secret, to show in the details `shown`.
+    Reveal {
+        shown: String,
+        secret: ObjectRef,
+        key: String,
+    },
     /// One object described, for its details.
     Describe {
         key: String,
@@ -288,6 +294,11 @@ pub enum UiEvent {
     },
     /// No editor is named: the edit opens in the console's own.
     EditInApp(Edit),
+    /// A Secret's value, as text to show (or what became of the asking).
+    Revealed {
+        shown: String,
+        result: Result<String, String>,
+    },
     /// How a rollout the console started goes: `done` is `None` while it is followed,
     /// then whether it finished in time.
     Rollout {
@@ -1231,6 +1242,11 @@ impl App {
     fn close_modal(&mut self) -> Vec<Effect> {
         match self.modals.pop() {
             Some(Modal::Pod(m)) if m.log_task.is_some() => vec![Effect::StopLogs],
+            // A revealed value is not kept once it is out of sight.
+            Some(Modal::Details(d)) if d.key.starts_with("reveal:") => {
+                self.objects.revealed = None;
+                Vec::new()
+            }
             _ => Vec::new(),
         }
     }
@@ -1722,6 +1738,28 @@ impl App {
             diff_key(&key),
         ))));
         vec![Effect::DryRunEdit(edit)]
+    }
+
+    /// `:reveal KEY`: one value of the selected Secret, through the engine's gate.
+    fn reveal(&mut self, key: String, views: &Views) -> Vec<Effect> {
+        let selected = views.objects.selected(self).filter(|o| o.kind.is_secret());
+        let (Some(env), Some(secret), Pane::Objects) = (self.env.clone(), selected, self.pane)
+        else {
+            self.flash(
+                Level::Info,
+                ":reveal KEY shows a value of the selected Secret (:secrets)",
+            );
+            return Vec::new();
+        };
+        if !self.admit(&keymap::REVEAL_BY_COMMAND, Some((&env, secret.role))) {
+            return Vec::new();
+        }
+        let shown = format!("reveal:{}/{key}", secret.key());
+        vec![Effect::Reveal {
+            shown,
+            secret: secret.object_ref(&env),
+            key,
+        }]
     }
 
     /// `:create`: an editor on a new object of the kind listed, in the namespace listed
@@ -2352,6 +2390,7 @@ impl App {
             Command::Objects(query) => self.open_objects(query),
             Command::Export { format, path } => self.export(format, path, views),
             Command::Create => self.open_create(),
+            Command::Reveal(key) => self.reveal(key, views),
             Command::Replicas(n) => {
                 let spec = &keymap::REPLICAS_BY_COMMAND;
                 let target = self.env.clone().map(|env| {
@@ -2546,6 +2585,16 @@ impl App {
             }
             UiEvent::Kinds { env, names } => self.kinds = (env, names),
             UiEvent::HandOver(h) => self.handover = Some(h),
+            UiEvent::Revealed { shown, result } => match result {
+                Ok(value) => {
+                    self.objects.revealed = Some((shown.clone(), value));
+                    self.modals.push(Modal::Details(Box::new(DetailsModal::new(
+                        Pane::Objects,
+                        shown,
+                    ))));
+                }
+                Err(why) => self.flash(Level::Error, format!("not revealed: {why}")),
+            },
             UiEvent::Rollout { label, text, done } => match done {
                 None => self.flash(Level::Info, format!("{label}; rolling out: {text}")),
                 Some(true) => self.flash(Level::Success, format!("{label}; rolled out: {text}")),
@@ -2762,21 +2811,7 @@ mod tests {
         let mut a = app();
         let views = Views::default();
         let text = "data:\n  a: '1'\n";
-        let edit = Edit {
-            id: 0,
-            key: "wc/configmaps/shop/settings".into(),
-            object: ObjectRef {
-                env: "acme".into(),
-                role: ClusterRole::Wc,
-                kind: "configmaps".into(),
-                namespace: Some("shop".into()),
-                name: "settings".into(),
-            },
-            original: text.into(),
-            text: text.into(),
-            diff: None,
-            creating: false,
-        };
+        let edit = Edit::sample(text);
         a.on_event(UiEvent::EditInApp(edit.clone()));
         assert!(matches!(a.modals.last(), Some(Modal::Editor(_))));
         assert!(a.on_key(key('q'), &views).is_empty(), "q is a letter here");

@@ -33,6 +33,8 @@ pub enum Command {
     Replicas(u32),
     /// A new object of the kind the objects pane lists, from YAML typed in an editor.
     Create,
+    /// One value of the selected Secret, shown once, audited.
+    Reveal(String),
     /// The pods or objects shown, to a file.
     Export {
         format: super::export::Format,
@@ -117,6 +119,8 @@ enum Args {
     Export,
     /// A number of replicas.
     Replicas,
+    /// A key of a Secret.
+    SecretKey,
     /// Environment, sc/wc, and the workflow's KEY=VALUE parameters (a bare number is
     /// the worker count of `scale`).
     Workflow,
@@ -169,6 +173,11 @@ const OTHERS: &[(&str, Args, &str)] = &[
         "restore [env] sc|wc backup=NAME: a Velero restore (opens the workflow form)",
     ),
     ("env", Args::Env, "env <name>: open an environment"),
+    (
+        "reveal",
+        Args::SecretKey,
+        "reveal KEY: one value of the selected Secret (objects pane), shown once, audited",
+    ),
     (
         "replicas",
         Args::Replicas,
@@ -261,6 +270,7 @@ pub fn parse(line: &str, vocab: &Vocabulary<'_>) -> Result<Command, String> {
             }
             _ => Err(":export takes csv or json, then a file if you like".into()),
         },
+        Args::SecretKey => Ok(Command::Reveal(one("a key of the Secret")?.to_owned())),
         Args::Env => Ok(Command::Env(find_env(
             one("an environment name")?,
             vocab.envs,

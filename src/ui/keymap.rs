@@ -292,6 +292,17 @@ pub static REPLICAS_BY_COMMAND: ActionSpec = ActionSpec::new(
 .danger(Danger::Caution)
 .engine();
 
+/// The gate entry of `:reveal`, which has no key of its own: a read, but one the engine
+/// gates and audits.
+pub static REVEAL_BY_COMMAND: ActionSpec = ActionSpec::new(
+    "objects.reveal",
+    Action::Command,
+    &[],
+    Context::Pane(Pane::Objects),
+    "reveal one value of a Secret",
+)
+.engine();
+
 /// The gate entry of `:create`, which has no key of its own.
 pub static CREATE_BY_COMMAND: ActionSpec = ActionSpec::new(
     "objects.create",

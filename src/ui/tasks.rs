@@ -297,6 +297,23 @@ impl Tasks {
                     let _ = tx.send(handed(ready)).await;
                 });
             }
+            Effect::Reveal { shown, secret, key } => {
+                let (tx, engine) = (self.tx.clone(), self.engine.clone());
+                tokio::spawn(async move {
+                    let result = match engine {
+                        Some(engine) => engine
+                            .reveal(&secret, &key)
+                            .await
+                            .map_err(|e| e.to_string()),
+                        None => Err("no workflow engine in this console".into()),
+                    };
+                    let result = result.map(|revealed| match String::from_utf8(revealed.0) {
+                        Ok(text) => inspect::sanitize_block(&text),
+                        Err(e) => format!("(binary, {} bytes: not shown)", e.as_bytes().len()),
+                    });
+                    let _ = tx.send(UiEvent::Revealed { shown, result }).await;
+                });
+            }
             Effect::OpenEditor(edit) => {
                 let tx = self.tx.clone();
                 tokio::spawn(async move {

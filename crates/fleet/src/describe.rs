@@ -96,15 +96,13 @@ pub async fn describe(
 ) -> Result<Description, String> {
     let client = client(live, env, role).await?;
     let api = api_of(client.clone(), kind, namespace);
+    let object = serde_json::to_value(timed(api.get(name)).await?).map_err(|e| e.to_string())?;
+    // A Secret's values go no further than here: its keys are described by their sizes.
     let object = if kind.is_secret() {
-        // Metadata alone comes as a PartialObjectMetadata: it is described as the kind
-        // it is.
-        let meta = serde_json::to_value(timed(api.get_metadata(name)).await?);
-        meta.map(|m| as_kind(m, kind))
+        sizes_only(object)
     } else {
-        serde_json::to_value(timed(api.get(name)).await?)
-    }
-    .map_err(|e| e.to_string())?;
+        object
+    };
     let uid = object["metadata"]["uid"].as_str().unwrap_or_default();
     let events = events_of(&client, &kind.kind, namespace, name, uid).await;
     let owned = owned_by(&client, live, env, role, &object).await;
@@ -129,15 +127,27 @@ pub fn description(
     }
 }
 
-/// `object` (its metadata, as a PartialObjectMetadata) with the kind and API version of
-/// `kind`.
-fn as_kind(mut object: Value, kind: &ServedKind) -> Value {
-    object["kind"] = Value::String(kind.kind.clone());
-    object["apiVersion"] = Value::String(match kind.group.as_str() {
-        "" => kind.version.clone(),
-        g => format!("{g}/{}", kind.version),
-    });
-    object
+/// A Secret with each value replaced by its size in bytes, as `kubectl describe` shows
+/// it, and nothing else that could hold a value (`stringData`, kubectl's last-applied
+/// copy).
+pub fn sizes_only(mut secret: Value) -> Value {
+    use base64::Engine as _;
+    if let Some(data) = secret["data"].as_object_mut() {
+        for v in data.values_mut() {
+            let size = v
+                .as_str()
+                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                .map_or(0, |b| b.len());
+            *v = Value::from(size);
+        }
+    }
+    if let Some(m) = secret.as_object_mut() {
+        m.remove("stringData");
+    }
+    if let Some(a) = secret["metadata"]["annotations"].as_object_mut() {
+        a.remove(LAST_APPLIED);
+    }
+    secret
 }
 
 /// The events of one object, oldest first (as kubectl lists them), at most the newest
@@ -378,10 +388,13 @@ pub fn describe_lines(object: &Value, now: DateTime<Utc>) -> Vec<String> {
         "Node" => lines.extend(node_lines(object)),
         "Secret" => {
             lines.push(field("Type", str_of(&object["type"])));
-            lines.push(field(
-                "Data",
-                "not fetched: a Secret's values stay on the server",
-            ));
+            let sizes = object["data"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, n)| format!("{}: {} bytes", sanitize(k), n.as_u64().unwrap_or(0)))
+                .collect();
+            lines.extend(list_field("Data", sizes));
         }
         _ => lines.extend(generic_lines(object)),
     }
@@ -792,24 +805,25 @@ mod tests {
         assert!(text.contains("Spec:\n  ttl: 720h0m0s"), "{text}");
         assert!(text.contains("Status:\n  phase: Completed"), "{text}");
         assert!(!text.contains("conditions"), "{text}");
-        // A Secret's metadata comes as the server sends it alone, and is described as a
-        // Secret.
-        let partial = json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
-                             "metadata": {"name": "s", "namespace": "shop"}});
-        let secret = ServedKind {
-            group: String::new(),
-            version: "v1".into(),
-            kind: "Secret".into(),
-            plural: "secrets".into(),
-            singular: "secret".into(),
-            short_names: Vec::new(),
-            namespaced: true,
-            verbs: vec!["get".into()],
-            subresources: Vec::new(),
-        };
-        let text = describe_lines(&as_kind(partial, &secret), now()).join("\n");
+        // A Secret: its keys and their sizes, no value anywhere.
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": "s", "namespace": "shop",
+                "annotations": {LAST_APPLIED: "{\"stringData\":{\"password\":\"hunter22\"}}"}},
+            "data": {"password": "aHVudGVyMjI=", "user": "YWRtaW4="},
+            "stringData": {"token": "plain-text-token"}});
+        let text = describe_lines(&sizes_only(secret), now()).join("\n");
         assert!(text.contains(&field("Kind", "Secret (v1)")), "{text}");
-        assert!(text.contains("not fetched"), "{text}");
+        assert!(text.contains(&field("Data", "password: 8 bytes")), "{text}");
+        assert!(text.contains("user: 5 bytes"), "{text}");
+        for value in [
+            "hunter22",
+            "aHVudGVyMjI",
+            "admin",
+            "YWRtaW4",
+            "plain-text-token",
+        ] {
+            assert!(!text.contains(value), "{value} leaked: {text}");
+        }
     }
 
     #[test]

@@ -72,27 +72,9 @@ mod tests {
     use super::*;
     use crossterm::event::{KeyCode, KeyModifiers};
 
-    fn edit(text: &str) -> Edit {
-        Edit {
-            id: 1,
-            key: "wc/configmaps/shop/settings".into(),
-            object: crate::engine::ops::ObjectRef {
-                env: "acme".into(),
-                role: crate::config::ClusterRole::Wc,
-                kind: "configmaps".into(),
-                namespace: Some("shop".into()),
-                name: "settings".into(),
-            },
-            original: text.into(),
-            text: text.into(),
-            diff: None,
-            creating: false,
-        }
-    }
-
     #[test]
     fn typing_backspace_tab_and_paste_edit_the_text() {
-        let mut m = EditorModal::new(edit("data:\n  a: '1'\n"));
+        let mut m = EditorModal::new(Edit::sample("data:\n  a: '1'\n"));
         let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
         assert_eq!(m.edited().text, "data:\n  a: '1'\n", "opened as it was");
         for c in [

@@ -45,6 +45,9 @@ pub struct ObjectsData {
     pub yaml: Option<(String, Result<Vec<String>, String>)>,
     /// The description shown in details.
     pub described: Option<Described>,
+    /// A Secret's value the user asked to see, by its details key: dropped when its
+    /// details close.
+    pub revealed: Option<(String, String)>,
     /// The server column sorted by, and whether descending; `None` keeps the server's
     /// order (by namespace and name), except for events, newest first.
     pub sort: Option<(usize, bool)>,
@@ -171,6 +174,26 @@ pub struct Edit {
 }
 
 impl Edit {
+    /// An edit of a ConfigMap `settings` of acme's wc, opened as `text`, for tests.
+    #[cfg(test)]
+    pub(crate) fn sample(text: &str) -> Edit {
+        Edit {
+            id: 0,
+            key: "wc/configmaps/shop/settings".into(),
+            object: crate::engine::ops::ObjectRef {
+                env: "acme".into(),
+                role: ClusterRole::Wc,
+                kind: "configmaps".into(),
+                namespace: Some("shop".into()),
+                name: "settings".into(),
+            },
+            original: text.into(),
+            text: text.into(),
+            diff: None,
+            creating: false,
+        }
+    }
+
     /// How the kept text comes back.
     pub fn reopened_by(&self) -> &'static str {
         if self.creating {
@@ -428,11 +451,25 @@ impl PaneView for ObjectsView {
         if key.starts_with("describe:") {
             return describe_details(app, key, ctx);
         }
+        if let Some(what) = key.strip_prefix("reveal:") {
+            let (_, value) = app.objects.revealed.as_ref().filter(|(k, _)| k == key)?;
+            let s = &ctx.theme.s;
+            let mut d = Details::new(format!("Revealed {what}"));
+            for line in value.lines() {
+                d.line(Line::styled(line.to_owned(), s.text));
+            }
+            d.line(Line::raw(""));
+            d.line(Line::styled(
+                "Audited. Esc closes, and the value is not kept.",
+                s.muted,
+            ));
+            return Some(d);
+        }
         let (shown, result) = app.objects.yaml.as_ref()?;
         if shown != key {
             return None;
         }
-        let mut d = Details::new(format!("YAML {key}"));
+        let mut d = Details::new(format!("YAML {}", shown_key(key)));
         match result {
             Ok(lines) => {
                 for l in lines {
@@ -448,12 +485,18 @@ impl PaneView for ObjectsView {
     }
 }
 
+/// A row key as a title shows it: a cluster-scoped object's has no empty namespace
+/// (`wc/nodes/w-1`, not `wc/nodes//w-1`).
+fn shown_key(key: &str) -> String {
+    key.replace("//", "/")
+}
+
 /// A description: `kubectl describe`'s fields, what owns it and what it owns, its events.
 fn describe_details(app: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
     let s = &ctx.theme.s;
     let described = app.objects.described.as_ref().filter(|d| d.key == key)?;
     let object = key.trim_start_matches("describe:");
-    let mut d = Details::new(format!("Describe {object}"));
+    let mut d = Details::new(format!("Describe {}", shown_key(object)));
     match &described.result {
         None => d.line(Line::styled("Loading…", s.muted)),
         Some(Ok(description)) => {

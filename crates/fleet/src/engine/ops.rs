@@ -43,6 +43,8 @@ pub enum Op {
     Create,
     /// A shell in a pod (`kubectl exec`; [`Engine::shell`]).
     Shell,
+    /// One value of a Secret, shown ([`Engine::reveal`]).
+    Reveal,
 }
 
 impl Op {
@@ -56,7 +58,13 @@ impl Op {
             Op::Edit => "edit",
             Op::Create => "create",
             Op::Shell => "shell",
+            Op::Reveal => "reveal",
         }
+    }
+
+    /// Whether it changes the cluster: only a change waits for a run's lock.
+    fn changes(self) -> bool {
+        self != Op::Reveal
     }
 
     /// Deleting cannot be undone, so it is done only when the caller confirmed it (the
@@ -73,6 +81,7 @@ impl Op {
             Op::Edit => ("update", ""),
             Op::Create => ("create", ""),
             Op::Shell => ("create", "exec"),
+            Op::Reveal => ("get", ""),
             Op::Restart | Op::Cordon | Op::Uncordon => ("patch", ""),
         }
     }
@@ -113,6 +122,10 @@ impl Op {
                 "a shell runs in a pod, not in {}",
                 kind.qualified()
             )),
+            Op::Reveal if !kind.is_secret() => Some(format!(
+                "only a Secret's values are revealed, not {}'s: the YAML shows them",
+                kind.qualified()
+            )),
             Op::Edit if kind.is_secret() => {
                 Some("Secrets are not edited here: that would show their values".into())
             }
@@ -139,6 +152,7 @@ impl Op {
             Op::Edit => "EditedByConsole",
             Op::Create => "CreatedByConsole",
             Op::Shell => "ShellByConsole",
+            Op::Reveal => "RevealedByConsole",
         }
     }
 }
@@ -147,6 +161,16 @@ impl Op {
 /// removes the field.
 pub(crate) fn cordon_patch(on: bool) -> serde_json::Value {
     json!({"spec": {"unschedulable": if on { json!(true) } else { json!(null) }}})
+}
+
+/// A Secret's value, revealed: its Debug form never shows it, so no log or panic message
+/// can carry it.
+pub struct Revealed(pub Vec<u8>);
+
+impl std::fmt::Debug for Revealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Revealed({} bytes)", self.0.len())
+    }
 }
 
 /// One object of one cluster, as a key, a `:` command or a script names it.
@@ -280,7 +304,7 @@ impl Engine {
         objects: &[ObjectRef],
         confirmed: bool,
     ) -> Result<Vec<OpOutcome>, EngineError> {
-        if matches!(op, Op::Edit | Op::Create | Op::Shell) {
+        if matches!(op, Op::Edit | Op::Create | Op::Shell | Op::Reveal) {
             return Err(EngineError::Usage(format!(
                 "{} is not a change made here: it goes through Engine::{}",
                 op.name(),
@@ -322,7 +346,7 @@ impl Engine {
         let now = Utc::now();
         let clusters: BTreeSet<(&str, ClusterRole)> =
             objects.iter().map(|o| (o.env.as_str(), o.role)).collect();
-        for (env, role) in clusters {
+        for (env, role) in clusters.into_iter().filter(|_| op.changes()) {
             let sc = self.client(env, ClusterRole::Sc).await?;
             lease::ensure_free(sc, env, role, now).await?;
         }
@@ -549,6 +573,44 @@ impl Engine {
         self.record(self.object_record(r, "pod.shell".into(), detail))
     }
 
+    /// One value of a Secret, for the user who asked to see it: the gate (read-only, since
+    /// the audit record is kept in the cluster too, and `get secrets` on that Secret),
+    /// then the audit record, naming the key and never the value, before it is read. No
+    /// run's lock stops it: reading changes nothing.
+    pub async fn reveal(&self, secret: &ObjectRef, key: &str) -> Result<Revealed, EngineError> {
+        let resolved = self.admit(Op::Reveal, std::slice::from_ref(secret)).await?;
+        let r = &resolved[0];
+        let detail = json!({"kind": r.kind.qualified(), "namespace": r.namespace, "name": r.name, "key": key});
+        self.record(self.object_record(r, "secret.reveal".into(), detail))?;
+        let client = self.client(&r.env, r.role).await?;
+        let object = r
+            .api(client)
+            .get(&r.name)
+            .await
+            .map_err(|e| EngineError::Observe(crate::failure::of_kube(&e).sentence))?;
+        let data = &object.data["data"];
+        let Some(encoded) = data[key].as_str() else {
+            let keys: Vec<&str> = data
+                .as_object()
+                .map(|m| m.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            return Err(EngineError::Usage(format!(
+                "{} has no key `{key}`; its keys: {}",
+                r.label(),
+                if keys.is_empty() {
+                    "none".to_owned()
+                } else {
+                    keys.join(", ")
+                }
+            )));
+        };
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|e| EngineError::Observe(format!("the value is no base64: {e}")))?;
+        Ok(Revealed(bytes))
+    }
+
     /// The audit record of an action on one object.
     fn object_record(&self, r: &Resolved, action: String, detail: serde_json::Value) -> NewRecord {
         NewRecord {
@@ -678,7 +740,7 @@ impl Engine {
                 Ok((message.into(), Some(obj.metadata)))
             }
             // An edit carries the edited object, a shell is kubectl's: act refuses both.
-            Op::Edit | Op::Create | Op::Shell => {
+            Op::Edit | Op::Create | Op::Shell | Op::Reveal => {
                 Ok((format!("not changed: {} has its own way", op.name()), None))
             }
             Op::Scale(replicas) => {
