@@ -393,11 +393,17 @@ fn scaling_with_wait_follows_the_rollout_to_its_end() {
     let want = replicas(&e).as_i64().unwrap() + 2;
     let n = want.to_string();
     let args = ["deploy", &deploy, "--replicas", &n, "-n", NS, "--wait"];
-    let scaled = item(&e.wc("scale", &args));
+    let out = e.wc("scale", &args);
+    let scaled = item(&out);
     let message = text(&scaled["message"], "message");
     assert!(
         message.ends_with(&format!("; {want}/{want} ready")),
         "{message}"
+    );
+    let progress = common::stderr(&out);
+    assert!(
+        progress.contains(&format!("{want}/{want} ready")),
+        "{progress}"
     );
     let d = e.get(&["deploy", "-n", NS, &deploy]);
     assert_eq!(d["status"]["readyReplicas"], want, "{d}");
@@ -434,7 +440,11 @@ fn scaling_with_wait_follows_the_rollout_to_its_end() {
     let doc = parse(&out);
     let message = text(&doc["items"][0]["message"], "message");
     assert!(message.contains("not ready within 2 s"), "{message}");
-    assert!(common::stderr(&out).contains("ready"), "{}", show(&out));
+    assert!(
+        common::stderr(&out).contains(&format!("/{more} ready")),
+        "{}",
+        show(&out)
+    );
     // --timeout without --wait is a usage error.
     let out = e.wc(
         "scale",

@@ -1439,7 +1439,7 @@ fn one_value_of_a_secret_is_revealed_on_request_and_audited() {
     tui.send(":");
     tui.type_text("reveal password");
     tui.send("\r");
-    let screen = tui.wait_for("read-only");
+    let screen = tui.wait_for("not revealed: read-only");
     assert!(!screen.contains(value), "{screen}");
     tui.send("q");
     assert_eq!(tui.wait_exit(), 0);
@@ -1541,26 +1541,30 @@ fn the_log_of_each_container_of_a_pod() {
         assert!(ok, "{text}");
         text
     };
+    // The lines of `container`'s log on screen, once every one shown is in kubectl's
+    // log of it: a screen read while a frame is half drawn may still hold the last ones.
+    let lines_of = |tui: &Tui, container: &str| -> (Vec<String>, String) {
+        let deadline = Instant::now() + SCREEN_TIMEOUT;
+        loop {
+            let screen = tui.contents();
+            let lines = shown(&screen);
+            if screen.contains(&format!("container {container}")) && !lines.is_empty() {
+                let log = log_of(container);
+                if lines.iter().all(|l| log.contains(l.as_str())) {
+                    return (lines, log);
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{container}'s log lines never showed: {screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
     tui.send("l");
-    tui.wait_for("container postgres");
-    let database = shown(&tui.wait_for("level="));
+    let (_, database_log) = lines_of(&tui, "postgres");
     tui.send("c");
-    tui.wait_for("container metrics");
-    let metrics = shown(&tui.wait_for("level="));
-    let (database_log, metrics_log) = (log_of("postgres"), log_of("metrics"));
-    assert!(!database.is_empty() && !metrics.is_empty());
-    for line in &database {
-        assert!(
-            database_log.contains(line.as_str()),
-            "{line} in postgres's log"
-        );
-    }
-    for line in &metrics {
-        assert!(
-            metrics_log.contains(line.as_str()),
-            "{line} in metrics's log"
-        );
-    }
+    let (metrics, _) = lines_of(&tui, "metrics");
     assert!(
         metrics.iter().any(|l| !database_log.contains(l.as_str())),
         "the other container's own lines: {metrics:?}"

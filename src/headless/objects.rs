@@ -196,6 +196,11 @@ async fn wait_for(
         .await;
     match said {
         Ok(Some(r)) if r.done() => item.message.push_str(&format!("; {}", r.summary())),
+        Ok(Some(r)) if r.settled() => {
+            item.ok = false;
+            item.message
+                .push_str(&format!("; not rolled out: {}", r.summary()));
+        }
         Ok(Some(r)) => {
             item.ok = false;
             item.message.push_str(&format!(

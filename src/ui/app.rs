@@ -294,10 +294,10 @@ pub enum UiEvent {
     },
     /// No editor is named: the edit opens in the console's own.
     EditInApp(Edit),
-    /// A Secret's value, as text to show (or what became of the asking).
+    /// A Secret's value (or what became of the asking).
     Revealed {
         shown: String,
-        result: Result<String, String>,
+        result: Result<crate::engine::ops::Revealed, String>,
     },
     /// How a rollout the console started goes: `done` is `None` while it is followed,
     /// then whether it finished in time.
@@ -576,6 +576,27 @@ impl App {
     }
 
     pub fn on_key(&mut self, ev: KeyEvent, views: &Views) -> Vec<Effect> {
+        let effects = self.on_key_here(ev, views);
+        self.forget_unseen_secret();
+        effects
+    }
+
+    /// A revealed value lives only as long as the details that show it: whatever took
+    /// them away (Esc, a form that closed what was above it), it goes too.
+    fn forget_unseen_secret(&mut self) {
+        let shown = |app: &App, key: &str| {
+            app.modals
+                .iter()
+                .any(|m| matches!(m, Modal::Details(d) if d.key == key))
+        };
+        if let Some((key, _)) = &self.objects.revealed
+            && !shown(self, key)
+        {
+            self.objects.revealed = None;
+        }
+    }
+
+    fn on_key_here(&mut self, ev: KeyEvent, views: &Views) -> Vec<Effect> {
         let Some(key) = Key::from_event(&ev) else {
             return Vec::new();
         };
@@ -1242,11 +1263,6 @@ impl App {
     fn close_modal(&mut self) -> Vec<Effect> {
         match self.modals.pop() {
             Some(Modal::Pod(m)) if m.log_task.is_some() => vec![Effect::StopLogs],
-            // A revealed value is not kept once it is out of sight.
-            Some(Modal::Details(d)) if d.key.starts_with("reveal:") => {
-                self.objects.revealed = None;
-                Vec::new()
-            }
             _ => Vec::new(),
         }
     }
@@ -2523,6 +2539,11 @@ impl App {
     // -----------------------------------------------------------------------------------
 
     pub fn on_event(&mut self, event: UiEvent) {
+        self.on_event_here(event);
+        self.forget_unseen_secret();
+    }
+
+    fn on_event_here(&mut self, event: UiEvent) {
         match event {
             UiEvent::PodLoaded { target, result } => {
                 if let Some(m) = self.pod_modal(|m| m.target == target) {
@@ -2586,6 +2607,11 @@ impl App {
             UiEvent::Kinds { env, names } => self.kinds = (env, names),
             UiEvent::HandOver(h) => self.handover = Some(h),
             UiEvent::Revealed { shown, result } => match result {
+                // Shown only where it was asked for; otherwise dropped, never kept.
+                Ok(_) if self.pane != Pane::Objects || !self.modals.is_empty() => self.flash(
+                    Level::Info,
+                    "the value came after you had moved on, and was dropped: :reveal again",
+                ),
                 Ok(value) => {
                     self.objects.revealed = Some((shown.clone(), value));
                     self.modals.push(Modal::Details(Box::new(DetailsModal::new(
@@ -2595,14 +2621,14 @@ impl App {
                 }
                 Err(why) => self.flash(Level::Error, format!("not revealed: {why}")),
             },
-            UiEvent::Rollout { label, text, done } => match done {
-                None => self.flash(Level::Info, format!("{label}; rolling out: {text}")),
-                Some(true) => self.flash(Level::Success, format!("{label}; rolled out: {text}")),
-                Some(false) => self.flash(
-                    Level::Error,
-                    format!("{label}; not rolled out after 5 minutes: {text}"),
-                ),
-            },
+            UiEvent::Rollout { label, text, done } => {
+                let level = match done {
+                    None => Level::Info,
+                    Some(true) => Level::Success,
+                    Some(false) => Level::Error,
+                };
+                self.flash(level, format!("{label}; {text}"));
+            }
             // One editor at a time: a second `e` before the first opened asks again.
             UiEvent::EditInApp(_) if matches!(self.modals.last(), Some(Modal::Editor(_))) => {}
             UiEvent::EditInApp(edit) => {

@@ -934,7 +934,8 @@ static ACTIONS: &[ActionSpec] = &[
         &[K::Char('/')],
         C::PodDetails,
         "search the log",
-    ),
+    )
+    .rbac("get", "pods", "log"),
     spec(
         "pod.next-match",
         A::NextMatch,

@@ -307,10 +307,6 @@ impl Tasks {
                             .map_err(|e| e.to_string()),
                         None => Err("no workflow engine in this console".into()),
                     };
-                    let result = result.map(|revealed| match String::from_utf8(revealed.0) {
-                        Ok(text) => inspect::sanitize_block(&text),
-                        Err(e) => format!("(binary, {} bytes: not shown)", e.as_bytes().len()),
-                    });
                     let _ = tx.send(UiEvent::Revealed { shown, result }).await;
                 });
             }
@@ -521,7 +517,7 @@ async fn follow_rollout(
         // A reading the loop has no room for is one the next replaces.
         let _ = tx.try_send(UiEvent::Rollout {
             label: label.clone(),
-            text: r.summary(),
+            text: format!("rolling out: {}", r.summary()),
             done: None,
         });
     };
@@ -530,7 +526,16 @@ async fn follow_rollout(
         .wait_ready(object, ROLLOUT_PATIENCE, every, progress)
         .await
     {
-        Ok(Some(r)) => (r.summary(), Some(r.done())),
+        Ok(Some(r)) if r.done() => (format!("rolled out: {}", r.summary()), Some(true)),
+        Ok(Some(r)) if r.settled() => (format!("not rolled out: {}", r.summary()), Some(false)),
+        Ok(Some(r)) => (
+            format!(
+                "not rolled out after {} minutes: {}",
+                ROLLOUT_PATIENCE.as_secs() / 60,
+                r.summary()
+            ),
+            Some(false),
+        ),
         Ok(None) => return,
         Err(e) => (format!("its rollout could not be read: {e}"), Some(false)),
     };

@@ -84,8 +84,8 @@ fn child_kinds(kind: &str) -> &'static [&'static str] {
 
 /// Describes one object of `kind`. What owns it comes from the object; what it owns is
 /// listed (by its selector where it has one) and kept when it names this object as owner;
-/// its events are those whose involved object it is. A Secret is described from its
-/// metadata: its values are not fetched.
+/// its events are those whose involved object it is. A Secret's values go no further than
+/// this call: it is described by the size of each ([`sizes_only`]).
 pub async fn describe(
     live: &LiveFleet,
     env: &str,

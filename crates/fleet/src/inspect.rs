@@ -282,11 +282,6 @@ fn describe_state(s: &ContainerState) -> (String, Option<i64>, bool) {
     ("unknown".into(), None, false)
 }
 
-/// Text of several lines, each made safe to print as [`sanitize`] makes one.
-pub fn sanitize_block(text: &str) -> String {
-    text.lines().map(sanitize).collect::<Vec<_>>().join("\n")
-}
-
 /// Makes a log line safe to print: escape sequences removed (a log must not move the
 /// cursor or change colours of the console), tabs expanded, other controls shown as `·`.
 pub fn sanitize(line: &str) -> String {

@@ -46,8 +46,8 @@ pub struct ObjectsData {
     /// The description shown in details.
     pub described: Option<Described>,
     /// A Secret's value the user asked to see, by its details key: dropped when its
-    /// details close.
-    pub revealed: Option<(String, String)>,
+    /// details close. Its Debug form hides it.
+    pub revealed: Option<(String, crate::engine::ops::Revealed)>,
     /// The server column sorted by, and whether descending; `None` keeps the server's
     /// order (by namespace and name), except for events, newest first.
     pub sort: Option<(usize, bool)>,
@@ -454,9 +454,29 @@ impl PaneView for ObjectsView {
         if let Some(what) = key.strip_prefix("reveal:") {
             let (_, value) = app.objects.revealed.as_ref().filter(|(k, _)| k == key)?;
             let s = &ctx.theme.s;
-            let mut d = Details::new(format!("Revealed {what}"));
-            for line in value.lines() {
-                d.line(Line::styled(line.to_owned(), s.text));
+            let mut d = Details::new(format!("Revealed {}", shown_key(what)));
+            match std::str::from_utf8(&value.0) {
+                Ok(text) => {
+                    for line in text.lines() {
+                        d.line(Line::styled(ck8s_fleet::inspect::sanitize(line), s.text));
+                    }
+                    // What is shown must not pass for the value when it is not quite it.
+                    let altered = text.lines().any(|l| ck8s_fleet::inspect::sanitize(l) != l);
+                    if altered || text.ends_with('\n') || text.is_empty() {
+                        d.line(Line::styled(
+                            format!(
+                                "({} bytes; tabs, control characters or a final newline are \
+                                 not shown as they are)",
+                                value.0.len()
+                            ),
+                            s.muted,
+                        ));
+                    }
+                }
+                Err(_) => d.line(Line::styled(
+                    format!("(binary, {} bytes: not shown)", value.0.len()),
+                    s.muted,
+                )),
             }
             d.line(Line::raw(""));
             d.line(Line::styled(
