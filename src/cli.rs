@@ -299,9 +299,9 @@ pub struct ScaleArgs {
     /// The number of replicas to set.
     #[arg(long, value_name = "N")]
     pub replicas: u32,
-    /// Then wait until every replica is updated and ready, as `kubectl rollout status`
-    /// does (Deployments, StatefulSets, ReplicaSets); exit 1 when they are not within
-    /// --timeout.
+    /// Then wait until every replica is updated and available and no old one is left, as
+    /// `kubectl rollout status` does; exit 1 when a Deployment is past its progress
+    /// deadline, or when that has not happened within --timeout (for each object).
     #[arg(long)]
     pub wait: bool,
     /// How long --wait waits.

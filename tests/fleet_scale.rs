@@ -14,10 +14,10 @@ use serde_json::Value;
 
 /// Environments of the test fleet: 24 clusters.
 const ENVIRONMENTS: u32 = 12;
-/// The limit the console runs under: below what the fleet needs at ease (a connection per
-/// API server, Prometheus and Alertmanager, and 64 requests in flight), so the console must
-/// spend what is left on a few requests at a time (before it did, this failed at every run).
-/// Over HTTP/1.1 every watch holds a connection of its own, well over 130 in all.
+/// The limit the console runs under: below even what it reckons the fleet needs, so it asks
+/// Prometheus and Alertmanager one request at a time, with no connection kept idle (before
+/// it did, this failed at every run). Over HTTP/1.1 every watch holds a connection of its
+/// own, well over 130 in all.
 const NOFILE: u64 = 72;
 
 fn fleet(http1_only: bool) -> common::Sim {

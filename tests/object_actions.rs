@@ -397,7 +397,7 @@ fn scaling_with_wait_follows_the_rollout_to_its_end() {
     let scaled = item(&out);
     let message = text(&scaled["message"], "message");
     assert!(
-        message.ends_with(&format!("; {want}/{want} ready")),
+        message.ends_with(&format!("; rolled out: {want}/{want} ready")),
         "{message}"
     );
     let progress = common::stderr(&out);
@@ -439,7 +439,7 @@ fn scaling_with_wait_follows_the_rollout_to_its_end() {
     assert_eq!(code(&out), 1, "{}", show(&out));
     let doc = parse(&out);
     let message = text(&doc["items"][0]["message"], "message");
-    assert!(message.contains("not ready within 2 s"), "{message}");
+    assert!(message.contains("not rolled out within 2 s"), "{message}");
     assert!(
         common::stderr(&out).contains(&format!("/{more} ready")),
         "{}",

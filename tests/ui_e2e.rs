@@ -1292,7 +1292,7 @@ fn the_previous_runs_log_of_a_crash_looping_pod() {
 /// is kept when Esc closes it, `e` brings it back, and Ctrl-S shows the server's dry-run
 /// diff, which Enter applies. `:create` makes a new object the same way.
 #[test]
-fn an_edit_in_the_consoles_own_editor() {
+fn without_an_editor_the_consoles_own_edits_keeps_and_creates() {
     let dir = tempfile::tempdir().unwrap();
     let sim = start_sim_of(dir.path(), 1, &[]);
     let state = dir.path().join("state");
@@ -1497,7 +1497,7 @@ fn one_value_of_a_secret_is_revealed_on_request_and_audited() {
 /// A pod of two containers: the log is the annotated default container's, `c` goes to
 /// the other one's, whose lines differ.
 #[test]
-fn the_log_of_each_container_of_a_pod() {
+fn c_moves_the_log_from_the_default_container_to_the_next() {
     let dir = tempfile::tempdir().unwrap();
     let sim = start_sim_of(dir.path(), 1, &[]);
     let state = dir.path().join("state");

@@ -10,6 +10,7 @@ use super::runs::{engine, print_or_warn};
 use crate::cli::{NodeArgs, ObjectArgs, ObjectPlace, OutputFormat};
 use crate::config::{ClusterRole, Fleet};
 use crate::engine::ops::{ObjectRef, Op, OpOutcome};
+use crate::engine::readiness::{READ_EVERY, RolloutEnd};
 use crate::engine::{EngineError, Mode};
 use crate::exit;
 use crate::paths::Paths;
@@ -189,37 +190,19 @@ async fn wait_for(
     patience: std::time::Duration,
 ) {
     let label = item.object();
-    let said = engine
-        .wait_ready(object, patience, WAIT_EVERY, |r| {
+    let waited = engine
+        .wait_ready(object, patience, READ_EVERY, |r| {
             note!("{label}: {}", r.summary())
         })
         .await;
-    match said {
-        Ok(Some(r)) if r.done() => item.message.push_str(&format!("; {}", r.summary())),
-        Ok(Some(r)) if r.settled() => {
-            item.ok = false;
-            item.message
-                .push_str(&format!("; not rolled out: {}", r.summary()));
+    match RolloutEnd::of(waited, patience) {
+        Some(end) => {
+            item.ok = end.rolled_out;
+            item.message.push_str(&format!("; {}", end.said));
         }
-        Ok(Some(r)) => {
-            item.ok = false;
-            item.message.push_str(&format!(
-                "; not ready within {} s: {}",
-                patience.as_secs(),
-                r.summary()
-            ));
-        }
-        Ok(None) => item.message.push_str("; no rollout to wait for"),
-        Err(e) => {
-            item.ok = false;
-            item.message
-                .push_str(&format!("; its rollout could not be read: {e}"));
-        }
+        None => item.message.push_str("; no rollout to wait for"),
     }
 }
-
-/// How often a wait reads the rollout.
-const WAIT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn formatted(format: OutputFormat, report: &ObjectsReport) -> anyhow::Result<String> {
     let doc = output::Doc {

@@ -192,9 +192,9 @@ pub enum Effect {
     },
     /// An editor on `edit` as it is: `$EDITOR`'s, else the console's own.
     OpenEditor(Edit),
-    /// One value of a Secret, to show in the details `shown`.
+    /// One value of a Secret, to show in the details `details_key`.
     Reveal {
-        shown: String,
+        details_key: String,
         secret: ObjectRef,
         key: String,
     },
@@ -296,11 +296,11 @@ pub enum UiEvent {
     EditInApp(Edit),
     /// A Secret's value (or what became of the asking).
     Revealed {
-        shown: String,
+        details_key: String,
         result: Result<crate::engine::ops::Revealed, String>,
     },
     /// How a rollout the console started goes: `done` is `None` while it is followed,
-    /// then whether it finished in time.
+    /// then whether it rolled out (not: stuck, too slow, or not readable).
     Rollout {
         label: String,
         text: String,
@@ -320,6 +320,8 @@ pub enum UiEvent {
     /// An edit was made, or why not (the text is kept).
     Edited {
         key: String,
+        /// A new object's (`:create`), not an edit's.
+        creating: bool,
         result: Result<String, String>,
     },
     /// A program is ready to have the terminal (the gate passed, the object read).
@@ -576,7 +578,7 @@ impl App {
     }
 
     pub fn on_key(&mut self, ev: KeyEvent, views: &Views) -> Vec<Effect> {
-        let effects = self.on_key_here(ev, views);
+        let effects = self.dispatch_key(ev, views);
         self.forget_unseen_secret();
         effects
     }
@@ -596,7 +598,7 @@ impl App {
         }
     }
 
-    fn on_key_here(&mut self, ev: KeyEvent, views: &Views) -> Vec<Effect> {
+    fn dispatch_key(&mut self, ev: KeyEvent, views: &Views) -> Vec<Effect> {
         let Some(key) = Key::from_event(&ev) else {
             return Vec::new();
         };
@@ -631,7 +633,7 @@ impl App {
     }
 
     /// The in-app editor: Ctrl-S goes on as saving in `$EDITOR` does, Esc keeps the text
-    /// for the next `e`, every other key edits.
+    /// for the next `e` (or `:create`), every other key edits.
     fn on_editor_key(&mut self, ev: KeyEvent, key: Key) -> Vec<Effect> {
         let action = keymap::resolve(&[Context::Editor], key).map(|s| s.action);
         let Some(Modal::Editor(m)) = self.modals.last_mut() else {
@@ -1169,8 +1171,8 @@ impl App {
                 }
                 Vec::new()
             }
-            (Modal::Pod(m), Action::Container) if m.containers() < 2 => {
-                let why = match m.containers() {
+            (Modal::Pod(m), Action::Container) if m.container_count() < 2 => {
+                let why = match m.container_count() {
                     0 => "the pod is still being read",
                     _ => "this pod has one container",
                 };
@@ -1770,9 +1772,9 @@ impl App {
         if !self.admit(&keymap::REVEAL_BY_COMMAND, Some((&env, secret.role))) {
             return Vec::new();
         }
-        let shown = format!("reveal:{}/{key}", secret.key());
+        let details_key = format!("reveal:{}/{key}", secret.key());
         vec![Effect::Reveal {
-            shown,
+            details_key,
             secret: secret.object_ref(&env),
             key,
         }]
@@ -2539,11 +2541,11 @@ impl App {
     // -----------------------------------------------------------------------------------
 
     pub fn on_event(&mut self, event: UiEvent) {
-        self.on_event_here(event);
+        self.dispatch_event(event);
         self.forget_unseen_secret();
     }
 
-    fn on_event_here(&mut self, event: UiEvent) {
+    fn dispatch_event(&mut self, event: UiEvent) {
         match event {
             UiEvent::PodLoaded { target, result } => {
                 if let Some(m) = self.pod_modal(|m| m.target == target) {
@@ -2606,17 +2608,20 @@ impl App {
             }
             UiEvent::Kinds { env, names } => self.kinds = (env, names),
             UiEvent::HandOver(h) => self.handover = Some(h),
-            UiEvent::Revealed { shown, result } => match result {
+            UiEvent::Revealed {
+                details_key,
+                result,
+            } => match result {
                 // Shown only where it was asked for; otherwise dropped, never kept.
                 Ok(_) if self.pane != Pane::Objects || !self.modals.is_empty() => self.flash(
                     Level::Info,
                     "the value came after you had moved on, and was dropped: :reveal again",
                 ),
                 Ok(value) => {
-                    self.objects.revealed = Some((shown.clone(), value));
+                    self.objects.revealed = Some((details_key.clone(), value));
                     self.modals.push(Modal::Details(Box::new(DetailsModal::new(
                         Pane::Objects,
-                        shown,
+                        details_key,
                     ))));
                 }
                 Err(why) => self.flash(Level::Error, format!("not revealed: {why}")),
@@ -2643,17 +2648,21 @@ impl App {
                     edit.diff = Some(result);
                 }
             }
-            UiEvent::Edited { key, result } => match result {
+            UiEvent::Edited {
+                key,
+                creating,
+                result,
+            } => match result {
                 Ok(done) => {
-                    self.edit = None;
+                    // Another object's kept text stays kept.
+                    if self.edit.as_ref().is_some_and(|e| e.key == key) {
+                        self.edit = None;
+                    }
                     self.flash(Level::Success, format!("{key}: {done}"));
                 }
                 Err(e) => {
-                    let (what, again) = match &self.edit {
-                        Some(edit) if edit.creating => ("created", edit.reopened_by()),
-                        Some(edit) => ("changed", edit.reopened_by()),
-                        None => ("changed", "e edits it again"),
-                    };
+                    let what = if creating { "created" } else { "changed" };
+                    let again = super::panes::objects::reopened_by(creating);
                     self.flash(Level::Error, format!("{key} was not {what}: {e} ({again})"));
                 }
             },

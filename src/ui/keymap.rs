@@ -71,8 +71,9 @@ pub enum Action {
     Timestamps,
     /// The log since the next step of [`crate::ui::modals::pod::SINCE`].
     Since,
-    /// The next and the previous line the log search finds.
+    /// The next line the log search finds.
     NextMatch,
+    /// The previous line the log search finds.
     PrevMatch,
     /// The log's kept lines to a file.
     Save,
@@ -165,7 +166,7 @@ impl Context {
             Context::Help => "Help",
             Context::SilenceForm => "Silence form",
             Context::RunForm => "Workflow form",
-            Context::Editor => "Editor (when $EDITOR is unset)",
+            Context::Editor => "Editor (no $VISUAL or $EDITOR)",
             Context::Confirm => "Confirmation",
             Context::Input => "Filter and command line",
             Context::Overlay => "Overlays",
@@ -1053,7 +1054,7 @@ static ACTIONS: &[ActionSpec] = &[
         A::Close,
         &[K::Esc],
         C::Editor,
-        "close, keeping the text for e",
+        "close, keeping your text",
     )
     .footer(),
     // Workflow form.

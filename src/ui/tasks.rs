@@ -17,6 +17,7 @@ use super::keymap::{self, Rbac};
 use super::panes::objects::{self, Edit};
 use crate::config::ClusterRole;
 use crate::engine::ops::{ObjectRef, Op};
+use crate::engine::readiness::{READ_EVERY, RolloutEnd};
 use crate::engine::{Engine, audit};
 use crate::kinds::ServedKind;
 use crate::sources::live::LiveFleet;
@@ -297,7 +298,11 @@ impl Tasks {
                     let _ = tx.send(handed(ready)).await;
                 });
             }
-            Effect::Reveal { shown, secret, key } => {
+            Effect::Reveal {
+                details_key,
+                secret,
+                key,
+            } => {
                 let (tx, engine) = (self.tx.clone(), self.engine.clone());
                 tokio::spawn(async move {
                     let result = match engine {
@@ -307,7 +312,12 @@ impl Tasks {
                             .map_err(|e| e.to_string()),
                         None => Err("no workflow engine in this console".into()),
                     };
-                    let _ = tx.send(UiEvent::Revealed { shown, result }).await;
+                    let _ = tx
+                        .send(UiEvent::Revealed {
+                            details_key,
+                            result,
+                        })
+                        .await;
                 });
             }
             Effect::OpenEditor(edit) => {
@@ -413,7 +423,11 @@ impl Tasks {
             } else {
                 let done = if edit.creating { "created" } else { "edited" };
                 let done = result.map(|_| format!("{done}: the server stored it"));
-                UiEvent::Edited { key, result: done }
+                UiEvent::Edited {
+                    key,
+                    creating: edit.creating,
+                    result: done,
+                }
             };
             let _ = tx.send(event).await;
         });
@@ -521,29 +535,17 @@ async fn follow_rollout(
             done: None,
         });
     };
-    let every = std::time::Duration::from_secs(1);
-    let end = match engine
-        .wait_ready(object, ROLLOUT_PATIENCE, every, progress)
-        .await
-    {
-        Ok(Some(r)) if r.done() => (format!("rolled out: {}", r.summary()), Some(true)),
-        Ok(Some(r)) if r.settled() => (format!("not rolled out: {}", r.summary()), Some(false)),
-        Ok(Some(r)) => (
-            format!(
-                "not rolled out after {} minutes: {}",
-                ROLLOUT_PATIENCE.as_secs() / 60,
-                r.summary()
-            ),
-            Some(false),
-        ),
-        Ok(None) => return,
-        Err(e) => (format!("its rollout could not be read: {e}"), Some(false)),
+    let waited = engine
+        .wait_ready(object, ROLLOUT_PATIENCE, READ_EVERY, progress)
+        .await;
+    let Some(end) = RolloutEnd::of(waited, ROLLOUT_PATIENCE) else {
+        return;
     };
     let _ = tx
         .send(UiEvent::Rollout {
             label,
-            text: end.0,
-            done: end.1,
+            text: end.said,
+            done: Some(end.rolled_out),
         })
         .await;
 }

@@ -110,7 +110,7 @@ pub async fn describe(
 }
 
 /// The description of `object`, with what it owns (`None`: a kind that owns nothing) and
-/// its events, oldest first, as of `now`.
+/// its events in the order given (oldest first, as [`describe`] reads them), as of `now`.
 pub fn description(
     object: &Value,
     owned: Option<Result<Vec<Related>, String>>,
@@ -827,7 +827,7 @@ mod tests {
     }
 
     #[test]
-    fn events_come_oldest_first_with_counts_and_owned_objects_are_listed() {
+    fn events_show_their_counts_and_owned_objects_are_listed() {
         let events = vec![json!({"type": "Warning", "reason": "BackOff", "count": 3,
                    "lastTimestamp": "2026-12-07T11:59:00Z", "source": {"component": "kubelet"},
                    "message": "Back-off restarting"})];

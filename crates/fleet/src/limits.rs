@@ -100,14 +100,14 @@ pub fn shortfall(clusters: usize, limit: u64) -> Option<String> {
 
 /// Prometheus and Alertmanager requests in flight at once, fleet-wide, under a tight
 /// limit at most (as many as lists and polls may run at once).
-pub const MAX_TIGHT_REQUESTS: usize = 32;
+pub const MAX_TIGHT_REQUESTS: usize = crate::sources::kube::CONCURRENT_LISTS;
 
 /// How the live fleet's Prometheus and Alertmanager client spends descriptors: every
 /// request in flight holds a connection, and so does one kept idle between the requests
 /// of a poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpBudget {
-    /// The limit covers the worst case ([`at_ease`]): no limit beyond the list gate, and
+    /// The limit covers the worst case ([`descriptors_at_worst`]): no limit beyond the list gate, and
     /// a connection per server may idle through a poll.
     Plenty,
     /// Below it: no connection idles, and `requests` are in flight at once, what is left
@@ -120,14 +120,14 @@ pub enum HttpBudget {
 /// per cluster, a Prometheus and an Alertmanager connection idling per cluster, and the
 /// list gate's polls in flight on new ones. More than [`descriptors_needed`], which is
 /// what it holds when polls keep no connection idle.
-pub fn at_ease(clusters: usize) -> u64 {
+pub fn descriptors_at_worst(clusters: usize) -> u64 {
     BASE + 3 * clusters as u64 + MAX_TIGHT_REQUESTS as u64
 }
 
 /// The budget of `clusters` clusters under the open-file limit `limit` (`None`: unknown).
 pub fn http_budget(clusters: usize, limit: Option<u64>) -> HttpBudget {
     match limit {
-        Some(limit) if limit < at_ease(clusters) => {
+        Some(limit) if limit < descriptors_at_worst(clusters) => {
             let spare = limit.saturating_sub(BASE + clusters as u64);
             HttpBudget::Tight {
                 requests: spare.clamp(1, MAX_TIGHT_REQUESTS as u64) as usize,
@@ -170,7 +170,10 @@ mod tests {
     fn a_tight_limit_narrows_the_requests_in_flight_and_keeps_no_idle_connection() {
         assert_eq!(http_budget(1000, None), HttpBudget::Plenty);
         assert_eq!(http_budget(1000, Some(1 << 20)), HttpBudget::Plenty);
-        assert_eq!(http_budget(24, Some(at_ease(24))), HttpBudget::Plenty);
+        assert_eq!(
+            http_budget(24, Some(descriptors_at_worst(24))),
+            HttpBudget::Plenty
+        );
         // What the fleet needs without idling is not yet at ease: 12 requests at once.
         assert_eq!(
             http_budget(24, Some(descriptors_needed(24))),
@@ -194,7 +197,7 @@ mod tests {
         for clusters in [1, 24, 200, 1000] {
             for limit in [96, 256, 1024, 4096] {
                 let worst = match http_budget(clusters, Some(limit)) {
-                    HttpBudget::Plenty => at_ease(clusters),
+                    HttpBudget::Plenty => descriptors_at_worst(clusters),
                     HttpBudget::Tight { requests } => BASE + clusters as u64 + requests as u64,
                 };
                 let fits_one = limit > BASE + clusters as u64;

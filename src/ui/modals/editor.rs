@@ -1,7 +1,8 @@
 //! The in-app editor, for when neither `$VISUAL` nor `$EDITOR` names one: an object's YAML
 //! in a multi-line text area (ratatui-textarea, with its emacs-like keys; Tab indents two
 //! spaces, as YAML wants). Ctrl-S asks the server for a dry run, as saving in an editor
-//! does; Esc closes it and keeps the text for the next `e`, so nothing typed is lost.
+//! does; Esc closes it and keeps the text for the next `e` (or `:create`), so nothing
+//! typed is lost.
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;

@@ -16,6 +16,9 @@ use super::super::format;
 use super::super::keymap::Action;
 use super::Scroll;
 
+/// The width a log is taken to have before it is first drawn.
+const FIRST_WIDTH: usize = 80;
+
 /// Lines of log kept per tail.
 pub const LOG_LINES: usize = 2_000;
 
@@ -134,7 +137,7 @@ impl Default for LogBuffer {
             pattern: None,
             found: None,
             jump: std::cell::Cell::new(None),
-            width: std::cell::Cell::new(80),
+            width: std::cell::Cell::new(FIRST_WIDTH),
         }
     }
 }
@@ -300,7 +303,7 @@ impl PodModal {
     }
 
     /// How many containers the pod has, init containers included; 0 until it is read.
-    pub fn containers(&self) -> usize {
+    pub fn container_count(&self) -> usize {
         match &self.details {
             Loading::Ready(d) => d.containers.len(),
             _ => 0,
@@ -308,7 +311,7 @@ impl PodModal {
     }
 
     /// The container after the one whose log is shown (the pod's default one at first),
-    /// init containers included; `None` until the pod is read.
+    /// init containers included; the one shown until the pod is read.
     pub fn next_container(&self) -> Option<String> {
         let Loading::Ready(d) = &self.details else {
             return self.logs.options.container.clone();
@@ -419,7 +422,7 @@ impl PodModal {
         };
         let mut parts = vec![state];
         // Which container, once the pod has several to choose from (`c`).
-        let several = matches!(&self.details, Loading::Ready(d) if d.containers.len() > 1);
+        let several = self.container_count() > 1;
         let default = match &self.details {
             Loading::Ready(d) => d.default_container.as_deref(),
             _ => None,

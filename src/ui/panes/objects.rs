@@ -196,11 +196,16 @@ impl Edit {
 
     /// How the kept text comes back.
     pub fn reopened_by(&self) -> &'static str {
-        if self.creating {
-            ":create opens it again"
-        } else {
-            "e edits it again"
-        }
+        reopened_by(self.creating)
+    }
+}
+
+/// How a kept text comes back: a new object's by `:create`, an edit's by `e`.
+pub fn reopened_by(creating: bool) -> &'static str {
+    if creating {
+        ":create opens it again"
+    } else {
+        "e edits it again"
     }
 }
 

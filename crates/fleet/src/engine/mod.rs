@@ -591,7 +591,7 @@ impl Engine {
         let fresh = self.plan(plan.request.clone()).await?;
         // Another run that took the cluster since the plan is why it changed: the refusal
         // names that run (exit 4), rather than calling the plan stale.
-        if let Some(locked) = fresh.decision.lock_alone() {
+        if let Some(locked) = fresh.decision.lock_refusal() {
             return Err(EngineError::Denied(locked));
         }
         if fresh.change != plan.change {

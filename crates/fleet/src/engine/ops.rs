@@ -63,8 +63,14 @@ impl Op {
     }
 
     /// Whether it changes the cluster: only a change waits for a run's lock.
-    fn changes(self) -> bool {
+    fn is_change(self) -> bool {
         self != Op::Reveal
+    }
+
+    /// Done through an entry of its own, not [`Engine::act`]: an edit and a create carry
+    /// the object, a shell is kubectl's, a reveal answers with a value.
+    fn has_own_entry(self) -> bool {
+        matches!(self, Op::Edit | Op::Create | Op::Shell | Op::Reveal)
     }
 
     /// Deleting cannot be undone, so it is done only when the caller confirmed it (the
@@ -304,9 +310,9 @@ impl Engine {
         objects: &[ObjectRef],
         confirmed: bool,
     ) -> Result<Vec<OpOutcome>, EngineError> {
-        if matches!(op, Op::Edit | Op::Create | Op::Shell | Op::Reveal) {
+        if op.has_own_entry() {
             return Err(EngineError::Usage(format!(
-                "{} is not a change made here: it goes through Engine::{}",
+                "{} is not done here: it goes through Engine::{}",
                 op.name(),
                 op.name()
             )));
@@ -346,9 +352,11 @@ impl Engine {
         let now = Utc::now();
         let clusters: BTreeSet<(&str, ClusterRole)> =
             objects.iter().map(|o| (o.env.as_str(), o.role)).collect();
-        for (env, role) in clusters.into_iter().filter(|_| op.changes()) {
-            let sc = self.client(env, ClusterRole::Sc).await?;
-            lease::ensure_free(sc, env, role, now).await?;
+        if op.is_change() {
+            for (env, role) in clusters {
+                let sc = self.client(env, ClusterRole::Sc).await?;
+                lease::ensure_free(sc, env, role, now).await?;
+            }
         }
         self.permitted(op, &resolved).await?;
         Ok(resolved)
@@ -739,7 +747,7 @@ impl Engine {
                 };
                 Ok((message.into(), Some(obj.metadata)))
             }
-            // An edit carries the edited object, a shell is kubectl's: act refuses both.
+            // Each has its own entry ([`Op::has_own_entry`]), which act refuses first.
             Op::Edit | Op::Create | Op::Shell | Op::Reveal => {
                 Ok((format!("not changed: {} has its own way", op.name()), None))
             }

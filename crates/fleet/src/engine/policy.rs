@@ -201,7 +201,7 @@ impl Decision {
 
     /// The refusal for another run holding the cluster alone, when that is among the
     /// findings: it explains the others, which may be its doing.
-    pub fn lock_alone(&self) -> Option<Decision> {
+    pub fn lock_refusal(&self) -> Option<Decision> {
         let findings: Vec<Finding> = self
             .findings()
             .iter()
@@ -885,13 +885,13 @@ mod tests {
         assert!(!read_only.only_locked(), "waiting would not help");
         assert!(!Decision::Allow.only_locked());
         // At start, the lock alone is said: the other findings may be the holder's doing.
-        let alone = with_more.lock_alone().unwrap();
+        let alone = with_more.lock_refusal().unwrap();
         assert_eq!(rules(&alone), ["cluster-locked"]);
         assert!(alone.only_locked());
         assert!(alone.findings()[0].message.contains("3f9a"), "{alone:?}");
-        assert_eq!(Decision::Allow.lock_alone(), None);
+        assert_eq!(Decision::Allow.lock_refusal(), None);
         assert_eq!(
-            evaluate(&policy(), &scale(3, 25), &clear(OUTSIDE)).lock_alone(),
+            evaluate(&policy(), &scale(3, 25), &clear(OUTSIDE)).lock_refusal(),
             None
         );
     }

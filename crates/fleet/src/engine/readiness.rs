@@ -12,9 +12,10 @@ use super::{Engine, EngineError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Readiness {
     pub desired: i64,
-    /// Pods of the latest spec, and how many of them the rollout is to make (fewer than
-    /// `desired` for a partitioned StatefulSet, none for an OnDelete one).
+    /// Pods of the latest spec.
     pub updated: i64,
+    /// How many pods of the latest spec the rollout is to make: fewer than `desired` for
+    /// a partitioned StatefulSet, none for an OnDelete one.
     pub to_update: i64,
     /// Ready pods (available ones, for a Deployment or DaemonSet: ready for as long as
     /// `minReadySeconds` asks).
@@ -139,8 +140,40 @@ impl Readiness {
     }
 }
 
-/// How long one reading may take.
-const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a wait reads the rollout.
+pub const READ_EVERY: Duration = Duration::from_secs(1);
+
+/// How a wait for a rollout ended: whether it rolled out, and the words for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutEnd {
+    pub rolled_out: bool,
+    pub said: String,
+}
+
+impl RolloutEnd {
+    /// The end of [`Engine::wait_ready`] after `patience`; `None` for a kind without a
+    /// rollout.
+    pub fn of(
+        waited: Result<Option<Readiness>, EngineError>,
+        patience: Duration,
+    ) -> Option<RolloutEnd> {
+        let (rolled_out, said) = match waited {
+            Ok(None) => return None,
+            Ok(Some(r)) if r.done() => (true, format!("rolled out: {}", r.summary())),
+            Ok(Some(r)) if r.settled() => (false, format!("not rolled out: {}", r.summary())),
+            Ok(Some(r)) => (
+                false,
+                format!(
+                    "not rolled out within {} s: {}",
+                    patience.as_secs(),
+                    r.summary()
+                ),
+            ),
+            Err(e) => (false, format!("its rollout could not be read: {e}")),
+        };
+        Some(RolloutEnd { rolled_out, said })
+    }
+}
 
 impl Engine {
     /// The rollout of `object` now; `None` for a kind without one.
@@ -148,17 +181,9 @@ impl Engine {
         let kind = self.kind(&object.env, object.role, &object.kind).await?;
         let client = self.client(&object.env, object.role).await?;
         let api = crate::objects::api_of(client, &kind, object.namespace.as_deref());
-        let now = match tokio::time::timeout(READ_TIMEOUT, api.get(&object.name)).await {
-            Ok(read) => {
-                read.map_err(|e| EngineError::Observe(crate::failure::of_kube(&e).sentence))?
-            }
-            Err(_) => {
-                return Err(EngineError::Observe(format!(
-                    "no answer in {} s",
-                    READ_TIMEOUT.as_secs()
-                )));
-            }
-        };
+        let now = crate::objects::timed(api.get(&object.name))
+            .await
+            .map_err(EngineError::Observe)?;
         let value = serde_json::to_value(now).map_err(|e| EngineError::Observe(e.to_string()))?;
         Ok(Readiness::of(&value))
     }
@@ -190,7 +215,7 @@ impl Engine {
                     last = Some(now);
                 }
                 Err(e) if spent => return Err(e),
-                Err(e) => tracing::info!(error = %e, "a rollout reading failed; trying again"),
+                Err(e) => tracing::debug!(error = %e, "a rollout reading failed; trying again"),
             }
             tokio::time::sleep(every).await;
         }
