@@ -1116,6 +1116,10 @@ impl App {
                 m.wrap = !m.wrap;
                 Vec::new()
             }
+            (Modal::Details(m), Action::Copy) => {
+                let key = m.key.clone();
+                return Some(self.copy_yaml(&key));
+            }
             (Modal::Details(m), Action::Owner | Action::Involved)
                 if m.key.starts_with("describe:") =>
             {
@@ -1756,6 +1760,32 @@ impl App {
             diff_key(&key),
         ))));
         vec![Effect::DryRunEdit(edit)]
+    }
+
+    /// `Y` in an object's YAML: the YAML shown, to the terminal's clipboard. Nothing else
+    /// in details is copied (a revealed value least of all).
+    fn copy_yaml(&mut self, key: &str) -> Vec<Effect> {
+        let shown = self
+            .objects
+            .yaml
+            .as_ref()
+            .filter(|(k, _)| k == key)
+            .and_then(|(_, lines)| lines.as_ref().ok());
+        match shown {
+            Some(lines) => {
+                let text = lines.join("\n") + "\n";
+                let said = format!("copied the YAML of {key} ({} lines)", lines.len());
+                self.flash(Level::Info, said);
+                vec![Effect::Copy(text)]
+            }
+            None => {
+                self.flash(
+                    Level::Info,
+                    "Y copies an object's YAML (Enter or y shows it)",
+                );
+                Vec::new()
+            }
+        }
     }
 
     /// `:reveal KEY`: one value of the selected Secret, through the engine's gate.

@@ -1004,6 +1004,13 @@ static ACTIONS: &[ActionSpec] = &[
         C::Details,
         "what a described object owns",
     ),
+    spec(
+        "details.copy",
+        A::Copy,
+        &[K::Char('Y')],
+        C::Details,
+        "copy an object's YAML shown",
+    ),
     // Alert details.
     spec(
         "alert.silence",

@@ -1022,6 +1022,33 @@ mod tests {
         assert_eq!(app.pane, Pane::Pods);
         assert_eq!(app.filter_of(Pane::Pods), "~^(web-7c9-a|web-7c9-b)$");
 
+        // Y copies an object's YAML, and nothing else shown in details.
+        let (mut app, views) = fresh();
+        let name = app.on_key(key('Y'), &views);
+        assert!(
+            matches!(name.as_slice(), [Effect::Copy(t)] if t == "production/web-7c9"),
+            "the row's Y copies its name: {name:?}"
+        );
+        let effects = app.on_key(key('y'), &views);
+        let [Effect::FetchObjectYaml { key: yaml_key, .. }] = effects.as_slice() else {
+            panic!("{effects:?}");
+        };
+        app.on_event(UiEvent::ObjectYaml {
+            key: yaml_key.clone(),
+            result: Ok(vec!["kind: ReplicaSet".into(), "metadata:".into()]),
+        });
+        let copied = app.on_key(key('Y'), &views);
+        assert!(
+            matches!(copied.as_slice(), [Effect::Copy(t)] if t == "kind: ReplicaSet\nmetadata:\n"),
+            "{copied:?}"
+        );
+        app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE), &views);
+        app.on_key(key('d'), &views);
+        assert!(
+            app.on_key(key('Y'), &views).is_empty(),
+            "a description is not copied"
+        );
+
         // A description that has not come yet goes nowhere, and says so.
         let (mut app, views) = fresh();
         app.on_key(key('d'), &views);
