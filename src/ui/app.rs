@@ -1770,7 +1770,9 @@ impl App {
             .yaml
             .as_ref()
             .filter(|(k, _)| k == key)
-            .and_then(|(_, lines)| lines.as_ref().ok());
+            .and_then(|(_, lines)| lines.as_ref().ok())
+            // The YAML, not the word shown while it comes.
+            .filter(|lines| lines.as_slice() != [YAML_LOADING]);
         match shown {
             Some(lines) => {
                 let text = lines.join("\n") + "\n";
@@ -1994,7 +1996,7 @@ impl App {
             return Vec::new();
         };
         let key = object.key();
-        self.objects.yaml = Some((key.clone(), Ok(vec!["Loading…".into()])));
+        self.objects.yaml = Some((key.clone(), Ok(vec![YAML_LOADING.into()])));
         self.modals.push(Modal::Details(Box::new(DetailsModal::new(
             Pane::Objects,
             key.clone(),
@@ -2824,6 +2826,9 @@ impl App {
         }
     }
 }
+
+/// What an object's YAML shows until it has been read.
+const YAML_LOADING: &str = "Loading…";
 
 /// The step of [`SINCE`] after `since`.
 fn next_since(since: Option<i64>) -> Option<i64> {

@@ -1033,6 +1033,10 @@ mod tests {
         let [Effect::FetchObjectYaml { key: yaml_key, .. }] = effects.as_slice() else {
             panic!("{effects:?}");
         };
+        assert!(
+            app.on_key(key('Y'), &views).is_empty(),
+            "nothing to copy while it comes"
+        );
         app.on_event(UiEvent::ObjectYaml {
             key: yaml_key.clone(),
             result: Ok(vec!["kind: ReplicaSet".into(), "metadata:".into()]),
