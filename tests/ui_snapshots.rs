@@ -2272,6 +2272,29 @@ fn a_deployment_described() {
         ck8s_console::ui::modals::details::DetailsModal::new(Pane::Objects, key),
     )));
     s.snap("objects_describe");
+
+    // `/` searches the description: Enter brings the first line holding it into view
+    // (to the top, unless the end is in view first), marked, and the border says how
+    // many lines hold it.
+    let before = s.text(80, 24);
+    assert!(!before.contains("Scaled up replica"), "{before}");
+    s.key('/');
+    for c in "scaled up".chars() {
+        s.key(c);
+    }
+    s.code(crossterm::event::KeyCode::Enter);
+    let found = s.text(80, 24);
+    assert!(found.contains("Scaled up replica"), "{found}");
+    assert!(found.contains("/scaled up: 1 line"), "{found}");
+    s.snap("objects_describe_search");
+    // Backspace in the search line takes a letter back; Esc restores the search before.
+    s.key('/');
+    s.code(crossterm::event::KeyCode::Backspace);
+    assert!(s.text(80, 24).contains("/scaled u: 1 line"));
+    s.key('X');
+    assert!(s.text(80, 24).contains("/scaled uX: no line holds it"));
+    s.code(crossterm::event::KeyCode::Esc);
+    assert!(s.text(80, 24).contains("/scaled up: 1 line"));
 }
 
 /// The console's own editor (no `$EDITOR`): the YAML with line numbers, the keys in the

@@ -80,8 +80,9 @@ struct Location {
 pub enum InputKind {
     Filter,
     Command,
-    /// `/` in a pod's log: found as typed, highlighted, `n`/`N` go from match to match.
-    LogSearch,
+    /// `/` in a pod's log or a details view (YAML, a description): found as typed,
+    /// highlighted, `n`/`N` go from match to match.
+    Search,
 }
 
 /// The line being typed after `/` or `:`.
@@ -1116,6 +1117,17 @@ impl App {
                 m.wrap = !m.wrap;
                 Vec::new()
             }
+            (Modal::Details(m), Action::Filter) => {
+                let text = m.search.text().unwrap_or_default().to_owned();
+                self.input = Some(InputLine::new(InputKind::Search, &text));
+                Vec::new()
+            }
+            (Modal::Details(m), Action::NextMatch | Action::PrevMatch) => {
+                if !m.seek(action == Action::NextMatch) {
+                    self.flash(Level::Info, "/ searches first");
+                }
+                Vec::new()
+            }
             (Modal::Details(m), Action::Copy) => {
                 let key = m.key.clone();
                 return Some(self.copy_yaml(&key));
@@ -1164,8 +1176,8 @@ impl App {
                 container: m.logs.options.container.clone(),
             }],
             (Modal::Pod(m), Action::Filter) => {
-                let text = m.logs.search.clone().unwrap_or_default();
-                self.input = Some(InputLine::new(InputKind::LogSearch, &text));
+                let text = m.logs.search.text().unwrap_or_default().to_owned();
+                self.input = Some(InputLine::new(InputKind::Search, &text));
                 // The search is of the log: to its tab, its tail started if it was not.
                 return self.apply_to_modal(Action::Logs, views);
             }
@@ -2283,21 +2295,25 @@ impl App {
                 self.input = None;
                 Vec::new()
             }
-            (Some(Action::Close), InputKind::LogSearch) => {
+            (Some(Action::Close), InputKind::Search) => {
                 let before = input.before.clone();
                 self.input = None;
-                if let Some(Modal::Pod(m)) = self.modals.last_mut() {
-                    m.logs.set_search(&before);
-                }
+                self.set_search(&before);
                 Vec::new()
             }
-            (Some(Action::Submit), InputKind::LogSearch) => {
+            (Some(Action::Submit), InputKind::Search) => {
                 self.input = None;
-                if let Some(Modal::Pod(m)) = self.modals.last_mut()
-                    && m.logs.search.is_some()
-                    && !m.logs.find(true)
-                {
-                    self.flash(Level::Info, "no line of the log holds it");
+                match self.modals.last_mut() {
+                    Some(Modal::Pod(m)) => {
+                        if m.logs.search.is_active() && !m.logs.find(true) {
+                            self.flash(Level::Info, "no line of the log holds it");
+                        }
+                    }
+                    // Whether a line holds it is said on the border, once drawn.
+                    Some(Modal::Details(m)) => {
+                        m.seek(true);
+                    }
+                    _ => {}
                 }
                 Vec::new()
             }
@@ -2356,15 +2372,20 @@ impl App {
         }
     }
 
-    /// What typing in the line does at once: a filter filters, a log search finds.
+    /// `/` in the top overlay: the pod's log or the details view searches for `text`.
+    fn set_search(&mut self, text: &str) {
+        match self.modals.last_mut() {
+            Some(Modal::Pod(m)) => m.logs.set_search(text),
+            Some(Modal::Details(m)) => m.set_search(text),
+            _ => {}
+        }
+    }
+
+    /// What typing in the line does at once: a filter filters, a search finds.
     fn typed(&mut self, kind: InputKind, text: &str, pane: Pane) {
         match kind {
             InputKind::Filter => self.set_filter(pane, text),
-            InputKind::LogSearch => {
-                if let Some(Modal::Pod(m)) = self.modals.last_mut() {
-                    m.logs.set_search(text);
-                }
-            }
+            InputKind::Search => self.set_search(text),
             InputKind::Command => {}
         }
     }

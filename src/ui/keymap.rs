@@ -1005,6 +1005,27 @@ static ACTIONS: &[ActionSpec] = &[
         "what a described object owns",
     ),
     spec(
+        "details.search",
+        A::Filter,
+        &[K::Char('/')],
+        C::Details,
+        "search the text",
+    ),
+    spec(
+        "details.next-match",
+        A::NextMatch,
+        &[K::Char('n')],
+        C::Details,
+        "next match",
+    ),
+    spec(
+        "details.prev-match",
+        A::PrevMatch,
+        &[K::Char('N')],
+        C::Details,
+        "previous match",
+    ),
+    spec(
         "details.copy",
         A::Copy,
         &[K::Char('Y')],

@@ -316,7 +316,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_
     let s = &ctx.theme.s;
     if let Some(input) = app.input.as_ref() {
         let prompt = match input.kind {
-            InputKind::Filter | InputKind::LogSearch => "/",
+            InputKind::Filter | InputKind::Search => "/",
             InputKind::Command => ":",
         };
         f.render_widget(Span::styled(prompt, s.key), Rect { width: 1, ..area });
@@ -329,7 +329,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_
             (true, InputKind::Command) => {
                 Line::styled(" Tab completes · Enter runs · Esc cancels", s.muted)
             }
-            (true, InputKind::LogSearch) => Line::styled(
+            (true, InputKind::Search) => Line::styled(
                 " Enter goes to the next · n/N from match to match · Esc restores",
                 s.muted,
             ),

@@ -1,7 +1,7 @@
 //! A row shown whole: Enter on a node, backup, SLO target, run, audit record or silence
 //! opens its every field, with nothing cut. The pane builds the lines from its current
-//! data each frame (so they stay live); this overlay scrolls them, wraps them (`w`), and
-//! says on its border what is above and below the view.
+//! data each frame (so they stay live); this overlay scrolls them, wraps them (`w`),
+//! searches them (`/`, `n`/`N`), and says on its border what is above and below the view.
 
 use std::cell::Cell;
 
@@ -12,6 +12,7 @@ use ratatui::text::{Line, Span};
 use super::super::ctx::Ctx;
 use super::super::format;
 use super::super::nav::Pane;
+use super::super::widgets::search::Search;
 use super::super::widgets::table::{Align, put_line};
 use super::Scroll;
 
@@ -79,6 +80,13 @@ pub struct DetailsModal {
     pub wrap: bool,
     /// Until the first frame: a `from_end` view then starts at its end.
     fresh: Cell<bool>,
+    /// What `/` searches for. The lines are only known when drawn, so `n`/`N` are
+    /// carried out there.
+    pub search: Search,
+    /// The line `n`/`N` went to last.
+    found: Cell<Option<usize>>,
+    /// `n` (true) or `N` asked for and not yet carried out.
+    seek: Cell<Option<bool>>,
 }
 
 impl DetailsModal {
@@ -89,7 +97,23 @@ impl DetailsModal {
             scroll: Scroll::default(),
             wrap: true,
             fresh: Cell::new(true),
+            search: Search::default(),
+            found: Cell::new(None),
+            seek: Cell::new(None),
         }
+    }
+
+    /// Searches for `text` from now on (empty: no search).
+    pub fn set_search(&mut self, text: &str) {
+        self.search.set(text);
+        self.found.set(None);
+    }
+
+    /// `n` (forward) or `N`: goes to the next line holding the search text at the next
+    /// frame; false when nothing is searched for.
+    pub fn seek(&self, forward: bool) -> bool {
+        self.seek.set(Some(forward));
+        self.search.is_active()
     }
 
     /// Draws `details`, or says the row is gone when the pane no longer has it.
@@ -112,20 +136,60 @@ impl DetailsModal {
         if self.fresh.replace(false) && d.from_end {
             self.scroll.set_offset(usize::MAX);
         }
-        let (above, below) = draw_text(f, inner, d.lines, &self.scroll, self.wrap);
-        // The border's bottom row: what is out of view, and the keys that change it.
+        let text = Text::layout(d.lines, inner.width as usize, self.wrap);
         let mut notes = Vec::new();
+        let lines = self.searched(text, &mut notes, ctx);
+        let (above, below) = lines.draw(f, inner, &self.scroll);
+        // The border's bottom row: what is out of view, and the keys that change it.
         if above > 0 {
-            notes.push(format!("↑ {above}"));
+            notes.insert(0, format!("↑ {above}"));
         }
         if below > 0 {
-            notes.push(format!("↓ {below} more"));
+            notes.insert(usize::from(above > 0), format!("↓ {below} more"));
         }
         notes.push(format!("w wrap {}", if self.wrap { "on" } else { "off" }));
         if let Some(enter) = d.enter {
             notes.push(format!("Enter {enter}"));
         }
         put_border_notes(f, area, notes, ctx);
+    }
+
+    /// `text` with the search's matches marked and the line `n`/`N` asked for brought
+    /// to the top of the view; what was found goes into `notes`.
+    fn searched(&self, mut text: Text, notes: &mut Vec<String>, ctx: &Ctx<'_>) -> Text {
+        let Some(what) = self.search.text() else {
+            self.seek.set(None);
+            return text;
+        };
+        let hits: Vec<bool> = text
+            .lines
+            .iter()
+            .map(|l| self.search.line_matches(l))
+            .collect();
+        if let Some(forward) = self.seek.take() {
+            let top = text.line_at_row(self.scroll.offset());
+            let found = Search::next(hits.len(), self.found.get(), top, forward, |i| hits[i]);
+            self.found.set(found);
+            if let Some(i) = found {
+                self.scroll.set_offset(text.starts[i]);
+            }
+        }
+        let count = hits.iter().filter(|h| **h).count();
+        notes.push(match count {
+            0 => format!("/{what}: no line holds it"),
+            1 => format!("/{what}: 1 line"),
+            n => format!("/{what}: {n} lines · n/N"),
+        });
+        let found = self.found.get();
+        text.mark(|i, line| {
+            let line = self.search.highlight(line);
+            if found == Some(i) {
+                line.patch_style(ctx.theme.s.selection)
+            } else {
+                line
+            }
+        });
+        text
     }
 }
 
@@ -152,41 +216,84 @@ fn put_border_notes(f: &mut Frame, area: Rect, mut notes: Vec<String>, ctx: &Ctx
     }
 }
 
-/// Draws `lines` in `area` from the scroll position, wrapped to its width or cut with
-/// `…`; returns how many lines are above and below the view.
-pub fn draw_text(
-    f: &mut Frame,
-    area: Rect,
+/// Lines as drawn: wrapped to the width or not, and where each line starts.
+pub struct Text {
     lines: Vec<Line<'static>>,
-    scroll: &Scroll,
-    wrap: bool,
-) -> (usize, usize) {
-    let width = area.width as usize;
-    let lines: Vec<Line<'static>> = if wrap {
-        lines
-            .into_iter()
-            .flat_map(|l| {
-                // Narrow screens: a deep label column would leave no room for values.
-                let indent = hanging_indent(&l).min(width / 3);
-                format::wrap_line(l, width, indent)
-            })
-            .collect()
-    } else {
-        lines
-    };
-    let height = area.height as usize;
-    let skip = scroll.fit(lines.len(), height);
-    for (i, line) in lines.iter().skip(skip).take(height).enumerate() {
-        put_line(
-            f.buffer_mut(),
-            area.x,
-            area.y + i as u16,
-            area.width,
-            line,
-            Align::Left,
-        );
+    /// Per line, its rows when drawn.
+    rows: Vec<Vec<Line<'static>>>,
+    /// Per line, the row it starts on.
+    starts: Vec<usize>,
+}
+
+impl Text {
+    /// `lines` drawn `width` wide: wrapped under their label or indentation, or cut.
+    pub fn layout(lines: Vec<Line<'static>>, width: usize, wrap: bool) -> Text {
+        let mut text = Text {
+            lines,
+            rows: Vec::new(),
+            starts: Vec::new(),
+        };
+        text.wrap(width, wrap);
+        text
     }
-    (skip, lines.len().saturating_sub(skip + height))
+
+    fn wrap(&mut self, width: usize, wrap: bool) {
+        self.rows = self
+            .lines
+            .iter()
+            .map(|l| {
+                if wrap {
+                    // Narrow screens: a deep label column would leave no room for values.
+                    let indent = hanging_indent(l).min(width / 3);
+                    format::wrap_line(l.clone(), width, indent)
+                } else {
+                    vec![l.clone()]
+                }
+            })
+            .collect();
+        let mut at = 0;
+        self.starts = self
+            .rows
+            .iter()
+            .map(|r| {
+                let start = at;
+                at += r.len();
+                start
+            })
+            .collect();
+    }
+
+    /// Changes each line's rows (`f` gets the line's index and a row); the rows stay
+    /// where they are.
+    fn mark(&mut self, f: impl Fn(usize, Line<'static>) -> Line<'static>) {
+        for (i, rows) in self.rows.iter_mut().enumerate() {
+            *rows = std::mem::take(rows).into_iter().map(|r| f(i, r)).collect();
+        }
+    }
+
+    /// The line drawn on `row`.
+    fn line_at_row(&self, row: usize) -> usize {
+        self.starts.partition_point(|&s| s <= row).saturating_sub(1)
+    }
+
+    /// Draws the rows in `area` from the scroll position; returns how many rows are
+    /// above and below the view.
+    pub fn draw(self, f: &mut Frame, area: Rect, scroll: &Scroll) -> (usize, usize) {
+        let rows: Vec<Line<'static>> = self.rows.into_iter().flatten().collect();
+        let height = area.height as usize;
+        let skip = scroll.fit(rows.len(), height);
+        for (i, line) in rows.iter().skip(skip).take(height).enumerate() {
+            put_line(
+                f.buffer_mut(),
+                area.x,
+                area.y + i as u16,
+                area.width,
+                line,
+                Align::Left,
+            );
+        }
+        (skip, rows.len().saturating_sub(skip + height))
+    }
 }
 
 /// Where a wrapped line's continuation starts: under the value of a `Label   value`

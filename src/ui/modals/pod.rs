@@ -14,6 +14,7 @@ use ratatui::widgets::Paragraph;
 use super::super::ctx::Ctx;
 use super::super::format;
 use super::super::keymap::Action;
+use super::super::widgets::search::Search;
 use super::Scroll;
 
 /// The width a log is taken to have before it is first drawn.
@@ -111,9 +112,8 @@ pub struct LogBuffer {
     /// Which log: the container, the previous run's or the current one, timestamps,
     /// since when. Changing them starts another tail.
     pub options: LogOptions,
-    /// The text searched for (`/`), highlighted where it occurs; see [`LogBuffer::set_search`].
-    pub search: Option<String>,
-    pattern: Option<regex::Regex>,
+    /// What `/` searches for, highlighted where it occurs.
+    pub search: Search,
     /// The line of the match `n`/`N` went to, by its index among the lines kept.
     pub found: Option<usize>,
     /// A line to bring into view at the next frame (its row depends on the width when
@@ -133,8 +133,7 @@ impl Default for LogBuffer {
             state: LogState::Starting,
             scroll: Scroll::default(),
             options: LogOptions::default(),
-            search: None,
-            pattern: None,
+            search: Search::default(),
             found: None,
             jump: std::cell::Cell::new(None),
             width: std::cell::Cell::new(FIRST_WIDTH),
@@ -150,55 +149,30 @@ impl LogBuffer {
             options,
             wrap: self.wrap,
             search: self.search.clone(),
-            pattern: self.pattern.clone(),
             ..LogBuffer::default()
         }
     }
 
-    /// Searches for `text` from now on (empty: no search): as typed, case-blind unless it
-    /// has a capital (smart case, as in less and vim).
+    /// Searches for `text` from now on (empty: no search); see [`Search`].
     pub fn set_search(&mut self, text: &str) {
         self.found = None;
-        if text.is_empty() {
-            self.search = None;
-            self.pattern = None;
-            return;
-        }
-        self.search = Some(text.to_owned());
-        // An escaped text always compiles; its size is bounded by the input line.
-        self.pattern = regex::RegexBuilder::new(&regex::escape(text))
-            .case_insensitive(!text.chars().any(char::is_uppercase))
-            .build()
-            .ok();
+        self.search.set(text);
     }
 
     fn matches(&self, line: &str) -> bool {
-        self.pattern.as_ref().is_some_and(|p| p.is_match(line))
+        self.search.is_match(line)
     }
 
     /// `n` (forward) or `N`: the next line holding the search text after the one gone to
     /// last (else from the top of the view), wrapping around; it comes into view.
     pub fn find(&mut self, forward: bool) -> bool {
-        let n = self.lines.len();
-        if n == 0 || self.pattern.is_none() {
+        if !self.search.is_active() {
             return false;
         }
-        // Not gone to one yet: from the line at the top of the view, itself included.
-        let top = self
-            .line_at_row(self.scroll.offset(), self.width.get())
-            .min(n - 1);
-        let from = self
-            .found
-            .unwrap_or(if forward { (top + n - 1) % n } else { top });
-        let hit = (1..=n)
-            .map(|k| {
-                if forward {
-                    (from + k) % n
-                } else {
-                    (from + n - k % n) % n
-                }
-            })
-            .find(|&i| self.matches(&self.lines[i]));
+        let top = self.line_at_row(self.scroll.offset(), self.width.get());
+        let hit = Search::next(self.lines.len(), self.found, top, forward, |i| {
+            self.matches(&self.lines[i])
+        });
         self.found = hit;
         if let Some(i) = hit {
             self.follow = false;
@@ -441,7 +415,7 @@ impl PodModal {
         if logs.options.timestamps {
             parts.push("timestamps".into());
         }
-        if let Some(text) = &logs.search {
+        if let Some(text) = logs.search.text() {
             parts.push(format!("/{text}: in {} lines", logs.match_count()));
         }
         let dropped = if logs.dropped > 0 {
@@ -485,32 +459,11 @@ impl PodModal {
             out.extend(
                 pieces
                     .into_iter()
-                    .map(|p| highlighted(p, style, logs.pattern.as_ref())),
+                    .map(|p| logs.search.highlight_text(p, style)),
             );
         }
         out
     }
-}
-
-/// `text` in `style`, with what `pattern` finds in it reversed.
-fn highlighted(
-    text: String,
-    style: ratatui::style::Style,
-    pattern: Option<&regex::Regex>,
-) -> Line<'static> {
-    let Some(pattern) = pattern.filter(|p| p.is_match(&text)) else {
-        return Line::styled(text, style);
-    };
-    let hit = style.add_modifier(ratatui::style::Modifier::REVERSED);
-    let mut spans = Vec::new();
-    let mut at = 0;
-    for m in pattern.find_iter(&text) {
-        spans.push(Span::styled(text[at..m.start()].to_owned(), style));
-        spans.push(Span::styled(m.as_str().to_owned(), hit));
-        at = m.end();
-    }
-    spans.push(Span::styled(text[at..].to_owned(), style));
-    Line::from(spans)
 }
 
 impl LogBuffer {
@@ -804,7 +757,7 @@ mod tests {
         assert_eq!(b.match_count(), 0, "text, not a pattern");
         b.set_search("");
         assert!(!b.find(true));
-        assert_eq!(b.search, None);
+        assert_eq!(b.search.text(), None);
 
         b.set_search("again");
         assert!(b.find(true));
@@ -818,28 +771,8 @@ mod tests {
             timestamps: true,
             ..LogOptions::default()
         });
-        assert_eq!(again.search.as_deref(), Some("again"));
+        assert_eq!(again.search.text(), Some("again"));
         assert!(again.is_empty() && again.options.timestamps);
-    }
-
-    #[test]
-    fn matches_are_highlighted_where_they_are() {
-        let mut b = LogBuffer::default();
-        b.set_search("db");
-        let line = highlighted(
-            "DB down, db up".into(),
-            Style::default(),
-            b.pattern.as_ref(),
-        );
-        let hits: Vec<&str> = line
-            .spans
-            .iter()
-            .filter(|s| s.style.add_modifier.contains(Modifier::REVERSED))
-            .map(|s| s.content.as_ref())
-            .collect();
-        assert_eq!(hits, ["DB", "db"]);
-        let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
-        assert_eq!(text, "DB down, db up");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod chart;
 pub mod field;
+pub mod search;
 pub mod table;
 
 use ratatui::buffer::Buffer;
