@@ -20,5 +20,7 @@ pub(crate) mod testing;
 pub mod ui;
 
 // The lower layers under the names the console has always used for them.
-pub(crate) use ck8s_fleet::{backup, describe, engine, kinds, objects, secrets, sources, state};
+pub(crate) use ck8s_fleet::{
+    backup, describe, engine, kinds, objects, secrets, sources, state, velero,
+};
 pub(crate) use ck8s_model::{config, exit, paths, slo};

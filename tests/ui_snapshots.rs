@@ -1303,6 +1303,68 @@ fn backups_pane() {
         .snap("backups");
 }
 
+/// `d` on a backup: what `velero backup describe --details` shows, as the console reads
+/// it from the backup and the files in its bucket; then `l`, its log, searched.
+#[test]
+fn a_backup_described_and_its_log() {
+    let mut s = Screen::new().at(Pane::Backups, Some("globex"));
+    s.key('j');
+    s.key('d');
+    let key = s.app.backup_read.as_ref().expect("asked for").key.clone();
+    assert!(key.starts_with("describe:wc/velero-daily-backup-"), "{key}");
+    assert!(s.text(80, 24).contains("Asking Velero for it"));
+    let backup = serde_json::json!({
+        "metadata": {"name": "velero-daily-backup-20261128010000", "namespace": "velero",
+            "labels": {"velero.io/schedule-name": "velero-daily-backup"}},
+        "spec": {"includedNamespaces": ["*"], "excludedNamespaces": ["kube-system", "velero"],
+            "storageLocation": "default", "ttl": "720h0m0s"},
+        "status": {"phase": "PartiallyFailed", "errors": 1, "warnings": 1,
+            "startTimestamp": "2026-11-28T00:00:02Z", "completionTimestamp": "2026-11-28T00:05:57Z",
+            "expiration": "2026-12-28T00:00:02Z", "progress": {"totalItems": 4, "itemsBackedUp": 4}}
+    });
+    let list = serde_json::json!({"v1/Namespace": ["production"],
+        "apps/v1/Deployment": ["production/payments", "production/checkout"],
+        "v1/ConfigMap": ["production/payments-config"]});
+    let results = serde_json::json!({
+        "errors": {"namespaces": {"production": ["error executing custom action (groupResource=persistentvolumeclaims, namespace=production, name=data-postgres-0): timed out waiting for the volume snapshot"]}},
+        "warnings": {"velero": ["no volume snapshot location is configured"]}});
+    let lines = ck8s_fleet::velero::description(&backup, Some((Ok(list), Ok(results))));
+    s.app.on_event(UiEvent::BackupRead {
+        key,
+        env: "globex".into(),
+        result: Ok(lines),
+    });
+    s.snap("backups_describe");
+
+    s.code(crossterm::event::KeyCode::Esc);
+    s.key('l');
+    let key = s.app.backup_read.as_ref().unwrap().key.clone();
+    assert!(key.starts_with("log:wc/"), "{key}");
+    let log: Vec<String> = (0..30)
+        .map(|i| {
+            let level = if i == 17 { "error" } else { "info" };
+            format!("time=\"2026-11-28T00:00:{i:02}Z\" level={level} msg=\"Backing up item\" backup=velero/velero-daily-backup-20261128010000 name=item-{i} namespace=production resource=configmaps")
+        })
+        .collect();
+    s.app.on_event(UiEvent::BackupRead {
+        key,
+        env: "globex".into(),
+        result: Ok(log),
+    });
+    s.key('/');
+    for c in "level=error".chars() {
+        s.key(c);
+    }
+    s.code(crossterm::event::KeyCode::Enter);
+    let text = s.text(80, 24);
+    assert!(
+        text.contains("name=item-17") || text.contains("level=error"),
+        "{text}"
+    );
+    assert!(text.contains("/level=error: 1 line"), "{text}");
+    s.snap("backups_log_search");
+}
+
 #[test]
 fn backups_pane_of_a_healthy_environment() {
     Screen::new()

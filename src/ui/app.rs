@@ -24,6 +24,7 @@ use super::modals::silence::{SilenceForm, Submit};
 use super::nav::with_panes;
 pub use super::nav::{Availability, ListState, Pane, Scope};
 use super::panes::alerts::Grouping;
+use super::panes::backups::BackupRead;
 use super::panes::fleet::FleetSort;
 use super::panes::objects::{
     Answer, Described, Edit, ObjectsData, Selected, describe_key, diff_key,
@@ -199,6 +200,15 @@ pub enum Effect {
         secret: ObjectRef,
         key: String,
     },
+    /// A Velero backup read in depth (its description or its log), for the details
+    /// `key`.
+    ReadBackup {
+        key: String,
+        env: String,
+        role: ClusterRole,
+        name: String,
+        read: BackupRead,
+    },
     /// One object described, for its details.
     Describe {
         key: String,
@@ -311,6 +321,12 @@ pub enum UiEvent {
         key: String,
         env: String,
         result: Result<crate::describe::Description, String>,
+    },
+    /// What [`Effect::ReadBackup`] read, as lines.
+    BackupRead {
+        key: String,
+        env: String,
+        result: Result<Vec<String>, String>,
     },
     /// An edit's dry-run diff, or why there is none.
     EditPlanned {
@@ -433,6 +449,8 @@ pub struct App {
     pub marks: std::collections::HashSet<PodTarget>,
     /// The kind the objects pane lists, and what the clusters answered.
     pub objects: ObjectsData,
+    /// A backup's description or log, as last asked for with `d` or `l`.
+    pub backup_read: Option<crate::ui::panes::backups::Fetched>,
     /// The kinds the open environment's clusters serve, for completing `:`.
     pub kinds: (String, Vec<String>),
     /// An edit under way, its text kept until it is made.
@@ -474,6 +492,7 @@ impl App {
             quit: None,
             marks: Default::default(),
             objects: ObjectsData::default(),
+            backup_read: None,
             kinds: Default::default(),
             edit: None,
             handover: None,
@@ -1044,6 +1063,9 @@ impl App {
             Action::SortReverse => {
                 self.pod_sort.descending = !self.pod_sort.descending;
                 Vec::new()
+            }
+            Action::Logs | Action::Describe if self.pane == Pane::Backups => {
+                self.read_backup(action, views)
             }
             Action::Logs => self.open_pod(views, PodTab::Logs),
             Action::Previous => self.open_pod_logs(views, PodTab::Logs, true),
@@ -1896,6 +1918,39 @@ impl App {
     }
 
     /// The selected object described, in its details.
+    /// `d` or `l` on a backup: what `velero backup describe --details` or `velero backup
+    /// logs` shows, read through Velero's DownloadRequest.
+    fn read_backup(&mut self, action: Action, views: &Views) -> Vec<Effect> {
+        let (Some(env), Some((role, backup))) = (
+            self.env.clone(),
+            views.backups.backups.get(self.lists.backups.selected),
+        ) else {
+            self.flash(Level::Info, "no backup selected");
+            return Vec::new();
+        };
+        let read = if action == Action::Logs {
+            BackupRead::Log
+        } else {
+            BackupRead::Describe
+        };
+        let key = read.key(*role, &backup.name);
+        self.backup_read = Some(crate::ui::panes::backups::Fetched {
+            key: key.clone(),
+            env: env.clone(),
+            result: None,
+        });
+        let mut modal = DetailsModal::new(Pane::Backups, key.clone());
+        modal.wrap = read == BackupRead::Describe;
+        self.modals.push(Modal::Details(Box::new(modal)));
+        vec![Effect::ReadBackup {
+            key,
+            env,
+            role: *role,
+            name: backup.name.to_string(),
+            read,
+        }]
+    }
+
     fn open_description(&mut self, views: &Views) -> Vec<Effect> {
         let (Some(env), Some(object)) = (self.env.clone(), views.objects.selected(self)) else {
             self.flash(Level::Info, "no object selected");
@@ -2303,17 +2358,17 @@ impl App {
             }
             (Some(Action::Submit), InputKind::Search) => {
                 self.input = None;
-                match self.modals.last_mut() {
-                    Some(Modal::Pod(m)) => {
-                        if m.logs.search.is_active() && !m.logs.find(true) {
-                            self.flash(Level::Info, "no line of the log holds it");
-                        }
-                    }
+                let missed = match self.modals.last_mut() {
+                    Some(Modal::Pod(m)) => m.logs.search.is_active() && !m.logs.find(true),
                     // Whether a line holds it is said on the border, once drawn.
                     Some(Modal::Details(m)) => {
                         m.seek(true);
+                        false
                     }
-                    _ => {}
+                    _ => false,
+                };
+                if missed {
+                    self.flash(Level::Info, "no line of the log holds it");
                 }
                 Vec::new()
             }
@@ -2651,6 +2706,13 @@ impl App {
             UiEvent::ObjectYaml { key, result } => {
                 if self.objects.yaml.as_ref().is_some_and(|(k, _)| *k == key) {
                     self.objects.yaml = Some((key, result));
+                }
+            }
+            UiEvent::BackupRead { key, env, result } => {
+                let asked =
+                    |f: &&mut crate::ui::panes::backups::Fetched| f.key == key && f.env == env;
+                if let Some(f) = self.backup_read.as_mut().filter(asked) {
+                    f.result = Some(result);
                 }
             }
             UiEvent::Described { key, env, result } => {

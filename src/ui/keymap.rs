@@ -391,6 +391,14 @@ impl ActionSpec {
         self
     }
 
+    /// The API group of the resource [`Spec::rbac`] names (the core group otherwise).
+    const fn in_group(mut self, group: &'static str) -> Self {
+        if let Some(rbac) = self.rbac.as_mut() {
+            rbac.group = group;
+        }
+        self
+    }
+
     const fn confirm(mut self) -> Self {
         self.confirm = true;
         self
@@ -812,6 +820,26 @@ static ACTIONS: &[ActionSpec] = &[
     )
     .footer(),
     spec(
+        "backups.describe",
+        A::Describe,
+        &[K::Char('d')],
+        C::Pane(Pane::Backups),
+        "describe",
+    )
+    .footer()
+    .rbac("create", "downloadrequests", "")
+    .in_group("velero.io"),
+    spec(
+        "backups.logs",
+        A::Logs,
+        &[K::Char('l')],
+        C::Pane(Pane::Backups),
+        "log",
+    )
+    .footer()
+    .rbac("create", "downloadrequests", "")
+    .in_group("velero.io"),
+    spec(
         "backups.restore",
         A::RestoreBackup,
         &[K::Char('R')],
@@ -1009,8 +1037,9 @@ static ACTIONS: &[ActionSpec] = &[
         A::Filter,
         &[K::Char('/')],
         C::Details,
-        "search the text",
-    ),
+        "search",
+    )
+    .footer(),
     spec(
         "details.next-match",
         A::NextMatch,

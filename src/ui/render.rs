@@ -399,8 +399,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_
         return;
     }
     let contexts = app.contexts();
-    let mut spans: Vec<Span> = Vec::new();
-    let mut used = 0usize;
+    let mut entries: Vec<(String, &str)> = Vec::new();
     for spec in keymap::footer(&contexts) {
         // The scope key means nothing outside an environment.
         if spec.action == keymap::Action::CycleScope
@@ -416,15 +415,32 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_
         if app.availability(spec, target) != Availability::Available {
             continue;
         }
-        let key = spec.first_key();
-        let label = footer_label(spec);
-        let w = key.chars().count() + label.chars().count() + 3;
-        if used + w > area.width as usize {
+        entries.push((spec.first_key(), footer_label(spec)));
+    }
+    // What fits, in the registry's order; `? help` always, as the way to the rest.
+    let width = |(key, label): &(String, &str)| key.chars().count() + label.chars().count() + 3;
+    let help = entries.iter().position(|(key, _)| key == "?");
+    let mut used = help.map_or(0, |i| width(&entries[i]));
+    let mut shown = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        if Some(i) == help {
+            continue;
+        }
+        if used + width(entry) > area.width as usize {
             break;
         }
-        used += w;
+        used += width(entry);
+        shown.push(i);
+    }
+    if let Some(i) = help {
+        // In its place when everything before it fits, else at the end.
+        let at = shown.iter().position(|&j| j > i).unwrap_or(shown.len());
+        shown.insert(at, i);
+    }
+    let mut spans: Vec<Span> = Vec::new();
+    for (key, label) in shown.iter().map(|&i| &entries[i]) {
         spans.push(Span::raw(" "));
-        spans.push(Span::styled(key, s.key));
+        spans.push(Span::styled(key.clone(), s.key));
         spans.push(Span::styled(format!(" {label} "), s.hint));
     }
     put_line(

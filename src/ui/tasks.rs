@@ -14,6 +14,7 @@ use super::app::{Effect, Permission, RunsData, UiEvent};
 use super::command::ObjectsQuery;
 use super::handover;
 use super::keymap::{self, Rbac};
+use super::panes::backups::BackupRead;
 use super::panes::objects::{self, Edit};
 use crate::config::ClusterRole;
 use crate::engine::ops::{ObjectRef, Op};
@@ -215,6 +216,26 @@ impl Tasks {
                     )
                     .await;
                     let _ = tx.send(UiEvent::ObjectYaml { key, result }).await;
+                });
+            }
+            Effect::ReadBackup {
+                key,
+                env,
+                role,
+                name,
+                read,
+            } => {
+                let (live, tx) = (self.live.clone(), self.tx.clone());
+                tokio::spawn(async move {
+                    let result = match read {
+                        BackupRead::Describe => {
+                            crate::velero::describe_backup(&live, &env, role, &name).await
+                        }
+                        BackupRead::Log => {
+                            crate::velero::backup_log(&live, &env, role, &name).await
+                        }
+                    };
+                    let _ = tx.send(UiEvent::BackupRead { key, env, result }).await;
                 });
             }
             Effect::Describe { key, env, object } => {

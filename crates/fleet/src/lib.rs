@@ -25,6 +25,7 @@ pub mod objects;
 pub mod secrets;
 pub mod sources;
 pub mod state;
+pub mod velero;
 
 /// Installs the one TLS crypto provider (ring) for kube and reqwest alike: both would
 /// otherwise try to pick one and panic at client creation. Call once at start; a second

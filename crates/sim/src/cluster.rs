@@ -127,6 +127,8 @@ pub struct ClusterSim {
     /// The CA its API server's certificate chains to, published in every namespace as
     /// `kube-root-ca.crt`, as the real root-CA publisher does.
     pub ca_pem: std::sync::OnceLock<String>,
+    /// The object storage its Velero's BackupStorageLocations point at.
+    pub object_storage: std::sync::OnceLock<crate::object_storage::Endpoint>,
     /// Requests refused with 401 (an unknown or expired token).
     pub unauthorized: std::sync::atomic::AtomicU64,
 }
@@ -154,6 +156,7 @@ impl ClusterSim {
             stopped: Default::default(),
             faults: Default::default(),
             ca_pem: Default::default(),
+            object_storage: Default::default(),
             unauthorized: Default::default(),
         }
     }

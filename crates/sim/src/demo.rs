@@ -650,14 +650,25 @@ fn velero(c: &ClusterSim, env: &EnvPlan) {
         ClusterRole::Sc => "service-cluster",
         ClusterRole::Wc => "workload-cluster",
     };
+    // The fleet's own object storage when it runs one (see `object_storage`), with the CA
+    // its certificate chains to, as a BackupStorageLocation names a private S3.
+    let s3_url = c
+        .object_storage
+        .get()
+        .map_or_else(|| "https://s3.example.net".to_owned(), |e| e.url.clone());
+    let mut storage = json!({"bucket": format!("{}-velero", env.name), "prefix": prefix});
+    if let Some(ca) = c.ca_pem.get() {
+        use base64::Engine as _;
+        storage["caCert"] = json!(base64::engine::general_purpose::STANDARD.encode(ca));
+    }
     create(
         c,
         *ids::BSLS,
         json!({
             "metadata": {"name": "default", "namespace": "velero"},
             "spec": {"provider": "aws", "default": true, "accessMode": "ReadWrite",
-                "objectStorage": {"bucket": format!("{}-velero", env.name), "prefix": prefix},
-                "config": {"region": "se-sto-1", "s3Url": "https://s3.example.net", "s3ForcePathStyle": "true"}},
+                "objectStorage": storage,
+                "config": {"region": "se-sto-1", "s3Url": s3_url, "s3ForcePathStyle": "true"}},
         }),
     );
     let mut annotations = json!({});

@@ -21,6 +21,7 @@ use super::demo::{self, EnvPlan};
 use super::faults::{FaultSpec, GatedListener, Service, guard};
 use super::hash;
 use super::http_auth::require_bearer;
+use super::object_storage::{self, Endpoint};
 use super::prometheus;
 use super::store::Store;
 use super::tls::FleetTls;
@@ -89,6 +90,9 @@ struct Inner {
     me: Weak<Inner>,
     policy: Policy,
     scenario: Mutex<Option<JoinHandle<()>>>,
+    /// The object storage of every cluster's Velero, and its server.
+    object_storage: Endpoint,
+    storage_server: Mutex<Option<JoinHandle<()>>>,
     /// See [`SimOptions::metrics_token`].
     metrics_token: Option<String>,
     /// How often each cluster's alert rules run when nothing changes, and how long
@@ -104,13 +108,10 @@ fn rules_every(environments: u32) -> std::time::Duration {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(t) = self
-            .scenario
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            t.abort();
+        for task in [&self.scenario, &self.storage_server] {
+            if let Some(t) = task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                t.abort();
+            }
         }
     }
 }
@@ -244,6 +245,7 @@ impl Inner {
             probes,
         );
         let _ = sim.ca_pem.set(self.tls.ca_pem.clone());
+        let _ = sim.object_storage.set(self.object_storage.clone());
         Arc::new(sim)
     }
 }
@@ -299,6 +301,8 @@ impl SimFleet {
         let clock = SimClock::realtime(opts.speed);
         let policy = Policy::default();
         let tls = FleetTls::generate(opts.http1_only)?;
+        let storage_l = bind()?;
+        let object_storage = Endpoint::new(format!("https://{}", storage_l.local_addr()?));
         let inner = Arc::new_cyclic(|me| Inner {
             clock: clock.clone(),
             tls,
@@ -306,9 +310,22 @@ impl SimFleet {
             me: me.clone(),
             policy: policy.clone(),
             scenario: Mutex::new(None),
+            object_storage: object_storage.clone(),
+            storage_server: Mutex::new(None),
             metrics_token: opts.metrics_token.clone(),
             rules_every: rules_every(opts.environments),
         });
+        let fleet = FleetRef(Arc::downgrade(&inner));
+        let lookup: object_storage::Lookup = Arc::new(move |name| fleet.cluster(name));
+        let storage_l =
+            GatedListener::new(storage_l, Default::default(), clock.clone(), Service::Api)?;
+        *inner
+            .storage_server
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(serve(
+            inner.tls.listener(storage_l),
+            object_storage::router(object_storage, clock.clone(), lookup),
+        ));
         let plans = demo::plan(opts.environments, opts.pods_per_cluster);
         let scenario = opts.scenario.clone();
         let inner2 = inner.clone();

@@ -18,6 +18,7 @@ mod fleet;
 mod hash;
 mod http_auth;
 mod names;
+mod object_storage;
 mod registry;
 pub mod scenario;
 mod status;

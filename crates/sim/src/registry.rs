@@ -322,6 +322,17 @@ pub static KINDS: &[Kind] = &[
         ..kind(VELERO, "v1", "Schedule", "schedules", "schedule", true)
     },
     Kind {
+        columns: Columns::Phase,
+        ..kind(
+            VELERO,
+            "v1",
+            "DownloadRequest",
+            "downloadrequests",
+            "downloadrequest",
+            true,
+        )
+    },
+    Kind {
         short_names: &["bsl"],
         columns: Columns::Phase,
         ..kind(
@@ -473,6 +484,7 @@ pub mod ids {
         RESTORES = ("velero.io", "restores");
         SCHEDULES = ("velero.io", "schedules");
         BSLS = ("velero.io", "backupstoragelocations");
+        DOWNLOAD_REQUESTS = ("velero.io", "downloadrequests");
         CLUSTERS = ("cluster.x-k8s.io", "clusters");
         MACHINES = ("cluster.x-k8s.io", "machines");
         MACHINESETS = ("cluster.x-k8s.io", "machinesets");

@@ -497,7 +497,7 @@ impl LogBuffer {
 
 /// Errors and warnings stand out in a log; the level words of the common formats
 /// (logfmt, JSON, klog, plain) are enough to tell.
-fn log_style(line: &str, ctx: &Ctx<'_>) -> ratatui::style::Style {
+pub(crate) fn log_style(line: &str, ctx: &Ctx<'_>) -> ratatui::style::Style {
     // The level sits near the start; a long line need not be searched to its end.
     let head = line
         .char_indices()
@@ -710,7 +710,6 @@ fn event_lines(d: &PodDetails, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ratatui::style::{Modifier, Style};
 
     #[test]
     fn the_log_buffer_is_bounded_and_counts_what_it_drops() {

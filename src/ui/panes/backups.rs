@@ -14,6 +14,7 @@ use super::super::app::{App, Pane, Scope};
 use super::super::ctx::Ctx;
 use super::super::format;
 use super::super::modals::details::Details;
+use super::super::modals::pod;
 use super::super::theme::Theme;
 use super::super::widgets::put_lines;
 use super::super::widgets::share;
@@ -24,6 +25,35 @@ use crate::config::ClusterRole;
 use crate::state::FleetState;
 use crate::state::health::Source;
 use crate::state::rows::{BackupRow, ScheduleRow, StorageLocationRow};
+
+/// What `d` and `l` read of a backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupRead {
+    /// As `velero backup describe --details`.
+    Describe,
+    /// As `velero backup logs`.
+    Log,
+}
+
+impl BackupRead {
+    /// The details key of what is read of backup `name` of the `role` cluster.
+    pub fn key(self, role: ClusterRole, name: &str) -> String {
+        match self {
+            BackupRead::Describe => format!("describe:{role}/{name}"),
+            BackupRead::Log => format!("log:{role}/{name}"),
+        }
+    }
+}
+
+/// A backup's description or log, and whether it has come.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// [`BackupRead::key`].
+    pub key: String,
+    pub env: String,
+    /// `None` until Velero and the object storage answer.
+    pub result: Option<Result<Vec<String>, String>>,
+}
 
 #[derive(Debug, Clone)]
 pub struct ClusterBackups {
@@ -373,7 +403,10 @@ impl PaneView for BackupsView {
         }
     }
 
-    fn details(&self, _: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
+    fn details(&self, app: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
+        if key.starts_with("describe:") || key.starts_with("log:") {
+            return read_details(app, key, ctx);
+        }
         if key == INVENTORY_KEY {
             let mut d = Details::new("Backups");
             for c in &self.clusters {
@@ -396,6 +429,50 @@ impl PaneView for BackupsView {
 }
 
 const INVENTORY_KEY: &str = "inventory";
+
+/// A backup's description or log, as read ([`BackupRead`]).
+fn read_details(app: &App, key: &str, ctx: &Ctx<'_>) -> Option<Details> {
+    let s = &ctx.theme.s;
+    let fetched = app.backup_read.as_ref().filter(|f| f.key == key)?;
+    let (what, backup) = key.split_once(':')?;
+    let log = what == "log";
+    let mut d = Details::new(if log {
+        format!("Log of backup {backup}")
+    } else {
+        format!("Describe backup {backup}")
+    });
+    match &fetched.result {
+        None => d.line(Line::styled(
+            "Asking Velero for it (a DownloadRequest), then reading the bucket…",
+            s.muted,
+        )),
+        Some(Err(e)) => d.line(Line::styled(format!("Could not read it: {e}"), s.error)),
+        Some(Ok(lines)) if log => {
+            for l in lines {
+                d.line(Line::styled(l.clone(), pod::log_style(l, ctx)));
+            }
+        }
+        Some(Ok(lines)) => {
+            for l in lines {
+                // Section titles (`Errors:`, `Resource list:`) stand out; a field's label
+                // is muted, and its value wraps under itself.
+                match l.split_at_checked(ck8s_fleet::velero::LABEL_WIDTH) {
+                    _ if l.ends_with(':') && !l.starts_with(' ') => {
+                        d.line(Line::styled(l.clone(), s.title));
+                    }
+                    Some((label, value)) if label.trim_end().ends_with(':') => {
+                        d.line(Line::from(vec![
+                            Span::styled(label.to_owned(), s.muted),
+                            Span::styled(value.to_owned(), s.text),
+                        ]));
+                    }
+                    _ => d.line(Line::styled(l.clone(), s.text)),
+                }
+            }
+        }
+    }
+    Some(d)
+}
 
 /// Every field of a backup, its failure reason whole.
 fn backup_details(d: &mut Details, role: ClusterRole, b: &BackupRow, ctx: &Ctx<'_>) {

@@ -25,12 +25,7 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
 /// As [`http_client`]; `keep_idle` false closes each connection once its request is done
 /// (under [`crate::limits::HttpBudget::Tight`]).
 pub fn http_client_keeping(keep_idle: bool) -> Result<reqwest::Client, reqwest::Error> {
-    // reqwest is built without a rustls crypto provider and panics at `build()` when none
-    // is installed, even for plain http. The binary installs ring first; this covers
-    // library users such as tests, and a second install is a harmless error.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .user_agent(concat!("ck8s-console/", env!("CARGO_PKG_VERSION")))
+    http_client_builder()
         // Prometheus and Alertmanager are polled every 10 s or more: a connection kept
         // between polls would cost a descriptor per server (two per cluster, the largest
         // share of a big fleet's descriptors), so one is kept only across the requests of
@@ -41,6 +36,16 @@ pub fn http_client_keeping(keep_idle: bool) -> Result<reqwest::Client, reqwest::
         // timeout: under a tight open-file limit other polls wait for its turn.
         .connect_timeout(CONNECT_TIMEOUT)
         .build()
+}
+
+/// What every HTTP client of the console starts from: its user agent, with a TLS crypto
+/// provider installed.
+pub(crate) fn http_client_builder() -> reqwest::ClientBuilder {
+    // reqwest is built without a rustls crypto provider and panics at `build()` when none
+    // is installed, even for plain http. The binary installs ring first; this covers
+    // library users such as tests, and a second install is a harmless error.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().user_agent(concat!("ck8s-console/", env!("CARGO_PKG_VERSION")))
 }
 
 /// Requests to Prometheus and Alertmanager in flight at once, shared by every client of a

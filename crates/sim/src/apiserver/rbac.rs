@@ -28,6 +28,8 @@ const OPERATOR_WRITES: &[(&str, &str, &[&str])] = &[
     ),
     ("velero.io", "backups", &["create", "delete"]),
     ("velero.io", "restores", &["create", "delete"]),
+    // What `velero backup logs` and `describe --details` create to read the bucket.
+    ("velero.io", "downloadrequests", &["create", "delete"]),
     ("velero.io", "schedules", &["patch", "update"]),
     (
         "cluster.x-k8s.io",

@@ -27,6 +27,7 @@ pub mod gc;
 pub mod nodes;
 pub mod pods;
 pub mod velero;
+pub mod velero_files;
 pub mod workloads;
 
 /// One reconciler. `reconcile` does one pass over its objects and says whether it

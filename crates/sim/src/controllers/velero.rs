@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use super::cron::Schedule;
 use super::objects::{annotation, delete, is_terminating, patch, phase, status_mut, str_at};
 use super::pacing::{self, Pacer};
+use super::velero_files::File;
 use super::{Controller, PerCluster};
 use crate::clock::{k8s_time, parse_time};
 use crate::cluster::{ClusterSim, FleetOps};
@@ -36,6 +37,9 @@ const DEFAULT_TTL: &str = "720h0m0s";
 const BACKUP_TIME: Duration = Duration::seconds(20);
 const RESTORE_BASE_TIME: Duration = Duration::seconds(10);
 const RESTORE_ITEMS_PER_SECOND: i64 = 20;
+/// How long a DownloadRequest's signed URL is good for, and the request kept (Velero's
+/// `signedURLTTL`).
+const SIGNED_URL_TTL: Duration = Duration::minutes(10);
 /// Skipped unless a backup names them in `includedNamespaces`.
 const SYSTEM_NAMESPACES: [&str; 3] = ["kube-system", "velero", "kube-public"];
 pub const ORPHANED_REASON: &str =
@@ -60,7 +64,7 @@ fn backed_up_kinds() -> [KindId; 10] {
 
 /// What a backup holds: the objects as they were when it started, shared with the
 /// store (unchanged objects cost a pointer) and cleaned up only when restored.
-type Content = Arc<Vec<(KindId, Obj)>>;
+pub(crate) type Content = Arc<Vec<(KindId, Obj)>>;
 
 /// The simulated object storage behind every BackupStorageLocation: backup contents
 /// per cluster, keyed by Backup uid.
@@ -80,6 +84,11 @@ impl ObjectStorage {
 
     fn get(&self, store: &Arc<Store>, uid: &str) -> Option<Content> {
         self.0.with(store, |b| b.get(uid).cloned())
+    }
+
+    /// What the backup with `uid` holds, for the files Velero writes beside it.
+    pub(crate) fn content(&self, store: &Arc<Store>, uid: &str) -> Option<Content> {
+        self.get(store, uid)
     }
 
     fn put(&self, store: &Arc<Store>, uid: &str, content: Content) {
@@ -186,6 +195,7 @@ impl Pass<'_> {
         self.schedules();
         self.backups();
         self.restores();
+        self.downloads();
     }
 
     fn store(&self) -> &Arc<Store> {
@@ -548,6 +558,66 @@ impl Pass<'_> {
             self.storage.remove(self.store(), uid_of(b));
             self.changed = true;
         }
+    }
+
+    // ---- DownloadRequests ----
+
+    /// What `velero backup logs` and `describe --details` ask for: a signed URL of one
+    /// file of a backup, good for ten minutes, after which the request is deleted. A
+    /// request for an unknown backup, or for a file of another kind, stays New, as Velero
+    /// retries it.
+    fn downloads(&mut self) {
+        let (requests, _) = self.store().list(*ids::DOWNLOAD_REQUESTS, Some(NS));
+        for dr in requests {
+            match phase(&dr) {
+                "" | "New" => self.process_download(&dr),
+                _ => {
+                    let expires = parse_time(str_at(&dr["status"]["expiration"]));
+                    match expires {
+                        Some(t) if !self.pace.reached(t) => self.pace.wake_at(t),
+                        _ => self.changed |= delete(self.store(), *ids::DOWNLOAD_REQUESTS, &dr),
+                    }
+                }
+            }
+        }
+    }
+
+    fn process_download(&mut self, dr: &Obj) {
+        let target = &dr["spec"]["target"];
+        let (Some(file), Some(endpoint)) = (
+            File::of_target(str_at(&target["kind"])),
+            self.cluster.object_storage.get().cloned(),
+        ) else {
+            return;
+        };
+        let name = str_at(&target["name"]);
+        let Some(backup) = self.refetch(*ids::BACKUPS, name) else {
+            return;
+        };
+        let location = str_at(&backup["spec"]["storageLocation"]);
+        let Some(bsl) = self.store().get(*ids::BSLS, NS, location) else {
+            return;
+        };
+        let storage = &bsl["spec"]["objectStorage"];
+        let folder = match str_at(&storage["prefix"]) {
+            "" => format!("backups/{name}"),
+            prefix => format!("{prefix}/backups/{name}"),
+        };
+        let now = self.pace.now;
+        let url = endpoint.presign(
+            str_at(&storage["bucket"]),
+            &format!("{folder}/{}", file.name(name)),
+            now,
+            SIGNED_URL_TTL,
+        );
+        let expiration = k8s_time(now + SIGNED_URL_TTL);
+        self.patch(*ids::DOWNLOAD_REQUESTS, dr, |o| {
+            let st = status_mut(o);
+            st.insert("phase".into(), json!("Processed"));
+            st.insert("downloadURL".into(), json!(url));
+            st.insert("expiration".into(), json!(expiration));
+        });
+        self.pace.wake_at(now + SIGNED_URL_TTL);
     }
 
     // ---- Restores ----
@@ -1118,6 +1188,48 @@ mod tests {
         let rv = c.store.resource_version();
         assert!(!v.reconcile(&c, &NoFleet));
         assert_eq!(c.store.resource_version(), rv);
+    }
+
+    /// A DownloadRequest of a finished backup gets a URL signed for its file in the
+    /// location's bucket, good for ten minutes, and is deleted when that runs out; one of
+    /// an unknown backup stays New.
+    #[test]
+    fn download_requests_are_signed_then_expire() {
+        let c = cluster(at(10, 0, 0), 1000.0, false);
+        let _ = c.object_storage.set(crate::object_storage::Endpoint::new(
+            "https://127.0.0.1:9".into(),
+        ));
+        let v = velero();
+        create_backup(&c, "b1", json!({}));
+        run_until(&v, &c, |c| phase_of(c, *ids::BACKUPS, "b1") == "Completed");
+        for (name, backup) in [("b1-log", "b1"), ("gone-log", "gone")] {
+            c.store
+                .create(
+                    *ids::DOWNLOAD_REQUESTS,
+                    json!({"metadata": {"name": name, "namespace": NS},
+                        "spec": {"target": {"kind": "BackupLog", "name": backup}}}),
+                )
+                .unwrap();
+        }
+        v.reconcile(&c, &NoFleet);
+        let dr = get(&c, *ids::DOWNLOAD_REQUESTS, NS, "b1-log");
+        assert_eq!(phase(&dr), "Processed");
+        let url = str_at(&dr["status"]["downloadURL"]);
+        assert!(
+            url.starts_with("https://127.0.0.1:9/velero/backups/b1/b1-logs.gz?X-Amz-"),
+            "{url}"
+        );
+        let processed = c.clock.now();
+        let expires = time_at(&dr, "expiration");
+        assert!(
+            expires > processed + Duration::minutes(9) && expires <= processed + SIGNED_URL_TTL
+        );
+        assert_eq!(phase_of(&c, *ids::DOWNLOAD_REQUESTS, "gone-log"), "");
+        run_until(&v, &c, |c| {
+            c.store.get(*ids::DOWNLOAD_REQUESTS, NS, "b1-log").is_none()
+        });
+        assert!(c.clock.now() >= expires);
+        assert_eq!(phase_of(&c, *ids::DOWNLOAD_REQUESTS, "gone-log"), "");
     }
 
     #[test]
