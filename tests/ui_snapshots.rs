@@ -1059,6 +1059,30 @@ fn deleting_marked_pods_asks_once_for_all_of_them() {
     s.snap("pods_delete_marked");
 }
 
+/// Space marks alerts; `s` then opens one form for all of them: a silence each, with
+/// its own labels as matchers.
+#[test]
+fn silencing_marked_alerts_asks_once() {
+    let mut s = Screen::new().at(Pane::Alerts, Some("globex"));
+    s.app.engine = true;
+    s.key(' ');
+    s.key(' ');
+    assert_eq!(s.app.alert_marks.len(), 2);
+    assert!(s.text(80, 24).contains("· 2 marked"));
+    s.key(' ');
+    assert_eq!(s.app.alert_marks.len(), 3, "Space moved on to the next");
+    s.key('k');
+    s.key(' ');
+    assert_eq!(s.app.alert_marks.len(), 2, "and unmarks what is marked");
+    s.key('s');
+    let text = s.text(200, 50);
+    assert!(
+        text.contains("Silence 2 alerts, each by its own labels"),
+        "{text}"
+    );
+    s.snap("alerts_silence_marked");
+}
+
 #[test]
 fn alerts_pane() {
     Screen::new()
@@ -2155,6 +2179,66 @@ fn served(
             .to_vec(),
         subresources: vec!["scale".into()],
     }
+}
+
+/// Space marks objects of the kind listed; restart and delete act on all of them after
+/// one question that lists them, and several namespaces want their number typed.
+#[test]
+fn marked_objects_are_restarted_or_deleted_together() {
+    use ck8s_console::ui::modals::confirm::Pending;
+    let mut s = Screen::new().at(Pane::Objects, Some("globex"));
+    s.app.engine = true;
+    let deploy = served("apps", "Deployment", "deployments", true);
+    let row = |name| vec![name, "1/1", "1", "1", "3d"];
+    objects_of(
+        &mut s,
+        deploy,
+        &["Name", "Ready", "Up-to-date", "Available", "Age"],
+        &[
+            (ClusterRole::Wc, Some("production"), row("checkout")),
+            (ClusterRole::Wc, Some("production"), row("payments")),
+            (ClusterRole::Wc, Some("production"), row("search")),
+        ],
+    );
+    s.key(' ');
+    s.key('j');
+    s.key(' ');
+    assert!(s.text(80, 24).contains("· 2 marked"));
+    s.key('r');
+    s.snap("objects_restart_marked");
+    let Some(Modal::Confirm(c)) = s.app.modals.last() else {
+        panic!("a question")
+    };
+    match &c.pending {
+        Pending::Act { objects, .. } => {
+            let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
+            assert_eq!(names, ["checkout", "search"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(c.typed.is_none(), "Deployments need no name typed");
+    s.code(crossterm::event::KeyCode::Esc);
+
+    let ns = served("", "Namespace", "namespaces", false);
+    objects_of(
+        &mut s,
+        ns,
+        &["Name", "Status", "Age"],
+        &[
+            (ClusterRole::Wc, None, vec!["staging", "Active", "9d"]),
+            (ClusterRole::Wc, None, vec!["sandbox", "Active", "2d"]),
+        ],
+    );
+    s.app.objects.marks.clear();
+    s.key('g');
+    s.key(' ');
+    s.key(' ');
+    s.key('x');
+    let Some(Modal::Confirm(c)) = s.app.modals.last() else {
+        panic!("a question")
+    };
+    assert_eq!(c.typed.as_ref().map(|t| t.0.as_str()), Some("2 namespaces"));
+    assert!(s.text(80, 24).contains("Delete these 2 namespaces?"));
 }
 
 #[test]

@@ -155,10 +155,10 @@ pub enum Effect {
         options: LogOptions,
     },
     StopLogs,
+    /// Silences, each to the Alertmanagers named beside it.
     CreateSilence {
         id: u64,
-        targets: Vec<(String, ClusterRole)>,
-        silence: PostableSilence,
+        silences: Vec<(crate::ui::modals::silence::Targets, PostableSilence)>,
     },
     ExpireSilence {
         env: String,
@@ -447,6 +447,8 @@ pub struct App {
     pub quit: Option<i32>,
     /// Pods marked with Space; delete acts on those of the open environment.
     pub marks: std::collections::HashSet<PodTarget>,
+    /// Alerts marked with Space, by fingerprint: `s` silences them all.
+    pub alert_marks: std::collections::BTreeSet<String>,
     /// The kind the objects pane lists, and what the clusters answered.
     pub objects: ObjectsData,
     /// A backup's description or log, as last asked for with `d` or `l`.
@@ -491,6 +493,7 @@ impl App {
             show_audit: false,
             quit: None,
             marks: Default::default(),
+            alert_marks: Default::default(),
             objects: ObjectsData::default(),
             backup_read: None,
             kinds: Default::default(),
@@ -1086,6 +1089,8 @@ impl App {
             Action::Describe => self.open_description(views),
             Action::Owner => self.open_owner(views),
             Action::Yaml => self.open_pod(views, PodTab::Yaml),
+            Action::Mark if self.pane == Pane::Objects => self.toggle_object_mark(views),
+            Action::Mark if self.pane == Pane::Alerts => self.toggle_alert_mark(views),
             Action::Mark => self.toggle_mark(views),
             Action::Silence => self.open_silence_form(views),
             Action::Silences => {
@@ -1382,8 +1387,10 @@ impl App {
         self.lists.backups = ListState::default();
         self.lists.slo = ListState::default();
         self.lists.objects = ListState::default();
-        // Marks name pods of the environment left; nothing may act on them from here.
+        // Marks name pods and alerts of the environment left; nothing may act on them
+        // from here.
         self.marks.clear();
+        self.alert_marks.clear();
         let query = self.objects.query.take();
         self.objects = ObjectsData::default();
         // An edit's text belongs to the object it was made on, in the environment left.
@@ -1493,6 +1500,9 @@ impl App {
         if self.show_silences {
             return Vec::new();
         }
+        if !self.alert_marks.is_empty() {
+            return self.silence_marked(views);
+        }
         match views.alerts.alert(self.lists.alerts.selected) {
             Some(a) => {
                 let fingerprint = a.alert.fingerprint.clone();
@@ -1505,10 +1515,58 @@ impl App {
         }
     }
 
+    /// `s` with alerts marked: one form for all of them that still fire, leaving out
+    /// those of a read-only environment (and saying so).
+    fn silence_marked(&mut self, views: &Views) -> Vec<Effect> {
+        let spec = keymap::by_id("alerts.silence");
+        let mut alerts = Vec::new();
+        let mut refused = 0;
+        for fingerprint in &self.alert_marks {
+            let Some(a) = views.alerts.by_fingerprint(fingerprint) else {
+                continue;
+            };
+            let target = a.sources.first().map(|(e, r)| (e.as_str(), *r));
+            match spec.map(|spec| self.availability(spec, target)) {
+                Some(Availability::Available) | None => alerts.push(a),
+                Some(_) => refused += 1,
+            }
+        }
+        if alerts.is_empty() {
+            self.flash(
+                Level::Info,
+                "none of the marked alerts can be silenced here (no longer firing, or read-only)",
+            );
+            return Vec::new();
+        }
+        if refused > 0 {
+            self.flash(
+                Level::Info,
+                format!("{refused} marked alert(s) left out: read-only or not allowed"),
+            );
+        }
+        let form = SilenceForm::new(&alerts, &self.author);
+        self.modals.push(Modal::Silence(Box::new(form)));
+        Vec::new()
+    }
+
+    /// Space in the alerts pane: marks the selected alert (silence acts on the marked).
+    fn toggle_alert_mark(&mut self, views: &Views) -> Vec<Effect> {
+        let Some(a) = views.alerts.alert(self.lists.alerts.selected) else {
+            self.flash(Level::Info, "no alert selected");
+            return Vec::new();
+        };
+        let fingerprint = a.alert.fingerprint.clone();
+        if !self.alert_marks.remove(&fingerprint) {
+            self.alert_marks.insert(fingerprint);
+        }
+        self.list_mut(Pane::Alerts).apply(super::nav::Move::Down);
+        Vec::new()
+    }
+
     fn silence_form_for(&mut self, fingerprint: &str, views: &Views) -> Vec<Effect> {
         match views.alerts.by_fingerprint(fingerprint) {
             Some(a) => {
-                let form = SilenceForm::new(a, &self.author);
+                let form = SilenceForm::new(&[a], &self.author);
                 self.modals.push(Modal::Silence(Box::new(form)));
             }
             None => self.flash(Level::Info, "the alert is no longer firing"),
@@ -1550,13 +1608,9 @@ impl App {
         };
         match form.submit() {
             Submit::Invalid => Vec::new(),
-            Submit::Ready { targets, silence } => {
+            Submit::Ready(silences) => {
                 form.pending = Some(id);
-                vec![Effect::CreateSilence {
-                    id,
-                    targets,
-                    silence: *silence,
-                }]
+                vec![Effect::CreateSilence { id, silences }]
             }
         }
     }
@@ -1625,6 +1679,20 @@ impl App {
             self.marks.insert(target);
         }
         self.list_mut(Pane::Pods).apply(super::nav::Move::Down);
+        Vec::new()
+    }
+
+    /// Space in the objects pane: as for pods, of the kind listed.
+    fn toggle_object_mark(&mut self, views: &Views) -> Vec<Effect> {
+        let Some(object) = views.objects.selected(self) else {
+            self.flash(Level::Info, "no object selected");
+            return Vec::new();
+        };
+        let key = object.key();
+        if self.objects.marks.remove(&key).is_none() {
+            self.objects.marks.insert(key, object);
+        }
+        self.list_mut(Pane::Objects).apply(super::nav::Move::Down);
         Vec::new()
     }
 
@@ -2073,47 +2141,83 @@ impl App {
 
     /// Delete or restart the selected object. A namespace, or anything cluster-scoped,
     /// is deleted only once its name is typed.
+    /// Delete, restart or scale: the marked objects (all of the kind listed; scaling
+    /// takes the selected one alone), else the selected one, after one question that
+    /// lists them.
     fn confirm_object(&mut self, op: Op, views: &Views) -> Option<Confirm> {
-        let (Some(env), Some(o)) = (self.env.clone(), views.objects.selected(self)) else {
-            self.flash(Level::Info, "no object selected");
-            return None;
+        let marked: Vec<Selected> = self.objects.marks.values().cloned().collect();
+        let objects = match (op, views.objects.selected(self)) {
+            (Op::Delete | Op::Restart, _) if !marked.is_empty() => marked,
+            (_, Some(o)) => vec![o],
+            (_, None) => {
+                self.flash(Level::Info, "no object selected");
+                return None;
+            }
         };
-        if let Some(why) = op.unfit(&o.kind) {
+        let env = self.env.clone()?;
+        let kind = objects[0].kind.clone();
+        if let Some(why) = op.unfit(&kind) {
             self.flash(Level::Info, why);
             return None;
         }
-        let path = match &o.namespace {
-            Some(ns) => format!("{ns}/{}", o.name),
-            None => o.name.clone(),
+        const SHOWN: usize = 8;
+        let mut body: Vec<String> = objects
+            .iter()
+            .take(SHOWN)
+            .map(|o| {
+                let path = match &o.namespace {
+                    Some(ns) => format!("{ns}/{}", o.name),
+                    None => o.name.clone(),
+                };
+                // Several: their kind is in the title.
+                match objects.len() {
+                    1 => format!("  {env}-{} {} {path}", o.role, o.kind.qualified()),
+                    _ => format!("  {env}-{} {path}", o.role),
+                }
+            })
+            .collect();
+        if objects.len() > SHOWN {
+            body.push(format!("  … and {} more", objects.len() - SHOWN));
+        }
+        let n = objects.len();
+        let these = match n {
+            1 => format!("this {}", kind.singular),
+            n => format!("these {n} {}", kind.plural),
         };
-        let what = format!("  {env}-{} {} {path}", o.role, o.kind.qualified());
         let (title, note) = match op {
             Op::Delete => (
-                format!("Delete this {}?", o.kind.singular),
+                format!("Delete {these}?"),
                 "Deleting cannot be undone; what it owns goes with it.",
             ),
             Op::Scale(n) => (
-                format!("Scale this {} to {n}?", o.kind.singular),
+                format!("Scale {these} to {n}?"),
                 "Through its scale subresource, as kubectl scale does.",
             ),
             _ => (
-                format!("Restart this {}?", o.kind.singular),
+                format!("Restart {these}?"),
                 "A rollout replaces its pods one by one, as `kubectl rollout restart` does.",
             ),
         };
-        let typed = op == Op::Delete && (!o.kind.namespaced || o.kind.plural == "namespaces");
+        body.push(String::new());
+        body.push(note.into());
+        // What cannot be scoped by a namespace asks for its name typed; several, for
+        // their number and kind.
+        let typed = op == Op::Delete && (!kind.namespaced || kind.plural == "namespaces");
+        let typed = typed.then(|| match objects.as_slice() {
+            [one] => one.name.clone(),
+            _ => format!("{n} {}", kind.plural),
+        });
         let confirm = Confirm::new(
             &title,
-            vec![what, String::new(), note.into()],
+            body,
             Pending::Act {
                 op,
-                objects: vec![o.object_ref(&env)],
+                objects: objects.iter().map(|o| o.object_ref(&env)).collect(),
             },
         );
-        Some(if typed {
-            confirm.typing(&o.name)
-        } else {
-            confirm
+        Some(match typed {
+            Some(text) => confirm.typing(&text),
+            None => confirm,
         })
     }
 
@@ -2122,7 +2226,10 @@ impl App {
             Ok(o) => o,
             Err(e) => return self.flash(Level::Error, format!("{}: {e}", op.name())),
         };
-        // A mark has done its job once its pod is deleted; a refused one stays.
+        // A mark has done its job once its object is acted on; a refused one stays.
+        for done in outcomes.iter().filter(|o| o.ok) {
+            self.objects.marks.retain(|_, o| !o.is(done));
+        }
         for done in outcomes.iter().filter(|o| o.ok && o.kind == "pods") {
             self.marks.retain(|t| {
                 !(t.env == done.env
@@ -2885,6 +2992,8 @@ impl App {
             if let Some(i) = form_index {
                 self.modals.truncate(i);
             }
+            // The marks were what was silenced.
+            self.alert_marks.clear();
             self.flash(
                 Level::Success,
                 format!(
@@ -3561,7 +3670,7 @@ mod tests {
         // The silence form: the comment has the focus.
         let mut a = app();
         a.modals.push(Modal::Silence(Box::new(SilenceForm::new(
-            &super::super::modals::silence::test_alert(),
+            &[&super::super::modals::silence::test_alert()],
             "op",
         ))));
         type_in(&mut a, "fixx", &v);

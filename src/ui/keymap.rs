@@ -567,6 +567,20 @@ static ACTIONS: &[ActionSpec] = &[
         "mark / unmark",
     ),
     spec(
+        "objects.mark",
+        A::Mark,
+        &[K::Char(' ')],
+        C::Pane(Pane::Objects),
+        "mark / unmark",
+    ),
+    spec(
+        "alerts.mark",
+        A::Mark,
+        &[K::Char(' ')],
+        C::Pane(Pane::Alerts),
+        "mark / unmark",
+    ),
+    spec(
         "pods.delete",
         A::Delete,
         &[K::Char('x'), K::Delete],

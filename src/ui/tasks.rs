@@ -133,15 +133,21 @@ impl Tasks {
                 }));
             }
             Effect::StopLogs => self.stop_logs(),
-            Effect::CreateSilence {
-                id,
-                targets,
-                silence,
-            } => {
+            Effect::CreateSilence { id, silences } => {
                 let (live, tx, engine) = (self.live.clone(), self.tx.clone(), self.engine.clone());
                 tokio::spawn(async move {
                     let mut results = Vec::new();
-                    for (env, role) in targets {
+                    let each: Vec<(String, ClusterRole, ck8s_model::alert::PostableSilence)> =
+                        silences
+                            .into_iter()
+                            .flat_map(|(targets, silence)| {
+                                targets
+                                    .into_iter()
+                                    .map(move |(e, r)| (e, r, silence.clone()))
+                            })
+                            .collect();
+                    for (env, role, silence) in each {
+                        let silence = &silence;
                         let cluster = format!("{env}-{role}");
                         // The console's gate checked already; this holds for any caller.
                         if let Some(why) = engine.as_ref().and_then(|e| e.read_only_reason(&env)) {
@@ -149,16 +155,14 @@ impl Tasks {
                             continue;
                         }
                         let result = match live.alertmanager(&env, role) {
-                            Some(am) => {
-                                am.create_silence(&silence).await.map_err(|e| e.to_string())
-                            }
+                            Some(am) => am.create_silence(silence).await.map_err(|e| e.to_string()),
                             None => Err(
                                 "no Alertmanager client (see the alertmanager source status)"
                                     .into(),
                             ),
                         };
                         if let (Some(engine), Ok(sid)) = (&engine, &result) {
-                            audit_silence(engine, "silence.create", &env, role, sid, &silence);
+                            audit_silence(engine, "silence.create", &env, role, sid, silence);
                         }
                         results.push((cluster, result));
                     }
@@ -993,11 +997,13 @@ mod tests {
         };
         tasks.run(Effect::CreateSilence {
             id: 7,
-            targets: vec![
-                ("globex".into(), ClusterRole::Sc),
-                ("globex".into(), ClusterRole::Wc),
-            ],
-            silence,
+            silences: vec![(
+                vec![
+                    ("globex".into(), ClusterRole::Sc),
+                    ("globex".into(), ClusterRole::Wc),
+                ],
+                silence,
+            )],
         });
         tasks.run(Effect::ExpireSilence {
             env: "globex".into(),

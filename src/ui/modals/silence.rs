@@ -1,5 +1,7 @@
 //! The silence form: matchers preset from the alert (its whole label set, so exactly this
-//! alert is muted), a duration, a required comment and the author. Fields are
+//! alert is muted), a duration, a required comment and the author. For several marked
+//! alerts, one silence each, with its own matchers and the same duration, comment and
+//! author. Fields are
 //! `ratatui-textarea` single lines; errors show under the field as soon as it is edited,
 //! or for every field once a submit was tried.
 
@@ -29,11 +31,13 @@ const LABELS: [&str; 3] = ["Duration", "Comment", "Author"];
 /// Longer silences hide problems; re-silence after a month if it really takes that long.
 const MAX_DAYS: u64 = 31;
 
+/// The Alertmanagers an alert came from; its silence goes to each.
+pub type Targets = Vec<(String, ClusterRole)>;
+
 #[derive(Debug)]
 pub struct SilenceForm {
-    alert: Alert,
-    /// The Alertmanagers the alert came from; the silence goes to each.
-    pub targets: Vec<(String, ClusterRole)>,
+    /// The alerts silenced, each with where it came from.
+    alerts: Vec<(Alert, Targets)>,
     fields: [TextField; 3],
     pub focus: usize,
     touched: [bool; 3],
@@ -45,10 +49,8 @@ pub struct SilenceForm {
 
 pub enum Submit {
     Invalid,
-    Ready {
-        targets: Vec<(String, ClusterRole)>,
-        silence: Box<PostableSilence>,
-    },
+    /// One silence per alert, and where it goes.
+    Ready(Vec<(Targets, PostableSilence)>),
 }
 
 fn line(text: &str) -> TextField {
@@ -56,10 +58,12 @@ fn line(text: &str) -> TextField {
 }
 
 impl SilenceForm {
-    pub fn new(alert: &MergedAlert, author: &str) -> SilenceForm {
+    pub fn new(alerts: &[&MergedAlert], author: &str) -> SilenceForm {
         SilenceForm {
-            alert: alert.alert.clone(),
-            targets: alert.sources.clone(),
+            alerts: alerts
+                .iter()
+                .map(|a| (a.alert.clone(), a.sources.clone()))
+                .collect(),
             fields: [
                 line(&config::format_duration(
                     default_silence().to_std().unwrap_or_default(),
@@ -129,19 +133,40 @@ impl SilenceForm {
         let Ok(duration) = self.duration() else {
             return Submit::Invalid;
         };
-        let silence = PostableSilence::for_alert(
-            &self.alert,
-            duration,
-            self.value(AUTHOR).trim(),
-            self.value(COMMENT).trim(),
-        );
-        if let Err(e) = silence.validate() {
-            self.submit_error = Some(e.to_string());
-            return Submit::Invalid;
+        let mut silences = Vec::new();
+        for (alert, targets) in &self.alerts {
+            let silence = PostableSilence::for_alert(
+                alert,
+                duration,
+                self.value(AUTHOR).trim(),
+                self.value(COMMENT).trim(),
+            );
+            if let Err(e) = silence.validate() {
+                self.submit_error = Some(format!("{}: {e}", alert.alertname()));
+                return Submit::Invalid;
+            }
+            silences.push((targets.clone(), silence));
         }
-        Submit::Ready {
-            targets: self.targets.clone(),
-            silence: Box::new(silence),
+        Submit::Ready(silences)
+    }
+
+    /// What the form shows as matchers: the alert's, or for several, each alert's name
+    /// and matchers on a line of its own.
+    fn matcher_text(&self, width: usize) -> Vec<String> {
+        let matchers = |alert: &Alert| -> String {
+            PostableSilence::for_alert(alert, TimeDelta::zero(), "", "")
+                .matchers
+                .iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self.alerts.as_slice() {
+            [(alert, _)] => format::wrap(&matchers(alert), width),
+            several => several
+                .iter()
+                .map(|(alert, _)| format::cut(&matchers(alert), width))
+                .collect(),
         }
     }
 
@@ -154,21 +179,19 @@ impl SilenceForm {
         };
         let label_w = 11u16;
         let value_w = width.saturating_sub(label_w + 3) as usize;
-        let matchers: Vec<String> =
-            PostableSilence::for_alert(&self.alert, TimeDelta::zero(), "", "")
-                .matchers
-                .iter()
-                .map(|m| m.to_string())
-                .collect();
-        let wrapped = format::wrap(&matchers.join(", "), value_w);
+        let wrapped = self.matcher_text(value_w);
         // Matchers, target, a gap, three fields with their error lines, a gap, the status.
         let max_matcher_lines = (area.height as usize).saturating_sub(13).clamp(1, 6);
         let matcher_lines = wrapped.len().min(max_matcher_lines);
         let height = (matcher_lines as u16 + 12).min(area.height);
         let outer = super::centered(area, 0, 0, width, height);
+        let what = match self.alerts.as_slice() {
+            [(alert, _)] => alert.alertname().to_owned(),
+            several => format!("{} alerts, each by its own labels", several.len()),
+        };
         let title = Line::from(vec![
             Span::styled(" Silence ", s.title),
-            Span::styled(format!("{} ", self.alert.alertname()), s.title),
+            Span::styled(format!("{what} "), s.title),
         ]);
         let inner = super::frame(f, outer, title, ctx.theme);
         let mut y = inner.y;
@@ -190,11 +213,14 @@ impl SilenceForm {
             );
             y += 1;
         }
-        let on: Vec<String> = self
-            .targets
+        let mut on: Vec<String> = self
+            .alerts
             .iter()
+            .flat_map(|(_, targets)| targets)
             .map(|(e, r)| format!("{e}-{r}"))
             .collect();
+        on.sort();
+        on.dedup();
         f.render_widget(
             Line::from(vec![
                 Span::styled(format!(" {:<10}", "Sent to"), s.muted),
@@ -350,14 +376,17 @@ mod tests {
 
     #[test]
     fn the_comment_is_required_and_focused_first() {
-        let mut form = SilenceForm::new(&alert(), "op");
+        let mut form = SilenceForm::new(&[&alert()], "op");
         assert_eq!(form.focus, COMMENT);
         assert!(matches!(form.submit(), Submit::Invalid));
         assert!(form.shown_error(COMMENT).unwrap().starts_with("required"));
         type_text(&mut form, "INC-42 fixing the worker");
         match form.submit() {
-            Submit::Ready { targets, silence } => {
-                assert_eq!(targets, [("globex".to_string(), ClusterRole::Wc)]);
+            Submit::Ready(silences) => {
+                let [(targets, silence)] = silences.as_slice() else {
+                    panic!("one silence")
+                };
+                assert_eq!(*targets, [("globex".to_string(), ClusterRole::Wc)]);
                 assert_eq!(silence.comment, "INC-42 fixing the worker");
                 assert_eq!(silence.created_by, "op");
                 assert_eq!(silence.matchers[0].name, "alertname");
@@ -368,9 +397,47 @@ mod tests {
         }
     }
 
+    /// Marked alerts: one silence each, each with its own alert's labels, all with the
+    /// duration, comment and author typed once.
+    #[test]
+    fn several_alerts_get_a_silence_each() {
+        let one = alert();
+        let mut other = alert();
+        other.alert.labels.insert("pod".into(), "q".into());
+        other.alert.fingerprint = "def".into();
+        other.sources = vec![("acme".into(), ClusterRole::Sc)];
+        let mut form = SilenceForm::new(&[&one, &other], "op");
+        let lines = form.matcher_text(200);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].contains("pod=\"p\"") && lines[1].contains("pod=\"q\""),
+            "{lines:?}"
+        );
+        type_text(&mut form, "INC-43");
+        let Submit::Ready(silences) = form.submit() else {
+            panic!("valid form refused")
+        };
+        assert_eq!(silences.len(), 2);
+        assert_eq!(silences[1].0, [("acme".to_string(), ClusterRole::Sc)]);
+        for (_, s) in &silences {
+            assert_eq!(
+                (s.comment.as_str(), s.created_by.as_str()),
+                ("INC-43", "op")
+            );
+        }
+        let pod = |s: &PostableSilence| {
+            s.matchers
+                .iter()
+                .find(|m| m.name == "pod")
+                .map(|m| m.value.clone())
+        };
+        assert_eq!(pod(&silences[0].1).as_deref(), Some("p"));
+        assert_eq!(pod(&silences[1].1).as_deref(), Some("q"));
+    }
+
     #[test]
     fn durations_are_validated_inline() {
-        let mut form = SilenceForm::new(&alert(), "");
+        let mut form = SilenceForm::new(&[&alert()], "");
         form.focus = DURATION;
         for _ in 0..2 {
             form.input(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));

@@ -315,6 +315,12 @@ impl PaneView for AlertsView {
         }
         let mut v = vec![Span::raw(" ")];
         v.extend(title_counts(self, ctx));
+        if !app.alert_marks.is_empty() {
+            v.push(Span::styled(
+                format!(" · {} marked", app.alert_marks.len()),
+                ctx.theme.s.key,
+            ));
+        }
         if self.hidden_always_firing > 0 && width >= 100 {
             v.push(Span::styled(
                 format!(" · {} watchdog hidden", self.hidden_always_firing),
@@ -431,9 +437,10 @@ fn render_alerts(f: &mut Frame, area: Rect, app: &App, view: &AlertsView, ctx: &
                     sel_row = Some(rows.len());
                 }
                 if let Some(a) = view.alert(i) {
+                    let marked = app.alert_marks.contains(&a.alert.fingerprint);
                     rows.push(TableRow::Cells(alert_cells(
                         a,
-                        in_env,
+                        (in_env, marked),
                         now,
                         ctx,
                         columns.len(),
@@ -448,9 +455,11 @@ fn render_alerts(f: &mut Frame, area: Rect, app: &App, view: &AlertsView, ctx: &
         .render(area, f.buffer_mut());
 }
 
+/// A row's cells; `in_env`: an environment is open (its name goes without saying),
+/// `marked`: Space marked it.
 fn alert_cells<'a>(
     a: &'a MergedAlert,
-    in_env: bool,
+    (in_env, marked): (bool, bool),
     now: DateTime<Utc>,
     ctx: &Ctx<'_>,
     n: usize,
@@ -465,10 +474,17 @@ fn alert_cells<'a>(
     };
     let mut cells = vec![
         styled(severity_name(sev), sev_style),
-        styled(
-            a.alert.alertname(),
-            if suppressed { s.muted } else { s.text },
-        ),
+        if marked {
+            Line::from(vec![
+                Span::styled(super::pods::MARK, s.key),
+                Span::styled(a.alert.alertname(), s.key),
+            ])
+        } else {
+            styled(
+                a.alert.alertname(),
+                if suppressed { s.muted } else { s.text },
+            )
+        },
         cell(sources(a, in_env)),
         styled(state_name(a), if suppressed { s.muted } else { s.text }),
         styled(

@@ -51,6 +51,9 @@ pub struct ObjectsData {
     /// The server column sorted by, and whether descending; `None` keeps the server's
     /// order (by namespace and name), except for events, newest first.
     pub sort: Option<(usize, bool)>,
+    /// Rows marked with Space, by [`Selected::key`]: delete and restart act on them all.
+    /// Another kind or environment starts with none.
+    pub marks: BTreeMap<String, Selected>,
 }
 
 impl ObjectsData {
@@ -254,13 +257,28 @@ impl Selected {
     /// The key of its details: `role/kind/namespace/name`, so that an answer that comes
     /// late for another kind's object of the same name is not shown for this one.
     pub fn key(&self) -> String {
+        Selected::key_of(self.role, &self.kind, self.namespace.as_deref(), &self.name)
+    }
+
+    pub fn key_of(
+        role: ClusterRole,
+        kind: &ServedKind,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> String {
         format!(
-            "{}/{}/{}/{}",
-            self.role,
-            self.kind.qualified(),
-            self.namespace.as_deref().unwrap_or(""),
-            self.name
+            "{role}/{}/{}/{name}",
+            kind.qualified(),
+            namespace.unwrap_or("")
         )
+    }
+
+    /// Whether an action's outcome is about this object.
+    pub fn is(&self, o: &crate::engine::ops::OpOutcome) -> bool {
+        self.role == o.cluster
+            && self.kind.qualified() == o.kind
+            && self.namespace == o.namespace
+            && self.name == o.name
     }
 }
 
@@ -427,6 +445,9 @@ impl PaneView for ObjectsView {
             kind.qualified()
         };
         let mut text = format!(" {} {name}", format::count(n));
+        if !app.objects.marks.is_empty() {
+            text.push_str(&format!(" · {} marked", app.objects.marks.len()));
+        }
         if let Some((column, desc)) = app.objects.sorted_by() {
             text.push_str(&format!(" · by {column} {}", if desc { "▼" } else { "▲" }));
         }
@@ -670,10 +691,11 @@ fn render(view: &ObjectsView, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_
     header.extend(columns.iter().map(|c| c.to_uppercase()));
     let body = area.height.saturating_sub(1) as usize;
     let window = app.lists.objects.window(body);
+    let mut marked = Vec::new();
     let rows: Vec<Vec<String>> = window
         .clone()
         .filter_map(|i| view.row(app, i))
-        .map(|(role, _, row)| {
+        .map(|(role, kind, row)| {
             let mut cells = Vec::new();
             if both {
                 cells.push(role.to_string());
@@ -681,7 +703,17 @@ fn render(view: &ObjectsView, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_
             if namespaced {
                 cells.push(row.namespace.clone().unwrap_or_default());
             }
-            cells.extend(row.cells.iter().cloned());
+            let key = Selected::key_of(role, kind, row.namespace.as_deref(), &row.name);
+            let mark = app.objects.marks.contains_key(&key);
+            marked.push(mark);
+            for (i, cell) in row.cells.iter().enumerate() {
+                // The name is the server's first column.
+                cells.push(if i == 0 && mark {
+                    format!("{}{cell}", super::pods::MARK)
+                } else {
+                    cell.clone()
+                });
+            }
             cells
         })
         .collect();
@@ -693,7 +725,11 @@ fn render(view: &ObjectsView, f: &mut Frame, area: Rect, app: &App, ctx: &Ctx<'_
     }
     let selected = app.lists.objects.selected.saturating_sub(window.start);
     let table_rows = rows.into_iter().enumerate().map(|(i, cells)| {
-        let style = if i == selected { s.selection } else { s.text };
+        let style = match (i == selected, marked[i]) {
+            (true, _) => s.selection,
+            (false, true) => s.key,
+            (false, false) => s.text,
+        };
         Row::new(cells.into_iter().map(Cell::from)).style(style)
     });
     // Each column as wide as its widest visible cell (at most 60); the last one takes
