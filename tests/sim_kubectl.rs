@@ -629,6 +629,39 @@ fn velero_backups_list_and_a_created_backup_completes() {
         "jsonpath={.status.completionTimestamp}",
     ]);
     assert!(done.trim().ends_with('Z'), "{done}");
+
+    // A custom resource takes no strategic merge patch (kubectl's default): the server
+    // answers 415, and kubectl says which types it takes; a merge patch goes through.
+    let strategic = sim.kubectl(&[
+        "--context",
+        "acme-wc",
+        "-n",
+        "velero",
+        "patch",
+        "schedules.velero.io",
+        "velero-daily-backup",
+        "-p",
+        r#"{"spec":{"paused":true}}"#,
+    ]);
+    assert!(!strategic.status.success());
+    let err = stderr(&strategic);
+    assert!(
+        err.contains("application/strategic-merge-patch+json is not supported")
+            && err.contains("application/merge-patch+json"),
+        "{err}"
+    );
+    sim.ok(&[
+        "--context",
+        "acme-wc",
+        "-n",
+        "velero",
+        "patch",
+        "schedules.velero.io",
+        "velero-daily-backup",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"paused":true}}"#,
+    ]);
 }
 
 #[test]

@@ -127,12 +127,15 @@ impl ApiError {
         )
     }
 
-    pub fn unsupported_media(ct: &str) -> ApiError {
+    /// 415, listing the media types the request could have used, as the apiserver does.
+    pub fn unsupported_media(accepted: &[&str]) -> ApiError {
         ApiError::new(
             415,
             "UnsupportedMediaType",
             format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"
+                "the body of the request was in an unknown format - accepted media types \
+                 include: {}",
+                accepted.join(", ")
             ),
         )
     }

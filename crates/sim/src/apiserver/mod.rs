@@ -706,7 +706,7 @@ impl Ctx<'_> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        PatchType::from_content_type(ct)
+        PatchType::from_content_type(ct, self.t.k().group)
     }
 
     fn patch(&self, part: Part) -> ApiResult {

@@ -15,17 +15,39 @@ pub enum PatchType {
     Apply,
 }
 
+/// The patch media types every kind takes.
+const ACCEPTED: [&str; 3] = [
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/apply-patch+yaml",
+];
+/// The one only built-in kinds take: a custom resource has no Go struct to tell the merge
+/// keys of its lists.
+const STRATEGIC: &str = "application/strategic-merge-patch+json";
+
 impl PatchType {
-    pub fn from_content_type(ct: &str) -> Result<PatchType, ApiError> {
+    /// The patch type of content type `ct`, for a kind of API group `group`.
+    pub fn from_content_type(ct: &str, group: &str) -> Result<PatchType, ApiError> {
         let base = ct.split(';').next().unwrap_or("").trim();
+        let custom = is_custom_group(group);
+        let mut accepted = ACCEPTED.to_vec();
+        if !custom {
+            accepted.push(STRATEGIC);
+        }
         match base {
             "application/merge-patch+json" => Ok(PatchType::Merge),
             "application/json-patch+json" => Ok(PatchType::Json),
-            "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
+            STRATEGIC if !custom => Ok(PatchType::Strategic),
             "application/apply-patch+yaml" | "application/apply-patch+cbor" => Ok(PatchType::Apply),
-            _ => Err(ApiError::unsupported_media(ct)),
+            _ => Err(ApiError::unsupported_media(&accepted)),
         }
     }
+}
+
+/// Whether `group` is a custom resource's (a CRD's): the built-in groups are the core
+/// group, the dotless ones (`apps`, `batch`) and those under `k8s.io`.
+pub fn is_custom_group(group: &str) -> bool {
+    group.contains('.') && !group.ends_with(".k8s.io")
 }
 
 /// Parses a patch body: JSON for all types, YAML too for apply.
@@ -172,16 +194,38 @@ mod tests {
     #[test]
     fn content_types_map_to_patch_types() {
         assert_eq!(
-            PatchType::from_content_type("application/merge-patch+json; charset=utf-8").unwrap(),
+            PatchType::from_content_type("application/merge-patch+json; charset=utf-8", "apps")
+                .unwrap(),
             PatchType::Merge
         );
         assert_eq!(
-            PatchType::from_content_type("application/apply-patch+yaml").unwrap(),
+            PatchType::from_content_type("application/apply-patch+yaml", "velero.io").unwrap(),
             PatchType::Apply
         );
+        let plain = PatchType::from_content_type("text/plain", "").unwrap_err();
+        assert_eq!(plain.code, 415);
+        assert!(
+            plain
+                .message
+                .ends_with("application/strategic-merge-patch+json"),
+            "{}",
+            plain.message
+        );
+        // A custom resource takes no strategic merge patch, as the apiserver answers.
         assert_eq!(
-            PatchType::from_content_type("text/plain").unwrap_err().code,
-            415
+            PatchType::from_content_type(STRATEGIC, "apps").unwrap(),
+            PatchType::Strategic
+        );
+        assert_eq!(
+            PatchType::from_content_type(STRATEGIC, "networking.k8s.io").unwrap(),
+            PatchType::Strategic
+        );
+        let cr = PatchType::from_content_type(STRATEGIC, "cluster.x-k8s.io").unwrap_err();
+        assert_eq!(cr.code, 415);
+        assert_eq!(
+            cr.message,
+            "the body of the request was in an unknown format - accepted media types include: \
+             application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
         );
     }
 
