@@ -735,6 +735,116 @@ fn kubectl_creates_configmaps_and_secrets() {
     );
 }
 
+/// Deletes as the apiserver takes them: kubectl's `--cascade=orphan` leaves the
+/// ReplicaSet without its owner, `--cascade=foreground` returns once the Deployment and
+/// what it owns are gone; stale preconditions are a 409, an unknown propagation policy a
+/// 422, each with the apiserver's words.
+#[test]
+fn deletes_propagate_and_check_their_preconditions_as_the_apiserver_does() {
+    let sim = small();
+    let dir = sim.dir.path();
+    let wc = |args: &[&str]| {
+        sim.kubectl(&[&["--context", "acme-wc", "-n", "default"][..], args].concat())
+    };
+    for name in ["fg", "orph"] {
+        let file = dir.join(format!("{name}.yaml"));
+        std::fs::write(
+            &file,
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n  \
+                 replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    \
+                 metadata: {{labels: {{app: {name}}}}}\n    spec: {{containers: [{{name: c, image: nginx}}]}}\n"
+            ),
+        )
+        .unwrap();
+        assert!(
+            wc(&["create", "-f", file.to_str().unwrap()])
+                .status
+                .success()
+        );
+    }
+    let sets = |app: &str| -> Vec<serde_json::Value> {
+        let out = wc(&["get", "rs", "-l", &format!("app={app}"), "-o", "json"]);
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        list["items"].as_array().unwrap().clone()
+    };
+    eventually("both ReplicaSets", WAIT, || {
+        (!sets("fg").is_empty() && !sets("orph").is_empty()).then_some(())
+    });
+
+    let out = wc(&["delete", "deployment", "orph", "--cascade=orphan"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    eventually("the ReplicaSet let go", WAIT, || {
+        let rs = sets("orph");
+        (rs.len() == 1 && rs[0]["metadata"]["ownerReferences"] == serde_json::json!([]))
+            .then_some(())
+    });
+
+    let out = wc(&["delete", "deployment", "fg", "--cascade=foreground"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(sets("fg").is_empty(), "kubectl waited for what it owns too");
+
+    assert!(
+        wc(&["create", "configmap", "pre", "--from-literal=a=b"])
+            .status
+            .success()
+    );
+    let body = |json: &str| {
+        let path = dir.join("options.json");
+        std::fs::write(&path, json).unwrap();
+        path
+    };
+    let raw = |options: &std::path::Path| {
+        sim.kubectl(&[
+            "--context",
+            "acme-wc",
+            "delete",
+            "--raw",
+            "/api/v1/namespaces/default/configmaps/pre",
+            "-f",
+            options.to_str().unwrap(),
+        ])
+    };
+    let stale = raw(&body(
+        r#"{"kind":"DeleteOptions","apiVersion":"v1","preconditions":{"uid":"nope"}}"#,
+    ));
+    assert!(!stale.status.success());
+    assert!(
+        stderr(&stale).contains("(Conflict): Operation cannot be fulfilled on configmaps \"pre\": Precondition failed: UID in precondition: nope"),
+        "{}",
+        stderr(&stale)
+    );
+    let bogus = raw(&body(
+        r#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Bogus"}"#,
+    ));
+    assert!(
+        stderr(&bogus).contains(r#"propagationPolicy: Unsupported value: "Bogus": supported values: "Foreground", "Background", "Orphan""#),
+        "{}",
+        stderr(&bogus)
+    );
+    let uid = sim.ok(&[
+        "--context",
+        "acme-wc",
+        "-n",
+        "default",
+        "get",
+        "cm",
+        "pre",
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ]);
+    let ok = raw(&body(&format!(
+        r#"{{"kind":"DeleteOptions","apiVersion":"v1","preconditions":{{"uid":"{}"}}}}"#,
+        uid.trim()
+    )));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(
+        stdout(&ok).contains(r#""status":"Success""#),
+        "{}",
+        stdout(&ok)
+    );
+}
+
 /// `--dry-run=server` on every verb answers as the write would and keeps nothing, as
 /// the apiserver does; an unknown `dryRun` is a 400; and a ConfigMap deleted at once is
 /// answered with a `Status` naming it.

@@ -58,6 +58,20 @@ impl ApiError {
         .with_details(group, plural, name)
     }
 
+    /// A delete whose preconditions (uid, resourceVersion) no longer hold: a 409 that
+    /// says which, as the apiserver words it.
+    pub fn precondition_failed(group: &str, plural: &str, name: &str, what: &str) -> ApiError {
+        let whole = qualified(group, plural);
+        ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {whole} \"{name}\": Precondition failed: {what}"
+            ),
+        )
+        .with_details(group, plural, name)
+    }
+
     pub fn invalid(kind: &str, name: &str, message: impl Into<String>) -> ApiError {
         let message = message.into();
         ApiError::new(

@@ -77,9 +77,36 @@ pub enum Part {
     Status,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct DeleteOptions {
     pub grace_period_seconds: Option<i64>,
+    /// What becomes of the object's dependents; `None`: the kind's default, Background.
+    pub propagation: Option<Propagation>,
+    /// The object is deleted only if it still has this uid and resourceVersion.
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+}
+
+/// `propagationPolicy`: Background (the object goes, then the garbage collector takes its
+/// dependents), Foreground (it stays, with the `foregroundDeletion` finalizer, until its
+/// dependents are gone) or Orphan (its dependents lose their owner reference to it and
+/// stay; it keeps the `orphan` finalizer until then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    Background,
+    Foreground,
+    Orphan,
+}
+
+impl Propagation {
+    /// The finalizer that holds the object while the garbage collector works.
+    pub fn finalizer(self) -> Option<&'static str> {
+        match self {
+            Propagation::Background => None,
+            Propagation::Foreground => Some("foregroundDeletion"),
+            Propagation::Orphan => Some("orphan"),
+        }
+    }
 }
 
 /// Default number of events kept for watch resumption before a resume gets 410 Gone.
@@ -644,10 +671,49 @@ impl Store {
         let now = k8s_time(self.clock.now());
         let mut inner = self.write();
         let key = (ns.to_string(), name.to_string());
-        let current = inner.buckets[kind]
+        let mut current = inner.buckets[kind]
             .get(&key)
             .cloned()
             .ok_or_else(|| ApiError::not_found(k.group, k.plural, name))?;
+        let meta = &current["metadata"];
+        for (field, wanted, have) in [
+            ("UID", &opts.uid, meta["uid"].as_str()),
+            (
+                "ResourceVersion",
+                &opts.resource_version,
+                meta["resourceVersion"].as_str(),
+            ),
+        ] {
+            if let Some(wanted) = wanted.as_deref().filter(|w| Some(*w) != have) {
+                return Err(ApiError::precondition_failed(
+                    k.group,
+                    k.plural,
+                    name,
+                    &format!(
+                        "{field} in precondition: {wanted}, {field} in object meta: {}",
+                        have.unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        // Foreground and Orphan hold the object with a finalizer of their own, which the
+        // garbage collector removes once the dependents are gone or let go.
+        let terminating = current["metadata"].get("deletionTimestamp").is_some();
+        if let Some(finalizer) = opts.propagation.and_then(Propagation::finalizer)
+            && !terminating
+        {
+            let mut held = (*current).clone();
+            let list = held["metadata"]["finalizers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if !list.iter().any(|f| f == finalizer) {
+                let mut list = list;
+                list.push(json!(finalizer));
+                held["metadata"]["finalizers"] = json!(list);
+            }
+            current = Arc::new(held);
+        }
         let has_finalizers = pending_finalizers(kind, &current);
         let grace = if kind == *ids::PODS {
             opts.grace_period_seconds.unwrap_or_else(|| {
@@ -658,7 +724,6 @@ impl Store {
         } else {
             0
         };
-        let terminating = current["metadata"].get("deletionTimestamp").is_some();
         let remove_now = !has_finalizers && grace <= 0;
         if terminating && !remove_now {
             return Ok((current, false));

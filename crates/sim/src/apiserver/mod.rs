@@ -30,7 +30,7 @@ use crate::cluster::{ClusterSim, Role};
 use crate::labels::LabelSelector;
 use crate::registry::{self, KINDS, Kind, KindId, Sub, ids};
 use crate::status::{ApiError, success_status};
-use crate::store::{DeleteOptions, Obj, Part, Write, namespace_of};
+use crate::store::{DeleteOptions, Obj, Part, Propagation, Write, namespace_of};
 
 /// Shared by every handler of one cluster's API server.
 #[derive(Clone)]
@@ -740,33 +740,79 @@ impl Ctx<'_> {
         Ok(self.render_one(&updated))
     }
 
-    fn delete_options(&self) -> DeleteOptions {
-        // An empty or unreadable body means default options, as on the real server.
-        let from_body = (!self.body.is_empty())
-            .then(|| self.body_json().ok())
-            .flatten()
-            .and_then(|b| b["gracePeriodSeconds"].as_i64());
-        let from_query = self
+    /// The DeleteOptions of the request: from the query (as kubectl sends them), else from
+    /// the body; an empty or unreadable body means the defaults, as on the real server.
+    /// A propagation policy that is not one of the three, or one set beside the old
+    /// `orphanDependents`, is a 422, as the apiserver validates them.
+    fn delete_options(&self) -> Result<DeleteOptions, ApiError> {
+        let body = self.delete_body();
+        let grace = self
             .params
             .get("gracePeriodSeconds")
-            .and_then(|g| g.parse().ok());
-        DeleteOptions {
-            grace_period_seconds: from_query.or(from_body),
+            .and_then(|g| g.parse().ok())
+            .or(body["gracePeriodSeconds"].as_i64());
+        let policy = self
+            .params
+            .get("propagationPolicy")
+            .cloned()
+            .or_else(|| body["propagationPolicy"].as_str().map(str::to_owned));
+        let orphan = self.orphan_dependents(&body);
+        let invalid = |message: String| ApiError::invalid("DeleteOptions.meta.k8s.io", "", message);
+        let propagation = match (policy.as_deref(), orphan) {
+            (Some(p), Some(_)) => {
+                return Err(invalid(format!(
+                    "propagationPolicy: Invalid value: {p:?}: orphanDependents and \
+                     deletionPropagation cannot be both set"
+                )));
+            }
+            (Some("Background"), None) => Some(Propagation::Background),
+            (Some("Foreground"), None) => Some(Propagation::Foreground),
+            (Some("Orphan"), None) => Some(Propagation::Orphan),
+            (Some(other), None) => {
+                return Err(invalid(format!(
+                    "propagationPolicy: Unsupported value: {other:?}: supported values: \
+                     \"Foreground\", \"Background\", \"Orphan\""
+                )));
+            }
+            (None, Some(true)) => Some(Propagation::Orphan),
+            (None, Some(false)) => Some(Propagation::Background),
+            (None, None) => None,
+        };
+        let precondition = |field: &str| body["preconditions"][field].as_str().map(str::to_owned);
+        Ok(DeleteOptions {
+            grace_period_seconds: grace,
+            propagation,
+            uid: precondition("uid"),
+            resource_version: precondition("resourceVersion"),
+        })
+    }
+
+    /// A DELETE's body (DeleteOptions), or null.
+    fn delete_body(&self) -> Value {
+        (!self.body.is_empty())
+            .then(|| self.body_json().ok())
+            .flatten()
+            .unwrap_or(Value::Null)
+    }
+
+    /// The old `orphanDependents` option, from the query or the body.
+    fn orphan_dependents(&self, body: &Value) -> Option<bool> {
+        match self.params.contains_key("orphanDependents") {
+            true => Some(param_bool(self.params, "orphanDependents")),
+            false => body["orphanDependents"].as_bool(),
         }
     }
 
     fn delete(&self) -> ApiResult {
-        let (obj, gone) = self.store().delete_as(
-            self.t.kind,
-            self.t.ns(),
-            self.t.name(),
-            self.delete_options(),
-            self.write()?,
-        )?;
+        let opts = self.delete_options()?;
+        let (obj, gone) =
+            self.store()
+                .delete_as(self.t.kind, self.t.ns(), self.t.name(), opts, self.write()?)?;
         let k = self.t.k();
         // As the apiserver: an object removed at once is answered with a Status naming
         // it (a pod, with the pod); one that stays (finalizers, a pod's grace period) as
-        // it is now, 202 while finalizers hold it.
+        // it is now: 200, or 202 when the client asked for cascading with the old
+        // `orphanDependents=false` (the apiserver keeps that quirk for old clients).
         if gone && self.t.kind != *ids::PODS {
             let details = json!({
                 "name": self.t.name(),
@@ -776,10 +822,10 @@ impl Ctx<'_> {
             });
             return Ok(json_ok(success_status(details)));
         }
-        let code = if gone || self.t.kind == *ids::PODS {
-            StatusCode::OK
-        } else {
+        let code = if !gone && self.orphan_dependents(&self.delete_body()) == Some(false) {
             StatusCode::ACCEPTED
+        } else {
+            StatusCode::OK
         };
         Ok((code, axum::Json(obj.as_ref().clone())).into_response())
     }
@@ -788,7 +834,7 @@ impl Ctx<'_> {
         let write = self.write()?;
         let (labels, fields) = self.selectors()?;
         let (items, _) = self.store().list(self.t.kind, self.t.namespace.as_deref());
-        let opts = self.delete_options();
+        let opts = self.delete_options()?;
         for o in items
             .iter()
             .filter(|o| labels.matches(o) && fields.matches(o))
@@ -797,7 +843,7 @@ impl Ctx<'_> {
             // Already gone is fine: another client or the GC was faster.
             let _ = self
                 .store()
-                .delete_as(self.t.kind, namespace_of(o), name, opts, write);
+                .delete_as(self.t.kind, namespace_of(o), name, opts.clone(), write);
         }
         Ok(json_ok(success_status(json!({}))))
     }

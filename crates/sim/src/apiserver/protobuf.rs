@@ -195,6 +195,21 @@ fn delete_options(buf: &[u8]) -> Option<Value> {
             (1, Field::Varint(v)) => {
                 obj.insert("gracePeriodSeconds".into(), json!(*v as i64));
             }
+            (2, _) => {
+                let mut pre = Map::new();
+                for (num, f) in fields(message(&f))? {
+                    let field = match num {
+                        1 => "uid",
+                        2 => "resourceVersion",
+                        _ => continue,
+                    };
+                    pre.insert(field.into(), json!(string(&f)?));
+                }
+                obj.insert("preconditions".into(), Value::Object(pre));
+            }
+            (3, Field::Varint(v)) => {
+                obj.insert("orphanDependents".into(), json!(*v != 0));
+            }
             (4, _) => {
                 obj.insert("propagationPolicy".into(), json!(string(&f)?));
             }

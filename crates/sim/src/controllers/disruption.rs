@@ -230,6 +230,7 @@ pub fn evict(
         .ok_or_else(|| ApiError::not_found("", "pods", pod))?;
     let opts = DeleteOptions {
         grace_period_seconds: grace.filter(|g| *g >= 0),
+        ..DeleteOptions::default()
     };
     let delete = || {
         store

@@ -1,5 +1,8 @@
 //! Garbage collection: dependents whose owners are all gone are deleted (background
-//! propagation), a terminating Namespace is emptied and then released from its
+//! propagation); an owner deleted in the foreground waits, with its `foregroundDeletion`
+//! finalizer, until its dependents are deleted and gone, and one deleted with `Orphan`
+//! lets its dependents go (their owner reference to it removed) before its `orphan`
+//! finalizer is; a terminating Namespace is emptied and then released from its
 //! `kubernetes` finalizer, and Events expire after an hour as with the real apiserver.
 
 use std::collections::HashSet;
@@ -14,7 +17,7 @@ use super::pacing::{Pacer, Pass};
 use crate::clock::parse_time;
 use crate::cluster::{ClusterSim, FleetOps};
 use crate::registry::{KINDS, KindId, find_kind, ids};
-use crate::store::{Obj, name_of, namespace_of, uid_of};
+use crate::store::{DeleteOptions, Obj, Propagation, name_of, namespace_of, uid_of};
 
 /// Events are dropped this long after they last happened (the apiserver's event TTL).
 const EVENT_TTL: Duration = Duration::hours(1);
@@ -36,7 +39,13 @@ impl Controller for GarbageCollector {
 
     fn reconcile(&self, cluster: &ClusterSim, _fleet: &dyn FleetOps) -> bool {
         self.pacer.run(cluster, |pass| {
-            let mut changed = self.collect_orphans(cluster);
+            // Dependents are listed before the uid set is built, so an owner created after
+            // its dependent was listed is still seen alive.
+            let lists: Vec<(KindId, Vec<Obj>)> = stored_kinds()
+                .map(|k| (k, cluster.store.list(k, None).0))
+                .collect();
+            let mut changed = self.collect_orphans(cluster, &lists);
+            changed |= propagate(cluster, &lists);
             let (namespaces, _) = cluster.store.list(*ids::NAMESPACES, None);
             for ns in namespaces.iter().filter(|n| is_terminating(n)) {
                 changed |= drain_namespace(cluster, ns);
@@ -51,12 +60,7 @@ fn stored_kinds() -> impl Iterator<Item = KindId> {
 }
 
 impl GarbageCollector {
-    fn collect_orphans(&self, cluster: &ClusterSim) -> bool {
-        // Dependents are listed before the uid set is built, so an owner created after
-        // its dependent was listed is still seen alive.
-        let lists: Vec<(KindId, Vec<Obj>)> = stored_kinds()
-            .map(|k| (k, cluster.store.list(k, None).0))
-            .collect();
+    fn collect_orphans(&self, cluster: &ClusterSim, lists: &[(KindId, Vec<Obj>)]) -> bool {
         let dependents: Vec<(KindId, &Obj)> = lists
             .iter()
             .flat_map(|(k, objs)| objs.iter().map(move |o| (*k, o)))
@@ -107,6 +111,81 @@ impl GarbageCollector {
         }
         changed
     }
+}
+
+/// Owners deleted in the foreground or with Orphan: their dependents deleted (and waited
+/// for) or let go, then the owner's own finalizer removed, so the store lets it go.
+fn propagate(cluster: &ClusterSim, lists: &[(KindId, Vec<Obj>)]) -> bool {
+    fn held(f: &'static str) -> impl Fn(&&Obj) -> bool {
+        move |o| {
+            is_terminating(o)
+                && o["metadata"]["finalizers"]
+                    .as_array()
+                    .is_some_and(|l| l.iter().any(|x| x == f))
+        }
+    }
+    let mut changed = false;
+    for (kind, objs) in lists {
+        for owner in objs.iter().filter(held(FOREGROUND)) {
+            let dependents = dependents_of(lists, uid_of(owner));
+            for (k, d) in dependents.iter().filter(|(_, d)| !is_terminating(d)) {
+                // A dependent with dependents of its own goes in the foreground too (a
+                // Deployment's ReplicaSet waits for its pods), as the real collector
+                // deletes those that block their owner's deletion.
+                let opts = DeleteOptions {
+                    propagation: (!dependents_of(lists, uid_of(d)).is_empty())
+                        .then_some(Propagation::Foreground),
+                    ..DeleteOptions::default()
+                };
+                changed |= cluster
+                    .store
+                    .delete(*k, namespace_of(d), name_of(d), opts)
+                    .is_ok();
+            }
+            if dependents.is_empty() {
+                changed |= drop_finalizer(cluster, *kind, owner, FOREGROUND);
+            }
+        }
+        for owner in objs.iter().filter(held(ORPHAN)) {
+            let uid = uid_of(owner).to_owned();
+            for (k, d) in dependents_of(lists, &uid) {
+                changed |= patch(&cluster.store, k, d, |o| {
+                    if let Some(refs) = o["metadata"]["ownerReferences"].as_array_mut() {
+                        refs.retain(|r| r["uid"] != uid.as_str());
+                    }
+                })
+                .is_some();
+            }
+            changed |= drop_finalizer(cluster, *kind, owner, ORPHAN);
+        }
+    }
+    changed
+}
+
+const FOREGROUND: &str = "foregroundDeletion";
+const ORPHAN: &str = "orphan";
+
+/// The objects with an owner reference to `uid`.
+fn dependents_of<'a>(lists: &'a [(KindId, Vec<Obj>)], uid: &str) -> Vec<(KindId, &'a Obj)> {
+    lists
+        .iter()
+        .flat_map(|(k, objs)| objs.iter().map(move |o| (*k, o)))
+        .filter(|(_, o)| {
+            o["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
+        })
+        .collect()
+}
+
+/// Removes `finalizer` from `obj`; with none left, the store deletes it.
+fn drop_finalizer(cluster: &ClusterSim, kind: KindId, obj: &Value, finalizer: &str) -> bool {
+    patch(&cluster.store, kind, obj, |o| {
+        if let Some(list) = o["metadata"]["finalizers"].as_array_mut() {
+            list.retain(|f| f != finalizer);
+        }
+    })
+    .is_some()
 }
 
 fn has_owners(obj: &Value) -> bool {
@@ -214,7 +293,6 @@ mod tests {
     use super::*;
     use crate::clock::k8s_time;
     use crate::controllers::testkit::*;
-    use crate::store::DeleteOptions;
 
     #[test]
     fn pods_of_a_deleted_replica_set_are_collected() {
@@ -236,6 +314,107 @@ mod tests {
         settle(&c, &ctl);
         assert_eq!(c.store.count(*ids::REPLICASETS), 0);
         assert!(pods_of(&c, "web-").is_empty());
+    }
+
+    /// Foreground: the Deployment stays, held by its finalizer, while its ReplicaSet (in
+    /// the foreground too) waits for its pods; then all are gone.
+    #[test]
+    fn a_foreground_delete_waits_for_the_dependents() {
+        let c = cluster(2);
+        let ctl = controllers();
+        c.store
+            .create(*ids::DEPLOYMENTS, deployment("web", 2))
+            .unwrap();
+        settle(&c, &ctl);
+        let foreground = DeleteOptions {
+            propagation: Some(Propagation::Foreground),
+            ..DeleteOptions::default()
+        };
+        let (held, gone) = c
+            .store
+            .delete(*ids::DEPLOYMENTS, "default", "web", foreground)
+            .unwrap();
+        assert!(!gone);
+        assert_eq!(
+            held["metadata"]["finalizers"],
+            json!(["foregroundDeletion"])
+        );
+        assert!(is_terminating(&held));
+        settle(&c, &ctl);
+        assert!(c.store.get(*ids::DEPLOYMENTS, "default", "web").is_none());
+        assert_eq!(c.store.count(*ids::REPLICASETS), 0);
+        assert!(pods_of(&c, "web-").is_empty());
+    }
+
+    /// Orphan: the ReplicaSet stays and keeps its pods, without its owner reference.
+    #[test]
+    fn an_orphaning_delete_lets_the_dependents_go() {
+        let c = cluster(2);
+        let ctl = controllers();
+        c.store
+            .create(*ids::DEPLOYMENTS, deployment("web", 2))
+            .unwrap();
+        settle(&c, &ctl);
+        let orphan = DeleteOptions {
+            propagation: Some(Propagation::Orphan),
+            ..DeleteOptions::default()
+        };
+        c.store
+            .delete(*ids::DEPLOYMENTS, "default", "web", orphan)
+            .unwrap();
+        settle(&c, &ctl);
+        assert!(c.store.get(*ids::DEPLOYMENTS, "default", "web").is_none());
+        let (sets, _) = c.store.list(*ids::REPLICASETS, Some("default"));
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[0]["metadata"]["ownerReferences"], json!([]));
+        assert_eq!(running(&c, "web-"), 2);
+    }
+
+    /// Preconditions: a uid or resourceVersion that no longer holds is a 409.
+    #[test]
+    fn a_delete_with_a_stale_precondition_is_a_conflict() {
+        let c = cluster(1);
+        c.store
+            .create(
+                *ids::CONFIGMAPS,
+                json!({"metadata": {"name": "cm", "namespace": "default"}}),
+            )
+            .unwrap();
+        for opts in [
+            DeleteOptions {
+                uid: Some("another".into()),
+                ..DeleteOptions::default()
+            },
+            DeleteOptions {
+                resource_version: Some("1".into()),
+                ..DeleteOptions::default()
+            },
+        ] {
+            let err = c
+                .store
+                .delete(*ids::CONFIGMAPS, "default", "cm", opts)
+                .unwrap_err();
+            assert_eq!(err.code, 409);
+            assert!(
+                err.message.contains("Precondition failed"),
+                "{}",
+                err.message
+            );
+        }
+        let cm = c.store.get(*ids::CONFIGMAPS, "default", "cm").unwrap();
+        let right = DeleteOptions {
+            uid: Some(uid_of(&cm).to_owned()),
+            resource_version: cm["metadata"]["resourceVersion"]
+                .as_str()
+                .map(str::to_owned),
+            ..DeleteOptions::default()
+        };
+        assert!(
+            c.store
+                .delete(*ids::CONFIGMAPS, "default", "cm", right)
+                .unwrap()
+                .1
+        );
     }
 
     #[test]

@@ -504,6 +504,7 @@ fn pod_ip(pod: &Value, node: &Value) -> String {
 fn force_delete(cluster: &ClusterSim, pod: &Value) -> bool {
     let opts = DeleteOptions {
         grace_period_seconds: Some(0),
+        ..DeleteOptions::default()
     };
     cluster
         .store

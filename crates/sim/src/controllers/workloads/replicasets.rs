@@ -133,6 +133,7 @@ mod tests {
                 name_of(&victim),
                 DeleteOptions {
                     grace_period_seconds: Some(0),
+                    ..DeleteOptions::default()
                 },
             )
             .unwrap();
