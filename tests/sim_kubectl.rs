@@ -845,6 +845,126 @@ fn deletes_propagate_and_check_their_preconditions_as_the_apiserver_does() {
     );
 }
 
+/// `kubectl exec` over WebSocket (`v5.channel.k8s.io`, kubectl's default) reaches the
+/// container's small shell: a command's output and exit code, a script on stdin, the
+/// apiserver's refusals; and port-forward is refused as a kubelet without it refuses.
+#[test]
+fn kubectl_exec_runs_in_the_containers_shell() {
+    let sim = small();
+    let pods = sim.ok(&[
+        "--context",
+        "acme-wc",
+        "-n",
+        "production",
+        "get",
+        "pods",
+        "-o",
+        "json",
+    ]);
+    let pods: serde_json::Value = serde_json::from_str(&pods).unwrap();
+    let pod = pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| {
+            p["status"]["phase"] == "Running"
+                && p["spec"]["containers"].as_array().unwrap().len() == 1
+        })
+        .expect("a running pod of one container");
+    let name = pod["metadata"]["name"].as_str().unwrap();
+    let exec = |args: &[&str]| {
+        sim.kubectl(
+            &[
+                &["--context", "acme-wc", "-n", "production", "exec", name][..],
+                args,
+            ]
+            .concat(),
+        )
+    };
+    let out = exec(&["--", "cat", "/etc/hostname"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{name}\n"));
+    let out = exec(&["--", "sh", "-c", "echo 'two  words'; exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "two  words\n");
+    assert!(
+        stderr(&out).contains("command terminated with exit code 3"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A script on stdin, without a terminal: read line by line, no prompt echoed.
+    let mut child = sim
+        .kubectl_command(&[
+            "--context",
+            "acme-wc",
+            "-n",
+            "production",
+            "exec",
+            "-i",
+            name,
+            "--",
+            "sh",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"cd /etc\ncat hostname\nexit 5\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("{name}\n")),
+        "{}",
+        stdout(&out)
+    );
+
+    let wrong = exec(&["-c", "nope", "--", "ls"]);
+    assert!(
+        stderr(&wrong).contains(&format!("container nope is not valid for pod {name}")),
+        "{}",
+        stderr(&wrong)
+    );
+    // Who may only read may not open a shell.
+    let denied = sim.kubectl(&[
+        "--context",
+        "acme-wc",
+        "--user",
+        "acme-wc-readonly",
+        "-n",
+        "production",
+        "exec",
+        name,
+        "--",
+        "ls",
+    ]);
+    assert!(!denied.status.success());
+    assert!(stderr(&denied).contains("forbidden"), "{}", stderr(&denied));
+
+    let forward = sim.kubectl(&[
+        "--context",
+        "acme-wc",
+        "-n",
+        "production",
+        "port-forward",
+        name,
+        "18080:80",
+    ]);
+    assert!(!forward.status.success());
+    assert!(
+        stderr(&forward).contains("port forwarding is not supported"),
+        "{}",
+        stderr(&forward)
+    );
+}
+
 /// `--dry-run=server` on every verb answers as the write would and keeps nothing, as
 /// the apiserver does; an unknown `dryRun` is a 400; and a ConfigMap deleted at once is
 /// answered with a `Status` naming it.

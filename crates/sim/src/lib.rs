@@ -21,6 +21,7 @@ mod names;
 mod object_storage;
 mod registry;
 pub mod scenario;
+mod shell;
 mod status;
 mod store;
 mod tls;

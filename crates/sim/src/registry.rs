@@ -8,6 +8,9 @@ pub enum Sub {
     Scale,
     Log,
     Eviction,
+    Exec,
+    Attach,
+    PortForward,
 }
 
 impl Sub {
@@ -17,6 +20,9 @@ impl Sub {
             Sub::Scale => "scale",
             Sub::Log => "log",
             Sub::Eviction => "eviction",
+            Sub::Exec => "exec",
+            Sub::Attach => "attach",
+            Sub::PortForward => "portforward",
         }
     }
 }
@@ -146,7 +152,14 @@ pub static KINDS: &[Kind] = &[
     },
     Kind {
         short_names: &["po"],
-        subresources: &[Sub::Status, Sub::Log, Sub::Eviction],
+        subresources: &[
+            Sub::Status,
+            Sub::Log,
+            Sub::Eviction,
+            Sub::Exec,
+            Sub::Attach,
+            Sub::PortForward,
+        ],
         columns: Columns::Pod,
         in_all: true,
         ..kind(CORE, "v1", "Pod", "pods", "pod", true)

@@ -32,6 +32,9 @@ fn subresource_entry(k: &Kind, sub: Sub) -> Value {
         ),
         Sub::Log => (None, None, k.kind, &["get"]),
         Sub::Eviction => (Some("policy"), Some("v1"), "Eviction", &["create"]),
+        Sub::Exec => (None, None, "PodExecOptions", &["create", "get"]),
+        Sub::Attach => (None, None, "PodAttachOptions", &["create", "get"]),
+        Sub::PortForward => (None, None, "PodPortForwardOptions", &["create", "get"]),
     };
     let mut e = json!({
         "name": format!("{}/{}", k.plural, sub.name()),

@@ -2,6 +2,7 @@
 //! same generic handlers; what differs per kind is a row in the registry.
 
 mod discovery;
+mod exec;
 mod logs;
 pub mod patch;
 mod protobuf;
@@ -332,6 +333,11 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
 
 /// The RBAC verb of a request.
 fn verb(method: &Method, t: &Target, params: &Params) -> &'static str {
+    // Streaming into a pod is authorized as `create`, whether it comes as a WebSocket's
+    // GET or a POST, so `get` on pods never opens a shell.
+    if matches!(t.sub, Some(Sub::Exec | Sub::Attach | Sub::PortForward)) {
+        return "create";
+    }
     let watching = param_bool(params, "watch");
     match (method.as_str(), t.name.is_some()) {
         ("GET", false) if watching => "watch",
@@ -378,10 +384,6 @@ async fn dispatch(
         .copied()
         .unwrap_or(Role::ReadOnly);
     let path = req.uri().path().to_string();
-    let body = match axum::body::to_bytes(req.into_body(), 64 * 1024 * 1024).await {
-        Ok(b) => b,
-        Err(e) => return ApiError::bad_request(format!("reading the body: {e}")).into_response(),
-    };
     let result = (|| {
         let target = parse_target(&path)?;
         let verb = verb(&method, &target, &params);
@@ -391,6 +393,20 @@ async fn dispatch(
     let (target, verb) = match result {
         Ok(x) => x,
         Err(e) => return e.into_response(),
+    };
+    // Streams take the connection over rather than a body.
+    match target.sub {
+        Some(Sub::Exec) => {
+            let (parts, _) = req.into_parts();
+            return exec::serve(st.cluster.clone(), target.ns(), target.name(), parts).await;
+        }
+        Some(Sub::Attach) => return exec::unsupported("attach"),
+        Some(Sub::PortForward) => return exec::unsupported("port forwarding"),
+        _ => {}
+    }
+    let body = match axum::body::to_bytes(req.into_body(), 64 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(e) => return ApiError::bad_request(format!("reading the body: {e}")).into_response(),
     };
     let ctx = Ctx {
         st: &st,

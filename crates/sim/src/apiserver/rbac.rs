@@ -13,6 +13,8 @@ const OPERATOR_WRITES: &[(&str, &str, &[&str])] = &[
     ("", "nodes", &["patch", "update"]),
     ("", "pods", &["delete"]),
     ("", "pods/eviction", &["create"]),
+    // A shell in a pod, as on-call work needs.
+    ("", "pods/exec", &["create"]),
     ("", "events", &["create", "patch", "update"]),
     ("", "configmaps", &["create", "patch", "update"]),
     ("apps", "deployments", &["patch", "update"]),
