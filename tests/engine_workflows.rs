@@ -708,3 +708,73 @@ fn a_drain_refuses_a_pod_without_a_controller_unless_forced() {
         "the bare pod is gone"
     );
 }
+
+/// A port-forward passes the engine's one gate and leaves an audit record naming its
+/// ports: refused in read-only mode and for a user who may not create pods/portforward,
+/// allowed (and audited) for the admin.
+#[test]
+fn a_port_forward_passes_the_gate_and_is_audited() {
+    use ck8s_fleet::engine::Mode;
+    use ck8s_fleet::engine::ops::ObjectRef;
+    let f = fleet();
+    let pods: Value = serde_json::from_str(&f.sim.ok(&[
+        "--context",
+        "acme-wc",
+        "-n",
+        "production",
+        "get",
+        "pods",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let name = text(&array(&pods["items"], "pods")[0]["metadata"]["name"], "pod").to_owned();
+    let pod = ObjectRef {
+        env: "acme".into(),
+        role: ClusterRole::Wc,
+        kind: "pods".into(),
+        namespace: Some("production".into()),
+        name: name.clone(),
+    };
+    let ports = vec!["8080:80".to_owned()];
+    let paths = Paths::resolve(Some(&f.sim.fleet_file), Some(&f.state), &PathEnv::default());
+    let load = |file: &std::path::Path| Arc::new(config::load(file).expect("fleet config"));
+    let tuning = Tuning {
+        poll: Duration::from_millis(100),
+        patience: WAIT,
+    };
+    f.sim.rt.block_on(async {
+        let read_only = Engine::with_mode(
+            load(&f.sim.fleet_file),
+            &paths,
+            ACTOR.into(),
+            tuning,
+            Mode::ReadOnly,
+        );
+        let refused = read_only.port_forward(&pod, &ports).await.unwrap_err();
+        assert!(refused.to_string().contains("read-only"), "{refused}");
+
+        let viewer = Engine::new(
+            load(&common::fleet_as(&f.sim, "readonly")),
+            &paths,
+            ACTOR.into(),
+            tuning,
+        );
+        let denied = viewer.port_forward(&pod, &ports).await.unwrap_err();
+        assert!(denied.to_string().contains("portforward"), "{denied}");
+
+        let admin = engine(&f, tuning.poll, tuning.patience);
+        admin
+            .port_forward(&pod, &ports)
+            .await
+            .expect("the admin may");
+    });
+    let records = ck8s_fleet::engine::audit::read(&paths.audit_log).unwrap();
+    let forwards: Vec<_> = records
+        .iter()
+        .filter(|r| r.action == "pod.port-forward")
+        .collect();
+    assert_eq!(forwards.len(), 1, "only the allowed one is recorded");
+    assert_eq!(forwards[0].detail["ports"], serde_json::json!(["8080:80"]));
+    assert_eq!(forwards[0].detail["name"], name.as_str());
+}

@@ -1579,8 +1579,8 @@ fn c_moves_the_log_from_the_default_container_to_the_next() {
 
 /// `Y` copies the pod's name to the clipboard (OSC 52). `a` hands the terminal to
 /// `kubectl exec -it` in the pod, with the cluster's kubeconfig and context, and takes it
-/// back after: a fake kubectl on PATH records what it was asked, and the console draws
-/// again and is audited.
+/// back after, and `F` to `kubectl port-forward`: a fake kubectl on PATH records what it
+/// was asked, and the console draws again and is audited.
 #[test]
 fn copy_a_pods_name_and_hand_the_terminal_to_a_shell_and_back() {
     use std::os::unix::fs::PermissionsExt;
@@ -1662,6 +1662,35 @@ fn copy_a_pods_name_and_hand_the_terminal_to_a_shell_and_back() {
     tui.wait_for("╭ Pods acme");
     let records = ck8s_fleet::engine::audit::read(&state.join("audit.jsonl")).unwrap();
     assert_eq!(records.last().map(|r| r.action.as_str()), Some("pod.shell"));
+
+    // F: the ports to forward, checked as typed (a bad one says why and stays to be
+    // mended, Backspace and all), then kubectl port-forward with the terminal, audited.
+    tui.send("F");
+    tui.wait_for("LOCAL:REMOTE");
+    tui.type_text("8080:99999");
+    tui.send("\r");
+    tui.wait_for("is not a port");
+    for _ in 0..5 {
+        tui.send("\x7f");
+    }
+    tui.type_text("80");
+    tui.send("\r");
+    tui.wait_for("port-forward 8080:80 to acme-wc");
+    tui.wait_for("╭ Pods acme");
+    let args = std::fs::read_to_string(&recorded).expect("kubectl was run");
+    let args: Vec<&str> = args.lines().collect();
+    assert!(
+        args.contains(&"port-forward") && args.contains(&"8080:80"),
+        "{args:?}"
+    );
+    assert!(
+        args.iter().any(|a| a.starts_with(&format!("pod/{shown}"))),
+        "{args:?}"
+    );
+    let records = ck8s_fleet::engine::audit::read(&state.join("audit.jsonl")).unwrap();
+    let last = records.last().unwrap();
+    assert_eq!(last.action, "pod.port-forward");
+    assert_eq!(last.detail["ports"], serde_json::json!(["8080:80"]));
     tui.send("q");
     assert_eq!(tui.wait_exit(), 0);
     tui.assert_restored();

@@ -84,6 +84,8 @@ pub enum InputKind {
     /// `/` in a pod's log or a details view (YAML, a description): found as typed,
     /// highlighted, `n`/`N` go from match to match.
     Search,
+    /// `F` on a pod: the ports to forward, `LOCAL:REMOTE`.
+    PortForward,
 }
 
 /// The line being typed after `/` or `:`.
@@ -94,6 +96,8 @@ pub struct InputLine {
     /// The filter before editing began, restored by Esc.
     pub before: String,
     pub candidates: Vec<String>,
+    /// What is wrong with the text as entered, shown beside it until it changes.
+    pub error: Option<String>,
 }
 
 impl InputLine {
@@ -103,6 +107,7 @@ impl InputLine {
             text: TextField::new(initial),
             before: initial.to_string(),
             candidates: Vec::new(),
+            error: None,
         }
     }
 
@@ -214,6 +219,12 @@ pub enum Effect {
         key: String,
         env: String,
         object: Selected,
+    },
+    /// Hand the terminal to `kubectl port-forward` of the pod's ports, and take it back
+    /// when it ends.
+    PortForward {
+        target: PodTarget,
+        ports: Vec<String>,
     },
     /// Hand the terminal to `kubectl exec -it` in the pod, and take it back after.
     /// In the named container, else the pod's default one.
@@ -447,6 +458,8 @@ pub struct App {
     pub quit: Option<i32>,
     /// Pods marked with Space; delete acts on those of the open environment.
     pub marks: std::collections::HashSet<PodTarget>,
+    /// The pod whose ports the `F` line forwards, and the ports last forwarded.
+    pub forward: (Option<PodTarget>, String),
     /// Alerts marked with Space, by fingerprint: `s` silences them all.
     pub alert_marks: std::collections::BTreeSet<String>,
     /// The kind the objects pane lists, and what the clusters answered.
@@ -493,6 +506,7 @@ impl App {
             show_audit: false,
             quit: None,
             marks: Default::default(),
+            forward: (None, String::new()),
             alert_marks: Default::default(),
             objects: ObjectsData::default(),
             backup_read: None,
@@ -1085,6 +1099,10 @@ impl App {
                     }
                 }
             }
+            Action::PortForward => {
+                let target = self.selected_pod(views);
+                self.ask_ports(target)
+            }
             Action::Yaml if self.pane == Pane::Objects => self.open_object_yaml(views),
             Action::Describe => self.open_description(views),
             Action::Owner => self.open_owner(views),
@@ -1197,6 +1215,10 @@ impl App {
             (Modal::Details(m), a) => {
                 m.scroll.apply(a);
                 Vec::new()
+            }
+            (Modal::Pod(m), Action::PortForward) => {
+                let target = Some(m.target.clone());
+                return Some(self.ask_ports(target));
             }
             (Modal::Pod(m), Action::Shell) => vec![Effect::Shell {
                 target: m.target.clone(),
@@ -1986,6 +2008,18 @@ impl App {
     }
 
     /// The selected object described, in its details.
+    /// `F` on a pod: the line for the ports to forward, with those forwarded last.
+    fn ask_ports(&mut self, target: Option<PodTarget>) -> Vec<Effect> {
+        let Some(target) = target else {
+            self.flash(Level::Info, "no pod selected");
+            return Vec::new();
+        };
+        self.forward.0 = Some(target);
+        let last = self.forward.1.clone();
+        self.input = Some(InputLine::new(InputKind::PortForward, &last));
+        Vec::new()
+    }
+
     /// `d` or `l` on a backup: what `velero backup describe --details` or `velero backup
     /// logs` shows, read through Velero's DownloadRequest.
     fn read_backup(&mut self, action: Action, views: &Views) -> Vec<Effect> {
@@ -2479,6 +2513,33 @@ impl App {
                 }
                 Vec::new()
             }
+            (Some(Action::Close), InputKind::PortForward) => {
+                self.input = None;
+                self.forward.0 = None;
+                Vec::new()
+            }
+            (Some(Action::Submit), InputKind::PortForward) => {
+                let text = input.value().to_owned();
+                match (
+                    ck8s_fleet::inspect::forward_ports(&text),
+                    self.forward.0.clone(),
+                ) {
+                    (Ok(ports), Some(target)) => {
+                        self.input = None;
+                        self.forward = (None, text);
+                        vec![Effect::PortForward { target, ports }]
+                    }
+                    // The line stays as typed, to be mended, and says what is wrong.
+                    (Err(e), _) => {
+                        input.error = Some(e);
+                        Vec::new()
+                    }
+                    (Ok(_), None) => {
+                        self.input = None;
+                        Vec::new()
+                    }
+                }
+            }
             (Some(Action::Submit), InputKind::Filter) => {
                 self.input = None;
                 Vec::new()
@@ -2526,6 +2587,7 @@ impl App {
                 }
                 if input.text.edit(ev) == Edited::Changed {
                     input.candidates.clear();
+                    input.error = None;
                     let (kind, text) = (input.kind, input.value().to_string());
                     self.typed(kind, &text, pane);
                 }
@@ -2548,7 +2610,7 @@ impl App {
         match kind {
             InputKind::Filter => self.set_filter(pane, text),
             InputKind::Search => self.set_search(text),
-            InputKind::Command => {}
+            InputKind::Command | InputKind::PortForward => {}
         }
     }
 

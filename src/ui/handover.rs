@@ -17,6 +17,7 @@ use ck8s_fleet::inspect::{self, PodTarget};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Handover {
     Shell(inspect::Handover),
+    PortForward(inspect::Handover),
     Editor(Edit),
 }
 
@@ -30,17 +31,42 @@ pub async fn prepare_shell(
     container: Option<&str>,
 ) -> Result<Handover, String> {
     let engine = engine.ok_or("a shell needs the workflow engine, which this console lacks")?;
-    let pod = ObjectRef {
+    engine
+        .shell(&pod_ref(target))
+        .await
+        .map_err(|e| e.to_string())?;
+    inspect::shell(&live.fleet, target, container)
+        .map(Handover::Shell)
+        .ok_or_else(|| format!("{} is not in the fleet config", target.cluster()))
+}
+
+/// A forward of `ports` of `target`: through the engine's gate (read-only,
+/// `create pods/portforward`), audited, then the kubectl command for it.
+pub async fn prepare_port_forward(
+    live: &LiveFleet,
+    engine: Option<&Engine>,
+    target: &PodTarget,
+    ports: &[String],
+) -> Result<Handover, String> {
+    let engine =
+        engine.ok_or("a port-forward needs the workflow engine, which this console lacks")?;
+    engine
+        .port_forward(&pod_ref(target), ports)
+        .await
+        .map_err(|e| e.to_string())?;
+    inspect::port_forward(&live.fleet, target, ports)
+        .map(Handover::PortForward)
+        .ok_or_else(|| format!("{} is not in the fleet config", target.cluster()))
+}
+
+fn pod_ref(target: &PodTarget) -> ObjectRef {
+    ObjectRef {
         env: target.env.clone(),
         role: target.role,
         kind: "pods".into(),
         namespace: Some(target.namespace.clone()),
         name: target.name.clone(),
-    };
-    engine.shell(&pod).await.map_err(|e| e.to_string())?;
-    inspect::shell(&live.fleet, target, container)
-        .map(Handover::Shell)
-        .ok_or_else(|| format!("{} is not in the fleet config", target.cluster()))
+    }
 }
 
 /// The editor on `object`: its YAML as the server holds it now, or the text `kept` from an
@@ -113,6 +139,28 @@ pub async fn run(handover: Handover, app: &mut App) -> io::Result<Vec<Effect>> {
             }
             Ok(Vec::new())
         }
+        Handover::PortForward(forward) => {
+            let banner = format!("{} (Ctrl-C ends it and comes back)", forward.what);
+            // Ctrl-C is how a forward ends: that is no failure to hold the screen for.
+            let status = program(&forward.program, &forward.args, &banner, true).await?;
+            match status {
+                Ok(s) if s.success() || interrupted(&s) => {
+                    app.flash(Level::Info, format!("{} ended", forward.what))
+                }
+                Ok(s) => app.flash(
+                    Level::Error,
+                    format!("kubectl port-forward ended with {s} ({})", forward.what),
+                ),
+                Err(e) => app.flash(
+                    Level::Error,
+                    format!(
+                        "could not run {}: {e}; is kubectl on PATH?",
+                        forward.program
+                    ),
+                ),
+            }
+            Ok(Vec::new())
+        }
         Handover::Editor(edit) => {
             let file = match crate::objects::edit_file(&edit.text) {
                 Ok(f) => f,
@@ -150,6 +198,13 @@ pub async fn run(handover: Handover, app: &mut App) -> io::Result<Vec<Effect>> {
     }
 }
 
+/// Whether the program ended on the Ctrl-C the user typed for it (SIGINT, or the exit
+/// code 130 a program gives for it).
+fn interrupted(status: &std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(2) || status.code() == Some(130)
+}
+
 /// Runs `program` on the terminal, suspended meanwhile. With `hold_on_failure`, a failure
 /// waits for Enter before the console draws over what the program said.
 async fn program(
@@ -164,7 +219,7 @@ async fn program(
         .args(args)
         .status()
         .await;
-    if hold_on_failure && !status.as_ref().is_ok_and(|s| s.success()) {
+    if hold_on_failure && !status.as_ref().is_ok_and(|s| s.success() || interrupted(s)) {
         println!("ck8s-console: press Enter to go back to the console");
         let _ = tokio::task::spawn_blocking(|| io::stdin().read_line(&mut String::new())).await;
     }

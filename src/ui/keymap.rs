@@ -83,6 +83,8 @@ pub enum Action {
     Previous,
     /// A shell in the pod: `kubectl exec -it`, with the terminal handed over.
     Shell,
+    /// The pod's ports forwarded: `kubectl port-forward`, with the terminal handed over.
+    PortForward,
     /// Edit the selected object in `$EDITOR`, then see the server's dry-run diff.
     Edit,
     /// The selected row's name to the terminal's clipboard (OSC 52).
@@ -525,6 +527,26 @@ static ACTIONS: &[ActionSpec] = &[
     .danger(Danger::Caution)
     .rbac("create", "pods", "exec")
     .k9s("s"),
+    spec(
+        "pods.port-forward",
+        A::PortForward,
+        &[K::Char('F')],
+        C::Pane(Pane::Pods),
+        "port-forward (kubectl port-forward)",
+    )
+    .engine()
+    .danger(Danger::Caution)
+    .rbac("create", "pods", "portforward"),
+    spec(
+        "pod.port-forward",
+        A::PortForward,
+        &[K::Char('F')],
+        C::PodDetails,
+        "port-forward (kubectl port-forward)",
+    )
+    .engine()
+    .danger(Danger::Caution)
+    .rbac("create", "pods", "portforward"),
     spec(
         "pod.shell",
         A::Shell,

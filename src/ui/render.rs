@@ -318,10 +318,15 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_
         let prompt = match input.kind {
             InputKind::Filter | InputKind::Search => "/",
             InputKind::Command => ":",
+            InputKind::PortForward => ">",
         };
         f.render_widget(Span::styled(prompt, s.key), Rect { width: 1, ..area });
         // A command that fails closes the line and says why in the status line.
         let note = match (input.candidates.is_empty(), input.kind) {
+            _ if input.error.is_some() => Line::styled(
+                format!(" {}", input.error.as_deref().unwrap_or_default()),
+                s.error,
+            ),
             (false, _) => Line::styled(format!(" {}", input.candidates.join("  ")), s.muted),
             (true, InputKind::Filter) => {
                 Line::styled(" Enter keeps · Esc restores · ~regex · app=web", s.muted)
@@ -329,6 +334,13 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, views: &Views, ctx: &Ctx<'_
             (true, InputKind::Command) => {
                 Line::styled(" Tab completes · Enter runs · Esc cancels", s.muted)
             }
+            (true, InputKind::PortForward) => Line::styled(
+                format!(
+                    " ports of {} as LOCAL:REMOTE (8080:80, :80 any local) · Enter · Esc",
+                    app.forward.0.as_ref().map_or("", |t| t.name.as_str())
+                ),
+                s.muted,
+            ),
             (true, InputKind::Search) => Line::styled(
                 " Enter goes to the next · n/N from match to match · Esc restores",
                 s.muted,

@@ -310,6 +310,15 @@ impl Tasks {
                     let _ = tx.send(UiEvent::Written(result)).await;
                 });
             }
+            Effect::PortForward { target, ports } => {
+                let (live, tx, engine) = (self.live.clone(), self.tx.clone(), self.engine.clone());
+                tokio::spawn(async move {
+                    let ready =
+                        handover::prepare_port_forward(&live, engine.as_deref(), &target, &ports)
+                            .await;
+                    let _ = tx.send(handed(ready)).await;
+                });
+            }
             Effect::Shell { target, container } => {
                 let (live, tx, engine) = (self.live.clone(), self.tx.clone(), self.engine.clone());
                 tokio::spawn(async move {

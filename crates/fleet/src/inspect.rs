@@ -328,18 +328,13 @@ pub fn shell(
     target: &PodTarget,
     container: Option<&str>,
 ) -> Option<Handover> {
-    let cluster = fleet.environment(&target.env)?.cluster(target.role);
-    let mut args = vec![
-        "--kubeconfig".to_owned(),
-        cluster.kubeconfig.display().to_string(),
-        "--context".to_owned(),
-        cluster.context.clone(),
-        "exec".to_owned(),
+    let mut args = kubectl_on(fleet, target, "exec")?;
+    args.extend([
         "-it".to_owned(),
         "-n".to_owned(),
         target.namespace.clone(),
         target.name.clone(),
-    ];
+    ]);
     if let Some(c) = container {
         args.extend(["-c".to_owned(), c.to_owned()]);
     }
@@ -362,6 +357,68 @@ pub fn shell(
             target.name
         ),
     })
+}
+
+/// kubectl's arguments for `verb` on the cluster of `target`, with its own kubeconfig and
+/// context.
+fn kubectl_on(fleet: &crate::config::Fleet, target: &PodTarget, verb: &str) -> Option<Vec<String>> {
+    let cluster = fleet.environment(&target.env)?.cluster(target.role);
+    Some(vec![
+        "--kubeconfig".to_owned(),
+        cluster.kubeconfig.display().to_string(),
+        "--context".to_owned(),
+        cluster.context.clone(),
+        verb.to_owned(),
+    ])
+}
+
+/// `kubectl port-forward` of the pod's `ports` (checked by [`forward_ports`]) with the
+/// cluster's own kubeconfig and context.
+pub fn port_forward(
+    fleet: &crate::config::Fleet,
+    target: &PodTarget,
+    ports: &[String],
+) -> Option<Handover> {
+    let mut args = kubectl_on(fleet, target, "port-forward")?;
+    args.extend([
+        "-n".to_owned(),
+        target.namespace.clone(),
+        format!("pod/{}", target.name),
+    ]);
+    args.extend(ports.iter().cloned());
+    Some(Handover {
+        program: "kubectl".to_owned(),
+        args,
+        what: format!(
+            "port-forward {} to {} {}/{}",
+            ports.join(" "),
+            target.cluster(),
+            target.namespace,
+            target.name
+        ),
+    })
+}
+
+/// The ports of a forward as typed: one or more `[LOCAL:]REMOTE` (an empty or 0 local
+/// port lets kubectl pick one), each a port number 1-65535; or what is wrong with them.
+pub fn forward_ports(text: &str) -> Result<Vec<String>, String> {
+    let specs: Vec<&str> = text.split_whitespace().collect();
+    if specs.is_empty() {
+        return Err("no port: type LOCAL:REMOTE, e.g. 8080:80 (or :80 for any local port)".into());
+    }
+    let port = |p: &str, local: bool| match p.parse::<u32>() {
+        Ok(0) if local => Ok(()),
+        Ok(1..=65535) => Ok(()),
+        _ if local && p.is_empty() => Ok(()),
+        _ => Err(format!("{p:?} is not a port (1-65535)")),
+    };
+    for spec in &specs {
+        let (local, remote) = spec.split_once(':').unwrap_or(("", spec));
+        port(local, true)
+            .and_then(|()| port(remote, false))
+            .map_err(|e| format!("{spec}: {e}; type LOCAL:REMOTE, e.g. 8080:80"))?;
+    }
+    Ok(specs.iter().map(|s| s.to_string()).collect())
 }
 
 /// One SelfSubjectAccessReview in a cluster: may the user do `rbac` there?
@@ -567,5 +624,24 @@ mod tests {
         assert!(!lines.iter().any(|l| l.contains("manager")), "{lines:?}");
         assert!(lines.iter().any(|l| l == "  replicas: 2"), "{lines:?}");
         assert!(!lines.iter().any(|l| l.contains('\u{1b}')), "{lines:?}");
+    }
+
+    #[test]
+    fn forward_ports_are_checked_as_kubectl_takes_them() {
+        assert_eq!(forward_ports("8080:80").unwrap(), ["8080:80"]);
+        assert_eq!(
+            forward_ports(" :80  9090 0:443 ").unwrap(),
+            [":80", "9090", "0:443"]
+        );
+        for (bad, why) in [
+            ("", "no port"),
+            ("8080:99999", "\"99999\" is not a port"),
+            ("http:80", "\"http\" is not a port"),
+            ("8080:", "\"\" is not a port"),
+            ("80 x", "x: \"x\" is not a port"),
+        ] {
+            let e = forward_ports(bad).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
     }
 }

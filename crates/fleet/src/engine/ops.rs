@@ -43,6 +43,9 @@ pub enum Op {
     Create,
     /// A shell in a pod (`kubectl exec`; [`Engine::shell`]).
     Shell,
+    /// Ports of a pod forwarded to this machine (`kubectl port-forward`;
+    /// [`Engine::port_forward`]).
+    PortForward,
     /// One value of a Secret, shown ([`Engine::reveal`]).
     Reveal,
 }
@@ -58,19 +61,24 @@ impl Op {
             Op::Edit => "edit",
             Op::Create => "create",
             Op::Shell => "shell",
+            Op::PortForward => "port-forward",
             Op::Reveal => "reveal",
         }
     }
 
-    /// Whether it changes the cluster: only a change waits for a run's lock.
+    /// Whether it changes the cluster: only a change waits for a run's lock. A forward
+    /// only reaches what the pod serves.
     fn is_change(self) -> bool {
-        self != Op::Reveal
+        !matches!(self, Op::Reveal | Op::PortForward)
     }
 
     /// Done through an entry of its own, not [`Engine::act`]: an edit and a create carry
     /// the object, a shell is kubectl's, a reveal answers with a value.
     fn has_own_entry(self) -> bool {
-        matches!(self, Op::Edit | Op::Create | Op::Shell | Op::Reveal)
+        matches!(
+            self,
+            Op::Edit | Op::Create | Op::Shell | Op::PortForward | Op::Reveal
+        )
     }
 
     /// Deleting cannot be undone, so it is done only when the caller confirmed it (the
@@ -87,6 +95,7 @@ impl Op {
             Op::Edit => ("update", ""),
             Op::Create => ("create", ""),
             Op::Shell => ("create", "exec"),
+            Op::PortForward => ("create", "portforward"),
             Op::Reveal => ("get", ""),
             Op::Restart | Op::Cordon | Op::Uncordon => ("patch", ""),
         }
@@ -128,6 +137,10 @@ impl Op {
                 "a shell runs in a pod, not in {}",
                 kind.qualified()
             )),
+            Op::PortForward if !(kind.group.is_empty() && kind.plural == "pods") => Some(format!(
+                "ports are forwarded from a pod, not from {}",
+                kind.qualified()
+            )),
             Op::Reveal if !kind.is_secret() => Some(format!(
                 "only a Secret's values are revealed, not {}'s: the YAML shows them",
                 kind.qualified()
@@ -158,6 +171,7 @@ impl Op {
             Op::Edit => "EditedByConsole",
             Op::Create => "CreatedByConsole",
             Op::Shell => "ShellByConsole",
+            Op::PortForward => "PortForwardByConsole",
             Op::Reveal => "RevealedByConsole",
         }
     }
@@ -581,6 +595,19 @@ impl Engine {
         self.record(self.object_record(r, "pod.shell".into(), detail))
     }
 
+    /// Ports of `pod` forwarded to this machine (`ports` as kubectl takes them,
+    /// `8080:80`): the gate (read-only, `create pods/portforward` for that pod) and the
+    /// audit record naming the ports, before the terminal is handed to kubectl. No run's
+    /// lock stops it: a forward changes nothing in the cluster.
+    pub async fn port_forward(&self, pod: &ObjectRef, ports: &[String]) -> Result<(), EngineError> {
+        let resolved = self
+            .admit(Op::PortForward, std::slice::from_ref(pod))
+            .await?;
+        let r = &resolved[0];
+        let detail = json!({"kind": r.kind.qualified(), "namespace": r.namespace, "name": r.name, "ports": ports});
+        self.record(self.object_record(r, "pod.port-forward".into(), detail))
+    }
+
     /// One value of a Secret, for the user who asked to see it: the gate (read-only, since
     /// the audit record is kept in the cluster too, and `get secrets` on that Secret),
     /// then the audit record, naming the key and never the value, before it is read. No
@@ -748,7 +775,7 @@ impl Engine {
                 Ok((message.into(), Some(obj.metadata)))
             }
             // Each has its own entry ([`Op::has_own_entry`]), which act refuses first.
-            Op::Edit | Op::Create | Op::Shell | Op::Reveal => {
+            Op::Edit | Op::Create | Op::Shell | Op::PortForward | Op::Reveal => {
                 Ok((format!("not changed: {} has its own way", op.name()), None))
             }
             Op::Scale(replicas) => {

@@ -13,8 +13,9 @@ const OPERATOR_WRITES: &[(&str, &str, &[&str])] = &[
     ("", "nodes", &["patch", "update"]),
     ("", "pods", &["delete"]),
     ("", "pods/eviction", &["create"]),
-    // A shell in a pod, as on-call work needs.
+    // A shell in a pod and its ports forwarded, as on-call work needs.
     ("", "pods/exec", &["create"]),
+    ("", "pods/portforward", &["create"]),
     ("", "events", &["create", "patch", "update"]),
     ("", "configmaps", &["create", "patch", "update"]),
     ("apps", "deployments", &["patch", "update"]),
