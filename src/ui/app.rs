@@ -3671,6 +3671,7 @@ mod tests {
                     | Action::Restart
                     | Action::Edit
                     | Action::Shell
+                    | Action::PortForward
             );
             assert_eq!(spec.needs_engine, engine_action, "{}", spec.id);
             if spec.needs_engine {
