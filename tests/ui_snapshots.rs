@@ -1083,6 +1083,35 @@ fn silencing_marked_alerts_asks_once() {
     s.snap("alerts_silence_marked");
 }
 
+/// `Y` on an alert copies its link (the rule's graph in Prometheus), in the list and in
+/// its details, to the terminal's clipboard.
+#[test]
+fn an_alerts_link_is_copied() {
+    let mut s = Screen::new().at(Pane::Alerts, Some("globex"));
+    s.views.refresh(&mut s.app, &s.state, now(), Instant::now());
+    let ev = crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char('Y'),
+        crossterm::event::KeyModifiers::NONE,
+    );
+    let link = "http://prometheus-operated.monitoring:9090/graph?g0.expr=up";
+    let effects = s.app.on_key(ev, &s.views);
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Copy(t) if t == link)),
+        "{effects:?}"
+    );
+    s.code(crossterm::event::KeyCode::Enter);
+    s.views.refresh(&mut s.app, &s.state, now(), Instant::now());
+    let effects = s.app.on_key(ev, &s.views);
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Copy(t) if t == link)),
+        "in its details too: {effects:?}"
+    );
+}
+
 #[test]
 fn alerts_pane() {
     Screen::new()

@@ -1033,6 +1033,13 @@ impl App {
                 vec![Effect::EditObject { env, object, kept }]
             }
             Action::Subject => self.open_subject(views),
+            Action::Copy if self.pane == Pane::Alerts && !self.show_silences => {
+                let link = views
+                    .alerts
+                    .alert(self.lists.alerts.selected)
+                    .map(|a| a.alert.generator_url.clone());
+                self.copy_link(link)
+            }
             Action::Copy => {
                 let name = match self.pane {
                     Pane::Objects => views.objects.selected(self).map(|o| match o.namespace {
@@ -1154,6 +1161,13 @@ impl App {
                 return Some(self.silence_form_for(&fingerprint, views));
             }
             (Modal::Alert(_), Action::Subject) => return Some(self.open_subject(views)),
+            (Modal::Alert(m), Action::Copy) => {
+                let link = views
+                    .alerts
+                    .by_fingerprint(&m.fingerprint)
+                    .map(|a| a.alert.generator_url.clone());
+                return Some(self.copy_link(link));
+            }
             (Modal::Alert(m), a) => {
                 m.scroll.apply(a);
                 Vec::new()
@@ -2008,6 +2022,28 @@ impl App {
     }
 
     /// The selected object described, in its details.
+    /// `Y` on an alert: its link (the generator URL: the rule's expression in
+    /// Prometheus's graph), to paste into an incident channel.
+    fn copy_link(&mut self, link: Option<String>) -> Vec<Effect> {
+        match link {
+            None => {
+                self.flash(Level::Info, "no alert selected");
+                Vec::new()
+            }
+            Some(link) if link.is_empty() => {
+                self.flash(
+                    Level::Info,
+                    "the alert carries no link (generatorURL); nothing copied",
+                );
+                Vec::new()
+            }
+            Some(link) => {
+                self.flash(Level::Info, format!("copied {link}"));
+                vec![Effect::Copy(link)]
+            }
+        }
+    }
+
     /// `F` on a pod: the line for the ports to forward, with those forwarded last.
     fn ask_ports(&mut self, target: Option<PodTarget>) -> Vec<Effect> {
         let Some(target) = target else {

@@ -670,6 +670,22 @@ static ACTIONS: &[ActionSpec] = &[
         "open its pod, node or workload",
     ),
     spec(
+        "alerts.copy",
+        A::Copy,
+        &[K::Char('Y')],
+        C::Pane(Pane::Alerts),
+        "copy its link (the rule's graph)",
+    )
+    .k9s("c"),
+    spec(
+        "alert.copy",
+        A::Copy,
+        &[K::Char('Y')],
+        C::AlertDetails,
+        "copy its link (the rule's graph)",
+    )
+    .k9s("c"),
+    spec(
         "alerts.group",
         A::GroupBy,
         &[K::Char('o')],
