@@ -109,6 +109,16 @@ pub enum Command {
   ck8s-console delete pod web-7d4b9c-x2x1z --env acme --cluster wc -n production --yes
   ck8s-console delete pod/web-7d4b9c-x2x1z pod/web-7d4b9c-k9j2q --env acme --cluster wc -n production --yes")]
     Delete(DeleteArgs),
+    /// Create objects from a manifest (YAML or JSON, several documents with `---`), as
+    /// `kubectl create -f`: each through the engine's gate (read-only, permission to
+    /// create, a run's lock), audited and left as an Event. Exit codes: 0 every object
+    /// created, 1 one was not (it exists, the server refused it), 2 bad input, 3 refused
+    /// (read-only, permission), 4 a run holds the cluster.
+    #[command(after_help = "Examples:
+  ck8s-console create -f quota.yaml --env acme --cluster wc -n production
+  ck8s-console create -f job.yaml --dry-run --env acme --cluster wc
+  kubectl create configmap x --dry-run=client -o yaml | ck8s-console create -f - --env acme --cluster wc")]
+    Create(CreateArgs),
     /// Restart Deployments, StatefulSets or DaemonSets: a rollout of new pods, as
     /// `kubectl rollout restart` does.
     #[command(after_help = "Examples:
@@ -279,6 +289,21 @@ pub struct ObjectArgs {
     /// The namespace of namespaced objects (ignored for cluster-scoped ones).
     #[arg(long, short = 'n', value_name = "NAMESPACE")]
     pub namespace: Option<String>,
+    #[command(flatten)]
+    pub place: ObjectPlace,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CreateArgs {
+    /// The manifest: a file, or `-` for stdin.
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub filename: PathBuf,
+    /// The namespace of namespaced objects whose manifest names none [default: default].
+    #[arg(long, short = 'n', value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Only the server's dry run (`dryRun=All`): checked as if created, nothing kept.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub place: ObjectPlace,
 }
@@ -695,6 +720,7 @@ impl Command {
             Command::Slo(_) => "slo",
             Command::Run(_) => "run",
             Command::Runs(_) => "runs",
+            Command::Create(_) => "create",
             Command::Delete(_) => "delete",
             Command::Restart(_) => "restart",
             Command::Scale(_) => "scale",

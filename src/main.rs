@@ -158,6 +158,11 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             let mode = engine_mode(cli.global.read_only);
             Ok(runtime()?.block_on(headless::runs::run(&args, fleet, paths, mode)))
         }
+        Some(Command::Create(args)) => {
+            let fleet = load_fleet(paths)?;
+            let mode = engine_mode(cli.global.read_only);
+            Ok(runtime()?.block_on(headless::objects::create(&args, fleet, paths, mode)))
+        }
         Some(Command::Delete(args)) => {
             let request = Request::of_objects(Op::Delete, &args.objects, args.yes);
             objects(paths, request, cli.global.read_only)

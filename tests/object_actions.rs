@@ -567,3 +567,96 @@ fn bad_input_exits_2_and_says_how_to_fix_it() {
             .any(|r| r["action"] == "object.delete.failed")
     );
 }
+
+/// `create -f`: each object of a manifest through the gate, as kubectl creates them; a
+/// dry run keeps nothing; an object that exists fails alone (exit 1) while the rest are
+/// made; read-only and a read-only user are refused (3) before anything is made; a
+/// malformed manifest is bad input (2) naming the document.
+#[test]
+fn create_from_a_manifest_goes_through_the_gate() {
+    let e = env();
+    let manifest = e.sim.dir.path().join("objects.yaml");
+    let write = |text: &str| std::fs::write(&manifest, text).unwrap();
+    let file = manifest.to_str().unwrap().to_owned();
+    write(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: made-by-cli}\ndata: {mode: fast}\n---\n\
+         apiVersion: v1\nkind: Namespace\nmetadata: {name: made-by-cli}\n",
+    );
+    let cms = |e: &Env| {
+        e.sim
+            .kubectl(&["--context", "acme-wc", "-n", NS, "get", "cm", "made-by-cli"])
+    };
+
+    let dry = e.wc("create", &["-f", &file, "-n", NS, "--dry-run"]);
+    assert_eq!(code(&dry), 0, "{}", show(&dry));
+    assert!(
+        show(&dry).contains("the server's dry run"),
+        "{}",
+        show(&dry)
+    );
+    assert!(!cms(&e).status.success(), "a dry run keeps nothing");
+
+    let ro = e.console_on(
+        &e.sim.fleet_file,
+        &[
+            "--read-only",
+            "create",
+            "-f",
+            &file,
+            "-n",
+            NS,
+            "--env",
+            "acme",
+            "--cluster",
+            "wc",
+        ],
+    );
+    assert_eq!(code(&ro), 3, "{}", show(&ro));
+    let viewer = common::fleet_as(&e.sim, "readonly");
+    let denied = e.wc_on(&viewer, "create", &["-f", &file, "-n", NS]);
+    assert_eq!(code(&denied), 3, "{}", show(&denied));
+    assert!(
+        show(&denied).contains("you may not create"),
+        "{}",
+        show(&denied)
+    );
+    assert!(!cms(&e).status.success(), "nothing was made");
+
+    let made = parse(&e.wc("create", &["-f", &file, "-n", NS]));
+    let items = array(&made["items"], "items");
+    let kinds: Vec<&str> = items.iter().map(|i| text(&i["kind"], "kind")).collect();
+    assert_eq!(kinds, ["configmaps", "namespaces"]);
+    assert!(items.iter().all(|i| i["ok"] == true), "{made}");
+    assert_eq!(
+        e.get(&["cm", "-n", NS, "made-by-cli"])["data"]["mode"],
+        "fast"
+    );
+    assert!(e.get(&["ns", "made-by-cli"])["metadata"]["uid"].is_string());
+
+    // Again: both exist, each says so, exit 1.
+    let again = e.wc("create", &["-f", &file, "-n", NS]);
+    assert_eq!(code(&again), 1, "{}", show(&again));
+    assert!(show(&again).contains("exists already"), "{}", show(&again));
+
+    // Each attempt is audited before it is sent, and a failed one again with its error.
+    let audit = e.audit();
+    let count = |action: &str| audit.iter().filter(|r| r["action"] == action).count();
+    assert_eq!(count("object.create"), 4);
+    assert_eq!(count("object.create.failed"), 2, "the two that existed");
+
+    write("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nkind: ConfigMap\n");
+    let bad = e.wc("create", &["-f", &file]);
+    assert_eq!(code(&bad), 2, "{}", show(&bad));
+    assert!(
+        show(&bad).contains("document 2 has no apiVersion"),
+        "{}",
+        show(&bad)
+    );
+    let missing = e.wc("create", &["-f", "/nonexistent.yaml"]);
+    assert_eq!(code(&missing), 2, "{}", show(&missing));
+    assert!(
+        show(&missing).contains("/nonexistent.yaml"),
+        "{}",
+        show(&missing)
+    );
+}

@@ -1,13 +1,13 @@
-//! The small actions from the command line: `delete`, `restart`, `scale`, `cordon` and
-//! `uncordon`. The engine gates them exactly as it gates the console's keys; this module
+//! The small actions from the command line: `create`, `delete`, `restart`, `scale`,
+//! `cordon` and `uncordon`. The engine gates them exactly as it gates the console's keys; this module
 //! only turns words into objects and outcomes into a report.
 
 use chrono::Utc;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::output::{self, Cell, TextTable, Tone};
 use super::runs::{engine, print_or_warn};
-use crate::cli::{NodeArgs, ObjectArgs, ObjectPlace, OutputFormat};
+use crate::cli::{CreateArgs, NodeArgs, ObjectArgs, ObjectPlace, OutputFormat};
 use crate::config::{ClusterRole, Fleet};
 use crate::engine::ops::{ObjectRef, Op, OpOutcome};
 use crate::engine::readiness::{READ_EVERY, RolloutEnd};
@@ -18,7 +18,7 @@ use crate::paths::Paths;
 /// The `objects` document: the action and what it did to each object.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ObjectsReport {
-    /// `delete`, `restart`, `scale`, `cordon` or `uncordon`.
+    /// `create`, `delete`, `restart`, `scale`, `cordon` or `uncordon`.
     pub action: String,
     /// The replicas asked for, for `scale`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -181,6 +181,153 @@ pub async fn run(
     }
 }
 
+/// `create -f`: each object of the manifest created through the engine's gate, in
+/// order. A refusal of the gate (read-only, permission, a run's lock) stops there with
+/// its code; an object the server will not take (it exists, it is invalid) is reported
+/// and the rest go on, as with kubectl.
+pub async fn create(args: &CreateArgs, fleet: Fleet, paths: &Paths, mode: Mode) -> i32 {
+    let format = args.place.output.unwrap_or_else(output::default_format);
+    if format == OutputFormat::Openmetrics {
+        note!("error: `-o openmetrics` is for the status, slo and backups reports");
+        return exit::USAGE;
+    }
+    let documents = match read_manifest(&args.filename).and_then(|t| manifest_objects(&t)) {
+        Ok(d) => d,
+        Err(e) => {
+            note!("error: {}: {e}", args.filename.display());
+            return exit::USAGE;
+        }
+    };
+    let engine = engine(fleet, paths, mode);
+    let mut items = Vec::new();
+    for (value, kind, name) in documents {
+        // The manifest's namespace, else -n, else `default`, as kubectl takes it.
+        let named = value["metadata"]["namespace"].as_str().map(str::to_owned);
+        let namespace = named
+            .clone()
+            .or_else(|| args.namespace.clone())
+            .unwrap_or_else(|| "default".into());
+        let object = object(&args.place, kind, Some(namespace), name);
+        // As given: a cluster-scoped object's manifest names no namespace.
+        let given = named.clone().or_else(|| args.namespace.clone());
+        let kind = engine
+            .qualified_kind(&object)
+            .await
+            .unwrap_or_else(|_| object.kind.clone());
+        let outcome = |ok: bool, message: String| OpOutcome {
+            env: object.env.clone(),
+            cluster: object.role,
+            kind: kind.clone(),
+            namespace: given.clone(),
+            name: object.name.clone(),
+            ok,
+            message,
+        };
+        if let (Some(named), Some(asked)) = (&named, &args.namespace)
+            && named != asked
+        {
+            items.push(outcome(
+                false,
+                format!(
+                    "the manifest's namespace {named:?} is not the one asked for ({asked:?}): \
+                     pass -n {named}, or leave the namespace out of the manifest"
+                ),
+            ));
+            continue;
+        }
+        match engine.create(&object, value.clone(), args.dry_run).await {
+            Ok(stored) => items.push(OpOutcome {
+                namespace: stored["metadata"]["namespace"].as_str().map(str::to_owned),
+                ..outcome(
+                    true,
+                    if args.dry_run {
+                        "would be created (the server's dry run)".into()
+                    } else {
+                        "created".into()
+                    },
+                )
+            }),
+            // The gate's refusals hold for the rest too.
+            Err(
+                e @ (EngineError::ReadOnly(_)
+                | EngineError::Forbidden(_)
+                | EngineError::Locked(_)
+                | EngineError::Denied(_)),
+            ) => {
+                engine.settle().await;
+                note!("error: {e}");
+                return e.exit_code();
+            }
+            Err(e) => items.push(outcome(false, e.to_string())),
+        }
+    }
+    engine.settle().await;
+    let failed = items.iter().any(|o| !o.ok);
+    let report = ObjectsReport {
+        action: "create".into(),
+        replicas: None,
+        items,
+    };
+    match (print_or_warn(formatted(format, &report)), failed) {
+        (true, false) => exit::OK,
+        _ => exit::FAILURE,
+    }
+}
+
+fn read_manifest(path: &std::path::Path) -> Result<String, String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| format!("reading stdin: {e}"))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|e| e.to_string())
+}
+
+/// The objects of a manifest, each with the kind (as the engine resolves it:
+/// `deployment.apps`) and name it gives; empty documents are skipped. What is missing
+/// or malformed is named with the document's number.
+pub fn manifest_objects(text: &str) -> Result<Vec<(serde_json::Value, String, String)>, String> {
+    let mut out = Vec::new();
+    for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        let n = i + 1;
+        let value = serde_json::Value::deserialize(doc)
+            .map_err(|e| format!("document {n} is not YAML or JSON: {e}"))?;
+        if value.is_null() {
+            continue;
+        }
+        let field = |path: &str, v: &serde_json::Value| -> Result<String, String> {
+            v.as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| format!("document {n} has no {path}"))
+        };
+        let api_version = field("apiVersion", &value["apiVersion"])?;
+        let kind = field("kind", &value["kind"])?;
+        if kind.ends_with("List") {
+            return Err(format!(
+                "document {n} is a {kind}; give its items as documents of their own"
+            ));
+        }
+        let name = field("metadata.name", &value["metadata"]["name"]).map_err(|e| {
+            if value["metadata"]["generateName"].is_string() {
+                format!("{e} (metadata.generateName is not supported: name it)")
+            } else {
+                e
+            }
+        })?;
+        let kind = match api_version.split_once('/') {
+            Some((group, _)) => format!("{}.{group}", kind.to_lowercase()),
+            None => kind.to_lowercase(),
+        };
+        out.push((value, kind, name));
+    }
+    if out.is_empty() {
+        return Err("no object in it".into());
+    }
+    Ok(out)
+}
+
 /// Waits for `object`'s rollout, saying on stderr how it goes, and adds the end to
 /// `item`: not done in time (or not readable) makes it a failure.
 async fn wait_for(
@@ -279,6 +426,40 @@ mod tests {
             let e = parse_objects(&words(bad)).unwrap_err();
             assert_eq!(e.exit_code(), exit::USAGE, "{bad:?}");
             assert!(e.to_string().contains("KIND/NAME"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_manifest_is_read_document_by_document() {
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\n\
+                    ---\n{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"cfg\", \"namespace\": \"x\"}}\n";
+        let objects = manifest_objects(text).unwrap();
+        let names: Vec<(&str, &str)> = objects
+            .iter()
+            .map(|(_, k, n)| (k.as_str(), n.as_str()))
+            .collect();
+        assert_eq!(names, [("deployment.apps", "web"), ("configmap", "cfg")]);
+        for (bad, why) in [
+            (
+                "kind: ConfigMap\nmetadata: {name: a}",
+                "document 1 has no apiVersion",
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: a-}",
+                "generateName is not supported",
+            ),
+            (
+                "apiVersion: v1\nkind: List\nitems: []",
+                "document 1 is a List",
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n: : :",
+                "document 2 is not YAML",
+            ),
+            ("", "no object in it"),
+        ] {
+            let e = manifest_objects(bad).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
         }
     }
 

@@ -376,6 +376,11 @@ impl Engine {
         Ok(resolved)
     }
 
+    /// The kind `o` names as kubectl names it in full (`deployments.apps`), for reports.
+    pub async fn qualified_kind(&self, o: &ObjectRef) -> Result<String, EngineError> {
+        Ok(self.kind(&o.env, o.role, &o.kind).await?.qualified())
+    }
+
     async fn resolve(&self, op: Op, o: &ObjectRef) -> Result<Resolved, EngineError> {
         let cluster = format!("{}-{}", o.env, o.role);
         let kind = self.kind(&o.env, o.role, &o.kind).await?;
@@ -524,7 +529,7 @@ impl Engine {
         };
         let refused = |e: kube::Error| match &e {
             kube::Error::Api(s) if s.code == 409 && op == Op::Create => {
-                EngineError::Stale(format!("{} exists already: edit it instead (e)", r.label()))
+                EngineError::Stale(format!("{} exists already: edit it instead", r.label()))
             }
             kube::Error::Api(s) if s.code == 409 => EngineError::Stale(format!(
                 "{} changed since it was read (someone else edited it); nothing was \
