@@ -644,6 +644,16 @@ fn create_from_a_manifest_goes_through_the_gate() {
     assert_eq!(count("object.create"), 4);
     assert_eq!(count("object.create.failed"), 2, "the two that existed");
 
+    let nowhere = e.console_on(
+        &e.sim.fleet_file,
+        &["create", "-f", &file, "--env", "acmee", "--cluster", "wc"],
+    );
+    assert_eq!(code(&nowhere), 2, "{}", show(&nowhere));
+    assert!(
+        show(&nowhere).contains("Did you mean `acme`?"),
+        "{}",
+        show(&nowhere)
+    );
     write("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nkind: ConfigMap\n");
     let bad = e.wc("create", &["-f", &file]);
     assert_eq!(code(&bad), 2, "{}", show(&bad));

@@ -199,6 +199,10 @@ pub async fn create(args: &CreateArgs, fleet: Fleet, paths: &Paths, mode: Mode) 
         }
     };
     let engine = engine(fleet, paths, mode);
+    if let Err(e) = engine.known_env(&args.place.env) {
+        note!("error: {e}");
+        return e.exit_code();
+    }
     let mut items = Vec::new();
     for (value, kind, name) in documents {
         // The manifest's namespace, else -n, else `default`, as kubectl takes it.

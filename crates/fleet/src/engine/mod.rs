@@ -434,6 +434,14 @@ impl Engine {
         &self.actor
     }
 
+    /// Bad input when the fleet config has no environment `env`, naming the nearest.
+    pub fn known_env(&self, env: &str) -> Result<(), EngineError> {
+        match self.fleet.environment(env) {
+            Some(_) => Ok(()),
+            None => Err(unknown_env(&self.fleet, env)),
+        }
+    }
+
     /// The time zone times are shown in: the policy's (Europe/Stockholm unless set).
     pub fn timezone(&self) -> chrono_tz::Tz {
         self.fleet.policy.timezone
