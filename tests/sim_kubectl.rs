@@ -965,6 +965,122 @@ fn kubectl_exec_runs_in_the_containers_shell() {
     );
 }
 
+/// `kubectl apply --server-side` as against the apiserver: the manager's fields in
+/// managedFields, a field it stops applying pruned, another manager changing a field it
+/// owns refused with 409 naming the field and manager, `--force-conflicts` taking it over.
+#[test]
+fn server_side_apply_tracks_ownership_prunes_and_conflicts() {
+    let sim = small();
+    let dir = sim.dir.path();
+    let manifest = |name: &str, data: &str| {
+        let path = dir.join(format!("{name}.yaml"));
+        std::fs::write(
+            &path,
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: ssa, namespace: default}}\ndata: {data}\n"),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let k = |args: &[&str]| sim.kubectl(&[&["--context", "acme-wc"][..], args].concat());
+    let get = || -> serde_json::Value {
+        let out = k(&[
+            "get",
+            "cm",
+            "ssa",
+            "-n",
+            "default",
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ]);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let two = manifest("two", "{mode: fast, extra: \"1\"}");
+    assert!(k(&["apply", "--server-side", "-f", &two]).status.success());
+    let cm = get();
+    let fields = &cm["metadata"]["managedFields"][0];
+    assert_eq!(
+        (fields["manager"].as_str(), fields["operation"].as_str()),
+        (Some("kubectl"), Some("Apply"))
+    );
+    assert_eq!(
+        fields["fieldsV1"],
+        serde_json::json!({"f:data": {"f:mode": {}, "f:extra": {}}})
+    );
+
+    let one = manifest("one", "{mode: fast}");
+    assert!(k(&["apply", "--server-side", "-f", &one]).status.success());
+    assert_eq!(
+        get()["data"],
+        serde_json::json!({"mode": "fast"}),
+        "extra was pruned"
+    );
+
+    let slow = manifest("slow", "{mode: slow}");
+    let refused = k(&[
+        "apply",
+        "--server-side",
+        "--field-manager=other",
+        "-f",
+        &slow,
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains(
+            "Apply failed with 1 conflict: conflict with \"kubectl\" using v1: .data.mode"
+        ),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(get()["data"]["mode"], "fast");
+    let forced = k(&[
+        "apply",
+        "--server-side",
+        "--field-manager=other",
+        "--force-conflicts",
+        "-f",
+        &slow,
+    ]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    let cm = get();
+    assert_eq!(cm["data"]["mode"], "slow");
+    let managers: Vec<&str> = cm["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["manager"].as_str().unwrap())
+        .collect();
+    assert_eq!(managers, ["other"], "the field was taken over");
+
+    // An update by another client takes the field it changes: kubectl's merge patch.
+    assert!(
+        k(&[
+            "patch",
+            "cm",
+            "ssa",
+            "-n",
+            "default",
+            "--type=merge",
+            "-p",
+            r#"{"data":{"mode":"medium"}}"#
+        ])
+        .status
+        .success()
+    );
+    let cm = get();
+    let patcher = cm["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["operation"] == "Update")
+        .expect("an Update entry");
+    assert_eq!(patcher["manager"], "kubectl-patch");
+    assert_eq!(
+        patcher["fieldsV1"],
+        serde_json::json!({"f:data": {"f:mode": {}}})
+    );
+}
+
 /// `--dry-run=server` on every verb answers as the write would and keeps nothing, as
 /// the apiserver does; an unknown `dryRun` is a 400; and a ConfigMap deleted at once is
 /// answered with a `Status` naming it.

@@ -72,6 +72,14 @@ impl ApiError {
         .with_details(group, plural, name)
     }
 
+    /// A server-side apply that would change fields other managers own: 409 with one
+    /// cause per field, as the apiserver answers it.
+    pub fn field_conflict(message: String, causes: Vec<Value>) -> ApiError {
+        let mut e = ApiError::new(409, "Conflict", message);
+        e.details = Some(json!({"causes": causes}));
+        e
+    }
+
     pub fn invalid(kind: &str, name: &str, message: impl Into<String>) -> ApiError {
         let message = message.into();
         ApiError::new(

@@ -1,6 +1,7 @@
 //! The Kubernetes API server of one simulated cluster. Every resource goes through the
 //! same generic handlers; what differs per kind is a row in the registry.
 
+mod apply;
 mod discovery;
 mod exec;
 mod logs;
@@ -27,6 +28,7 @@ use serde_json::{Value, json};
 
 use self::patch::PatchType;
 use self::selectors::FieldSelector;
+use crate::clock::k8s_time;
 use crate::cluster::{ClusterSim, Role};
 use crate::labels::LabelSelector;
 use crate::registry::{self, KINDS, Kind, KindId, Sub, ids};
@@ -456,6 +458,23 @@ struct Ctx<'a> {
     verb: &'static str,
 }
 
+/// PatchOptions as the apiserver validates them: apply needs a field manager, and only
+/// apply takes `force`; the answer is whether to force.
+fn patch_options(ptype: PatchType, params: &Params) -> Result<bool, ApiError> {
+    let invalid = |m: &str| ApiError::invalid("PatchOptions.meta.k8s.io", "", m);
+    let manager = params.get("fieldManager").is_some_and(|m| !m.is_empty());
+    match ptype {
+        PatchType::Apply if !manager => Err(invalid(
+            "fieldManager: Required value: is required for apply patch",
+        )),
+        PatchType::Apply => Ok(param_bool(params, "force")),
+        _ if params.contains_key("force") => Err(invalid(
+            "force: Forbidden: may not be specified for non-apply patch",
+        )),
+        _ => Ok(false),
+    }
+}
+
 /// A boolean query parameter as the API server converts it (apimachinery's
 /// `Convert_Slice_string_To_bool`): absent is false, `0` and any case of `false` are
 /// false, and every other value, `True` and `yes` and the empty one included, is true.
@@ -689,6 +708,7 @@ impl Ctx<'_> {
         if self.t.kind == *ids::SECRETS {
             secret_defaults(&mut obj);
         }
+        apply::update(None, &mut obj, &self.writer());
         let created = self.store().create_as(self.t.kind, obj, self.write()?)?;
         Ok((StatusCode::CREATED, axum::Json(created.as_ref().clone())).into_response())
     }
@@ -710,6 +730,10 @@ impl Ctx<'_> {
         if obj["metadata"]["name"].as_str() != Some(self.t.name()) {
             obj["metadata"]["name"] = json!(self.t.name());
         }
+        if part == Part::Main {
+            let current = self.store().get(self.t.kind, self.t.ns(), self.t.name());
+            apply::update(current.as_deref(), &mut obj, &self.writer());
+        }
         let updated = self
             .store()
             .update_as(self.t.kind, obj, part, self.write()?)?;
@@ -725,15 +749,45 @@ impl Ctx<'_> {
         PatchType::from_content_type(ct, self.t.k().group)
     }
 
+    /// Who writes: `fieldManager`, else the client's name from its User-Agent
+    /// (`kubectl-edit/v1.32...` is `kubectl-edit`), as the apiserver names managers.
+    fn writer(&self) -> apply::Writer {
+        let manager = self
+            .params
+            .get("fieldManager")
+            .map(String::as_str)
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| {
+                self.headers
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|ua| ua.split('/').next())
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or("unknown")
+            });
+        let k = self.t.k();
+        apply::Writer {
+            manager: manager.to_owned(),
+            api_version: match k.group {
+                "" => k.version.to_owned(),
+                g => format!("{g}/{}", k.version),
+            },
+            now: k8s_time(self.st.cluster.clock.now()),
+        }
+    }
+
     fn patch(&self, part: Part) -> ApiResult {
         let write = self.write()?;
         let ptype = self.patch_type()?;
+        let force = patch_options(ptype, self.params)?;
         let patch = patch::parse_body(ptype, self.body)?;
         let t = self.t;
+        let owned = ptype == PatchType::Apply && part == Part::Main;
         if ptype == PatchType::Apply && self.store().get(t.kind, t.ns(), t.name()).is_none() {
             // Server-side apply creates what does not exist yet.
             let mut obj = self.place(patch)?;
             obj["metadata"]["name"] = json!(t.name());
+            let obj = apply::apply(None, &obj, &self.writer(), force)?;
             let created = self.store().create_as(t.kind, obj, write)?;
             return Ok((StatusCode::CREATED, axum::Json(created.as_ref().clone())).into_response());
         }
@@ -741,7 +795,15 @@ impl Ctx<'_> {
         let updated = self
             .store()
             .replace_as(t.kind, t.ns(), t.name(), write, |cur| {
-                let patched = patch::apply(ptype, cur, &patch)?;
+                let patched = if owned {
+                    apply::apply(Some(cur), &patch, &self.writer(), force)?
+                } else {
+                    let mut patched = patch::apply(ptype, cur, &patch)?;
+                    if part == Part::Main {
+                        apply::update(Some(cur), &mut patched, &self.writer());
+                    }
+                    patched
+                };
                 let wanted_rv = patched["metadata"]["resourceVersion"]
                     .as_str()
                     .unwrap_or("");
@@ -988,6 +1050,36 @@ impl Ctx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn apply_needs_a_field_manager_and_only_apply_takes_force() {
+        let params = |pairs: &[(&str, &str)]| -> Params {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let e = patch_options(PatchType::Apply, &params(&[])).unwrap_err();
+        assert_eq!(e.code, 422);
+        assert_eq!(
+            e.message,
+            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"
+        );
+        assert!(!patch_options(PatchType::Apply, &params(&[("fieldManager", "ci")])).unwrap());
+        assert!(
+            patch_options(
+                PatchType::Apply,
+                &params(&[("fieldManager", "ci"), ("force", "true")])
+            )
+            .unwrap()
+        );
+        let e = patch_options(PatchType::Merge, &params(&[("force", "true")])).unwrap_err();
+        assert!(
+            e.message
+                .ends_with("force: Forbidden: may not be specified for non-apply patch")
+        );
+        assert!(!patch_options(PatchType::Merge, &params(&[])).unwrap());
+    }
 
     #[test]
     fn paths_parse_into_targets() {

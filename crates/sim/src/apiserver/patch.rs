@@ -1,7 +1,7 @@
 //! The four patch types the apiserver accepts: JSON merge (RFC 7386), JSON patch
 //! (RFC 6902), strategic merge (for the built-in kinds' keyed lists) and server-side
-//! apply (treated as a merge that never deletes, which is what apply does for a single
-//! field manager).
+//! apply, whose field ownership is [`super::apply`]'s (here only a merge that never
+//! deletes, for an apply to a subresource).
 
 use serde_json::{Map, Value};
 
@@ -77,8 +77,9 @@ pub fn apply(kind: PatchType, target: &Value, patch: &Value) -> Result<Value, Ap
     Ok(doc)
 }
 
-/// The merge key of the built-in lists that strategic merge patches merge by element.
-fn merge_key(field: &str) -> Option<&'static str> {
+/// The merge key of the built-in lists that strategic merge patches merge by element
+/// (and server-side apply owns by element).
+pub(crate) fn merge_key(field: &str) -> Option<&'static str> {
     Some(match field {
         "containers"
         | "initContainers"
