@@ -289,16 +289,28 @@ pub fn description(
     };
     field("Name", s(&meta["name"]));
     field("Namespace", s(&meta["namespace"]));
-    let labels = meta["labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", s(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
-    field("Labels", or_none(sanitize(&labels)));
+    // `k=v` pairs of a label map.
+    let pairs = |v: &Value, sep: &str| {
+        let joined = v
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", s(v)))
+                    .collect::<Vec<_>>()
+                    .join(sep)
+            })
+            .unwrap_or_default();
+        or_none(sanitize(&joined))
+    };
+    // What the backup takes and leaves of namespaces or resources.
+    let scope = |what: &str| {
+        format!(
+            "included {}; excluded {}",
+            list(&spec[format!("included{what}")], "*"),
+            list(&spec[format!("excluded{what}")], "<none>")
+        )
+    };
+    field("Labels", pairs(&meta["labels"], ", "));
     field("Phase", s(&st["phase"]));
     if let Some(reason) = st["failureReason"].as_str().filter(|r| !r.is_empty()) {
         field("Failure", sanitize(reason));
@@ -308,32 +320,12 @@ pub fn description(
     }
     field("Errors", st["errors"].as_u64().unwrap_or(0).to_string());
     field("Warnings", st["warnings"].as_u64().unwrap_or(0).to_string());
+    field("Namespaces", scope("Namespaces"));
+    field("Resources", scope("Resources"));
     field(
-        "Namespaces",
-        format!(
-            "included {}; excluded {}",
-            list(&spec["includedNamespaces"], "*"),
-            list(&spec["excludedNamespaces"], "<none>")
-        ),
+        "Label selector",
+        pairs(&spec["labelSelector"]["matchLabels"], ","),
     );
-    field(
-        "Resources",
-        format!(
-            "included {}; excluded {}",
-            list(&spec["includedResources"], "*"),
-            list(&spec["excludedResources"], "<none>")
-        ),
-    );
-    let selector = spec["labelSelector"]["matchLabels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", s(v)))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
-    field("Label selector", or_none(sanitize(&selector)));
     field("Storage location", or_none(s(&spec["storageLocation"])));
     field("TTL", or_none(s(&spec["ttl"])));
     field("Started", or_none(s(&st["startTimestamp"])));
