@@ -1026,9 +1026,8 @@ fn server_side_apply_tracks_ownership_prunes_and_conflicts() {
     ]);
     assert!(!refused.status.success());
     assert!(
-        stderr(&refused).contains(
-            "Apply failed with 1 conflict: conflict with \"kubectl\" using v1: .data.mode"
-        ),
+        stderr(&refused)
+            .contains("Apply failed with 1 conflict: conflict with \"kubectl\": .data.mode"),
         "{}",
         stderr(&refused)
     );

@@ -132,15 +132,31 @@ fn set(v: &mut Value, path: &[String], value: Value) {
     }
 }
 
+/// Whether `path` is a key field of a list element (`k:{"name":"web"}`, then `f:name`).
+fn is_key_field(path: &[String]) -> bool {
+    let [.., item, field] = path else {
+        return false;
+    };
+    let (Some(("k", key)), Some(("f", name))) = (item.split_once(':'), field.split_once(':'))
+    else {
+        return false;
+    };
+    serde_json::from_str::<Map<String, Value>>(key).is_ok_and(|k| k.contains_key(name))
+}
+
 /// Removes the field at `path`, and a list element left with its key alone.
 fn remove(v: &mut Value, path: &[String]) {
     let Some((last, parent)) = path.split_last() else {
         return;
     };
+    // A key field is not removed on its own: its element goes once nothing else is left.
+    let key_field = is_key_field(path);
     let Some(holder) = get_mut(v, parent) else {
         return;
     };
-    if let (Some(("f", name)), Some(map)) = (last.split_once(':'), holder.as_object_mut()) {
+    if let (Some(("f", name)), Some(map)) = (last.split_once(':'), holder.as_object_mut())
+        && !key_field
+    {
         map.remove(name);
     }
     // An element of a keyed list left with only its key goes with its last field.
@@ -305,17 +321,14 @@ pub fn apply(
         .map(|i| owners.remove(i).fields)
         .unwrap_or_default();
     let wanted = leaves(config);
-    let mut conflicts: BTreeMap<(String, String), Vec<FieldPath>> = BTreeMap::new();
+    let mut conflicts: BTreeMap<String, Vec<FieldPath>> = BTreeMap::new();
     for path in &wanted {
         let Some(have) = get(cur, path) else { continue };
         if Some(have) == get(config, path) {
             continue;
         }
         for e in owners.iter().filter(|e| e.fields.contains(path)) {
-            conflicts
-                .entry((e.manager.clone(), e.api_version.clone()))
-                .or_default()
-                .push(path.clone());
+            conflicts.entry(printed(e)).or_default().push(path.clone());
         }
     }
     if !conflicts.is_empty() && !force {
@@ -324,15 +337,25 @@ pub fn apply(
     // A create starts from the config itself, with its name and kind.
     let mut out = current.cloned().unwrap_or_else(|| config.clone());
     // What this manager applied before and applies no more goes, unless another owns it.
-    for gone in mine.difference(&wanted) {
-        if !owners.iter().any(|e| e.fields.contains(gone)) {
-            remove(&mut out, gone);
-        }
+    // A list element's key goes last, with the element, once nothing else is left of it.
+    let mut gone: Vec<&FieldPath> = mine
+        .difference(&wanted)
+        .filter(|p| !owners.iter().any(|e| e.fields.contains(*p)))
+        .collect();
+    gone.sort_by_key(|p| is_key_field(p));
+    for path in gone {
+        remove(&mut out, path);
     }
     for path in &wanted {
-        if let Some(value) = get(config, path) {
-            set(&mut out, path, value.clone());
+        let Some(value) = get(config, path) else {
+            continue;
+        };
+        // An empty map asks only that the map be there: what others set in it stays.
+        let empty_map = value.as_object().is_some_and(Map::is_empty);
+        if empty_map && get(&out, path).is_some_and(Value::is_object) {
+            continue;
         }
+        set(&mut out, path, value.clone());
     }
     // Forced: the conflicting fields are this manager's alone now.
     let taken: BTreeSet<&FieldPath> = conflicts.values().flatten().collect();
@@ -390,12 +413,22 @@ pub fn update(current: Option<&Value>, next: &mut Value, writer: &Writer) {
     store_entries(next, owners);
 }
 
-fn conflict_error(conflicts: &BTreeMap<(String, String), Vec<FieldPath>>) -> ApiError {
+/// A manager as the apiserver names it in a conflict: an applier by its name, an updater
+/// with the apiVersion it wrote and when.
+fn printed(e: &Entry) -> String {
+    match (e.operation.as_str(), e.time.is_empty()) {
+        ("Update", true) => format!("{:?} using {}", e.manager, e.api_version),
+        ("Update", false) => format!("{:?} using {} at {}", e.manager, e.api_version, e.time),
+        _ => format!("{:?}", e.manager),
+    }
+}
+
+fn conflict_error(conflicts: &BTreeMap<String, Vec<FieldPath>>) -> ApiError {
     let count: usize = conflicts.values().map(Vec::len).sum();
     let mut causes = Vec::new();
     let mut lines = Vec::new();
-    for ((manager, api_version), paths) in conflicts {
-        let with = format!("conflict with \"{manager}\" using {api_version}");
+    for (manager, paths) in conflicts {
+        let with = format!("conflict with {manager}");
         for p in paths {
             causes
                 .push(json!({"type": "FieldManagerConflict", "message": with, "field": shown(p)}));
@@ -403,7 +436,7 @@ fn conflict_error(conflicts: &BTreeMap<(String, String), Vec<FieldPath>>) -> Api
         lines.push(match paths.as_slice() {
             [one] if count == 1 => format!("{with}: {}", shown(one)),
             _ => format!(
-                "conflicts with \"{manager}\" using {api_version}:\n{}",
+                "conflicts with {manager}:\n{}",
                 paths
                     .iter()
                     .map(|p| format!("- {}", shown(p)))
@@ -510,7 +543,8 @@ mod tests {
         assert_eq!(err.code, 409);
         assert_eq!(
             err.message,
-            "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.replicas"
+            "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using apps/v1 at \
+             2026-12-08T02:00:00Z: .spec.replicas"
         );
         let forced = apply(
             Some(&edited),
@@ -526,15 +560,61 @@ mod tests {
         );
     }
 
+    /// The element goes whole, whichever of its fields sorts first (`value` after
+    /// `name`, `image` before it).
     #[test]
     fn removing_the_last_field_of_a_list_element_removes_the_element() {
-        let two = json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
+        let two = json!({"spec": {"containers": [
+            {"name": "a", "image": "x", "env": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}]},
+            {"name": "b", "image": "y"}]}});
         let first = apply(None, &two, &writer("ci"), false).unwrap();
-        let one = json!({"spec": {"containers": [{"name": "a", "image": "x"}]}});
+        let one = json!({"spec": {"containers": [{"name": "a", "image": "x", "env": [{"name": "X", "value": "1"}]}]}});
         let pruned = apply(Some(&first), &one, &writer("ci"), false).unwrap();
+        assert_eq!(pruned["spec"]["containers"], one["spec"]["containers"]);
+    }
+
+    /// `resources: {}` asks for the map, and takes nothing another manager set in it.
+    #[test]
+    fn an_empty_map_keeps_what_others_set_in_it() {
+        let first = apply(
+            None,
+            &json!({"spec": {"resources": {"limits": {"cpu": "1"}}}}),
+            &writer("other"),
+            false,
+        )
+        .unwrap();
+        let applied = apply(
+            Some(&first),
+            &json!({"spec": {"resources": {}}}),
+            &writer("ci"),
+            false,
+        )
+        .unwrap();
         assert_eq!(
-            pruned["spec"]["containers"],
-            json!([{"name": "a", "image": "x"}])
+            applied["spec"]["resources"],
+            json!({"limits": {"cpu": "1"}})
+        );
+    }
+
+    #[test]
+    fn an_appliers_conflict_names_it_alone() {
+        let first = apply(
+            None,
+            &json!({"data": {"mode": "fast"}}),
+            &writer("kubectl"),
+            false,
+        )
+        .unwrap();
+        let err = apply(
+            Some(&first),
+            &json!({"data": {"mode": "slow"}}),
+            &writer("other"),
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "Apply failed with 1 conflict: conflict with \"kubectl\": .data.mode"
         );
     }
 }
