@@ -25,7 +25,12 @@ pub struct Shell {
     cwd: String,
     /// The code of the last command (`$?`).
     last: i32,
+    /// How many `sh -c` deep it is.
+    depth: usize,
 }
+
+/// Nested `sh -c` it runs, at most.
+const MAX_DEPTH: usize = 16;
 
 const DIRS: &[(&str, &[&str])] = &[
     (
@@ -72,6 +77,7 @@ impl Shell {
             container: container.to_owned(),
             cwd: "/".to_owned(),
             last: 0,
+            depth: 0,
         }
     }
 
@@ -115,7 +121,11 @@ impl Shell {
             if skip || command.trim().is_empty() {
                 continue;
             }
-            let one = self.simple(&words(&command));
+            let (argv, quiet) = words(&command);
+            let mut one = self.simple(&argv);
+            if quiet {
+                one.output.clear();
+            }
             out.output.push_str(&one.output);
             out.code = one.code;
             self.last = one.code;
@@ -135,16 +145,13 @@ impl Shell {
             exit: false,
             interactive: false,
         };
-        // Redirections to /dev/null are all a script here needs.
-        let argv: Vec<&str> = argv
-            .iter()
-            .map(String::as_str)
-            .filter(|a| !a.starts_with('>') && !a.starts_with("2>"))
-            .collect();
+        // `exec CMD` runs CMD in the shell's place: its end is the session's.
+        let execs = argv.iter().take_while(|a| *a == "exec").count();
+        let argv: Vec<&str> = argv[execs..].iter().map(String::as_str).collect();
         let Some((&cmd, args)) = argv.split_first() else {
             return done(String::new(), 0);
         };
-        match cmd {
+        let mut one = match cmd {
             "true" | ":" => done(String::new(), 0),
             "false" => done(String::new(), 1),
             "echo" => done(format!("{}\n", args.join(" ")), 0),
@@ -175,34 +182,36 @@ impl Shell {
             },
             "exit" => Outcome {
                 output: String::new(),
+                // As with any shell, the exit status is the code's low eight bits.
                 code: args
                     .first()
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(self.last),
+                    .and_then(|c| c.parse::<i64>().ok())
+                    .map_or(self.last, |c| (c & 0xff) as i32),
                 exit: true,
                 interactive: false,
             },
-            "exec" | "sh" if args.is_empty() || args == ["-i"] => Outcome {
+            "sh" if args.is_empty() || args == ["-i"] => Outcome {
                 output: String::new(),
                 code: 0,
                 exit: false,
                 interactive: true,
             },
-            "sh" if args.first() == Some(&"-c") => {
+            "sh" if args.first() == Some(&"-c") && self.depth < MAX_DEPTH => {
                 let script = args.get(1).copied().unwrap_or("");
                 // Its `exit` ends that shell, not this one.
+                self.depth += 1;
                 let mut one = self.run(script);
+                self.depth -= 1;
                 one.exit = false;
                 one
             }
-            "exec" => {
-                let mut one = self.simple(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
-                // What exec ran replaces the shell: its end is the session's.
-                one.exit = !one.interactive;
-                one
-            }
+            "sh" if args.first() == Some(&"-c") => done("sh: too many nested shells\n".into(), 2),
             other => done(format!("sh: {other}: not found\n"), 127),
+        };
+        if execs > 0 && !one.interactive {
+            one.exit = true;
         }
+        one
     }
 
     fn path(&self, arg: &str) -> String {
@@ -448,24 +457,44 @@ fn split_list(line: &str) -> Vec<(Joint, String)> {
     out
 }
 
-/// The words of a simple command, quotes removed.
-fn words(command: &str) -> Vec<String> {
+/// The words of a simple command, quotes removed, and whether its output goes
+/// elsewhere. Redirections (`>/dev/null`, `2> file`), which a script here only uses to
+/// keep quiet, are taken out of the words; a quoted `>` is a word.
+fn words(command: &str) -> (Vec<String>, bool) {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
+    let mut quoted = false;
     let mut quote: Option<char> = None;
+    let mut skip_next = false;
+    let mut quiet = false;
+    let mut end = |word: &mut String, quoted: bool, out: &mut Vec<String>| {
+        let w = std::mem::take(word);
+        let redirect = !quoted && (w.starts_with('>') || w.starts_with("2>"));
+        quiet |= !quoted && (w.starts_with('>') || w.starts_with("1>"));
+        if skip_next {
+            skip_next = false;
+        } else if redirect {
+            // `>` alone takes the next word as its file.
+            skip_next = w == ">" || w == "2>";
+        } else {
+            out.push(w);
+        }
+    };
     for c in command.chars() {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
             (Some(_), c) => word.push(c),
             (None, '\'' | '"') => {
                 quote = Some(c);
+                quoted = true;
                 in_word = true;
             }
             (None, c) if c.is_whitespace() => {
                 if in_word {
-                    out.push(std::mem::take(&mut word));
+                    end(&mut word, quoted, &mut out);
                     in_word = false;
+                    quoted = false;
                 }
             }
             (None, c) => {
@@ -475,9 +504,9 @@ fn words(command: &str) -> Vec<String> {
         }
     }
     if in_word {
-        out.push(word);
+        end(&mut word, quoted, &mut out);
     }
-    out
+    (out, quiet)
 }
 
 #[cfg(test)]
@@ -553,6 +582,18 @@ mod tests {
         assert_eq!(sh.run("false || echo 'a  b'").output, "a  b\n");
         assert_eq!(sh.run("false && echo no; echo yes").output, "yes\n");
         assert_eq!(sh.run("sh -c 'echo inner; exit 3'").code, 3);
+        assert_eq!(sh.run("echo '>x' > /dev/null").output, "");
+        assert_eq!(sh.run("echo '>x'").output, ">x\n", "a quoted > is a word");
+        assert_eq!(sh.run("exit 256").code, 0, "eight bits");
+        assert_eq!(sh.clone().run("exit -1").code, 255);
+        let deep = "exec ".repeat(50_000) + "true";
+        assert!(
+            sh.clone().run(&deep).exit,
+            "exec after exec, without recursion"
+        );
+        let mut deepest = sh.clone();
+        deepest.depth = MAX_DEPTH;
+        assert_eq!(deepest.run("sh -c true").code, 2, "nesting has a bound");
         let exit = sh.run("exit 4");
         assert!(exit.exit);
         assert_eq!(exit.code, 4);

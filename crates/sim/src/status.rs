@@ -58,18 +58,16 @@ impl ApiError {
         .with_details(group, plural, name)
     }
 
-    /// A delete whose preconditions (uid, resourceVersion) no longer hold: a 409 that
-    /// says which, as the apiserver words it.
-    pub fn precondition_failed(group: &str, plural: &str, name: &str, what: &str) -> ApiError {
-        let whole = qualified(group, plural);
+    /// A delete whose preconditions (uid, resourceVersion) no longer hold: a 409 naming
+    /// the object by its Kind (`Deployment.apps`), as the apiserver's check words it.
+    pub fn precondition_failed(group: &str, kind: &str, name: &str, what: &str) -> ApiError {
+        let whole = qualified(group, kind);
         ApiError::new(
             409,
             "Conflict",
-            format!(
-                "Operation cannot be fulfilled on {whole} \"{name}\": Precondition failed: {what}"
-            ),
+            format!("Operation cannot be fulfilled on {whole} \"{name}\": {what}"),
         )
-        .with_details(group, plural, name)
+        .with_details(group, kind, name)
     }
 
     /// A server-side apply that would change fields other managers own: 409 with one

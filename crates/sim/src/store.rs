@@ -676,21 +676,29 @@ impl Store {
             .cloned()
             .ok_or_else(|| ApiError::not_found(k.group, k.plural, name))?;
         let meta = &current["metadata"];
-        for (field, wanted, have) in [
-            ("UID", &opts.uid, meta["uid"].as_str()),
+        // As the apiserver's check before a delete words it.
+        for (field, wanted, have, why) in [
+            (
+                "UID",
+                &opts.uid,
+                meta["uid"].as_str(),
+                "The object might have been deleted and then recreated",
+            ),
             (
                 "ResourceVersion",
                 &opts.resource_version,
                 meta["resourceVersion"].as_str(),
+                "The object might have been modified",
             ),
         ] {
             if let Some(wanted) = wanted.as_deref().filter(|w| Some(*w) != have) {
                 return Err(ApiError::precondition_failed(
                     k.group,
-                    k.plural,
+                    k.kind,
                     name,
                     &format!(
-                        "{field} in precondition: {wanted}, {field} in object meta: {}",
+                        "the {field} in the precondition ({wanted}) does not match the {field} \
+                         in record ({}). {why}",
                         have.unwrap_or_default()
                     ),
                 ));

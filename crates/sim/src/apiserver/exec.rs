@@ -237,11 +237,7 @@ fn status(code: i32, argv: &[String]) -> String {
 
 /// A word as the shell reads it back: quoted when it has spaces or quotes.
 fn quote(word: &str) -> String {
-    if !word.is_empty()
-        && !word.contains(|c: char| {
-            c.is_whitespace() || c == '\'' || c == '"' || c == ';' || c == '&' || c == '|'
-        })
-    {
+    if !word.is_empty() && !word.contains(|c: char| c.is_whitespace() || "'\";&|<>".contains(c)) {
         return word.to_owned();
     }
     format!("'{}'", word.replace('\'', "'\"'\"'"))
@@ -370,6 +366,13 @@ mod tests {
     #[test]
     fn argv_survives_the_trip_through_the_shell() {
         let mut sh = Shell::new(&json!({"metadata": {"name": "p"}}), "c");
+        let echo = ["echo", ">x"].map(String::from);
+        let script = echo.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
+        assert_eq!(
+            sh.run(&script).output,
+            ">x\n",
+            "an argument is never a redirection"
+        );
         let argv = ["sh", "-c", "echo 'a b'; exit 3"].map(String::from);
         let script = argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
         let out = sh.run(&script);

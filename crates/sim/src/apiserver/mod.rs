@@ -823,17 +823,18 @@ impl Ctx<'_> {
     /// A propagation policy that is not one of the three, or one set beside the old
     /// `orphanDependents`, is a 422, as the apiserver validates them.
     fn delete_options(&self) -> Result<DeleteOptions, ApiError> {
+        // The body when there is one, else the query: never both, as the apiserver reads
+        // them.
         let body = self.delete_body();
-        let grace = self
-            .params
-            .get("gracePeriodSeconds")
-            .and_then(|g| g.parse().ok())
-            .or(body["gracePeriodSeconds"].as_i64());
-        let policy = self
-            .params
-            .get("propagationPolicy")
-            .cloned()
-            .or_else(|| body["propagationPolicy"].as_str().map(str::to_owned));
+        let query = |key: &str| self.params.get(key).filter(|_| body.is_null());
+        let grace = match body.is_null() {
+            true => query("gracePeriodSeconds").and_then(|g| g.parse().ok()),
+            false => body["gracePeriodSeconds"].as_i64(),
+        };
+        let policy = match body.is_null() {
+            true => query("propagationPolicy").cloned(),
+            false => body["propagationPolicy"].as_str().map(str::to_owned),
+        };
         let orphan = self.orphan_dependents(&body);
         let invalid = |message: String| ApiError::invalid("DeleteOptions.meta.k8s.io", "", message);
         let propagation = match (policy.as_deref(), orphan) {
@@ -849,7 +850,7 @@ impl Ctx<'_> {
             (Some(other), None) => {
                 return Err(invalid(format!(
                     "propagationPolicy: Unsupported value: {other:?}: supported values: \
-                     \"Foreground\", \"Background\", \"Orphan\""
+                     \"Foreground\", \"Background\", \"Orphan\", \"nil\""
                 )));
             }
             (None, Some(true)) => Some(Propagation::Orphan),
@@ -873,11 +874,11 @@ impl Ctx<'_> {
             .unwrap_or(Value::Null)
     }
 
-    /// The old `orphanDependents` option, from the query or the body.
+    /// The old `orphanDependents` option, from the body, else the query.
     fn orphan_dependents(&self, body: &Value) -> Option<bool> {
-        match self.params.contains_key("orphanDependents") {
-            true => Some(param_bool(self.params, "orphanDependents")),
-            false => body["orphanDependents"].as_bool(),
+        match (body.is_null(), self.params.contains_key("orphanDependents")) {
+            (true, true) => Some(param_bool(self.params, "orphanDependents")),
+            _ => body["orphanDependents"].as_bool(),
         }
     }
 

@@ -44,10 +44,37 @@ impl PatchType {
     }
 }
 
-/// Whether `group` is a custom resource's (a CRD's): the built-in groups are the core
-/// group, the dotless ones (`apps`, `batch`) and those under `k8s.io`.
+/// The API groups the apiserver serves itself; any other is a custom resource's.
+const BUILT_IN_GROUPS: &[&str] = &[
+    "",
+    "admissionregistration.k8s.io",
+    "apiextensions.k8s.io",
+    "apiregistration.k8s.io",
+    "apps",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+    "autoscaling",
+    "batch",
+    "certificates.k8s.io",
+    "coordination.k8s.io",
+    "discovery.k8s.io",
+    "events.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
+    "internal.apiserver.k8s.io",
+    "networking.k8s.io",
+    "node.k8s.io",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "resource.k8s.io",
+    "scheduling.k8s.io",
+    "storage.k8s.io",
+    "storagemigration.k8s.io",
+];
+
+/// Whether `group` is a custom resource's (a CRD's, such as `velero.io` or
+/// `gateway.networking.k8s.io`), which takes no strategic merge patch.
 pub fn is_custom_group(group: &str) -> bool {
-    group.contains('.') && !group.ends_with(".k8s.io")
+    !BUILT_IN_GROUPS.contains(&group)
 }
 
 /// Parses a patch body: JSON for all types, YAML too for apply.
@@ -220,6 +247,13 @@ mod tests {
         assert_eq!(
             PatchType::from_content_type(STRATEGIC, "networking.k8s.io").unwrap(),
             PatchType::Strategic
+        );
+        assert_eq!(
+            PatchType::from_content_type(STRATEGIC, "gateway.networking.k8s.io")
+                .unwrap_err()
+                .code,
+            415,
+            "a CRD's group under k8s.io is still a CRD's"
         );
         let cr = PatchType::from_content_type(STRATEGIC, "cluster.x-k8s.io").unwrap_err();
         assert_eq!(cr.code, 415);

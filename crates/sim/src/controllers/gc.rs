@@ -142,7 +142,16 @@ fn propagate(cluster: &ClusterSim, lists: &[(KindId, Vec<Obj>)]) -> bool {
                     .delete(*k, namespace_of(d), name_of(d), opts)
                     .is_ok();
             }
-            if dependents.is_empty() {
+            // Only dependents that block their owner's deletion are waited for.
+            let blocking = dependents.iter().any(|(_, d)| {
+                d["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_some_and(|refs| {
+                        refs.iter()
+                            .any(|r| r["uid"] == uid_of(owner) && r["blockOwnerDeletion"] == true)
+                    })
+            });
+            if !blocking {
                 changed |= drop_finalizer(cluster, *kind, owner, FOREGROUND);
             }
         }
@@ -152,6 +161,14 @@ fn propagate(cluster: &ClusterSim, lists: &[(KindId, Vec<Obj>)]) -> bool {
                 changed |= patch(&cluster.store, k, d, |o| {
                     if let Some(refs) = o["metadata"]["ownerReferences"].as_array_mut() {
                         refs.retain(|r| r["uid"] != uid.as_str());
+                    }
+                    // With none left the field goes, as the apiserver leaves it out.
+                    if o["metadata"]["ownerReferences"]
+                        .as_array()
+                        .is_some_and(Vec::is_empty)
+                        && let Some(m) = o["metadata"].as_object_mut()
+                    {
+                        m.remove("ownerReferences");
                     }
                 })
                 .is_some();
@@ -366,7 +383,11 @@ mod tests {
         assert!(c.store.get(*ids::DEPLOYMENTS, "default", "web").is_none());
         let (sets, _) = c.store.list(*ids::REPLICASETS, Some("default"));
         assert_eq!(sets.len(), 1);
-        assert_eq!(sets[0]["metadata"]["ownerReferences"], json!([]));
+        assert!(
+            sets[0]["metadata"].get("ownerReferences").is_none(),
+            "{}",
+            sets[0]
+        );
         assert_eq!(running(&c, "web-"), 2);
     }
 
@@ -396,7 +417,7 @@ mod tests {
                 .unwrap_err();
             assert_eq!(err.code, 409);
             assert!(
-                err.message.contains("Precondition failed"),
+                err.message.contains("in the precondition"),
                 "{}",
                 err.message
             );
