@@ -258,8 +258,18 @@ pub async fn create(args: &CreateArgs, fleet: Fleet, paths: &Paths, mode: Mode) 
                 | EngineError::Locked(_)
                 | EngineError::Denied(_)),
             ) => {
+                // What was made before is reported with the refusal, which stops the rest.
                 engine.settle().await;
                 note!("error: {e}");
+                if !items.is_empty() {
+                    items.push(outcome(false, e.to_string()));
+                    let report = ObjectsReport {
+                        action: "create".into(),
+                        replicas: None,
+                        items,
+                    };
+                    print_or_warn(formatted(format, &report));
+                }
                 return e.exit_code();
             }
             Err(e) => items.push(outcome(false, e.to_string())),
@@ -308,7 +318,7 @@ pub fn manifest_objects(text: &str) -> Result<Vec<(serde_json::Value, String, St
         };
         let api_version = field("apiVersion", &value["apiVersion"])?;
         let kind = field("kind", &value["kind"])?;
-        if kind.ends_with("List") {
+        if kind == "List" || (kind.ends_with("List") && value["items"].is_array()) {
             return Err(format!(
                 "document {n} is a {kind}; give its items as documents of their own"
             ));
@@ -443,6 +453,12 @@ mod tests {
             .map(|(_, k, n)| (k.as_str(), n.as_str()))
             .collect();
         assert_eq!(names, [("deployment.apps", "web"), ("configmap", "cfg")]);
+        // A custom kind whose name ends in List is no list of objects.
+        let allow = "apiVersion: policy.example.com/v1\nkind: AllowList\nmetadata: {name: a}\n";
+        assert_eq!(
+            manifest_objects(allow).unwrap()[0].1,
+            "allowlist.policy.example.com"
+        );
         for (bad, why) in [
             (
                 "kind: ConfigMap\nmetadata: {name: a}",
@@ -455,6 +471,10 @@ mod tests {
             (
                 "apiVersion: v1\nkind: List\nitems: []",
                 "document 1 is a List",
+            ),
+            (
+                "apiVersion: v1\nkind: PodList\nitems: []",
+                "document 1 is a PodList",
             ),
             (
                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n: : :",

@@ -1344,6 +1344,13 @@ impl App {
     fn close_modal(&mut self) -> Vec<Effect> {
         match self.modals.pop() {
             Some(Modal::Pod(m)) if m.log_task.is_some() => vec![Effect::StopLogs],
+            // A backup's log can be long: it is not kept once its view is closed.
+            Some(Modal::Details(d))
+                if self.backup_read.as_ref().is_some_and(|f| f.key == d.key) =>
+            {
+                self.backup_read = None;
+                Vec::new()
+            }
             _ => Vec::new(),
         }
     }

@@ -406,10 +406,13 @@ pub fn forward_ports(text: &str) -> Result<Vec<String>, String> {
     if specs.is_empty() {
         return Err("no port: type LOCAL:REMOTE, e.g. 8080:80 (or :80 for any local port)".into());
     }
+    // Digits only, as kubectl takes them (`+80` parses as a number, but is no port).
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
     let port = |p: &str, local: bool| match p.parse::<u32>() {
+        _ if local && p.is_empty() => Ok(()),
+        _ if !digits(p) => Err(format!("{p:?} is not a port (1-65535)")),
         Ok(0) if local => Ok(()),
         Ok(1..=65535) => Ok(()),
-        _ if local && p.is_empty() => Ok(()),
         _ => Err(format!("{p:?} is not a port (1-65535)")),
     };
     for spec in &specs {
@@ -639,6 +642,7 @@ mod tests {
             ("http:80", "\"http\" is not a port"),
             ("8080:", "\"\" is not a port"),
             ("80 x", "x: \"x\" is not a port"),
+            ("+80", "\"+80\" is not a port"),
         ] {
             let e = forward_ports(bad).unwrap_err();
             assert!(e.contains(why), "{bad:?}: {e}");

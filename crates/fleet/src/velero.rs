@@ -31,6 +31,10 @@ const SIGNING_POLL: Duration = Duration::from_millis(200);
 const DOWNLOAD: Duration = Duration::from_secs(60);
 /// The most a file may inflate to: a log beyond it is cut.
 const MAX_BYTES: u64 = 32 << 20;
+/// The most of a file read from the bucket, before it is inflated.
+const MAX_FETCHED: usize = 64 << 20;
+/// The lines of a log kept for the view: its end, where a backup's outcome is.
+pub const MAX_LOG_LINES: usize = 10_000;
 /// The width of a field's label in a description (`Phase:` and the spaces after it).
 pub const LABEL_WIDTH: usize = 18;
 
@@ -142,10 +146,22 @@ impl Backup {
             .await
             .map_err(|e| format!("the object storage did not answer: {e}"))?;
         let status = response.status();
-        let body = response
-            .bytes()
+        // Read chunk by chunk, so a huge object is refused, not held.
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| format!("reading from the object storage: {e}"))?;
+            .map_err(|e| format!("reading from the object storage: {e}"))?
+        {
+            if body.len() + chunk.len() > MAX_FETCHED {
+                return Err(format!(
+                    "the file is larger than {} MiB; `velero backup logs` reads it whole",
+                    MAX_FETCHED >> 20
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
         if !status.is_success() {
             return Err(storage_error(status.as_u16(), &body));
         }
@@ -230,7 +246,22 @@ pub async fn backup_log(
         ));
     }
     let text = backup.download(Target::BackupLog).await?;
-    Ok(text.lines().map(sanitize).collect())
+    Ok(last_lines(&text, MAX_LOG_LINES))
+}
+
+/// The last `keep` lines of `text`, made safe to print, after a line that says how many
+/// were left out, if any.
+fn last_lines(text: &str, keep: usize) -> Vec<String> {
+    let total = text.lines().count();
+    let skipped = total.saturating_sub(keep);
+    let mut out = Vec::with_capacity(total.min(keep) + 1);
+    if skipped > 0 {
+        out.push(format!(
+            "({skipped} earlier lines left out: `velero backup logs` shows them all)"
+        ));
+    }
+    out.extend(text.lines().skip(skipped).map(sanitize));
+    out
 }
 
 fn is_finished(phase: &str) -> bool {
@@ -510,5 +541,15 @@ mod tests {
             "the object storage answered 502"
         );
         assert!(inflate(b"not gzip").unwrap_err().contains("not gzip"));
+        let lines = last_lines("a\nb\nc\nd", 2);
+        assert_eq!(
+            lines,
+            [
+                "(2 earlier lines left out: `velero backup logs` shows them all)",
+                "c",
+                "d"
+            ]
+        );
+        assert_eq!(last_lines("a\nb", 2), ["a", "b"]);
     }
 }
