@@ -709,11 +709,11 @@ fn a_drain_refuses_a_pod_without_a_controller_unless_forced() {
     );
 }
 
-/// A port-forward passes the engine's one gate and leaves an audit record naming its
-/// ports: refused in read-only mode and for a user who may not create pods/portforward,
-/// allowed (and audited) for the admin.
+/// A port-forward and a backup's DownloadRequest pass the engine's one gate and leave an
+/// audit record (with the ports, the backup): refused in read-only mode and for a user
+/// who may not create them, allowed (and audited) for the admin.
 #[test]
-fn a_port_forward_passes_the_gate_and_is_audited() {
+fn a_port_forward_and_a_backup_download_pass_the_gate_and_are_audited() {
     use ck8s_fleet::engine::Mode;
     use ck8s_fleet::engine::ops::ObjectRef;
     let f = fleet();
@@ -737,6 +737,22 @@ fn a_port_forward_passes_the_gate_and_is_audited() {
         name: name.clone(),
     };
     let ports = vec!["8080:80".to_owned()];
+    let backup_name = f.sim.ok(&[
+        "--context",
+        "acme-wc",
+        "-n",
+        "velero",
+        "get",
+        "backups.velero.io",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ]);
+    let backup = ObjectRef {
+        kind: "backups.velero.io".into(),
+        namespace: Some("velero".into()),
+        name: backup_name.trim().to_owned(),
+        ..pod.clone()
+    };
     let paths = Paths::resolve(Some(&f.sim.fleet_file), Some(&f.state), &PathEnv::default());
     let load = |file: &std::path::Path| Arc::new(config::load(file).expect("fleet config"));
     let tuning = Tuning {
@@ -753,6 +769,8 @@ fn a_port_forward_passes_the_gate_and_is_audited() {
         );
         let refused = read_only.port_forward(&pod, &ports).await.unwrap_err();
         assert!(refused.to_string().contains("read-only"), "{refused}");
+        let refused = read_only.download(&backup, "log").await.unwrap_err();
+        assert!(refused.to_string().contains("read-only"), "{refused}");
 
         let viewer = Engine::new(
             load(&common::fleet_as(&f.sim, "readonly")),
@@ -762,12 +780,15 @@ fn a_port_forward_passes_the_gate_and_is_audited() {
         );
         let denied = viewer.port_forward(&pod, &ports).await.unwrap_err();
         assert!(denied.to_string().contains("portforward"), "{denied}");
+        let denied = viewer.download(&backup, "log").await.unwrap_err();
+        assert!(denied.to_string().contains("downloadrequests"), "{denied}");
 
         let admin = engine(&f, tuning.poll, tuning.patience);
         admin
             .port_forward(&pod, &ports)
             .await
             .expect("the admin may");
+        admin.download(&backup, "log").await.expect("the admin may");
     });
     let records = ck8s_fleet::engine::audit::read(&paths.audit_log).unwrap();
     let forwards: Vec<_> = records
@@ -777,4 +798,10 @@ fn a_port_forward_passes_the_gate_and_is_audited() {
     assert_eq!(forwards.len(), 1, "only the allowed one is recorded");
     assert_eq!(forwards[0].detail["ports"], serde_json::json!(["8080:80"]));
     assert_eq!(forwards[0].detail["name"], name.as_str());
+    let downloads: Vec<_> = records
+        .iter()
+        .filter(|r| r.action == "backup.download")
+        .collect();
+    assert_eq!(downloads.len(), 1);
+    assert_eq!(downloads[0].detail["backup"], backup.name.as_str());
 }

@@ -1361,6 +1361,7 @@ fn backups_pane() {
 #[test]
 fn a_backup_described_and_its_log() {
     let mut s = Screen::new().at(Pane::Backups, Some("globex"));
+    s.app.engine = true;
     s.key('j');
     s.key('d');
     let key = s.app.backup_read.as_ref().expect("asked for").key.clone();

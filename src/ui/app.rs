@@ -3715,7 +3715,7 @@ mod tests {
                     | Action::Edit
                     | Action::Shell
                     | Action::PortForward
-            );
+            ) || matches!(spec.id, "backups.describe" | "backups.logs");
             assert_eq!(spec.needs_engine, engine_action, "{}", spec.id);
             if spec.needs_engine {
                 assert_eq!(

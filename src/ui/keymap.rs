@@ -880,7 +880,9 @@ static ACTIONS: &[ActionSpec] = &[
     )
     .footer()
     .rbac("create", "downloadrequests", "")
-    .in_group("velero.io"),
+    .in_group("velero.io")
+    .engine()
+    .danger(Danger::Caution),
     spec(
         "backups.logs",
         A::Logs,
@@ -890,7 +892,9 @@ static ACTIONS: &[ActionSpec] = &[
     )
     .footer()
     .rbac("create", "downloadrequests", "")
-    .in_group("velero.io"),
+    .in_group("velero.io")
+    .engine()
+    .danger(Danger::Caution),
     spec(
         "backups.restore",
         A::RestoreBackup,

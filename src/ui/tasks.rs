@@ -229,13 +229,33 @@ impl Tasks {
                 name,
                 read,
             } => {
-                let (live, tx) = (self.live.clone(), self.tx.clone());
+                let (live, tx, engine) = (self.live.clone(), self.tx.clone(), self.engine.clone());
                 tokio::spawn(async move {
-                    let result = match read {
-                        BackupRead::Describe => {
+                    let backup = ObjectRef {
+                        env: env.clone(),
+                        role,
+                        kind: "backups.velero.io".into(),
+                        namespace: Some("velero".into()),
+                        name: name.clone(),
+                    };
+                    // The engine's gate first: the request is an object in the cluster.
+                    let what = match read {
+                        BackupRead::Describe => "describe",
+                        BackupRead::Log => "log",
+                    };
+                    let gate = match &engine {
+                        Some(engine) => engine
+                            .download(&backup, what)
+                            .await
+                            .map_err(|e| e.to_string()),
+                        None => Err("reading Velero's files needs the workflow engine".into()),
+                    };
+                    let result = match (gate, read) {
+                        (Err(e), _) => Err(e),
+                        (Ok(()), BackupRead::Describe) => {
                             crate::velero::describe_backup(&live, &env, role, &name).await
                         }
-                        BackupRead::Log => {
+                        (Ok(()), BackupRead::Log) => {
                             crate::velero::backup_log(&live, &env, role, &name).await
                         }
                     };

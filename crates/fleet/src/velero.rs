@@ -4,10 +4,10 @@
 //! `DownloadRequest`, whose signed URL is then fetched over HTTPS, trusting the
 //! location's `caCert` as the velero CLI does, and inflated.
 //!
-//! A DownloadRequest is an object in the cluster, but it changes nothing there: Velero's
-//! own read path, deleted when read (Velero deletes it anyway when its URL expires). So
-//! it is a read here, allowed in read-only mode; the cluster's RBAC still decides who may
-//! create one.
+//! A DownloadRequest is an object in the cluster, though it changes nothing Velero keeps
+//! (it is deleted when read, and Velero deletes it anyway when its URL expires): the
+//! console asks the engine's gate first (`Engine::download`: read-only, `create
+//! downloadrequests`, audited), as for any object it creates.
 
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -48,6 +48,8 @@ pub enum Op {
     PortForward,
     /// One value of a Secret, shown ([`Engine::reveal`]).
     Reveal,
+    /// A DownloadRequest, for a Velero backup's files ([`Engine::download`]).
+    Download,
 }
 
 impl Op {
@@ -63,13 +65,14 @@ impl Op {
             Op::Shell => "shell",
             Op::PortForward => "port-forward",
             Op::Reveal => "reveal",
+            Op::Download => "download",
         }
     }
 
     /// Whether it changes the cluster: only a change waits for a run's lock. A forward
     /// only reaches what the pod serves.
     fn is_change(self) -> bool {
-        !matches!(self, Op::Reveal | Op::PortForward)
+        !matches!(self, Op::Reveal | Op::PortForward | Op::Download)
     }
 
     /// Done through an entry of its own, not [`Engine::act`]: an edit and a create carry
@@ -77,7 +80,7 @@ impl Op {
     fn has_own_entry(self) -> bool {
         matches!(
             self,
-            Op::Edit | Op::Create | Op::Shell | Op::PortForward | Op::Reveal
+            Op::Edit | Op::Create | Op::Shell | Op::PortForward | Op::Reveal | Op::Download
         )
     }
 
@@ -93,7 +96,7 @@ impl Op {
             Op::Delete => ("delete", ""),
             Op::Scale(_) => ("patch", "scale"),
             Op::Edit => ("update", ""),
-            Op::Create => ("create", ""),
+            Op::Create | Op::Download => ("create", ""),
             Op::Shell => ("create", "exec"),
             Op::PortForward => ("create", "portforward"),
             Op::Reveal => ("get", ""),
@@ -141,6 +144,10 @@ impl Op {
                 "ports are forwarded from a pod, not from {}",
                 kind.qualified()
             )),
+            Op::Download if kind.plural != "downloadrequests" => Some(format!(
+                "a backup's files are asked for with a DownloadRequest, not {}",
+                kind.qualified()
+            )),
             Op::Reveal if !kind.is_secret() => Some(format!(
                 "only a Secret's values are revealed, not {}'s: the YAML shows them",
                 kind.qualified()
@@ -173,6 +180,7 @@ impl Op {
             Op::Shell => "ShellByConsole",
             Op::PortForward => "PortForwardByConsole",
             Op::Reveal => "RevealedByConsole",
+            Op::Download => "DownloadRequestedByConsole",
         }
     }
 }
@@ -427,7 +435,7 @@ impl Engine {
                 subresource: (!subresource.is_empty()).then(|| subresource.into()),
                 namespace: r.namespace.clone(),
                 // RBAC cannot limit a create by name, so the question names none.
-                name: (op != Op::Create).then(|| r.name.clone()),
+                name: (!matches!(op, Op::Create | Op::Download)).then(|| r.name.clone()),
                 ..Default::default()
             };
             reviews.push(access::review_attributes(client, attributes));
@@ -613,6 +621,23 @@ impl Engine {
         self.record(self.object_record(r, "pod.port-forward".into(), detail))
     }
 
+    /// Velero's files of `backup` (`what`: its log, or its description's), asked for with a
+    /// DownloadRequest in its namespace: the gate (read-only, as the request is an object
+    /// in the cluster; `create downloadrequests`) and the audit record, before the request
+    /// is made. No run's lock stops it: it changes nothing Velero keeps.
+    pub async fn download(&self, backup: &ObjectRef, what: &str) -> Result<(), EngineError> {
+        let request = ObjectRef {
+            kind: "downloadrequests.velero.io".into(),
+            ..backup.clone()
+        };
+        let resolved = self
+            .admit(Op::Download, std::slice::from_ref(&request))
+            .await?;
+        let r = &resolved[0];
+        let detail = json!({"backup": backup.name, "namespace": r.namespace, "what": what});
+        self.record(self.object_record(r, "backup.download".into(), detail))
+    }
+
     /// One value of a Secret, for the user who asked to see it: the gate (read-only, since
     /// the audit record is kept in the cluster too, and `get secrets` on that Secret),
     /// then the audit record, naming the key and never the value, before it is read. No
@@ -780,7 +805,7 @@ impl Engine {
                 Ok((message.into(), Some(obj.metadata)))
             }
             // Each has its own entry ([`Op::has_own_entry`]), which act refuses first.
-            Op::Edit | Op::Create | Op::Shell | Op::PortForward | Op::Reveal => {
+            Op::Edit | Op::Create | Op::Shell | Op::PortForward | Op::Reveal | Op::Download => {
                 Ok((format!("not changed: {} has its own way", op.name()), None))
             }
             Op::Scale(replicas) => {
