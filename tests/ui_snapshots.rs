@@ -2259,7 +2259,36 @@ fn marked_objects_are_restarted_or_deleted_together() {
             (ClusterRole::Wc, None, vec!["sandbox", "Active", "2d"]),
         ],
     );
+    // A marked object someone else deletes is unmarked when the list comes again.
     s.app.objects.marks.clear();
+    s.key('g');
+    s.key(' ');
+    assert_eq!(s.app.objects.marks.len(), 1);
+    let poll = s.app.objects.poll;
+    let listed = s.app.objects.answers[&ClusterRole::Wc]
+        .clone()
+        .map(|(kind, mut table)| {
+            table.rows.retain(|r| r.name != "staging");
+            (kind, table)
+        });
+    s.app.on_event(UiEvent::Objects {
+        poll,
+        role: ClusterRole::Wc,
+        result: listed,
+    });
+    assert!(
+        s.app.objects.marks.is_empty(),
+        "staging is gone, and so is its mark"
+    );
+    objects_of(
+        &mut s,
+        served("", "Namespace", "namespaces", false),
+        &["Name", "Status", "Age"],
+        &[
+            (ClusterRole::Wc, None, vec!["staging", "Active", "9d"]),
+            (ClusterRole::Wc, None, vec!["sandbox", "Active", "2d"]),
+        ],
+    );
     s.key('g');
     s.key(' ');
     s.key(' ');

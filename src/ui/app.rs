@@ -280,6 +280,8 @@ pub enum UiEvent {
         id: u64,
         /// Per cluster name: the new silence's id, or why it failed.
         results: Vec<(String, Result<String, String>)>,
+        /// What was made: the index of the form's silence, and the cluster it reached.
+        done: Vec<(usize, String)>,
     },
     SilenceExpired {
         cluster: String,
@@ -1543,6 +1545,9 @@ impl App {
         if self.show_silences {
             return Vec::new();
         }
+        // Marks of alerts that have stopped firing have nothing left to silence.
+        self.alert_marks
+            .retain(|f| views.alerts.by_fingerprint(f).is_some());
         if !self.alert_marks.is_empty() {
             return self.silence_marked(views);
         }
@@ -2882,7 +2887,9 @@ impl App {
                     m.logs.ended(error);
                 }
             }
-            UiEvent::SilenceCreated { id, results } => self.silence_created(id, results),
+            UiEvent::SilenceCreated { id, results, done } => {
+                self.silence_created(id, results, &done)
+            }
             UiEvent::SilenceExpired {
                 cluster,
                 id,
@@ -2911,6 +2918,17 @@ impl App {
             UiEvent::Acted { op, result } => self.acted(op, result),
             UiEvent::Objects { poll, role, result } => {
                 if poll == self.objects.poll {
+                    // A marked object no longer listed (deleted meanwhile) is unmarked: it
+                    // could not be unmarked by hand, and acting on it would only fail.
+                    if let Ok((_, table)) = &result {
+                        self.objects.marks.retain(|_, m| {
+                            m.role != role
+                                || table
+                                    .rows
+                                    .iter()
+                                    .any(|r| r.name == m.name && r.namespace == m.namespace)
+                        });
+                    }
                     self.objects.answers.insert(role, result);
                     self.objects.generation += 1;
                 }
@@ -3076,7 +3094,12 @@ impl App {
         })
     }
 
-    fn silence_created(&mut self, id: u64, results: Vec<(String, Result<String, String>)>) {
+    fn silence_created(
+        &mut self,
+        id: u64,
+        results: Vec<(String, Result<String, String>)>,
+        done: &[(usize, String)],
+    ) {
         let failures: Vec<String> = results
             .iter()
             .filter_map(|(c, r)| r.as_ref().err().map(|e| format!("{c}: {e}")))
@@ -3095,10 +3118,14 @@ impl App {
             .position(|m| matches!(m, Modal::Silence(f) if f.pending == Some(id)));
         if failures.is_empty() {
             if let Some(i) = form_index {
+                // The marks of what was silenced have done their job; others stay.
+                if let Some(Modal::Silence(f)) = self.modals.get(i) {
+                    for fingerprint in f.fingerprints() {
+                        self.alert_marks.remove(&fingerprint);
+                    }
+                }
                 self.modals.truncate(i);
             }
-            // The marks were what was silenced.
-            self.alert_marks.clear();
             self.flash(
                 Level::Success,
                 format!(
@@ -3109,6 +3136,8 @@ impl App {
         } else if let Some(i) = form_index {
             if let Modal::Silence(f) = &mut self.modals[i] {
                 f.pending = None;
+                // Sent again, the form makes only what failed.
+                f.drop_done(done);
                 let mut msg = format!("failed: {}", failures.join("; "));
                 if !created.is_empty() {
                     msg.push_str(&format!(" (created {})", created.join(", ")));

@@ -137,16 +137,22 @@ impl Tasks {
                 let (live, tx, engine) = (self.live.clone(), self.tx.clone(), self.engine.clone());
                 tokio::spawn(async move {
                     let mut results = Vec::new();
-                    let each: Vec<(String, ClusterRole, ck8s_model::alert::PostableSilence)> =
-                        silences
-                            .into_iter()
-                            .flat_map(|(targets, silence)| {
-                                targets
-                                    .into_iter()
-                                    .map(move |(e, r)| (e, r, silence.clone()))
-                            })
-                            .collect();
-                    for (env, role, silence) in each {
+                    let mut done = Vec::new();
+                    let each: Vec<(
+                        usize,
+                        String,
+                        ClusterRole,
+                        ck8s_model::alert::PostableSilence,
+                    )> = silences
+                        .into_iter()
+                        .enumerate()
+                        .flat_map(|(i, (targets, silence))| {
+                            targets
+                                .into_iter()
+                                .map(move |(e, r)| (i, e, r, silence.clone()))
+                        })
+                        .collect();
+                    for (i, env, role, silence) in each {
                         let silence = &silence;
                         let cluster = format!("{env}-{role}");
                         // The console's gate checked already; this holds for any caller.
@@ -164,9 +170,12 @@ impl Tasks {
                         if let (Some(engine), Ok(sid)) = (&engine, &result) {
                             audit_silence(engine, "silence.create", &env, role, sid, silence);
                         }
+                        if result.is_ok() {
+                            done.push((i, cluster.clone()));
+                        }
                         results.push((cluster, result));
                     }
-                    let _ = tx.send(UiEvent::SilenceCreated { id, results }).await;
+                    let _ = tx.send(UiEvent::SilenceCreated { id, results, done }).await;
                 });
             }
             Effect::ExpireSilence { env, role, id } => {
@@ -1043,7 +1052,9 @@ mod tests {
         let mut expired = None;
         while created.is_none() || expired.is_none() {
             match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-                Ok(Some(UiEvent::SilenceCreated { id, results })) => created = Some((id, results)),
+                Ok(Some(UiEvent::SilenceCreated { id, results, .. })) => {
+                    created = Some((id, results))
+                }
                 Ok(Some(UiEvent::SilenceExpired { result, .. })) => expired = Some(result),
                 Ok(Some(_)) => {}
                 other => panic!("no silence answer: {other:?}"),

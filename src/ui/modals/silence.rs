@@ -80,6 +80,27 @@ impl SilenceForm {
         }
     }
 
+    /// The alerts it silences, by fingerprint.
+    pub fn fingerprints(&self) -> Vec<String> {
+        self.alerts
+            .iter()
+            .map(|(a, _)| a.fingerprint.clone())
+            .collect()
+    }
+
+    /// Leaves out what was silenced already (`done`: the index of an alert's silence
+    /// and the cluster it reached), so that sending the form again makes only the rest.
+    pub fn drop_done(&mut self, done: &[(usize, String)]) {
+        for (i, (_, targets)) in self.alerts.iter_mut().enumerate() {
+            targets.retain(|(env, role)| {
+                !done
+                    .iter()
+                    .any(|(j, cluster)| *j == i && *cluster == format!("{env}-{role}"))
+            });
+        }
+        self.alerts.retain(|(_, targets)| !targets.is_empty());
+    }
+
     pub fn value(&self, field: usize) -> &str {
         self.fields[field].value()
     }
@@ -433,6 +454,16 @@ mod tests {
         };
         assert_eq!(pod(&silences[0].1).as_deref(), Some("p"));
         assert_eq!(pod(&silences[1].1).as_deref(), Some("q"));
+
+        // The first was made, the second failed: sent again, only the second is made.
+        form.pending = None;
+        form.drop_done(&[(0, "globex-wc".to_string())]);
+        assert_eq!(form.fingerprints(), ["def"]);
+        let Submit::Ready(again) = form.submit() else {
+            panic!("the rest goes again")
+        };
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].0, [("acme".to_string(), ClusterRole::Sc)]);
     }
 
     #[test]

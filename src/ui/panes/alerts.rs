@@ -315,11 +315,14 @@ impl PaneView for AlertsView {
         }
         let mut v = vec![Span::raw(" ")];
         v.extend(title_counts(self, ctx));
-        if !app.alert_marks.is_empty() {
-            v.push(Span::styled(
-                format!(" · {} marked", app.alert_marks.len()),
-                ctx.theme.s.key,
-            ));
+        // Marks of alerts that have stopped firing are not counted (`s` drops them).
+        let marked = app
+            .alert_marks
+            .iter()
+            .filter(|f| self.by_fingerprint(f).is_some())
+            .count();
+        if marked > 0 {
+            v.push(Span::styled(format!(" · {marked} marked"), ctx.theme.s.key));
         }
         if self.hidden_always_firing > 0 && width >= 100 {
             v.push(Span::styled(
