@@ -116,7 +116,9 @@ impl Backup {
             &resource("DownloadRequest", "downloadrequests"),
         );
         let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S%3f");
-        let name = format!("{}-{}-{stamp}", self.name(), target.kind().to_lowercase());
+        // Within the 253 characters of a name, however long the backup's.
+        let base: String = self.name().chars().take(200).collect();
+        let name = format!("{base}-{}-{stamp}", target.kind().to_lowercase());
         let request: DynamicObject = serde_json::from_value(json!({
             "apiVersion": "velero.io/v1", "kind": "DownloadRequest",
             "metadata": {"name": name, "namespace": NAMESPACE},
