@@ -603,6 +603,16 @@ impl Engine {
             return Err(EngineError::Denied(locked));
         }
         if fresh.change != plan.change {
+            // The plan reads the lease before the cluster: a run that took the lease
+            // between the two reads changed the cluster under a lock it did not see. Asked
+            // again, the lease names that run (exit 4).
+            let (env, role) = (&plan.request.env, plan.request.role);
+            if let Ok(target) = self.target(env, role).await
+                && let Err(held @ LockError::Held { .. }) =
+                    lease::ensure_free(target.sc.clone(), env, role, Utc::now()).await
+            {
+                return Err(held.into());
+            }
             return Err(EngineError::Stale(format!(
                 "the cluster changed since the plan: it was to {}, now it would {}; plan again",
                 plan.change, fresh.change

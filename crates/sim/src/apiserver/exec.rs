@@ -165,7 +165,10 @@ async fn session(mut socket: WebSocket, mut shell: Shell, opts: Options) {
 
 /// The interactive shell; the exit code, or `None` when the client went away.
 async fn interact(socket: &mut WebSocket, shell: &mut Shell, term: &mut Terminal) -> Option<i32> {
-    send(socket, STDOUT, &shell.prompt()).await.ok()?;
+    // A shell reading a script from a pipe prompts for nothing; at a terminal it does.
+    let tty = term.tty;
+    let prompt = |shell: &Shell| if tty { shell.prompt() } else { String::new() };
+    send(socket, STDOUT, &prompt(shell)).await.ok()?;
     while let Some(Ok(message)) = socket.recv().await {
         let data = match message {
             Message::Binary(b) => b.to_vec(),
@@ -193,11 +196,14 @@ async fn interact(socket: &mut WebSocket, shell: &mut Shell, term: &mut Terminal
                         send(socket, STDOUT, &term.out(&output)).await.ok()?;
                         return Some(code);
                     }
-                    format!("{}{}", term.out(&output), shell.prompt())
+                    format!("{}{}", term.out(&output), prompt(shell))
                 }
-                Input::Interrupt => format!("^C\r\n{}", shell.prompt()),
+                Input::Interrupt if tty => format!("^C\r\n{}", prompt(shell)),
+                Input::Interrupt => String::new(),
                 Input::End => {
-                    send(socket, STDOUT, "\r\n").await.ok()?;
+                    send(socket, STDOUT, if tty { "\r\n" } else { "" })
+                        .await
+                        .ok()?;
                     return Some(0);
                 }
             };
