@@ -2920,7 +2920,10 @@ impl App {
                 if poll == self.objects.poll {
                     // A marked object no longer listed (deleted meanwhile) is unmarked: it
                     // could not be unmarked by hand, and acting on it would only fail.
-                    if let Ok((_, table)) = &result {
+                    // A list cut at its first rows says nothing of the rest.
+                    if let Ok((_, table)) = &result
+                        && !table.truncated
+                    {
                         self.objects.marks.retain(|_, m| {
                             m.role != role
                                 || table
