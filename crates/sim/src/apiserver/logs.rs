@@ -45,7 +45,10 @@ fn log_line(
             "/metrics",
             "/",
         ];
-        let path = PATHS[(h % PATHS.len() as u64) as usize];
+        // Path and duration from different bits of the hash: taken from the same ones,
+        // the path would follow from the duration, and two containers' logs would share
+        // most of their few hundred lines.
+        let path = PATHS[((h >> 32) % PATHS.len() as u64) as usize];
         let ms = 1 + h % 250;
         format!(
             "level=info msg=\"request handled\" method=GET path={path} status=200 duration={ms}ms"
@@ -261,6 +264,11 @@ mod tests {
             log_line("p", "c", false, (0, 4), t, true)
                 .starts_with(&t.format("%Y-%m-%dT").to_string())
         );
+        // Every path with every duration: well over 250 different lines.
+        let texts: std::collections::HashSet<String> = (0..5000)
+            .map(|n| log_line("p", "c", false, (0, n), t, false))
+            .collect();
+        assert!(texts.len() > 900, "{} different lines", texts.len());
         let previous = previous_log("p", "c", 2, t, false);
         assert!(previous.ends_with("exit=1\n"), "{previous}");
         assert_ne!(
