@@ -1636,11 +1636,18 @@ fn copy_a_pods_name_and_hand_the_terminal_to_a_shell_and_back() {
             base64::engine::general_purpose::STANDARD.encode(&name)
         )
     };
-    let raw = tui.raw.lock().unwrap().clone();
-    assert!(
-        raw.windows(osc52.len()).any(|w| w == osc52.as_bytes()),
-        "the clipboard got {name}"
-    );
+    // The clipboard's bytes may reach the terminal just after the frame that says so.
+    let deadline = Instant::now() + SCREEN_TIMEOUT;
+    while !tui
+        .raw
+        .lock()
+        .unwrap()
+        .windows(osc52.len())
+        .any(|w| w == osc52.as_bytes())
+    {
+        assert!(Instant::now() < deadline, "the clipboard got {name}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     tui.send("a");
     tui.wait_for("back from the shell in acme-wc");
